@@ -1,1 +1,40 @@
-fn main() {}
+//! `creek`: the whole streaming pipeline as one binary.
+//!
+//! Subcommands: `up` (run the services), `topics` (kafka-topics' flags, a Kafka
+//! client), `bench` (reproducible benchmarks). Each lives in its own module.
+
+mod bench;
+mod topics;
+mod up;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "creek", version, about = "Kafka, Schema Registry, Connect and ksqlDB as one small binary")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start creek's services (the Kafka-compatible broker) and serve until Ctrl-C / SIGTERM.
+    Up(up::UpArgs),
+    /// Create, list, describe, alter and delete topics on any Kafka-compatible broker (kafka-topics' flags).
+    Topics(topics::TopicsArgs),
+    /// Run a benchmark suite.
+    Bench(bench::BenchArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Up(args) => up::run(args),
+        Command::Topics(args) => topics::run(args),
+        Command::Bench(args) => bench::run(args),
+    };
+    if let Err(e) = result {
+        eprintln!("Error: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what creek's build, demo and tests need on Debian/Ubuntu, only if missing:
+# a C toolchain for librdkafka, kcat (a real Kafka client for tests), and the Python
+# clients (confluent-kafka, kafka-python, pytest).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+missing=()
+command -v cc >/dev/null || missing+=(build-essential)
+command -v make >/dev/null || missing+=(make)
+command -v perl >/dev/null || missing+=(perl)
+command -v pkg-config >/dev/null || missing+=(pkg-config)
+command -v kcat >/dev/null || missing+=(kcat)
+command -v python3 >/dev/null || missing+=(python3 python3-pip)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing with apt-get: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
+
+if ! python3 -c "import pytest, confluent_kafka, kafka" >/dev/null 2>&1; then
+  echo "installing Python test clients with pip"
+  python3 -m pip install -q -r tests/python/requirements.txt
+fi

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# creek's whole test suite: formatting, lints, unit and integration tests, and the
+# client compatibility tests (kcat, confluent-kafka, kafka-python) against `creek up`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+
+TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+
+echo "== rustfmt"
+cargo fmt --all -- --check
+echo "== clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo test"
+cargo test --workspace --locked
+echo "== client tests (pytest)"
+cargo build -p creek --locked
+CREEK_BIN="$TARGET_DIR/debug/creek" python3 -m pytest tests/python -q
