@@ -32,7 +32,10 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
     if rep.failed:
+        text = rep.longreprtext
         for srv in list(ACTIVE_SERVERS):
+            if str(srv.log_path) in text:  # the failure message already has it
+                continue
             tail = srv.log_tail()
             rep.sections.append((f"creek server '{srv.name}' (port {srv.port}) log tail",
                                  tail))

@@ -67,12 +67,21 @@ ACTIVE_SERVERS: list["CreekServer"] = []
 _ALL_SERVERS: list["CreekServer"] = []
 
 
+def _killpg(proc: subprocess.Popen) -> None:
+    """SIGKILL the process group of a server we started (start_new_session=True,
+    so its group id is its pid). Only our own child and its descendants."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 @atexit.register
 def _kill_leftovers() -> None:  # never leave brokers behind (e.g. after Ctrl-C)
     for srv in _ALL_SERVERS:
-        if srv.proc is not None and srv.proc.poll() is None:
+        if srv.proc is not None:
+            _killpg(srv.proc)
             try:
-                srv.proc.kill()
                 srv.proc.wait(5)
             except Exception:
                 pass
@@ -182,8 +191,8 @@ class CreekServer:
             self._abort(f"ready line {self.ready_line!r} does not contain {expected!r}")
 
     def _abort(self, why: str):
-        if self.is_running():
-            self.proc.kill()
+        if self.proc is not None:
+            _killpg(self.proc)
             self.proc.wait(10)
         pytest.fail(f"{self.name}: {why}\n{self.log_tail()}", pytrace=False)
 
@@ -197,7 +206,7 @@ class CreekServer:
         try:
             rc = self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
+            _killpg(self.proc)
             self.proc.wait(10)
             pytest.fail(f"{self.name} did not exit within {timeout}s of SIGTERM "
                         f"(killed)\n{self.log_tail()}", pytrace=False)
@@ -207,10 +216,9 @@ class CreekServer:
         return rc
 
     def kill(self) -> None:
-        """SIGKILL: simulate a crash."""
+        """SIGKILL: simulate a crash (the whole process group we started)."""
         assert self.proc is not None, "server was never started"
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
+        _killpg(self.proc)
         self.proc.wait(10)
 
     def restart(self) -> "CreekServer":

@@ -18,6 +18,9 @@ from creekutil import (
 )
 
 
+MAX_RATE = 50_000  # records per second
+
+
 class _ProducerThread(threading.Thread):
     """Idempotent producer writing value=str(seq), key=str(seq % 7) as fast as it can."""
 
@@ -51,9 +54,12 @@ class _ProducerThread(threading.Thread):
     def run(self):
         try:
             seq = 0
+            t0 = time.monotonic()
             while not self.stop_event.is_set():
-                if len(self.producer) > 20000:  # keep the backlog bounded
-                    self.producer.poll(0.01)
+                # Keep the backlog and the total bounded (at most MAX_RATE/s) so
+                # verification stays quick even against a very fast broker.
+                if len(self.producer) > 20000 or seq > MAX_RATE * (time.monotonic() - t0):
+                    self.producer.poll(0.005)
                     continue
                 try:
                     self.producer.produce(self.topic, key=str(seq % 7), value=str(seq),

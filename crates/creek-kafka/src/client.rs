@@ -5,16 +5,22 @@ use std::time::Duration;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
-use kafka_protocol::messages::{ApiKey, MetadataRequest, MetadataResponse, RequestHeader, ResponseHeader, TopicName};
+use kafka_protocol::messages::{
+    ApiKey, MetadataRequest, MetadataResponse, RequestHeader, ResponseHeader, TopicName,
+};
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Asks `bootstrap` (HOST:PORT) for the ids of `topics` (all topics if empty) with
 /// Metadata v10+, which every Kafka since 2.8 answers.
-pub async fn topic_ids(bootstrap: &str, topics: &[String]) -> anyhow::Result<HashMap<String, uuid::Uuid>> {
+pub async fn topic_ids(
+    bootstrap: &str,
+    topics: &[String],
+) -> anyhow::Result<HashMap<String, uuid::Uuid>> {
     let version = 12;
-    let mut stream = tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(bootstrap)).await??;
+    let mut stream =
+        tokio::time::timeout(Duration::from_secs(10), TcpStream::connect(bootstrap)).await??;
     let mut header = RequestHeader::default();
     header.request_api_key = ApiKey::Metadata as i16;
     header.request_api_version = version;
@@ -46,7 +52,10 @@ pub async fn topic_ids(bootstrap: &str, topics: &[String]) -> anyhow::Result<Has
     let mut frame = vec![0u8; size.max(0) as usize];
     stream.read_exact(&mut frame).await?;
     let mut frame = Bytes::from(frame);
-    ResponseHeader::decode(&mut frame, ApiKey::Metadata.response_header_version(version))?;
+    ResponseHeader::decode(
+        &mut frame,
+        ApiKey::Metadata.response_header_version(version),
+    )?;
     let resp = MetadataResponse::decode(&mut frame, version)?;
     Ok(resp
         .topics

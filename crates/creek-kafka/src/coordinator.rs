@@ -120,10 +120,18 @@ impl Group {
         // Members parked in SyncGroup must rejoin.
         for m in self.members.values_mut() {
             if let Some(tx) = m.sync_waiter.take() {
-                let _ = tx.send(SyncOutcome { error: REBALANCE_IN_PROGRESS, ..Default::default() });
+                let _ = tx.send(SyncOutcome {
+                    error: REBALANCE_IN_PROGRESS,
+                    ..Default::default()
+                });
             }
         }
-        let timeout = self.members.values().map(|m| m.rebalance_timeout).max().unwrap_or(Duration::ZERO);
+        let timeout = self
+            .members
+            .values()
+            .map(|m| m.rebalance_timeout)
+            .max()
+            .unwrap_or(Duration::ZERO);
         self.rebalance_deadline = now + timeout;
         self.state = GroupState::PreparingRebalance;
     }
@@ -144,8 +152,16 @@ impl Group {
             self.protocol = None;
             return;
         }
-        if self.leader.as_ref().is_none_or(|l| !self.members.contains_key(l)) {
-            self.leader = self.members.iter().min_by_key(|(_, m)| m.seq).map(|(id, _)| id.clone());
+        if self
+            .leader
+            .as_ref()
+            .is_none_or(|l| !self.members.contains_key(l))
+        {
+            self.leader = self
+                .members
+                .iter()
+                .min_by_key(|(_, m)| m.seq)
+                .map(|(id, _)| id.clone());
         }
         let leader_id = self.leader.clone().unwrap_or_default();
         // The first of the leader's protocols that every member supports.
@@ -154,21 +170,38 @@ impl Group {
             .protocols
             .iter()
             .map(|(name, _)| name.clone())
-            .find(|name| self.members.values().all(|m| m.protocols.iter().any(|(n, _)| n == name)));
+            .find(|name| {
+                self.members
+                    .values()
+                    .all(|m| m.protocols.iter().any(|(n, _)| n == name))
+            });
         self.protocol = chosen.clone();
         let chosen = chosen.unwrap_or_default();
         let mut metadata: Vec<(u64, String, Option<String>, Bytes)> = self
             .members
             .iter()
             .map(|(id, m)| {
-                let meta = m.protocols.iter().find(|(n, _)| *n == chosen).map(|(_, b)| b.clone()).unwrap_or_default();
+                let meta = m
+                    .protocols
+                    .iter()
+                    .find(|(n, _)| *n == chosen)
+                    .map(|(_, b)| b.clone())
+                    .unwrap_or_default();
                 (m.seq, id.clone(), m.group_instance_id.clone(), meta)
             })
             .collect();
         metadata.sort_by_key(|(seq, ..)| *seq);
-        let members: Vec<_> = metadata.into_iter().map(|(_, id, inst, meta)| (id, inst, meta)).collect();
+        let members: Vec<_> = metadata
+            .into_iter()
+            .map(|(_, id, inst, meta)| (id, inst, meta))
+            .collect();
         self.state = GroupState::CompletingRebalance;
-        info!(group = group_id, generation = self.generation, members = self.members.len(), "rebalance: join phase complete");
+        info!(
+            group = group_id,
+            generation = self.generation,
+            members = self.members.len(),
+            "rebalance: join phase complete"
+        );
         for (id, m) in self.members.iter_mut() {
             m.last_seen = Instant::now();
             if let Some(tx) = m.join_waiter.take() {
@@ -179,7 +212,11 @@ impl Group {
                     protocol_name: Some(chosen.clone()),
                     leader: leader_id.clone(),
                     member_id: id.clone(),
-                    members: if *id == leader_id { members.clone() } else { Vec::new() },
+                    members: if *id == leader_id {
+                        members.clone()
+                    } else {
+                        Vec::new()
+                    },
                 });
             }
         }
@@ -198,10 +235,17 @@ impl Group {
     fn remove_member(&mut self, member_id: &str, initial_delay: Duration, group_id: &str) {
         if let Some(m) = self.members.remove(member_id) {
             if let Some(tx) = m.join_waiter {
-                let _ = tx.send(JoinOutcome { error: UNKNOWN_MEMBER_ID, member_id: member_id.to_string(), ..Default::default() });
+                let _ = tx.send(JoinOutcome {
+                    error: UNKNOWN_MEMBER_ID,
+                    member_id: member_id.to_string(),
+                    ..Default::default()
+                });
             }
             if let Some(tx) = m.sync_waiter {
-                let _ = tx.send(SyncOutcome { error: UNKNOWN_MEMBER_ID, ..Default::default() });
+                let _ = tx.send(SyncOutcome {
+                    error: UNKNOWN_MEMBER_ID,
+                    ..Default::default()
+                });
             }
         }
         if self.members.is_empty() {
@@ -248,26 +292,51 @@ impl GroupCoordinator {
     pub async fn join(&self, req: JoinRequest) -> JoinOutcome {
         let rx = {
             let mut groups = self.groups.lock();
-            let group = groups.entry(req.group_id.clone()).or_insert_with(Group::new);
+            let group = groups
+                .entry(req.group_id.clone())
+                .or_insert_with(Group::new);
             if req.protocols.is_empty() || req.protocol_type.is_empty() {
-                return JoinOutcome { error: INCONSISTENT_GROUP_PROTOCOL, member_id: req.member_id, ..Default::default() };
+                return JoinOutcome {
+                    error: INCONSISTENT_GROUP_PROTOCOL,
+                    member_id: req.member_id,
+                    ..Default::default()
+                };
             }
             if !group.members.is_empty() {
-                let type_matches = group.protocol_type.as_deref() == Some(req.protocol_type.as_str());
-                let shares_protocol = req
-                    .protocols
-                    .iter()
-                    .any(|(n, _)| group.members.values().all(|m| m.protocols.iter().any(|(mn, _)| mn == n)));
+                let type_matches =
+                    group.protocol_type.as_deref() == Some(req.protocol_type.as_str());
+                let shares_protocol = req.protocols.iter().any(|(n, _)| {
+                    group
+                        .members
+                        .values()
+                        .all(|m| m.protocols.iter().any(|(mn, _)| mn == n))
+                });
                 if !type_matches || !shares_protocol {
-                    return JoinOutcome { error: INCONSISTENT_GROUP_PROTOCOL, member_id: req.member_id, ..Default::default() };
+                    return JoinOutcome {
+                        error: INCONSISTENT_GROUP_PROTOCOL,
+                        member_id: req.member_id,
+                        ..Default::default()
+                    };
                 }
             }
             let member_id = if req.member_id.is_empty() {
-                format!("{}-{}", if req.client_id.is_empty() { "member" } else { &req.client_id }, uuid::Uuid::new_v4())
+                format!(
+                    "{}-{}",
+                    if req.client_id.is_empty() {
+                        "member"
+                    } else {
+                        &req.client_id
+                    },
+                    uuid::Uuid::new_v4()
+                )
             } else if group.members.contains_key(&req.member_id) {
                 req.member_id.clone()
             } else {
-                return JoinOutcome { error: UNKNOWN_MEMBER_ID, member_id: req.member_id, ..Default::default() };
+                return JoinOutcome {
+                    error: UNKNOWN_MEMBER_ID,
+                    member_id: req.member_id,
+                    ..Default::default()
+                };
             };
             let (tx, rx) = oneshot::channel();
             let seq = {
@@ -275,25 +344,31 @@ impl GroupCoordinator {
                 *s += 1;
                 *s
             };
-            let member = group.members.entry(member_id.clone()).or_insert_with(|| Member {
-                group_instance_id: req.group_instance_id.clone(),
-                client_id: req.client_id.clone(),
-                client_host: req.client_host.clone(),
-                session_timeout: req.session_timeout,
-                rebalance_timeout: req.rebalance_timeout,
-                protocols: Vec::new(),
-                assignment: Bytes::new(),
-                last_seen: Instant::now(),
-                join_waiter: None,
-                sync_waiter: None,
-                seq,
-            });
+            let member = group
+                .members
+                .entry(member_id.clone())
+                .or_insert_with(|| Member {
+                    group_instance_id: req.group_instance_id.clone(),
+                    client_id: req.client_id.clone(),
+                    client_host: req.client_host.clone(),
+                    session_timeout: req.session_timeout,
+                    rebalance_timeout: req.rebalance_timeout,
+                    protocols: Vec::new(),
+                    assignment: Bytes::new(),
+                    last_seen: Instant::now(),
+                    join_waiter: None,
+                    sync_waiter: None,
+                    seq,
+                });
             member.protocols = req.protocols;
             member.session_timeout = req.session_timeout;
             member.rebalance_timeout = req.rebalance_timeout;
             member.last_seen = Instant::now();
             if let Some(old) = member.join_waiter.replace(tx) {
-                let _ = old.send(JoinOutcome { error: UNKNOWN_MEMBER_ID, ..Default::default() });
+                let _ = old.send(JoinOutcome {
+                    error: UNKNOWN_MEMBER_ID,
+                    ..Default::default()
+                });
             }
             group.protocol_type = Some(req.protocol_type);
             debug!(group = %req.group_id, member = %member_id, "join");
@@ -303,7 +378,10 @@ impl GroupCoordinator {
             group.try_complete_join(&req.group_id);
             rx
         };
-        rx.await.unwrap_or(JoinOutcome { error: UNKNOWN_MEMBER_ID, ..Default::default() })
+        rx.await.unwrap_or(JoinOutcome {
+            error: UNKNOWN_MEMBER_ID,
+            ..Default::default()
+        })
     }
 
     pub async fn sync(
@@ -316,20 +394,37 @@ impl GroupCoordinator {
         let rx = {
             let mut groups = self.groups.lock();
             let Some(group) = groups.get_mut(group_id) else {
-                return SyncOutcome { error: UNKNOWN_MEMBER_ID, ..Default::default() };
+                return SyncOutcome {
+                    error: UNKNOWN_MEMBER_ID,
+                    ..Default::default()
+                };
             };
             let Some(member) = group.members.get_mut(member_id) else {
-                return SyncOutcome { error: UNKNOWN_MEMBER_ID, ..Default::default() };
+                return SyncOutcome {
+                    error: UNKNOWN_MEMBER_ID,
+                    ..Default::default()
+                };
             };
             member.last_seen = Instant::now();
             if generation != group.generation {
-                return SyncOutcome { error: ILLEGAL_GENERATION, ..Default::default() };
+                return SyncOutcome {
+                    error: ILLEGAL_GENERATION,
+                    ..Default::default()
+                };
             }
             match group.state {
                 GroupState::PreparingRebalance => {
-                    return SyncOutcome { error: REBALANCE_IN_PROGRESS, ..Default::default() };
+                    return SyncOutcome {
+                        error: REBALANCE_IN_PROGRESS,
+                        ..Default::default()
+                    };
                 }
-                GroupState::Empty => return SyncOutcome { error: UNKNOWN_MEMBER_ID, ..Default::default() },
+                GroupState::Empty => {
+                    return SyncOutcome {
+                        error: UNKNOWN_MEMBER_ID,
+                        ..Default::default()
+                    }
+                }
                 GroupState::Stable => {
                     return SyncOutcome {
                         error: NONE,
@@ -352,7 +447,11 @@ impl GroupCoordinator {
                     }
                 }
                 group.state = GroupState::Stable;
-                info!(group = group_id, generation = group.generation, "rebalance: assignment delivered, group stable");
+                info!(
+                    group = group_id,
+                    generation = group.generation,
+                    "rebalance: assignment delivered, group stable"
+                );
                 for m in group.members.values_mut() {
                     if let Some(tx) = m.sync_waiter.take() {
                         let _ = tx.send(SyncOutcome {
@@ -366,13 +465,20 @@ impl GroupCoordinator {
             }
             rx
         };
-        rx.await.unwrap_or(SyncOutcome { error: REBALANCE_IN_PROGRESS, ..Default::default() })
+        rx.await.unwrap_or(SyncOutcome {
+            error: REBALANCE_IN_PROGRESS,
+            ..Default::default()
+        })
     }
 
     pub fn heartbeat(&self, group_id: &str, member_id: &str, generation: i32) -> i16 {
         let mut groups = self.groups.lock();
-        let Some(group) = groups.get_mut(group_id) else { return UNKNOWN_MEMBER_ID };
-        let Some(member) = group.members.get_mut(member_id) else { return UNKNOWN_MEMBER_ID };
+        let Some(group) = groups.get_mut(group_id) else {
+            return UNKNOWN_MEMBER_ID;
+        };
+        let Some(member) = group.members.get_mut(member_id) else {
+            return UNKNOWN_MEMBER_ID;
+        };
         member.last_seen = Instant::now();
         if group.state == GroupState::PreparingRebalance {
             return REBALANCE_IN_PROGRESS;
@@ -408,10 +514,18 @@ impl GroupCoordinator {
     pub fn validate_commit(&self, group_id: &str, member_id: &str, generation: i32) -> i16 {
         let groups = self.groups.lock();
         let Some(group) = groups.get(group_id) else {
-            return if generation < 0 { NONE } else { ILLEGAL_GENERATION };
+            return if generation < 0 {
+                NONE
+            } else {
+                ILLEGAL_GENERATION
+            };
         };
         if generation < 0 && member_id.is_empty() {
-            return if group.members.is_empty() { NONE } else { UNKNOWN_MEMBER_ID };
+            return if group.members.is_empty() {
+                NONE
+            } else {
+                UNKNOWN_MEMBER_ID
+            };
         }
         if !group.members.contains_key(member_id) {
             return UNKNOWN_MEMBER_ID;
@@ -433,7 +547,9 @@ impl GroupCoordinator {
             group_id: group_id.to_string(),
             state: group.state,
             protocol_type: group.protocol_type.clone().unwrap_or_default(),
-            protocol: if group.state == GroupState::Stable || group.state == GroupState::CompletingRebalance {
+            protocol: if group.state == GroupState::Stable
+                || group.state == GroupState::CompletingRebalance
+            {
                 protocol.clone()
             } else {
                 String::new()
@@ -442,8 +558,20 @@ impl GroupCoordinator {
                 .members
                 .iter()
                 .map(|(id, m)| {
-                    let meta = m.protocols.iter().find(|(n, _)| *n == protocol).map(|(_, b)| b.clone()).unwrap_or_default();
-                    (id.clone(), m.group_instance_id.clone(), m.client_id.clone(), m.client_host.clone(), meta, m.assignment.clone())
+                    let meta = m
+                        .protocols
+                        .iter()
+                        .find(|(n, _)| *n == protocol)
+                        .map(|(_, b)| b.clone())
+                        .unwrap_or_default();
+                    (
+                        id.clone(),
+                        m.group_instance_id.clone(),
+                        m.client_id.clone(),
+                        m.client_host.clone(),
+                        meta,
+                        m.assignment.clone(),
+                    )
                 })
                 .collect(),
         })
@@ -483,7 +611,10 @@ impl GroupCoordinator {
                     let expired: Vec<String> = group
                         .members
                         .iter()
-                        .filter(|(_, m)| m.sync_waiter.is_none() && now.duration_since(m.last_seen) > m.session_timeout)
+                        .filter(|(_, m)| {
+                            m.sync_waiter.is_none()
+                                && now.duration_since(m.last_seen) > m.session_timeout
+                        })
                         .map(|(id, _)| id.clone())
                         .collect();
                     for id in expired {
@@ -533,7 +664,14 @@ mod tests {
         assert_eq!(first.error, NONE);
         assert_eq!(first.generation, 1);
         assert_eq!(first.leader, first.member_id);
-        let s = c.sync("g", &first.member_id, 1, vec![(first.member_id.clone(), Bytes::from_static(b"a1"))]).await;
+        let s = c
+            .sync(
+                "g",
+                &first.member_id,
+                1,
+                vec![(first.member_id.clone(), Bytes::from_static(b"a1"))],
+            )
+            .await;
         assert_eq!(&s.assignment[..], b"a1");
 
         // A second member triggers a rebalance; the first learns of it by heartbeat.
@@ -554,7 +692,12 @@ mod tests {
         let f = tokio::spawn(async move { c3.sync("g", &follower, 2, vec![]).await });
         tokio::time::sleep(Duration::from_millis(20)).await;
         let leader_sync = c
-            .sync("g", &again.member_id, 2, vec![(second.member_id.clone(), Bytes::from_static(b"to-2"))])
+            .sync(
+                "g",
+                &again.member_id,
+                2,
+                vec![(second.member_id.clone(), Bytes::from_static(b"to-2"))],
+            )
             .await;
         assert_eq!(leader_sync.error, NONE);
         assert_eq!(&f.await.unwrap().assignment[..], b"to-2");
@@ -567,7 +710,10 @@ mod tests {
             c.tick();
         }
         assert_eq!(c.heartbeat("g", &second.member_id, 2), UNKNOWN_MEMBER_ID);
-        assert_eq!(c.describe("g").unwrap().state, GroupState::PreparingRebalance);
+        assert_eq!(
+            c.describe("g").unwrap().state,
+            GroupState::PreparingRebalance
+        );
         let solo = c.join(join_req(&again.member_id)).await;
         assert_eq!(solo.generation, 3);
         assert_eq!(c.leave("g", &[again.member_id.clone()]), vec![NONE]);

@@ -4,29 +4,41 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use creek_log::{CommittedOffset, FlushPolicy, LogError, Partition, Topic};
-use kafka_protocol::messages::*;
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
-use kafka_protocol::messages::create_topics_response::{CreatableTopicConfigs, CreatableTopicResult};
+use kafka_protocol::messages::create_topics_response::{
+    CreatableTopicConfigs, CreatableTopicResult,
+};
 use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
 use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
-use kafka_protocol::messages::describe_configs_response::{DescribeConfigsResourceResult, DescribeConfigsResult};
+use kafka_protocol::messages::describe_configs_response::{
+    DescribeConfigsResourceResult, DescribeConfigsResult,
+};
 use kafka_protocol::messages::describe_groups_response::{DescribedGroup, DescribedGroupMember};
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::join_group_response::JoinGroupResponseMember;
 use kafka_protocol::messages::leave_group_response::MemberResponse;
 use kafka_protocol::messages::list_groups_response::ListedGroup;
-use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
-use kafka_protocol::messages::metadata_response::{MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic};
-use kafka_protocol::messages::offset_commit_response::{OffsetCommitResponsePartition, OffsetCommitResponseTopic};
-use kafka_protocol::messages::offset_fetch_response::{OffsetFetchResponsePartition, OffsetFetchResponseTopic};
+use kafka_protocol::messages::list_offsets_response::{
+    ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
+};
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
+use kafka_protocol::messages::offset_commit_response::{
+    OffsetCommitResponsePartition, OffsetCommitResponseTopic,
+};
+use kafka_protocol::messages::offset_fetch_response::{
+    OffsetFetchResponsePartition, OffsetFetchResponseTopic,
+};
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::*;
 use kafka_protocol::protocol::StrBytes;
-use uuid::Uuid;
 use tracing::{info, warn};
+use uuid::Uuid;
 
 use crate::coordinator::{GroupState, JoinRequest};
 use crate::errors::*;
@@ -73,7 +85,11 @@ pub(crate) fn api_versions_response(error_code: i16) -> ApiVersionsResponse {
 }
 
 impl Broker {
-    pub(crate) async fn dispatch(&self, request: RequestKind, ctx: &RequestContext) -> Option<ResponseKind> {
+    pub(crate) async fn dispatch(
+        &self,
+        request: RequestKind,
+        ctx: &RequestContext,
+    ) -> Option<ResponseKind> {
         let v = ctx.version;
         Some(match request {
             RequestKind::ApiVersions(_) => ResponseKind::ApiVersions(api_versions_response(NONE)),
@@ -83,17 +99,27 @@ impl Broker {
             RequestKind::ListOffsets(r) => ResponseKind::ListOffsets(self.list_offsets(r, v)),
             RequestKind::CreateTopics(r) => ResponseKind::CreateTopics(self.create_topics(r, v)),
             RequestKind::DeleteTopics(r) => ResponseKind::DeleteTopics(self.delete_topics(r, v)),
-            RequestKind::CreatePartitions(r) => ResponseKind::CreatePartitions(self.create_partitions(r)),
-            RequestKind::DescribeConfigs(r) => ResponseKind::DescribeConfigs(self.describe_configs(r)),
-            RequestKind::InitProducerId(r) => ResponseKind::InitProducerId(self.init_producer_id(r)),
-            RequestKind::FindCoordinator(r) => ResponseKind::FindCoordinator(self.find_coordinator(r, v)),
+            RequestKind::CreatePartitions(r) => {
+                ResponseKind::CreatePartitions(self.create_partitions(r))
+            }
+            RequestKind::DescribeConfigs(r) => {
+                ResponseKind::DescribeConfigs(self.describe_configs(r))
+            }
+            RequestKind::InitProducerId(r) => {
+                ResponseKind::InitProducerId(self.init_producer_id(r))
+            }
+            RequestKind::FindCoordinator(r) => {
+                ResponseKind::FindCoordinator(self.find_coordinator(r, v))
+            }
             RequestKind::JoinGroup(r) => ResponseKind::JoinGroup(self.join_group(r, ctx).await),
             RequestKind::SyncGroup(r) => ResponseKind::SyncGroup(self.sync_group(r, v).await),
             RequestKind::Heartbeat(r) => ResponseKind::Heartbeat(self.heartbeat(r)),
             RequestKind::LeaveGroup(r) => ResponseKind::LeaveGroup(self.leave_group(r, v)),
             RequestKind::OffsetCommit(r) => ResponseKind::OffsetCommit(self.offset_commit(r)),
             RequestKind::OffsetFetch(r) => ResponseKind::OffsetFetch(self.offset_fetch(r, v)),
-            RequestKind::DescribeGroups(r) => ResponseKind::DescribeGroups(self.describe_groups(r, v)),
+            RequestKind::DescribeGroups(r) => {
+                ResponseKind::DescribeGroups(self.describe_groups(r, v))
+            }
             RequestKind::ListGroups(r) => ResponseKind::ListGroups(self.list_groups(r, v)),
             RequestKind::DeleteGroups(r) => ResponseKind::DeleteGroups(self.delete_groups(r)),
             other => {
@@ -110,7 +136,10 @@ impl Broker {
             return Ok(t);
         }
         if may_create && self.config.auto_create_topics {
-            match self.log.create_topic(name, self.config.default_partitions, BTreeMap::new()) {
+            match self
+                .log
+                .create_topic(name, self.config.default_partitions, BTreeMap::new())
+            {
                 Ok(t) => return Ok(t),
                 Err(LogError::TopicAlreadyExists(_)) => {
                     if let Some(t) = self.log.topic(name) {
@@ -216,13 +245,19 @@ impl Broker {
                     continue;
                 } else {
                     match &topic {
-                        Err(_) => Err(LogError::UnknownTopicOrPartition(format!("{name}-{}", pd.index))),
+                        Err(_) => Err(LogError::UnknownTopicOrPartition(format!(
+                            "{name}-{}",
+                            pd.index
+                        ))),
                         Ok(t) => match t.partition(pd.index) {
-                            None => Err(LogError::UnknownTopicOrPartition(format!("{name}-{}", pd.index))),
+                            None => Err(LogError::UnknownTopicOrPartition(format!(
+                                "{name}-{}",
+                                pd.index
+                            ))),
                             Some(p) => {
                                 let records = pd.records.unwrap_or_default();
                                 let config = t.config();
-                                let data = BytesMut::from(&records[..]);
+                                let data = records;
                                 if config.flush == FlushPolicy::EveryBatch {
                                     tokio::task::block_in_place(|| p.append(data, &config))
                                 } else {
@@ -261,8 +296,13 @@ impl Broker {
     }
 
     async fn fetch(&self, req: FetchRequest, version: i16) -> FetchResponse {
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(req.max_wait_ms.max(0) as u64);
-        let max_total = if req.max_bytes > 0 { req.max_bytes as usize } else { usize::MAX };
+        let deadline =
+            tokio::time::Instant::now() + Duration::from_millis(req.max_wait_ms.max(0) as u64);
+        let max_total = if req.max_bytes > 0 {
+            req.max_bytes as usize
+        } else {
+            usize::MAX
+        };
         let min_bytes = req.min_bytes.max(0) as usize;
         // Resolve partitions once; unknown ones are answered with an error.
         let targets: Vec<(String, Vec<(i32, Option<Arc<Partition>>, i64, usize)>)> = req
@@ -276,15 +316,22 @@ impl Broker {
                     .iter()
                     .map(|p| {
                         let part = topic.as_ref().and_then(|tp| tp.partition(p.partition));
-                        (p.partition, part, p.fetch_offset, p.partition_max_bytes.max(0) as usize)
+                        (
+                            p.partition,
+                            part,
+                            p.fetch_offset,
+                            p.partition_max_bytes.max(0) as usize,
+                        )
                     })
                     .collect();
                 (name, parts)
             })
             .collect();
         loop {
-            let waiting: Vec<Arc<Partition>> =
-                targets.iter().flat_map(|(_, ps)| ps.iter().filter_map(|(_, p, _, _)| p.clone())).collect();
+            let waiting: Vec<Arc<Partition>> = targets
+                .iter()
+                .flat_map(|(_, ps)| ps.iter().filter_map(|(_, p, _, _)| p.clone()))
+                .collect();
             let notified: Vec<_> = waiting.iter().map(|p| Box::pin(p.appended())).collect();
             let mut resp = FetchResponse::default();
             resp.session_id = 0; // no incremental fetch sessions: clients send full requests
@@ -306,7 +353,11 @@ impl Broker {
                         Some(p) => {
                             // KIP-74: the first non-empty partition may exceed the total limit.
                             let remaining = max_total.saturating_sub(total);
-                            let limit = if total == 0 { (*part_max).min(max_total) } else { (*part_max).min(remaining) };
+                            let limit = if total == 0 {
+                                (*part_max).min(max_total)
+                            } else {
+                                (*part_max).min(remaining)
+                            };
                             let read = if total > 0 && remaining == 0 {
                                 Ok(None)
                             } else {
@@ -346,7 +397,11 @@ impl Broker {
                 }
                 resp.responses.push(topic_resp);
             }
-            if total >= min_bytes.max(1) || has_error || tokio::time::Instant::now() >= deadline || notified.is_empty() {
+            if total >= min_bytes.max(1)
+                || has_error
+                || tokio::time::Instant::now() >= deadline
+                || notified.is_empty()
+            {
                 return resp;
             }
             let _ = tokio::time::timeout_at(deadline, futures::future::select_all(notified)).await;
@@ -393,21 +448,33 @@ impl Broker {
     fn create_topics(&self, req: CreateTopicsRequest, version: i16) -> CreateTopicsResponse {
         let mut resp = CreateTopicsResponse::default();
         let mut seen = HashSet::new();
-        let duplicates: HashSet<String> =
-            req.topics.iter().map(|t| t.name.0.to_string()).filter(|n| !seen.insert(n.clone())).collect();
+        let duplicates: HashSet<String> = req
+            .topics
+            .iter()
+            .map(|t| t.name.0.to_string())
+            .filter(|n| !seen.insert(n.clone()))
+            .collect();
         for t in req.topics {
             let name = t.name.0.to_string();
             let mut r = CreatableTopicResult::default();
             r.name = t.name.clone();
             let outcome: Result<Arc<Topic>, (i16, String)> = (|| {
                 if duplicates.contains(&name) {
-                    return Err((INVALID_REQUEST, format!("Create topics request contains topic '{name}' more than once")));
+                    return Err((
+                        INVALID_REQUEST,
+                        format!("Create topics request contains topic '{name}' more than once"),
+                    ));
                 }
                 let mut partitions = t.num_partitions;
                 if !t.assignments.is_empty() {
-                    let ok = t.assignments.iter().all(|a| a.broker_ids.len() == 1 && a.broker_ids[0].0 == self.config.node_id);
+                    let ok = t.assignments.iter().all(|a| {
+                        a.broker_ids.len() == 1 && a.broker_ids[0].0 == self.config.node_id
+                    });
                     if !ok {
-                        return Err((INVALID_REPLICA_ASSIGNMENT, "replica assignments must name broker 0 only".into()));
+                        return Err((
+                            INVALID_REPLICA_ASSIGNMENT,
+                            "replica assignments must name broker 0 only".into(),
+                        ));
                     }
                     partitions = t.assignments.len() as i32;
                 }
@@ -417,23 +484,38 @@ impl Broker {
                 if t.replication_factor > 1 {
                     return Err((
                         INVALID_REPLICATION_FACTOR,
-                        format!("Replication factor: {} larger than available brokers: 1.", t.replication_factor),
+                        format!(
+                            "Replication factor: {} larger than available brokers: 1.",
+                            t.replication_factor
+                        ),
                     ));
                 }
                 if t.replication_factor == 0 || t.replication_factor < -1 {
-                    return Err((INVALID_REPLICATION_FACTOR, "Replication factor must be larger than 0, or -1 to use the default value.".into()));
+                    return Err((
+                        INVALID_REPLICATION_FACTOR,
+                        "Replication factor must be larger than 0, or -1 to use the default value."
+                            .into(),
+                    ));
                 }
                 let configs: BTreeMap<String, String> = t
                     .configs
                     .iter()
-                    .filter_map(|c| c.value.as_ref().map(|v| (c.name.to_string(), v.to_string())))
+                    .filter_map(|c| {
+                        c.value
+                            .as_ref()
+                            .map(|v| (c.name.to_string(), v.to_string()))
+                    })
                     .collect();
                 let err = |e: LogError| (e.kafka_code(), e.to_string());
                 if req.validate_only {
-                    self.log.validate_new_topic(&name, partitions, &configs).map_err(err)?;
+                    self.log
+                        .validate_new_topic(&name, partitions, &configs)
+                        .map_err(err)?;
                     return Err((NONE, String::new()));
                 }
-                self.log.create_topic(&name, partitions, configs).map_err(err)
+                self.log
+                    .create_topic(&name, partitions, configs)
+                    .map_err(err)
             })();
             match outcome {
                 Ok(topic) if version >= 5 => {
@@ -460,7 +542,11 @@ impl Broker {
                 Ok(_) => {}
                 Err((NONE, _)) if version < 5 => {}
                 Err((NONE, _)) => {
-                    r.num_partitions = if t.num_partitions > 0 { t.num_partitions } else { self.config.default_partitions };
+                    r.num_partitions = if t.num_partitions > 0 {
+                        t.num_partitions
+                    } else {
+                        self.config.default_partitions
+                    };
                     r.replication_factor = 1;
                 }
                 Err((code, message)) => {
@@ -477,13 +563,25 @@ impl Broker {
     fn delete_topics(&self, req: DeleteTopicsRequest, version: i16) -> DeleteTopicsResponse {
         let mut resp = DeleteTopicsResponse::default();
         let targets: Vec<(Option<String>, Uuid)> = if version >= 6 {
-            req.topics.into_iter().map(|t| (t.name.map(|n| n.0.to_string()), t.topic_id)).collect()
+            req.topics
+                .into_iter()
+                .map(|t| (t.name.map(|n| n.0.to_string()), t.topic_id))
+                .collect()
         } else {
-            req.topic_names.into_iter().map(|n| (Some(n.0.to_string()), Uuid::nil())).collect()
+            req.topic_names
+                .into_iter()
+                .map(|n| (Some(n.0.to_string()), Uuid::nil()))
+                .collect()
         };
         for (name, id) in targets {
             let mut r = DeletableTopicResult::default();
-            let name = name.or_else(|| self.log.topics().into_iter().find(|t| t.id == id).map(|t| t.name.clone()));
+            let name = name.or_else(|| {
+                self.log
+                    .topics()
+                    .into_iter()
+                    .find(|t| t.id == id)
+                    .map(|t| t.name.clone())
+            });
             if version >= 6 {
                 r.topic_id = id;
             }
@@ -519,14 +617,17 @@ impl Broker {
         for t in req.topics {
             let mut r = CreatePartitionsTopicResult::default();
             r.name = t.name.clone();
-            let bad_assignment = t
-                .assignments
-                .as_ref()
-                .is_some_and(|a| a.iter().any(|x| x.broker_ids.iter().any(|b| b.0 != self.config.node_id)));
+            let bad_assignment = t.assignments.as_ref().is_some_and(|a| {
+                a.iter()
+                    .any(|x| x.broker_ids.iter().any(|b| b.0 != self.config.node_id))
+            });
             if bad_assignment {
                 r.error_code = INVALID_REPLICA_ASSIGNMENT;
                 r.error_message = Some(sb("replica assignments must name broker 0 only"));
-            } else if let Err(e) = self.log.create_partitions(&t.name.0, t.count, req.validate_only) {
+            } else if let Err(e) = self
+                .log
+                .create_partitions(&t.name.0, t.count, req.validate_only)
+            {
                 r.error_code = e.kafka_code();
                 r.error_message = Some(sb(e.to_string()));
             }
@@ -538,15 +639,27 @@ impl Broker {
     fn broker_configs(&self) -> Vec<(String, String)> {
         let d = self.log.defaults();
         vec![
-            ("auto.create.topics.enable".into(), self.config.auto_create_topics.to_string()),
-            ("num.partitions".into(), self.config.default_partitions.to_string()),
+            (
+                "auto.create.topics.enable".into(),
+                self.config.auto_create_topics.to_string(),
+            ),
+            (
+                "num.partitions".into(),
+                self.config.default_partitions.to_string(),
+            ),
             ("default.replication.factor".into(), "1".into()),
             ("log.retention.ms".into(), d.retention_ms.to_string()),
             ("log.retention.bytes".into(), d.retention_bytes.to_string()),
             ("log.segment.bytes".into(), d.segment_bytes.to_string()),
             ("message.max.bytes".into(), d.max_message_bytes.to_string()),
-            ("socket.request.max.bytes".into(), self.config.max_request_bytes.to_string()),
-            ("group.initial.rebalance.delay.ms".into(), self.config.initial_rebalance_delay.as_millis().to_string()),
+            (
+                "socket.request.max.bytes".into(),
+                self.config.max_request_bytes.to_string(),
+            ),
+            (
+                "group.initial.rebalance.delay.ms".into(),
+                self.config.initial_rebalance_delay.as_millis().to_string(),
+            ),
         ]
     }
 
@@ -556,8 +669,13 @@ impl Broker {
             let mut r = DescribeConfigsResult::default();
             r.resource_type = res.resource_type;
             r.resource_name = res.resource_name.clone();
-            let wanted = |k: &str| res.configuration_keys.as_ref().is_none_or(|keys| keys.iter().any(|x| x.as_str() == k));
-            let entries: Result<Vec<(String, String, i8)>, (i16, String)> = match res.resource_type {
+            let wanted = |k: &str| {
+                res.configuration_keys
+                    .as_ref()
+                    .is_none_or(|keys| keys.is_empty() || keys.iter().any(|x| x.as_str() == k))
+            };
+            let entries: Result<Vec<(String, String, i8)>, (i16, String)> = match res.resource_type
+            {
                 2 => match self.log.topic(&res.resource_name) {
                     Some(t) => Ok(t
                         .config()
@@ -565,13 +683,28 @@ impl Broker {
                         .into_iter()
                         .map(|(k, v, is_default)| (k, v, if is_default { 5 } else { 1 }))
                         .collect()),
-                    None => Err((UNKNOWN_TOPIC_OR_PARTITION, format!("topic {} does not exist", res.resource_name.as_str()))),
+                    None => Err((
+                        UNKNOWN_TOPIC_OR_PARTITION,
+                        format!("topic {} does not exist", res.resource_name.as_str()),
+                    )),
                 },
-                4 if res.resource_name.is_empty() || res.resource_name.as_str() == self.config.node_id.to_string() => {
-                    Ok(self.broker_configs().into_iter().map(|(k, v)| (k, v, 4)).collect())
+                4 if res.resource_name.is_empty()
+                    || res.resource_name.as_str() == self.config.node_id.to_string() =>
+                {
+                    Ok(self
+                        .broker_configs()
+                        .into_iter()
+                        .map(|(k, v)| (k, v, 4))
+                        .collect())
                 }
-                4 => Err((INVALID_REQUEST, format!("unknown broker {}", res.resource_name.as_str()))),
-                other => Err((INVALID_REQUEST, format!("describing resource type {other} is not supported yet"))),
+                4 => Err((
+                    INVALID_REQUEST,
+                    format!("unknown broker {}", res.resource_name.as_str()),
+                )),
+                other => Err((
+                    INVALID_REQUEST,
+                    format!("describing resource type {other} is not supported yet"),
+                )),
             };
             match entries {
                 Ok(entries) => {
@@ -602,7 +735,11 @@ impl Broker {
         let mut resp = InitProducerIdResponse::default();
         resp.producer_id = ProducerId(-1);
         resp.producer_epoch = -1;
-        if req.transactional_id.as_ref().is_some_and(|t| !t.0.is_empty()) {
+        if req
+            .transactional_id
+            .as_ref()
+            .is_some_and(|t| !t.0.is_empty())
+        {
             warn!("InitProducerId with a transactional.id: transactions are not supported yet");
             resp.error_code = UNSUPPORTED_VERSION;
             return resp;
@@ -623,13 +760,20 @@ impl Broker {
         resp
     }
 
-    fn find_coordinator(&self, req: FindCoordinatorRequest, version: i16) -> FindCoordinatorResponse {
+    fn find_coordinator(
+        &self,
+        req: FindCoordinatorRequest,
+        version: i16,
+    ) -> FindCoordinatorResponse {
         let mut resp = FindCoordinatorResponse::default();
         let supported = req.key_type == 0;
         let (code, message) = if supported {
             (NONE, None)
         } else {
-            (UNSUPPORTED_VERSION, Some(sb("transaction coordinators are not supported yet")))
+            (
+                UNSUPPORTED_VERSION,
+                Some(sb("transaction coordinators are not supported yet")),
+            )
         };
         if version >= 4 {
             resp.coordinators = req
@@ -682,7 +826,11 @@ impl Broker {
                 session_timeout: session,
                 rebalance_timeout: rebalance,
                 protocol_type: req.protocol_type.to_string(),
-                protocols: req.protocols.into_iter().map(|p| (p.name.to_string(), p.metadata)).collect(),
+                protocols: req
+                    .protocols
+                    .into_iter()
+                    .map(|p| (p.name.to_string(), p.metadata))
+                    .collect(),
             })
             .await;
         resp.error_code = outcome.error;
@@ -718,7 +866,10 @@ impl Broker {
                 &req.group_id.0,
                 &req.member_id,
                 req.generation_id,
-                req.assignments.into_iter().map(|a| (a.member_id.to_string(), a.assignment)).collect(),
+                req.assignments
+                    .into_iter()
+                    .map(|a| (a.member_id.to_string(), a.assignment))
+                    .collect(),
             )
             .await;
         let mut resp = SyncGroupResponse::default();
@@ -733,17 +884,25 @@ impl Broker {
 
     fn heartbeat(&self, req: HeartbeatRequest) -> HeartbeatResponse {
         let mut resp = HeartbeatResponse::default();
-        resp.error_code = self.groups.heartbeat(&req.group_id.0, &req.member_id, req.generation_id);
+        resp.error_code = self
+            .groups
+            .heartbeat(&req.group_id.0, &req.member_id, req.generation_id);
         resp
     }
 
     fn leave_group(&self, req: LeaveGroupRequest, version: i16) -> LeaveGroupResponse {
         let mut resp = LeaveGroupResponse::default();
         if version < 3 {
-            let codes = self.groups.leave(&req.group_id.0, &[req.member_id.to_string()]);
+            let codes = self
+                .groups
+                .leave(&req.group_id.0, &[req.member_id.to_string()]);
             resp.error_code = codes[0];
         } else {
-            let ids: Vec<String> = req.members.iter().map(|m| m.member_id.to_string()).collect();
+            let ids: Vec<String> = req
+                .members
+                .iter()
+                .map(|m| m.member_id.to_string())
+                .collect();
             let codes = self.groups.leave(&req.group_id.0, &ids);
             resp.members = req
                 .members
@@ -766,7 +925,8 @@ impl Broker {
         let check = if group.is_empty() {
             INVALID_GROUP_ID
         } else {
-            self.groups.validate_commit(&group, &req.member_id, req.generation_id_or_member_epoch)
+            self.groups
+                .validate_commit(&group, &req.member_id, req.generation_id_or_member_epoch)
         };
         let now = now_ms();
         let mut resp = OffsetCommitResponse::default();
@@ -818,7 +978,10 @@ impl Broker {
         let committed = self.log.committed_offsets(&group);
         let mut resp = OffsetFetchResponse::default();
         let requested: Vec<(String, Vec<i32>)> = match req.topics {
-            Some(topics) => topics.into_iter().map(|t| (t.name.0.to_string(), t.partition_indexes)).collect(),
+            Some(topics) => topics
+                .into_iter()
+                .map(|t| (t.name.0.to_string(), t.partition_indexes))
+                .collect(),
             None => {
                 // All committed offsets of the group (v2+).
                 let mut by_topic: BTreeMap<String, Vec<i32>> = BTreeMap::new();
@@ -911,7 +1074,12 @@ impl Broker {
                 Some(s) => (s.state.name().to_string(), s.protocol_type),
                 None => ("Empty".to_string(), "consumer".to_string()),
             };
-            if !req.states_filter.is_empty() && !req.states_filter.iter().any(|f| f.as_str().eq_ignore_ascii_case(&state)) {
+            if !req.states_filter.is_empty()
+                && !req
+                    .states_filter
+                    .iter()
+                    .any(|f| f.as_str().eq_ignore_ascii_case(&state))
+            {
                 continue;
             }
             let mut l = ListedGroup::default();

@@ -89,7 +89,11 @@ enum FrameError {
 impl Broker {
     pub fn new(log: Arc<Log>, config: BrokerConfig) -> Arc<Broker> {
         let groups = GroupCoordinator::new(config.initial_rebalance_delay);
-        Arc::new(Broker { log, config, groups })
+        Arc::new(Broker {
+            log,
+            config,
+            groups,
+        })
     }
 
     /// Reads or creates the cluster id kept in the data directory.
@@ -106,7 +110,11 @@ impl Broker {
     }
 
     /// Accepts connections until `shutdown` flips to true.
-    pub async fn serve(self: Arc<Self>, listener: TcpListener, mut shutdown: watch::Receiver<bool>) {
+    pub async fn serve(
+        self: Arc<Self>,
+        listener: TcpListener,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
         tokio::spawn(self.groups.clone().run_ticker(shutdown.clone()));
         loop {
             tokio::select! {
@@ -165,8 +173,21 @@ impl Broker {
                 warn!(%peer, size, max = self.config.max_request_bytes, "closing connection: invalid request size");
                 break;
             }
-            let mut frame = BytesMut::zeroed(size as usize);
-            if reader.read_exact(&mut frame).await.is_err() {
+            // Read into spare capacity: no zero-fill of (possibly megabyte) frames.
+            let mut frame = BytesMut::with_capacity(size as usize);
+            let mut truncated = false;
+            while frame.len() < size as usize {
+                let want = size as usize - frame.len();
+                let mut limited = (&mut reader).take(want as u64);
+                match limited.read_buf(&mut frame).await {
+                    Ok(0) | Err(_) => {
+                        truncated = true;
+                        break;
+                    }
+                    Ok(_) => {}
+                }
+            }
+            if truncated {
                 debug!(%peer, "closing connection: truncated request");
                 break;
             }
@@ -187,17 +208,29 @@ impl Broker {
         writer.await.unwrap_or(Ok(()))
     }
 
-    async fn handle_frame(&self, mut frame: Bytes, client_host: &str) -> Result<Option<BytesMut>, FrameError> {
+    async fn handle_frame(
+        &self,
+        mut frame: Bytes,
+        client_host: &str,
+    ) -> Result<Option<BytesMut>, FrameError> {
         let raw_key = i16::from_be_bytes([frame[0], frame[1]]);
         let version = i16::from_be_bytes([frame[2], frame[3]]);
         let correlation_id = i32::from_be_bytes([frame[4], frame[5], frame[6], frame[7]]);
         let api_key = ApiKey::try_from(raw_key).map_err(|_| FrameError::UnknownApiKey(raw_key))?;
-        let in_range = versions::supported(api_key).is_some_and(|(min, max)| (min..=max).contains(&version));
+        let in_range =
+            versions::supported(api_key).is_some_and(|(min, max)| (min..=max).contains(&version));
         if !in_range {
             if api_key == ApiKey::ApiVersions {
                 // Answer in v0 so any client can read our supported range and retry.
-                let body = ResponseKind::ApiVersions(handlers::api_versions_response(errors::UNSUPPORTED_VERSION));
-                return Ok(Some(encode_response(ApiKey::ApiVersions, 0, correlation_id, &body)?));
+                let body = ResponseKind::ApiVersions(handlers::api_versions_response(
+                    errors::UNSUPPORTED_VERSION,
+                ));
+                return Ok(Some(encode_response(
+                    ApiKey::ApiVersions,
+                    0,
+                    correlation_id,
+                    &body,
+                )?));
             }
             return Err(FrameError::UnsupportedVersion(api_key, version));
         }
@@ -205,12 +238,25 @@ impl Broker {
             .map_err(|e| FrameError::Malformed(format!("request header: {e}")))?;
         let request = RequestKind::decode(api_key, &mut frame, version)
             .map_err(|e| FrameError::Malformed(format!("{api_key:?} v{version}: {e}")))?;
-        let client_id = header.client_id.as_ref().map(|s| s.to_string()).unwrap_or_default();
-        let ctx = handlers::RequestContext { version, client_id, client_host: client_host.to_string() };
+        let client_id = header
+            .client_id
+            .as_ref()
+            .map(|s| s.to_string())
+            .unwrap_or_default();
+        let ctx = handlers::RequestContext {
+            version,
+            client_id,
+            client_host: client_host.to_string(),
+        };
         let Some(response) = self.dispatch(request, &ctx).await else {
             return Ok(None);
         };
-        Ok(Some(encode_response(api_key, version, correlation_id, &response)?))
+        Ok(Some(encode_response(
+            api_key,
+            version,
+            correlation_id,
+            &response,
+        )?))
     }
 }
 
@@ -227,8 +273,9 @@ fn encode_response(
     header
         .encode(&mut buf, api_key.response_header_version(version))
         .map_err(|e| FrameError::Malformed(format!("encoding response header: {e}")))?;
-    body.encode(&mut buf, version)
-        .map_err(|e| FrameError::Malformed(format!("encoding {api_key:?} v{version} response: {e}")))?;
+    body.encode(&mut buf, version).map_err(|e| {
+        FrameError::Malformed(format!("encoding {api_key:?} v{version} response: {e}"))
+    })?;
     let len = (buf.len() - 4) as i32;
     buf[0..4].copy_from_slice(&len.to_be_bytes());
     Ok(buf)

@@ -28,7 +28,10 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
 
 /// The supported version range of an API, if creek implements it.
 pub fn supported(key: ApiKey) -> Option<(i16, i16)> {
-    SUPPORTED.iter().find(|(k, _, _)| *k == key).map(|(_, min, max)| (*min, *max))
+    SUPPORTED
+        .iter()
+        .find(|(k, _, _)| *k == key)
+        .map(|(_, min, max)| (*min, *max))
 }
 
 #[cfg(test)]
@@ -39,7 +42,10 @@ mod tests {
     fn advertised_ranges_are_within_the_codec() {
         for (key, min, max) in SUPPORTED {
             let codec = key.valid_versions();
-            assert!(*min >= codec.min && *max <= codec.max, "{key:?} {min}-{max} outside {codec:?}");
+            assert!(
+                *min >= codec.min && *max <= codec.max,
+                "{key:?} {min}-{max} outside {codec:?}"
+            );
         }
     }
 }

@@ -142,8 +142,21 @@ pub fn crc_matches(batch: &[u8], header: &BatchHeader) -> bool {
 
 /// Rewrites the broker-owned fields (base offset, leader epoch) of a batch in place.
 pub fn assign_offset(batch: &mut [u8], base_offset: i64) {
-    batch[BASE_OFFSET..BASE_OFFSET + 8].copy_from_slice(&base_offset.to_be_bytes());
-    batch[LEADER_EPOCH..LEADER_EPOCH + 4].copy_from_slice(&0i32.to_be_bytes());
+    let fields = broker_fields(base_offset, batch_length(batch));
+    batch[..LOG_OVERHEAD + 4].copy_from_slice(&fields);
+}
+
+fn batch_length(batch: &[u8]) -> i32 {
+    be_i32(batch, BATCH_LENGTH)
+}
+
+/// The first 16 bytes of a stored batch: base offset, batch length, leader epoch (0).
+pub fn broker_fields(base_offset: i64, batch_length: i32) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    out[BASE_OFFSET..BASE_OFFSET + 8].copy_from_slice(&base_offset.to_be_bytes());
+    out[BATCH_LENGTH..BATCH_LENGTH + 4].copy_from_slice(&batch_length.to_be_bytes());
+    out[LEADER_EPOCH..LEADER_EPOCH + 4].copy_from_slice(&0i32.to_be_bytes());
+    out
 }
 
 /// Splits a produce payload into its batches, validating length, magic and CRC of each.
@@ -175,7 +188,9 @@ pub fn validate_batches(data: &[u8]) -> Result<Vec<BatchHeader>, LogError> {
         pos += header.size;
     }
     if batches.is_empty() {
-        return Err(LogError::InvalidRecord("produce request carried no record batch".into()));
+        return Err(LogError::InvalidRecord(
+            "produce request carried no record batch".into(),
+        ));
     }
     Ok(batches)
 }
@@ -189,7 +204,11 @@ pub(crate) mod tests {
     };
 
     /// Builds a v2 batch the way a client would.
-    pub fn encode_batch(values: &[&str], timestamp: i64, producer: Option<(i64, i16, i32)>) -> Vec<u8> {
+    pub fn encode_batch(
+        values: &[&str],
+        timestamp: i64,
+        producer: Option<(i64, i16, i32)>,
+    ) -> Vec<u8> {
         let (pid, epoch, seq) = producer.unwrap_or((-1, -1, -1));
         let records: Vec<Record> = values
             .iter()
@@ -203,7 +222,11 @@ pub(crate) mod tests {
                 producer_epoch: epoch,
                 timestamp_type: TimestampType::Creation,
                 offset: i as i64,
-                sequence: if seq < 0 { i as i32 - 1 } else { seq + i as i32 },
+                sequence: if seq < 0 {
+                    i as i32 - 1
+                } else {
+                    seq + i as i32
+                },
                 timestamp: timestamp + i as i64,
                 key: None,
                 value: Some(Bytes::copy_from_slice(v.as_bytes())),
@@ -214,7 +237,10 @@ pub(crate) mod tests {
         RecordBatchEncoder::encode(
             &mut buf,
             &records,
-            &RecordEncodeOptions { version: 2, compression: Compression::None },
+            &RecordEncodeOptions {
+                version: 2,
+                compression: Compression::None,
+            },
         )
         .unwrap();
         buf.to_vec()
@@ -250,11 +276,17 @@ pub(crate) mod tests {
         let n = batch.len();
         assert!(validate_batches(&batch[..n - 1]).is_err());
         batch[n - 1] ^= 0xff;
-        assert!(matches!(validate_batches(&batch), Err(LogError::CorruptRecord(_))));
+        assert!(matches!(
+            validate_batches(&batch),
+            Err(LogError::CorruptRecord(_))
+        ));
         assert!(validate_batches(&[]).is_err());
         let mut old = encode_batch(&["x"], 1, None);
         old[MAGIC] = 1;
-        assert!(matches!(validate_batches(&old), Err(LogError::UnsupportedMessageFormat(1))));
+        assert!(matches!(
+            validate_batches(&old),
+            Err(LogError::UnsupportedMessageFormat(1))
+        ));
     }
 
     #[test]

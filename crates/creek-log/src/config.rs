@@ -117,7 +117,9 @@ impl TopicConfig {
                 "segment.bytes" => {
                     cfg.segment_bytes = parse_num(key, value)?;
                     if cfg.segment_bytes < 14 {
-                        return Err(LogError::InvalidConfig(format!("segment.bytes={value} is too small")));
+                        return Err(LogError::InvalidConfig(format!(
+                            "segment.bytes={value} is too small"
+                        )));
                     }
                 }
                 "segment.ms" => cfg.segment_ms = parse_num(key, value)?,
@@ -155,8 +157,13 @@ impl TopicConfig {
                     }
                 }
                 "compression.type" => {
-                    if !matches!(value.as_str(), "producer" | "uncompressed" | "gzip" | "snappy" | "lz4" | "zstd") {
-                        return Err(LogError::InvalidConfig(format!("compression.type={value} is unknown")));
+                    if !matches!(
+                        value.as_str(),
+                        "producer" | "uncompressed" | "gzip" | "snappy" | "lz4" | "zstd"
+                    ) {
+                        return Err(LogError::InvalidConfig(format!(
+                            "compression.type={value} is unknown"
+                        )));
                     }
                     if value != "producer" {
                         return Err(LogError::InvalidConfig(format!(
@@ -165,7 +172,9 @@ impl TopicConfig {
                     }
                 }
                 _ => {
-                    return Err(LogError::InvalidConfig(format!("unknown topic config name: {key}")));
+                    return Err(LogError::InvalidConfig(format!(
+                        "unknown topic config name: {key}"
+                    )));
                 }
             }
         }
@@ -184,7 +193,14 @@ impl TopicConfig {
             FlushPolicy::Interval(_) => i64::MAX.to_string(),
         };
         let values = [
-            ("cleanup.policy", if self.compacted { "compact".into() } else { "delete".into() }),
+            (
+                "cleanup.policy",
+                if self.compacted {
+                    "compact".into()
+                } else {
+                    "delete".into()
+                },
+            ),
             ("retention.ms", self.retention_ms.to_string()),
             ("retention.bytes", self.retention_bytes.to_string()),
             ("segment.bytes", self.segment_bytes.to_string()),
@@ -192,7 +208,10 @@ impl TopicConfig {
             ("max.message.bytes", self.max_message_bytes.to_string()),
             ("flush.messages", flush_messages),
             ("flush.ms", flush_ms),
-            ("index.interval.bytes", self.index_interval_bytes.to_string()),
+            (
+                "index.interval.bytes",
+                self.index_interval_bytes.to_string(),
+            ),
             ("message.timestamp.type", "CreateTime".to_string()),
             ("min.insync.replicas", "1".to_string()),
             ("compression.type", "producer".to_string()),
@@ -214,7 +233,9 @@ pub fn validate_topic_name(name: &str) -> Result<()> {
         return Err(LogError::InvalidTopic("topic name is empty".into()));
     }
     if name == "." || name == ".." {
-        return Err(LogError::InvalidTopic(format!("topic name cannot be '{name}'")));
+        return Err(LogError::InvalidTopic(format!(
+            "topic name cannot be '{name}'"
+        )));
     }
     if name.len() > 249 {
         return Err(LogError::InvalidTopic(format!(
@@ -222,7 +243,10 @@ pub fn validate_topic_name(name: &str) -> Result<()> {
             name.len()
         )));
     }
-    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))) {
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
         return Err(LogError::InvalidTopic(format!(
             "topic name '{name}' contains '{c}'; only ASCII letters, digits, '.', '_' and '-' are allowed"
         )));
@@ -254,7 +278,9 @@ mod tests {
         assert_eq!(c.retention_ms, 1000);
         assert_eq!(c.flush, FlushPolicy::EveryBatch);
         let described = c.describe();
-        assert!(described.iter().any(|(k, v, def)| k == "retention.ms" && v == "1000" && !def));
+        assert!(described
+            .iter()
+            .any(|(k, v, def)| k == "retention.ms" && v == "1000" && !def));
         let mut bad = BTreeMap::new();
         bad.insert("retention.mss".to_string(), "1".to_string());
         let err = TopicConfig::resolve(&d, bad).unwrap_err();

@@ -27,9 +27,17 @@ pub enum LogError {
     #[error("record batch of {size} bytes exceeds max.message.bytes {max}")]
     RecordTooLarge { size: usize, max: usize },
     #[error("out of order sequence for producer {producer_id}: expected {expected}, got {got}")]
-    OutOfOrderSequence { producer_id: i64, expected: i32, got: i32 },
+    OutOfOrderSequence {
+        producer_id: i64,
+        expected: i32,
+        got: i32,
+    },
     #[error("producer {producer_id} epoch {epoch} is fenced by epoch {current}")]
-    InvalidProducerEpoch { producer_id: i64, epoch: i16, current: i16 },
+    InvalidProducerEpoch {
+        producer_id: i64,
+        epoch: i16,
+        current: i16,
+    },
     #[error("transactions are not supported yet")]
     TransactionsNotSupported,
     #[error("topic '{0}' is being deleted")]

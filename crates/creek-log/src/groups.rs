@@ -49,7 +49,9 @@ impl GroupOffsetStore {
                 let line = line?;
                 match serde_json::from_str::<JournalLine>(&line) {
                     Ok(l) => apply(&mut table, l),
-                    Err(e) => warn!(file = %path.display(), line = n + 1, "skipping unreadable group offset entry: {e}"),
+                    Err(e) => {
+                        warn!(file = %path.display(), line = n + 1, "skipping unreadable group offset entry: {e}")
+                    }
                 }
             }
         }
@@ -59,21 +61,38 @@ impl GroupOffsetStore {
             let mut out = File::create(&tmp)?;
             for (group, offsets) in &table {
                 for ((topic, partition), c) in offsets {
-                    let line = JournalLine { g: group.clone(), t: topic.clone(), p: *partition, c: Some(c.clone()) };
-                    writeln!(out, "{}", serde_json::to_string(&line).expect("serializable"))?;
+                    let line = JournalLine {
+                        g: group.clone(),
+                        t: topic.clone(),
+                        p: *partition,
+                        c: Some(c.clone()),
+                    };
+                    writeln!(
+                        out,
+                        "{}",
+                        serde_json::to_string(&line).expect("serializable")
+                    )?;
                 }
             }
             out.sync_all()?;
         }
         fs::rename(&tmp, &path)?;
         let file = OpenOptions::new().append(true).open(&path)?;
-        Ok(GroupOffsetStore { path, inner: Mutex::new((table, file)) })
+        Ok(GroupOffsetStore {
+            path,
+            inner: Mutex::new((table, file)),
+        })
     }
 
     pub fn commit(&self, group: &str, offsets: &[(String, i32, CommittedOffset)]) -> Result<()> {
         let mut buf = String::new();
         for (topic, partition, c) in offsets {
-            let line = JournalLine { g: group.to_string(), t: topic.clone(), p: *partition, c: Some(c.clone()) };
+            let line = JournalLine {
+                g: group.to_string(),
+                t: topic.clone(),
+                p: *partition,
+                c: Some(c.clone()),
+            };
             buf.push_str(&serde_json::to_string(&line).expect("serializable"));
             buf.push('\n');
         }
@@ -81,7 +100,10 @@ impl GroupOffsetStore {
         guard.1.write_all(buf.as_bytes())?;
         let table = &mut guard.0;
         for (topic, partition, c) in offsets {
-            table.entry(group.to_string()).or_default().insert((topic.clone(), *partition), c.clone());
+            table
+                .entry(group.to_string())
+                .or_default()
+                .insert((topic.clone(), *partition), c.clone());
         }
         Ok(())
     }
@@ -97,10 +119,17 @@ impl GroupOffsetStore {
     /// Forgets every offset of `group` (DeleteGroups).
     pub fn delete_group(&self, group: &str) -> Result<()> {
         let mut guard = self.inner.lock();
-        let Some(offsets) = guard.0.remove(group) else { return Ok(()) };
+        let Some(offsets) = guard.0.remove(group) else {
+            return Ok(());
+        };
         let mut buf = String::new();
         for (topic, partition) in offsets.keys() {
-            let line = JournalLine { g: group.to_string(), t: topic.clone(), p: *partition, c: None };
+            let line = JournalLine {
+                g: group.to_string(),
+                t: topic.clone(),
+                p: *partition,
+                c: None,
+            };
             buf.push_str(&serde_json::to_string(&line).expect("serializable"));
             buf.push('\n');
         }
@@ -113,10 +142,19 @@ impl GroupOffsetStore {
         let mut guard = self.inner.lock();
         let mut buf = String::new();
         for (group, offsets) in guard.0.iter_mut() {
-            let doomed: Vec<_> = offsets.keys().filter(|(t, _)| t == topic).cloned().collect();
+            let doomed: Vec<_> = offsets
+                .keys()
+                .filter(|(t, _)| t == topic)
+                .cloned()
+                .collect();
             for key in doomed {
                 offsets.remove(&key);
-                let line = JournalLine { g: group.clone(), t: key.0, p: key.1, c: None };
+                let line = JournalLine {
+                    g: group.clone(),
+                    t: key.0,
+                    p: key.1,
+                    c: None,
+                };
                 buf.push_str(&serde_json::to_string(&line).expect("serializable"));
                 buf.push('\n');
             }
@@ -157,20 +195,29 @@ mod tests {
     use super::*;
 
     fn c(offset: i64) -> CommittedOffset {
-        CommittedOffset { offset, metadata: None, commit_timestamp: 1 }
+        CommittedOffset {
+            offset,
+            metadata: None,
+            commit_timestamp: 1,
+        }
     }
 
     #[test]
     fn offsets_survive_reopen_and_torn_lines() {
         let dir = tempfile::tempdir().unwrap();
         let store = GroupOffsetStore::open(dir.path()).unwrap();
-        store.commit("g", &[("t".into(), 0, c(5)), ("t".into(), 1, c(7))]).unwrap();
+        store
+            .commit("g", &[("t".into(), 0, c(5)), ("t".into(), 1, c(7))])
+            .unwrap();
         store.commit("g", &[("t".into(), 0, c(9))]).unwrap();
         store.commit("h", &[("u".into(), 0, c(1))]).unwrap();
         store.delete_group("h").unwrap();
         drop(store);
         // A torn trailing line from a crash.
-        let mut f = OpenOptions::new().append(true).open(dir.path().join("group-offsets.jsonl")).unwrap();
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(dir.path().join("group-offsets.jsonl"))
+            .unwrap();
         f.write_all(b"{\"g\":\"g\",\"t\"").unwrap();
         drop(f);
         let store = GroupOffsetStore::open(dir.path()).unwrap();

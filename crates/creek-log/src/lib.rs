@@ -34,4 +34,7 @@ pub use error::{LogError, Result};
 pub use groups::CommittedOffset;
 pub use log::{Log, Topic, MAX_PARTITIONS};
 pub use partition::{AppendResult, FetchedSlice, Partition};
-pub use store::{ConsumerRecord, EmbeddedLog, FetchResult, LogStore, OffsetSpec, ProducerRecord, TopicDescription};
+pub use store::{
+    ConsumerRecord, EmbeddedLog, FetchResult, LogStore, OffsetSpec, ProducerRecord,
+    TopicDescription,
+};

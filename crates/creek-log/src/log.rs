@@ -75,7 +75,10 @@ impl Topic {
             partitions: self.partition_count(),
             configs: self.config.read().overrides.clone(),
         };
-        write_atomically(&self.dir.join("topic.json"), &serde_json::to_vec_pretty(&meta).expect("serializable"))
+        write_atomically(
+            &self.dir.join("topic.json"),
+            &serde_json::to_vec_pretty(&meta).expect("serializable"),
+        )
     }
 }
 
@@ -106,7 +109,10 @@ impl Log {
         if lock.try_lock().is_err() {
             return Err(LogError::Io(std::io::Error::new(
                 std::io::ErrorKind::WouldBlock,
-                format!("data directory {} is in use by another creek process", dir.display()),
+                format!(
+                    "data directory {} is in use by another creek process",
+                    dir.display()
+                ),
             )));
         }
         let mut topics = BTreeMap::new();
@@ -120,9 +126,13 @@ impl Log {
                 continue;
             }
             let meta_path = path.join("topic.json");
-            let meta: TopicMeta = match fs::read(&meta_path).map_err(LogError::from).and_then(|raw| {
-                serde_json::from_slice(&raw).map_err(|e| LogError::InvalidConfig(format!("{}: {e}", meta_path.display())))
-            }) {
+            let meta: TopicMeta = match fs::read(&meta_path).map_err(LogError::from).and_then(
+                |raw| {
+                    serde_json::from_slice(&raw).map_err(|e| {
+                        LogError::InvalidConfig(format!("{}: {e}", meta_path.display()))
+                    })
+                },
+            ) {
                 Ok(m) => m,
                 Err(e) => {
                     // A topic whose creation never finished: its metadata is written last.
@@ -192,7 +202,12 @@ impl Log {
     }
 
     /// Validates a topic creation without performing it (CreateTopics' validate_only).
-    pub fn validate_new_topic(&self, name: &str, partitions: i32, configs: &BTreeMap<String, String>) -> Result<()> {
+    pub fn validate_new_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        configs: &BTreeMap<String, String>,
+    ) -> Result<()> {
         validate_topic_name(name)?;
         if !(1..=MAX_PARTITIONS).contains(&partitions) {
             return Err(LogError::InvalidPartitions(format!(
@@ -206,7 +221,12 @@ impl Log {
         Ok(())
     }
 
-    pub fn create_topic(&self, name: &str, partitions: i32, configs: BTreeMap<String, String>) -> Result<Arc<Topic>> {
+    pub fn create_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        configs: BTreeMap<String, String>,
+    ) -> Result<Arc<Topic>> {
         self.validate_new_topic(name, partitions, &configs)?;
         let config = TopicConfig::resolve(&self.defaults, configs)?;
         let mut topics = self.topics.write();
@@ -219,7 +239,11 @@ impl Log {
         }
         let mut parts = Vec::new();
         for p in 0..partitions {
-            parts.push(Arc::new(Partition::create(&dir.join(p.to_string()), name, p)?));
+            parts.push(Arc::new(Partition::create(
+                &dir.join(p.to_string()),
+                name,
+                p,
+            )?));
         }
         let topic = Arc::new(Topic {
             name: name.to_string(),
@@ -240,7 +264,10 @@ impl Log {
             .write()
             .remove(name)
             .ok_or_else(|| LogError::UnknownTopicOrPartition(name.to_string()))?;
-        let doomed = self.dir.join("topics").join(format!("{name}.{}.deleted", Uuid::new_v4().simple()));
+        let doomed = self
+            .dir
+            .join("topics")
+            .join(format!("{name}.{}.deleted", Uuid::new_v4().simple()));
         fs::rename(&topic.dir, &doomed)?;
         fs::remove_dir_all(&doomed)?;
         self.groups.forget_topic(name)?;
@@ -250,7 +277,9 @@ impl Log {
 
     /// Grows a topic to `total` partitions.
     pub fn create_partitions(&self, name: &str, total: i32, validate_only: bool) -> Result<()> {
-        let topic = self.topic(name).ok_or_else(|| LogError::UnknownTopicOrPartition(name.to_string()))?;
+        let topic = self
+            .topic(name)
+            .ok_or_else(|| LogError::UnknownTopicOrPartition(name.to_string()))?;
         let current = topic.partition_count();
         if total <= current {
             return Err(LogError::InvalidPartitions(format!(
@@ -258,7 +287,9 @@ impl Log {
             )));
         }
         if total > MAX_PARTITIONS {
-            return Err(LogError::InvalidPartitions(format!("{total} exceeds the maximum of {MAX_PARTITIONS}")));
+            return Err(LogError::InvalidPartitions(format!(
+                "{total} exceeds the maximum of {MAX_PARTITIONS}"
+            )));
         }
         if validate_only {
             return Ok(());
@@ -266,7 +297,11 @@ impl Log {
         {
             let mut parts = topic.partitions.write();
             for p in current..total {
-                parts.push(Arc::new(Partition::create(&topic.dir.join(p.to_string()), name, p)?));
+                parts.push(Arc::new(Partition::create(
+                    &topic.dir.join(p.to_string()),
+                    name,
+                    p,
+                )?));
             }
         }
         topic.write_meta()?;
@@ -283,7 +318,11 @@ impl Log {
         Ok(id)
     }
 
-    pub fn commit_offsets(&self, group: &str, offsets: &[(String, i32, CommittedOffset)]) -> Result<()> {
+    pub fn commit_offsets(
+        &self,
+        group: &str,
+        offsets: &[(String, i32, CommittedOffset)],
+    ) -> Result<()> {
         self.groups.commit(group, offsets)
     }
 
@@ -325,7 +364,10 @@ impl Log {
     }
 
     /// Background upkeep: interval flushes and retention, until `shutdown` flips.
-    pub async fn run_maintenance(self: Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    pub async fn run_maintenance(
+        self: Arc<Self>,
+        mut shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
         let flush_every = match self.defaults.flush {
             FlushPolicy::Interval(d) => d,
             FlushPolicy::EveryBatch => Duration::from_secs(1),
@@ -356,7 +398,6 @@ impl Log {
 mod tests {
     use super::*;
     use crate::batch::tests::encode_batch;
-    use bytes::BytesMut;
 
     #[test]
     fn topics_persist_across_reopen() {
@@ -366,11 +407,21 @@ mod tests {
         cfg.insert("retention.ms".to_string(), "60000".to_string());
         let t = log.create_topic("psg-customers", 2, cfg).unwrap();
         let id = t.id;
-        assert!(matches!(log.create_topic("psg-customers", 1, BTreeMap::new()), Err(LogError::TopicAlreadyExists(_))));
-        assert!(matches!(log.create_topic("bad name", 1, BTreeMap::new()), Err(LogError::InvalidTopic(_))));
-        assert!(matches!(log.create_topic("zero", 0, BTreeMap::new()), Err(LogError::InvalidPartitions(_))));
+        assert!(matches!(
+            log.create_topic("psg-customers", 1, BTreeMap::new()),
+            Err(LogError::TopicAlreadyExists(_))
+        ));
+        assert!(matches!(
+            log.create_topic("bad name", 1, BTreeMap::new()),
+            Err(LogError::InvalidTopic(_))
+        ));
+        assert!(matches!(
+            log.create_topic("zero", 0, BTreeMap::new()),
+            Err(LogError::InvalidPartitions(_))
+        ));
         let p = log.partition("psg-customers", 1).unwrap();
-        p.append(BytesMut::from(&encode_batch(&["x"], 1, None)[..]), &t.config()).unwrap();
+        p.append(encode_batch(&["x"], 1, None), &t.config())
+            .unwrap();
         log.create_partitions("psg-customers", 3, false).unwrap();
         assert!(log.create_partitions("psg-customers", 2, false).is_err());
         let pid = log.next_producer_id().unwrap();
@@ -385,7 +436,10 @@ mod tests {
         assert_eq!(t.id, id);
         assert_eq!(t.partition_count(), 3);
         assert_eq!(t.config().retention_ms, 60000);
-        assert_eq!(log.partition("psg-customers", 1).unwrap().high_watermark(), 1);
+        assert_eq!(
+            log.partition("psg-customers", 1).unwrap().high_watermark(),
+            1
+        );
         assert!(log.topic("doomed").is_none());
         assert!(log.next_producer_id().unwrap() > pid);
     }

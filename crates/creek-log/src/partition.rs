@@ -6,13 +6,13 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use kafka_protocol::records::RecordBatchDecoder;
 use parking_lot::Mutex;
 use tokio::sync::Notify;
 use tracing::{info, warn};
 
-use crate::batch::{assign_offset, validate_batches, BatchHeader};
+use crate::batch::{validate_batches, BatchHeader};
 use crate::config::{FlushPolicy, TopicConfig};
 use crate::error::{LogError, Result};
 use crate::segment::{read_at, walk, Segment};
@@ -51,13 +51,24 @@ struct PartitionState {
 
 impl PartitionState {
     fn active(&mut self) -> &mut Segment {
-        self.segments.values_mut().next_back().expect("a partition always has a segment")
+        self.segments
+            .values_mut()
+            .next_back()
+            .expect("a partition always has a segment")
     }
     fn log_start(&self) -> i64 {
-        *self.segments.keys().next().expect("a partition always has a segment")
+        *self
+            .segments
+            .keys()
+            .next()
+            .expect("a partition always has a segment")
     }
     fn log_end(&self) -> i64 {
-        self.segments.values().next_back().map(|s| s.next_offset).unwrap_or(0)
+        self.segments
+            .values()
+            .next_back()
+            .map(|s| s.next_offset)
+            .unwrap_or(0)
     }
 }
 
@@ -103,7 +114,13 @@ impl Partition {
         let segment = Segment::create(dir, 0)?;
         let mut segments = BTreeMap::new();
         segments.insert(0, segment);
-        Ok(Self::from_state(dir, topic, index, segments, HashMap::new()))
+        Ok(Self::from_state(
+            dir,
+            topic,
+            index,
+            segments,
+            HashMap::new(),
+        ))
     }
 
     fn from_state(
@@ -113,7 +130,11 @@ impl Partition {
         segments: BTreeMap<i64, Segment>,
         producers: HashMap<i64, ProducerState>,
     ) -> Partition {
-        let state = PartitionState { segments, producers, dirty: false };
+        let state = PartitionState {
+            segments,
+            producers,
+            dirty: false,
+        };
         let hw = state.log_end();
         let start = state.log_start();
         Partition {
@@ -182,7 +203,13 @@ impl Partition {
 
     /// Largest producer id with batches in this partition (for id allocation after restart).
     pub(crate) fn max_producer_id(&self) -> i64 {
-        self.state.lock().producers.keys().copied().max().unwrap_or(-1)
+        self.state
+            .lock()
+            .producers
+            .keys()
+            .copied()
+            .max()
+            .unwrap_or(-1)
     }
 
     /// A future that completes on the next append. Create it *before* checking for
@@ -192,12 +219,17 @@ impl Partition {
     }
 
     /// Validates and appends the batches of one produce request, assigning offsets.
-    /// `data` is modified in place (offsets) and written as one contiguous run.
-    pub fn append(&self, mut data: BytesMut, config: &TopicConfig) -> Result<AppendResult> {
+    /// The bytes are written as received in one run; each batch's broker-owned header
+    /// fields are then patched in the file, so the payload is never copied.
+    pub fn append(&self, data: impl Into<Bytes>, config: &TopicConfig) -> Result<AppendResult> {
+        let data: Bytes = data.into();
         let mut headers = validate_batches(&data)?;
         for h in &headers {
             if h.size > config.max_message_bytes {
-                return Err(LogError::RecordTooLarge { size: h.size, max: config.max_message_bytes });
+                return Err(LogError::RecordTooLarge {
+                    size: h.size,
+                    max: config.max_message_bytes,
+                });
             }
             if h.is_transactional() || h.is_control() {
                 return Err(LogError::TransactionsNotSupported);
@@ -218,7 +250,8 @@ impl Partition {
                 }
                 if first.producer_epoch == p.epoch {
                     if let Some(dup) = p.recent.iter().find(|b| {
-                        b.first_sequence == first.base_sequence && b.last_sequence == first.last_sequence()
+                        b.first_sequence == first.base_sequence
+                            && b.last_sequence == first.last_sequence()
                     }) {
                         return Ok(AppendResult {
                             base_offset: dup.base_offset,
@@ -227,7 +260,11 @@ impl Partition {
                         });
                     }
                     if let Some(last) = p.recent.back() {
-                        let expected = if last.last_sequence == i32::MAX { 0 } else { last.last_sequence + 1 };
+                        let expected = if last.last_sequence == i32::MAX {
+                            0
+                        } else {
+                            last.last_sequence + 1
+                        };
                         if first.base_sequence != expected {
                             return Err(LogError::OutOfOrderSequence {
                                 producer_id: first.producer_id,
@@ -261,12 +298,9 @@ impl Partition {
 
         let mut next = state.log_end();
         let base_offset = next;
-        let mut pos = 0;
         for h in headers.iter_mut() {
-            assign_offset(&mut data[pos..pos + h.size], next);
             h.base_offset = next;
             next += h.offset_count();
-            pos += h.size;
         }
         let active = state.active();
         active.append(&data, &headers, config.index_interval_bytes)?;
@@ -293,7 +327,11 @@ impl Partition {
         drop(state);
         self.high_watermark.store(next, Ordering::Release);
         self.appended.notify_waiters();
-        Ok(AppendResult { base_offset, log_start_offset: log_start, duplicate: false })
+        Ok(AppendResult {
+            base_offset,
+            log_start_offset: log_start,
+            duplicate: false,
+        })
     }
 
     /// Reads whole batches starting with the one holding `offset`, up to `max_bytes`
@@ -303,14 +341,28 @@ impl Partition {
         let log_start = state.log_start();
         let hw = state.log_end();
         if offset < log_start || offset > hw {
-            return Err(LogError::OffsetOutOfRange { offset, start: log_start, end: hw });
+            return Err(LogError::OffsetOutOfRange {
+                offset,
+                start: log_start,
+                end: hw,
+            });
         }
-        let empty = FetchedSlice { records: Bytes::new(), high_watermark: hw, log_start_offset: log_start };
+        let empty = FetchedSlice {
+            records: Bytes::new(),
+            high_watermark: hw,
+            log_start_offset: log_start,
+        };
         if offset == hw {
             return Ok(empty);
         }
         let mut found = None;
-        for (_, segment) in state.segments.range(..=offset).next_back().into_iter().chain(state.segments.range(offset + 1..)) {
+        for (_, segment) in state
+            .segments
+            .range(..=offset)
+            .next_back()
+            .into_iter()
+            .chain(state.segments.range(offset + 1..))
+        {
             if let Some(located) = segment.locate(offset)? {
                 found = Some((segment.reader(), located));
                 break;
@@ -331,7 +383,11 @@ impl Partition {
                 _ => break,
             }
         }
-        Ok(FetchedSlice { records: raw.slice(..end), high_watermark: hw, log_start_offset: log_start })
+        Ok(FetchedSlice {
+            records: raw.slice(..end),
+            high_watermark: hw,
+            log_start_offset: log_start,
+        })
     }
 
     /// The first offset whose record timestamp is at or after `timestamp`, with that timestamp.
@@ -352,8 +408,9 @@ impl Partition {
                     continue;
                 }
                 let mut raw = read_at(&file, b.position, b.header.size)?;
-                let set = RecordBatchDecoder::decode(&mut raw)
-                    .map_err(|e| LogError::CorruptRecord(format!("cannot decode stored batch: {e}")))?;
+                let set = RecordBatchDecoder::decode(&mut raw).map_err(|e| {
+                    LogError::CorruptRecord(format!("cannot decode stored batch: {e}"))
+                })?;
                 for r in set.records {
                     if r.timestamp >= timestamp && r.offset >= log_start {
                         return Ok(Some((r.offset, r.timestamp)));
@@ -385,9 +442,10 @@ impl Partition {
         let mut deleted = 0;
         while state.segments.len() > 1 {
             let oldest = state.segments.values().next().unwrap();
-            let expired_by_time = config.retention_ms >= 0 && oldest.max_timestamp < now_ms - config.retention_ms;
-            let expired_by_size =
-                config.retention_bytes >= 0 && total.saturating_sub(oldest.size) >= config.retention_bytes as u64;
+            let expired_by_time =
+                config.retention_ms >= 0 && oldest.max_timestamp < now_ms - config.retention_ms;
+            let expired_by_size = config.retention_bytes >= 0
+                && total.saturating_sub(oldest.size) >= config.retention_bytes as u64;
             if !(expired_by_time || expired_by_size) {
                 break;
             }
@@ -422,12 +480,15 @@ mod tests {
     use crate::config::LogConfig;
 
     fn cfg(overrides: &[(&str, &str)]) -> TopicConfig {
-        let o = overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let o = overrides
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         TopicConfig::resolve(&LogConfig::default(), o).unwrap()
     }
 
-    fn batch(values: &[&str], ts: i64) -> BytesMut {
-        BytesMut::from(&encode_batch(values, ts, None)[..])
+    fn batch(values: &[&str], ts: i64) -> Vec<u8> {
+        encode_batch(values, ts, None)
     }
 
     #[test]
@@ -444,10 +505,16 @@ mod tests {
         assert_eq!(sets[0].records[0].offset, 2);
         assert_eq!(sets[0].records[0].value.as_deref(), Some(&b"c"[..]));
         assert!(p.read(3, 100).unwrap().records.is_empty());
-        assert!(matches!(p.read(4, 100), Err(LogError::OffsetOutOfRange { .. })));
+        assert!(matches!(
+            p.read(4, 100),
+            Err(LogError::OffsetOutOfRange { .. })
+        ));
         // A small max_bytes still returns one whole batch.
         let one = p.read(0, 1).unwrap();
-        assert_eq!(BatchHeader::parse(&one.records).unwrap().size, one.records.len());
+        assert_eq!(
+            BatchHeader::parse(&one.records).unwrap().size,
+            one.records.len()
+        );
     }
 
     #[test]
@@ -455,16 +522,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = Partition::create(dir.path(), "t", 0).unwrap();
         let c = cfg(&[]);
-        let b0 = BytesMut::from(&encode_batch(&["a", "b"], 1, Some((42, 0, 0)))[..]);
-        let b1 = BytesMut::from(&encode_batch(&["c"], 1, Some((42, 0, 2)))[..]);
+        let b0 = encode_batch(&["a", "b"], 1, Some((42, 0, 0)));
+        let b1 = encode_batch(&["c"], 1, Some((42, 0, 2)));
         assert_eq!(p.append(b0.clone(), &c).unwrap().base_offset, 0);
         assert_eq!(p.append(b1.clone(), &c).unwrap().base_offset, 2);
         let retry = p.append(b0, &c).unwrap();
         assert!(retry.duplicate);
         assert_eq!(retry.base_offset, 0);
         assert_eq!(p.high_watermark(), 3);
-        let gap = BytesMut::from(&encode_batch(&["z"], 1, Some((42, 0, 9)))[..]);
-        assert!(matches!(p.append(gap, &c), Err(LogError::OutOfOrderSequence { expected: 3, .. })));
+        let gap = encode_batch(&["z"], 1, Some((42, 0, 9)));
+        assert!(matches!(
+            p.append(gap, &c),
+            Err(LogError::OutOfOrderSequence { expected: 3, .. })
+        ));
         // The table survives a restart.
         drop(p);
         let p = Partition::open(dir.path(), "t", 0).unwrap();
@@ -478,7 +548,8 @@ mod tests {
         let p = Partition::create(dir.path(), "t", 0).unwrap();
         let c = cfg(&[("segment.bytes", "200"), ("retention.bytes", "400")]);
         for i in 0..30 {
-            p.append(batch(&["0123456789012345678901234567890123456789"], i), &c).unwrap();
+            p.append(batch(&["0123456789012345678901234567890123456789"], i), &c)
+                .unwrap();
         }
         assert!(p.segment_count() > 3);
         let deleted = p.enforce_retention(&c, now_ms()).unwrap();
@@ -486,7 +557,10 @@ mod tests {
         assert!(p.size_bytes() < 400 + 200);
         let start = p.log_start_offset();
         assert!(start > 0);
-        assert!(matches!(p.read(0, 100), Err(LogError::OffsetOutOfRange { .. })));
+        assert!(matches!(
+            p.read(0, 100),
+            Err(LogError::OffsetOutOfRange { .. })
+        ));
         assert!(!p.read(start, 100).unwrap().records.is_empty());
         // Time retention removes everything but the active segment.
         let c_time = cfg(&[("retention.ms", "1000")]);

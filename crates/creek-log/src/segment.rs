@@ -14,7 +14,7 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use tracing::warn;
 
-use crate::batch::{crc_matches, BatchHeader, HEADER_LEN};
+use crate::batch::{broker_fields, crc_matches, BatchHeader, HEADER_LEN, LOG_OVERHEAD};
 
 #[derive(Debug, Clone, Copy)]
 struct IndexEntry {
@@ -66,12 +66,23 @@ fn now_ms() -> i64 {
 }
 
 fn open_rw(path: &Path) -> io::Result<File> {
-    OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path)
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
 }
 
 /// Walks batch headers of a log file from `start`, stopping at the first torn or
 /// (if `verify`) corrupt batch. Returns the batches and where valid data ends.
-pub(crate) fn walk(file: &File, start: u64, file_len: u64, verify: bool) -> io::Result<(Vec<Located>, u64, Option<String>)> {
+pub(crate) fn walk(
+    file: &File,
+    start: u64,
+    file_len: u64,
+    verify: bool,
+) -> io::Result<(Vec<Located>, u64, Option<String>)> {
+    let mut expected_base: Option<i64> = None;
     let mut reader = BufReader::with_capacity(1 << 20, file);
     reader.seek(SeekFrom::Start(start))?;
     let mut pos = start;
@@ -81,7 +92,10 @@ pub(crate) fn walk(file: &File, start: u64, file_len: u64, verify: bool) -> io::
     let mut problem = None;
     while pos < file_len {
         if file_len - pos < HEADER_LEN as u64 {
-            problem = Some(format!("{} trailing bytes too short for a batch header", file_len - pos));
+            problem = Some(format!(
+                "{} trailing bytes too short for a batch header",
+                file_len - pos
+            ));
             break;
         }
         reader.read_exact(&mut header_buf)?;
@@ -96,19 +110,34 @@ pub(crate) fn walk(file: &File, start: u64, file_len: u64, verify: bool) -> io::
             problem = Some(format!("batch at offset {} is torn", header.base_offset));
             break;
         }
+        if verify && expected_base.is_some_and(|e| e != header.base_offset) {
+            problem = Some(format!(
+                "batch at position {pos} has base offset {} where {} was expected (its offsets were never assigned)",
+                header.base_offset,
+                expected_base.unwrap_or_default()
+            ));
+            break;
+        }
+        expected_base = Some(header.last_offset() + 1);
         if verify {
             body.clear();
             body.extend_from_slice(&header_buf);
             body.resize(header.size, 0);
             reader.read_exact(&mut body[HEADER_LEN..])?;
             if !crc_matches(&body, &header) {
-                problem = Some(format!("batch at offset {} fails its CRC check", header.base_offset));
+                problem = Some(format!(
+                    "batch at offset {} fails its CRC check",
+                    header.base_offset
+                ));
                 break;
             }
         } else {
             reader.seek_relative((header.size - HEADER_LEN) as i64)?;
         }
-        found.push(Located { position: pos, header });
+        found.push(Located {
+            position: pos,
+            header,
+        });
         pos += header.size as u64;
     }
     Ok((found, pos, problem))
@@ -214,8 +243,13 @@ impl Segment {
             time_index_file,
             bytes_since_index: 0,
         };
-        let scan_from = segment.offset_index.last().map(|e| e.position as u64).unwrap_or(0);
-        let (batches, valid_end, problem) = walk(&segment.file, scan_from, file_len, is_active || !index_ok)?;
+        let scan_from = segment
+            .offset_index
+            .last()
+            .map(|e| e.position as u64)
+            .unwrap_or(0);
+        let (batches, valid_end, problem) =
+            walk(&segment.file, scan_from, file_len, is_active || !index_ok)?;
         if batches.is_empty() && scan_from > 0 {
             // The last indexed batch itself is damaged: we cannot tell where the batch
             // before it ended without a full scan, so rebuild the indexes from scratch.
@@ -224,7 +258,10 @@ impl Segment {
             return Segment::open(dir, base_offset, is_active);
         }
         if let Some(problem) = problem {
-            let offset = batches.last().map(|b| b.header.last_offset() + 1).unwrap_or(base_offset);
+            let offset = batches
+                .last()
+                .map(|b| b.header.last_offset() + 1)
+                .unwrap_or(base_offset);
             warn!(
                 file = %segment.log_path.display(),
                 position = valid_end,
@@ -247,9 +284,13 @@ impl Segment {
             segment.next_offset = last.header.last_offset() + 1;
         }
         // Drop index entries that point past the (possibly truncated) end.
-        segment.offset_index.retain(|e| (e.position as u64) < valid_end);
+        segment
+            .offset_index
+            .retain(|e| (e.position as u64) < valid_end);
         let next_rel = segment.next_offset - base_offset;
-        segment.time_index.retain(|t| (t.relative_offset as i64) < next_rel);
+        segment
+            .time_index
+            .retain(|t| (t.relative_offset as i64) < next_rel);
         if batches.is_empty() && valid_end == 0 {
             segment.max_timestamp = -1;
         }
@@ -284,18 +325,33 @@ impl Segment {
     /// offset index maps its base offset to its position, and the time index records
     /// the largest timestamp of everything before it. So on reopen the largest
     /// timestamp is the last time entry combined with a scan from the last offset entry.
-    fn note_appended(&mut self, position: u64, header: &BatchHeader, index_interval: u64) -> io::Result<()> {
+    fn note_appended(
+        &mut self,
+        position: u64,
+        header: &BatchHeader,
+        index_interval: u64,
+    ) -> io::Result<()> {
         let relative_offset = (header.base_offset - self.base_offset) as u32;
         if self.bytes_since_index >= index_interval && position > 0 {
-            let entry = IndexEntry { relative_offset, position: position as u32 };
+            let entry = IndexEntry {
+                relative_offset,
+                position: position as u32,
+            };
             let mut raw = [0u8; 8];
             raw[0..4].copy_from_slice(&entry.relative_offset.to_be_bytes());
             raw[4..8].copy_from_slice(&entry.position.to_be_bytes());
             self.index_file.write_all(&raw)?;
             self.offset_index.push(entry);
             self.bytes_since_index = 0;
-            if self.time_index.last().is_none_or(|t| t.timestamp < self.max_timestamp) {
-                let entry = TimeEntry { timestamp: self.max_timestamp, relative_offset };
+            if self
+                .time_index
+                .last()
+                .is_none_or(|t| t.timestamp < self.max_timestamp)
+            {
+                let entry = TimeEntry {
+                    timestamp: self.max_timestamp,
+                    relative_offset,
+                };
                 let mut raw = [0u8; 12];
                 raw[0..8].copy_from_slice(&entry.timestamp.to_be_bytes());
                 raw[8..12].copy_from_slice(&entry.relative_offset.to_be_bytes());
@@ -310,10 +366,24 @@ impl Segment {
         Ok(())
     }
 
-    /// Appends already-validated, offset-assigned batches in one write.
-    pub fn append(&mut self, data: &[u8], headers: &[BatchHeader], index_interval: u64) -> io::Result<()> {
+    /// Appends validated batches in one write, then patches each batch's
+    /// broker-owned header fields with the offsets in `headers`. Until a batch is
+    /// patched it carries the producer's base offset, which recovery detects as a
+    /// break in offset continuity and truncates (it was never acknowledged).
+    pub fn append(
+        &mut self,
+        data: &[u8],
+        headers: &[BatchHeader],
+        index_interval: u64,
+    ) -> io::Result<()> {
         let start = self.size;
         self.file.write_all_at(data, start)?;
+        let mut pos = start;
+        for h in headers {
+            let fields = broker_fields(h.base_offset, (h.size - LOG_OVERHEAD) as i32);
+            self.file.write_all_at(&fields, pos)?;
+            pos += h.size as u64;
+        }
         let mut pos = start;
         for h in headers {
             self.note_appended(pos, h, index_interval)?;
@@ -329,14 +399,24 @@ impl Segment {
             return Ok(None);
         }
         let rel = (offset.max(self.base_offset) - self.base_offset) as u32;
-        let idx = self.offset_index.partition_point(|e| e.relative_offset <= rel);
-        let mut pos = if idx == 0 { 0 } else { self.offset_index[idx - 1].position as u64 };
+        let idx = self
+            .offset_index
+            .partition_point(|e| e.relative_offset <= rel);
+        let mut pos = if idx == 0 {
+            0
+        } else {
+            self.offset_index[idx - 1].position as u64
+        };
         let mut buf = [0u8; HEADER_LEN];
         while pos < self.size {
             self.file.read_exact_at(&mut buf, pos)?;
-            let header = BatchHeader::parse(&buf).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            let header = BatchHeader::parse(&buf)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
             if header.last_offset() >= offset {
-                return Ok(Some(Located { position: pos, header }));
+                return Ok(Some(Located {
+                    position: pos,
+                    header,
+                }));
             }
             pos += header.size as u64;
         }
@@ -355,7 +435,9 @@ impl Segment {
             return 0;
         }
         let rel = self.time_index[idx - 1].relative_offset;
-        let i = self.offset_index.partition_point(|e| e.relative_offset <= rel);
+        let i = self
+            .offset_index
+            .partition_point(|e| e.relative_offset <= rel);
         if i == 0 {
             0
         } else {
@@ -446,6 +528,26 @@ mod tests {
         assert_eq!(seg.next_offset, 20);
         assert_eq!(fs::metadata(&path).unwrap().len(), good);
         assert_eq!(seg.locate(13).unwrap().unwrap().header.base_offset, 13);
+    }
+
+    #[test]
+    fn batch_written_but_not_yet_given_offsets_is_truncated() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut seg = Segment::create(dir.path(), 0).unwrap();
+        for i in 0..5 {
+            append_values(&mut seg, i, &["v"], i);
+        }
+        let good = seg.size;
+        drop(seg);
+        // A crash between writing the producer's bytes and patching their offsets
+        // leaves the client's base offset (0) in place.
+        let path = dir.path().join(segment_file_name(0, "log"));
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(&encode_batch(&["unacked"], 9, None)).unwrap();
+        drop(f);
+        let seg = Segment::open(dir.path(), 0, true).unwrap();
+        assert_eq!(seg.size, good);
+        assert_eq!(seg.next_offset, 5);
     }
 
     #[test]

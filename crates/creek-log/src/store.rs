@@ -65,13 +65,23 @@ pub struct FetchResult {
 
 #[async_trait]
 pub trait LogStore: Send + Sync + 'static {
-    async fn create_topic(&self, name: &str, partitions: i32, configs: BTreeMap<String, String>) -> Result<()>;
+    async fn create_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        configs: BTreeMap<String, String>,
+    ) -> Result<()>;
     async fn delete_topic(&self, name: &str) -> Result<()>;
     async fn create_partitions(&self, name: &str, total: i32) -> Result<()>;
     async fn list_topics(&self) -> Result<Vec<TopicDescription>>;
     async fn describe_topic(&self, name: &str) -> Result<TopicDescription>;
     /// Appends records to one partition; returns the offset of the first.
-    async fn produce(&self, topic: &str, partition: i32, records: Vec<ProducerRecord>) -> Result<i64>;
+    async fn produce(
+        &self,
+        topic: &str,
+        partition: i32,
+        records: Vec<ProducerRecord>,
+    ) -> Result<i64>;
     /// Reads records from `offset`, waiting up to `max_wait` for some to arrive.
     async fn fetch(
         &self,
@@ -82,7 +92,12 @@ pub trait LogStore: Send + Sync + 'static {
         max_wait: Duration,
     ) -> Result<FetchResult>;
     /// Resolves an offset spec; `None` when no record matches a timestamp.
-    async fn list_offset(&self, topic: &str, partition: i32, spec: OffsetSpec) -> Result<Option<i64>>;
+    async fn list_offset(
+        &self,
+        topic: &str,
+        partition: i32,
+        spec: OffsetSpec,
+    ) -> Result<Option<i64>>;
     async fn commit_offsets(&self, group: &str, offsets: &[(String, i32, i64)]) -> Result<()>;
     async fn committed_offsets(&self, group: &str) -> Result<BTreeMap<(String, i32), i64>>;
 }
@@ -138,13 +153,24 @@ pub fn encode_records(records: &[ProducerRecord]) -> Result<BytesMut> {
         })
         .collect();
     let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(&mut buf, &encoded, &RecordEncodeOptions { version: 2, compression: Compression::None })
-        .map_err(|e| LogError::InvalidRecord(format!("cannot encode records: {e}")))?;
+    RecordBatchEncoder::encode(
+        &mut buf,
+        &encoded,
+        &RecordEncodeOptions {
+            version: 2,
+            compression: Compression::None,
+        },
+    )
+    .map_err(|e| LogError::InvalidRecord(format!("cannot encode records: {e}")))?;
     Ok(buf)
 }
 
 /// Decodes stored batches into records at or after `from_offset`, skipping control records.
-pub fn decode_records(partition: i32, mut raw: Bytes, from_offset: i64) -> Result<Vec<ConsumerRecord>> {
+pub fn decode_records(
+    partition: i32,
+    mut raw: Bytes,
+    from_offset: i64,
+) -> Result<Vec<ConsumerRecord>> {
     let sets = RecordBatchDecoder::decode_all(&mut raw)
         .map_err(|e| LogError::CorruptRecord(format!("cannot decode stored batch: {e}")))?;
     Ok(sets
@@ -157,7 +183,11 @@ pub fn decode_records(partition: i32, mut raw: Bytes, from_offset: i64) -> Resul
             timestamp: r.timestamp,
             key: r.key,
             value: r.value,
-            headers: r.headers.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+            headers: r
+                .headers
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
         })
         .collect())
 }
@@ -173,7 +203,12 @@ fn describe(topic: &crate::log::Topic) -> TopicDescription {
 
 #[async_trait]
 impl LogStore for EmbeddedLog {
-    async fn create_topic(&self, name: &str, partitions: i32, configs: BTreeMap<String, String>) -> Result<()> {
+    async fn create_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        configs: BTreeMap<String, String>,
+    ) -> Result<()> {
         self.log.create_topic(name, partitions, configs).map(|_| ())
     }
 
@@ -190,18 +225,31 @@ impl LogStore for EmbeddedLog {
     }
 
     async fn describe_topic(&self, name: &str) -> Result<TopicDescription> {
-        let topic = self.log.topic(name).ok_or_else(|| LogError::UnknownTopicOrPartition(name.to_string()))?;
+        let topic = self
+            .log
+            .topic(name)
+            .ok_or_else(|| LogError::UnknownTopicOrPartition(name.to_string()))?;
         Ok(describe(&topic))
     }
 
-    async fn produce(&self, topic: &str, partition: i32, records: Vec<ProducerRecord>) -> Result<i64> {
+    async fn produce(
+        &self,
+        topic: &str,
+        partition: i32,
+        records: Vec<ProducerRecord>,
+    ) -> Result<i64> {
         if records.is_empty() {
             return Err(LogError::InvalidRecord("no records to produce".into()));
         }
-        let t = self.log.topic(topic).ok_or_else(|| LogError::UnknownTopicOrPartition(topic.to_string()))?;
-        let p = t.partition(partition).ok_or_else(|| LogError::UnknownTopicOrPartition(format!("{topic}-{partition}")))?;
+        let t = self
+            .log
+            .topic(topic)
+            .ok_or_else(|| LogError::UnknownTopicOrPartition(topic.to_string()))?;
+        let p = t
+            .partition(partition)
+            .ok_or_else(|| LogError::UnknownTopicOrPartition(format!("{topic}-{partition}")))?;
         let data = encode_records(&records)?;
-        Ok(p.append(data, &t.config())?.base_offset)
+        Ok(p.append(data.freeze(), &t.config())?.base_offset)
     }
 
     async fn fetch(
@@ -220,16 +268,27 @@ impl LogStore for EmbeddedLog {
             if !slice.records.is_empty() {
                 let records = decode_records(partition, slice.records, offset)?;
                 if !records.is_empty() {
-                    return Ok(FetchResult { records, high_watermark: slice.high_watermark });
+                    return Ok(FetchResult {
+                        records,
+                        high_watermark: slice.high_watermark,
+                    });
                 }
             }
             if tokio::time::timeout_at(deadline, appended).await.is_err() {
-                return Ok(FetchResult { records: Vec::new(), high_watermark: p.high_watermark() });
+                return Ok(FetchResult {
+                    records: Vec::new(),
+                    high_watermark: p.high_watermark(),
+                });
             }
         }
     }
 
-    async fn list_offset(&self, topic: &str, partition: i32, spec: OffsetSpec) -> Result<Option<i64>> {
+    async fn list_offset(
+        &self,
+        topic: &str,
+        partition: i32,
+        spec: OffsetSpec,
+    ) -> Result<Option<i64>> {
         let p = self.log.partition(topic, partition)?;
         Ok(match spec {
             OffsetSpec::Earliest => Some(p.log_start_offset()),
@@ -242,13 +301,28 @@ impl LogStore for EmbeddedLog {
         let now = now_ms();
         let entries: Vec<_> = offsets
             .iter()
-            .map(|(t, p, o)| (t.clone(), *p, CommittedOffset { offset: *o, metadata: None, commit_timestamp: now }))
+            .map(|(t, p, o)| {
+                (
+                    t.clone(),
+                    *p,
+                    CommittedOffset {
+                        offset: *o,
+                        metadata: None,
+                        commit_timestamp: now,
+                    },
+                )
+            })
             .collect();
         self.log.commit_offsets(group, &entries)
     }
 
     async fn committed_offsets(&self, group: &str) -> Result<BTreeMap<(String, i32), i64>> {
-        Ok(self.log.committed_offsets(group).into_iter().map(|(k, v)| (k, v.offset)).collect())
+        Ok(self
+            .log
+            .committed_offsets(group)
+            .into_iter()
+            .map(|(k, v)| (k, v.offset))
+            .collect())
     }
 }
 
@@ -260,8 +334,13 @@ mod tests {
     #[tokio::test]
     async fn produce_fetch_and_offsets_through_the_interface() {
         let dir = tempfile::tempdir().unwrap();
-        let store: Arc<dyn LogStore> = Arc::new(EmbeddedLog::new(Log::open(dir.path(), LogConfig::default()).unwrap()));
-        store.create_topic("orders", 2, BTreeMap::new()).await.unwrap();
+        let store: Arc<dyn LogStore> = Arc::new(EmbeddedLog::new(
+            Log::open(dir.path(), LogConfig::default()).unwrap(),
+        ));
+        store
+            .create_topic("orders", 2, BTreeMap::new())
+            .await
+            .unwrap();
         let recs = (0..3)
             .map(|i| ProducerRecord {
                 key: Some(Bytes::from(format!("k{i}"))),
@@ -271,27 +350,65 @@ mod tests {
             })
             .collect();
         assert_eq!(store.produce("orders", 1, recs).await.unwrap(), 0);
-        let got = store.fetch("orders", 1, 1, 1 << 20, Duration::from_millis(10)).await.unwrap();
+        let got = store
+            .fetch("orders", 1, 1, 1 << 20, Duration::from_millis(10))
+            .await
+            .unwrap();
         assert_eq!(got.records.len(), 2);
         assert_eq!(got.records[0].offset, 1);
         assert_eq!(got.records[0].value.as_deref(), Some(&b"v1"[..]));
         assert_eq!(got.records[0].headers[0].0, "h");
         assert_eq!(got.high_watermark, 3);
-        assert_eq!(store.list_offset("orders", 1, OffsetSpec::Timestamp(1001)).await.unwrap(), Some(1));
-        assert_eq!(store.list_offset("orders", 1, OffsetSpec::Latest).await.unwrap(), Some(3));
+        assert_eq!(
+            store
+                .list_offset("orders", 1, OffsetSpec::Timestamp(1001))
+                .await
+                .unwrap(),
+            Some(1)
+        );
+        assert_eq!(
+            store
+                .list_offset("orders", 1, OffsetSpec::Latest)
+                .await
+                .unwrap(),
+            Some(3)
+        );
 
         // A long poll wakes up when data arrives.
         let waiter = {
             let store = store.clone();
-            tokio::spawn(async move { store.fetch("orders", 0, 0, 1 << 20, Duration::from_secs(10)).await })
+            tokio::spawn(async move {
+                store
+                    .fetch("orders", 0, 0, 1 << 20, Duration::from_secs(10))
+                    .await
+            })
         };
         tokio::time::sleep(Duration::from_millis(50)).await;
-        store.produce("orders", 0, vec![ProducerRecord { value: Some(Bytes::from_static(b"late")), ..Default::default() }]).await.unwrap();
+        store
+            .produce(
+                "orders",
+                0,
+                vec![ProducerRecord {
+                    value: Some(Bytes::from_static(b"late")),
+                    ..Default::default()
+                }],
+            )
+            .await
+            .unwrap();
         let got = waiter.await.unwrap().unwrap();
         assert_eq!(got.records.len(), 1);
 
-        store.commit_offsets("g", &[("orders".into(), 1, 3)]).await.unwrap();
-        assert_eq!(store.committed_offsets("g").await.unwrap()[&("orders".to_string(), 1)], 3);
-        assert!(matches!(store.describe_topic("nope").await, Err(LogError::UnknownTopicOrPartition(_))));
+        store
+            .commit_offsets("g", &[("orders".into(), 1, 3)])
+            .await
+            .unwrap();
+        assert_eq!(
+            store.committed_offsets("g").await.unwrap()[&("orders".to_string(), 1)],
+            3
+        );
+        assert!(matches!(
+            store.describe_topic("nope").await,
+            Err(LogError::UnknownTopicOrPartition(_))
+        ));
     }
 }

@@ -99,14 +99,41 @@ fn peak_rss_kb(pid: u32) -> Option<u64> {
         .ok()
 }
 
+/// CPU seconds (user + system) a process has used so far.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    let ticks = user_hz();
+    Some((utime + stime) / ticks)
+}
+
+/// USER_HZ; 100 on every Linux architecture creek targets.
+fn user_hz() -> f64 {
+    100.0
+}
+
 fn broker(args: BrokerBench) -> anyhow::Result<()> {
-    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis();
+    let cpu = || args.broker_pid.and_then(cpu_seconds);
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis();
     let topic = format!("creek-bench-{stamp}");
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let admin: AdminClient<DefaultClientContext> =
-        ClientConfig::new().set("bootstrap.servers", &args.bootstrap).create()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", &args.bootstrap)
+        .create()?;
     let created = runtime.block_on(admin.create_topics(
-        [&NewTopic::new(&topic, args.partitions, TopicReplication::Fixed(1))],
+        [&NewTopic::new(
+            &topic,
+            args.partitions,
+            TopicReplication::Fixed(1),
+        )],
         &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
     ))?;
     for r in created {
@@ -127,11 +154,16 @@ fn broker(args: BrokerBench) -> anyhow::Result<()> {
         .set("queue.buffering.max.kbytes", "1048576")
         .create_with_context(Deliveries::default())
         .context("creating the producer")?;
-    let payload: Vec<u8> = (0..args.record_size).map(|i| b'a' + (i % 26) as u8).collect();
+    let payload: Vec<u8> = (0..args.record_size)
+        .map(|i| b'a' + (i % 26) as u8)
+        .collect();
+    let cpu_before_produce = cpu();
     let started = Instant::now();
     for i in 0..args.records {
         let key = (i % 1024).to_string();
-        let mut record = BaseRecord::<str, [u8]>::to(&topic).key(&key).payload(&payload[..]);
+        let mut record = BaseRecord::<str, [u8]>::to(&topic)
+            .key(&key)
+            .payload(&payload[..]);
         loop {
             match producer.send(record) {
                 Ok(()) => break,
@@ -143,8 +175,11 @@ fn broker(args: BrokerBench) -> anyhow::Result<()> {
             }
         }
     }
-    producer.flush(Duration::from_secs(300)).context("flushing the producer")?;
+    producer
+        .flush(Duration::from_secs(300))
+        .context("flushing the producer")?;
     let produce_secs = started.elapsed().as_secs_f64();
+    let cpu_after_produce = cpu();
     let ctx = producer.context();
     let failed = ctx.failed.load(Ordering::Relaxed);
     if failed > 0 {
@@ -164,6 +199,7 @@ fn broker(args: BrokerBench) -> anyhow::Result<()> {
         .create()
         .context("creating the consumer")?;
     consumer.subscribe(&[&topic])?;
+    let cpu_before_consume = cpu();
     let subscribed = Instant::now();
     let mut first_record: Option<Instant> = None;
     let mut consumed = 0u64;
@@ -171,7 +207,10 @@ fn broker(args: BrokerBench) -> anyhow::Result<()> {
     let deadline = subscribed + Duration::from_secs(600);
     while consumed < args.records {
         if Instant::now() > deadline {
-            bail!("consumed only {consumed} of {} records within 10 minutes", args.records);
+            bail!(
+                "consumed only {consumed} of {} records within 10 minutes",
+                args.records
+            );
         }
         match consumer.poll(Duration::from_millis(100)) {
             Some(Ok(m)) => {
@@ -184,7 +223,13 @@ fn broker(args: BrokerBench) -> anyhow::Result<()> {
         }
     }
     let done = Instant::now();
-    consumer.commit_consumer_state(CommitMode::Sync).context("committing offsets")?;
+    let cpu_after_consume = cpu();
+    let spent = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| b - a);
+    let produce_cpu = spent(cpu_before_produce, cpu_after_produce);
+    let consume_cpu = spent(cpu_before_consume, cpu_after_consume);
+    consumer
+        .commit_consumer_state(CommitMode::Sync)
+        .context("committing offsets")?;
     let first_record = first_record.unwrap_or(done);
     let join_secs = first_record.duration_since(subscribed).as_secs_f64();
     let consume_secs = done.duration_since(first_record).as_secs_f64().max(1e-9);
@@ -209,11 +254,21 @@ fn broker(args: BrokerBench) -> anyhow::Result<()> {
             "consume_records_per_s": consume_rps,
             "consume_mb_per_s": consumed_bytes as f64 / 1e6 / consume_secs,
             "broker_peak_rss_kb": rss,
+            "broker_cpu_seconds_produce": produce_cpu,
+            "broker_cpu_seconds_consume": consume_cpu,
         });
         println!("{line}");
     } else {
-        println!("{} at {}: {} records of {} bytes, {} partition(s), acks={}", args.label, args.bootstrap, args.records, args.record_size, args.partitions, args.acks);
-        println!("  produce: {:>12.0} records/s {:>8.1} MB/s ({:.2} s)", produce_rps, mb / produce_secs, produce_secs);
+        println!(
+            "{} at {}: {} records of {} bytes, {} partition(s), acks={}",
+            args.label, args.bootstrap, args.records, args.record_size, args.partitions, args.acks
+        );
+        println!(
+            "  produce: {:>12.0} records/s {:>8.1} MB/s ({:.2} s)",
+            produce_rps,
+            mb / produce_secs,
+            produce_secs
+        );
         println!(
             "  consume: {:>12.0} records/s {:>8.1} MB/s ({:.2} s, after {:.2} s to join the group)",
             consume_rps,
@@ -221,6 +276,9 @@ fn broker(args: BrokerBench) -> anyhow::Result<()> {
             consume_secs,
             join_secs
         );
+        if let (Some(p), Some(c)) = (produce_cpu, consume_cpu) {
+            println!("  broker CPU: {p:.2} s while producing, {c:.2} s while consuming");
+        }
         if let Some(kb) = rss {
             println!("  broker peak RSS: {:.1} MB", kb as f64 / 1024.0);
         }

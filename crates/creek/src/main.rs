@@ -10,7 +10,11 @@ mod up;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "creek", version, about = "Kafka, Schema Registry, Connect and ksqlDB as one small binary")]
+#[command(
+    name = "creek",
+    version,
+    about = "Kafka, Schema Registry, Connect and ksqlDB as one small binary"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -54,11 +54,22 @@ pub struct TopicsArgs {
 const TIMEOUT: Duration = Duration::from_secs(15);
 
 pub fn run(args: TopicsArgs) -> anyhow::Result<()> {
-    let actions = [args.create, args.list, args.describe, args.delete, args.alter].iter().filter(|x| **x).count();
+    let actions = [
+        args.create,
+        args.list,
+        args.describe,
+        args.delete,
+        args.alter,
+    ]
+    .iter()
+    .filter(|x| **x)
+    .count();
     if actions != 1 {
         bail!("exactly one of --create, --list, --describe, --alter or --delete must be given");
     }
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
             .set("bootstrap.servers", &args.bootstrap_server)
@@ -80,39 +91,57 @@ pub fn run(args: TopicsArgs) -> anyhow::Result<()> {
 }
 
 fn require_topic(args: &TopicsArgs) -> anyhow::Result<&str> {
-    args.topic.as_deref().context("--topic is required for this action")
+    args.topic
+        .as_deref()
+        .context("--topic is required for this action")
 }
 
 fn options() -> AdminOptions {
-    AdminOptions::new().operation_timeout(Some(TIMEOUT)).request_timeout(Some(TIMEOUT))
+    AdminOptions::new()
+        .operation_timeout(Some(TIMEOUT))
+        .request_timeout(Some(TIMEOUT))
 }
 
-async fn create(admin: &AdminClient<DefaultClientContext>, args: &TopicsArgs) -> anyhow::Result<()> {
+async fn create(
+    admin: &AdminClient<DefaultClientContext>,
+    args: &TopicsArgs,
+) -> anyhow::Result<()> {
     let topic = require_topic(args)?;
     let partitions = args.partitions.unwrap_or(-1);
     let replication = args.replication_factor.unwrap_or(-1);
     let mut pairs = Vec::new();
     for c in &args.configs {
-        let (k, v) = c.split_once('=').with_context(|| format!("--config {c}: expected KEY=VALUE"))?;
+        let (k, v) = c
+            .split_once('=')
+            .with_context(|| format!("--config {c}: expected KEY=VALUE"))?;
         pairs.push((k.to_string(), v.to_string()));
     }
     let mut new_topic = NewTopic::new(topic, partitions, TopicReplication::Fixed(replication));
     for (k, v) in &pairs {
         new_topic = new_topic.set(k, v);
     }
-    let results = admin.create_topics([&new_topic], &options()).await.context("sending CreateTopics")?;
+    let results = admin
+        .create_topics([&new_topic], &options())
+        .await
+        .context("sending CreateTopics")?;
     for r in results {
         match r {
             Ok(name) => println!("Created topic {name}."),
-            Err((_, rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists)) if args.if_not_exists => {}
-            Err((name, code)) => bail!("Error while executing topic command : topic '{name}': {code}"),
+            Err((_, rdkafka::types::RDKafkaErrorCode::TopicAlreadyExists))
+                if args.if_not_exists => {}
+            Err((name, code)) => {
+                bail!("Error while executing topic command : topic '{name}': {code}")
+            }
         }
     }
     Ok(())
 }
 
 fn list(admin: &AdminClient<DefaultClientContext>, args: &TopicsArgs) -> anyhow::Result<()> {
-    let metadata = admin.inner().fetch_metadata(None, TIMEOUT).context("fetching metadata")?;
+    let metadata = admin
+        .inner()
+        .fetch_metadata(None, TIMEOUT)
+        .context("fetching metadata")?;
     let mut names: Vec<&str> = metadata
         .topics()
         .iter()
@@ -126,7 +155,10 @@ fn list(admin: &AdminClient<DefaultClientContext>, args: &TopicsArgs) -> anyhow:
     Ok(())
 }
 
-async fn describe(admin: &AdminClient<DefaultClientContext>, args: &TopicsArgs) -> anyhow::Result<()> {
+async fn describe(
+    admin: &AdminClient<DefaultClientContext>,
+    args: &TopicsArgs,
+) -> anyhow::Result<()> {
     let metadata = admin
         .inner()
         .fetch_metadata(args.topic.as_deref(), TIMEOUT)
@@ -139,11 +171,16 @@ async fn describe(admin: &AdminClient<DefaultClientContext>, args: &TopicsArgs) 
     topics.sort_by_key(|t| t.name().to_string());
     // librdkafka does not expose topic ids; ask with a raw Metadata request, best effort.
     let names: Vec<String> = topics.iter().map(|t| t.name().to_string()).collect();
-    let ids = creek_kafka::client::topic_ids(&args.bootstrap_server, &names).await.unwrap_or_default();
+    let ids = creek_kafka::client::topic_ids(&args.bootstrap_server, &names)
+        .await
+        .unwrap_or_default();
     for t in topics {
         if let Some(err) = t.error() {
             let code: rdkafka::types::RDKafkaErrorCode = err.into();
-            bail!("Error while executing topic command : topic '{}': {code}", t.name());
+            bail!(
+                "Error while executing topic command : topic '{}': {code}",
+                t.name()
+            );
         }
         let configs = admin
             .describe_configs([&ResourceSpecifier::Topic(t.name())], &options())
@@ -160,8 +197,15 @@ async fn describe(admin: &AdminClient<DefaultClientContext>, args: &TopicsArgs) 
                     .join(",")
             })
             .unwrap_or_default();
-        let replication = t.partitions().first().map(|p| p.replicas().len()).unwrap_or(0);
-        let id = ids.get(t.name()).map(|u| kafka_uuid(u.as_bytes())).unwrap_or_else(|| "(unknown)".into());
+        let replication = t
+            .partitions()
+            .first()
+            .map(|p| p.replicas().len())
+            .unwrap_or(0);
+        let id = ids
+            .get(t.name())
+            .map(|u| kafka_uuid(u.as_bytes()))
+            .unwrap_or_else(|| "(unknown)".into());
         println!(
             "Topic: {}\tTopicId: {}\tPartitionCount: {}\tReplicationFactor: {}\tConfigs: {}",
             t.name(),
@@ -173,7 +217,12 @@ async fn describe(admin: &AdminClient<DefaultClientContext>, args: &TopicsArgs) 
         let mut parts: Vec<_> = t.partitions().iter().collect();
         parts.sort_by_key(|p| p.id());
         for p in parts {
-            let join = |ids: &[i32]| ids.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",");
+            let join = |ids: &[i32]| {
+                ids.iter()
+                    .map(|i| i.to_string())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
             println!(
                 "\tTopic: {}\tPartition: {}\tLeader: {}\tReplicas: {}\tIsr: {}",
                 t.name(),
@@ -187,14 +236,23 @@ async fn describe(admin: &AdminClient<DefaultClientContext>, args: &TopicsArgs) 
     Ok(())
 }
 
-async fn delete(admin: &AdminClient<DefaultClientContext>, args: &TopicsArgs) -> anyhow::Result<()> {
+async fn delete(
+    admin: &AdminClient<DefaultClientContext>,
+    args: &TopicsArgs,
+) -> anyhow::Result<()> {
     let topic = require_topic(args)?;
-    let results = admin.delete_topics(&[topic], &options()).await.context("sending DeleteTopics")?;
+    let results = admin
+        .delete_topics(&[topic], &options())
+        .await
+        .context("sending DeleteTopics")?;
     for r in results {
         match r {
             Ok(_) => {}
-            Err((_, rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition)) if args.if_exists => {}
-            Err((name, code)) => bail!("Error while executing topic command : topic '{name}': {code}"),
+            Err((_, rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition))
+                if args.if_exists => {}
+            Err((name, code)) => {
+                bail!("Error while executing topic command : topic '{name}': {code}")
+            }
         }
     }
     Ok(())
@@ -204,14 +262,20 @@ async fn alter(admin: &AdminClient<DefaultClientContext>, args: &TopicsArgs) -> 
     let topic = require_topic(args)?;
     let partitions = args.partitions.context("--alter needs --partitions")?;
     let results = admin
-        .create_partitions([&NewPartitions::new(topic, partitions.max(0) as usize)], &options())
+        .create_partitions(
+            [&NewPartitions::new(topic, partitions.max(0) as usize)],
+            &options(),
+        )
         .await
         .context("sending CreatePartitions")?;
     for r in results {
         match r {
             Ok(_) => {}
-            Err((_, rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition)) if args.if_exists => {}
-            Err((name, code)) => bail!("Error while executing topic command : topic '{name}': {code}"),
+            Err((_, rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition))
+                if args.if_exists => {}
+            Err((name, code)) => {
+                bail!("Error while executing topic command : topic '{name}': {code}")
+            }
         }
     }
     Ok(())
@@ -222,7 +286,10 @@ fn kafka_uuid(bytes: &[u8; 16]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::with_capacity(22);
     for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (*b as u32) << (16 - 8 * i));
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | (*b as u32) << (16 - 8 * i));
         let chars = chunk.len() + 1;
         for i in 0..chars {
             out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
@@ -237,7 +304,10 @@ mod tests {
     fn topic_ids_print_like_kafka() {
         // 0x00.. -> "AAAAAAAAAAAAAAAAAAAAAA"; a known value checked against Java's Uuid.toString().
         assert_eq!(super::kafka_uuid(&[0; 16]), "AAAAAAAAAAAAAAAAAAAAAA");
-        let bytes = [0xe5, 0x91, 0xda, 0xf0, 0xc9, 0xd1, 0x41, 0x58, 0xba, 0xab, 0x33, 0xa5, 0xd9, 0x99, 0x15, 0x9e];
+        let bytes = [
+            0xe5, 0x91, 0xda, 0xf0, 0xc9, 0xd1, 0x41, 0x58, 0xba, 0xab, 0x33, 0xa5, 0xd9, 0x99,
+            0x15, 0x9e,
+        ];
         assert_eq!(super::kafka_uuid(&bytes), "5ZHa8MnRQVi6qzOl2ZkVng");
     }
 }
