@@ -45,6 +45,11 @@ use crate::errors::*;
 use crate::versions::SUPPORTED;
 use crate::Broker;
 
+/// One partition of a fetch: index, the partition if it exists, offset, max bytes.
+type FetchTarget = (i32, Option<Arc<Partition>>, i64, usize);
+/// A described config: name, value, Kafka config source.
+type ConfigEntry = (String, String, i8);
+
 pub(crate) struct RequestContext {
     pub version: i16,
     pub client_id: String,
@@ -305,7 +310,7 @@ impl Broker {
         };
         let min_bytes = req.min_bytes.max(0) as usize;
         // Resolve partitions once; unknown ones are answered with an error.
-        let targets: Vec<(String, Vec<(i32, Option<Arc<Partition>>, i64, usize)>)> = req
+        let targets: Vec<(String, Vec<FetchTarget>)> = req
             .topics
             .iter()
             .map(|t| {
@@ -674,8 +679,7 @@ impl Broker {
                     .as_ref()
                     .is_none_or(|keys| keys.is_empty() || keys.iter().any(|x| x.as_str() == k))
             };
-            let entries: Result<Vec<(String, String, i8)>, (i16, String)> = match res.resource_type
-            {
+            let entries: Result<Vec<ConfigEntry>, (i16, String)> = match res.resource_type {
                 2 => match self.log.topic(&res.resource_name) {
                     Some(t) => Ok(t
                         .config()

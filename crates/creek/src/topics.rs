@@ -74,6 +74,7 @@ pub fn run(args: TopicsArgs) -> anyhow::Result<()> {
         let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
             .set("bootstrap.servers", &args.bootstrap_server)
             .set("socket.timeout.ms", "10000")
+            .set("allow.auto.create.topics", "false")
             .create()
             .context("creating the Kafka admin client")?;
         if args.create {
