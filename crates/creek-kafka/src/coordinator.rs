@@ -716,7 +716,10 @@ mod tests {
         );
         let solo = c.join(join_req(&again.member_id)).await;
         assert_eq!(solo.generation, 3);
-        assert_eq!(c.leave("g", std::slice::from_ref(&again.member_id)), vec![NONE]);
+        assert_eq!(
+            c.leave("g", std::slice::from_ref(&again.member_id)),
+            vec![NONE]
+        );
         assert_eq!(c.describe("g").unwrap().state, GroupState::Empty);
     }
 
