@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Benchmarks creek's broker against tansu (an independent Kafka-compatible broker from
 # crates.io) with the same librdkafka client in the same run. Usage:
-#   scripts/bench-broker.sh [RECORDS] [RECORD_SIZE]
+#   [PRODUCERS=N] [PARTITIONS=N] scripts/bench-broker.sh [RECORDS] [RECORD_SIZE]
 # Needs tansu on PATH or at /opt/tansu/bin/tansu (cargo install tansu --features dynostore).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RECORDS="${1:-1000000}"
 SIZE="${2:-100}"
+EXTRA=(--producers "${PRODUCERS:-1}" --partitions "${PARTITIONS:-1}")
 cargo build --release -p creek >/dev/null
 CREEK="${CARGO_TARGET_DIR:-$PWD/target}/release/creek"
 TANSU="$(command -v tansu || echo /opt/tansu/bin/tansu)"
@@ -20,8 +21,8 @@ CREEK_PID=$!
 TANSU_PID=$!
 sleep 2
 
-echo "# $(date -u +%Y-%m-%d) records=$RECORDS size=$SIZE"
+echo "# $(date -u +%Y-%m-%d) records=$RECORDS size=$SIZE ${EXTRA[*]}"
 "$CREEK" bench broker --bootstrap 127.0.0.1:29092 --records "$RECORDS" --record-size "$SIZE" \
-  --broker-pid "$CREEK_PID" --label creek-disk --json
+  --broker-pid "$CREEK_PID" --label creek-disk --json "${EXTRA[@]}"
 "$CREEK" bench broker --bootstrap 127.0.0.1:29093 --records "$RECORDS" --record-size "$SIZE" \
-  --broker-pid "$TANSU_PID" --label tansu-memory --json
+  --broker-pid "$TANSU_PID" --label tansu-memory --json "${EXTRA[@]}"

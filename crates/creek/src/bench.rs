@@ -41,6 +41,9 @@ pub struct BrokerBench {
     /// Partitions of the benchmark topic.
     #[arg(long, default_value_t = 1)]
     pub partitions: i32,
+    /// Producer client instances, each on its own thread, sharing the records.
+    #[arg(long, default_value_t = 1)]
+    pub producers: u64,
     /// Producer acks (all, 1 or 0).
     #[arg(long, default_value = "all")]
     pub acks: String,
@@ -116,6 +119,50 @@ fn user_hz() -> f64 {
     100.0
 }
 
+/// Produces `count` records with one librdkafka producer and waits for every delivery.
+fn produce_share(args: &BrokerBench, topic: &str, count: u64) -> anyhow::Result<()> {
+    let producer: BaseProducer<Deliveries> = ClientConfig::new()
+        .set("bootstrap.servers", &args.bootstrap)
+        .set("acks", &args.acks)
+        .set("linger.ms", "5")
+        .set("batch.size", "1000000")
+        .set("queue.buffering.max.messages", "1000000")
+        .set("queue.buffering.max.kbytes", "1048576")
+        .create_with_context(Deliveries::default())
+        .context("creating the producer")?;
+    let payload: Vec<u8> = (0..args.record_size)
+        .map(|i| b'a' + (i % 26) as u8)
+        .collect();
+    for i in 0..count {
+        let key = (i % 1024).to_string();
+        let mut record = BaseRecord::<str, [u8]>::to(topic)
+            .key(&key)
+            .payload(&payload[..]);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    record = back;
+                    producer.poll(Duration::from_millis(1));
+                }
+                Err((e, _)) => bail!("producing record {i}: {e}"),
+            }
+        }
+    }
+    producer
+        .flush(Duration::from_secs(300))
+        .context("flushing the producer")?;
+    let ctx = producer.context();
+    let failed = ctx.failed.load(Ordering::Relaxed);
+    if failed > 0 {
+        bail!(
+            "{failed} records failed delivery; first error: {}",
+            ctx.first_error.lock().unwrap().clone().unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
 fn broker(args: BrokerBench) -> anyhow::Result<()> {
     let cpu = || args.broker_pid.and_then(cpu_seconds);
     let stamp = std::time::SystemTime::now()
@@ -144,51 +191,25 @@ fn broker(args: BrokerBench) -> anyhow::Result<()> {
     // Give brokers that create topics asynchronously a moment to publish metadata.
     std::thread::sleep(Duration::from_millis(500));
 
-    // Produce.
-    let producer: BaseProducer<Deliveries> = ClientConfig::new()
-        .set("bootstrap.servers", &args.bootstrap)
-        .set("acks", &args.acks)
-        .set("linger.ms", "5")
-        .set("batch.size", "1000000")
-        .set("queue.buffering.max.messages", "1000000")
-        .set("queue.buffering.max.kbytes", "1048576")
-        .create_with_context(Deliveries::default())
-        .context("creating the producer")?;
-    let payload: Vec<u8> = (0..args.record_size)
-        .map(|i| b'a' + (i % 26) as u8)
-        .collect();
+    // Produce: `--producers` client instances, each on its own thread, share the records.
     let cpu_before_produce = cpu();
     let started = Instant::now();
-    for i in 0..args.records {
-        let key = (i % 1024).to_string();
-        let mut record = BaseRecord::<str, [u8]>::to(&topic)
-            .key(&key)
-            .payload(&payload[..]);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                    record = back;
-                    producer.poll(Duration::from_millis(1));
-                }
-                Err((e, _)) => bail!("producing record {i}: {e}"),
-            }
-        }
-    }
-    producer
-        .flush(Duration::from_secs(300))
-        .context("flushing the producer")?;
+    let producers = args.producers.max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..producers)
+            .map(|n| {
+                let share = args.records / producers + u64::from(n < args.records % producers);
+                let (args, topic) = (&args, &topic);
+                scope.spawn(move || produce_share(args, topic, share))
+            })
+            .collect();
+        handles.into_iter().try_for_each(|h| {
+            h.join()
+                .unwrap_or_else(|_| bail!("a producer thread panicked"))
+        })
+    })?;
     let produce_secs = started.elapsed().as_secs_f64();
     let cpu_after_produce = cpu();
-    let ctx = producer.context();
-    let failed = ctx.failed.load(Ordering::Relaxed);
-    if failed > 0 {
-        bail!(
-            "{failed} records failed delivery; first error: {}",
-            ctx.first_error.lock().unwrap().clone().unwrap_or_default()
-        );
-    }
-    drop(producer);
 
     // Consume in a consumer group.
     let consumer: BaseConsumer = ClientConfig::new()
@@ -245,6 +266,7 @@ fn broker(args: BrokerBench) -> anyhow::Result<()> {
             "records": args.records,
             "record_size": args.record_size,
             "partitions": args.partitions,
+            "producers": args.producers,
             "acks": args.acks,
             "produce_seconds": produce_secs,
             "produce_records_per_s": produce_rps,
