@@ -25,7 +25,7 @@ echo "\$ creek topics --create --bootstrap-server localhost:$PORT --partitions 1
   --topic psg-customers --if-not-exists
 echo "\$ creek topics --describe --bootstrap-server localhost:$PORT --topic psg-customers"
 "$CREEK" topics --describe --bootstrap-server "localhost:$PORT" --topic psg-customers
-echo "\$ printf 'hello\\\\ncreek\\\\n' | kcat -P -b localhost:$PORT -t psg-customers"
+echo "\$ printf 'hello\\ncreek\\n' | kcat -P -b localhost:$PORT -t psg-customers"
 printf 'hello\ncreek\n' | kcat -P -b "localhost:$PORT" -t psg-customers
 echo "\$ kcat -C -b localhost:$PORT -t psg-customers -o -2 -e -q"
 kcat -C -b "localhost:$PORT" -t psg-customers -o -2 -e -q

@@ -1,5 +1,6 @@
 //! One handler per API: requests in, log and coordinator calls, responses out.
 
+use creek_log::now_ms;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,13 +63,6 @@ fn sb(s: impl Into<String>) -> StrBytes {
 
 fn topic_name(s: &str) -> TopicName {
     TopicName(sb(s))
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 pub(crate) fn api_versions_response(error_code: i16) -> ApiVersionsResponse {

@@ -38,3 +38,11 @@ pub use store::{
     ConsumerRecord, EmbeddedLog, FetchResult, LogStore, OffsetSpec, ProducerRecord,
     TopicDescription,
 };
+
+/// Wall-clock milliseconds since the Unix epoch, the unit of Kafka timestamps.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -349,10 +349,7 @@ impl Log {
     }
 
     pub fn enforce_retention(&self) -> Result<usize> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0);
+        let now = crate::now_ms();
         let mut deleted = 0;
         for topic in self.topics() {
             let cfg = topic.config();

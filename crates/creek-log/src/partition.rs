@@ -1,6 +1,7 @@
 //! One partition: an ordered run of segments, the idempotent-producer table, and
 //! a wake-up for fetchers waiting on new data.
 
+use crate::now_ms;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -98,13 +99,6 @@ pub struct Partition {
     appended: Notify,
     high_watermark: AtomicI64,
     log_start_offset: AtomicI64,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 impl Partition {

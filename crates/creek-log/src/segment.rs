@@ -5,6 +5,7 @@
 //! Both indexes live in memory and are appended to their files as batches arrive.
 //! They are advisory: a missing or inconsistent index is rebuilt from the log file.
 
+use crate::now_ms;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
@@ -56,13 +57,6 @@ pub(crate) struct Located {
 
 pub(crate) fn segment_file_name(base_offset: i64, ext: &str) -> String {
     format!("{base_offset:020}.{ext}")
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 fn open_rw(path: &Path) -> io::Result<File> {

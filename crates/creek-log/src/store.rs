@@ -3,6 +3,7 @@
 //! implementation over an external Kafka cluster can be added beside it without
 //! touching its callers.
 
+use crate::now_ms;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -115,13 +116,6 @@ impl EmbeddedLog {
     pub fn log(&self) -> &Arc<Log> {
         &self.log
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
 }
 
 /// Encodes records as one uncompressed RecordBatch v2.

@@ -246,17 +246,7 @@ async fn delete(
         .delete_topics(&[topic], &options())
         .await
         .context("sending DeleteTopics")?;
-    for r in results {
-        match r {
-            Ok(_) => {}
-            Err((_, rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition))
-                if args.if_exists => {}
-            Err((name, code)) => {
-                bail!("Error while executing topic command : topic '{name}': {code}")
-            }
-        }
-    }
-    Ok(())
+    check_results(results, args.if_exists)
 }
 
 async fn alter(admin: &AdminClient<DefaultClientContext>, args: &TopicsArgs) -> anyhow::Result<()> {
@@ -269,11 +259,15 @@ async fn alter(admin: &AdminClient<DefaultClientContext>, args: &TopicsArgs) -> 
         )
         .await
         .context("sending CreatePartitions")?;
+    check_results(results, args.if_exists)
+}
+
+/// Fails on the first per-topic error, except a missing topic when `--if-exists` was given.
+fn check_results(results: Vec<rdkafka::admin::TopicResult>, if_exists: bool) -> anyhow::Result<()> {
     for r in results {
         match r {
             Ok(_) => {}
-            Err((_, rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition))
-                if args.if_exists => {}
+            Err((_, rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition)) if if_exists => {}
             Err((name, code)) => {
                 bail!("Error while executing topic command : topic '{name}': {code}")
             }
