@@ -86,6 +86,17 @@ struct Member {
     seq: u64,
 }
 
+impl Member {
+    /// This member's metadata for `protocol` (empty if it does not support it).
+    fn metadata_for(&self, protocol: &str) -> Bytes {
+        self.protocols
+            .iter()
+            .find(|(n, _)| n == protocol)
+            .map(|(_, b)| b.clone())
+            .unwrap_or_default()
+    }
+}
+
 struct Group {
     state: GroupState,
     generation: i32,
@@ -181,12 +192,7 @@ impl Group {
             .members
             .iter()
             .map(|(id, m)| {
-                let meta = m
-                    .protocols
-                    .iter()
-                    .find(|(n, _)| *n == chosen)
-                    .map(|(_, b)| b.clone())
-                    .unwrap_or_default();
+                let meta = m.metadata_for(&chosen);
                 (m.seq, id.clone(), m.group_instance_id.clone(), meta)
             })
             .collect();
@@ -558,12 +564,7 @@ impl GroupCoordinator {
                 .members
                 .iter()
                 .map(|(id, m)| {
-                    let meta = m
-                        .protocols
-                        .iter()
-                        .find(|(n, _)| *n == protocol)
-                        .map(|(_, b)| b.clone())
-                        .unwrap_or_default();
+                    let meta = m.metadata_for(&protocol);
                     (
                         id.clone(),
                         m.group_instance_id.clone(),

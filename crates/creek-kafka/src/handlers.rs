@@ -65,6 +65,15 @@ fn topic_name(s: &str) -> TopicName {
     TopicName(sb(s))
 }
 
+/// Fills a fetched partition's offsets; log start only exists from Fetch v5.
+fn set_fetch_offsets(pd: &mut PartitionData, version: i16, high_watermark: i64, log_start: i64) {
+    pd.high_watermark = high_watermark;
+    pd.last_stable_offset = high_watermark;
+    if version >= 5 {
+        pd.log_start_offset = log_start;
+    }
+}
+
 pub(crate) fn api_versions_response(error_code: i16) -> ApiVersionsResponse {
     let mut resp = ApiVersionsResponse::default();
     resp.error_code = error_code;
@@ -364,29 +373,32 @@ impl Broker {
                             };
                             match read {
                                 Ok(Some(slice)) => {
-                                    pd.high_watermark = slice.high_watermark;
-                                    pd.last_stable_offset = slice.high_watermark;
-                                    if version >= 5 {
-                                        pd.log_start_offset = slice.log_start_offset;
-                                    }
+                                    set_fetch_offsets(
+                                        &mut pd,
+                                        version,
+                                        slice.high_watermark,
+                                        slice.log_start_offset,
+                                    );
                                     total += slice.records.len();
                                     pd.records = Some(slice.records);
                                 }
                                 Ok(None) => {
-                                    pd.high_watermark = p.high_watermark();
-                                    pd.last_stable_offset = pd.high_watermark;
-                                    if version >= 5 {
-                                        pd.log_start_offset = p.log_start_offset();
-                                    }
+                                    set_fetch_offsets(
+                                        &mut pd,
+                                        version,
+                                        p.high_watermark(),
+                                        p.log_start_offset(),
+                                    );
                                     pd.records = Some(Bytes::new());
                                 }
                                 Err(e) => {
                                     pd.error_code = e.kafka_code();
-                                    pd.high_watermark = p.high_watermark();
-                                    pd.last_stable_offset = pd.high_watermark;
-                                    if version >= 5 {
-                                        pd.log_start_offset = p.log_start_offset();
-                                    }
+                                    set_fetch_offsets(
+                                        &mut pd,
+                                        version,
+                                        p.high_watermark(),
+                                        p.log_start_offset(),
+                                    );
                                     has_error = true;
                                 }
                             }

@@ -296,7 +296,6 @@ async fn every_advertised_version_round_trips() {
     let mut correlation = 0;
     for (key, min, max) in SUPPORTED {
         for v in *min..=*max {
-            // CreateTopics v{v} creates created-v{v}... which already exists; use fresh names.
             let req = request_for(*key, v);
             correlation += 1;
             let resp = roundtrip(&mut stream, *key, v, correlation, &req).await;

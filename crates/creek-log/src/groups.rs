@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
@@ -35,7 +35,6 @@ struct JournalLine {
 type GroupTable = HashMap<String, BTreeMap<(String, i32), CommittedOffset>>;
 
 pub(crate) struct GroupOffsetStore {
-    path: PathBuf,
     inner: Mutex<(GroupTable, File)>,
 }
 
@@ -79,7 +78,6 @@ impl GroupOffsetStore {
         fs::rename(&tmp, &path)?;
         let file = OpenOptions::new().append(true).open(&path)?;
         Ok(GroupOffsetStore {
-            path,
             inner: Mutex::new((table, file)),
         })
     }
@@ -166,11 +164,6 @@ impl GroupOffsetStore {
     pub fn flush(&self) -> Result<()> {
         self.inner.lock().1.sync_data()?;
         Ok(())
-    }
-
-    #[allow(dead_code)]
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 }
 
