@@ -1,0 +1,1 @@
+//! creek-connect
