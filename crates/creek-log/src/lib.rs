@@ -35,6 +35,7 @@ pub use groups::CommittedOffset;
 pub use log::{Log, Topic, MAX_PARTITIONS};
 pub use partition::{AppendResult, FetchedSlice, Partition};
 pub use store::{
+    ProducerSequence,
     ConsumerRecord, EmbeddedLog, FetchResult, LogStore, OffsetSpec, ProducerRecord,
     TopicDescription,
 };

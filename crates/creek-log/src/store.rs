@@ -30,6 +30,15 @@ pub struct ProducerRecord {
     pub timestamp: Option<i64>,
 }
 
+/// An idempotent producer's identity and the sequence number of a batch's first
+/// record: a retried batch with the same sequences is recognised and not appended twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProducerSequence {
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub base_sequence: i32,
+}
+
 /// A record read back from a partition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsumerRecord {
@@ -83,6 +92,17 @@ pub trait LogStore: Send + Sync + 'static {
         partition: i32,
         records: Vec<ProducerRecord>,
     ) -> Result<i64>;
+    /// A new idempotent producer id (Kafka's InitProducerId).
+    async fn init_producer_id(&self) -> Result<i64>;
+    /// Appends records as one idempotent batch: if the same producer already appended
+    /// a batch with the same sequences, returns that batch's first offset instead.
+    async fn produce_idempotent(
+        &self,
+        topic: &str,
+        partition: i32,
+        producer: ProducerSequence,
+        records: Vec<ProducerRecord>,
+    ) -> Result<i64>;
     /// Reads records from `offset`, waiting up to `max_wait` for some to arrive.
     async fn fetch(
         &self,
@@ -120,6 +140,15 @@ impl EmbeddedLog {
 
 /// Encodes records as one uncompressed RecordBatch v2.
 pub fn encode_records(records: &[ProducerRecord]) -> Result<BytesMut> {
+    encode_records_as(records, None)
+}
+
+/// Encodes records as one uncompressed RecordBatch v2, optionally as an idempotent
+/// producer's batch.
+pub fn encode_records_as(
+    records: &[ProducerRecord],
+    producer: Option<ProducerSequence>,
+) -> Result<BytesMut> {
     let now = now_ms();
     let encoded: Vec<Record> = records
         .iter()
@@ -129,13 +158,14 @@ pub fn encode_records(records: &[ProducerRecord]) -> Result<BytesMut> {
             control: false,
             delete_horizon: false,
             partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
+            producer_id: producer.map_or(-1, |p| p.producer_id),
+            producer_epoch: producer.map_or(-1, |p| p.producer_epoch),
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
             // The encoder keeps records in one batch only while offset - sequence is
-            // constant; this yields baseSequence -1, "no sequence", as Kafka expects.
-            sequence: i as i32 - 1,
+            // constant; without a producer this yields baseSequence -1, "no
+            // sequence", as Kafka expects.
+            sequence: producer.map_or(-1, |p| p.base_sequence) + i as i32,
             timestamp: r.timestamp.unwrap_or(now),
             key: r.key.clone(),
             value: r.value.clone(),
@@ -243,6 +273,31 @@ impl LogStore for EmbeddedLog {
             .partition(partition)
             .ok_or_else(|| LogError::UnknownTopicOrPartition(format!("{topic}-{partition}")))?;
         let data = encode_records(&records)?;
+        Ok(p.append(data.freeze(), &t.config())?.base_offset)
+    }
+
+    async fn init_producer_id(&self) -> Result<i64> {
+        self.log.next_producer_id()
+    }
+
+    async fn produce_idempotent(
+        &self,
+        topic: &str,
+        partition: i32,
+        producer: ProducerSequence,
+        records: Vec<ProducerRecord>,
+    ) -> Result<i64> {
+        if records.is_empty() {
+            return Err(LogError::InvalidRecord("no records to produce".into()));
+        }
+        let t = self
+            .log
+            .topic(topic)
+            .ok_or_else(|| LogError::UnknownTopicOrPartition(topic.to_string()))?;
+        let p = t
+            .partition(partition)
+            .ok_or_else(|| LogError::UnknownTopicOrPartition(format!("{topic}-{partition}")))?;
+        let data = encode_records_as(&records, Some(producer))?;
         Ok(p.append(data.freeze(), &t.config())?.base_offset)
     }
 
@@ -404,5 +459,41 @@ mod tests {
             store.describe_topic("nope").await,
             Err(LogError::UnknownTopicOrPartition(_))
         ));
+    }
+}
+
+#[cfg(test)]
+mod idempotent_tests {
+    use super::*;
+    use crate::config::LogConfig;
+
+    #[tokio::test]
+    async fn a_retried_idempotent_batch_is_appended_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedLog::new(Log::open(dir.path(), LogConfig::default()).unwrap());
+        store.create_topic("t", 1, BTreeMap::new()).await.unwrap();
+        let pid = store.init_producer_id().await.unwrap();
+        let recs = |n: usize| {
+            (0..n)
+                .map(|i| ProducerRecord {
+                    value: Some(Bytes::from(format!("v{i}"))),
+                    ..Default::default()
+                })
+                .collect::<Vec<_>>()
+        };
+        let seq = |base| ProducerSequence {
+            producer_id: pid,
+            producer_epoch: 0,
+            base_sequence: base,
+        };
+        assert_eq!(store.produce_idempotent("t", 0, seq(0), recs(3)).await.unwrap(), 0);
+        assert_eq!(store.produce_idempotent("t", 0, seq(3), recs(2)).await.unwrap(), 3);
+        // The same batch again (a retry after a crash) lands on its first offset.
+        assert_eq!(store.produce_idempotent("t", 0, seq(3), recs(2)).await.unwrap(), 3);
+        assert_eq!(
+            store.list_offset("t", 0, OffsetSpec::Latest).await.unwrap(),
+            Some(5)
+        );
+        assert!(store.produce_idempotent("t", 0, seq(9), recs(1)).await.is_err());
     }
 }
