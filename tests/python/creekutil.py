@@ -120,6 +120,14 @@ class CreekServer:
     def bootstrap(self) -> str:
         return f"{HOST}:{self.port}"
 
+    @property
+    def registry_url(self) -> str:
+        return f"http://{HOST}:{self.aux_ports['--registry-port']}"
+
+    @property
+    def connect_url(self) -> str:
+        return f"http://{HOST}:{self.aux_ports['--connect-port']}"
+
     def argv(self) -> list[str]:
         args = [str(require_creek_bin()), "up", "--data-dir", str(self.data_dir),
                 "--host", HOST, "--kafka-port", str(self.port)]

@@ -1,1 +1,42 @@
-//! creek-connect
+//! creek-connect: a Kafka Connect worker in-process.
+//!
+//! - [`runtime::Worker`] owns connectors and their tasks. Connector configs and target
+//!   states go to `connect-configs`, source offsets to `connect-offsets`, statuses to
+//!   `connect-status`; all three are replayed on start.
+//! - [`rest::router`] serves Kafka Connect's REST API over the worker.
+//! - [`jdbc`] is Confluent's JDBC source for PostgreSQL: a task reads new rows with
+//!   binary COPY inside a repeatable-read snapshot ([`jdbc::pg`]), turns them into
+//!   Connect rows ([`data`]), encodes them with the configured [`converter`] (Avro
+//!   through creek's registry by default) and appends them to the log as idempotent
+//!   batches, then records its snapshot watermark as the source offset
+//!   ([`jdbc::task`] explains why this is exactly-once).
+//!
+//! Data flow: PostgreSQL → `jdbc::task` → `converter` → `LogStore::produce_idempotent`
+//! → `OffsetStore::commit`. The crate reaches the log only through `creek_log::LogStore`.
+
+pub mod config;
+pub mod converter;
+pub mod data;
+pub mod jdbc;
+pub mod rest;
+pub mod runtime;
+
+pub use rest::router;
+pub use runtime::{Worker, WorkerConfig};
+
+/// Errors of the Connect REST API and runtime, each mapping to an HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{message}")]
+    InvalidConfig { key: String, message: String },
+    #[error("{0}")]
+    Task(String),
+    #[error("{0}")]
+    Internal(String),
+}

@@ -1,0 +1,198 @@
+//! Converters turn a connector's rows into record key/value bytes, as Kafka Connect's
+//! `key.converter` / `value.converter` classes do.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use creek_schema::Registry;
+use serde_json::json;
+
+use crate::data::{encode_avro_row, row_json, row_string, StructSchema, Value};
+use crate::ConnectError;
+
+pub const AVRO: &str = "io.confluent.connect.avro.AvroConverter";
+pub const JSON: &str = "org.apache.kafka.connect.json.JsonConverter";
+pub const STRING: &str = "org.apache.kafka.connect.storage.StringConverter";
+pub const BYTE_ARRAY: &str = "org.apache.kafka.connect.converters.ByteArrayConverter";
+
+/// What the worker needs to build converters: its registry and the URLs that name it.
+#[derive(Clone)]
+pub struct ConverterContext {
+    pub registry: Arc<Registry>,
+    /// e.g. `http://127.0.0.1:8081`; `localhost` and `127.0.0.1` are treated alike.
+    pub registry_url: String,
+}
+
+#[derive(Clone)]
+pub enum Converter {
+    Avro {
+        registry: Arc<Registry>,
+        /// Schema id per (subject, schema), so the registry is asked once per schema.
+        ids: Arc<parking_lot::Mutex<BTreeMap<String, i32>>>,
+    },
+    Json {
+        schemas_enable: bool,
+    },
+    String,
+    ByteArray,
+}
+
+impl Converter {
+    /// Builds the `prefix` ("key.converter" / "value.converter") converter from a
+    /// connector config, falling back to the worker's `default_class`.
+    pub fn from_config(
+        config: &BTreeMap<String, String>,
+        prefix: &str,
+        default_class: &str,
+        ctx: &ConverterContext,
+    ) -> Result<Converter, ConnectError> {
+        let class = config
+            .get(prefix)
+            .map(String::as_str)
+            .unwrap_or(default_class);
+        let sub = |k: &str| config.get(&format!("{prefix}.{k}"));
+        match class {
+            AVRO | "AvroConverter" => {
+                if let Some(url) = sub("schema.registry.url") {
+                    if !same_registry(url, &ctx.registry_url) {
+                        return Err(ConnectError::InvalidConfig {
+                            key: format!("{prefix}.schema.registry.url"),
+                            message: format!(
+                                "not supported yet: an external schema registry ({url}); \
+                                 creek's converters use creek's own registry at {}",
+                                ctx.registry_url
+                            ),
+                        });
+                    }
+                }
+                Ok(Converter::Avro {
+                    registry: ctx.registry.clone(),
+                    ids: Default::default(),
+                })
+            }
+            JSON | "JsonConverter" => {
+                let schemas_enable = match sub("schemas.enable").map(|s| s.to_ascii_lowercase()) {
+                    None => true,
+                    Some(v) if v == "true" => true,
+                    Some(v) if v == "false" => false,
+                    Some(v) => {
+                        return Err(ConnectError::InvalidConfig {
+                            key: format!("{prefix}.schemas.enable"),
+                            message: format!("Invalid value {v}: expected true or false"),
+                        })
+                    }
+                };
+                Ok(Converter::Json { schemas_enable })
+            }
+            STRING | "StringConverter" => Ok(Converter::String),
+            BYTE_ARRAY | "ByteArrayConverter" => Ok(Converter::ByteArray),
+            other => Err(ConnectError::InvalidConfig {
+                key: prefix.to_string(),
+                message: format!(
+                    "Class {other} could not be found (creek supports {AVRO}, {JSON}, {STRING}, {BYTE_ARRAY})"
+                ),
+            }),
+        }
+    }
+
+    /// Prepares for rows of `schema` going to `topic`; returns the encoder to use per row.
+    /// For Avro this registers `<topic>-value` / `-key` (TopicNameStrategy).
+    pub async fn prepare(
+        &self,
+        topic: &str,
+        is_key: bool,
+        schema: &StructSchema,
+    ) -> Result<PreparedConverter, ConnectError> {
+        Ok(match self {
+            Converter::Avro { registry, ids } => {
+                let subject = format!("{topic}-{}", if is_key { "key" } else { "value" });
+                let avro = schema.avro_schema().to_string();
+                let cache_key = format!("{subject}\n{avro}");
+                let cached = ids.lock().get(&cache_key).copied();
+                let id = match cached {
+                    Some(id) => id,
+                    None => {
+                        let id = registry
+                            .register(&subject, &avro)
+                            .await
+                            .map_err(|e| ConnectError::Task(format!("registering the schema of {subject} failed: {e}")))?;
+                        ids.lock().insert(cache_key, id);
+                        id
+                    }
+                };
+                PreparedConverter::Avro { id }
+            }
+            Converter::Json { schemas_enable } => PreparedConverter::Json {
+                schema: schemas_enable.then(|| schema.connect_json_schema()),
+            },
+            Converter::String => PreparedConverter::String,
+            Converter::ByteArray => PreparedConverter::ByteArray,
+        })
+    }
+}
+
+/// A converter bound to one schema: encodes rows without further lookups.
+pub enum PreparedConverter {
+    Avro { id: i32 },
+    Json { schema: Option<serde_json::Value> },
+    String,
+    ByteArray,
+}
+
+impl PreparedConverter {
+    pub fn encode(
+        &self,
+        schema: &StructSchema,
+        row: &[Value],
+        out: &mut Vec<u8>,
+    ) -> Result<(), ConnectError> {
+        match self {
+            PreparedConverter::Avro { id } => {
+                out.push(0);
+                out.extend_from_slice(&id.to_be_bytes());
+                encode_avro_row(schema, row, out);
+            }
+            PreparedConverter::Json { schema: envelope } => {
+                let payload = row_json(schema, row);
+                let v = match envelope {
+                    Some(s) => json!({"schema": s, "payload": payload}),
+                    None => payload,
+                };
+                serde_json::to_writer(&mut *out, &v).expect("JSON to a Vec cannot fail");
+            }
+            PreparedConverter::String => out.extend_from_slice(row_string(schema, row).as_bytes()),
+            PreparedConverter::ByteArray => {
+                return Err(ConnectError::Task(
+                    "ByteArrayConverter only accepts byte arrays, and a table row is a struct"
+                        .into(),
+                ))
+            }
+        }
+        Ok(())
+    }
+}
+
+/// True when `url` names the registry at `own` (`localhost` and `127.0.0.1` alike,
+/// a trailing slash ignored). Several comma-separated URLs: any may match.
+fn same_registry(url: &str, own: &str) -> bool {
+    let norm = |u: &str| {
+        u.trim()
+            .trim_end_matches('/')
+            .replace("://localhost", "://127.0.0.1")
+            .replace("://0.0.0.0", "://127.0.0.1")
+    };
+    let own = norm(own);
+    url.split(',').any(|u| norm(u) == own)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_urls_compare_loosely() {
+        assert!(same_registry("http://localhost:8081", "http://127.0.0.1:8081"));
+        assert!(same_registry("http://127.0.0.1:8081/", "http://127.0.0.1:8081"));
+        assert!(!same_registry("http://registry:8081", "http://127.0.0.1:8081"));
+    }
+}

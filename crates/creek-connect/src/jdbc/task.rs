@@ -1,0 +1,687 @@
+//! A JDBC source task: polls its tables and appends new rows to their topics.
+//!
+//! ## The watermark: snapshots, not timestamps
+//!
+//! Confluent's timestamp/incrementing modes remember the largest timestamp or id
+//! read and ask for `> last` next time. A transaction that commits late with an older
+//! timestamp (or id), or a row sharing the last timestamp, is then skipped forever.
+//!
+//! creek remembers the PostgreSQL snapshot each poll read from (`pg_current_snapshot()`
+//! in a REPEATABLE READ transaction) instead. The next poll delivers exactly the rows
+//! *not visible* in that snapshot: inserted by a transaction that was still in
+//! progress (its xid in the snapshot's `xip` list) or that started after it
+//! (`xid >= xmax`). Commit order and timestamp ties no longer matter. Written with
+//! `age()` so no per-row text conversion is needed:
+//!
+//! ```sql
+//! age(xmin) <= age('<prev xmax>'::xid) OR xmin = ANY('{<prev xip>}'::xid[])
+//! ```
+//!
+//! Within a poll, rows stream in heap order (`ctid`; sequential scan, no sync scans,
+//! no parallel workers) and are cut into chunks of `batch.max.rows`. Each chunk is
+//! appended as one idempotent batch (a producer id kept in the offset, one sequence
+//! per partition), then the offset records the chunk's last ctid. After a crash the
+//! task re-runs the unfinished poll restricted to the rows visible in its snapshot
+//! and after that ctid, so it re-cuts the same chunks with the same sequence numbers;
+//! a chunk that was appended but whose offset was not yet written is recognised by
+//! the log as a duplicate. Every committed row lands exactly once.
+//!
+//! Known limits: rows written inside a savepoint of a transaction that spans two
+//! polls are judged by their subtransaction id, which snapshots do not list; an
+//! UPDATE is delivered as a new row version in every mode but bulk and incrementing.
+
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use creek_log::{ProducerRecord, ProducerSequence};
+use futures::StreamExt;
+use serde_json::{json, Value as Json};
+use tokio_postgres::Client;
+use tracing::{info, warn};
+
+use super::pg::{self, Column, CopyParser, Ctid, TableId};
+use super::{discover_tables, JdbcSourceConfig, Mode};
+use crate::data::{StructSchema, Value};
+use crate::runtime::{TargetState, TaskContext};
+
+/// A PostgreSQL snapshot: `xmin:xmax:xip,…` (64-bit transaction ids).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    pub xmin: u64,
+    pub xmax: u64,
+    pub xip: Vec<u64>,
+}
+
+impl Snapshot {
+    pub fn parse(s: &str) -> Option<Snapshot> {
+        let mut parts = s.splitn(3, ':');
+        let xmin = parts.next()?.parse().ok()?;
+        let xmax = parts.next()?.parse().ok()?;
+        let xip = parts
+            .next()
+            .unwrap_or("")
+            .split(',')
+            .filter(|x| !x.is_empty())
+            .map(|x| x.parse().ok())
+            .collect::<Option<Vec<u64>>>()?;
+        Some(Snapshot { xmin, xmax, xip })
+    }
+
+    pub fn text(&self) -> String {
+        let xip: Vec<String> = self.xip.iter().map(u64::to_string).collect();
+        format!("{}:{}:{}", self.xmin, self.xmax, xip.join(","))
+    }
+
+    /// The 32-bit xid a row's `xmin` column shows.
+    fn xid32(x: u64) -> u32 {
+        x as u32
+    }
+
+    fn xip_array(&self) -> String {
+        let xs: Vec<String> = self.xip.iter().map(|x| Self::xid32(*x).to_string()).collect();
+        format!("'{{{}}}'::xid[]", xs.join(","))
+    }
+
+    /// SQL: the row was not visible in this snapshot.
+    fn not_visible_sql(&self) -> String {
+        let mut s = format!("(age(xmin) <= age('{}'::xid)", Self::xid32(self.xmax));
+        if !self.xip.is_empty() {
+            s.push_str(&format!(" OR xmin = ANY({})", self.xip_array()));
+        }
+        s.push(')');
+        s
+    }
+
+    /// SQL: the row was visible in this snapshot.
+    fn visible_sql(&self) -> String {
+        let mut s = format!("(age(xmin) > age('{}'::xid)", Self::xid32(self.xmax));
+        if !self.xip.is_empty() {
+            s.push_str(&format!(" AND xmin <> ALL({})", self.xip_array()));
+        }
+        s.push(')');
+        s
+    }
+}
+
+/// Per-table progress, stored as the table's source offset.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TableOffset {
+    /// Largest timestamp delivered (ms, plus the sub-ms nanos), Confluent's fields.
+    pub timestamp: Option<(i64, i64)>,
+    pub incrementing: Option<i64>,
+    /// The snapshot of the last completed poll.
+    pub snapshot: Option<Snapshot>,
+    /// An unfinished poll: its snapshot, the incrementing floor it used, and the last
+    /// row delivered.
+    pub inflight: Option<(Snapshot, Option<i64>, Ctid)>,
+    pub producer_id: Option<i64>,
+    /// Next sequence number per partition of the table's topic.
+    pub sequences: BTreeMap<i32, i32>,
+    /// Chunks appended so far (picks the partition of the next one).
+    pub chunks: u64,
+}
+
+impl TableOffset {
+    pub fn to_json(&self) -> Json {
+        let mut m = serde_json::Map::new();
+        if let Some((ms, nanos)) = self.timestamp {
+            m.insert("timestamp".into(), json!(ms));
+            m.insert("timestamp_nanos".into(), json!(nanos));
+        }
+        if let Some(i) = self.incrementing {
+            m.insert("incrementing".into(), json!(i));
+        }
+        if let Some(s) = &self.snapshot {
+            m.insert("creek.snapshot".into(), json!(s.text()));
+        }
+        if let Some((s, floor, ctid)) = &self.inflight {
+            m.insert(
+                "creek.inflight".into(),
+                json!({"snapshot": s.text(), "incrementing": floor, "after": [ctid.0, ctid.1]}),
+            );
+        }
+        if let Some(p) = self.producer_id {
+            let seqs: serde_json::Map<String, Json> = self
+                .sequences
+                .iter()
+                .map(|(p, s)| (p.to_string(), json!(s)))
+                .collect();
+            m.insert(
+                "creek.producer".into(),
+                json!({"id": p, "sequences": seqs, "chunks": self.chunks}),
+            );
+        }
+        Json::Object(m)
+    }
+
+    pub fn from_json(v: &Json) -> TableOffset {
+        let mut o = TableOffset::default();
+        if let Some(ms) = v.get("timestamp").and_then(Json::as_i64) {
+            o.timestamp = Some((ms, v.get("timestamp_nanos").and_then(Json::as_i64).unwrap_or(0)));
+        }
+        o.incrementing = v.get("incrementing").and_then(Json::as_i64);
+        o.snapshot = v
+            .get("creek.snapshot")
+            .and_then(Json::as_str)
+            .and_then(Snapshot::parse);
+        if let Some(f) = v.get("creek.inflight") {
+            let snap = f.get("snapshot").and_then(Json::as_str).and_then(Snapshot::parse);
+            let after = f.get("after").and_then(Json::as_array);
+            if let (Some(snap), Some(after)) = (snap, after) {
+                let b = after.first().and_then(Json::as_u64).unwrap_or(0) as u32;
+                let off = after.get(1).and_then(Json::as_u64).unwrap_or(0) as u16;
+                o.inflight = Some((snap, f.get("incrementing").and_then(Json::as_i64), (b, off)));
+            }
+        }
+        if let Some(p) = v.get("creek.producer") {
+            o.producer_id = p.get("id").and_then(Json::as_i64);
+            o.chunks = p.get("chunks").and_then(Json::as_u64).unwrap_or(0);
+            if let Some(seqs) = p.get("sequences").and_then(Json::as_object) {
+                for (k, s) in seqs {
+                    if let (Ok(k), Some(s)) = (k.parse(), s.as_i64()) {
+                        o.sequences.insert(k, s as i32);
+                    }
+                }
+            }
+        }
+        o
+    }
+}
+
+/// The source partition of a table, Confluent's shape.
+pub fn source_partition(database: &str, table: &TableId) -> Json {
+    json!({"protocol": "1", "table": format!("{database}.{}", table.qualified())})
+}
+
+/// A stable task for a table, so tables do not move between tasks as others appear.
+pub fn task_for(table: &TableId, tasks: usize) -> usize {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    table.hash(&mut h);
+    (h.finish() % tasks.max(1) as u64) as usize
+}
+
+#[derive(Debug)]
+struct TaskError(String);
+
+impl<E: std::fmt::Display> From<E> for TaskError {
+    fn from(e: E) -> Self {
+        TaskError(e.to_string())
+    }
+}
+
+/// Runs until aborted: connects (with attempts and backoff), polls, and reports
+/// RUNNING or FAILED (with the reason) through the context.
+pub async fn run(ctx: TaskContext, config: JdbcSourceConfig) {
+    let mut control = ctx.control.clone();
+    loop {
+        if *control.borrow() == TargetState::Paused {
+            ctx.status.paused();
+            let _ = control.wait_for(|s| *s != TargetState::Paused).await;
+        }
+        let client = match connect_with_retries(&ctx, &config).await {
+            Ok(c) => c,
+            Err(e) => {
+                ctx.status.failed(&e.0);
+                tokio::time::sleep(config.connection_backoff.max(Duration::from_millis(200))).await;
+                continue;
+            }
+        };
+        ctx.status.running();
+        match poll_forever(&ctx, &config, &client).await {
+            Ok(()) => {}
+            Err(e) => {
+                ctx.status.failed(&e.0);
+                tokio::time::sleep(config.connection_backoff.max(Duration::from_millis(200))).await;
+            }
+        }
+    }
+}
+
+async fn connect_with_retries(ctx: &TaskContext, config: &JdbcSourceConfig) -> Result<Client, TaskError> {
+    let mut last = String::new();
+    for attempt in 1..=config.connection_attempts.max(1) {
+        match config.connect().await {
+            Ok(c) => return Ok(c),
+            Err(e) => {
+                last = describe_pg_error(&e);
+                warn!(connector = %ctx.connector, task = ctx.task_id, attempt, database = %config.url.display(), error = %last, "connection attempt failed");
+                if attempt < config.connection_attempts {
+                    tokio::time::sleep(config.connection_backoff).await;
+                }
+            }
+        }
+    }
+    Err(TaskError(format!(
+        "org.apache.kafka.connect.errors.ConnectException: could not connect to {} after {} attempt(s): {last}",
+        config.url.display(),
+        config.connection_attempts
+    )))
+}
+
+/// tokio-postgres' Display hides the server's message behind "db error".
+fn describe_pg_error(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {} ({})", db.severity(), db.message(), db.code().code()),
+        None => {
+            let mut s = e.to_string();
+            let mut src = std::error::Error::source(e);
+            while let Some(inner) = src {
+                s.push_str(": ");
+                s.push_str(&inner.to_string());
+                src = inner.source();
+            }
+            s
+        }
+    }
+}
+
+struct TableState {
+    table: TableId,
+    topic: String,
+    partition_json: Json,
+    offset: TableOffset,
+    next_poll: Instant,
+}
+
+async fn poll_forever(ctx: &TaskContext, config: &JdbcSourceConfig, client: &Client) -> Result<(), TaskError> {
+    let mut tables: BTreeMap<TableId, TableState> = BTreeMap::new();
+    let mut next_discovery = Instant::now();
+    let mut control = ctx.control.clone();
+    loop {
+        if *control.borrow() == TargetState::Paused {
+            ctx.status.paused();
+            let _ = control.wait_for(|s| *s != TargetState::Paused).await;
+            ctx.status.running();
+        }
+        if Instant::now() >= next_discovery {
+            let found = discover_tables(client, config)
+                .await
+                .map_err(|e| TaskError(format!("listing tables failed: {}", describe_pg_error(&e))))?;
+            let mine: Vec<TableId> = found
+                .into_iter()
+                .filter(|t| task_for(t, ctx.task_count) == ctx.task_id)
+                .collect();
+            tables.retain(|t, _| mine.contains(t));
+            for t in mine {
+                if tables.contains_key(&t) {
+                    continue;
+                }
+                let partition_json = source_partition(&config.url.database, &t);
+                let offset = ctx
+                    .offsets
+                    .get(&ctx.connector, &partition_json)
+                    .map(|v| TableOffset::from_json(&v))
+                    .unwrap_or_default();
+                info!(connector = %ctx.connector, table = %t.qualified(), topic = %config.topic_for(&t), "copying table");
+                tables.insert(
+                    t.clone(),
+                    TableState {
+                        topic: config.topic_for(&t),
+                        table: t,
+                        partition_json,
+                        offset,
+                        next_poll: Instant::now(),
+                    },
+                );
+            }
+            next_discovery = Instant::now() + config.table_poll_interval;
+        }
+        let now = Instant::now();
+        let due: Vec<TableId> = tables
+            .values()
+            .filter(|t| t.next_poll <= now)
+            .map(|t| t.table.clone())
+            .collect();
+        for id in due {
+            let state = tables.get_mut(&id).expect("listed above");
+            poll_table(ctx, config, client, state).await?;
+            state.next_poll = Instant::now() + config.poll_interval;
+        }
+        let wake = tables
+            .values()
+            .map(|t| t.next_poll)
+            .min()
+            .unwrap_or(next_discovery)
+            .min(next_discovery);
+        tokio::select! {
+            _ = tokio::time::sleep_until(wake.into()) => {}
+            _ = control.changed() => {}
+        }
+    }
+}
+
+/// One poll of one table: the rows not yet delivered, in chunks.
+async fn poll_table(
+    ctx: &TaskContext,
+    config: &JdbcSourceConfig,
+    client: &Client,
+    state: &mut TableState,
+) -> Result<(), TaskError> {
+    let pgerr = |what: &str, e: tokio_postgres::Error| TaskError(format!("{what} on {}: {}", state_name(&state.table), describe_pg_error(&e)));
+    let columns = pg::table_columns(client, &state.table, config.numeric_mapping, &config.db_timezone)
+        .await
+        .map_err(|e| pgerr("reading the columns", e))?;
+    if columns.is_empty() {
+        return Err(TaskError(format!("table {} does not exist or has no columns", state.table.qualified())));
+    }
+    for c in config.timestamp_columns.iter().chain(config.incrementing_column.iter()) {
+        if !columns.iter().any(|col| &col.name == c) {
+            return Err(TaskError(format!("column {c} does not exist in table {}", state.table.qualified())));
+        }
+    }
+    let schema = pg::struct_schema(&state.table, &columns);
+    // One REPEATABLE READ transaction: the snapshot read first is the one COPY sees.
+    // Heap order (no index, bitmap, parallel or synchronized scans) makes ctid a
+    // resumable position.
+    let c = client;
+    c.batch_execute(
+        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; \
+         SET LOCAL enable_indexscan = off; SET LOCAL enable_bitmapscan = off; \
+         SET LOCAL enable_indexonlyscan = off; SET LOCAL max_parallel_workers_per_gather = 0; \
+         SET LOCAL synchronize_seqscans = off",
+    )
+    .await
+    .map_err(|e| pgerr("starting the snapshot", e))?;
+    let result = poll_in_transaction(ctx, config, c, state, &columns, &schema).await;
+    let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    let _ = c.batch_execute(end).await;
+    result
+}
+
+fn state_name(t: &TableId) -> String {
+    t.qualified()
+}
+
+async fn poll_in_transaction(
+    ctx: &TaskContext,
+    config: &JdbcSourceConfig,
+    client: &Client,
+    state: &mut TableState,
+    columns: &[Column],
+    schema: &StructSchema,
+) -> Result<(), TaskError> {
+    let row = client
+        .query_one("SELECT pg_current_snapshot()::text", &[])
+        .await
+        .map_err(|e| TaskError(describe_pg_error(&e)))?;
+    let current = Snapshot::parse(row.get::<_, &str>(0))
+        .ok_or_else(|| TaskError("unreadable pg_current_snapshot()".into()))?;
+
+    // timestamp.initial = -1: start from now, delivering nothing that exists already.
+    if state.offset.snapshot.is_none() && state.offset.inflight.is_none() && config.timestamp_initial == Some(-1) && config.mode != Mode::Bulk {
+        state.offset.snapshot = Some(current);
+        ctx.offsets
+            .commit(&ctx.connector, &state.partition_json, &state.offset.to_json())
+            .await?;
+        return Ok(());
+    }
+
+    // Resuming an unfinished poll: finish it within its own snapshot first.
+    let (poll_snapshot, incrementing_floor, after) = match &state.offset.inflight {
+        Some((snap, floor, after)) => (snap.clone(), *floor, Some(*after)),
+        None => (current, state.offset.incrementing, None),
+    };
+
+    let mut conditions: Vec<String> = Vec::new();
+    if config.mode != Mode::Bulk {
+        if let Some(prev) = &state.offset.snapshot {
+            conditions.push(prev.not_visible_sql());
+        }
+    }
+    if let Some(after) = after {
+        conditions.push(poll_snapshot.visible_sql());
+        conditions.push(format!("ctid > '({},{})'::tid", after.0, after.1));
+    }
+    let ts_expr = if config.timestamp_columns.len() == 1 {
+        pg::quote_ident(&config.timestamp_columns[0])
+    } else {
+        let cols: Vec<String> = config.timestamp_columns.iter().map(|c| pg::quote_ident(c)).collect();
+        format!("COALESCE({})", cols.join(", "))
+    };
+    if matches!(config.mode, Mode::Timestamp | Mode::TimestampIncrementing) {
+        conditions.push(format!("{ts_expr} IS NOT NULL"));
+        if let Some(initial) = config.timestamp_initial.filter(|t| *t >= 0) {
+            let ts_col = columns.iter().find(|c| c.name == config.timestamp_columns[0]);
+            let literal = if ts_col.map(|c| c.type_name == "timestamp").unwrap_or(false) {
+                format!("(to_timestamp({initial} / 1000.0) AT TIME ZONE {})", pg::quote_literal(&config.db_timezone))
+            } else {
+                format!("to_timestamp({initial} / 1000.0)")
+            };
+            conditions.push(format!("{ts_expr} > {literal}"));
+        }
+    }
+    if config.mode == Mode::Incrementing {
+        let inc = pg::quote_ident(config.incrementing_column.as_deref().unwrap_or(""));
+        match (incrementing_floor, &state.offset.snapshot) {
+            // New ids, or rows of transactions in flight at the last poll (which may
+            // carry ids below the largest one seen).
+            (Some(floor), Some(prev)) if !prev.xip.is_empty() => conditions.push(format!(
+                "({inc} > {floor} OR xmin = ANY({}))",
+                prev.xip_array()
+            )),
+            (Some(floor), _) => conditions.push(format!("{inc} > {floor}")),
+            (None, _) => conditions.push(format!("{inc} IS NOT NULL")),
+        }
+    }
+    let select: Vec<&str> = columns.iter().map(|c| c.select.as_str()).collect();
+    let mut sql = format!(
+        "SELECT ctid, {} FROM {}",
+        select.join(", "),
+        state.table.quoted()
+    );
+    if !conditions.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&conditions.join(" AND "));
+    }
+    if !config.query_suffix.is_empty() {
+        sql.push(' ');
+        sql.push_str(&config.query_suffix);
+    }
+    let copy = format!("COPY ({sql}) TO STDOUT (FORMAT binary)");
+
+    // Topic, converters and producer identity.
+    let partitions = ensure_topic(ctx, &state.topic).await?;
+    let value_conv = ctx.value_converter.prepare(&state.topic, false, schema).await?;
+    if state.offset.producer_id.is_none() {
+        state.offset.producer_id = Some(ctx.store.init_producer_id().await?);
+    }
+
+    let ts_index = if matches!(config.mode, Mode::Timestamp | Mode::TimestampIncrementing) {
+        Some(
+            config
+                .timestamp_columns
+                .iter()
+                .filter_map(|n| columns.iter().position(|c| &c.name == n))
+                .collect::<Vec<_>>(),
+        )
+    } else {
+        None
+    };
+    let inc_index = config
+        .incrementing_column
+        .as_ref()
+        .and_then(|n| columns.iter().position(|c| &c.name == n));
+
+    let stream = client
+        .copy_out(copy.as_str())
+        .await
+        .map_err(|e| TaskError(format!("reading {} failed: {}", state.table.qualified(), describe_pg_error(&e))))?;
+    futures::pin_mut!(stream);
+    let mut parser = CopyParser::new();
+    let mut chunk: Vec<ProducerRecord> = Vec::with_capacity(config.batch_max_rows);
+    let mut last_ctid: Option<Ctid> = after;
+    let mut delivered = 0u64;
+    let mut max_ts = state.offset.timestamp.map(|t| t.0);
+    let mut max_inc = state.offset.incrementing;
+    let mut buf = Vec::with_capacity(512);
+    loop {
+        let piece = stream.next().await;
+        let more = match piece {
+            Some(Ok(bytes)) => {
+                parser.feed(&bytes);
+                true
+            }
+            Some(Err(e)) => return Err(TaskError(format!("reading {} failed: {}", state.table.qualified(), describe_pg_error(&e)))),
+            None => false,
+        };
+        while let Some((ctid, values)) = parser.next_row(columns)? {
+            if let Some(prev) = last_ctid {
+                if ctid <= prev {
+                    return Err(TaskError(format!(
+                        "rows of {} did not arrive in heap order ({:?} after {:?}); creek's exactly-once resume needs a sequential scan",
+                        state.table.qualified(), ctid, prev
+                    )));
+                }
+            }
+            last_ctid = Some(ctid);
+            if let Some(ix) = &ts_index {
+                if let Some(Value::Timestamp(ms)) = ix.iter().map(|i| &values[*i]).find(|v| !matches!(v, Value::Null)) {
+                    max_ts = Some(max_ts.map_or(*ms, |m: i64| m.max(*ms)));
+                }
+            }
+            if let Some(i) = inc_index {
+                let v = match &values[i] {
+                    Value::Int16(n) => Some(*n as i64),
+                    Value::Int32(n) => Some(*n as i64),
+                    Value::Int64(n) => Some(*n),
+                    _ => None,
+                };
+                if let Some(v) = v {
+                    max_inc = Some(max_inc.map_or(v, |m: i64| m.max(v)));
+                }
+            }
+            buf.clear();
+            value_conv.encode(schema, &values, &mut buf)?;
+            chunk.push(ProducerRecord {
+                key: None,
+                value: Some(Bytes::copy_from_slice(&buf)),
+                headers: Vec::new(),
+                timestamp: None,
+            });
+            if chunk.len() >= config.batch_max_rows {
+                delivered += chunk.len() as u64;
+                flush_chunk(ctx, state, partitions, &mut chunk, &poll_snapshot, incrementing_floor, last_ctid, max_ts, max_inc).await?;
+            }
+        }
+        if !more {
+            break;
+        }
+    }
+    if !parser.finished() {
+        return Err(TaskError(format!("the COPY of {} ended early", state.table.qualified())));
+    }
+    if !chunk.is_empty() {
+        delivered += chunk.len() as u64;
+        flush_chunk(ctx, state, partitions, &mut chunk, &poll_snapshot, incrementing_floor, last_ctid, max_ts, max_inc).await?;
+    }
+    // The poll is complete: its snapshot becomes the watermark.
+    state.offset.inflight = None;
+    state.offset.snapshot = Some(poll_snapshot);
+    state.offset.timestamp = max_ts.map(|ms| (ms, 0));
+    state.offset.incrementing = max_inc;
+    ctx.offsets
+        .commit(&ctx.connector, &state.partition_json, &state.offset.to_json())
+        .await?;
+    if delivered > 0 {
+        tracing::debug!(connector = %ctx.connector, table = %state.table.qualified(), rows = delivered, "poll delivered rows");
+    }
+    ctx.metrics.add_rows(delivered);
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn flush_chunk(
+    ctx: &TaskContext,
+    state: &mut TableState,
+    partitions: i32,
+    chunk: &mut Vec<ProducerRecord>,
+    poll_snapshot: &Snapshot,
+    incrementing_floor: Option<i64>,
+    last_ctid: Option<Ctid>,
+    max_ts: Option<i64>,
+    max_inc: Option<i64>,
+) -> Result<(), TaskError> {
+    let partition = (state.offset.chunks % partitions.max(1) as u64) as i32;
+    let seq = state.offset.sequences.get(&partition).copied().unwrap_or(0);
+    let n = chunk.len() as i32;
+    let producer = ProducerSequence {
+        producer_id: state.offset.producer_id.expect("assigned before polling"),
+        producer_epoch: 0,
+        base_sequence: seq,
+    };
+    ctx.store
+        .produce_idempotent(&state.topic, partition, producer, std::mem::take(chunk))
+        .await
+        .map_err(|e| TaskError(format!("appending to {}-{partition} failed: {e}", state.topic)))?;
+    state.offset.sequences.insert(partition, seq.wrapping_add(n) & i32::MAX);
+    state.offset.chunks += 1;
+    state.offset.inflight = Some((poll_snapshot.clone(), incrementing_floor, last_ctid.unwrap_or((0, 0))));
+    state.offset.timestamp = max_ts.map(|ms| (ms, 0));
+    state.offset.incrementing = max_inc;
+    ctx.offsets
+        .commit(&ctx.connector, &state.partition_json, &state.offset.to_json())
+        .await?;
+    Ok(())
+}
+
+/// The topic's partition count, creating it (one partition) when missing, as the
+/// broker's auto-creation would.
+async fn ensure_topic(ctx: &TaskContext, topic: &str) -> Result<i32, TaskError> {
+    match ctx.store.describe_topic(topic).await {
+        Ok(d) => Ok(d.partitions),
+        Err(_) => {
+            if let Err(e) = ctx.store.create_topic(topic, 1, BTreeMap::new()).await {
+                // Another task may have created it meanwhile.
+                if ctx.store.describe_topic(topic).await.is_err() {
+                    return Err(TaskError(format!("creating topic {topic} failed: {e}")));
+                }
+            }
+            Ok(ctx.store.describe_topic(topic).await?.partitions)
+        }
+    }
+}
+
+impl From<TaskError> for crate::ConnectError {
+    fn from(e: TaskError) -> Self {
+        crate::ConnectError::Task(e.0)
+    }
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_text_round_trips() {
+        let s = Snapshot::parse("100:105:101,103").unwrap();
+        assert_eq!(s.xip, vec![101, 103]);
+        assert_eq!(s.text(), "100:105:101,103");
+        assert_eq!(Snapshot::parse("7:7:").unwrap().xip, Vec::<u64>::new());
+        assert!(Snapshot::parse("x").is_none());
+    }
+
+    #[test]
+    fn visibility_sql_uses_32_bit_xids() {
+        let s = Snapshot::parse(&format!("{}:{}:{}", (1u64 << 32) + 5, (1u64 << 32) + 9, (1u64 << 32) + 6)).unwrap();
+        assert_eq!(s.not_visible_sql(), "(age(xmin) <= age('9'::xid) OR xmin = ANY('{6}'::xid[]))");
+        assert_eq!(s.visible_sql(), "(age(xmin) > age('9'::xid) AND xmin <> ALL('{6}'::xid[]))");
+    }
+
+    #[test]
+    fn offsets_round_trip_through_json() {
+        let mut o = TableOffset {
+            timestamp: Some((1_618_269_963_655, 0)),
+            incrementing: Some(42),
+            snapshot: Snapshot::parse("10:12:11"),
+            inflight: Some((Snapshot::parse("12:14:").unwrap(), Some(40), (3, 7))),
+            producer_id: Some(9),
+            ..Default::default()
+        };
+        o.sequences.insert(0, 300);
+        o.chunks = 3;
+        assert_eq!(TableOffset::from_json(&o.to_json()), o);
+    }
+}

@@ -1,0 +1,198 @@
+//! Kafka Connect's REST API over the [`Worker`].
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use crate::config;
+use crate::runtime::{ConnectorInfo, ConnectorStatus, Worker, PLUGINS};
+use crate::ConnectError;
+
+/// Kafka Connect version creek's REST API reports.
+pub const CONNECT_VERSION: &str = "3.7.0";
+
+impl IntoResponse for ConnectError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            ConnectError::NotFound(_) => StatusCode::NOT_FOUND,
+            ConnectError::Conflict(_) => StatusCode::CONFLICT,
+            ConnectError::BadRequest(_) | ConnectError::InvalidConfig { .. } => StatusCode::BAD_REQUEST,
+            ConnectError::Task(_) | ConnectError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        (status, Json(json!({"error_code": status.as_u16(), "message": self.to_string()}))).into_response()
+    }
+}
+
+type Result<T> = std::result::Result<T, ConnectError>;
+
+pub fn router(worker: Worker) -> Router {
+    Router::new()
+        .route("/", get(root))
+        .route("/connector-plugins", get(plugins))
+        .route("/connector-plugins/{class}/config/validate", put(validate))
+        .route("/connectors", get(list).post(create))
+        .route("/connectors/{name}", get(info).delete(delete))
+        .route("/connectors/{name}/config", get(get_config).put(put_config))
+        .route("/connectors/{name}/status", get(status))
+        .route("/connectors/{name}/tasks", get(tasks))
+        .route("/connectors/{name}/tasks/{task}/status", get(task_status))
+        .route("/connectors/{name}/tasks/{task}/restart", post(restart_task))
+        .route("/connectors/{name}/restart", post(restart))
+        .route("/connectors/{name}/pause", put(pause))
+        .route("/connectors/{name}/resume", put(resume))
+        .route("/connectors/{name}/offsets", get(offsets))
+        .fallback(|| async { ConnectError::NotFound("HTTP 404 Not Found".into()) })
+        .with_state(worker)
+}
+
+/// Parses a JSON body ourselves so malformed input gets Connect's error shape.
+fn body_json(body: &str) -> Result<Value> {
+    serde_json::from_str(body).map_err(|e| ConnectError::BadRequest(format!("Request body is not valid JSON: {e}")))
+}
+
+fn config_map(v: &Value) -> Result<BTreeMap<String, String>> {
+    let obj = v.as_object().ok_or_else(|| ConnectError::BadRequest("Connector config must be a JSON object".into()))?;
+    config::normalize(obj).map_err(|p| ConnectError::BadRequest(p.message))
+}
+
+async fn root(State(w): State<Worker>) -> Json<Value> {
+    Json(json!({"version": CONNECT_VERSION, "commit": concat!("creek-", env!("CARGO_PKG_VERSION")), "kafka_cluster_id": w.worker_id()}))
+}
+
+async fn plugins() -> Json<Value> {
+    Json(Value::Array(PLUGINS.iter().map(|(class, _, kind, version)| json!({"class": class, "type": kind, "version": version})).collect()))
+}
+
+async fn validate(State(w): State<Worker>, Path(class): Path<String>, body: String) -> Result<Json<Value>> {
+    let cfg = config_map(&body_json(&body)?)?;
+    let (keys, problems) = w.validate(&class, &cfg).await?;
+    let full = PLUGINS.iter().find(|p| p.0 == class || p.1 == class || p.0.ends_with(&format!(".{class}"))).map(|p| p.0).unwrap_or(&class);
+    Ok(Json(config::validate_response(full, &keys, &cfg, &problems)))
+}
+
+fn info_json(i: &ConnectorInfo) -> Value {
+    let tasks: Vec<Value> = (0..i.tasks).map(|t| json!({"connector": i.name, "task": t})).collect();
+    json!({"name": i.name, "config": i.config, "tasks": tasks, "type": i.kind})
+}
+
+fn status_json(s: &ConnectorStatus, worker_id: &str) -> Value {
+    let mut connector = json!({"state": s.state.name(), "worker_id": worker_id});
+    if let crate::runtime::State::Failed(t) = &s.state {
+        connector["trace"] = json!(t);
+    }
+    let tasks: Vec<Value> = s
+        .tasks
+        .iter()
+        .enumerate()
+        .map(|(id, t)| task_json(id, t, worker_id))
+        .collect();
+    json!({"name": s.name, "connector": connector, "tasks": tasks, "type": s.kind})
+}
+
+fn task_json(id: usize, t: &crate::runtime::State, worker_id: &str) -> Value {
+    let mut v = json!({"id": id, "state": t.name(), "worker_id": worker_id});
+    if let crate::runtime::State::Failed(trace) = t {
+        v["trace"] = json!(trace);
+    }
+    v
+}
+
+async fn list(State(w): State<Worker>, Query(q): Query<Vec<(String, String)>>) -> Result<Json<Value>> {
+    let expand: Vec<&str> = q.iter().filter(|(k, _)| k == "expand").map(|(_, v)| v.as_str()).collect();
+    if expand.is_empty() {
+        return Ok(Json(json!(w.names())));
+    }
+    let mut out = serde_json::Map::new();
+    for name in w.names() {
+        let mut entry = serde_json::Map::new();
+        if expand.contains(&"status") {
+            if let Ok(s) = w.status(&name) {
+                entry.insert("status".into(), status_json(&s, w.worker_id()));
+            }
+        }
+        if expand.contains(&"info") {
+            if let Ok(i) = w.info(&name) {
+                entry.insert("info".into(), info_json(&i));
+            }
+        }
+        out.insert(name, Value::Object(entry));
+    }
+    Ok(Json(Value::Object(out)))
+}
+
+async fn create(State(w): State<Worker>, body: String) -> Result<(StatusCode, Json<Value>)> {
+    let v = body_json(&body)?;
+    let name = v.get("name").and_then(Value::as_str).filter(|n| !n.is_empty()).ok_or_else(|| ConnectError::BadRequest("Connector name must be given in the request body (\"name\")".into()))?.to_string();
+    let cfg = config_map(v.get("config").ok_or_else(|| ConnectError::BadRequest("Connector config must be given in the request body (\"config\")".into()))?)?;
+    let info = w.create(&name, cfg).await?;
+    Ok((StatusCode::CREATED, Json(info_json(&info))))
+}
+
+async fn info(State(w): State<Worker>, Path(name): Path<String>) -> Result<Json<Value>> {
+    Ok(Json(info_json(&w.info(&name)?)))
+}
+
+async fn get_config(State(w): State<Worker>, Path(name): Path<String>) -> Result<Json<Value>> {
+    Ok(Json(json!(w.info(&name)?.config)))
+}
+
+async fn put_config(State(w): State<Worker>, Path(name): Path<String>, body: String) -> Result<(StatusCode, Json<Value>)> {
+    let cfg = config_map(&body_json(&body)?)?;
+    let (created, info) = w.put_config(&name, cfg).await?;
+    Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(info_json(&info))))
+}
+
+async fn delete(State(w): State<Worker>, Path(name): Path<String>) -> Result<StatusCode> {
+    w.delete(&name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn status(State(w): State<Worker>, Path(name): Path<String>) -> Result<Json<Value>> {
+    Ok(Json(status_json(&w.status(&name)?, w.worker_id())))
+}
+
+async fn tasks(State(w): State<Worker>, Path(name): Path<String>) -> Result<Json<Value>> {
+    let tasks: Vec<Value> = w
+        .task_configs(&name)?
+        .into_iter()
+        .enumerate()
+        .map(|(t, cfg)| json!({"id": {"connector": name, "task": t}, "config": cfg}))
+        .collect();
+    Ok(Json(Value::Array(tasks)))
+}
+
+async fn task_status(State(w): State<Worker>, Path((name, task)): Path<(String, usize)>) -> Result<Json<Value>> {
+    let s = w.status(&name)?;
+    let t = s.tasks.get(task).ok_or_else(|| ConnectError::NotFound(format!("Task {name}-{task} not found")))?;
+    Ok(Json(task_json(task, t, w.worker_id())))
+}
+
+async fn restart_task(State(w): State<Worker>, Path((name, task)): Path<(String, usize)>) -> Result<StatusCode> {
+    w.restart_task(&name, task).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn restart(State(w): State<Worker>, Path(name): Path<String>) -> Result<StatusCode> {
+    w.restart(&name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn pause(State(w): State<Worker>, Path(name): Path<String>) -> Result<StatusCode> {
+    w.pause(&name).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+async fn resume(State(w): State<Worker>, Path(name): Path<String>) -> Result<StatusCode> {
+    w.resume(&name).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+async fn offsets(State(w): State<Worker>, Path(name): Path<String>) -> Result<Json<Value>> {
+    let offsets: Vec<Value> = w.offsets(&name)?.into_iter().map(|(p, o)| json!({"partition": p, "offset": o})).collect();
+    Ok(Json(json!({"offsets": offsets})))
+}
