@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what creek's build, demo and tests need on Debian/Ubuntu, only if missing:
 # a C toolchain for librdkafka, kcat (a real Kafka client for tests), and the Python
-# clients (confluent-kafka, kafka-python, pytest).
+# clients (confluent-kafka with its registry/Avro parts, kafka-python, psycopg, pytest),
+# PostgreSQL's server binaries and curl (the seed's connector step).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,13 +16,16 @@ command -v perl >/dev/null || missing+=(perl)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v kcat >/dev/null || missing+=(kcat)
 command -v python3 >/dev/null || missing+=(python3 python3-pip)
+command -v curl >/dev/null || missing+=(curl)
+# PostgreSQL server binaries for the throwaway databases of tests and the demo.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing with apt-get: ${missing[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
 fi
 
-if ! python3 -c "import pytest, confluent_kafka, kafka" >/dev/null 2>&1; then
+if ! python3 -c "import pytest, confluent_kafka, kafka, requests, psycopg, fastavro, httpx, authlib, cachetools, attrs" >/dev/null 2>&1; then
   echo "installing Python test clients with pip"
   python3 -m pip install -q -r tests/python/requirements.txt
 fi

@@ -18,6 +18,7 @@ import shutil
 import pytest
 
 from creekutil import ACTIVE_SERVERS, KCAT, CreekServer, creek_bin, require_creek_bin
+from pgutil import postgres  # noqa: F401  (the throwaway PostgreSQL fixture)
 
 
 def pytest_report_header(config):

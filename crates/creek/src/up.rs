@@ -1,12 +1,13 @@
 //! `creek up`: open the log, serve the Kafka protocol, shut down cleanly on a signal.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
 use creek_kafka::{Broker, BrokerConfig};
-use creek_log::{FlushPolicy, Log, LogConfig};
+use creek_log::{EmbeddedLog, FlushPolicy, Log, LogConfig, LogStore};
 use tracing::info;
 
 #[derive(Args, Debug)]
@@ -22,10 +23,10 @@ pub struct UpArgs {
     pub advertised_host: Option<String>,
     #[arg(long, default_value_t = 9092)]
     pub kafka_port: u16,
-    /// Reserved for the Schema Registry (not part of this build yet).
+    /// Schema Registry REST port.
     #[arg(long, default_value_t = 8081)]
     pub registry_port: u16,
-    /// Reserved for Kafka Connect (not part of this build yet).
+    /// Kafka Connect REST port.
     #[arg(long, default_value_t = 8083)]
     pub connect_port: u16,
     /// Reserved for ksqlDB (not part of this build yet).
@@ -61,13 +62,7 @@ pub struct UpArgs {
 }
 
 pub fn run(args: UpArgs) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+    init_logging(&args.data_dir)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -117,13 +112,54 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
     let broker = Broker::new(log.clone(), config);
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let maintenance = tokio::spawn(log.clone().run_maintenance(shutdown_rx.clone()));
-    let server = tokio::spawn(broker.serve(listener, shutdown_rx));
+    let server = tokio::spawn(broker.serve(listener, shutdown_rx.clone()));
+
+    // Schema Registry and Connect reach the log in-process, through LogStore.
+    let store: Arc<dyn LogStore> = Arc::new(EmbeddedLog::new(log.clone()));
+    let registry = creek_schema::Registry::open(store.clone())
+        .await
+        .context("opening the schema registry (_schemas topic)")?;
+    let registry_listener =
+        bind_http(&args.host, args.registry_port, "the schema registry").await?;
+    let registry_url = format!(
+        "http://{advertised_host}:{}",
+        registry_listener.local_addr()?.port()
+    );
+    let registry_server = tokio::spawn(serve_http(
+        registry_listener,
+        creek_schema::router(registry.clone()),
+        shutdown_rx.clone(),
+    ));
+
+    let connect_listener = bind_http(&args.host, args.connect_port, "Kafka Connect").await?;
+    let connect_port = connect_listener.local_addr()?.port();
+    let worker = creek_connect::Worker::start(
+        store.clone(),
+        creek_connect::WorkerConfig::new(
+            format!("{advertised_host}:{connect_port}"),
+            creek_connect::converter::ConverterContext {
+                registry: registry.clone(),
+                registry_url: registry_url.clone(),
+            },
+        ),
+    )
+    .await
+    .context("starting the Connect worker")?;
+    let connect_server = tokio::spawn(serve_http(
+        connect_listener,
+        creek_connect::router(worker),
+        shutdown_rx.clone(),
+    ));
 
     println!(
-        "creek ready: kafka={}:{} data={} (started in {} ms; registry, connect and ksql are not part of this build yet)",
+        "creek ready: kafka={}:{} registry={} connect=http://{}:{} data={} logs={} (started in {} ms; ksql is not part of this build yet)",
         advertised_host,
         bound.port(),
+        registry_url,
+        advertised_host,
+        connect_port,
         args.data_dir.display(),
+        args.data_dir.join("logs").display(),
         started.elapsed().as_millis()
     );
 
@@ -131,9 +167,75 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
     info!("shutting down");
     let _ = shutdown_tx.send(true);
     let _ = server.await;
+    let _ = registry_server.await;
+    let _ = connect_server.await;
     let _ = maintenance.await;
     tokio::task::spawn_blocking(move || log.flush_all()).await??;
     println!("creek stopped: log flushed");
+    Ok(())
+}
+
+async fn bind_http(host: &str, port: u16, what: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    let addr = format!("{host}:{port}");
+    tokio::net::TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("listening for {what} on {addr}"))
+}
+
+async fn serve_http(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let result = axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            let _ = shutdown.wait_for(|s| *s).await;
+        })
+        .await;
+    if let Err(e) = result {
+        tracing::error!(error = %e, "HTTP server failed");
+    }
+}
+
+/// Logs to stderr, and each service to its own file under `<data-dir>/logs/`
+/// (`connect.log`, `schema-registry.log`, `kafka.log`): the place to read a
+/// connector's errors, like `confluent local services connect log`.
+fn init_logging(data_dir: &Path) -> anyhow::Result<()> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{filter, fmt, EnvFilter, Layer, Registry};
+
+    let dir = data_dir.join("logs");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let level = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let mut file_layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> = Vec::new();
+    for (name, targets) in [
+        ("connect.log", &["creek_connect"][..]),
+        ("schema-registry.log", &["creek_schema"][..]),
+        ("kafka.log", &["creek_kafka", "creek_log"][..]),
+    ] {
+        let path = dir.join(name);
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        let targets: Vec<&'static str> = targets.to_vec();
+        file_layers.push(
+            fmt::layer()
+                .with_ansi(false)
+                .with_writer(Arc::new(file))
+                .with_filter(filter::filter_fn(move |m| {
+                    targets.iter().any(|t| m.target().starts_with(t))
+                }))
+                .with_filter(level())
+                .boxed(),
+        );
+    }
+    tracing_subscriber::registry()
+        .with(file_layers)
+        .with(fmt::layer().with_writer(std::io::stderr).with_filter(level()))
+        .init();
     Ok(())
 }
 
