@@ -191,8 +191,15 @@ def test_connect_rest_api(creek, postgres):
 
     cfg = seed_connector(postgres.jdbc_url)["config"]
     v = requests.put(f"{url}/connector-plugins/JdbcSourceConnector/config/validate",
-                     json=cfg).json()
-    assert v["error_count"] == 0, v
+                     json=dict(cfg, name=CONNECTOR)).json()
+    assert v["error_count"] == 0, [c["value"] for c in v["configs"] if c["value"]["errors"]]
+    v = requests.put(f"{url}/connector-plugins/JdbcSourceConnector/config/validate",
+                     json=dict(cfg, name=CONNECTOR, mode="sometimes")).json()
+    assert v["error_count"] == 1
+    mode = next(c for c in v["configs"] if c["definition"]["name"] == "mode")
+    assert "sometimes" in mode["value"]["errors"][0]
+    password = next(c for c in v["configs"] if c["definition"]["name"] == "connection.password")
+    assert password["value"]["value"] == "[hidden]"
 
     r = requests.post(f"{url}/connectors", json={"name": CONNECTOR, "config": cfg})
     assert r.status_code == 201, r.text
