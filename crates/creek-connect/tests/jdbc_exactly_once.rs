@@ -86,7 +86,12 @@ async fn out_of_order_commits_are_delivered_exactly_once() {
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
-    w.create("events-source", config).await.unwrap();
+    w.create("events-source", config.clone()).await.unwrap();
+    // The same table again, held back by timestamp.delay.interval.ms.
+    let mut delayed = config;
+    delayed.insert("topic.prefix".into(), "delayed-".into());
+    delayed.insert("timestamp.delay.interval.ms".into(), "250".into());
+    w.create("events-delayed", delayed).await.unwrap();
 
     // Writers: transactions of random size whose commits are delayed at random, so
     // they commit out of timestamp order; half the rows share a rounded timestamp.
@@ -128,18 +133,26 @@ async fn out_of_order_commits_are_delivered_exactly_once() {
     for h in writers {
         h.await.unwrap();
     }
+    for (connector, topic) in [("events-source", "pg-events"), ("events-delayed", "delayed-events")] {
+        assert_exactly_once(&w, &store, connector, topic).await;
+    }
+    w.shutdown();
+    pg.stop().await;
+}
+
+async fn assert_exactly_once(w: &Worker, store: &Arc<dyn LogStore>, connector: &str, topic: &str) {
     let total = WRITERS * ROWS_PER_WRITER;
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
-        if delivered(&store, "pg-events").await.len() >= total {
+        if delivered(store, topic).await.len() >= total {
             break;
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     // Let a few more polls run: nothing more may arrive.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let got = delivered(&store, "pg-events").await;
-    let status = w.status("events-source").unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = delivered(store, topic).await;
+    let status = w.status(connector).unwrap();
     let mut counts: HashMap<(i64, i64), usize> = HashMap::new();
     for k in &got {
         *counts.entry(*k).or_default() += 1;
@@ -152,9 +165,7 @@ async fn out_of_order_commits_are_delivered_exactly_once() {
     assert_eq!(
         (missing, doubled, got.len()),
         (0, 0, total),
-        "task states: {:?}",
+        "{connector}: task states {:?}",
         status.tasks
     );
-    w.shutdown();
-    pg.stop().await;
 }

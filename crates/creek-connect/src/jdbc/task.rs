@@ -283,6 +283,8 @@ struct TableState {
     partition_json: Json,
     offset: TableOffset,
     next_poll: Instant,
+    /// Snapshots waiting out timestamp.delay.interval.ms, oldest first.
+    delayed_snapshots: std::collections::VecDeque<(Instant, Snapshot)>,
 }
 
 async fn poll_forever(ctx: &TaskContext, config: &JdbcSourceConfig, client: &Client) -> Result<(), TaskError> {
@@ -323,6 +325,7 @@ async fn poll_forever(ctx: &TaskContext, config: &JdbcSourceConfig, client: &Cli
                         partition_json,
                         offset,
                         next_poll: Instant::now(),
+                        delayed_snapshots: Default::default(),
                     },
                 );
             }
@@ -419,9 +422,26 @@ async fn poll_in_transaction(
     }
 
     // Resuming an unfinished poll: finish it within its own snapshot first.
-    let (poll_snapshot, incrementing_floor, after) = match &state.offset.inflight {
-        Some((snap, floor, after)) => (snap.clone(), *floor, Some(*after)),
-        None => (current, state.offset.incrementing, None),
+    // timestamp.delay.interval.ms: read up to a snapshot taken that long ago, so a
+    // row is delivered once its transaction has been committed for the delay.
+    let (poll_snapshot, incrementing_floor, after, restrict) = match &state.offset.inflight {
+        Some((snap, floor, after)) => (snap.clone(), *floor, Some(*after), true),
+        None if config.timestamp_delay.is_zero() => (current, state.offset.incrementing, None, false),
+        None => {
+            let now = Instant::now();
+            state.delayed_snapshots.push_back((now, current));
+            let mut ripe = None;
+            while let Some((taken, _)) = state.delayed_snapshots.front() {
+                if now.duration_since(*taken) < config.timestamp_delay {
+                    break;
+                }
+                ripe = state.delayed_snapshots.pop_front().map(|(_, s)| s);
+            }
+            match ripe {
+                Some(s) => (s, state.offset.incrementing, None, true),
+                None => return Ok(()),
+            }
+        }
     };
 
     let mut conditions: Vec<String> = Vec::new();
@@ -430,8 +450,10 @@ async fn poll_in_transaction(
             conditions.push(prev.not_visible_sql());
         }
     }
-    if let Some(after) = after {
+    if restrict {
         conditions.push(poll_snapshot.visible_sql());
+    }
+    if let Some(after) = after {
         conditions.push(format!("ctid > '({},{})'::tid", after.0, after.1));
     }
     let ts_expr = if config.timestamp_columns.len() == 1 {
