@@ -214,6 +214,22 @@ pub fn decimal_bytes(unscaled: i128) -> Vec<u8> {
     full[start..].to_vec()
 }
 
+/// Appends one non-null value of a field of type `ty` (no union index).
+pub fn encode_avro_value(ty: &FieldType, v: &Value, out: &mut Vec<u8>) {
+    match v {
+        Value::Null => encode_zero(ty, out),
+        Value::Boolean(b) => out.push(*b as u8),
+        Value::Int16(n) => zigzag(out, *n as i64),
+        Value::Int32(n) | Value::Date(n) | Value::Time(n) => zigzag(out, *n as i64),
+        Value::Int64(n) | Value::Timestamp(n) => zigzag(out, *n),
+        Value::Float32(x) => out.extend_from_slice(&x.to_le_bytes()),
+        Value::Float64(x) => out.extend_from_slice(&x.to_le_bytes()),
+        Value::String(s) => avro_bytes(out, s.as_bytes()),
+        Value::Bytes(b) => avro_bytes(out, b),
+        Value::Decimal(d) => avro_bytes(out, &decimal_bytes(*d)),
+    }
+}
+
 /// Appends one row in Avro binary form for `schema.avro_schema()`.
 pub fn encode_avro_row(schema: &StructSchema, row: &[Value], out: &mut Vec<u8>) {
     for (f, v) in schema.fields.iter().zip(row) {
@@ -225,22 +241,9 @@ pub fn encode_avro_row(schema: &StructSchema, row: &[Value], out: &mut Vec<u8>) 
             }
             out.push(2);
         }
-        match v {
-            Value::Null => {
-                // A null in a required field: the reader sees the type's zero value,
-                // which cannot happen for rows read from a NOT NULL column.
-                encode_zero(&f.ty, out)
-            }
-            Value::Boolean(b) => out.push(*b as u8),
-            Value::Int16(n) => zigzag(out, *n as i64),
-            Value::Int32(n) | Value::Date(n) | Value::Time(n) => zigzag(out, *n as i64),
-            Value::Int64(n) | Value::Timestamp(n) => zigzag(out, *n),
-            Value::Float32(x) => out.extend_from_slice(&x.to_le_bytes()),
-            Value::Float64(x) => out.extend_from_slice(&x.to_le_bytes()),
-            Value::String(s) => avro_bytes(out, s.as_bytes()),
-            Value::Bytes(b) => avro_bytes(out, b),
-            Value::Decimal(d) => avro_bytes(out, &decimal_bytes(*d)),
-        }
+        // A null in a required field (impossible from a NOT NULL column) becomes the
+        // type's zero value.
+        encode_avro_value(&f.ty, v, out);
     }
 }
 

@@ -21,6 +21,7 @@
 //! CRC-checked and a torn or corrupt tail is truncated; missing indexes are rebuilt.
 
 pub mod batch;
+mod builder;
 pub mod config;
 pub mod error;
 mod groups;
@@ -29,6 +30,7 @@ mod partition;
 mod segment;
 pub mod store;
 
+pub use builder::BatchBuilder;
 pub use config::{FlushPolicy, LogConfig, TopicConfig};
 pub use error::{LogError, Result};
 pub use groups::CommittedOffset;

@@ -103,6 +103,9 @@ pub trait LogStore: Send + Sync + 'static {
         producer: ProducerSequence,
         records: Vec<ProducerRecord>,
     ) -> Result<i64>;
+    /// Appends one pre-built RecordBatch v2 (see [`crate::BatchBuilder`]); idempotent
+    /// when the batch carries a producer id. Returns the batch's first offset.
+    async fn produce_batch(&self, topic: &str, partition: i32, batch: Bytes) -> Result<i64>;
     /// Reads records from `offset`, waiting up to `max_wait` for some to arrive.
     async fn fetch(
         &self,
@@ -299,6 +302,17 @@ impl LogStore for EmbeddedLog {
             .ok_or_else(|| LogError::UnknownTopicOrPartition(format!("{topic}-{partition}")))?;
         let data = encode_records_as(&records, Some(producer))?;
         Ok(p.append(data.freeze(), &t.config())?.base_offset)
+    }
+
+    async fn produce_batch(&self, topic: &str, partition: i32, batch: Bytes) -> Result<i64> {
+        let t = self
+            .log
+            .topic(topic)
+            .ok_or_else(|| LogError::UnknownTopicOrPartition(topic.to_string()))?;
+        let p = t
+            .partition(partition)
+            .ok_or_else(|| LogError::UnknownTopicOrPartition(format!("{topic}-{partition}")))?;
+        Ok(p.append(batch, &t.config())?.base_offset)
     }
 
     async fn fetch(

@@ -226,6 +226,9 @@ pub struct CopyParser {
     buf: BytesMut,
     header_done: bool,
     finished: bool,
+    /// Field ranges of the current tuple (`None` = SQL NULL), and its length.
+    fields: Vec<Option<(usize, usize)>>,
+    current_len: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -244,6 +247,8 @@ impl CopyParser {
             buf: BytesMut::new(),
             header_done: false,
             finished: false,
+            fields: Vec::new(),
+            current_len: 0,
         }
     }
 
@@ -255,85 +260,142 @@ impl CopyParser {
         self.finished
     }
 
-    /// The next complete row: its ctid (the first selected column) and the values
-    /// of `columns`, or `None` when more input is needed or the trailer was seen.
-    pub fn next_row(
-        &mut self,
-        columns: &[Column],
-    ) -> Result<Option<(Ctid, Vec<Value>)>, CopyError> {
+    /// Makes the next complete tuple current (see [`CopyParser::field`]); false when
+    /// more input is needed or the trailer was seen. The previous tuple is dropped.
+    pub fn advance_tuple(&mut self, columns: usize) -> Result<bool, CopyError> {
+        if self.current_len > 0 {
+            self.buf.advance(self.current_len);
+            self.current_len = 0;
+        }
         if !self.header_done {
             if self.buf.len() < SIGNATURE.len() + 8 {
-                return Ok(None);
+                return Ok(false);
             }
             if &self.buf[..SIGNATURE.len()] != SIGNATURE {
                 return Err(CopyError("bad signature".into()));
             }
             let ext = u32::from_be_bytes(self.buf[15..19].try_into().unwrap()) as usize;
             if self.buf.len() < 19 + ext {
-                return Ok(None);
+                return Ok(false);
             }
             self.buf.advance(19 + ext);
             self.header_done = true;
         }
         if self.finished || self.buf.len() < 2 {
-            return Ok(None);
+            return Ok(false);
         }
-        // Check the whole tuple is buffered before consuming it.
         let count = i16::from_be_bytes([self.buf[0], self.buf[1]]);
         if count == -1 {
             self.finished = true;
             self.buf.advance(2);
-            return Ok(None);
+            return Ok(false);
         }
-        if count as usize != columns.len() + 1 {
-            return Err(CopyError(format!(
-                "expected {} fields, got {count}",
-                columns.len() + 1
-            )));
+        if count as usize != columns + 1 {
+            return Err(CopyError(format!("expected {} fields, got {count}", columns + 1)));
         }
+        self.fields.clear();
         let mut pos = 2;
         for _ in 0..count {
             if self.buf.len() < pos + 4 {
-                return Ok(None);
+                return Ok(false);
             }
             let len = i32::from_be_bytes(self.buf[pos..pos + 4].try_into().unwrap());
             pos += 4;
-            if len > 0 {
+            if len >= 0 {
+                self.fields.push(Some((pos, pos + len as usize)));
                 pos += len as usize;
+            } else {
+                self.fields.push(None);
             }
         }
         if self.buf.len() < pos {
-            return Ok(None);
+            return Ok(false);
         }
-        let tuple = self.buf.split_to(pos);
-        let mut at = 2;
-        let field = |at: &mut usize| -> Option<&[u8]> {
-            let len = i32::from_be_bytes(tuple[*at..*at + 4].try_into().unwrap());
-            *at += 4;
-            if len < 0 {
-                None
-            } else {
-                let s = &tuple[*at..*at + len as usize];
-                *at += len as usize;
-                Some(s)
-            }
-        };
-        let ctid = match field(&mut at) {
-            Some(b) if b.len() == 6 => (
+        self.current_len = pos;
+        Ok(true)
+    }
+
+    /// Field `i` of the current tuple (0 is the ctid).
+    pub fn field(&self, i: usize) -> Option<&[u8]> {
+        self.fields[i].map(|(a, b)| &self.buf[a..b])
+    }
+
+    /// The current tuple's ctid.
+    pub fn ctid(&self) -> Result<Ctid, CopyError> {
+        match self.field(0) {
+            Some(b) if b.len() == 6 => Ok((
                 u32::from_be_bytes(b[..4].try_into().unwrap()),
                 u16::from_be_bytes(b[4..6].try_into().unwrap()),
-            ),
-            _ => return Err(CopyError("the row id column is missing".into())),
-        };
-        let mut values = Vec::with_capacity(columns.len());
-        for c in columns {
-            values.push(match field(&mut at) {
-                None => Value::Null,
-                Some(b) => decode(c, b)?,
-            });
+            )),
+            _ => Err(CopyError("the row id column is missing".into())),
         }
-        Ok(Some((ctid, values)))
     }
+
+    /// The current tuple's values of `columns`.
+    pub fn values(&self, columns: &[Column]) -> Result<Vec<Value>, CopyError> {
+        columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| match self.field(i + 1) {
+                None => Ok(Value::Null),
+                Some(b) => decode(c, b),
+            })
+            .collect()
+    }
+
+    /// Appends the current tuple as an Avro record body, transcoding PostgreSQL's
+    /// binary values straight to Avro (the hot path: no intermediate values).
+    pub fn avro_body(&self, columns: &[Column], out: &mut Vec<u8>) -> Result<(), CopyError> {
+        for (i, c) in columns.iter().enumerate() {
+            let raw = self.field(i + 1);
+            if !c.not_null {
+                match raw {
+                    None => {
+                        out.push(0);
+                        continue;
+                    }
+                    Some(_) => out.push(2),
+                }
+            }
+            let Some(b) = raw else {
+                // NULL in a NOT NULL column cannot come from PostgreSQL.
+                return Err(CopyError(format!("NULL in NOT NULL column {}", c.name)));
+            };
+            match c.decode {
+                Decode::Bool => out.push((b.first().copied().unwrap_or(0) != 0) as u8),
+                Decode::Int2 => zigzag(out, i16::from_be_bytes(be(b, "int2")?) as i64),
+                Decode::Int4 => zigzag(out, i32::from_be_bytes(be(b, "int4")?) as i64),
+                Decode::Int8 => zigzag(out, i64::from_be_bytes(be(b, "int8")?)),
+                Decode::Float4 => {
+                    out.extend_from_slice(&f32::from_be_bytes(be(b, "float4")?).to_le_bytes())
+                }
+                Decode::Float8 => {
+                    out.extend_from_slice(&f64::from_be_bytes(be(b, "float8")?).to_le_bytes())
+                }
+                Decode::Text | Decode::Bytea => {
+                    if c.decode == Decode::Text && std::str::from_utf8(b).is_err() {
+                        return Err(CopyError(format!("column {} is not UTF-8", c.name)));
+                    }
+                    zigzag(out, b.len() as i64);
+                    out.extend_from_slice(b);
+                }
+                _ => {
+                    let v = decode(c, b)?;
+                    crate::data::encode_avro_value(&c.field, &v, out);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn zigzag(out: &mut Vec<u8>, n: i64) {
+    let mut z = ((n << 1) ^ (n >> 63)) as u64;
+    while z >= 0x80 {
+        out.push((z as u8) | 0x80);
+        z >>= 7;
+    }
+    out.push(z as u8);
 }
 
 fn be<const N: usize>(b: &[u8], what: &str) -> Result<[u8; N], CopyError> {
@@ -341,7 +403,8 @@ fn be<const N: usize>(b: &[u8], what: &str) -> Result<[u8; N], CopyError> {
         .map_err(|_| CopyError(format!("{what} value of {} bytes", b.len())))
 }
 
-fn decode(c: &Column, b: &[u8]) -> Result<Value, CopyError> {
+/// Decodes one binary field of column `c`.
+pub fn decode(c: &Column, b: &[u8]) -> Result<Value, CopyError> {
     let text = |b: &[u8]| {
         std::str::from_utf8(b)
             .map(str::to_string)
@@ -480,8 +543,11 @@ mod tests {
         let mut rows = Vec::new();
         for byte in data {
             p.feed(&[byte]);
-            while let Some(r) = p.next_row(&columns).unwrap() {
-                rows.push(r);
+            while p.advance_tuple(columns.len()).unwrap() {
+                rows.push((p.ctid().unwrap(), p.values(&columns).unwrap()));
+                let mut avro = Vec::new();
+                p.avro_body(&columns, &mut avro).unwrap();
+                assert_eq!(avro[..2], [2, 84], "union branch 1, then 42 zigzag-encoded");
             }
         }
         assert!(p.finished());

@@ -34,8 +34,7 @@ use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use creek_log::{ProducerRecord, ProducerSequence};
+use creek_log::{BatchBuilder, ProducerSequence};
 use futures::StreamExt;
 use serde_json::{json, Value as Json};
 use tokio_postgres::Client;
@@ -43,6 +42,7 @@ use tracing::{info, warn};
 
 use super::pg::{self, Column, CopyParser, Ctid, TableId};
 use super::{discover_tables, JdbcSourceConfig, Mode};
+use crate::converter::PreparedConverter;
 use crate::data::{StructSchema, Value};
 use crate::runtime::{TargetState, TaskContext};
 
@@ -532,12 +532,16 @@ async fn poll_in_transaction(
         .map_err(|e| TaskError(format!("reading {} failed: {}", state.table.qualified(), describe_pg_error(&e))))?;
     futures::pin_mut!(stream);
     let mut parser = CopyParser::new();
-    let mut chunk: Vec<ProducerRecord> = Vec::with_capacity(config.batch_max_rows);
+    let mut chunk: Option<BatchBuilder> = None;
     let mut last_ctid: Option<Ctid> = after;
     let mut delivered = 0u64;
     let mut max_ts = state.offset.timestamp.map(|t| t.0);
     let mut max_inc = state.offset.incrementing;
-    let mut buf = Vec::with_capacity(512);
+    let mut value = Vec::with_capacity(512);
+    let avro_id = match &value_conv {
+        PreparedConverter::Avro { id } => Some(*id),
+        _ => None,
+    };
     loop {
         let piece = stream.next().await;
         let more = match piece {
@@ -548,7 +552,8 @@ async fn poll_in_transaction(
             Some(Err(e)) => return Err(TaskError(format!("reading {} failed: {}", state.table.qualified(), describe_pg_error(&e)))),
             None => false,
         };
-        while let Some((ctid, values)) = parser.next_row(columns)? {
+        while parser.advance_tuple(columns.len())? {
+            let ctid = parser.ctid()?;
             if let Some(prev) = last_ctid {
                 if ctid <= prev {
                     return Err(TaskError(format!(
@@ -559,32 +564,39 @@ async fn poll_in_transaction(
             }
             last_ctid = Some(ctid);
             if let Some(ix) = &ts_index {
-                if let Some(Value::Timestamp(ms)) = ix.iter().map(|i| &values[*i]).find(|v| !matches!(v, Value::Null)) {
-                    max_ts = Some(max_ts.map_or(*ms, |m: i64| m.max(*ms)));
+                let first = ix.iter().find_map(|i| parser.field(i + 1).map(|b| (i, b)));
+                if let Some((i, b)) = first {
+                    if let Value::Timestamp(ms) = pg::decode(&columns[*i], b)? {
+                        max_ts = Some(max_ts.map_or(ms, |m: i64| m.max(ms)));
+                    }
                 }
             }
             if let Some(i) = inc_index {
-                let v = match &values[i] {
-                    Value::Int16(n) => Some(*n as i64),
-                    Value::Int32(n) => Some(*n as i64),
-                    Value::Int64(n) => Some(*n),
+                let v = match parser.field(i + 1).map(|b| pg::decode(&columns[i], b)).transpose()? {
+                    Some(Value::Int16(n)) => Some(n as i64),
+                    Some(Value::Int32(n)) => Some(n as i64),
+                    Some(Value::Int64(n)) => Some(n),
                     _ => None,
                 };
                 if let Some(v) = v {
                     max_inc = Some(max_inc.map_or(v, |m: i64| m.max(v)));
                 }
             }
-            buf.clear();
-            value_conv.encode(schema, &values, &mut buf)?;
-            chunk.push(ProducerRecord {
-                key: None,
-                value: Some(Bytes::copy_from_slice(&buf)),
-                headers: Vec::new(),
-                timestamp: None,
-            });
-            if chunk.len() >= config.batch_max_rows {
-                delivered += chunk.len() as u64;
-                flush_chunk(ctx, state, partitions, &mut chunk, &poll_snapshot, incrementing_floor, last_ctid, max_ts, max_inc).await?;
+            value.clear();
+            match avro_id {
+                Some(id) => {
+                    value.push(0);
+                    value.extend_from_slice(&id.to_be_bytes());
+                    parser.avro_body(columns, &mut value)?;
+                }
+                None => value_conv.encode(schema, &parser.values(columns)?, &mut value)?,
+            }
+            let builder = chunk.get_or_insert_with(|| new_chunk(state, partitions));
+            builder.append(creek_log::now_ms(), None, Some(&value));
+            if builder.len() >= config.batch_max_rows {
+                delivered += builder.len() as u64;
+                let full = chunk.take().expect("just filled");
+                flush_chunk(ctx, state, partitions, full, &poll_snapshot, incrementing_floor, last_ctid, max_ts, max_inc).await?;
             }
         }
         if !more {
@@ -594,9 +606,9 @@ async fn poll_in_transaction(
     if !parser.finished() {
         return Err(TaskError(format!("the COPY of {} ended early", state.table.qualified())));
     }
-    if !chunk.is_empty() {
-        delivered += chunk.len() as u64;
-        flush_chunk(ctx, state, partitions, &mut chunk, &poll_snapshot, incrementing_floor, last_ctid, max_ts, max_inc).await?;
+    if let Some(rest) = chunk.take() {
+        delivered += rest.len() as u64;
+        flush_chunk(ctx, state, partitions, rest, &poll_snapshot, incrementing_floor, last_ctid, max_ts, max_inc).await?;
     }
     // The poll is complete: its snapshot becomes the watermark.
     state.offset.inflight = None;
@@ -613,28 +625,41 @@ async fn poll_in_transaction(
     Ok(())
 }
 
+/// The partition and idempotent-producer sequence of the next chunk.
+fn chunk_target(state: &TableState, partitions: i32) -> (i32, i32) {
+    let partition = (state.offset.chunks % partitions.max(1) as u64) as i32;
+    (partition, state.offset.sequences.get(&partition).copied().unwrap_or(0))
+}
+
+fn new_chunk(state: &TableState, partitions: i32) -> BatchBuilder {
+    let (_, seq) = chunk_target(state, partitions);
+    BatchBuilder::new(
+        creek_log::now_ms(),
+        Some(ProducerSequence {
+            producer_id: state.offset.producer_id.expect("assigned before polling"),
+            producer_epoch: 0,
+            base_sequence: seq,
+        }),
+    )
+}
+
+/// Appends a chunk as one idempotent batch, then records the progress as the offset.
 #[allow(clippy::too_many_arguments)]
 async fn flush_chunk(
     ctx: &TaskContext,
     state: &mut TableState,
     partitions: i32,
-    chunk: &mut Vec<ProducerRecord>,
+    chunk: BatchBuilder,
     poll_snapshot: &Snapshot,
     incrementing_floor: Option<i64>,
     last_ctid: Option<Ctid>,
     max_ts: Option<i64>,
     max_inc: Option<i64>,
 ) -> Result<(), TaskError> {
-    let partition = (state.offset.chunks % partitions.max(1) as u64) as i32;
-    let seq = state.offset.sequences.get(&partition).copied().unwrap_or(0);
+    let (partition, seq) = chunk_target(state, partitions);
     let n = chunk.len() as i32;
-    let producer = ProducerSequence {
-        producer_id: state.offset.producer_id.expect("assigned before polling"),
-        producer_epoch: 0,
-        base_sequence: seq,
-    };
     ctx.store
-        .produce_idempotent(&state.topic, partition, producer, std::mem::take(chunk))
+        .produce_batch(&state.topic, partition, chunk.finish())
         .await
         .map_err(|e| TaskError(format!("appending to {}-{partition} failed: {e}", state.topic)))?;
     state.offset.sequences.insert(partition, seq.wrapping_add(n) & i32::MAX);
