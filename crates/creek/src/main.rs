@@ -1,9 +1,11 @@
 //! `creek`: the whole streaming pipeline as one binary.
 //!
 //! Subcommands: `up` (run the services), `topics` (kafka-topics' flags, a Kafka
-//! client), `bench` (reproducible benchmarks). Each lives in its own module.
+//! client), `bench` (reproducible benchmarks), `fake` (the seed's data generator).
+//! Each lives in its own module.
 
 mod bench;
+mod fake;
 mod topics;
 mod up;
 
@@ -28,14 +30,17 @@ enum Command {
     Topics(topics::TopicsArgs),
     /// Run a benchmark suite.
     Bench(bench::BenchArgs),
+    /// Insert fake customers into PostgreSQL, like the seed's make_fake_data.py (same flags).
+    Fake(fake::FakeArgs),
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(fake::normalize_args(std::env::args_os()));
     let result = match cli.command {
         Command::Up(args) => up::run(args),
         Command::Topics(args) => topics::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Fake(args) => fake::run(args),
     };
     if let Err(e) = result {
         eprintln!("Error: {e:#}");
