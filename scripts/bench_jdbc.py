@@ -59,7 +59,10 @@ def main() -> None:
         print(f"psql \\copy binary: {rows / copy_best:,.0f} rows/s (best of 3: {copy_best:.2f} s)")
 
         kafka, registry, connect = free_port(), free_port(), free_port()
-        proc = subprocess.Popen([str(creek), "up", "--data-dir", f"{work}/data", "--kafka-port",
+        # CREEK_PERF=FILE records a profile of creek with `perf record` (for tuning).
+        wrap = ["perf", "record", "-g", "-o", os.environ["CREEK_PERF"], "--"] \
+            if os.environ.get("CREEK_PERF") else []
+        proc = subprocess.Popen(wrap + [str(creek), "up", "--data-dir", f"{work}/data", "--kafka-port",
                                  str(kafka), "--registry-port", str(registry), "--connect-port",
                                  str(connect), "--ksql-port", str(free_port())],
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

@@ -1,34 +1,107 @@
 #!/usr/bin/env bash
-# Quick start: installs what is missing, builds creek, starts it, and runs the seed's
-# step 6 (create topic psg-customers) plus a produce/consume round trip with kcat.
-# creek keeps running until Ctrl-C. (`creek demo`, the whole seed pipeline, arrives
-# with the later pipeline issues; this is what exists today: the broker.)
+# Quick start: installs what is missing, builds creek, and runs the seed's steps 4-7:
+# a (throwaway) PostgreSQL, `creek fake` filling table customers, topic psg-customers,
+# the seed's connector JSON posted with the seed's curl command, and the Avro rows read
+# back through creek's Schema Registry. Everything keeps running until Ctrl-C.
+# (`creek demo`, the whole pipeline with SQL and the lake, arrives with later issues.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 cargo build --release -p creek
 CREEK="${CARGO_TARGET_DIR:-$PWD/target}/release/creek"
 PORT="${CREEK_KAFKA_PORT:-9092}"
-DATA="${CREEK_DATA_DIR:-$PWD/creek-data}"
+REGISTRY_PORT="${CREEK_REGISTRY_PORT:-8081}"
+CONNECT_PORT="${CREEK_CONNECT_PORT:-8083}"
+WORK="$(mktemp -d)"
+# A fresh data dir by default: the database is throwaway too, and source offsets
+# (PostgreSQL snapshots) only mean something for the database they came from.
+DATA="${CREEK_DATA_DIR:-$WORK/data}"
+PIDS=()
+cleanup() {
+  for ((i=${#PIDS[@]}-1; i>=0; i--)); do kill -TERM "${PIDS[i]}" 2>/dev/null || true; wait "${PIDS[i]}" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+step() { echo; echo "\$ $*"; }
 
-"$CREEK" up --data-dir "$DATA" --kafka-port "$PORT" &
-CREEK_PID=$!
-trap 'kill -TERM $CREEK_PID 2>/dev/null; wait $CREEK_PID 2>/dev/null' EXIT INT TERM
-for _ in $(seq 50); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
-  sleep 0.1
-done
+# 4 - PostgreSQL: a throwaway cluster from the machine's own binaries.
+mkfifo "$WORK/pg"
+python3 scripts/temp_postgres.py >"$WORK/pg" &
+PIDS+=($!)
+read -r PG_URL JDBC_URL <"$WORK/pg"
+echo "PostgreSQL (throwaway): $PG_URL"
 
-echo
-echo "\$ creek topics --create --bootstrap-server localhost:$PORT --partitions 1 --replication-factor 1 --topic psg-customers"
+"$CREEK" up --data-dir "$DATA" --kafka-port "$PORT" --registry-port "$REGISTRY_PORT" \
+  --connect-port "$CONNECT_PORT" >"$WORK/creek.out" &
+PIDS+=($!)
+for _ in $(seq 100); do grep -q "creek ready" "$WORK/creek.out" 2>/dev/null && break; sleep 0.1; done
+cat "$WORK/creek.out"
+
+# 5 - the fake data generator: one batch shown, then a silent stream in the background.
+step "creek fake -cs $PG_URL -n 3 --total 3"
+"$CREEK" fake -cs "$PG_URL" -n 3 --total 3
+"$CREEK" fake -cs "$PG_URL" -n 10 --interval 0.5 --silent &
+PIDS+=($!)
+
+# 6 - the topic.
+step "creek topics --create --bootstrap-server localhost:$PORT --partitions 1 --replication-factor 1 --topic psg-customers"
 "$CREEK" topics --create --bootstrap-server "localhost:$PORT" --partitions 1 --replication-factor 1 \
   --topic psg-customers --if-not-exists
-echo "\$ creek topics --describe --bootstrap-server localhost:$PORT --topic psg-customers"
-"$CREEK" topics --describe --bootstrap-server "localhost:$PORT" --topic psg-customers
-echo "\$ printf 'hello\\ncreek\\n' | kcat -P -b localhost:$PORT -t psg-customers"
-printf 'hello\ncreek\n' | kcat -P -b "localhost:$PORT" -t psg-customers
-echo "\$ kcat -C -b localhost:$PORT -t psg-customers -o -2 -e -q"
-kcat -C -b "localhost:$PORT" -t psg-customers -o -2 -e -q
+
+# 7 - the seed's connector JSON, with this database's address.
+cat >"$WORK/connect_postgres.config" <<JSON
+{
+    "name": "postg-connector",
+    "config": {
+        "connector.class": "io.confluent.connect.jdbc.JdbcSourceConnector",
+        "tasks.max": 1,
+        "connection.url": "$JDBC_URL",
+        "connection.user": "postgres",
+        "connection.password": "SUA-SENHA",
+        "mode": "timestamp",
+        "timestamp.column.name": "dt_update",
+        "table.whitelist": "public.customers",
+        "topic.prefix": "psg-",
+        "validate.non.null": "false",
+        "poll.interval.ms": 500
+    }
+}
+JSON
+step "curl -X POST -H \"Content-Type: application/json\" --data @connect_postgres.config http://localhost:$CONNECT_PORT/connectors"
+curl -s -X POST -H "Content-Type: application/json" --data @"$WORK/connect_postgres.config" \
+  "http://localhost:$CONNECT_PORT/connectors"
 echo
-echo "creek is serving Kafka on localhost:$PORT with data in $DATA. Press Ctrl-C to stop."
-wait $CREEK_PID
+sleep 1.5
+step "curl -s http://localhost:$CONNECT_PORT/connectors/postg-connector/status"
+curl -s "http://localhost:$CONNECT_PORT/connectors/postg-connector/status"
+echo
+
+step "three rows of psg-customers, decoded with confluent-kafka's AvroDeserializer and creek's registry"
+python3 - "$PORT" "$REGISTRY_PORT" <<'PY'
+import sys
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroDeserializer
+from confluent_kafka.serialization import MessageField, SerializationContext
+port, registry = sys.argv[1:]
+deser = AvroDeserializer(SchemaRegistryClient({"url": f"http://localhost:{registry}"}))
+c = Consumer({"bootstrap.servers": f"localhost:{port}", "group.id": "demo"})
+c.assign([TopicPartition("psg-customers", 0, 0)])
+shown = 0
+while shown < 3:
+    m = c.poll(5)
+    if m is None:
+        break
+    if m.error():
+        continue
+    row = deser(m.value(), SerializationContext("psg-customers", MessageField.VALUE))
+    print({k: row[k] for k in ("nome", "email", "nascimento", "dt_update")})
+    shown += 1
+c.close()
+PY
+
+echo
+echo "creek: kafka localhost:$PORT, registry http://localhost:$REGISTRY_PORT, connect http://localhost:$CONNECT_PORT"
+echo "data in $DATA, service logs in $DATA/logs (connect.log, schema-registry.log, kafka.log)"
+echo "rows keep flowing from PostgreSQL into psg-customers. Press Ctrl-C to stop."
+wait "${PIDS[1]}"

@@ -65,17 +65,83 @@ pub const fn key(
 pub fn common_keys() -> Vec<ConfigKey> {
     use KeyType::*;
     vec![
-        key("name", String, None, "Common", "Globally unique name to use for this connector."),
-        key("connector.class", String, None, "Common", "Name or alias of the class for this connector."),
-        key("tasks.max", Int, Some("1"), "Common", "Maximum number of tasks to use for this connector."),
-        key("key.converter", Class, Some(""), "Common", "Converter class for record keys."),
-        key("value.converter", Class, Some(""), "Common", "Converter class for record values."),
-        key("header.converter", Class, Some(""), "Common", "HeaderConverter class for record headers."),
-        key("errors.tolerance", String, Some("none"), "Error Handling", "none: any error fails the task; all: skip problematic records."),
-        key("errors.log.enable", Boolean, Some("false"), "Error Handling", "Log errors and failed operations."),
-        key("errors.log.include.messages", Boolean, Some("false"), "Error Handling", "Include records in the error log."),
-        key("errors.retry.timeout", Long, Some("0"), "Error Handling", "Maximum time a failed operation is retried."),
-        key("errors.retry.delay.max.ms", Long, Some("60000"), "Error Handling", "Maximum delay between retries."),
+        key(
+            "name",
+            String,
+            None,
+            "Common",
+            "Globally unique name to use for this connector.",
+        ),
+        key(
+            "connector.class",
+            String,
+            None,
+            "Common",
+            "Name or alias of the class for this connector.",
+        ),
+        key(
+            "tasks.max",
+            Int,
+            Some("1"),
+            "Common",
+            "Maximum number of tasks to use for this connector.",
+        ),
+        key(
+            "key.converter",
+            Class,
+            Some(""),
+            "Common",
+            "Converter class for record keys.",
+        ),
+        key(
+            "value.converter",
+            Class,
+            Some(""),
+            "Common",
+            "Converter class for record values.",
+        ),
+        key(
+            "header.converter",
+            Class,
+            Some(""),
+            "Common",
+            "HeaderConverter class for record headers.",
+        ),
+        key(
+            "errors.tolerance",
+            String,
+            Some("none"),
+            "Error Handling",
+            "none: any error fails the task; all: skip problematic records.",
+        ),
+        key(
+            "errors.log.enable",
+            Boolean,
+            Some("false"),
+            "Error Handling",
+            "Log errors and failed operations.",
+        ),
+        key(
+            "errors.log.include.messages",
+            Boolean,
+            Some("false"),
+            "Error Handling",
+            "Include records in the error log.",
+        ),
+        key(
+            "errors.retry.timeout",
+            Long,
+            Some("0"),
+            "Error Handling",
+            "Maximum time a failed operation is retried.",
+        ),
+        key(
+            "errors.retry.delay.max.ms",
+            Long,
+            Some("60000"),
+            "Error Handling",
+            "Maximum delay between retries.",
+        ),
     ]
 }
 
@@ -91,7 +157,10 @@ const UNSUPPORTED_PREFIXES: &[(&str, &str)] = &[
     ("consumer.override.", "consumer overrides"),
     ("admin.override.", "admin client overrides"),
     ("topic.creation.", "topic.creation settings"),
-    ("exactly.once.support", "exactly.once.support (creek's sources are exactly-once without it)"),
+    (
+        "exactly.once.support",
+        "exactly.once.support (creek's sources are exactly-once without it)",
+    ),
     ("transaction.boundary", "transaction.boundary"),
 ];
 
@@ -104,7 +173,9 @@ pub struct ConfigProblem {
 
 /// Connector configs arrive as JSON objects whose values may be numbers or booleans
 /// (the seed writes `"tasks.max": 1`); Connect treats them as strings.
-pub fn normalize(config: &serde_json::Map<String, Json>) -> Result<BTreeMap<String, String>, ConfigProblem> {
+pub fn normalize(
+    config: &serde_json::Map<String, Json>,
+) -> Result<BTreeMap<String, String>, ConfigProblem> {
     let mut out = BTreeMap::new();
     for (k, v) in config {
         let s = match v {
@@ -131,7 +202,10 @@ pub fn check(keys: &[ConfigKey], config: &BTreeMap<String, String>) -> Vec<Confi
         match config.get(k.name) {
             None if k.default.is_none() => problems.push(ConfigProblem {
                 key: k.name.into(),
-                message: format!("Missing required configuration \"{}\" which has no default value.", k.name),
+                message: format!(
+                    "Missing required configuration \"{}\" which has no default value.",
+                    k.name
+                ),
             }),
             None => {}
             Some(v) => {
@@ -148,7 +222,10 @@ pub fn check(keys: &[ConfigKey], config: &BTreeMap<String, String>) -> Vec<Confi
         if keys.iter().any(|k| k.name == name) {
             continue;
         }
-        if let Some((_, what)) = UNSUPPORTED_PREFIXES.iter().find(|(p, _)| name.starts_with(p)) {
+        if let Some((_, what)) = UNSUPPORTED_PREFIXES
+            .iter()
+            .find(|(p, _)| name.starts_with(p))
+        {
             problems.push(ConfigProblem {
                 key: name.clone(),
                 message: format!("not supported yet: {what}"),
@@ -173,23 +250,18 @@ fn check_value(k: &ConfigKey, v: &str) -> Result<(), String> {
             k.name
         ))
     };
-    match k.ty {
-        KeyType::Int => {
-            if v.trim().parse::<i32>().is_err() {
-                return bad("Not a number of type INT");
-            }
-        }
-        KeyType::Long => {
-            if v.trim().parse::<i64>().is_err() {
-                return bad("Not a number of type LONG");
-            }
-        }
-        KeyType::Boolean => {
-            if !v.eq_ignore_ascii_case("true") && !v.eq_ignore_ascii_case("false") {
-                return bad("Expected value to be either true or false");
-            }
-        }
-        _ => {}
+    let well_typed = match k.ty {
+        KeyType::Int => v.trim().parse::<i32>().is_ok(),
+        KeyType::Long => v.trim().parse::<i64>().is_ok(),
+        KeyType::Boolean => v.eq_ignore_ascii_case("true") || v.eq_ignore_ascii_case("false"),
+        _ => true,
+    };
+    if !well_typed {
+        return bad(match k.ty {
+            KeyType::Int => "Not a number of type INT",
+            KeyType::Long => "Not a number of type LONG",
+            _ => "Expected value to be either true or false",
+        });
     }
     if !k.allowed.is_empty() && !k.allowed.iter().any(|a| a.eq_ignore_ascii_case(v.trim())) {
         return bad(&format!("String must be one of: {}", k.allowed.join(", ")));
@@ -198,7 +270,11 @@ fn check_value(k: &ConfigKey, v: &str) -> Result<(), String> {
 }
 
 /// A value of `key`, or its default.
-pub fn get<'a>(keys: &'a [ConfigKey], config: &'a BTreeMap<String, String>, name: &str) -> Option<&'a str> {
+pub fn get<'a>(
+    keys: &'a [ConfigKey],
+    config: &'a BTreeMap<String, String>,
+    name: &str,
+) -> Option<&'a str> {
     config
         .get(name)
         .map(String::as_str)
@@ -207,7 +283,8 @@ pub fn get<'a>(keys: &'a [ConfigKey], config: &'a BTreeMap<String, String>, name
 
 /// True for keys whose values must never be shown.
 pub fn is_secret(keys: &[ConfigKey], name: &str) -> bool {
-    keys.iter().any(|k| k.name == name && k.ty == KeyType::Password)
+    keys.iter()
+        .any(|k| k.name == name && k.ty == KeyType::Password)
         || name.contains("password")
         || name.ends_with("secret.access.key")
         || name.ends_with(".secret")
@@ -257,7 +334,10 @@ pub fn validate_response(
         })
         .collect();
     // Unknown and unsupported keys get an entry of their own so the error is visible.
-    for p in problems.iter().filter(|p| !keys.iter().any(|k| k.name == p.key)) {
+    for p in problems
+        .iter()
+        .filter(|p| !keys.iter().any(|k| k.name == p.key))
+    {
         configs.push(json!({
             "definition": {"name": p.key, "type": "STRING", "required": false, "default_value": null,
                 "importance": "LOW", "documentation": "", "group": null, "width": "NONE",

@@ -112,10 +112,11 @@ impl Converter {
                 let id = match cached {
                     Some(id) => id,
                     None => {
-                        let id = registry
-                            .register(&subject, &avro)
-                            .await
-                            .map_err(|e| ConnectError::Task(format!("registering the schema of {subject} failed: {e}")))?;
+                        let id = registry.register(&subject, &avro).await.map_err(|e| {
+                            ConnectError::Task(format!(
+                                "registering the schema of {subject} failed: {e}"
+                            ))
+                        })?;
                         ids.lock().insert(cache_key, id);
                         id
                     }
@@ -191,8 +192,17 @@ mod tests {
 
     #[test]
     fn registry_urls_compare_loosely() {
-        assert!(same_registry("http://localhost:8081", "http://127.0.0.1:8081"));
-        assert!(same_registry("http://127.0.0.1:8081/", "http://127.0.0.1:8081"));
-        assert!(!same_registry("http://registry:8081", "http://127.0.0.1:8081"));
+        assert!(same_registry(
+            "http://localhost:8081",
+            "http://127.0.0.1:8081"
+        ));
+        assert!(same_registry(
+            "http://127.0.0.1:8081/",
+            "http://127.0.0.1:8081"
+        ));
+        assert!(!same_registry(
+            "http://registry:8081",
+            "http://127.0.0.1:8081"
+        ));
     }
 }

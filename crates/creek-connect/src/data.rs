@@ -31,7 +31,10 @@ pub enum FieldType {
     /// Milliseconds since the epoch, UTC (Connect's Timestamp: INT64).
     Timestamp,
     /// Connect's Decimal: unscaled two's-complement big-endian bytes at a fixed scale.
-    Decimal { scale: u32, precision: Option<u32> },
+    Decimal {
+        scale: u32,
+        precision: Option<u32>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -136,9 +139,15 @@ fn avro_type(ty: &FieldType) -> Json {
         FieldType::Float64 => json!("double"),
         FieldType::String => json!("string"),
         FieldType::Bytes => json!("bytes"),
-        FieldType::Date => json!({"type": "int", "connect.version": 1, "connect.name": DATE, "logicalType": "date"}),
-        FieldType::Time => json!({"type": "int", "connect.version": 1, "connect.name": TIME, "logicalType": "time-millis"}),
-        FieldType::Timestamp => json!({"type": "long", "connect.version": 1, "connect.name": TIMESTAMP, "logicalType": "timestamp-millis"}),
+        FieldType::Date => {
+            json!({"type": "int", "connect.version": 1, "connect.name": DATE, "logicalType": "date"})
+        }
+        FieldType::Time => {
+            json!({"type": "int", "connect.version": 1, "connect.name": TIME, "logicalType": "time-millis"})
+        }
+        FieldType::Timestamp => {
+            json!({"type": "long", "connect.version": 1, "connect.name": TIMESTAMP, "logicalType": "timestamp-millis"})
+        }
         FieldType::Decimal { scale, precision } => {
             let mut params = Map::new();
             params.insert("scale".into(), Json::String(scale.to_string()));
@@ -382,7 +391,10 @@ mod tests {
         };
         assert_eq!(
             fields[0].1,
-            apache_avro::types::Value::Union(1, Box::new(apache_avro::types::Value::String("Ana".into())))
+            apache_avro::types::Value::Union(
+                1,
+                Box::new(apache_avro::types::Value::String("Ana".into()))
+            )
         );
         assert_eq!(
             fields[1].1,
@@ -415,7 +427,11 @@ mod tests {
     fn struct_to_string_skips_nulls() {
         let s = row_string(
             &customers(),
-            &[Value::String("Ana".into()), Value::Null, Value::Timestamp(0)],
+            &[
+                Value::String("Ana".into()),
+                Value::Null,
+                Value::Timestamp(0),
+            ],
         );
         assert_eq!(s, "Struct{nome=Ana,dt_update=Thu Jan 01 00:00:00 UTC 1970}");
     }

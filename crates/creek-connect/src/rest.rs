@@ -21,10 +21,16 @@ impl IntoResponse for ConnectError {
         let status = match &self {
             ConnectError::NotFound(_) => StatusCode::NOT_FOUND,
             ConnectError::Conflict(_) => StatusCode::CONFLICT,
-            ConnectError::BadRequest(_) | ConnectError::InvalidConfig { .. } => StatusCode::BAD_REQUEST,
+            ConnectError::BadRequest(_) | ConnectError::InvalidConfig { .. } => {
+                StatusCode::BAD_REQUEST
+            }
             ConnectError::Task(_) | ConnectError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        (status, Json(json!({"error_code": status.as_u16(), "message": self.to_string()}))).into_response()
+        (
+            status,
+            Json(json!({"error_code": status.as_u16(), "message": self.to_string()})),
+        )
+            .into_response()
     }
 }
 
@@ -41,7 +47,10 @@ pub fn router(worker: Worker) -> Router {
         .route("/connectors/{name}/status", get(status))
         .route("/connectors/{name}/tasks", get(tasks))
         .route("/connectors/{name}/tasks/{task}/status", get(task_status))
-        .route("/connectors/{name}/tasks/{task}/restart", post(restart_task))
+        .route(
+            "/connectors/{name}/tasks/{task}/restart",
+            post(restart_task),
+        )
         .route("/connectors/{name}/restart", post(restart))
         .route("/connectors/{name}/pause", put(pause))
         .route("/connectors/{name}/resume", put(resume))
@@ -52,31 +61,48 @@ pub fn router(worker: Worker) -> Router {
 
 /// Parses a JSON body ourselves so malformed input gets Connect's error shape.
 fn body_json(body: &str) -> Result<Value> {
-    serde_json::from_str(body).map_err(|e| ConnectError::BadRequest(format!("Request body is not valid JSON: {e}")))
+    serde_json::from_str(body)
+        .map_err(|e| ConnectError::BadRequest(format!("Request body is not valid JSON: {e}")))
 }
 
 fn config_map(v: &Value) -> Result<BTreeMap<String, String>> {
-    let obj = v.as_object().ok_or_else(|| ConnectError::BadRequest("Connector config must be a JSON object".into()))?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| ConnectError::BadRequest("Connector config must be a JSON object".into()))?;
     config::normalize(obj).map_err(|p| ConnectError::BadRequest(p.message))
 }
 
 async fn root(State(w): State<Worker>) -> Json<Value> {
-    Json(json!({"version": CONNECT_VERSION, "commit": concat!("creek-", env!("CARGO_PKG_VERSION")), "kafka_cluster_id": w.worker_id()}))
+    Json(
+        json!({"version": CONNECT_VERSION, "commit": concat!("creek-", env!("CARGO_PKG_VERSION")), "kafka_cluster_id": w.worker_id()}),
+    )
 }
 
 async fn plugins() -> Json<Value> {
     Json(Value::Array(PLUGINS.iter().map(|(class, _, kind, version)| json!({"class": class, "type": kind, "version": version})).collect()))
 }
 
-async fn validate(State(w): State<Worker>, Path(class): Path<String>, body: String) -> Result<Json<Value>> {
+async fn validate(
+    State(w): State<Worker>,
+    Path(class): Path<String>,
+    body: String,
+) -> Result<Json<Value>> {
     let cfg = config_map(&body_json(&body)?)?;
     let (keys, problems) = w.validate(&class, &cfg).await?;
-    let full = PLUGINS.iter().find(|p| p.0 == class || p.1 == class || p.0.ends_with(&format!(".{class}"))).map(|p| p.0).unwrap_or(&class);
-    Ok(Json(config::validate_response(full, &keys, &cfg, &problems)))
+    let full = PLUGINS
+        .iter()
+        .find(|p| p.0 == class || p.1 == class || p.0.ends_with(&format!(".{class}")))
+        .map(|p| p.0)
+        .unwrap_or(&class);
+    Ok(Json(config::validate_response(
+        full, &keys, &cfg, &problems,
+    )))
 }
 
 fn info_json(i: &ConnectorInfo) -> Value {
-    let tasks: Vec<Value> = (0..i.tasks).map(|t| json!({"connector": i.name, "task": t})).collect();
+    let tasks: Vec<Value> = (0..i.tasks)
+        .map(|t| json!({"connector": i.name, "task": t}))
+        .collect();
     json!({"name": i.name, "config": i.config, "tasks": tasks, "type": i.kind})
 }
 
@@ -102,8 +128,15 @@ fn task_json(id: usize, t: &crate::runtime::State, worker_id: &str) -> Value {
     v
 }
 
-async fn list(State(w): State<Worker>, Query(q): Query<Vec<(String, String)>>) -> Result<Json<Value>> {
-    let expand: Vec<&str> = q.iter().filter(|(k, _)| k == "expand").map(|(_, v)| v.as_str()).collect();
+async fn list(
+    State(w): State<Worker>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Result<Json<Value>> {
+    let expand: Vec<&str> = q
+        .iter()
+        .filter(|(k, _)| k == "expand")
+        .map(|(_, v)| v.as_str())
+        .collect();
     if expand.is_empty() {
         return Ok(Json(json!(w.names())));
     }
@@ -127,8 +160,21 @@ async fn list(State(w): State<Worker>, Query(q): Query<Vec<(String, String)>>) -
 
 async fn create(State(w): State<Worker>, body: String) -> Result<(StatusCode, Json<Value>)> {
     let v = body_json(&body)?;
-    let name = v.get("name").and_then(Value::as_str).filter(|n| !n.is_empty()).ok_or_else(|| ConnectError::BadRequest("Connector name must be given in the request body (\"name\")".into()))?.to_string();
-    let cfg = config_map(v.get("config").ok_or_else(|| ConnectError::BadRequest("Connector config must be given in the request body (\"config\")".into()))?)?;
+    let name = v
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| {
+            ConnectError::BadRequest(
+                "Connector name must be given in the request body (\"name\")".into(),
+            )
+        })?
+        .to_string();
+    let cfg = config_map(v.get("config").ok_or_else(|| {
+        ConnectError::BadRequest(
+            "Connector config must be given in the request body (\"config\")".into(),
+        )
+    })?)?;
     let info = w.create(&name, cfg).await?;
     Ok((StatusCode::CREATED, Json(info_json(&info))))
 }
@@ -141,10 +187,21 @@ async fn get_config(State(w): State<Worker>, Path(name): Path<String>) -> Result
     Ok(Json(json!(w.info(&name)?.config)))
 }
 
-async fn put_config(State(w): State<Worker>, Path(name): Path<String>, body: String) -> Result<(StatusCode, Json<Value>)> {
+async fn put_config(
+    State(w): State<Worker>,
+    Path(name): Path<String>,
+    body: String,
+) -> Result<(StatusCode, Json<Value>)> {
     let cfg = config_map(&body_json(&body)?)?;
     let (created, info) = w.put_config(&name, cfg).await?;
-    Ok((if created { StatusCode::CREATED } else { StatusCode::OK }, Json(info_json(&info))))
+    Ok((
+        if created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        },
+        Json(info_json(&info)),
+    ))
 }
 
 async fn delete(State(w): State<Worker>, Path(name): Path<String>) -> Result<StatusCode> {
@@ -166,13 +223,22 @@ async fn tasks(State(w): State<Worker>, Path(name): Path<String>) -> Result<Json
     Ok(Json(Value::Array(tasks)))
 }
 
-async fn task_status(State(w): State<Worker>, Path((name, task)): Path<(String, usize)>) -> Result<Json<Value>> {
+async fn task_status(
+    State(w): State<Worker>,
+    Path((name, task)): Path<(String, usize)>,
+) -> Result<Json<Value>> {
     let s = w.status(&name)?;
-    let t = s.tasks.get(task).ok_or_else(|| ConnectError::NotFound(format!("Task {name}-{task} not found")))?;
+    let t = s
+        .tasks
+        .get(task)
+        .ok_or_else(|| ConnectError::NotFound(format!("Task {name}-{task} not found")))?;
     Ok(Json(task_json(task, t, w.worker_id())))
 }
 
-async fn restart_task(State(w): State<Worker>, Path((name, task)): Path<(String, usize)>) -> Result<StatusCode> {
+async fn restart_task(
+    State(w): State<Worker>,
+    Path((name, task)): Path<(String, usize)>,
+) -> Result<StatusCode> {
     w.restart_task(&name, task).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -193,6 +259,10 @@ async fn resume(State(w): State<Worker>, Path(name): Path<String>) -> Result<Sta
 }
 
 async fn offsets(State(w): State<Worker>, Path(name): Path<String>) -> Result<Json<Value>> {
-    let offsets: Vec<Value> = w.offsets(&name)?.into_iter().map(|(p, o)| json!({"partition": p, "offset": o})).collect();
+    let offsets: Vec<Value> = w
+        .offsets(&name)?
+        .into_iter()
+        .map(|(p, o)| json!({"partition": p, "offset": o}))
+        .collect();
     Ok(Json(json!({"offsets": offsets})))
 }

@@ -73,7 +73,9 @@ impl StatusHandle {
             State::Failed(trace) => {
                 error!(connector = %self.connector, task = self.task, trace = %trace, "task failed")
             }
-            s => info!(connector = %self.connector, task = self.task, state = s.name(), "task state"),
+            s => {
+                info!(connector = %self.connector, task = self.task, state = s.name(), "task state")
+            }
         }
         self.worker.write_status(
             format!("status-task-{}-{}", self.connector, self.task),
@@ -247,16 +249,22 @@ pub struct ConnectorStatus {
 }
 
 /// The plugins this worker can run: (class, alias, type, version).
-pub const PLUGINS: &[(&str, &str, &str, &str)] = &[(jdbc::CLASS, jdbc::ALIAS, "source", jdbc::VERSION)];
+pub const PLUGINS: &[(&str, &str, &str, &str)] =
+    &[(jdbc::CLASS, jdbc::ALIAS, "source", jdbc::VERSION)];
 
 fn plugin_for(class: &str) -> Option<(&'static str, &'static str, &'static str, &'static str)> {
-    PLUGINS
-        .iter()
-        .copied()
-        .find(|(c, alias, _, _)| class == *c || class == *alias || c.rsplit('.').next() == Some(class) || class == "JdbcSource")
+    PLUGINS.iter().copied().find(|(c, alias, _, _)| {
+        class == *c
+            || class == *alias
+            || c.rsplit('.').next() == Some(class)
+            || class == "JdbcSource"
+    })
 }
 
-async fn read_all(store: &Arc<dyn LogStore>, topic: &str) -> Result<Vec<(Option<Bytes>, Option<Bytes>)>, ConnectError> {
+async fn read_all(
+    store: &Arc<dyn LogStore>,
+    topic: &str,
+) -> Result<Vec<(Option<Bytes>, Option<Bytes>)>, ConnectError> {
     let end = store
         .list_offset(topic, 0, OffsetSpec::Latest)
         .await
@@ -286,7 +294,10 @@ async fn read_all(store: &Arc<dyn LogStore>, topic: &str) -> Result<Vec<(Option<
 
 impl Worker {
     /// Opens the internal topics, replays them and starts the stored connectors.
-    pub async fn start(store: Arc<dyn LogStore>, config: WorkerConfig) -> Result<Worker, ConnectError> {
+    pub async fn start(
+        store: Arc<dyn LogStore>,
+        config: WorkerConfig,
+    ) -> Result<Worker, ConnectError> {
         for t in [CONFIG_TOPIC, OFFSET_TOPIC, STATUS_TOPIC] {
             if store.describe_topic(t).await.is_err() {
                 store
@@ -324,7 +335,11 @@ impl Worker {
             };
             let value: Option<Json> = v.and_then(|v| serde_json::from_slice(&v).ok());
             if let Some(name) = k.strip_prefix("connector-") {
-                match value.as_ref().and_then(|v| v.get("properties")).and_then(Json::as_object) {
+                match value
+                    .as_ref()
+                    .and_then(|v| v.get("properties"))
+                    .and_then(Json::as_object)
+                {
                     Some(props) => {
                         if let Ok(cfg) = config::normalize(props) {
                             configs.insert(name.to_string(), cfg);
@@ -336,8 +351,19 @@ impl Worker {
                     }
                 }
             } else if let Some(name) = k.strip_prefix("target-state-") {
-                let paused = value.as_ref().and_then(|v| v.get("state")).and_then(Json::as_str) == Some("PAUSED");
-                targets.insert(name.to_string(), if paused { TargetState::Paused } else { TargetState::Started });
+                let paused = value
+                    .as_ref()
+                    .and_then(|v| v.get("state"))
+                    .and_then(Json::as_str)
+                    == Some("PAUSED");
+                targets.insert(
+                    name.to_string(),
+                    if paused {
+                        TargetState::Paused
+                    } else {
+                        TargetState::Started
+                    },
+                );
             }
         }
         let worker = Worker {
@@ -358,7 +384,13 @@ impl Worker {
                 let (control, _) = watch::channel(target);
                 worker.inner.connectors.lock().insert(
                     name.clone(),
-                    ConnectorEntry { config: cfg, target, control, tasks: Vec::new(), state: State::Failed(e.to_string()) },
+                    ConnectorEntry {
+                        config: cfg,
+                        target,
+                        control,
+                        tasks: Vec::new(),
+                        state: State::Failed(e.to_string()),
+                    },
                 );
             }
         }
@@ -379,19 +411,36 @@ impl Worker {
     }
 
     /// Full validation: keys, types, cross-key rules, and (when reachable) the database.
-    pub async fn validate(&self, class: &str, config: &BTreeMap<String, String>) -> Result<(Vec<config::ConfigKey>, Vec<ConfigProblem>), ConnectError> {
+    pub async fn validate(
+        &self,
+        class: &str,
+        config: &BTreeMap<String, String>,
+    ) -> Result<(Vec<config::ConfigKey>, Vec<ConfigProblem>), ConnectError> {
         let Some((full_class, ..)) = plugin_for(class) else {
-            return Err(ConnectError::NotFound(format!("Failed to find any class that implements Connector and which name matches {class}")));
+            return Err(ConnectError::NotFound(format!(
+                "Failed to find any class that implements Connector and which name matches {class}"
+            )));
         };
         let keys = jdbc::config_keys();
         let mut problems = config::check(&keys, config);
         if let Some(c) = config.get("connector.class") {
             if plugin_for(c).map(|p| p.0) != Some(full_class) {
-                problems.push(ConfigProblem { key: "connector.class".into(), message: format!("Class {c} does not match {full_class}") });
+                problems.push(ConfigProblem {
+                    key: "connector.class".into(),
+                    message: format!("Class {c} does not match {full_class}"),
+                });
             }
         }
-        for (prefix, default) in [("key.converter", &self.inner.config.default_key_converter), ("value.converter", &self.inner.config.default_value_converter)] {
-            if let Err(ConnectError::InvalidConfig { key, message }) = Converter::from_config(config, prefix, default, &self.inner.config.converters) {
+        for (prefix, default) in [
+            ("key.converter", &self.inner.config.default_key_converter),
+            (
+                "value.converter",
+                &self.inner.config.default_value_converter,
+            ),
+        ] {
+            if let Err(ConnectError::InvalidConfig { key, message }) =
+                Converter::from_config(config, prefix, default, &self.inner.config.converters)
+            {
                 problems.push(ConfigProblem { key, message });
             }
         }
@@ -404,7 +453,11 @@ impl Worker {
         Ok((keys, problems))
     }
 
-    async fn check_config(&self, name: &str, config: &BTreeMap<String, String>) -> Result<(), ConnectError> {
+    async fn check_config(
+        &self,
+        name: &str,
+        config: &BTreeMap<String, String>,
+    ) -> Result<(), ConnectError> {
         if name.is_empty() || name.contains('/') || name.chars().any(char::is_control) {
             return Err(ConnectError::BadRequest(format!("Connector name {name:?} is invalid: it must be non-empty and contain no '/' or control characters")));
         }
@@ -414,21 +467,32 @@ impl Worker {
             }
         }
         let Some(class) = config.get("connector.class") else {
-            return Err(ConnectError::BadRequest("Connector config {..} contains no connector type".replace("{..}", &format!("{:?}", masked(config)))));
+            return Err(ConnectError::BadRequest(
+                "Connector config {..} contains no connector type"
+                    .replace("{..}", &format!("{:?}", masked(config))),
+            ));
         };
         let (keys, problems) = self.validate(class, config).await?;
         let _ = keys;
         if !problems.is_empty() {
-            return Err(ConnectError::BadRequest(config::invalid_message(class, &problems)));
+            return Err(ConnectError::BadRequest(config::invalid_message(
+                class, &problems,
+            )));
         }
         Ok(())
     }
 
     /// POST /connectors: creates a connector; `Conflict` if the name exists.
-    pub async fn create(&self, name: &str, mut config: BTreeMap<String, String>) -> Result<ConnectorInfo, ConnectError> {
+    pub async fn create(
+        &self,
+        name: &str,
+        mut config: BTreeMap<String, String>,
+    ) -> Result<ConnectorInfo, ConnectError> {
         let _guard = self.inner.changes.lock().await;
         if self.inner.connectors.lock().contains_key(name) {
-            return Err(ConnectError::Conflict(format!("Connector {name} already exists")));
+            return Err(ConnectError::Conflict(format!(
+                "Connector {name} already exists"
+            )));
         }
         config.insert("name".into(), name.to_string());
         self.check_config(name, &config).await?;
@@ -438,9 +502,18 @@ impl Worker {
     }
 
     /// PUT /connectors/{name}/config: creates or replaces; returns whether it was created.
-    pub async fn put_config(&self, name: &str, mut config: BTreeMap<String, String>) -> Result<(bool, ConnectorInfo), ConnectError> {
+    pub async fn put_config(
+        &self,
+        name: &str,
+        mut config: BTreeMap<String, String>,
+    ) -> Result<(bool, ConnectorInfo), ConnectError> {
         let _guard = self.inner.changes.lock().await;
-        let existing = self.inner.connectors.lock().get(name).map(|c| (c.config.clone(), c.target));
+        let existing = self
+            .inner
+            .connectors
+            .lock()
+            .get(name)
+            .map(|c| (c.config.clone(), c.target));
         // A masked secret sent back unchanged keeps the stored one.
         if let Some((old, _)) = &existing {
             for (k, v) in config.iter_mut() {
@@ -454,7 +527,10 @@ impl Worker {
         config.insert("name".into(), name.to_string());
         self.check_config(name, &config).await?;
         self.write_config(name, Some(&config)).await?;
-        let target = existing.as_ref().map(|e| e.1).unwrap_or(TargetState::Started);
+        let target = existing
+            .as_ref()
+            .map(|e| e.1)
+            .unwrap_or(TargetState::Started);
         self.stop(name);
         self.launch(name, config, target).await?;
         Ok((existing.is_none(), self.info(name)?))
@@ -482,12 +558,25 @@ impl Worker {
     async fn set_target(&self, name: &str, target: TargetState) -> Result<(), ConnectError> {
         let _guard = self.inner.changes.lock().await;
         self.require(name)?;
-        let state = if target == TargetState::Paused { "PAUSED" } else { "STARTED" };
-        self.append(CONFIG_TOPIC, format!("target-state-{name}"), Some(json!({"state": state}))).await?;
+        let state = if target == TargetState::Paused {
+            "PAUSED"
+        } else {
+            "STARTED"
+        };
+        self.append(
+            CONFIG_TOPIC,
+            format!("target-state-{name}"),
+            Some(json!({"state": state})),
+        )
+        .await?;
         let mut map = self.inner.connectors.lock();
         if let Some(c) = map.get_mut(name) {
             c.target = target;
-            c.state = if target == TargetState::Paused { State::Paused } else { State::Running };
+            c.state = if target == TargetState::Paused {
+                State::Paused
+            } else {
+                State::Running
+            };
             let _ = c.control.send(target);
         }
         info!(connector = %name, state, "connector target state");
@@ -512,7 +601,9 @@ impl Worker {
             let map = self.inner.connectors.lock();
             let c = map.get(name).ok_or_else(|| not_found(name))?;
             if task >= c.tasks.len() {
-                return Err(ConnectError::NotFound(format!("Task {name}-{task} not found")));
+                return Err(ConnectError::NotFound(format!(
+                    "Task {name}-{task} not found"
+                )));
             }
         }
         self.restart(name).await
@@ -582,15 +673,34 @@ impl Worker {
     }
 
     /// Starts (or restarts) a connector's tasks from a checked config.
-    async fn launch(&self, name: &str, config: BTreeMap<String, String>, target: TargetState) -> Result<(), ConnectError> {
-        let parsed = jdbc::JdbcSourceConfig::parse(&config).map_err(|p| ConnectError::BadRequest(config::invalid_message(jdbc::CLASS, &p)))?;
+    async fn launch(
+        &self,
+        name: &str,
+        config: BTreeMap<String, String>,
+        target: TargetState,
+    ) -> Result<(), ConnectError> {
+        let parsed = jdbc::JdbcSourceConfig::parse(&config)
+            .map_err(|p| ConnectError::BadRequest(config::invalid_message(jdbc::CLASS, &p)))?;
         let cc = &self.inner.config.converters;
-        let key_converter = Converter::from_config(&config, "key.converter", &self.inner.config.default_key_converter, cc)?;
-        let value_converter = Converter::from_config(&config, "value.converter", &self.inner.config.default_value_converter, cc)?;
+        let key_converter = Converter::from_config(
+            &config,
+            "key.converter",
+            &self.inner.config.default_key_converter,
+            cc,
+        )?;
+        let value_converter = Converter::from_config(
+            &config,
+            "value.converter",
+            &self.inner.config.default_value_converter,
+            cc,
+        )?;
         // Confluent runs min(tasks.max, tables) tasks; count the tables when the
         // database answers, else start tasks.max and let them find their tables.
         let tables = match tokio::time::timeout(Duration::from_secs(3), parsed.connect()).await {
-            Ok(Ok(client)) => jdbc::discover_tables(&client, &parsed).await.map(|t| t.len()).ok(),
+            Ok(Ok(client)) => jdbc::discover_tables(&client, &parsed)
+                .await
+                .map(|t| t.len())
+                .ok(),
             _ => None,
         };
         let task_count = match tables {
@@ -608,7 +718,12 @@ impl Worker {
                 task_count,
                 store: self.inner.store.clone(),
                 offsets: self.inner.offsets.clone(),
-                status: StatusHandle { worker: self.inner.clone(), connector: name.to_string(), task: task_id, state: status.clone() },
+                status: StatusHandle {
+                    worker: self.inner.clone(),
+                    connector: name.to_string(),
+                    task: task_id,
+                    state: status.clone(),
+                },
                 key_converter: key_converter.clone(),
                 value_converter: value_converter.clone(),
                 control: control.subscribe(),
@@ -617,24 +732,61 @@ impl Worker {
             let mut task_config = config.clone();
             task_config.insert("task.id".into(), task_id.to_string());
             let handle = tokio::spawn(jdbc::task::run(ctx, parsed.clone()));
-            tasks.push(TaskEntry { status, handle, config: task_config, metrics });
+            tasks.push(TaskEntry {
+                status,
+                handle,
+                config: task_config,
+                metrics,
+            });
         }
-        let state = if target == TargetState::Paused { State::Paused } else { State::Running };
-        self.inner.write_status(format!("status-connector-{name}"), &state);
+        let state = if target == TargetState::Paused {
+            State::Paused
+        } else {
+            State::Running
+        };
+        self.inner
+            .write_status(format!("status-connector-{name}"), &state);
         info!(connector = %name, tasks = task_count, "connector started");
-        self.inner.connectors.lock().insert(name.to_string(), ConnectorEntry { config, target, control, tasks, state });
+        self.inner.connectors.lock().insert(
+            name.to_string(),
+            ConnectorEntry {
+                config,
+                target,
+                control,
+                tasks,
+                state,
+            },
+        );
         Ok(())
     }
 
-    async fn write_config(&self, name: &str, config: Option<&BTreeMap<String, String>>) -> Result<(), ConnectError> {
+    async fn write_config(
+        &self,
+        name: &str,
+        config: Option<&BTreeMap<String, String>>,
+    ) -> Result<(), ConnectError> {
         let value = config.map(|c| json!({"properties": c}));
-        self.append(CONFIG_TOPIC, format!("connector-{name}"), value).await
+        self.append(CONFIG_TOPIC, format!("connector-{name}"), value)
+            .await
     }
 
-    async fn append(&self, topic: &str, key: String, value: Option<Json>) -> Result<(), ConnectError> {
+    async fn append(
+        &self,
+        topic: &str,
+        key: String,
+        value: Option<Json>,
+    ) -> Result<(), ConnectError> {
         self.inner
             .store
-            .produce(topic, 0, vec![ProducerRecord { key: Some(Bytes::from(key)), value: value.map(|v| Bytes::from(v.to_string())), ..Default::default() }])
+            .produce(
+                topic,
+                0,
+                vec![ProducerRecord {
+                    key: Some(Bytes::from(key)),
+                    value: value.map(|v| Bytes::from(v.to_string())),
+                    ..Default::default()
+                }],
+            )
             .await
             .map_err(|e| ConnectError::Internal(format!("writing {topic}: {e}")))?;
         Ok(())
@@ -651,7 +803,11 @@ impl WorkerInner {
         let value = json!({"state": state.name(), "trace": trace, "worker_id": self.config.worker_id, "generation": 0});
         let store = self.store.clone();
         tokio::spawn(async move {
-            let rec = ProducerRecord { key: Some(Bytes::from(key)), value: Some(Bytes::from(value.to_string())), ..Default::default() };
+            let rec = ProducerRecord {
+                key: Some(Bytes::from(key)),
+                value: Some(Bytes::from(value.to_string())),
+                ..Default::default()
+            };
             if let Err(e) = store.produce(STATUS_TOPIC, 0, vec![rec]).await {
                 warn!(error = %e, "writing connect-status failed");
             }
@@ -666,12 +822,25 @@ pub fn masked(config: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     let keys = jdbc::config_keys();
     config
         .iter()
-        .map(|(k, v)| (k.clone(), if config::is_secret(&keys, k) { HIDDEN.to_string() } else { v.clone() }))
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                if config::is_secret(&keys, k) {
+                    HIDDEN.to_string()
+                } else {
+                    v.clone()
+                },
+            )
+        })
         .collect()
 }
 
 fn kind_of(config: &BTreeMap<String, String>) -> &'static str {
-    config.get("connector.class").and_then(|c| plugin_for(c)).map(|p| p.2).unwrap_or("unknown")
+    config
+        .get("connector.class")
+        .and_then(|c| plugin_for(c))
+        .map(|p| p.2)
+        .unwrap_or("unknown")
 }
 
 fn not_found(name: &str) -> ConnectError {

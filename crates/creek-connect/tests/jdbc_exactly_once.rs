@@ -55,7 +55,9 @@ async fn delivered(store: &Arc<dyn LogStore>, topic: &str) -> Vec<(i64, i64)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn out_of_order_commits_are_delivered_exactly_once() {
-    let pg = TempPostgres::start().await.expect("starting a throwaway PostgreSQL");
+    let pg = TempPostgres::start()
+        .await
+        .expect("starting a throwaway PostgreSQL");
     let admin = pg.connect().await.unwrap();
     admin
         .batch_execute(
@@ -71,7 +73,10 @@ async fn out_of_order_commits_are_delivered_exactly_once() {
     ));
     let w = worker(store.clone()).await;
     let config: BTreeMap<String, String> = [
-        ("connector.class", "io.confluent.connect.jdbc.JdbcSourceConnector"),
+        (
+            "connector.class",
+            "io.confluent.connect.jdbc.JdbcSourceConnector",
+        ),
         ("connection.url", pg.jdbc_url().as_str()),
         ("connection.user", "postgres"),
         ("mode", "timestamp"),
@@ -80,7 +85,10 @@ async fn out_of_order_commits_are_delivered_exactly_once() {
         ("topic.prefix", "pg-"),
         ("poll.interval.ms", "20"),
         ("batch.max.rows", "300"),
-        ("value.converter", "org.apache.kafka.connect.json.JsonConverter"),
+        (
+            "value.converter",
+            "org.apache.kafka.connect.json.JsonConverter",
+        ),
         ("value.converter.schemas.enable", "false"),
     ]
     .iter()
@@ -133,7 +141,10 @@ async fn out_of_order_commits_are_delivered_exactly_once() {
     for h in writers {
         h.await.unwrap();
     }
-    for (connector, topic) in [("events-source", "pg-events"), ("events-delayed", "delayed-events")] {
+    for (connector, topic) in [
+        ("events-source", "pg-events"),
+        ("events-delayed", "delayed-events"),
+    ] {
         assert_exactly_once(&w, &store, connector, topic).await;
     }
     w.shutdown();

@@ -37,9 +37,8 @@ pub use groups::CommittedOffset;
 pub use log::{Log, Topic, MAX_PARTITIONS};
 pub use partition::{AppendResult, FetchedSlice, Partition};
 pub use store::{
-    ProducerSequence,
     ConsumerRecord, EmbeddedLog, FetchResult, LogStore, OffsetSpec, ProducerRecord,
-    TopicDescription,
+    ProducerSequence, TopicDescription,
 };
 
 /// Wall-clock milliseconds since the Unix epoch, the unit of Kafka timestamps.

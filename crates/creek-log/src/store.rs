@@ -500,14 +500,35 @@ mod idempotent_tests {
             producer_epoch: 0,
             base_sequence: base,
         };
-        assert_eq!(store.produce_idempotent("t", 0, seq(0), recs(3)).await.unwrap(), 0);
-        assert_eq!(store.produce_idempotent("t", 0, seq(3), recs(2)).await.unwrap(), 3);
+        assert_eq!(
+            store
+                .produce_idempotent("t", 0, seq(0), recs(3))
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(
+            store
+                .produce_idempotent("t", 0, seq(3), recs(2))
+                .await
+                .unwrap(),
+            3
+        );
         // The same batch again (a retry after a crash) lands on its first offset.
-        assert_eq!(store.produce_idempotent("t", 0, seq(3), recs(2)).await.unwrap(), 3);
+        assert_eq!(
+            store
+                .produce_idempotent("t", 0, seq(3), recs(2))
+                .await
+                .unwrap(),
+            3
+        );
         assert_eq!(
             store.list_offset("t", 0, OffsetSpec::Latest).await.unwrap(),
             Some(5)
         );
-        assert!(store.produce_idempotent("t", 0, seq(9), recs(1)).await.is_err());
+        assert!(store
+            .produce_idempotent("t", 0, seq(9), recs(1))
+            .await
+            .is_err());
     }
 }

@@ -234,7 +234,11 @@ fn init_logging(data_dir: &Path) -> anyhow::Result<()> {
     }
     tracing_subscriber::registry()
         .with(file_layers)
-        .with(fmt::layer().with_writer(std::io::stderr).with_filter(level()))
+        .with(
+            fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_filter(level()),
+        )
         .init();
     Ok(())
 }

@@ -22,15 +22,31 @@ pub const CLASS: &str = "io.confluent.connect.jdbc.JdbcSourceConnector";
 pub const ALIAS: &str = "JdbcSourceConnector";
 pub const VERSION: &str = "10.7.6-creek";
 
-const MODES: &[&str] = &["bulk", "timestamp", "incrementing", "timestamp+incrementing"];
-const NUMERIC_MAPPINGS: &[&str] = &["none", "precision_only", "best_fit", "best_fit_eager_double"];
+const MODES: &[&str] = &[
+    "bulk",
+    "timestamp",
+    "incrementing",
+    "timestamp+incrementing",
+];
+const NUMERIC_MAPPINGS: &[&str] = &[
+    "none",
+    "precision_only",
+    "best_fit",
+    "best_fit_eager_double",
+];
 
 pub fn config_keys() -> Vec<ConfigKey> {
     use KeyType::*;
     let mut keys = common_keys();
     let mut mode = key("mode", String, None, "Mode", "The mode for updating a table each time it is polled: bulk, timestamp, incrementing or timestamp+incrementing.");
     mode.allowed = MODES;
-    let mut numeric = key("numeric.mapping", String, Some("none"), "Database", "Map NUMERIC values by precision and optionally scale to integral or decimal types.");
+    let mut numeric = key(
+        "numeric.mapping",
+        String,
+        Some("none"),
+        "Database",
+        "Map NUMERIC values by precision and optionally scale to integral or decimal types.",
+    );
     numeric.allowed = NUMERIC_MAPPINGS;
     keys.extend([
         key("connection.url", String, None, "Database", "JDBC connection URL, e.g. jdbc:postgresql://localhost:5432/postgres."),
@@ -118,7 +134,9 @@ fn list(v: Option<&str>) -> Vec<String> {
 impl JdbcSourceConfig {
     /// Parses a config whose keys and types `crate::config::check` has already accepted;
     /// reports the cross-key rules Confluent's connector enforces.
-    pub fn parse(config: &BTreeMap<String, String>) -> Result<JdbcSourceConfig, Vec<ConfigProblem>> {
+    pub fn parse(
+        config: &BTreeMap<String, String>,
+    ) -> Result<JdbcSourceConfig, Vec<ConfigProblem>> {
         let keys = config_keys();
         let g = |k: &str| get(&keys, config, k).filter(|v| !v.is_empty());
         let mut problems = Vec::new();
@@ -131,7 +149,10 @@ impl JdbcSourceConfig {
         let url = match PgUrl::parse(g("connection.url").unwrap_or("")) {
             Ok(u) => Some(u),
             Err(e) => {
-                problem("connection.url", format!("Invalid value for configuration connection.url: {e}"));
+                problem(
+                    "connection.url",
+                    format!("Invalid value for configuration connection.url: {e}"),
+                );
                 None
             }
         };
@@ -141,32 +162,65 @@ impl JdbcSourceConfig {
             "incrementing" => Mode::Incrementing,
             "timestamp+incrementing" => Mode::TimestampIncrementing,
             other => {
-                problem("mode", format!("Invalid value {other} for configuration mode: String must be one of: {}", MODES.join(", ")));
+                problem(
+                    "mode",
+                    format!(
+                        "Invalid value {other} for configuration mode: String must be one of: {}",
+                        MODES.join(", ")
+                    ),
+                );
                 Mode::Bulk
             }
         };
         let timestamp_columns = list(g("timestamp.column.name"));
         let incrementing_column = g("incrementing.column.name").map(str::to_string);
-        if matches!(mode, Mode::Timestamp | Mode::TimestampIncrementing) && timestamp_columns.is_empty() {
-            problem("timestamp.column.name", format!("Missing required configuration \"timestamp.column.name\": mode {} needs it", g("mode").unwrap_or("")));
+        if matches!(mode, Mode::Timestamp | Mode::TimestampIncrementing)
+            && timestamp_columns.is_empty()
+        {
+            problem(
+                "timestamp.column.name",
+                format!(
+                    "Missing required configuration \"timestamp.column.name\": mode {} needs it",
+                    g("mode").unwrap_or("")
+                ),
+            );
         }
-        if matches!(mode, Mode::Incrementing | Mode::TimestampIncrementing) && incrementing_column.is_none() {
-            problem("incrementing.column.name", format!("Missing required configuration \"incrementing.column.name\": mode {} needs it", g("mode").unwrap_or("")));
+        if matches!(mode, Mode::Incrementing | Mode::TimestampIncrementing)
+            && incrementing_column.is_none()
+        {
+            problem(
+                "incrementing.column.name",
+                format!(
+                    "Missing required configuration \"incrementing.column.name\": mode {} needs it",
+                    g("mode").unwrap_or("")
+                ),
+            );
         }
         let include = [list(g("table.whitelist")), list(g("table.include.list"))].concat();
         let exclude = [list(g("table.blacklist")), list(g("table.exclude.list"))].concat();
         if !include.is_empty() && !exclude.is_empty() {
-            problem("table.blacklist", "table.whitelist and table.blacklist are exclusive: set only one".into());
+            problem(
+                "table.blacklist",
+                "table.whitelist and table.blacklist are exclusive: set only one".into(),
+            );
         }
         if g("query").is_some() {
-            problem("query", "not supported yet: custom queries (query); copy tables with table.whitelist".into());
+            problem(
+                "query",
+                "not supported yet: custom queries (query); copy tables with table.whitelist"
+                    .into(),
+            );
         }
         if let Some(d) = g("dialect.name") {
             if d != "PostgreSqlDatabaseDialect" {
                 problem("dialect.name", format!("not supported yet: dialect {d}; creek's JDBC source speaks PostgreSqlDatabaseDialect"));
             }
         }
-        let numeric_mapping = match g("numeric.mapping").unwrap_or("none").to_ascii_lowercase().as_str() {
+        let numeric_mapping = match g("numeric.mapping")
+            .unwrap_or("none")
+            .to_ascii_lowercase()
+            .as_str()
+        {
             "precision_only" => NumericMapping::PrecisionOnly,
             "best_fit" => NumericMapping::BestFit,
             "best_fit_eager_double" => NumericMapping::BestFitEagerDouble,
@@ -177,7 +231,12 @@ impl JdbcSourceConfig {
         let positive = |k: &str, min: i64, problem: &mut dyn FnMut(&str, String)| {
             let v = num(k).unwrap_or(min);
             if v < min {
-                problem(k, format!("Invalid value {v} for configuration {k}: Value must be at least {min}"));
+                problem(
+                    k,
+                    format!(
+                        "Invalid value {v} for configuration {k}: Value must be at least {min}"
+                    ),
+                );
             }
             v.max(min)
         };
@@ -189,7 +248,10 @@ impl JdbcSourceConfig {
         let delay = positive("timestamp.delay.interval.ms", 0, &mut problem);
         let tasks = positive("tasks.max", 1, &mut problem);
         let tz = g("db.timezone").unwrap_or("UTC").to_string();
-        let table_types: Vec<String> = list(g("table.types")).into_iter().map(|t| t.to_ascii_uppercase()).collect();
+        let table_types: Vec<String> = list(g("table.types"))
+            .into_iter()
+            .map(|t| t.to_ascii_uppercase())
+            .collect();
         for t in &table_types {
             if !["TABLE", "VIEW", "MATERIALIZED VIEW", "PARTITIONED TABLE"].contains(&t.as_str()) {
                 problem("table.types", format!("Invalid value {t} for configuration table.types: use TABLE, VIEW, MATERIALIZED VIEW or PARTITIONED TABLE"));
@@ -209,11 +271,17 @@ impl JdbcSourceConfig {
             incrementing_column,
             timestamp_initial: num("timestamp.initial"),
             timestamp_delay: Duration::from_millis(delay as u64),
-            validate_non_null: g("validate.non.null").map(|v| v.eq_ignore_ascii_case("true")).unwrap_or(true),
+            validate_non_null: g("validate.non.null")
+                .map(|v| v.eq_ignore_ascii_case("true"))
+                .unwrap_or(true),
             include,
             exclude,
             schema_pattern: g("schema.pattern").map(str::to_string),
-            table_types: if table_types.is_empty() { vec!["TABLE".into()] } else { table_types },
+            table_types: if table_types.is_empty() {
+                vec!["TABLE".into()]
+            } else {
+                table_types
+            },
             query_suffix: g("query.suffix").unwrap_or("").to_string(),
             topic_prefix: g("topic.prefix").unwrap_or("").to_string(),
             poll_interval: Duration::from_millis(poll as u64),
@@ -260,7 +328,11 @@ pub async fn discover_tables(
             _ => "r",
         })
         .collect();
-    let kinds = kinds.iter().map(|k| quote_literal(k)).collect::<Vec<_>>().join(",");
+    let kinds = kinds
+        .iter()
+        .map(|k| quote_literal(k))
+        .collect::<Vec<_>>()
+        .join(",");
     let rows = client
         .query(
             &format!(
@@ -304,7 +376,9 @@ pub async fn validate_against_database(config: &JdbcSourceConfig) -> Vec<ConfigP
     };
     for entry in &config.include {
         let found = tables.iter().any(|t| {
-            entry == &t.table || *entry == t.qualified() || *entry == format!("{}.{}", config.url.database, t.qualified())
+            entry == &t.table
+                || *entry == t.qualified()
+                || *entry == format!("{}.{}", config.url.database, t.qualified())
         });
         if !found {
             problems.push(ConfigProblem {
@@ -314,10 +388,13 @@ pub async fn validate_against_database(config: &JdbcSourceConfig) -> Vec<ConfigP
         }
     }
     for t in &tables {
-        let Ok(columns) = pg::table_columns(&client, t, config.numeric_mapping, &config.db_timezone).await else {
+        let Ok(columns) =
+            pg::table_columns(&client, t, config.numeric_mapping, &config.db_timezone).await
+        else {
             continue;
         };
-        let mut check = |key: &str, name: &str| match columns.iter().find(|c| c.name == name) {
+        let mut check = |key: &str, name: &str| {
+            match columns.iter().find(|c| c.name == name) {
             None => problems.push(ConfigProblem {
                 key: key.into(),
                 message: format!("Invalid value {name} for configuration {key}: column {name} does not exist in table {}", t.qualified()),
@@ -327,13 +404,17 @@ pub async fn validate_against_database(config: &JdbcSourceConfig) -> Vec<ConfigP
                 message: format!("Cannot make incremental queries using {key} column {name} on {} because this column is nullable (set validate.non.null=false to allow it)", t.qualified()),
             }),
             Some(_) => {}
+        }
         };
         if matches!(config.mode, Mode::Timestamp | Mode::TimestampIncrementing) {
             for c in &config.timestamp_columns {
                 check("timestamp.column.name", c);
             }
         }
-        if matches!(config.mode, Mode::Incrementing | Mode::TimestampIncrementing) {
+        if matches!(
+            config.mode,
+            Mode::Incrementing | Mode::TimestampIncrementing
+        ) {
             if let Some(c) = &config.incrementing_column {
                 check("incrementing.column.name", c);
             }

@@ -291,7 +291,10 @@ impl CopyParser {
             return Ok(false);
         }
         if count as usize != columns + 1 {
-            return Err(CopyError(format!("expected {} fields, got {count}", columns + 1)));
+            return Err(CopyError(format!(
+                "expected {} fields, got {count}",
+                columns + 1
+            )));
         }
         self.fields.clear();
         let mut pos = 2;
@@ -451,7 +454,9 @@ pub fn decode(c: &Column, b: &[u8]) -> Result<Value, CopyError> {
 fn numeric_value(field: &FieldType, s: &str) -> Result<Value, String> {
     if s == "NaN" || s.ends_with("Infinity") {
         return match field {
-            FieldType::Float64 => Ok(Value::Float64(s.replace("Infinity", "inf").parse().unwrap_or(f64::NAN))),
+            FieldType::Float64 => Ok(Value::Float64(
+                s.replace("Infinity", "inf").parse().unwrap_or(f64::NAN),
+            )),
             FieldType::String => Ok(Value::String(s.to_string())),
             _ => Err(format!("{s} cannot be represented as {field:?}")),
         };
@@ -508,12 +513,28 @@ mod tests {
                 precision: Some(10)
             }
         );
-        assert_eq!(numeric_field(tm(4, 0), NumericMapping::BestFit), FieldType::Int16);
-        assert_eq!(numeric_field(tm(12, 0), NumericMapping::BestFit), FieldType::Int64);
-        assert_eq!(numeric_field(tm(10, 2), NumericMapping::BestFit), FieldType::Float64);
+        assert_eq!(
+            numeric_field(tm(4, 0), NumericMapping::BestFit),
+            FieldType::Int16
+        );
+        assert_eq!(
+            numeric_field(tm(12, 0), NumericMapping::BestFit),
+            FieldType::Int64
+        );
+        assert_eq!(
+            numeric_field(tm(10, 2), NumericMapping::BestFit),
+            FieldType::Float64
+        );
         assert_eq!(numeric_field(-1, NumericMapping::None), FieldType::String);
         assert_eq!(
-            numeric_value(&FieldType::Decimal { scale: 2, precision: None }, "-12.5").unwrap(),
+            numeric_value(
+                &FieldType::Decimal {
+                    scale: 2,
+                    precision: None
+                },
+                "-12.5"
+            )
+            .unwrap(),
             Value::Decimal(-1250)
         );
     }
@@ -521,9 +542,30 @@ mod tests {
     #[test]
     fn parses_a_binary_copy_stream_fed_in_pieces() {
         let columns = vec![
-            map_column("n".into(), "int4".into(), false, -1, NumericMapping::None, "UTC"),
-            map_column("s".into(), "text".into(), false, -1, NumericMapping::None, "UTC"),
-            map_column("d".into(), "date".into(), false, -1, NumericMapping::None, "UTC"),
+            map_column(
+                "n".into(),
+                "int4".into(),
+                false,
+                -1,
+                NumericMapping::None,
+                "UTC",
+            ),
+            map_column(
+                "s".into(),
+                "text".into(),
+                false,
+                -1,
+                NumericMapping::None,
+                "UTC",
+            ),
+            map_column(
+                "d".into(),
+                "date".into(),
+                false,
+                -1,
+                NumericMapping::None,
+                "UTC",
+            ),
         ];
         let mut data = Vec::new();
         data.extend_from_slice(SIGNATURE);
@@ -553,7 +595,10 @@ mod tests {
         assert!(p.finished());
         assert_eq!(
             rows,
-            vec![((7, 3), vec![Value::Int32(42), Value::Null, Value::Date(10_958)])]
+            vec![(
+                (7, 3),
+                vec![Value::Int32(42), Value::Null, Value::Date(10_958)]
+            )]
         );
     }
 }

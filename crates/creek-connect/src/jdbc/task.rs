@@ -80,7 +80,11 @@ impl Snapshot {
     }
 
     fn xip_array(&self) -> String {
-        let xs: Vec<String> = self.xip.iter().map(|x| Self::xid32(*x).to_string()).collect();
+        let xs: Vec<String> = self
+            .xip
+            .iter()
+            .map(|x| Self::xid32(*x).to_string())
+            .collect();
         format!("'{{{}}}'::xid[]", xs.join(","))
     }
 
@@ -159,7 +163,10 @@ impl TableOffset {
     pub fn from_json(v: &Json) -> TableOffset {
         let mut o = TableOffset::default();
         if let Some(ms) = v.get("timestamp").and_then(Json::as_i64) {
-            o.timestamp = Some((ms, v.get("timestamp_nanos").and_then(Json::as_i64).unwrap_or(0)));
+            o.timestamp = Some((
+                ms,
+                v.get("timestamp_nanos").and_then(Json::as_i64).unwrap_or(0),
+            ));
         }
         o.incrementing = v.get("incrementing").and_then(Json::as_i64);
         o.snapshot = v
@@ -167,7 +174,10 @@ impl TableOffset {
             .and_then(Json::as_str)
             .and_then(Snapshot::parse);
         if let Some(f) = v.get("creek.inflight") {
-            let snap = f.get("snapshot").and_then(Json::as_str).and_then(Snapshot::parse);
+            let snap = f
+                .get("snapshot")
+                .and_then(Json::as_str)
+                .and_then(Snapshot::parse);
             let after = f.get("after").and_then(Json::as_array);
             if let (Some(snap), Some(after)) = (snap, after) {
                 let b = after.first().and_then(Json::as_u64).unwrap_or(0) as u32;
@@ -239,7 +249,10 @@ pub async fn run(ctx: TaskContext, config: JdbcSourceConfig) {
     }
 }
 
-async fn connect_with_retries(ctx: &TaskContext, config: &JdbcSourceConfig) -> Result<Client, TaskError> {
+async fn connect_with_retries(
+    ctx: &TaskContext,
+    config: &JdbcSourceConfig,
+) -> Result<Client, TaskError> {
     let mut last = String::new();
     for attempt in 1..=config.connection_attempts.max(1) {
         match config.connect().await {
@@ -287,7 +300,11 @@ struct TableState {
     delayed_snapshots: std::collections::VecDeque<(Instant, Snapshot)>,
 }
 
-async fn poll_forever(ctx: &TaskContext, config: &JdbcSourceConfig, client: &Client) -> Result<(), TaskError> {
+async fn poll_forever(
+    ctx: &TaskContext,
+    config: &JdbcSourceConfig,
+    client: &Client,
+) -> Result<(), TaskError> {
     let mut tables: BTreeMap<TableId, TableState> = BTreeMap::new();
     let mut next_discovery = Instant::now();
     let mut control = ctx.control.clone();
@@ -298,9 +315,9 @@ async fn poll_forever(ctx: &TaskContext, config: &JdbcSourceConfig, client: &Cli
             ctx.status.running();
         }
         if Instant::now() >= next_discovery {
-            let found = discover_tables(client, config)
-                .await
-                .map_err(|e| TaskError(format!("listing tables failed: {}", describe_pg_error(&e))))?;
+            let found = discover_tables(client, config).await.map_err(|e| {
+                TaskError(format!("listing tables failed: {}", describe_pg_error(&e)))
+            })?;
             let mine: Vec<TableId> = found
                 .into_iter()
                 .filter(|t| task_for(t, ctx.task_count) == ctx.task_id)
@@ -362,16 +379,37 @@ async fn poll_table(
     client: &Client,
     state: &mut TableState,
 ) -> Result<(), TaskError> {
-    let pgerr = |what: &str, e: tokio_postgres::Error| TaskError(format!("{what} on {}: {}", state_name(&state.table), describe_pg_error(&e)));
-    let columns = pg::table_columns(client, &state.table, config.numeric_mapping, &config.db_timezone)
-        .await
-        .map_err(|e| pgerr("reading the columns", e))?;
+    let pgerr = |what: &str, e: tokio_postgres::Error| {
+        TaskError(format!(
+            "{what} on {}: {}",
+            state_name(&state.table),
+            describe_pg_error(&e)
+        ))
+    };
+    let columns = pg::table_columns(
+        client,
+        &state.table,
+        config.numeric_mapping,
+        &config.db_timezone,
+    )
+    .await
+    .map_err(|e| pgerr("reading the columns", e))?;
     if columns.is_empty() {
-        return Err(TaskError(format!("table {} does not exist or has no columns", state.table.qualified())));
+        return Err(TaskError(format!(
+            "table {} does not exist or has no columns",
+            state.table.qualified()
+        )));
     }
-    for c in config.timestamp_columns.iter().chain(config.incrementing_column.iter()) {
+    for c in config
+        .timestamp_columns
+        .iter()
+        .chain(config.incrementing_column.iter())
+    {
         if !columns.iter().any(|col| &col.name == c) {
-            return Err(TaskError(format!("column {c} does not exist in table {}", state.table.qualified())));
+            return Err(TaskError(format!(
+                "column {c} does not exist in table {}",
+                state.table.qualified()
+            )));
         }
     }
     let schema = pg::struct_schema(&state.table, &columns);
@@ -413,10 +451,18 @@ async fn poll_in_transaction(
         .ok_or_else(|| TaskError("unreadable pg_current_snapshot()".into()))?;
 
     // timestamp.initial = -1: start from now, delivering nothing that exists already.
-    if state.offset.snapshot.is_none() && state.offset.inflight.is_none() && config.timestamp_initial == Some(-1) && config.mode != Mode::Bulk {
+    if state.offset.snapshot.is_none()
+        && state.offset.inflight.is_none()
+        && config.timestamp_initial == Some(-1)
+        && config.mode != Mode::Bulk
+    {
         state.offset.snapshot = Some(current);
         ctx.offsets
-            .commit(&ctx.connector, &state.partition_json, &state.offset.to_json())
+            .commit(
+                &ctx.connector,
+                &state.partition_json,
+                &state.offset.to_json(),
+            )
             .await?;
         return Ok(());
     }
@@ -426,7 +472,9 @@ async fn poll_in_transaction(
     // row is delivered once its transaction has been committed for the delay.
     let (poll_snapshot, incrementing_floor, after, restrict) = match &state.offset.inflight {
         Some((snap, floor, after)) => (snap.clone(), *floor, Some(*after), true),
-        None if config.timestamp_delay.is_zero() => (current, state.offset.incrementing, None, false),
+        None if config.timestamp_delay.is_zero() => {
+            (current, state.offset.incrementing, None, false)
+        }
         None => {
             let now = Instant::now();
             state.delayed_snapshots.push_back((now, current));
@@ -459,15 +507,24 @@ async fn poll_in_transaction(
     let ts_expr = if config.timestamp_columns.len() == 1 {
         pg::quote_ident(&config.timestamp_columns[0])
     } else {
-        let cols: Vec<String> = config.timestamp_columns.iter().map(|c| pg::quote_ident(c)).collect();
+        let cols: Vec<String> = config
+            .timestamp_columns
+            .iter()
+            .map(|c| pg::quote_ident(c))
+            .collect();
         format!("COALESCE({})", cols.join(", "))
     };
     if matches!(config.mode, Mode::Timestamp | Mode::TimestampIncrementing) {
         conditions.push(format!("{ts_expr} IS NOT NULL"));
         if let Some(initial) = config.timestamp_initial.filter(|t| *t >= 0) {
-            let ts_col = columns.iter().find(|c| c.name == config.timestamp_columns[0]);
+            let ts_col = columns
+                .iter()
+                .find(|c| c.name == config.timestamp_columns[0]);
             let literal = if ts_col.map(|c| c.type_name == "timestamp").unwrap_or(false) {
-                format!("(to_timestamp({initial} / 1000.0) AT TIME ZONE {})", pg::quote_literal(&config.db_timezone))
+                format!(
+                    "(to_timestamp({initial} / 1000.0) AT TIME ZONE {})",
+                    pg::quote_literal(&config.db_timezone)
+                )
             } else {
                 format!("to_timestamp({initial} / 1000.0)")
             };
@@ -505,7 +562,10 @@ async fn poll_in_transaction(
 
     // Topic, converters and producer identity.
     let partitions = ensure_topic(ctx, &state.topic).await?;
-    let value_conv = ctx.value_converter.prepare(&state.topic, false, schema).await?;
+    let value_conv = ctx
+        .value_converter
+        .prepare(&state.topic, false, schema)
+        .await?;
     if state.offset.producer_id.is_none() {
         state.offset.producer_id = Some(ctx.store.init_producer_id().await?);
     }
@@ -526,10 +586,13 @@ async fn poll_in_transaction(
         .as_ref()
         .and_then(|n| columns.iter().position(|c| &c.name == n));
 
-    let stream = client
-        .copy_out(copy.as_str())
-        .await
-        .map_err(|e| TaskError(format!("reading {} failed: {}", state.table.qualified(), describe_pg_error(&e))))?;
+    let stream = client.copy_out(copy.as_str()).await.map_err(|e| {
+        TaskError(format!(
+            "reading {} failed: {}",
+            state.table.qualified(),
+            describe_pg_error(&e)
+        ))
+    })?;
     futures::pin_mut!(stream);
     let mut parser = CopyParser::new();
     let mut chunk: Option<BatchBuilder> = None;
@@ -549,7 +612,13 @@ async fn poll_in_transaction(
                 parser.feed(&bytes);
                 true
             }
-            Some(Err(e)) => return Err(TaskError(format!("reading {} failed: {}", state.table.qualified(), describe_pg_error(&e)))),
+            Some(Err(e)) => {
+                return Err(TaskError(format!(
+                    "reading {} failed: {}",
+                    state.table.qualified(),
+                    describe_pg_error(&e)
+                )))
+            }
             None => false,
         };
         while parser.advance_tuple(columns.len())? {
@@ -572,7 +641,11 @@ async fn poll_in_transaction(
                 }
             }
             if let Some(i) = inc_index {
-                let v = match parser.field(i + 1).map(|b| pg::decode(&columns[i], b)).transpose()? {
+                let v = match parser
+                    .field(i + 1)
+                    .map(|b| pg::decode(&columns[i], b))
+                    .transpose()?
+                {
                     Some(Value::Int16(n)) => Some(n as i64),
                     Some(Value::Int32(n)) => Some(n as i64),
                     Some(Value::Int64(n)) => Some(n),
@@ -596,7 +669,18 @@ async fn poll_in_transaction(
             if builder.len() >= config.batch_max_rows {
                 delivered += builder.len() as u64;
                 let full = chunk.take().expect("just filled");
-                flush_chunk(ctx, state, partitions, full, &poll_snapshot, incrementing_floor, last_ctid, max_ts, max_inc).await?;
+                flush_chunk(
+                    ctx,
+                    state,
+                    partitions,
+                    full,
+                    &poll_snapshot,
+                    incrementing_floor,
+                    last_ctid,
+                    max_ts,
+                    max_inc,
+                )
+                .await?;
             }
         }
         if !more {
@@ -604,11 +688,25 @@ async fn poll_in_transaction(
         }
     }
     if !parser.finished() {
-        return Err(TaskError(format!("the COPY of {} ended early", state.table.qualified())));
+        return Err(TaskError(format!(
+            "the COPY of {} ended early",
+            state.table.qualified()
+        )));
     }
     if let Some(rest) = chunk.take() {
         delivered += rest.len() as u64;
-        flush_chunk(ctx, state, partitions, rest, &poll_snapshot, incrementing_floor, last_ctid, max_ts, max_inc).await?;
+        flush_chunk(
+            ctx,
+            state,
+            partitions,
+            rest,
+            &poll_snapshot,
+            incrementing_floor,
+            last_ctid,
+            max_ts,
+            max_inc,
+        )
+        .await?;
     }
     // The poll is complete: its snapshot becomes the watermark.
     state.offset.inflight = None;
@@ -616,7 +714,11 @@ async fn poll_in_transaction(
     state.offset.timestamp = max_ts.map(|ms| (ms, 0));
     state.offset.incrementing = max_inc;
     ctx.offsets
-        .commit(&ctx.connector, &state.partition_json, &state.offset.to_json())
+        .commit(
+            &ctx.connector,
+            &state.partition_json,
+            &state.offset.to_json(),
+        )
         .await?;
     if delivered > 0 {
         tracing::debug!(connector = %ctx.connector, table = %state.table.qualified(), rows = delivered, "poll delivered rows");
@@ -628,7 +730,10 @@ async fn poll_in_transaction(
 /// The partition and idempotent-producer sequence of the next chunk.
 fn chunk_target(state: &TableState, partitions: i32) -> (i32, i32) {
     let partition = (state.offset.chunks % partitions.max(1) as u64) as i32;
-    (partition, state.offset.sequences.get(&partition).copied().unwrap_or(0))
+    (
+        partition,
+        state.offset.sequences.get(&partition).copied().unwrap_or(0),
+    )
 }
 
 fn new_chunk(state: &TableState, partitions: i32) -> BatchBuilder {
@@ -661,14 +766,30 @@ async fn flush_chunk(
     ctx.store
         .produce_batch(&state.topic, partition, chunk.finish())
         .await
-        .map_err(|e| TaskError(format!("appending to {}-{partition} failed: {e}", state.topic)))?;
-    state.offset.sequences.insert(partition, seq.wrapping_add(n) & i32::MAX);
+        .map_err(|e| {
+            TaskError(format!(
+                "appending to {}-{partition} failed: {e}",
+                state.topic
+            ))
+        })?;
+    state
+        .offset
+        .sequences
+        .insert(partition, seq.wrapping_add(n) & i32::MAX);
     state.offset.chunks += 1;
-    state.offset.inflight = Some((poll_snapshot.clone(), incrementing_floor, last_ctid.unwrap_or((0, 0))));
+    state.offset.inflight = Some((
+        poll_snapshot.clone(),
+        incrementing_floor,
+        last_ctid.unwrap_or((0, 0)),
+    ));
     state.offset.timestamp = max_ts.map(|ms| (ms, 0));
     state.offset.incrementing = max_inc;
     ctx.offsets
-        .commit(&ctx.connector, &state.partition_json, &state.offset.to_json())
+        .commit(
+            &ctx.connector,
+            &state.partition_json,
+            &state.offset.to_json(),
+        )
         .await?;
     Ok(())
 }
@@ -696,7 +817,6 @@ impl From<TaskError> for crate::ConnectError {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -712,9 +832,21 @@ mod tests {
 
     #[test]
     fn visibility_sql_uses_32_bit_xids() {
-        let s = Snapshot::parse(&format!("{}:{}:{}", (1u64 << 32) + 5, (1u64 << 32) + 9, (1u64 << 32) + 6)).unwrap();
-        assert_eq!(s.not_visible_sql(), "(age(xmin) <= age('9'::xid) OR xmin = ANY('{6}'::xid[]))");
-        assert_eq!(s.visible_sql(), "(age(xmin) > age('9'::xid) AND xmin <> ALL('{6}'::xid[]))");
+        let s = Snapshot::parse(&format!(
+            "{}:{}:{}",
+            (1u64 << 32) + 5,
+            (1u64 << 32) + 9,
+            (1u64 << 32) + 6
+        ))
+        .unwrap();
+        assert_eq!(
+            s.not_visible_sql(),
+            "(age(xmin) <= age('9'::xid) OR xmin = ANY('{6}'::xid[]))"
+        );
+        assert_eq!(
+            s.visible_sql(),
+            "(age(xmin) > age('9'::xid) AND xmin <> ALL('{6}'::xid[]))"
+        );
     }
 
     #[test]

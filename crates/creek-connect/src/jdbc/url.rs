@@ -65,9 +65,12 @@ impl PgUrl {
                 }
                 "ApplicationName" => parsed.application_name = Some(v),
                 // Driver tuning the wire protocol does not need.
-                "ssl" | "sslmode" if v == "false" || v == "disable" || v == "prefer" || v == "allow" => {}
+                "ssl" | "sslmode"
+                    if v == "false" || v == "disable" || v == "prefer" || v == "allow" => {}
                 "ssl" | "sslmode" => {
-                    return Err(format!("{url:?}: not supported yet: TLS connections ({k}={v})"))
+                    return Err(format!(
+                        "{url:?}: not supported yet: TLS connections ({k}={v})"
+                    ))
                 }
                 _ => {} // other pgJDBC properties (prepareThreshold, …) have no effect here
             }
@@ -88,9 +91,17 @@ impl PgUrl {
         if let Some(pw) = password.or(self.password.as_deref()) {
             c.password(pw);
         }
-        c.dbname(if self.database.is_empty() { user } else { &self.database });
+        c.dbname(if self.database.is_empty() {
+            user
+        } else {
+            &self.database
+        });
         c.connect_timeout(self.connect_timeout.unwrap_or(Duration::from_secs(10)));
-        c.application_name(self.application_name.as_deref().unwrap_or("creek-jdbc-source"));
+        c.application_name(
+            self.application_name
+                .as_deref()
+                .unwrap_or("creek-jdbc-source"),
+        );
         c
     }
 
@@ -162,7 +173,9 @@ mod tests {
 
     #[test]
     fn parses_defaults_and_properties() {
-        let u = PgUrl::parse("jdbc:postgresql://db/app?user=bob&password=s%40cret&connectTimeout=3").unwrap();
+        let u =
+            PgUrl::parse("jdbc:postgresql://db/app?user=bob&password=s%40cret&connectTimeout=3")
+                .unwrap();
         assert_eq!(u.hosts, vec![("db".to_string(), 5432)]);
         assert_eq!(u.user.as_deref(), Some("bob"));
         assert_eq!(u.password.as_deref(), Some("s@cret"));
