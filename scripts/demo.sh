@@ -32,9 +32,10 @@ read -r PG_URL JDBC_URL <"$WORK/pg"
 echo "PostgreSQL (throwaway): $PG_URL"
 
 "$CREEK" up --data-dir "$DATA" --kafka-port "$PORT" --registry-port "$REGISTRY_PORT" \
-  --connect-port "$CONNECT_PORT" >"$WORK/creek.out" &
+  --connect-port "$CONNECT_PORT" >"$WORK/creek.out" 2>"$WORK/creek.err" &
 PIDS+=($!)
 for _ in $(seq 100); do grep -q "creek ready" "$WORK/creek.out" 2>/dev/null && break; sleep 0.1; done
+grep -q "creek ready" "$WORK/creek.out" || { cat "$WORK/creek.err"; echo "creek did not start" >&2; exit 1; }
 cat "$WORK/creek.out"
 
 # 5 - the fake data generator: one batch shown, then a silent stream in the background.
@@ -77,7 +78,7 @@ curl -s "http://localhost:$CONNECT_PORT/connectors/postg-connector/status"
 echo
 
 step "three rows of psg-customers, decoded with confluent-kafka's AvroDeserializer and creek's registry"
-python3 - "$PORT" "$REGISTRY_PORT" <<'PY'
+python3 -W ignore - "$PORT" "$REGISTRY_PORT" <<'PY'
 import sys
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.schema_registry import SchemaRegistryClient
