@@ -262,3 +262,75 @@ def test_malformed_json_is_a_400(creek):
     r = requests.post(f"{creek.connect_url}/connectors", data="{not json",
                       headers={"Content-Type": "application/json"})
     assert r.status_code == 400 and r.json()["error_code"] == 400
+
+
+def _raw_values(server, topic: str, expect: int, timeout: float = 20.0) -> list[bytes]:
+    consumer = Consumer({"bootstrap.servers": server.bootstrap, "group.id": f"raw-{time.time()}"})
+    consumer.assign([TopicPartition(topic, 0, 0)])
+    out = []
+    deadline = time.time() + timeout
+    try:
+        while time.time() < deadline and len(out) < expect:
+            msg = consumer.poll(0.5)
+            if msg is not None and not msg.error():
+                out.append(msg.value())
+    finally:
+        consumer.close()
+    return out
+
+
+def test_worker_wide_and_per_connector_converters(creek_factory, postgres):
+    fake(postgres, 5, n=5)
+    server = creek_factory(extra_args=[
+        "--connect-property", "value.converter=org.apache.kafka.connect.json.JsonConverter",
+        "--connect-property", "value.converter.schemas.enable=false"])
+    cfg = seed_connector(postgres.jdbc_url)["config"]
+    r = requests.post(f"{server.connect_url}/connectors", json={"name": CONNECTOR, "config": cfg})
+    assert r.status_code == 201, r.text
+    rows = [json.loads(v) for v in _raw_values(server, TOPIC, 5)]
+    assert len(rows) == 5
+    assert isinstance(rows[0]["nascimento"], int)  # Connect's Date: days since the epoch
+    assert "schema" not in rows[0]
+
+    # A connector naming its own converter uses it (and its own settings).
+    cfg = dict(cfg, **{"topic.prefix": "str-",
+                       "value.converter": "org.apache.kafka.connect.storage.StringConverter"})
+    r = requests.post(f"{server.connect_url}/connectors", json={"name": "as-strings", "config": cfg})
+    assert r.status_code == 201, r.text
+    values = _raw_values(server, "str-customers", 5)
+    assert len(values) == 5 and values[0].startswith(b"Struct{nome=")
+
+
+def test_unknown_worker_converter_is_refused_at_start(tmp_path):
+    proc = subprocess.run([str(creek_bin()), "up", "--data-dir", str(tmp_path / "d"),
+                           "--kafka-port", "0", "--registry-port", "0", "--connect-port", "0",
+                           "--connect-property", "value.converter=com.example.Nope"],
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode != 0
+    assert "com.example.Nope" in proc.stderr
+
+
+def test_custom_query_mode(creek, postgres):
+    import psycopg
+    fake(postgres, 300, n=300)
+    cfg = seed_connector(postgres.jdbc_url)["config"]
+    del cfg["table.whitelist"]
+    cfg.update({"query": "SELECT nome, sexo, dt_update FROM customers WHERE sexo = 'F'",
+                "topic.prefix": "females", "poll.interval.ms": 100,
+                "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+                "value.converter.schemas.enable": "false"})
+    r = requests.post(f"{creek.connect_url}/connectors", json={"name": "females", "config": cfg})
+    assert r.status_code == 201, r.text
+    with psycopg.connect(postgres.connection_string) as conn:
+        females = conn.execute("SELECT count(*) FROM customers WHERE sexo = 'F'").fetchone()[0]
+    rows = [json.loads(v) for v in _raw_values(creek, "females", females)]
+    assert len(rows) == females and all(r["sexo"] == "F" for r in rows)
+    assert set(rows[0]) == {"nome", "sexo", "dt_update"}
+    fake(postgres, 200, n=200)
+    with psycopg.connect(postgres.connection_string) as conn:
+        females = conn.execute("SELECT count(*) FROM customers WHERE sexo = 'F'").fetchone()[0]
+    assert len(_raw_values(creek, "females", females)) == females
+
+    bad = dict(cfg, query="SELECT nosuchcolumn FROM customers")
+    r = requests.post(f"{creek.connect_url}/connectors", json={"name": "bad", "config": bad})
+    assert r.status_code == 400 and "query" in r.json()["message"]

@@ -38,19 +38,23 @@ pub enum Converter {
 }
 
 impl Converter {
-    /// Builds the `prefix` ("key.converter" / "value.converter") converter from a
-    /// connector config, falling back to the worker's `default_class`.
+    /// Builds the `prefix` ("key.converter" / "value.converter") converter. As in
+    /// Kafka Connect, a connector that names its own converter class configures it
+    /// with its own `prefix.*` keys; otherwise the worker's converter and settings
+    /// (`worker`, e.g. from `creek up --connect-property`) apply, Avro by default.
     pub fn from_config(
         config: &BTreeMap<String, String>,
         prefix: &str,
-        default_class: &str,
+        worker: &BTreeMap<String, String>,
         ctx: &ConverterContext,
     ) -> Result<Converter, ConnectError> {
-        let class = config
-            .get(prefix)
-            .map(String::as_str)
-            .unwrap_or(default_class);
-        let sub = |k: &str| config.get(&format!("{prefix}.{k}"));
+        let source = if config.contains_key(prefix) {
+            config
+        } else {
+            worker
+        };
+        let class = source.get(prefix).map(String::as_str).unwrap_or(AVRO);
+        let sub = |k: &str| source.get(&format!("{prefix}.{k}"));
         match class {
             AVRO | "AvroConverter" => {
                 if let Some(url) = sub("schema.registry.url") {

@@ -16,7 +16,7 @@ use tokio::sync::watch;
 use tracing::{error, info, warn};
 
 use crate::config::{self, ConfigProblem};
-use crate::converter::{Converter, ConverterContext, AVRO};
+use crate::converter::{Converter, ConverterContext};
 use crate::jdbc;
 use crate::ConnectError;
 
@@ -203,8 +203,9 @@ pub struct WorkerConfig {
     /// `host:port` of the REST listener, Connect's worker id.
     pub worker_id: String,
     pub converters: ConverterContext,
-    pub default_key_converter: String,
-    pub default_value_converter: String,
+    /// Worker-wide converter settings (`key.converter`, `value.converter.schemas.enable`…);
+    /// both converters are Avro when unset, as in the seed's Confluent setup.
+    pub converter_defaults: BTreeMap<String, String>,
 }
 
 impl WorkerConfig {
@@ -212,8 +213,7 @@ impl WorkerConfig {
         WorkerConfig {
             worker_id,
             converters,
-            default_key_converter: AVRO.to_string(),
-            default_value_converter: AVRO.to_string(),
+            converter_defaults: BTreeMap::new(),
         }
     }
 }
@@ -298,6 +298,15 @@ impl Worker {
         store: Arc<dyn LogStore>,
         config: WorkerConfig,
     ) -> Result<Worker, ConnectError> {
+        // Worker-wide converter settings are checked before anything starts.
+        for prefix in ["key.converter", "value.converter"] {
+            Converter::from_config(
+                &BTreeMap::new(),
+                prefix,
+                &config.converter_defaults,
+                &config.converters,
+            )?;
+        }
         for t in [CONFIG_TOPIC, OFFSET_TOPIC, STATUS_TOPIC] {
             if store.describe_topic(t).await.is_err() {
                 store
@@ -431,16 +440,13 @@ impl Worker {
                 });
             }
         }
-        for (prefix, default) in [
-            ("key.converter", &self.inner.config.default_key_converter),
-            (
-                "value.converter",
-                &self.inner.config.default_value_converter,
-            ),
-        ] {
-            if let Err(ConnectError::InvalidConfig { key, message }) =
-                Converter::from_config(config, prefix, default, &self.inner.config.converters)
-            {
+        for prefix in ["key.converter", "value.converter"] {
+            if let Err(ConnectError::InvalidConfig { key, message }) = Converter::from_config(
+                config,
+                prefix,
+                &self.inner.config.converter_defaults,
+                &self.inner.config.converters,
+            ) {
                 problems.push(ConfigProblem { key, message });
             }
         }
@@ -685,13 +691,13 @@ impl Worker {
         let key_converter = Converter::from_config(
             &config,
             "key.converter",
-            &self.inner.config.default_key_converter,
+            &self.inner.config.converter_defaults,
             cc,
         )?;
         let value_converter = Converter::from_config(
             &config,
             "value.converter",
-            &self.inner.config.default_value_converter,
+            &self.inner.config.converter_defaults,
             cc,
         )?;
         // Confluent runs min(tasks.max, tables) tasks; count the tables when the

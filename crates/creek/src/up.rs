@@ -1,5 +1,6 @@
 //! `creek up`: open the log, serve the Kafka protocol, shut down cleanly on a signal.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -29,6 +30,11 @@ pub struct UpArgs {
     /// Kafka Connect REST port.
     #[arg(long, default_value_t = 8083)]
     pub connect_port: u16,
+    /// A worker-wide Connect converter setting, KEY=VALUE (repeatable), as in a
+    /// worker's properties file: key.converter, value.converter and their
+    /// `.schemas.enable` / `.schema.registry.url` settings. Default: Avro for both.
+    #[arg(long = "connect-property", value_name = "KEY=VALUE")]
+    pub connect_properties: Vec<String>,
     /// Reserved for ksqlDB (not part of this build yet).
     #[arg(long, default_value_t = 8088)]
     pub ksql_port: u16,
@@ -133,18 +139,17 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
 
     let connect_listener = bind_http(&args.host, args.connect_port, "Kafka Connect").await?;
     let connect_port = connect_listener.local_addr()?.port();
-    let worker = creek_connect::Worker::start(
-        store.clone(),
-        creek_connect::WorkerConfig::new(
-            format!("{advertised_host}:{connect_port}"),
-            creek_connect::converter::ConverterContext {
-                registry: registry.clone(),
-                registry_url: registry_url.clone(),
-            },
-        ),
-    )
-    .await
-    .context("starting the Connect worker")?;
+    let mut worker_config = creek_connect::WorkerConfig::new(
+        format!("{advertised_host}:{connect_port}"),
+        creek_connect::converter::ConverterContext {
+            registry: registry.clone(),
+            registry_url: registry_url.clone(),
+        },
+    );
+    worker_config.converter_defaults = connect_properties(&args.connect_properties)?;
+    let worker = creek_connect::Worker::start(store.clone(), worker_config)
+        .await
+        .context("starting the Connect worker")?;
     let connect_server = tokio::spawn(serve_http(
         connect_listener,
         creek_connect::router(worker),
@@ -173,6 +178,27 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
     tokio::task::spawn_blocking(move || log.flush_all()).await??;
     println!("creek stopped: log flushed");
     Ok(())
+}
+
+/// Parses `--connect-property KEY=VALUE` flags; only converter settings are worker-wide.
+fn connect_properties(flags: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for flag in flags {
+        let (k, v) = flag
+            .split_once('=')
+            .with_context(|| format!("--connect-property {flag:?}: expected KEY=VALUE"))?;
+        let k = k.trim();
+        if !["key.converter", "value.converter"]
+            .iter()
+            .any(|p| k == *p || k.starts_with(&format!("{p}.")))
+        {
+            anyhow::bail!(
+                "--connect-property {k}: unknown worker property (creek accepts key.converter*, value.converter*)"
+            );
+        }
+        out.insert(k.to_string(), v.trim().to_string());
+    }
+    Ok(out)
 }
 
 async fn bind_http(host: &str, port: u16, what: &str) -> anyhow::Result<tokio::net::TcpListener> {

@@ -112,6 +112,8 @@ pub struct JdbcSourceConfig {
     pub exclude: Vec<String>,
     pub schema_pattern: Option<String>,
     pub table_types: Vec<String>,
+    /// A custom query copied instead of tables (Confluent's `query` mode).
+    pub query: Option<String>,
     pub query_suffix: String,
     pub topic_prefix: String,
     pub poll_interval: Duration,
@@ -204,11 +206,10 @@ impl JdbcSourceConfig {
                 "table.whitelist and table.blacklist are exclusive: set only one".into(),
             );
         }
-        if g("query").is_some() {
+        if g("query").is_some() && (!include.is_empty() || !exclude.is_empty()) {
             problem(
                 "query",
-                "not supported yet: custom queries (query); copy tables with table.whitelist"
-                    .into(),
+                "query cannot be combined with table.whitelist or table.blacklist: a connector copies either a query or tables".into(),
             );
         }
         if let Some(d) = g("dialect.name") {
@@ -282,6 +283,7 @@ impl JdbcSourceConfig {
             } else {
                 table_types
             },
+            query: g("query").map(str::to_string),
             query_suffix: g("query.suffix").unwrap_or("").to_string(),
             topic_prefix: g("topic.prefix").unwrap_or("").to_string(),
             poll_interval: Duration::from_millis(poll as u64),
@@ -370,6 +372,40 @@ pub async fn validate_against_database(config: &JdbcSourceConfig) -> Vec<ConfigP
         _ => return Vec::new(),
     };
     let mut problems = Vec::new();
+    if let Some(query) = &config.query {
+        match pg::query_columns(&client, query, config.numeric_mapping, &config.db_timezone).await {
+            Err(e) => problems.push(ConfigProblem {
+                key: "query".into(),
+                message: format!(
+                    "Invalid value for configuration query: PostgreSQL cannot run it: {}",
+                    e.as_db_error()
+                        .map(|d| d.message().to_string())
+                        .unwrap_or_else(|| e.to_string())
+                ),
+            }),
+            Ok(columns) => {
+                let named = config
+                    .timestamp_columns
+                    .iter()
+                    .map(|c| ("timestamp.column.name", c))
+                    .chain(
+                        config
+                            .incrementing_column
+                            .iter()
+                            .map(|c| ("incrementing.column.name", c)),
+                    );
+                for (key, name) in named {
+                    if !columns.iter().any(|c| &c.name == name) {
+                        problems.push(ConfigProblem {
+                            key: key.into(),
+                            message: format!("Invalid value {name} for configuration {key}: the query returns no column {name}"),
+                        });
+                    }
+                }
+            }
+        }
+        return problems;
+    }
     let tables = match discover_tables(&client, config).await {
         Ok(t) => t,
         Err(_) => return problems,

@@ -160,6 +160,33 @@ fn map_column(
     }
 }
 
+/// The columns a custom query returns (all optional: a query's nullability is
+/// unknown), mapped like table columns.
+pub async fn query_columns(
+    client: &Client,
+    query: &str,
+    numeric: NumericMapping,
+    db_timezone: &str,
+) -> Result<Vec<Column>, tokio_postgres::Error> {
+    let stmt = client
+        .prepare(&format!("SELECT * FROM ({query}) AS creek_query LIMIT 0"))
+        .await?;
+    Ok(stmt
+        .columns()
+        .iter()
+        .map(|c| {
+            map_column(
+                c.name().to_string(),
+                c.type_().name().to_string(),
+                false,
+                -1,
+                numeric,
+                db_timezone,
+            )
+        })
+        .collect())
+}
+
 /// Connect's type for a numeric column, after `numeric.mapping`.
 fn numeric_field(typmod: i32, mapping: NumericMapping) -> FieldType {
     if typmod < 4 {
@@ -229,21 +256,19 @@ pub struct CopyParser {
     /// Field ranges of the current tuple (`None` = SQL NULL), and its length.
     fields: Vec<Option<(usize, usize)>>,
     current_len: usize,
+    /// Bookkeeping fields selected before the columns (1 for the ctid in table mode).
+    leading: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
 #[error("malformed COPY data from PostgreSQL: {0}")]
 pub struct CopyError(String);
 
-impl Default for CopyParser {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl CopyParser {
-    pub fn new() -> Self {
+    /// A parser for tuples of `leading` bookkeeping fields followed by the columns.
+    pub fn new(leading: usize) -> Self {
         CopyParser {
+            leading,
             buf: BytesMut::new(),
             header_done: false,
             finished: false,
@@ -263,6 +288,7 @@ impl CopyParser {
     /// Makes the next complete tuple current (see [`CopyParser::field`]); false when
     /// more input is needed or the trailer was seen. The previous tuple is dropped.
     pub fn advance_tuple(&mut self, columns: usize) -> Result<bool, CopyError> {
+        let expected = columns + self.leading;
         if self.current_len > 0 {
             self.buf.advance(self.current_len);
             self.current_len = 0;
@@ -290,10 +316,9 @@ impl CopyParser {
             self.buf.advance(2);
             return Ok(false);
         }
-        if count as usize != columns + 1 {
+        if count as usize != expected {
             return Err(CopyError(format!(
-                "expected {} fields, got {count}",
-                columns + 1
+                "expected {expected} fields, got {count}"
             )));
         }
         self.fields.clear();
@@ -318,9 +343,15 @@ impl CopyParser {
         Ok(true)
     }
 
-    /// Field `i` of the current tuple (0 is the ctid).
+    /// Field `i` of the current tuple, bookkeeping fields included (0 is the ctid
+    /// in table mode).
     pub fn field(&self, i: usize) -> Option<&[u8]> {
         self.fields[i].map(|(a, b)| &self.buf[a..b])
+    }
+
+    /// The raw value of column `i` of the current tuple.
+    pub fn column(&self, i: usize) -> Option<&[u8]> {
+        self.field(i + self.leading)
     }
 
     /// The current tuple's ctid.
@@ -339,7 +370,7 @@ impl CopyParser {
         columns
             .iter()
             .enumerate()
-            .map(|(i, c)| match self.field(i + 1) {
+            .map(|(i, c)| match self.column(i) {
                 None => Ok(Value::Null),
                 Some(b) => decode(c, b),
             })
@@ -350,7 +381,7 @@ impl CopyParser {
     /// binary values straight to Avro (the hot path: no intermediate values).
     pub fn avro_body(&self, columns: &[Column], out: &mut Vec<u8>) -> Result<(), CopyError> {
         for (i, c) in columns.iter().enumerate() {
-            let raw = self.field(i + 1);
+            let raw = self.column(i);
             if !c.not_null {
                 match raw {
                     None => {
@@ -404,6 +435,21 @@ fn zigzag(out: &mut Vec<u8>, n: i64) {
 fn be<const N: usize>(b: &[u8], what: &str) -> Result<[u8; N], CopyError> {
     b.try_into()
         .map_err(|_| CopyError(format!("{what} value of {} bytes", b.len())))
+}
+
+/// A timestamp column's value in µs since the Unix epoch (`None` for other types).
+pub fn timestamp_micros(c: &Column, b: &[u8]) -> Option<i64> {
+    if c.decode != Decode::Timestamp {
+        return None;
+    }
+    let us = i64::from_be_bytes(b.try_into().ok()?);
+    Some(us.saturating_add(PG_EPOCH_MS * 1000))
+}
+
+/// A `timestamptz` literal for µs since the Unix epoch, exact to the microsecond.
+pub fn timestamptz_literal(us: i64) -> String {
+    let t = chrono::DateTime::from_timestamp_micros(us).unwrap_or_default();
+    format!("'{}'::timestamptz", t.format("%Y-%m-%d %H:%M:%S%.6f+00"))
 }
 
 /// Decodes one binary field of column `c`.
@@ -581,7 +627,7 @@ mod tests {
         data.extend_from_slice(&4i32.to_be_bytes());
         data.extend_from_slice(&1i32.to_be_bytes()); // 2000-01-02
         data.extend_from_slice(&(-1i16).to_be_bytes());
-        let mut p = CopyParser::new();
+        let mut p = CopyParser::new(1);
         let mut rows = Vec::new();
         for byte in data {
             p.feed(&[byte]);

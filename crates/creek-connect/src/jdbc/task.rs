@@ -296,8 +296,160 @@ struct TableState {
     partition_json: Json,
     offset: TableOffset,
     next_poll: Instant,
+    /// Query mode: the source is `query`, not the table.
+    is_query: bool,
     /// Snapshots waiting out timestamp.delay.interval.ms, oldest first.
     delayed_snapshots: std::collections::VecDeque<(Instant, Snapshot)>,
+}
+
+impl TableState {
+    fn source_name(&self) -> String {
+        if self.is_query {
+            "the query".into()
+        } else {
+            self.table.qualified()
+        }
+    }
+}
+
+/// One poll of a custom query, with Confluent's semantics: the query is wrapped,
+/// filtered on the timestamp / incrementing watermark and ordered by it. Unlike table
+/// mode this cannot see transactions (a query has no row versions), so like
+/// Confluent it can miss rows that commit late with an older timestamp or id.
+async fn poll_query(
+    ctx: &TaskContext,
+    config: &JdbcSourceConfig,
+    client: &Client,
+    state: &mut TableState,
+) -> Result<(), TaskError> {
+    let query = config.query.as_deref().expect("query mode");
+    let columns = pg::query_columns(client, query, config.numeric_mapping, &config.db_timezone)
+        .await
+        .map_err(|e| {
+            TaskError(format!(
+                "preparing the query failed: {}",
+                describe_pg_error(&e)
+            ))
+        })?;
+    let find = |name: &str| columns.iter().find(|c| c.name == name);
+    let ts_parts: Vec<String> = config
+        .timestamp_columns
+        .iter()
+        .map(|n| {
+            let c = find(n).ok_or_else(|| TaskError(format!("the query returns no column {n}")))?;
+            let q = format!("creek_query.{}", pg::quote_ident(n));
+            Ok(if c.type_name == "timestamp" {
+                format!(
+                    "({q} AT TIME ZONE {})",
+                    pg::quote_literal(&config.db_timezone)
+                )
+            } else {
+                q
+            })
+        })
+        .collect::<Result<_, TaskError>>()?;
+    let ts_expr = match ts_parts.len() {
+        0 => String::new(),
+        1 => ts_parts[0].clone(),
+        _ => format!("COALESCE({})", ts_parts.join(", ")),
+    };
+    let inc_expr = match &config.incrementing_column {
+        Some(n) => {
+            find(n).ok_or_else(|| TaskError(format!("the query returns no column {n}")))?;
+            format!("creek_query.{}", pg::quote_ident(n))
+        }
+        None => String::new(),
+    };
+    let last_ts = state
+        .offset
+        .timestamp
+        .map(|(ms, nanos)| ms * 1000 + (nanos / 1000) % 1000)
+        .or_else(|| {
+            config
+                .timestamp_initial
+                .filter(|t| *t >= 0)
+                .map(|ms| ms * 1000)
+        });
+    let ts_after = |us: Option<i64>| match us {
+        Some(us) => pg::timestamptz_literal(us),
+        None => "'-infinity'::timestamptz".to_string(),
+    };
+    // Rows are read up to the database's clock minus timestamp.delay.interval.ms.
+    let upper = format!(
+        "now() - interval '{} milliseconds'",
+        config.timestamp_delay.as_millis()
+    );
+    let last_inc = state.offset.incrementing.unwrap_or(-1);
+    let (filter, order) = match config.mode {
+        Mode::Bulk => (String::new(), String::new()),
+        Mode::Timestamp => (
+            format!(" WHERE {ts_expr} > {} AND {ts_expr} < {upper}", ts_after(last_ts)),
+            format!(" ORDER BY {ts_expr}"),
+        ),
+        Mode::Incrementing => (format!(" WHERE {inc_expr} > {last_inc}"), format!(" ORDER BY {inc_expr}")),
+        Mode::TimestampIncrementing => (
+            format!(
+                " WHERE {ts_expr} < {upper} AND (({ts_expr} = {} AND {inc_expr} > {last_inc}) OR {ts_expr} > {})",
+                ts_after(last_ts),
+                ts_after(last_ts)
+            ),
+            format!(" ORDER BY {ts_expr}, {inc_expr}"),
+        ),
+    };
+    let select: Vec<String> = columns
+        .iter()
+        .map(|c| {
+            c.select.replacen(
+                &pg::quote_ident(&c.name),
+                &format!("creek_query.{}", pg::quote_ident(&c.name)),
+                1,
+            )
+        })
+        .collect();
+    let mut sql = format!(
+        "SELECT {} FROM ({query}) AS creek_query{filter}{order}",
+        select.join(", ")
+    );
+    if !config.query_suffix.is_empty() {
+        sql.push(' ');
+        sql.push_str(&config.query_suffix);
+    }
+    let copy = format!("COPY ({sql}) TO STDOUT (FORMAT binary)");
+    // Connect gives query results an unnamed struct; Avro calls it ConnectDefault.
+    let schema = StructSchema {
+        name: "ConnectDefault".into(),
+        fields: pg::struct_schema(&state.table, &columns).fields,
+    };
+    let mut progress = Progress {
+        ctid: None,
+        max_ts_us: last_ts,
+        max_inc: state.offset.incrementing,
+    };
+    let delivered = copy_rows(
+        ctx,
+        config,
+        client,
+        state,
+        &columns,
+        &schema,
+        &copy,
+        0,
+        &|_| None,
+        &mut progress,
+    )
+    .await?;
+    if delivered > 0 || config.mode == Mode::Bulk {
+        progress.record(&mut state.offset);
+        ctx.offsets
+            .commit(
+                &ctx.connector,
+                &state.partition_json,
+                &state.offset.to_json(),
+            )
+            .await?;
+    }
+    ctx.metrics.add_rows(delivered);
+    Ok(())
 }
 
 async fn poll_forever(
@@ -315,9 +467,17 @@ async fn poll_forever(
             ctx.status.running();
         }
         if Instant::now() >= next_discovery {
-            let found = discover_tables(client, config).await.map_err(|e| {
-                TaskError(format!("listing tables failed: {}", describe_pg_error(&e)))
-            })?;
+            // Query mode: one source, the query, read by task 0 into topic.prefix.
+            let found = if config.query.is_some() {
+                vec![TableId {
+                    schema: String::new(),
+                    table: String::new(),
+                }]
+            } else {
+                discover_tables(client, config).await.map_err(|e| {
+                    TaskError(format!("listing tables failed: {}", describe_pg_error(&e)))
+                })?
+            };
             let mine: Vec<TableId> = found
                 .into_iter()
                 .filter(|t| task_for(t, ctx.task_count) == ctx.task_id)
@@ -327,17 +487,25 @@ async fn poll_forever(
                 if tables.contains_key(&t) {
                     continue;
                 }
-                let partition_json = source_partition(&config.url.database, &t);
+                let partition_json = match &config.query {
+                    Some(_) => json!({"query": "query"}),
+                    None => source_partition(&config.url.database, &t),
+                };
                 let offset = ctx
                     .offsets
                     .get(&ctx.connector, &partition_json)
                     .map(|v| TableOffset::from_json(&v))
                     .unwrap_or_default();
-                info!(connector = %ctx.connector, table = %t.qualified(), topic = %config.topic_for(&t), "copying table");
+                let topic = match &config.query {
+                    Some(_) => config.topic_prefix.clone(),
+                    None => config.topic_for(&t),
+                };
+                info!(connector = %ctx.connector, source = %if config.query.is_some() { "query".to_string() } else { t.qualified() }, topic = %topic, "copying");
                 tables.insert(
                     t.clone(),
                     TableState {
-                        topic: config.topic_for(&t),
+                        topic,
+                        is_query: config.query.is_some(),
                         table: t,
                         partition_json,
                         offset,
@@ -356,7 +524,11 @@ async fn poll_forever(
             .collect();
         for id in due {
             let state = tables.get_mut(&id).expect("listed above");
-            poll_table(ctx, config, client, state).await?;
+            if state.is_query {
+                poll_query(ctx, config, client, state).await?;
+            } else {
+                poll_table(ctx, config, client, state).await?;
+            }
             state.next_poll = Instant::now() + config.poll_interval;
         }
         let wake = tables
@@ -560,159 +732,38 @@ async fn poll_in_transaction(
     }
     let copy = format!("COPY ({sql}) TO STDOUT (FORMAT binary)");
 
-    // Topic, converters and producer identity.
-    let partitions = ensure_topic(ctx, &state.topic).await?;
-    let value_conv = ctx
-        .value_converter
-        .prepare(&state.topic, false, schema)
-        .await?;
-    if state.offset.producer_id.is_none() {
-        state.offset.producer_id = Some(ctx.store.init_producer_id().await?);
-    }
-
-    let ts_index = if matches!(config.mode, Mode::Timestamp | Mode::TimestampIncrementing) {
-        Some(
-            config
-                .timestamp_columns
-                .iter()
-                .filter_map(|n| columns.iter().position(|c| &c.name == n))
-                .collect::<Vec<_>>(),
-        )
-    } else {
-        None
+    let mut progress = Progress {
+        ctid: after,
+        max_ts_us: state
+            .offset
+            .timestamp
+            .map(|(ms, nanos)| ms * 1000 + (nanos / 1000) % 1000),
+        max_inc: state.offset.incrementing,
     };
-    let inc_index = config
-        .incrementing_column
-        .as_ref()
-        .and_then(|n| columns.iter().position(|c| &c.name == n));
-
-    let stream = client.copy_out(copy.as_str()).await.map_err(|e| {
-        TaskError(format!(
-            "reading {} failed: {}",
-            state.table.qualified(),
-            describe_pg_error(&e)
-        ))
-    })?;
-    futures::pin_mut!(stream);
-    let mut parser = CopyParser::new();
-    let mut chunk: Option<BatchBuilder> = None;
-    let mut last_ctid: Option<Ctid> = after;
-    let mut delivered = 0u64;
-    let mut max_ts = state.offset.timestamp.map(|t| t.0);
-    let mut max_inc = state.offset.incrementing;
-    let mut value = Vec::with_capacity(512);
-    let avro_id = match &value_conv {
-        PreparedConverter::Avro { id } => Some(*id),
-        _ => None,
-    };
-    loop {
-        let piece = stream.next().await;
-        let more = match piece {
-            Some(Ok(bytes)) => {
-                parser.feed(&bytes);
-                true
-            }
-            Some(Err(e)) => {
-                return Err(TaskError(format!(
-                    "reading {} failed: {}",
-                    state.table.qualified(),
-                    describe_pg_error(&e)
-                )))
-            }
-            None => false,
-        };
-        while parser.advance_tuple(columns.len())? {
-            let ctid = parser.ctid()?;
-            if let Some(prev) = last_ctid {
-                if ctid <= prev {
-                    return Err(TaskError(format!(
-                        "rows of {} did not arrive in heap order ({:?} after {:?}); creek's exactly-once resume needs a sequential scan",
-                        state.table.qualified(), ctid, prev
-                    )));
-                }
-            }
-            last_ctid = Some(ctid);
-            if let Some(ix) = &ts_index {
-                let first = ix.iter().find_map(|i| parser.field(i + 1).map(|b| (i, b)));
-                if let Some((i, b)) = first {
-                    if let Value::Timestamp(ms) = pg::decode(&columns[*i], b)? {
-                        max_ts = Some(max_ts.map_or(ms, |m: i64| m.max(ms)));
-                    }
-                }
-            }
-            if let Some(i) = inc_index {
-                let v = match parser
-                    .field(i + 1)
-                    .map(|b| pg::decode(&columns[i], b))
-                    .transpose()?
-                {
-                    Some(Value::Int16(n)) => Some(n as i64),
-                    Some(Value::Int32(n)) => Some(n as i64),
-                    Some(Value::Int64(n)) => Some(n),
-                    _ => None,
-                };
-                if let Some(v) = v {
-                    max_inc = Some(max_inc.map_or(v, |m: i64| m.max(v)));
-                }
-            }
-            value.clear();
-            match avro_id {
-                Some(id) => {
-                    value.push(0);
-                    value.extend_from_slice(&id.to_be_bytes());
-                    parser.avro_body(columns, &mut value)?;
-                }
-                None => value_conv.encode(schema, &parser.values(columns)?, &mut value)?,
-            }
-            let builder = chunk.get_or_insert_with(|| new_chunk(state, partitions));
-            builder.append(creek_log::now_ms(), None, Some(&value));
-            if builder.len() >= config.batch_max_rows {
-                delivered += builder.len() as u64;
-                let full = chunk.take().expect("just filled");
-                flush_chunk(
-                    ctx,
-                    state,
-                    partitions,
-                    full,
-                    &poll_snapshot,
-                    incrementing_floor,
-                    last_ctid,
-                    max_ts,
-                    max_inc,
-                )
-                .await?;
-            }
-        }
-        if !more {
-            break;
-        }
-    }
-    if !parser.finished() {
-        return Err(TaskError(format!(
-            "the COPY of {} ended early",
-            state.table.qualified()
-        )));
-    }
-    if let Some(rest) = chunk.take() {
-        delivered += rest.len() as u64;
-        flush_chunk(
-            ctx,
-            state,
-            partitions,
-            rest,
-            &poll_snapshot,
+    let inflight = |p: &Progress| {
+        Some((
+            poll_snapshot.clone(),
             incrementing_floor,
-            last_ctid,
-            max_ts,
-            max_inc,
-        )
-        .await?;
-    }
+            p.ctid.unwrap_or((0, 0)),
+        ))
+    };
+    let delivered = copy_rows(
+        ctx,
+        config,
+        client,
+        state,
+        columns,
+        schema,
+        &copy,
+        1,
+        &inflight,
+        &mut progress,
+    )
+    .await?;
     // The poll is complete: its snapshot becomes the watermark.
     state.offset.inflight = None;
-    state.offset.snapshot = Some(poll_snapshot);
-    state.offset.timestamp = max_ts.map(|ms| (ms, 0));
-    state.offset.incrementing = max_inc;
+    state.offset.snapshot = Some(poll_snapshot.clone());
+    progress.record(&mut state.offset);
     ctx.offsets
         .commit(
             &ctx.connector,
@@ -748,18 +799,172 @@ fn new_chunk(state: &TableState, partitions: i32) -> BatchBuilder {
     )
 }
 
-/// Appends a chunk as one idempotent batch, then records the progress as the offset.
+/// How far a poll got: the last row id (table mode), the largest timestamp (µs since
+/// the epoch) and incrementing value delivered.
+struct Progress {
+    ctid: Option<Ctid>,
+    max_ts_us: Option<i64>,
+    max_inc: Option<i64>,
+}
+
+impl Progress {
+    /// Confluent's offset fields: `timestamp` (ms) and `timestamp_nanos` (nanos of
+    /// the second), `incrementing`.
+    fn record(&self, offset: &mut TableOffset) {
+        offset.timestamp = self
+            .max_ts_us
+            .map(|us| (us.div_euclid(1000), us.rem_euclid(1_000_000) * 1000));
+        offset.incrementing = self.max_inc;
+    }
+
+    fn observe(
+        &mut self,
+        config: &JdbcSourceConfig,
+        columns: &[Column],
+        parser: &CopyParser,
+    ) -> Result<(), TaskError> {
+        if matches!(config.mode, Mode::Timestamp | Mode::TimestampIncrementing) {
+            // COALESCE: the first non-null timestamp column.
+            let ts = config.timestamp_columns.iter().find_map(|n| {
+                let i = columns.iter().position(|c| &c.name == n)?;
+                parser.column(i).map(|b| (i, b))
+            });
+            if let Some((i, b)) = ts {
+                if let Some(us) = pg::timestamp_micros(&columns[i], b) {
+                    self.max_ts_us = Some(self.max_ts_us.map_or(us, |m| m.max(us)));
+                }
+            }
+        }
+        if let Some(n) = &config.incrementing_column {
+            if let Some(i) = columns.iter().position(|c| &c.name == n) {
+                let v = match parser
+                    .column(i)
+                    .map(|b| pg::decode(&columns[i], b))
+                    .transpose()?
+                {
+                    Some(Value::Int16(n)) => Some(n as i64),
+                    Some(Value::Int32(n)) => Some(n as i64),
+                    Some(Value::Int64(n)) => Some(n),
+                    Some(Value::Decimal(n)) => i64::try_from(n).ok(),
+                    _ => None,
+                };
+                if let Some(v) = v {
+                    self.max_inc = Some(self.max_inc.map_or(v, |m| m.max(v)));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+type InflightOf<'a> = dyn Fn(&Progress) -> Option<(Snapshot, Option<i64>, Ctid)> + Send + Sync + 'a;
+
+/// Streams `copy` (leading bookkeeping fields, then `columns`) into the table's
+/// topic in chunks of batch.max.rows; after each chunk the offset records `progress`
+/// (and, in table mode, the unfinished poll). Returns the rows delivered.
 #[allow(clippy::too_many_arguments)]
+async fn copy_rows(
+    ctx: &TaskContext,
+    config: &JdbcSourceConfig,
+    client: &Client,
+    state: &mut TableState,
+    columns: &[Column],
+    schema: &StructSchema,
+    copy: &str,
+    leading: usize,
+    inflight: &InflightOf<'_>,
+    progress: &mut Progress,
+) -> Result<u64, TaskError> {
+    let partitions = ensure_topic(ctx, &state.topic).await?;
+    let value_conv = ctx
+        .value_converter
+        .prepare(&state.topic, false, schema)
+        .await?;
+    if state.offset.producer_id.is_none() {
+        state.offset.producer_id = Some(ctx.store.init_producer_id().await?);
+    }
+    let avro_id = match &value_conv {
+        PreparedConverter::Avro { id } => Some(*id),
+        _ => None,
+    };
+    let source = state.source_name();
+    let stream = client.copy_out(copy).await.map_err(|e| {
+        TaskError(format!(
+            "reading {source} failed: {}",
+            describe_pg_error(&e)
+        ))
+    })?;
+    futures::pin_mut!(stream);
+    let mut parser = CopyParser::new(leading);
+    let mut chunk: Option<BatchBuilder> = None;
+    let mut delivered = 0u64;
+    let mut value = Vec::with_capacity(512);
+    loop {
+        let more = match stream.next().await {
+            Some(Ok(bytes)) => {
+                parser.feed(&bytes);
+                true
+            }
+            Some(Err(e)) => {
+                return Err(TaskError(format!(
+                    "reading {source} failed: {}",
+                    describe_pg_error(&e)
+                )))
+            }
+            None => false,
+        };
+        while parser.advance_tuple(columns.len())? {
+            if leading > 0 {
+                let ctid = parser.ctid()?;
+                if let Some(prev) = progress.ctid {
+                    if ctid <= prev {
+                        return Err(TaskError(format!(
+                            "rows of {source} did not arrive in heap order ({ctid:?} after {prev:?}); creek's exactly-once resume needs a sequential scan"
+                        )));
+                    }
+                }
+                progress.ctid = Some(ctid);
+            }
+            progress.observe(config, columns, &parser)?;
+            value.clear();
+            match avro_id {
+                Some(id) => {
+                    value.push(0);
+                    value.extend_from_slice(&id.to_be_bytes());
+                    parser.avro_body(columns, &mut value)?;
+                }
+                None => value_conv.encode(schema, &parser.values(columns)?, &mut value)?,
+            }
+            let builder = chunk.get_or_insert_with(|| new_chunk(state, partitions));
+            builder.append(creek_log::now_ms(), None, Some(&value));
+            if builder.len() >= config.batch_max_rows {
+                delivered += builder.len() as u64;
+                let full = chunk.take().expect("just filled");
+                flush_chunk(ctx, state, partitions, full, inflight(progress), progress).await?;
+            }
+        }
+        if !more {
+            break;
+        }
+    }
+    if !parser.finished() {
+        return Err(TaskError(format!("the COPY of {source} ended early")));
+    }
+    if let Some(rest) = chunk.take() {
+        delivered += rest.len() as u64;
+        flush_chunk(ctx, state, partitions, rest, inflight(progress), progress).await?;
+    }
+    Ok(delivered)
+}
+
+/// Appends a chunk as one idempotent batch, then records the progress as the offset.
 async fn flush_chunk(
     ctx: &TaskContext,
     state: &mut TableState,
     partitions: i32,
     chunk: BatchBuilder,
-    poll_snapshot: &Snapshot,
-    incrementing_floor: Option<i64>,
-    last_ctid: Option<Ctid>,
-    max_ts: Option<i64>,
-    max_inc: Option<i64>,
+    inflight: Option<(Snapshot, Option<i64>, Ctid)>,
+    progress: &Progress,
 ) -> Result<(), TaskError> {
     let (partition, seq) = chunk_target(state, partitions);
     let n = chunk.len() as i32;
@@ -777,13 +982,8 @@ async fn flush_chunk(
         .sequences
         .insert(partition, seq.wrapping_add(n) & i32::MAX);
     state.offset.chunks += 1;
-    state.offset.inflight = Some((
-        poll_snapshot.clone(),
-        incrementing_floor,
-        last_ctid.unwrap_or((0, 0)),
-    ));
-    state.offset.timestamp = max_ts.map(|ms| (ms, 0));
-    state.offset.incrementing = max_inc;
+    state.offset.inflight = inflight;
+    progress.record(&mut state.offset);
     ctx.offsets
         .commit(
             &ctx.connector,
