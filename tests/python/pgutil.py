@@ -79,7 +79,9 @@ class TempPostgres:
     """One throwaway cluster. `start()` (or `with`) runs initdb and the server;
     `close()` stops it and deletes the directory."""
 
-    def __init__(self):
+    def __init__(self, password: str | None = None):
+        """`password`: require it (scram-sha-256) on TCP connections instead of trust."""
+        self.password = password
         self.bin_dir = find_bin_dir()
         self.dir: Path | None = None
         self.port: int | None = None
@@ -92,7 +94,8 @@ class TempPostgres:
     # ------------------------------------------------------------------ info
     @property
     def connection_string(self) -> str:
-        return f"postgresql://postgres@{HOST}:{self.port}/postgres"
+        auth = f":{self.password}" if self.password else ""
+        return f"postgresql://postgres{auth}@{HOST}:{self.port}/postgres"
 
     @property
     def jdbc_url(self) -> str:
@@ -150,9 +153,16 @@ class TempPostgres:
             raise
 
     def _initdb(self) -> None:
+        auth = ["--auth=trust"]
+        if self.password:
+            pwfile = self.dir / "pwfile"
+            pwfile.write_text(self.password + "\n")
+            if self._user:
+                os.chown(pwfile, *self._user)
+            auth = ["--auth-local=trust", "--auth-host=scram-sha-256", f"--pwfile={pwfile}"]
         cp = subprocess.run(
             [str(self.bin_dir / "initdb"), "-D", str(self.data_dir), "-U", "postgres",
-             "--auth=trust", "-E", "UTF8", "--no-locale", "--no-sync"],
+             *auth, "-E", "UTF8", "--no-locale", "--no-sync"],
             capture_output=True, text=True, timeout=120, **self._popen_kwargs())
         if cp.returncode != 0:
             raise RuntimeError(f"initdb failed ({cp.returncode}):\n{cp.stdout}{cp.stderr}")

@@ -334,3 +334,45 @@ def test_custom_query_mode(creek, postgres):
     bad = dict(cfg, query="SELECT nosuchcolumn FROM customers")
     r = requests.post(f"{creek.connect_url}/connectors", json={"name": "bad", "config": bad})
     assert r.status_code == 400 and "query" in r.json()["message"]
+
+
+def test_wrong_password_fails_the_task_until_fixed(creek, tmp_path):
+    from pgutil import TempPostgres
+    with TempPostgres(password="right-one") as pg:
+        fake(pg, 20, n=20)
+        body = seed_connector(pg.jdbc_url)
+        body["config"].update({"connection.password": "wrong-one", "connection.attempts": 1,
+                               "connection.backoff.ms": 200})
+        r = requests.post(f"{creek.connect_url}/connectors", json=body)
+        assert r.status_code == 201, r.text
+        failed = wait_status(creek.connect_url, "FAILED")
+        assert "password authentication failed" in failed["tasks"][0]["trace"]
+        text = json.dumps(failed) + (creek.data_dir / "logs" / "connect.log").read_text()
+        assert "wrong-one" not in text and "right-one" not in text
+
+        fixed = dict(body["config"], **{"connection.password": "right-one"})
+        r = requests.put(f"{creek.connect_url}/connectors/{CONNECTOR}/config", json=fixed)
+        assert r.status_code == 200, r.text
+        wait_status(creek.connect_url, "RUNNING")
+        assert len(read_topic(creek, creek.registry_url, 20)) == 20
+
+
+def test_query_retry_attempts_then_restart(creek, postgres):
+    import psycopg
+    fake(postgres, 10, n=10)
+    body = seed_connector(postgres.jdbc_url)
+    body["config"].update({"query.retry.attempts": 0, "connection.backoff.ms": 100,
+                           "poll.interval.ms": 100})
+    assert requests.post(f"{creek.connect_url}/connectors", json=body).status_code == 201
+    wait_status(creek.connect_url, "RUNNING")
+    with psycopg.connect(postgres.connection_string, autocommit=True) as conn:
+        conn.execute("ALTER TABLE customers RENAME COLUMN dt_update TO dt_away")
+    failed = wait_status(creek.connect_url, "FAILED")
+    assert "dt_update" in failed["tasks"][0]["trace"]
+    with psycopg.connect(postgres.connection_string, autocommit=True) as conn:
+        conn.execute("ALTER TABLE customers RENAME COLUMN dt_away TO dt_update")
+    time.sleep(1.5)  # retries are exhausted: it stays FAILED until restarted
+    assert requests.get(f"{creek.connect_url}/connectors/{CONNECTOR}/status").json()[
+        "tasks"][0]["state"] == "FAILED"
+    assert requests.post(f"{creek.connect_url}/connectors/{CONNECTOR}/restart").status_code == 204
+    wait_status(creek.connect_url, "RUNNING")

@@ -122,6 +122,8 @@ pub struct JdbcSourceConfig {
     pub numeric_mapping: NumericMapping,
     pub db_timezone: String,
     pub tasks_max: usize,
+    /// SQL failures retried before the task stays FAILED (-1: forever).
+    pub query_retry_attempts: i64,
 }
 
 fn list(v: Option<&str>) -> Vec<String> {
@@ -249,6 +251,12 @@ impl JdbcSourceConfig {
         let delay = positive("timestamp.delay.interval.ms", 0, &mut problem);
         let tasks = positive("tasks.max", 1, &mut problem);
         let tz = g("db.timezone").unwrap_or("UTC").to_string();
+        if let Some(v) = g("timestamp.granularity").filter(|v| *v != "connect_logical") {
+            problem("timestamp.granularity", format!("not supported yet: timestamp.granularity={v} (creek writes Connect's logical Timestamp, connect_logical)"));
+        }
+        if let Some(v) = g("quote.sql.identifiers").filter(|v| !v.eq_ignore_ascii_case("always")) {
+            problem("quote.sql.identifiers", format!("Invalid value {v} for configuration quote.sql.identifiers: creek always quotes identifiers from configs"));
+        }
         let table_types: Vec<String> = list(g("table.types"))
             .into_iter()
             .map(|t| t.to_ascii_uppercase())
@@ -292,6 +300,9 @@ impl JdbcSourceConfig {
             numeric_mapping,
             db_timezone: tz,
             tasks_max: tasks as usize,
+            query_retry_attempts: g("query.retry.attempts")
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(-1),
         })
     }
 

@@ -225,6 +225,7 @@ impl<E: std::fmt::Display> From<E> for TaskError {
 /// RUNNING or FAILED (with the reason) through the context.
 pub async fn run(ctx: TaskContext, config: JdbcSourceConfig) {
     let mut control = ctx.control.clone();
+    let mut sql_failures = 0u32;
     loop {
         if *control.borrow() == TargetState::Paused {
             ctx.status.paused();
@@ -239,12 +240,20 @@ pub async fn run(ctx: TaskContext, config: JdbcSourceConfig) {
             }
         };
         ctx.status.running();
-        match poll_forever(&ctx, &config, &client).await {
-            Ok(()) => {}
-            Err(e) => {
-                ctx.status.failed(&e.0);
-                tokio::time::sleep(config.connection_backoff.max(Duration::from_millis(200))).await;
+        if let Err(e) = poll_forever(&ctx, &config, &client, &mut sql_failures).await {
+            ctx.status.failed(&e.0);
+            // A lost connection is retried forever (the database comes back); SQL
+            // errors count against query.retry.attempts (-1: forever).
+            if !client.is_closed() {
+                sql_failures += 1;
+                if config.query_retry_attempts >= 0
+                    && sql_failures > config.query_retry_attempts as u32
+                {
+                    warn!(connector = %ctx.connector, task = ctx.task_id, failures = sql_failures, "query.retry.attempts exhausted; the task stays FAILED until restarted");
+                    std::future::pending::<()>().await;
+                }
             }
+            tokio::time::sleep(config.connection_backoff.max(Duration::from_millis(200))).await;
         }
     }
 }
@@ -456,6 +465,7 @@ async fn poll_forever(
     ctx: &TaskContext,
     config: &JdbcSourceConfig,
     client: &Client,
+    sql_failures: &mut u32,
 ) -> Result<(), TaskError> {
     let mut tables: BTreeMap<TableId, TableState> = BTreeMap::new();
     let mut next_discovery = Instant::now();
@@ -529,6 +539,7 @@ async fn poll_forever(
             } else {
                 poll_table(ctx, config, client, state).await?;
             }
+            *sql_failures = 0;
             state.next_poll = Instant::now() + config.poll_interval;
         }
         let wake = tables
