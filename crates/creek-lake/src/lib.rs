@@ -1,0 +1,1 @@
+//! creek-lake: file formats and object-store destinations of the lake sink.
