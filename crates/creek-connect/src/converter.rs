@@ -136,6 +136,46 @@ impl Converter {
     }
 }
 
+impl Converter {
+    /// A sink's view of a record value: Confluent Avro split into its registered
+    /// schema and body, JSON parsed (the payload of a `{"schema","payload"}`
+    /// envelope when schemas.enable), strings and bytes as they are.
+    pub fn decode(&self, bytes: &[u8]) -> Result<creek_lake::SinkValue, String> {
+        match self {
+            Converter::Avro { registry, .. } => {
+                if bytes.len() < 5 || bytes[0] != 0 {
+                    return Err("not Confluent Avro: the value does not start with magic byte 0 and a schema id".into());
+                }
+                let id = i32::from_be_bytes(bytes[1..5].try_into().expect("4 bytes"));
+                let schema = registry
+                    .schema_by_id(id)
+                    .ok_or_else(|| format!("schema id {id} is not in the registry"))?;
+                Ok(creek_lake::SinkValue::Avro {
+                    schema,
+                    body: bytes::Bytes::copy_from_slice(&bytes[5..]),
+                })
+            }
+            Converter::Json { schemas_enable } => {
+                let v: serde_json::Value =
+                    serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+                if *schemas_enable {
+                    match v {
+                        serde_json::Value::Object(mut m) if m.contains_key("schema") && m.contains_key("payload") => {
+                            Ok(creek_lake::SinkValue::Json(m.remove("payload").unwrap_or_default()))
+                        }
+                        _ => Err("JsonConverter with schemas.enable=true requires \"schema\" and \"payload\" fields; set value.converter.schemas.enable=false for plain JSON".into()),
+                    }
+                } else {
+                    Ok(creek_lake::SinkValue::Json(v))
+                }
+            }
+            Converter::String | Converter::ByteArray => Ok(creek_lake::SinkValue::Bytes(
+                bytes::Bytes::copy_from_slice(bytes),
+            )),
+        }
+    }
+}
+
 /// A converter bound to one schema: encodes rows without further lookups.
 pub enum PreparedConverter {
     Avro { id: i32 },

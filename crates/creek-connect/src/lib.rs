@@ -18,8 +18,10 @@ pub mod config;
 pub mod converter;
 pub mod data;
 pub mod jdbc;
+pub mod plugins;
 pub mod rest;
 pub mod runtime;
+pub mod s3sink;
 
 pub use rest::router;
 pub use runtime::{Worker, WorkerConfig};

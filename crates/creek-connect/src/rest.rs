@@ -10,7 +10,8 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use crate::config;
-use crate::runtime::{ConnectorInfo, ConnectorStatus, Worker, PLUGINS};
+use crate::plugins::{self, Plugin};
+use crate::runtime::{ConnectorInfo, ConnectorStatus, Worker};
 use crate::ConnectError;
 
 /// Kafka Connect version creek's REST API reports.
@@ -79,7 +80,12 @@ async fn root(State(w): State<Worker>) -> Json<Value> {
 }
 
 async fn plugins() -> Json<Value> {
-    Json(Value::Array(PLUGINS.iter().map(|(class, _, kind, version)| json!({"class": class, "type": kind, "version": version})).collect()))
+    Json(Value::Array(
+        plugins::ALL
+            .iter()
+            .map(|p| json!({"class": p.class(), "type": p.kind(), "version": p.version()}))
+            .collect(),
+    ))
 }
 
 async fn validate(
@@ -89,11 +95,7 @@ async fn validate(
 ) -> Result<Json<Value>> {
     let cfg = config_map(&body_json(&body)?)?;
     let (keys, problems) = w.validate(&class, &cfg).await?;
-    let full = PLUGINS
-        .iter()
-        .find(|p| p.0 == class || p.1 == class || p.0.ends_with(&format!(".{class}")))
-        .map(|p| p.0)
-        .unwrap_or(&class);
+    let full = Plugin::find(&class).map(Plugin::class).unwrap_or(&class);
     Ok(Json(config::validate_response(
         full, &keys, &cfg, &problems,
     )))
@@ -260,7 +262,8 @@ async fn resume(State(w): State<Worker>, Path(name): Path<String>) -> Result<Sta
 
 async fn offsets(State(w): State<Worker>, Path(name): Path<String>) -> Result<Json<Value>> {
     let offsets: Vec<Value> = w
-        .offsets(&name)?
+        .offsets(&name)
+        .await?
         .into_iter()
         .map(|(p, o)| json!({"partition": p, "offset": o}))
         .collect();

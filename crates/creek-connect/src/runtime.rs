@@ -17,8 +17,9 @@ use tracing::{error, info, warn};
 
 use crate::config::{self, ConfigProblem};
 use crate::converter::{Converter, ConverterContext};
-use crate::jdbc;
+use crate::plugins::{self, Plugin};
 use crate::ConnectError;
+use crate::{jdbc, s3sink};
 
 pub const CONFIG_TOPIC: &str = "connect-configs";
 pub const OFFSET_TOPIC: &str = "connect-offsets";
@@ -248,19 +249,6 @@ pub struct ConnectorStatus {
     pub kind: &'static str,
 }
 
-/// The plugins this worker can run: (class, alias, type, version).
-pub const PLUGINS: &[(&str, &str, &str, &str)] =
-    &[(jdbc::CLASS, jdbc::ALIAS, "source", jdbc::VERSION)];
-
-fn plugin_for(class: &str) -> Option<(&'static str, &'static str, &'static str, &'static str)> {
-    PLUGINS.iter().copied().find(|(c, alias, _, _)| {
-        class == *c
-            || class == *alias
-            || c.rsplit('.').next() == Some(class)
-            || class == "JdbcSource"
-    })
-}
-
 async fn read_all(
     store: &Arc<dyn LogStore>,
     topic: &str,
@@ -425,18 +413,19 @@ impl Worker {
         class: &str,
         config: &BTreeMap<String, String>,
     ) -> Result<(Vec<config::ConfigKey>, Vec<ConfigProblem>), ConnectError> {
-        let Some((full_class, ..)) = plugin_for(class) else {
+        let Some(plugin) = Plugin::find(class) else {
             return Err(ConnectError::NotFound(format!(
-                "Failed to find any class that implements Connector and which name matches {class}"
+                "Failed to find any class that implements Connector and which name matches {class}, available connectors are: {}",
+                plugins::ALL.iter().map(|p| p.class()).collect::<Vec<_>>().join(", ")
             )));
         };
-        let keys = jdbc::config_keys();
+        let keys = plugin.config_keys();
         let mut problems = config::check(&keys, config);
         if let Some(c) = config.get("connector.class") {
-            if plugin_for(c).map(|p| p.0) != Some(full_class) {
+            if Plugin::find(c) != Some(plugin) {
                 problems.push(ConfigProblem {
                     key: "connector.class".into(),
-                    message: format!("Class {c} does not match {full_class}"),
+                    message: format!("Class {c} does not match {}", plugin.class()),
                 });
             }
         }
@@ -451,10 +440,7 @@ impl Worker {
             }
         }
         if problems.is_empty() {
-            match jdbc::JdbcSourceConfig::parse(config) {
-                Ok(parsed) => problems.extend(jdbc::validate_against_database(&parsed).await),
-                Err(p) => problems.extend(p),
-            }
+            problems.extend(plugin.validate(config).await);
         }
         Ok((keys, problems))
     }
@@ -655,9 +641,31 @@ impl Worker {
         Ok(c.tasks.iter().map(|t| masked(&t.config)).collect())
     }
 
-    pub fn offsets(&self, name: &str) -> Result<Vec<(Json, Json)>, ConnectError> {
-        self.require(name)?;
-        Ok(self.inner.offsets.for_connector(name))
+    /// KIP-875's offsets: a source's source offsets, or a sink's committed consumer
+    /// offsets (`{"kafka_topic","kafka_partition"}` → `{"kafka_offset"}`).
+    pub async fn offsets(&self, name: &str) -> Result<Vec<(Json, Json)>, ConnectError> {
+        let kind = {
+            let map = self.inner.connectors.lock();
+            kind_of(&map.get(name).ok_or_else(|| not_found(name))?.config)
+        };
+        if kind != "sink" {
+            return Ok(self.inner.offsets.for_connector(name));
+        }
+        let committed = self
+            .inner
+            .store
+            .committed_offsets(&s3sink::task::group_of(name))
+            .await
+            .map_err(|e| ConnectError::Internal(format!("reading the sink's offsets: {e}")))?;
+        Ok(committed
+            .into_iter()
+            .map(|((topic, partition), offset)| {
+                (
+                    json!({"kafka_topic": topic, "kafka_partition": partition}),
+                    json!({"kafka_offset": offset}),
+                )
+            })
+            .collect())
     }
 
     /// Rows copied by a connector's tasks since this process started.
@@ -685,8 +693,16 @@ impl Worker {
         config: BTreeMap<String, String>,
         target: TargetState,
     ) -> Result<(), ConnectError> {
-        let parsed = jdbc::JdbcSourceConfig::parse(&config)
-            .map_err(|p| ConnectError::BadRequest(config::invalid_message(jdbc::CLASS, &p)))?;
+        let class = config
+            .get("connector.class")
+            .map(String::as_str)
+            .unwrap_or("");
+        let plugin = Plugin::find(class).ok_or_else(|| {
+            ConnectError::BadRequest(format!("Connector class {class} is not available"))
+        })?;
+        let invalid = |p: Vec<ConfigProblem>| {
+            ConnectError::BadRequest(config::invalid_message(plugin.class(), &p))
+        };
         let cc = &self.inner.config.converters;
         let key_converter = Converter::from_config(
             &config,
@@ -700,19 +716,15 @@ impl Worker {
             &self.inner.config.converter_defaults,
             cc,
         )?;
-        // Confluent runs min(tasks.max, tables) tasks; count the tables when the
-        // database answers, else start tasks.max and let them find their tables.
-        let tables = match tokio::time::timeout(Duration::from_secs(3), parsed.connect()).await {
-            Ok(Ok(client)) => jdbc::discover_tables(&client, &parsed)
-                .await
-                .map(|t| t.len())
-                .ok(),
-            _ => None,
+        let runner = match plugin {
+            Plugin::JdbcSource => {
+                TaskRunner::Jdbc(jdbc::JdbcSourceConfig::parse(&config).map_err(invalid)?)
+            }
+            Plugin::S3Sink => {
+                TaskRunner::S3(s3sink::S3SinkConfig::parse(&config).map_err(invalid)?)
+            }
         };
-        let task_count = match tables {
-            Some(n) => parsed.tasks_max.min(n.max(1)),
-            None => parsed.tasks_max,
-        };
+        let task_count = runner.task_count().await;
         let (control, _) = watch::channel(target);
         let mut tasks = Vec::new();
         for task_id in 0..task_count {
@@ -737,7 +749,7 @@ impl Worker {
             };
             let mut task_config = config.clone();
             task_config.insert("task.id".into(), task_id.to_string());
-            let handle = tokio::spawn(jdbc::task::run(ctx, parsed.clone()));
+            let handle = runner.spawn(ctx);
             tasks.push(TaskEntry {
                 status,
                 handle,
@@ -821,11 +833,49 @@ impl WorkerInner {
     }
 }
 
+/// A connector's parsed config, ready to start its tasks.
+enum TaskRunner {
+    Jdbc(jdbc::JdbcSourceConfig),
+    S3(s3sink::S3SinkConfig),
+}
+
+impl TaskRunner {
+    async fn task_count(&self) -> usize {
+        match self {
+            // Confluent runs min(tasks.max, tables) tasks (one for a query); count the
+            // tables when the database answers, else start tasks.max.
+            TaskRunner::Jdbc(parsed) if parsed.query.is_some() => 1,
+            TaskRunner::Jdbc(parsed) => {
+                let tables =
+                    match tokio::time::timeout(Duration::from_secs(3), parsed.connect()).await {
+                        Ok(Ok(client)) => jdbc::discover_tables(&client, parsed)
+                            .await
+                            .map(|t| t.len())
+                            .ok(),
+                        _ => None,
+                    };
+                match tables {
+                    Some(n) => parsed.tasks_max.min(n.max(1)),
+                    None => parsed.tasks_max,
+                }
+            }
+            TaskRunner::S3(parsed) => parsed.tasks_max,
+        }
+    }
+
+    fn spawn(&self, ctx: TaskContext) -> tokio::task::JoinHandle<()> {
+        match self {
+            TaskRunner::Jdbc(parsed) => tokio::spawn(jdbc::task::run(ctx, parsed.clone())),
+            TaskRunner::S3(parsed) => tokio::spawn(s3sink::task::run(ctx, parsed.clone())),
+        }
+    }
+}
+
 pub const HIDDEN: &str = "[hidden]";
 
 /// A config with every secret replaced by `[hidden]`.
 pub fn masked(config: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-    let keys = jdbc::config_keys();
+    let keys = plugins::all_keys();
     config
         .iter()
         .map(|(k, v)| {
@@ -844,8 +894,8 @@ pub fn masked(config: &BTreeMap<String, String>) -> BTreeMap<String, String> {
 fn kind_of(config: &BTreeMap<String, String>) -> &'static str {
     config
         .get("connector.class")
-        .and_then(|c| plugin_for(c))
-        .map(|p| p.2)
+        .and_then(|c| Plugin::find(c))
+        .map(Plugin::kind)
         .unwrap_or("unknown")
 }
 

@@ -19,7 +19,6 @@ use pg::{quote_literal, NumericMapping, TableId};
 use url::PgUrl;
 
 pub const CLASS: &str = "io.confluent.connect.jdbc.JdbcSourceConnector";
-pub const ALIAS: &str = "JdbcSourceConnector";
 pub const VERSION: &str = "10.7.6-creek";
 
 const MODES: &[&str] = &[

@@ -1,0 +1,369 @@
+//! An S3 sink task: consumes its topic-partitions from the log and delivers them as
+//! objects, following Confluent's `TopicPartitionWriter`.
+//!
+//! ## Exactly once
+//!
+//! Per topic-partition, records are buffered into one open file per encoded
+//! partition. Files are committed together when `flush.size` records were written
+//! since the last commit, when the record time span reaches `rotate.interval.ms`,
+//! when the Avro schema changes, or on the `rotate.schedule.interval.ms` wall clock.
+//! A file is named after its first record's offset
+//! (`<topic>+<partition>+<startOffset>`), is written whole (visible only when
+//! complete), and only after every file of the commit is written does the consumer
+//! group (`connect-<name>`) move past its records. A crash between the two replays
+//! the same records from the committed offset into the same file boundaries, so the
+//! same object names are rewritten rather than duplicated. (Wall-clock rotation and
+//! the Wallclock extractor are not replayable; Confluent documents the same.)
+
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+use std::time::Duration;
+
+use creek_lake::{FileBuilder, Lake, SinkValue};
+use creek_log::{ConsumerRecord, OffsetSpec};
+use tracing::{info, warn};
+
+use super::partitioner::{extract_timestamp, Partitioner};
+use super::{NullValues, S3SinkConfig};
+use crate::runtime::{TargetState, TaskContext};
+
+#[derive(Debug)]
+struct TaskError(String);
+
+/// The consumer group whose committed offsets are the sink's progress.
+pub fn group_of(connector: &str) -> String {
+    format!("connect-{connector}")
+}
+
+/// A stable task for a topic-partition.
+fn task_for(topic: &str, partition: i32, tasks: usize) -> usize {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (topic, partition).hash(&mut h);
+    (h.finish() % tasks.max(1) as u64) as usize
+}
+
+struct OpenFile {
+    builder: FileBuilder,
+    start_offset: i64,
+}
+
+/// Confluent's TopicPartitionWriter: the open files of one topic-partition.
+struct PartitionWriter {
+    topic: String,
+    partition: i32,
+    /// Next offset to read.
+    position: i64,
+    files: BTreeMap<String, OpenFile>,
+    /// Records (written or skipped) since the last commit, and the last one's offset.
+    pending: usize,
+    last_offset: Option<i64>,
+    /// Record time of the first record since the last commit (rotate.interval.ms).
+    base_timestamp: Option<i64>,
+    schema_id: Option<i32>,
+    /// Wall-clock ms at which rotate.schedule.interval.ms commits the open files.
+    scheduled_commit: Option<i64>,
+}
+
+pub async fn run(ctx: TaskContext, config: S3SinkConfig) {
+    loop {
+        if let Err(e) = run_until_error(&ctx, &config).await {
+            ctx.status.failed(&e.0);
+            tokio::time::sleep(config.retry_backoff.max(Duration::from_millis(100))).await;
+        }
+    }
+}
+
+async fn run_until_error(ctx: &TaskContext, config: &S3SinkConfig) -> Result<(), TaskError> {
+    let lake = config.open_lake().map_err(|e| {
+        TaskError(format!(
+            "org.apache.kafka.connect.errors.ConnectException: {e}"
+        ))
+    })?;
+    lake.check().await.map_err(|e| {
+        TaskError(format!(
+            "org.apache.kafka.connect.errors.ConnectException: the lake is not reachable: {e}"
+        ))
+    })?;
+    let group = group_of(&ctx.connector);
+    let mut writers: BTreeMap<(String, i32), PartitionWriter> = BTreeMap::new();
+    let mut next_assignment = tokio::time::Instant::now();
+    let mut control = ctx.control.clone();
+    ctx.status.running();
+    loop {
+        if *control.borrow() == TargetState::Paused {
+            ctx.status.paused();
+            let _ = control.wait_for(|s| *s != TargetState::Paused).await;
+            ctx.status.running();
+        }
+        if tokio::time::Instant::now() >= next_assignment {
+            assign(ctx, config, &group, &mut writers).await?;
+            next_assignment = tokio::time::Instant::now() + Duration::from_secs(2);
+        }
+        let mut fetched = 0usize;
+        let keys: Vec<(String, i32)> = writers.keys().cloned().collect();
+        for k in keys {
+            let w = writers.get_mut(&k).expect("listed");
+            let batch = ctx
+                .store
+                .fetch(&w.topic, w.partition, w.position, 4 << 20, Duration::ZERO)
+                .await;
+            let records = match batch {
+                Ok(b) => b.records,
+                Err(e) => {
+                    // Out of range after retention: resume at the earliest offset.
+                    let earliest = ctx
+                        .store
+                        .list_offset(&w.topic, w.partition, OffsetSpec::Earliest)
+                        .await
+                        .ok()
+                        .flatten()
+                        .unwrap_or(0);
+                    if earliest > w.position {
+                        warn!(topic = %w.topic, partition = w.partition, from = w.position, to = earliest, "records were deleted by retention before delivery");
+                        w.position = earliest;
+                        continue;
+                    }
+                    return Err(TaskError(format!(
+                        "reading {}-{} failed: {e}",
+                        w.topic, w.partition
+                    )));
+                }
+            };
+            fetched += records.len();
+            for r in records {
+                write_record(ctx, config, &lake, &group, w, r).await?;
+            }
+        }
+        // Wall-clock rotation, idle partitions included (Confluent only checks it when
+        // a new record arrives, so an idle partition never flushed there).
+        if config.rotate_schedule_interval_ms > 0 {
+            let now = creek_log::now_ms();
+            for w in writers.values_mut() {
+                if w.scheduled_commit.is_some_and(|t| now >= t) {
+                    commit(ctx, config, &lake, &group, w).await?;
+                }
+            }
+        }
+        if fetched == 0 {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                _ = control.changed() => {}
+            }
+        }
+    }
+}
+
+/// Picks up this task's topic-partitions (new topics matching topics.regex, new
+/// partitions) and their committed positions.
+async fn assign(
+    ctx: &TaskContext,
+    config: &S3SinkConfig,
+    group: &str,
+    writers: &mut BTreeMap<(String, i32), PartitionWriter>,
+) -> Result<(), TaskError> {
+    let topics = ctx
+        .store
+        .list_topics()
+        .await
+        .map_err(|e| TaskError(format!("listing topics failed: {e}")))?;
+    let committed = ctx.store.committed_offsets(group).await.map_err(|e| {
+        TaskError(format!(
+            "reading the committed offsets of {group} failed: {e}"
+        ))
+    })?;
+    for t in topics
+        .iter()
+        .filter(|t| !t.internal && config.topics.matches(&t.name))
+    {
+        for p in 0..t.partitions {
+            if task_for(&t.name, p, ctx.task_count) != ctx.task_id
+                || writers.contains_key(&(t.name.clone(), p))
+            {
+                continue;
+            }
+            let position = match committed.get(&(t.name.clone(), p)) {
+                Some(o) => *o,
+                // A sink's consumer starts at the earliest offset (Connect's default).
+                None => ctx
+                    .store
+                    .list_offset(&t.name, p, OffsetSpec::Earliest)
+                    .await
+                    .ok()
+                    .flatten()
+                    .unwrap_or(0),
+            };
+            info!(connector = %ctx.connector, topic = %t.name, partition = p, offset = position, "delivering partition");
+            writers.insert(
+                (t.name.clone(), p),
+                PartitionWriter {
+                    topic: t.name.clone(),
+                    partition: p,
+                    position,
+                    files: BTreeMap::new(),
+                    pending: 0,
+                    last_offset: None,
+                    base_timestamp: None,
+                    schema_id: None,
+                    scheduled_commit: None,
+                },
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn write_record(
+    ctx: &TaskContext,
+    config: &S3SinkConfig,
+    lake: &Lake,
+    group: &str,
+    w: &mut PartitionWriter,
+    r: ConsumerRecord,
+) -> Result<(), TaskError> {
+    let at = format!(
+        "topic {} partition {} offset {}",
+        w.topic, w.partition, r.offset
+    );
+    let converted = match &r.value {
+        None => match config.null_values {
+            NullValues::Ignore => Ok(None),
+            NullValues::Fail => Err(format!(
+                "null value at {at} and behavior.on.null.values=fail"
+            )),
+        },
+        Some(bytes) => ctx.value_converter.decode(bytes).map(Some),
+    };
+    let value = match converted {
+        Ok(v) => v,
+        Err(e) if config.tolerate_errors => {
+            warn!(connector = %ctx.connector, error = %e, "{at}: skipped (errors.tolerance=all)");
+            None
+        }
+        Err(e) => return Err(TaskError(format!("cannot convert the record at {at}: {e}"))),
+    };
+    if let Some(value) = value {
+        let timestamp = match &config.partitioner {
+            Partitioner::Time { extractor, .. } => extractor.clone(),
+            _ => config.extractor.clone(),
+        };
+        let ts = extract_timestamp(&timestamp, r.timestamp, &value);
+        let placed = ts.and_then(|ts| {
+            config
+                .partitioner
+                .encode(w.partition, &value, ts, &config.directory_delim)
+                .map(|encoded| (ts, encoded))
+        });
+        match placed {
+            Err(e) if config.tolerate_errors => {
+                warn!(connector = %ctx.connector, error = %e, "{at}: skipped (errors.tolerance=all)");
+            }
+            Err(e) => return Err(TaskError(format!("cannot place the record at {at}: {e}"))),
+            Ok((ts, encoded)) => {
+                // rotate.interval.ms on record time (wall clock for Wallclock).
+                let span_reached = config.rotate_interval_ms > 0
+                    && w.base_timestamp
+                        .is_some_and(|b| ts - b >= config.rotate_interval_ms);
+                let schema_id = match &value {
+                    SinkValue::Avro { schema, .. } => Some(schema.id),
+                    _ => None,
+                };
+                let schema_changed =
+                    schema_id.is_some() && w.schema_id.is_some() && schema_id != w.schema_id;
+                if (span_reached || schema_changed) && !w.files.is_empty() {
+                    commit(ctx, config, lake, group, w).await?;
+                }
+                let file = w.files.entry(encoded).or_insert_with(|| OpenFile {
+                    builder: FileBuilder::new(&config.format),
+                    start_offset: r.offset,
+                });
+                if let Err(e) = file.builder.append(&value) {
+                    if config.tolerate_errors {
+                        warn!(connector = %ctx.connector, error = %e, "{at}: skipped (errors.tolerance=all)");
+                    } else {
+                        return Err(TaskError(format!("cannot write the record at {at}: {e}")));
+                    }
+                }
+                if file.builder.is_empty() {
+                    // Nothing went into a new file (a skipped record): don't name a file after it.
+                    let empty: Vec<String> = w
+                        .files
+                        .iter()
+                        .filter(|(_, f)| f.builder.is_empty())
+                        .map(|(k, _)| k.clone())
+                        .collect();
+                    for k in empty {
+                        w.files.remove(&k);
+                    }
+                }
+                w.base_timestamp.get_or_insert(ts);
+                w.schema_id = schema_id.or(w.schema_id);
+                if config.rotate_schedule_interval_ms > 0 && w.scheduled_commit.is_none() {
+                    let now = creek_log::now_ms();
+                    let every = config.rotate_schedule_interval_ms;
+                    w.scheduled_commit = Some(now - now.rem_euclid(every) + every);
+                }
+            }
+        }
+    }
+    w.pending += 1;
+    w.last_offset = Some(r.offset);
+    w.position = r.offset + 1;
+    if w.pending >= config.flush_size {
+        commit(ctx, config, lake, group, w).await?;
+    }
+    Ok(())
+}
+
+/// Writes every open file of a topic-partition, then moves its committed offset.
+async fn commit(
+    ctx: &TaskContext,
+    config: &S3SinkConfig,
+    lake: &Lake,
+    group: &str,
+    w: &mut PartitionWriter,
+) -> Result<(), TaskError> {
+    let files = std::mem::take(&mut w.files);
+    let mut rows = 0u64;
+    for (encoded, file) in files {
+        rows += file.builder.len() as u64;
+        let key = object_key(config, &w.topic, w.partition, &encoded, file.start_offset);
+        let data = file
+            .builder
+            .finish()
+            .map_err(|e| TaskError(format!("encoding {key} failed: {e}")))?;
+        lake.put(&key, data)
+            .await
+            .map_err(|e| TaskError(format!("writing {key} failed: {e}")))?;
+        tracing::debug!(connector = %ctx.connector, key = %key, "object written");
+    }
+    if let Some(last) = w.last_offset {
+        ctx.store
+            .commit_offsets(group, &[(w.topic.clone(), w.partition, last + 1)])
+            .await
+            .map_err(|e| TaskError(format!("committing offsets of {group} failed: {e}")))?;
+    }
+    ctx.metrics.add_rows(rows);
+    w.pending = 0;
+    w.base_timestamp = None;
+    w.schema_id = None;
+    w.scheduled_commit = None;
+    Ok(())
+}
+
+/// `<topics.dir>/<topic>/<encoded partition>/<topic>+<partition>+<startOffset><ext>`.
+pub fn object_key(
+    config: &S3SinkConfig,
+    topic: &str,
+    partition: i32,
+    encoded: &str,
+    start_offset: i64,
+) -> String {
+    let d = &config.directory_delim;
+    let f = &config.file_delim;
+    let width = config.offset_pad_width;
+    format!(
+        "{dir}{d}{topic}{d}{encoded}{d}{topic}{f}{partition}{f}{start_offset:0width$}{ext}",
+        dir = config.topics_dir,
+        ext = config.format.extension(),
+    )
+}

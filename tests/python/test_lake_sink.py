@@ -1,0 +1,329 @@
+"""The lake sink (Confluent's S3SinkConnector) against `creek up`, checked with real
+readers: pyarrow and DuckDB for Parquet, fastavro for Avro, plain gzip/JSON, and an
+S3-compatible server on loopback (moto) through object_store's AWS client."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import requests
+from confluent_kafka import Producer
+
+from creekutil import creek_bin
+
+TOPIC = "psg-customers"
+
+
+def fake(postgres, total: int, n: int = 500):
+    subprocess.run([str(creek_bin()), "fake", "-cs", postgres.connection_string, "-n", str(n),
+                    "--interval", "0", "--total", str(total), "--silent"],
+                   check=True, capture_output=True, timeout=120)
+
+
+def jdbc_source(server, postgres):
+    cfg = {
+        "connector.class": "io.confluent.connect.jdbc.JdbcSourceConnector", "tasks.max": 1,
+        "connection.url": postgres.jdbc_url, "connection.user": "postgres",
+        "mode": "timestamp", "timestamp.column.name": "dt_update",
+        "table.whitelist": "public.customers", "topic.prefix": "psg-",
+        "validate.non.null": "false", "poll.interval.ms": 200,
+    }
+    r = requests.post(f"{server.connect_url}/connectors", json={"name": "postg-connector", "config": cfg})
+    assert r.status_code == 201, r.text
+
+
+def sink(server, name: str, **config) -> requests.Response:
+    base = {"connector.class": "io.confluent.connect.s3.S3SinkConnector", "tasks.max": 1}
+    base.update({k.replace("_", "."): v for k, v in config.items()})
+    return requests.post(f"{server.connect_url}/connectors", json={"name": name, "config": base})
+
+
+def files(root: Path, suffix: str) -> list[Path]:
+    return sorted(p for p in root.rglob(f"*{suffix}") if p.is_file())
+
+
+def wait_rows(count_fn, expect: int, timeout: float = 40.0) -> int:
+    deadline = time.time() + timeout
+    got = -1
+    while time.time() < deadline:
+        got = count_fn()
+        if got >= expect:
+            return got
+        time.sleep(0.3)
+    return got
+
+
+def parquet_rows(root: Path) -> int:
+    return sum(pq.ParquetFile(p).metadata.num_rows for p in files(root, ".parquet"))
+
+
+def test_seed_rows_land_in_parquet_read_by_pyarrow_and_duckdb(creek, postgres, tmp_path):
+    fake(postgres, 2000)
+    jdbc_source(creek, postgres)
+    lake = tmp_path / "lake"
+    r = sink(creek, "lake-sink", topics=TOPIC,
+             **{"format.class": "io.confluent.connect.s3.format.parquet.ParquetFormat",
+                "flush.size": 500, "s3.bucket.name": "datalake",
+                "store.url": f"file://{lake}"})
+    assert r.status_code == 201, r.text
+    root = lake / "datalake" / "topics" / TOPIC / "partition=0"
+    assert wait_rows(lambda: parquet_rows(lake), 2000) == 2000
+    names = [p.name for p in files(root, ".parquet")]
+    assert names[0] == "psg-customers+0+0000000000.snappy.parquet", names
+    assert len(names) == 4  # flush.size 500
+
+    table = pq.read_table(root)
+    assert table.num_rows == 2000
+    schema = table.schema
+    assert schema.field("nascimento").type == pa.date32()
+    assert schema.field("dt_update").type == pa.timestamp("ms", tz="UTC")
+    assert schema.field("nome").type == pa.string()
+    assert schema.field("nome").nullable
+
+    con = duckdb.connect()
+    n, = con.execute(f"SELECT count(*) FROM read_parquet('{root}/*.parquet')").fetchone()
+    assert n == 2000
+    import psycopg
+    with psycopg.connect(postgres.connection_string) as conn:
+        expected = sorted(conn.execute("SELECT email, nascimento FROM customers").fetchall())
+    got = sorted(con.execute(f"SELECT email, nascimento FROM read_parquet('{root}/*.parquet')").fetchall())
+    assert got == expected
+
+    offsets = requests.get(f"{creek.connect_url}/connectors/lake-sink/offsets").json()["offsets"]
+    assert offsets == [{"partition": {"kafka_topic": TOPIC, "kafka_partition": 0},
+                        "offset": {"kafka_offset": 2000}}]
+    status = requests.get(f"{creek.connect_url}/connectors/lake-sink/status").json()
+    assert status["type"] == "sink" and status["tasks"][0]["state"] == "RUNNING"
+
+
+def produce_json(server, topic: str, start: int, count: int, partitions: int = 1):
+    """Records spread evenly over `partitions`, so flush.size divides each one's share."""
+    p = Producer({"bootstrap.servers": server.bootstrap, "linger.ms": 5})
+    for i in range(start, start + count):
+        p.produce(topic, json.dumps({"id": i, "city": ["Recife", "Natal"][i % 2],
+                                     "at": 1618269963655 + i * 1000}).encode(),
+                  partition=i % partitions)
+    assert p.flush(30) == 0
+
+
+def json_values(root: Path) -> list[dict]:
+    out = []
+    for f in files(root, ".json.gz"):
+        out += [json.loads(l) for l in gzip.decompress(f.read_bytes()).decode().splitlines() if l]
+    return out
+
+
+def test_json_gzip_field_partitions_and_exactly_once_after_kill_9(creek, tmp_path):
+    subprocess.run([str(creek_bin()), "topics", "--create", "--bootstrap-server", creek.bootstrap,
+                    "--partitions", "2", "--replication-factor", "1", "--topic", "events"],
+                   check=True, capture_output=True, timeout=30)
+    produce_json(creek, "events", 0, 3000, partitions=2)
+    lake = tmp_path / "lake"
+    r = sink(creek, "events-lake", topics="events",
+             **{"format.class": "JsonFormat", "flush.size": 100,
+                "s3.compression.type": "gzip", "s3.bucket.name": "b",
+                "store.url": f"file://{lake}",
+                "partitioner.class": "io.confluent.connect.storage.partitioner.FieldPartitioner",
+                "partition.field.name": "city",
+                "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+                "value.converter.schemas.enable": "false"})
+    assert r.status_code == 201, r.text
+    time.sleep(0.05)
+    creek.kill()  # kill -9 in the middle of delivery
+    produce_after = 2000
+    creek.start()
+    produce_json(creek, "events", 3000, produce_after, partitions=2)
+    total = 3000 + produce_after
+    assert wait_rows(lambda: len(json_values(lake)), total) >= total
+    time.sleep(1.0)
+    values = json_values(lake)
+    ids = sorted(v["id"] for v in values)
+    assert ids == list(range(total)), "lost or doubled records in the lake"
+    cities = {p.name for p in (lake / "b" / "topics" / "events").iterdir()}
+    assert cities == {"city=Recife", "city=Natal"}
+    for f in files(lake, ".json.gz"):
+        topic, partition, offset = f.name[: -len(".json.gz")].split("+")
+        assert topic == "events" and partition in ("0", "1") and len(offset) == 10
+
+
+def test_avro_files_and_time_based_partitions(creek, postgres, tmp_path):
+    import fastavro
+    fake(postgres, 300, n=300)
+    jdbc_source(creek, postgres)
+    lake = tmp_path / "lake"
+    r = sink(creek, "avro-lake", topics=TOPIC,
+             **{"format.class": "io.confluent.connect.s3.format.avro.AvroFormat",
+                "avro.codec": "deflate", "flush.size": 1000, "rotate.schedule.interval.ms": 1000,
+                "s3.bucket.name": "b", "store.url": f"file://{lake}",
+                "partitioner.class": "io.confluent.connect.storage.partitioner.TimeBasedPartitioner",
+                "path.format": "'year'=YYYY/'month'=MM/'day'=dd", "partition.duration.ms": 86400000,
+                "timezone": "UTC", "locale": "en-US", "timestamp.extractor": "RecordField",
+                "timestamp.field": "dt_update"})
+    assert r.status_code == 201, r.text
+
+    def avro_count():
+        return sum(len(list(fastavro.reader(open(f, "rb")))) for f in files(lake, ".avro"))
+    # 300 < flush.size: only the wall-clock schedule can flush this idle partition.
+    assert wait_rows(avro_count, 300, timeout=20) == 300
+    f = files(lake, ".avro")[0]
+    today = time.strftime("year=%Y/month=%m/day=%d", time.gmtime())
+    assert today in str(f), f
+    with open(f, "rb") as fh:
+        reader = fastavro.reader(fh)
+        assert reader.codec == "deflate"
+        assert reader.writer_schema["name"] == "customers"
+
+
+def test_schemaless_json_becomes_parquet_with_an_inferred_schema(creek, tmp_path):
+    produce_json(creek, "clicks", 0, 250)
+    lake = tmp_path / "lake"
+    r = sink(creek, "clicks-lake", topics="clicks",
+             **{"format.class": "ParquetFormat", "flush.size": 250, "s3.bucket.name": "b",
+                "store.url": f"file://{lake}",
+                "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+                "value.converter.schemas.enable": "false"})
+    assert r.status_code == 201, r.text
+    assert wait_rows(lambda: parquet_rows(lake), 250) == 250
+    t = pq.read_table(files(lake, ".parquet")[0])
+    assert t.schema.field("id").type == pa.int64()
+    assert t.schema.field("city").type == pa.string()
+
+
+def test_unconvertible_records_fail_the_task_or_are_skipped(creek, tmp_path):
+    p = Producer({"bootstrap.servers": creek.bootstrap})
+    p.produce("mixed", b'{"id": 1}')
+    p.produce("mixed", b"not json at all")
+    p.produce("mixed", b'{"id": 3}')
+    assert p.flush(10) == 0
+    common = {"format.class": "JsonFormat", "flush.size": 3, "s3.bucket.name": "b",
+              "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+              "value.converter.schemas.enable": "false", "retry.backoff.ms": 200}
+    r = sink(creek, "strict", topics="mixed", **common, **{"store.url": f"file://{tmp_path}/strict"})
+    assert r.status_code == 201, r.text
+    deadline = time.time() + 15
+    status = None
+    while time.time() < deadline:
+        status = requests.get(f"{creek.connect_url}/connectors/strict/status").json()
+        if status["tasks"] and status["tasks"][0]["state"] == "FAILED":
+            break
+        time.sleep(0.2)
+    trace = status["tasks"][0].get("trace", "")
+    assert "topic mixed partition 0 offset 1" in trace, status
+
+    r = sink(creek, "tolerant", topics="mixed", **common,
+             **{"store.url": f"file://{tmp_path}/tolerant", "errors.tolerance": "all"})
+    assert r.status_code == 201, r.text
+    lake = tmp_path / "tolerant"
+    assert wait_rows(lambda: len(files(lake, ".json")), 1) == 1
+    lines = files(lake, ".json")[0].read_text().splitlines()
+    assert [json.loads(l)["id"] for l in lines] == [1, 3]
+
+
+@pytest.mark.parametrize("change,key", [
+    ({"format.class": "CsvFormat"}, "format.class"),
+    ({"flush.size": None}, "flush.size"),
+    ({"s3.bucket.name": None}, "s3.bucket.name"),
+    ({"partitioner.class": "io.confluent.connect.storage.partitioner.TimeBasedPartitioner"}, "timezone"),
+    ({"parquet.codec": "lzo"}, "parquet.codec"),
+    ({"store.kafka.keys": "true"}, "store.kafka.keys"),
+    ({"no.such.key": "x"}, "no.such.key"),
+])
+def test_bad_sink_configs_answer_400_naming_the_key(creek, tmp_path, change, key):
+    cfg = {"topics": "t", "format.class": "ParquetFormat", "flush.size": 10,
+           "s3.bucket.name": "b", "store.url": f"file://{tmp_path}"}
+    for k, v in change.items():
+        if v is None:
+            cfg.pop(k)
+        else:
+            cfg[k] = v
+    r = sink(creek, "bad", **cfg)
+    assert r.status_code == 400, r.text
+    assert key in r.json()["message"]
+
+
+def test_harmless_s3_keys_are_accepted(creek, tmp_path):
+    r = sink(creek, "ok", **{"topics": "t", "format.class": "JsonFormat", "flush.size": 10,
+                             "s3.bucket.name": "b", "store.url": f"file://{tmp_path}",
+                             "s3.ssea.name": "AES256", "s3.object.tagging": "true"})
+    assert r.status_code == 201, r.text
+
+
+# ---------------------------------------------------------------- S3 (moto)
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def moto_s3(tmp_path):
+    port = _free_port()
+    proc = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=open(tmp_path / "moto.log", "w"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            requests.get(url, timeout=1)
+            break
+        except requests.RequestException:
+            time.sleep(0.2)
+    try:
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(10)
+
+
+def test_s3_compatible_store_through_the_aws_client(creek, postgres, moto_s3):
+    import boto3
+    s3 = boto3.client("s3", endpoint_url=moto_s3, aws_access_key_id="testing",
+                      aws_secret_access_key="testing", region_name="us-east-1")
+    s3.create_bucket(Bucket="datalake")
+    fake(postgres, 600, n=600)
+    jdbc_source(creek, postgres)
+    common = {"topics": TOPIC, "format.class": "ParquetFormat", "flush.size": 200,
+              "store.url": moto_s3, "s3.region": "us-east-1",
+              "aws.access.key.id": "testing", "aws.secret.access.key": "testing",
+              "retry.backoff.ms": 300}
+    r = sink(creek, "s3-sink", **common, **{"s3.bucket.name": "datalake"})
+    assert r.status_code == 201, r.text
+    assert r.json()["config"]["aws.secret.access.key"] == "[hidden]"
+
+    def s3_rows():
+        listing = s3.list_objects_v2(Bucket="datalake", Prefix=f"topics/{TOPIC}/")
+        total = 0
+        for o in listing.get("Contents", []):
+            body = s3.get_object(Bucket="datalake", Key=o["Key"])["Body"].read()
+            total += pq.read_table(io.BytesIO(body)).num_rows
+        return total
+    assert wait_rows(s3_rows, 600) == 600
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="datalake")["Contents"]]
+    assert f"topics/{TOPIC}/partition=0/{TOPIC}+0+0000000000.snappy.parquet" in keys
+
+    # A bucket that does not exist: the task goes FAILED with the store's error.
+    r = sink(creek, "no-bucket", **common, **{"s3.bucket.name": "missing-bucket"})
+    assert r.status_code == 201, r.text
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        st = requests.get(f"{creek.connect_url}/connectors/no-bucket/status").json()
+        if st["tasks"] and st["tasks"][0]["state"] == "FAILED":
+            break
+        time.sleep(0.2)
+    assert st["tasks"][0]["state"] == "FAILED", st
+    assert "missing-bucket" in st["tasks"][0]["trace"] or "NoSuchBucket" in st["tasks"][0]["trace"]
+    assert "testing" not in json.dumps(st)
