@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -36,7 +37,15 @@ def post(port: int, body: dict) -> None:
     req = urllib.request.Request(f"http://127.0.0.1:{port}/connectors", method="POST",
                                  data=json.dumps(body).encode(),
                                  headers={"Content-Type": "application/json"})
-    urllib.request.urlopen(req).read()
+    try:
+        urllib.request.urlopen(req).read()
+    except urllib.error.HTTPError as e:
+        raise SystemExit(f"POST /connectors failed: {e.code} {e.read().decode()}")
+
+
+def committed(port: int) -> int:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/connectors/lake/offsets") as r:
+        return sum(o["offset"]["kafka_offset"] for o in json.load(r)["offsets"])
 
 
 def lake_rows(root: Path) -> int:
@@ -67,7 +76,7 @@ def main() -> None:
                 "connector.class": "io.confluent.connect.jdbc.JdbcSourceConnector",
                 "connection.url": pg.jdbc_url, "connection.user": "postgres", "mode": "timestamp",
                 "timestamp.column.name": "dt_update", "table.whitelist": "public.customers",
-                "topic.prefix": "psg-", "batch.max.rows": 1000}})
+                "topic.prefix": "psg-", "validate.non.null": "false", "batch.max.rows": 1000}})
             consumer = Consumer({"bootstrap.servers": f"127.0.0.1:{kafka}", "group.id": "bench"})
             while True:
                 try:
@@ -81,15 +90,25 @@ def main() -> None:
             print(f"# {time.strftime('%Y-%m-%d')} rows={rows} (Avro records in psg-customers)")
 
             lake = Path(work) / "lake"
+            # CREEK_PERF=FILE profiles creek during the sink phase (for tuning).
+            perf = subprocess.Popen(["perf", "record", "-g", "-o", os.environ["CREEK_PERF"],
+                                     "-p", str(proc.pid)], stderr=subprocess.DEVNULL) \
+                if os.environ.get("CREEK_PERF") else None
             t = time.perf_counter()
             post(connect, {"name": "lake", "config": {
                 "connector.class": "io.confluent.connect.s3.S3SinkConnector",
                 "topics": "psg-customers", "flush.size": 100000,
                 "format.class": "io.confluent.connect.s3.format.parquet.ParquetFormat",
                 "s3.bucket.name": "lake", "store.url": f"file://{lake}"}})
-            while lake_rows(lake) < rows:
+            # Offsets move only after the files are written: polling them (one small
+            # HTTP call) costs far less CPU than reading Parquet footers would.
+            while committed(connect) < rows:
                 time.sleep(0.02)
             elapsed = time.perf_counter() - t
+            assert lake_rows(lake) == rows, "the lake does not hold every row exactly once"
+            if perf:
+                perf.send_signal(2)
+                perf.wait(30)
             print(f"creek lake sink (log → Parquet files): {rows / elapsed:,.0f} rows/s ({elapsed:.2f} s)")
         finally:
             proc.terminate()

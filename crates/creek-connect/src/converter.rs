@@ -140,7 +140,7 @@ impl Converter {
     /// A sink's view of a record value: Confluent Avro split into its registered
     /// schema and body, JSON parsed (the payload of a `{"schema","payload"}`
     /// envelope when schemas.enable), strings and bytes as they are.
-    pub fn decode(&self, bytes: &[u8]) -> Result<creek_lake::SinkValue, String> {
+    pub fn decode(&self, bytes: &bytes::Bytes) -> Result<creek_lake::SinkValue, String> {
         match self {
             Converter::Avro { registry, .. } => {
                 if bytes.len() < 5 || bytes[0] != 0 {
@@ -152,7 +152,7 @@ impl Converter {
                     .ok_or_else(|| format!("schema id {id} is not in the registry"))?;
                 Ok(creek_lake::SinkValue::Avro {
                     schema,
-                    body: bytes::Bytes::copy_from_slice(&bytes[5..]),
+                    body: bytes.slice(5..),
                 })
             }
             Converter::Json { schemas_enable } => {

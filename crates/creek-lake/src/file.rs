@@ -200,7 +200,13 @@ impl FileBuilder {
                 };
                 // Check first, so that a bad record never reaches half the columns.
                 avro::check(&p.node, body).map_err(DecodeError::into_lake)?;
-                let mut r = Reader::new(body);
+                // A full row group is encoded when the next row arrives, not when the
+                // last one does: a file of exactly one group (flush.size = group size)
+                // is then encoded in `finish`, which callers may run on another thread.
+                if p.rows >= ROW_GROUP_ROWS || p.body_bytes >= ROW_GROUP_BODY_BYTES {
+                    p.write_row_group()?;
+                }
+                let mut r = Reader::new_checked(body);
                 if let Err(e) = p.root.decode(&mut r) {
                     let why = e.to_string();
                     self.state = State::Broken(why.clone());
@@ -208,9 +214,6 @@ impl FileBuilder {
                 }
                 p.rows += 1;
                 p.body_bytes += body.len();
-                if p.rows >= ROW_GROUP_ROWS || p.body_bytes >= ROW_GROUP_BODY_BYTES {
-                    p.write_row_group()?;
-                }
                 Ok(())
             }
             SinkValue::Json(v) => {

@@ -62,6 +62,20 @@ struct PartitionWriter {
     schema_id: Option<i32>,
     /// Wall-clock ms at which rotate.schedule.interval.ms commits the open files.
     scheduled_commit: Option<i64>,
+    /// Background jobs writing committed files, oldest first (see [`commit`]).
+    in_flight: std::collections::VecDeque<tokio::task::JoinHandle<Result<(), TaskError>>>,
+    /// Fires when the newest job has moved the offset; the next job waits for it.
+    last_commit_done: Option<tokio::sync::oneshot::Receiver<()>>,
+}
+
+impl Drop for PartitionWriter {
+    /// A task that stops (error, restart, delete) abandons its unfinished commit: the
+    /// next run replays those records into the same object names.
+    fn drop(&mut self) {
+        for job in self.in_flight.drain(..) {
+            job.abort();
+        }
+    }
 }
 
 pub async fn run(ctx: TaskContext, config: S3SinkConfig) {
@@ -132,6 +146,11 @@ async fn run_until_error(ctx: &TaskContext, config: &S3SinkConfig) -> Result<(),
             fetched += records.len();
             for r in records {
                 write_record(ctx, config, &lake, &group, w, r).await?;
+            }
+        }
+        for w in writers.values_mut() {
+            while w.in_flight.front().is_some_and(|j| j.is_finished()) {
+                await_oldest(w).await?;
             }
         }
         // Wall-clock rotation, idle partitions included (Confluent only checks it when
@@ -205,6 +224,8 @@ async fn assign(
                     base_timestamp: None,
                     schema_id: None,
                     scheduled_commit: None,
+                    in_flight: Default::default(),
+                    last_commit_done: None,
                 },
             );
         }
@@ -314,7 +335,14 @@ async fn write_record(
     Ok(())
 }
 
-/// Writes every open file of a topic-partition, then moves its committed offset.
+/// Commits running at once per topic-partition: encoding one file while the next
+/// is being decoded keeps both cores busy; more only adds memory.
+const COMMITS_IN_FLIGHT: usize = 2;
+
+/// Hands every open file of a topic-partition to a background job that encodes and
+/// writes them, then moves the committed offset. Jobs encode and write in parallel,
+/// but each moves the offset only after the previous job has moved it, so offsets
+/// only ever move past written objects, in order.
 async fn commit(
     ctx: &TaskContext,
     config: &S3SinkConfig,
@@ -322,31 +350,74 @@ async fn commit(
     group: &str,
     w: &mut PartitionWriter,
 ) -> Result<(), TaskError> {
-    let files = std::mem::take(&mut w.files);
-    let mut rows = 0u64;
-    for (encoded, file) in files {
-        rows += file.builder.len() as u64;
-        let key = object_key(config, &w.topic, w.partition, &encoded, file.start_offset);
-        let data = file
-            .builder
-            .finish()
-            .map_err(|e| TaskError(format!("encoding {key} failed: {e}")))?;
-        lake.put(&key, data)
-            .await
-            .map_err(|e| TaskError(format!("writing {key} failed: {e}")))?;
-        tracing::debug!(connector = %ctx.connector, key = %key, "object written");
+    while w.in_flight.len() >= COMMITS_IN_FLIGHT {
+        await_oldest(w).await?;
     }
-    if let Some(last) = w.last_offset {
-        ctx.store
-            .commit_offsets(group, &[(w.topic.clone(), w.partition, last + 1)])
-            .await
-            .map_err(|e| TaskError(format!("committing offsets of {group} failed: {e}")))?;
-    }
-    ctx.metrics.add_rows(rows);
+    let files: Vec<(String, FileBuilder)> = std::mem::take(&mut w.files)
+        .into_iter()
+        .map(|(encoded, f)| {
+            (
+                object_key(config, &w.topic, w.partition, &encoded, f.start_offset),
+                f.builder,
+            )
+        })
+        .collect();
+    let offset = w
+        .last_offset
+        .map(|last| (w.topic.clone(), w.partition, last + 1));
+    let (lake, store, group, metrics) = (
+        lake.clone(),
+        ctx.store.clone(),
+        group.to_string(),
+        ctx.metrics.clone(),
+    );
+    let previous = w.last_commit_done.take();
+    let (done, done_rx) = tokio::sync::oneshot::channel::<()>();
+    w.last_commit_done = Some(done_rx);
+    w.in_flight.push_back(tokio::spawn(async move {
+        let rows: u64 = files.iter().map(|(_, b)| b.len() as u64).sum();
+        for (key, builder) in files {
+            let data = tokio::task::spawn_blocking(move || builder.finish())
+                .await
+                .map_err(|e| TaskError(format!("encoding {key} stopped: {e}")))?
+                .map_err(|e| TaskError(format!("encoding {key} failed: {e}")))?;
+            lake.put(&key, data)
+                .await
+                .map_err(|e| TaskError(format!("writing {key} failed: {e}")))?;
+            tracing::debug!(key = %key, "object written");
+        }
+        if let Some(previous) = previous {
+            previous
+                .await
+                .map_err(|_| TaskError("an earlier commit failed".into()))?;
+        }
+        if let Some(o) = offset {
+            store
+                .commit_offsets(&group, &[o])
+                .await
+                .map_err(|e| TaskError(format!("committing offsets of {group} failed: {e}")))?;
+        }
+        metrics.add_rows(rows);
+        let _ = done.send(());
+        Ok(())
+    }));
     w.pending = 0;
     w.base_timestamp = None;
     w.schema_id = None;
     w.scheduled_commit = None;
+    Ok(())
+}
+
+/// Waits for the topic-partition's oldest background commit, surfacing its error.
+async fn await_oldest(w: &mut PartitionWriter) -> Result<(), TaskError> {
+    if let Some(job) = w.in_flight.pop_front() {
+        job.await.map_err(|e| {
+            TaskError(format!(
+                "a commit of {}-{} stopped: {e}",
+                w.topic, w.partition
+            ))
+        })??;
+    }
     Ok(())
 }
 
