@@ -28,7 +28,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
 fi
 
-if ! python3 -c "import pytest, confluent_kafka, kafka, requests, psycopg, fastavro, httpx, authlib, cachetools, attrs" >/dev/null 2>&1; then
+if ! python3 -c "import pytest, confluent_kafka, kafka, requests, psycopg, fastavro, httpx, authlib, cachetools, attrs, pyarrow, duckdb, moto, boto3" >/dev/null 2>&1 || ! command -v moto_server >/dev/null; then
   echo "installing Python test clients with pip"
   python3 -m pip install -q -r tests/python/requirements.txt
 fi
