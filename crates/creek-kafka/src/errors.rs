@@ -20,4 +20,5 @@ pub const NOT_COORDINATOR: i16 = 16;
 pub const TRANSACTIONAL_ID_AUTHORIZATION_FAILED: i16 = 53;
 pub const NON_EMPTY_GROUP: i16 = 68;
 pub const GROUP_ID_NOT_FOUND: i16 = 69;
+pub const FENCED_INSTANCE_ID: i16 = 82;
 pub const UNKNOWN_SERVER_ERROR: i16 = -1;

@@ -841,9 +841,13 @@ impl Broker {
                     .into_iter()
                     .map(|p| (p.name.to_string(), p.metadata))
                     .collect(),
+                supports_skip_assignment: ctx.version >= 9,
             })
             .await;
         resp.error_code = outcome.error;
+        if ctx.version >= 9 {
+            resp.skip_assignment = outcome.skip_assignment;
+        }
         resp.generation_id = outcome.generation;
         if ctx.version >= 7 {
             resp.protocol_type = outcome.protocol_type.map(sb);
@@ -875,6 +879,7 @@ impl Broker {
             .sync(
                 &req.group_id.0,
                 &req.member_id,
+                req.group_instance_id.as_deref(),
                 req.generation_id,
                 req.assignments
                     .into_iter()
@@ -894,9 +899,12 @@ impl Broker {
 
     fn heartbeat(&self, req: HeartbeatRequest) -> HeartbeatResponse {
         let mut resp = HeartbeatResponse::default();
-        resp.error_code = self
-            .groups
-            .heartbeat(&req.group_id.0, &req.member_id, req.generation_id);
+        resp.error_code = self.groups.heartbeat(
+            &req.group_id.0,
+            &req.member_id,
+            req.group_instance_id.as_deref(),
+            req.generation_id,
+        );
         resp
     }
 
@@ -905,15 +913,20 @@ impl Broker {
         if version < 3 {
             let codes = self
                 .groups
-                .leave(&req.group_id.0, &[req.member_id.to_string()]);
+                .leave(&req.group_id.0, &[(req.member_id.to_string(), None)]);
             resp.error_code = codes[0];
         } else {
-            let ids: Vec<String> = req
+            let members: Vec<(String, Option<String>)> = req
                 .members
                 .iter()
-                .map(|m| m.member_id.to_string())
+                .map(|m| {
+                    (
+                        m.member_id.to_string(),
+                        m.group_instance_id.as_ref().map(|i| i.to_string()),
+                    )
+                })
                 .collect();
-            let codes = self.groups.leave(&req.group_id.0, &ids);
+            let codes = self.groups.leave(&req.group_id.0, &members);
             resp.members = req
                 .members
                 .into_iter()
@@ -935,8 +948,12 @@ impl Broker {
         let check = if group.is_empty() {
             INVALID_GROUP_ID
         } else {
-            self.groups
-                .validate_commit(&group, &req.member_id, req.generation_id_or_member_epoch)
+            self.groups.validate_commit(
+                &group,
+                &req.member_id,
+                req.group_instance_id.as_deref(),
+                req.generation_id_or_member_epoch,
+            )
         };
         let now = now_ms();
         let mut resp = OffsetCommitResponse::default();
