@@ -1,3 +1,4 @@
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -18,6 +19,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
+import java.util.regex.Pattern;
 
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
@@ -48,7 +50,8 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * Drives the Apache Kafka Java client (kafka-clients 4.x) against a creek broker.
  *
  * <p>Usage: {@code java -cp <jars>:<classes> KafkaClientCheck <bootstrap> <scenario>}, where
- * scenario is one of: admin, produce, compression, group, rebalance, static, offsets, all. Exits 0 when every check
+ * scenario is one of: admin, produce, compression, group, rebalance, static, offsets,
+ * consumer-protocol, all. Exits 0 when every check
  * passed; otherwise prints {@code FAIL: <what>} (with the stack trace) and exits 1.
  *
  * <p>No build tool: tests/python/test_java_client.py compiles this file with javac against the jars
@@ -178,7 +181,9 @@ public final class KafkaClientCheck {
             throws Exception {
         List<Future<RecordMetadata>> futures = new ArrayList<>();
         for (int i = from; i < from + count; i++) {
-            futures.add(producer.send(new ProducerRecord<>(topic, "k" + (i % 17), "v" + i)));
+            var record = new ProducerRecord<>(topic, "k" + (i % 17), "v" + i);
+            record.headers().add("index", Integer.toString(i).getBytes(StandardCharsets.UTF_8));
+            futures.add(producer.send(record));
         }
         producer.flush();
         List<RecordMetadata> metas = new ArrayList<>();
@@ -309,11 +314,41 @@ public final class KafkaClientCheck {
                     RecordMetadata m = metas.get(Integer.parseInt(r.value().substring(1)));
                     checkEq(m.partition(), r.partition(), "partition of " + r.value());
                     checkEq(m.offset(), r.offset(), "offset of " + r.value());
+                    checkEq(m.timestamp(), r.timestamp(), "timestamp of " + r.value());
+                    var h = r.headers().lastHeader("index");
+                    check(h != null && new String(h.value(), StandardCharsets.UTF_8).equals(r.value().substring(1)),
+                            "header 'index' of " + r.value() + ": " + r.headers());
                 }
             }
         }
         checkEq(n, seen.size(), "records read back");
-        log("read back %d records at the acknowledged partitions and offsets", seen.size());
+        log("read back %d records at the acknowledged partitions, offsets and timestamps, with headers", seen.size());
+
+        // A group consumer subscribed by pattern (Metadata for all topics, matched by the client).
+        Member byPattern = new Member("java-pattern", "java-pattern-g", topic) {
+            @Override
+            void subscribe(ConsumerRebalanceListener listener) {
+                consumer.subscribe(Pattern.compile("java-prod.*"), listener);
+            }
+        }.start();
+        try {
+            waitFor(() -> byPattern.count() >= n, TIMEOUT,
+                    () -> n + " records for the pattern subscriber (got " + byPattern.count() + ")");
+            checkExactlyOnce(metas, List.of(byPattern));
+        } finally {
+            byPattern.close();
+        }
+        byPattern.rethrow();
+        log("a pattern subscription (java-prod.*) got all %d records", n);
+
+        // Producing to a topic that does not exist creates it (auto.create.topics.enable).
+        try (KafkaProducer<String, String> producer = producer("none")) {
+            RecordMetadata m = get(producer.send(new ProducerRecord<>("java-auto-created", "k", "v")),
+                    "send to a new topic");
+            checkEq("java-auto-created", m.topic(), "auto-created topic");
+            checkEq(0L, m.offset(), "first offset in the auto-created topic");
+        }
+        log("producing to java-auto-created created it");
     }
 
     /** Every compression codec round-trips (the batch is stored as sent, the consumer decompresses). */
@@ -352,7 +387,7 @@ public final class KafkaClientCheck {
      * listener reports it, and the partitions revoked from it. With {@code commitOnRevoke} it commits
      * its positions before giving partitions up, so nothing is consumed twice across rebalances.
      */
-    final class Member implements Runnable {
+    class Member implements Runnable {
         final String name;
         final String topic;
         final boolean commitOnRevoke;
@@ -387,7 +422,7 @@ public final class KafkaClientCheck {
         @Override
         public void run() {
             try {
-                consumer.subscribe(List.of(topic), new ConsumerRebalanceListener() {
+                subscribe(new ConsumerRebalanceListener() {
                     @Override
                     public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
                         if (partitions.isEmpty()) {
@@ -447,6 +482,10 @@ public final class KafkaClientCheck {
                     error.compareAndSet(null, t);
                 }
             }
+        }
+
+        void subscribe(ConsumerRebalanceListener listener) {
+            consumer.subscribe(List.of(topic), listener);
         }
 
         int count() {
@@ -856,6 +895,31 @@ public final class KafkaClientCheck {
         }
     }
 
+    /**
+     * creek implements the classic group protocol only: a KIP-848 consumer (group.protocol=consumer)
+     * must fail at once with the client's clear "set group.protocol=classic" error, not hang.
+     */
+    void consumerProtocol() throws Exception {
+        Properties p = new Properties();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.put(ConsumerConfig.GROUP_ID_CONFIG, "java-kip848-g");
+        p.put(ConsumerConfig.GROUP_PROTOCOL_CONFIG, "consumer");
+        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class.getName());
+        try (KafkaConsumer<String, String> c = new KafkaConsumer<>(p)) {
+            c.subscribe(List.of("java-kip848"));
+            long deadline = System.nanoTime() + TIMEOUT.toNanos();
+            while (System.nanoTime() < deadline) {
+                c.poll(Duration.ofMillis(200));
+            }
+            throw new CheckFailed("a group.protocol=consumer consumer polled for " + TIMEOUT.toSeconds()
+                    + "s without an error");
+        } catch (org.apache.kafka.common.errors.UnsupportedVersionException e) {
+            check(e.getMessage().contains("group.protocol=classic"), "unexpected message: " + e.getMessage());
+            log("group.protocol=consumer is refused: %s", e.getMessage());
+        }
+    }
+
     /** offsetsForTimes, beginningOffsets, endOffsets (ListOffsets) and Admin.listOffsets. */
     void offsets() throws Exception {
         String topic = "java-offsets";
@@ -950,12 +1014,12 @@ public final class KafkaClientCheck {
 
     public static void main(String[] args) {
         if (args.length != 2) {
-            System.err.println("usage: KafkaClientCheck <bootstrap> <admin|produce|compression|group|rebalance|static|offsets|all>");
+            System.err.println("usage: KafkaClientCheck <bootstrap> <admin|produce|compression|group|rebalance|static|offsets|consumer-protocol|all>");
             System.exit(2);
         }
         KafkaClientCheck check = new KafkaClientCheck(args[0]);
         List<String> scenarios = args[1].equals("all")
-                ? List.of("admin", "produce", "compression", "group", "rebalance", "static", "offsets")
+                ? List.of("admin", "produce", "compression", "group", "rebalance", "static", "offsets", "consumer-protocol")
                 : List.of(args[1]);
         int code = 0;
         for (String scenario : scenarios) {
@@ -969,6 +1033,7 @@ public final class KafkaClientCheck {
                     case "offsets" -> check.offsets();
                     case "rebalance" -> check.rebalance();
                     case "static" -> check.staticMembership();
+                    case "consumer-protocol" -> check.consumerProtocol();
                     default -> {
                         System.err.println("unknown scenario " + scenario);
                         System.exit(2);

