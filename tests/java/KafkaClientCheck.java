@@ -400,7 +400,7 @@ public final class KafkaClientCheck {
         volatile boolean leaveOnClose = true;
         volatile CountDownLatch commitRequest;
         volatile Map<TopicPartition, OffsetAndMetadata> committed;
-        final Thread thread;
+        Thread thread;
 
         Member(String name, String group, String topic) {
             this(name, group, topic, Map.of(), false);
@@ -411,10 +411,10 @@ public final class KafkaClientCheck {
             this.topic = topic;
             this.commitOnRevoke = commitOnRevoke;
             this.consumer = consumer(group, name, overrides);
-            this.thread = new Thread(this, name);
         }
 
         Member start() {
+            thread = new Thread(this, name);
             thread.start();
             return this;
         }
@@ -510,6 +510,10 @@ public final class KafkaClientCheck {
         /** Stops polling, closes the consumer (leaving the group unless told not to) and waits. */
         void close() throws InterruptedException {
             stop = true;
+            if (thread == null) {
+                consumer.close();
+                return;
+            }
             thread.join(30000);
             check(!thread.isAlive(), name + " did not close in 30s");
         }
@@ -520,7 +524,7 @@ public final class KafkaClientCheck {
         final String topic;
         final List<RecordMetadata> acked = Collections.synchronizedList(new ArrayList<>());
         final AtomicReference<Throwable> error = new AtomicReference<>();
-        final Thread thread = new Thread(this, "java-check-background-producer");
+        Thread thread;
         volatile boolean stop;
 
         BackgroundProducer(String topic) {
@@ -528,6 +532,7 @@ public final class KafkaClientCheck {
         }
 
         BackgroundProducer start() {
+            thread = new Thread(this, "java-check-background-producer");
             thread.start();
             return this;
         }
@@ -824,6 +829,7 @@ public final class KafkaClientCheck {
         try {
             waitForAssignment(topic, List.of(a, b), List.of(2, 2));
             Set<TopicPartition> bHad = b.assignment.get();
+            int aRevoked = a.revocations.size(); // a may have had all four before b joined
             log("static members: a=%s b=%s", sorted(a.assignment.get()), sorted(bHad));
 
             // b restarts as the same instance: it does not leave the group, so nothing rebalances.
@@ -838,7 +844,7 @@ public final class KafkaClientCheck {
             }, Duration.ofSeconds(25), () -> "the restarted static member to get its partitions back (has "
                     + b2.assignment.get() + ")");
             checkEq(bHad, b2.assignment.get(), "partitions of the restarted static member");
-            checkEq(0, a.revocations.size(), "revocations of a while b restarted (a static restart rebalanced)");
+            checkEq(aRevoked, a.revocations.size(), "revocations of a (the static restart rebalanced)");
             try (Admin admin = newAdmin()) {
                 var d = get(admin.describeConsumerGroups(List.of(group)).all(), "describeConsumerGroups").get(group);
                 checkEq(2, d.members().size(), "members after the static restart");
@@ -860,7 +866,7 @@ public final class KafkaClientCheck {
                 b3.rethrow();
                 return b3.assignment.get().equals(bHad);
             }, TIMEOUT, () -> "the new instance-2 to take over " + bHad + " (has " + b3.assignment.get() + ")");
-            checkEq(0, a.revocations.size(), "revocations of a while instance-2 was replaced");
+            checkEq(aRevoked, a.revocations.size(), "revocations of a (replacing instance-2 rebalanced)");
             log("a second instance-2 fenced the first (FencedInstanceIdException) and took over %s", sorted(bHad));
 
             // Removing a static member by instance id (LeaveGroup v3+) hands its partitions over.
