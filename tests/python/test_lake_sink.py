@@ -237,7 +237,8 @@ def test_unconvertible_records_fail_the_task_or_are_skipped(creek, tmp_path):
     ({"s3.bucket.name": None}, "s3.bucket.name"),
     ({"partitioner.class": "io.confluent.connect.storage.partitioner.TimeBasedPartitioner"}, "timezone"),
     ({"parquet.codec": "lzo"}, "parquet.codec"),
-    ({"store.kafka.keys": "true"}, "store.kafka.keys"),
+    ({"store.kafka.headers": "true"}, "store.kafka.headers"),
+    ({"store.kafka.keys": "true", "keys.format.class": "CsvFormat"}, "keys.format.class"),
     ({"no.such.key": "x"}, "no.such.key"),
 ])
 def test_bad_sink_configs_answer_400_naming_the_key(creek, tmp_path, change, key):
@@ -327,3 +328,25 @@ def test_s3_compatible_store_through_the_aws_client(creek, postgres, moto_s3):
     assert st["tasks"][0]["state"] == "FAILED", st
     assert "missing-bucket" in st["tasks"][0]["trace"] or "NoSuchBucket" in st["tasks"][0]["trace"]
     assert "testing" not in json.dumps(st)
+
+
+def test_keys_are_stored_beside_the_values(creek, tmp_path):
+    p = Producer({"bootstrap.servers": creek.bootstrap})
+    for i in range(10):
+        p.produce("keyed", key=json.dumps({"k": i}).encode(), value=json.dumps({"id": i}).encode())
+    assert p.flush(10) == 0
+    lake = tmp_path / "lake"
+    r = sink(creek, "keyed-lake", topics="keyed",
+             **{"format.class": "JsonFormat", "flush.size": 10, "s3.bucket.name": "b",
+                "store.url": f"file://{lake}", "store.kafka.keys": "true",
+                "keys.format.class": "io.confluent.connect.s3.format.json.JsonFormat",
+                "key.converter": "org.apache.kafka.connect.json.JsonConverter",
+                "key.converter.schemas.enable": "false",
+                "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+                "value.converter.schemas.enable": "false"})
+    assert r.status_code == 201, r.text
+    root = lake / "b" / "topics" / "keyed" / "partition=0"
+    assert wait_rows(lambda: len(files(root, ".json")), 2) == 2
+    values = (root / "keyed+0+0000000000.json").read_text().splitlines()
+    keys = (root / "keyed+0+0000000000.keys.json").read_text().splitlines()
+    assert [json.loads(k)["k"] for k in keys] == [json.loads(v)["id"] for v in values] == list(range(10))

@@ -100,8 +100,8 @@ pub fn config_keys() -> Vec<ConfigKey> {
         key("creek.parquet.infer.schema", Boolean, Some("true"), "Format", "creek: schemaless JSON records become Parquet with a schema inferred from each file's records."),
         key("schema.compatibility", String, Some("NONE"), "Format", "Schema evolution handling; NONE starts a new file on every schema change."),
         key("behavior.on.null.values", String, Some("fail"), "Format", "What to do with null (tombstone) values: fail or ignore."),
-        key("store.kafka.keys", Boolean, Some("false"), "Format", "Also write record keys to .keys files."),
-        key("keys.format.class", Class, Some(""), "Format", "Format of the key files."),
+        key("store.kafka.keys", Boolean, Some("false"), "Format", "Also write record keys to .keys files beside the values."),
+        key("keys.format.class", Class, Some("io.confluent.connect.s3.format.avro.AvroFormat"), "Format", "Format of the key files."),
         key("store.kafka.headers", Boolean, Some("false"), "Format", "Also write record headers to .headers files."),
         key("headers.format.class", Class, Some(""), "Format", "Format of the header files."),
     ]);
@@ -145,6 +145,8 @@ pub struct S3SinkConfig {
     pub topics: TopicSelection,
     pub tasks_max: usize,
     pub format: FormatConfig,
+    /// store.kafka.keys: the format of the key files written beside the values.
+    pub keys_format: Option<FormatConfig>,
     pub flush_size: usize,
     pub rotate_interval_ms: i64,
     pub rotate_schedule_interval_ms: i64,
@@ -388,20 +390,37 @@ impl S3SinkConfig {
                 NullValues::Fail
             }
         };
-        for (flag, what) in [
-            ("store.kafka.keys", "record keys"),
-            ("store.kafka.headers", "record headers"),
-        ] {
-            if g(flag)
-                .map(|v| v.eq_ignore_ascii_case("true"))
-                .unwrap_or(false)
-            {
-                problem(
-                    flag,
-                    format!("not supported yet: {flag} (writing {what} beside the values)"),
-                );
-            }
+        if g("store.kafka.headers")
+            .map(|v| v.eq_ignore_ascii_case("true"))
+            .unwrap_or(false)
+        {
+            problem(
+                "store.kafka.headers",
+                "not supported yet: store.kafka.headers (writing record headers beside the values)"
+                    .into(),
+            );
         }
+        // store.kafka.keys: the keys go to `<name>.keys<ext>` files beside the values,
+        // in keys.format.class (Confluent's default: Avro).
+        let keys_format = if g("store.kafka.keys")
+            .map(|v| v.eq_ignore_ascii_case("true"))
+            .unwrap_or(false)
+        {
+            let class =
+                g("keys.format.class").unwrap_or("io.confluent.connect.s3.format.avro.AvroFormat");
+            match format_kind(class) {
+                Some(kind) => Some(FormatConfig {
+                    kind,
+                    ..format.clone()
+                }),
+                None => {
+                    problem("keys.format.class", format!("Invalid value {class} for configuration keys.format.class: use ParquetFormat, JsonFormat, AvroFormat or ByteArrayFormat"));
+                    None
+                }
+            }
+        } else {
+            None
+        };
         let tolerate_errors = match g("errors.tolerance")
             .unwrap_or("none")
             .to_ascii_lowercase()
@@ -449,6 +468,7 @@ impl S3SinkConfig {
             topics,
             tasks_max: tasks as usize,
             format,
+            keys_format,
             flush_size: flush_size as usize,
             rotate_interval_ms: num("rotate.interval.ms").unwrap_or(-1),
             rotate_schedule_interval_ms: num("rotate.schedule.interval.ms").unwrap_or(-1),

@@ -44,6 +44,8 @@ fn task_for(topic: &str, partition: i32, tasks: usize) -> usize {
 
 struct OpenFile {
     builder: FileBuilder,
+    /// store.kafka.keys: the keys of the same records, in the same order.
+    keys: Option<FileBuilder>,
     start_offset: i64,
 }
 
@@ -293,11 +295,35 @@ async fn write_record(
                 if (span_reached || schema_changed) && !w.files.is_empty() {
                     commit(ctx, config, lake, group, w).await?;
                 }
+                // With store.kafka.keys, a record needs a key, converted before
+                // anything is appended so value and key files stay row-aligned.
+                let key = match &config.keys_format {
+                    None => None,
+                    Some(_) => match &r.key {
+                        None => {
+                            return Err(TaskError(format!(
+                                "null key at {at}: store.kafka.keys=true needs every record to have a key"
+                            )))
+                        }
+                        Some(k) => Some(ctx.key_converter.decode(k).map_err(|e| {
+                            TaskError(format!("cannot convert the key at {at}: {e}"))
+                        })?),
+                    },
+                };
                 let file = w.files.entry(encoded).or_insert_with(|| OpenFile {
                     builder: FileBuilder::new(&config.format),
+                    keys: config.keys_format.as_ref().map(FileBuilder::new),
                     start_offset: r.offset,
                 });
-                if let Err(e) = file.builder.append(&value) {
+                let appended = file.builder.append(&value);
+                if appended.is_ok() {
+                    if let (Some(keys), Some(key)) = (file.keys.as_mut(), key.as_ref()) {
+                        // A value without its key would misalign the files: always fatal.
+                        keys.append(key)
+                            .map_err(|e| TaskError(format!("cannot write the key at {at}: {e}")))?;
+                    }
+                }
+                if let Err(e) = appended {
                     if config.tolerate_errors {
                         warn!(connector = %ctx.connector, error = %e, "{at}: skipped (errors.tolerance=all)");
                     } else {
@@ -353,15 +379,16 @@ async fn commit(
     while w.in_flight.len() >= COMMITS_IN_FLIGHT {
         await_oldest(w).await?;
     }
-    let files: Vec<(String, FileBuilder)> = std::mem::take(&mut w.files)
-        .into_iter()
-        .map(|(encoded, f)| {
-            (
-                object_key(config, &w.topic, w.partition, &encoded, f.start_offset),
-                f.builder,
-            )
-        })
-        .collect();
+    let mut files: Vec<(String, FileBuilder)> = Vec::new();
+    for (encoded, f) in std::mem::take(&mut w.files) {
+        let key = object_key(config, &w.topic, w.partition, &encoded, f.start_offset);
+        if let (Some(keys), Some(format)) = (f.keys, &config.keys_format) {
+            // Confluent: `<topic>+<partition>+<startOffset>.keys<key format's extension>`.
+            let stem = key.strip_suffix(&config.format.extension()).unwrap_or(&key);
+            files.push((format!("{stem}.keys{}", format.extension()), keys));
+        }
+        files.push((key, f.builder));
+    }
     let offset = w
         .last_offset
         .map(|last| (w.topic.clone(), w.partition, last + 1));
@@ -375,7 +402,11 @@ async fn commit(
     let (done, done_rx) = tokio::sync::oneshot::channel::<()>();
     w.last_commit_done = Some(done_rx);
     w.in_flight.push_back(tokio::spawn(async move {
-        let rows: u64 = files.iter().map(|(_, b)| b.len() as u64).sum();
+        let rows: u64 = files
+            .iter()
+            .filter(|(k, _)| !k.contains(".keys."))
+            .map(|(_, b)| b.len() as u64)
+            .sum();
         for (key, builder) in files {
             let data = tokio::task::spawn_blocking(move || builder.finish())
                 .await
