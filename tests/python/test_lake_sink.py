@@ -350,3 +350,72 @@ def test_keys_are_stored_beside_the_values(creek, tmp_path):
     values = (root / "keyed+0+0000000000.json").read_text().splitlines()
     keys = (root / "keyed+0+0000000000.keys.json").read_text().splitlines()
     assert [json.loads(k)["k"] for k in keys] == [json.loads(v)["id"] for v in values] == list(range(10))
+
+
+@pytest.fixture
+def moto_s3_with_auth(tmp_path):
+    """moto checking signatures: the first 4 calls (IAM setup) are unauthenticated."""
+    import boto3
+    port = _free_port()
+    env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="4")
+    proc = subprocess.Popen(["moto_server", "-H", "127.0.0.1", "-p", str(port)], env=env,
+                            stdout=open(tmp_path / "moto.log", "w"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 30
+    while time.time() < deadline:  # a TCP connect, not a request: requests count as actions
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    try:
+        iam = boto3.client("iam", endpoint_url=url, aws_access_key_id="setup",
+                           aws_secret_access_key="setup", region_name="us-east-1")
+        iam.create_user(UserName="creek")
+        policy = iam.create_policy(PolicyName="s3", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17",
+             "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
+        iam.attach_user_policy(UserName="creek", PolicyArn=policy["Policy"]["Arn"])
+        key = iam.create_access_key(UserName="creek")["AccessKey"]
+        s3 = boto3.client("s3", endpoint_url=url, aws_access_key_id=key["AccessKeyId"],
+                          aws_secret_access_key=key["SecretAccessKey"], region_name="us-east-1")
+        s3.create_bucket(Bucket="lake")
+        yield url, key["AccessKeyId"], key["SecretAccessKey"], s3
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(10)
+
+
+def test_wrong_s3_credentials_fail_the_task_until_fixed(creek, moto_s3_with_auth):
+    url, key_id, secret, s3 = moto_s3_with_auth
+    produce_json(creek, "creds", 0, 20)
+    # Object keys without '=' or '+': moto's signature check disagrees with the AWS
+    # client's encoding of those characters in paths (real S3 accepts both).
+    cfg = {"connector.class": "io.confluent.connect.s3.S3SinkConnector", "topics": "creds",
+           "format.class": "JsonFormat", "flush.size": 20, "s3.bucket.name": "lake",
+           "store.url": url, "s3.region": "us-east-1", "retry.backoff.ms": 200,
+           "file.delim": "-", "partitioner.class": "TimeBasedPartitioner", "path.format": "YYYY",
+           "partition.duration.ms": 3600000, "timezone": "UTC",
+           "aws.access.key.id": key_id, "aws.secret.access.key": "not-the-secret",
+           "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+           "value.converter.schemas.enable": "false"}
+    r = requests.post(f"{creek.connect_url}/connectors", json={"name": "creds", "config": cfg})
+    assert r.status_code == 201, r.text
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        st = requests.get(f"{creek.connect_url}/connectors/creds/status").json()
+        if st["tasks"] and st["tasks"][0]["state"] == "FAILED":
+            break
+        time.sleep(0.2)
+    assert st["tasks"][0]["state"] == "FAILED", st
+    assert "not-the-secret" not in json.dumps(st)
+    assert "not-the-secret" not in (creek.data_dir / "logs" / "connect.log").read_text()
+    assert s3.list_objects_v2(Bucket="lake").get("KeyCount", 0) == 0
+
+    fixed = dict(cfg, **{"aws.secret.access.key": secret})
+    assert requests.put(f"{creek.connect_url}/connectors/creds/config", json=fixed).status_code == 200
+
+    def delivered():
+        return s3.list_objects_v2(Bucket="lake").get("KeyCount", 0)
+    assert wait_rows(delivered, 1) == 1
