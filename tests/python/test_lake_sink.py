@@ -419,3 +419,40 @@ def test_wrong_s3_credentials_fail_the_task_until_fixed(creek, moto_s3_with_auth
     def delivered():
         return s3.list_objects_v2(Bucket="lake").get("KeyCount", 0)
     assert wait_rows(delivered, 1) == 1
+
+
+@pytest.mark.parametrize("compat,files_expected", [("BACKWARD", 2), ("NONE", 3)])
+def test_schema_compatibility_projects_or_rotates(creek, tmp_path, compat, files_expected):
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.avro import AvroSerializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+    topic = f"evolve-{compat.lower()}"
+    registry = SchemaRegistryClient({"url": creek.registry_url})
+    v1 = json.dumps({"type": "record", "name": "reading", "fields": [
+        {"name": "id", "type": "int"}]})
+    v2 = json.dumps({"type": "record", "name": "reading", "fields": [
+        {"name": "id", "type": "int"}, {"name": "unit", "type": "string", "default": "C"}]})
+    ser1 = AvroSerializer(registry, v1)
+    ser2 = AvroSerializer(registry, v2)
+    p = Producer({"bootstrap.servers": creek.bootstrap})
+    ctx = SerializationContext(topic, MessageField.VALUE)
+    rows = [(ser1, {"id": 0}), (ser1, {"id": 1}), (ser2, {"id": 2, "unit": "F"}),
+            (ser1, {"id": 3})]  # an old-schema record after a new one
+    for ser, value in rows:
+        p.produce(topic, ser(value, ctx))
+    assert p.flush(10) == 0
+    lake = tmp_path / "lake"
+    r = sink(creek, f"evolve-{compat.lower()}", topics=topic,
+             **{"format.class": "ParquetFormat", "flush.size": 100,
+                "rotate.schedule.interval.ms": 500, "schema.compatibility": compat,
+                "s3.bucket.name": "b", "store.url": f"file://{lake}"})
+    assert r.status_code == 201, r.text
+    assert wait_rows(lambda: parquet_rows(lake), 4) == 4
+    parquet_files = files(lake, ".parquet")
+    assert len(parquet_files) == files_expected, parquet_files
+    last = pq.read_table(parquet_files[-1]).to_pylist()
+    if compat == "BACKWARD":
+        # The old record was projected to the newer schema, with the field's default.
+        assert last == [{"id": 2, "unit": "F"}, {"id": 3, "unit": "C"}]
+    else:
+        assert last == [{"id": 3}]

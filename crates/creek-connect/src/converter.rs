@@ -137,6 +137,14 @@ impl Converter {
 }
 
 impl Converter {
+    /// The registry behind an Avro converter.
+    pub fn registry(&self) -> Option<&Arc<Registry>> {
+        match self {
+            Converter::Avro { registry, .. } => Some(registry),
+            _ => None,
+        }
+    }
+
     /// A sink's view of a record value: Confluent Avro split into its registered
     /// schema and body, JSON parsed (the payload of a `{"schema","payload"}`
     /// envelope when schemas.enable), strings and bytes as they are.

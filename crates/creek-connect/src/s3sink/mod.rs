@@ -98,7 +98,7 @@ pub fn config_keys() -> Vec<ConfigKey> {
         key("format.bytearray.separator", String, Some(""), "Format", "Separator between records of ByteArrayFormat (default: a line separator)."),
         key("format.bytearray.extension", String, Some(".bin"), "Format", "Extension of ByteArrayFormat objects."),
         key("creek.parquet.infer.schema", Boolean, Some("true"), "Format", "creek: schemaless JSON records become Parquet with a schema inferred from each file's records."),
-        key("schema.compatibility", String, Some("NONE"), "Format", "Schema evolution handling; NONE starts a new file on every schema change."),
+        key("schema.compatibility", String, Some("NONE"), "Format", "Schema evolution: NONE starts a new file on every schema change; BACKWARD/FULL project older records to the newest schema seen; FORWARD projects newer records to the older one."),
         key("behavior.on.null.values", String, Some("fail"), "Format", "What to do with null (tombstone) values: fail or ignore."),
         key("store.kafka.keys", Boolean, Some("false"), "Format", "Also write record keys to .keys files beside the values."),
         key("keys.format.class", Class, Some("io.confluent.connect.s3.format.avro.AvroFormat"), "Format", "Format of the key files."),
@@ -115,6 +115,19 @@ pub fn config_keys() -> Vec<ConfigKey> {
         ));
     }
     keys
+}
+
+/// Confluent's `schema.compatibility`: what a schema change in a partition does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchemaCompatibility {
+    /// Any change commits the open files and starts new ones.
+    None,
+    /// BACKWARD and FULL: a newer schema starts new files; records with an older
+    /// schema are projected to the current one (new readers read old data).
+    Backward,
+    /// FORWARD: an older schema starts new files; records with a newer schema are
+    /// projected to the current one.
+    Forward,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,6 +176,7 @@ pub struct S3SinkConfig {
     pub access_key: Option<String>,
     pub secret_key: Option<String>,
     pub null_values: NullValues,
+    pub schema_compatibility: SchemaCompatibility,
     pub tolerate_errors: bool,
     pub retry_backoff: Duration,
 }
@@ -369,10 +383,19 @@ impl S3SinkConfig {
         if let Some(s) = g("storage.class").filter(|s| !s.ends_with("S3Storage")) {
             problem("storage.class", format!("Invalid value {s} for configuration storage.class: creek's sink writes through io.confluent.connect.s3.storage.S3Storage"));
         }
-        match g("schema.compatibility").unwrap_or("NONE").to_ascii_uppercase().as_str() {
-            "NONE" => {}
-            other => problem("schema.compatibility", format!("not supported yet: schema.compatibility={other} (projection of records to another schema version); NONE starts a new file on every schema change")),
-        }
+        let schema_compatibility = match g("schema.compatibility")
+            .unwrap_or("NONE")
+            .to_ascii_uppercase()
+            .as_str()
+        {
+            "NONE" => SchemaCompatibility::None,
+            "BACKWARD" | "FULL" => SchemaCompatibility::Backward,
+            "FORWARD" => SchemaCompatibility::Forward,
+            other => {
+                problem("schema.compatibility", format!("Invalid value {other} for configuration schema.compatibility: use NONE, BACKWARD, FORWARD or FULL"));
+                SchemaCompatibility::None
+            }
+        };
         let null_values = match g("behavior.on.null.values")
             .unwrap_or("fail")
             .to_ascii_lowercase()
@@ -485,6 +508,7 @@ impl S3SinkConfig {
             access_key: g("aws.access.key.id").map(str::to_string),
             secret_key: g("aws.secret.access.key").map(str::to_string),
             null_values,
+            schema_compatibility,
             tolerate_errors,
             retry_backoff: Duration::from_millis(
                 num("retry.backoff.ms").unwrap_or(5000).max(0) as u64

@@ -24,8 +24,10 @@ use creek_log::{ConsumerRecord, OffsetSpec};
 use tracing::{info, warn};
 
 use super::partitioner::{extract_timestamp, Partitioner};
-use super::{NullValues, S3SinkConfig};
+use super::{NullValues, S3SinkConfig, SchemaCompatibility};
 use crate::runtime::{TargetState, TaskContext};
+use creek_schema::{Deleted, RegisteredSchema};
+use std::sync::Arc;
 
 #[derive(Debug)]
 struct TaskError(String);
@@ -62,6 +64,8 @@ struct PartitionWriter {
     /// Record time of the first record since the last commit (rotate.interval.ms).
     base_timestamp: Option<i64>,
     schema_id: Option<i32>,
+    /// The Avro schema of the open files (what records are projected to).
+    schema: Option<Arc<RegisteredSchema>>,
     /// Wall-clock ms at which rotate.schedule.interval.ms commits the open files.
     scheduled_commit: Option<i64>,
     /// Background jobs writing committed files, oldest first (see [`commit`]).
@@ -225,6 +229,7 @@ async fn assign(
                     last_offset: None,
                     base_timestamp: None,
                     schema_id: None,
+                    schema: None,
                     scheduled_commit: None,
                     in_flight: Default::default(),
                     last_commit_done: None,
@@ -263,6 +268,17 @@ async fn write_record(
             None
         }
         Err(e) => return Err(TaskError(format!("cannot convert the record at {at}: {e}"))),
+    };
+    let value = match value
+        .map(|v| reconcile_schema(ctx, config, w, v))
+        .transpose()
+    {
+        Ok(v) => v,
+        Err(e) if config.tolerate_errors => {
+            warn!(connector = %ctx.connector, error = %e, "{at}: skipped (errors.tolerance=all)");
+            None
+        }
+        Err(e) => return Err(TaskError(format!("cannot project the record at {at}: {e}"))),
     };
     if let Some(value) = value {
         let timestamp = match &config.partitioner {
@@ -344,6 +360,9 @@ async fn write_record(
                 }
                 w.base_timestamp.get_or_insert(ts);
                 w.schema_id = schema_id.or(w.schema_id);
+                if let SinkValue::Avro { schema, .. } = &value {
+                    w.schema = Some(schema.clone());
+                }
                 if config.rotate_schedule_interval_ms > 0 && w.scheduled_commit.is_none() {
                     let now = creek_log::now_ms();
                     let every = config.rotate_schedule_interval_ms;
@@ -359,6 +378,56 @@ async fn write_record(
         commit(ctx, config, lake, group, w).await?;
     }
     Ok(())
+}
+
+/// schema.compatibility: a record whose schema differs from the open files' is
+/// either projected to their schema (BACKWARD/FULL: an older record; FORWARD: a
+/// newer one) or left as is, so that the schema change starts new files.
+#[allow(deprecated)] // apache-avro's one-datum reader and writer
+fn reconcile_schema(
+    ctx: &TaskContext,
+    config: &S3SinkConfig,
+    w: &PartitionWriter,
+    value: SinkValue,
+) -> Result<SinkValue, String> {
+    let (SinkValue::Avro { schema, body }, Some(current)) = (&value, &w.schema) else {
+        return Ok(value);
+    };
+    if current.id == schema.id || config.schema_compatibility == SchemaCompatibility::None {
+        return Ok(value);
+    }
+    // Versions of the topic's value subject; schema ids grow with registration, so
+    // they order schemas registered elsewhere.
+    let subject = format!("{}-value", w.topic);
+    let version = |id: i32| {
+        ctx.value_converter
+            .registry()
+            .and_then(|r| r.versions_of_id(id, Deleted::Include).ok())
+            .and_then(|vs| vs.into_iter().find(|(s, _)| *s == subject).map(|(_, v)| v))
+            .unwrap_or(id)
+    };
+    let (record_version, current_version) = (version(schema.id), version(current.id));
+    let project = match config.schema_compatibility {
+        SchemaCompatibility::Backward => record_version < current_version,
+        SchemaCompatibility::Forward => record_version > current_version,
+        SchemaCompatibility::None => false,
+    };
+    if !project {
+        return Ok(value);
+    }
+    let datum = apache_avro::from_avro_datum(&schema.avro, &mut &body[..], Some(&current.avro))
+        .map_err(|e| {
+            format!(
+                "schema {} cannot be read as schema {}: {e}",
+                schema.id, current.id
+            )
+        })?;
+    let projected = apache_avro::to_avro_datum(&current.avro, datum)
+        .map_err(|e| format!("projecting to schema {} failed: {e}", current.id))?;
+    Ok(SinkValue::Avro {
+        schema: current.clone(),
+        body: bytes::Bytes::from(projected),
+    })
 }
 
 /// Commits running at once per topic-partition: encoding one file while the next
@@ -435,6 +504,7 @@ async fn commit(
     w.pending = 0;
     w.base_timestamp = None;
     w.schema_id = None;
+    w.schema = None;
     w.scheduled_commit = None;
     Ok(())
 }
