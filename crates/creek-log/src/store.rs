@@ -133,6 +133,22 @@ pub struct EmbeddedLog {
 }
 
 impl EmbeddedLog {
+    /// A topic and one of its partitions, or UnknownTopicOrPartition.
+    fn topic_partition(
+        &self,
+        topic: &str,
+        partition: i32,
+    ) -> Result<(Arc<crate::log::Topic>, Arc<crate::partition::Partition>)> {
+        let t = self
+            .log
+            .topic(topic)
+            .ok_or_else(|| LogError::UnknownTopicOrPartition(topic.to_string()))?;
+        let p = t
+            .partition(partition)
+            .ok_or_else(|| LogError::UnknownTopicOrPartition(format!("{topic}-{partition}")))?;
+        Ok((t, p))
+    }
+
     pub fn new(log: Arc<Log>) -> Self {
         EmbeddedLog { log }
     }
@@ -268,13 +284,7 @@ impl LogStore for EmbeddedLog {
         if records.is_empty() {
             return Err(LogError::InvalidRecord("no records to produce".into()));
         }
-        let t = self
-            .log
-            .topic(topic)
-            .ok_or_else(|| LogError::UnknownTopicOrPartition(topic.to_string()))?;
-        let p = t
-            .partition(partition)
-            .ok_or_else(|| LogError::UnknownTopicOrPartition(format!("{topic}-{partition}")))?;
+        let (t, p) = self.topic_partition(topic, partition)?;
         let data = encode_records(&records)?;
         Ok(p.append(data.freeze(), &t.config())?.base_offset)
     }
@@ -293,25 +303,13 @@ impl LogStore for EmbeddedLog {
         if records.is_empty() {
             return Err(LogError::InvalidRecord("no records to produce".into()));
         }
-        let t = self
-            .log
-            .topic(topic)
-            .ok_or_else(|| LogError::UnknownTopicOrPartition(topic.to_string()))?;
-        let p = t
-            .partition(partition)
-            .ok_or_else(|| LogError::UnknownTopicOrPartition(format!("{topic}-{partition}")))?;
+        let (t, p) = self.topic_partition(topic, partition)?;
         let data = encode_records_as(&records, Some(producer))?;
         Ok(p.append(data.freeze(), &t.config())?.base_offset)
     }
 
     async fn produce_batch(&self, topic: &str, partition: i32, batch: Bytes) -> Result<i64> {
-        let t = self
-            .log
-            .topic(topic)
-            .ok_or_else(|| LogError::UnknownTopicOrPartition(topic.to_string()))?;
-        let p = t
-            .partition(partition)
-            .ok_or_else(|| LogError::UnknownTopicOrPartition(format!("{topic}-{partition}")))?;
+        let (t, p) = self.topic_partition(topic, partition)?;
         Ok(p.append(batch, &t.config())?.base_offset)
     }
 

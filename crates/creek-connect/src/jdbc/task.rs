@@ -312,6 +312,14 @@ struct TableState {
 }
 
 impl TableState {
+    /// Records the table's progress as its source offset.
+    async fn save(&self, ctx: &TaskContext) -> Result<(), TaskError> {
+        ctx.offsets
+            .commit(&ctx.connector, &self.partition_json, &self.offset.to_json())
+            .await
+            .map_err(|e| TaskError(e.to_string()))
+    }
+
     fn source_name(&self) -> String {
         if self.is_query {
             "the query".into()
@@ -449,13 +457,7 @@ async fn poll_query(
     .await?;
     if delivered > 0 || config.mode == Mode::Bulk {
         progress.record(&mut state.offset);
-        ctx.offsets
-            .commit(
-                &ctx.connector,
-                &state.partition_json,
-                &state.offset.to_json(),
-            )
-            .await?;
+        state.save(ctx).await?;
     }
     ctx.metrics.add_rows(delivered);
     Ok(())
@@ -640,13 +642,7 @@ async fn poll_in_transaction(
         && config.mode != Mode::Bulk
     {
         state.offset.snapshot = Some(current);
-        ctx.offsets
-            .commit(
-                &ctx.connector,
-                &state.partition_json,
-                &state.offset.to_json(),
-            )
-            .await?;
+        state.save(ctx).await?;
         return Ok(());
     }
 
@@ -775,13 +771,7 @@ async fn poll_in_transaction(
     state.offset.inflight = None;
     state.offset.snapshot = Some(poll_snapshot.clone());
     progress.record(&mut state.offset);
-    ctx.offsets
-        .commit(
-            &ctx.connector,
-            &state.partition_json,
-            &state.offset.to_json(),
-        )
-        .await?;
+    state.save(ctx).await?;
     if delivered > 0 {
         tracing::debug!(connector = %ctx.connector, table = %state.table.qualified(), rows = delivered, "poll delivered rows");
     }
@@ -995,13 +985,7 @@ async fn flush_chunk(
     state.offset.chunks += 1;
     state.offset.inflight = inflight;
     progress.record(&mut state.offset);
-    ctx.offsets
-        .commit(
-            &ctx.connector,
-            &state.partition_json,
-            &state.offset.to_json(),
-        )
-        .await?;
+    state.save(ctx).await?;
     Ok(())
 }
 
