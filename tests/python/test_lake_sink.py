@@ -237,7 +237,8 @@ def test_unconvertible_records_fail_the_task_or_are_skipped(creek, tmp_path):
     ({"s3.bucket.name": None}, "s3.bucket.name"),
     ({"partitioner.class": "io.confluent.connect.storage.partitioner.TimeBasedPartitioner"}, "timezone"),
     ({"parquet.codec": "lzo"}, "parquet.codec"),
-    ({"store.kafka.headers": "true"}, "store.kafka.headers"),
+    ({"store.kafka.headers": "true", "headers.format.class": "ByteArrayFormat"},
+     "headers.format.class"),
     ({"store.kafka.keys": "true", "keys.format.class": "CsvFormat"}, "keys.format.class"),
     ({"no.such.key": "x"}, "no.such.key"),
 ])
@@ -456,3 +457,54 @@ def test_schema_compatibility_projects_or_rotates(creek, tmp_path, compat, files
         assert last == [{"id": 2, "unit": "F"}, {"id": 3, "unit": "C"}]
     else:
         assert last == [{"id": 3}]
+
+
+@pytest.mark.parametrize("fmt", ["JsonFormat", "ParquetFormat", "AvroFormat"])
+def test_headers_are_stored_beside_the_values(creek, tmp_path, fmt):
+    topic = f"with-headers-{fmt.lower()}"
+    p = Producer({"bootstrap.servers": creek.bootstrap})
+    for i in range(4):
+        p.produce(topic, json.dumps({"id": i}).encode(), headers=[("trace", f"t{i}"), ("src", "pg")])
+    assert p.flush(10) == 0
+    lake = tmp_path / "lake"
+    r = sink(creek, topic, topics=topic,
+             **{"format.class": "JsonFormat", "flush.size": 4, "s3.bucket.name": "b",
+                "store.url": f"file://{lake}", "store.kafka.headers": "true",
+                "headers.format.class": fmt,
+                "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+                "value.converter.schemas.enable": "false"})
+    assert r.status_code == 201, r.text
+    root = lake / "b" / "topics" / topic / "partition=0"
+    ext = {"JsonFormat": ".json", "ParquetFormat": ".snappy.parquet", "AvroFormat": ".avro"}[fmt]
+    path = root / f"{topic}+0+0000000000.headers{ext}"
+    assert wait_rows(lambda: int(path.exists()), 1) == 1, list(root.iterdir()) if root.exists() else []
+    want = [[{"key": "trace", "value": f"t{i}"}, {"key": "src", "value": "pg"}] for i in range(4)]
+    if fmt == "JsonFormat":
+        got = [json.loads(l) for l in path.read_text().splitlines()]
+    elif fmt == "ParquetFormat":
+        got = [row["headers"] for row in pq.read_table(path).to_pylist()]
+    else:
+        import fastavro
+        with open(path, "rb") as fh:
+            got = list(fastavro.reader(fh))
+    assert got == want
+
+
+def test_parquet_key_files_envelope_the_key(creek, tmp_path):
+    p = Producer({"bootstrap.servers": creek.bootstrap})
+    for i in range(5):
+        p.produce("pkeys", key=json.dumps({"k": i}).encode(), value=json.dumps({"id": i}).encode())
+    assert p.flush(10) == 0
+    lake = tmp_path / "lake"
+    r = sink(creek, "pkeys", topics="pkeys",
+             **{"format.class": "ParquetFormat", "flush.size": 5, "s3.bucket.name": "b",
+                "store.url": f"file://{lake}", "store.kafka.keys": "true",
+                "keys.format.class": "ParquetFormat",
+                "key.converter": "org.apache.kafka.connect.json.JsonConverter",
+                "key.converter.schemas.enable": "false",
+                "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+                "value.converter.schemas.enable": "false"})
+    assert r.status_code == 201, r.text
+    path = lake / "b" / "topics" / "pkeys" / "partition=0" / "pkeys+0+0000000000.keys.snappy.parquet"
+    assert wait_rows(lambda: int(path.exists()), 1) == 1
+    assert pq.read_table(path).to_pylist() == [{"key": {"k": i}} for i in range(5)]

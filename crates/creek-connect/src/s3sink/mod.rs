@@ -103,7 +103,7 @@ pub fn config_keys() -> Vec<ConfigKey> {
         key("store.kafka.keys", Boolean, Some("false"), "Format", "Also write record keys to .keys files beside the values."),
         key("keys.format.class", Class, Some("io.confluent.connect.s3.format.avro.AvroFormat"), "Format", "Format of the key files."),
         key("store.kafka.headers", Boolean, Some("false"), "Format", "Also write record headers to .headers files."),
-        key("headers.format.class", Class, Some(""), "Format", "Format of the header files."),
+        key("headers.format.class", Class, Some("io.confluent.connect.s3.format.avro.AvroFormat"), "Format", "Format of the header files."),
     ]);
     for h in HARMLESS {
         keys.push(key(
@@ -160,6 +160,8 @@ pub struct S3SinkConfig {
     pub format: FormatConfig,
     /// store.kafka.keys: the format of the key files written beside the values.
     pub keys_format: Option<FormatConfig>,
+    /// store.kafka.headers: the format of the header files written beside the values.
+    pub headers_format: Option<FormatConfig>,
     pub flush_size: usize,
     pub rotate_interval_ms: i64,
     pub rotate_schedule_interval_ms: i64,
@@ -413,16 +415,27 @@ impl S3SinkConfig {
                 NullValues::Fail
             }
         };
-        if g("store.kafka.headers")
+        // store.kafka.headers: `<name>.headers<ext>` files, each record's headers as
+        // Confluent's view, an array of {key, value} strings.
+        let headers_format = if g("store.kafka.headers")
             .map(|v| v.eq_ignore_ascii_case("true"))
             .unwrap_or(false)
         {
-            problem(
-                "store.kafka.headers",
-                "not supported yet: store.kafka.headers (writing record headers beside the values)"
-                    .into(),
-            );
-        }
+            let class = g("headers.format.class")
+                .unwrap_or("io.confluent.connect.s3.format.avro.AvroFormat");
+            match format_kind(class) {
+                Some(FormatKind::ByteArray) | None => {
+                    problem("headers.format.class", format!("Invalid value {class} for configuration headers.format.class: use ParquetFormat, JsonFormat or AvroFormat"));
+                    None
+                }
+                Some(kind) => Some(FormatConfig {
+                    kind,
+                    ..format.clone()
+                }),
+            }
+        } else {
+            None
+        };
         // store.kafka.keys: the keys go to `<name>.keys<ext>` files beside the values,
         // in keys.format.class (Confluent's default: Avro).
         let keys_format = if g("store.kafka.keys")
@@ -492,6 +505,7 @@ impl S3SinkConfig {
             tasks_max: tasks as usize,
             format,
             keys_format,
+            headers_format,
             flush_size: flush_size as usize,
             rotate_interval_ms: num("rotate.interval.ms").unwrap_or(-1),
             rotate_schedule_interval_ms: num("rotate.schedule.interval.ms").unwrap_or(-1),

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::time::Duration;
 
-use creek_lake::{FileBuilder, Lake, SinkValue};
+use creek_lake::{FileBuilder, FormatKind, Lake, SinkValue};
 use creek_log::{ConsumerRecord, OffsetSpec};
 use tracing::{info, warn};
 
@@ -48,6 +48,8 @@ struct OpenFile {
     builder: FileBuilder,
     /// store.kafka.keys: the keys of the same records, in the same order.
     keys: Option<FileBuilder>,
+    /// store.kafka.headers: the headers of the same records, in the same order.
+    headers: Option<FileBuilder>,
     start_offset: i64,
 }
 
@@ -326,9 +328,25 @@ async fn write_record(
                         })?),
                     },
                 };
+                let key = match (key, &config.keys_format) {
+                    (Some(k), Some(f)) if f.kind == FormatKind::Parquet => Some(
+                        envelope_key(k)
+                            .map_err(|e| TaskError(format!("cannot write the key at {at}: {e}")))?,
+                    ),
+                    (k, _) => k,
+                };
+                let headers = match &config.headers_format {
+                    None => None,
+                    Some(f) => Some(
+                        headers_view(&r.headers, f.kind == FormatKind::Parquet).map_err(|e| {
+                            TaskError(format!("cannot write the headers at {at}: {e}"))
+                        })?,
+                    ),
+                };
                 let file = w.files.entry(encoded).or_insert_with(|| OpenFile {
                     builder: FileBuilder::new(&config.format),
                     keys: config.keys_format.as_ref().map(FileBuilder::new),
+                    headers: config.headers_format.as_ref().map(FileBuilder::new),
                     start_offset: r.offset,
                 });
                 let appended = file.builder.append(&value);
@@ -337,6 +355,12 @@ async fn write_record(
                         // A value without its key would misalign the files: always fatal.
                         keys.append(key)
                             .map_err(|e| TaskError(format!("cannot write the key at {at}: {e}")))?;
+                    }
+                    if let (Some(file_headers), Some(h)) = (file.headers.as_mut(), headers.as_ref())
+                    {
+                        file_headers.append(h).map_err(|e| {
+                            TaskError(format!("cannot write the headers at {at}: {e}"))
+                        })?;
                     }
                 }
                 if let Err(e) = appended {
@@ -430,6 +454,93 @@ fn reconcile_schema(
     })
 }
 
+/// Parquet needs a record at the top: Confluent envelopes keys as `RecordKey {key}`.
+/// An Avro record of one field is encoded exactly as the field, so the body stays.
+fn envelope_key(key: SinkValue) -> Result<SinkValue, String> {
+    match key {
+        SinkValue::Avro { schema, body } => {
+            let json = format!(
+                r#"{{"type":"record","name":"RecordKey","fields":[{{"name":"key","type":{}}}]}}"#,
+                schema.schema_json
+            );
+            let avro = apache_avro::Schema::parse_str(&json).map_err(|e| e.to_string())?;
+            Ok(SinkValue::Avro {
+                schema: Arc::new(RegisteredSchema {
+                    id: -schema.id.abs() - 10,
+                    schema_json: json,
+                    avro,
+                }),
+                body,
+            })
+        }
+        SinkValue::Json(v) => Ok(SinkValue::Json(serde_json::json!({ "key": v }))),
+        SinkValue::Bytes(_) => {
+            Err("a Parquet key file needs structured keys (Avro or JSON), not raw bytes".into())
+        }
+    }
+}
+
+/// Confluent's header view: an array of `{key, value}` strings (inside a record
+/// `RecordHeaders {headers}` for Parquet, which needs a record at the top).
+fn headers_view(
+    headers: &[(String, Option<bytes::Bytes>)],
+    enveloped: bool,
+) -> Result<SinkValue, String> {
+    use std::sync::OnceLock;
+    static ARRAY: OnceLock<Arc<RegisteredSchema>> = OnceLock::new();
+    static RECORD: OnceLock<Arc<RegisteredSchema>> = OnceLock::new();
+    const ITEMS: &str = r#"{"type":"array","items":{"type":"record","name":"ConnectDefault","namespace":"io.confluent.connect.avro","fields":[{"name":"key","type":"string"},{"name":"value","type":"string"}]}}"#;
+    let schema = |cell: &'static OnceLock<Arc<RegisteredSchema>>, id: i32, json: String| {
+        cell.get_or_init(|| {
+            let avro = apache_avro::Schema::parse_str(&json).expect("a fixed, valid schema");
+            Arc::new(RegisteredSchema {
+                id,
+                schema_json: json,
+                avro,
+            })
+        })
+        .clone()
+    };
+    fn zigzag(n: i64, out: &mut Vec<u8>) {
+        let mut z = ((n << 1) ^ (n >> 63)) as u64;
+        while z >= 0x80 {
+            out.push((z as u8) | 0x80);
+            z >>= 7;
+        }
+        out.push(z as u8);
+    }
+    let mut body = Vec::new();
+    if !headers.is_empty() {
+        zigzag(headers.len() as i64, &mut body);
+        for (k, v) in headers {
+            let v = v
+                .as_ref()
+                .ok_or_else(|| format!("header {k} has a null value"))?;
+            let v = std::str::from_utf8(v).map_err(|_| format!("header {k} is not text"))?;
+            for s in [k.as_str(), v] {
+                zigzag(s.len() as i64, &mut body);
+                body.extend_from_slice(s.as_bytes());
+            }
+        }
+    }
+    zigzag(0, &mut body);
+    let schema = if enveloped {
+        schema(
+            &RECORD,
+            -2,
+            format!(
+                r#"{{"type":"record","name":"RecordHeaders","fields":[{{"name":"headers","type":{ITEMS}}}]}}"#
+            ),
+        )
+    } else {
+        schema(&ARRAY, -3, ITEMS.to_string())
+    };
+    Ok(SinkValue::Avro {
+        schema,
+        body: bytes::Bytes::from(body),
+    })
+}
+
 /// Commits running at once per topic-partition: encoding one file while the next
 /// is being decoded keeps both cores busy; more only adds memory.
 const COMMITS_IN_FLIGHT: usize = 2;
@@ -451,10 +562,14 @@ async fn commit(
     let mut files: Vec<(String, FileBuilder)> = Vec::new();
     for (encoded, f) in std::mem::take(&mut w.files) {
         let key = object_key(config, &w.topic, w.partition, &encoded, f.start_offset);
+        // Confluent: `<topic>+<partition>+<startOffset>.keys<key format's extension>`,
+        // and `.headers<…>` likewise.
+        let stem = key.strip_suffix(&config.format.extension()).unwrap_or(&key);
         if let (Some(keys), Some(format)) = (f.keys, &config.keys_format) {
-            // Confluent: `<topic>+<partition>+<startOffset>.keys<key format's extension>`.
-            let stem = key.strip_suffix(&config.format.extension()).unwrap_or(&key);
             files.push((format!("{stem}.keys{}", format.extension()), keys));
+        }
+        if let (Some(headers), Some(format)) = (f.headers, &config.headers_format) {
+            files.push((format!("{stem}.headers{}", format.extension()), headers));
         }
         files.push((key, f.builder));
     }
@@ -473,7 +588,7 @@ async fn commit(
     w.in_flight.push_back(tokio::spawn(async move {
         let rows: u64 = files
             .iter()
-            .filter(|(k, _)| !k.contains(".keys."))
+            .filter(|(k, _)| !k.contains(".keys.") && !k.contains(".headers."))
             .map(|(_, b)| b.len() as u64)
             .sum();
         for (key, builder) in files {
