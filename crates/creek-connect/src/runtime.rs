@@ -720,9 +720,9 @@ impl Worker {
             Plugin::JdbcSource => {
                 TaskRunner::Jdbc(jdbc::JdbcSourceConfig::parse(&config).map_err(invalid)?)
             }
-            Plugin::S3Sink => {
-                TaskRunner::S3(s3sink::S3SinkConfig::parse(&config).map_err(invalid)?)
-            }
+            Plugin::S3Sink => TaskRunner::S3(Box::new(
+                s3sink::S3SinkConfig::parse(&config).map_err(invalid)?,
+            )),
         };
         let task_count = runner.task_count().await;
         let (control, _) = watch::channel(target);
@@ -836,7 +836,8 @@ impl WorkerInner {
 /// A connector's parsed config, ready to start its tasks.
 enum TaskRunner {
     Jdbc(jdbc::JdbcSourceConfig),
-    S3(s3sink::S3SinkConfig),
+    // Boxed: the sink's config is large and the enum lives only while starting.
+    S3(Box<s3sink::S3SinkConfig>),
 }
 
 impl TaskRunner {
@@ -866,7 +867,7 @@ impl TaskRunner {
     fn spawn(&self, ctx: TaskContext) -> tokio::task::JoinHandle<()> {
         match self {
             TaskRunner::Jdbc(parsed) => tokio::spawn(jdbc::task::run(ctx, parsed.clone())),
-            TaskRunner::S3(parsed) => tokio::spawn(s3sink::task::run(ctx, parsed.clone())),
+            TaskRunner::S3(parsed) => tokio::spawn(s3sink::task::run(ctx, (**parsed).clone())),
         }
     }
 }
