@@ -508,3 +508,29 @@ def test_parquet_key_files_envelope_the_key(creek, tmp_path):
     path = lake / "b" / "topics" / "pkeys" / "partition=0" / "pkeys+0+0000000000.keys.snappy.parquet"
     assert wait_rows(lambda: int(path.exists()), 1) == 1
     assert pq.read_table(path).to_pylist() == [{"key": {"k": i}} for i in range(5)]
+
+
+def test_null_values_fail_or_are_ignored(creek, tmp_path):
+    p = Producer({"bootstrap.servers": creek.bootstrap})
+    p.produce("tombstones", key=b"a", value=b'{"id": 1}')
+    p.produce("tombstones", key=b"a", value=None)
+    p.produce("tombstones", key=b"b", value=b'{"id": 2}')
+    assert p.flush(10) == 0
+    common = {"topics": "tombstones", "format.class": "JsonFormat", "flush.size": 3,
+              "s3.bucket.name": "b", "retry.backoff.ms": 200,
+              "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+              "value.converter.schemas.enable": "false"}
+    assert sink(creek, "nulls-fail", **common, **{"store.url": f"file://{tmp_path}/f"}).status_code == 201
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        st = requests.get(f"{creek.connect_url}/connectors/nulls-fail/status").json()
+        if st["tasks"] and st["tasks"][0]["state"] == "FAILED":
+            break
+        time.sleep(0.2)
+    assert "null value at topic tombstones partition 0 offset 1" in st["tasks"][0]["trace"], st
+    r = sink(creek, "nulls-ignore", **common, **{"store.url": f"file://{tmp_path}/i",
+                                                "behavior.on.null.values": "ignore"})
+    assert r.status_code == 201, r.text
+    lake = tmp_path / "i"
+    assert wait_rows(lambda: len(files(lake, ".json")), 1) == 1
+    assert [json.loads(l)["id"] for l in files(lake, ".json")[0].read_text().splitlines()] == [1, 2]
