@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# creek's whole test suite: formatting, lints, unit and integration tests, and the
-# client compatibility tests (kcat, confluent-kafka, kafka-python) against `creek up`.
+# creek's whole test suite: formatting, lints, unit and integration tests (a throwaway
+# PostgreSQL, moto S3), and the client tests (kcat, confluent-kafka, kafka-python, the
+# Java client, pyarrow/DuckDB readers) against `creek up`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
