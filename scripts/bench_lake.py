@@ -43,6 +43,11 @@ def post(port: int, body: dict) -> None:
         raise SystemExit(f"POST /connectors failed: {e.code} {e.read().decode()}")
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def committed(port: int) -> int:
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/connectors/lake/offsets") as r:
         return sum(o["offset"]["kafka_offset"] for o in json.load(r)["offsets"])
@@ -87,6 +92,10 @@ def main() -> None:
                     break
                 time.sleep(0.05)
             consumer.close()
+            # Stop the source: its polls scan the whole table in PostgreSQL, which
+            # would compete with the sink for the two cores.
+            req = urllib.request.Request(f"http://127.0.0.1:{connect}/connectors/src", method="DELETE")
+            urllib.request.urlopen(req).read()
             print(f"# {time.strftime('%Y-%m-%d')} rows={rows} (Avro records in psg-customers)")
 
             lake = Path(work) / "lake"
@@ -94,6 +103,7 @@ def main() -> None:
             perf = subprocess.Popen(["perf", "record", "-g", "-o", os.environ["CREEK_PERF"],
                                      "-p", str(proc.pid)], stderr=subprocess.DEVNULL) \
                 if os.environ.get("CREEK_PERF") else None
+            cpu0 = cpu_seconds(proc.pid)
             t = time.perf_counter()
             post(connect, {"name": "lake", "config": {
                 "connector.class": "io.confluent.connect.s3.S3SinkConnector",
@@ -109,7 +119,9 @@ def main() -> None:
             if perf:
                 perf.send_signal(2)
                 perf.wait(30)
-            print(f"creek lake sink (log → Parquet files): {rows / elapsed:,.0f} rows/s ({elapsed:.2f} s)")
+            cpu = cpu_seconds(proc.pid) - cpu0
+            print(f"creek lake sink (log → Parquet files): {rows / elapsed:,.0f} rows/s "
+                  f"({elapsed:.2f} s, creek CPU {cpu:.2f} s)")
         finally:
             proc.terminate()
             proc.wait(30)

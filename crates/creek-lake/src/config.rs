@@ -47,6 +47,11 @@ pub struct FormatConfig {
     pub infer_schema: bool,
     /// `json.decimal.format` for Avro decimals in JsonFormat: BASE64 (default) or NUMERIC.
     pub json_decimal_format: String,
+    /// Whether a record that fails to convert must leave the file untouched, so the
+    /// caller can skip it and go on (errors.tolerance=all). Costs a checking pass
+    /// over each Avro body before decoding it into Parquet columns; without it a
+    /// failed record breaks the file, which callers that fail the task discard anyway.
+    pub atomic_appends: bool,
 }
 
 impl FormatConfig {
@@ -62,6 +67,7 @@ impl FormatConfig {
             bytearray_extension: ".bin".into(),
             infer_schema: true,
             json_decimal_format: "BASE64".into(),
+            atomic_appends: true,
         }
     }
 

@@ -198,15 +198,23 @@ impl FileBuilder {
                 let State::ParquetAvro(p) = &mut self.state else {
                     return Err(self.mixed(value));
                 };
-                // Check first, so that a bad record never reaches half the columns.
-                avro::check(&p.node, body).map_err(DecodeError::into_lake)?;
+                // Check first, so that a bad record never reaches half the columns
+                // (only when the caller may skip it and go on).
+                let atomic = self.config.atomic_appends;
+                if atomic {
+                    avro::check(&p.node, body).map_err(DecodeError::into_lake)?;
+                }
                 // A full row group is encoded when the next row arrives, not when the
                 // last one does: a file of exactly one group (flush.size = group size)
                 // is then encoded in `finish`, which callers may run on another thread.
                 if p.rows >= ROW_GROUP_ROWS || p.body_bytes >= ROW_GROUP_BODY_BYTES {
                     p.write_row_group()?;
                 }
-                let mut r = Reader::new_checked(body);
+                let mut r = if atomic {
+                    Reader::new_checked(body)
+                } else {
+                    Reader::new(body)
+                };
                 if let Err(e) = p.root.decode(&mut r) {
                     let why = e.to_string();
                     self.state = State::Broken(why.clone());

@@ -266,6 +266,9 @@ impl S3SinkConfig {
             json_decimal_format: g("json.decimal.format")
                 .unwrap_or("BASE64")
                 .to_ascii_uppercase(),
+            // Without errors.tolerance=all a bad record fails the task (and its
+            // open files are dropped), so files need not survive a failed append.
+            atomic_appends: g("errors.tolerance").is_some_and(|v| v.eq_ignore_ascii_case("all")),
             infer_schema: g("creek.parquet.infer.schema")
                 .map(|v| v.eq_ignore_ascii_case("true"))
                 .unwrap_or(true),
@@ -308,6 +311,15 @@ impl S3SinkConfig {
             problem("partitioner.class", format!("Invalid value {partitioner_class} for configuration partitioner.class: use DefaultPartitioner, FieldPartitioner, TimeBasedPartitioner, DailyPartitioner or HourlyPartitioner"));
         }
         let timezone = g("timezone");
+        // Month and day names are written in English; another locale with a pattern
+        // that spells names would silently differ from Confluent's output.
+        if let (Some(locale), Some(path)) = (g("locale"), g("path.format")) {
+            let english = locale.to_ascii_lowercase().starts_with("en");
+            let names = path.contains("MMM") || path.contains('E') || path.contains('a');
+            if !english && names {
+                problem("locale", format!("not supported yet: locale {locale} with month or day names in path.format (creek writes them in English; numeric patterns work in any locale)"));
+            }
+        }
         let time_partitioner =
             |path: String, duration: Option<i64>, problem: &mut dyn FnMut(&str, String)| {
                 let Some(tz_name) = timezone else {
