@@ -241,6 +241,9 @@ def test_unconvertible_records_fail_the_task_or_are_skipped(creek, tmp_path):
      "headers.format.class"),
     ({"store.kafka.keys": "true", "keys.format.class": "CsvFormat"}, "keys.format.class"),
     ({"no.such.key": "x"}, "no.such.key"),
+    ({"partitioner.class": "TimeBasedPartitioner", "timezone": "UTC",
+      "partition.duration.ms": 3600000, "path.format": "'month'=MMM", "locale": "pt-BR"},
+     "locale"),
 ])
 def test_bad_sink_configs_answer_400_naming_the_key(creek, tmp_path, change, key):
     cfg = {"topics": "t", "format.class": "ParquetFormat", "flush.size": 10,
