@@ -2,7 +2,8 @@
 # Quick start: installs what is missing, builds creek, and runs the seed's steps 4-7:
 # a (throwaway) PostgreSQL, `creek fake` filling table customers, topic psg-customers,
 # the seed's connector JSON posted with the seed's curl command, and the Avro rows read
-# back through creek's Schema Registry. Everything keeps running until Ctrl-C.
+# back through creek's Schema Registry, then a lake sink writing Parquet that DuckDB
+# reads. Everything keeps running until Ctrl-C.
 # (`creek demo`, the whole pipeline with SQL and the lake, arrives with later issues.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -78,7 +79,7 @@ curl -s "http://localhost:$CONNECT_PORT/connectors/postg-connector/status"
 echo
 
 step "three rows of psg-customers, decoded with confluent-kafka's AvroDeserializer and creek's registry"
-python3 -W ignore - "$PORT" "$REGISTRY_PORT" <<'PY'
+PYTHONWARNINGS=ignore python3 - "$PORT" "$REGISTRY_PORT" <<'PY'
 import sys
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.schema_registry import SchemaRegistryClient
@@ -101,8 +102,23 @@ while shown < 3:
 c.close()
 PY
 
+# The data lake: Confluent's S3 sink writing Parquet into a local folder.
+LAKE="$DATA/lake"
+step "curl -X POST ... http://localhost:$CONNECT_PORT/connectors   (S3SinkConnector, Parquet into $LAKE)"
+curl -s -X POST -H "Content-Type: application/json" "http://localhost:$CONNECT_PORT/connectors" --data @- <<JSON
+{"name": "lake", "config": {
+  "connector.class": "io.confluent.connect.s3.S3SinkConnector",
+  "topics": "psg-customers", "flush.size": 1000, "rotate.schedule.interval.ms": 2000,
+  "format.class": "io.confluent.connect.s3.format.parquet.ParquetFormat",
+  "s3.bucket.name": "datalake", "store.url": "file://$LAKE"}}
+JSON
+echo
+sleep 4
+step "duckdb: SELECT count(*), min(dt_update), max(dt_update) FROM read_parquet('$LAKE/datalake/topics/psg-customers/*/*.parquet')"
+PYTHONWARNINGS=ignore python3 -c "import duckdb, sys; print(duckdb.sql(\"SELECT count(*) AS rows, min(dt_update) AS first, max(dt_update) AS last FROM read_parquet('\" + sys.argv[1] + \"/datalake/topics/psg-customers/*/*.parquet')\"))" "$LAKE"
+
 echo
 echo "creek: kafka localhost:$PORT, registry http://localhost:$REGISTRY_PORT, connect http://localhost:$CONNECT_PORT"
 echo "data in $DATA, service logs in $DATA/logs (connect.log, schema-registry.log, kafka.log)"
-echo "rows keep flowing from PostgreSQL into psg-customers. Press Ctrl-C to stop."
+echo "rows keep flowing from PostgreSQL into psg-customers and on into $LAKE. Press Ctrl-C to stop."
 wait "${PIDS[1]}"
