@@ -1,0 +1,400 @@
+//! The syntax tree produced by [`crate::parser`].
+//!
+//! Identifiers are stored as written for quoted names and upper-cased for
+//! unquoted ones, matching ksqlDB's resolution rules.
+
+/// `STREAM` or `TABLE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    Stream,
+    Table,
+}
+
+/// A literal value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Literal {
+    String(String),
+    /// Integer digits, kept as text (may exceed `i64`).
+    Integer(String),
+    /// A decimal literal such as `1.50`, kept as text to preserve scale.
+    Decimal(String),
+    /// A floating-point literal with exponent.
+    Double(String),
+    Boolean(bool),
+    Null,
+}
+
+/// `WITH (k = v, ...)` properties; keys upper-cased unless quoted.
+pub type Properties = Vec<(String, Literal)>;
+
+/// A SQL type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Type {
+    Boolean,
+    Int,
+    Bigint,
+    Double,
+    Decimal {
+        precision: u32,
+        scale: u32,
+    },
+    String,
+    Bytes,
+    Date,
+    Time,
+    Timestamp,
+    Array(Box<Type>),
+    Map(Box<Type>, Box<Type>),
+    Struct(Vec<(String, Type)>),
+    /// A name registered with `CREATE TYPE`.
+    Custom(String),
+}
+
+/// Column constraint in a `CREATE STREAM|TABLE` element list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ColumnConstraint {
+    None,
+    Key,
+    PrimaryKey,
+    Headers,
+    Header(String),
+}
+
+/// One `name TYPE [constraint]` element.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ColumnDef {
+    pub name: String,
+    pub ty: Type,
+    pub constraint: ColumnConstraint,
+}
+
+/// A time span such as `1 HOUR`; `unit` is upper-cased.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Duration {
+    pub value: u64,
+    pub unit: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnaryOp {
+    Minus,
+    Plus,
+    Not,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinaryOp {
+    Or,
+    And,
+    Eq,
+    Neq,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Concat,
+}
+
+/// An expression.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expr {
+    Literal(Literal),
+    /// `[source.]name`
+    Column {
+        source: Option<String>,
+        name: String,
+    },
+    /// `${name}`
+    Variable(String),
+    /// `*` as a function argument (`COUNT(*)`).
+    Wildcard,
+    Unary {
+        op: UnaryOp,
+        expr: Box<Expr>,
+    },
+    Binary {
+        op: BinaryOp,
+        left: Box<Expr>,
+        right: Box<Expr>,
+    },
+    IsNull {
+        expr: Box<Expr>,
+        negated: bool,
+    },
+    IsDistinctFrom {
+        left: Box<Expr>,
+        right: Box<Expr>,
+        negated: bool,
+    },
+    Between {
+        expr: Box<Expr>,
+        low: Box<Expr>,
+        high: Box<Expr>,
+        negated: bool,
+    },
+    Like {
+        expr: Box<Expr>,
+        pattern: Box<Expr>,
+        escape: Option<Box<Expr>>,
+        negated: bool,
+    },
+    InList {
+        expr: Box<Expr>,
+        list: Vec<Expr>,
+        negated: bool,
+    },
+    /// `expr->field`
+    Dereference {
+        expr: Box<Expr>,
+        field: String,
+    },
+    /// `expr[index]`
+    Subscript {
+        expr: Box<Expr>,
+        index: Box<Expr>,
+    },
+    Function {
+        name: String,
+        args: Vec<Expr>,
+    },
+    Case {
+        operand: Option<Box<Expr>>,
+        whens: Vec<(Expr, Expr)>,
+        else_: Option<Box<Expr>>,
+    },
+    Cast {
+        expr: Box<Expr>,
+        ty: Type,
+    },
+    Lambda {
+        params: Vec<String>,
+        body: Box<Expr>,
+    },
+    Array(Vec<Expr>),
+    Map(Vec<(Expr, Expr)>),
+    Struct(Vec<(String, Expr)>),
+}
+
+/// One item of a select list.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SelectItem {
+    /// `*`
+    Wildcard,
+    /// `source.*`
+    QualifiedWildcard(String),
+    Expr {
+        expr: Expr,
+        alias: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JoinKind {
+    Inner,
+    Left,
+    Right,
+    Full,
+}
+
+/// `WITHIN` clause of a stream-stream join.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Within {
+    pub before: Duration,
+    /// Set for `WITHIN (before, after)`.
+    pub after: Option<Duration>,
+    pub grace: Option<Duration>,
+}
+
+/// A `FROM` relation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Relation {
+    Source {
+        name: String,
+        alias: Option<String>,
+    },
+    Join {
+        left: Box<Relation>,
+        kind: JoinKind,
+        right: Box<Relation>,
+        within: Option<Within>,
+        on: Expr,
+    },
+}
+
+/// `WINDOW ...` clause.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Window {
+    Tumbling {
+        size: Duration,
+        retention: Option<Duration>,
+        grace: Option<Duration>,
+    },
+    Hopping {
+        size: Duration,
+        advance: Duration,
+        retention: Option<Duration>,
+        grace: Option<Duration>,
+    },
+    Session {
+        gap: Duration,
+        retention: Option<Duration>,
+        grace: Option<Duration>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Emit {
+    Changes,
+    Final,
+}
+
+/// A `SELECT` query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    pub select: Vec<SelectItem>,
+    pub from: Relation,
+    pub window: Option<Window>,
+    pub where_: Option<Expr>,
+    pub group_by: Vec<Expr>,
+    pub partition_by: Vec<Expr>,
+    pub having: Option<Expr>,
+    pub emit: Option<Emit>,
+    pub limit: Option<u64>,
+}
+
+/// What `SHOW`/`LIST` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShowKind {
+    Topics,
+    AllTopics,
+    Streams,
+    Tables,
+    Queries,
+    Connectors,
+    SourceConnectors,
+    SinkConnectors,
+    Properties,
+    Functions,
+    Types,
+    Variables,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectorKind {
+    Source,
+    Sink,
+}
+
+/// A statement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Statement {
+    /// `CREATE [OR REPLACE] [SOURCE] STREAM|TABLE [IF NOT EXISTS] name (cols) WITH (...)`
+    CreateSource {
+        kind: SourceKind,
+        or_replace: bool,
+        read_only: bool,
+        if_not_exists: bool,
+        name: String,
+        columns: Vec<ColumnDef>,
+        properties: Properties,
+    },
+    /// `CREATE STREAM|TABLE name [WITH (...)] AS SELECT ...`
+    CreateAsSelect {
+        kind: SourceKind,
+        or_replace: bool,
+        if_not_exists: bool,
+        name: String,
+        properties: Properties,
+        query: Box<Query>,
+    },
+    InsertInto {
+        target: String,
+        columns: Vec<String>,
+        query: Box<Query>,
+    },
+    InsertValues {
+        target: String,
+        columns: Vec<String>,
+        values: Vec<Expr>,
+    },
+    Query(Box<Query>),
+    Show {
+        kind: ShowKind,
+        extended: bool,
+    },
+    /// `DESCRIBE [EXTENDED] name`
+    Describe {
+        name: String,
+        extended: bool,
+    },
+    /// `DESCRIBE STREAMS|TABLES [EXTENDED]`
+    DescribeAll {
+        kind: SourceKind,
+        extended: bool,
+    },
+    DescribeFunction(String),
+    DescribeConnector(String),
+    ExplainQuery(String),
+    Explain(Box<Statement>),
+    Print {
+        topic: String,
+        from_beginning: bool,
+        interval: Option<u64>,
+        limit: Option<u64>,
+    },
+    Drop {
+        kind: SourceKind,
+        if_exists: bool,
+        name: String,
+        delete_topic: bool,
+    },
+    /// `TERMINATE id`; `None` for `TERMINATE ALL`.
+    Terminate(Option<String>),
+    SetProperty {
+        name: String,
+        value: String,
+    },
+    UnsetProperty(String),
+    Define {
+        name: String,
+        value: String,
+    },
+    Undefine(String),
+    CreateConnector {
+        kind: ConnectorKind,
+        if_not_exists: bool,
+        name: String,
+        properties: Properties,
+    },
+    DropConnector {
+        if_exists: bool,
+        name: String,
+    },
+    CreateType {
+        if_not_exists: bool,
+        name: String,
+        ty: Type,
+    },
+    DropType {
+        if_exists: bool,
+        name: String,
+    },
+    AssertTopic {
+        exists: bool,
+        name: String,
+        properties: Properties,
+        timeout: Option<Duration>,
+    },
+    AssertSchema {
+        exists: bool,
+        subject: Option<String>,
+        id: Option<u64>,
+        timeout: Option<Duration>,
+    },
+    RunScript(String),
+}

@@ -1,0 +1,23 @@
+//! creek-sql: lexer, syntax tree and parser for ksqlDB's SQL dialect.
+//!
+//! Data flow: SQL text → [`lexer::tokens`] (a `Vec<Token>`, each with a
+//! 1-based line and column) → [`parser::parse_statements`] (hand-written
+//! recursive descent) → [`ast::Statement`]s.
+//!
+//! Principal types:
+//! - [`ast::Statement`]: one ksqlDB statement (CREATE STREAM/TABLE, CSAS/CTAS,
+//!   INSERT, SELECT, SHOW/LIST, DESCRIBE, PRINT, DROP, TERMINATE, SET, ...).
+//! - [`ast::Query`]: a `SELECT` with its `FROM` [`ast::Relation`] (joins),
+//!   window, filters, grouping and `EMIT`.
+//! - [`ast::Expr`]: expressions with ksqlDB's precedence
+//!   (OR < AND < NOT < predicates < `||` < `+ -` < `* / %` < unary < `->`/`[]`).
+//! - [`ast::Type`]: SQL types, including `ARRAY`, `MAP`, `STRUCT` and custom names.
+//! - [`ParseError`]: `line L:C: message`, like ksqlDB's errors.
+
+pub mod ast;
+pub mod error;
+pub mod lexer;
+pub mod parser;
+
+pub use error::ParseError;
+pub use parser::{parse_expression, parse_statement, parse_statements};

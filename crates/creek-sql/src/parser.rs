@@ -1,0 +1,1528 @@
+//! Hand-written recursive-descent parser for ksqlDB's dialect.
+
+use crate::ast::*;
+use crate::error::ParseError;
+use crate::lexer::{tokens, Punct, Token, TokenKind};
+
+/// Words that end an expression or select item, so they are never taken as an
+/// implicit alias or a bare column name.
+const RESERVED: &[&str] = &[
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "GROUP",
+    "PARTITION",
+    "HAVING",
+    "EMIT",
+    "LIMIT",
+    "WINDOW",
+    "JOIN",
+    "LEFT",
+    "RIGHT",
+    "FULL",
+    "INNER",
+    "OUTER",
+    "ON",
+    "WITHIN",
+    "AND",
+    "OR",
+    "NOT",
+    "AS",
+    "BY",
+    "IS",
+    "IN",
+    "LIKE",
+    "BETWEEN",
+    "ESCAPE",
+    "CASE",
+    "WHEN",
+    "THEN",
+    "ELSE",
+    "END",
+    "WITH",
+    "GRACE",
+    "VALUES",
+    "INTO",
+    "NULL",
+    "TRUE",
+    "FALSE",
+    "CAST",
+    "DISTINCT",
+];
+
+/// Parses `;`-separated statements.
+pub fn parse_statements(sql: &str) -> Result<Vec<Statement>, ParseError> {
+    let mut p = Parser::new(sql)?;
+    let mut out = Vec::new();
+    loop {
+        while p.eat_punct(Punct::Semi) {}
+        if p.at_eof() {
+            return Ok(out);
+        }
+        out.push(p.statement()?);
+        if !p.at_eof() && !p.peek_punct(Punct::Semi) {
+            return Err(p.error_at(
+                0,
+                format!("extraneous input '{}' expecting ';'", p.peek().text),
+            ));
+        }
+    }
+}
+
+/// Parses exactly one statement (a trailing `;` is allowed).
+pub fn parse_statement(sql: &str) -> Result<Statement, ParseError> {
+    let mut v = parse_statements(sql)?;
+    match v.len() {
+        1 => Ok(v.remove(0)),
+        n => Err(ParseError::new(
+            1,
+            1,
+            format!("expected one statement, found {n}"),
+        )),
+    }
+}
+
+/// Parses a standalone expression.
+pub fn parse_expression(sql: &str) -> Result<Expr, ParseError> {
+    let mut p = Parser::new(sql)?;
+    let e = p.expr()?;
+    if !p.at_eof() {
+        return Err(p.error_at(
+            0,
+            format!("extraneous input '{}' expecting <EOF>", p.peek().text),
+        ));
+    }
+    Ok(e)
+}
+
+struct Parser {
+    toks: Vec<Token>,
+    pos: usize,
+}
+
+impl Parser {
+    fn new(sql: &str) -> Result<Self, ParseError> {
+        Ok(Parser {
+            toks: tokens(sql)?,
+            pos: 0,
+        })
+    }
+
+    fn peek(&self) -> &Token {
+        self.peek_n(0)
+    }
+
+    fn peek_n(&self, n: usize) -> &Token {
+        let i = (self.pos + n).min(self.toks.len() - 1);
+        &self.toks[i]
+    }
+
+    fn advance(&mut self) -> Token {
+        let t = self.peek().clone();
+        if self.pos < self.toks.len() - 1 {
+            self.pos += 1;
+        }
+        t
+    }
+
+    fn at_eof(&self) -> bool {
+        self.peek().kind == TokenKind::Eof
+    }
+
+    fn error_at(&self, n: usize, message: String) -> ParseError {
+        let t = self.peek_n(n);
+        ParseError::new(t.line, t.column, message)
+    }
+
+    fn mismatched(&self, expecting: &str) -> ParseError {
+        let t = self.peek();
+        ParseError::new(
+            t.line,
+            t.column,
+            format!("mismatched input '{}' expecting {expecting}", t.text),
+        )
+    }
+
+    fn peek_kw_n(&self, n: usize, kw: &str) -> bool {
+        matches!(&self.peek_n(n).kind, TokenKind::Ident { value, quoted: false } if value == kw)
+    }
+
+    fn peek_kw(&self, kw: &str) -> bool {
+        self.peek_kw_n(0, kw)
+    }
+
+    fn eat_kw(&mut self, kw: &str) -> bool {
+        if self.peek_kw(kw) {
+            self.advance();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn expect_kw(&mut self, kw: &str) -> Result<(), ParseError> {
+        if self.eat_kw(kw) {
+            Ok(())
+        } else {
+            Err(self.mismatched(&format!("'{kw}'")))
+        }
+    }
+
+    fn peek_punct_n(&self, n: usize, p: Punct) -> bool {
+        self.peek_n(n).kind == TokenKind::Punct(p)
+    }
+
+    fn peek_punct(&self, p: Punct) -> bool {
+        self.peek_punct_n(0, p)
+    }
+
+    fn eat_punct(&mut self, p: Punct) -> bool {
+        if self.peek_punct(p) {
+            self.advance();
+            true
+        } else {
+            false
+        }
+    }
+
+    fn expect_punct(&mut self, p: Punct, text: &str) -> Result<(), ParseError> {
+        if self.eat_punct(p) {
+            Ok(())
+        } else {
+            Err(self.mismatched(&format!("'{text}'")))
+        }
+    }
+
+    /// Any identifier, quoted or not (keywords allowed), or a `${var}`.
+    fn ident(&mut self) -> Result<String, ParseError> {
+        match &self.peek().kind {
+            TokenKind::Ident { value, .. } => {
+                let v = value.clone();
+                self.advance();
+                Ok(v)
+            }
+            TokenKind::Variable(v) => {
+                let v = format!("${{{v}}}");
+                self.advance();
+                Ok(v)
+            }
+            _ => Err(self.mismatched("an identifier")),
+        }
+    }
+
+    fn peek_nonreserved_ident(&self) -> bool {
+        match &self.peek().kind {
+            TokenKind::Ident { value, quoted } => *quoted || !RESERVED.contains(&value.as_str()),
+            _ => false,
+        }
+    }
+
+    fn string(&mut self) -> Result<String, ParseError> {
+        match &self.peek().kind {
+            TokenKind::Str(s) => {
+                let s = s.clone();
+                self.advance();
+                Ok(s)
+            }
+            _ => Err(self.mismatched("STRING")),
+        }
+    }
+
+    fn integer(&mut self) -> Result<u64, ParseError> {
+        match &self.peek().kind {
+            TokenKind::Integer(s) => {
+                let v = s
+                    .parse()
+                    .map_err(|_| self.error_at(0, format!("invalid integer '{s}'")))?;
+                self.advance();
+                Ok(v)
+            }
+            _ => Err(self.mismatched("INTEGER_VALUE")),
+        }
+    }
+
+    fn if_not_exists(&mut self) -> Result<bool, ParseError> {
+        if self.eat_kw("IF") {
+            self.expect_kw("NOT")?;
+            self.expect_kw("EXISTS")?;
+            Ok(true)
+        } else {
+            Ok(false)
+        }
+    }
+
+    fn if_exists(&mut self) -> Result<bool, ParseError> {
+        if self.eat_kw("IF") {
+            self.expect_kw("EXISTS")?;
+            Ok(true)
+        } else {
+            Ok(false)
+        }
+    }
+
+    // ---------------------------------------------------------------- statements
+
+    fn statement(&mut self) -> Result<Statement, ParseError> {
+        let t = self.peek().clone();
+        let TokenKind::Ident {
+            value,
+            quoted: false,
+        } = &t.kind
+        else {
+            return Err(self.mismatched("a statement"));
+        };
+        match value.as_str() {
+            "SELECT" => Ok(Statement::Query(Box::new(self.query()?))),
+            "CREATE" => self.create(),
+            "INSERT" => self.insert(),
+            "SHOW" | "LIST" => self.show(),
+            "DESCRIBE" => self.describe(),
+            "EXPLAIN" => {
+                self.advance();
+                if ["SELECT", "CREATE", "INSERT"].iter().any(|k| self.peek_kw(k)) {
+                    Ok(Statement::Explain(Box::new(self.statement()?)))
+                } else {
+                    Ok(Statement::ExplainQuery(self.ident()?))
+                }
+            }
+            "PRINT" => self.print(),
+            "DROP" => self.drop(),
+            "TERMINATE" => {
+                self.advance();
+                if self.eat_kw("ALL") {
+                    Ok(Statement::Terminate(None))
+                } else {
+                    Ok(Statement::Terminate(Some(self.ident()?)))
+                }
+            }
+            "SET" => {
+                self.advance();
+                let name = self.string()?;
+                self.expect_punct(Punct::Eq, "=")?;
+                let value = self.string()?;
+                Ok(Statement::SetProperty { name, value })
+            }
+            "UNSET" => {
+                self.advance();
+                Ok(Statement::UnsetProperty(self.string()?))
+            }
+            "DEFINE" => {
+                self.advance();
+                let name = self.ident()?;
+                self.expect_punct(Punct::Eq, "=")?;
+                let value = self.string()?;
+                Ok(Statement::Define { name, value })
+            }
+            "UNDEFINE" => {
+                self.advance();
+                Ok(Statement::Undefine(self.ident()?))
+            }
+            "ASSERT" => self.assert(),
+            "RUN" => {
+                self.advance();
+                self.expect_kw("SCRIPT")?;
+                Ok(Statement::RunScript(self.string()?))
+            }
+            _ => Err(self.mismatched(
+                "{'SELECT', 'CREATE', 'INSERT', 'SHOW', 'LIST', 'DESCRIBE', 'EXPLAIN', 'PRINT', 'DROP', 'TERMINATE', 'SET', 'UNSET', 'DEFINE', 'UNDEFINE', 'ASSERT', 'RUN'}",
+            )),
+        }
+    }
+
+    fn create(&mut self) -> Result<Statement, ParseError> {
+        self.expect_kw("CREATE")?;
+        let or_replace = if self.eat_kw("OR") {
+            self.expect_kw("REPLACE")?;
+            true
+        } else {
+            false
+        };
+        if self.peek_kw("SOURCE") && self.peek_kw_n(1, "CONNECTOR") || self.peek_kw("SINK") {
+            let kind = if self.eat_kw("SOURCE") {
+                ConnectorKind::Source
+            } else {
+                self.advance();
+                ConnectorKind::Sink
+            };
+            self.expect_kw("CONNECTOR")?;
+            let if_not_exists = self.if_not_exists()?;
+            let name = self.ident()?;
+            let properties = self.with_properties()?.unwrap_or_default();
+            return Ok(Statement::CreateConnector {
+                kind,
+                if_not_exists,
+                name,
+                properties,
+            });
+        }
+        if self.eat_kw("TYPE") {
+            let if_not_exists = self.if_not_exists()?;
+            let name = self.ident()?;
+            self.expect_kw("AS")?;
+            let ty = self.ty()?;
+            return Ok(Statement::CreateType {
+                if_not_exists,
+                name,
+                ty,
+            });
+        }
+        let read_only = self.eat_kw("SOURCE");
+        let kind = if self.eat_kw("STREAM") {
+            SourceKind::Stream
+        } else if self.eat_kw("TABLE") {
+            SourceKind::Table
+        } else {
+            return Err(self.mismatched("{'STREAM', 'TABLE', 'TYPE', 'SOURCE', 'SINK'}"));
+        };
+        let if_not_exists = self.if_not_exists()?;
+        let name = self.ident()?;
+        let mut columns = Vec::new();
+        if self.eat_punct(Punct::LParen) {
+            loop {
+                columns.push(self.column_def()?);
+                if !self.eat_punct(Punct::Comma) {
+                    break;
+                }
+            }
+            self.expect_punct(Punct::RParen, ")")?;
+        }
+        let properties = self.with_properties()?.unwrap_or_default();
+        if columns.is_empty() && self.eat_kw("AS") {
+            let query = Box::new(self.query()?);
+            return Ok(Statement::CreateAsSelect {
+                kind,
+                or_replace,
+                if_not_exists,
+                name,
+                properties,
+                query,
+            });
+        }
+        Ok(Statement::CreateSource {
+            kind,
+            or_replace,
+            read_only,
+            if_not_exists,
+            name,
+            columns,
+            properties,
+        })
+    }
+
+    fn column_def(&mut self) -> Result<ColumnDef, ParseError> {
+        let name = self.ident()?;
+        let ty = self.ty()?;
+        let constraint = if self.eat_kw("KEY") {
+            ColumnConstraint::Key
+        } else if self.eat_kw("PRIMARY") {
+            self.expect_kw("KEY")?;
+            ColumnConstraint::PrimaryKey
+        } else if self.eat_kw("HEADERS") {
+            ColumnConstraint::Headers
+        } else if self.eat_kw("HEADER") {
+            self.expect_punct(Punct::LParen, "(")?;
+            let k = self.string()?;
+            self.expect_punct(Punct::RParen, ")")?;
+            ColumnConstraint::Header(k)
+        } else {
+            ColumnConstraint::None
+        };
+        Ok(ColumnDef {
+            name,
+            ty,
+            constraint,
+        })
+    }
+
+    fn with_properties(&mut self) -> Result<Option<Properties>, ParseError> {
+        if !self.eat_kw("WITH") {
+            return Ok(None);
+        }
+        self.expect_punct(Punct::LParen, "(")?;
+        let mut props = Vec::new();
+        if !self.peek_punct(Punct::RParen) {
+            loop {
+                let key = match &self.peek().kind {
+                    TokenKind::Str(s) => {
+                        let s = s.clone();
+                        self.advance();
+                        s
+                    }
+                    _ => self.ident()?,
+                };
+                self.expect_punct(Punct::Eq, "=")?;
+                let value = self.literal_value()?;
+                props.push((key, value));
+                if !self.eat_punct(Punct::Comma) {
+                    break;
+                }
+            }
+        }
+        self.expect_punct(Punct::RParen, ")")?;
+        Ok(Some(props))
+    }
+
+    /// A literal, with an optional leading minus for numbers.
+    fn literal_value(&mut self) -> Result<Literal, ParseError> {
+        let neg = self.eat_punct(Punct::Minus);
+        let sign = if neg { "-" } else { "" };
+        let t = self.peek().clone();
+        let lit = match &t.kind {
+            TokenKind::Integer(s) => Literal::Integer(format!("{sign}{s}")),
+            TokenKind::Decimal(s) => Literal::Decimal(format!("{sign}{s}")),
+            TokenKind::Float(s) => Literal::Double(format!("{sign}{s}")),
+            TokenKind::Str(s) if !neg => Literal::String(s.clone()),
+            TokenKind::Variable(v) if !neg => Literal::String(format!("${{{v}}}")),
+            TokenKind::Ident {
+                value,
+                quoted: false,
+            } if !neg => match value.as_str() {
+                "TRUE" => Literal::Boolean(true),
+                "FALSE" => Literal::Boolean(false),
+                "NULL" => Literal::Null,
+                _ => return Err(self.mismatched("a literal")),
+            },
+            _ => return Err(self.mismatched("a literal")),
+        };
+        self.advance();
+        Ok(lit)
+    }
+
+    fn insert(&mut self) -> Result<Statement, ParseError> {
+        self.expect_kw("INSERT")?;
+        self.expect_kw("INTO")?;
+        let target = self.ident()?;
+        let mut columns = Vec::new();
+        if self.eat_punct(Punct::LParen) {
+            loop {
+                columns.push(self.ident()?);
+                if !self.eat_punct(Punct::Comma) {
+                    break;
+                }
+            }
+            self.expect_punct(Punct::RParen, ")")?;
+        }
+        if self.eat_kw("VALUES") {
+            self.expect_punct(Punct::LParen, "(")?;
+            let mut values = Vec::new();
+            if !self.peek_punct(Punct::RParen) {
+                values = self.expr_list()?;
+            }
+            self.expect_punct(Punct::RParen, ")")?;
+            return Ok(Statement::InsertValues {
+                target,
+                columns,
+                values,
+            });
+        }
+        // `WITH (...)` may precede the query in some versions; accept and drop it.
+        let _ = self.with_properties()?;
+        let query = Box::new(self.query()?);
+        Ok(Statement::InsertInto {
+            target,
+            columns,
+            query,
+        })
+    }
+
+    fn show(&mut self) -> Result<Statement, ParseError> {
+        self.advance();
+        let kind = if self.eat_kw("ALL") {
+            self.expect_kw("TOPICS")?;
+            ShowKind::AllTopics
+        } else if self.eat_kw("TOPICS") {
+            ShowKind::Topics
+        } else if self.eat_kw("STREAMS") {
+            ShowKind::Streams
+        } else if self.eat_kw("TABLES") {
+            ShowKind::Tables
+        } else if self.eat_kw("QUERIES") {
+            ShowKind::Queries
+        } else if self.eat_kw("CONNECTORS") {
+            ShowKind::Connectors
+        } else if self.eat_kw("SOURCE") {
+            self.expect_kw("CONNECTORS")?;
+            ShowKind::SourceConnectors
+        } else if self.eat_kw("SINK") {
+            self.expect_kw("CONNECTORS")?;
+            ShowKind::SinkConnectors
+        } else if self.eat_kw("PROPERTIES") {
+            ShowKind::Properties
+        } else if self.eat_kw("FUNCTIONS") {
+            ShowKind::Functions
+        } else if self.eat_kw("TYPES") {
+            ShowKind::Types
+        } else if self.eat_kw("VARIABLES") {
+            ShowKind::Variables
+        } else {
+            return Err(self.mismatched(
+                "{'TOPICS', 'ALL', 'STREAMS', 'TABLES', 'QUERIES', 'CONNECTORS', 'SOURCE', 'SINK', 'PROPERTIES', 'FUNCTIONS', 'TYPES', 'VARIABLES'}",
+            ));
+        };
+        let extended = self.eat_kw("EXTENDED");
+        Ok(Statement::Show { kind, extended })
+    }
+
+    fn describe(&mut self) -> Result<Statement, ParseError> {
+        self.expect_kw("DESCRIBE")?;
+        if self.eat_kw("FUNCTION") {
+            return Ok(Statement::DescribeFunction(self.ident()?));
+        }
+        if self.eat_kw("CONNECTOR") {
+            return Ok(Statement::DescribeConnector(self.ident()?));
+        }
+        if self.peek_kw("STREAMS") || self.peek_kw("TABLES") {
+            let kind = if self.eat_kw("STREAMS") {
+                SourceKind::Stream
+            } else {
+                self.advance();
+                SourceKind::Table
+            };
+            let extended = self.eat_kw("EXTENDED");
+            return Ok(Statement::DescribeAll { kind, extended });
+        }
+        // `EXTENDED` is a modifier unless it is the last word (a source named EXTENDED).
+        let extended = self.peek_kw("EXTENDED")
+            && !matches!(
+                self.peek_n(1).kind,
+                TokenKind::Eof | TokenKind::Punct(Punct::Semi)
+            );
+        if extended {
+            self.advance();
+        }
+        let name = self.ident()?;
+        let extended = extended || self.eat_kw("EXTENDED");
+        Ok(Statement::Describe { name, extended })
+    }
+
+    fn print(&mut self) -> Result<Statement, ParseError> {
+        self.expect_kw("PRINT")?;
+        let topic = match &self.peek().kind {
+            TokenKind::Str(s) => {
+                let s = s.clone();
+                self.advance();
+                s
+            }
+            TokenKind::Ident {
+                quoted: true,
+                value,
+            } => {
+                let s = value.clone();
+                self.advance();
+                s
+            }
+            TokenKind::Ident { .. } | TokenKind::Integer(_) => {
+                // Unquoted topic names may contain dashes and dots (`psg-customers`):
+                // join tokens that touch each other, keeping the written case.
+                let first = self.advance();
+                let mut name = first.text.clone();
+                let mut end = first.end();
+                while self.peek().offset == end
+                    && matches!(
+                        self.peek().kind,
+                        TokenKind::Ident { quoted: false, .. }
+                            | TokenKind::Integer(_)
+                            | TokenKind::Decimal(_)
+                            | TokenKind::Float(_)
+                            | TokenKind::Punct(Punct::Minus | Punct::Dot)
+                    )
+                {
+                    let t = self.advance();
+                    name.push_str(&t.text);
+                    end = t.end();
+                }
+                name
+            }
+            _ => return Err(self.mismatched("a topic name")),
+        };
+        let mut from_beginning = false;
+        let mut interval = None;
+        let mut limit = None;
+        loop {
+            if self.eat_kw("FROM") {
+                self.expect_kw("BEGINNING")?;
+                from_beginning = true;
+            } else if self.eat_kw("INTERVAL") || self.eat_kw("SAMPLE") {
+                interval = Some(self.integer()?);
+            } else if self.eat_kw("LIMIT") {
+                limit = Some(self.integer()?);
+            } else {
+                break;
+            }
+        }
+        Ok(Statement::Print {
+            topic,
+            from_beginning,
+            interval,
+            limit,
+        })
+    }
+
+    fn drop(&mut self) -> Result<Statement, ParseError> {
+        self.expect_kw("DROP")?;
+        if self.eat_kw("CONNECTOR") {
+            let if_exists = self.if_exists()?;
+            let name = self.ident()?;
+            return Ok(Statement::DropConnector { if_exists, name });
+        }
+        if self.eat_kw("TYPE") {
+            let if_exists = self.if_exists()?;
+            let name = self.ident()?;
+            return Ok(Statement::DropType { if_exists, name });
+        }
+        let kind = if self.eat_kw("STREAM") {
+            SourceKind::Stream
+        } else if self.eat_kw("TABLE") {
+            SourceKind::Table
+        } else {
+            return Err(self.mismatched("{'STREAM', 'TABLE', 'CONNECTOR', 'TYPE'}"));
+        };
+        let if_exists = self.if_exists()?;
+        let name = self.ident()?;
+        let delete_topic = if self.eat_kw("DELETE") {
+            self.expect_kw("TOPIC")?;
+            true
+        } else {
+            false
+        };
+        Ok(Statement::Drop {
+            kind,
+            if_exists,
+            name,
+            delete_topic,
+        })
+    }
+
+    fn assert(&mut self) -> Result<Statement, ParseError> {
+        self.expect_kw("ASSERT")?;
+        let exists = if self.eat_kw("NOT") {
+            self.expect_kw("EXISTS")?;
+            false
+        } else {
+            true
+        };
+        if self.eat_kw("TOPIC") {
+            let name = match &self.peek().kind {
+                TokenKind::Str(s) => {
+                    let s = s.clone();
+                    self.advance();
+                    s
+                }
+                _ => self.ident()?,
+            };
+            let properties = self.with_properties()?.unwrap_or_default();
+            let timeout = self.timeout()?;
+            return Ok(Statement::AssertTopic {
+                exists,
+                name,
+                properties,
+                timeout,
+            });
+        }
+        self.expect_kw("SCHEMA")?;
+        let mut subject = None;
+        let mut id = None;
+        loop {
+            if self.eat_kw("SUBJECT") {
+                subject = Some(match &self.peek().kind {
+                    TokenKind::Str(s) => {
+                        let s = s.clone();
+                        self.advance();
+                        s
+                    }
+                    _ => self.ident()?,
+                });
+            } else if self.eat_kw("ID") {
+                id = Some(self.integer()?);
+            } else {
+                break;
+            }
+        }
+        let timeout = self.timeout()?;
+        Ok(Statement::AssertSchema {
+            exists,
+            subject,
+            id,
+            timeout,
+        })
+    }
+
+    fn timeout(&mut self) -> Result<Option<Duration>, ParseError> {
+        if self.eat_kw("TIMEOUT") {
+            Ok(Some(self.duration()?))
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn duration(&mut self) -> Result<Duration, ParseError> {
+        let value = self.integer()?;
+        let unit = match &self.peek().kind {
+            TokenKind::Ident {
+                value,
+                quoted: false,
+            } => value.clone(),
+            _ => return Err(self.mismatched("a time unit")),
+        };
+        self.advance();
+        Ok(Duration { value, unit })
+    }
+
+    // ---------------------------------------------------------------- types
+
+    fn ty(&mut self) -> Result<Type, ParseError> {
+        let name = match &self.peek().kind {
+            TokenKind::Ident { value, quoted } => (value.clone(), *quoted),
+            TokenKind::Variable(v) => {
+                let v = format!("${{{v}}}");
+                self.advance();
+                return Ok(Type::Custom(v));
+            }
+            _ => return Err(self.mismatched("a type")),
+        };
+        self.advance();
+        if name.1 {
+            return Ok(Type::Custom(name.0));
+        }
+        Ok(match name.0.as_str() {
+            "BOOLEAN" => Type::Boolean,
+            "INT" | "INTEGER" => Type::Int,
+            "BIGINT" => Type::Bigint,
+            "DOUBLE" => Type::Double,
+            "STRING" => Type::String,
+            "VARCHAR" => Type::String,
+            "BYTES" => Type::Bytes,
+            "DATE" => Type::Date,
+            "TIME" => Type::Time,
+            "TIMESTAMP" => Type::Timestamp,
+            "DECIMAL" => {
+                self.expect_punct(Punct::LParen, "(")?;
+                let precision = self.integer()? as u32;
+                self.expect_punct(Punct::Comma, ",")?;
+                let scale = self.integer()? as u32;
+                self.expect_punct(Punct::RParen, ")")?;
+                Type::Decimal { precision, scale }
+            }
+            "ARRAY" => {
+                self.expect_punct(Punct::Lt, "<")?;
+                let t = self.ty()?;
+                self.expect_type_close()?;
+                Type::Array(Box::new(t))
+            }
+            "MAP" => {
+                self.expect_punct(Punct::Lt, "<")?;
+                let k = self.ty()?;
+                self.expect_punct(Punct::Comma, ",")?;
+                let v = self.ty()?;
+                self.expect_type_close()?;
+                Type::Map(Box::new(k), Box::new(v))
+            }
+            "STRUCT" => {
+                if self.eat_punct(Punct::Neq) {
+                    // `STRUCT<>` lexes as STRUCT and `<>`.
+                    return Ok(Type::Struct(Vec::new()));
+                }
+                self.expect_punct(Punct::Lt, "<")?;
+                let mut fields = Vec::new();
+                if !self.eat_type_close() {
+                    loop {
+                        let n = self.ident()?;
+                        let t = self.ty()?;
+                        fields.push((n, t));
+                        if !self.eat_punct(Punct::Comma) {
+                            break;
+                        }
+                    }
+                    self.expect_type_close()?;
+                }
+                Type::Struct(fields)
+            }
+            _ => Type::Custom(name.0),
+        })
+    }
+
+    /// Closes a `<...>` type. `>>` is never lexed as one token, but `>=` could
+    /// be; only `>` is accepted.
+    fn eat_type_close(&mut self) -> bool {
+        self.eat_punct(Punct::Gt)
+    }
+
+    fn expect_type_close(&mut self) -> Result<(), ParseError> {
+        if self.eat_type_close() {
+            Ok(())
+        } else {
+            Err(self.mismatched("'>'"))
+        }
+    }
+
+    // ---------------------------------------------------------------- queries
+
+    fn query(&mut self) -> Result<Query, ParseError> {
+        self.expect_kw("SELECT")?;
+        let mut select = Vec::new();
+        loop {
+            select.push(self.select_item()?);
+            if !self.eat_punct(Punct::Comma) {
+                break;
+            }
+        }
+        self.expect_kw("FROM")?;
+        let from = self.relation()?;
+        let window = if self.eat_kw("WINDOW") {
+            Some(self.window()?)
+        } else {
+            None
+        };
+        let where_ = if self.eat_kw("WHERE") {
+            Some(self.expr()?)
+        } else {
+            None
+        };
+        let mut group_by = Vec::new();
+        if self.eat_kw("GROUP") {
+            self.expect_kw("BY")?;
+            group_by = self.expr_list()?;
+        }
+        let mut partition_by = Vec::new();
+        if self.eat_kw("PARTITION") {
+            self.expect_kw("BY")?;
+            partition_by = self.expr_list()?;
+        }
+        let having = if self.eat_kw("HAVING") {
+            Some(self.expr()?)
+        } else {
+            None
+        };
+        let emit = if self.eat_kw("EMIT") {
+            if self.eat_kw("CHANGES") {
+                Some(Emit::Changes)
+            } else if self.eat_kw("FINAL") {
+                Some(Emit::Final)
+            } else {
+                return Err(self.mismatched("{'CHANGES', 'FINAL'}"));
+            }
+        } else {
+            None
+        };
+        let limit = if self.eat_kw("LIMIT") {
+            Some(self.integer()?)
+        } else {
+            None
+        };
+        Ok(Query {
+            select,
+            from,
+            window,
+            where_,
+            group_by,
+            partition_by,
+            having,
+            emit,
+            limit,
+        })
+    }
+
+    fn select_item(&mut self) -> Result<SelectItem, ParseError> {
+        if self.eat_punct(Punct::Star) {
+            return Ok(SelectItem::Wildcard);
+        }
+        if matches!(self.peek().kind, TokenKind::Ident { .. })
+            && self.peek_punct_n(1, Punct::Dot)
+            && self.peek_punct_n(2, Punct::Star)
+        {
+            let s = self.ident()?;
+            self.advance();
+            self.advance();
+            return Ok(SelectItem::QualifiedWildcard(s));
+        }
+        let expr = self.expr()?;
+        let alias = if self.eat_kw("AS") {
+            Some(self.ident()?)
+        } else if self.peek_nonreserved_ident() {
+            Some(self.ident()?)
+        } else {
+            None
+        };
+        Ok(SelectItem::Expr { expr, alias })
+    }
+
+    fn aliased_source(&mut self) -> Result<Relation, ParseError> {
+        let name = self.ident()?;
+        let alias = if self.eat_kw("AS") || self.peek_nonreserved_ident() {
+            Some(self.ident()?)
+        } else {
+            None
+        };
+        Ok(Relation::Source { name, alias })
+    }
+
+    fn relation(&mut self) -> Result<Relation, ParseError> {
+        let mut left = self.aliased_source()?;
+        loop {
+            let kind = if self.eat_kw("JOIN") {
+                JoinKind::Inner
+            } else if self.peek_kw("INNER") {
+                self.advance();
+                self.expect_kw("JOIN")?;
+                JoinKind::Inner
+            } else if self.peek_kw("LEFT") || self.peek_kw("RIGHT") || self.peek_kw("FULL") {
+                let k = match self.advance().text.to_uppercase().as_str() {
+                    "LEFT" => JoinKind::Left,
+                    "RIGHT" => JoinKind::Right,
+                    _ => JoinKind::Full,
+                };
+                self.eat_kw("OUTER");
+                self.expect_kw("JOIN")?;
+                k
+            } else if self.peek_kw("OUTER") {
+                self.advance();
+                self.expect_kw("JOIN")?;
+                JoinKind::Full
+            } else {
+                return Ok(left);
+            };
+            let right = self.aliased_source()?;
+            let within = if self.eat_kw("WITHIN") {
+                Some(self.within()?)
+            } else {
+                None
+            };
+            self.expect_kw("ON")?;
+            let on = self.expr()?;
+            left = Relation::Join {
+                left: Box::new(left),
+                kind,
+                right: Box::new(right),
+                within,
+                on,
+            };
+        }
+    }
+
+    fn grace(&mut self) -> Result<Option<Duration>, ParseError> {
+        if self.eat_kw("GRACE") {
+            self.expect_kw("PERIOD")?;
+            Ok(Some(self.duration()?))
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn within(&mut self) -> Result<Within, ParseError> {
+        let (before, after) = if self.eat_punct(Punct::LParen) {
+            let b = self.duration()?;
+            self.expect_punct(Punct::Comma, ",")?;
+            let a = self.duration()?;
+            self.expect_punct(Punct::RParen, ")")?;
+            (b, Some(a))
+        } else {
+            (self.duration()?, None)
+        };
+        let grace = self.grace()?;
+        Ok(Within {
+            before,
+            after,
+            grace,
+        })
+    }
+
+    fn window(&mut self) -> Result<Window, ParseError> {
+        let kind = if self.eat_kw("TUMBLING") {
+            0
+        } else if self.eat_kw("HOPPING") {
+            1
+        } else if self.eat_kw("SESSION") {
+            2
+        } else {
+            return Err(self.mismatched("{'TUMBLING', 'HOPPING', 'SESSION'}"));
+        };
+        self.expect_punct(Punct::LParen, "(")?;
+        let mut size = None;
+        let mut advance = None;
+        let mut retention = None;
+        let mut grace = None;
+        loop {
+            if self.eat_kw("SIZE") {
+                size = Some(self.duration()?);
+            } else if self.eat_kw("ADVANCE") {
+                self.expect_kw("BY")?;
+                advance = Some(self.duration()?);
+            } else if self.eat_kw("RETENTION") {
+                retention = Some(self.duration()?);
+            } else if self.peek_kw("GRACE") {
+                grace = self.grace()?;
+            } else if kind == 2 && size.is_none() {
+                size = Some(self.duration()?);
+            } else {
+                return Err(self.mismatched("{'SIZE', 'ADVANCE', 'RETENTION', 'GRACE'}"));
+            }
+            if !self.eat_punct(Punct::Comma) {
+                break;
+            }
+        }
+        self.expect_punct(Punct::RParen, ")")?;
+        let missing = |p: &Parser, what: &str| p.error_at(0, format!("window is missing {what}"));
+        Ok(match kind {
+            0 => Window::Tumbling {
+                size: size.ok_or_else(|| missing(self, "SIZE"))?,
+                retention,
+                grace,
+            },
+            1 => Window::Hopping {
+                size: size.ok_or_else(|| missing(self, "SIZE"))?,
+                advance: advance.ok_or_else(|| missing(self, "ADVANCE BY"))?,
+                retention,
+                grace,
+            },
+            _ => Window::Session {
+                gap: size.ok_or_else(|| missing(self, "a gap"))?,
+                retention,
+                grace,
+            },
+        })
+    }
+
+    // ---------------------------------------------------------------- expressions
+
+    fn expr_list(&mut self) -> Result<Vec<Expr>, ParseError> {
+        let mut v = vec![self.expr()?];
+        while self.eat_punct(Punct::Comma) {
+            v.push(self.expr()?);
+        }
+        Ok(v)
+    }
+
+    /// Entry point: `OR` has the lowest precedence.
+    pub(crate) fn expr(&mut self) -> Result<Expr, ParseError> {
+        let mut left = self.and_expr()?;
+        while self.eat_kw("OR") {
+            let right = self.and_expr()?;
+            left = bin(BinaryOp::Or, left, right);
+        }
+        Ok(left)
+    }
+
+    fn and_expr(&mut self) -> Result<Expr, ParseError> {
+        let mut left = self.not_expr()?;
+        while self.eat_kw("AND") {
+            let right = self.not_expr()?;
+            left = bin(BinaryOp::And, left, right);
+        }
+        Ok(left)
+    }
+
+    fn not_expr(&mut self) -> Result<Expr, ParseError> {
+        if self.eat_kw("NOT") {
+            let e = self.not_expr()?;
+            return Ok(Expr::Unary {
+                op: UnaryOp::Not,
+                expr: Box::new(e),
+            });
+        }
+        self.predicate()
+    }
+
+    fn predicate(&mut self) -> Result<Expr, ParseError> {
+        let left = self.concat_expr()?;
+        let op = match self.peek().kind {
+            TokenKind::Punct(Punct::Eq) => Some(BinaryOp::Eq),
+            TokenKind::Punct(Punct::Neq) => Some(BinaryOp::Neq),
+            TokenKind::Punct(Punct::Lt) => Some(BinaryOp::Lt),
+            TokenKind::Punct(Punct::Le) => Some(BinaryOp::Le),
+            TokenKind::Punct(Punct::Gt) => Some(BinaryOp::Gt),
+            TokenKind::Punct(Punct::Ge) => Some(BinaryOp::Ge),
+            _ => None,
+        };
+        if let Some(op) = op {
+            self.advance();
+            let right = self.concat_expr()?;
+            return Ok(bin(op, left, right));
+        }
+        if self.eat_kw("IS") {
+            let negated = self.eat_kw("NOT");
+            if self.eat_kw("NULL") {
+                return Ok(Expr::IsNull {
+                    expr: Box::new(left),
+                    negated,
+                });
+            }
+            self.expect_kw("DISTINCT")?;
+            self.expect_kw("FROM")?;
+            let right = self.concat_expr()?;
+            return Ok(Expr::IsDistinctFrom {
+                left: Box::new(left),
+                right: Box::new(right),
+                negated,
+            });
+        }
+        let negated = if self.peek_kw("NOT")
+            && (self.peek_kw_n(1, "BETWEEN")
+                || self.peek_kw_n(1, "LIKE")
+                || self.peek_kw_n(1, "IN"))
+        {
+            self.advance();
+            true
+        } else {
+            false
+        };
+        if self.eat_kw("BETWEEN") {
+            let low = self.concat_expr()?;
+            self.expect_kw("AND")?;
+            let high = self.concat_expr()?;
+            return Ok(Expr::Between {
+                expr: Box::new(left),
+                low: Box::new(low),
+                high: Box::new(high),
+                negated,
+            });
+        }
+        if self.eat_kw("LIKE") {
+            let pattern = self.concat_expr()?;
+            let escape = if self.eat_kw("ESCAPE") {
+                Some(Box::new(self.concat_expr()?))
+            } else {
+                None
+            };
+            return Ok(Expr::Like {
+                expr: Box::new(left),
+                pattern: Box::new(pattern),
+                escape,
+                negated,
+            });
+        }
+        if self.eat_kw("IN") {
+            self.expect_punct(Punct::LParen, "(")?;
+            let list = if self.peek_punct(Punct::RParen) {
+                Vec::new()
+            } else {
+                self.expr_list()?
+            };
+            self.expect_punct(Punct::RParen, ")")?;
+            return Ok(Expr::InList {
+                expr: Box::new(left),
+                list,
+                negated,
+            });
+        }
+        if negated {
+            return Err(self.mismatched("{'BETWEEN', 'LIKE', 'IN'}"));
+        }
+        Ok(left)
+    }
+
+    fn concat_expr(&mut self) -> Result<Expr, ParseError> {
+        let mut left = self.additive()?;
+        while self.eat_punct(Punct::Concat) {
+            let right = self.additive()?;
+            left = bin(BinaryOp::Concat, left, right);
+        }
+        Ok(left)
+    }
+
+    fn additive(&mut self) -> Result<Expr, ParseError> {
+        let mut left = self.multiplicative()?;
+        loop {
+            let op = if self.eat_punct(Punct::Plus) {
+                BinaryOp::Add
+            } else if self.eat_punct(Punct::Minus) {
+                BinaryOp::Sub
+            } else {
+                return Ok(left);
+            };
+            let right = self.multiplicative()?;
+            left = bin(op, left, right);
+        }
+    }
+
+    fn multiplicative(&mut self) -> Result<Expr, ParseError> {
+        let mut left = self.unary()?;
+        loop {
+            let op = if self.eat_punct(Punct::Star) {
+                BinaryOp::Mul
+            } else if self.eat_punct(Punct::Slash) {
+                BinaryOp::Div
+            } else if self.eat_punct(Punct::Percent) {
+                BinaryOp::Mod
+            } else {
+                return Ok(left);
+            };
+            let right = self.unary()?;
+            left = bin(op, left, right);
+        }
+    }
+
+    fn unary(&mut self) -> Result<Expr, ParseError> {
+        if self.eat_punct(Punct::Minus) {
+            // Fold `-literal` into the literal, as ksqlDB does.
+            let e = self.unary()?;
+            return Ok(match e {
+                Expr::Literal(Literal::Integer(s)) if !s.starts_with('-') => {
+                    Expr::Literal(Literal::Integer(format!("-{s}")))
+                }
+                Expr::Literal(Literal::Decimal(s)) if !s.starts_with('-') => {
+                    Expr::Literal(Literal::Decimal(format!("-{s}")))
+                }
+                Expr::Literal(Literal::Double(s)) if !s.starts_with('-') => {
+                    Expr::Literal(Literal::Double(format!("-{s}")))
+                }
+                e => Expr::Unary {
+                    op: UnaryOp::Minus,
+                    expr: Box::new(e),
+                },
+            });
+        }
+        if self.eat_punct(Punct::Plus) {
+            let e = self.unary()?;
+            return Ok(Expr::Unary {
+                op: UnaryOp::Plus,
+                expr: Box::new(e),
+            });
+        }
+        self.postfix()
+    }
+
+    fn postfix(&mut self) -> Result<Expr, ParseError> {
+        let mut e = self.primary()?;
+        loop {
+            if self.eat_punct(Punct::Arrow) {
+                let field = self.ident()?;
+                e = Expr::Dereference {
+                    expr: Box::new(e),
+                    field,
+                };
+            } else if self.eat_punct(Punct::LBracket) {
+                let index = self.expr()?;
+                self.expect_punct(Punct::RBracket, "]")?;
+                e = Expr::Subscript {
+                    expr: Box::new(e),
+                    index: Box::new(index),
+                };
+            } else {
+                return Ok(e);
+            }
+        }
+    }
+
+    /// True at `(a, b) =>` or `() =>`.
+    fn at_paren_lambda(&self) -> bool {
+        if !self.peek_punct(Punct::LParen) {
+            return false;
+        }
+        let mut i = 1;
+        loop {
+            match self.peek_n(i).kind {
+                TokenKind::Ident { .. } => i += 1,
+                _ => return false,
+            }
+            if self.peek_punct_n(i, Punct::Comma) {
+                i += 1;
+            } else if self.peek_punct_n(i, Punct::RParen) {
+                return self.peek_punct_n(i + 1, Punct::FatArrow);
+            } else {
+                return false;
+            }
+        }
+    }
+
+    fn primary(&mut self) -> Result<Expr, ParseError> {
+        let t = self.peek().clone();
+        match &t.kind {
+            TokenKind::Str(s) => {
+                self.advance();
+                Ok(Expr::Literal(Literal::String(s.clone())))
+            }
+            TokenKind::Integer(s) => {
+                self.advance();
+                Ok(Expr::Literal(Literal::Integer(s.clone())))
+            }
+            TokenKind::Decimal(s) => {
+                self.advance();
+                Ok(Expr::Literal(Literal::Decimal(s.clone())))
+            }
+            TokenKind::Float(s) => {
+                self.advance();
+                Ok(Expr::Literal(Literal::Double(s.clone())))
+            }
+            TokenKind::Variable(v) => {
+                self.advance();
+                Ok(Expr::Variable(v.clone()))
+            }
+            TokenKind::Punct(Punct::LParen) => {
+                if self.at_paren_lambda() {
+                    self.advance();
+                    let mut params = Vec::new();
+                    while !self.eat_punct(Punct::RParen) {
+                        params.push(self.ident()?);
+                        self.eat_punct(Punct::Comma);
+                    }
+                    self.expect_punct(Punct::FatArrow, "=>")?;
+                    let body = self.expr()?;
+                    return Ok(Expr::Lambda {
+                        params,
+                        body: Box::new(body),
+                    });
+                }
+                self.advance();
+                let e = self.expr()?;
+                self.expect_punct(Punct::RParen, ")")?;
+                Ok(e)
+            }
+            TokenKind::Ident { value, quoted } => {
+                let (value, quoted) = (value.clone(), *quoted);
+                if self.peek_punct_n(1, Punct::FatArrow) {
+                    self.advance();
+                    self.advance();
+                    let body = self.expr()?;
+                    return Ok(Expr::Lambda {
+                        params: vec![value],
+                        body: Box::new(body),
+                    });
+                }
+                if !quoted {
+                    match value.as_str() {
+                        "TRUE" => {
+                            self.advance();
+                            return Ok(Expr::Literal(Literal::Boolean(true)));
+                        }
+                        "FALSE" => {
+                            self.advance();
+                            return Ok(Expr::Literal(Literal::Boolean(false)));
+                        }
+                        "NULL" => {
+                            self.advance();
+                            return Ok(Expr::Literal(Literal::Null));
+                        }
+                        "CASE" => return self.case(),
+                        "CAST" if self.peek_punct_n(1, Punct::LParen) => {
+                            self.advance();
+                            self.advance();
+                            let e = self.expr()?;
+                            self.expect_kw("AS")?;
+                            let ty = self.ty()?;
+                            self.expect_punct(Punct::RParen, ")")?;
+                            return Ok(Expr::Cast {
+                                expr: Box::new(e),
+                                ty,
+                            });
+                        }
+                        "ARRAY" if self.peek_punct_n(1, Punct::LBracket) => {
+                            self.advance();
+                            self.advance();
+                            let items = if self.peek_punct(Punct::RBracket) {
+                                Vec::new()
+                            } else {
+                                self.expr_list()?
+                            };
+                            self.expect_punct(Punct::RBracket, "]")?;
+                            return Ok(Expr::Array(items));
+                        }
+                        "MAP" if self.peek_punct_n(1, Punct::LParen) => {
+                            self.advance();
+                            self.advance();
+                            let mut entries = Vec::new();
+                            if !self.peek_punct(Punct::RParen) {
+                                loop {
+                                    let k = self.expr()?;
+                                    self.expect_punct(Punct::Assign, ":=")?;
+                                    let v = self.expr()?;
+                                    entries.push((k, v));
+                                    if !self.eat_punct(Punct::Comma) {
+                                        break;
+                                    }
+                                }
+                            }
+                            self.expect_punct(Punct::RParen, ")")?;
+                            return Ok(Expr::Map(entries));
+                        }
+                        "STRUCT" if self.peek_punct_n(1, Punct::LParen) => {
+                            self.advance();
+                            self.advance();
+                            let mut fields = Vec::new();
+                            if !self.peek_punct(Punct::RParen) {
+                                loop {
+                                    let k = self.ident()?;
+                                    self.expect_punct(Punct::Assign, ":=")?;
+                                    let v = self.expr()?;
+                                    fields.push((k, v));
+                                    if !self.eat_punct(Punct::Comma) {
+                                        break;
+                                    }
+                                }
+                            }
+                            self.expect_punct(Punct::RParen, ")")?;
+                            return Ok(Expr::Struct(fields));
+                        }
+                        _ if RESERVED.contains(&value.as_str()) => {
+                            return Err(self.mismatched("an expression"));
+                        }
+                        _ => {}
+                    }
+                }
+                self.advance();
+                if self.eat_punct(Punct::LParen) {
+                    let mut args = Vec::new();
+                    if self.eat_punct(Punct::Star) {
+                        args.push(Expr::Wildcard);
+                    } else if !self.peek_punct(Punct::RParen) {
+                        args = self.expr_list()?;
+                    }
+                    self.expect_punct(Punct::RParen, ")")?;
+                    return Ok(Expr::Function { name: value, args });
+                }
+                if self.peek_punct(Punct::Dot)
+                    && matches!(self.peek_n(1).kind, TokenKind::Ident { .. })
+                {
+                    self.advance();
+                    let name = self.ident()?;
+                    return Ok(Expr::Column {
+                        source: Some(value),
+                        name,
+                    });
+                }
+                Ok(Expr::Column {
+                    source: None,
+                    name: value,
+                })
+            }
+            _ => Err(self.mismatched("an expression")),
+        }
+    }
+
+    fn case(&mut self) -> Result<Expr, ParseError> {
+        self.expect_kw("CASE")?;
+        let operand = if self.peek_kw("WHEN") {
+            None
+        } else {
+            Some(Box::new(self.expr()?))
+        };
+        let mut whens = Vec::new();
+        while self.eat_kw("WHEN") {
+            let w = self.expr()?;
+            self.expect_kw("THEN")?;
+            let t = self.expr()?;
+            whens.push((w, t));
+        }
+        if whens.is_empty() {
+            return Err(self.mismatched("'WHEN'"));
+        }
+        let else_ = if self.eat_kw("ELSE") {
+            Some(Box::new(self.expr()?))
+        } else {
+            None
+        };
+        self.expect_kw("END")?;
+        Ok(Expr::Case {
+            operand,
+            whens,
+            else_,
+        })
+    }
+}
+
+fn bin(op: BinaryOp, left: Expr, right: Expr) -> Expr {
+    Expr::Binary {
+        op,
+        left: Box::new(left),
+        right: Box::new(right),
+    }
+}
