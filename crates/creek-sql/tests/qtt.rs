@@ -1,0 +1,63 @@
+//! Parses every statement of the ksqlDB query-translation tests in
+//! /work/shared/ksql-qtt and asserts a success-rate floor (a regression guard).
+
+use std::path::Path;
+
+/// Statements that parsed when this floor was last raised.
+const FLOOR: usize = 3659;
+
+#[test]
+fn qtt_statements_parse() {
+    let dir = Path::new("/work/shared/ksql-qtt");
+    if !dir.is_dir() {
+        eprintln!("skipping: {} not found", dir.display());
+        return;
+    }
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    let (mut total, mut ok) = (0usize, 0usize);
+    let mut failures = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else {
+            continue;
+        };
+        let Some(tests) = json.get("tests").and_then(|t| t.as_array()) else {
+            continue;
+        };
+        for case in tests {
+            let expected = case
+                .get("expectedException")
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            if expected.contains("ParseFailed") || expected.contains("Syntax") {
+                continue;
+            }
+            let Some(stmts) = case.get("statements").and_then(|s| s.as_array()) else {
+                continue;
+            };
+            for s in stmts.iter().filter_map(|s| s.as_str()) {
+                total += 1;
+                match creek_sql::parse_statements(s) {
+                    Ok(_) => ok += 1,
+                    Err(e) => failures.push(format!(
+                        "{}: {e}\n    {s}",
+                        file.file_name().unwrap().to_string_lossy()
+                    )),
+                }
+            }
+        }
+    }
+    println!(
+        "QTT: {ok}/{total} statements parse ({:.1}%)",
+        100.0 * ok as f64 / total.max(1) as f64
+    );
+    for f in failures.iter().take(25) {
+        println!("  {f}");
+    }
+    assert!(ok >= FLOOR, "{ok} statements parsed, floor is {FLOOR}");
+}
