@@ -936,9 +936,7 @@ impl Parser {
             return Ok(SelectItem::QualifiedWildcard(s));
         }
         let expr = self.expr()?;
-        let alias = if self.eat_kw("AS") {
-            Some(self.ident()?)
-        } else if self.peek_nonreserved_ident() {
+        let alias = if self.eat_kw("AS") || self.peek_nonreserved_ident() {
             Some(self.ident()?)
         } else {
             None
@@ -1524,5 +1522,423 @@ fn bin(op: BinaryOp, left: Expr, right: Expr) -> Expr {
         op,
         left: Box::new(left),
         right: Box::new(right),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn one(sql: &str) -> Statement {
+        parse_statement(sql).unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    fn col(name: &str) -> Expr {
+        Expr::Column {
+            source: None,
+            name: name.into(),
+        }
+    }
+
+    fn int(s: &str) -> Expr {
+        Expr::Literal(Literal::Integer(s.into()))
+    }
+
+    fn string(s: &str) -> Literal {
+        Literal::String(s.into())
+    }
+
+    #[test]
+    fn seed_create_stream() {
+        assert_eq!(
+            one(
+                "create stream custstream WITH (kafka_topic='psg-customers', value_format='AVRO');"
+            ),
+            Statement::CreateSource {
+                kind: SourceKind::Stream,
+                or_replace: false,
+                read_only: false,
+                if_not_exists: false,
+                name: "CUSTSTREAM".into(),
+                columns: vec![],
+                properties: vec![
+                    ("KAFKA_TOPIC".into(), string("psg-customers")),
+                    ("VALUE_FORMAT".into(), string("AVRO")),
+                ],
+            }
+        );
+    }
+
+    #[test]
+    fn seed_print() {
+        assert_eq!(
+            one("print psg-customers;"),
+            Statement::Print {
+                topic: "psg-customers".into(),
+                from_beginning: false,
+                interval: None,
+                limit: None,
+            }
+        );
+        assert_eq!(
+            one("PRINT 'My.Topic' FROM BEGINNING INTERVAL 2 LIMIT 10"),
+            Statement::Print {
+                topic: "My.Topic".into(),
+                from_beginning: true,
+                interval: Some(2),
+                limit: Some(10),
+            }
+        );
+        // Separated by spaces, `a - b` is not one topic name.
+        assert!(parse_statement("print a - b").is_err());
+    }
+
+    #[test]
+    fn seed_select() {
+        let s = one("select nome, telefone, email, TIMESTAMPTOSTRING(nascimento, 'yyyy-MM-dd', 'UTC') as dt_nascimento, TIMESTAMPTOSTRING(dt_update, 'yyyy-MM-dd HH:mm:ss.SSS', 'UTC') as dt_updt_conv from custstream emit changes;");
+        let Statement::Query(q) = s else {
+            panic!("not a query")
+        };
+        assert_eq!(q.select.len(), 5);
+        assert_eq!(
+            q.select[3],
+            SelectItem::Expr {
+                expr: Expr::Function {
+                    name: "TIMESTAMPTOSTRING".into(),
+                    args: vec![
+                        col("NASCIMENTO"),
+                        Expr::Literal(string("yyyy-MM-dd")),
+                        Expr::Literal(string("UTC")),
+                    ],
+                },
+                alias: Some("DT_NASCIMENTO".into()),
+            }
+        );
+        assert_eq!(
+            q.from,
+            Relation::Source {
+                name: "CUSTSTREAM".into(),
+                alias: None
+            }
+        );
+        assert_eq!(q.emit, Some(Emit::Changes));
+    }
+
+    #[test]
+    fn create_with_columns_and_ctas() {
+        let s = one("CREATE OR REPLACE TABLE IF NOT EXISTS t (id INT PRIMARY KEY, m MAP<STRING, ARRAY<DECIMAL(4,2)>>, s STRUCT<a INT, `B` VARCHAR>, h BYTES HEADER('x')) WITH (kafka_topic='t', partitions=2);");
+        let Statement::CreateSource {
+            kind,
+            or_replace,
+            if_not_exists,
+            columns,
+            properties,
+            ..
+        } = s
+        else {
+            panic!()
+        };
+        assert_eq!(kind, SourceKind::Table);
+        assert!(or_replace && if_not_exists);
+        assert_eq!(columns[0].constraint, ColumnConstraint::PrimaryKey);
+        assert_eq!(
+            columns[1].ty,
+            Type::Map(
+                Box::new(Type::String),
+                Box::new(Type::Array(Box::new(Type::Decimal {
+                    precision: 4,
+                    scale: 2
+                })))
+            )
+        );
+        assert_eq!(
+            columns[2].ty,
+            Type::Struct(vec![("A".into(), Type::Int), ("B".into(), Type::String)])
+        );
+        assert_eq!(columns[3].constraint, ColumnConstraint::Header("x".into()));
+        assert_eq!(
+            properties[1],
+            ("PARTITIONS".into(), Literal::Integer("2".into()))
+        );
+
+        let s = one("CREATE TABLE agg WITH (value_format='JSON') AS SELECT a.id, COUNT(*) AS c FROM s a LEFT JOIN t b ON a.id = b.id WINDOW TUMBLING (SIZE 1 HOUR, GRACE PERIOD 5 MINUTES) WHERE a.x > 1 GROUP BY a.id HAVING COUNT(*) > 2 EMIT FINAL LIMIT 5");
+        let Statement::CreateAsSelect { query, .. } = s else {
+            panic!()
+        };
+        assert!(matches!(
+            query.from,
+            Relation::Join {
+                kind: JoinKind::Left,
+                ..
+            }
+        ));
+        assert_eq!(
+            query.window,
+            Some(Window::Tumbling {
+                size: Duration {
+                    value: 1,
+                    unit: "HOUR".into()
+                },
+                retention: None,
+                grace: Some(Duration {
+                    value: 5,
+                    unit: "MINUTES".into()
+                }),
+            })
+        );
+        assert_eq!(query.emit, Some(Emit::Final));
+        assert_eq!(query.limit, Some(5));
+        assert_eq!(query.group_by.len(), 1);
+    }
+
+    #[test]
+    fn other_statements() {
+        assert_eq!(
+            one("SHOW STREAMS EXTENDED"),
+            Statement::Show {
+                kind: ShowKind::Streams,
+                extended: true
+            }
+        );
+        assert_eq!(
+            one("list topics;"),
+            Statement::Show {
+                kind: ShowKind::Topics,
+                extended: false
+            }
+        );
+        assert_eq!(
+            one("DESCRIBE EXTENDED foo"),
+            Statement::Describe {
+                name: "FOO".into(),
+                extended: true
+            }
+        );
+        assert_eq!(
+            one("DESCRIBE FUNCTION concat"),
+            Statement::DescribeFunction("CONCAT".into())
+        );
+        assert_eq!(
+            one("EXPLAIN CSAS_X_1"),
+            Statement::ExplainQuery("CSAS_X_1".into())
+        );
+        assert!(matches!(
+            one("EXPLAIN SELECT * FROM s"),
+            Statement::Explain(_)
+        ));
+        assert_eq!(
+            one("DROP TABLE IF EXISTS t DELETE TOPIC"),
+            Statement::Drop {
+                kind: SourceKind::Table,
+                if_exists: true,
+                name: "T".into(),
+                delete_topic: true
+            }
+        );
+        assert_eq!(one("TERMINATE ALL"), Statement::Terminate(None));
+        assert_eq!(
+            one("SET 'auto.offset.reset'='earliest'"),
+            Statement::SetProperty {
+                name: "auto.offset.reset".into(),
+                value: "earliest".into()
+            }
+        );
+        assert_eq!(one("UNSET 'a'"), Statement::UnsetProperty("a".into()));
+        assert_eq!(
+            one("DEFINE x = 'v'"),
+            Statement::Define {
+                name: "X".into(),
+                value: "v".into()
+            }
+        );
+        assert!(matches!(
+            one("CREATE SINK CONNECTOR IF NOT EXISTS c WITH ('connector.class'='x')"),
+            Statement::CreateConnector {
+                kind: ConnectorKind::Sink,
+                if_not_exists: true,
+                ..
+            }
+        ));
+        assert_eq!(
+            one("CREATE TYPE addr AS STRUCT<street STRING>"),
+            Statement::CreateType {
+                if_not_exists: false,
+                name: "ADDR".into(),
+                ty: Type::Struct(vec![("STREET".into(), Type::String)])
+            }
+        );
+        assert_eq!(
+            one("ASSERT NOT EXISTS TOPIC t TIMEOUT 3 SECONDS"),
+            Statement::AssertTopic {
+                exists: false,
+                name: "T".into(),
+                properties: vec![],
+                timeout: Some(Duration {
+                    value: 3,
+                    unit: "SECONDS".into()
+                })
+            }
+        );
+        assert_eq!(
+            one("ASSERT SCHEMA SUBJECT 's' ID 4"),
+            Statement::AssertSchema {
+                exists: true,
+                subject: Some("s".into()),
+                id: Some(4),
+                timeout: None
+            }
+        );
+        assert_eq!(
+            one("RUN SCRIPT '/a.sql'"),
+            Statement::RunScript("/a.sql".into())
+        );
+        assert!(matches!(
+            one("INSERT INTO s (a, b) VALUES (1, 'x')"),
+            Statement::InsertValues { .. }
+        ));
+        assert!(matches!(
+            one("INSERT INTO s SELECT * FROM t"),
+            Statement::InsertInto { .. }
+        ));
+        assert_eq!(
+            parse_statements("SHOW TABLES; SHOW QUERIES;")
+                .unwrap()
+                .len(),
+            2
+        );
+    }
+
+    #[test]
+    fn precedence() {
+        // a OR b AND NOT c = 1 + 2 * 3
+        let e = parse_expression("a OR b AND NOT c = 1 + 2 * 3").unwrap();
+        let expected = bin(
+            BinaryOp::Or,
+            col("A"),
+            bin(
+                BinaryOp::And,
+                col("B"),
+                Expr::Unary {
+                    op: UnaryOp::Not,
+                    expr: Box::new(bin(
+                        BinaryOp::Eq,
+                        col("C"),
+                        bin(
+                            BinaryOp::Add,
+                            int("1"),
+                            bin(BinaryOp::Mul, int("2"), int("3")),
+                        ),
+                    )),
+                },
+            ),
+        );
+        assert_eq!(e, expected);
+        // `||` binds looser than `+`.
+        assert_eq!(
+            parse_expression("a || b + c").unwrap(),
+            bin(
+                BinaryOp::Concat,
+                col("A"),
+                bin(BinaryOp::Add, col("B"), col("C"))
+            )
+        );
+        assert_eq!(
+            parse_expression("-x->f[1]").unwrap(),
+            Expr::Unary {
+                op: UnaryOp::Minus,
+                expr: Box::new(Expr::Subscript {
+                    expr: Box::new(Expr::Dereference {
+                        expr: Box::new(col("X")),
+                        field: "F".into()
+                    }),
+                    index: Box::new(int("1"))
+                })
+            }
+        );
+        assert_eq!(parse_expression("-5").unwrap(), int("-5"));
+    }
+
+    #[test]
+    fn predicates_and_constructors() {
+        for sql in [
+            "a IS NOT NULL",
+            "a NOT BETWEEN 1 AND 2 AND b",
+            "a NOT LIKE 'x%' ESCAPE '!'",
+            "a IN (1, 2, 3)",
+            "CASE WHEN a > 1 THEN 'x' ELSE 'y' END",
+            "CASE a WHEN 1 THEN 'one' END",
+            "CAST(a AS DECIMAL(10, 2))",
+            "TRANSFORM(arr, x => x + 1)",
+            "REDUCE(arr, 0, (s, x) => s + x)",
+            "ARRAY[1, 2]",
+            "MAP('a' := 1, 'b' := 2)",
+            "STRUCT(f1 := 1, `F2` := 'x')",
+            "s.col",
+            "${var}",
+            "COUNT(*)",
+        ] {
+            parse_expression(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
+        assert_eq!(
+            parse_expression("(x, y) => x").unwrap(),
+            Expr::Lambda {
+                params: vec!["X".into(), "Y".into()],
+                body: Box::new(col("X"))
+            }
+        );
+        assert!(matches!(
+            parse_expression("a NOT BETWEEN 1 AND 2 AND b").unwrap(),
+            Expr::Binary {
+                op: BinaryOp::And,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn select_items() {
+        let Statement::Query(q) = one("SELECT *, s.*, a b, c AS `D` FROM src s") else {
+            panic!()
+        };
+        assert_eq!(q.select[0], SelectItem::Wildcard);
+        assert_eq!(q.select[1], SelectItem::QualifiedWildcard("S".into()));
+        assert_eq!(
+            q.select[2],
+            SelectItem::Expr {
+                expr: col("A"),
+                alias: Some("B".into())
+            }
+        );
+        assert_eq!(
+            q.select[3],
+            SelectItem::Expr {
+                expr: col("C"),
+                alias: Some("D".into())
+            }
+        );
+        assert_eq!(
+            q.from,
+            Relation::Source {
+                name: "SRC".into(),
+                alias: Some("S".into())
+            }
+        );
+    }
+
+    #[test]
+    fn error_positions() {
+        let e = parse_statement("SELECT * FORM s").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "line 1:10: mismatched input 'FORM' expecting 'FROM'"
+        );
+        let e = parse_statement("SHOW TABLES\n  foo").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "line 2:3: extraneous input 'foo' expecting ';'"
+        );
+        let e = parse_statement("CREATE STREAM s (a INT").unwrap_err();
+        assert_eq!((e.line, e.column), (1, 23));
+        assert!(e.message.contains("'<EOF>'"), "{e}");
     }
 }
