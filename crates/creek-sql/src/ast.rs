@@ -187,6 +187,8 @@ pub enum SelectItem {
     Wildcard,
     /// `source.*`
     QualifiedWildcard(String),
+    /// `expr->*`: every field of a struct.
+    StructAll(Expr),
     Expr {
         expr: Expr,
         alias: Option<String>,
@@ -397,4 +399,10 @@ pub enum Statement {
         timeout: Option<Duration>,
     },
     RunScript(String),
+    /// `ALTER STREAM|TABLE name ADD [COLUMN] col TYPE, ...`
+    AlterSource {
+        kind: SourceKind,
+        name: String,
+        add_columns: Vec<(String, Type)>,
+    },
 }

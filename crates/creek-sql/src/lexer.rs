@@ -262,6 +262,24 @@ pub fn tokens(src: &str) -> Result<Vec<Token>, ParseError> {
                     lx.bump();
                 }
             }
+            if !decimal && !float && lx.peek(0).is_some_and(is_ident_start) {
+                // A digit identifier such as `1R` (ksqlDB's DIGIT_IDENTIFIER).
+                while lx.peek(0).is_some_and(is_ident_part) {
+                    lx.bump();
+                }
+                let value = src[start..lx.offset()].to_uppercase();
+                out.push(Token {
+                    kind: TokenKind::Ident {
+                        value,
+                        quoted: false,
+                    },
+                    text: src[start..lx.offset()].to_string(),
+                    line,
+                    column,
+                    offset: start,
+                });
+                continue;
+            }
             let text = src[start..lx.offset()].to_string();
             if float {
                 TokenKind::Float(text)

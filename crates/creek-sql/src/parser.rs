@@ -318,13 +318,14 @@ impl Parser {
                 Ok(Statement::Undefine(self.ident()?))
             }
             "ASSERT" => self.assert(),
+            "ALTER" => self.alter(),
             "RUN" => {
                 self.advance();
                 self.expect_kw("SCRIPT")?;
                 Ok(Statement::RunScript(self.string()?))
             }
             _ => Err(self.mismatched(
-                "{'SELECT', 'CREATE', 'INSERT', 'SHOW', 'LIST', 'DESCRIBE', 'EXPLAIN', 'PRINT', 'DROP', 'TERMINATE', 'SET', 'UNSET', 'DEFINE', 'UNDEFINE', 'ASSERT', 'RUN'}",
+                "{'SELECT', 'CREATE', 'INSERT', 'SHOW', 'LIST', 'DESCRIBE', 'EXPLAIN', 'PRINT', 'DROP', 'TERMINATE', 'SET', 'UNSET', 'DEFINE', 'UNDEFINE', 'ASSERT', 'RUN', 'ALTER'}",
             )),
         }
     }
@@ -693,6 +694,34 @@ impl Parser {
         })
     }
 
+    fn alter(&mut self) -> Result<Statement, ParseError> {
+        self.expect_kw("ALTER")?;
+        let kind = if self.eat_kw("STREAM") {
+            SourceKind::Stream
+        } else if self.eat_kw("TABLE") {
+            SourceKind::Table
+        } else {
+            return Err(self.mismatched("{'STREAM', 'TABLE'}"));
+        };
+        let name = self.ident()?;
+        let mut columns = Vec::new();
+        loop {
+            self.expect_kw("ADD")?;
+            self.eat_kw("COLUMN");
+            let col = self.ident()?;
+            let ty = self.ty()?;
+            columns.push((col, ty));
+            if !self.eat_punct(Punct::Comma) {
+                break;
+            }
+        }
+        Ok(Statement::AlterSource {
+            kind,
+            name,
+            add_columns: columns,
+        })
+    }
+
     fn assert(&mut self) -> Result<Statement, ParseError> {
         self.expect_kw("ASSERT")?;
         let exists = if self.eat_kw("NOT") {
@@ -783,6 +812,36 @@ impl Parser {
         self.advance();
         if name.1 {
             return Ok(Type::Custom(name.0));
+        }
+        let simple = match name.0.as_str() {
+            "BOOLEAN" => Some(Type::Boolean),
+            "INT" | "INTEGER" => Some(Type::Int),
+            "BIGINT" => Some(Type::Bigint),
+            "DOUBLE" => Some(Type::Double),
+            "STRING" | "VARCHAR" => Some(Type::String),
+            "BYTES" => Some(Type::Bytes),
+            "DATE" => Some(Type::Date),
+            "TIME" => Some(Type::Time),
+            "TIMESTAMP" => Some(Type::Timestamp),
+            _ => None,
+        };
+        if let Some(t) = simple {
+            // ksqlDB accepts and ignores type parameters such as `VARCHAR(STRING)`.
+            if self.eat_punct(Punct::LParen) {
+                loop {
+                    match self.peek().kind {
+                        TokenKind::Integer(_) | TokenKind::Ident { .. } => {
+                            self.advance();
+                        }
+                        _ => return Err(self.mismatched("a type parameter")),
+                    }
+                    if !self.eat_punct(Punct::Comma) {
+                        break;
+                    }
+                }
+                self.expect_punct(Punct::RParen, ")")?;
+            }
+            return Ok(t);
         }
         Ok(match name.0.as_str() {
             "BOOLEAN" => Type::Boolean,
@@ -881,12 +940,12 @@ impl Parser {
         let mut group_by = Vec::new();
         if self.eat_kw("GROUP") {
             self.expect_kw("BY")?;
-            group_by = self.expr_list()?;
+            group_by = self.grouping_list()?;
         }
         let mut partition_by = Vec::new();
         if self.eat_kw("PARTITION") {
             self.expect_kw("BY")?;
-            partition_by = self.expr_list()?;
+            partition_by = self.grouping_list()?;
         }
         let having = if self.eat_kw("HAVING") {
             Some(self.expr()?)
@@ -936,6 +995,11 @@ impl Parser {
             return Ok(SelectItem::QualifiedWildcard(s));
         }
         let expr = self.expr()?;
+        if self.peek_punct(Punct::Arrow) && self.peek_punct_n(1, Punct::Star) {
+            self.advance();
+            self.advance();
+            return Ok(SelectItem::StructAll(expr));
+        }
         let alias = if self.eat_kw("AS") || self.peek_nonreserved_ident() {
             Some(self.ident()?)
         } else {
@@ -1025,6 +1089,14 @@ impl Parser {
     }
 
     fn window(&mut self) -> Result<Window, ParseError> {
+        // An optional window name precedes the kind (`WINDOW w TUMBLING (...)`).
+        if !["TUMBLING", "HOPPING", "SESSION"]
+            .iter()
+            .any(|k| self.peek_kw(k))
+            && matches!(self.peek().kind, TokenKind::Ident { .. })
+        {
+            self.advance();
+        }
         let kind = if self.eat_kw("TUMBLING") {
             0
         } else if self.eat_kw("HOPPING") {
@@ -1081,6 +1153,24 @@ impl Parser {
     }
 
     // ---------------------------------------------------------------- expressions
+
+    /// `GROUP BY`/`PARTITION BY` list: `a, b`, `(a, b)` or `()`.
+    fn grouping_list(&mut self) -> Result<Vec<Expr>, ParseError> {
+        if self.peek_punct(Punct::LParen) {
+            let save = self.pos;
+            self.advance();
+            if self.eat_punct(Punct::RParen) {
+                return Ok(Vec::new());
+            }
+            if let Ok(list) = self.expr_list() {
+                if list.len() > 1 && self.eat_punct(Punct::RParen) {
+                    return Ok(list);
+                }
+            }
+            self.pos = save;
+        }
+        self.expr_list()
+    }
 
     fn expr_list(&mut self) -> Result<Vec<Expr>, ParseError> {
         let mut v = vec![self.expr()?];
@@ -1282,7 +1372,8 @@ impl Parser {
     fn postfix(&mut self) -> Result<Expr, ParseError> {
         let mut e = self.primary()?;
         loop {
-            if self.eat_punct(Punct::Arrow) {
+            if self.peek_punct(Punct::Arrow) && !self.peek_punct_n(1, Punct::Star) {
+                self.advance();
                 let field = self.ident()?;
                 e = Expr::Dereference {
                     expr: Box::new(e),

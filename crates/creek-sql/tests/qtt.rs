@@ -4,7 +4,7 @@
 use std::path::Path;
 
 /// Statements that parsed when this floor was last raised.
-const FLOOR: usize = 3659;
+const FLOOR: usize = 3693;
 
 #[test]
 fn qtt_statements_parse() {
@@ -22,10 +22,14 @@ fn qtt_statements_parse() {
     let (mut total, mut ok) = (0usize, 0usize);
     let mut failures = Vec::new();
     for file in &files {
-        let text = std::fs::read_to_string(file).unwrap();
-        let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else {
-            continue;
-        };
+        let text: String = std::fs::read_to_string(file)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let json: serde_json::Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         let Some(tests) = json.get("tests").and_then(|t| t.as_array()) else {
             continue;
         };
