@@ -380,7 +380,28 @@ impl Parser {
         let mut columns = Vec::new();
         if self.eat_punct(Punct::LParen) {
             loop {
-                columns.push(self.column_def()?);
+                let at = self.peek().clone();
+                let col = self.column_def()?;
+                let wrong = match (kind, &col.constraint) {
+                    (SourceKind::Table, ColumnConstraint::Key) => {
+                        Some(("KEY", "PRIMARY KEY", "tables"))
+                    }
+                    (SourceKind::Stream, ColumnConstraint::PrimaryKey) => {
+                        Some(("PRIMARY KEY", "KEY", "streams"))
+                    }
+                    _ => None,
+                };
+                if let Some((got, want, what)) = wrong {
+                    return Err(ParseError::new(
+                        at.line,
+                        at.column,
+                        format!(
+                            "Column `{}` is a '{got}' column: please use '{want}' for {what}.",
+                            col.name
+                        ),
+                    ));
+                }
+                columns.push(col);
                 if !self.eat_punct(Punct::Comma) {
                     break;
                 }
@@ -830,10 +851,13 @@ impl Parser {
             if self.eat_punct(Punct::LParen) {
                 loop {
                     match self.peek().kind {
-                        TokenKind::Integer(_) | TokenKind::Ident { .. } => {
+                        TokenKind::Integer(_) => {
                             self.advance();
                         }
-                        _ => return Err(self.mismatched("a type parameter")),
+                        _ if self.peek_kw("STRING") => {
+                            self.advance();
+                        }
+                        _ => return Err(self.mismatched("{'STRING', INTEGER_VALUE}")),
                     }
                     if !self.eat_punct(Punct::Comma) {
                         break;
@@ -895,6 +919,10 @@ impl Parser {
                     self.expect_type_close()?;
                 }
                 Type::Struct(fields)
+            }
+            n if RESERVED.contains(&n) => {
+                self.pos -= 1;
+                return Err(self.mismatched("a type"));
             }
             _ => Type::Custom(name.0),
         })
@@ -1162,14 +1190,24 @@ impl Parser {
             if self.eat_punct(Punct::RParen) {
                 return Ok(Vec::new());
             }
-            if let Ok(list) = self.expr_list() {
+            if let Ok(list) = self.value_expr_list() {
                 if list.len() > 1 && self.eat_punct(Punct::RParen) {
                     return Ok(list);
                 }
             }
             self.pos = save;
         }
-        self.expr_list()
+        self.value_expr_list()
+    }
+
+    /// Items of `GROUP BY`/`PARTITION BY` are value expressions: no `AND`,
+    /// `OR`, `NOT` or predicates outside parentheses.
+    fn value_expr_list(&mut self) -> Result<Vec<Expr>, ParseError> {
+        let mut v = vec![self.concat_expr()?];
+        while self.eat_punct(Punct::Comma) {
+            v.push(self.concat_expr()?);
+        }
+        Ok(v)
     }
 
     fn expr_list(&mut self) -> Result<Vec<Expr>, ParseError> {
@@ -1280,11 +1318,7 @@ impl Parser {
         }
         if self.eat_kw("IN") {
             self.expect_punct(Punct::LParen, "(")?;
-            let list = if self.peek_punct(Punct::RParen) {
-                Vec::new()
-            } else {
-                self.expr_list()?
-            };
+            let list = self.expr_list()?;
             self.expect_punct(Punct::RParen, ")")?;
             return Ok(Expr::InList {
                 expr: Box::new(left),
@@ -1342,7 +1376,32 @@ impl Parser {
     fn unary(&mut self) -> Result<Expr, ParseError> {
         if self.eat_punct(Punct::Minus) {
             // Fold `-literal` into the literal, as ksqlDB does.
-            let e = self.unary()?;
+            let at = self.peek().clone();
+            let e = match self.peek().kind {
+                TokenKind::Integer(_) | TokenKind::Decimal(_) | TokenKind::Float(_) => {
+                    let e = self.postfix()?;
+                    let e = match e {
+                        Expr::Literal(Literal::Integer(s)) => {
+                            Expr::Literal(Literal::Integer(format!("-{s}")))
+                        }
+                        Expr::Literal(Literal::Decimal(s)) => {
+                            Expr::Literal(Literal::Decimal(format!("-{s}")))
+                        }
+                        Expr::Literal(Literal::Double(s)) => {
+                            Expr::Literal(Literal::Double(format!("-{s}")))
+                        }
+                        e => {
+                            return Ok(Expr::Unary {
+                                op: UnaryOp::Minus,
+                                expr: Box::new(e),
+                            })
+                        }
+                    };
+                    check_literal(&e, &at)?;
+                    return Ok(e);
+                }
+                _ => self.unary()?,
+            };
             return Ok(match e {
                 Expr::Literal(Literal::Integer(s)) if !s.starts_with('-') => {
                     Expr::Literal(Literal::Integer(format!("-{s}")))
@@ -1366,7 +1425,9 @@ impl Parser {
                 expr: Box::new(e),
             });
         }
-        self.postfix()
+        let e = self.postfix()?;
+        check_literal(&e, self.peek_n(0))?;
+        Ok(e)
     }
 
     fn postfix(&mut self) -> Result<Expr, ParseError> {
@@ -1605,6 +1666,25 @@ impl Parser {
             whens,
             else_,
         })
+    }
+}
+
+/// Rejects integer literals outside `BIGINT` and doubles that overflow, as ksqlDB does.
+fn check_literal(e: &Expr, at: &Token) -> Result<(), ParseError> {
+    match e {
+        Expr::Literal(Literal::Integer(s)) if s.parse::<i64>().is_err() => Err(ParseError::new(
+            at.line,
+            at.column,
+            format!("Invalid numeric literal: {s}"),
+        )),
+        Expr::Literal(Literal::Double(s)) if s.parse::<f64>().map_or(true, |f| f.is_infinite()) => {
+            Err(ParseError::new(
+                at.line,
+                at.column,
+                format!("Number overflows DOUBLE: {s}"),
+            ))
+        }
+        _ => Ok(()),
     }
 }
 

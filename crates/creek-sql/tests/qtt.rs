@@ -5,6 +5,8 @@ use std::path::Path;
 
 /// Statements that parsed when this floor was last raised.
 const FLOOR: usize = 3693;
+/// Parse-error cases we reject when this floor was last raised.
+const REJECT_FLOOR: usize = 25;
 
 #[test]
 fn qtt_statements_parse() {
@@ -21,6 +23,9 @@ fn qtt_statements_parse() {
     files.sort();
     let (mut total, mut ok) = (0usize, 0usize);
     let mut failures = Vec::new();
+    // Cases ksqlDB rejects with a parse error, and how many of them we reject too.
+    let (mut bad_cases, mut rejected) = (0usize, 0usize);
+    let mut accepted_bad = Vec::new();
     for file in &files {
         let text: String = std::fs::read_to_string(file)
             .unwrap()
@@ -38,12 +43,26 @@ fn qtt_statements_parse() {
                 .get("expectedException")
                 .map(|e| e.to_string())
                 .unwrap_or_default();
-            if expected.contains("ParseFailed") || expected.contains("Syntax") {
-                continue;
-            }
             let Some(stmts) = case.get("statements").and_then(|s| s.as_array()) else {
                 continue;
             };
+            if expected.contains("ParseFailed") || expected.contains("Syntax") {
+                bad_cases += 1;
+                if stmts
+                    .iter()
+                    .filter_map(|s| s.as_str())
+                    .any(|s| creek_sql::parse_statements(s).is_err())
+                {
+                    rejected += 1;
+                } else {
+                    accepted_bad.push(format!(
+                        "{}: {}\n    expected {expected}",
+                        file.file_name().unwrap().to_string_lossy(),
+                        case.get("name").and_then(|n| n.as_str()).unwrap_or("?")
+                    ));
+                }
+                continue;
+            }
             for s in stmts.iter().filter_map(|s| s.as_str()) {
                 total += 1;
                 match creek_sql::parse_statements(s) {
@@ -63,5 +82,13 @@ fn qtt_statements_parse() {
     for f in failures.iter().take(25) {
         println!("  {f}");
     }
+    println!("QTT: {rejected}/{bad_cases} cases expecting a parse error are rejected");
+    for f in accepted_bad.iter().take(25) {
+        println!("  {f}");
+    }
+    assert!(
+        rejected >= REJECT_FLOOR,
+        "{rejected} rejected, floor is {REJECT_FLOOR}"
+    );
     assert!(ok >= FLOOR, "{ok} statements parsed, floor is {FLOOR}");
 }
