@@ -355,6 +355,10 @@ pub enum Statement {
         name: String,
         delete_topic: bool,
     },
+    /// `PAUSE id`; `None` for `PAUSE ALL`.
+    Pause(Option<String>),
+    /// `RESUME id`; `None` for `RESUME ALL`.
+    Resume(Option<String>),
     /// `TERMINATE id`; `None` for `TERMINATE ALL`.
     Terminate(Option<String>),
     SetProperty {

@@ -20,4 +20,6 @@ pub mod lexer;
 pub mod parser;
 
 pub use error::ParseError;
-pub use parser::{parse_expression, parse_statement, parse_statements};
+pub use parser::{
+    parse_expression, parse_script, parse_statement, parse_statements, ParsedStatement,
+};

@@ -52,6 +52,25 @@ const RESERVED: &[&str] = &[
 
 /// Parses `;`-separated statements.
 pub fn parse_statements(sql: &str) -> Result<Vec<Statement>, ParseError> {
+    Ok(parse_script(sql)?
+        .into_iter()
+        .map(|p| p.statement)
+        .collect())
+}
+
+/// A statement with the text it was parsed from (`statementText` in ksqlDB's
+/// REST responses) and where that text starts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedStatement {
+    pub statement: Statement,
+    /// The statement's source text including its terminating `;`, if any.
+    pub text: String,
+    pub line: u32,
+    pub column: u32,
+}
+
+/// Parses `;`-separated statements, keeping each one's source text.
+pub fn parse_script(sql: &str) -> Result<Vec<ParsedStatement>, ParseError> {
     let mut p = Parser::new(sql)?;
     let mut out = Vec::new();
     loop {
@@ -59,7 +78,18 @@ pub fn parse_statements(sql: &str) -> Result<Vec<Statement>, ParseError> {
         if p.at_eof() {
             return Ok(out);
         }
-        out.push(p.statement()?);
+        let first = p.peek().clone();
+        let statement = p.statement()?;
+        let mut end = p.toks[p.pos.saturating_sub(1)].end();
+        if p.peek_punct(Punct::Semi) {
+            end = p.peek().end();
+        }
+        out.push(ParsedStatement {
+            statement,
+            text: sql[first.offset..end].to_string(),
+            line: first.line,
+            column: first.column,
+        });
         if !p.at_eof() && !p.peek_punct(Punct::Semi) {
             return Err(p.error_at(
                 0,
@@ -319,13 +349,26 @@ impl Parser {
             }
             "ASSERT" => self.assert(),
             "ALTER" => self.alter(),
+            "PAUSE" | "RESUME" => {
+                let pause = self.advance().text.eq_ignore_ascii_case("PAUSE");
+                let id = if self.eat_kw("ALL") {
+                    None
+                } else {
+                    Some(self.ident()?)
+                };
+                Ok(if pause {
+                    Statement::Pause(id)
+                } else {
+                    Statement::Resume(id)
+                })
+            }
             "RUN" => {
                 self.advance();
                 self.expect_kw("SCRIPT")?;
                 Ok(Statement::RunScript(self.string()?))
             }
             _ => Err(self.mismatched(
-                "{'SELECT', 'CREATE', 'INSERT', 'SHOW', 'LIST', 'DESCRIBE', 'EXPLAIN', 'PRINT', 'DROP', 'TERMINATE', 'SET', 'UNSET', 'DEFINE', 'UNDEFINE', 'ASSERT', 'RUN', 'ALTER'}",
+                "{'SELECT', 'CREATE', 'INSERT', 'SHOW', 'LIST', 'DESCRIBE', 'EXPLAIN', 'PRINT', 'DROP', 'TERMINATE', 'SET', 'UNSET', 'DEFINE', 'UNDEFINE', 'ASSERT', 'RUN', 'ALTER', 'PAUSE', 'RESUME'}",
             )),
         }
     }
@@ -1977,6 +2020,19 @@ mod tests {
                 .len(),
             2
         );
+        assert_eq!(one("PAUSE q1"), Statement::Pause(Some("Q1".into())));
+        assert_eq!(one("RESUME ALL"), Statement::Resume(None));
+    }
+
+    #[test]
+    fn script_keeps_statement_text() {
+        let v = parse_script("SHOW TABLES ;\n  -- c\n  print psg-customers;\nlist topics").unwrap();
+        let texts: Vec<_> = v.iter().map(|p| p.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            ["SHOW TABLES ;", "print psg-customers;", "list topics"]
+        );
+        assert_eq!((v[1].line, v[1].column), (3, 3));
     }
 
     #[test]
