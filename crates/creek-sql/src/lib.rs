@@ -13,8 +13,15 @@
 //!   (OR < AND < NOT < predicates < `||` < `+ -` < `* / %` < unary < `->`/`[]`).
 //! - [`ast::Type`]: SQL types, including `ARRAY`, `MAP`, `STRUCT` and custom names.
 //! - [`ParseError`]: `line L:C: message`, like ksqlDB's errors.
+//! - [`ParsedStatement`] (from [`parse_script`]): a statement with its source
+//!   text, for ksqlDB's `statementText`.
+//!
+//! Every AST type implements `Display` ([`display`]), printing SQL that parses
+//! back to the same tree (identifiers backquoted, expressions parenthesized);
+//! the QTT conformance test checks this for every statement.
 
 pub mod ast;
+pub mod display;
 pub mod error;
 pub mod lexer;
 pub mod parser;

@@ -23,6 +23,7 @@ fn qtt_statements_parse() {
     files.sort();
     let (mut total, mut ok) = (0usize, 0usize);
     let mut failures = Vec::new();
+    let mut round_trip = Vec::new();
     // Cases ksqlDB rejects with a parse error, and how many of them we reject too.
     let (mut bad_cases, mut rejected) = (0usize, 0usize);
     let mut accepted_bad = Vec::new();
@@ -66,7 +67,22 @@ fn qtt_statements_parse() {
             for s in stmts.iter().filter_map(|s| s.as_str()) {
                 total += 1;
                 match creek_sql::parse_statements(s) {
-                    Ok(_) => ok += 1,
+                    Ok(parsed) => {
+                        ok += 1;
+                        // Formatting must give SQL that parses to the same tree.
+                        for stmt in parsed {
+                            let sql = stmt.to_string();
+                            match creek_sql::parse_statement(&sql) {
+                                Ok(again) if again == stmt => {}
+                                Ok(again) => round_trip.push(format!(
+                                    "{s}\n    formatted: {sql}\n    {stmt:?}\n    {again:?}"
+                                )),
+                                Err(e) => {
+                                    round_trip.push(format!("{s}\n    formatted: {sql}\n    {e}"))
+                                }
+                            }
+                        }
+                    }
                     Err(e) => failures.push(format!(
                         "{}: {e}\n    {s}",
                         file.file_name().unwrap().to_string_lossy()
@@ -86,6 +102,18 @@ fn qtt_statements_parse() {
     for f in accepted_bad.iter().take(25) {
         println!("  {f}");
     }
+    println!(
+        "QTT: {} statements fail to round-trip through Display",
+        round_trip.len()
+    );
+    for f in round_trip.iter().take(10) {
+        println!("  {f}");
+    }
+    assert!(
+        round_trip.is_empty(),
+        "{} round-trip failures",
+        round_trip.len()
+    );
     assert!(
         rejected >= REJECT_FLOOR,
         "{rejected} rejected, floor is {REJECT_FLOOR}"
