@@ -175,6 +175,16 @@ pub enum Expr {
         params: Vec<String>,
         body: Box<Expr>,
     },
+    /// `expr AT TIME ZONE 'zone'`
+    AtTimeZone {
+        expr: Box<Expr>,
+        zone: String,
+    },
+    /// `TYPE 'value'`, e.g. `DATE '2021-01-01'`.
+    TypeConstructor {
+        ty: String,
+        value: String,
+    },
     Array(Vec<Expr>),
     Map(Vec<(Expr, Expr)>),
     Struct(Vec<(String, Expr)>),
@@ -278,6 +288,7 @@ pub enum ShowKind {
     Tables,
     Queries,
     Connectors,
+    ConnectorPlugins,
     SourceConnectors,
     SinkConnectors,
     Properties,
@@ -403,6 +414,11 @@ pub enum Statement {
         timeout: Option<Duration>,
     },
     RunScript(String),
+    /// `ALTER SYSTEM 'k'='v'`
+    AlterSystem {
+        name: String,
+        value: String,
+    },
     /// `ALTER STREAM|TABLE name ADD [COLUMN] col TYPE, ...`
     AlterSource {
         kind: SourceKind,

@@ -190,6 +190,15 @@ impl Display for Expr {
                 list(f, params, |f, p| write!(f, "{}", Ident(p)))?;
                 write!(f, ") => {body}")
             }
+            Expr::AtTimeZone { expr, zone } => {
+                write!(f, "({expr} AT TIME ZONE ")?;
+                string(f, zone)?;
+                f.write_str(")")
+            }
+            Expr::TypeConstructor { ty, value } => {
+                write!(f, "{} ", Ident(ty))?;
+                string(f, value)
+            }
             Expr::Array(items) => {
                 f.write_str("ARRAY[")?;
                 list(f, items, |f, e| write!(f, "{e}"))?;
@@ -471,6 +480,7 @@ impl Display for Statement {
                     ShowKind::Tables => "TABLES",
                     ShowKind::Queries => "QUERIES",
                     ShowKind::Connectors => "CONNECTORS",
+                    ShowKind::ConnectorPlugins => "CONNECTOR PLUGINS",
                     ShowKind::SourceConnectors => "SOURCE CONNECTORS",
                     ShowKind::SinkConnectors => "SINK CONNECTORS",
                     ShowKind::Properties => "PROPERTIES",
@@ -609,6 +619,12 @@ impl Display for Statement {
                     write!(f, " TIMEOUT {t}")?;
                 }
                 Ok(())
+            }
+            Statement::AlterSystem { name, value } => {
+                f.write_str("ALTER SYSTEM ")?;
+                string(f, name)?;
+                f.write_str("=")?;
+                string(f, value)
             }
             Statement::RunScript(p) => {
                 f.write_str("RUN SCRIPT ")?;

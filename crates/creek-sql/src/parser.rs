@@ -258,6 +258,16 @@ impl Parser {
         }
     }
 
+    /// A string literal or a `${var}` (kept as `${var}` text).
+    fn string_or_variable(&mut self) -> Result<String, ParseError> {
+        if let TokenKind::Variable(v) = &self.peek().kind {
+            let v = format!("${{{v}}}");
+            self.advance();
+            return Ok(v);
+        }
+        self.string()
+    }
+
     fn integer(&mut self) -> Result<u64, ParseError> {
         match &self.peek().kind {
             TokenKind::Integer(s) => {
@@ -327,14 +337,14 @@ impl Parser {
             }
             "SET" => {
                 self.advance();
-                let name = self.string()?;
+                let name = self.string_or_variable()?;
                 self.expect_punct(Punct::Eq, "=")?;
-                let value = self.string()?;
+                let value = self.string_or_variable()?;
                 Ok(Statement::SetProperty { name, value })
             }
             "UNSET" => {
                 self.advance();
-                Ok(Statement::UnsetProperty(self.string()?))
+                Ok(Statement::UnsetProperty(self.string_or_variable()?))
             }
             "DEFINE" => {
                 self.advance();
@@ -605,6 +615,9 @@ impl Parser {
             ShowKind::Queries
         } else if self.eat_kw("CONNECTORS") {
             ShowKind::Connectors
+        } else if self.eat_kw("CONNECTOR") {
+            self.expect_kw("PLUGINS")?;
+            ShowKind::ConnectorPlugins
         } else if self.eat_kw("SOURCE") {
             self.expect_kw("CONNECTORS")?;
             ShowKind::SourceConnectors
@@ -760,6 +773,12 @@ impl Parser {
 
     fn alter(&mut self) -> Result<Statement, ParseError> {
         self.expect_kw("ALTER")?;
+        if self.eat_kw("SYSTEM") {
+            let name = self.string()?;
+            self.expect_punct(Punct::Eq, "=")?;
+            let value = self.string()?;
+            return Ok(Statement::AlterSystem { name, value });
+        }
         let kind = if self.eat_kw("STREAM") {
             SourceKind::Stream
         } else if self.eat_kw("TABLE") {
@@ -1468,8 +1487,18 @@ impl Parser {
                 expr: Box::new(e),
             });
         }
-        let e = self.postfix()?;
+        let mut e = self.postfix()?;
         check_literal(&e, self.peek_n(0))?;
+        while self.peek_kw("AT") && self.peek_kw_n(1, "TIME") && self.peek_kw_n(2, "ZONE") {
+            self.advance();
+            self.advance();
+            self.advance();
+            let zone = self.string()?;
+            e = Expr::AtTimeZone {
+                expr: Box::new(e),
+                zone,
+            };
+        }
         Ok(e)
     }
 
@@ -1562,6 +1591,16 @@ impl Parser {
             }
             TokenKind::Ident { value, quoted } => {
                 let (value, quoted) = (value.clone(), *quoted);
+                if let TokenKind::Str(v) = &self.peek_n(1).kind {
+                    // `DATE '2021-01-01'`: a typed literal.
+                    let value = v.clone();
+                    self.advance();
+                    self.advance();
+                    return Ok(Expr::TypeConstructor {
+                        ty: value_name(&t),
+                        value,
+                    });
+                }
                 if self.peek_punct_n(1, Punct::FatArrow) {
                     self.advance();
                     self.advance();
@@ -1728,6 +1767,13 @@ fn check_literal(e: &Expr, at: &Token) -> Result<(), ParseError> {
             ))
         }
         _ => Ok(()),
+    }
+}
+
+fn value_name(t: &Token) -> String {
+    match &t.kind {
+        TokenKind::Ident { value, .. } => value.clone(),
+        _ => t.text.clone(),
     }
 }
 
@@ -2022,6 +2068,31 @@ mod tests {
         );
         assert_eq!(one("PAUSE q1"), Statement::Pause(Some("Q1".into())));
         assert_eq!(one("RESUME ALL"), Statement::Resume(None));
+        assert_eq!(
+            one("ALTER SYSTEM 'a'='b'"),
+            Statement::AlterSystem {
+                name: "a".into(),
+                value: "b".into()
+            }
+        );
+        assert_eq!(
+            one("SHOW CONNECTOR PLUGINS"),
+            Statement::Show {
+                kind: ShowKind::ConnectorPlugins,
+                extended: false
+            }
+        );
+        assert_eq!(
+            parse_expression("DATE '2021-01-01'").unwrap(),
+            Expr::TypeConstructor {
+                ty: "DATE".into(),
+                value: "2021-01-01".into()
+            }
+        );
+        assert!(matches!(
+            parse_expression("ts AT TIME ZONE 'UTC'").unwrap(),
+            Expr::AtTimeZone { .. }
+        ));
     }
 
     #[test]
