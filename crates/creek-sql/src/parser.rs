@@ -125,9 +125,15 @@ pub fn parse_expression(sql: &str) -> Result<Expr, ParseError> {
     Ok(e)
 }
 
+/// Deepest nesting of expressions and types accepted, so hostile input gets an
+/// error instead of overflowing the stack. 100 overflowed a 2 MiB test thread
+/// in a debug build; 75 did not, so 64 leaves a margin.
+const MAX_DEPTH: usize = 64;
+
 struct Parser {
     toks: Vec<Token>,
     pos: usize,
+    depth: usize,
 }
 
 impl Parser {
@@ -135,6 +141,7 @@ impl Parser {
         Ok(Parser {
             toks: tokens(sql)?,
             pos: 0,
+            depth: 0,
         })
     }
 
@@ -882,7 +889,7 @@ impl Parser {
 
     // ---------------------------------------------------------------- types
 
-    fn ty(&mut self) -> Result<Type, ParseError> {
+    fn ty_inner(&mut self) -> Result<Type, ParseError> {
         let name = match &self.peek().kind {
             TokenKind::Ident { value, quoted } => (value.clone(), *quoted),
             TokenKind::Variable(v) => {
@@ -1281,7 +1288,45 @@ impl Parser {
     }
 
     /// Entry point: `OR` has the lowest precedence.
-    pub(crate) fn expr(&mut self) -> Result<Expr, ParseError> {
+    /// Runs `f` one nesting level deeper, failing past [`MAX_DEPTH`].
+    fn nested<T>(
+        &mut self,
+        f: impl FnOnce(&mut Self) -> Result<T, ParseError>,
+    ) -> Result<T, ParseError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(self.error_at(0, "expression nested too deeply".into()));
+        }
+        self.depth += 1;
+        let r = f(self);
+        self.depth -= 1;
+        r
+    }
+
+    fn expr(&mut self) -> Result<Expr, ParseError> {
+        self.nested(Self::expr_inner)
+    }
+
+    fn not_expr(&mut self) -> Result<Expr, ParseError> {
+        if self.peek_kw("NOT") {
+            self.nested(Self::not_expr_inner)
+        } else {
+            self.not_expr_inner()
+        }
+    }
+
+    fn unary(&mut self) -> Result<Expr, ParseError> {
+        if self.peek_punct(Punct::Minus) || self.peek_punct(Punct::Plus) {
+            self.nested(Self::unary_inner)
+        } else {
+            self.unary_inner()
+        }
+    }
+
+    fn ty(&mut self) -> Result<Type, ParseError> {
+        self.nested(Self::ty_inner)
+    }
+
+    fn expr_inner(&mut self) -> Result<Expr, ParseError> {
         let mut left = self.and_expr()?;
         while self.eat_kw("OR") {
             let right = self.and_expr()?;
@@ -1299,7 +1344,7 @@ impl Parser {
         Ok(left)
     }
 
-    fn not_expr(&mut self) -> Result<Expr, ParseError> {
+    fn not_expr_inner(&mut self) -> Result<Expr, ParseError> {
         if self.eat_kw("NOT") {
             let e = self.not_expr()?;
             return Ok(Expr::Unary {
@@ -1435,7 +1480,7 @@ impl Parser {
         }
     }
 
-    fn unary(&mut self) -> Result<Expr, ParseError> {
+    fn unary_inner(&mut self) -> Result<Expr, ParseError> {
         if self.eat_punct(Punct::Minus) {
             // Fold `-literal` into the literal, as ksqlDB does.
             let at = self.peek().clone();
@@ -2221,6 +2266,27 @@ mod tests {
                 alias: Some("S".into())
             }
         );
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let ok = format!("{}1{}", "(".repeat(30), ")".repeat(30));
+        parse_expression(&ok).unwrap();
+        for deep in [
+            format!("{}1{}", "(".repeat(100_000), ")".repeat(100_000)),
+            format!("{}1", "- ".repeat(100_000)),
+            format!("{}x", "NOT ".repeat(100_000)),
+            format!("ARRAY[{}1{}", "ARRAY[".repeat(100_000), "]".repeat(100_001)),
+        ] {
+            let e = parse_expression(&deep).unwrap_err();
+            assert!(e.message.contains("nested too deeply"), "{e}");
+        }
+        let ty = format!(
+            "CREATE TYPE t AS {}INT{}",
+            "ARRAY<".repeat(100_000),
+            ">".repeat(100_000)
+        );
+        assert!(parse_statement(&ty).is_err());
     }
 
     #[test]

@@ -1,0 +1,51 @@
+//! The parser must return errors, never panic: parse every prefix of every
+//! QTT statement (truncated input hits most error paths).
+
+use std::path::Path;
+
+fn statements() -> Vec<String> {
+    let dir = Path::new("/work/shared/ksql-qtt");
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in entries {
+        let path = e.unwrap().path();
+        if path.extension().is_none_or(|x| x != "json") {
+            continue;
+        }
+        let text: String = std::fs::read_to_string(&path)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("//"))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        for case in json["tests"].as_array().into_iter().flatten() {
+            for s in case["statements"].as_array().into_iter().flatten() {
+                if let Some(s) = s.as_str() {
+                    out.push(s.to_string());
+                }
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[test]
+fn prefixes_never_panic() {
+    let stmts = statements();
+    let mut parsed = 0usize;
+    for s in &stmts {
+        for (i, _) in s.char_indices() {
+            let prefix = &s[..i];
+            if creek_sql::parse_statements(prefix).is_ok() {
+                parsed += 1;
+            }
+            let _ = creek_sql::parse_expression(prefix);
+        }
+    }
+    println!("{} statements, {parsed} prefixes parse", stmts.len());
+}
