@@ -126,7 +126,11 @@ impl Display for Expr {
                 UnaryOp::Plus => write!(f, "(+({expr}))"),
                 UnaryOp::Not => write!(f, "(NOT {expr})"),
             },
-            Expr::Binary { op, left, right } => write!(f, "({left} {op} {right})"),
+            Expr::Binary { op, left, right } => {
+                f.write_str("(")?;
+                chain(f, *op, left)?;
+                write!(f, " {op} {right})")
+            }
             Expr::IsNull { expr, negated } => write!(f, "({expr} IS {}NULL)", not(*negated)),
             Expr::IsDistinctFrom {
                 left,
@@ -215,6 +219,41 @@ impl Display for Expr {
                 f.write_str(")")
             }
         }
+    }
+}
+
+/// Operators of one precedence level, which associate to the left.
+fn level(op: BinaryOp) -> u8 {
+    match op {
+        BinaryOp::Or => 0,
+        BinaryOp::And => 1,
+        BinaryOp::Eq
+        | BinaryOp::Neq
+        | BinaryOp::Lt
+        | BinaryOp::Le
+        | BinaryOp::Gt
+        | BinaryOp::Ge => 2,
+        BinaryOp::Concat => 3,
+        BinaryOp::Add | BinaryOp::Sub => 4,
+        BinaryOp::Mul | BinaryOp::Div | BinaryOp::Mod => 5,
+    }
+}
+
+/// Prints the left operand of an `op` chain without its parentheses when its
+/// operator has the same precedence (left-associative): `((a + b) - c)`
+/// prints as `(a + b - c)`, so long chains don't nest parentheses.
+/// Comparisons don't chain in ksqlDB, so they keep theirs.
+fn chain(f: &mut Formatter<'_>, op: BinaryOp, e: &Expr) -> fmt::Result {
+    match e {
+        Expr::Binary {
+            op: inner,
+            left,
+            right,
+        } if level(*inner) == level(op) && level(op) != 2 => {
+            chain(f, *inner, left)?;
+            write!(f, " {inner} {right}")
+        }
+        e => write!(f, "{e}"),
     }
 }
 

@@ -130,10 +130,18 @@ pub fn parse_expression(sql: &str) -> Result<Expr, ParseError> {
 /// in a debug build; 75 did not, so 64 leaves a margin.
 const MAX_DEPTH: usize = 64;
 
+/// Deepest expression tree accepted, counting chained operators (`a + b + c`
+/// nests left): dropping, comparing or printing a tree recurses once per
+/// level, so this bounds those too.
+const MAX_TREE_DEPTH: usize = 500;
+
 struct Parser {
     toks: Vec<Token>,
     pos: usize,
+    /// Current recursion depth of the parser (bounded by [`MAX_DEPTH`]).
     depth: usize,
+    /// Depth of the expression tree being built (bounded by [`MAX_TREE_DEPTH`]).
+    tree: usize,
 }
 
 impl Parser {
@@ -142,6 +150,7 @@ impl Parser {
             toks: tokens(sql)?,
             pos: 0,
             depth: 0,
+            tree: 0,
         })
     }
 
@@ -1254,7 +1263,7 @@ impl Parser {
     /// `GROUP BY`/`PARTITION BY` list: `a, b`, `(a, b)` or `()`.
     fn grouping_list(&mut self) -> Result<Vec<Expr>, ParseError> {
         if self.peek_punct(Punct::LParen) {
-            let save = self.pos;
+            let save = (self.pos, self.depth, self.tree);
             self.advance();
             if self.eat_punct(Punct::RParen) {
                 return Ok(Vec::new());
@@ -1264,7 +1273,7 @@ impl Parser {
                     return Ok(list);
                 }
             }
-            self.pos = save;
+            (self.pos, self.depth, self.tree) = save;
         }
         self.value_expr_list()
     }
@@ -1297,9 +1306,22 @@ impl Parser {
             return Err(self.error_at(0, "expression nested too deeply".into()));
         }
         self.depth += 1;
+        self.tree += 1;
         let r = f(self);
         self.depth -= 1;
+        self.tree -= 1;
         r
+    }
+
+    /// Accounts one more operator in a left-nested chain (`n` counts them so
+    /// the caller can give them back with `self.tree -= n`).
+    fn chain_step(&mut self, n: &mut usize) -> Result<(), ParseError> {
+        *n += 1;
+        self.tree += 1;
+        if self.tree > MAX_TREE_DEPTH {
+            return Err(self.error_at(0, "expression too deeply nested or too long".into()));
+        }
+        Ok(())
     }
 
     fn expr(&mut self) -> Result<Expr, ParseError> {
@@ -1328,19 +1350,25 @@ impl Parser {
 
     fn expr_inner(&mut self) -> Result<Expr, ParseError> {
         let mut left = self.and_expr()?;
+        let mut n = 0;
         while self.eat_kw("OR") {
+            self.chain_step(&mut n)?;
             let right = self.and_expr()?;
             left = bin(BinaryOp::Or, left, right);
         }
+        self.tree -= n;
         Ok(left)
     }
 
     fn and_expr(&mut self) -> Result<Expr, ParseError> {
         let mut left = self.not_expr()?;
+        let mut n = 0;
         while self.eat_kw("AND") {
+            self.chain_step(&mut n)?;
             let right = self.not_expr()?;
             left = bin(BinaryOp::And, left, right);
         }
+        self.tree -= n;
         Ok(left)
     }
 
@@ -1441,23 +1469,29 @@ impl Parser {
 
     fn concat_expr(&mut self) -> Result<Expr, ParseError> {
         let mut left = self.additive()?;
+        let mut n = 0;
         while self.eat_punct(Punct::Concat) {
+            self.chain_step(&mut n)?;
             let right = self.additive()?;
             left = bin(BinaryOp::Concat, left, right);
         }
+        self.tree -= n;
         Ok(left)
     }
 
     fn additive(&mut self) -> Result<Expr, ParseError> {
         let mut left = self.multiplicative()?;
+        let mut n = 0;
         loop {
             let op = if self.eat_punct(Punct::Plus) {
                 BinaryOp::Add
             } else if self.eat_punct(Punct::Minus) {
                 BinaryOp::Sub
             } else {
+                self.tree -= n;
                 return Ok(left);
             };
+            self.chain_step(&mut n)?;
             let right = self.multiplicative()?;
             left = bin(op, left, right);
         }
@@ -1465,6 +1499,7 @@ impl Parser {
 
     fn multiplicative(&mut self) -> Result<Expr, ParseError> {
         let mut left = self.unary()?;
+        let mut n = 0;
         loop {
             let op = if self.eat_punct(Punct::Star) {
                 BinaryOp::Mul
@@ -1473,8 +1508,10 @@ impl Parser {
             } else if self.eat_punct(Punct::Percent) {
                 BinaryOp::Mod
             } else {
+                self.tree -= n;
                 return Ok(left);
             };
+            self.chain_step(&mut n)?;
             let right = self.unary()?;
             left = bin(op, left, right);
         }
@@ -1549,8 +1586,10 @@ impl Parser {
 
     fn postfix(&mut self) -> Result<Expr, ParseError> {
         let mut e = self.primary()?;
+        let mut n = 0;
         loop {
             if self.peek_punct(Punct::Arrow) && !self.peek_punct_n(1, Punct::Star) {
+                self.chain_step(&mut n)?;
                 self.advance();
                 let field = self.ident()?;
                 e = Expr::Dereference {
@@ -1558,6 +1597,7 @@ impl Parser {
                     field,
                 };
             } else if self.eat_punct(Punct::LBracket) {
+                self.chain_step(&mut n)?;
                 let index = self.expr()?;
                 self.expect_punct(Punct::RBracket, "]")?;
                 e = Expr::Subscript {
@@ -1565,6 +1605,7 @@ impl Parser {
                     index: Box::new(index),
                 };
             } else {
+                self.tree -= n;
                 return Ok(e);
             }
         }
