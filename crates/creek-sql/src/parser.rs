@@ -336,7 +336,7 @@ impl Parser {
             "EXPLAIN" => {
                 self.advance();
                 if ["SELECT", "CREATE", "INSERT"].iter().any(|k| self.peek_kw(k)) {
-                    Ok(Statement::Explain(Box::new(self.statement()?)))
+                    Ok(Statement::Explain(Box::new(self.nested(Self::statement)?)))
                 } else {
                     Ok(Statement::ExplainQuery(self.ident()?))
                 }
@@ -1126,6 +1126,7 @@ impl Parser {
 
     fn relation(&mut self) -> Result<Relation, ParseError> {
         let mut left = self.aliased_source()?;
+        let mut n = 0;
         loop {
             let kind = if self.eat_kw("JOIN") {
                 JoinKind::Inner
@@ -1147,8 +1148,10 @@ impl Parser {
                 self.expect_kw("JOIN")?;
                 JoinKind::Full
             } else {
+                self.tree -= n;
                 return Ok(left);
             };
+            self.chain_step(&mut n)?;
             let right = self.aliased_source()?;
             let within = if self.eat_kw("WITHIN") {
                 Some(self.within()?)
@@ -2328,6 +2331,14 @@ mod tests {
             ">".repeat(100_000)
         );
         assert!(parse_statement(&ty).is_err());
+    }
+
+    #[test]
+    fn long_join_and_explain_chains_are_errors() {
+        let joins = format!("SELECT * FROM a{}", " JOIN b ON a.x = b.x".repeat(100_000));
+        assert!(parse_statement(&joins).is_err());
+        let explains = format!("{}SELECT * FROM a", "EXPLAIN ".repeat(100_000));
+        assert!(parse_statement(&explains).is_err());
     }
 
     #[test]
