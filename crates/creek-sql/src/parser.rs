@@ -1070,6 +1070,13 @@ impl Parser {
             None
         };
         let limit = if self.eat_kw("LIMIT") {
+            if matches!(
+                self.peek().kind,
+                TokenKind::Decimal(_) | TokenKind::Float(_)
+            ) {
+                // ksqlDB's AST builder wording.
+                return Err(self.error_at(0, "Value must be integer for command: LIMIT".into()));
+            }
             Some(self.integer()?)
         } else {
             None
