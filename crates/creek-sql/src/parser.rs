@@ -885,12 +885,28 @@ impl Parser {
 
     fn duration(&mut self) -> Result<Duration, ParseError> {
         let value = self.integer()?;
+        const UNITS: &[&str] = &[
+            "DAY",
+            "HOUR",
+            "MINUTE",
+            "SECOND",
+            "MILLISECOND",
+            "DAYS",
+            "HOURS",
+            "MINUTES",
+            "SECONDS",
+            "MILLISECONDS",
+        ];
         let unit = match &self.peek().kind {
             TokenKind::Ident {
                 value,
                 quoted: false,
-            } => value.clone(),
-            _ => return Err(self.mismatched("a time unit")),
+            } if UNITS.contains(&value.as_str()) => value.clone(),
+            _ => {
+                return Err(self.mismatched(
+                    "{'DAY', 'HOUR', 'MINUTE', 'SECOND', 'MILLISECOND', 'DAYS', 'HOURS', 'MINUTES', 'SECONDS', 'MILLISECONDS'}",
+                ))
+            }
         };
         self.advance();
         Ok(Duration { value, unit })
@@ -2346,6 +2362,13 @@ mod tests {
         assert!(parse_statement(&joins).is_err());
         let explains = format!("{}SELECT * FROM a", "EXPLAIN ".repeat(100_000));
         assert!(parse_statement(&explains).is_err());
+    }
+
+    #[test]
+    fn window_units_are_checked() {
+        let e = parse_statement("SELECT * FROM s WINDOW TUMBLING (SIZE 30 BOBS)").unwrap_err();
+        assert_eq!((e.line, e.column), (1, 42));
+        assert!(e.message.starts_with("mismatched input 'BOBS'"), "{e}");
     }
 
     #[test]
