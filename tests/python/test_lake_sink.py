@@ -65,6 +65,16 @@ def wait_rows(count_fn, expect: int, timeout: float = 40.0) -> int:
     return got
 
 
+def task_status(server, name: str, state: str = "FAILED", timeout: float = 15.0) -> dict:
+    """The connector's status once its first task is in `state` (or at the timeout)."""
+    deadline = time.time() + timeout
+    while True:
+        status = requests.get(f"{server.connect_url}/connectors/{name}/status").json()
+        if (status["tasks"] and status["tasks"][0]["state"] == state) or time.time() > deadline:
+            return status
+        time.sleep(0.2)
+
+
 def parquet_rows(root: Path) -> int:
     return sum(pq.ParquetFile(p).metadata.num_rows for p in files(root, ".parquet"))
 
@@ -212,13 +222,7 @@ def test_unconvertible_records_fail_the_task_or_are_skipped(creek, tmp_path):
               "value.converter.schemas.enable": "false", "retry.backoff.ms": 200}
     r = sink(creek, "strict", topics="mixed", **common, **{"store.url": f"file://{tmp_path}/strict"})
     assert r.status_code == 201, r.text
-    deadline = time.time() + 15
-    status = None
-    while time.time() < deadline:
-        status = requests.get(f"{creek.connect_url}/connectors/strict/status").json()
-        if status["tasks"] and status["tasks"][0]["state"] == "FAILED":
-            break
-        time.sleep(0.2)
+    status = task_status(creek, "strict")
     trace = status["tasks"][0].get("trace", "")
     assert "topic mixed partition 0 offset 1" in trace, status
 
@@ -323,12 +327,7 @@ def test_s3_compatible_store_through_the_aws_client(creek, postgres, moto_s3):
     # A bucket that does not exist: the task goes FAILED with the store's error.
     r = sink(creek, "no-bucket", **common, **{"s3.bucket.name": "missing-bucket"})
     assert r.status_code == 201, r.text
-    deadline = time.time() + 15
-    while time.time() < deadline:
-        st = requests.get(f"{creek.connect_url}/connectors/no-bucket/status").json()
-        if st["tasks"] and st["tasks"][0]["state"] == "FAILED":
-            break
-        time.sleep(0.2)
+    st = task_status(creek, "no-bucket")
     assert st["tasks"][0]["state"] == "FAILED", st
     assert "missing-bucket" in st["tasks"][0]["trace"] or "NoSuchBucket" in st["tasks"][0]["trace"]
     assert "testing" not in json.dumps(st)
@@ -406,12 +405,7 @@ def test_wrong_s3_credentials_fail_the_task_until_fixed(creek, moto_s3_with_auth
            "value.converter.schemas.enable": "false"}
     r = requests.post(f"{creek.connect_url}/connectors", json={"name": "creds", "config": cfg})
     assert r.status_code == 201, r.text
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        st = requests.get(f"{creek.connect_url}/connectors/creds/status").json()
-        if st["tasks"] and st["tasks"][0]["state"] == "FAILED":
-            break
-        time.sleep(0.2)
+    st = task_status(creek, "creds", timeout=20)
     assert st["tasks"][0]["state"] == "FAILED", st
     assert "not-the-secret" not in json.dumps(st)
     assert "not-the-secret" not in (creek.data_dir / "logs" / "connect.log").read_text()
@@ -524,12 +518,7 @@ def test_null_values_fail_or_are_ignored(creek, tmp_path):
               "value.converter": "org.apache.kafka.connect.json.JsonConverter",
               "value.converter.schemas.enable": "false"}
     assert sink(creek, "nulls-fail", **common, **{"store.url": f"file://{tmp_path}/f"}).status_code == 201
-    deadline = time.time() + 15
-    while time.time() < deadline:
-        st = requests.get(f"{creek.connect_url}/connectors/nulls-fail/status").json()
-        if st["tasks"] and st["tasks"][0]["state"] == "FAILED":
-            break
-        time.sleep(0.2)
+    st = task_status(creek, "nulls-fail")
     assert "null value at topic tombstones partition 0 offset 1" in st["tasks"][0]["trace"], st
     r = sink(creek, "nulls-ignore", **common, **{"store.url": f"file://{tmp_path}/i",
                                                 "behavior.on.null.values": "ignore"})

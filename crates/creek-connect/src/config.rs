@@ -281,6 +281,21 @@ pub fn get<'a>(
         .or_else(|| keys.iter().find(|k| k.name == name).and_then(|k| k.default))
 }
 
+/// A LIST value: comma-separated, trimmed, empty items dropped.
+pub fn list(v: Option<&str>) -> Vec<String> {
+    v.unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// A BOOLEAN value (already type-checked), or `default` when unset.
+pub fn flag(v: Option<&str>, default: bool) -> bool {
+    v.map(|v| v.eq_ignore_ascii_case("true")).unwrap_or(default)
+}
+
 /// True for keys whose values must never be shown.
 pub fn is_secret(keys: &[ConfigKey], name: &str) -> bool {
     keys.iter()

@@ -194,7 +194,8 @@ fn connect_type_json(ty: &FieldType) -> Map<String, Json> {
 // ---------------------------------------------------------------------------
 // Avro binary encoding (the body after Confluent's 5-byte prefix).
 
-fn zigzag(out: &mut Vec<u8>, n: i64) {
+/// Avro's zigzag varint (ints, longs, lengths, block counts).
+pub(crate) fn zigzag(out: &mut Vec<u8>, n: i64) {
     let mut z = ((n << 1) ^ (n >> 63)) as u64;
     while z >= 0x80 {
         out.push((z as u8) | 0x80);

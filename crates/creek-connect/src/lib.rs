@@ -11,7 +11,7 @@
 //!   batches, then records its snapshot watermark as the source offset
 //!   ([`jdbc::task`] explains why this is exactly-once).
 //!
-//! Data flow: PostgreSQL → `jdbc::task` → `converter` → `LogStore::produce_idempotent`
+//! Data flow: PostgreSQL → `jdbc::task` → `converter` → `LogStore::produce_batch` (idempotent batches)
 //! → `OffsetStore::commit`. The crate reaches the log only through `creek_log::LogStore`.
 
 pub mod config;

@@ -109,6 +109,23 @@ impl TaskMetrics {
     }
 }
 
+/// Why a task stopped: the text that goes to /status and the connect log. Any
+/// displayable error converts, so task code can use `?` on library errors.
+#[derive(Debug)]
+pub(crate) struct TaskError(pub(crate) String);
+
+impl<E: std::fmt::Display> From<E> for TaskError {
+    fn from(e: E) -> Self {
+        TaskError(e.to_string())
+    }
+}
+
+impl From<TaskError> for ConnectError {
+    fn from(e: TaskError) -> Self {
+        ConnectError::Task(e.0)
+    }
+}
+
 /// Everything a running task gets from the worker.
 pub struct TaskContext {
     pub connector: String,

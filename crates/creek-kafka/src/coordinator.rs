@@ -379,6 +379,28 @@ impl Group {
         }
     }
 
+    /// Removes the members whose session lapsed, except those parked in a request
+    /// (`waiting`): their session is not running while the broker holds the reply.
+    fn expire_members(
+        &mut self,
+        now: Instant,
+        waiting: impl Fn(&Member) -> bool,
+        initial_delay: Duration,
+        group_id: &str,
+        why: &str,
+    ) {
+        let expired: Vec<String> = self
+            .members
+            .iter()
+            .filter(|(_, m)| !waiting(m) && now.duration_since(m.last_seen) > m.session_timeout)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in expired {
+            info!(group = %group_id, member = %id, "{why}");
+            self.remove_member(&id, initial_delay, group_id);
+        }
+    }
+
     fn remove_member(&mut self, member_id: &str, initial_delay: Duration, group_id: &str) {
         if let Some(m) = self.members.remove(member_id) {
             if let Some(tx) = m.join_waiter {
@@ -814,19 +836,13 @@ impl GroupCoordinator {
                     // A member that neither rejoined nor heartbeat within its session is
                     // gone (as in Kafka), so a crashed member does not hold the rebalance
                     // until the rebalance timeout (max.poll.interval.ms).
-                    let expired: Vec<String> = group
-                        .members
-                        .iter()
-                        .filter(|(_, m)| {
-                            m.join_waiter.is_none()
-                                && now.duration_since(m.last_seen) > m.session_timeout
-                        })
-                        .map(|(id, _)| id.clone())
-                        .collect();
-                    for id in expired {
-                        info!(group = %group_id, member = %id, "member session expired during a rebalance");
-                        group.remove_member(&id, self.initial_rebalance_delay, group_id);
-                    }
+                    group.expire_members(
+                        now,
+                        |m| m.join_waiter.is_some(),
+                        self.initial_rebalance_delay,
+                        group_id,
+                        "member session expired during a rebalance",
+                    );
                     if group.state != GroupState::PreparingRebalance {
                         continue;
                     }
@@ -838,19 +854,13 @@ impl GroupCoordinator {
                     }
                 }
                 GroupState::CompletingRebalance | GroupState::Stable => {
-                    let expired: Vec<String> = group
-                        .members
-                        .iter()
-                        .filter(|(_, m)| {
-                            m.sync_waiter.is_none()
-                                && now.duration_since(m.last_seen) > m.session_timeout
-                        })
-                        .map(|(id, _)| id.clone())
-                        .collect();
-                    for id in expired {
-                        info!(group = %group_id, member = %id, "member session expired");
-                        group.remove_member(&id, self.initial_rebalance_delay, group_id);
-                    }
+                    group.expire_members(
+                        now,
+                        |m| m.sync_waiter.is_some(),
+                        self.initial_rebalance_delay,
+                        group_id,
+                        "member session expired",
+                    );
                 }
                 GroupState::Empty => {}
             }

@@ -94,15 +94,6 @@ pub trait LogStore: Send + Sync + 'static {
     ) -> Result<i64>;
     /// A new idempotent producer id (Kafka's InitProducerId).
     async fn init_producer_id(&self) -> Result<i64>;
-    /// Appends records as one idempotent batch: if the same producer already appended
-    /// a batch with the same sequences, returns that batch's first offset instead.
-    async fn produce_idempotent(
-        &self,
-        topic: &str,
-        partition: i32,
-        producer: ProducerSequence,
-        records: Vec<ProducerRecord>,
-    ) -> Result<i64>;
     /// Appends one pre-built RecordBatch v2 (see [`crate::BatchBuilder`]); idempotent
     /// when the batch carries a producer id. Returns the batch's first offset.
     async fn produce_batch(&self, topic: &str, partition: i32, batch: Bytes) -> Result<i64>;
@@ -159,15 +150,6 @@ impl EmbeddedLog {
 
 /// Encodes records as one uncompressed RecordBatch v2.
 pub fn encode_records(records: &[ProducerRecord]) -> Result<BytesMut> {
-    encode_records_as(records, None)
-}
-
-/// Encodes records as one uncompressed RecordBatch v2, optionally as an idempotent
-/// producer's batch.
-pub fn encode_records_as(
-    records: &[ProducerRecord],
-    producer: Option<ProducerSequence>,
-) -> Result<BytesMut> {
     let now = now_ms();
     let encoded: Vec<Record> = records
         .iter()
@@ -177,14 +159,13 @@ pub fn encode_records_as(
             control: false,
             delete_horizon: false,
             partition_leader_epoch: -1,
-            producer_id: producer.map_or(-1, |p| p.producer_id),
-            producer_epoch: producer.map_or(-1, |p| p.producer_epoch),
+            producer_id: -1,
+            producer_epoch: -1,
             timestamp_type: TimestampType::Creation,
             offset: i as i64,
             // The encoder keeps records in one batch only while offset - sequence is
-            // constant; without a producer this yields baseSequence -1, "no
-            // sequence", as Kafka expects.
-            sequence: producer.map_or(-1, |p| p.base_sequence) + i as i32,
+            // constant; this yields baseSequence -1, "no sequence", as Kafka expects.
+            sequence: i as i32 - 1,
             timestamp: r.timestamp.unwrap_or(now),
             key: r.key.clone(),
             value: r.value.clone(),
@@ -291,21 +272,6 @@ impl LogStore for EmbeddedLog {
 
     async fn init_producer_id(&self) -> Result<i64> {
         self.log.next_producer_id()
-    }
-
-    async fn produce_idempotent(
-        &self,
-        topic: &str,
-        partition: i32,
-        producer: ProducerSequence,
-        records: Vec<ProducerRecord>,
-    ) -> Result<i64> {
-        if records.is_empty() {
-            return Err(LogError::InvalidRecord("no records to produce".into()));
-        }
-        let (t, p) = self.topic_partition(topic, partition)?;
-        let data = encode_records_as(&records, Some(producer))?;
-        Ok(p.append(data.freeze(), &t.config())?.base_offset)
     }
 
     async fn produce_batch(&self, topic: &str, partition: i32, batch: Bytes) -> Result<i64> {
@@ -485,48 +451,29 @@ mod idempotent_tests {
         let store = EmbeddedLog::new(Log::open(dir.path(), LogConfig::default()).unwrap());
         store.create_topic("t", 1, BTreeMap::new()).await.unwrap();
         let pid = store.init_producer_id().await.unwrap();
-        let recs = |n: usize| {
-            (0..n)
-                .map(|i| ProducerRecord {
-                    value: Some(Bytes::from(format!("v{i}"))),
-                    ..Default::default()
-                })
-                .collect::<Vec<_>>()
+        // An idempotent producer's batch of n records starting at sequence `base`.
+        let batch = |base: i32, n: usize| {
+            let mut b = crate::BatchBuilder::new(
+                1_000,
+                Some(ProducerSequence {
+                    producer_id: pid,
+                    producer_epoch: 0,
+                    base_sequence: base,
+                }),
+            );
+            for i in 0..n {
+                b.append(1_000, None, Some(format!("v{i}").as_bytes()));
+            }
+            b.finish()
         };
-        let seq = |base| ProducerSequence {
-            producer_id: pid,
-            producer_epoch: 0,
-            base_sequence: base,
-        };
-        assert_eq!(
-            store
-                .produce_idempotent("t", 0, seq(0), recs(3))
-                .await
-                .unwrap(),
-            0
-        );
-        assert_eq!(
-            store
-                .produce_idempotent("t", 0, seq(3), recs(2))
-                .await
-                .unwrap(),
-            3
-        );
+        assert_eq!(store.produce_batch("t", 0, batch(0, 3)).await.unwrap(), 0);
+        assert_eq!(store.produce_batch("t", 0, batch(3, 2)).await.unwrap(), 3);
         // The same batch again (a retry after a crash) lands on its first offset.
-        assert_eq!(
-            store
-                .produce_idempotent("t", 0, seq(3), recs(2))
-                .await
-                .unwrap(),
-            3
-        );
+        assert_eq!(store.produce_batch("t", 0, batch(3, 2)).await.unwrap(), 3);
         assert_eq!(
             store.list_offset("t", 0, OffsetSpec::Latest).await.unwrap(),
             Some(5)
         );
-        assert!(store
-            .produce_idempotent("t", 0, seq(9), recs(1))
-            .await
-            .is_err());
+        assert!(store.produce_batch("t", 0, batch(9, 1)).await.is_err());
     }
 }

@@ -1,6 +1,9 @@
 //! The parser must return errors, never panic: parse every prefix of every
 //! QTT statement (truncated input hits most error paths).
 
+mod common;
+use common::strip_comments;
+
 use std::path::Path;
 
 fn statements() -> Vec<String> {
@@ -44,36 +47,4 @@ fn prefixes_never_panic() {
         }
     }
     println!("{} statements, {parsed} prefixes parse", stmts.len());
-}
-
-/// Removes `//` comments (outside strings), which some QTT files contain.
-fn strip_comments(json: &str) -> String {
-    let mut out = String::with_capacity(json.len());
-    let (mut in_string, mut escaped, mut in_comment) = (false, false, false);
-    let mut chars = json.chars().peekable();
-    while let Some(c) = chars.next() {
-        if in_comment {
-            if c == '\n' {
-                in_comment = false;
-                out.push(c);
-            }
-            continue;
-        }
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            }
-        } else if c == '"' {
-            in_string = true;
-        } else if c == '/' && chars.peek() == Some(&'/') {
-            in_comment = true;
-            continue;
-        }
-        out.push(c);
-    }
-    out
 }

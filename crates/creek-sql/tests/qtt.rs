@@ -3,6 +3,9 @@
 //! (regression guards): statements that parse, cases expecting a parse error
 //! that we reject, and zero Display round-trip differences.
 
+mod common;
+use common::strip_comments;
+
 use std::path::Path;
 
 /// Statements that parsed when this floor was last raised.
@@ -123,36 +126,4 @@ fn qtt_statements_parse() {
         "{rejected} rejected, floor is {REJECT_FLOOR}"
     );
     assert!(ok >= FLOOR, "{ok} statements parsed, floor is {FLOOR}");
-}
-
-/// Removes `//` comments (outside strings), which some QTT files contain.
-fn strip_comments(json: &str) -> String {
-    let mut out = String::with_capacity(json.len());
-    let (mut in_string, mut escaped, mut in_comment) = (false, false, false);
-    let mut chars = json.chars().peekable();
-    while let Some(c) = chars.next() {
-        if in_comment {
-            if c == '\n' {
-                in_comment = false;
-                out.push(c);
-            }
-            continue;
-        }
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            }
-        } else if c == '"' {
-            in_string = true;
-        } else if c == '/' && chars.peek() == Some(&'/') {
-            in_comment = true;
-            continue;
-        }
-        out.push(c);
-    }
-    out
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use tokio_postgres::{Client, NoTls};
 
-use crate::config::{common_keys, get, key, ConfigKey, ConfigProblem, KeyType};
+use crate::config::{common_keys, flag, get, key, list, ConfigKey, ConfigProblem, KeyType};
 use pg::{quote_literal, NumericMapping, TableId};
 use url::PgUrl;
 
@@ -123,15 +123,6 @@ pub struct JdbcSourceConfig {
     pub tasks_max: usize,
     /// SQL failures retried before the task stays FAILED (-1: forever).
     pub query_retry_attempts: i64,
-}
-
-fn list(v: Option<&str>) -> Vec<String> {
-    v.unwrap_or("")
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
 }
 
 impl JdbcSourceConfig {
@@ -279,9 +270,7 @@ impl JdbcSourceConfig {
             incrementing_column,
             timestamp_initial: num("timestamp.initial"),
             timestamp_delay: Duration::from_millis(delay as u64),
-            validate_non_null: g("validate.non.null")
-                .map(|v| v.eq_ignore_ascii_case("true"))
-                .unwrap_or(true),
+            validate_non_null: flag(g("validate.non.null"), true),
             include,
             exclude,
             schema_pattern: g("schema.pattern").map(str::to_string),

@@ -8,7 +8,7 @@
 use bytes::{Buf, BytesMut};
 use tokio_postgres::Client;
 
-use crate::data::{Field, FieldType, StructSchema, Value};
+use crate::data::{zigzag, Field, FieldType, StructSchema, Value};
 
 /// `"name"` with embedded quotes doubled: identifiers from configs are always quoted.
 pub fn quote_ident(name: &str) -> String {
@@ -421,15 +421,6 @@ impl CopyParser {
         }
         Ok(())
     }
-}
-
-fn zigzag(out: &mut Vec<u8>, n: i64) {
-    let mut z = ((n << 1) ^ (n >> 63)) as u64;
-    while z >= 0x80 {
-        out.push((z as u8) | 0x80);
-        z >>= 7;
-    }
-    out.push(z as u8);
 }
 
 fn be<const N: usize>(b: &[u8], what: &str) -> Result<[u8; N], CopyError> {

@@ -44,7 +44,7 @@ use super::pg::{self, Column, CopyParser, Ctid, TableId};
 use super::{discover_tables, JdbcSourceConfig, Mode};
 use crate::converter::PreparedConverter;
 use crate::data::{StructSchema, Value};
-use crate::runtime::{TargetState, TaskContext};
+use crate::runtime::{TargetState, TaskContext, TaskError};
 
 /// A PostgreSQL snapshot: `xmin:xmax:xip,…` (64-bit transaction ids).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,15 +210,6 @@ pub fn task_for(table: &TableId, tasks: usize) -> usize {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     table.hash(&mut h);
     (h.finish() % tasks.max(1) as u64) as usize
-}
-
-#[derive(Debug)]
-struct TaskError(String);
-
-impl<E: std::fmt::Display> From<E> for TaskError {
-    fn from(e: E) -> Self {
-        TaskError(e.to_string())
-    }
 }
 
 /// Runs until aborted: connects (with attempts and backoff), polls, and reports
@@ -567,7 +558,7 @@ async fn poll_table(
     let pgerr = |what: &str, e: tokio_postgres::Error| {
         TaskError(format!(
             "{what} on {}: {}",
-            state_name(&state.table),
+            state.table.qualified(),
             describe_pg_error(&e)
         ))
     };
@@ -614,10 +605,6 @@ async fn poll_table(
     let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
     let _ = c.batch_execute(end).await;
     result
-}
-
-fn state_name(t: &TableId) -> String {
-    t.qualified()
 }
 
 async fn poll_in_transaction(
@@ -820,41 +807,63 @@ impl Progress {
 
     fn observe(
         &mut self,
-        config: &JdbcSourceConfig,
+        watched: &WatchedColumns,
         columns: &[Column],
         parser: &CopyParser,
     ) -> Result<(), TaskError> {
-        if matches!(config.mode, Mode::Timestamp | Mode::TimestampIncrementing) {
-            // COALESCE: the first non-null timestamp column.
-            let ts = config.timestamp_columns.iter().find_map(|n| {
-                let i = columns.iter().position(|c| &c.name == n)?;
-                parser.column(i).map(|b| (i, b))
-            });
-            if let Some((i, b)) = ts {
-                if let Some(us) = pg::timestamp_micros(&columns[i], b) {
-                    self.max_ts_us = Some(self.max_ts_us.map_or(us, |m| m.max(us)));
-                }
+        // COALESCE: the first non-null timestamp column.
+        let ts = watched
+            .timestamps
+            .iter()
+            .find_map(|&i| parser.column(i).map(|b| (i, b)));
+        if let Some((i, b)) = ts {
+            if let Some(us) = pg::timestamp_micros(&columns[i], b) {
+                self.max_ts_us = Some(self.max_ts_us.map_or(us, |m| m.max(us)));
             }
         }
-        if let Some(n) = &config.incrementing_column {
-            if let Some(i) = columns.iter().position(|c| &c.name == n) {
-                let v = match parser
-                    .column(i)
-                    .map(|b| pg::decode(&columns[i], b))
-                    .transpose()?
-                {
-                    Some(Value::Int16(n)) => Some(n as i64),
-                    Some(Value::Int32(n)) => Some(n as i64),
-                    Some(Value::Int64(n)) => Some(n),
-                    Some(Value::Decimal(n)) => i64::try_from(n).ok(),
-                    _ => None,
-                };
-                if let Some(v) = v {
-                    self.max_inc = Some(self.max_inc.map_or(v, |m| m.max(v)));
-                }
+        if let Some(i) = watched.incrementing {
+            let v = match parser
+                .column(i)
+                .map(|b| pg::decode(&columns[i], b))
+                .transpose()?
+            {
+                Some(Value::Int16(n)) => Some(n as i64),
+                Some(Value::Int32(n)) => Some(n as i64),
+                Some(Value::Int64(n)) => Some(n),
+                Some(Value::Decimal(n)) => i64::try_from(n).ok(),
+                _ => None,
+            };
+            if let Some(v) = v {
+                self.max_inc = Some(self.max_inc.map_or(v, |m| m.max(v)));
             }
         }
         Ok(())
+    }
+}
+
+/// Positions of the watermark columns, looked up once per poll rather than per row.
+struct WatchedColumns {
+    /// timestamp.column.name, in COALESCE order (empty unless a timestamp mode).
+    timestamps: Vec<usize>,
+    incrementing: Option<usize>,
+}
+
+impl WatchedColumns {
+    fn new(config: &JdbcSourceConfig, columns: &[Column]) -> Self {
+        let position = |n: &String| columns.iter().position(|c| &c.name == n);
+        let timestamps = if matches!(config.mode, Mode::Timestamp | Mode::TimestampIncrementing) {
+            config
+                .timestamp_columns
+                .iter()
+                .filter_map(position)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        WatchedColumns {
+            timestamps,
+            incrementing: config.incrementing_column.as_ref().and_then(position),
+        }
     }
 }
 
@@ -897,6 +906,7 @@ async fn copy_rows(
     })?;
     futures::pin_mut!(stream);
     let mut parser = CopyParser::new(leading);
+    let watched = WatchedColumns::new(config, columns);
     let mut chunk: Option<BatchBuilder> = None;
     let mut delivered = 0u64;
     let mut value = Vec::with_capacity(512);
@@ -926,7 +936,7 @@ async fn copy_rows(
                 }
                 progress.ctid = Some(ctid);
             }
-            progress.observe(config, columns, &parser)?;
+            progress.observe(&watched, columns, &parser)?;
             value.clear();
             match avro_id {
                 Some(id) => {
@@ -1003,12 +1013,6 @@ async fn ensure_topic(ctx: &TaskContext, topic: &str) -> Result<i32, TaskError> 
             }
             Ok(ctx.store.describe_topic(topic).await?.partitions)
         }
-    }
-}
-
-impl From<TaskError> for crate::ConnectError {
-    fn from(e: TaskError) -> Self {
-        crate::ConnectError::Task(e.0)
     }
 }
 

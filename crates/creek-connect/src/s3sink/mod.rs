@@ -16,7 +16,7 @@ use std::time::Duration;
 use creek_lake::{FormatConfig, FormatKind, Lake};
 use tracing::warn;
 
-use crate::config::{common_keys, get, key, ConfigKey, ConfigProblem, KeyType};
+use crate::config::{common_keys, flag, get, key, list, ConfigKey, ConfigProblem, KeyType};
 use partitioner::{joda_to_chrono, Partitioner, TimestampExtractor};
 
 pub const CLASS: &str = "io.confluent.connect.s3.S3SinkConnector";
@@ -203,15 +203,9 @@ impl S3SinkConfig {
         };
         let num = |k: &str| g(k).and_then(|v| v.trim().parse::<i64>().ok());
 
-        let list: Vec<String> = g("topics")
-            .unwrap_or("")
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect();
-        let topics = match (list.is_empty(), g("topics.regex")) {
-            (false, None) => TopicSelection::List(list),
+        let topic_list = list(g("topics"));
+        let topics = match (topic_list.is_empty(), g("topics.regex")) {
+            (false, None) => TopicSelection::List(topic_list),
             (true, Some(r)) => match regex::Regex::new(&format!("^(?:{r})$")) {
                 Ok(re) => TopicSelection::Regex(re),
                 Err(e) => {
@@ -269,9 +263,7 @@ impl S3SinkConfig {
             // Without errors.tolerance=all a bad record fails the task (and its
             // open files are dropped), so files need not survive a failed append.
             atomic_appends: g("errors.tolerance").is_some_and(|v| v.eq_ignore_ascii_case("all")),
-            infer_schema: g("creek.parquet.infer.schema")
-                .map(|v| v.eq_ignore_ascii_case("true"))
-                .unwrap_or(true),
+            infer_schema: flag(g("creek.parquet.infer.schema"), true),
         };
         if let Err(e) = format.validate() {
             let key = match kind {
@@ -364,13 +356,7 @@ impl S3SinkConfig {
             };
         let partitioner = match short {
             "FieldPartitioner" => {
-                let fields: Vec<String> = g("partition.field.name")
-                    .unwrap_or("")
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string)
-                    .collect();
+                let fields = list(g("partition.field.name"));
                 if fields.is_empty() {
                     problem("partition.field.name", "Missing required configuration \"partition.field.name\": FieldPartitioner needs it".into());
                 }
@@ -429,10 +415,7 @@ impl S3SinkConfig {
         };
         // store.kafka.headers: `<name>.headers<ext>` files, each record's headers as
         // Confluent's view, an array of {key, value} strings.
-        let headers_format = if g("store.kafka.headers")
-            .map(|v| v.eq_ignore_ascii_case("true"))
-            .unwrap_or(false)
-        {
+        let headers_format = if flag(g("store.kafka.headers"), false) {
             let class = g("headers.format.class")
                 .unwrap_or("io.confluent.connect.s3.format.avro.AvroFormat");
             match format_kind(class) {
@@ -450,10 +433,7 @@ impl S3SinkConfig {
         };
         // store.kafka.keys: the keys go to `<name>.keys<ext>` files beside the values,
         // in keys.format.class (Confluent's default: Avro).
-        let keys_format = if g("store.kafka.keys")
-            .map(|v| v.eq_ignore_ascii_case("true"))
-            .unwrap_or(false)
-        {
+        let keys_format = if flag(g("store.kafka.keys"), false) {
             let class =
                 g("keys.format.class").unwrap_or("io.confluent.connect.s3.format.avro.AvroFormat");
             match format_kind(class) {

@@ -25,12 +25,10 @@ use tracing::{info, warn};
 
 use super::partitioner::{extract_timestamp, Partitioner};
 use super::{NullValues, S3SinkConfig, SchemaCompatibility};
-use crate::runtime::{TargetState, TaskContext};
+use crate::data::zigzag;
+use crate::runtime::{TargetState, TaskContext, TaskError};
 use creek_schema::{Deleted, RegisteredSchema};
 use std::sync::Arc;
-
-#[derive(Debug)]
-struct TaskError(String);
 
 /// The consumer group whose committed offsets are the sink's progress.
 pub fn group_of(connector: &str) -> String {
@@ -501,29 +499,21 @@ fn headers_view(
         })
         .clone()
     };
-    fn zigzag(n: i64, out: &mut Vec<u8>) {
-        let mut z = ((n << 1) ^ (n >> 63)) as u64;
-        while z >= 0x80 {
-            out.push((z as u8) | 0x80);
-            z >>= 7;
-        }
-        out.push(z as u8);
-    }
     let mut body = Vec::new();
     if !headers.is_empty() {
-        zigzag(headers.len() as i64, &mut body);
+        zigzag(&mut body, headers.len() as i64);
         for (k, v) in headers {
             let v = v
                 .as_ref()
                 .ok_or_else(|| format!("header {k} has a null value"))?;
             let v = std::str::from_utf8(v).map_err(|_| format!("header {k} is not text"))?;
             for s in [k.as_str(), v] {
-                zigzag(s.len() as i64, &mut body);
+                zigzag(&mut body, s.len() as i64);
                 body.extend_from_slice(s.as_bytes());
             }
         }
     }
-    zigzag(0, &mut body);
+    zigzag(&mut body, 0);
     let schema = if enveloped {
         schema(
             &RECORD,
@@ -560,7 +550,9 @@ async fn commit(
         await_oldest(w).await?;
     }
     let mut files: Vec<(String, FileBuilder)> = Vec::new();
+    let mut rows = 0u64;
     for (encoded, f) in std::mem::take(&mut w.files) {
+        rows += f.builder.len() as u64;
         let key = object_key(config, &w.topic, w.partition, &encoded, f.start_offset);
         // Confluent: `<topic>+<partition>+<startOffset>.keys<key format's extension>`,
         // and `.headers<…>` likewise.
@@ -586,11 +578,6 @@ async fn commit(
     let (done, done_rx) = tokio::sync::oneshot::channel::<()>();
     w.last_commit_done = Some(done_rx);
     w.in_flight.push_back(tokio::spawn(async move {
-        let rows: u64 = files
-            .iter()
-            .filter(|(k, _)| !k.contains(".keys.") && !k.contains(".headers."))
-            .map(|(_, b)| b.len() as u64)
-            .sum();
         for (key, builder) in files {
             let data = tokio::task::spawn_blocking(move || builder.finish())
                 .await
