@@ -26,8 +26,11 @@
 pub mod ast;
 pub mod display;
 pub mod error;
+pub mod functions;
 pub mod lexer;
 pub mod parser;
+pub mod types;
+pub mod value;
 
 pub use error::ParseError;
 pub use parser::{
