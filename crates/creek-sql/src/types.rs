@@ -15,7 +15,10 @@ pub enum SqlType {
     Int,
     Bigint,
     Double,
-    Decimal { precision: u32, scale: u32 },
+    Decimal {
+        precision: u32,
+        scale: u32,
+    },
     String,
     Bytes,
     Date,

@@ -106,12 +106,16 @@ impl Value {
             (Value::Int(i), SqlType::Double) => Value::Double(i as f64),
             (Value::Bigint(i), SqlType::Double) => Value::Double(i as f64),
             (Value::Decimal(d), SqlType::Double) => Value::Double(d.to_f64()),
-            (Value::Int(i), SqlType::Decimal { scale, .. }) => {
-                Value::Decimal(Decimal::new(i as i128, 0).rescale(*scale).unwrap_or_default())
-            }
-            (Value::Bigint(i), SqlType::Decimal { scale, .. }) => {
-                Value::Decimal(Decimal::new(i as i128, 0).rescale(*scale).unwrap_or_default())
-            }
+            (Value::Int(i), SqlType::Decimal { scale, .. }) => Value::Decimal(
+                Decimal::new(i as i128, 0)
+                    .rescale(*scale)
+                    .unwrap_or_default(),
+            ),
+            (Value::Bigint(i), SqlType::Decimal { scale, .. }) => Value::Decimal(
+                Decimal::new(i as i128, 0)
+                    .rescale(*scale)
+                    .unwrap_or_default(),
+            ),
             (Value::Decimal(d), SqlType::Decimal { scale, .. }) if d.scale != *scale => {
                 match d.rescale(*scale) {
                     Some(d) => Value::Decimal(d),
@@ -141,9 +145,7 @@ impl Value {
             (Boolean(a), Boolean(b)) => Some(a.cmp(b)),
             (Int(a), Int(b)) => Some(a.cmp(b)),
             (Bigint(a), Bigint(b)) => Some(a.cmp(b)),
-            (Int(_) | Bigint(_), Int(_) | Bigint(_)) => {
-                Some(self.as_i64()?.cmp(&other.as_i64()?))
-            }
+            (Int(_) | Bigint(_), Int(_) | Bigint(_)) => Some(self.as_i64()?.cmp(&other.as_i64()?)),
             (Decimal(_) | Int(_) | Bigint(_), Decimal(_) | Int(_) | Bigint(_)) => {
                 Some(self.as_decimal()?.cmp(&other.as_decimal()?))
             }
@@ -164,14 +166,15 @@ impl Value {
     pub fn sql_eq(&self, other: &Value) -> Option<bool> {
         match (self, other) {
             (Value::Null, _) | (_, Value::Null) => None,
-            (Value::Array(a), Value::Array(b)) => Some(
-                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.sql_eq(y) == Some(true)),
-            ),
+            (Value::Array(a), Value::Array(b)) => {
+                Some(a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.sql_eq(y) == Some(true)))
+            }
             (Value::Map(a), Value::Map(b)) => Some(
                 a.len() == b.len()
                     && a.iter().all(|(k, v)| {
-                        b.iter()
-                            .any(|(k2, v2)| k.sql_eq(k2) == Some(true) && v.sql_eq(v2) == Some(true))
+                        b.iter().any(|(k2, v2)| {
+                            k.sql_eq(k2) == Some(true) && v.sql_eq(v2) == Some(true)
+                        })
                     }),
             ),
             (Value::Struct(a), Value::Struct(b)) => Some(
@@ -227,7 +230,11 @@ impl Decimal {
         if int_part.is_empty() && frac_part.is_empty() {
             return None;
         }
-        if !int_part.bytes().chain(frac_part.bytes()).all(|b| b.is_ascii_digit()) {
+        if !int_part
+            .bytes()
+            .chain(frac_part.bytes())
+            .all(|b| b.is_ascii_digit())
+        {
             return None;
         }
         let mut unscaled: i128 = 0;
@@ -355,11 +362,28 @@ mod tests {
         assert_eq!(d.to_string(), "-12.340");
         assert_eq!(Decimal::parse("0.05").unwrap().to_string(), "0.05");
         assert_eq!(Decimal::parse("1.5e2").unwrap().to_string(), "150");
-        assert_eq!(Decimal::parse("2.345").unwrap().rescale(2).unwrap().to_string(), "2.35");
-        assert_eq!(Decimal::parse("-2.345").unwrap().rescale(2).unwrap().to_string(), "-2.35");
+        assert_eq!(
+            Decimal::parse("2.345")
+                .unwrap()
+                .rescale(2)
+                .unwrap()
+                .to_string(),
+            "2.35"
+        );
+        assert_eq!(
+            Decimal::parse("-2.345")
+                .unwrap()
+                .rescale(2)
+                .unwrap()
+                .to_string(),
+            "-2.35"
+        );
         assert!(Decimal::parse("123.45").unwrap().fits(5, 2));
         assert!(!Decimal::parse("1234.5").unwrap().fits(5, 2));
-        assert_eq!(Decimal::parse("1.0").unwrap(), Decimal::parse("1.00").unwrap());
+        assert_eq!(
+            Decimal::parse("1.0").unwrap(),
+            Decimal::parse("1.00").unwrap()
+        );
         assert!(Decimal::parse("abc").is_none());
     }
 

@@ -15,6 +15,12 @@ use std::sync::Arc;
 use crate::types::SqlType;
 use crate::value::Value;
 
+pub mod collections;
+pub mod datetime;
+pub mod json;
+pub mod math;
+pub mod string;
+
 /// What the compiler knows about one argument at a call site.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Arg {
@@ -118,5 +124,242 @@ impl FunctionRegistry {
 }
 
 fn builtin_functions() -> Vec<Arc<dyn ScalarFunction>> {
-    Vec::new()
+    let mut all = Vec::new();
+    all.extend(string::functions());
+    all.extend(math::functions());
+    all.extend(collections::functions());
+    all.extend(json::functions());
+    all.extend(datetime::functions());
+    all
+}
+
+/// One fixed signature of a [`Udf`].
+#[derive(Clone)]
+pub struct Overload {
+    pub params: Vec<SqlType>,
+    /// The last parameter repeats (zero or more times).
+    pub variadic: bool,
+    pub returns: SqlType,
+    /// Returns NULL without calling `eval` when any argument is NULL
+    /// (most of ksqlDB's UDFs behave so).
+    pub null_in_null_out: bool,
+    pub eval: fn(&[Value]) -> Result<Value, String>,
+}
+
+impl Overload {
+    /// A null-in, null-out overload.
+    pub fn new(
+        params: Vec<SqlType>,
+        returns: SqlType,
+        eval: fn(&[Value]) -> Result<Value, String>,
+    ) -> Overload {
+        Overload {
+            params,
+            variadic: false,
+            returns,
+            null_in_null_out: true,
+            eval,
+        }
+    }
+
+    pub fn variadic(mut self) -> Overload {
+        self.variadic = true;
+        self
+    }
+
+    /// `eval` sees NULL arguments itself.
+    pub fn null_tolerant(mut self) -> Overload {
+        self.null_in_null_out = false;
+        self
+    }
+
+    fn param(&self, i: usize) -> Option<&SqlType> {
+        if i < self.params.len() {
+            self.params.get(i)
+        } else if self.variadic {
+            self.params.last()
+        } else {
+            None
+        }
+    }
+
+    /// Whether the arguments fit, exactly (`widen = false`) or after
+    /// ksqlDB's implicit widening.
+    fn accepts(&self, args: &[Arg], widen: bool) -> bool {
+        let fixed = if self.variadic {
+            self.params.len() - 1
+        } else {
+            self.params.len()
+        };
+        if args.len() < fixed || (!self.variadic && args.len() != fixed) {
+            return false;
+        }
+        args.iter()
+            .enumerate()
+            .all(|(i, a)| match (&a.ty, self.param(i)) {
+                (None, Some(_)) => true,
+                (Some(t), Some(p)) => {
+                    if widen {
+                        t.can_widen_to(p) || decimal_param_accepts(p, t)
+                    } else {
+                        t == p || decimal_param_accepts(p, t)
+                    }
+                }
+                _ => false,
+            })
+    }
+}
+
+/// A DECIMAL parameter written with precision 0 stands for any DECIMAL.
+fn decimal_param_accepts(param: &SqlType, arg: &SqlType) -> bool {
+    matches!(
+        (param, arg),
+        (
+            SqlType::Decimal { precision: 0, .. },
+            SqlType::Decimal { .. }
+        )
+    )
+}
+
+/// A function made of fixed-signature overloads. Resolution tries exact
+/// matches first, then ksqlDB's implicit widening (INT → BIGINT → DECIMAL →
+/// DOUBLE); widened arguments are converted before `eval` sees them.
+pub struct Udf {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub category: &'static str,
+    pub overloads: Vec<Overload>,
+}
+
+impl ScalarFunction for Udf {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn description(&self) -> &'static str {
+        self.description
+    }
+
+    fn category(&self) -> &'static str {
+        self.category
+    }
+
+    fn signatures(&self) -> Vec<String> {
+        self.overloads
+            .iter()
+            .map(|o| {
+                let params: Vec<String> = o
+                    .params
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| {
+                        if o.variadic && i + 1 == o.params.len() {
+                            format!("{p}...")
+                        } else {
+                            p.to_string()
+                        }
+                    })
+                    .collect();
+                format!("{}({}) => {}", self.name, params.join(", "), o.returns)
+            })
+            .collect()
+    }
+
+    fn resolve(&self, args: &[Arg]) -> Result<Resolved, ResolveError> {
+        let overload = self
+            .overloads
+            .iter()
+            .find(|o| o.accepts(args, false))
+            .or_else(|| self.overloads.iter().find(|o| o.accepts(args, true)))
+            .ok_or(ResolveError::NoMatch)?
+            .clone();
+        let targets: Vec<Option<SqlType>> = args
+            .iter()
+            .enumerate()
+            .map(|(i, a)| {
+                let p = overload.param(i)?;
+                match &a.ty {
+                    Some(t) if t != p && !decimal_param_accepts(p, t) => Some(p.clone()),
+                    _ => None,
+                }
+            })
+            .collect();
+        let needs_widening = targets.iter().any(Option::is_some);
+        let returns = overload.returns.clone();
+        let eval = overload.eval;
+        let null_in_null_out = overload.null_in_null_out;
+        Ok(Resolved::new(returns, move |values: &[Value]| {
+            if null_in_null_out && values.iter().any(Value::is_null) {
+                return Ok(Value::Null);
+            }
+            if needs_widening {
+                let widened: Vec<Value> = values
+                    .iter()
+                    .zip(&targets)
+                    .map(|(v, t)| match t {
+                        Some(t) => v.clone().widen(t),
+                        None => v.clone(),
+                    })
+                    .collect();
+                eval(&widened)
+            } else {
+                eval(values)
+            }
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upper(args: &[Value]) -> Result<Value, String> {
+        Ok(Value::string(args[0].as_str().unwrap_or("").to_uppercase()))
+    }
+
+    fn abs_double(args: &[Value]) -> Result<Value, String> {
+        Ok(Value::Double(args[0].as_f64().unwrap().abs()))
+    }
+
+    fn abs_bigint(args: &[Value]) -> Result<Value, String> {
+        Ok(Value::Bigint(args[0].as_i64().unwrap().abs()))
+    }
+
+    #[test]
+    fn overloads_resolve_exactly_then_by_widening() {
+        let abs = Udf {
+            name: "ABS",
+            description: "",
+            category: "MATHEMATICAL",
+            overloads: vec![
+                Overload::new(vec![SqlType::Bigint], SqlType::Bigint, abs_bigint),
+                Overload::new(vec![SqlType::Double], SqlType::Double, abs_double),
+            ],
+        };
+        let r = abs.resolve(&[Arg::typed(SqlType::Int)]).ok().unwrap();
+        assert_eq!(r.returns, SqlType::Bigint);
+        assert_eq!((r.eval)(&[Value::Int(-3)]).unwrap(), Value::Bigint(3));
+        assert_eq!((r.eval)(&[Value::Null]).unwrap(), Value::Null);
+        let r = abs.resolve(&[Arg::typed(SqlType::Double)]).ok().unwrap();
+        assert_eq!(r.returns, SqlType::Double);
+        assert!(matches!(
+            abs.resolve(&[Arg::typed(SqlType::String)]),
+            Err(ResolveError::NoMatch)
+        ));
+        let ucase = Udf {
+            name: "UCASE",
+            description: "",
+            category: "STRING",
+            overloads: vec![Overload::new(vec![SqlType::String], SqlType::String, upper)],
+        };
+        assert_eq!(ucase.signatures(), vec!["UCASE(STRING) => STRING"]);
+        let r = ucase
+            .resolve(&[Arg {
+                ty: None,
+                constant: None,
+            }])
+            .ok()
+            .unwrap();
+        assert_eq!((r.eval)(&[Value::Null]).unwrap(), Value::Null);
+    }
 }

@@ -1,0 +1,9 @@
+//! ARRAY, MAP and STRUCT functions (not the lambda ones).
+
+use std::sync::Arc;
+
+use super::ScalarFunction;
+
+pub fn functions() -> Vec<Arc<dyn ScalarFunction>> {
+    Vec::new()
+}

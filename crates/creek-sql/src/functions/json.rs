@@ -1,0 +1,9 @@
+//! JSON functions.
+
+use std::sync::Arc;
+
+use super::ScalarFunction;
+
+pub fn functions() -> Vec<Arc<dyn ScalarFunction>> {
+    Vec::new()
+}
