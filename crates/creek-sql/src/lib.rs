@@ -24,8 +24,10 @@
 //! at 64 levels and expression trees (operator chains, joins) at 500.
 
 pub mod ast;
+pub mod cast;
 pub mod display;
 pub mod error;
+pub mod expr;
 pub mod functions;
 pub mod lexer;
 pub mod parser;
