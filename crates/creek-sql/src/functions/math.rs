@@ -122,6 +122,7 @@ pub fn functions() -> Vec<Arc<dyn ScalarFunction>> {
                 "RADIANS",
                 "Converts a value in degrees to a value in radians.",
             ),
+            generate_series(),
             Udf {
                 name: "PI",
                 description: "Returns an approximate value of PI.",
@@ -622,6 +623,58 @@ fn atan2() -> Udf {
         category: MATH,
         overloads: two_double_overloads(eval),
     }
+}
+
+fn generate_series() -> Udf {
+    fn eval(v: &[Value]) -> Result<Value, String> {
+        let start = v[0].as_i64().ok_or("not an integer")?;
+        let end = v[1].as_i64().ok_or("not an integer")?;
+        let step = match v.get(2) {
+            Some(s) => s.as_i64().ok_or("not an integer")?,
+            None if end - start > 0 => 1,
+            None => -1,
+        };
+        let series = series(start, end, step)?;
+        Ok(Value::Array(match v[0] {
+            Value::Int(_) => series.map(|i| Value::Int(i as i32)).collect(),
+            _ => series.map(Value::Bigint).collect(),
+        }))
+    }
+    let (i, b) = (SqlType::Int, SqlType::Bigint);
+    Udf {
+        name: "GENERATE_SERIES",
+        description: "Construct an array of a range of values",
+        category: "ARRAY",
+        overloads: vec![
+            Overload::new(vec![i.clone(), i.clone()], SqlType::array(i.clone()), eval),
+            Overload::new(
+                vec![i.clone(), i.clone(), i.clone()],
+                SqlType::array(i.clone()),
+                eval,
+            ),
+            Overload::new(vec![b.clone(), b.clone()], SqlType::array(b.clone()), eval),
+            Overload::new(vec![b.clone(), b.clone(), i], SqlType::array(b), eval),
+        ],
+    }
+}
+
+/// Most elements GENERATE_SERIES builds (ksqlDB's are bounded by memory).
+const MAX_SERIES: i64 = 10_000_000;
+
+/// `start, start + step, ...` up to `end` inclusive, as ksqlDB's GenerateSeries.
+fn series(start: i64, end: i64, step: i64) -> Result<impl Iterator<Item = i64>, String> {
+    if step == 0 {
+        return Err("GENERATE_SERIES step cannot be zero".into());
+    }
+    let diff = end - start;
+    if (diff > 0 && step < 0) || (diff < 0 && step > 0) {
+        return Err("GENERATE_SERIES step has wrong sign".into());
+    }
+    let size = 1 + diff / step;
+    if size > MAX_SERIES {
+        return Err(format!("GENERATE_SERIES would build {size} elements"));
+    }
+    Ok((0..size).map(move |k| start + k * step))
 }
 
 /// A uniformly distributed double in [0, 1).

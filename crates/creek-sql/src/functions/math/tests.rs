@@ -45,7 +45,7 @@ fn every_function_is_upper_case_and_unique() {
         assert_eq!(n.to_ascii_uppercase(), *n);
         assert_eq!(names.iter().filter(|m| *m == n).count(), 1, "{n}");
     }
-    assert_eq!(names.len(), 27);
+    assert_eq!(names.len(), 28);
 }
 
 #[test]
@@ -462,4 +462,46 @@ fn random_is_in_unit_interval() {
     let values: Vec<f64> = (0..100).map(|_| dbl((r.eval)(&[]).unwrap())).collect();
     assert!(values.iter().all(|v| (0.0..1.0).contains(v)));
     assert!(values.windows(2).any(|w| w[0] != w[1]));
+}
+
+fn ints(v: &[i32]) -> Value {
+    Value::Array(v.iter().map(|i| Value::Int(*i)).collect())
+}
+
+#[test]
+fn generate_series_like_ksqldb() {
+    let r = resolve("GENERATE_SERIES", &[Int, Int]);
+    assert_eq!(r.returns, SqlType::array(Int));
+    let g = |a: i32, b: i32| (r.eval)(&[Value::Int(a), Value::Int(b)]).unwrap();
+    assert_eq!(g(0, 3), ints(&[0, 1, 2, 3]));
+    assert_eq!(g(-2, 1), ints(&[-2, -1, 0, 1]));
+    assert_eq!(g(4, 3), ints(&[4, 3]));
+    assert_eq!(g(4, 0), ints(&[4, 3, 2, 1, 0]));
+    assert_eq!(g(5, 5), ints(&[5]));
+    let r = resolve("GENERATE_SERIES", &[Int, Int, Int]);
+    let g = |a: i32, b: i32, s: i32| (r.eval)(&[Value::Int(a), Value::Int(b), Value::Int(s)]);
+    assert_eq!(g(0, 3, 1).unwrap(), ints(&[0, 1, 2, 3]));
+    assert_eq!(g(-2, 1, 2).unwrap(), ints(&[-2, 0]));
+    assert_eq!(g(0, 9, 3).unwrap(), ints(&[0, 3, 6, 9]));
+    assert_eq!(g(3, 0, -1).unwrap(), ints(&[3, 2, 1, 0]));
+    assert_eq!(g(1, -2, -2).unwrap(), ints(&[1, -1]));
+    assert_eq!(g(9, 0, -3).unwrap(), ints(&[9, 6, 3, 0]));
+    assert_eq!(
+        g(0, 3, 0).unwrap_err(),
+        "GENERATE_SERIES step cannot be zero"
+    );
+    assert_eq!(
+        g(0, 3, -1).unwrap_err(),
+        "GENERATE_SERIES step has wrong sign"
+    );
+    let r = resolve("GENERATE_SERIES", &[Bigint, Int]);
+    assert_eq!(r.returns, SqlType::array(Bigint));
+    assert_eq!(
+        (r.eval)(&[Value::Bigint(1), Value::Int(2)]).unwrap(),
+        Value::Array(vec![Value::Bigint(1), Value::Bigint(2)])
+    );
+    assert_eq!(
+        (r.eval)(&[Value::Null, Value::Int(2)]).unwrap(),
+        Value::Null
+    );
 }
