@@ -446,14 +446,21 @@ fn resolve_round_trunc(args: &[Arg], mode: Rounding) -> Result<Resolved, Resolve
             if !places_arg(places_a) {
                 return Err(ResolveError::NoMatch);
             }
-            // No INT/BIGINT overload: integers widen to DECIMAL first,
-            // as the widening order INT → BIGINT → DECIMAL → DOUBLE has it.
             let ty = numeric_arg(arg, SqlType::Double).ok_or(ResolveError::NoMatch)?;
-            let ty = match ty {
-                SqlType::Int => SqlType::decimal(10, 0),
-                SqlType::Bigint => SqlType::decimal(19, 0),
-                t => t,
-            };
+            if matches!(ty, SqlType::Int | SqlType::Bigint) {
+                // There is no integer overload and an integer casts as well to
+                // DECIMAL as to DOUBLE: ksqlDB's UdfIndex gives up.
+                return Err(ResolveError::Message(format!(
+                    "Function '{}' cannot be resolved due to ambiguous method parameters \
+                     ({ty}, INTEGER).\nUse CAST() to explicitly cast your parameters to one \
+                     of the supported function calls.",
+                    if mode == Rounding::Down {
+                        "TRUNC"
+                    } else {
+                        "ROUND"
+                    }
+                )));
+            }
             match decimal_type(&ty) {
                 Some(_) => Ok(strict(ty, move |v| {
                     let d = v[0].as_decimal().ok_or("not a decimal")?;

@@ -173,6 +173,18 @@ fn round_doubles_like_ksqldb() {
     );
     assert_eq!(call("ROUND", &[Int], &[Value::Int(3)]), Value::Bigint(3));
     assert_eq!(resolve("ROUND", &[Int]).returns, Bigint);
+    // ROUND(INT, INT) could cast to DECIMAL or DOUBLE: ambiguous in ksqlDB.
+    let err = get("ROUND")
+        .resolve(&[Arg::typed(Int), Arg::typed(Int)])
+        .err()
+        .unwrap();
+    assert!(matches!(err, ResolveError::Message(m) if m.contains("ambiguous")));
+    assert!(get("TRUNC")
+        .resolve(&[Arg::typed(Bigint), Arg::typed(Int)])
+        .is_err());
+    assert!(get("ROUND")
+        .resolve(&[Arg::typed(Double), Arg::typed(Bigint)])
+        .is_err());
 }
 
 #[test]
