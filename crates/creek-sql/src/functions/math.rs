@@ -123,6 +123,7 @@ pub fn functions() -> Vec<Arc<dyn ScalarFunction>> {
                 "Converts a value in degrees to a value in radians.",
             ),
             generate_series(),
+            geo_distance(),
             Udf {
                 name: "PI",
                 description: "Returns an approximate value of PI.",
@@ -682,6 +683,65 @@ fn series(start: i64, end: i64, step: i64) -> Result<impl Iterator<Item = i64>, 
         return Err(format!("GENERATE_SERIES would build {size} elements"));
     }
     Ok((0..size).map(move |k| start + k * step))
+}
+
+fn geo_distance() -> Udf {
+    fn eval(v: &[Value]) -> Result<Value, String> {
+        if v[..4].iter().any(Value::is_null) {
+            return Ok(Value::Null);
+        }
+        let f = |i: usize| v[i].as_f64().ok_or("not a number");
+        let (lat1, lon1, lat2, lon2) = (f(0)?, f(1)?, f(2)?, f(3)?);
+        if [lat1, lat2].iter().any(|l| !(-90.0..=90.0).contains(l)) {
+            return Err(
+                "valid latitude values for GeoDistance function are in the range of \
+                        -90 to 90 decimal degrees"
+                    .into(),
+            );
+        }
+        if [lon1, lon2].iter().any(|l| !(-180.0..=180.0).contains(l)) {
+            return Err(
+                "valid longitude values for GeoDistance function are in the range of \
+                        -180 to +180 decimal degrees"
+                    .into(),
+            );
+        }
+        let radius = match v.get(4).and_then(Value::as_str).map(str::trim) {
+            None | Some("") => 6371.0,
+            Some(unit) => match unit.to_lowercase().as_str() {
+                "mi" | "mile" | "miles" => 3959.0,
+                "km" | "kilometer" | "kilometers" | "kilometre" | "kilometres" => 6371.0,
+                _ => {
+                    return Err(
+                        "GeoDistance function units parameter must be one of mi, mile, \
+                                miles, km, kilometer, kilometers, kilometre or kilometres. \
+                                Values are case-insensitive."
+                            .into(),
+                    )
+                }
+            },
+        };
+        let haversin = |x: f64| {
+            let s = (x / 2.0).sin();
+            s * s
+        };
+        let a = haversin((lat2 - lat1).to_radians())
+            + haversin((lon2 - lon1).to_radians())
+                * lat1.to_radians().cos()
+                * lat2.to_radians().cos();
+        Ok(Value::Double(2.0 * a.sqrt().asin() * radius))
+    }
+    let d = || SqlType::Double;
+    Udf {
+        name: "GEO_DISTANCE",
+        description: "Compute the distance between two points on the surface of the earth, \
+                      according to the Haversine formula for \"great circle distance\".",
+        category: MATH,
+        overloads: vec![
+            Overload::new(vec![d(), d(), d(), d()], d(), eval).null_tolerant(),
+            Overload::new(vec![d(), d(), d(), d(), SqlType::String], d(), eval).null_tolerant(),
+        ],
+    }
 }
 
 /// A uniformly distributed double in [0, 1).

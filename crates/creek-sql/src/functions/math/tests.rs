@@ -45,7 +45,7 @@ fn every_function_is_upper_case_and_unique() {
         assert_eq!(n.to_ascii_uppercase(), *n);
         assert_eq!(names.iter().filter(|m| *m == n).count(), 1, "{n}");
     }
-    assert_eq!(names.len(), 28);
+    assert_eq!(names.len(), 29);
 }
 
 #[test]
@@ -516,4 +516,87 @@ fn generate_series_like_ksqldb() {
         (r.eval)(&[Value::Null, Value::Int(2)]).unwrap(),
         Value::Null
     );
+}
+
+#[test]
+fn geo_distance_like_ksqldb() {
+    // udf-implicit-cast.json: integer and decimal arguments widen to DOUBLE.
+    let want = Value::Double(8682.459061368269);
+    let lat = Value::Double(37.4439);
+    let lon = Value::Double(-122.1663);
+    assert_eq!(
+        call(
+            "GEO_DISTANCE",
+            &[Double, Double, Int, Int],
+            &[lat.clone(), lon.clone(), Value::Int(51), Value::Int(0)]
+        ),
+        want
+    );
+    assert_eq!(
+        call(
+            "GEO_DISTANCE",
+            &[Double, Double, Bigint, Int],
+            &[lat.clone(), lon.clone(), Value::Bigint(51), Value::Int(0)]
+        ),
+        want
+    );
+    let d31 = SqlType::decimal(3, 1);
+    assert_eq!(
+        call(
+            "GEO_DISTANCE",
+            &[Double, Double, d31, Int],
+            &[
+                lat.clone(),
+                lon.clone(),
+                Value::Decimal(Decimal::new(510, 1)),
+                Value::Int(0)
+            ]
+        ),
+        want
+    );
+    let t5 = [Double, Double, Double, Double, SqlType::String];
+    let r = resolve("GEO_DISTANCE", &t5);
+    let with = |unit: Value| {
+        (r.eval)(&[
+            lat.clone(),
+            lon.clone(),
+            Value::Double(51.0),
+            Value::Double(0.0),
+            unit,
+        ])
+    };
+    assert_eq!(with(Value::Null).unwrap(), want);
+    assert_eq!(with(Value::string(" KM ")).unwrap(), want);
+    let Value::Double(miles) = with(Value::string("Miles")).unwrap() else {
+        panic!()
+    };
+    assert!((miles - 8682.459061368269 * 3959.0 / 6371.0).abs() < 1e-6);
+    assert!(with(Value::string("furlongs")).is_err());
+    assert!((r.eval)(&[
+        Value::Double(91.0),
+        lon.clone(),
+        Value::Double(0.0),
+        Value::Double(0.0),
+        Value::Null
+    ])
+    .is_err());
+    assert_eq!(
+        (r.eval)(&[
+            Value::Null,
+            lon,
+            Value::Double(0.0),
+            Value::Double(0.0),
+            Value::Null
+        ])
+        .unwrap(),
+        Value::Null
+    );
+    assert!(get("GEO_DISTANCE")
+        .resolve(&[
+            Arg::typed(Double),
+            Arg::typed(Double),
+            Arg::typed(SqlType::String),
+            Arg::typed(Int)
+        ])
+        .is_err());
 }
