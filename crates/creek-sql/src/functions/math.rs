@@ -345,7 +345,8 @@ fn round_double(x: f64, places: i64, mode: Rounding) -> f64 {
     }
     let (unscaled, scale) = double_digits(x);
     if places >= scale {
-        return x;
+        // Through BigDecimal, which has no negative zero.
+        return x + 0.0;
     }
     let drop = (scale - places).min(100) as u32;
     let q = div_pow10(unscaled, drop, mode);

@@ -172,6 +172,19 @@ fn round_doubles_like_ksqldb() {
         Value::Double(1e300)
     );
     assert_eq!(call("ROUND", &[Int], &[Value::Int(3)]), Value::Bigint(3));
+    let Value::Double(z) = (r2.eval)(&[Value::Double(-0.0), Value::Int(2)]).unwrap() else {
+        panic!()
+    };
+    assert!(z == 0.0 && z.is_sign_positive());
+    // filter.json: ROUND(DECIMAL(4, 2)) in a lambda.
+    let r = resolve("ROUND", &[SqlType::decimal(4, 2)]);
+    assert_eq!(r.returns, SqlType::decimal(2, 0));
+    for (x, want) in [(956, 10), (922, 9), (1045, 10), (1055, 11)] {
+        assert_eq!(
+            (r.eval)(&[Value::Decimal(Decimal::new(x, 2))]).unwrap(),
+            Value::Decimal(Decimal::new(want, 0))
+        );
+    }
     assert_eq!(resolve("ROUND", &[Int]).returns, Bigint);
     // ROUND(INT, INT) could cast to DECIMAL or DOUBLE: ambiguous in ksqlDB.
     let err = get("ROUND")
