@@ -1,6 +1,7 @@
 //! Mathematical functions: ABS, CEIL, FLOOR, ROUND, TRUNC, SIGN, SQRT, CBRT,
 //! EXP, LN, LOG, POWER, RANDOM, PI, DEGREES, RADIANS, the trigonometric and
-//! hyperbolic functions, following ksqlDB's UDFs (`udf/math/*.java`).
+//! hyperbolic functions, GENERATE_SERIES and GEO_DISTANCE, following ksqlDB's
+//! UDFs (`udf/math`, `udf/array/GenerateSeries`, `udf/geo`).
 //!
 //! Return types follow ksqlDB: ABS/CEIL/FLOOR keep the argument's type
 //! (DECIMAL(p, s) included); ROUND and TRUNC with one argument return BIGINT
@@ -97,30 +98,56 @@ pub fn functions() -> Vec<Arc<dyn ScalarFunction>> {
     all.extend(
         [
             sign(),
-            unary("SQRT", "Returns the square root of a value."),
-            unary("CBRT", "Returns the cube root of a value."),
-            unary("EXP", "The exponential of a value."),
-            unary("LN", "The natural logarithm of a value."),
+            unary("SQRT", "Returns the square root of a value.", |v| {
+                num1(v, f64::sqrt)
+            }),
+            unary("CBRT", "Returns the cube root of a value.", |v| {
+                num1(v, f64::cbrt)
+            }),
+            unary("EXP", "The exponential of a value.", |v| num1(v, f64::exp)),
+            unary("LN", "The natural logarithm of a value.", |v| {
+                num1(v, f64::ln)
+            }),
             log(),
             power(),
-            unary("SIN", "Returns the sine of a value."),
-            unary("COS", "Returns the cosine of a value."),
-            unary("TAN", "Returns the tangent of a value."),
-            unary("COT", "Returns the cotangent of a value."),
-            unary("ASIN", "Returns the arc sine of a value."),
-            unary("ACOS", "Returns the arc cosine of a value."),
-            unary("ATAN", "Returns the arc tangent of a value."),
+            unary("SIN", "Returns the sine of a value.", |v| num1(v, f64::sin)),
+            unary("COS", "Returns the cosine of a value.", |v| {
+                num1(v, f64::cos)
+            }),
+            unary("TAN", "Returns the tangent of a value.", |v| {
+                num1(v, f64::tan)
+            }),
+            unary("COT", "Returns the cotangent of a value.", |v| {
+                num1(v, |x| 1.0 / x.tan())
+            }),
+            unary("ASIN", "Returns the arc sine of a value.", |v| {
+                num1(v, f64::asin)
+            }),
+            unary("ACOS", "Returns the arc cosine of a value.", |v| {
+                num1(v, f64::acos)
+            }),
+            unary("ATAN", "Returns the arc tangent of a value.", |v| {
+                num1(v, f64::atan)
+            }),
             atan2(),
-            unary("SINH", "Returns the hyperbolic sine of a value."),
-            unary("COSH", "Returns the hyperbolic cosine of a value."),
-            unary("TANH", "Returns the hyperbolic tangent of a value."),
+            unary("SINH", "Returns the hyperbolic sine of a value.", |v| {
+                num1(v, f64::sinh)
+            }),
+            unary("COSH", "Returns the hyperbolic cosine of a value.", |v| {
+                num1(v, f64::cosh)
+            }),
+            unary("TANH", "Returns the hyperbolic tangent of a value.", |v| {
+                num1(v, f64::tanh)
+            }),
             unary(
                 "DEGREES",
                 "Converts a value in radians to a value in degrees.",
+                |v| num1(v, f64::to_degrees),
             ),
             unary(
                 "RADIANS",
                 "Converts a value in degrees to a value in radians.",
+                |v| num1(v, f64::to_radians),
             ),
             generate_series(),
             geo_distance(),
@@ -485,27 +512,11 @@ fn resolve_round_trunc(args: &[Arg], mode: Rounding) -> Result<Resolved, Resolve
     }
 }
 
-fn unary(name: &'static str, description: &'static str) -> Udf {
-    // Overload evaluators are plain fns; dispatch on the name.
-    let eval: fn(&[Value]) -> Result<Value, String> = match name {
-        "SQRT" => |v| num1(v, f64::sqrt),
-        "CBRT" => |v| num1(v, f64::cbrt),
-        "EXP" => |v| num1(v, f64::exp),
-        "LN" => |v| num1(v, f64::ln),
-        "SIN" => |v| num1(v, f64::sin),
-        "COS" => |v| num1(v, f64::cos),
-        "TAN" => |v| num1(v, f64::tan),
-        "COT" => |v| num1(v, |x| 1.0 / x.tan()),
-        "ASIN" => |v| num1(v, f64::asin),
-        "ACOS" => |v| num1(v, f64::acos),
-        "ATAN" => |v| num1(v, f64::atan),
-        "SINH" => |v| num1(v, f64::sinh),
-        "COSH" => |v| num1(v, f64::cosh),
-        "TANH" => |v| num1(v, f64::tanh),
-        "DEGREES" => |v| num1(v, f64::to_degrees),
-        "RADIANS" => |v| num1(v, f64::to_radians),
-        _ => unreachable!("unknown unary function {name}"),
-    };
+fn unary(
+    name: &'static str,
+    description: &'static str,
+    eval: fn(&[Value]) -> Result<Value, String>,
+) -> Udf {
     Udf {
         name,
         description,
