@@ -613,3 +613,43 @@ fn geo_distance_like_ksqldb() {
         ])
         .is_err());
 }
+
+#[test]
+fn round_uses_the_shortest_decimal_digits_of_a_double() {
+    // BigDecimal.valueOf(2.675) is 2.675 exactly, so HALF_UP gives 2.68,
+    // although the binary double is slightly below 2.675.
+    let r = resolve("ROUND", &[Double, Int]);
+    let round = |x: f64, p: i32| dbl((r.eval)(&[Value::Double(x), Value::Int(p)]).unwrap());
+    assert_eq!(round(2.675, 2), 2.68);
+    assert_eq!(round(1.005, 2), 1.01);
+    assert_eq!(round(-2.675, 2), -2.67);
+    assert_eq!(round(1.2345678e20, -19), 1.2e20);
+    assert_eq!(round(5e-324, 2), 0.0);
+    assert_eq!(round(123.456, 1000), 123.456);
+    assert_eq!(round(123.456, -1000), 0.0);
+    let t = resolve("TRUNC", &[Double, Int]);
+    let trunc = |x: f64, p: i32| dbl((t.eval)(&[Value::Double(x), Value::Int(p)]).unwrap());
+    assert_eq!(trunc(2.679, 2), 2.67);
+    assert_eq!(trunc(-2.679, 2), -2.67);
+    assert_eq!(trunc(1.2345678e20, -19), 1.2e20);
+}
+
+#[test]
+fn signatures_for_describe_function() {
+    assert_eq!(
+        get("SQRT").signatures(),
+        vec![
+            "SQRT(INTEGER) => DOUBLE",
+            "SQRT(BIGINT) => DOUBLE",
+            "SQRT(DOUBLE) => DOUBLE"
+        ]
+    );
+    assert!(get("ROUND")
+        .signatures()
+        .contains(&"ROUND(DECIMAL, INTEGER) => DECIMAL".to_string()));
+    for f in functions() {
+        assert!(!f.description().is_empty());
+        assert!(!f.signatures().is_empty());
+        assert!(["MATHEMATICAL", "ARRAY"].contains(&f.category()));
+    }
+}
