@@ -328,15 +328,92 @@ pub(super) fn java_cmp(a: &Value, b: &Value) -> Ordering {
     }
 }
 
-/// Distinct values in order of first occurrence.
-fn distinct(values: impl IntoIterator<Item = Value>) -> Vec<Value> {
-    let mut out: Vec<Value> = Vec::new();
-    for v in values {
-        if !out.iter().any(|o| java_eq(o, &v)) {
-            out.push(v);
+/// A hashable stand-in for a primitive value, equal exactly when
+/// [`java_eq`] says the values are.
+#[derive(PartialEq, Eq, Hash)]
+enum Key {
+    Null,
+    Boolean(bool),
+    Int(i32),
+    Bigint(i64),
+    /// Bits, with one NaN.
+    Double(u64),
+    /// Unscaled and scale without trailing zeros.
+    Decimal(i128, u32),
+    String(Arc<str>),
+    Bytes(Arc<[u8]>),
+    Date(i32),
+    Time(i64),
+    Timestamp(i64),
+}
+
+fn key(v: &Value) -> Option<Key> {
+    Some(match v {
+        Value::Null => Key::Null,
+        Value::Boolean(b) => Key::Boolean(*b),
+        Value::Int(i) => Key::Int(*i),
+        Value::Bigint(i) => Key::Bigint(*i),
+        Value::Double(d) if d.is_nan() => Key::Double(f64::NAN.to_bits()),
+        Value::Double(d) => Key::Double(d.to_bits()),
+        Value::Decimal(d) => {
+            let (mut unscaled, mut scale) = (d.unscaled, d.scale);
+            while scale > 0 && unscaled % 10 == 0 {
+                unscaled /= 10;
+                scale -= 1;
+            }
+            Key::Decimal(unscaled, scale)
+        }
+        Value::String(s) => Key::String(s.clone()),
+        Value::Bytes(b) => Key::Bytes(b.clone()),
+        Value::Date(d) => Key::Date(*d),
+        Value::Time(t) => Key::Time(*t),
+        Value::Timestamp(t) => Key::Timestamp(*t),
+        Value::Array(_) | Value::Map(_) | Value::Struct(_) => return None,
+    })
+}
+
+/// A set of values under [`java_eq`]: hashed when primitive, a list otherwise.
+#[derive(Default)]
+struct ValueSet {
+    hashed: std::collections::HashSet<Key>,
+    others: Vec<Value>,
+}
+
+impl ValueSet {
+    fn contains(&self, v: &Value) -> bool {
+        match key(v) {
+            Some(k) => self.hashed.contains(&k),
+            None => self.others.iter().any(|o| java_eq(o, v)),
         }
     }
-    out
+
+    /// Whether `v` was new.
+    fn insert(&mut self, v: &Value) -> bool {
+        match key(v) {
+            Some(k) => self.hashed.insert(k),
+            None if self.others.iter().any(|o| java_eq(o, v)) => false,
+            None => {
+                self.others.push(v.clone());
+                true
+            }
+        }
+    }
+}
+
+impl<'a> FromIterator<&'a Value> for ValueSet {
+    fn from_iter<I: IntoIterator<Item = &'a Value>>(iter: I) -> ValueSet {
+        let mut set = ValueSet::default();
+        for v in iter {
+            set.insert(v);
+        }
+        set
+    }
+}
+
+/// Distinct values in order of first occurrence.
+fn distinct(values: impl IntoIterator<Item = Value>) -> Vec<Value> {
+    let mut seen = ValueSet::default();
+    values.into_iter().filter(|v| seen.insert(v)).collect()
 }
 
 // ----- text as Java prints it -----
@@ -452,18 +529,20 @@ fn resolve_set_op(
 
 fn resolve_except(args: &[Arg]) -> Result<Resolved, ResolveError> {
     resolve_set_op(args, |left, right| {
+        let right: ValueSet = right.iter().collect();
         distinct(left)
             .into_iter()
-            .filter(|x| !right.iter().any(|r| java_eq(x, r)))
+            .filter(|x| !right.contains(x))
             .collect()
     })
 }
 
 fn resolve_intersect(args: &[Arg]) -> Result<Resolved, ResolveError> {
     resolve_set_op(args, |left, right| {
+        let right: ValueSet = right.iter().collect();
         distinct(left)
             .into_iter()
-            .filter(|x| right.iter().any(|r| java_eq(x, r)))
+            .filter(|x| right.contains(x))
             .collect()
     })
 }

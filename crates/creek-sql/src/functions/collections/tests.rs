@@ -760,3 +760,24 @@ fn unify_types() {
     );
     assert_eq!(unify(&Str, &Int), None);
 }
+
+#[test]
+fn value_set_follows_java_equality() {
+    let d = |u, s| Value::Decimal(Decimal::new(u, s));
+    let mut set = ValueSet::default();
+    assert!(set.insert(&d(10, 1)));
+    assert!(!set.insert(&d(100, 2)));
+    assert!(set.contains(&d(1, 0)));
+    assert!(set.insert(&Value::Double(f64::NAN)));
+    assert!(!set.insert(&Value::Double(-f64::NAN)));
+    assert!(set.insert(&Value::Double(0.0)));
+    assert!(set.insert(&Value::Double(-0.0)));
+    assert!(set.insert(&Value::Null));
+    assert!(!set.insert(&Value::Null));
+    assert!(set.insert(&i(&[1, 2])));
+    assert!(!set.insert(&i(&[1, 2])));
+    assert!(set.contains(&i(&[1, 2])));
+    assert!(!set.contains(&i(&[2, 1])));
+    let big: Vec<Value> = (0..20_000).map(|x| Value::Int(x % 1000)).collect();
+    assert_eq!(distinct(big).len(), 1000);
+}
