@@ -6,12 +6,23 @@
 //! back. Building may talk to the registry (look up or register a subject);
 //! per-record work never waits on I/O.
 
+mod avro;
+mod delimited;
+mod json;
+mod kafka;
+mod none;
+#[cfg(test)]
+mod tests;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use creek_schema::registry::Registry;
 use creek_sql::types::SqlType;
 use creek_sql::value::Value;
+
+pub use avro::{schema_json as avro_schema_json, DEFAULT_SCHEMA_NAME};
+pub use json::{json_to_value, value_to_json};
 
 /// The format names ksqlDB accepts in `KEY_FORMAT` / `VALUE_FORMAT` / `FORMAT`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -59,4 +70,293 @@ pub trait RowFormat: Send + Sync {
     fn deserialize(&self, bytes: Option<&[u8]>) -> Result<Option<Vec<Value>>, String>;
     /// A row of values to bytes; `Ok(None)` for a null payload.
     fn serialize(&self, row: Option<&[Value]>) -> Result<Option<Vec<u8>>, String>;
+}
+
+impl FormatKind {
+    /// The name ksqlDB spells the format with.
+    pub fn name(self) -> &'static str {
+        match self {
+            FormatKind::Kafka => "KAFKA",
+            FormatKind::Json => "JSON",
+            FormatKind::Avro => "AVRO",
+            FormatKind::Delimited => "DELIMITED",
+            FormatKind::None => "NONE",
+            FormatKind::Protobuf => "PROTOBUF",
+            FormatKind::ProtobufNoSr => "PROTOBUF_NOSR",
+            FormatKind::JsonSr => "JSON_SR",
+        }
+    }
+}
+
+/// A format by name, case-insensitively.
+pub fn parse_format(name: &str) -> Result<FormatKind, String> {
+    Ok(match name.trim().to_ascii_uppercase().as_str() {
+        "KAFKA" => FormatKind::Kafka,
+        "JSON" => FormatKind::Json,
+        "AVRO" => FormatKind::Avro,
+        "DELIMITED" => FormatKind::Delimited,
+        "NONE" => FormatKind::None,
+        "PROTOBUF" => FormatKind::Protobuf,
+        "PROTOBUF_NOSR" => FormatKind::ProtobufNoSr,
+        "JSON_SR" => FormatKind::JsonSr,
+        _ => return Err(format!("Unknown format: {name}")),
+    })
+}
+
+/// ksqlDB's `SqlBaseType` name of a type: `INTEGER`, `DECIMAL`, `STRUCT`, ...
+pub(crate) fn base_type_name(ty: &SqlType) -> &'static str {
+    match ty {
+        SqlType::Boolean => "BOOLEAN",
+        SqlType::Int => "INTEGER",
+        SqlType::Bigint => "BIGINT",
+        SqlType::Double => "DOUBLE",
+        SqlType::Decimal { .. } => "DECIMAL",
+        SqlType::String => "STRING",
+        SqlType::Bytes => "BYTES",
+        SqlType::Date => "DATE",
+        SqlType::Time => "TIME",
+        SqlType::Timestamp => "TIMESTAMP",
+        SqlType::Array(_) => "ARRAY",
+        SqlType::Map(..) => "MAP",
+        SqlType::Struct(_) => "STRUCT",
+    }
+}
+
+/// Columns as ksqlDB lists them in errors: ``[`K` STRING KEY, `V` INTEGER]``.
+pub(crate) fn columns_text(columns: &[Column], is_key: bool) -> String {
+    let items: Vec<String> = columns
+        .iter()
+        .map(|c| {
+            format!(
+                "`{}` {}{}",
+                c.name.replace('`', "``"),
+                c.ty,
+                if is_key { " KEY" } else { "" }
+            )
+        })
+        .collect();
+    format!("[{}]", items.join(", "))
+}
+
+/// Java's `Double.toString`: `1.0`, `0.001`, `1.0E7`, `1.5E-4`.
+pub(crate) fn java_double(d: f64) -> String {
+    if d.is_nan() {
+        return "NaN".into();
+    }
+    if d.is_infinite() {
+        return if d > 0.0 { "Infinity" } else { "-Infinity" }.into();
+    }
+    let a = d.abs();
+    if a == 0.0 || (1e-3..1e7).contains(&a) {
+        let s = format!("{d}");
+        return if s.contains('.') { s } else { format!("{s}.0") };
+    }
+    let s = format!("{d:e}");
+    let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
+    let m = if m.contains('.') {
+        m.to_string()
+    } else {
+        format!("{m}.0")
+    };
+    format!("{m}E{e}")
+}
+
+/// A primitive value's text, as ksqlDB casts it to STRING.
+pub(crate) fn value_text(v: &Value) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Boolean(b) => b.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Bigint(i) => i.to_string(),
+        Value::Double(d) => java_double(*d),
+        Value::Decimal(d) => d.to_string(),
+        Value::String(s) => s.to_string(),
+        Value::Date(d) => d.to_string(),
+        Value::Time(t) | Value::Timestamp(t) => t.to_string(),
+        other => value_to_json(other).to_string(),
+    }
+}
+
+fn check_map_keys(ty: &SqlType, message: &str) -> Result<(), String> {
+    match ty {
+        SqlType::Map(k, v) => {
+            if **k != SqlType::String {
+                return Err(message.to_string());
+            }
+            check_map_keys(v, message)
+        }
+        SqlType::Array(e) => check_map_keys(e, message),
+        SqlType::Struct(fields) => fields
+            .iter()
+            .try_for_each(|f| check_map_keys(&f.ty, message)),
+        _ => Ok(()),
+    }
+}
+
+/// Whether the single column is written bare: keys are unwrapped unless
+/// `WRAP_SINGLE_VALUE` says otherwise, values only with `WRAP_SINGLE_VALUE=false`.
+fn is_unwrapped(spec: &FormatSpec, columns: &[Column], is_key: bool) -> Result<bool, String> {
+    if !is_key && spec.wrap_single_value.is_some() && columns.len() != 1 {
+        return Err("'WRAP_SINGLE_VALUE' is only valid for single-field value schemas".into());
+    }
+    Ok(columns.len() == 1
+        && if is_key {
+            spec.wrap_single_value != Some(true)
+        } else {
+            spec.wrap_single_value == Some(false)
+        })
+}
+
+/// Builds the serializer/deserializer of `columns` in `spec`'s format.
+/// AVRO registers the schema generated from the columns under
+/// `<topic>-value` / `<topic>-key` (unless `schemaId` names one).
+pub async fn build(
+    spec: &FormatSpec,
+    columns: &[Column],
+    ctx: &FormatContext,
+) -> Result<Arc<dyn RowFormat>, String> {
+    let kind = spec.kind;
+    if matches!(
+        kind,
+        FormatKind::Json | FormatKind::Kafka | FormatKind::Delimited | FormatKind::None
+    ) {
+        let unsupported: Vec<&str> = spec
+            .properties
+            .keys()
+            .filter(|k| k.as_str() == "fullSchemaName")
+            .map(|k| k.as_str())
+            .collect();
+        if !unsupported.is_empty() {
+            return Err(format!(
+                "{} does not support the following configs: [{}]",
+                kind.name(),
+                unsupported.join(", ")
+            ));
+        }
+    }
+    match kind {
+        FormatKind::Protobuf | FormatKind::ProtobufNoSr | FormatKind::JsonSr => {
+            Err(format!("not supported yet: the {} format", kind.name()))
+        }
+        FormatKind::None => {
+            if !columns.is_empty() {
+                return Err(format!(
+                    "The 'NONE' format can only be used when no columns are defined. Got: {}",
+                    columns_text(columns, ctx.is_key)
+                ));
+            }
+            Ok(Arc::new(none::NoneFormat))
+        }
+        FormatKind::Kafka => Ok(Arc::new(kafka::KafkaFormat::new(columns, ctx.is_key)?)),
+        FormatKind::Delimited => Ok(Arc::new(delimited::DelimitedFormat::new(
+            columns,
+            spec.properties.get("delimiter").map(String::as_str),
+            ctx.is_key,
+            &ctx.topic,
+        )?)),
+        FormatKind::Json => {
+            for c in columns {
+                check_map_keys(&c.ty, "JSON only supports MAP types with STRING keys")?;
+            }
+            let unwrapped = is_unwrapped(spec, columns, ctx.is_key)?;
+            if columns.is_empty() {
+                return Ok(Arc::new(none::NoneFormat));
+            }
+            Ok(Arc::new(json::JsonFormat {
+                columns: columns.to_vec(),
+                unwrapped,
+                what: if ctx.is_key { "key" } else { "value" },
+                topic: ctx.topic.clone(),
+            }))
+        }
+        FormatKind::Avro => {
+            for c in columns {
+                check_map_keys(&c.ty, "Avro only supports MAPs with STRING keys")?;
+            }
+            let unwrapped = is_unwrapped(spec, columns, ctx.is_key)?;
+            if columns.is_empty() {
+                return Ok(Arc::new(none::NoneFormat));
+            }
+            let registry = ctx
+                .registry
+                .clone()
+                .ok_or("The AVRO format needs a schema registry")?;
+            Ok(Arc::new(
+                avro::AvroFormat::build(
+                    columns,
+                    unwrapped,
+                    &spec.properties,
+                    registry,
+                    &ctx.topic,
+                    ctx.is_key,
+                )
+                .await?,
+            ))
+        }
+    }
+}
+
+/// The columns of a source declared without them, from the latest schema
+/// of `<topic>-value` (or `-key`): a record's fields (names upper-cased),
+/// else one column `ROWVAL` (`ROWKEY` for keys) of the schema's type.
+/// Keys are always a single `ROWKEY` column, as ksqlDB unwraps inferred keys.
+pub async fn infer_columns(kind: FormatKind, ctx: &FormatContext) -> Result<Vec<Column>, String> {
+    infer_columns_with(kind, ctx, None).await
+}
+
+/// [`infer_columns`] honouring `WRAP_SINGLE_VALUE`: with `Some(false)` a
+/// value record is one `ROWVAL` STRUCT column.
+pub async fn infer_columns_with(
+    kind: FormatKind,
+    ctx: &FormatContext,
+    wrap_single_value: Option<bool>,
+) -> Result<Vec<Column>, String> {
+    match kind {
+        FormatKind::Avro => {}
+        FormatKind::Protobuf | FormatKind::JsonSr => {
+            return Err(format!("not supported yet: the {} format", kind.name()))
+        }
+        other => {
+            return Err(format!(
+                "The '{}' format does not support schema inference",
+                other.name()
+            ))
+        }
+    }
+    let what = if ctx.is_key { "keys" } else { "values" };
+    let missing = || {
+        format!(
+            "Schema for message {what} on topic '{}' does not exist in the Schema Registry.",
+            ctx.topic
+        )
+    };
+    let registry = ctx.registry.as_ref().ok_or_else(missing)?;
+    let subject = format!("{}-{}", ctx.topic, if ctx.is_key { "key" } else { "value" });
+    let (_, schema) = registry.latest(&subject).ok_or_else(missing)?;
+    let names = avro::Names::of(&schema.avro);
+    let top = names.resolve(&schema.avro)?;
+    let ty = avro::sql_type(top, &names)?;
+    if ctx.is_key {
+        return Ok(vec![Column {
+            name: "ROWKEY".into(),
+            ty,
+        }]);
+    }
+    match (top, ty) {
+        (apache_avro::Schema::Record(_), SqlType::Struct(fields))
+            if wrap_single_value != Some(false) =>
+        {
+            Ok(fields
+                .into_iter()
+                .map(|f| Column {
+                    name: f.name,
+                    ty: f.ty,
+                })
+                .collect())
+        }
+        (_, ty) => Ok(vec![Column {
+            name: "ROWVAL".into(),
+            ty,
+        }]),
+    }
 }
