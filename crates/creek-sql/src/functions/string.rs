@@ -323,10 +323,10 @@ pub fn functions() -> Vec<Arc<dyn ScalarFunction>> {
                 Overload::new(vec![], STR, |_| Ok(text(random_uuid()))),
                 Overload::new(vec![BYTES], STR, |a| {
                     let b = by(&a[0]);
-                    if b.len() < 16 {
+                    if b.len() != 16 {
                         return Ok(Value::Null);
                     }
-                    Ok(text(format_uuid(&b[..16])))
+                    Ok(text(format_uuid(b)))
                 }),
             ],
         ),
@@ -393,6 +393,24 @@ pub fn functions() -> Vec<Arc<dyn ScalarFunction>> {
                 }
                 Ok(Value::Null)
             })],
+        ),
+        number_from_bytes_udf(
+            "INT_FROM_BYTES",
+            "Converts 4 bytes to an INT, big-endian unless 'LITTLE_ENDIAN' is given.",
+            INT,
+            |a| number_from_bytes(a, 4),
+        ),
+        number_from_bytes_udf(
+            "BIGINT_FROM_BYTES",
+            "Converts 8 bytes to a BIGINT, big-endian unless 'LITTLE_ENDIAN' is given.",
+            SqlType::Bigint,
+            |a| number_from_bytes(a, 8),
+        ),
+        number_from_bytes_udf(
+            "DOUBLE_FROM_BYTES",
+            "Converts 8 bytes to a DOUBLE, big-endian unless 'LITTLE_ENDIAN' is given.",
+            SqlType::Double,
+            |a| number_from_bytes(a, 0),
         ),
         generic(
             "REGEXP_EXTRACT",
@@ -653,15 +671,17 @@ fn instr(a: &[Value]) -> Result<Value, String> {
     Ok(Value::Int(found.unwrap_or(0) as i32))
 }
 
+/// Like ksqlDB: each run of non-whitespace gets an upper-case first letter and
+/// the rest lower case; whitespace before the first word is dropped.
 fn initcap(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut start_of_word = true;
-    for c in s.chars() {
+    for c in s.trim_start_matches(char::is_whitespace).chars() {
         if c.is_whitespace() {
             start_of_word = true;
             out.push(c);
         } else if start_of_word {
-            out.extend(c.to_uppercase());
+            out.extend(c.to_lowercase().flat_map(char::to_uppercase));
             start_of_word = false;
         } else {
             out.extend(c.to_lowercase());
@@ -910,6 +930,56 @@ fn format_uuid(b: &[u8]) -> String {
         &h[16..20],
         &h[20..32]
     )
+}
+
+fn number_from_bytes_udf(
+    name: &'static str,
+    description: &'static str,
+    returns: SqlType,
+    eval: EvalFn,
+) -> Arc<dyn ScalarFunction> {
+    udf(
+        name,
+        "BYTES",
+        description,
+        vec![
+            Overload::new(vec![BYTES], returns.clone(), eval),
+            Overload::new(vec![BYTES, STR], returns, eval),
+        ],
+    )
+}
+
+/// INT (`size` 4), BIGINT (8) or DOUBLE (0, read from 8 bytes) from bytes
+/// in the byte order of `a[1]` (default `BIG_ENDIAN`).
+fn number_from_bytes(a: &[Value], size: usize) -> Result<Value, String> {
+    let b = by(&a[0]);
+    let expected = if size == 0 { 8 } else { size };
+    if b.len() != expected {
+        return Err(format!(
+            "Number of bytes must be equal to {expected}, but found {}",
+            b.len()
+        ));
+    }
+    let little = match a.get(1).map(st) {
+        None => false,
+        Some(o) if o.eq_ignore_ascii_case("BIG_ENDIAN") => false,
+        Some(o) if o.eq_ignore_ascii_case("LITTLE_ENDIAN") => true,
+        Some(o) => {
+            return Err(format!(
+                "Byte order must be BIG_ENDIAN or LITTLE_ENDIAN. Unknown byte order '{o}'."
+            ))
+        }
+    };
+    let mut buf = [0u8; 8];
+    buf[..expected].copy_from_slice(b);
+    if little {
+        buf[..expected].reverse();
+    }
+    Ok(match size {
+        4 => Value::Int(i32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]])),
+        8 => Value::Bigint(i64::from_be_bytes(buf)),
+        _ => Value::Double(f64::from_be_bytes(buf)),
+    })
 }
 
 // ---------------------------------------------------------------------------

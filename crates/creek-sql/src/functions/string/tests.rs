@@ -428,6 +428,10 @@ fn initcap() {
         str_fn("INITCAP", &[Some("the   Quick br0wn fOx")]),
         s("The   Quick Br0wn Fox")
     );
+    assert_eq!(
+        str_fn("INITCAP", &[Some("  hELLO\tworld ")]),
+        s("Hello\tWorld ")
+    );
 }
 
 #[test]
@@ -711,6 +715,37 @@ fn bytes_and_strings() {
 }
 
 #[test]
+fn numbers_from_bytes() {
+    let one = |name: &str, x: &str| call(name, &[t(BYTES)], &[b64(x)]);
+    let two = |name: &str, x: &str| call(name, &[t(BYTES), t(STR)], &[b64(x), s("LITTLE_ENDIAN")]);
+    assert_eq!(one("INT_FROM_BYTES", "AAAH5Q=="), i(2021));
+    assert_eq!(
+        one("BIGINT_FROM_BYTES", "AAAAASoF8gA="),
+        Value::Bigint(5_000_000_000)
+    );
+    assert_eq!(
+        one("DOUBLE_FROM_BYTES", "QICm/ZvJ9YI="),
+        Value::Double(532.8738323)
+    );
+    assert_eq!(two("INT_FROM_BYTES", "5QcAAA=="), i(2021));
+    assert_eq!(
+        two("BIGINT_FROM_BYTES", "APIFKgEAAAA="),
+        Value::Bigint(5_000_000_000)
+    );
+    assert_eq!(
+        two("DOUBLE_FROM_BYTES", "gvXJm/2mgEA="),
+        Value::Double(532.8738323)
+    );
+    assert!(try_call("INT_FROM_BYTES", &[t(BYTES)], &[b(b"abc")]).is_err());
+    assert!(try_call(
+        "INT_FROM_BYTES",
+        &[t(BYTES), t(STR)],
+        &[b(b"abcd"), s("MIDDLE")]
+    )
+    .is_err());
+}
+
+#[test]
 fn md5_and_uuid() {
     let cases = [
         ("r1", "7c92cf1eee8d99cc85f8355a3d6e4b86"),
@@ -738,6 +773,7 @@ fn md5_and_uuid() {
         s("00010203-0405-0607-0809-0a0b0c0d0e0f")
     );
     assert_eq!(call("UUID", &[t(BYTES)], &[b(b"short")]), Value::Null);
+    assert_eq!(call("UUID", &[t(BYTES)], &[b(&[0u8; 17])]), Value::Null);
 }
 
 #[test]
