@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 
 use super::{Arg, ResolveError, Resolved, ScalarFunction};
 use crate::types::SqlType;
@@ -499,15 +499,50 @@ pub fn parse_instant(p: &Pattern, text: &str, zone: &Zone) -> Result<i64, String
     Ok(secs * 1000 + (time.nanosecond() / 1_000_000) as i64)
 }
 
-use chrono::Timelike;
-
 fn parse_days(p: &Pattern, text: &str) -> Result<i64, String> {
     let parsed = p.parse(text)?;
-    Ok(resolve_date(&parsed, text)?.num_days_from_ce() as i64 - CE_TO_EPOCH_DAYS as i64)
+    Ok(days_of(resolve_date(&parsed, text)?))
 }
 
-fn parse_ms_of_day(p: &Pattern, text: &str) -> Result<i64, String> {
+fn days_of(d: NaiveDate) -> i64 {
+    d.num_days_from_ce() as i64 - CE_TO_EPOCH_DAYS as i64
+}
+
+/// PARSE_DATE: a time field in the text is an error.
+fn parse_date_only(p: &Pattern, text: &str) -> Result<i64, String> {
     let parsed = p.parse(text)?;
+    if parsed.has_any(Field::is_time).is_some() {
+        return Err("Date format contains time field.".into());
+    }
+    Ok(days_of(resolve_date(&parsed, text)?))
+}
+
+/// PARSE_TIME: a date field in the text is an error, named as Java's
+/// resolved `TemporalAccessor` reports it.
+fn parse_time_only(p: &Pattern, text: &str) -> Result<i64, String> {
+    let parsed = p.parse(text)?;
+    if parsed.has_any(Field::is_date).is_some() {
+        let has = |f| parsed.get(f).is_some();
+        let year = has(Field::Year) || has(Field::YearOfEra);
+        let name = if year && (has(Field::DayOfYear) || (has(Field::Month) && has(Field::Day))) {
+            "DayOfWeek"
+        } else if has(Field::DayOfWeek) {
+            "DayOfWeek"
+        } else if has(Field::Day) {
+            "DayOfMonth"
+        } else if has(Field::DayOfYear) {
+            "DayOfYear"
+        } else if has(Field::Month) {
+            "MonthOfYear"
+        } else if year {
+            "Year"
+        } else if has(Field::Quarter) {
+            "QuarterOfYear"
+        } else {
+            "Era"
+        };
+        return Err(format!("Unsupported field: {name}"));
+    }
     let t = resolve_time(&parsed, text)?;
     Ok(t.num_seconds_from_midnight() as i64 * 1000 + (t.nanosecond() / 1_000_000) as i64)
 }
@@ -518,11 +553,37 @@ fn int_types() -> [SqlType; 2] {
     [SqlType::Bigint, SqlType::Int]
 }
 
+/// How an error message shows the instant argument.
+#[derive(Clone, Copy)]
+enum Shown {
+    /// The BIGINT millis.
+    Millis,
+    /// `java.sql.Timestamp.toString()` in UTC.
+    Timestamp,
+}
+
+fn show_instant(ms: i64, shown: Shown) -> String {
+    match shown {
+        Shown::Millis => ms.to_string(),
+        Shown::Timestamp => {
+            let Some(date) = civil(ms.div_euclid(MS_PER_DAY)) else {
+                return ms.to_string();
+            };
+            let (h, m, s, n) = time_fields(ms.rem_euclid(MS_PER_DAY));
+            let mut frac = format!("{:09}", n);
+            while frac.len() > 1 && frac.ends_with('0') {
+                frac.pop();
+            }
+            format!("{date} {h:02}:{m:02}:{s:02}.{frac}")
+        }
+    }
+}
+
 /// `(instant, pattern [, zone])` to STRING.
 fn resolve_format_instant(
     args: &[Arg],
     instant_types: &[SqlType],
-    what: &'static str,
+    shown: Shown,
 ) -> Result<Resolved, ResolveError> {
     check((2..=3).contains(&args.len()))?;
     check(is(&args[0], instant_types))?;
@@ -539,8 +600,13 @@ fn resolve_format_instant(
             return Ok(Value::Null);
         };
         let fail = |e: String| {
+            let at = match v.get(2).and_then(Value::as_str) {
+                Some(z) => format!(" at timeZone '{z}'"),
+                None => String::new(),
+            };
             format!(
-                "Failed to format {what} {ms} with formatter '{}': {e}",
+                "Failed to format timestamp {}{at} with formatter '{}': {e}",
+                show_instant(ms, shown),
                 v[1].as_str().unwrap_or("")
             )
         };
@@ -569,19 +635,21 @@ fn resolve_timestamptostring(args: &[Arg]) -> Result<Resolved, ResolveError> {
             SqlType::Timestamp,
             SqlType::Date,
         ],
-        "timestamp",
+        Shown::Millis,
     )
 }
 
 fn resolve_format_timestamp(args: &[Arg]) -> Result<Resolved, ResolveError> {
-    resolve_format_instant(args, &[SqlType::Timestamp, SqlType::Date], "timestamp")
+    resolve_format_instant(args, &[SqlType::Timestamp, SqlType::Date], Shown::Timestamp)
 }
 
-/// `(string, pattern [, zone])` to epoch millis.
+/// `(string, pattern [, zone])` to epoch millis. `default_zone_shown`:
+/// PARSE_TIMESTAMP names the default zone in its messages.
 fn resolve_parse_instant(
     args: &[Arg],
     wrap: fn(i64) -> Value,
     returns: SqlType,
+    default_zone_shown: bool,
 ) -> Result<Resolved, ResolveError> {
     check((2..=3).contains(&args.len()))?;
     check(args.iter().all(|a| is(a, &[SqlType::String])))?;
@@ -597,8 +665,13 @@ fn resolve_parse_instant(
             return Ok(Value::Null);
         };
         let fail = |e: String| {
+            let at = match v.get(2).and_then(Value::as_str) {
+                Some(z) => format!(" at timezone '{z}'"),
+                None if default_zone_shown => " at timezone 'UTC'".to_string(),
+                None => String::new(),
+            };
             format!(
-                "Failed to parse timestamp '{text}' with formatter '{}': {e}",
+                "Failed to parse timestamp '{text}'{at} with formatter '{}': {e}",
                 v[1].as_str().unwrap_or("")
             )
         };
@@ -617,11 +690,11 @@ fn resolve_parse_instant(
 }
 
 fn resolve_stringtotimestamp(args: &[Arg]) -> Result<Resolved, ResolveError> {
-    resolve_parse_instant(args, Value::Bigint, SqlType::Bigint)
+    resolve_parse_instant(args, Value::Bigint, SqlType::Bigint, false)
 }
 
 fn resolve_parse_timestamp(args: &[Arg]) -> Result<Resolved, ResolveError> {
-    resolve_parse_instant(args, Value::Timestamp, SqlType::Timestamp)
+    resolve_parse_instant(args, Value::Timestamp, SqlType::Timestamp, true)
 }
 
 /// `(value, pattern)` to STRING by `format`.
@@ -654,17 +727,24 @@ fn resolve_format_plain(
     }))
 }
 
+/// How Java prints the value in an error message.
 fn display_value(v: &Value) -> String {
     match v {
         Value::Date(d) => civil(*d as i64)
             .map(|d| d.to_string())
             .unwrap_or_else(|| d.to_string()),
-        Value::Time(t) => format!(
-            "{:02}:{:02}:{:02}",
-            t / 3_600_000,
-            t / 60_000 % 60,
-            t / 1000 % 60
-        ),
+        Value::Time(t) => {
+            // LocalTime.toString: HH:mm, HH:mm:ss or HH:mm:ss.SSS.
+            let (h, m, s, n) = time_fields(t.rem_euclid(MS_PER_DAY));
+            let mut out = format!("{h:02}:{m:02}");
+            if s != 0 || n != 0 {
+                out.push_str(&format!(":{s:02}"));
+                if n != 0 {
+                    out.push_str(&format!(".{:03}", n / 1_000_000));
+                }
+            }
+            out
+        }
         Value::Int(i) => i.to_string(),
         Value::Bigint(i) => i.to_string(),
         _ => String::new(),
@@ -700,20 +780,6 @@ fn resolve_parse_plain(
     }))
 }
 
-fn date_pattern_ok(p: &Pattern) -> Result<(), String> {
-    if p.fields().iter().any(|f| f.is_time()) {
-        return Err("Date format contains time field.".into());
-    }
-    Ok(())
-}
-
-fn time_pattern_ok(p: &Pattern) -> Result<(), String> {
-    if p.fields().iter().any(|f| f.is_date()) {
-        return Err("Time format contains date field.".into());
-    }
-    Ok(())
-}
-
 fn resolve_format_date(args: &[Arg]) -> Result<Resolved, ResolveError> {
     resolve_format_plain(args, &[SqlType::Date], "date", epoch_days, format_days)
 }
@@ -742,16 +808,9 @@ fn resolve_format_time(args: &[Arg]) -> Result<Resolved, ResolveError> {
 }
 
 fn resolve_parse_date(args: &[Arg]) -> Result<Resolved, ResolveError> {
-    resolve_parse_plain(
-        args,
-        SqlType::Date,
-        "date",
-        |p, s| {
-            date_pattern_ok(p)?;
-            parse_days(p, s)
-        },
-        |d| Value::Date(d as i32),
-    )
+    resolve_parse_plain(args, SqlType::Date, "date", parse_date_only, |d| {
+        Value::Date(d as i32)
+    })
 }
 
 fn resolve_stringtodate(args: &[Arg]) -> Result<Resolved, ResolveError> {
@@ -761,16 +820,7 @@ fn resolve_stringtodate(args: &[Arg]) -> Result<Resolved, ResolveError> {
 }
 
 fn resolve_parse_time(args: &[Arg]) -> Result<Resolved, ResolveError> {
-    resolve_parse_plain(
-        args,
-        SqlType::Time,
-        "time",
-        |p, s| {
-            time_pattern_ok(p)?;
-            parse_ms_of_day(p, s)
-        },
-        Value::Time,
-    )
+    resolve_parse_plain(args, SqlType::Time, "time", parse_time_only, Value::Time)
 }
 
 fn now_ms() -> i64 {
@@ -843,7 +893,8 @@ fn resolve_convert_tz(args: &[Arg]) -> Result<Resolved, ResolveError> {
         let (Some(f), Some(t)) = (from.get(&v[1]), to.get(&v[2])) else {
             return Ok(Value::Null);
         };
-        let (f, t) = (f?, t?);
+        let invalid = |e: String| format!("Invalid time zone: {e}");
+        let (f, t) = (f.map_err(invalid)?, t.map_err(invalid)?);
         let secs = ms.div_euclid(1000);
         let delta = t.offset_at(secs) as i64 - f.offset_at(secs) as i64;
         Ok(Value::Timestamp(ms + delta * 1000))
