@@ -524,9 +524,8 @@ fn parse_time_only(p: &Pattern, text: &str) -> Result<i64, String> {
     if parsed.has_any(Field::is_date).is_some() {
         let has = |f| parsed.get(f).is_some();
         let year = has(Field::Year) || has(Field::YearOfEra);
-        let name = if year && (has(Field::DayOfYear) || (has(Field::Month) && has(Field::Day))) {
-            "DayOfWeek"
-        } else if has(Field::DayOfWeek) {
+        let full_date = year && (has(Field::DayOfYear) || (has(Field::Month) && has(Field::Day)));
+        let name = if full_date || has(Field::DayOfWeek) {
             "DayOfWeek"
         } else if has(Field::Day) {
             "DayOfMonth"
