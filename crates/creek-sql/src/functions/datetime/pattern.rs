@@ -25,9 +25,17 @@ pub enum Field {
     MilliOfDay,
     NanoOfDay,
     Offset,
+    /// `Y`: week-based year (US weeks: Sunday first, week 1 holds Jan 1).
+    WeekBasedYear,
+    /// `w`: week of the week-based year.
+    WeekOfWeekBasedYear,
+    /// `W`: week of the month.
+    WeekOfMonth,
+    /// `e`/`c`: localized day of week (US: Sunday = 1).
+    LocalDayOfWeek,
 }
 
-const FIELD_COUNT: usize = 19;
+const FIELD_COUNT: usize = 23;
 
 impl Field {
     /// Java's `ChronoField` display name.
@@ -52,6 +60,10 @@ impl Field {
             Field::MilliOfDay => "MilliOfDay",
             Field::NanoOfDay => "NanoOfDay",
             Field::Offset => "OffsetSeconds",
+            Field::WeekBasedYear => "WeekBasedYear[WeekFields[SUNDAY,1]]",
+            Field::WeekOfWeekBasedYear => "WeekOfWeekBasedYear[WeekFields[SUNDAY,1]]",
+            Field::WeekOfMonth => "WeekOfMonth[WeekFields[SUNDAY,1]]",
+            Field::LocalDayOfWeek => "DayOfWeek[WeekFields[SUNDAY,1]]",
         }
     }
 
@@ -66,6 +78,10 @@ impl Field {
                 | Field::Day
                 | Field::DayOfYear
                 | Field::DayOfWeek
+                | Field::WeekBasedYear
+                | Field::WeekOfWeekBasedYear
+                | Field::WeekOfMonth
+                | Field::LocalDayOfWeek
         )
     }
 
@@ -209,6 +225,10 @@ const ALL_FIELDS: [Field; FIELD_COUNT] = [
     Field::MilliOfDay,
     Field::NanoOfDay,
     Field::Offset,
+    Field::WeekBasedYear,
+    Field::WeekOfWeekBasedYear,
+    Field::WeekOfMonth,
+    Field::LocalDayOfWeek,
 ];
 
 const MONTHS: [&str; 12] = [
@@ -493,7 +513,9 @@ fn letter(c: char, count: usize) -> Result<Item, String> {
             _ => return Err(too_many(c)),
         },
         'e' | 'c' => match count {
-            1 | 2 => num(Field::DayOfWeek, count, count, Sign::NotNegative),
+            1 => num(Field::LocalDayOfWeek, 1, 1, Sign::NotNegative),
+            2 if c == 'e' => num(Field::LocalDayOfWeek, 2, 2, Sign::NotNegative),
+            2 => return Err("Invalid pattern \"cc\"".into()),
             3..=5 => Item::Text(Field::DayOfWeek, text_style(count)),
             _ => return Err(too_many(c)),
         },
@@ -552,9 +574,21 @@ fn letter(c: char, count: usize) -> Result<Item, String> {
             5 => offset(true, Always, Optional, "Z"),
             _ => return Err(too_many(c)),
         },
-        'Y' | 'w' | 'W' | 'F' | 'B' | 'g' | 'v' => {
-            return Err(format!("Unsupported pattern letter: {c}"))
-        }
+        'Y' => match count {
+            2 => Item::Reduced(Field::WeekBasedYear),
+            1..=3 => num(Field::WeekBasedYear, count, 19, Sign::Normal),
+            _ => num(Field::WeekBasedYear, count, 19, Sign::ExceedsPad),
+        },
+        'w' => match count {
+            1 => num(Field::WeekOfWeekBasedYear, 1, 2, Sign::NotNegative),
+            2 => num(Field::WeekOfWeekBasedYear, 2, 2, Sign::NotNegative),
+            _ => return Err(too_many(c)),
+        },
+        'W' => match count {
+            1 => num(Field::WeekOfMonth, 1, 1, Sign::NotNegative),
+            _ => return Err(too_many(c)),
+        },
+        'F' | 'B' | 'g' | 'v' => return Err(format!("Unsupported pattern letter: {c}")),
         _ => return Err(format!("Unknown pattern letter: {c}")),
     })
 }
@@ -585,7 +619,21 @@ fn field_value(f: Field, input: &FmtInput<'_>) -> Result<i64, String> {
             Field::Month => m as i64,
             Field::Day => d as i64,
             Field::DayOfYear => doy as i64,
-            _ => dow as i64,
+            Field::DayOfWeek => dow as i64,
+            Field::LocalDayOfWeek => (dow % 7 + 1) as i64,
+            Field::WeekOfMonth => {
+                // Sunday-based weeks; week 1 holds the 1st.
+                let first_dow0 = (dow as i64 % 7 - (d as i64 - 1)).rem_euclid(7);
+                (d as i64 - 1 + first_dow0) / 7 + 1
+            }
+            _ => {
+                let (wby, week) = us_week(y, doy as i64, dow as i64);
+                if f == Field::WeekBasedYear {
+                    wby
+                } else {
+                    week
+                }
+            }
         });
     }
     if f == Field::Offset {
@@ -622,6 +670,21 @@ fn field_value(f: Field, input: &FmtInput<'_>) -> Result<i64, String> {
         Field::MilliOfDay => (h * 3600 + mi * 60 + s) * 1000 + n / 1_000_000,
         _ => (h * 3600 + mi * 60 + s) * 1_000_000_000 + n,
     })
+}
+
+/// US week-based year and week: weeks run Sunday to Saturday and week 1
+/// is the one holding January 1st. `dow` is 1 = Monday .. 7 = Sunday.
+fn us_week(year: i64, doy: i64, dow: i64) -> (i64, i64) {
+    let dow0 = dow % 7; // 0 = Sunday
+    let is_leap = |y: i64| (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let len = if is_leap(year) { 366 } else { 365 };
+    // The Saturday ending this week, as a day of this year.
+    if doy + (6 - dow0) > len {
+        return (year + 1, 1);
+    }
+    // Day of week (Sunday = 0) of January 1st.
+    let jan1 = (dow0 - (doy - 1)).rem_euclid(7);
+    (year, (doy - 1 + jan1) / 7 + 1)
 }
 
 fn push_padded(out: &mut String, v: u64, width: usize) {

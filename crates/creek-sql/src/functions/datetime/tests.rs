@@ -745,3 +745,16 @@ fn constant_pattern_formats_fast_enough() {
     // Far below 500k rows/s would take > 0.2 s even in a debug build.
     assert!(start.elapsed().as_secs_f64() < 2.0, "{:?}", start.elapsed());
 }
+
+#[test]
+fn week_fields_like_java_us() {
+    let f = |days: i32, p: &str| ok_str("FORMAT_DATE", &[Value::Date(days), s(p)]);
+    // 2018-05-11 (Friday): week 19, 2nd week of May, day 6 of a Sunday week.
+    assert_eq!(f(17662, "YYYY w W e"), "2018 19 2 6");
+    // 2019-12-29 (Sunday) is in week 1 of 2020.
+    assert_eq!(f(18259, "YYYY-ww e"), "2020-01 1");
+    // 2021-01-01 (Friday) is week 1 of 2021; 2020-12-31 too, of 2021.
+    assert_eq!(f(18628, "YYYY w"), "2021 1");
+    assert_eq!(f(18627, "YYYY w"), "2021 1");
+    assert_eq!(f(18626, "yyyy YY w"), "2020 21 1");
+}
