@@ -124,7 +124,8 @@ enum Item {
     Reduced(Field),
     /// `S...`: exactly `width` fraction digits.
     Fraction(usize),
-    Text(Field, Style),
+    /// Candidates for parsing, longest first.
+    Text(Field, Style, Vec<(String, i64)>),
     Offset {
         colon: bool,
         minutes: Part,
@@ -153,7 +154,7 @@ impl Item {
 
     fn fields(&self, out: &mut Vec<Field>) {
         match self {
-            Item::Num { field, .. } | Item::Text(field, _) | Item::Reduced(field) => {
+            Item::Num { field, .. } | Item::Text(field, _, _) | Item::Reduced(field) => {
                 out.push(*field)
             }
             Item::Fraction(_) => out.push(Field::NanoOfSecond),
@@ -255,8 +256,8 @@ const DAYS: [&str; 7] = [
     "Sunday",
 ];
 
-fn text_for(field: Field, style: Style, v: i64) -> String {
-    let full: &str = match field {
+fn text_for(field: Field, style: Style, v: i64) -> std::borrow::Cow<'static, str> {
+    let full: &'static str = match field {
         Field::Month => MONTHS[(v - 1).clamp(0, 11) as usize],
         Field::DayOfWeek => DAYS[(v - 1).clamp(0, 6) as usize],
         Field::AmPm => return if v == 0 { "AM" } else { "PM" }.into(),
@@ -276,11 +277,11 @@ fn text_for(field: Field, style: Style, v: i64) -> String {
                 Style::Full => ["1st quarter", "2nd quarter", "3rd quarter", "4th quarter"]
                     [(v - 1).clamp(0, 3) as usize]
                     .into(),
-                Style::Narrow => v.to_string(),
-                Style::Short => format!("Q{v}"),
+                Style::Narrow => v.to_string().into(),
+                Style::Short => format!("Q{v}").into(),
             }
         }
-        _ => return v.to_string(),
+        _ => return v.to_string().into(),
     };
     match style {
         Style::Full => full.into(),
@@ -300,18 +301,22 @@ fn text_candidates(field: Field, style: Style) -> Vec<(String, i64)> {
     };
     let mut out: Vec<(String, i64)> = range
         .iter()
-        .map(|v| (text_for(field, style, *v), *v))
+        .map(|v| (text_for(field, style, *v).into_owned(), *v))
         .collect();
     if style == Style::Full && matches!(field, Field::Month | Field::DayOfWeek) {
         // Java accepts the short form too when parsing leniently; we do too.
         out.extend(
             range
                 .iter()
-                .map(|v| (text_for(field, Style::Short, *v), *v)),
+                .map(|v| (text_for(field, Style::Short, *v).into_owned(), *v)),
         );
     }
     out.sort_by_key(|(t, _)| std::cmp::Reverse(t.len()));
     out
+}
+
+fn text_item(field: Field, style: Style) -> Item {
+    Item::Text(field, style, text_candidates(field, style))
 }
 
 impl Pattern {
@@ -473,7 +478,7 @@ fn letter(c: char, count: usize) -> Result<Item, String> {
     };
     Ok(match c {
         'G' => match count {
-            1..=5 => Item::Text(Field::Era, text_style(count)),
+            1..=5 => text_item(Field::Era, text_style(count)),
             _ => return Err(too_many(c)),
         },
         'y' | 'u' => {
@@ -492,13 +497,13 @@ fn letter(c: char, count: usize) -> Result<Item, String> {
         'Q' | 'q' => match count {
             1 => num(Field::Quarter, 1, 19, Sign::Normal),
             2 => num(Field::Quarter, 2, 2, Sign::NotNegative),
-            3..=5 => Item::Text(Field::Quarter, text_style(count)),
+            3..=5 => text_item(Field::Quarter, text_style(count)),
             _ => return Err(too_many(c)),
         },
         'M' | 'L' => match count {
             1 => num(Field::Month, 1, 19, Sign::Normal),
             2 => num(Field::Month, 2, 2, Sign::NotNegative),
-            3..=5 => Item::Text(Field::Month, text_style(count)),
+            3..=5 => text_item(Field::Month, text_style(count)),
             _ => return Err(too_many(c)),
         },
         'd' => simple(Field::Day)?,
@@ -509,18 +514,18 @@ fn letter(c: char, count: usize) -> Result<Item, String> {
             _ => return Err(too_many(c)),
         },
         'E' => match count {
-            1..=5 => Item::Text(Field::DayOfWeek, text_style(count)),
+            1..=5 => text_item(Field::DayOfWeek, text_style(count)),
             _ => return Err(too_many(c)),
         },
         'e' | 'c' => match count {
             1 => num(Field::LocalDayOfWeek, 1, 1, Sign::NotNegative),
             2 if c == 'e' => num(Field::LocalDayOfWeek, 2, 2, Sign::NotNegative),
             2 => return Err("Invalid pattern \"cc\"".into()),
-            3..=5 => Item::Text(Field::DayOfWeek, text_style(count)),
+            3..=5 => text_item(Field::DayOfWeek, text_style(count)),
             _ => return Err(too_many(c)),
         },
         'a' => match count {
-            1 => Item::Text(Field::AmPm, Style::Short),
+            1 => text_item(Field::AmPm, Style::Short),
             _ => return Err(too_many(c)),
         },
         'H' => simple(Field::HourOfDay)?,
@@ -805,7 +810,7 @@ fn format_items(items: &[Item], input: &FmtInput<'_>, out: &mut String) -> Resul
                 let v = n / 10u64.pow(9 - *width as u32);
                 push_padded(out, v, *width);
             }
-            Item::Text(field, style) => {
+            Item::Text(field, style, _) => {
                 let v = field_value(*field, input)?;
                 out.push_str(&text_for(*field, *style, v));
             }
@@ -948,12 +953,12 @@ fn parse_items(items: &[Item], text: &str, mut pos: usize, p: &mut Parsed) -> Re
                 p.set(Field::NanoOfSecond, v * 10i64.pow(9 - digits as u32));
                 pos += digits;
             }
-            Item::Text(field, style) => {
+            Item::Text(field, _, candidates) => {
                 let mut found = None;
-                for (t, v) in text_candidates(*field, *style) {
+                for (t, v) in candidates {
                     if let Some(s) = text.get(pos..pos + t.len()) {
                         if s.eq_ignore_ascii_case(&t) {
-                            found = Some((t.len(), v));
+                            found = Some((t.len(), *v));
                             break;
                         }
                     }
