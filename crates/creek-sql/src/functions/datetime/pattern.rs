@@ -957,7 +957,7 @@ fn parse_items(items: &[Item], text: &str, mut pos: usize, p: &mut Parsed) -> Re
                 let mut found = None;
                 for (t, v) in candidates {
                     if let Some(s) = text.get(pos..pos + t.len()) {
-                        if s.eq_ignore_ascii_case(&t) {
+                        if s.eq_ignore_ascii_case(t) {
                             found = Some((t.len(), *v));
                             break;
                         }
