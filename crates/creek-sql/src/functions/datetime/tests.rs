@@ -759,3 +759,57 @@ fn week_fields_like_java_us() {
     assert_eq!(f(18627, "YYYY w"), "2021 1");
     assert_eq!(f(18626, "yyyy YY w"), "2020 21 1");
 }
+
+#[test]
+fn common_patterns_round_trip() {
+    let f =
+        |ms: i64, p: &str, z: &str| ok_str("TIMESTAMPTOSTRING", &[Value::Bigint(ms), s(p), s(z)]);
+    assert_eq!(
+        f(0, "yyyy-MM-dd'T'HH:mm:ss.SSSXXX", "America/New_York"),
+        "1969-12-31T19:00:00.000-05:00"
+    );
+    assert_eq!(
+        f(0, "EEE, d MMM yyyy HH:mm:ss Z", "UTC"),
+        "Thu, 1 Jan 1970 00:00:00 +0000"
+    );
+    assert_eq!(
+        f(0, "hh 'o''clock' a, zzzz", "UTC"),
+        "12 o'clock AM, Coordinated Universal Time"
+    );
+    let p = |text: &str, pat: &str| ok("STRINGTOTIMESTAMP", &[s(text), s(pat)]);
+    assert_eq!(
+        p(
+            "Thu, 1 Jan 1970 00:00:00 +0000",
+            "EEE, d MMM yyyy HH:mm:ss Z"
+        ),
+        Value::Bigint(0)
+    );
+    assert_eq!(
+        p(
+            "1969-12-31T19:00:00.000-05:00",
+            "yyyy-MM-dd'T'HH:mm:ss.SSSXXX"
+        ),
+        Value::Bigint(0)
+    );
+    assert_eq!(
+        p(
+            "2020-05-11 12:00:00 America/New_York",
+            "yyyy-MM-dd HH:mm:ss z"
+        ),
+        Value::Bigint(1589212800000)
+    );
+}
+
+#[test]
+fn local_times_in_gaps_and_overlaps_resolve_like_java() {
+    let p = |text: &str| {
+        ok(
+            "STRINGTOTIMESTAMP",
+            &[s(text), s("yyyy-MM-dd HH:mm"), s("America/New_York")],
+        )
+    };
+    // In the spring-forward gap: moved later by the gap, 03:30 EDT.
+    assert_eq!(p("2021-03-14 02:30"), Value::Bigint(1615707000000));
+    // In the fall-back overlap: the earlier offset (EDT).
+    assert_eq!(p("2021-11-07 01:30"), Value::Bigint(1636263000000));
+}
