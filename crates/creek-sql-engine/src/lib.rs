@@ -4,5 +4,35 @@
 //! - [`format`]: serializers and deserializers for the key and value formats
 //!   (KAFKA, JSON, AVRO through the registry, DELIMITED, NONE), turning
 //!   record bytes into rows of [`creek_sql::value::Value`]s and back.
+//! - [`metastore::Metastore`]: streams ([`metastore::DataSource`]) and custom types.
+//! - [`plan::plan_stream_query`]: a `SELECT` over a stream becomes a
+//!   [`plan::StreamPlan`] (compiled filter and projection, result key and value columns).
+//! - [`engine::Engine`]: executes statements; each persistent query
+//!   ([`engine::PersistentQuery`]) reads its source topic from committed
+//!   offsets, decodes ([`query::SourceDecoder`]), filters and projects
+//!   ([`query::Projector`]), encodes ([`query::SinkEncoder`]) and produces
+//!   to its sink topic, then commits.
+//! - [`processing_log::ProcessingLog`]: records that fail to decode and
+//!   expressions that throw; the query goes on.
 
+pub mod engine;
 pub mod format;
+pub mod metastore;
+pub mod plan;
+pub mod processing_log;
+pub mod qtt;
+pub mod query;
+
+/// Why a statement failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("{0}")]
+    Parse(#[from] creek_sql::ParseError),
+    /// A statement ksqlDB would reject (its message).
+    #[error("{0}")]
+    Statement(String),
+    #[error("not supported yet: {0}")]
+    NotSupported(String),
+    #[error("log error: {0}")]
+    Log(String),
+}

@@ -224,7 +224,11 @@ pub fn to_java_string(v: &Value) -> String {
         Value::Timestamp(t) => format_timestamp(*t),
         Value::Array(items) => format!(
             "[{}]",
-            items.iter().map(to_java_string).collect::<Vec<_>>().join(", ")
+            items
+                .iter()
+                .map(to_java_string)
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
         Value::Map(entries) => format!(
             "{{{}}}",
@@ -304,7 +308,11 @@ pub fn parse_timestamp(s: &str) -> Result<i64, String> {
         }
     }
     if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
-        return Ok(d.and_hms_opt(0, 0, 0).ok_or_else(err)?.and_utc().timestamp_millis());
+        return Ok(d
+            .and_hms_opt(0, 0, 0)
+            .ok_or_else(err)?
+            .and_utc()
+            .timestamp_millis());
     }
     Err(err())
 }
@@ -328,7 +336,9 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
                 + (time.nanosecond() / 1_000_000) as i64);
         }
     }
-    Err(format!("Failed to parse time '{s}': Text '{s}' could not be parsed"))
+    Err(format!(
+        "Failed to parse time '{s}': Text '{s}' could not be parsed"
+    ))
 }
 
 #[cfg(test)]
@@ -357,8 +367,12 @@ mod tests {
             Value::Int(1)
         );
         assert_eq!(
-            cast_value(Value::string("0.05"), &SqlType::String, &SqlType::decimal(2, 1))
-                .unwrap(),
+            cast_value(
+                Value::string("0.05"),
+                &SqlType::String,
+                &SqlType::decimal(2, 1)
+            )
+            .unwrap(),
             Value::Decimal(Decimal::new(1, 1))
         );
         assert_eq!(

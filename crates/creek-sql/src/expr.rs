@@ -70,7 +70,12 @@ impl Scope {
                     .join(", ")
             )),
             (None, _) => match qualifier {
-                Some(q) if !self.columns.iter().any(|c| c.qualifier.as_deref() == Some(q)) => {
+                Some(q)
+                    if !self
+                        .columns
+                        .iter()
+                        .any(|c| c.qualifier.as_deref() == Some(q)) =>
+                {
                     Err(format!("'{q}' is not a valid stream/table name or alias."))
                 }
                 Some(q) => Err(format!("Column '{q}.{name}' cannot be resolved.")),
@@ -107,7 +112,12 @@ enum Node {
     Compare(BinaryOp, Box<CompiledExpr>, Box<CompiledExpr>),
     IsNull(Box<CompiledExpr>, bool),
     IsDistinct(Box<CompiledExpr>, Box<CompiledExpr>, bool),
-    Between(Box<CompiledExpr>, Box<CompiledExpr>, Box<CompiledExpr>, bool),
+    Between(
+        Box<CompiledExpr>,
+        Box<CompiledExpr>,
+        Box<CompiledExpr>,
+        bool,
+    ),
     Like(Box<CompiledExpr>, LikePattern, bool),
     InList(Box<CompiledExpr>, Vec<CompiledExpr>, bool),
     Field(Box<CompiledExpr>, String),
@@ -204,7 +214,10 @@ pub fn literal_value(lit: &Literal) -> Result<(Option<SqlType>, Value), String> 
         }
         Literal::Double(s) => (
             Some(SqlType::Double),
-            Value::Double(s.parse().map_err(|_| format!("Invalid double literal: {s}"))?),
+            Value::Double(
+                s.parse()
+                    .map_err(|_| format!("Invalid double literal: {s}"))?,
+            ),
         ),
     })
 }
@@ -706,7 +719,10 @@ impl Compiler<'_> {
             if !matches!(op, BinaryOp::Eq | BinaryOp::Neq)
                 && !l.ty.is_primitive()
                 && l.ty == r.ty
-                && !matches!(l.ty, SqlType::Array(_) | SqlType::Map(..) | SqlType::Struct(_))
+                && !matches!(
+                    l.ty,
+                    SqlType::Array(_) | SqlType::Map(..) | SqlType::Struct(_)
+                )
             {
                 return Ok((l, r));
             }
@@ -724,24 +740,49 @@ impl Compiler<'_> {
         }
         // A string literal compared with a temporal or numeric column is
         // converted once, as ksqlDB does.
-        let temporal = |t: &SqlType| matches!(t, SqlType::Date | SqlType::Time | SqlType::Timestamp);
+        let temporal =
+            |t: &SqlType| matches!(t, SqlType::Date | SqlType::Time | SqlType::Timestamp);
         if temporal(&l.ty) && r.ty == SqlType::String {
             if let Some(v) = constant_of(&r) {
                 let v = cast_value(v, &SqlType::String, &l.ty)?;
                 let t = l.ty.clone();
-                return Ok((l, CompiledExpr { ty: t, node: Node::Literal(v) }));
+                return Ok((
+                    l,
+                    CompiledExpr {
+                        ty: t,
+                        node: Node::Literal(v),
+                    },
+                ));
             }
             let t = l.ty.clone();
-            return Ok((l, CompiledExpr { ty: t, node: Node::Cast(boxed(r)) }));
+            return Ok((
+                l,
+                CompiledExpr {
+                    ty: t,
+                    node: Node::Cast(boxed(r)),
+                },
+            ));
         }
         if temporal(&r.ty) && l.ty == SqlType::String {
             if let Some(v) = constant_of(&l) {
                 let v = cast_value(v, &SqlType::String, &r.ty)?;
                 let t = r.ty.clone();
-                return Ok((CompiledExpr { ty: t, node: Node::Literal(v) }, r));
+                return Ok((
+                    CompiledExpr {
+                        ty: t,
+                        node: Node::Literal(v),
+                    },
+                    r,
+                ));
             }
             let t = r.ty.clone();
-            return Ok((CompiledExpr { ty: t, node: Node::Cast(boxed(l)) }, r));
+            return Ok((
+                CompiledExpr {
+                    ty: t,
+                    node: Node::Cast(boxed(l)),
+                },
+                r,
+            ));
         }
         Err(format!(
             "Cannot compare {} ({}) to {} ({}) with {}.",
@@ -891,7 +932,11 @@ impl Compiler<'_> {
                 name.to_ascii_lowercase(),
                 infos
                     .iter()
-                    .map(|a| a.ty.as_ref().map(|t| t.to_string()).unwrap_or("null".into()))
+                    .map(|a| a
+                        .ty
+                        .as_ref()
+                        .map(|t| t.to_string())
+                        .unwrap_or("null".into()))
                     .collect::<Vec<_>>()
                     .join(", ")
             )),
@@ -1154,7 +1199,10 @@ fn arithmetic(op: BinaryOp, ty: &SqlType, l: Value, r: Value) -> Result<Value, S
     }
     Ok(match ty {
         SqlType::Int => {
-            let (a, b) = (l.as_i64().unwrap_or(0) as i32, r.as_i64().unwrap_or(0) as i32);
+            let (a, b) = (
+                l.as_i64().unwrap_or(0) as i32,
+                r.as_i64().unwrap_or(0) as i32,
+            );
             Value::Int(match op {
                 BinaryOp::Add => a.wrapping_add(b),
                 BinaryOp::Sub => a.wrapping_sub(b),
@@ -1254,7 +1302,9 @@ fn decimal_arithmetic(op: BinaryOp, a: Decimal, b: Decimal, scale: u32) -> Resul
                 )
             };
             let q = num / den;
-            Decimal::new(q, scale + 1).rescale(scale).ok_or_else(overflow)
+            Decimal::new(q, scale + 1)
+                .rescale(scale)
+                .ok_or_else(overflow)
         }
     }
 }
@@ -1387,10 +1437,15 @@ impl CompiledExpr {
             Node::Subscript(e, i) => match (e.eval(row)?, i.eval(row)?) {
                 (Value::Array(items), idx) => match idx.as_i64() {
                     // 1-based; negative counts from the end; out of range is NULL.
-                    Some(i) if i >= 1 => items.into_iter().nth(i as usize - 1).unwrap_or(Value::Null),
+                    Some(i) if i >= 1 => {
+                        items.into_iter().nth(i as usize - 1).unwrap_or(Value::Null)
+                    }
                     Some(i) if i < 0 && (i.unsigned_abs() as usize) <= items.len() => {
                         let n = items.len();
-                        items.into_iter().nth(n - i.unsigned_abs() as usize).unwrap_or(Value::Null)
+                        items
+                            .into_iter()
+                            .nth(n - i.unsigned_abs() as usize)
+                            .unwrap_or(Value::Null)
                     }
                     _ => Value::Null,
                 },
@@ -1420,9 +1475,12 @@ impl CompiledExpr {
                 }
             }
             Node::Cast(e) => cast_value(e.eval(row)?, &e.ty, &self.ty)?,
-            Node::Array(items) => {
-                Value::Array(items.iter().map(|e| e.eval(row)).collect::<Result<_, _>>()?)
-            }
+            Node::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|e| e.eval(row))
+                    .collect::<Result<_, _>>()?,
+            ),
             Node::Map(entries) => {
                 let mut out: Vec<(Value, Value)> = Vec::with_capacity(entries.len());
                 for (k, v) in entries {
@@ -1484,7 +1542,10 @@ fn eval_lambda(call: &LambdaCall, row: &[Value]) -> Result<Value, String> {
             Value::Array(items) => {
                 let mut out = Vec::new();
                 for x in items {
-                    if matches!(body.eval(&with_params(row, &[x.clone()]))?, Value::Boolean(true)) {
+                    if matches!(
+                        body.eval(&with_params(row, std::slice::from_ref(&x)))?,
+                        Value::Boolean(true)
+                    ) {
                         out.push(x);
                     }
                 }

@@ -6,6 +6,7 @@
 
 mod bench;
 mod fake;
+mod qtt;
 mod topics;
 mod up;
 
@@ -38,6 +39,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Insert fake customers into PostgreSQL, like the seed's make_fake_data.py (same flags).
     Fake(fake::FakeArgs),
+    /// Run ksqlDB query-validation-test files through creek's SQL engine.
+    Qtt(qtt::QttArgs),
 }
 
 fn main() {
@@ -47,6 +50,7 @@ fn main() {
         Command::Topics(args) => topics::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Fake(args) => fake::run(args),
+        Command::Qtt(args) => qtt::run(args),
     };
     if let Err(e) = result {
         eprintln!("Error: {e:#}");

@@ -1,0 +1,1277 @@
+//! The engine: executes statements against the metastore and the log, and
+//! owns the persistent queries.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+
+use creek_log::{LogStore, OffsetSpec, ProducerRecord};
+use creek_schema::registry::Registry;
+use creek_sql::ast::{self, ColumnConstraint, Literal, Properties, Query, SourceKind, Statement};
+use creek_sql::expr::{compile, resolve_type, CompileContext, Scope};
+use creek_sql::functions::FunctionRegistry;
+use creek_sql::types::SqlType;
+use creek_sql::value::Value;
+use parking_lot::Mutex;
+use serde_json::{json, Value as Json};
+
+use crate::format::{self, Column, FormatContext, FormatKind, FormatSpec, RowFormat};
+use crate::metastore::{format_name, ColumnRole, DataSource, Metastore, SourceColumn};
+use crate::plan::{plan_stream_query, StreamPlan};
+use crate::processing_log::ProcessingLog;
+use crate::query::{headers_type, partition_for, Projector, ResultRow, SinkEncoder, SourceDecoder};
+use crate::EngineError;
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    pub service_id: String,
+    /// Partitions of topics the engine creates when nothing says otherwise.
+    pub default_partitions: i32,
+    /// Start a task per persistent query (server) or leave them to
+    /// [`Engine::run_until_idle`] (conformance tests).
+    pub spawn_queries: bool,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            service_id: "default_".into(),
+            default_partitions: 1,
+            spawn_queries: true,
+        }
+    }
+}
+
+/// Session state of one client: properties and variables.
+#[derive(Debug, Clone, Default)]
+pub struct Session {
+    pub properties: BTreeMap<String, String>,
+    pub variables: BTreeMap<String, String>,
+}
+
+impl Session {
+    pub fn offset_reset_earliest(&self) -> bool {
+        self.properties
+            .get("auto.offset.reset")
+            .is_some_and(|v| v.eq_ignore_ascii_case("earliest"))
+    }
+}
+
+/// A persistent query's runtime state.
+pub struct PersistentQuery {
+    pub id: String,
+    pub sink: Option<String>,
+    pub source: String,
+    pub statement: String,
+    pub decoder: SourceDecoder,
+    pub projector: Projector,
+    pub encoder: SinkEncoder,
+    pub sink_topic: String,
+    /// Next offset per source partition.
+    positions: Mutex<BTreeMap<i32, i64>>,
+    pub state: Mutex<&'static str>,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+struct EngineState {
+    metastore: Metastore,
+    queries: BTreeMap<String, Arc<PersistentQuery>>,
+    next_query: usize,
+}
+
+/// The SQL engine.
+pub struct Engine {
+    pub log: Arc<dyn LogStore>,
+    pub registry: Option<Arc<Registry>>,
+    pub functions: Arc<FunctionRegistry>,
+    pub config: EngineConfig,
+    pub processing_log: Arc<ProcessingLog>,
+    state: Mutex<EngineState>,
+    /// Records the engine's queries and INSERTs produced, in order (tests).
+    pub output_tap: Mutex<Option<Vec<(String, ProducerRecord)>>>,
+}
+
+/// ksqlDB's spelling of a source kind.
+fn kind_word(kind: SourceKind) -> &'static str {
+    match kind {
+        SourceKind::Stream => "stream",
+        SourceKind::Table => "table",
+    }
+}
+
+fn literal_text(l: &Literal) -> String {
+    match l {
+        Literal::String(s) => s.clone(),
+        Literal::Integer(s) | Literal::Decimal(s) | Literal::Double(s) => s.clone(),
+        Literal::Boolean(b) => b.to_string(),
+        Literal::Null => "null".into(),
+    }
+}
+
+/// `WITH (...)` properties by upper-cased name.
+struct With {
+    props: BTreeMap<String, Literal>,
+}
+
+const SOURCE_PROPERTIES: &[&str] = &[
+    "KAFKA_TOPIC",
+    "KEY_FORMAT",
+    "VALUE_FORMAT",
+    "FORMAT",
+    "PARTITIONS",
+    "REPLICAS",
+    "TIMESTAMP",
+    "TIMESTAMP_FORMAT",
+    "KEY_DELIMITER",
+    "VALUE_DELIMITER",
+    "WRAP_SINGLE_VALUE",
+    "VALUE_AVRO_SCHEMA_FULL_NAME",
+    "KEY_AVRO_SCHEMA_FULL_NAME",
+    "KEY_SCHEMA_ID",
+    "VALUE_SCHEMA_ID",
+    "KEY_SCHEMA_FULL_NAME",
+    "VALUE_SCHEMA_FULL_NAME",
+    "WINDOW_TYPE",
+    "WINDOW_SIZE",
+    "RETENTION_MS",
+    "SOURCE_CONNECTOR",
+];
+
+impl With {
+    fn new(props: &Properties) -> Result<With, EngineError> {
+        let mut map = BTreeMap::new();
+        let mut unknown = Vec::new();
+        for (k, v) in props {
+            let key = k.to_ascii_uppercase();
+            if !SOURCE_PROPERTIES.contains(&key.as_str()) {
+                unknown.push(key.clone());
+            }
+            map.insert(key, v.clone());
+        }
+        if !unknown.is_empty() {
+            return Err(EngineError::Statement(format!(
+                "Invalid config variable(s) in the WITH clause: {}",
+                unknown.join(",")
+            )));
+        }
+        Ok(With { props: map })
+    }
+
+    fn string(&self, key: &str) -> Option<String> {
+        self.props.get(key).map(literal_text)
+    }
+
+    fn int(&self, key: &str) -> Result<Option<i64>, EngineError> {
+        match self.props.get(key) {
+            None => Ok(None),
+            Some(l) => literal_text(l).parse().map(Some).map_err(|_| {
+                EngineError::Statement(format!("Invalid value for {key}: {}", literal_text(l)))
+            }),
+        }
+    }
+
+    fn bool(&self, key: &str) -> Option<bool> {
+        self.props.get(key).map(|l| match l {
+            Literal::Boolean(b) => *b,
+            other => literal_text(other).eq_ignore_ascii_case("true"),
+        })
+    }
+
+    /// Key and value format specs, each `None` when not given.
+    fn formats(&self) -> Result<(Option<FormatSpec>, Option<FormatSpec>), EngineError> {
+        let both = self.string("FORMAT");
+        let key_name = self.string("KEY_FORMAT");
+        let value_name = self.string("VALUE_FORMAT");
+        if both.is_some() && (key_name.is_some() || value_name.is_some()) {
+            return Err(EngineError::Statement(
+                "Cannot supply both 'KEY_FORMAT' and 'FORMAT' properties, as 'FORMAT' sets both key and value formats.".into(),
+            ));
+        }
+        let spec =
+            |name: Option<String>, is_key: bool| -> Result<Option<FormatSpec>, EngineError> {
+                let Some(name) = name else { return Ok(None) };
+                let kind = format::parse_format(&name).map_err(EngineError::Statement)?;
+                let mut properties = BTreeMap::new();
+                let prefix = if is_key { "KEY" } else { "VALUE" };
+                if let Some(d) = self.string(&format!("{prefix}_DELIMITER")) {
+                    properties.insert("delimiter".to_string(), d);
+                }
+                if let Some(n) = self
+                    .string(&format!("{prefix}_AVRO_SCHEMA_FULL_NAME"))
+                    .or_else(|| self.string(&format!("{prefix}_SCHEMA_FULL_NAME")))
+                {
+                    properties.insert("fullSchemaName".to_string(), n);
+                }
+                if let Some(id) = self.string(&format!("{prefix}_SCHEMA_ID")) {
+                    properties.insert("schemaId".to_string(), id);
+                }
+                Ok(Some(FormatSpec {
+                    kind,
+                    properties,
+                    wrap_single_value: if is_key {
+                        None
+                    } else {
+                        self.bool("WRAP_SINGLE_VALUE")
+                    },
+                }))
+            };
+        let key = spec(key_name.or(both.clone()), true)?;
+        let value = spec(value_name.or(both), false)?;
+        Ok((key, value))
+    }
+}
+
+fn kafka_format() -> FormatSpec {
+    FormatSpec {
+        kind: FormatKind::Kafka,
+        properties: BTreeMap::new(),
+        wrap_single_value: None,
+    }
+}
+
+fn status_entity(text: &str, message: &str, query_id: Option<&str>) -> Json {
+    json!({
+        "@type": "currentStatus",
+        "statementText": text,
+        "commandId": format!("stream/{}/create", query_id.unwrap_or("")),
+        "commandStatus": {
+            "status": "SUCCESS",
+            "message": message,
+            "queryId": query_id,
+        },
+        "commandSequenceNumber": -1,
+        "warnings": [],
+    })
+}
+
+impl Engine {
+    pub fn new(
+        log: Arc<dyn LogStore>,
+        registry: Option<Arc<Registry>>,
+        config: EngineConfig,
+    ) -> Arc<Engine> {
+        Arc::new(Engine {
+            log,
+            registry,
+            functions: Arc::new(FunctionRegistry::builtin()),
+            config,
+            processing_log: Arc::new(ProcessingLog::default()),
+            state: Mutex::new(EngineState {
+                metastore: Metastore::default(),
+                queries: BTreeMap::new(),
+                next_query: 0,
+            }),
+            output_tap: Mutex::new(None),
+        })
+    }
+
+    /// A snapshot of the metastore.
+    pub fn metastore(&self) -> Metastore {
+        self.state.lock().metastore.clone()
+    }
+
+    pub fn queries(&self) -> Vec<Arc<PersistentQuery>> {
+        self.state.lock().queries.values().cloned().collect()
+    }
+
+    fn format_ctx(&self, topic: &str, is_key: bool) -> FormatContext {
+        FormatContext {
+            registry: self.registry.clone(),
+            topic: topic.to_string(),
+            is_key,
+        }
+    }
+
+    /// Substitutes `${name}` variables in statement text.
+    pub fn substitute(text: &str, session: &Session) -> String {
+        if !text.contains("${") {
+            return text.to_string();
+        }
+        let mut out = text.to_string();
+        for (k, v) in &session.variables {
+            out = out.replace(&format!("${{{k}}}"), v);
+        }
+        out
+    }
+
+    /// Executes one statement that is not a SELECT; returns ksqlDB's REST entity.
+    pub async fn execute(
+        self: &Arc<Self>,
+        statement: &Statement,
+        text: &str,
+        session: &mut Session,
+    ) -> Result<Json, EngineError> {
+        match statement {
+            Statement::CreateSource {
+                kind,
+                or_replace,
+                read_only,
+                if_not_exists,
+                name,
+                columns,
+                properties,
+            } => {
+                self.create_source(
+                    *kind,
+                    *or_replace,
+                    *read_only,
+                    *if_not_exists,
+                    name,
+                    columns,
+                    properties,
+                    text,
+                )
+                .await
+            }
+            Statement::CreateAsSelect {
+                kind,
+                or_replace,
+                if_not_exists,
+                name,
+                properties,
+                query,
+            } => {
+                self.create_as_select(
+                    *kind,
+                    *or_replace,
+                    *if_not_exists,
+                    name,
+                    properties,
+                    query,
+                    text,
+                    session,
+                )
+                .await
+            }
+            Statement::InsertInto { target, query, .. } => {
+                self.insert_into(target, query, text, session).await
+            }
+            Statement::InsertValues {
+                target,
+                columns,
+                values,
+            } => self.insert_values(target, columns, values, text).await,
+            Statement::Drop {
+                kind,
+                if_exists,
+                name,
+                delete_topic,
+            } => {
+                self.drop_source(*kind, *if_exists, name, *delete_topic, text)
+                    .await
+            }
+            Statement::Terminate(id) => self.terminate(id.as_deref(), text),
+            Statement::SetProperty { name, value } => {
+                session.properties.insert(name.clone(), value.clone());
+                Ok(json!({"@type": "setProperty", "statementText": text, "warnings": []}))
+            }
+            Statement::UnsetProperty(name) => {
+                session.properties.remove(name);
+                Ok(json!({"@type": "unsetProperty", "statementText": text, "warnings": []}))
+            }
+            Statement::Define { name, value } => {
+                session.variables.insert(name.clone(), value.clone());
+                Ok(json!({"@type": "defineVariable", "statementText": text, "warnings": []}))
+            }
+            Statement::Undefine(name) => {
+                session.variables.remove(name);
+                Ok(json!({"@type": "undefineVariable", "statementText": text, "warnings": []}))
+            }
+            Statement::CreateType {
+                if_not_exists,
+                name,
+                ty,
+            } => {
+                let mut state = self.state.lock();
+                if state.metastore.types.contains_key(name) {
+                    if *if_not_exists {
+                        return Ok(status_entity(text, "Type already exists", None));
+                    }
+                    return Err(EngineError::Statement(format!(
+                        "Cannot register custom type '{name}' since it is already registered with type: {}",
+                        state.metastore.types[name]
+                    )));
+                }
+                let resolved =
+                    resolve_type(ty, &state.metastore.types).map_err(EngineError::Statement)?;
+                state.metastore.types.insert(name.clone(), resolved);
+                Ok(status_entity(text, "Registered custom type", None))
+            }
+            Statement::DropType { if_exists, name } => {
+                let mut state = self.state.lock();
+                if state.metastore.types.remove(name).is_none() && !if_exists {
+                    return Err(EngineError::Statement(format!(
+                        "Type {name} does not exist."
+                    )));
+                }
+                Ok(status_entity(text, "Dropped type", None))
+            }
+            Statement::Query(_) => Err(EngineError::Statement(
+                "SELECT statements are run with the /query endpoint".into(),
+            )),
+            other => Err(EngineError::NotSupported(statement_kind(other).to_string())),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn create_source(
+        self: &Arc<Self>,
+        kind: SourceKind,
+        or_replace: bool,
+        read_only: bool,
+        if_not_exists: bool,
+        name: &str,
+        columns: &[ast::ColumnDef],
+        properties: &Properties,
+        text: &str,
+    ) -> Result<Json, EngineError> {
+        if kind == SourceKind::Table {
+            return Err(EngineError::NotSupported("tables".into()));
+        }
+        if let Some(existing) = self.state.lock().metastore.source(name).cloned() {
+            if if_not_exists {
+                return Ok(status_entity(text, "Stream already exists", None));
+            }
+            if !or_replace {
+                return Err(EngineError::Statement(format!(
+                    "Cannot add {} '{name}': A {} with the same name already exists",
+                    kind_word(kind),
+                    existing.kind_name().to_ascii_lowercase()
+                )));
+            }
+            if read_only || existing.read_only {
+                return Err(EngineError::Statement(format!(
+                    "Cannot add {} '{name}': CREATE OR REPLACE is not supported on source {}s.",
+                    kind_word(kind),
+                    kind_word(kind)
+                )));
+            }
+        }
+        let with = With::new(properties)?;
+        let topic = with.string("KAFKA_TOPIC").ok_or_else(|| {
+            EngineError::Statement(
+                "Missing required property \"KAFKA_TOPIC\" which has no default value.".into(),
+            )
+        })?;
+        let (key_format, value_format) = with.formats()?;
+        let value_format = value_format.ok_or_else(|| {
+            EngineError::Statement(
+                "Statement is missing the 'VALUE_FORMAT' property from the WITH clause. Either provide one or set a default via the 'ksql.persistence.default.format.value' config.".into(),
+            )
+        })?;
+        let key_format = key_format.unwrap_or_else(kafka_format);
+
+        let types = self.state.lock().metastore.types.clone();
+        let mut cols = Vec::new();
+        for c in columns {
+            let ty = resolve_type(&c.ty, &types).map_err(EngineError::Statement)?;
+            let role = match &c.constraint {
+                ColumnConstraint::None => ColumnRole::Value,
+                ColumnConstraint::Key | ColumnConstraint::PrimaryKey => ColumnRole::Key,
+                ColumnConstraint::Headers => {
+                    if ty != headers_type() {
+                        return Err(EngineError::Statement(format!(
+                            "Invalid type for HEADERS column: expected {}, got {ty}",
+                            headers_type()
+                        )));
+                    }
+                    ColumnRole::Header(None)
+                }
+                ColumnConstraint::Header(k) => ColumnRole::Header(Some(k.clone())),
+            };
+            if crate::plan::RESERVED_COLUMNS.contains(&c.name.as_str()) {
+                return Err(EngineError::Statement(format!(
+                    "'{}' is a reserved column name.",
+                    c.name
+                )));
+            }
+            if cols.iter().any(|x: &SourceColumn| x.name == c.name) {
+                return Err(EngineError::Statement(format!(
+                    "Duplicate column names:\n\t{}",
+                    c.name
+                )));
+            }
+            cols.push(SourceColumn {
+                name: c.name.clone(),
+                ty,
+                role,
+            });
+        }
+        // Ensure the topic exists.
+        let partitions = with.int("PARTITIONS")?;
+        let exists = self.log.describe_topic(&topic).await.is_ok();
+        if !exists {
+            match partitions {
+                Some(p) => {
+                    self.log
+                        .create_topic(&topic, p as i32, BTreeMap::new())
+                        .await
+                        .map_err(|e| EngineError::Statement(e.to_string()))?;
+                }
+                None => {
+                    return Err(EngineError::Statement(format!(
+                        "Topic '{topic}' does not exist. If you want to create a new topic for the {} please re-run the statement providing the required 'PARTITIONS' configuration in the WITH clause (and optionally 'REPLICAS'). For example: CREATE {} {name} ({}) WITH (KAFKA_TOPIC='{topic}', PARTITIONS=2, REPLICAS=1, ...);",
+                        kind_word(kind),
+                        kind_word(kind).to_ascii_uppercase(),
+                        "...",
+                    )))
+                }
+            }
+        }
+        // Schema inference from the registry.
+        if !cols.iter().any(|c| c.role == ColumnRole::Value)
+            && matches!(
+                value_format.kind,
+                FormatKind::Avro | FormatKind::JsonSr | FormatKind::Protobuf
+            )
+        {
+            let inferred =
+                format::infer_columns(value_format.kind, &self.format_ctx(&topic, false))
+                    .await
+                    .map_err(EngineError::Statement)?;
+            cols.extend(inferred.into_iter().map(|c| SourceColumn {
+                name: c.name,
+                ty: c.ty,
+                role: ColumnRole::Value,
+            }));
+        }
+        let key_count = cols.iter().filter(|c| c.role == ColumnRole::Key).count();
+        if key_count == 0
+            && matches!(key_format.kind, FormatKind::Avro)
+            && with.string("KEY_FORMAT").is_some()
+        {
+            let inferred = format::infer_columns(key_format.kind, &self.format_ctx(&topic, true))
+                .await
+                .map_err(EngineError::Statement)?;
+            let keys: Vec<SourceColumn> = inferred
+                .into_iter()
+                .map(|c| SourceColumn {
+                    name: c.name,
+                    ty: c.ty,
+                    role: ColumnRole::Key,
+                })
+                .collect();
+            cols.splice(0..0, keys);
+        }
+        let timestamp = match with.string("TIMESTAMP") {
+            Some(col) => {
+                let col = col.to_ascii_uppercase();
+                let c = cols.iter().find(|c| c.name == col).ok_or_else(|| {
+                    EngineError::Statement(format!(
+                        "The TIMESTAMP column set in the WITH clause does not exist in the schema: '{col}'"
+                    ))
+                })?;
+                let fmt = with.string("TIMESTAMP_FORMAT");
+                match (&c.ty, &fmt) {
+                    (SqlType::Bigint | SqlType::Timestamp, None) | (SqlType::String, Some(_)) => {}
+                    (SqlType::String, None) => {
+                        return Err(EngineError::Statement("A String timestamp field has been specified without also specifying the TIMESTAMP_FORMAT property.".into()))
+                    }
+                    (t, _) => {
+                        return Err(EngineError::Statement(format!(
+                            "Timestamp column, `{col}`, should be LONG(INT64), TIMESTAMP, or a String with a TIMESTAMP_FORMAT specified. Got {t}"
+                        )))
+                    }
+                }
+                Some((col, fmt))
+            }
+            None => None,
+        };
+        let source = DataSource {
+            name: name.to_string(),
+            kind,
+            topic,
+            key_format,
+            value_format,
+            columns: cols,
+            timestamp,
+            read_only,
+            is_sink: false,
+            statement: text.to_string(),
+        };
+        // Validate that the formats accept the columns.
+        self.build_formats(&source, false).await?;
+        self.state
+            .lock()
+            .metastore
+            .sources
+            .insert(name.to_string(), Arc::new(source));
+        Ok(status_entity(text, "Stream created", None))
+    }
+
+    /// Builds the key and value formats of a source. `register` is true for
+    /// sinks, whose AVRO schemas are registered.
+    async fn build_formats(
+        &self,
+        source: &DataSource,
+        _register: bool,
+    ) -> Result<(Arc<dyn RowFormat>, Arc<dyn RowFormat>), EngineError> {
+        let key = format::build(
+            &source.key_format,
+            &source.key_format_columns(),
+            &self.format_ctx(&source.topic, true),
+        )
+        .await
+        .map_err(EngineError::Statement)?;
+        let value = format::build(
+            &source.value_format,
+            &source.value_format_columns(),
+            &self.format_ctx(&source.topic, false),
+        )
+        .await
+        .map_err(EngineError::Statement)?;
+        Ok((key, value))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn create_as_select(
+        self: &Arc<Self>,
+        kind: SourceKind,
+        or_replace: bool,
+        if_not_exists: bool,
+        name: &str,
+        properties: &Properties,
+        query: &Query,
+        text: &str,
+        session: &Session,
+    ) -> Result<Json, EngineError> {
+        if kind == SourceKind::Table {
+            return Err(EngineError::NotSupported("CREATE TABLE AS SELECT".into()));
+        }
+        if let Some(existing) = self.state.lock().metastore.source(name).cloned() {
+            if if_not_exists {
+                return Ok(status_entity(text, "Stream already exists", None));
+            }
+            if !or_replace {
+                return Err(EngineError::Statement(format!(
+                    "Cannot add {} '{name}': A {} with the same name already exists",
+                    kind_word(kind),
+                    existing.kind_name().to_ascii_lowercase()
+                )));
+            }
+            return Err(EngineError::NotSupported(
+                "CREATE OR REPLACE of a query".into(),
+            ));
+        }
+        let with = With::new(properties)?;
+        let plan = {
+            let state = self.state.lock();
+            plan_stream_query(query, &state.metastore, &self.functions, Some(name))?
+        };
+        let input = plan.source.clone();
+        let (key_spec, value_spec) = with.formats()?;
+        let has_key = !plan.key.is_empty();
+        if !has_key && with.string("KEY_FORMAT").is_some() {
+            return Err(EngineError::Statement(
+                "Key format specified for stream without key columns.".into(),
+            ));
+        }
+        let key_format = if has_key {
+            key_spec.unwrap_or_else(|| input.key_format.clone())
+        } else {
+            FormatSpec {
+                kind: FormatKind::None,
+                properties: BTreeMap::new(),
+                wrap_single_value: None,
+            }
+        };
+        let mut value_format = value_spec.unwrap_or_else(|| {
+            let mut f = input.value_format.clone();
+            f.properties.remove("schemaId");
+            f
+        });
+        if value_format.wrap_single_value.is_none() {
+            value_format.wrap_single_value = with.bool("WRAP_SINGLE_VALUE");
+        }
+        let topic = with
+            .string("KAFKA_TOPIC")
+            .unwrap_or_else(|| name.to_string());
+        let partitions = match with.int("PARTITIONS")? {
+            Some(p) => p as i32,
+            None => match self.log.describe_topic(&input.topic).await {
+                Ok(d) => d.partitions,
+                Err(_) => self.config.default_partitions,
+            },
+        };
+        let columns = plan.output_columns();
+        let timestamp = with
+            .string("TIMESTAMP")
+            .map(|c| (c.to_ascii_uppercase(), with.string("TIMESTAMP_FORMAT")));
+        let sink = DataSource {
+            name: name.to_string(),
+            kind,
+            topic: topic.clone(),
+            key_format,
+            value_format,
+            columns,
+            timestamp,
+            read_only: false,
+            is_sink: true,
+            statement: text.to_string(),
+        };
+        if self.log.describe_topic(&topic).await.is_err() {
+            self.log
+                .create_topic(&topic, partitions, BTreeMap::new())
+                .await
+                .map_err(|e| EngineError::Statement(e.to_string()))?;
+        }
+        let query_id = {
+            let mut state = self.state.lock();
+            let id = format!("CSAS_{}_{}", name.to_ascii_uppercase(), state.next_query);
+            state.next_query += 1;
+            id
+        };
+        let sink = Arc::new(sink);
+        let pq = self
+            .build_query(query_id.clone(), plan, &sink, text, session)
+            .await?;
+        {
+            let mut state = self.state.lock();
+            state.metastore.sources.insert(name.to_string(), sink);
+            state.queries.insert(query_id.clone(), pq.clone());
+        }
+        self.start(&pq);
+        Ok(status_entity(
+            text,
+            &format!("Created query with ID {query_id}"),
+            Some(&query_id),
+        ))
+    }
+
+    async fn build_query(
+        self: &Arc<Self>,
+        query_id: String,
+        plan: StreamPlan,
+        sink: &Arc<DataSource>,
+        text: &str,
+        session: &Session,
+    ) -> Result<Arc<PersistentQuery>, EngineError> {
+        let input = plan.source.clone();
+        let (key_in, value_in) = self.build_formats(&input, false).await?;
+        let (key_out, value_out) = self.build_formats(sink, true).await?;
+        let decoder = SourceDecoder::new(input.clone(), key_in, value_in, &self.functions)
+            .map_err(EngineError::Statement)?;
+        let partitions = self
+            .log
+            .describe_topic(&sink.topic)
+            .await
+            .map(|d| d.partitions)
+            .unwrap_or(1);
+        let timestamp = sink
+            .timestamp
+            .as_ref()
+            .and_then(|(c, _)| sink.value_columns().position(|v| &v.name == c));
+        let encoder = SinkEncoder {
+            key: key_out,
+            value: value_out,
+            has_key: sink.key_columns().next().is_some(),
+            partitions,
+            timestamp,
+        };
+        // Resume from committed offsets; otherwise earliest or latest.
+        let group = self.query_group(&query_id);
+        let committed = self.log.committed_offsets(&group).await.unwrap_or_default();
+        let source_partitions = self
+            .log
+            .describe_topic(&input.topic)
+            .await
+            .map(|d| d.partitions)
+            .map_err(|e| EngineError::Statement(e.to_string()))?;
+        let mut positions = BTreeMap::new();
+        for p in 0..source_partitions {
+            let pos = match committed.get(&(input.topic.clone(), p)) {
+                Some(o) => *o,
+                None => {
+                    let spec = if session.offset_reset_earliest() {
+                        OffsetSpec::Earliest
+                    } else {
+                        OffsetSpec::Latest
+                    };
+                    self.log
+                        .list_offset(&input.topic, p, spec)
+                        .await
+                        .ok()
+                        .flatten()
+                        .unwrap_or(0)
+                }
+            };
+            positions.insert(p, pos);
+        }
+        let (stop, _) = tokio::sync::watch::channel(false);
+        Ok(Arc::new(PersistentQuery {
+            id: query_id.clone(),
+            sink: Some(sink.name.clone()),
+            source: input.name.clone(),
+            statement: text.to_string(),
+            decoder,
+            projector: Projector {
+                plan,
+                log: self.processing_log.clone(),
+                query_id,
+            },
+            encoder,
+            sink_topic: sink.topic.clone(),
+            positions: Mutex::new(positions),
+            state: Mutex::new("RUNNING"),
+            stop,
+        }))
+    }
+
+    fn query_group(&self, query_id: &str) -> String {
+        format!("_confluent-ksql-{}query_{query_id}", self.config.service_id)
+    }
+
+    fn start(self: &Arc<Self>, query: &Arc<PersistentQuery>) {
+        if !self.config.spawn_queries {
+            return;
+        }
+        let engine = self.clone();
+        let query = query.clone();
+        let mut stop = query.stop.subscribe();
+        tokio::spawn(async move {
+            loop {
+                if *stop.borrow() {
+                    break;
+                }
+                match engine.step(&query).await {
+                    Ok(0) => {
+                        tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+                            _ = stop.changed() => {}
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::error!(query = %query.id, "query failed: {e}");
+                        *query.state.lock() = "ERROR";
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        });
+    }
+
+    /// Processes what is available for one query; returns records consumed.
+    pub async fn step(&self, query: &PersistentQuery) -> Result<usize, EngineError> {
+        let positions: Vec<(i32, i64)> = query
+            .positions
+            .lock()
+            .iter()
+            .map(|(p, o)| (*p, *o))
+            .collect();
+        let topic = &query.decoder.source.topic;
+        let mut consumed = 0;
+        for (partition, offset) in positions {
+            let fetched = self
+                .log
+                .fetch(topic, partition, offset, 1 << 20, Duration::ZERO)
+                .await
+                .map_err(|e| EngineError::Log(e.to_string()))?;
+            if fetched.records.is_empty() {
+                continue;
+            }
+            let mut outputs: BTreeMap<i32, Vec<ProducerRecord>> = BTreeMap::new();
+            let mut ordered = Vec::new();
+            let mut next = offset;
+            for record in &fetched.records {
+                next = record.offset + 1;
+                consumed += 1;
+                let decoded = match query.decoder.decode(record) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        self.processing_log.error(
+                            &query.id,
+                            &format!(
+                                "Failed to deserialize record from {topic}-{partition}@{}: {e}",
+                                record.offset
+                            ),
+                        );
+                        continue;
+                    }
+                };
+                let Some(result) =
+                    query
+                        .projector
+                        .apply(&decoded.row, decoded.rowtime, decoded.value_is_null)
+                else {
+                    continue;
+                };
+                match query.encoder.encode(&result) {
+                    Ok((p, rec)) => {
+                        ordered.push(rec.clone());
+                        outputs.entry(p).or_default().push(rec);
+                    }
+                    Err(e) => self
+                        .processing_log
+                        .error(&query.id, &format!("Failed to serialize row: {e}")),
+                }
+            }
+            for (p, records) in outputs {
+                self.log
+                    .produce(&query.sink_topic, p, records)
+                    .await
+                    .map_err(|e| EngineError::Log(e.to_string()))?;
+            }
+            if let Some(tap) = self.output_tap.lock().as_mut() {
+                for rec in ordered {
+                    tap.push((query.sink_topic.clone(), rec));
+                }
+            }
+            self.log
+                .commit_offsets(
+                    &self.query_group(&query.id),
+                    &[(topic.clone(), partition, next)],
+                )
+                .await
+                .map_err(|e| EngineError::Log(e.to_string()))?;
+            query.positions.lock().insert(partition, next);
+        }
+        Ok(consumed)
+    }
+
+    /// Runs every query until none has input left (tests, benchmarks).
+    pub async fn run_until_idle(&self) -> Result<(), EngineError> {
+        loop {
+            let mut progress = 0;
+            for q in self.queries() {
+                progress += self.step(&q).await?;
+            }
+            if progress == 0 {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn insert_into(
+        self: &Arc<Self>,
+        target: &str,
+        query: &Query,
+        text: &str,
+        session: &Session,
+    ) -> Result<Json, EngineError> {
+        let sink = self
+            .state
+            .lock()
+            .metastore
+            .source(target)
+            .cloned()
+            .ok_or_else(|| EngineError::Statement(format!("{target} does not exist.")))?;
+        if sink.read_only {
+            return Err(EngineError::Statement(format!(
+                "Cannot insert into read-only {}: {target}",
+                kind_word(sink.kind)
+            )));
+        }
+        let plan = {
+            let state = self.state.lock();
+            plan_stream_query(query, &state.metastore, &self.functions, Some(target))?
+        };
+        let result_columns = plan.output_columns();
+        let same = result_columns.len() == sink.columns.len()
+            && result_columns
+                .iter()
+                .zip(&sink.columns)
+                .all(|(a, b)| a.name == b.name && a.ty == b.ty && a.role == b.role);
+        if !same {
+            let fmt = |cols: &[SourceColumn]| {
+                cols.iter()
+                    .map(|c| {
+                        format!(
+                            "`{}` {}{}",
+                            c.name,
+                            c.ty,
+                            if c.role == ColumnRole::Key {
+                                " KEY"
+                            } else {
+                                ""
+                            }
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            return Err(EngineError::Statement(format!(
+                "Incompatible schema between results and sink.\nResult schema is {}\nSink schema is {}",
+                fmt(&result_columns),
+                fmt(&sink.columns)
+            )));
+        }
+        let query_id = {
+            let mut state = self.state.lock();
+            let id = format!("INSERTQUERY_{}", state.next_query);
+            state.next_query += 1;
+            id
+        };
+        let pq = self
+            .build_query(query_id.clone(), plan, &sink, text, session)
+            .await?;
+        self.state
+            .lock()
+            .queries
+            .insert(query_id.clone(), pq.clone());
+        self.start(&pq);
+        Ok(status_entity(
+            text,
+            &format!("Created query with ID {query_id}"),
+            Some(&query_id),
+        ))
+    }
+
+    async fn insert_values(
+        self: &Arc<Self>,
+        target: &str,
+        columns: &[String],
+        values: &[ast::Expr],
+        text: &str,
+    ) -> Result<Json, EngineError> {
+        let sink = self
+            .state
+            .lock()
+            .metastore
+            .source(target)
+            .cloned()
+            .ok_or_else(|| EngineError::Statement(format!("{target} does not exist.")))?;
+        let names: Vec<String> = if columns.is_empty() {
+            sink.columns
+                .iter()
+                .filter(|c| !matches!(c.role, ColumnRole::Header(_)))
+                .map(|c| c.name.clone())
+                .collect()
+        } else {
+            columns.to_vec()
+        };
+        if names.len() != values.len() {
+            return Err(EngineError::Statement(format!(
+                "Expected a value for each column. Expected Columns: [{}]. Got [{}]",
+                names.join(", "),
+                values
+                    .iter()
+                    .map(|v| v.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        let types = self.state.lock().metastore.types.clone();
+        let ctx = CompileContext {
+            functions: &self.functions,
+            custom_types: &types,
+        };
+        let empty = Scope::default();
+        let mut row: HashMap<String, Value> = HashMap::new();
+        let mut rowtime = None;
+        for (name, expr) in names.iter().zip(values) {
+            if name == "ROWTIME" {
+                let c = compile(expr, &empty, &ctx).map_err(EngineError::Statement)?;
+                rowtime = c.eval(&[]).ok().and_then(|v| v.as_i64());
+                continue;
+            }
+            let column = sink
+                .columns
+                .iter()
+                .find(|c| &c.name == name)
+                .ok_or_else(|| {
+                    EngineError::Statement(format!("Column name {name} does not exist."))
+                })?;
+            if let ColumnRole::Header(_) = column.role {
+                return Err(EngineError::Statement(format!(
+                    "Cannot insert into HEADER columns: {name}"
+                )));
+            }
+            let c = compile(expr, &empty, &ctx).map_err(EngineError::Statement)?;
+            let v = c.eval(&[]).map_err(EngineError::Statement)?;
+            let v = if c.ty == column.ty || v.is_null() {
+                v
+            } else if c.ty.can_widen_to(&column.ty)
+                || creek_sql::cast::check_cast(&c.ty, &column.ty).is_ok() && c.ty == SqlType::String
+            {
+                creek_sql::cast::cast_value(v, &c.ty, &column.ty).map_err(EngineError::Statement)?
+            } else {
+                return Err(EngineError::Statement(format!(
+                    "Expected type {} for field {name} but got {}({})",
+                    column.ty,
+                    c.ty,
+                    creek_sql::cast::to_java_string(&v)
+                )));
+            };
+            row.insert(name.clone(), v);
+        }
+        let key: Vec<Value> = sink
+            .key_columns()
+            .map(|c| row.get(&c.name).cloned().unwrap_or(Value::Null))
+            .collect();
+        let value: Vec<Value> = sink
+            .value_columns()
+            .map(|c| row.get(&c.name).cloned().unwrap_or(Value::Null))
+            .collect();
+        let (key_fmt, value_fmt) = self.build_formats(&sink, true).await?;
+        let partitions = self
+            .log
+            .describe_topic(&sink.topic)
+            .await
+            .map(|d| d.partitions)
+            .unwrap_or(1);
+        let encoder = SinkEncoder {
+            key: key_fmt,
+            value: value_fmt,
+            has_key: !key.is_empty(),
+            partitions,
+            timestamp: None,
+        };
+        let result = ResultRow {
+            key,
+            value: Some(value),
+            projection: Vec::new(),
+            rowtime: rowtime.unwrap_or_else(creek_log::now_ms),
+        };
+        let (p, record) = encoder.encode(&result).map_err(|e| {
+            EngineError::Statement(format!("Failed to insert values into '{target}'. {e}"))
+        })?;
+        self.log
+            .produce(&sink.topic, p, vec![record.clone()])
+            .await
+            .map_err(|e| EngineError::Log(e.to_string()))?;
+        if let Some(tap) = self.output_tap.lock().as_mut() {
+            tap.push((sink.topic.clone(), record));
+        }
+        let _ = partition_for;
+        Ok(
+            json!({"@type": "currentStatus", "statementText": text, "commandStatus": {"status": "SUCCESS", "message": ""}, "warnings": []}),
+        )
+    }
+
+    async fn drop_source(
+        self: &Arc<Self>,
+        kind: SourceKind,
+        if_exists: bool,
+        name: &str,
+        delete_topic: bool,
+        text: &str,
+    ) -> Result<Json, EngineError> {
+        let source = {
+            let state = self.state.lock();
+            let Some(source) = state.metastore.source(name).cloned() else {
+                if if_exists {
+                    return Ok(status_entity(
+                        text,
+                        &format!("Source `{name}` does not exist."),
+                        None,
+                    ));
+                }
+                return Err(EngineError::Statement(format!(
+                    "Source {name} does not exist."
+                )));
+            };
+            if source.kind != kind {
+                return Err(EngineError::Statement(format!(
+                    "Incompatible data source type is {}, but statement was DROP {}",
+                    source.kind_name(),
+                    kind_word(kind).to_ascii_uppercase()
+                )));
+            }
+            let writers: Vec<String> = state
+                .queries
+                .values()
+                .filter(|q| q.sink.as_deref() == Some(name))
+                .map(|q| q.id.clone())
+                .collect();
+            let readers: Vec<String> = state
+                .queries
+                .values()
+                .filter(|q| q.source == name)
+                .map(|q| q.id.clone())
+                .collect();
+            if !writers.is_empty() || !readers.is_empty() {
+                let (what, ids) = if !writers.is_empty() {
+                    ("write into", writers)
+                } else {
+                    ("read from", readers)
+                };
+                return Err(EngineError::Statement(format!(
+                    "Cannot drop {name}.\nThe following queries {what} this source: [{}].\nYou need to terminate them before dropping {name}.",
+                    ids.join(", ")
+                )));
+            }
+            if delete_topic && source.read_only {
+                return Err(EngineError::Statement(format!(
+                    "Cannot delete topic for read-only source: {name}"
+                )));
+            }
+            source
+        };
+        self.state.lock().metastore.sources.remove(name);
+        if delete_topic {
+            let _ = self.log.delete_topic(&source.topic).await;
+            if let Some(registry) = &self.registry {
+                for suffix in ["-key", "-value"] {
+                    let _ = registry
+                        .delete_subject(&format!("{}{suffix}", source.topic), false)
+                        .await;
+                }
+            }
+        }
+        Ok(status_entity(
+            text,
+            &format!("Source `{name}` (topic: {}) was dropped.", source.topic),
+            None,
+        ))
+    }
+
+    fn terminate(&self, id: Option<&str>, text: &str) -> Result<Json, EngineError> {
+        let mut state = self.state.lock();
+        let ids: Vec<String> = match id {
+            None => state.queries.keys().cloned().collect(),
+            Some(id) => {
+                let upper = id.to_ascii_uppercase();
+                if !state.queries.contains_key(&upper) {
+                    return Err(EngineError::Statement(format!("Unknown queryId: {id}")));
+                }
+                vec![upper]
+            }
+        };
+        for id in ids {
+            if let Some(q) = state.queries.remove(&id) {
+                let _ = q.stop.send(true);
+            }
+        }
+        Ok(status_entity(text, "Query terminated.", None))
+    }
+}
+
+fn statement_kind(s: &Statement) -> &'static str {
+    match s {
+        Statement::Show { .. } => "SHOW",
+        Statement::Describe { .. } | Statement::DescribeAll { .. } => "DESCRIBE",
+        Statement::DescribeFunction(_) => "DESCRIBE FUNCTION",
+        Statement::DescribeConnector(_) => "DESCRIBE CONNECTOR",
+        Statement::ExplainQuery(_) | Statement::Explain(_) => "EXPLAIN",
+        Statement::Print { .. } => "PRINT",
+        Statement::Pause(_) => "PAUSE",
+        Statement::Resume(_) => "RESUME",
+        Statement::CreateConnector { .. } => "CREATE CONNECTOR",
+        Statement::DropConnector { .. } => "DROP CONNECTOR",
+        Statement::AssertTopic { .. } => "ASSERT TOPIC",
+        Statement::AssertSchema { .. } => "ASSERT SCHEMA",
+        Statement::RunScript(_) => "RUN SCRIPT",
+        Statement::AlterSystem { .. } => "ALTER SYSTEM",
+        Statement::AlterSource { .. } => "ALTER",
+        _ => "this statement",
+    }
+}
+
+/// Names of the formats for SHOW STREAMS.
+pub fn source_formats(s: &DataSource) -> (&'static str, &'static str) {
+    (
+        format_name(s.key_format.kind),
+        format_name(s.value_format.kind),
+    )
+}
+
+/// Columns of a format, for callers outside the engine.
+pub fn columns_of(s: &DataSource, key: bool) -> Vec<Column> {
+    if key {
+        s.key_format_columns()
+    } else {
+        s.value_format_columns()
+    }
+}

@@ -1,0 +1,404 @@
+//! Planning a non-aggregate `SELECT` over one stream: resolve columns,
+//! compile the filter and projection, and work out the result's key and
+//! value columns as ksqlDB does (key columns carried through, or replaced by
+//! `PARTITION BY`).
+
+use std::sync::Arc;
+
+use creek_sql::ast::{Expr, Literal, Query, Relation, SelectItem, SourceKind};
+use creek_sql::expr::{compile, CompileContext, CompiledExpr, Scope};
+use creek_sql::functions::FunctionRegistry;
+use creek_sql::types::SqlType;
+
+use crate::metastore::{ColumnRole, DataSource, Metastore, SourceColumn};
+use crate::EngineError;
+
+/// Pseudo columns every row of a stream has, after its own columns.
+pub const PSEUDO_COLUMNS: [(&str, SqlType); 3] = [
+    ("ROWTIME", SqlType::Bigint),
+    ("ROWPARTITION", SqlType::Int),
+    ("ROWOFFSET", SqlType::Bigint),
+];
+
+/// Names a query may not use as output column names.
+pub const RESERVED_COLUMNS: [&str; 5] = [
+    "ROWTIME",
+    "ROWPARTITION",
+    "ROWOFFSET",
+    "WINDOWSTART",
+    "WINDOWEND",
+];
+
+/// One output column.
+#[derive(Clone)]
+pub struct Projected {
+    pub name: String,
+    pub expr: CompiledExpr,
+    pub is_key: bool,
+}
+
+/// A planned stream query.
+#[derive(Clone)]
+pub struct StreamPlan {
+    pub source: Arc<DataSource>,
+    pub filter: Option<CompiledExpr>,
+    /// Output columns in SELECT order (keys flagged).
+    pub projection: Vec<Projected>,
+    /// Key expressions in key-column order (from the projection or PARTITION BY).
+    pub key: Vec<Projected>,
+    pub partition_by: bool,
+    pub limit: Option<u64>,
+}
+
+impl StreamPlan {
+    pub fn value(&self) -> impl Iterator<Item = &Projected> {
+        self.projection.iter().filter(|p| !p.is_key)
+    }
+
+    /// The result's columns: keys first, then values.
+    pub fn output_columns(&self) -> Vec<SourceColumn> {
+        self.key
+            .iter()
+            .map(|p| SourceColumn {
+                name: p.name.clone(),
+                ty: p.expr.ty.clone(),
+                role: ColumnRole::Key,
+            })
+            .chain(self.value().map(|p| SourceColumn {
+                name: p.name.clone(),
+                ty: p.expr.ty.clone(),
+                role: ColumnRole::Value,
+            }))
+            .collect()
+    }
+}
+
+/// The scope of a single-source query: the source's columns then the pseudo columns.
+pub fn source_scope(source: &DataSource, alias: &str) -> Scope {
+    let mut scope = Scope::default();
+    for c in &source.columns {
+        scope.push(Some(alias), &c.name, c.ty.clone());
+    }
+    for (name, ty) in PSEUDO_COLUMNS {
+        scope.push(Some(alias), name, ty);
+    }
+    scope
+}
+
+/// The name ksqlDB gives an unaliased select expression, if it derives one.
+fn derived_name(e: &Expr) -> Option<String> {
+    match e {
+        Expr::Column { name, .. } => Some(name.clone()),
+        Expr::Dereference { field, .. } => Some(field.clone()),
+        _ => None,
+    }
+}
+
+/// Generates `KSQL_COL_n` names not already taken.
+struct ColumnNamer {
+    next: usize,
+}
+
+impl ColumnNamer {
+    fn next(&mut self, taken: &[String]) -> String {
+        loop {
+            let name = format!("KSQL_COL_{}", self.next);
+            self.next += 1;
+            if !taken.contains(&name) {
+                return name;
+            }
+        }
+    }
+}
+
+fn clause_error(clause: &str, e: String) -> EngineError {
+    EngineError::Statement(format!("{clause}{e}"))
+}
+
+/// Plans `query` over the metastore's streams.
+pub fn plan_stream_query(
+    query: &Query,
+    metastore: &Metastore,
+    functions: &FunctionRegistry,
+    sink_name: Option<&str>,
+) -> Result<StreamPlan, EngineError> {
+    if !query.group_by.is_empty() || query.window.is_some() || query.having.is_some() {
+        return Err(EngineError::NotSupported(
+            "aggregations (GROUP BY, WINDOW, HAVING)".into(),
+        ));
+    }
+    let (source_name, alias) = match &query.from {
+        Relation::Source { name, alias } => (name, alias.clone().unwrap_or(name.clone())),
+        Relation::Join { .. } => return Err(EngineError::NotSupported("joins".into())),
+    };
+    let source = metastore
+        .source(source_name)
+        .cloned()
+        .ok_or_else(|| EngineError::Statement(format!("{source_name} does not exist.")))?;
+    if source.kind == SourceKind::Table {
+        return Err(EngineError::NotSupported("queries over tables".into()));
+    }
+    let scope = source_scope(&source, &alias);
+    let ctx = CompileContext {
+        functions,
+        custom_types: &metastore.types,
+    };
+    let filter = match &query.where_ {
+        Some(w) => {
+            let f = compile(w, &scope, &ctx).map_err(|e| {
+                if e.starts_with("Column '") {
+                    clause_error(
+                        "WHERE column '",
+                        e.trim_start_matches("Column '").to_string(),
+                    )
+                } else {
+                    clause_error("Error in WHERE expression: ", e)
+                }
+            })?;
+            if f.ty != SqlType::Boolean {
+                return Err(EngineError::Statement(format!(
+                    "Type error in WHERE expression: Should evaluate to boolean but is {} ({}) instead.",
+                    w.to_string().replace('`', ""),
+                    f.ty
+                )));
+            }
+            Some(f)
+        }
+        None => None,
+    };
+
+    // Expand the select list.
+    let partition_by = !query.partition_by.is_empty();
+    let mut items: Vec<(Option<String>, Expr)> = Vec::new();
+    let star_columns = |qualifier: &str| -> Vec<(Option<String>, Expr)> {
+        let col = |c: &SourceColumn| {
+            (
+                None,
+                Expr::Column {
+                    source: Some(qualifier.to_string()),
+                    name: c.name.clone(),
+                },
+            )
+        };
+        if partition_by {
+            // A repartitioned stream's value holds the old key columns last.
+            source
+                .columns
+                .iter()
+                .filter(|c| c.role != ColumnRole::Key)
+                .chain(source.key_columns())
+                .map(col)
+                .collect()
+        } else {
+            source.columns.iter().map(col).collect()
+        }
+    };
+    for item in &query.select {
+        match item {
+            SelectItem::Wildcard => items.extend(star_columns(&alias)),
+            SelectItem::QualifiedWildcard(q) => {
+                if *q != alias && *q != *source_name {
+                    return Err(EngineError::Statement(format!(
+                        "'{q}' is not a valid stream/table name or alias."
+                    )));
+                }
+                items.extend(star_columns(&alias));
+            }
+            SelectItem::StructAll(e) => {
+                let compiled = compile(e, &scope, &ctx).map_err(|e| clause_error("", e))?;
+                match &compiled.ty {
+                    SqlType::Struct(fields) => {
+                        for f in fields {
+                            items.push((
+                                Some(f.name.clone()),
+                                Expr::Dereference {
+                                    expr: Box::new(e.clone()),
+                                    field: f.name.clone(),
+                                },
+                            ));
+                        }
+                    }
+                    other => {
+                        return Err(EngineError::Statement(format!(
+                            "Expected STRUCT type for '->*' but got {other}"
+                        )))
+                    }
+                }
+            }
+            SelectItem::Expr { expr, alias } => items.push((alias.clone(), expr.clone())),
+        }
+    }
+
+    // Names: aliases and derived names first, then KSQL_COL_n for the rest.
+    let mut names: Vec<Option<String>> = Vec::new();
+    for (alias, expr) in &items {
+        if let Some(a) = alias {
+            if RESERVED_COLUMNS.contains(&a.as_str()) {
+                return Err(EngineError::Statement(format!(
+                    "`{a}` is a reserved column name. You cannot use it as an alias for a column."
+                )));
+            }
+        }
+        names.push(alias.clone().or_else(|| derived_name(expr)));
+    }
+    let taken: Vec<String> = names.iter().flatten().cloned().collect();
+    let mut namer = ColumnNamer { next: 0 };
+    let mut projection = Vec::new();
+    for ((_, expr), name) in items.iter().zip(names) {
+        let name = match name {
+            Some(n) => n,
+            None => namer.next(&taken),
+        };
+        if RESERVED_COLUMNS.contains(&name.as_str()) && sink_name.is_some() {
+            return Err(EngineError::Statement(format!(
+                "Reserved column name in select: `{name}`. Please remove or alias the column."
+            )));
+        }
+        let compiled = compile(expr, &scope, &ctx).map_err(|e| {
+            if e.starts_with("Column '") {
+                clause_error(
+                    "SELECT column '",
+                    e.trim_start_matches("Column '").to_string(),
+                )
+            } else if e.starts_with("Cast of") {
+                clause_error("Invalid Select: ", e)
+            } else {
+                clause_error("", e)
+            }
+        })?;
+        if projection.iter().any(|p: &Projected| p.name == name) {
+            return Err(EngineError::Statement(format!(
+                "Duplicate value columns found in schema: `{name}` {}",
+                compiled.ty
+            )));
+        }
+        projection.push(Projected {
+            name,
+            expr: compiled,
+            is_key: false,
+        });
+    }
+
+    // Keys.
+    let mut key = Vec::new();
+    if partition_by {
+        let null_only = query.partition_by.len() == 1
+            && matches!(query.partition_by[0], Expr::Literal(Literal::Null));
+        if !null_only {
+            let taken: Vec<String> = projection.iter().map(|p| p.name.clone()).collect();
+            for pb in &query.partition_by {
+                let compiled = compile(pb, &scope, &ctx).map_err(|e| clause_error("", e))?;
+                // A PARTITION BY expression selected in the projection is the key,
+                // under the projection's name.
+                let pb_text = pb.to_string();
+                let selected: Vec<usize> = items
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, (_, e))| same_expr(e, pb, &alias) || e.to_string() == pb_text)
+                    .map(|(i, _)| i)
+                    .collect();
+                if selected.len() > 1 {
+                    let aliases: Vec<String> = selected
+                        .iter()
+                        .map(|i| projection[*i].name.clone())
+                        .collect();
+                    return Err(EngineError::Statement(format!(
+                        "The projection contains a key column (`{}`) more than once, aliased as: {}.",
+                        derived_name(pb).unwrap_or_else(|| aliases[0].clone()),
+                        aliases.join(" and ")
+                    )));
+                }
+                let name = match selected.first() {
+                    Some(i) => {
+                        projection[*i].is_key = true;
+                        projection[*i].name.clone()
+                    }
+                    None => derived_name(pb).unwrap_or_else(|| namer.next(&taken)),
+                };
+                key.push(Projected {
+                    name,
+                    expr: compiled,
+                    is_key: true,
+                });
+            }
+        }
+    } else {
+        for kc in source.key_columns() {
+            let selected: Vec<usize> = items
+                .iter()
+                .enumerate()
+                .filter(|(_, (_, e))| matches!(e, Expr::Column { name, .. } if *name == kc.name))
+                .map(|(i, _)| i)
+                .collect();
+            if selected.len() > 1 {
+                let aliases: Vec<String> = selected
+                    .iter()
+                    .map(|i| projection[*i].name.clone())
+                    .collect();
+                return Err(EngineError::Statement(format!(
+                    "The projection contains a key column (`{}`) more than once, aliased as: {}.",
+                    kc.name,
+                    aliases.join(" and ")
+                )));
+            }
+            match selected.first() {
+                Some(i) => {
+                    projection[*i].is_key = true;
+                    key.push(projection[*i].clone());
+                }
+                None => {
+                    if let Some(sink) = sink_name {
+                        return Err(EngineError::Statement(format!(
+                            "The query used to build `{sink}` must include the key column {} in its projection (eg, SELECT {}...).",
+                            kc.name, kc.name
+                        )));
+                    }
+                }
+            }
+        }
+    }
+    if sink_name.is_some() && projection.iter().all(|p| p.is_key) {
+        return Err(EngineError::Statement(
+            "The projection contains no value columns.".into(),
+        ));
+    }
+    Ok(StreamPlan {
+        source,
+        filter,
+        projection,
+        key,
+        partition_by,
+        limit: query.limit,
+    })
+}
+
+/// Whether two expressions name the same column (ignoring the qualifier).
+fn same_expr(a: &Expr, b: &Expr, alias: &str) -> bool {
+    match (a, b) {
+        (
+            Expr::Column {
+                source: s1,
+                name: n1,
+            },
+            Expr::Column {
+                source: s2,
+                name: n2,
+            },
+        ) => {
+            n1 == n2
+                && s1.as_deref().is_none_or(|s| s == alias)
+                && s2.as_deref().is_none_or(|s| s == alias)
+        }
+        (
+            Expr::Dereference {
+                expr: e1,
+                field: f1,
+            },
+            Expr::Dereference {
+                expr: e2,
+                field: f2,
+            },
+        ) => f1 == f2 && same_expr(e1, e2, alias),
+        _ => false,
+    }
+}

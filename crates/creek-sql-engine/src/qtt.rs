@@ -1,0 +1,860 @@
+//! Runs ksqlDB's query-validation tests (QTT) through creek's engine.
+//!
+//! Each test variant gets a fresh embedded log and registry in a temporary
+//! folder; statements run in order; input records are serialized with the
+//! format of the source reading their topic and fed one at a time, running
+//! every query until idle after each; the records queries produced are then
+//! compared with the expected outputs by ksqlDB's rules (see
+//! `../shared/ksql-qtt/README.md`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use creek_log::{EmbeddedLog, Log, LogConfig, LogStore, ProducerRecord};
+use creek_schema::registry::Registry;
+use creek_sql::types::{Field, SqlType};
+use creek_sql::value::Value;
+use serde_json::Value as Json;
+
+use crate::engine::{Engine, EngineConfig, Session};
+use crate::format::{self, FormatKind};
+use crate::metastore::DataSource;
+
+/// Outcome of one test variant.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    Passed,
+    Failed(String),
+    Skipped(String),
+}
+
+/// One variant's result.
+#[derive(Debug, Clone)]
+pub struct CaseResult {
+    /// `<file stem> - <test name>[ - <FORMAT>][ - <CONFIG>]`
+    pub name: String,
+    pub outcome: Outcome,
+}
+
+/// Removes `//` comments outside strings.
+pub fn strip_comments(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let (mut in_string, mut escaped, mut in_comment) = (false, false, false);
+    let mut chars = json.chars().peekable();
+    while let Some(c) = chars.next() {
+        if in_comment {
+            if c == '\n' {
+                in_comment = false;
+                out.push(c);
+            }
+            continue;
+        }
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if c == '"' {
+            in_string = true;
+        } else if c == '/' && chars.peek() == Some(&'/') {
+            in_comment = true;
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The `.json` files of a folder, or the file itself.
+pub fn test_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
+    if path.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(path)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        files.sort();
+        Ok(files)
+    } else {
+        Ok(vec![path.to_path_buf()])
+    }
+}
+
+/// Functions that exist only in ksqlDB's test build.
+const TEST_ONLY_FUNCTIONS: &[&str] = &[
+    "TEST_UDF",
+    "TEST_UDAF",
+    "MULTI_ARG",
+    "VAR_ARG",
+    "MID_VAR_ARG",
+    "GENERIC_VAR_ARG",
+    "OBJ_COL_ARG",
+];
+
+struct Variant {
+    name: String,
+    test: Json,
+    format: Option<String>,
+    config: Option<String>,
+}
+
+fn variants(stem: &str, test: &Json) -> Vec<Variant> {
+    let name = test["name"].as_str().unwrap_or("?");
+    let formats: Vec<Option<String>> = match test["format"].as_array() {
+        Some(f) if !f.is_empty() => f.iter().map(|x| x.as_str().map(str::to_string)).collect(),
+        _ => vec![None],
+    };
+    let configs: Vec<Option<String>> = match test["config"].as_array() {
+        Some(c) if !c.is_empty() => c.iter().map(|x| x.as_str().map(str::to_string)).collect(),
+        _ => vec![None],
+    };
+    let mut out = Vec::new();
+    for f in &formats {
+        for c in &configs {
+            let mut n = format!("{stem} - {name}");
+            if let Some(f) = f {
+                n.push_str(&format!(" - {f}"));
+            }
+            if let Some(c) = c {
+                n.push_str(&format!(" - {c}"));
+            }
+            out.push(Variant {
+                name: n,
+                test: test.clone(),
+                format: f.clone(),
+                config: c.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// Runs every test of one file.
+pub async fn run_file(path: &Path) -> Result<Vec<CaseResult>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let doc: Json = serde_json::from_str(&strip_comments(&text))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let mut results = Vec::new();
+    for test in doc["tests"].as_array().cloned().unwrap_or_default() {
+        for variant in variants(&stem, &test) {
+            let outcome = run_variant(&variant).await;
+            results.push(CaseResult {
+                name: variant.name,
+                outcome,
+            });
+        }
+    }
+    Ok(results)
+}
+
+fn skip_reason(v: &Variant, statements: &[String]) -> Option<String> {
+    if v.test["enabled"] == Json::Bool(false) {
+        return Some("disabled upstream".into());
+    }
+    let all = statements.join("\n").to_ascii_uppercase();
+    for f in TEST_ONLY_FUNCTIONS {
+        if all.contains(&format!("{f}(")) {
+            return Some(format!("test-only function {f}"));
+        }
+    }
+    for fmt in ["PROTOBUF", "JSON_SR"] {
+        if all.contains(fmt) {
+            return Some(format!("format {fmt}"));
+        }
+    }
+    if let Some(topics) = v.test["topics"].as_array() {
+        for t in topics {
+            for k in ["format", "keyFormat", "valueFormat"] {
+                if let Some(f) = t[k].as_str() {
+                    if f.contains("PROTOBUF") || f == "JSON_SR" {
+                        return Some(format!("format {f}"));
+                    }
+                }
+            }
+        }
+    }
+    None
+}
+
+async fn run_variant(v: &Variant) -> Outcome {
+    let mut statements: Vec<String> = v.test["statements"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(f) = &v.format {
+        for s in &mut statements {
+            *s = s.replace("{FORMAT}", f);
+        }
+    }
+    if let Some(reason) = skip_reason(v, &statements) {
+        return Outcome::Skipped(reason);
+    }
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => return Outcome::Failed(format!("tempdir: {e}")),
+    };
+    match run_in(v, &statements, dir.path()).await {
+        Ok(()) => Outcome::Passed,
+        Err(e) => Outcome::Failed(e),
+    }
+}
+
+fn expected_exception(v: &Variant) -> Option<String> {
+    let e = v.test.get("expectedException")?;
+    Some(e["message"].as_str().unwrap_or("").to_string())
+}
+
+async fn run_in(v: &Variant, statements: &[String], dir: &Path) -> Result<(), String> {
+    let log = Log::open(dir, LogConfig::default()).map_err(|e| e.to_string())?;
+    let store: Arc<dyn LogStore> = Arc::new(EmbeddedLog::new(log));
+    let registry = Registry::open(store.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    let engine = Engine::new(
+        store.clone(),
+        Some(registry.clone()),
+        EngineConfig {
+            service_id: "some.ksql.service.id".into(),
+            default_partitions: 4,
+            spawn_queries: false,
+        },
+    );
+    *engine.output_tap.lock() = Some(Vec::new());
+    let mut session = Session::default();
+    session
+        .properties
+        .insert("auto.offset.reset".into(), "earliest".into());
+    if let Some(props) = v.test["properties"].as_object() {
+        for (k, val) in props {
+            let mut s = match val {
+                Json::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            if s == "{CONFIG}" {
+                s = v.config.clone().unwrap_or_default();
+            }
+            session.properties.insert(k.clone(), s);
+        }
+    }
+
+    // Topics from `topics`, with their schemas.
+    let mut topic_schemas: BTreeMap<String, TopicSchema> = BTreeMap::new();
+    if let Some(topics) = v.test["topics"].as_array() {
+        for t in topics {
+            let Some(name) = t["name"].as_str() else {
+                continue;
+            };
+            let partitions = t["partitions"].as_i64().unwrap_or(1) as i32;
+            let _ = store.create_topic(name, partitions, BTreeMap::new()).await;
+            let key_format = t["keyFormat"].as_str().map(str::to_string);
+            let value_format = t["valueFormat"]
+                .as_str()
+                .or(t["format"].as_str())
+                .map(str::to_string);
+            let key_schema = t.get("keySchema").filter(|s| !s.is_null()).cloned();
+            let value_schema = t
+                .get("valueSchema")
+                .or(t.get("schema"))
+                .filter(|s| !s.is_null())
+                .cloned();
+            for (schema, suffix, fmt) in [
+                (&key_schema, "key", &key_format),
+                (&value_schema, "value", &value_format),
+            ] {
+                if let Some(schema) = schema {
+                    if fmt.as_deref().unwrap_or("AVRO") == "AVRO" {
+                        let text = match schema {
+                            Json::String(s) => Json::String(s.clone()).to_string(),
+                            other => other.to_string(),
+                        };
+                        registry
+                            .register(&format!("{name}-{suffix}"), &text)
+                            .await
+                            .map_err(|e| format!("registering the test schema: {e}"))?;
+                    }
+                }
+            }
+            topic_schemas.insert(
+                name.to_string(),
+                (key_schema, value_schema, key_format, value_format),
+            );
+        }
+    }
+    // Topics named by statements and records.
+    let mut needed: Vec<(String, i32)> = Vec::new();
+    for s in statements {
+        if let Some(t) = kafka_topic_of(s) {
+            needed.push((t, 4));
+        }
+    }
+    for r in v.test["inputs"].as_array().into_iter().flatten() {
+        if let Some(t) = r["topic"].as_str() {
+            needed.push((t.to_string(), 4));
+        }
+    }
+    for (t, p) in needed {
+        if store.describe_topic(&t).await.is_err() {
+            let _ = store.create_topic(&t, p, BTreeMap::new()).await;
+        }
+    }
+
+    // Statements.
+    let expected_error = expected_exception(v);
+    let script = statements.join("\n");
+    let parsed = match creek_sql::parse_script(&script) {
+        Ok(p) => p,
+        Err(e) => {
+            return match expected_error {
+                Some(m) if e.to_string().contains(&m) || m.is_empty() => Ok(()),
+                Some(m) => Err(format!("expected error containing {m:?}, got {e}")),
+                None => Err(format!("parse error: {e}")),
+            }
+        }
+    };
+    let count = parsed.len();
+    for (i, stmt) in parsed.iter().enumerate() {
+        let text = Engine::substitute(&stmt.text, &session);
+        let statement = if text != stmt.text {
+            match creek_sql::parse_statement(&text) {
+                Ok(s) => s,
+                Err(e) => return check_error(&expected_error, &e.to_string(), i + 1 == count),
+            }
+        } else {
+            stmt.statement.clone()
+        };
+        if let Err(e) = engine.execute(&statement, &text, &mut session).await {
+            return check_error(&expected_error, &e.to_string(), i + 1 == count);
+        }
+    }
+    if engine.queries().is_empty() && expected_error.is_none() {
+        // Upstream requires a persistent query; nothing to check without one.
+    }
+
+    // Inputs.
+    let metastore = engine.metastore();
+    for record in v.test["inputs"].as_array().into_iter().flatten() {
+        let topic = record["topic"].as_str().unwrap_or_default();
+        let source = metastore
+            .sources
+            .values()
+            .find(|s| s.topic == topic)
+            .cloned();
+        let produced =
+            encode_input(&engine, source.as_deref(), topic_schemas.get(topic), record).await;
+        let produced = match produced {
+            Ok(p) => p,
+            Err(e) => return check_error(&expected_error, &e, true),
+        };
+        store
+            .produce(topic, 0, vec![produced])
+            .await
+            .map_err(|e| e.to_string())?;
+        if let Err(e) = engine.run_until_idle().await {
+            return check_error(&expected_error, &e.to_string(), true);
+        }
+    }
+    if let Some(m) = expected_error {
+        return Err(format!(
+            "expected an error containing {m:?}, but none occurred"
+        ));
+    }
+
+    // Outputs.
+    let tap = engine.output_tap.lock().take().unwrap_or_default();
+    let metastore = engine.metastore();
+    let expected: Vec<&Json> = v.test["outputs"].as_array().into_iter().flatten().collect();
+    let mut topics: Vec<String> = Vec::new();
+    for e in &expected {
+        let t = e["topic"].as_str().unwrap_or_default().to_string();
+        if !topics.contains(&t) {
+            topics.push(t);
+        }
+    }
+    for topic in topics {
+        let want: Vec<&&Json> = expected
+            .iter()
+            .filter(|e| e["topic"].as_str() == Some(topic.as_str()))
+            .collect();
+        let got: Vec<&ProducerRecord> = tap
+            .iter()
+            .filter(|(t, _)| *t == topic)
+            .map(|(_, r)| r)
+            .collect();
+        let source = metastore
+            .sources
+            .values()
+            .find(|s| s.topic == topic)
+            .cloned();
+        for (i, w) in want.iter().enumerate() {
+            let Some(g) = got.get(i) else {
+                return Err(format!(
+                    "topic {topic}: expected {} records, got {}; missing {}",
+                    want.len(),
+                    got.len(),
+                    w
+                ));
+            };
+            let actual = decode_output(&engine, source.as_deref(), g).await?;
+            if !json_matches(&w["value"], &actual.1) {
+                return Err(format!(
+                    "topic {topic} record {i}: value {} != expected {}",
+                    actual.1, w["value"]
+                ));
+            }
+            let want_key = w.get("key").cloned().unwrap_or(Json::Null);
+            if !json_matches(&want_key, &actual.0) {
+                return Err(format!(
+                    "topic {topic} record {i}: key {} != expected {}",
+                    actual.0, want_key
+                ));
+            }
+            if let Some(ts) = w.get("timestamp").and_then(|t| t.as_i64()) {
+                if g.timestamp != Some(ts) {
+                    return Err(format!(
+                        "topic {topic} record {i}: timestamp {:?} != expected {ts}",
+                        g.timestamp
+                    ));
+                }
+            }
+        }
+        if got.len() > want.len() {
+            return Err(format!(
+                "topic {topic}: expected {} records, got {} (extra)",
+                want.len(),
+                got.len()
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_error(expected: &Option<String>, got: &str, last: bool) -> Result<(), String> {
+    match expected {
+        Some(m) if last && got.contains(m.as_str()) => Ok(()),
+        Some(m) => Err(format!("expected error containing {m:?}, got {got:?}")),
+        None => Err(got.to_string()),
+    }
+}
+
+/// The `kafka_topic` a CREATE statement names, if any.
+fn kafka_topic_of(statement: &str) -> Option<String> {
+    let lower = statement.to_ascii_lowercase();
+    let i = lower.find("kafka_topic")?;
+    let rest = &statement[i + "kafka_topic".len()..];
+    let start = rest.find('\'')? + 1;
+    let end = rest[start..].find('\'')? + start;
+    Some(rest[start..end].to_string())
+}
+
+fn columns_type(cols: &[format::Column]) -> SqlType {
+    SqlType::Struct(
+        cols.iter()
+            .map(|c| Field::new(c.name.clone(), c.ty.clone()))
+            .collect(),
+    )
+}
+
+/// A row from test JSON: an object of columns, or a bare value for one column.
+fn json_row(json: &Json, cols: &[format::Column]) -> Result<Vec<Value>, String> {
+    if cols.len() == 1 && !json.is_object() {
+        return Ok(vec![format::json_to_value(json, &cols[0].ty)?]);
+    }
+    if cols.len() == 1 {
+        // An object may be the single column's own STRUCT/MAP value.
+        let lookup = json.as_object().and_then(|o| {
+            o.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(&cols[0].name))
+        });
+        if lookup.is_none() {
+            return Ok(vec![format::json_to_value(json, &cols[0].ty)?]);
+        }
+    }
+    match format::json_to_value(json, &columns_type(cols))? {
+        Value::Struct(fields) => Ok(fields.into_iter().map(|(_, v)| v).collect()),
+        Value::Null => Ok(vec![Value::Null; cols.len()]),
+        other => Err(format!("expected a row, got {other:?}")),
+    }
+}
+
+type TopicSchema = (Option<Json>, Option<Json>, Option<String>, Option<String>);
+
+async fn encode_input(
+    engine: &Engine,
+    source: Option<&DataSource>,
+    topic_schema: Option<&TopicSchema>,
+    record: &Json,
+) -> Result<ProducerRecord, String> {
+    let key_json = record.get("key").cloned().unwrap_or(Json::Null);
+    let value_json = record.get("value").cloned().unwrap_or(Json::Null);
+    let headers = record["headers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|h| {
+            let k = h["KEY"].as_str().unwrap_or_default().to_string();
+            let v = h["VALUE"].as_str().map(|b| {
+                use base64::Engine as _;
+                bytes::Bytes::from(
+                    base64::engine::general_purpose::STANDARD
+                        .decode(b)
+                        .unwrap_or_default(),
+                )
+            });
+            (k, v)
+        })
+        .collect();
+    let timestamp = Some(record["timestamp"].as_i64().unwrap_or(0));
+    let (key, value) = match source {
+        None => (raw_json(&key_json), raw_json(&value_json)),
+        Some(s) => {
+            let topic_avro = |i: usize| {
+                topic_schema.and_then(|t| {
+                    let (schema, fmt) = if i == 0 { (&t.0, &t.2) } else { (&t.1, &t.3) };
+                    schema
+                        .as_ref()
+                        .filter(|_| fmt.as_deref().unwrap_or("AVRO") == "AVRO")
+                })
+            };
+            let key = if key_json.is_null() {
+                None
+            } else if let Some(schema) = topic_avro(0) {
+                Some(avro_from_test_json(
+                    engine, &s.topic, true, schema, &key_json,
+                )?)
+            } else {
+                encode_with(engine, s, true, &key_json).await?
+            };
+            let value = if value_json.is_null() {
+                None
+            } else if let Some(schema) = topic_avro(1) {
+                Some(avro_from_test_json(
+                    engine,
+                    &s.topic,
+                    false,
+                    schema,
+                    &value_json,
+                )?)
+            } else {
+                encode_with(engine, s, false, &value_json).await?
+            };
+            (key, value)
+        }
+    };
+    Ok(ProducerRecord {
+        key: key.map(bytes::Bytes::from),
+        value: value.map(bytes::Bytes::from),
+        headers,
+        timestamp,
+    })
+}
+
+fn raw_json(j: &Json) -> Option<Vec<u8>> {
+    match j {
+        Json::Null => None,
+        Json::String(s) => Some(s.as_bytes().to_vec()),
+        other => Some(other.to_string().into_bytes()),
+    }
+}
+
+async fn encode_with(
+    engine: &Engine,
+    s: &DataSource,
+    key: bool,
+    json: &Json,
+) -> Result<Option<Vec<u8>>, String> {
+    let spec = if key { &s.key_format } else { &s.value_format };
+    let cols = if key {
+        s.key_format_columns()
+    } else {
+        s.value_format_columns()
+    };
+    match spec.kind {
+        // Text formats take the test's JSON as written.
+        FormatKind::Json | FormatKind::Delimited => Ok(raw_json(json)),
+        FormatKind::None => Ok(None),
+        _ => {
+            let fmt = format::build(
+                spec,
+                &cols,
+                &format::FormatContext {
+                    registry: engine.registry.clone(),
+                    topic: s.topic.clone(),
+                    is_key: key,
+                },
+            )
+            .await?;
+            let row = json_row(json, &cols)?;
+            fmt.serialize(Some(&row))
+        }
+    }
+}
+
+/// Serializes test JSON with the Avro schema a test registered for its topic.
+fn avro_from_test_json(
+    engine: &Engine,
+    topic: &str,
+    key: bool,
+    _schema: &Json,
+    json: &Json,
+) -> Result<Vec<u8>, String> {
+    let registry = engine.registry.as_ref().ok_or("no registry")?;
+    let subject = format!("{topic}-{}", if key { "key" } else { "value" });
+    let (id, registered) = registry
+        .latest(&subject)
+        .ok_or_else(|| format!("no schema registered for {subject}"))?;
+    let value = json_to_avro(json, &registered.avro)
+        .map_err(|e| format!("test record does not fit the topic's schema: {e}"))?;
+    #[allow(deprecated)]
+    let body = apache_avro::to_avro_datum(&registered.avro, value).map_err(|e| e.to_string())?;
+    let mut out = Vec::with_capacity(body.len() + 5);
+    creek_schema::wire::frame(id, &body, &mut out);
+    Ok(out)
+}
+
+/// Decodes an output record to (key JSON, value JSON) for comparison.
+async fn decode_output(
+    engine: &Engine,
+    source: Option<&DataSource>,
+    record: &ProducerRecord,
+) -> Result<(Json, Json), String> {
+    let Some(s) = source else {
+        let text = |b: &Option<bytes::Bytes>| match b {
+            None => Json::Null,
+            Some(b) => serde_json::from_slice(b)
+                .unwrap_or_else(|_| Json::String(String::from_utf8_lossy(b).to_string())),
+        };
+        return Ok((text(&record.key), text(&record.value)));
+    };
+    let mut out = Vec::new();
+    for key in [true, false] {
+        let spec = if key { &s.key_format } else { &s.value_format };
+        let cols = if key {
+            s.key_format_columns()
+        } else {
+            s.value_format_columns()
+        };
+        let bytes = if key { &record.key } else { &record.value };
+        let Some(bytes) = bytes else {
+            out.push(Json::Null);
+            continue;
+        };
+        let json = match spec.kind {
+            FormatKind::Json => serde_json::from_slice(bytes).map_err(|e| e.to_string())?,
+            FormatKind::Delimited => Json::String(String::from_utf8_lossy(bytes).to_string()),
+            _ => {
+                let fmt = format::build(
+                    spec,
+                    &cols,
+                    &format::FormatContext {
+                        registry: engine.registry.clone(),
+                        topic: s.topic.clone(),
+                        is_key: key,
+                    },
+                )
+                .await?;
+                match fmt.deserialize(Some(bytes))? {
+                    None => Json::Null,
+                    Some(row)
+                        if cols.len() == 1 && (key || spec.wrap_single_value == Some(false)) =>
+                    {
+                        format::value_to_json(&row[0])
+                    }
+                    Some(row) => {
+                        let mut obj = serde_json::Map::new();
+                        for (c, v) in cols.iter().zip(row) {
+                            obj.insert(c.name.clone(), format::value_to_json(&v));
+                        }
+                        Json::Object(obj)
+                    }
+                }
+            }
+        };
+        out.push(json);
+    }
+    Ok((out.remove(0), out.remove(0)))
+}
+
+/// ksqlDB's comparison of an expected test value with an actual one.
+pub fn json_matches(expected: &Json, actual: &Json) -> bool {
+    match (expected, actual) {
+        (Json::Object(e), Json::Object(a)) => {
+            e.len() == a.len()
+                && e.iter().all(|(k, ev)| {
+                    let av = a
+                        .get(k)
+                        .or_else(|| a.get(&k.to_ascii_uppercase()))
+                        .or_else(|| {
+                            a.iter()
+                                .find(|(ak, _)| ak.eq_ignore_ascii_case(k))
+                                .map(|(_, v)| v)
+                        });
+                    av.is_some_and(|av| json_matches(ev, av))
+                })
+        }
+        (Json::Array(e), Json::Array(a)) => {
+            e.len() == a.len() && e.iter().zip(a).all(|(x, y)| json_matches(x, y))
+        }
+        (Json::Number(e), Json::Number(a)) => {
+            let (es, as_) = (e.to_string(), a.to_string());
+            if es == as_ {
+                return true;
+            }
+            let int = |s: &str| !s.contains(['.', 'e', 'E']);
+            if int(&es) && int(&as_) {
+                return es.parse::<i128>().ok() == as_.parse::<i128>().ok();
+            }
+            match (e.as_f64(), a.as_f64()) {
+                (Some(x), Some(y)) => (x - y).abs() <= 1e-6 || (x.is_nan() && y.is_nan()),
+                _ => false,
+            }
+        }
+        (Json::String(e), Json::Number(a)) => {
+            // A decimal written as a string.
+            e == &a.to_string()
+        }
+        (Json::Number(e), Json::String(a)) => {
+            a == &e.to_string() || a.parse::<f64>().ok() == e.as_f64()
+        }
+        _ => expected == actual,
+    }
+}
+
+/// Runs files and prints one line per file plus the summary; returns all results.
+pub async fn run_paths(paths: &[PathBuf], verbose: bool) -> Result<Vec<CaseResult>, String> {
+    let mut all = Vec::new();
+    for path in paths {
+        for file in test_files(path).map_err(|e| format!("{}: {e}", path.display()))? {
+            let results = run_file(&file).await?;
+            let count = |f: fn(&Outcome) -> bool| results.iter().filter(|r| f(&r.outcome)).count();
+            println!(
+                "{}: {} passed, {} failed, {} skipped",
+                file.file_name().unwrap_or_default().to_string_lossy(),
+                count(|o| matches!(o, Outcome::Passed)),
+                count(|o| matches!(o, Outcome::Failed(_))),
+                count(|o| matches!(o, Outcome::Skipped(_))),
+            );
+            if verbose {
+                for r in &results {
+                    match &r.outcome {
+                        Outcome::Passed => println!("  PASS {}", r.name),
+                        Outcome::Failed(m) => {
+                            println!("  FAIL {}: {}", r.name, m.replace('\n', " "))
+                        }
+                        Outcome::Skipped(m) => println!("  SKIP {}: {m}", r.name),
+                    }
+                }
+            }
+            all.extend(results);
+        }
+    }
+    let count = |f: fn(&Outcome) -> bool| all.iter().filter(|r| f(&r.outcome)).count();
+    println!(
+        "{} passed, {} failed, {} skipped",
+        count(|o| matches!(o, Outcome::Passed)),
+        count(|o| matches!(o, Outcome::Failed(_))),
+        count(|o| matches!(o, Outcome::Skipped(_))),
+    );
+    Ok(all)
+}
+
+/// Test JSON to an Avro value of `schema` (field names matched
+/// case-insensitively, unions by the first branch that fits).
+fn json_to_avro(
+    json: &Json,
+    schema: &apache_avro::Schema,
+) -> Result<apache_avro::types::Value, String> {
+    use apache_avro::types::Value as A;
+    use apache_avro::Schema;
+    let bad = || format!("{json} does not fit {schema:?}");
+    Ok(match schema {
+        Schema::Null => match json {
+            Json::Null => A::Null,
+            _ => return Err(bad()),
+        },
+        Schema::Boolean => A::Boolean(json.as_bool().ok_or_else(bad)?),
+        Schema::Int => A::Int(json.as_i64().ok_or_else(bad)? as i32),
+        Schema::Long => A::Long(json.as_i64().ok_or_else(bad)?),
+        Schema::Float => A::Float(json.as_f64().ok_or_else(bad)? as f32),
+        Schema::Double => A::Double(json.as_f64().ok_or_else(bad)?),
+        Schema::String => A::String(json.as_str().ok_or_else(bad)?.to_string()),
+        Schema::Bytes => A::Bytes(match json {
+            Json::String(s) => {
+                use base64::Engine as _;
+                base64::engine::general_purpose::STANDARD
+                    .decode(s)
+                    .unwrap_or_else(|_| s.as_bytes().to_vec())
+            }
+            _ => return Err(bad()),
+        }),
+        Schema::Date => A::Date(json.as_i64().ok_or_else(bad)? as i32),
+        Schema::TimeMillis => A::TimeMillis(json.as_i64().ok_or_else(bad)? as i32),
+        Schema::TimestampMillis => A::TimestampMillis(json.as_i64().ok_or_else(bad)?),
+        Schema::Decimal(d) => {
+            let text = match json {
+                Json::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let dec = creek_sql::value::Decimal::parse(&text)
+                .and_then(|x| x.rescale(d.scale as u32))
+                .ok_or_else(bad)?;
+            A::Decimal(apache_avro::Decimal::from(
+                dec.unscaled.to_be_bytes().to_vec(),
+            ))
+        }
+        Schema::Array(a) => A::Array(
+            json.as_array()
+                .ok_or_else(bad)?
+                .iter()
+                .map(|i| json_to_avro(i, &a.items))
+                .collect::<Result<_, _>>()?,
+        ),
+        Schema::Map(m) => A::Map(
+            json.as_object()
+                .ok_or_else(bad)?
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), json_to_avro(v, &m.types)?)))
+                .collect::<Result<_, String>>()?,
+        ),
+        Schema::Record(r) => {
+            let obj = json.as_object().ok_or_else(bad)?;
+            let mut fields = Vec::new();
+            for f in &r.fields {
+                let v = obj
+                    .get(&f.name)
+                    .or_else(|| {
+                        obj.iter()
+                            .find(|(k, _)| k.eq_ignore_ascii_case(&f.name))
+                            .map(|(_, v)| v)
+                    })
+                    .unwrap_or(&Json::Null);
+                fields.push((f.name.clone(), json_to_avro(v, &f.schema)?));
+            }
+            A::Record(fields)
+        }
+        Schema::Union(u) => {
+            for (i, variant) in u.variants().iter().enumerate() {
+                if let Ok(v) = json_to_avro(json, variant) {
+                    return Ok(A::Union(i as u32, Box::new(v)));
+                }
+            }
+            return Err(bad());
+        }
+        Schema::Enum(e) => {
+            let s = json.as_str().ok_or_else(bad)?;
+            let i = e.symbols.iter().position(|x| x == s).ok_or_else(bad)?;
+            A::Enum(i as u32, s.to_string())
+        }
+        _ => return Err(format!("unsupported Avro schema in a test: {schema:?}")),
+    })
+}

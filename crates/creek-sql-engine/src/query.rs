@@ -1,0 +1,393 @@
+//! Running a planned stream query: decode each record of the source topic,
+//! filter, project, and encode the result for the sink (persistent queries)
+//! or hand the row to a client (push queries).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use creek_log::{ConsumerRecord, ProducerRecord};
+use creek_sql::expr::CompiledExpr;
+use creek_sql::functions::FunctionRegistry;
+use creek_sql::types::SqlType;
+use creek_sql::value::Value;
+
+use crate::format::RowFormat;
+use crate::metastore::{ColumnRole, DataSource};
+use crate::plan::StreamPlan;
+use crate::processing_log::ProcessingLog;
+
+/// How a source's record time is taken from a column (`TIMESTAMP` property).
+#[derive(Clone)]
+pub enum TimestampColumn {
+    /// A BIGINT (ms) or TIMESTAMP column at this row position.
+    Column(usize),
+    /// A STRING column parsed with a `TIMESTAMP_FORMAT` pattern.
+    Formatted(usize, CompiledExpr),
+}
+
+/// A decoded record: the row in scope layout and its time.
+pub struct DecodedRow {
+    pub row: Vec<Value>,
+    pub rowtime: i64,
+    /// The record had no value (a tombstone).
+    pub value_is_null: bool,
+}
+
+/// Decodes records of one source into rows laid out as [`crate::plan::source_scope`].
+pub struct SourceDecoder {
+    pub source: Arc<DataSource>,
+    pub key: Arc<dyn RowFormat>,
+    pub value: Arc<dyn RowFormat>,
+    pub timestamp: Option<TimestampColumn>,
+    key_count: usize,
+    /// Positions of header columns in the row, after the value columns.
+    headers: Vec<(usize, Option<String>)>,
+    value_positions: Vec<usize>,
+    width: usize,
+}
+
+impl SourceDecoder {
+    pub fn new(
+        source: Arc<DataSource>,
+        key: Arc<dyn RowFormat>,
+        value: Arc<dyn RowFormat>,
+        functions: &FunctionRegistry,
+    ) -> Result<SourceDecoder, String> {
+        let key_count = source.key_columns().count();
+        let mut headers = Vec::new();
+        let mut value_positions = Vec::new();
+        for (i, c) in source.columns.iter().enumerate() {
+            match &c.role {
+                ColumnRole::Value => value_positions.push(i),
+                ColumnRole::Header(k) => headers.push((i, k.clone())),
+                ColumnRole::Key => {}
+            }
+        }
+        let timestamp = match &source.timestamp {
+            None => None,
+            Some((col, format)) => {
+                let i = source
+                    .columns
+                    .iter()
+                    .position(|c| &c.name == col)
+                    .ok_or_else(|| format!("The TIMESTAMP column set in the WITH clause does not exist in the schema: '{col}'"))?;
+                match format {
+                    None => Some(TimestampColumn::Column(i)),
+                    Some(pattern) => {
+                        let f = functions
+                            .get("STRINGTOTIMESTAMP")
+                            .ok_or("STRINGTOTIMESTAMP is not available")?;
+                        let _ = f;
+                        let expr = timestamp_parser(i, pattern, functions, &source)?;
+                        Some(TimestampColumn::Formatted(i, expr))
+                    }
+                }
+            }
+        };
+        Ok(SourceDecoder {
+            width: source.columns.len(),
+            source,
+            key,
+            value,
+            timestamp,
+            key_count,
+            headers,
+            value_positions,
+        })
+    }
+
+    /// A row for `record` and its time; a null value (tombstone) gives a row
+    /// of NULL value columns and `value_is_null`. `Err` is a deserialization
+    /// error for the processing log.
+    pub fn decode(&self, record: &ConsumerRecord) -> Result<DecodedRow, String> {
+        let decoded = self.value.deserialize(record.value.as_deref())?;
+        let value_is_null = decoded.is_none();
+        let values = decoded.unwrap_or_default();
+        let keys = match self.key_count {
+            0 => Vec::new(),
+            _ => match self.key.deserialize(record.key.as_deref())? {
+                Some(k) => k,
+                None => vec![Value::Null; self.key_count],
+            },
+        };
+        let mut row = Vec::with_capacity(self.width + 3);
+        row.extend(keys);
+        row.resize(self.width, Value::Null);
+        for (pos, v) in self.value_positions.iter().zip(values) {
+            row[*pos] = v;
+        }
+        for (pos, key) in &self.headers {
+            row[*pos] = header_value(&record.headers, key.as_deref());
+        }
+        let rowtime = match &self.timestamp {
+            None => record.timestamp,
+            Some(_) if value_is_null => record.timestamp,
+            Some(TimestampColumn::Column(i)) => match &row[*i] {
+                Value::Bigint(t) | Value::Timestamp(t) => *t,
+                Value::Int(t) => *t as i64,
+                Value::Null => return Err("Timestamp column is null".into()),
+                other => return Err(format!("Invalid timestamp value {other:?}")),
+            },
+            Some(TimestampColumn::Formatted(_, expr)) => match expr.eval(&row)? {
+                Value::Bigint(t) | Value::Timestamp(t) => t,
+                _ => return Err("Could not parse the record's timestamp".into()),
+            },
+        };
+        row.push(Value::Bigint(rowtime));
+        row.push(Value::Int(record.partition));
+        row.push(Value::Bigint(record.offset));
+        Ok(DecodedRow {
+            row,
+            rowtime,
+            value_is_null,
+        })
+    }
+}
+
+fn timestamp_parser(
+    column: usize,
+    pattern: &str,
+    functions: &FunctionRegistry,
+    source: &DataSource,
+) -> Result<CompiledExpr, String> {
+    use creek_sql::ast::{Expr, Literal};
+    use creek_sql::expr::{compile, CompileContext, Scope};
+    let mut scope = Scope::default();
+    for c in &source.columns {
+        scope.push(None, &c.name, c.ty.clone());
+    }
+    let call = Expr::Function {
+        name: "STRINGTOTIMESTAMP".into(),
+        args: vec![
+            Expr::Column {
+                source: None,
+                name: source.columns[column].name.clone(),
+            },
+            Expr::Literal(Literal::String(pattern.to_string())),
+        ],
+    };
+    let types = Default::default();
+    compile(
+        &call,
+        &scope,
+        &CompileContext {
+            functions,
+            custom_types: &types,
+        },
+    )
+}
+
+fn header_value(headers: &[(String, Option<Bytes>)], key: Option<&str>) -> Value {
+    match key {
+        Some(k) => headers
+            .iter()
+            .rev()
+            .find(|(name, _)| name == k)
+            .and_then(|(_, v)| v.as_ref())
+            .map(|v| Value::bytes(v.to_vec()))
+            .unwrap_or(Value::Null),
+        None => Value::Array(
+            headers
+                .iter()
+                .map(|(k, v)| {
+                    Value::Struct(vec![
+                        ("KEY".into(), Value::string(k.as_str())),
+                        (
+                            "VALUE".into(),
+                            v.as_ref()
+                                .map(|b| Value::bytes(b.to_vec()))
+                                .unwrap_or(Value::Null),
+                        ),
+                    ])
+                })
+                .collect(),
+        ),
+    }
+}
+
+/// The type of a `HEADERS` column.
+pub fn headers_type() -> SqlType {
+    SqlType::array(SqlType::Struct(vec![
+        creek_sql::types::Field::new("KEY", SqlType::String),
+        creek_sql::types::Field::new("VALUE", SqlType::Bytes),
+    ]))
+}
+
+/// A query's result row before encoding.
+pub struct ResultRow {
+    pub key: Vec<Value>,
+    /// `None` passes a tombstone through.
+    pub value: Option<Vec<Value>>,
+    /// All projected columns in SELECT order (push queries print these).
+    pub projection: Vec<Value>,
+    pub rowtime: i64,
+}
+
+/// Evaluates a plan on decoded rows.
+pub struct Projector {
+    pub plan: StreamPlan,
+    pub log: Arc<ProcessingLog>,
+    pub query_id: String,
+}
+
+impl Projector {
+    /// Filters and projects one row; `None` when the filter rejects it.
+    pub fn apply(&self, row: &[Value], rowtime: i64, value_is_null: bool) -> Option<ResultRow> {
+        if let Some(filter) = &self.plan.filter {
+            match filter.eval(row) {
+                Ok(Value::Boolean(true)) => {}
+                Ok(_) => return None,
+                Err(e) => {
+                    self.log
+                        .error(&self.query_id, &format!("Error evaluating WHERE: {e}"));
+                    return None;
+                }
+            }
+        }
+        let eval = |e: &CompiledExpr| match e.eval(row) {
+            Ok(v) => v,
+            Err(err) => {
+                self.log.error(
+                    &self.query_id,
+                    &format!("Error computing expression: {err}"),
+                );
+                Value::Null
+            }
+        };
+        let projection: Vec<Value> = self.plan.projection.iter().map(|p| eval(&p.expr)).collect();
+        let key: Vec<Value> = if self.plan.partition_by {
+            self.plan.key.iter().map(|p| eval(&p.expr)).collect()
+        } else {
+            self.plan
+                .projection
+                .iter()
+                .zip(&projection)
+                .filter(|(p, _)| p.is_key)
+                .map(|(_, v)| v.clone())
+                .collect()
+        };
+        let value = self
+            .plan
+            .projection
+            .iter()
+            .zip(&projection)
+            .filter(|(p, _)| !p.is_key)
+            .map(|(_, v)| v.clone())
+            .collect();
+        let value = (!value_is_null).then_some(value);
+        Some(ResultRow {
+            key,
+            value,
+            projection,
+            rowtime,
+        })
+    }
+}
+
+/// Encodes result rows for a sink topic.
+pub struct SinkEncoder {
+    pub key: Arc<dyn RowFormat>,
+    pub value: Arc<dyn RowFormat>,
+    pub has_key: bool,
+    pub partitions: i32,
+    /// A `TIMESTAMP` column of the sink, as a value position.
+    pub timestamp: Option<usize>,
+}
+
+impl SinkEncoder {
+    /// The record and its partition.
+    pub fn encode(&self, row: &ResultRow) -> Result<(i32, ProducerRecord), String> {
+        let key = if self.has_key {
+            self.key.serialize(Some(&row.key))?
+        } else {
+            None
+        };
+        let value = match &row.value {
+            Some(v) => self.value.serialize(Some(v))?,
+            None => None,
+        };
+        let timestamp = match self
+            .timestamp
+            .and_then(|i| row.value.as_ref().and_then(|v| v.get(i)))
+        {
+            Some(Value::Bigint(t)) | Some(Value::Timestamp(t)) => *t,
+            _ => row.rowtime,
+        };
+        let partition = partition_for(key.as_deref(), self.partitions);
+        Ok((
+            partition,
+            ProducerRecord {
+                key: key.map(Bytes::from),
+                value: value.map(Bytes::from),
+                headers: Vec::new(),
+                timestamp: Some(timestamp),
+            },
+        ))
+    }
+}
+
+/// Kafka's default partitioner: murmur2 of the key bytes, positive, modulo
+/// the partition count; keyless records go to partition 0.
+pub fn partition_for(key: Option<&[u8]>, partitions: i32) -> i32 {
+    match key {
+        Some(k) if partitions > 1 => ((murmur2(k) & 0x7fff_ffff) % partitions as u32) as i32,
+        _ => 0,
+    }
+}
+
+/// Kafka's murmur2 hash (`org.apache.kafka.common.utils.Utils.murmur2`).
+pub fn murmur2(data: &[u8]) -> u32 {
+    let seed: u32 = 0x9747_b28c;
+    let m: u32 = 0x5bd1_e995;
+    let r = 24;
+    let len = data.len();
+    let mut h: u32 = seed ^ len as u32;
+    let chunks = len / 4;
+    for i in 0..chunks {
+        let mut k = u32::from_le_bytes([
+            data[i * 4],
+            data[i * 4 + 1],
+            data[i * 4 + 2],
+            data[i * 4 + 3],
+        ]);
+        k = k.wrapping_mul(m);
+        k ^= k >> r;
+        k = k.wrapping_mul(m);
+        h = h.wrapping_mul(m);
+        h ^= k;
+    }
+    let tail = &data[chunks * 4..];
+    if tail.len() >= 3 {
+        h ^= (tail[2] as u32) << 16;
+    }
+    if tail.len() >= 2 {
+        h ^= (tail[1] as u32) << 8;
+    }
+    if !tail.is_empty() {
+        h ^= tail[0] as u32;
+        h = h.wrapping_mul(m);
+    }
+    h ^= h >> 13;
+    h = h.wrapping_mul(m);
+    h ^= h >> 15;
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn murmur2_matches_kafka() {
+        // Values from Kafka's UtilsTest.
+        assert_eq!(murmur2(b"21") as i32, -973932308);
+        assert_eq!(murmur2(b"foobar") as i32, -790332482);
+        assert_eq!(murmur2(b"a-little-bit-long-string") as i32, -985981536);
+        assert_eq!(murmur2(b"a-little-bit-longer-string") as i32, -1486304829);
+        assert_eq!(
+            murmur2(b"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8") as i32,
+            -58897971
+        );
+        assert_eq!(murmur2(b"abc") as i32, 479470107);
+    }
+}

@@ -1,0 +1,66 @@
+//! `creek qtt PATH...`: runs ksqlDB's query-validation-test files through
+//! creek's SQL engine and prints one line per file and a summary.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use creek_sql_engine::qtt::{run_paths, Outcome};
+
+#[derive(Args)]
+pub struct QttArgs {
+    /// QTT files or folders of them.
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// Print every case with its outcome and failure reason.
+    #[arg(short, long)]
+    verbose: bool,
+    /// A file listing case names (one per line) that must pass; the command
+    /// fails if any of them does not.
+    #[arg(long)]
+    must_pass: Option<PathBuf>,
+    /// Write the names of the passing cases to this file.
+    #[arg(long)]
+    write_passing: Option<PathBuf>,
+}
+
+pub fn run(args: QttArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let results = runtime
+        .block_on(run_paths(&args.paths, args.verbose))
+        .map_err(anyhow::Error::msg)?;
+    if let Some(path) = &args.write_passing {
+        let passing: Vec<&str> = results
+            .iter()
+            .filter(|r| r.outcome == Outcome::Passed)
+            .map(|r| r.name.as_str())
+            .collect();
+        std::fs::write(path, passing.join("\n") + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &args.must_pass {
+        let list =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let mut missing = Vec::new();
+        for name in list
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
+            match results.iter().find(|r| r.name == name) {
+                Some(r) if r.outcome == Outcome::Passed => {}
+                Some(r) => missing.push(format!("{name}: {:?}", r.outcome)),
+                None => missing.push(format!("{name}: not found")),
+            }
+        }
+        if !missing.is_empty() {
+            for m in &missing {
+                eprintln!("must-pass case failed: {m}");
+            }
+            bail!("{} must-pass cases failed", missing.len());
+        }
+    }
+    Ok(())
+}
