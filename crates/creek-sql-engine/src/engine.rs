@@ -410,7 +410,7 @@ impl Engine {
             Statement::Query(_) => Err(EngineError::Statement(
                 "SELECT statements are run with the /query endpoint".into(),
             )),
-            other => Err(EngineError::NotSupported(statement_kind(other).to_string())),
+            other => crate::show::execute(self, other, text, session).await,
         }
     }
 
@@ -602,7 +602,7 @@ impl Engine {
 
     /// Builds the key and value formats of a source. `register` is true for
     /// sinks, whose AVRO schemas are registered.
-    async fn build_formats(
+    pub async fn build_formats(
         &self,
         source: &DataSource,
         _register: bool,
@@ -818,7 +818,7 @@ impl Engine {
         }))
     }
 
-    fn query_group(&self, query_id: &str) -> String {
+    pub fn query_group(&self, query_id: &str) -> String {
         format!("_confluent-ksql-{}query_{query_id}", self.config.service_id)
     }
 
@@ -1238,7 +1238,7 @@ impl Engine {
     }
 }
 
-fn statement_kind(s: &Statement) -> &'static str {
+pub fn statement_kind(s: &Statement) -> &'static str {
     match s {
         Statement::Show { .. } => "SHOW",
         Statement::Describe { .. } | Statement::DescribeAll { .. } => "DESCRIBE",

@@ -20,8 +20,10 @@ pub mod format;
 pub mod metastore;
 pub mod plan;
 pub mod processing_log;
+pub mod push;
 pub mod qtt;
 pub mod query;
+pub mod show;
 
 /// Why a statement failed.
 #[derive(Debug, thiserror::Error)]
