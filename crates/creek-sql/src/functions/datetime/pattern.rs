@@ -303,13 +303,13 @@ fn text_candidates(field: Field, style: Style) -> Vec<(String, i64)> {
         .iter()
         .map(|v| (text_for(field, style, *v).into_owned(), *v))
         .collect();
-    if style == Style::Full && matches!(field, Field::Month | Field::DayOfWeek) {
-        // Java accepts the short form too when parsing leniently; we do too.
-        out.extend(
-            range
-                .iter()
-                .map(|v| (text_for(field, Style::Short, *v).into_owned(), *v)),
-        );
+    if matches!(field, Field::Month | Field::DayOfWeek) {
+        // Parsing accepts both full and short names (as lenient Java and
+        // SimpleDateFormat do).
+        out.extend(range.iter().flat_map(|v| {
+            [Style::Full, Style::Short].map(|st| (text_for(field, st, *v).into_owned(), *v))
+        }));
+        out.dedup();
     }
     out.sort_by_key(|(t, _)| std::cmp::Reverse(t.len()));
     out

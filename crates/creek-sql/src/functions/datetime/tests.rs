@@ -870,3 +870,18 @@ fn default_zones() {
          Unknown pattern letter: b"
     );
 }
+
+#[test]
+fn month_and_day_names_parse_in_either_length() {
+    assert_eq!(
+        ok("PARSE_DATE", &[s("01-January-2022"), s("dd-MMM-yyyy")]),
+        Value::Date(18993)
+    );
+    assert_eq!(
+        ok(
+            "STRINGTODATE",
+            &[s("Sat 01 jan 2022"), s("EEEE dd MMMM yyyy")]
+        ),
+        Value::Int(18993)
+    );
+}
