@@ -333,10 +333,10 @@ fn time_fields(ms_of_day: i64) -> (u32, u32, u32, u32) {
 pub fn format_instant(p: &Pattern, zone: &Zone, ms: i64) -> Result<String, String> {
     let secs = ms.div_euclid(1000);
     let off = zone.offset_at(secs);
-    let local_ms = ms + off as i64 * 1000;
+    let out_of_range = || format!("Instant exceeds minimum or maximum instant: {ms}");
+    let local_ms = ms.checked_add(off as i64 * 1000).ok_or_else(out_of_range)?;
     let days = local_ms.div_euclid(MS_PER_DAY);
-    let date =
-        civil(days).ok_or_else(|| format!("Instant exceeds minimum or maximum instant: {ms}"))?;
+    let date = civil(days).ok_or_else(out_of_range)?;
     let input = FmtInput {
         date: Some(date_fields(date)),
         time: Some(time_fields(local_ms.rem_euclid(MS_PER_DAY))),
@@ -942,7 +942,7 @@ fn resolve_convert_tz(args: &[Arg]) -> Result<Resolved, ResolveError> {
         let (f, t) = (f.map_err(invalid)?, t.map_err(invalid)?);
         let secs = ms.div_euclid(1000);
         let delta = t.offset_at(secs) as i64 - f.offset_at(secs) as i64;
-        Ok(Value::Timestamp(ms + delta * 1000))
+        Ok(Value::Timestamp(ms.saturating_add(delta * 1000)))
     }))
 }
 

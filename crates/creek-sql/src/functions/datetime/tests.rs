@@ -885,3 +885,36 @@ fn month_and_day_names_parse_in_either_length() {
         Value::Int(18993)
     );
 }
+
+#[test]
+fn extreme_values_do_not_panic() {
+    for ms in [i64::MIN, i64::MAX, -62_135_596_800_001, 253_402_300_800_000] {
+        let _ = call(
+            "TIMESTAMPTOSTRING",
+            &[
+                Value::Bigint(ms),
+                s("yyyy-MM-dd HH:mm:ss.SSS z"),
+                s("America/New_York"),
+            ],
+        );
+        let _ = call("CONVERT_TZ", &[Value::Timestamp(ms), s("UTC"), s("+18:00")]);
+    }
+    for d in [i32::MIN, i32::MAX] {
+        let _ = call("FORMAT_DATE", &[Value::Date(d), s("yyyy-MM-dd")]);
+        let _ = call("TIMESTAMPTOSTRING", &[Value::Date(d), s("yyyy-MM-dd")]);
+    }
+    let _ = call(
+        "PARSE_TIMESTAMP",
+        &[s("99999999999999999-01-01"), s("yyyy-MM-dd")],
+    );
+    let _ = call(
+        "PARSE_DATE",
+        &[s("99999999999999999-01-01"), s("yyyy-MM-dd")],
+    );
+    let _ = call("STRINGTODATE", &[s("-99999999-99-99"), s("yyyy-MM-dd")]);
+    // Year 10000 prints with a sign, as Java's EXCEEDS_PAD does.
+    assert_eq!(
+        ok_str("FORMAT_DATE", &[Value::Date(2_932_897), s("yyyy-MM-dd")]),
+        "+10000-01-01"
+    );
+}
