@@ -180,6 +180,37 @@ pub fn functions() -> Vec<Arc<dyn ScalarFunction>> {
     ]
 }
 
+/// A compiled Java `DateTimeFormatter` pattern for code outside the
+/// function library, e.g. a `timestamp_format` WITH property: parses and
+/// formats epoch millis as STRINGTOTIMESTAMP / TIMESTAMPTOSTRING do.
+#[derive(Debug, Clone)]
+pub struct TimestampFormat {
+    pattern: Pattern,
+    zone: Zone,
+}
+
+impl TimestampFormat {
+    /// `zone`: a Java zone id; `None` is UTC. Errors carry Java's message.
+    pub fn new(pattern: &str, zone: Option<&str>) -> Result<TimestampFormat, String> {
+        Ok(TimestampFormat {
+            pattern: Pattern::compile(pattern)?,
+            zone: match zone {
+                Some(z) => Zone::of(z)?,
+                None => Zone::utc(),
+            },
+        })
+    }
+
+    /// Epoch millis of `text`; a zone or offset in the text wins.
+    pub fn parse(&self, text: &str) -> Result<i64, String> {
+        parse_instant(&self.pattern, text, &self.zone)
+    }
+
+    pub fn format(&self, epoch_ms: i64) -> Result<String, String> {
+        format_instant(&self.pattern, &self.zone, epoch_ms)
+    }
+}
+
 /// A function resolved by hand, so constant patterns and zones compile once.
 struct Func {
     name: &'static str,

@@ -918,3 +918,14 @@ fn extreme_values_do_not_panic() {
         "+10000-01-01"
     );
 }
+
+#[test]
+fn timestamp_format_helper() {
+    let f = TimestampFormat::new("yyyy-MM-dd'T'HH:mm:ssX", None).unwrap();
+    assert_eq!(f.parse("2018-05-11T21:58:33Z").unwrap(), 1526075913000);
+    assert!(f.parse("not a timestamp").is_err());
+    assert_eq!(f.format(1526075913000).unwrap(), "2018-05-11T21:58:33Z");
+    let f = TimestampFormat::new("yyyy-MM-dd HH:mm", Some("+02:00")).unwrap();
+    assert_eq!(f.parse("1970-01-01 02:00").unwrap(), 0);
+    assert!(TimestampFormat::new("yyyy", Some("Nowhere/Land")).is_err());
+}
