@@ -94,11 +94,13 @@ pub fn functions() -> Vec<Arc<dyn ScalarFunction>> {
             "Concatenates strings or bytes; NULL arguments are ignored.",
             vec![
                 Overload::new(vec![STR], STR, |a| {
+                    at_least_two(a)?;
                     Ok(text(a.iter().filter_map(Value::as_str).collect::<String>()))
                 })
                 .variadic()
                 .null_tolerant(),
                 Overload::new(vec![BYTES], BYTES, |a| {
+                    at_least_two(a)?;
                     Ok(Value::bytes(
                         a.iter()
                             .filter(|v| !v.is_null())
@@ -116,6 +118,7 @@ pub fn functions() -> Vec<Arc<dyn ScalarFunction>> {
             "Concatenates strings or bytes with a separator; NULL arguments are ignored, a NULL separator gives NULL.",
             vec![
                 Overload::new(vec![STR, STR], STR, |a| {
+                    at_least_two(a)?;
                     if a[0].is_null() {
                         return Ok(Value::Null);
                     }
@@ -125,6 +128,7 @@ pub fn functions() -> Vec<Arc<dyn ScalarFunction>> {
                 .variadic()
                 .null_tolerant(),
                 Overload::new(vec![BYTES, BYTES], BYTES, |a| {
+                    at_least_two(a)?;
                     if a[0].is_null() {
                         return Ok(Value::Null);
                     }
@@ -540,6 +544,14 @@ fn by(v: &Value) -> &[u8] {
 
 fn int(v: &Value) -> i64 {
     v.as_i64().unwrap_or(0)
+}
+
+/// CONCAT and CONCAT_WS throw on fewer than two arguments.
+fn at_least_two(a: &[Value]) -> Result<(), String> {
+    if a.len() < 2 {
+        return Err("expects at least two input arguments".to_string());
+    }
+    Ok(())
 }
 
 /// Java's `String.trim` removes every character up to U+0020.
@@ -1241,23 +1253,20 @@ fn resolve_regex(args: &[Arg], kind: RegexFn) -> Result<Resolved, ResolveError> 
             }
             RegexFn::Split => {
                 let input = st(&a[0]);
-                if pattern.is_empty() {
+                let re = cache.get(pattern)?;
+                let mut parts: Vec<Value> = re.split(input).map(text).collect();
+                if re.is_match("") {
+                    // Java's Pattern.split: no empty piece before a zero-width
+                    // match at the start, and no trailing empty pieces.
                     if input.is_empty() {
                         return Ok(Value::Array(vec![text("")]));
                     }
-                    return Ok(Value::Array(
-                        input.chars().map(|c| text(c.to_string())).collect(),
-                    ));
-                }
-                let re = cache.get(pattern)?;
-                let mut parts: Vec<Value> = re.split(input).map(text).collect();
-                // Java drops the empty leading piece of a zero-width match at 0.
-                if re
-                    .find(input)
-                    .is_some_and(|m| m.start() == 0 && m.end() == 0)
-                    && parts.len() > 1
-                {
-                    parts.remove(0);
+                    if parts.len() > 1 && parts[0].as_str() == Some("") {
+                        parts.remove(0);
+                    }
+                    while parts.len() > 1 && parts.last().and_then(Value::as_str) == Some("") {
+                        parts.pop();
+                    }
                 }
                 Ok(Value::Array(parts))
             }

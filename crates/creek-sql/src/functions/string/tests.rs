@@ -103,6 +103,12 @@ fn concat_ignores_nulls() {
 }
 
 #[test]
+fn concat_needs_two_arguments() {
+    assert!(try_call("CONCAT", &[t(STR)], &[s("a")]).is_err());
+    assert!(try_call("CONCAT_WS", &[t(STR)], &[s("a")]).is_err());
+}
+
+#[test]
 fn concat_ws_skips_nulls_and_needs_a_separator() {
     let types = [t(STR), t(STR), t(STR), t(STR), None, t(STR)];
     let row = |sep: Option<&str>, c: [Option<&str>; 3]| {
@@ -361,6 +367,11 @@ fn splits() {
     assert_eq!(rs(Some("zxy"), Some("(ab|cd)")), strs(&["zxy"]));
     assert_eq!(rs(None, Some("(ab|cd)")), Value::Null);
     assert_eq!(rs(Some("zxy"), None), Value::Null);
+    assert_eq!(rs(Some("abc"), Some("")), strs(&["a", "b", "c"]));
+    assert_eq!(rs(Some(""), Some("")), strs(&[""]));
+    assert_eq!(rs(Some("axxb"), Some("x*")), strs(&["a", "b"]));
+    assert_eq!(rs(Some("a,b,,"), Some(",")), strs(&["a", "b", "", ""]));
+    assert_eq!(rs(Some(",a"), Some(",")), strs(&["", "a"]));
 }
 
 #[test]
