@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use super::string::codec::{base64_encode, format_date, format_time, format_timestamp};
+use super::string::codec::{base64_encode_mime, format_date, format_time, format_timestamp};
 use super::string::{fits, generic};
 use super::{Arg, Overload, ResolveError, Resolved, ScalarFunction, Udf};
 use crate::types::SqlType;
@@ -509,7 +509,7 @@ pub(crate) fn write_value(v: &Value, out: &mut String) {
         Value::Double(d) => write_str(&java_double(*d), out),
         Value::Decimal(d) => out.push_str(&d.to_string()),
         Value::String(s) => write_str(s, out),
-        Value::Bytes(b) => write_str(&base64_encode(b), out),
+        Value::Bytes(b) => write_str(&base64_encode_mime(b), out),
         Value::Date(d) => write_str(&format_date(*d as i64), out),
         Value::Time(t) => write_str(&format_time(*t), out),
         Value::Timestamp(t) => write_str(&format_timestamp(*t), out),

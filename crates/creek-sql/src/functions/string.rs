@@ -886,27 +886,31 @@ fn encode(s: &str, input: &str, output: &str) -> Result<String, String> {
     })
 }
 
+fn unknown_encoding(encoding: &str) -> String {
+    format!(
+        "Unknown encoding type '{encoding}'. Supported formats are 'hex', 'utf8', 'ascii', and 'base64'."
+    )
+}
+
+/// ksqlDB's `BytesUtils.decode` (base64 through Java's lenient MIME decoder).
 fn to_bytes(s: &str, encoding: &str) -> Result<Vec<u8>, String> {
     match encoding.to_lowercase().as_str() {
         "hex" => hex_decode(s).ok_or_else(|| format!("Invalid hex string '{s}'")),
         "utf8" => Ok(s.as_bytes().to_vec()),
         "ascii" => Ok(ascii_encode(s)),
-        "base64" => base64_decode(s).ok_or_else(|| format!("Invalid base64 string '{s}'")),
-        _ => Err(format!(
-            "Supported encoding types are: hex, utf8, ascii and base64, but got '{encoding}'"
-        )),
+        "base64" => Ok(base64_decode_lenient(s)),
+        _ => Err(unknown_encoding(encoding)),
     }
 }
 
+/// ksqlDB's `BytesUtils.encode`: upper-case hex, MIME base64.
 fn from_bytes(b: &[u8], encoding: &str) -> Result<String, String> {
     match encoding.to_lowercase().as_str() {
         "hex" => Ok(hex_encode(b, true)),
         "utf8" => Ok(String::from_utf8_lossy(b).into_owned()),
         "ascii" => Ok(ascii_decode(b)),
-        "base64" => Ok(base64_encode(b)),
-        _ => Err(format!(
-            "Supported encoding types are: hex, utf8, ascii and base64, but got '{encoding}'"
-        )),
+        "base64" => Ok(base64_encode_mime(b)),
+        _ => Err(unknown_encoding(encoding)),
     }
 }
 

@@ -30,6 +30,21 @@ pub fn base64_encode(bytes: &[u8]) -> String {
     out
 }
 
+/// Java's MIME base64 encoder (ksqlDB's `BytesUtils`): lines of at most 76
+/// characters separated by CRLF.
+pub fn base64_encode_mime(bytes: &[u8]) -> String {
+    let flat = base64_encode(bytes);
+    if flat.len() <= 76 {
+        return flat;
+    }
+    let lines: Vec<&str> = flat
+        .as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).unwrap_or_default())
+        .collect();
+    lines.join("\r\n")
+}
+
 fn b64_value(c: u8) -> Option<u32> {
     match c {
         b'A'..=b'Z' => Some((c - b'A') as u32),
@@ -380,6 +395,10 @@ mod tests {
         assert_eq!(base64_encode(b"no"), "bm8=");
         assert_eq!(base64_encode(b"!"), "IQ==");
         assert_eq!(base64_decode("bm8=").unwrap(), b"no");
+        let long = base64_encode_mime(&[0u8; 60]);
+        assert_eq!(long.len(), 80 + 2);
+        assert_eq!(&long[76..78], "\r\n");
+        assert_eq!(base64_decode_lenient(&long), vec![0u8; 60]);
         assert_eq!(base64_decode("").unwrap(), b"");
         assert!(base64_decode("b!8=").is_none());
         assert_eq!(base64_decode_lenient("zpXOu867zqzOtM6x").len(), 12);
