@@ -1011,10 +1011,21 @@ struct Uri<'a> {
 
 impl<'a> Uri<'a> {
     fn parse(s: &'a str) -> Result<Uri<'a>, String> {
+        let invalid = || format!("URL input has invalid syntax: {s}");
         if s.chars()
             .any(|c| c.is_control() || c.is_whitespace() || "\"<>\\^`{|}".contains(c))
         {
-            return Err(format!("Invalid URL: {s}"));
+            return Err(invalid());
+        }
+        let bytes = s.as_bytes();
+        for (i, b) in bytes.iter().enumerate() {
+            if *b == b'%'
+                && !(i + 2 < bytes.len()
+                    && bytes[i + 1].is_ascii_hexdigit()
+                    && bytes[i + 2].is_ascii_hexdigit())
+            {
+                return Err(invalid());
+            }
         }
         let (rest, fragment) = match s.split_once('#') {
             Some((r, f)) => (r, Some(f)),
@@ -1052,6 +1063,14 @@ impl<'a> Uri<'a> {
             Some((p, q)) => (p, Some(q)),
             None => (rest, None),
         };
+        // Brackets are only allowed around an IPv6 host.
+        if [Some(path), query, fragment]
+            .iter()
+            .flatten()
+            .any(|part| part.contains(['[', ']']))
+        {
+            return Err(invalid());
+        }
         Ok(Uri {
             scheme,
             authority,
@@ -1078,11 +1097,21 @@ impl<'a> Uri<'a> {
         })
     }
 
+    /// The host of a server-based authority, as java.net.URI: NULL when the
+    /// authority is not `[user@]host[:port]` with a valid host name.
     fn host(&self) -> Option<&'a str> {
-        self.host_port().map(|(h, _)| h).filter(|h| !h.is_empty())
+        let (host, port) = self.host_port()?;
+        let valid_host = host.starts_with('[')
+            || (!host.is_empty()
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-'));
+        let valid_port = port.is_none_or(|p| p.chars().all(|c| c.is_ascii_digit()));
+        (valid_host && valid_port).then_some(host)
     }
 
     fn port(&self) -> Option<i32> {
+        self.host()?;
         self.host_port()?.1?.parse().ok()
     }
 }

@@ -889,6 +889,19 @@ fn urls() {
         Value::Null
     );
     assert!(try_call("URL_EXTRACT_HOST", &[t(STR)], &[s("http://a b")]).is_err());
+    assert!(try_call(
+        "URL_EXTRACT_HOST",
+        &[t(STR)],
+        &[s("http://257.1/bogus/[url")]
+    )
+    .is_err());
+    assert!(try_call("URL_EXTRACT_PATH", &[t(STR)], &[s("http://a/%zz")]).is_err());
+    assert_eq!(u("URL_EXTRACT_HOST", "http://my_host:80/"), Value::Null);
+    assert_eq!(u("URL_EXTRACT_HOST", "http://[::1]:80/"), s("[::1]"));
+    assert_eq!(u("URL_EXTRACT_PORT", "http://[::1]:80/"), i(80));
+    assert_eq!(u("URL_EXTRACT_PATH", "http://a/b%20c"), s("/b c"));
+    assert_eq!(u("URL_EXTRACT_PATH", "mailto:someone"), Value::Null);
+    assert_eq!(u("URL_EXTRACT_PROTOCOL", "mailto:someone"), s("mailto"));
 }
 
 #[test]
