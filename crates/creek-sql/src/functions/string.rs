@@ -1157,7 +1157,96 @@ struct PatternCache {
 }
 
 fn compile(pattern: &str) -> Result<Regex, String> {
-    Regex::new(pattern).map_err(|e| format!("Invalid regular expression pattern '{pattern}': {e}"))
+    Regex::new(&java_pattern(pattern))
+        .map_err(|e| format!("Invalid regular expression pattern '{pattern}': {e}"))
+}
+
+/// The members of a POSIX class as Java spells it (`\p{Alpha}`), for use
+/// inside a character class.
+fn posix_class(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "Lower" => "a-z",
+        "Upper" => "A-Z",
+        "ASCII" => "\\x00-\\x7F",
+        "Alpha" => "a-zA-Z",
+        "Digit" => "0-9",
+        "Alnum" => "a-zA-Z0-9",
+        "Punct" => "!-/:-@\\[-`{-~",
+        "Graph" => "!-~",
+        "Print" => " -~",
+        "Blank" => " \\t",
+        "Cntrl" => "\\x00-\\x1F\\x7F",
+        "XDigit" => "0-9a-fA-F",
+        "Space" => " \\t\\n\\x0B\\f\\r",
+        _ => return None,
+    })
+}
+
+/// Java's regex dialect in the regex crate's: `\d`, `\w` and `\s` are ASCII
+/// (Java's default), POSIX `\p{Alpha}` classes, `\Q…\E` quoting and `\Z`.
+/// Lookaround and backreferences stay unsupported (the pattern fails).
+fn java_pattern(p: &str) -> String {
+    let chars: Vec<char> = p.chars().collect();
+    let mut out = String::with_capacity(p.len() + 8);
+    let mut in_class = 0usize;
+    let mut i = 0;
+    let set = |members: &str, negated: bool, in_class: bool| -> String {
+        match (in_class, negated) {
+            (true, false) => members.to_string(),
+            (true, true) => format!("[^{members}]"),
+            (false, false) => format!("[{members}]"),
+            (false, true) => format!("[^{members}]"),
+        }
+    };
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\\' && i + 1 < chars.len() {
+            let n = chars[i + 1];
+            i += 2;
+            match n {
+                'Q' => {
+                    let rest: String = chars[i..].iter().collect();
+                    let (literal, skip) = match rest.find("\\E") {
+                        Some(end) => (&rest[..end], end + 2),
+                        None => (rest.as_str(), rest.len()),
+                    };
+                    out.push_str(&regex::escape(literal));
+                    i += rest[..skip].chars().count();
+                }
+                'd' | 'D' => out.push_str(&set("0-9", n == 'D', in_class > 0)),
+                'w' | 'W' => out.push_str(&set("a-zA-Z0-9_", n == 'W', in_class > 0)),
+                's' | 'S' => out.push_str(&set(" \\t\\n\\x0B\\f\\r", n == 'S', in_class > 0)),
+                'Z' => out.push_str("\\z"),
+                'p' | 'P' if chars.get(i) == Some(&'{') => {
+                    let end = chars[i..].iter().position(|&c| c == '}').map(|e| i + e);
+                    let name: Option<String> = end.map(|e| chars[i + 1..e].iter().collect());
+                    match (end, name.as_deref().and_then(posix_class)) {
+                        (Some(e), Some(members)) => {
+                            out.push_str(&set(members, n == 'P', in_class > 0));
+                            i = e + 1;
+                        }
+                        _ => {
+                            out.push('\\');
+                            out.push(n);
+                        }
+                    }
+                }
+                _ => {
+                    out.push('\\');
+                    out.push(n);
+                }
+            }
+            continue;
+        }
+        if c == '[' {
+            in_class += 1;
+        } else if c == ']' && in_class > 0 {
+            in_class -= 1;
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
 }
 
 impl PatternCache {

@@ -338,6 +338,20 @@ fn regexp_extract() {
 }
 
 #[test]
+fn java_regex_dialect() {
+    assert_eq!(java_pattern("\\d+"), "[0-9]+");
+    assert_eq!(java_pattern("[\\w-]"), "[a-zA-Z0-9_-]");
+    assert_eq!(java_pattern("\\Q.*\\E+"), "\\.\\*+");
+    assert_eq!(java_pattern("\\p{Alpha}\\P{Digit}"), "[a-zA-Z][^0-9]");
+    assert_eq!(java_pattern("\\p{L}"), "\\p{L}");
+    let ex = |p: &str, x: &str| str_fn("REGEXP_EXTRACT", &[Some(p), Some(x)]);
+    assert_eq!(ex("\\d+", "a\u{661}\u{662}7"), s("7"));
+    assert_eq!(ex("\\Q.\\E.", "ab.cd"), s(".c"));
+    assert_eq!(ex("\\p{Upper}+", "abCDe"), s("CD"));
+    assert_eq!(ex("\\S+", " x y"), s("x"));
+}
+
+#[test]
 fn splits() {
     let sp = |m: &str, d: &str| str_fn("SPLIT", &[Some(m), Some(d)]);
     assert_eq!(sp("a.b.c", "."), strs(&["a", "b", "c"]));
