@@ -184,7 +184,9 @@ impl std::fmt::Display for Json {
     }
 }
 
-/// Parses a whole JSON document; `None` when empty or invalid.
+/// Parses a JSON document as Jackson's `readTree` does; `None` when empty or
+/// invalid. Like Jackson, text after the first value is not read, except
+/// that a number must be followed by whitespace.
 pub(crate) fn parse(text: &str) -> Option<Json> {
     let mut p = Parser {
         s: text.as_bytes(),
@@ -192,8 +194,14 @@ pub(crate) fn parse(text: &str) -> Option<Json> {
         depth: 0,
     };
     let v = p.value()?;
-    p.ws();
-    (p.i == p.s.len()).then_some(v)
+    if matches!(v, Json::Number(_))
+        && p.s
+            .get(p.i)
+            .is_some_and(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
+    {
+        return None;
+    }
+    Some(v)
 }
 
 /// ksqlDB's `UdfJsonMapper.parseJson`: `Ok(None)` for blank text (Jackson's

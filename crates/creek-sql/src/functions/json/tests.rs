@@ -130,6 +130,10 @@ fn is_json_string() {
         one("IS_JSON_STRING", Some("{\"a\" 1}")),
         Value::Boolean(false)
     );
+    // Jackson stops after the first value; a number must end at whitespace.
+    assert_eq!(one("IS_JSON_STRING", Some("1 abc")), Value::Boolean(true));
+    assert_eq!(one("IS_JSON_STRING", Some("1abc")), Value::Boolean(false));
+    assert_eq!(one("IS_JSON_STRING", Some("[1]]")), Value::Boolean(true));
 }
 
 #[test]
