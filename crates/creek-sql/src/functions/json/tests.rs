@@ -334,3 +334,14 @@ fn java_number_text() {
         s("0.000000001")
     );
 }
+
+#[test]
+fn every_function_is_described() {
+    let all = functions();
+    assert_eq!(all.len(), 9);
+    for f in all {
+        assert!(!f.signatures().is_empty(), "{}", f.name());
+        assert_eq!(f.category(), "JSON");
+        assert!(!f.description().is_empty());
+    }
+}
