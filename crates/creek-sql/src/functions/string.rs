@@ -40,7 +40,7 @@ pub fn functions() -> Vec<Arc<dyn ScalarFunction>> {
             "Returns the length of a string or the number of bytes of a BYTES value.",
             vec![
                 Overload::new(vec![STR], INT, |a| {
-                    Ok(Value::Int(st(&a[0]).chars().count() as i32))
+                    Ok(Value::Int(st(&a[0]).encode_utf16().count() as i32))
                 }),
                 Overload::new(vec![BYTES], INT, |a| Ok(Value::Int(by(&a[0]).len() as i32))),
             ],
@@ -546,6 +546,12 @@ fn int(v: &Value) -> i64 {
     v.as_i64().unwrap_or(0)
 }
 
+/// Java strings count UTF-16 code units: LEN, SUBSTRING, INSTR and the
+/// padding functions work on them.
+fn utf16(s: &str) -> Vec<u16> {
+    s.encode_utf16().collect()
+}
+
 /// CONCAT and CONCAT_WS throw on fewer than two arguments.
 fn at_least_two(a: &[Value]) -> Result<(), String> {
     if a.len() < 2 {
@@ -578,9 +584,10 @@ fn substring_range(len: i64, pos: i64, length: Option<i64>) -> (usize, usize) {
 
 fn substring_str(a: &[Value]) -> Value {
     let s = st(&a[0]);
-    let len = s.chars().count() as i64;
+    let units = utf16(s);
+    let len = units.len() as i64;
     let (start, end) = substring_range(len, int(&a[1]), a.get(2).map(int));
-    text(s.chars().skip(start).take(end - start).collect::<String>())
+    text(String::from_utf16_lossy(&units[start..end]))
 }
 
 fn substring_bytes(a: &[Value]) -> Value {
@@ -634,7 +641,7 @@ fn split_to_map(input: &str, entry_delim: &str, kv_delim: &str) -> Value {
 
 /// Index of the `occurrence`th (overlapping) match of `sub` in `hay` at or
 /// after `from`.
-fn nth_index(hay: &[char], sub: &[char], from: usize, occurrence: i64) -> Option<usize> {
+fn nth_index(hay: &[u16], sub: &[u16], from: usize, occurrence: i64) -> Option<usize> {
     if occurrence <= 0 {
         return None;
     }
@@ -666,16 +673,16 @@ fn instr(a: &[Value]) -> Result<Value, String> {
         Some(v) => int(v),
         None => 1,
     };
-    let hay: Vec<char> = s.chars().collect();
+    let hay = utf16(s);
     let len = hay.len() as i64;
     if position == 0 || position.abs() > len {
         return Ok(Value::Int(0));
     }
-    let mut needle: Vec<char> = sub.chars().collect();
+    let mut needle = utf16(sub);
     let found = if position > 0 {
         nth_index(&hay, &needle, (position - 1) as usize, occurrence).map(|i| i as i64 + 1)
     } else {
-        let reversed: Vec<char> = hay.iter().rev().copied().collect();
+        let reversed: Vec<u16> = hay.iter().rev().copied().collect();
         needle.reverse();
         nth_index(&reversed, &needle, (-position - 1) as usize, occurrence)
             .map(|j| len - j as i64 - needle.len() as i64 + 1)
@@ -724,10 +731,10 @@ fn pad<T: Clone>(input: &[T], target: i64, padding: &[T], left: bool) -> Option<
 }
 
 fn pad_str(a: &[Value], left: bool) -> Result<Value, String> {
-    let input: Vec<char> = st(&a[0]).chars().collect();
-    let padding: Vec<char> = st(&a[2]).chars().collect();
+    let input = utf16(st(&a[0]));
+    let padding = utf16(st(&a[2]));
     Ok(pad(&input, int(&a[1]), &padding, left)
-        .map_or(Value::Null, |v| text(v.into_iter().collect::<String>())))
+        .map_or(Value::Null, |v| text(String::from_utf16_lossy(&v))))
 }
 
 fn pad_bytes(a: &[Value], left: bool) -> Result<Value, String> {

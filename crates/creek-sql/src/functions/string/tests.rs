@@ -223,6 +223,8 @@ fn substring_positions() {
     assert_eq!(sub3("hello", -3, 2), s("ll"));
     assert_eq!(sub3("hello", 2, -1), s(""));
     assert_eq!(sub3("hello", 2, 100), s("ello"));
+    assert_eq!(sub2("\u{182b8}éa", 3), s("éa"));
+    assert_eq!(sub3("aé\u{182b8}", 2, 3), s("é\u{182b8}"));
     assert_eq!(
         call("SUBSTRING", &[t(STR), t(INT)], &[Value::Null, i(1)]),
         Value::Null
@@ -243,6 +245,8 @@ fn len_of_strings_and_bytes() {
     assert_eq!(str_fn("LEN", &[Some("")]), i(0));
     assert_eq!(str_fn("LEN", &[None]), Value::Null);
     assert_eq!(call("LEN", &[t(BYTES)], &[b64("YWJj")]), i(3));
+    // Java counts UTF-16 code units.
+    assert_eq!(str_fn("LEN", &[Some("\u{182b8}é")]), i(3));
 }
 
 #[test]
