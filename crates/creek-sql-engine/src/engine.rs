@@ -183,10 +183,14 @@ impl With {
         let both = self.string("FORMAT");
         let key_name = self.string("KEY_FORMAT");
         let value_name = self.string("VALUE_FORMAT");
-        if both.is_some() && (key_name.is_some() || value_name.is_some()) {
-            return Err(EngineError::Statement(
-                "Cannot supply both 'KEY_FORMAT' and 'FORMAT' properties, as 'FORMAT' sets both key and value formats.".into(),
-            ));
+        if both.is_some() {
+            for (given, name) in [(&key_name, "KEY_FORMAT"), (&value_name, "VALUE_FORMAT")] {
+                if given.is_some() {
+                    return Err(EngineError::Statement(format!(
+                        "Cannot supply both '{name}' and 'FORMAT' properties, as 'FORMAT' sets both key and value formats. Either use just 'FORMAT', or use 'KEY_FORMAT' and 'VALUE_FORMAT'."
+                    )));
+                }
+            }
         }
         let spec =
             |name: Option<String>, is_key: bool| -> Result<Option<FormatSpec>, EngineError> {
@@ -537,10 +541,11 @@ impl Engine {
             }));
         }
         let key_count = cols.iter().filter(|c| c.role == ColumnRole::Key).count();
-        if key_count == 0
-            && matches!(key_format.kind, FormatKind::Avro)
-            && with.string("KEY_FORMAT").is_some()
-        {
+        let key_subject_exists = self
+            .registry
+            .as_ref()
+            .is_some_and(|r| r.latest(&format!("{topic}-key")).is_some());
+        if key_count == 0 && matches!(key_format.kind, FormatKind::Avro) && key_subject_exists {
             let inferred = format::infer_columns(key_format.kind, &self.format_ctx(&topic, true))
                 .await
                 .map_err(EngineError::Statement)?;
@@ -676,14 +681,14 @@ impl Engine {
                 wrap_single_value: None,
             }
         };
+        // A sink's serde features come from its own WITH clause, not its input's.
         let mut value_format = value_spec.unwrap_or_else(|| {
             let mut f = input.value_format.clone();
             f.properties.remove("schemaId");
+            f.properties.remove("fullSchemaName");
             f
         });
-        if value_format.wrap_single_value.is_none() {
-            value_format.wrap_single_value = with.bool("WRAP_SINGLE_VALUE");
-        }
+        value_format.wrap_single_value = with.bool("WRAP_SINGLE_VALUE");
         let topic = with
             .string("KAFKA_TOPIC")
             .unwrap_or_else(|| name.to_string());

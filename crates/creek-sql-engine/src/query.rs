@@ -233,6 +233,36 @@ pub struct Projector {
 impl Projector {
     /// Filters and projects one row; `None` when the filter rejects it.
     pub fn apply(&self, row: &[Value], rowtime: i64, value_is_null: bool) -> Option<ResultRow> {
+        let result = self.evaluate(row, rowtime, value_is_null);
+        for e in creek_sql::expr::take_errors() {
+            self.log
+                .error(&self.query_id, &format!("Error computing expression: {e}"));
+        }
+        result
+    }
+
+    fn evaluate(&self, row: &[Value], rowtime: i64, value_is_null: bool) -> Option<ResultRow> {
+        if value_is_null {
+            // A tombstone: a filter drops it; otherwise it passes with its key.
+            if self.plan.filter.is_some() {
+                return None;
+            }
+            let key = if self.plan.partition_by {
+                vec![Value::Null; self.plan.key.len()]
+            } else {
+                self.plan
+                    .key
+                    .iter()
+                    .map(|p| p.expr.eval(row).unwrap_or(Value::Null))
+                    .collect()
+            };
+            return Some(ResultRow {
+                key,
+                value: None,
+                projection: Vec::new(),
+                rowtime,
+            });
+        }
         if let Some(filter) = &self.plan.filter {
             match filter.eval(row) {
                 Ok(Value::Boolean(true)) => {}

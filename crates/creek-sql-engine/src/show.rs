@@ -16,5 +16,7 @@ pub async fn execute(
     _text: &str,
     _session: &mut Session,
 ) -> Result<Json, EngineError> {
-    Err(EngineError::NotSupported(statement_kind(statement).to_string()))
+    Err(EngineError::NotSupported(
+        statement_kind(statement).to_string(),
+    ))
 }
