@@ -581,7 +581,8 @@ async fn encode_with(
     };
     match spec.kind {
         // Text formats take the test's JSON as written.
-        FormatKind::Json | FormatKind::Delimited => Ok(raw_json(json)),
+        FormatKind::Json => Ok(Some(json.to_string().into_bytes())),
+        FormatKind::Delimited => Ok(raw_json(json)),
         FormatKind::None => Ok(None),
         _ => {
             let fmt = format::build(

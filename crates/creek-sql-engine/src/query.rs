@@ -247,15 +247,19 @@ impl Projector {
             if self.plan.filter.is_some() {
                 return None;
             }
-            let key = if self.plan.partition_by {
-                vec![Value::Null; self.plan.key.len()]
-            } else {
-                self.plan
-                    .key
-                    .iter()
-                    .map(|p| p.expr.eval(row).unwrap_or(Value::Null))
-                    .collect()
-            };
+            // Key expressions over key columns only can still be computed.
+            let key = self
+                .plan
+                .key
+                .iter()
+                .map(|p| {
+                    if p.is_key || !self.plan.partition_by {
+                        p.expr.eval(row).unwrap_or(Value::Null)
+                    } else {
+                        Value::Null
+                    }
+                })
+                .collect();
             return Some(ResultRow {
                 key,
                 value: None,
