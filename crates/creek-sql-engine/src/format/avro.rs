@@ -778,9 +778,11 @@ impl AvroFormat {
             })
         } else {
             let full_name = match properties.get("fullSchemaName") {
-                Some(n) if n.trim().is_empty() => return Err(format!(
+                Some(n) if n.trim().is_empty() => {
+                    return Err(format!(
                     "fullSchemaName cannot be empty. Format configuration: {{fullSchemaName={n}}}"
-                )),
+                ))
+                }
                 Some(n) => n.clone(),
                 None => DEFAULT_SCHEMA_NAME.to_string(),
             };
