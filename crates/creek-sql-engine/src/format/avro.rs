@@ -388,16 +388,16 @@ pub(crate) fn coerce(v: Value, ty: &SqlType) -> Result<Value, String> {
             T::Decimal { precision, scale },
         ) => {
             let d = v.as_decimal().unwrap_or_default();
-            Value::Decimal(fit_decimal(d, *precision, *scale).map_err(|e| e.to_string())?)
+            Value::Decimal(fit_decimal(d, *precision, *scale).map_err(|e| e.message().to_string())?)
         }
         (Value::Double(f), T::Decimal { precision, scale }) => {
             let d =
                 Decimal::from_f64(f, *scale).ok_or_else(|| type_error(&Value::Double(f), ty))?;
-            Value::Decimal(fit_decimal(d, *precision, *scale).map_err(|e| e.to_string())?)
+            Value::Decimal(fit_decimal(d, *precision, *scale).map_err(|e| e.message().to_string())?)
         }
         (Value::String(s), T::String) => Value::String(s),
         (Value::String(s), _) => {
-            convert(&Json::String(s.to_string()), ty).map_err(|e| e.to_string())?
+            convert(&Json::String(s.to_string()), ty).map_err(|e| e.message().to_string())?
         }
         (
             v @ (Value::Boolean(_) | Value::Int(_) | Value::Bigint(_) | Value::Decimal(_)),
@@ -724,7 +724,7 @@ pub(crate) fn record_to_avro<'v>(
 fn avro_default(d: &Json, schema: &Schema, names: &Names) -> Result<Avro, String> {
     let schema = names.resolve(schema)?;
     let ty = sql_type(schema, names)?;
-    let v = convert(d, &ty).map_err(|e| e.to_string())?;
+    let v = convert(d, &ty).map_err(|e| e.message().to_string())?;
     to_avro(&v, schema, names)
 }
 

@@ -405,7 +405,29 @@ fn json_value_mapping_keeps_decimals_exact() {
     let v = json_to_value(&j, &SqlType::decimal(4, 2)).unwrap();
     assert_eq!(value_to_json(&v).to_string(), "1.00");
     let e = json_to_value(&json!(123.4), &SqlType::decimal(3, 2)).unwrap_err();
-    assert!(e.starts_with("Cannot fit decimal"), "{e}");
+    assert!(e.starts_with("Numeric field overflow: A field with precision 3 and scale 2 must round to an absolute value less than 10^1. Got 123.4"), "{e}");
+    let j: serde_json::Value = serde_json::from_str("1.234").unwrap();
+    let e = json_to_value(&j, &SqlType::decimal(3, 2)).unwrap_err();
+    assert!(
+        e.starts_with(
+            "Cannot fit decimal '1.234' into DECIMAL(3, 2) without rounding. (Requires 4,3)"
+        ),
+        "{e}"
+    );
+    // Strings coerce; arrays read as STRING are their elements' text.
+    assert_eq!(
+        json_to_value(&json!("-01.10"), &SqlType::decimal(3, 2)).unwrap(),
+        dec("-1.10")
+    );
+    assert_eq!(
+        json_to_value(&json!(["a", 1, null]), &SqlType::String).unwrap(),
+        s("[a, 1, null]")
+    );
+    let e = json_to_value(&json!("true"), &SqlType::Boolean).unwrap_err();
+    assert_eq!(
+        e,
+        "Can't convert type. sourceType: TextNode, requiredType: BOOLEAN, path: $"
+    );
     // Big integers stay exact.
     let j: serde_json::Value = serde_json::from_str("9223372036854775807").unwrap();
     assert_eq!(
@@ -462,7 +484,28 @@ async fn delimited_round_trips_with_quoting() {
     assert_eq!(text(bytes.clone()), r#""a,""b""",5,1.0,1.50,true,"#);
     assert_eq!(f.deserialize(bytes.as_deref()).unwrap(), Some(row));
     let e = f.deserialize(Some(b"a,1")).unwrap_err();
-    assert!(e.contains("expected: 6, got: 2"), "{e}");
+    assert!(
+        e.contains("Column count mismatch on deserialization. topic: t, expected: 6, got: 2"),
+        "{e}"
+    );
+    // commons-csv quotes a first field not starting with a letter or digit.
+    let f = fmt(
+        FormatKind::Delimited,
+        &[
+            col("D", SqlType::decimal(4, 2)),
+            col("E", SqlType::decimal(4, 2)),
+        ],
+        false,
+    )
+    .await;
+    let row = [dec("-0.50"), dec("-0.50")];
+    let bytes = f.serialize(Some(&row)).unwrap();
+    assert_eq!(text(bytes.clone()), r#""-0.50",-0.50"#);
+    assert_eq!(f.deserialize(bytes.as_deref()).unwrap().unwrap(), row);
+    assert_eq!(
+        f.deserialize(Some(b"01.12,2\r\n")).unwrap().unwrap(),
+        [dec("1.12"), dec("2.00")]
+    );
 }
 
 #[tokio::test]
