@@ -200,7 +200,9 @@ pub fn schema_json(columns: &[Column], full_name: &str, unwrapped: bool) -> Resu
 // ---------------------------------------------------------------------------
 // Inference: Avro types to SQL types, as ksqlDB infers source columns.
 
-pub(crate) fn sql_type(schema: &Schema, names: &Names) -> Result<SqlType, String> {
+/// The SQL type of an Avro type; record field names upper-cased when `upper`.
+pub(crate) fn sql_type_of(schema: &Schema, names: &Names, upper: bool) -> Result<SqlType, String> {
+    let sql_type = |s: &Schema, n: &Names| sql_type_of(s, n, upper);
     let schema = names.resolve(schema)?;
     Ok(match schema {
         Schema::Boolean => SqlType::Boolean,
@@ -258,6 +260,10 @@ pub(crate) fn sql_type(schema: &Schema, names: &Names) -> Result<SqlType, String
         }
         other => return Err(format!("Unsupported Avro type: {other:?}")),
     })
+}
+
+pub(crate) fn sql_type(schema: &Schema, names: &Names) -> Result<SqlType, String> {
+    sql_type_of(schema, names, true)
 }
 
 /// If `schema` is Connect's map entry record (`{key: string, value: V}`), V.

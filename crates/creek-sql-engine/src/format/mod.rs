@@ -311,18 +311,7 @@ pub async fn infer_columns_with(
     ctx: &FormatContext,
     wrap_single_value: Option<bool>,
 ) -> Result<Vec<Column>, String> {
-    match kind {
-        FormatKind::Avro => {}
-        FormatKind::Protobuf | FormatKind::JsonSr => {
-            return Err(format!("not supported yet: the {} format", kind.name()))
-        }
-        other => {
-            return Err(format!(
-                "The '{}' format does not support schema inference",
-                other.name()
-            ))
-        }
-    }
+    check_inference(kind)?;
     let what = if ctx.is_key { "keys" } else { "values" };
     let missing = || {
         format!(
@@ -333,10 +322,53 @@ pub async fn infer_columns_with(
     let registry = ctx.registry.as_ref().ok_or_else(missing)?;
     let subject = format!("{}-{}", ctx.topic, if ctx.is_key { "key" } else { "value" });
     let (_, schema) = registry.latest(&subject).ok_or_else(missing)?;
-    let names = avro::Names::of(&schema.avro);
-    let top = names.resolve(&schema.avro)?;
-    let ty = avro::sql_type(top, &names)?;
-    if ctx.is_key {
+    columns_of(&schema.avro, ctx.is_key, wrap_single_value, true)
+}
+
+/// The columns of a source declared with `KEY_SCHEMA_ID` / `VALUE_SCHEMA_ID`
+/// and no columns: as [`infer_columns_with`], from the schema with that id,
+/// but keeping the schema's field names as they are (ksqlDB writes with that
+/// very schema, so `c1` stays `c1`).
+pub async fn infer_columns_by_id(
+    kind: FormatKind,
+    ctx: &FormatContext,
+    schema_id: i32,
+    wrap_single_value: Option<bool>,
+) -> Result<Vec<Column>, String> {
+    check_inference(kind)?;
+    let registry = ctx
+        .registry
+        .as_ref()
+        .ok_or("The AVRO format needs a schema registry")?;
+    let schema = registry.schema_by_id(schema_id).ok_or_else(|| {
+        format!("Schema with id {schema_id} does not exist in the Schema Registry.")
+    })?;
+    columns_of(&schema.avro, ctx.is_key, wrap_single_value, false)
+}
+
+fn check_inference(kind: FormatKind) -> Result<(), String> {
+    match kind {
+        FormatKind::Avro => Ok(()),
+        FormatKind::Protobuf | FormatKind::JsonSr => {
+            Err(format!("not supported yet: the {} format", kind.name()))
+        }
+        other => Err(format!(
+            "The '{}' format does not support schema inference",
+            other.name()
+        )),
+    }
+}
+
+fn columns_of(
+    schema: &apache_avro::Schema,
+    is_key: bool,
+    wrap_single_value: Option<bool>,
+    upper: bool,
+) -> Result<Vec<Column>, String> {
+    let names = avro::Names::of(schema);
+    let top = names.resolve(schema)?;
+    let ty = avro::sql_type_of(top, &names, upper)?;
+    if is_key {
         return Ok(vec![Column {
             name: "ROWKEY".into(),
             ty,
