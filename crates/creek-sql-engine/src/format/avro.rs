@@ -251,10 +251,12 @@ pub(crate) fn sql_type_of(schema: &Schema, names: &Names, upper: bool) -> Result
         Schema::Record(r) => {
             let mut fields = Vec::new();
             for f in &r.fields {
-                fields.push(Field::new(
-                    f.name.to_uppercase(),
-                    sql_type(&f.schema, names)?,
-                ));
+                let name = if upper {
+                    f.name.to_uppercase()
+                } else {
+                    f.name.clone()
+                };
+                fields.push(Field::new(name, sql_type(&f.schema, names)?));
             }
             SqlType::Struct(fields)
         }

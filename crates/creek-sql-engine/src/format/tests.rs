@@ -760,6 +760,17 @@ async fn avro_infers_columns_as_ksqldb() {
         .unwrap();
     assert_eq!(cols, vec![col("ROWKEY", SqlType::Int)]);
 
+    // By schema id: names kept as they are.
+    let id = reg.latest("input-value").unwrap().0;
+    let cols = infer_columns_by_id(FormatKind::Avro, &c, id, None)
+        .await
+        .unwrap();
+    assert_eq!(cols[0], col("c1", SqlType::Boolean));
+    assert_eq!(
+        cols[5],
+        col("c6", SqlType::Struct(vec![Field::new("f1", SqlType::Int)]))
+    );
+
     let e = infer_columns(
         FormatKind::Avro,
         &ctx("input_topic", false, Some(reg.clone())),
