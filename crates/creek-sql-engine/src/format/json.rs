@@ -339,9 +339,9 @@ pub(crate) fn convert(j: &Json, ty: &SqlType) -> Result<Value, ConvError> {
             Json::Object(obj) => obj
                 .iter()
                 .map(|(k, v)| {
-                    let key =
-                        convert(&Json::String(k.clone()), kt).map_err(|e| e.at(format!(".{k}")))?;
-                    let value = convert(v, vt).map_err(|e| e.at(format!(".{k}")))?;
+                    let key = convert(&Json::String(k.clone()), kt)
+                        .map_err(|e| e.at(format!(".{k}.key")))?;
+                    let value = convert(v, vt).map_err(|e| e.at(format!(".{k}.value")))?;
                     Ok((key, value))
                 })
                 .collect::<Result<Vec<_>, _>>()

@@ -21,7 +21,10 @@ use creek_schema::registry::Registry;
 use creek_sql::types::SqlType;
 use creek_sql::value::Value;
 
-pub use avro::{schema_json as avro_schema_json, DEFAULT_SCHEMA_NAME};
+pub use avro::{
+    avro_payload_from_json, avro_payload_to_json, schema_json as avro_schema_json,
+    DEFAULT_SCHEMA_NAME,
+};
 pub use json::{json_to_value, value_to_json};
 
 /// The format names ksqlDB accepts in `KEY_FORMAT` / `VALUE_FORMAT` / `FORMAT`.
