@@ -177,7 +177,20 @@ fn type_json(ty: &SqlType, name: &str) -> Result<Json, String> {
             if **k != SqlType::String {
                 return Err("Avro only supports MAPs with STRING keys".into());
             }
-            json!({"type": "map", "values": optional(type_json(v, name)?)})
+            // Connect's AvroData writes ksqlDB's maps (optional string keys)
+            // as arrays of named key/value entry records.
+            let (ns, short) = split_name(name);
+            let mut entry = json!({"type": "record", "name": short});
+            if let Some(ns) = ns {
+                entry["namespace"] = json!(ns);
+            }
+            entry["fields"] = json!([
+                {"name": "key", "type": ["null", "string"], "default": null},
+                {"name": "value", "type": optional(type_json(v, &format!("{name}_MapValue"))?), "default": null}
+            ]);
+            entry["connect.internal.type"] = json!("MapEntry");
+            entry["connect.name"] = json!(name);
+            json!({"type": "array", "items": entry})
         }
         SqlType::Struct(fields) => {
             record_json(name, fields.iter().map(|f| (f.name.as_str(), &f.ty)))?
@@ -273,6 +286,9 @@ fn map_entry_value<'a>(schema: &'a Schema, names: &'a Names) -> Option<&'a Schem
     let Schema::Record(r) = schema else {
         return None;
     };
+    if r.attributes.get("connect.internal.type") != Some(&json!("MapEntry")) {
+        return None;
+    }
     if r.fields.len() != 2 || r.fields[0].name != "key" || r.fields[1].name != "value" {
         return None;
     }

@@ -601,7 +601,12 @@ async fn avro_round_trips_and_registers_ksqldb_schema() {
         schema["fields"][9]["type"][1]["logicalType"],
         "timestamp-millis"
     );
-    assert_eq!(schema["fields"][11]["type"][1]["type"], "map");
+    // Maps as Connect's AvroData writes them: arrays of named entries.
+    let m = &schema["fields"][11]["type"][1];
+    assert_eq!(m["type"], "array");
+    assert_eq!(m["items"]["name"], "KsqlDataSourceSchema_M");
+    assert_eq!(m["items"]["connect.internal.type"], "MapEntry");
+    assert_eq!(m["items"]["fields"][0]["name"], "key");
     assert_eq!(
         schema["fields"][12]["type"][1]["name"],
         "KsqlDataSourceSchema_ST"
@@ -910,7 +915,7 @@ async fn avro_payloads_from_and_to_json() {
         {"name":"c2","type":["null","bytes"]},
         {"name":"c3","type":{"type":"bytes","logicalType":"decimal","precision":4,"scale":2}},
         {"name":"c4","type":{"type":"map","values":["null","int"]}},
-        {"name":"c5","type":{"type":"array","items":{"type":"record","name":"kv","fields":[{"name":"key","type":["null","string"]},{"name":"value","type":["null","double"]}]}}}
+        {"name":"c5","type":{"type":"array","items":{"type":"record","name":"kv","connect.internal.type":"MapEntry","fields":[{"name":"key","type":["null","string"]},{"name":"value","type":["null","double"]}]}}}
     ]}"#;
     let id = reg.register("x-value", schema).await.unwrap();
     let j: serde_json::Value = serde_json::from_str(
@@ -941,4 +946,30 @@ async fn avro_payloads_from_and_to_json() {
             Value::Map(vec![(s("k"), Value::Double(1.5))])
         ]
     );
+}
+
+#[tokio::test]
+#[ignore]
+async fn bench_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = registry(dir.path()).await;
+    let c = ctx("bench", false, Some(reg.clone()));
+    let cols = all_types();
+    let row = all_values();
+    for (name, kind) in [("json", FormatKind::Json), ("avro", FormatKind::Avro)] {
+        let f = build(&spec(kind), &cols, &c).await.unwrap();
+        let bytes = f.serialize(Some(&row)).unwrap().unwrap();
+        let n = 20_000;
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            std::hint::black_box(f.deserialize(Some(&bytes)).unwrap());
+        }
+        let de = t.elapsed() / n;
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            std::hint::black_box(f.serialize(Some(&row)).unwrap());
+        }
+        let ser = t.elapsed() / n;
+        println!("{name}: deserialize {de:?}, serialize {ser:?}");
+    }
 }
