@@ -22,6 +22,7 @@ use creek_schema::wire;
 use creek_sql::types::{Field, SqlType};
 use creek_sql::value::{Decimal, Value};
 
+use super::avro_decode::{decimal_from_bytes, supported, Reader};
 use super::json::{convert, fit_decimal};
 use super::{Column, RowFormat};
 
@@ -306,21 +307,6 @@ fn map_entry_value<'a>(schema: &'a Schema, names: &'a Names) -> Option<&'a Schem
 
 // ---------------------------------------------------------------------------
 // Reading: Avro values (walked with their writer schema) to SQL values.
-
-fn decimal_from_bytes(bytes: &[u8], scale: u32) -> Result<Decimal, String> {
-    if bytes.len() > 16 {
-        return Err("Avro decimal too large".into());
-    }
-    let mut v: i128 = if bytes.first().is_some_and(|b| b & 0x80 != 0) {
-        -1
-    } else {
-        0
-    };
-    for b in bytes {
-        v = (v << 8) | *b as i128;
-    }
-    Ok(Decimal::new(v, scale))
-}
 
 fn decimal_to_bytes(unscaled: i128) -> Vec<u8> {
     let full = unscaled.to_be_bytes();
@@ -764,6 +750,8 @@ struct Writer {
 struct Resolved {
     schema: Schema,
     names: Names,
+    /// Whether the direct decoder reads this schema.
+    fast: bool,
 }
 
 pub(crate) struct AvroFormat {
@@ -858,6 +846,7 @@ impl AvroFormat {
             .ok_or_else(|| format!("Schema with id {id} does not exist in the Schema Registry."))?;
         let r = Arc::new(Resolved {
             names: Names::of(&s.avro),
+            fast: supported(&s.avro),
             schema: s.avro.clone(),
         });
         self.cache.lock().insert(id, r.clone());
@@ -879,6 +868,17 @@ impl RowFormat for AvroFormat {
         };
         let (id, mut body) = wire::split(bytes).map_err(|e| self.error(e))?;
         let w = self.writer_schema(id).map_err(|e| self.error(e))?;
+        if w.fast {
+            let mut r = Reader::new(body, &w.names);
+            return if self.unwrapped {
+                let v = r
+                    .read(&w.schema, Some(&self.columns[0].ty))
+                    .map_err(|e| self.error(e))?;
+                Ok(Some(vec![v]))
+            } else {
+                r.row(&w.schema, &self.columns).map_err(|e| self.error(e))
+            };
+        }
         let reader = GenericDatumReader::builder(&w.schema)
             .build()
             .map_err(|e| self.error(e))?;

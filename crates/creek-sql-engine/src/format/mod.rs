@@ -7,6 +7,7 @@
 //! per-record work never waits on I/O.
 
 mod avro;
+mod avro_decode;
 mod delimited;
 mod json;
 mod kafka;

@@ -973,3 +973,39 @@ async fn bench_formats() {
         println!("{name}: deserialize {de:?}, serialize {ser:?}");
     }
 }
+
+#[tokio::test]
+async fn avro_direct_decoder_matches_apache_avro() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = registry(dir.path()).await;
+    let c = ctx("eq", false, Some(reg.clone()));
+    let f = build(&spec(FormatKind::Avro), &all_types(), &c)
+        .await
+        .unwrap();
+    let payload = f.serialize(Some(&all_values())).unwrap().unwrap();
+    let (id, body) = creek_schema::wire::split(&payload).unwrap();
+    let schema = reg.schema_by_id(id).unwrap();
+    let names = super::avro::Names::of(&schema.avro);
+    assert!(super::avro_decode::supported(&schema.avro));
+    let ty = SqlType::Struct(
+        all_types()
+            .into_iter()
+            .map(|c| Field::new(c.name, c.ty))
+            .collect(),
+    );
+    let fast = super::avro_decode::Reader::new(body, &names)
+        .read(&schema.avro, Some(&ty))
+        .unwrap();
+    let av = apache_avro::reader::datum::GenericDatumReader::builder(&schema.avro)
+        .build()
+        .unwrap()
+        .read_value(&mut &body[..])
+        .unwrap();
+    let slow = super::avro::from_avro(&av, &schema.avro, &names, &ty).unwrap();
+    assert_eq!(fast, slow);
+    // Truncated data is an error, not a panic.
+    for n in 0..body.len() {
+        let _ = super::avro_decode::Reader::new(&body[..n], &names).read(&schema.avro, Some(&ty));
+        assert!(f.deserialize(Some(&payload[..5 + n])).is_err() || n == 0);
+    }
+}
