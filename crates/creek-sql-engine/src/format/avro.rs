@@ -278,10 +278,6 @@ pub(crate) fn sql_type_of(schema: &Schema, names: &Names, upper: bool) -> Result
     })
 }
 
-pub(crate) fn sql_type(schema: &Schema, names: &Names) -> Result<SqlType, String> {
-    sql_type_of(schema, names, true)
-}
-
 /// If `schema` is Connect's map entry record (`{key: string, value: V}`), V.
 fn map_entry_value<'a>(schema: &'a Schema, names: &'a Names) -> Option<&'a Schema> {
     let Schema::Record(r) = schema else {
@@ -733,7 +729,7 @@ pub(crate) fn record_to_avro<'v>(
 /// A field default (JSON) as an Avro value of `schema` (primitives only).
 fn avro_default(d: &Json, schema: &Schema, names: &Names) -> Result<Avro, String> {
     let schema = names.resolve(schema)?;
-    let ty = sql_type(schema, names)?;
+    let ty = sql_type_of(schema, names, false)?;
     let v = convert(d, &ty).map_err(|e| e.message().to_string())?;
     to_avro(&v, schema, names)
 }

@@ -1009,3 +1009,47 @@ async fn avro_direct_decoder_matches_apache_avro() {
         assert!(f.deserialize(Some(&payload[..5 + n])).is_err() || n == 0);
     }
 }
+
+#[tokio::test]
+async fn avro_schema_id_fills_defaults_of_nested_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = registry(dir.path()).await;
+    let schema = r#"{"fields": [{"name": "eventID", "type": "string"}, {"name": "transaction", "type": {"fields": [{"name": "num_shares", "type": "int", "default": 0}, {"name": "amount", "type": ["null", "int"]}, {"name": "customer", "type": {"fields": [{"name": "first_name", "type": "string"}], "name": "customer", "type": "record"}}], "name": "transaction", "type": "record"}}, {"name": "optField", "type": "string", "default": "foo"}], "name": "Transaction", "namespace": "com.acme.namespace", "type": "record"}"#;
+    let id = reg
+        .register("model-transaction-value", schema)
+        .await
+        .unwrap();
+    let cols = infer_columns_by_id(
+        FormatKind::Avro,
+        &ctx("model-transaction", false, Some(reg.clone())),
+        id,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(cols[0].name, "eventID");
+    let mut sp = spec(FormatKind::Avro);
+    sp.properties.insert("schemaId".into(), id.to_string());
+    // The query writes only `eventID` and `transaction`.
+    let written = [cols[0].clone(), cols[1].clone()];
+    let f = build(
+        &sp,
+        &written,
+        &ctx("model-transaction", false, Some(reg.clone())),
+    )
+    .await
+    .unwrap();
+    let txn = Value::Struct(vec![
+        (Arc::from("num_shares"), Value::Null),
+        (Arc::from("amount"), Value::Null),
+        (
+            Arc::from("customer"),
+            Value::Struct(vec![(Arc::from("first_name"), s("Jill"))]),
+        ),
+    ]);
+    let bytes = f.serialize(Some(&[s("1"), txn])).unwrap().unwrap();
+    assert_eq!(
+        avro_payload_to_json(&reg, &bytes).unwrap(),
+        json!({"eventID": "1", "transaction": {"num_shares": 0, "amount": null, "customer": {"first_name": "Jill"}}, "optField": "foo"})
+    );
+}
