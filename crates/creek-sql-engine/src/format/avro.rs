@@ -23,6 +23,7 @@ use creek_sql::types::{Field, SqlType};
 use creek_sql::value::{Decimal, Value};
 
 use super::avro_decode::{decimal_from_bytes, supported, Reader};
+use super::avro_encode::{self, encodable};
 use super::json::{convert, fit_decimal};
 use super::{Column, RowFormat};
 
@@ -726,12 +727,17 @@ pub(crate) fn record_to_avro<'v>(
     Ok(Avro::Record(out))
 }
 
-/// A field default (JSON) as an Avro value of `schema` (primitives only).
-fn avro_default(d: &Json, schema: &Schema, names: &Names) -> Result<Avro, String> {
+/// A field default (JSON) as the SQL value it stands for.
+pub(crate) fn default_value(d: &Json, schema: &Schema, names: &Names) -> Result<Value, String> {
     let schema = names.resolve(schema)?;
     let ty = sql_type_of(schema, names, false)?;
-    let v = convert(d, &ty).map_err(|e| e.message().to_string())?;
-    to_avro(&v, schema, names)
+    convert(d, &ty).map_err(|e| e.message().to_string())
+}
+
+/// A field default (JSON) as an Avro value of `schema`.
+fn avro_default(d: &Json, schema: &Schema, names: &Names) -> Result<Avro, String> {
+    let v = default_value(d, schema, names)?;
+    to_avro(&v, names.resolve(schema)?, names)
 }
 
 // ---------------------------------------------------------------------------
@@ -741,6 +747,8 @@ struct Writer {
     id: i32,
     schema: Schema,
     names: Names,
+    /// Whether the direct encoder writes this schema.
+    fast: bool,
 }
 
 struct Resolved {
@@ -782,6 +790,7 @@ impl AvroFormat {
             Ok(Writer {
                 id,
                 names: Names::of(&s.avro),
+                fast: encodable(&s.avro),
                 schema: s.avro.clone(),
             })
         } else {
@@ -812,6 +821,7 @@ impl AvroFormat {
                         Ok(id) => Ok(Writer {
                             id,
                             names: Names::of(&schema),
+                            fast: encodable(&schema),
                             schema,
                         }),
                         Err(e) => Err(format!(
@@ -854,6 +864,50 @@ impl AvroFormat {
             "Failed to deserialize {} from topic: {}. {e}",
             self.what, self.topic
         )
+    }
+
+    /// The value of the column a record field names: exact, then case-insensitive.
+    fn column_value<'r>(&self, row: &'r [Value], name: &str) -> Option<&'r Value> {
+        self.columns
+            .iter()
+            .position(|c| c.name == name)
+            .or_else(|| {
+                self.columns
+                    .iter()
+                    .position(|c| c.name.eq_ignore_ascii_case(name))
+            })
+            .and_then(|i| row.get(i))
+    }
+
+    /// The framed payload of a non-null row, written by the direct encoder.
+    fn encode(&self, w: &Writer, row: &[Value]) -> Result<Vec<u8>, String> {
+        let mut out = Vec::with_capacity(64);
+        out.push(wire::MAGIC);
+        out.extend_from_slice(&w.id.to_be_bytes());
+        if self.unwrapped {
+            let v = row.first().unwrap_or(&Value::Null);
+            avro_encode::write(v, &w.schema, &w.names, &mut out)?;
+            return Ok(out);
+        }
+        let schema = w.names.resolve(&w.schema)?;
+        let rs = match schema {
+            Schema::Record(rs) => rs,
+            Schema::Union(u) => {
+                let i = u
+                    .variants()
+                    .iter()
+                    .position(|s| matches!(w.names.resolve(s), Ok(Schema::Record(_))))
+                    .ok_or("The Avro schema is not a record")?;
+                avro_encode::zigzag(i as i64, &mut out);
+                match w.names.resolve(&u.variants()[i])? {
+                    Schema::Record(rs) => rs,
+                    _ => return Err("The Avro schema is not a record".into()),
+                }
+            }
+            _ => return Err("The Avro schema is not a record".into()),
+        };
+        avro_encode::record(rs, &w.names, &mut out, |name| self.column_value(row, name))?;
+        Ok(out)
     }
 }
 
@@ -923,6 +977,12 @@ impl RowFormat for AvroFormat {
             return Ok(None);
         }
         let w = self.writer.as_ref().map_err(|e| e.clone())?;
+        if w.fast {
+            if self.unwrapped && row.first().is_none_or(|v| v.is_null()) {
+                return Ok(None);
+            }
+            return self.encode(w, row).map(Some);
+        }
         let av = if self.unwrapped {
             let v = row.first().unwrap_or(&Value::Null);
             if v.is_null() {
@@ -941,17 +1001,7 @@ impl RowFormat for AvroFormat {
                 }
                 _ => return Err("The Avro schema is not a record".into()),
             };
-            let rec = record_to_avro(rs, &w.names, |name| {
-                self.columns
-                    .iter()
-                    .position(|c| c.name == name)
-                    .or_else(|| {
-                        self.columns
-                            .iter()
-                            .position(|c| c.name.eq_ignore_ascii_case(name))
-                    })
-                    .and_then(|i| row.get(i))
-            })?;
+            let rec = record_to_avro(rs, &w.names, |name| self.column_value(row, name))?;
             match schema {
                 Schema::Union(u) => {
                     let i = u

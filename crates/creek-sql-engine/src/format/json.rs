@@ -133,13 +133,19 @@ fn node_type(j: &Json) -> &'static str {
     match j {
         Json::Null => "NullNode",
         Json::Bool(_) => "BooleanNode",
-        Json::Number(n) => {
-            if n.is_i64() || n.is_u64() {
-                "IntNode"
-            } else {
-                "DecimalNode"
+        Json::Number(n) => match n.as_i64() {
+            Some(i) if i32::try_from(i).is_ok() => "IntNode",
+            Some(_) => "LongNode",
+            None if n.is_u64() => "BigIntegerNode",
+            None if n
+                .to_string()
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b'-') =>
+            {
+                "BigIntegerNode"
             }
-        }
+            None => "DecimalNode",
+        },
         Json::String(_) => "TextNode",
         Json::Array(_) => "ArrayNode",
         Json::Object(_) => "ObjectNode",

@@ -8,6 +8,7 @@
 
 mod avro;
 mod avro_decode;
+mod avro_encode;
 mod delimited;
 mod json;
 mod kafka;
