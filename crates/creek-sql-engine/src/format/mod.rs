@@ -5,6 +5,26 @@
 //! columns ([`build`]); per record it turns bytes into a row of values and
 //! back. Building may talk to the registry (look up or register a subject);
 //! per-record work never waits on I/O.
+//!
+//! What each format does, as ksqlDB does it:
+//! - KAFKA: one INT/BIGINT (big-endian), DOUBLE (IEEE 754), STRING (UTF-8)
+//!   or BYTES (raw) column, or no column (payload ignored).
+//! - JSON: an object with a property per column (written in column order,
+//!   matched on read by exact name, then by upper-cased property name), or the
+//!   bare value of a single column: keys by default, values with
+//!   `WRAP_SINGLE_VALUE=false`. Coercions and error texts follow
+//!   `KsqlJsonDeserializer` (see [`json_to_value`]).
+//! - AVRO: magic byte 0, 4-byte schema id, Avro binary. Read with the writer
+//!   schema named by the payload; written with the schema generated from the
+//!   columns as ksqlDB's `AvroSchemas` + Connect's `AvroData` do (optional
+//!   fields defaulting to null, records named `<fullSchemaName>_<FIELD>`,
+//!   MAPs as arrays of `MapEntry` records, Connect's logical-type
+//!   annotations), registered under `<topic>-key`/`<topic>-value` by
+//!   [`build`], or with the registered schema `schemaId`.
+//! - DELIMITED: one CSV record of primitive columns (commons-csv quoting;
+//!   an empty field is NULL; BYTES base64; DATE days, TIME/TIMESTAMP ms).
+//! - NONE: no columns.
+//! - PROTOBUF, PROTOBUF_NOSR, JSON_SR: not supported yet ([`build`] fails).
 
 mod avro;
 mod avro_decode;

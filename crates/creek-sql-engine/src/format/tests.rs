@@ -1071,3 +1071,64 @@ async fn avro_schema_id_fills_defaults_of_nested_fields() {
         json!({"eventID": "1", "transaction": {"num_shares": 0, "amount": null, "customer": {"first_name": "Jill"}}, "optField": "foo"})
     );
 }
+
+#[tokio::test]
+async fn edge_cases() {
+    // JSON: a `null` document is a null row; an array is not a row.
+    let f = fmt(FormatKind::Json, &[col("FOO", SqlType::Int)], false).await;
+    assert_eq!(f.deserialize(Some(b"null")).unwrap(), None);
+    let e = f.deserialize(Some(b"[1]")).unwrap_err();
+    assert!(
+        e.contains("sourceType: ArrayNode, requiredType: STRUCT<`FOO` INTEGER>"),
+        "{e}"
+    );
+    // JSON keys wrapped on request.
+    let mut sp = spec(FormatKind::Json);
+    sp.wrap_single_value = Some(true);
+    let f = build(&sp, &[col("K", SqlType::Int)], &ctx("t", true, None))
+        .await
+        .unwrap();
+    assert_eq!(
+        text(f.serialize(Some(&[Value::Int(1)])).unwrap()),
+        r#"{"K":1}"#
+    );
+    // DELIMITED: quoted delimiters and quotes.
+    let f = fmt(
+        FormatKind::Delimited,
+        &[col("A", SqlType::String), col("B", SqlType::Int)],
+        false,
+    )
+    .await;
+    assert_eq!(
+        f.deserialize(Some(br#""a,""b""",1"#)).unwrap(),
+        Some(vec![s("a,\"b\""), Value::Int(1)])
+    );
+    assert!(f.deserialize(Some(br#""a,1"#)).is_err());
+    // A single-column DELIMITED value row of NULL is empty text.
+    let f = fmt(FormatKind::Delimited, &[col("A", SqlType::Int)], false).await;
+    assert_eq!(f.serialize(Some(&[Value::Null])).unwrap(), Some(vec![]));
+    assert_eq!(f.deserialize(Some(b"")).unwrap(), Some(vec![Value::Null]));
+    // KAFKA strings are read leniently.
+    let f = fmt(FormatKind::Kafka, &[col("K", SqlType::String)], true).await;
+    assert_eq!(
+        f.deserialize(Some(&[b'a', 0xff])).unwrap(),
+        Some(vec![s("a\u{fffd}")])
+    );
+    // AVRO: bad framing and unknown ids are errors.
+    let dir = tempfile::tempdir().unwrap();
+    let reg = registry(dir.path()).await;
+    let f = build(
+        &spec(FormatKind::Avro),
+        &[col("A", SqlType::Int)],
+        &ctx("t", false, Some(reg)),
+    )
+    .await
+    .unwrap();
+    let e = f.deserialize(Some(&[1, 0, 0, 0, 1, 2])).unwrap_err();
+    assert!(e.contains("unknown magic byte 1"), "{e}");
+    let e = f.deserialize(Some(&[0, 0, 0, 0, 99, 2])).unwrap_err();
+    assert!(e.contains("Schema with id 99 does not exist"), "{e}");
+    // AVRO needs a registry.
+    let e = build_err(&spec(FormatKind::Avro), &[col("A", SqlType::Int)], false).await;
+    assert_eq!(e, "The AVRO format needs a schema registry");
+}
