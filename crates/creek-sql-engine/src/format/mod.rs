@@ -232,6 +232,9 @@ fn is_unwrapped(spec: &FormatSpec, columns: &[Column], is_key: bool) -> Result<b
         })
 }
 
+/// The format properties [`FormatSpec::properties`] may carry.
+const KNOWN_PROPERTIES: &[&str] = &["delimiter", "fullSchemaName", "schemaId"];
+
 /// Builds the serializer/deserializer of `columns` in `spec`'s format.
 /// AVRO registers the schema generated from the columns under
 /// `<topic>-value` / `<topic>-key` (unless `schemaId` names one).
@@ -241,23 +244,25 @@ pub async fn build(
     ctx: &FormatContext,
 ) -> Result<Arc<dyn RowFormat>, String> {
     let kind = spec.kind;
-    if matches!(
-        kind,
-        FormatKind::Json | FormatKind::Kafka | FormatKind::Delimited | FormatKind::None
-    ) {
-        let unsupported: Vec<&str> = spec
-            .properties
-            .keys()
-            .filter(|k| k.as_str() == "fullSchemaName")
-            .map(|k| k.as_str())
-            .collect();
-        if !unsupported.is_empty() {
-            return Err(format!(
-                "{} does not support the following configs: [{}]",
-                kind.name(),
-                unsupported.join(", ")
-            ));
-        }
+    // Properties the format has no use for, as ksqlDB's format validation.
+    let supported: &[&str] = match kind {
+        FormatKind::Avro | FormatKind::Protobuf => &["fullSchemaName", "schemaId"],
+        FormatKind::JsonSr | FormatKind::ProtobufNoSr => &["schemaId", "fullSchemaName"],
+        FormatKind::Delimited => &["delimiter"],
+        FormatKind::Json | FormatKind::Kafka | FormatKind::None => &[],
+    };
+    let unsupported: Vec<&str> = spec
+        .properties
+        .keys()
+        .map(String::as_str)
+        .filter(|k| KNOWN_PROPERTIES.contains(k) && !supported.contains(k))
+        .collect();
+    if !unsupported.is_empty() {
+        return Err(format!(
+            "{} does not support the following configs: [{}]",
+            kind.name(),
+            unsupported.join(", ")
+        ));
     }
     match kind {
         FormatKind::Protobuf | FormatKind::ProtobufNoSr | FormatKind::JsonSr => {

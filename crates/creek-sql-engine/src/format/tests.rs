@@ -344,6 +344,13 @@ async fn json_errors_like_ksqldb() {
         e,
         "JSON does not support the following configs: [fullSchemaName]"
     );
+    let mut sp = spec(FormatKind::Avro);
+    sp.properties.insert("delimiter".into(), "|".into());
+    let e = build_err(&sp, &[col("A", SqlType::Int)], false).await;
+    assert_eq!(
+        e,
+        "AVRO does not support the following configs: [delimiter]"
+    );
 }
 
 #[tokio::test]
