@@ -35,6 +35,7 @@ mod kafka;
 mod none;
 #[cfg(test)]
 mod tests;
+mod window;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -48,6 +49,9 @@ pub use avro::{
     DEFAULT_SCHEMA_NAME,
 };
 pub use json::{json_to_value, value_to_json};
+pub use window::{
+    session_windowed_key, split_session_windowed_key, split_time_windowed_key, time_windowed_key,
+};
 
 /// The format names ksqlDB accepts in `KEY_FORMAT` / `VALUE_FORMAT` / `FORMAT`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
