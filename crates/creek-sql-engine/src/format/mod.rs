@@ -293,7 +293,8 @@ pub async fn build(
                 check_map_keys(&c.ty, "JSON only supports MAP types with STRING keys")?;
             }
             let unwrapped = is_unwrapped(spec, columns, ctx.is_key)?;
-            if columns.is_empty() {
+            if columns.is_empty() && ctx.is_key {
+                // No key columns: whatever the key holds is ignored.
                 return Ok(Arc::new(none::NoneFormat));
             }
             Ok(Arc::new(json::JsonFormat {

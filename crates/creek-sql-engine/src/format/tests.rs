@@ -1139,3 +1139,13 @@ async fn edge_cases() {
     let e = build_err(&spec(FormatKind::Avro), &[col("A", SqlType::Int)], false).await;
     assert_eq!(e, "The AVRO format needs a schema registry");
 }
+
+#[tokio::test]
+async fn json_without_columns() {
+    let f = fmt(FormatKind::Json, &[], false).await;
+    assert_eq!(text(f.serialize(Some(&[])).unwrap()), "{}");
+    assert_eq!(f.deserialize(Some(br#"{"A":1}"#)).unwrap(), Some(vec![]));
+    let f = fmt(FormatKind::Json, &[], true).await;
+    assert_eq!(f.deserialize(Some(b"not json")).unwrap(), Some(vec![]));
+    assert_eq!(f.serialize(Some(&[])).unwrap(), None);
+}
