@@ -777,6 +777,7 @@ impl AvroFormat {
         registry: Arc<Registry>,
         topic: &str,
         is_key: bool,
+        registration: super::Registration,
     ) -> Result<AvroFormat, String> {
         let what = if is_key { "key" } else { "value" };
         let writer = if let Some(id) = properties.get("schemaId") {
@@ -814,6 +815,37 @@ impl AvroFormat {
                     let schema = Schema::parse_str(&text)
                         .map_err(|e| format!("Schema is not compatible with Avro: {e}"))?;
                     let subject = format!("{topic}-{what}");
+                    let existing = match registration {
+                        super::Registration::IfAbsent => registry.latest(&subject),
+                        super::Registration::Always => None,
+                    };
+                    if let Some((_, latest)) = existing {
+                        // A source over a topic that has a schema: ksqlDB
+                        // registers nothing. Writes use the columns' schema if
+                        // the subject holds it, else the subject's latest.
+                        let w = match registry.lookup(&subject, &text, false) {
+                            Ok(v) => Writer {
+                                id: v.schema.id,
+                                names: Names::of(&schema),
+                                fast: encodable(&schema),
+                                schema,
+                            },
+                            Err(_) => Writer {
+                                id: latest.id,
+                                names: Names::of(&latest.avro),
+                                fast: encodable(&latest.avro),
+                                schema: latest.avro.clone(),
+                            },
+                        };
+                        return Ok(AvroFormat::new(
+                            columns,
+                            unwrapped,
+                            registry,
+                            Ok(w),
+                            what,
+                            topic,
+                        ));
+                    }
                     // Registering may fail (e.g. an incompatible schema is
                     // already there): reading does not need it, so the error
                     // is kept for the first write.
@@ -831,7 +863,20 @@ impl AvroFormat {
                 }
             }
         };
-        Ok(AvroFormat {
+        Ok(AvroFormat::new(
+            columns, unwrapped, registry, writer, what, topic,
+        ))
+    }
+
+    fn new(
+        columns: &[Column],
+        unwrapped: bool,
+        registry: Arc<Registry>,
+        writer: Result<Writer, String>,
+        what: &'static str,
+        topic: &str,
+    ) -> AvroFormat {
+        AvroFormat {
             columns: columns.to_vec(),
             unwrapped,
             registry,
@@ -839,7 +884,7 @@ impl AvroFormat {
             cache: Mutex::new(HashMap::new()),
             what,
             topic: topic.to_string(),
-        })
+        }
     }
 
     fn writer_schema(&self, id: i32) -> Result<Arc<Resolved>, String> {

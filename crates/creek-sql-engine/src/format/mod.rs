@@ -239,6 +239,18 @@ fn is_unwrapped(spec: &FormatSpec, columns: &[Column], is_key: bool) -> Result<b
 /// The format properties [`FormatSpec::properties`] may carry.
 const KNOWN_PROPERTIES: &[&str] = &["delimiter", "fullSchemaName", "schemaId"];
 
+/// When an AVRO format registers the schema generated from its columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    /// Always (sinks: `CREATE ... AS SELECT`, as ksqlDB); an incompatible
+    /// schema already in the subject fails the first write.
+    Always,
+    /// Only if the subject has no schema yet (sources: `CREATE STREAM/TABLE`
+    /// with columns, as ksqlDB). Otherwise writes use the registered schema
+    /// equal to the columns' one, or else the subject's latest schema.
+    IfAbsent,
+}
+
 /// Builds the serializer/deserializer of `columns` in `spec`'s format.
 /// AVRO registers the schema generated from the columns under
 /// `<topic>-value` / `<topic>-key` (unless `schemaId` names one).
@@ -246,6 +258,16 @@ pub async fn build(
     spec: &FormatSpec,
     columns: &[Column],
     ctx: &FormatContext,
+) -> Result<Arc<dyn RowFormat>, String> {
+    build_with(spec, columns, ctx, Registration::Always).await
+}
+
+/// [`build`], choosing when AVRO registers its schema.
+pub async fn build_with(
+    spec: &FormatSpec,
+    columns: &[Column],
+    ctx: &FormatContext,
+    registration: Registration,
 ) -> Result<Arc<dyn RowFormat>, String> {
     let kind = spec.kind;
     // Properties the format has no use for, as ksqlDB's format validation.
@@ -324,6 +346,7 @@ pub async fn build(
                     registry,
                     &ctx.topic,
                     ctx.is_key,
+                    registration,
                 )
                 .await?,
             ))

@@ -1149,3 +1149,42 @@ async fn json_without_columns() {
     assert_eq!(f.deserialize(Some(b"not json")).unwrap(), Some(vec![]));
     assert_eq!(f.serialize(Some(&[])).unwrap(), None);
 }
+
+#[tokio::test]
+async fn avro_sources_register_only_if_the_subject_is_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = registry(dir.path()).await;
+    let producer = r#"{"type":"record","name":"blah","fields":[{"name":"c1","type":"int"},{"name":"c2","type":["null","string"],"default":null}]}"#;
+    let id = reg.register("src-value", producer).await.unwrap();
+    let cols = [col("C1", SqlType::Int)];
+    let f = build_with(
+        &spec(FormatKind::Avro),
+        &cols,
+        &ctx("src", false, Some(reg.clone())),
+        Registration::IfAbsent,
+    )
+    .await
+    .unwrap();
+    // Nothing registered; writes use the subject's schema.
+    assert_eq!(reg.latest("src-value").unwrap().0, id);
+    let bytes = f.serialize(Some(&[Value::Int(7)])).unwrap().unwrap();
+    assert_eq!(i32::from_be_bytes(bytes[1..5].try_into().unwrap()), id);
+    assert_eq!(
+        avro_payload_to_json(&reg, &bytes).unwrap(),
+        json!({"c1": 7, "c2": null})
+    );
+    assert_eq!(
+        f.deserialize(Some(&bytes)).unwrap(),
+        Some(vec![Value::Int(7)])
+    );
+    // An empty subject gets the columns' schema.
+    build_with(
+        &spec(FormatKind::Avro),
+        &cols,
+        &ctx("fresh", false, Some(reg.clone())),
+        Registration::IfAbsent,
+    )
+    .await
+    .unwrap();
+    assert!(reg.latest("fresh-value").is_some());
+}
