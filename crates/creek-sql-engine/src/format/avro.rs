@@ -254,10 +254,13 @@ pub(crate) fn sql_type_of(schema: &Schema, names: &Names, upper: bool) -> Result
             match non_null.as_slice() {
                 [one] => sql_type(one, names)?,
                 _ => {
-                    // Connect's AvroData: a struct with a field per branch.
+                    // Connect's AvroData: a struct with a field per branch,
+                    // named after the branch's type.
                     let mut fields = Vec::new();
-                    for (i, s) in non_null.iter().enumerate() {
-                        fields.push(Field::new(format!("MEMBER{i}"), sql_type(s, names)?));
+                    for s in non_null {
+                        let name = union_member_name(names.resolve(s)?);
+                        let name = if upper { name.to_uppercase() } else { name };
+                        fields.push(Field::new(name, sql_type(s, names)?));
                     }
                     SqlType::Struct(fields)
                 }
@@ -277,6 +280,40 @@ pub(crate) fn sql_type_of(schema: &Schema, names: &Names, upper: bool) -> Result
         }
         other => return Err(format!("Unsupported Avro type: {other:?}")),
     })
+}
+
+/// The struct field Connect's AvroData names a branch of a union with more
+/// than one non-null type: the type's name, or a named type's short name.
+pub(crate) fn union_member_name(schema: &Schema) -> String {
+    match schema {
+        Schema::Record(r) => r.name.name().to_string(),
+        Schema::Enum(e) => e.name.name().to_string(),
+        Schema::Fixed(f) => f.name.name().to_string(),
+        Schema::Boolean => "boolean".into(),
+        Schema::Int | Schema::Date | Schema::TimeMillis => "int".into(),
+        Schema::Long
+        | Schema::TimeMicros
+        | Schema::TimestampMillis
+        | Schema::TimestampMicros
+        | Schema::LocalTimestampMillis
+        | Schema::LocalTimestampMicros => "long".into(),
+        Schema::Float => "float".into(),
+        Schema::Double => "double".into(),
+        Schema::Bytes | Schema::Decimal(_) => "bytes".into(),
+        Schema::String | Schema::Uuid(_) => "string".into(),
+        Schema::Array(_) => "array".into(),
+        Schema::Map(_) => "map".into(),
+        _ => "null".into(),
+    }
+}
+
+/// Whether a union has more than one non-null branch (Connect's union struct).
+pub(crate) fn is_general_union(u: &apache_avro::schema::UnionSchema) -> bool {
+    u.variants()
+        .iter()
+        .filter(|s| !matches!(s, Schema::Null))
+        .count()
+        > 1
 }
 
 /// If `schema` is Connect's map entry record (`{key: string, value: V}`), V.
@@ -430,6 +467,21 @@ pub(crate) fn from_avro(
                 .variants()
                 .get(*i as usize)
                 .ok_or("Avro union branch out of range")?;
+            if let (true, SqlType::Struct(fields)) = (is_general_union(u), ty) {
+                if !matches!(s, Schema::Null) {
+                    let member = union_member_name(names.resolve(s)?);
+                    let mut out = Vec::with_capacity(fields.len());
+                    for f in fields {
+                        let v = if f.name.eq_ignore_ascii_case(&member) {
+                            from_avro(inner, s, names, &f.ty)?
+                        } else {
+                            Value::Null
+                        };
+                        out.push((Arc::from(f.name.as_str()), v));
+                    }
+                    return Ok(Value::Struct(out));
+                }
+            }
             from_avro(inner, s, names, ty)
         }
         (Avro::Union(_, inner), s) => from_avro(inner, s, names, ty),

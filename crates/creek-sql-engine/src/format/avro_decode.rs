@@ -12,7 +12,7 @@ use apache_avro::schema::{InnerDecimalSchema, RecordSchema, Schema, UuidSchema};
 use creek_sql::types::SqlType;
 use creek_sql::value::{Decimal, Value};
 
-use super::avro::{coerce, Names};
+use super::avro::{coerce, is_general_union, union_member_name, Names};
 use super::Column;
 
 /// Whether every type in `schema` is one this decoder reads.
@@ -188,6 +188,24 @@ impl<'a> Reader<'a> {
                     .variants()
                     .get(i as usize)
                     .ok_or_else(|| format!("Avro union index {i} out of range"))?;
+                if let (true, Some(SqlType::Struct(fields))) = (is_general_union(u), ty) {
+                    if !matches!(branch, Schema::Null) {
+                        // Connect's union struct: the branch's field is set.
+                        let member = union_member_name(self.names.resolve(branch)?);
+                        let target = fields
+                            .iter()
+                            .position(|f| f.name.eq_ignore_ascii_case(&member));
+                        let v = self.read(branch, target.map(|i| &fields[i].ty))?;
+                        let mut out: Vec<(Arc<str>, Value)> = fields
+                            .iter()
+                            .map(|f| (Arc::from(f.name.as_str()), Value::Null))
+                            .collect();
+                        if let Some(i) = target {
+                            out[i].1 = v;
+                        }
+                        return Ok(Value::Struct(out));
+                    }
+                }
                 return self.read(branch, ty);
             }
             Schema::Array(a) => return self.array(&a.items, ty),

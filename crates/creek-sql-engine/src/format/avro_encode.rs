@@ -6,7 +6,7 @@ use apache_avro::schema::{InnerDecimalSchema, RecordSchema, Schema};
 
 use creek_sql::value::{Decimal, Value, MILLIS_PER_DAY};
 
-use super::avro::{default_value, Names};
+use super::avro::{default_value, is_general_union, union_member_name, Names};
 use super::avro_decode::supported;
 
 /// Whether every type in `schema` is one this encoder writes.
@@ -79,6 +79,17 @@ pub(crate) fn write(
                 }
                 None => Err("Cannot write NULL to a non-optional Avro union".into()),
             };
+        }
+        if let (true, Value::Struct(fields)) = (is_general_union(u), v) {
+            // Connect's union struct: write the branch whose field is set.
+            if let Some((name, fv)) = fields.iter().find(|(_, fv)| !fv.is_null()) {
+                for (i, s) in u.variants().iter().enumerate() {
+                    if union_member_name(names.resolve(s)?).eq_ignore_ascii_case(name) {
+                        zigzag(i as i64, out);
+                        return write(fv, s, names, out);
+                    }
+                }
+            }
         }
         let mark = out.len();
         let mut last = String::from("empty union");

@@ -1188,3 +1188,48 @@ async fn avro_sources_register_only_if_the_subject_is_empty() {
     .unwrap();
     assert!(reg.latest("fresh-value").is_some());
 }
+
+#[tokio::test]
+async fn avro_unions_of_several_types_are_structs() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = registry(dir.path()).await;
+    let schema =
+        r#"{"type":"record","name":"r","fields":[{"name":"u","type":["null","int","string"]}]}"#;
+    let id = reg.register("un-value", schema).await.unwrap();
+    let c = ctx("un", false, Some(reg.clone()));
+    let cols = infer_columns(FormatKind::Avro, &c).await.unwrap();
+    let ty = SqlType::Struct(vec![
+        Field::new("INT", SqlType::Int),
+        Field::new("STRING", SqlType::String),
+    ]);
+    assert_eq!(cols, vec![col("U", ty)]);
+    let f = build_with(&spec(FormatKind::Avro), &cols, &c, Registration::IfAbsent)
+        .await
+        .unwrap();
+    let payload = avro_payload_from_json(&reg, id, &json!({"u": null})).unwrap();
+    assert_eq!(
+        f.deserialize(Some(&payload)).unwrap(),
+        Some(vec![Value::Null])
+    );
+    // Written by another producer: the string branch.
+    use apache_avro::types::Value as A;
+    let payload = avro_payload(
+        &reg,
+        id,
+        A::Record(vec![(
+            "u".into(),
+            A::Union(2, Box::new(A::String("x".into()))),
+        )]),
+    );
+    let row = f.deserialize(Some(&payload)).unwrap().unwrap();
+    assert_eq!(
+        row,
+        vec![Value::Struct(vec![
+            (Arc::from("INT"), Value::Null),
+            (Arc::from("STRING"), s("x")),
+        ])]
+    );
+    // And written back through the subject's schema.
+    let bytes = f.serialize(Some(&row)).unwrap().unwrap();
+    assert_eq!(&bytes[5..], &payload[5..]);
+}
