@@ -610,19 +610,26 @@ impl Engine {
     pub async fn build_formats(
         &self,
         source: &DataSource,
-        _register: bool,
+        register: bool,
     ) -> Result<(Arc<dyn RowFormat>, Arc<dyn RowFormat>), EngineError> {
-        let key = format::build(
+        let registration = if register {
+            format::Registration::Always
+        } else {
+            format::Registration::IfAbsent
+        };
+        let key = format::build_with(
             &source.key_format,
             &source.key_format_columns(),
             &self.format_ctx(&source.topic, true),
+            registration,
         )
         .await
         .map_err(EngineError::Statement)?;
-        let value = format::build(
+        let value = format::build_with(
             &source.value_format,
             &source.value_format_columns(),
             &self.format_ctx(&source.topic, false),
+            registration,
         )
         .await
         .map_err(EngineError::Statement)?;

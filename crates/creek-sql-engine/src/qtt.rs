@@ -221,6 +221,11 @@ async fn run_in(v: &Variant, statements: &[String], dir: &Path) -> Result<(), St
     let registry = Registry::open(store.clone())
         .await
         .map_err(|e| e.to_string())?;
+    // Upstream's runner uses a mock registry that never checks compatibility.
+    registry
+        .set_compatibility(None, creek_schema::CompatibilityLevel::None)
+        .await
+        .map_err(|e| e.to_string())?;
     let engine = Engine::new(
         store.clone(),
         Some(registry.clone()),
@@ -749,6 +754,25 @@ fn avro_json(v: &apache_avro::types::Value, schema: &apache_avro::Schema) -> Jso
             buf[16 - n..].copy_from_slice(&bytes[bytes.len() - n..]);
             let text = creek_sql::value::Decimal::new(i128::from_be_bytes(buf), scale).to_string();
             serde_json::from_str(&text).unwrap_or(Json::String(text))
+        }
+        // ksqlDB writes maps as arrays of key/value records (Connect's MapEntry).
+        (A::Array(items), Schema::Array(a)) if matches!(&*a.items, Schema::Record(r) if r.fields.len() == 2 && r.fields[0].name == "key" && r.fields[1].name == "value") =>
+        {
+            let Schema::Record(r) = &*a.items else {
+                return Json::Null;
+            };
+            let mut obj = serde_json::Map::new();
+            for item in items {
+                if let A::Record(kv) = item {
+                    let key = match avro_json(&kv[0].1, &r.fields[0].schema) {
+                        Json::String(s) => s,
+                        Json::Null => "null".into(),
+                        other => other.to_string(),
+                    };
+                    obj.insert(key, avro_json(&kv[1].1, &r.fields[1].schema));
+                }
+            }
+            Json::Object(obj)
         }
         (A::Array(items), Schema::Array(a)) => {
             Json::Array(items.iter().map(|i| avro_json(i, &a.items)).collect())
