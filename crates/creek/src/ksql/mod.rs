@@ -1,0 +1,726 @@
+//! `creek ksql`: a ksqlDB-CLI-compatible client for ksqlDB's REST API.
+//!
+//! Statements go to `POST /ksql` one at a time; `SELECT` and `PRINT` stream from
+//! `POST /query`. Like ksqlDB's CLI, session state is kept here: `SET`/`UNSET`
+//! properties travel as `streamsProperties`, `DEFINE`/`UNDEFINE` variables as
+//! `sessionVariables` (and are substituted locally), `RUN SCRIPT` runs a file.
+
+mod render;
+mod split;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use rustyline::error::ReadlineError;
+use serde_json::{json, Value};
+
+use split::{leading_words, split_statements, substitute, tokens, Token};
+
+#[derive(Args, Debug)]
+pub struct KsqlArgs {
+    /// The ksqlDB server's address.
+    #[arg(default_value = "http://localhost:8088")]
+    pub url: String,
+    /// Run these statements (separated by `;`) and exit.
+    #[arg(short = 'e', long = "execute", value_name = "STATEMENTS")]
+    pub execute: Option<String>,
+    /// Run the statements in this file and exit.
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Seconds to wait for a `/ksql` answer.
+    #[arg(long, default_value_t = 60)]
+    pub request_timeout: u64,
+}
+
+pub fn run(args: KsqlArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    let mut cli = Cli::new(&args, runtime)?;
+    if args.execute.is_some() || args.file.is_some() {
+        let mut text = String::new();
+        if let Some(file) = &args.file {
+            text = std::fs::read_to_string(file)
+                .with_context(|| format!("reading {}", file.display()))?;
+        }
+        if let Some(e) = &args.execute {
+            text.push('\n');
+            text.push_str(e);
+        }
+        let ok = cli.run_text(&text, true);
+        std::io::stdout().flush().ok();
+        if !ok {
+            std::process::exit(1);
+        }
+        return Ok(());
+    }
+    cli.interactive()
+}
+
+/// What a statement turned out to be.
+enum Outcome {
+    Ok,
+    Failed,
+    Exit,
+}
+
+struct Cli {
+    url: String,
+    http: reqwest::Client,
+    stream_http: reqwest::Client,
+    runtime: tokio::runtime::Runtime,
+    properties: BTreeMap<String, String>,
+    variables: Vec<(String, String)>,
+    script_depth: usize,
+}
+
+impl Cli {
+    fn new(args: &KsqlArgs, runtime: tokio::runtime::Runtime) -> anyhow::Result<Self> {
+        let url = args.url.trim_end_matches('/').to_string();
+        let url = if url.contains("://") {
+            url
+        } else {
+            format!("http://{url}")
+        };
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(args.request_timeout.max(1)))
+            .build()?;
+        let stream_http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .build()?;
+        Ok(Cli {
+            url,
+            http,
+            stream_http,
+            runtime,
+            properties: BTreeMap::new(),
+            variables: Vec::new(),
+            script_depth: 0,
+        })
+    }
+
+    // ------------------------------------------------------------ interactive
+
+    fn interactive(&mut self) -> anyhow::Result<()> {
+        self.banner();
+        let mut rl = rustyline::DefaultEditor::new()?;
+        let history = history_path();
+        if let Some(h) = &history {
+            if let Some(dir) = h.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            let _ = rl.load_history(h);
+        }
+        let mut buffer = String::new();
+        loop {
+            let prompt = if buffer.is_empty() { "ksql> " } else { "> " };
+            let line = match rl.readline(prompt) {
+                Ok(line) => line,
+                Err(ReadlineError::Interrupted) => {
+                    // Ctrl-C at the prompt drops what was typed.
+                    buffer.clear();
+                    continue;
+                }
+                Err(ReadlineError::Eof) => break,
+                Err(e) => return Err(e.into()),
+            };
+            if buffer.is_empty() {
+                if line.trim().is_empty() {
+                    continue;
+                }
+                // CLI commands need no `;`.
+                if let Some(cmd) = cli_command(&line) {
+                    let _ = rl.add_history_entry(line.trim());
+                    match self.cli_command(&cmd) {
+                        Outcome::Exit => break,
+                        _ => continue,
+                    }
+                }
+            }
+            let (text, continued) = match line.strip_suffix('\\') {
+                Some(t) => (t, true),
+                None => (line.as_str(), false),
+            };
+            if !buffer.is_empty() {
+                buffer.push('\n');
+            }
+            buffer.push_str(text);
+            if continued {
+                continue;
+            }
+            let split = split_statements(&buffer);
+            if !split.is_complete() {
+                continue;
+            }
+            let _ = rl.add_history_entry(buffer.trim());
+            buffer.clear();
+            let mut exit = false;
+            for stmt in split.statements {
+                if let Outcome::Exit = self.statement(&stmt) {
+                    exit = true;
+                    break;
+                }
+            }
+            if exit {
+                break;
+            }
+        }
+        if let Some(h) = &history {
+            let _ = rl.save_history(h);
+        }
+        println!("Exiting ksqlDB.");
+        Ok(())
+    }
+
+    fn banner(&self) {
+        let version = env!("CARGO_PKG_VERSION");
+        println!();
+        println!("                  ===========================================");
+        println!("                  =                 creek                   =");
+        println!("                  =      ksqlDB-compatible streaming SQL    =");
+        println!("                  ===========================================");
+        println!();
+        match self.runtime.block_on(self.info()) {
+            Ok(info) => {
+                let i = info.get("KsqlServerInfo").unwrap_or(&info);
+                let get = |k| {
+                    i.get(k)
+                        .and_then(Value::as_str)
+                        .unwrap_or("<unknown>")
+                        .to_string()
+                };
+                println!(
+                    "CLI v{version}, Server v{} located at {}",
+                    get("version"),
+                    self.url
+                );
+                println!("Server Status: {}", get("serverStatus"));
+            }
+            Err(e) => {
+                println!("CLI v{version}, Server v<unknown> located at {}", self.url);
+                println!("Server Status: <unknown>");
+                println!();
+                println!("**************** ERROR ********************");
+                println!(
+                    "Remote server at {} does not appear to be a valid ksqlDB server.",
+                    self.url
+                );
+                println!("Please ensure that the URL provided is for an active ksqlDB server.");
+                println!();
+                println!("The server responded with the following error: ");
+                println!("{e:#}");
+                println!("*******************************************");
+            }
+        }
+        println!();
+        println!(
+            "Having trouble? Type 'help' (case-insensitive) for a rundown of how things work!"
+        );
+        println!();
+    }
+
+    fn cli_command(&mut self, cmd: &CliCommand) -> Outcome {
+        match cmd {
+            CliCommand::Exit => Outcome::Exit,
+            CliCommand::Help => {
+                print!("{HELP}");
+                Outcome::Ok
+            }
+            CliCommand::Clear => {
+                print!("\x1b[2J\x1b[H");
+                Outcome::Ok
+            }
+            CliCommand::Version => {
+                println!("Version: {}", env!("CARGO_PKG_VERSION"));
+                Outcome::Ok
+            }
+            CliCommand::Server(None) => {
+                println!("{}", self.url);
+                Outcome::Ok
+            }
+            CliCommand::Server(Some(url)) => {
+                self.url = url.trim_end_matches('/').to_string();
+                self.banner();
+                Outcome::Ok
+            }
+            CliCommand::History => {
+                if let Some(h) = history_path() {
+                    if let Ok(text) = std::fs::read_to_string(h) {
+                        for (i, l) in text.lines().filter(|l| !l.starts_with('#')).enumerate() {
+                            println!("{:>5}  {l}", i + 1);
+                        }
+                    }
+                }
+                Outcome::Ok
+            }
+        }
+    }
+
+    // ------------------------------------------------------------- statements
+
+    /// Run every statement in `text`; false when one failed (stops there when
+    /// `stop_on_error`).
+    fn run_text(&mut self, text: &str, stop_on_error: bool) -> bool {
+        let split = split_statements(text);
+        let mut ok = true;
+        let mut stmts = split.statements;
+        if !split.rest.is_empty() {
+            // A CLI command or a last statement without its `;`.
+            if split.open {
+                eprintln!(
+                    "Incomplete statement (unterminated quote or comment): {}",
+                    split.rest
+                );
+                return false;
+            }
+            stmts.push(split.rest.clone());
+        }
+        for stmt in stmts {
+            let outcome = match cli_command(&stmt) {
+                Some(cmd) => self.cli_command(&cmd),
+                None => self.statement(&stmt),
+            };
+            match outcome {
+                Outcome::Ok => {}
+                Outcome::Exit => break,
+                Outcome::Failed => {
+                    ok = false;
+                    if stop_on_error {
+                        break;
+                    }
+                }
+            }
+        }
+        ok
+    }
+
+    fn statement(&mut self, stmt: &str) -> Outcome {
+        let text = substitute(stmt, &self.variables);
+        let words = leading_words(&text, 2);
+        let first = words.first().map(String::as_str).unwrap_or("");
+        let second = words.get(1).map(String::as_str).unwrap_or("");
+        let result = match (first, second) {
+            ("SET", _) => self.set(&text),
+            ("UNSET", _) => self.unset(&text),
+            ("DEFINE", _) => self.define(&text),
+            ("UNDEFINE", _) => self.undefine(&text),
+            ("SHOW" | "LIST", "VARIABLES") => {
+                self.show_variables();
+                Ok(())
+            }
+            ("RUN", "SCRIPT") => self.run_script(&text),
+            ("SELECT", _) => self.query(&text, false),
+            ("PRINT", _) => self.query(&text, true),
+            ("EXIT" | "QUIT", _) => return Outcome::Exit,
+            _ => self.ksql(&text),
+        };
+        std::io::stdout().flush().ok();
+        match result {
+            Ok(()) => Outcome::Ok,
+            Err(e) => {
+                eprintln!("{e:#}");
+                Outcome::Failed
+            }
+        }
+    }
+
+    fn set(&mut self, stmt: &str) -> anyhow::Result<()> {
+        match tokens(stmt).map_err(anyhow::Error::msg)?.as_slice() {
+            [Token::Word(_), Token::Str(name), Token::Eq, Token::Str(value)] => {
+                let old = self.properties.insert(name.clone(), value.clone());
+                match old {
+                    Some(old) => println!(
+                        "Successfully changed local property '{name}' from '{old}' to '{value}'."
+                    ),
+                    None => println!(
+                        "Successfully changed local property '{name}' to '{value}'. Use the UNSET command to revert your change."
+                    ),
+                }
+                Ok(())
+            }
+            _ => bail!("Syntax error: expected SET '<property>'='<value>';"),
+        }
+    }
+
+    fn unset(&mut self, stmt: &str) -> anyhow::Result<()> {
+        match tokens(stmt).map_err(anyhow::Error::msg)?.as_slice() {
+            [Token::Word(_), Token::Str(name)] => {
+                match self.properties.remove(name) {
+                    Some(old) => {
+                        println!("Successfully unset local property '{name}' (value was '{old}').")
+                    }
+                    None => println!("Local property '{name}' is not set."),
+                }
+                Ok(())
+            }
+            _ => bail!("Syntax error: expected UNSET '<property>';"),
+        }
+    }
+
+    fn define(&mut self, stmt: &str) -> anyhow::Result<()> {
+        match tokens(stmt).map_err(anyhow::Error::msg)?.as_slice() {
+            [Token::Word(_), Token::Word(name), Token::Eq, Token::Str(value)] => {
+                if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    || name.starts_with(|c: char| c.is_ascii_digit())
+                {
+                    bail!("Illegal variable name: {name}");
+                }
+                self.variables
+                    .retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+                self.variables.push((name.clone(), value.clone()));
+                Ok(())
+            }
+            _ => bail!("Syntax error: expected DEFINE <name> = '<value>';"),
+        }
+    }
+
+    fn undefine(&mut self, stmt: &str) -> anyhow::Result<()> {
+        match tokens(stmt).map_err(anyhow::Error::msg)?.as_slice() {
+            [Token::Word(_), Token::Word(name)] => {
+                let before = self.variables.len();
+                self.variables
+                    .retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+                if before == self.variables.len() {
+                    println!("Variable '{name}' is undefined");
+                }
+                Ok(())
+            }
+            _ => bail!("Syntax error: expected UNDEFINE <name>;"),
+        }
+    }
+
+    fn show_variables(&self) {
+        let rows: Vec<Vec<String>> = self
+            .variables
+            .iter()
+            .map(|(k, v)| vec![k.clone(), v.clone()])
+            .collect();
+        print!("\n{}", render::table(&["Variable Name", "Value"], &rows));
+    }
+
+    fn run_script(&mut self, stmt: &str) -> anyhow::Result<()> {
+        let toks = tokens(stmt).map_err(anyhow::Error::msg)?;
+        let path = match toks.as_slice() {
+            [Token::Word(_), Token::Word(_), Token::Str(p)] => p.clone(),
+            [Token::Word(_), Token::Word(_), Token::Word(p)] => p.clone(),
+            _ => bail!("Syntax error: expected RUN SCRIPT '<file>';"),
+        };
+        if self.script_depth >= 8 {
+            bail!("RUN SCRIPT nested too deeply");
+        }
+        let text = std::fs::read_to_string(Path::new(&path))
+            .with_context(|| format!("Failed to read file: {path}"))?;
+        self.script_depth += 1;
+        let ok = self.run_text(&text, true);
+        self.script_depth -= 1;
+        if ok {
+            Ok(())
+        } else {
+            bail!("RUN SCRIPT '{path}' stopped at a failed statement")
+        }
+    }
+
+    fn request_body(&self, stmt: &str) -> Value {
+        let vars: serde_json::Map<String, Value> = self
+            .variables
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        json!({
+            "ksql": stmt,
+            "streamsProperties": self.properties,
+            "sessionVariables": vars,
+        })
+    }
+
+    // ------------------------------------------------------------------ HTTP
+
+    async fn info(&self) -> anyhow::Result<Value> {
+        let resp = self
+            .http
+            .get(format!("{}/info", self.url))
+            .header("Accept", "application/vnd.ksql.v1+json")
+            .send()
+            .await
+            .map_err(|e| request_error("GET", "/info", e))?;
+        let status = resp.status();
+        let body = resp.text().await?;
+        if !status.is_success() {
+            bail!(
+                "Error issuing GET to KSQL server. path:/info\n{}",
+                render::error_message(status.as_u16(), &body)
+            );
+        }
+        Ok(serde_json::from_str(&body)?)
+    }
+
+    fn ksql(&self, stmt: &str) -> anyhow::Result<()> {
+        let body = self.request_body(stmt);
+        let entities = self.runtime.block_on(async {
+            let resp = self
+                .http
+                .post(format!("{}/ksql", self.url))
+                .header(
+                    "Content-Type",
+                    "application/vnd.ksql.v1+json; charset=utf-8",
+                )
+                .header("Accept", "application/vnd.ksql.v1+json")
+                .json(&body)
+                .send()
+                .await
+                .map_err(|e| request_error("POST", "/ksql", e))?;
+            let status = resp.status();
+            let text = resp.text().await?;
+            if !status.is_success() {
+                if let Ok(v) = serde_json::from_str::<Value>(&text) {
+                    // ksqlDB prints the entities that ran before the failing one.
+                    if let Some(list) = v.get("entities").and_then(Value::as_array) {
+                        if !list.is_empty() {
+                            print!("{}", render::entities(list));
+                        }
+                    }
+                }
+                bail!("{}", render::error_message(status.as_u16(), &text));
+            }
+            let v: Value = serde_json::from_str(&text)
+                .with_context(|| format!("unexpected response from /ksql: {text}"))?;
+            Ok(match v {
+                Value::Array(list) => list,
+                other => vec![other],
+            })
+        })?;
+        print!("{}", render::entities(&entities));
+        Ok(())
+    }
+
+    /// SELECT / PRINT over `/query`, printing as rows arrive; Ctrl-C ends it.
+    fn query(&self, stmt: &str, print: bool) -> anyhow::Result<()> {
+        let body = self.request_body(stmt);
+        let width = comfy_table::Table::new()
+            .width()
+            .map(usize::from)
+            .or_else(|| std::env::var("COLUMNS").ok()?.parse().ok())
+            .unwrap_or(80);
+        let query_id = std::sync::Mutex::new(None::<String>);
+        let stream = async {
+            let mut resp = self
+                .stream_http
+                .post(format!("{}/query", self.url))
+                .header(
+                    "Content-Type",
+                    "application/vnd.ksql.v1+json; charset=utf-8",
+                )
+                .header("Accept", "application/vnd.ksql.v1+json")
+                .json(&body)
+                .send()
+                .await
+                .map_err(|e| request_error("POST", "/query", e))?;
+            let status = resp.status();
+            if !status.is_success() {
+                let text = resp.text().await.unwrap_or_default();
+                bail!("{}", render::error_message(status.as_u16(), &text));
+            }
+            let mut objects = render::ObjectStream::default();
+            let mut cell = 0usize;
+            let mut failed: Option<String> = None;
+            loop {
+                let chunk = match resp.chunk().await {
+                    Ok(Some(c)) => c,
+                    Ok(None) => break,
+                    Err(e) => bail!("Error reading query results: {e}"),
+                };
+                let mut out = std::io::stdout().lock();
+                if print {
+                    out.write_all(&chunk)?;
+                    out.flush()?;
+                    continue;
+                }
+                for obj in objects.push(&chunk) {
+                    let obj = match obj {
+                        Ok(o) => o,
+                        Err(e) => bail!("Malformed query result: {e}"),
+                    };
+                    if let Some(h) = obj.get("header") {
+                        *query_id.lock().unwrap() =
+                            h.get("queryId").and_then(Value::as_str).map(str::to_string);
+                        let cols = render::schema_columns(
+                            h.get("schema").and_then(Value::as_str).unwrap_or(""),
+                        );
+                        cell = render::cell_width(width, cols.len());
+                        writeln!(out, "{}", render::tabular_row(&cols, cell, true))?;
+                    } else if let Some(names) = obj.get("columnNames").and_then(Value::as_array) {
+                        *query_id.lock().unwrap() = obj
+                            .get("queryId")
+                            .and_then(Value::as_str)
+                            .map(str::to_string);
+                        let cols: Vec<String> = names.iter().map(render::cell_text).collect();
+                        cell = render::cell_width(width, cols.len());
+                        writeln!(out, "{}", render::tabular_row(&cols, cell, true))?;
+                    } else if let Some(row) = obj.get("row") {
+                        let tombstone = row.get("tombstone").and_then(Value::as_bool) == Some(true);
+                        let cols: Vec<String> = row
+                            .get("columns")
+                            .and_then(Value::as_array)
+                            .map(Vec::as_slice)
+                            .unwrap_or(&[])
+                            .iter()
+                            .map(|v| {
+                                if tombstone && v.is_null() {
+                                    "<TOMBSTONE>".to_string()
+                                } else {
+                                    render::cell_text(v)
+                                }
+                            })
+                            .collect();
+                        if cell == 0 {
+                            cell = render::cell_width(width, cols.len());
+                        }
+                        writeln!(out, "{}", render::tabular_row(&cols, cell, false))?;
+                    } else if let Some(msg) = obj.get("finalMessage").and_then(Value::as_str) {
+                        writeln!(out, "{msg}")?;
+                    } else if let Some(err) = obj.get("errorMessage") {
+                        let msg = err
+                            .get("message")
+                            .and_then(Value::as_str)
+                            .map_or_else(|| err.to_string(), str::to_string);
+                        failed = Some(msg);
+                    } else if obj.get("message").is_some() && obj.get("error_code").is_some() {
+                        failed = Some(render::error_message(200, &obj.to_string()));
+                    }
+                    out.flush()?;
+                }
+            }
+            if let Some(msg) = failed {
+                bail!("{msg}");
+            }
+            Ok::<(), anyhow::Error>(())
+        };
+        // Ctrl-C ends the query (and only the query): the stream is dropped, which
+        // closes its connection.
+        let cancelled = self.runtime.block_on(async {
+            let mut sigint =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+            tokio::select! {
+                r = stream => r.map(|()| false),
+                _ = sigint.recv() => Ok(true),
+            }
+        })?;
+        let query_id = query_id.into_inner().unwrap();
+        if cancelled {
+            // The response is dropped (its connection closed); also ask the server
+            // to close the query in case it outlives the connection.
+            if let Some(id) = query_id {
+                let _ = self.runtime.block_on(async {
+                    self.http
+                        .post(format!("{}/close-query", self.url))
+                        .timeout(Duration::from_secs(3))
+                        .json(&json!({ "queryId": id }))
+                        .send()
+                        .await
+                });
+            }
+        }
+        if print {
+            if cancelled {
+                println!("Topic printing ceased");
+            }
+        } else {
+            println!("Query terminated");
+        }
+        Ok(())
+    }
+}
+
+fn request_error(method: &str, path: &str, e: reqwest::Error) -> anyhow::Error {
+    let mut cause = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        cause = s.to_string();
+        source = s.source();
+    }
+    anyhow::anyhow!("Error issuing {method} to KSQL server. path:{path}\nCaused by: {cause}")
+}
+
+fn history_path() -> Option<PathBuf> {
+    let home = std::env::var_os("HOME")?;
+    Some(PathBuf::from(home).join(".creek").join("ksql_history"))
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum CliCommand {
+    Help,
+    Exit,
+    Clear,
+    Version,
+    History,
+    Server(Option<String>),
+}
+
+/// CLI-only commands, which need no `;`.
+fn cli_command(line: &str) -> Option<CliCommand> {
+    let t = line.trim().trim_end_matches(';').trim();
+    let words: Vec<&str> = t.split_whitespace().collect();
+    let first = words.first()?.to_ascii_lowercase();
+    Some(match (first.as_str(), words.len()) {
+        ("help", 1) => CliCommand::Help,
+        ("exit" | "quit", 1) => CliCommand::Exit,
+        ("clear", 1) => CliCommand::Clear,
+        ("version", 1) => CliCommand::Version,
+        ("history", 1) => CliCommand::History,
+        ("server", 1) => CliCommand::Server(None),
+        ("server", 2) => CliCommand::Server(Some(words[1].to_string())),
+        _ => return None,
+    })
+}
+
+const HELP: &str = "
+Description:
+  creek ksql: a command-line client for creek's (and ksqlDB's) SQL engine.
+  Statements end with ';' and may span several lines (end a line with '\\' to
+  continue it explicitly). The following commands need no ';':
+
+    help                Show this message.
+    clear               Clear the screen.
+    history             Show previous lines.
+    version             Show the CLI version.
+    server [<url>]      Show or change the server this CLI talks to.
+    exit | quit         Leave the CLI (Ctrl-D works too).
+
+  Session statements, handled by the CLI:
+
+    SET '<property>'='<value>';    Set a property sent with every later request.
+    UNSET '<property>';            Remove it again.
+    DEFINE <name> = '<value>';     Define a variable, used as ${<name>}.
+    UNDEFINE <name>;               Remove a variable.
+    SHOW VARIABLES;                List the variables.
+    RUN SCRIPT '<file>';           Run the statements in a file.
+
+  SELECT ... EMIT CHANGES and PRINT <topic> stream results until Ctrl-C (or
+  their LIMIT). Everything else (SHOW STREAMS, CREATE, DESCRIBE, ...) is sent
+  to the server's /ksql endpoint.
+
+";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognizes_cli_commands() {
+        assert_eq!(cli_command(" HELP "), Some(CliCommand::Help));
+        assert_eq!(cli_command("exit;"), Some(CliCommand::Exit));
+        assert_eq!(cli_command("Quit"), Some(CliCommand::Exit));
+        assert_eq!(
+            cli_command("server http://h:1"),
+            Some(CliCommand::Server(Some("http://h:1".into())))
+        );
+        assert_eq!(cli_command("SHOW STREAMS"), None);
+        assert_eq!(cli_command("help me"), None);
+    }
+}
