@@ -8,9 +8,13 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
+import threading
+import time
 import urllib.error
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -40,6 +44,167 @@ def ksql_url(creek_shared):
         pytest.skip(f"no ksqlDB REST API on {url}: {e}")
     assert "KsqlServerInfo" in info, info
     return url
+
+
+# ------------------------------------------------------------ a fake ksqlDB server
+
+STREAMS = {"@type": "streams", "statementText": "SHOW STREAMS;", "warnings": [], "streams": [
+    {"type": "STREAM", "name": "ORDERS", "topic": "orders", "keyFormat": "KAFKA",
+     "valueFormat": "JSON", "isWindowed": False}]}
+
+
+class FakeKsqlHandler(BaseHTTPRequestHandler):
+    """Answers like ksqlDB's REST API, from canned responses; records requests."""
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def _json(self, code, body):
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        if self.path == "/info":
+            self._json(200, {"KsqlServerInfo": {"version": "0.29.0-fake",
+                                                "serverStatus": "RUNNING"}})
+        else:
+            self._json(404, {"error_code": 40400, "message": "not found"})
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}")
+        self.server.requests.append((self.path, body))
+        sql = body.get("ksql", "")
+        words = " ".join(sql.upper().split())
+        if self.path == "/ksql":
+            if words.startswith("SHOW STREAMS"):
+                self._json(200, [STREAMS])
+            elif words.startswith("CREATE"):
+                self._json(200, [{"@type": "currentStatus", "statementText": sql,
+                                  "commandId": "stream/X/create",
+                                  "commandStatus": {"status": "SUCCESS",
+                                                    "message": "Stream created"},
+                                  "commandSequenceNumber": 1, "warnings": []}])
+            else:
+                self._json(400, {"@type": "statement_error", "error_code": 40001,
+                                 "message": f"Cannot handle: {sql}",
+                                 "statementText": sql, "entities": []})
+        elif self.path == "/query":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+
+            def chunk(text):
+                data = text.encode()
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                self.wfile.flush()
+
+            header = {"header": {"queryId": "transient_1",
+                                 "schema": "`ID` INTEGER, `NAME` STRING"}}
+            chunk("[" + json.dumps(header))
+            for i, name in [(1, "alice"), (2, "bob;semi")]:
+                chunk(",\n" + json.dumps({"row": {"columns": [i, name]}}))
+            try:
+                if "LIMIT" in sql.upper():
+                    chunk(",\n" + json.dumps({"finalMessage": "Limit Reached"}) + "]\n")
+                    chunk("")
+                else:  # a push query: rows until the client goes away
+                    for _ in range(600):
+                        time.sleep(0.05)
+                        chunk("\n")
+                    chunk("]")
+                    chunk("")
+            except OSError:
+                self.server.disconnected.set()
+        elif self.path == "/close-query":
+            self._json(200, {})
+        else:
+            self._json(404, {"error_code": 40400, "message": "not found"})
+
+
+@pytest.fixture
+def fake_ksql():
+    srv = ThreadingHTTPServer((HOST, 0), FakeKsqlHandler)
+    srv.requests = []
+    srv.disconnected = threading.Event()
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    srv.url = f"http://{HOST}:{srv.server_address[1]}"
+    try:
+        yield srv
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_fake_show_streams_and_session_state(fake_ksql):
+    cp = ksql(fake_ksql.url, "-e", "SET 'auto.offset.reset'='earliest'; DEFINE t = 'x';"
+              " SHOW STREAMS; CREATE STREAM ${t} (id INT) WITH (kafka_topic='x');")
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    assert (" Stream Name | Kafka Topic | Key Format | Value Format | Windowed \n"
+            "------------------------------------------------------------------\n"
+            " ORDERS      | orders      | KAFKA      | JSON         | false    \n"
+            "------------------------------------------------------------------\n") \
+        in cp.stdout, cp.stdout
+    assert " Message        \n----------------\n Stream created \n" in cp.stdout, cp.stdout
+    path, body = fake_ksql.requests[-1]
+    assert path == "/ksql"
+    assert body["ksql"].startswith("CREATE STREAM x (id INT)"), body
+    assert body["streamsProperties"] == {"auto.offset.reset": "earliest"}, body
+    assert body["sessionVariables"] == {"t": "x"}, body
+
+
+def test_fake_error_is_printed_and_exits_nonzero(fake_ksql):
+    cp = ksql(fake_ksql.url, "-e", "DESCRIBE NOPE; SHOW STREAMS;")
+    assert cp.returncode == 1, cp.stdout + cp.stderr
+    assert cp.stderr.strip() == "Cannot handle: DESCRIBE NOPE;", cp.stderr
+    assert "Stream Name" not in cp.stdout  # stopped at the failure
+
+
+def test_fake_interactive_continues_after_error(fake_ksql):
+    cp = ksql(fake_ksql.url, input="DESCRIBE\n  NOPE;\nSHOW\nSTREAMS;\nquit\n")
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    assert "Server v0.29.0-fake located at" in cp.stdout
+    assert "Server Status: RUNNING" in cp.stdout
+    assert "Cannot handle: DESCRIBE\n  NOPE;" in cp.stderr
+    assert " ORDERS      | orders " in cp.stdout
+
+
+def test_fake_limited_query(fake_ksql):
+    cp = ksql(fake_ksql.url, "-e", "SELECT * FROM orders EMIT CHANGES LIMIT 2;",
+              timeout=20)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    lines = cp.stdout.splitlines()
+    assert re.fullmatch(r"\+-+\+-+\+", lines[0]), cp.stdout
+    assert re.fullmatch(r"\|ID +\|NAME +\|", lines[1]), cp.stdout
+    assert re.fullmatch(r"\|1 +\|alice +\|", lines[3]), cp.stdout
+    assert re.fullmatch(r"\|2 +\|bob;semi +\|", lines[4]), cp.stdout
+    assert lines[5:] == ["Limit Reached", "Query terminated"], cp.stdout
+
+
+def test_fake_push_query_interrupted(fake_ksql):
+    proc = subprocess.Popen([str(require_creek_bin()), "ksql", fake_ksql.url, "-e",
+                             "SELECT * FROM orders EMIT CHANGES; SHOW STREAMS;"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, out + err
+    assert re.search(r"^\|2 +\|bob;semi +\|$", out, re.M), out
+    assert "Query terminated" in out
+    assert " ORDERS      | orders " in out  # went on with the next statement
+    assert fake_ksql.disconnected.wait(10), "the query connection was not closed"
+    assert ("/close-query", {"queryId": "transient_1"}) in fake_ksql.requests
 
 
 # ------------------------------------------------------------ no server needed
@@ -138,8 +303,6 @@ def test_push_query_interrupted(ksql_url):
                              "SELECT * FROM cli_int EMIT CHANGES;"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
-        import signal
-        import time
         time.sleep(2)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=20)
