@@ -23,6 +23,7 @@ pub mod processing_log;
 pub mod push;
 pub mod qtt;
 pub mod query;
+pub mod rest;
 pub mod show;
 
 /// Why a statement failed.

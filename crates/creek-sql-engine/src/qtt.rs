@@ -228,6 +228,7 @@ async fn run_in(v: &Variant, statements: &[String], dir: &Path) -> Result<(), St
             service_id: "some.ksql.service.id".into(),
             default_partitions: 4,
             spawn_queries: false,
+            connect_url: None,
         },
     );
     *engine.output_tap.lock() = Some(Vec::new());

@@ -1,0 +1,524 @@
+//! ksqlDB's REST API over the engine: `/ksql`, `/query`, `/query-stream`,
+//! `/close-query`, `/info`, `/healthcheck`, `/status`.
+//!
+//! Every request is its own session: properties come from the request's
+//! `streamsProperties` (or `properties`), variables from `sessionVariables`.
+
+#![allow(clippy::result_large_err)]
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use creek_sql::ast::Statement;
+use parking_lot::Mutex;
+use serde_json::{json, Map, Value as Json};
+
+use crate::engine::{Engine, Session};
+use crate::push::PushQuery;
+use crate::EngineError;
+
+/// The version `/info` reports.
+pub const VERSION: &str = "7.6.0-creek";
+
+/// Error codes ksqlDB answers with.
+pub const BAD_STATEMENT: i64 = 40001;
+pub const QUERY_ENDPOINT: i64 = 40002;
+pub const SERVER_ERROR: i64 = 50000;
+
+struct RestState {
+    engine: Arc<Engine>,
+    cluster_id: String,
+    /// Running `/query-stream` queries by id: a sender that stops them.
+    running: Mutex<HashMap<String, tokio::sync::watch::Sender<bool>>>,
+}
+
+/// The ksqlDB REST router for `engine`; `cluster_id` is the Kafka cluster id `/info` shows.
+pub fn router(engine: Arc<Engine>, cluster_id: impl Into<String>) -> Router {
+    let state = Arc::new(RestState {
+        engine,
+        cluster_id: cluster_id.into(),
+        running: Mutex::new(HashMap::new()),
+    });
+    Router::new()
+        .route("/ksql", post(ksql))
+        .route("/ksql/terminate", post(terminate_cluster))
+        .route("/query", post(query))
+        .route("/query-stream", post(query_stream))
+        .route("/close-query", post(close_query))
+        .route("/info", get(info))
+        .route("/healthcheck", get(healthcheck))
+        .route("/status", get(status))
+        .with_state(state)
+}
+
+async fn info(State(st): State<Arc<RestState>>) -> Response {
+    axum::Json(json!({
+        "KsqlServerInfo": {
+            "version": VERSION,
+            "kafkaClusterId": st.cluster_id,
+            "ksqlServiceId": st.engine.config.service_id,
+            "serverStatus": "RUNNING",
+        }
+    }))
+    .into_response()
+}
+
+async fn healthcheck() -> Response {
+    axum::Json(json!({
+        "isHealthy": true,
+        "details": {
+            "metastore": {"isHealthy": true},
+            "kafka": {"isHealthy": true},
+            "commandRunner": {"isHealthy": true},
+        }
+    }))
+    .into_response()
+}
+
+async fn status() -> Response {
+    axum::Json(json!({"commandStatuses": {}})).into_response()
+}
+
+async fn terminate_cluster() -> Response {
+    error_response(
+        StatusCode::BAD_REQUEST,
+        BAD_STATEMENT,
+        "not supported yet: /ksql/terminate".into(),
+        None,
+    )
+}
+
+/// ksqlDB's error body.
+pub fn error_body(code: i64, message: &str, statement: Option<&str>) -> Json {
+    match statement {
+        Some(text) => json!({
+            "@type": "statement_error",
+            "error_code": code,
+            "message": message,
+            "statementText": text,
+            "entities": [],
+        }),
+        None => json!({
+            "@type": "generic_error",
+            "error_code": code,
+            "message": message,
+        }),
+    }
+}
+
+fn error_response(
+    status: StatusCode,
+    code: i64,
+    message: String,
+    statement: Option<&str>,
+) -> Response {
+    (status, axum::Json(error_body(code, &message, statement))).into_response()
+}
+
+fn engine_error(e: &EngineError, statement: &str) -> Response {
+    let (status, code) = match e {
+        EngineError::Log(_) => (StatusCode::INTERNAL_SERVER_ERROR, SERVER_ERROR),
+        _ => (StatusCode::BAD_REQUEST, BAD_STATEMENT),
+    };
+    error_response(status, code, e.to_string(), Some(statement))
+}
+
+fn json_text(v: &Json) -> String {
+    match v {
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A request's session from its properties and variables.
+fn session_of(body: &Json, props_key: &str) -> Session {
+    let mut session = Session::default();
+    if let Some(props) = body.get(props_key).and_then(Json::as_object) {
+        for (k, v) in props {
+            session.properties.insert(k.clone(), json_text(v));
+        }
+    }
+    if let Some(vars) = body.get("sessionVariables").and_then(Json::as_object) {
+        for (k, v) in vars {
+            session.variables.insert(k.clone(), json_text(v));
+        }
+    }
+    session
+}
+
+fn parse_body(body: &Bytes) -> Result<Json, Response> {
+    serde_json::from_slice::<Json>(body).map_err(|e| {
+        error_response(
+            StatusCode::BAD_REQUEST,
+            BAD_STATEMENT,
+            format!("Invalid request body: {e}"),
+            None,
+        )
+    })
+}
+
+/// One parsed statement with its (substituted) text.
+struct Parsed {
+    statement: Statement,
+    text: String,
+}
+
+/// Splits a request's SQL into statements; variables defined earlier in the
+/// same request apply to later statements, so substitution happens per statement.
+fn split(sql: &str) -> Result<Vec<(Statement, String)>, EngineError> {
+    Ok(creek_sql::parse_script(sql)?
+        .into_iter()
+        .map(|p| (p.statement, p.text.trim().to_string()))
+        .collect())
+}
+
+fn substituted(
+    statement: Statement,
+    text: String,
+    session: &Session,
+) -> Result<Parsed, EngineError> {
+    if !text.contains("${") {
+        return Ok(Parsed { statement, text });
+    }
+    let text = substitute(&text, session);
+    let statement = creek_sql::parse_statement(&text)?;
+    Ok(Parsed { statement, text })
+}
+
+/// Replaces `${name}` with session variables (names are case-insensitive).
+pub fn substitute(text: &str, session: &Session) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        match after.find('}') {
+            Some(end) => {
+                let name = &after[..end];
+                match session
+                    .variables
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                {
+                    Some((_, v)) => out.push_str(v),
+                    None => out.push_str(&rest[start..start + 2 + end + 1]),
+                }
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push_str(&rest[start..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+const QUERY_ENDPOINT_MESSAGE: &str =
+    "The following statement types should be issued to the websocket endpoint '/query':\n\t* PRINT\n\t* SELECT";
+
+/// Runs every statement of a `/ksql` request; the entities, or the first error.
+pub async fn run_ksql(
+    engine: &Arc<Engine>,
+    sql: &str,
+    session: &mut Session,
+) -> Result<Vec<Json>, Response> {
+    let statements = split(sql).map_err(|e| engine_error(&e, sql.trim()))?;
+    let mut entities = Vec::new();
+    for (statement, text) in statements {
+        let parsed =
+            substituted(statement, text.clone(), session).map_err(|e| engine_error(&e, &text))?;
+        if matches!(
+            parsed.statement,
+            Statement::Query(_) | Statement::Print { .. }
+        ) {
+            return Err(error_response(
+                StatusCode::BAD_REQUEST,
+                QUERY_ENDPOINT,
+                QUERY_ENDPOINT_MESSAGE.into(),
+                Some(&parsed.text),
+            ));
+        }
+        match engine
+            .execute(&parsed.statement, &parsed.text, session)
+            .await
+        {
+            Ok(entity) => entities.push(entity),
+            Err(e) => return Err(engine_error(&e, &parsed.text)),
+        }
+    }
+    Ok(entities)
+}
+
+async fn ksql(State(st): State<Arc<RestState>>, body: Bytes) -> Response {
+    let body = match parse_body(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let Some(sql) = body.get("ksql").and_then(Json::as_str) else {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            BAD_STATEMENT,
+            "Request is missing the 'ksql' field".into(),
+            None,
+        );
+    };
+    let mut session = session_of(&body, "streamsProperties");
+    match run_ksql(&st.engine, sql, &mut session).await {
+        Ok(entities) => axum::Json(Json::Array(entities)).into_response(),
+        Err(r) => r,
+    }
+}
+
+/// The single statement of a `/query` or `/query-stream` request.
+fn single_statement(sql: &str, session: &Session) -> Result<Parsed, Response> {
+    let mut statements = split(sql).map_err(|e| engine_error(&e, sql.trim()))?;
+    if statements.len() != 1 {
+        return Err(error_response(
+            StatusCode::BAD_REQUEST,
+            BAD_STATEMENT,
+            format!(
+                "Expected exactly one KSQL statement; found {} instead",
+                statements.len()
+            ),
+            Some(sql.trim()),
+        ));
+    }
+    let (statement, text) = statements.remove(0);
+    substituted(statement, text.clone(), session).map_err(|e| engine_error(&e, &text))
+}
+
+/// A streamed body fed by a task through a channel.
+fn channel_body() -> (tokio::sync::mpsc::Sender<Bytes>, Body) {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok::<Bytes, Infallible>(b), rx))
+    });
+    (tx, Body::from_stream(stream))
+}
+
+async fn start_push(
+    engine: &Arc<Engine>,
+    parsed: &Parsed,
+    session: &Session,
+) -> Result<PushQuery, Response> {
+    match &parsed.statement {
+        Statement::Query(q) => crate::push::start(engine, q, &parsed.text, session)
+            .await
+            .map_err(|e| engine_error(&e, &parsed.text)),
+        other => Err(error_response(
+            StatusCode::BAD_REQUEST,
+            BAD_STATEMENT,
+            format!(
+                "Statement type `{}' not supported for this resource",
+                crate::engine::statement_kind(other)
+            ),
+            Some(&parsed.text),
+        )),
+    }
+}
+
+async fn query(State(st): State<Arc<RestState>>, body: Bytes) -> Response {
+    let body = match parse_body(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let Some(sql) = body.get("ksql").and_then(Json::as_str) else {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            BAD_STATEMENT,
+            "Request is missing the 'ksql' field".into(),
+            None,
+        );
+    };
+    let session = session_of(&body, "streamsProperties");
+    let parsed = match single_statement(sql, &session) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    if let Statement::Print {
+        topic,
+        from_beginning,
+        interval,
+        limit,
+    } = &parsed.statement
+    {
+        let lines = match crate::show::print(
+            &st.engine,
+            topic,
+            *from_beginning || session.offset_reset_earliest(),
+            interval.unwrap_or(1),
+            *limit,
+        )
+        .await
+        {
+            Ok(l) => l,
+            Err(e) => return engine_error(&e, &parsed.text),
+        };
+        let (tx, body) = channel_body();
+        tokio::spawn(async move {
+            let mut lines = lines;
+            while let Some(line) = lines.recv().await {
+                if tx.send(Bytes::from(line + "\n")).await.is_err() {
+                    return;
+                }
+            }
+        });
+        return Response::builder()
+            .header(header::CONTENT_TYPE, "text/plain")
+            .body(body)
+            .unwrap();
+    }
+    let mut push = match start_push(&st.engine, &parsed, &session).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let (tx, body) = channel_body();
+    let header_row = json!({"header": {"queryId": push.query_id, "schema": push.schema_text()}});
+    tokio::spawn(async move {
+        if tx
+            .send(Bytes::from(format!("[{header_row}")))
+            .await
+            .is_err()
+        {
+            return;
+        }
+        let mut count: u64 = 0;
+        while let Some(row) = push.rows.recv().await {
+            let line = format!(",\n{}", json!({"row": {"columns": row}}));
+            if tx.send(Bytes::from(line)).await.is_err() {
+                return;
+            }
+            count += 1;
+        }
+        let end = if !push.pull && push.limit.is_some_and(|l| count >= l) {
+            format!(",\n{}]\n", json!({"finalMessage": "Limit Reached"}))
+        } else {
+            "]\n".to_string()
+        };
+        let _ = tx.send(Bytes::from(end)).await;
+    });
+    Response::builder()
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(body)
+        .unwrap()
+}
+
+const DELIMITED: &str = "application/vnd.ksqlapi.delimited.v1";
+
+async fn query_stream(
+    State(st): State<Arc<RestState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let body = match parse_body(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let Some(sql) = body.get("sql").and_then(Json::as_str) else {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            BAD_STATEMENT,
+            "Request is missing the 'sql' field".into(),
+            None,
+        );
+    };
+    let as_json = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("application/json") && !a.contains(DELIMITED));
+    let session = session_of(&body, "properties");
+    let parsed = match single_statement(sql, &session) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let mut push = match start_push(&st.engine, &parsed, &session).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let meta = json!({
+        "queryId": push.query_id,
+        "columnNames": push.columns.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
+        "columnTypes": push.columns.iter().map(|(_, t)| t.clone()).collect::<Vec<_>>(),
+    });
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let query_id = push.query_id.clone();
+    st.running.lock().insert(query_id.clone(), stop_tx);
+    let (tx, out) = channel_body();
+    let state = st.clone();
+    tokio::spawn(async move {
+        let (open, sep, close) = if as_json {
+            ("[", ",\n", "]\n")
+        } else {
+            ("", "\n", "\n")
+        };
+        let mut ok = tx.send(Bytes::from(format!("{open}{meta}"))).await.is_ok();
+        while ok {
+            tokio::select! {
+                row = push.rows.recv() => match row {
+                    Some(row) => {
+                        ok = tx
+                            .send(Bytes::from(format!("{sep}{}", Json::Array(row))))
+                            .await
+                            .is_ok();
+                    }
+                    None => break,
+                },
+                _ = stop_rx.changed() => break,
+            }
+        }
+        if ok {
+            let _ = tx.send(Bytes::from(close)).await;
+        }
+        state.running.lock().remove(&query_id);
+    });
+    Response::builder()
+        .header(
+            header::CONTENT_TYPE,
+            if as_json {
+                "application/json"
+            } else {
+                DELIMITED
+            },
+        )
+        .body(out)
+        .unwrap()
+}
+
+async fn close_query(State(st): State<Arc<RestState>>, body: Bytes) -> Response {
+    let body = match parse_body(&body) {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let id = body.get("queryId").and_then(Json::as_str).unwrap_or("");
+    let stop = st.running.lock().remove(id);
+    match stop {
+        Some(tx) => {
+            let _ = tx.send(true);
+            StatusCode::OK.into_response()
+        }
+        None => error_response(
+            StatusCode::BAD_REQUEST,
+            BAD_STATEMENT,
+            format!("No query with id {id}"),
+            None,
+        ),
+    }
+}
+
+/// Builds a `/ksql` request body (tests, clients).
+pub fn ksql_request(sql: &str, properties: &[(&str, &str)]) -> Json {
+    let props: Map<String, Json> = properties
+        .iter()
+        .map(|(k, v)| (k.to_string(), Json::String(v.to_string())))
+        .collect();
+    json!({"ksql": sql, "streamsProperties": props})
+}
