@@ -654,11 +654,21 @@ pub fn entity(e: &Value) -> String {
     out
 }
 
+/// A `currentStatus` without a message (what creek answers to INSERT ... VALUES,
+/// where ksqlDB answers no entity at all): nothing to print.
+fn is_empty_status(e: &Value) -> bool {
+    e.get("@type").and_then(Value::as_str) == Some("currentStatus")
+        && e.get("commandStatus")
+            .and_then(|c| c.get("message"))
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+}
+
 /// A whole `/ksql` response (an array of entities), as the CLI prints it.
 pub fn entities(list: &[Value]) -> String {
     let show_statements = list.len() > 1;
     let mut out = String::new();
-    for e in list {
+    for e in list.iter().filter(|e| !is_empty_status(e)) {
         out.push('\n');
         if show_statements {
             out.push_str(&s(e, "statementText"));
@@ -908,6 +918,13 @@ mod tests {
             lines[3],
             " PAGEVIEWS   | pageviews   | KAFKA      | JSON         | false    "
         );
+    }
+
+    #[test]
+    fn empty_status_prints_nothing() {
+        let e = json!({"@type": "currentStatus", "commandStatus": {"message": "", "status": "SUCCESS"}});
+        assert_eq!(entities(&[e]), "");
+        assert_eq!(entities(&[]), "");
     }
 
     #[test]
