@@ -159,6 +159,26 @@ def test_fake_show_streams_and_session_state(fake_ksql):
     assert body["sessionVariables"] == {"t": "x"}, body
 
 
+def test_fake_define_flag_and_json_output(fake_ksql):
+    cp = ksql(fake_ksql.url, "--define", "t=orders", "--output", "JSON", "-e",
+              "CREATE STREAM ${t} (id INT) WITH (kafka_topic='${t}');"
+              " SELECT * FROM x EMIT CHANGES LIMIT 2;")
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    path, body = fake_ksql.requests[0]
+    assert body["ksql"] == "CREATE STREAM orders (id INT) WITH (kafka_topic='orders');", body
+    assert body["sessionVariables"] == {"t": "orders"}, body
+    decoder = json.JSONDecoder()
+    text, docs = cp.stdout.strip(), []
+    while text:
+        doc, end = decoder.raw_decode(text)
+        docs.append(doc)
+        text = text[end:].lstrip()
+        if text.startswith("Query terminated"):
+            break
+    assert docs[0][0]["commandStatus"]["message"] == "Stream created", docs
+    assert docs[2] == {"row": {"columns": [1, "alice"]}}, docs
+
+
 def test_fake_error_is_printed_and_exits_nonzero(fake_ksql):
     cp = ksql(fake_ksql.url, "-e", "DESCRIBE NOPE; SHOW STREAMS;")
     assert cp.returncode == 1, cp.stdout + cp.stderr

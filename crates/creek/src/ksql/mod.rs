@@ -31,6 +31,18 @@ pub struct KsqlArgs {
     /// Run the statements in this file and exit.
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub file: Option<PathBuf>,
+    /// Define a session variable, NAME=VALUE (repeatable), as DEFINE does.
+    #[arg(short = 'd', long = "define", value_name = "NAME=VALUE")]
+    pub define: Vec<String>,
+    /// User name for HTTP basic authentication.
+    #[arg(short = 'u', long = "user")]
+    pub user: Option<String>,
+    /// Password for HTTP basic authentication.
+    #[arg(short = 'p', long = "password")]
+    pub password: Option<String>,
+    /// Output format: TABULAR or JSON.
+    #[arg(long = "output", default_value = "TABULAR")]
+    pub output: String,
     /// Seconds to wait for a `/ksql` answer.
     #[arg(long, default_value_t = 60)]
     pub request_timeout: u64,
@@ -77,6 +89,8 @@ struct Cli {
     properties: BTreeMap<String, String>,
     variables: Vec<(String, String)>,
     script_depth: usize,
+    output: Output,
+    auth: Option<(String, Option<String>)>,
 }
 
 impl Cli {
@@ -94,14 +108,28 @@ impl Cli {
         let stream_http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .build()?;
+        let mut variables = Vec::new();
+        for d in &args.define {
+            let Some((name, value)) = d.split_once('=') else {
+                bail!("--define expects NAME=VALUE, got '{d}'");
+            };
+            variables.push((name.trim().to_string(), value.to_string()));
+        }
+        let output = match args.output.to_ascii_uppercase().as_str() {
+            "TABULAR" => Output::Tabular,
+            "JSON" => Output::Json,
+            other => bail!("Invalid output format: '{other}' (valid formats: JSON, TABULAR)"),
+        };
         Ok(Cli {
             url,
             http,
             stream_http,
             runtime,
             properties: BTreeMap::new(),
-            variables: Vec::new(),
+            variables,
             script_depth: 0,
+            output,
+            auth: args.user.clone().map(|u| (u, args.password.clone())),
         })
     }
 
@@ -137,6 +165,15 @@ impl Cli {
                 // CLI commands need no `;`.
                 if let Some(cmd) = cli_command(&line) {
                     let _ = rl.add_history_entry(line.trim());
+                    if let Some(h) = &history {
+                        let _ = rl.append_history(h);
+                    }
+                    if cmd == CliCommand::History {
+                        for (i, entry) in rl.history().iter().enumerate() {
+                            println!("{:>5}  {entry}", i + 1);
+                        }
+                        continue;
+                    }
                     match self.cli_command(&cmd) {
                         Outcome::Exit => break,
                         _ => continue,
@@ -159,6 +196,9 @@ impl Cli {
                 continue;
             }
             let _ = rl.add_history_entry(buffer.trim());
+            if let Some(h) = &history {
+                let _ = rl.append_history(h);
+            }
             buffer.clear();
             let mut exit = false;
             for stmt in split.statements {
@@ -170,9 +210,6 @@ impl Cli {
             if exit {
                 break;
             }
-        }
-        if let Some(h) = &history {
-            let _ = rl.save_history(h);
         }
         println!("Exiting ksqlDB.");
         Ok(())
@@ -249,14 +286,22 @@ impl Cli {
                 self.banner();
                 Outcome::Ok
             }
-            CliCommand::History => {
-                if let Some(h) = history_path() {
-                    if let Ok(text) = std::fs::read_to_string(h) {
-                        for (i, l) in text.lines().filter(|l| !l.starts_with('#')).enumerate() {
-                            println!("{:>5}  {l}", i + 1);
-                        }
+            // Interactive only (the history lives in the line editor).
+            CliCommand::History => Outcome::Ok,
+            CliCommand::Output(None) => {
+                println!("Output format: {}", self.output.name());
+                Outcome::Ok
+            }
+            CliCommand::Output(Some(f)) => {
+                match f.to_ascii_uppercase().as_str() {
+                    "JSON" => self.output = Output::Json,
+                    "TABULAR" => self.output = Output::Tabular,
+                    _ => {
+                        println!("Invalid output format: '{f}' (valid formats: JSON, TABULAR)");
+                        return Outcome::Failed;
                     }
                 }
+                println!("Output format set to {}", self.output.name());
                 Outcome::Ok
             }
         }
@@ -396,6 +441,17 @@ impl Cli {
     }
 
     fn show_variables(&self) {
+        if self.output == Output::Json {
+            let vars: Vec<Value> = self
+                .variables
+                .iter()
+                .map(|(k, v)| json!({"name": k, "value": v}))
+                .collect();
+            let e = json!([{"@type": "variables", "statementText": "SHOW VARIABLES;",
+                            "variables": vars, "warnings": []}]);
+            println!("{}", serde_json::to_string_pretty(&e).unwrap_or_default());
+            return;
+        }
         let rows: Vec<Vec<String>> = self
             .variables
             .iter()
@@ -441,10 +497,22 @@ impl Cli {
 
     // ------------------------------------------------------------------ HTTP
 
+    fn request(
+        &self,
+        client: &reqwest::Client,
+        method: reqwest::Method,
+        path: &str,
+    ) -> reqwest::RequestBuilder {
+        let req = client.request(method, format!("{}{path}", self.url));
+        match &self.auth {
+            Some((user, password)) => req.basic_auth(user, password.as_ref()),
+            None => req,
+        }
+    }
+
     async fn info(&self) -> anyhow::Result<Value> {
         let resp = self
-            .http
-            .get(format!("{}/info", self.url))
+            .request(&self.http, reqwest::Method::GET, "/info")
             .header("Accept", "application/vnd.ksql.v1+json")
             .send()
             .await
@@ -464,8 +532,7 @@ impl Cli {
         let body = self.request_body(stmt);
         let entities = self.runtime.block_on(async {
             let resp = self
-                .http
-                .post(format!("{}/ksql", self.url))
+                .request(&self.http, reqwest::Method::POST, "/ksql")
                 .header(
                     "Content-Type",
                     "application/vnd.ksql.v1+json; charset=utf-8",
@@ -495,23 +562,21 @@ impl Cli {
                 other => vec![other],
             })
         })?;
-        print!("{}", render::entities(&entities));
+        match self.output {
+            Output::Tabular => print!("{}", render::entities(&entities)),
+            Output::Json => println!("{}", serde_json::to_string_pretty(&entities)?),
+        }
         Ok(())
     }
 
     /// SELECT / PRINT over `/query`, printing as rows arrive; Ctrl-C ends it.
     fn query(&self, stmt: &str, print: bool) -> anyhow::Result<()> {
         let body = self.request_body(stmt);
-        let width = comfy_table::Table::new()
-            .width()
-            .map(usize::from)
-            .or_else(|| std::env::var("COLUMNS").ok()?.parse().ok())
-            .unwrap_or(80);
+        let width = render::term_width();
         let query_id = std::sync::Mutex::new(None::<String>);
         let stream = async {
             let mut resp = self
-                .stream_http
-                .post(format!("{}/query", self.url))
+                .request(&self.stream_http, reqwest::Method::POST, "/query")
                 .header(
                     "Content-Type",
                     "application/vnd.ksql.v1+json; charset=utf-8",
@@ -546,6 +611,15 @@ impl Cli {
                         Ok(o) => o,
                         Err(e) => bail!("Malformed query result: {e}"),
                     };
+                    if self.output == Output::Json && obj.get("errorMessage").is_none() {
+                        if let Some(h) = obj.get("header") {
+                            *query_id.lock().unwrap() =
+                                h.get("queryId").and_then(Value::as_str).map(str::to_string);
+                        }
+                        writeln!(out, "{}", serde_json::to_string_pretty(&obj)?)?;
+                        out.flush()?;
+                        continue;
+                    }
                     if let Some(h) = obj.get("header") {
                         *query_id.lock().unwrap() =
                             h.get("queryId").and_then(Value::as_str).map(str::to_string);
@@ -617,8 +691,7 @@ impl Cli {
             // to close the query in case it outlives the connection.
             if let Some(id) = query_id {
                 let _ = self.runtime.block_on(async {
-                    self.http
-                        .post(format!("{}/close-query", self.url))
+                    self.request(&self.http, reqwest::Method::POST, "/close-query")
                         .timeout(Duration::from_secs(3))
                         .json(&json!({ "queryId": id }))
                         .send()
@@ -660,6 +733,22 @@ enum CliCommand {
     Version,
     History,
     Server(Option<String>),
+    Output(Option<String>),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Output {
+    Tabular,
+    Json,
+}
+
+impl Output {
+    fn name(self) -> &'static str {
+        match self {
+            Output::Tabular => "TABULAR",
+            Output::Json => "JSON",
+        }
+    }
 }
 
 /// CLI-only commands, which need no `;`.
@@ -675,6 +764,8 @@ fn cli_command(line: &str) -> Option<CliCommand> {
         ("history", 1) => CliCommand::History,
         ("server", 1) => CliCommand::Server(None),
         ("server", 2) => CliCommand::Server(Some(words[1].to_string())),
+        ("output", 1) => CliCommand::Output(None),
+        ("output", 2) => CliCommand::Output(Some(words[1].to_string())),
         _ => return None,
     })
 }
@@ -690,6 +781,7 @@ Description:
     history             Show previous lines.
     version             Show the CLI version.
     server [<url>]      Show or change the server this CLI talks to.
+    output [JSON|TABULAR]  Show or set how results are printed.
     exit | quit         Leave the CLI (Ctrl-D works too).
 
   Session statements, handled by the CLI:

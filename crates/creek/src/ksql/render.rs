@@ -307,6 +307,46 @@ pub fn query_description(q: &Value) -> String {
     out
 }
 
+/// The terminal's width (stdout a terminal), else $COLUMNS, else 80.
+pub fn term_width() -> usize {
+    Table::new()
+        .width()
+        .map(usize::from)
+        .or_else(|| std::env::var("COLUMNS").ok()?.parse().ok())
+        .unwrap_or(80)
+}
+
+/// ksqlDB's `splitLongLine`: break at spaces so lines stay within `max` chars.
+fn wrap(text: &str, max: usize) -> Vec<String> {
+    let mut lines = vec![String::new()];
+    for (i, para) in text.split('\n').enumerate() {
+        if i > 0 {
+            lines.push(String::new());
+        }
+        for word in para.split_inclusive(' ') {
+            let cur = lines.last_mut().expect("non-empty");
+            if !cur.is_empty() && cur.chars().count() + word.chars().count() > max {
+                lines.push(String::new());
+            }
+            lines.last_mut().expect("non-empty").push_str(word);
+        }
+    }
+    lines
+}
+
+/// `label: text` with the text wrapped under itself (`tab` indents the label).
+fn described(label: &str, text: &str, tab: bool) -> String {
+    let prefix = format!("{}{label:<12}: ", if tab { "\t" } else { "" });
+    let label_len = prefix.replace('\t', "  ").chars().count();
+    let width = term_width().max(80) - label_len;
+    let indent = " ".repeat(label_len);
+    let lines = wrap(text.trim(), width);
+    let mut out = prefix;
+    out.push_str(&lines.join(&format!("\n{indent}")));
+    out.push('\n');
+    out
+}
+
 fn describe_function(f: &Value) -> String {
     let name = s(f, "name").to_uppercase();
     let mut out = format!("{:<12}: {name}\n", "Name");
@@ -318,7 +358,7 @@ fn describe_function(f: &Value) -> String {
     }
     let desc = s(f, "description");
     if !desc.trim().is_empty() {
-        out.push_str(&format!("{:<12}: {}\n", "Overview", desc.trim()));
+        out.push_str(&described("Overview", &desc, false));
     }
     out.push_str(&format!("{:<12}: {}\n", "Type", s(f, "type")));
     out.push_str(&format!("{:<12}: {}\n", "Jar", s(f, "path")));
@@ -347,12 +387,12 @@ fn describe_function(f: &Value) -> String {
         out.push_str(&format!("\t{:<12}: {}\n", "Returns", s(v, "returnType")));
         let d = s(v, "description");
         if !d.trim().is_empty() {
-            out.push_str(&format!("\t{:<12}: {}\n", "Description", d.trim()));
+            out.push_str(&described("Description", &d, true));
         }
         for a in arr(v, "arguments") {
             let d = s(a, "description");
             if !d.trim().is_empty() {
-                out.push_str(&format!("\t{:<12}: {}\n", s(a, "name"), d.trim()));
+                out.push_str(&described(&s(a, "name"), &d, true));
             }
         }
     }
@@ -918,6 +958,21 @@ mod tests {
             lines[3],
             " PAGEVIEWS   | pageviews   | KAFKA      | JSON         | false    "
         );
+    }
+
+    #[test]
+    fn wraps_long_descriptions() {
+        assert_eq!(wrap("aa bb cc", 6), ["aa bb ", "cc"]);
+        assert_eq!(wrap("aa\nbb", 80), ["aa", "bb"]);
+        let long = "word ".repeat(30);
+        let out = described("Overview", &long, false);
+        let lines: Vec<&str> = out.lines().collect();
+        let max = term_width().max(80);
+        assert!(
+            lines.len() > 1 && lines.iter().all(|l| l.len() <= max),
+            "{out}"
+        );
+        assert!(lines[1].starts_with(&" ".repeat(14)), "{out}");
     }
 
     #[test]
