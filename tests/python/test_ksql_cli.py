@@ -332,3 +332,14 @@ def test_push_query_interrupted(ksql_url):
             proc.wait()
     assert proc.returncode == 0, out + err
     assert "Query terminated" in out, out + err
+
+
+def test_print_topic(ksql_url):
+    ksql(ksql_url, "-e", """
+        CREATE STREAM cli_p (id INT KEY, name STRING)
+          WITH (kafka_topic='cli_p', partitions=1, value_format='JSON');
+        INSERT INTO cli_p (id, name) VALUES (7, 'seven');
+    """, check=True)
+    cp = ksql(ksql_url, "-e", "PRINT 'cli_p' FROM BEGINNING LIMIT 1;", timeout=30)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    assert re.search(r"^rowtime: .*key: 7, value: .*seven", cp.stdout, re.M), cp.stdout

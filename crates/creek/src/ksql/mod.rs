@@ -528,9 +528,21 @@ impl Cli {
         Ok(serde_json::from_str(&body)?)
     }
 
+    /// Run `fut` until it finishes (`Some`) or Ctrl-C (SIGINT) arrives (`None`).
+    fn interruptible<F: std::future::Future>(&self, fut: F) -> anyhow::Result<Option<F::Output>> {
+        self.runtime.block_on(async {
+            let mut sigint =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+            Ok(tokio::select! {
+                r = fut => Some(r),
+                _ = sigint.recv() => None,
+            })
+        })
+    }
+
     fn ksql(&self, stmt: &str) -> anyhow::Result<()> {
         let body = self.request_body(stmt);
-        let entities = self.runtime.block_on(async {
+        let request = async {
             let resp = self
                 .request(&self.http, reqwest::Method::POST, "/ksql")
                 .header(
@@ -561,7 +573,11 @@ impl Cli {
                 Value::Array(list) => list,
                 other => vec![other],
             })
-        })?;
+        };
+        let Some(entities) = self.interruptible(request)? else {
+            bail!("Request cancelled");
+        };
+        let entities: Vec<Value> = entities?;
         match self.output {
             Output::Tabular => print!("{}", render::entities(&entities)),
             Output::Json => println!("{}", serde_json::to_string_pretty(&entities)?),
@@ -677,14 +693,13 @@ impl Cli {
         };
         // Ctrl-C ends the query (and only the query): the stream is dropped, which
         // closes its connection.
-        let cancelled = self.runtime.block_on(async {
-            let mut sigint =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
-            tokio::select! {
-                r = stream => r.map(|()| false),
-                _ = sigint.recv() => Ok(true),
+        let cancelled = match self.interruptible(stream)? {
+            Some(result) => {
+                result?;
+                false
             }
-        })?;
+            None => true,
+        };
         let query_id = query_id.into_inner().unwrap();
         if cancelled {
             // The response is dropped (its connection closed); also ask the server
