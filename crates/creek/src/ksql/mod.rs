@@ -217,11 +217,7 @@ impl Cli {
 
     fn banner(&self) {
         let version = env!("CARGO_PKG_VERSION");
-        println!();
-        println!("                  ===========================================");
-        println!("                  =                 creek                   =");
-        println!("                  =      ksqlDB-compatible streaming SQL    =");
-        println!("                  ===========================================");
+        print!("{BANNER}");
         println!();
         match self.runtime.block_on(self.info()) {
             Ok(info) => {
@@ -784,6 +780,20 @@ fn cli_command(line: &str) -> Option<CliCommand> {
         _ => return None,
     })
 }
+
+const BANNER: &str = r"
+                  ===========================================
+                  =                            _            =
+                  =          ___ _ __ ___  ___| | __        =
+                  =         / __| '__/ _ \/ _ \ |/ /        =
+                  =        | (__| | |  __/  __/   <         =
+                  =         \___|_|  \___|\___|_|\_\        =
+                  =                                         =
+                  =     ksqlDB-compatible streaming SQL     =
+                  =     with Kafka, Schema Registry and     =
+                  =          Connect in one binary          =
+                  ===========================================
+";
 
 const HELP: &str = "
 Description:
