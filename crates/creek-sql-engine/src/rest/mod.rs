@@ -455,18 +455,22 @@ async fn query_stream(
     let (tx, out) = channel_body();
     let state = st.clone();
     tokio::spawn(async move {
-        let (open, sep, close) = if as_json {
-            ("[", ",\n", "]\n")
+        // JSON: one array (separators before items); delimited: one line per item.
+        let (open, sep, end, close) = if as_json {
+            ("[", ",\n", "", "]\n")
         } else {
-            ("", "\n", "\n")
+            ("", "", "\n", "")
         };
-        let mut ok = tx.send(Bytes::from(format!("{open}{meta}"))).await.is_ok();
+        let mut ok = tx
+            .send(Bytes::from(format!("{open}{meta}{end}")))
+            .await
+            .is_ok();
         while ok {
             tokio::select! {
                 row = push.rows.recv() => match row {
                     Some(row) => {
                         ok = tx
-                            .send(Bytes::from(format!("{sep}{}", Json::Array(row))))
+                            .send(Bytes::from(format!("{sep}{}{end}", Json::Array(row))))
                             .await
                             .is_ok();
                     }
@@ -475,7 +479,7 @@ async fn query_stream(
                 _ = stop_rx.changed() => break,
             }
         }
-        if ok {
+        if ok && !close.is_empty() {
             let _ = tx.send(Bytes::from(close)).await;
         }
         state.running.lock().remove(&query_id);
