@@ -176,3 +176,55 @@ def test_print_topic(orders):
     assert "key: k1, value: " in lines[2], text
     assert lines[2].endswith(", partition: 0"), text
     assert len(lines) == 4, text
+
+
+def test_query_stream_over_http2_cleartext(orders):
+    """HTTP/2 with prior knowledge (h2c), as ksqlDB's Java client speaks it."""
+    import subprocess
+    out = subprocess.run(
+        ["curl", "-sS", "--http2-prior-knowledge", "-X", "POST", "-w", "\n%{http_version}",
+         "-H", "Content-Type: application/json",
+         "-d", json.dumps({"sql": "SELECT ITEM FROM ORDERS EMIT CHANGES LIMIT 2;",
+                           "properties": {"auto.offset.reset": "earliest"}}),
+         f"http://{HOST}:{ksql_port(orders)}/query-stream"],
+        capture_output=True, text=True, timeout=30, check=True).stdout
+    lines = out.splitlines()
+    assert lines[-1] == "2", out
+    assert json.loads(lines[0])["columnNames"] == ["ITEM"]
+    assert [json.loads(x) for x in lines[1:3]] == [["apple"], ["pear"]]
+
+
+def test_connectors_through_connect(orders, tmp_path):
+    lake = tmp_path / "lake"
+    status, body = ksql(orders, f"""CREATE SINK CONNECTOR lake WITH (
+        "connector.class"='io.confluent.connect.s3.S3SinkConnector', "topics"='orders',
+        "format.class"='io.confluent.connect.s3.format.json.JsonFormat', "flush.size"='1',
+        "s3.bucket.name"='b', "store.url"='file://{lake}',
+        "value.converter"='org.apache.kafka.connect.json.JsonConverter',
+        "value.converter.schemas.enable"='false',
+        "key.converter"='org.apache.kafka.connect.storage.StringConverter');""")
+    assert status == 200, body
+    assert body[0]["@type"] == "connector_info"
+    assert body[0]["info"]["name"] == "LAKE"
+    assert body[0]["info"]["type"] == "sink"
+
+    status, body = ksql(orders, "SHOW CONNECTORS;")
+    assert status == 200, body
+    assert [c["name"] for c in body[0]["connectors"]] == ["LAKE"]
+    assert body[0]["connectors"][0]["className"] == "io.confluent.connect.s3.S3SinkConnector"
+
+    status, body = ksql(orders, "DESCRIBE CONNECTOR lake;")
+    assert status == 200, body
+    assert body[0]["@type"] == "connector_description"
+    assert body[0]["connectorClass"] == "io.confluent.connect.s3.S3SinkConnector"
+
+    status, body = ksql(orders, "DROP CONNECTOR lake;")
+    assert status == 200, body
+    assert body[0] == {"@type": "drop_connector", "statementText": "DROP CONNECTOR lake;",
+                       "connectorName": "LAKE", "warnings": []}
+    status, body = ksql(orders, "DROP CONNECTOR IF EXISTS lake;")
+    assert status == 200, body
+    assert body[0]["@type"] == "warning_entity"
+    status, body = ksql(orders, "DROP CONNECTOR lake;")
+    assert status == 400
+    assert body["error_code"] == 40001
