@@ -122,7 +122,7 @@ fn error_response(
     (status, axum::Json(error_body(code, &message, statement))).into_response()
 }
 
-fn engine_error(e: &EngineError, statement: &str) -> Response {
+pub fn engine_error(e: &EngineError, statement: &str) -> Response {
     let (status, code) = match e {
         EngineError::Log(_) => (StatusCode::INTERNAL_SERVER_ERROR, SERVER_ERROR),
         _ => (StatusCode::BAD_REQUEST, BAD_STATEMENT),
