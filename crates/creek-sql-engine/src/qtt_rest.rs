@@ -342,8 +342,10 @@ async fn run_in(test: &Json, statements: &[String], dir: &Path) -> Result<(), St
                 Err(_) => break,
             }
         }
-        if ended && !push.pull && push.limit.is_some_and(|l| count >= l) {
-            rows.push(json!({"finalMessage": "Limit Reached"}));
+        if ended {
+            if let Some(m) = push.final_message(count) {
+                rows.push(json!({"finalMessage": m}));
+            }
         }
         let _ = i;
         responses.push(json!({"query": rows}));

@@ -399,10 +399,9 @@ async fn query(State(st): State<Arc<RestState>>, body: Bytes) -> Response {
             }
             count += 1;
         }
-        let end = if !push.pull && push.limit.is_some_and(|l| count >= l) {
-            format!(",\n{}]\n", json!({"finalMessage": "Limit Reached"}))
-        } else {
-            "]\n".to_string()
+        let end = match push.final_message(count) {
+            Some(m) => format!(",\n{}]\n", json!({"finalMessage": m})),
+            None => "]\n".to_string(),
         };
         let _ = tx.send(Bytes::from(end)).await;
     });
