@@ -144,6 +144,15 @@ fn session_of(body: &Json, props_key: &str) -> Session {
         for (k, v) in props {
             session.properties.insert(k.clone(), json_text(v));
         }
+        // The CLI sends streams settings prefixed (`ksql.streams.auto.offset.reset`).
+        for (k, v) in props {
+            if let Some(short) = k.strip_prefix("ksql.streams.") {
+                session
+                    .properties
+                    .entry(short.to_string())
+                    .or_insert_with(|| json_text(v));
+            }
+        }
     }
     if let Some(vars) = body.get("sessionVariables").and_then(Json::as_object) {
         for (k, v) in vars {
