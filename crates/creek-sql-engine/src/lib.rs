@@ -22,6 +22,7 @@ pub mod plan;
 pub mod processing_log;
 pub mod push;
 pub mod qtt;
+pub mod qtt_rest;
 pub mod query;
 pub mod rest;
 pub mod show;

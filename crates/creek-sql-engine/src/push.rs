@@ -27,6 +27,18 @@ pub struct PushQuery {
 }
 
 impl PushQuery {
+    /// The `finalMessage` of `/query` after `count` rows, if any: "Limit
+    /// Reached" at the LIMIT, "Query Completed" at the end of a pull query.
+    pub fn final_message(&self, count: u64) -> Option<&'static str> {
+        if self.limit.is_some_and(|l| count >= l) {
+            Some("Limit Reached")
+        } else if self.pull {
+            Some("Query Completed")
+        } else {
+            None
+        }
+    }
+
     /// The header schema ksqlDB prints: `` `A` STRING, `B` INTEGER ``.
     pub fn schema_text(&self) -> String {
         self.columns
@@ -55,6 +67,89 @@ pub fn transient_id(source: &str) -> String {
     )
 }
 
+const PULL_HINT: &str =
+    "See https://cnfl.io/queries for more info.\nAdd EMIT CHANGES if you intended to issue a push query.";
+
+/// What ksqlDB refuses in a pull query (no `EMIT CHANGES`).
+fn pull_restrictions(engine: &Engine, query: &Query, session: &Session) -> Result<(), EngineError> {
+    let refuse = |what: &str| {
+        Err(EngineError::Statement(format!(
+            "Pull queries don't support {what}. {PULL_HINT}"
+        )))
+    };
+    if matches!(query.from, Relation::Join { .. }) {
+        return refuse("JOIN clauses");
+    }
+    if query.window.is_some() {
+        return refuse("WINDOW clauses");
+    }
+    if !query.group_by.is_empty() {
+        return refuse("GROUP BY clauses");
+    }
+    if query.having.is_some() {
+        return refuse("HAVING clauses");
+    }
+    if !query.partition_by.is_empty() {
+        return refuse("PARTITION BY clauses");
+    }
+    if query.limit.is_some()
+        && session
+            .properties
+            .get("ksql.query.pull.limit.clause.enabled")
+            .is_some_and(|v| v.eq_ignore_ascii_case("false"))
+    {
+        return Err(EngineError::Statement(format!(
+            "LIMIT clause in pull queries is currently disabled. You can enable them by setting ksql.query.pull.limit.clause.enabled=true. {PULL_HINT}"
+        )));
+    }
+    if let Relation::Source { name, .. } = &query.from {
+        if let Some(s) = engine.metastore().source(name) {
+            if s.kind == creek_sql::ast::SourceKind::Table {
+                return Err(EngineError::NotSupported("pull queries over tables".into()));
+            }
+        }
+    }
+    let disallowed = |text: String| -> Vec<&'static str> {
+        let upper = text.to_ascii_uppercase();
+        ["ROWPARTITION", "ROWOFFSET"]
+            .into_iter()
+            .filter(|c| upper.contains(c))
+            .collect()
+    };
+    let select_text: String = query
+        .select
+        .iter()
+        .map(|i| match i {
+            creek_sql::ast::SelectItem::Expr { expr, .. } => expr.to_string(),
+            _ => String::new(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    for (clause, text) in [
+        ("SELECT", select_text),
+        (
+            "WHERE",
+            query
+                .where_
+                .as_ref()
+                .map(|w| w.to_string())
+                .unwrap_or_default(),
+        ),
+    ] {
+        let cols = disallowed(text);
+        if !cols.is_empty() {
+            return Err(EngineError::Statement(format!(
+                "Pull queries don't support the following columns in {clause} clauses: {}",
+                cols.iter()
+                    .map(|c| format!("`{c}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Starts a push query (or, without `EMIT CHANGES`, a pull query over a stream).
 pub async fn start(
     engine: &Arc<Engine>,
@@ -63,12 +158,8 @@ pub async fn start(
     session: &Session,
 ) -> Result<PushQuery, EngineError> {
     let pull = !matches!(query.emit, Some(Emit::Changes));
-    if let (Relation::Source { name, .. }, true) = (&query.from, pull) {
-        if let Some(s) = engine.metastore().source(name) {
-            if s.kind == creek_sql::ast::SourceKind::Table {
-                return Err(EngineError::NotSupported("pull queries over tables".into()));
-            }
-        }
+    if pull {
+        pull_restrictions(engine, query, session)?;
     }
     let plan = plan_stream_query(query, &engine.metastore(), &engine.functions, None)?;
     let source = plan.source.clone();

@@ -70,7 +70,7 @@ pub async fn execute(
             exists,
             name,
             timeout,
-            ..
+            properties,
         } => {
             let deadline = Instant::now()
                 + timeout
@@ -78,7 +78,35 @@ pub async fn execute(
                     .map(to_duration)
                     .unwrap_or(Duration::from_secs(1));
             loop {
-                let found = engine.log.describe_topic(name).await.is_ok();
+                let described = engine.log.describe_topic(name).await.ok();
+                let found = described.is_some();
+                if let (Some(d), true) = (&described, *exists) {
+                    let mut mismatches = Vec::new();
+                    for (k, v) in properties {
+                        let want = literal_string(v);
+                        let got = match k.to_ascii_uppercase().as_str() {
+                            "PARTITIONS" => d.partitions.to_string(),
+                            "REPLICAS" => "1".to_string(),
+                            _ => {
+                                mismatches
+                                    .push(format!("Cannot assert unknown topic property: {k}"));
+                                continue;
+                            }
+                        };
+                        if got != want {
+                            mismatches.push(format!(
+                                "For config {}, expected {want} got {got}",
+                                k.to_ascii_lowercase()
+                            ));
+                        }
+                    }
+                    if !mismatches.is_empty() {
+                        return Err(EngineError::Statement(format!(
+                            "Mismatched configuration for topic {name}: {}",
+                            mismatches.join(", ")
+                        )));
+                    }
+                }
                 if found == *exists {
                     return Ok(json!({
                         "@type": "assert_topic",

@@ -208,6 +208,14 @@ async fn ksql_statements_and_errors() {
     assert_eq!(body[0]["@type"], "assert_topic");
     let (status, _) = s.ksql("ASSERT TOPIC nope TIMEOUT 200 MILLISECONDS;").await;
     assert_eq!(status, 400);
+    let (status, body) = s.ksql("ASSERT TOPIC `s_topic` WITH (PARTITIONS=1);").await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = s.ksql("ASSERT TOPIC `s_topic` WITH (PARTITIONS=3);").await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["message"],
+        "Mismatched configuration for topic s_topic: For config partitions, expected 3 got 1"
+    );
 }
 
 #[tokio::test]
@@ -219,7 +227,7 @@ async fn query_endpoint_streams_rows_until_the_limit() {
         .post(format!("{}/query", s.url))
         .json(&json!({
             "ksql": "SELECT ID, NAME, AMOUNT * 2 AS DOUBLED FROM S EMIT CHANGES LIMIT 2;",
-            "streamsProperties": {"ksql.streams.auto.offset.reset": "earliest", "auto.offset.reset": "earliest"},
+            "streamsProperties": {"ksql.streams.auto.offset.reset": "earliest"},
         }))
         .send()
         .await

@@ -122,7 +122,7 @@ fn error_response(
     (status, axum::Json(error_body(code, &message, statement))).into_response()
 }
 
-fn engine_error(e: &EngineError, statement: &str) -> Response {
+pub fn engine_error(e: &EngineError, statement: &str) -> Response {
     let (status, code) = match e {
         EngineError::Log(_) => (StatusCode::INTERNAL_SERVER_ERROR, SERVER_ERROR),
         _ => (StatusCode::BAD_REQUEST, BAD_STATEMENT),
@@ -143,6 +143,15 @@ fn session_of(body: &Json, props_key: &str) -> Session {
     if let Some(props) = body.get(props_key).and_then(Json::as_object) {
         for (k, v) in props {
             session.properties.insert(k.clone(), json_text(v));
+        }
+        // The CLI sends streams settings prefixed (`ksql.streams.auto.offset.reset`).
+        for (k, v) in props {
+            if let Some(short) = k.strip_prefix("ksql.streams.") {
+                session
+                    .properties
+                    .entry(short.to_string())
+                    .or_insert_with(|| json_text(v));
+            }
         }
     }
     if let Some(vars) = body.get("sessionVariables").and_then(Json::as_object) {
@@ -399,10 +408,9 @@ async fn query(State(st): State<Arc<RestState>>, body: Bytes) -> Response {
             }
             count += 1;
         }
-        let end = if !push.pull && push.limit.is_some_and(|l| count >= l) {
-            format!(",\n{}]\n", json!({"finalMessage": "Limit Reached"}))
-        } else {
-            "]\n".to_string()
+        let end = match push.final_message(count) {
+            Some(m) => format!(",\n{}]\n", json!({"finalMessage": m})),
+            None => "]\n".to_string(),
         };
         let _ = tx.send(Bytes::from(end)).await;
     });
@@ -455,18 +463,22 @@ async fn query_stream(
     let (tx, out) = channel_body();
     let state = st.clone();
     tokio::spawn(async move {
-        let (open, sep, close) = if as_json {
-            ("[", ",\n", "]\n")
+        // JSON: one array (separators before items); delimited: one line per item.
+        let (open, sep, end, close) = if as_json {
+            ("[", ",\n", "", "]\n")
         } else {
-            ("", "\n", "\n")
+            ("", "", "\n", "")
         };
-        let mut ok = tx.send(Bytes::from(format!("{open}{meta}"))).await.is_ok();
+        let mut ok = tx
+            .send(Bytes::from(format!("{open}{meta}{end}")))
+            .await
+            .is_ok();
         while ok {
             tokio::select! {
                 row = push.rows.recv() => match row {
                     Some(row) => {
                         ok = tx
-                            .send(Bytes::from(format!("{sep}{}", Json::Array(row))))
+                            .send(Bytes::from(format!("{sep}{}{end}", Json::Array(row))))
                             .await
                             .is_ok();
                     }
@@ -475,7 +487,7 @@ async fn query_stream(
                 _ = stop_rx.changed() => break,
             }
         }
-        if ok {
+        if ok && !close.is_empty() {
             let _ = tx.send(Bytes::from(close)).await;
         }
         state.running.lock().remove(&query_id);
