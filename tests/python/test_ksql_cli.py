@@ -179,6 +179,14 @@ def test_fake_define_flag_and_json_output(fake_ksql):
     assert docs[2] == {"row": {"columns": [1, "alice"]}}, docs
 
 
+def test_fake_config_file_properties(fake_ksql, tmp_path):
+    conf = tmp_path / "cli.properties"
+    conf.write_text("# session defaults\nauto.offset.reset=earliest\n")
+    cp = ksql(fake_ksql.url, "--config-file", str(conf), "-e", "SHOW STREAMS;")
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    assert fake_ksql.requests[-1][1]["streamsProperties"] == {"auto.offset.reset": "earliest"}
+
+
 def test_fake_error_is_printed_and_exits_nonzero(fake_ksql):
     cp = ksql(fake_ksql.url, "-e", "DESCRIBE NOPE; SHOW STREAMS;")
     assert cp.returncode == 1, cp.stdout + cp.stderr

@@ -43,6 +43,9 @@ pub struct KsqlArgs {
     /// Output format: TABULAR or JSON.
     #[arg(long = "output", default_value = "TABULAR")]
     pub output: String,
+    /// A properties file (`key=value` lines) sent as `streamsProperties`, as if SET.
+    #[arg(long = "config-file", value_name = "FILE")]
+    pub config_file: Option<PathBuf>,
     /// Seconds to wait for a `/ksql` answer.
     #[arg(long, default_value_t = 60)]
     pub request_timeout: u64,
@@ -115,6 +118,12 @@ impl Cli {
             };
             variables.push((name.trim().to_string(), value.to_string()));
         }
+        let mut properties = BTreeMap::new();
+        if let Some(file) = &args.config_file {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            properties = parse_properties(&text);
+        }
         let output = match args.output.to_ascii_uppercase().as_str() {
             "TABULAR" => Output::Tabular,
             "JSON" => Output::Json,
@@ -125,7 +134,7 @@ impl Cli {
             http,
             stream_http,
             runtime,
-            properties: BTreeMap::new(),
+            properties,
             variables,
             script_depth: 0,
             output,
@@ -137,7 +146,9 @@ impl Cli {
 
     fn interactive(&mut self) -> anyhow::Result<()> {
         self.banner();
-        let mut rl = rustyline::DefaultEditor::new()?;
+        let mut rl: rustyline::Editor<KsqlHelper, rustyline::history::DefaultHistory> =
+            rustyline::Editor::new()?;
+        rl.set_helper(Some(KsqlHelper));
         let history = history_path();
         if let Some(h) = &history {
             if let Some(dir) = h.parent() {
@@ -721,6 +732,195 @@ impl Cli {
     }
 }
 
+/// Java-properties-style `key=value` (or `key: value`) lines; `#`/`!` comments.
+fn parse_properties(text: &str) -> BTreeMap<String, String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with('!'))
+        .filter_map(|l| {
+            let i = l.find(['=', ':'])?;
+            Some((l[..i].trim().to_string(), l[i + 1..].trim().to_string()))
+        })
+        .collect()
+}
+
+/// Tab completion of SQL keywords and CLI commands (in the case being typed).
+struct KsqlHelper;
+
+const KEYWORDS: &[&str] = &[
+    "ADD",
+    "ALL",
+    "ALTER",
+    "AND",
+    "ARRAY",
+    "AS",
+    "ASSERT",
+    "AVRO",
+    "BEGINNING",
+    "BETWEEN",
+    "BIGINT",
+    "BOOLEAN",
+    "BY",
+    "BYTES",
+    "CASE",
+    "CAST",
+    "CHANGES",
+    "CLEAR",
+    "COLUMNS",
+    "CONNECTOR",
+    "CONNECTORS",
+    "CREATE",
+    "DATE",
+    "DECIMAL",
+    "DEFINE",
+    "DELIMITED",
+    "DESCRIBE",
+    "DISTINCT",
+    "DOUBLE",
+    "DROP",
+    "ELSE",
+    "EMIT",
+    "END",
+    "EXISTS",
+    "EXIT",
+    "EXPLAIN",
+    "EXTENDED",
+    "FALSE",
+    "FINAL",
+    "FROM",
+    "FULL",
+    "FUNCTION",
+    "FUNCTIONS",
+    "GRACE",
+    "GROUP",
+    "HAVING",
+    "HEADER",
+    "HEADERS",
+    "HELP",
+    "HISTORY",
+    "HOPPING",
+    "IF",
+    "IN",
+    "INNER",
+    "INSERT",
+    "INT",
+    "INTEGER",
+    "INTERVAL",
+    "INTO",
+    "IS",
+    "JOIN",
+    "JSON",
+    "JSON_SR",
+    "KAFKA",
+    "KEY",
+    "LEFT",
+    "LIKE",
+    "LIMIT",
+    "LIST",
+    "MAP",
+    "NOT",
+    "NULL",
+    "ON",
+    "OR",
+    "OUTER",
+    "OUTPUT",
+    "PARTITION",
+    "PARTITIONS",
+    "PRIMARY",
+    "PRINT",
+    "PROPERTIES",
+    "PROTOBUF",
+    "QUERIES",
+    "QUERY",
+    "QUIT",
+    "REPLACE",
+    "RETENTION",
+    "RIGHT",
+    "RUN",
+    "SCRIPT",
+    "SELECT",
+    "SERVER",
+    "SESSION",
+    "SET",
+    "SHOW",
+    "SINK",
+    "SIZE",
+    "SOURCE",
+    "STREAM",
+    "STREAMS",
+    "STRING",
+    "STRUCT",
+    "TABLE",
+    "TABLES",
+    "TERMINATE",
+    "THEN",
+    "TIME",
+    "TIMESTAMP",
+    "TOPIC",
+    "TOPICS",
+    "TRUE",
+    "TUMBLING",
+    "TYPE",
+    "TYPES",
+    "UNDEFINE",
+    "UNSET",
+    "VALUES",
+    "VARCHAR",
+    "VARIABLES",
+    "VERSION",
+    "WHEN",
+    "WHERE",
+    "WINDOW",
+    "WITH",
+    "WITHIN",
+];
+
+/// The completions for the word ending at `pos`: (start of the word, candidates).
+fn complete_word(line: &str, pos: usize) -> (usize, Vec<String>) {
+    let head = &line[..pos];
+    let start = head
+        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .map_or(0, |i| i + 1);
+    let prefix = &head[start..];
+    if prefix.is_empty() {
+        return (start, Vec::new());
+    }
+    let upper = prefix.to_ascii_uppercase();
+    let lower = !prefix.chars().any(|c| c.is_ascii_uppercase());
+    let found = KEYWORDS
+        .iter()
+        .filter(|k| k.starts_with(&upper))
+        .map(|k| {
+            if lower {
+                k.to_ascii_lowercase()
+            } else {
+                k.to_string()
+            }
+        })
+        .collect();
+    (start, found)
+}
+
+impl rustyline::completion::Completer for KsqlHelper {
+    type Candidate = String;
+
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _ctx: &rustyline::Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<String>)> {
+        Ok(complete_word(line, pos))
+    }
+}
+
+impl rustyline::hint::Hinter for KsqlHelper {
+    type Hint = String;
+}
+impl rustyline::highlight::Highlighter for KsqlHelper {}
+impl rustyline::validate::Validator for KsqlHelper {}
+impl rustyline::Helper for KsqlHelper {}
+
 fn request_error(method: &str, path: &str, e: reqwest::Error) -> anyhow::Error {
     let mut cause = e.to_string();
     let mut source = std::error::Error::source(&e);
@@ -827,6 +1027,31 @@ Description:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn completes_keywords_in_the_typed_case() {
+        assert_eq!(
+            complete_word("SHOW STREAMS", 12),
+            (5, vec!["STREAMS".to_string()])
+        );
+        assert_eq!(complete_word("SHOW STR", 8).1.len(), 4);
+        assert_eq!(
+            complete_word("show stream", 11),
+            (5, vec!["stream".to_string(), "streams".to_string()])
+        );
+        assert_eq!(complete_word("SELECT (", 8), (8, vec![]));
+    }
+
+    #[test]
+    fn parses_config_files() {
+        let p = parse_properties("# c\nauto.offset.reset = earliest\n\nksql.x:1\n");
+        assert_eq!(
+            p.get("auto.offset.reset").map(String::as_str),
+            Some("earliest")
+        );
+        assert_eq!(p.get("ksql.x").map(String::as_str), Some("1"));
+        assert_eq!(p.len(), 2);
+    }
 
     #[test]
     fn recognizes_cli_commands() {
