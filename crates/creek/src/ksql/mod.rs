@@ -407,7 +407,9 @@ impl Cli {
                     Some(old) => {
                         println!("Successfully unset local property '{name}' (value was '{old}').")
                     }
-                    None => println!("Local property '{name}' is not set."),
+                    None => bail!(
+                        "Cannot unset local property '{name}' which was never set in the first place"
+                    ),
                 }
                 Ok(())
             }
