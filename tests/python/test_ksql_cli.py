@@ -21,6 +21,35 @@ import pytest
 from creekutil import HOST, free_port, require_creek_bin, run
 
 
+def interrupt_after(argv, marker, timeout=20.0):
+    """Run argv, send SIGINT once a stdout line contains `marker`, and return
+    (returncode, stdout, stderr)."""
+    proc = subprocess.Popen([str(a) for a in argv], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    lines = []
+    seen = threading.Event()
+
+    def pump():
+        for line in proc.stdout:
+            lines.append(line)
+            if marker in line:
+                seen.set()
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    try:
+        assert seen.wait(timeout), f"no {marker!r} in the output: {''.join(lines)}"
+        time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout)
+        reader.join(5)
+        return proc.returncode, "".join(lines), proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def ksql(url, *args, input=None, check=False, timeout=60.0):
     return run([require_creek_bin(), "ksql", url, *args], input=input, check=check,
                timeout=timeout, what="creek ksql")
@@ -216,18 +245,10 @@ def test_fake_limited_query(fake_ksql):
 
 
 def test_fake_push_query_interrupted(fake_ksql):
-    proc = subprocess.Popen([str(require_creek_bin()), "ksql", fake_ksql.url, "-e",
-                             "SELECT * FROM orders EMIT CHANGES; SHOW STREAMS;"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        time.sleep(1.5)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, out + err
+    rc, out, err = interrupt_after(
+        [require_creek_bin(), "ksql", fake_ksql.url, "-e",
+         "SELECT * FROM orders EMIT CHANGES; SHOW STREAMS;"], "bob;semi")
+    assert rc == 0, out + err
     assert re.search(r"^\|2 +\|bob;semi +\|$", out, re.M), out
     assert "Query terminated" in out
     assert " ORDERS      | orders " in out  # went on with the next statement
@@ -327,18 +348,10 @@ def test_push_query_interrupted(ksql_url):
     """SIGINT ends a push query; with -e the CLI then goes on and exits 0."""
     ksql(ksql_url, "-e", "CREATE STREAM cli_int (id INT KEY, v STRING) WITH "
          "(kafka_topic='cli_int', partitions=1, value_format='JSON');")
-    proc = subprocess.Popen([str(require_creek_bin()), "ksql", ksql_url, "-e",
-                             "SELECT * FROM cli_int EMIT CHANGES;"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        time.sleep(2)
-        proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, out + err
+    rc, out, err = interrupt_after(
+        [require_creek_bin(), "ksql", ksql_url, "-e", "SELECT * FROM cli_int EMIT CHANGES;"],
+        "|ID")
+    assert rc == 0, out + err
     assert "Query terminated" in out, out + err
 
 
