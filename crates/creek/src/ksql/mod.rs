@@ -211,11 +211,16 @@ impl Cli {
                 let _ = rl.append_history(h);
             }
             buffer.clear();
+            // Like ksqlDB, the statements after a failed one on the same input are skipped.
             let mut exit = false;
             for stmt in split.statements {
-                if let Outcome::Exit = self.statement(&stmt) {
-                    exit = true;
-                    break;
+                match self.statement(&stmt) {
+                    Outcome::Ok => {}
+                    Outcome::Failed => break,
+                    Outcome::Exit => {
+                        exit = true;
+                        break;
+                    }
                 }
             }
             if exit {
