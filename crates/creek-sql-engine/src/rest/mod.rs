@@ -1,5 +1,5 @@
 //! ksqlDB's REST API over the engine: `/ksql`, `/query`, `/query-stream`,
-//! `/close-query`, `/info`, `/healthcheck`, `/status`.
+//! `/close-query`, `/inserts-stream`, `/info`, `/healthcheck`, `/status`.
 //!
 //! Every request is its own session: properties come from the request's
 //! `streamsProperties` (or `properties`), variables from `sessionVariables`.
@@ -21,6 +21,8 @@ use parking_lot::Mutex;
 use serde_json::{json, Map, Value as Json};
 
 use crate::engine::{Engine, Session};
+
+mod inserts;
 use crate::push::PushQuery;
 use crate::EngineError;
 
@@ -52,6 +54,7 @@ pub fn router(engine: Arc<Engine>, cluster_id: impl Into<String>) -> Router {
         .route("/query", post(query))
         .route("/query-stream", post(query_stream))
         .route("/close-query", post(close_query))
+        .route("/inserts-stream", post(inserts_stream))
         .route("/info", get(info))
         .route("/healthcheck", get(healthcheck))
         .route("/status", get(status))
@@ -503,6 +506,10 @@ async fn query_stream(
         )
         .body(out)
         .unwrap()
+}
+
+async fn inserts_stream(State(st): State<Arc<RestState>>, body: Body) -> Response {
+    inserts::inserts_stream(st.engine.clone(), body).await
 }
 
 async fn close_query(State(st): State<Arc<RestState>>, body: Bytes) -> Response {
