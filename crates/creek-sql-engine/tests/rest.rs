@@ -416,3 +416,27 @@ async fn inserts_stream_acks_each_row() {
     assert_eq!(body[1], json!([7, "x", 1.25]));
     assert_eq!(body[2], json!([8, "y", null]));
 }
+
+#[tokio::test]
+async fn print_decodes_avro_through_the_registry() {
+    let s = server().await;
+    let (status, body) = s
+        .ksql("CREATE STREAM A (ID STRING KEY, N INT, NAME STRING) WITH (kafka_topic='a_topic', value_format='AVRO', partitions=1); INSERT INTO A (ID, N, NAME) VALUES ('k', 5, 'five');")
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let resp = s
+        .client
+        .post(format!("{}/query", s.url))
+        .json(&json!({"ksql": "PRINT a_topic FROM BEGINNING LIMIT 1;"}))
+        .send()
+        .await
+        .unwrap();
+    let text = Server::read_all(resp).await;
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "Key format: KAFKA_STRING", "{text}");
+    assert_eq!(lines[1], "Value format: AVRO", "{text}");
+    assert!(
+        lines[2].ends_with(r#", key: k, value: {"N":5,"NAME":"five"}, partition: 0"#),
+        "{text}"
+    );
+}
