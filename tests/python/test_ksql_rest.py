@@ -264,3 +264,16 @@ def test_persistent_query_and_inserts_stream(orders):
         s.close()
     status, body = ksql(orders, f"TERMINATE {query_id};")
     assert status == 200, body
+
+
+def test_shutdown_ends_open_push_queries(orders):
+    s = Stream(orders, "/query-stream", {"sql": "SELECT * FROM ORDERS EMIT CHANGES;"})
+    p = Stream(orders, "/query", {"ksql": "PRINT 'orders';"})
+    try:
+        json.loads(s.line())
+        started = time.time()
+        assert orders.stop() == 0
+        assert time.time() - started < 10
+    finally:
+        s.close()
+        p.close()

@@ -125,7 +125,11 @@ fn ack(seq: u64, result: Result<(), String>) -> Bytes {
     Bytes::from(format!("{body}\n"))
 }
 
-pub(super) async fn inserts_stream(engine: Arc<Engine>, body: Body) -> Response {
+pub(super) async fn inserts_stream(
+    engine: Arc<Engine>,
+    body: Body,
+    shutdown: Option<tokio::sync::watch::Receiver<bool>>,
+) -> Response {
     let mut stream = body.into_data_stream();
     let mut buf: Vec<u8> = Vec::new();
     // The first line: the target.
@@ -164,7 +168,7 @@ pub(super) async fn inserts_stream(engine: Arc<Engine>, body: Body) -> Response 
                 .into_response()
         }
     };
-    let (tx, out) = super::channel_body();
+    let (tx, out) = super::channel_body(shutdown);
     tokio::spawn(async move {
         let mut seq = 0u64;
         let mut done = false;
