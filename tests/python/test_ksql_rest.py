@@ -228,3 +228,52 @@ def test_connectors_through_connect(orders, tmp_path):
     status, body = ksql(orders, "DROP CONNECTOR lake;")
     assert status == 400
     assert body["error_code"] == 40001
+
+
+def test_persistent_query_and_inserts_stream(orders):
+    status, body = ksql(orders, "CREATE STREAM BIG_ORDERS AS SELECT K, ITEM, QTY FROM ORDERS WHERE QTY > 4;",
+                        {"auto.offset.reset": "earliest"})
+    assert status == 200, body
+    query_id = body[0]["commandStatus"]["queryId"]
+    status, body = ksql(orders, "SHOW QUERIES;")
+    assert [q["id"] for q in body[0]["queries"]] == [query_id]
+    assert body[0]["queries"][0]["state"] == "RUNNING"
+
+    # Rows inserted over /inserts-stream flow through the persistent query.
+    conn = http.client.HTTPConnection(HOST, ksql_port(orders), timeout=15)
+    try:
+        payload = "\n".join(json.dumps(x) for x in [
+            {"target": "ORDERS"},
+            {"K": "k9", "ID": 9, "ITEM": "fig", "QTY": 9},
+            {"K": "k10", "ID": 10, "ITEM": "kiwi", "QTY": 1},
+        ]) + "\n"
+        conn.request("POST", "/inserts-stream", body=payload)
+        acks = [json.loads(x) for x in conn.getresponse().read().decode().splitlines()]
+    finally:
+        conn.close()
+    assert acks == [{"status": "ok", "seq": 0}, {"status": "ok", "seq": 1}]
+
+    s = Stream(orders, "/query-stream", {"sql": "SELECT * FROM BIG_ORDERS EMIT CHANGES LIMIT 2;",
+                                         "properties": {"auto.offset.reset": "earliest"}})
+    try:
+        meta = json.loads(s.line())
+        assert meta["columnNames"] == ["K", "ITEM", "QTY"]
+        assert json.loads(s.line()) == ["k2", "pear", 5]
+        assert json.loads(s.line()) == ["k9", "fig", 9]
+    finally:
+        s.close()
+    status, body = ksql(orders, f"TERMINATE {query_id};")
+    assert status == 200, body
+
+
+def test_shutdown_ends_open_push_queries(orders):
+    s = Stream(orders, "/query-stream", {"sql": "SELECT * FROM ORDERS EMIT CHANGES;"})
+    p = Stream(orders, "/query", {"ksql": "PRINT 'orders';"})
+    try:
+        json.loads(s.line())
+        started = time.time()
+        assert orders.stop() == 0
+        assert time.time() - started < 10
+    finally:
+        s.close()
+        p.close()

@@ -964,8 +964,7 @@ pub async fn print(
     tokio::spawn(async move {
         let mut seen: u64 = 0;
         let mut printed: u64 = 0;
-        let mut announced_key = false;
-        let mut announced_value = false;
+        let mut announced = false;
         loop {
             let mut progress = false;
             for (partition, offset) in positions.iter_mut() {
@@ -985,20 +984,14 @@ pub async fn print(
                     }
                     let key = record.key.as_deref().map(|k| detect(&engine, k));
                     let value = record.value.as_deref().map(|v| detect(&engine, v));
-                    if !announced_key {
-                        if let Some((f, _)) = &key {
-                            if tx.send(format!("Key format: {f}")).await.is_err() {
+                    if !announced {
+                        announced = true;
+                        const UNKNOWN: &str = "\u{af}\\_(\u{30c4})_/\u{af} - no data processed";
+                        for (what, detected) in [("Key", &key), ("Value", &value)] {
+                            let name = detected.as_ref().map(|(f, _)| *f).unwrap_or(UNKNOWN);
+                            if tx.send(format!("{what} format: {name}")).await.is_err() {
                                 return;
                             }
-                            announced_key = true;
-                        }
-                    }
-                    if !announced_value {
-                        if let Some((f, _)) = &value {
-                            if tx.send(format!("Value format: {f}")).await.is_err() {
-                                return;
-                            }
-                            announced_value = true;
                         }
                     }
                     let line = format!(

@@ -375,3 +375,68 @@ async fn print_topic_from_beginning() {
     );
     assert_eq!(lines.len(), 4, "{text}");
 }
+
+#[tokio::test]
+async fn inserts_stream_acks_each_row() {
+    let s = server().await;
+    let (status, body) = s.ksql(CREATE).await;
+    assert_eq!(status, 200, "{body}");
+    let payload = concat!(
+        "{\"target\": \"S\"}\n",
+        "{\"ID\": 7, \"NAME\": \"x\", \"AMOUNT\": 1.25}\n",
+        "{\"id\": 8, \"name\": \"y\"}\n",
+        "{\"NOPE\": 1}\n",
+    );
+    let resp = s
+        .client
+        .post(format!("{}/inserts-stream", s.url))
+        .body(payload)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let text = Server::read_all(resp).await;
+    let acks: Vec<Json> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(acks[0], json!({"status": "ok", "seq": 0}));
+    assert_eq!(acks[1], json!({"status": "ok", "seq": 1}));
+    assert_eq!(acks[2]["status"], "error");
+    assert_eq!(acks.len(), 3);
+    let resp = s
+        .client
+        .post(format!("{}/query-stream", s.url))
+        .header("accept", "application/json")
+        .json(&json!({"sql": "SELECT * FROM S;"}))
+        .send()
+        .await
+        .unwrap();
+    let body: Json = serde_json::from_str(&Server::read_all(resp).await).unwrap();
+    assert_eq!(body[1], json!([7, "x", 1.25]));
+    assert_eq!(body[2], json!([8, "y", null]));
+}
+
+#[tokio::test]
+async fn print_decodes_avro_through_the_registry() {
+    let s = server().await;
+    let (status, body) = s
+        .ksql("CREATE STREAM A (ID STRING KEY, N INT, NAME STRING) WITH (kafka_topic='a_topic', value_format='AVRO', partitions=1); INSERT INTO A (ID, N, NAME) VALUES ('k', 5, 'five');")
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let resp = s
+        .client
+        .post(format!("{}/query", s.url))
+        .json(&json!({"ksql": "PRINT a_topic FROM BEGINNING LIMIT 1;"}))
+        .send()
+        .await
+        .unwrap();
+    let text = Server::read_all(resp).await;
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], "Key format: KAFKA_STRING", "{text}");
+    assert_eq!(lines[1], "Value format: AVRO", "{text}");
+    assert!(
+        lines[2].ends_with(r#", key: k, value: {"N":5,"NAME":"five"}, partition: 0"#),
+        "{text}"
+    );
+}

@@ -172,7 +172,7 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
     let ksql_port = ksql_listener.local_addr()?.port();
     let ksql_server = tokio::spawn(serve_http(
         ksql_listener,
-        creek_sql_engine::rest::router(engine, cluster_id),
+        creek_sql_engine::rest::router_with_shutdown(engine, cluster_id, shutdown_rx.clone()),
         shutdown_rx.clone(),
     ));
 

@@ -1,5 +1,5 @@
 //! ksqlDB's REST API over the engine: `/ksql`, `/query`, `/query-stream`,
-//! `/close-query`, `/info`, `/healthcheck`, `/status`.
+//! `/close-query`, `/inserts-stream`, `/info`, `/healthcheck`, `/status`.
 //!
 //! Every request is its own session: properties come from the request's
 //! `streamsProperties` (or `properties`), variables from `sessionVariables`.
@@ -21,6 +21,8 @@ use parking_lot::Mutex;
 use serde_json::{json, Map, Value as Json};
 
 use crate::engine::{Engine, Session};
+
+mod inserts;
 use crate::push::PushQuery;
 use crate::EngineError;
 
@@ -37,14 +39,35 @@ struct RestState {
     cluster_id: String,
     /// Running `/query-stream` queries by id: a sender that stops them.
     running: Mutex<HashMap<String, tokio::sync::watch::Sender<bool>>>,
+    /// Server shutdown: streaming responses end so connections can close.
+    shutdown: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 /// The ksqlDB REST router for `engine`; `cluster_id` is the Kafka cluster id `/info` shows.
 pub fn router(engine: Arc<Engine>, cluster_id: impl Into<String>) -> Router {
+    build_router(engine, cluster_id.into(), None)
+}
+
+/// [`router`] whose streaming responses (push queries, PRINT) end when
+/// `shutdown` becomes true, so a graceful server shutdown does not wait on them.
+pub fn router_with_shutdown(
+    engine: Arc<Engine>,
+    cluster_id: impl Into<String>,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> Router {
+    build_router(engine, cluster_id.into(), Some(shutdown))
+}
+
+fn build_router(
+    engine: Arc<Engine>,
+    cluster_id: String,
+    shutdown: Option<tokio::sync::watch::Receiver<bool>>,
+) -> Router {
     let state = Arc::new(RestState {
         engine,
-        cluster_id: cluster_id.into(),
+        cluster_id,
         running: Mutex::new(HashMap::new()),
+        shutdown,
     });
     Router::new()
         .route("/ksql", post(ksql))
@@ -52,6 +75,7 @@ pub fn router(engine: Arc<Engine>, cluster_id: impl Into<String>) -> Router {
         .route("/query", post(query))
         .route("/query-stream", post(query_stream))
         .route("/close-query", post(close_query))
+        .route("/inserts-stream", post(inserts_stream))
         .route("/info", get(info))
         .route("/healthcheck", get(healthcheck))
         .route("/status", get(status))
@@ -305,11 +329,32 @@ fn single_statement(sql: &str, session: &Session) -> Result<Parsed, Response> {
     substituted(statement, text.clone(), session).map_err(|e| engine_error(&e, &text))
 }
 
-/// A streamed body fed by a task through a channel.
-fn channel_body() -> (tokio::sync::mpsc::Sender<Bytes>, Body) {
+/// Resolves once `rx` is true; never when its sender is gone.
+async fn fired(rx: &mut tokio::sync::watch::Receiver<bool>) {
+    loop {
+        if *rx.borrow_and_update() {
+            return;
+        }
+        if rx.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// A streamed body fed by a task through a channel; it ends early at shutdown.
+fn channel_body(
+    shutdown: Option<tokio::sync::watch::Receiver<bool>>,
+) -> (tokio::sync::mpsc::Sender<Bytes>, Body) {
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
-    let stream = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|b| (Ok::<Bytes, Infallible>(b), rx))
+    let stream = futures::stream::unfold((rx, shutdown), |(mut rx, mut shutdown)| async move {
+        let next = match shutdown.as_mut() {
+            Some(sd) => tokio::select! {
+                b = rx.recv() => b,
+                _ = fired(sd) => None,
+            },
+            None => rx.recv().await,
+        };
+        next.map(|b| (Ok::<Bytes, Infallible>(b), (rx, shutdown)))
     });
     (tx, Body::from_stream(stream))
 }
@@ -372,7 +417,7 @@ async fn query(State(st): State<Arc<RestState>>, body: Bytes) -> Response {
             Ok(l) => l,
             Err(e) => return engine_error(&e, &parsed.text),
         };
-        let (tx, body) = channel_body();
+        let (tx, body) = channel_body(st.shutdown.clone());
         tokio::spawn(async move {
             let mut lines = lines;
             while let Some(line) = lines.recv().await {
@@ -390,7 +435,7 @@ async fn query(State(st): State<Arc<RestState>>, body: Bytes) -> Response {
         Ok(p) => p,
         Err(r) => return r,
     };
-    let (tx, body) = channel_body();
+    let (tx, body) = channel_body(st.shutdown.clone());
     let header_row = json!({"header": {"queryId": push.query_id, "schema": push.schema_text()}});
     tokio::spawn(async move {
         if tx
@@ -460,7 +505,7 @@ async fn query_stream(
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let query_id = push.query_id.clone();
     st.running.lock().insert(query_id.clone(), stop_tx);
-    let (tx, out) = channel_body();
+    let (tx, out) = channel_body(st.shutdown.clone());
     let state = st.clone();
     tokio::spawn(async move {
         // JSON: one array (separators before items); delimited: one line per item.
@@ -503,6 +548,10 @@ async fn query_stream(
         )
         .body(out)
         .unwrap()
+}
+
+async fn inserts_stream(State(st): State<Arc<RestState>>, body: Body) -> Response {
+    inserts::inserts_stream(st.engine.clone(), body, st.shutdown.clone()).await
 }
 
 async fn close_query(State(st): State<Arc<RestState>>, body: Bytes) -> Response {
