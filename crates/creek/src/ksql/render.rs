@@ -623,6 +623,24 @@ pub fn entity(e: &Value) -> String {
             table(&["Connector Name", "Type", "Class", "Status"], &rows)
         }
         "connector_description" => connector_description(e),
+        "connector_plugins_list" => {
+            let rows: Vec<Vec<String>> = arr(e, "connectorsPlugins")
+                .iter()
+                .map(|p| {
+                    let t = s(p, "type");
+                    vec![
+                        s(p, "className"),
+                        if t.is_empty() {
+                            "UNKNOWN".into()
+                        } else {
+                            t.to_uppercase()
+                        },
+                        s(p, "version"),
+                    ]
+                })
+                .collect();
+            table(&["Class", "Type", "Version"], &rows)
+        }
         "connector_info" => {
             let name = e.get("info").map(|i| s(i, "name")).unwrap_or_default();
             message(&format!("Created connector {name}"))
@@ -686,6 +704,28 @@ pub fn entity(e: &Value) -> String {
                 " does not exist"
             }
         ),
+        "assert_schema" => {
+            let subject = s(e, "subject");
+            let id = s(e, "id");
+            format!(
+                "Schema with{}{}{}.\n",
+                if subject.is_empty() {
+                    String::new()
+                } else {
+                    format!(" subject {subject}")
+                },
+                if id.is_empty() {
+                    String::new()
+                } else {
+                    format!(" id {id}")
+                },
+                if e.get("exists").and_then(Value::as_bool) == Some(true) {
+                    " exists"
+                } else {
+                    " does not exist"
+                }
+            )
+        }
         _ => serde_json::to_string_pretty(e).unwrap_or_default() + "\n",
     };
     for w in arr(e, "warnings") {
@@ -973,6 +1013,17 @@ mod tests {
             "{out}"
         );
         assert!(lines[1].starts_with(&" ".repeat(14)), "{out}");
+    }
+
+    #[test]
+    fn asserts_and_plugins() {
+        let e = json!({"@type": "assert_schema", "subject": "s-value", "id": null, "exists": true});
+        assert_eq!(entity(&e), "Schema with subject s-value exists.\n");
+        let e = json!({"@type": "assert_topic", "topicName": "t", "exists": false});
+        assert_eq!(entity(&e), "Topic t does not exist.\n");
+        let e = json!({"@type": "connector_plugins_list", "connectorsPlugins": [
+            {"className": "io.x.S3SinkConnector", "type": "sink", "version": "1"}]});
+        assert!(entity(&e).contains(" io.x.S3SinkConnector | SINK | 1       "));
     }
 
     #[test]
