@@ -109,8 +109,8 @@ pub fn split_statements(text: &str) -> Split {
 
 /// The words of a statement, upper-cased, for classification (quotes kept whole).
 pub fn leading_words(stmt: &str, n: usize) -> Vec<String> {
-    stmt.trim_end_matches(';')
-        .split_whitespace()
+    stmt.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
         .take(n)
         .map(|w| w.to_ascii_uppercase())
         .collect()
@@ -261,6 +261,16 @@ mod tests {
         let s = split_statements(" ; ;SHOW TOPICS;;");
         assert_eq!(s.statements, ["SHOW TOPICS;"]);
         assert!(split_statements("  -- only a comment").is_complete());
+    }
+
+    #[test]
+    fn classifies_by_leading_words() {
+        assert_eq!(leading_words("select*from t;", 2), ["SELECT", "FROM"]);
+        assert_eq!(
+            leading_words("  show\nvariables;", 3),
+            ["SHOW", "VARIABLES"]
+        );
+        assert_eq!(leading_words("RUN SCRIPT '/x.sql';", 2), ["RUN", "SCRIPT"]);
     }
 
     #[test]
