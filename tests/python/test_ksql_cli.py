@@ -186,6 +186,15 @@ def test_fake_show_streams_and_session_state(fake_ksql):
     assert body["ksql"].startswith("CREATE STREAM x (id INT)"), body
     assert body["streamsProperties"] == {"auto.offset.reset": "earliest"}, body
     assert body["sessionVariables"] == {"t": "x"}, body
+    assert "commandSequenceNumber" not in body, body  # nothing ran before it
+
+
+def test_fake_later_requests_wait_for_earlier_commands(fake_ksql):
+    cp = ksql(fake_ksql.url, "-e", "CREATE STREAM a (id INT) WITH (kafka_topic='a');"
+              " SHOW STREAMS; SELECT * FROM a EMIT CHANGES LIMIT 2;")
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    seqs = [(path, body.get("commandSequenceNumber")) for path, body in fake_ksql.requests]
+    assert seqs == [("/ksql", None), ("/ksql", 1), ("/query", 1)], seqs
 
 
 def test_fake_define_flag_and_json_output(fake_ksql):

@@ -94,6 +94,9 @@ struct Cli {
     script_depth: usize,
     output: Output,
     auth: Option<(String, Option<String>)>,
+    /// The highest `commandSequenceNumber` seen: later requests wait for it, so a
+    /// statement sees what the ones before it did (as ksqlDB's CLI does).
+    last_command: std::cell::Cell<Option<i64>>,
 }
 
 impl Cli {
@@ -139,6 +142,7 @@ impl Cli {
             script_depth: 0,
             output,
             auth: args.user.clone().map(|u| (u, args.password.clone())),
+            last_command: std::cell::Cell::new(None),
         })
     }
 
@@ -502,11 +506,15 @@ impl Cli {
             .iter()
             .map(|(k, v)| (k.clone(), Value::String(v.clone())))
             .collect();
-        json!({
+        let mut body = json!({
             "ksql": stmt,
             "streamsProperties": self.properties,
             "sessionVariables": vars,
-        })
+        });
+        if let Some(seq) = self.last_command.get() {
+            body["commandSequenceNumber"] = json!(seq);
+        }
+        body
     }
 
     // ------------------------------------------------------------------ HTTP
@@ -592,6 +600,13 @@ impl Cli {
             bail!("Request cancelled");
         };
         let entities: Vec<Value> = entities?;
+        for e in &entities {
+            if let Some(seq) = e.get("commandSequenceNumber").and_then(Value::as_i64) {
+                if seq >= 0 && self.last_command.get().is_none_or(|last| seq > last) {
+                    self.last_command.set(Some(seq));
+                }
+            }
+        }
         match self.output {
             Output::Tabular => print!("{}", render::entities(&entities)),
             Output::Json => println!("{}", serde_json::to_string_pretty(&entities)?),
