@@ -26,7 +26,12 @@ pub struct KsqlArgs {
     #[arg(default_value = "http://localhost:8088")]
     pub url: String,
     /// Run these statements (separated by `;`) and exit.
-    #[arg(short = 'e', long = "execute", value_name = "STATEMENTS")]
+    #[arg(
+        short = 'e',
+        long = "execute",
+        value_name = "STATEMENTS",
+        allow_hyphen_values = true
+    )]
     pub execute: Option<String>,
     /// Run the statements in this file and exit.
     #[arg(short = 'f', long = "file", value_name = "FILE")]
