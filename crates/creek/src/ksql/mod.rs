@@ -644,6 +644,7 @@ impl Cli {
             let mut objects = render::ObjectStream::default();
             let mut cell = 0usize;
             let mut failed: Option<String> = None;
+            let mut pending: Vec<u8> = Vec::new();
             loop {
                 let chunk = match resp.chunk().await {
                     Ok(Some(c)) => c,
@@ -652,7 +653,15 @@ impl Cli {
                 };
                 let mut out = std::io::stdout().lock();
                 if print {
-                    out.write_all(&chunk)?;
+                    // PRINT answers text lines; blank ones (keep-alives) are skipped.
+                    pending.extend_from_slice(&chunk);
+                    while let Some(i) = pending.iter().position(|&b| b == b'\n') {
+                        let line: Vec<u8> = pending.drain(..=i).collect();
+                        let text = String::from_utf8_lossy(&line);
+                        if !text.trim().is_empty() {
+                            writeln!(out, "{}", text.trim_end())?;
+                        }
+                    }
                     out.flush()?;
                     continue;
                 }
@@ -719,6 +728,10 @@ impl Cli {
                     }
                     out.flush()?;
                 }
+            }
+            let tail = String::from_utf8_lossy(&pending);
+            if !tail.trim().is_empty() {
+                println!("{}", tail.trim_end());
             }
             if let Some(msg) = failed {
                 bail!("{msg}");
