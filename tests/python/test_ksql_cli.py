@@ -373,3 +373,69 @@ def test_print_topic(ksql_url):
     cp = ksql(ksql_url, "-e", "PRINT 'cli_p' FROM BEGINNING LIMIT 1;", timeout=30)
     assert cp.returncode == 0, cp.stdout + cp.stderr
     assert re.search(r"^rowtime: .*key: 7, value: .*seven", cp.stdout, re.M), cp.stdout
+
+
+def test_fake_interactive_terminal(fake_ksql, tmp_path):
+    """On a terminal: `ksql>` prompt, `>` continuation, Ctrl-C ends a push query and
+    returns to the prompt, history saved under $HOME/.creek."""
+    import fcntl
+    import os
+    import pty
+    import select
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))
+    env = dict(os.environ, HOME=str(tmp_path), TERM="xterm")
+    def controlling_terminal():  # so that Ctrl-C on the terminal sends SIGINT
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen([str(require_creek_bin()), "ksql", fake_ksql.url],
+                            stdin=slave, stdout=slave, stderr=slave, env=env,
+                            preexec_fn=controlling_terminal)
+    os.close(slave)
+    seen = bytearray()
+
+    def expect(text, timeout=15.0):
+        deadline = time.monotonic() + timeout
+        while text.encode() not in seen:
+            left = deadline - time.monotonic()
+            assert left > 0, f"no {text!r} on the terminal:\n{seen.decode(errors='replace')}"
+            ready, _, _ = select.select([master], [], [], left)
+            if ready:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    assert text.encode() in seen, seen.decode(errors="replace")
+                    return
+                seen.extend(chunk)
+        del seen[:seen.index(text.encode()) + len(text)]
+
+    try:
+        expect("ksql> ")
+        os.write(master, b"SHOW\r")
+        expect("> ")
+        os.write(master, b"STREAMS;\r")
+        expect(" ORDERS      | orders ")
+        expect("ksql> ")
+        os.write(master, b"SELECT * FROM orders EMIT CHANGES;\r")
+        expect("|ID" + " " * 46 + "|NAME")  # 100 columns: two 48-wide cells
+        expect("|bob;semi")
+        os.write(master, b"\x03")  # Ctrl-C
+        expect("Query terminated")
+        expect("ksql> ")
+        os.write(master, b"exit\r")
+        expect("Exiting ksqlDB.")
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+    history = (tmp_path / ".creek" / "ksql_history").read_text()
+    assert "SHOW\\nSTREAMS;" in history, history
+    assert "SELECT * FROM orders EMIT CHANGES;" in history, history
