@@ -172,7 +172,17 @@ pub fn engine_error(e: &EngineError, statement: &str) -> Response {
         EngineError::Log(_) => (StatusCode::INTERNAL_SERVER_ERROR, SERVER_ERROR),
         _ => (StatusCode::BAD_REQUEST, BAD_STATEMENT),
     };
-    error_response(status, code, e.to_string(), Some(statement))
+    let mut message = e.to_string();
+    if let EngineError::Parse(_) = e {
+        // ksqlDB answers "line L:C: Syntax Error" and the statement; the
+        // parser's detail stays in the server log.
+        let first = message.lines().next().unwrap_or_default().to_string();
+        if first.ends_with("Syntax Error") {
+            tracing::info!("syntax error: {message}");
+            message = format!("{first}\n\nStatement: {statement}");
+        }
+    }
+    error_response(status, code, message, Some(statement))
 }
 
 fn json_text(v: &Json) -> String {
@@ -348,6 +358,7 @@ async fn run_ksql_with(
                 continue;
             }
         }
+        tracing::info!(statement = %parsed.text, "executing");
         match engine
             .execute(&parsed.statement, &parsed.text, session)
             .await
@@ -362,7 +373,10 @@ async fn run_ksql_with(
                 }
                 entities.push(entity)
             }
-            Err(e) => return Err(engine_error(&e, &parsed.text)),
+            Err(e) => {
+                tracing::warn!(statement = %parsed.text, "statement failed: {e}");
+                return Err(engine_error(&e, &parsed.text));
+            }
         }
     }
     Ok(entities)
