@@ -90,7 +90,7 @@ def test_ready_line_and_info(creek):
 def test_show_streams_describe_and_errors(orders):
     status, body = ksql(orders, "SHOW STREAMS;")
     assert status == 200, body
-    streams = body[0]["streams"]
+    streams = [s for s in body[0]["streams"] if s["name"] != "KSQL_PROCESSING_LOG"]
     assert [s["name"] for s in streams] == ["ORDERS"]
     assert streams[0]["topic"] == "orders"
     assert streams[0]["valueFormat"] == "JSON"
@@ -277,3 +277,22 @@ def test_shutdown_ends_open_push_queries(orders):
     finally:
         s.close()
         p.close()
+
+
+def test_streams_and_queries_survive_a_restart(orders):
+    status, body = ksql(orders, "CREATE STREAM PEARS AS SELECT * FROM ORDERS WHERE ITEM = 'pear';",
+                        {"auto.offset.reset": "earliest"})
+    assert status == 200, body
+    orders.restart()
+    status, body = ksql(orders, "SHOW STREAMS; SHOW QUERIES;")
+    assert status == 200, body
+    names = sorted(s["name"] for s in body[0]["streams"])
+    assert names == ["KSQL_PROCESSING_LOG", "ORDERS", "PEARS"]
+    assert [q["sinks"] for q in body[1]["queries"]] == [["PEARS"]]
+    s = Stream(orders, "/query-stream", {"sql": "SELECT ITEM FROM PEARS EMIT CHANGES LIMIT 1;",
+                                         "properties": {"auto.offset.reset": "earliest"}})
+    try:
+        json.loads(s.line())
+        assert json.loads(s.line()) == ["pear"]
+    finally:
+        s.close()

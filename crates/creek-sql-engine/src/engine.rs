@@ -2,6 +2,7 @@
 //! owns the persistent queries.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -93,6 +94,22 @@ pub struct Engine {
     state: Mutex<EngineState>,
     /// Records the engine's queries and INSERTs produced, in order (tests).
     pub output_tap: Mutex<Option<Vec<(String, ProducerRecord)>>>,
+    /// Statements are recorded in the command topic (after [`Engine::recover`]).
+    durable: AtomicBool,
+}
+
+/// Statements that change what the engine knows or runs, kept in the command topic.
+fn is_durable(statement: &Statement) -> bool {
+    matches!(
+        statement,
+        Statement::CreateSource { .. }
+            | Statement::CreateAsSelect { .. }
+            | Statement::InsertInto { .. }
+            | Statement::Drop { .. }
+            | Statement::Terminate(_)
+            | Statement::CreateType { .. }
+            | Statement::DropType { .. }
+    )
 }
 
 /// ksqlDB's spelling of a source kind.
@@ -186,10 +203,14 @@ impl With {
         let both = self.string("FORMAT");
         let key_name = self.string("KEY_FORMAT");
         let value_name = self.string("VALUE_FORMAT");
-        if both.is_some() && (key_name.is_some() || value_name.is_some()) {
-            return Err(EngineError::Statement(
-                "Cannot supply both 'KEY_FORMAT' and 'FORMAT' properties, as 'FORMAT' sets both key and value formats.".into(),
-            ));
+        if both.is_some() {
+            for (given, name) in [(&key_name, "KEY_FORMAT"), (&value_name, "VALUE_FORMAT")] {
+                if given.is_some() {
+                    return Err(EngineError::Statement(format!(
+                        "Cannot supply both '{name}' and 'FORMAT' properties, as 'FORMAT' sets both key and value formats. Either use just 'FORMAT', or use 'KEY_FORMAT' and 'VALUE_FORMAT'."
+                    )));
+                }
+            }
         }
         let spec =
             |name: Option<String>, is_key: bool| -> Result<Option<FormatSpec>, EngineError> {
@@ -266,6 +287,7 @@ impl Engine {
                 next_query: 0,
             }),
             output_tap: Mutex::new(None),
+            durable: AtomicBool::new(false),
         })
     }
 
@@ -300,6 +322,108 @@ impl Engine {
 
     /// Executes one statement that is not a SELECT; returns ksqlDB's REST entity.
     pub async fn execute(
+        self: &Arc<Self>,
+        statement: &Statement,
+        text: &str,
+        session: &mut Session,
+    ) -> Result<Json, EngineError> {
+        let result = self.execute_statement(statement, text, session).await?;
+        if self.durable.load(Ordering::SeqCst) && is_durable(statement) {
+            self.append_command(text, session).await?;
+        }
+        Ok(result)
+    }
+
+    /// The command topic: every statement that changes the metastore or the
+    /// set of persistent queries, in order, with the session properties it ran with.
+    pub fn command_topic(&self) -> String {
+        format!("_confluent-ksql-{}_command_topic", self.config.service_id)
+    }
+
+    async fn append_command(&self, text: &str, session: &Session) -> Result<(), EngineError> {
+        let command = json!({
+            "statement": text,
+            "streamsProperties": session.properties,
+        });
+        let record = ProducerRecord {
+            key: None,
+            value: Some(bytes::Bytes::from(command.to_string())),
+            headers: Vec::new(),
+            timestamp: None,
+        };
+        self.log
+            .produce(&self.command_topic(), 0, vec![record])
+            .await
+            .map_err(|e| EngineError::Log(format!("recording the statement: {e}")))?;
+        Ok(())
+    }
+
+    /// Replays the command topic, so sources, types and persistent queries
+    /// come back (queries resume from their committed offsets), then records
+    /// every new statement there. Returns the number of statements replayed.
+    pub async fn recover(self: &Arc<Self>) -> Result<usize, EngineError> {
+        let topic = self.command_topic();
+        if self.log.describe_topic(&topic).await.is_err() {
+            let mut configs = BTreeMap::new();
+            configs.insert("retention.ms".to_string(), "-1".to_string());
+            self.log
+                .create_topic(&topic, 1, configs)
+                .await
+                .map_err(|e| EngineError::Log(e.to_string()))?;
+        }
+        let mut offset = 0;
+        let mut replayed = 0;
+        loop {
+            let fetched = self
+                .log
+                .fetch(&topic, 0, offset, 1 << 20, Duration::ZERO)
+                .await
+                .map_err(|e| EngineError::Log(e.to_string()))?;
+            if fetched.records.is_empty() {
+                break;
+            }
+            for record in fetched.records {
+                offset = record.offset + 1;
+                let Some(value) = record.value else { continue };
+                let Ok(command) = serde_json::from_slice::<Json>(&value) else {
+                    tracing::warn!("skipping an unreadable command at offset {}", record.offset);
+                    continue;
+                };
+                let text = command["statement"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                let mut session = Session::default();
+                if let Some(props) = command["streamsProperties"].as_object() {
+                    for (k, v) in props {
+                        session
+                            .properties
+                            .insert(k.clone(), v.as_str().unwrap_or_default().to_string());
+                    }
+                }
+                let statement = match creek_sql::parse_statement(&text) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::warn!("skipping command {text:?}: {e}");
+                        continue;
+                    }
+                };
+                // A statement that worked before but fails now (e.g. its topic
+                // was deleted) is skipped, as ksqlDB does on restart.
+                match self
+                    .execute_statement(&statement, &text, &mut session)
+                    .await
+                {
+                    Ok(_) => replayed += 1,
+                    Err(e) => tracing::warn!("could not restore {text:?}: {e}"),
+                }
+            }
+        }
+        self.durable.store(true, Ordering::SeqCst);
+        Ok(replayed)
+    }
+
+    async fn execute_statement(
         self: &Arc<Self>,
         statement: &Statement,
         text: &str,
@@ -540,10 +664,11 @@ impl Engine {
             }));
         }
         let key_count = cols.iter().filter(|c| c.role == ColumnRole::Key).count();
-        if key_count == 0
-            && matches!(key_format.kind, FormatKind::Avro)
-            && with.string("KEY_FORMAT").is_some()
-        {
+        let key_subject_exists = self
+            .registry
+            .as_ref()
+            .is_some_and(|r| r.latest(&format!("{topic}-key")).is_some());
+        if key_count == 0 && matches!(key_format.kind, FormatKind::Avro) && key_subject_exists {
             let inferred = format::infer_columns(key_format.kind, &self.format_ctx(&topic, true))
                 .await
                 .map_err(EngineError::Statement)?;
@@ -608,19 +733,26 @@ impl Engine {
     pub async fn build_formats(
         &self,
         source: &DataSource,
-        _register: bool,
+        register: bool,
     ) -> Result<(Arc<dyn RowFormat>, Arc<dyn RowFormat>), EngineError> {
-        let key = format::build(
+        let registration = if register {
+            format::Registration::Always
+        } else {
+            format::Registration::IfAbsent
+        };
+        let key = format::build_with(
             &source.key_format,
             &source.key_format_columns(),
             &self.format_ctx(&source.topic, true),
+            registration,
         )
         .await
         .map_err(EngineError::Statement)?;
-        let value = format::build(
+        let value = format::build_with(
             &source.value_format,
             &source.value_format_columns(),
             &self.format_ctx(&source.topic, false),
+            registration,
         )
         .await
         .map_err(EngineError::Statement)?;
@@ -679,14 +811,14 @@ impl Engine {
                 wrap_single_value: None,
             }
         };
+        // A sink's serde features come from its own WITH clause, not its input's.
         let mut value_format = value_spec.unwrap_or_else(|| {
             let mut f = input.value_format.clone();
             f.properties.remove("schemaId");
+            f.properties.remove("fullSchemaName");
             f
         });
-        if value_format.wrap_single_value.is_none() {
-            value_format.wrap_single_value = with.bool("WRAP_SINGLE_VALUE");
-        }
+        value_format.wrap_single_value = with.bool("WRAP_SINGLE_VALUE");
         let topic = with
             .string("KAFKA_TOPIC")
             .unwrap_or_else(|| name.to_string());
@@ -837,7 +969,9 @@ impl Engine {
                 if *stop.borrow() {
                     break;
                 }
-                match engine.step(&query).await {
+                let stepped = engine.step(&query).await;
+                engine.flush_processing_log().await;
+                match stepped {
                     Ok(0) => {
                         tokio::select! {
                             _ = tokio::time::sleep(Duration::from_millis(20)) => {}
@@ -883,8 +1017,10 @@ impl Engine {
                 let decoded = match query.decoder.decode(record) {
                     Ok(d) => d,
                     Err(e) => {
-                        self.processing_log.error(
+                        self.processing_log.record(
                             &query.id,
+                            crate::processing_log::ErrorKind::Deserialization,
+                            Some(topic),
                             &format!(
                                 "Failed to deserialize record from {topic}-{partition}@{}: {e}",
                                 record.offset
@@ -905,9 +1041,12 @@ impl Engine {
                         ordered.push(rec.clone());
                         outputs.entry(p).or_default().push(rec);
                     }
-                    Err(e) => self
-                        .processing_log
-                        .error(&query.id, &format!("Failed to serialize row: {e}")),
+                    Err(e) => self.processing_log.record(
+                        &query.id,
+                        crate::processing_log::ErrorKind::Serialization,
+                        Some(&query.sink_topic),
+                        &format!("Failed to serialize row: {e}"),
+                    ),
                 }
             }
             for (p, records) in outputs {
@@ -940,10 +1079,66 @@ impl Engine {
             for q in self.queries() {
                 progress += self.step(&q).await?;
             }
+            self.flush_processing_log().await;
             if progress == 0 {
                 return Ok(());
             }
         }
+    }
+
+    /// The processing log's topic (`default_ksql_processing_log`).
+    pub fn processing_log_topic(&self) -> String {
+        format!("{}ksql_processing_log", self.config.service_id)
+    }
+
+    /// Creates the processing-log topic and the `KSQL_PROCESSING_LOG` stream
+    /// over it (ksqlDB's `ksql.logging.processing.stream.auto.create`).
+    pub async fn create_processing_log_stream(self: &Arc<Self>) -> Result<(), EngineError> {
+        let topic = self.processing_log_topic();
+        if self.log.describe_topic(&topic).await.is_err() {
+            self.log
+                .create_topic(&topic, 1, BTreeMap::new())
+                .await
+                .map_err(|e| EngineError::Log(e.to_string()))?;
+        }
+        if self
+            .state
+            .lock()
+            .metastore
+            .source("KSQL_PROCESSING_LOG")
+            .is_some()
+        {
+            return Ok(());
+        }
+        let text = format!(
+            "CREATE STREAM KSQL_PROCESSING_LOG ({}) WITH (KAFKA_TOPIC='{topic}', VALUE_FORMAT='JSON');",
+            crate::processing_log::PROCESSING_LOG_COLUMNS
+        );
+        let statement = creek_sql::parse_statement(&text)?;
+        self.execute_statement(&statement, &text, &mut Session::default())
+            .await?;
+        Ok(())
+    }
+
+    /// Writes pending processing-log entries to the topic (if it exists).
+    pub async fn flush_processing_log(&self) {
+        let entries = self.processing_log.take();
+        if entries.is_empty() {
+            return;
+        }
+        let records: Vec<ProducerRecord> = entries
+            .iter()
+            .map(|e| ProducerRecord {
+                key: None,
+                value: Some(bytes::Bytes::from(e.to_json().to_string())),
+                headers: Vec::new(),
+                timestamp: Some(e.timestamp),
+            })
+            .collect();
+        let _ = self
+            .log
+            .produce(&self.processing_log_topic(), 0, records)
+            .await;
     }
 
     async fn insert_into(

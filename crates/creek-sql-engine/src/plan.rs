@@ -151,6 +151,8 @@ pub fn plan_stream_query(
                         "WHERE column '",
                         e.trim_start_matches("Column '").to_string(),
                     )
+                } else if e.starts_with("Invalid Predicate") {
+                    clause_error("", e)
                 } else {
                     clause_error("Error in WHERE expression: ", e)
                 }
@@ -286,8 +288,33 @@ pub fn plan_stream_query(
             && matches!(query.partition_by[0], Expr::Literal(Literal::Null));
         if !null_only {
             let taken: Vec<String> = projection.iter().map(|p| p.name.clone()).collect();
+            let has_star = query
+                .select
+                .iter()
+                .any(|i| matches!(i, SelectItem::Wildcard | SelectItem::QualifiedWildcard(_)));
+            if query.partition_by.len() > 1
+                && query
+                    .partition_by
+                    .iter()
+                    .any(|e| matches!(e, Expr::Literal(Literal::Null)))
+            {
+                return Err(EngineError::Statement(
+                    "Cannot PARTITION BY multiple columns including NULL".into(),
+                ));
+            }
+            let mut missing = Vec::new();
+            let key_names: Vec<String> = source.key_columns().map(|c| c.name.clone()).collect();
             for pb in &query.partition_by {
-                let compiled = compile(pb, &scope, &ctx).map_err(|e| clause_error("", e))?;
+                let compiled = compile(pb, &scope, &ctx).map_err(|e| {
+                    if e.starts_with("Column '") {
+                        clause_error(
+                            "PARTITION BY column '",
+                            e.trim_start_matches("Column '").to_string(),
+                        )
+                    } else {
+                        clause_error("", e)
+                    }
+                })?;
                 // A PARTITION BY expression selected in the projection is the key,
                 // under the projection's name.
                 let pb_text = pb.to_string();
@@ -313,13 +340,34 @@ pub fn plan_stream_query(
                         projection[*i].is_key = true;
                         projection[*i].name.clone()
                     }
+                    None if !has_star && sink_name.is_some() && !is_constant(pb) => {
+                        missing.push(qualified_text(pb, source_name));
+                        String::new()
+                    }
                     None => derived_name(pb).unwrap_or_else(|| namer.next(&taken)),
                 };
+                // `is_key` marks key expressions computable from key columns alone.
                 key.push(Projected {
                     name,
                     expr: compiled,
-                    is_key: true,
+                    is_key: only_columns(pb, &key_names),
                 });
+            }
+            if !missing.is_empty() {
+                let (word, list, eg) = if missing.len() == 1 {
+                    ("expression", missing[0].clone(), missing[0].clone())
+                } else {
+                    let last = missing.pop().unwrap_or_default();
+                    (
+                        "expressions",
+                        format!("{} and {last}", missing.join(", ")),
+                        format!("{}, {last}", missing.join(", ")),
+                    )
+                };
+                return Err(EngineError::Statement(format!(
+                    "The query used to build `{}` must include the partitioning {word} {list} in its projection (eg, SELECT {eg}...).",
+                    sink_name.unwrap_or_default()
+                )));
             }
         }
     } else {
@@ -370,6 +418,56 @@ pub fn plan_stream_query(
         partition_by,
         limit: query.limit,
     })
+}
+
+fn is_constant(e: &Expr) -> bool {
+    matches!(e, Expr::Literal(_))
+}
+
+/// Whether every column `e` references is one of `columns` (so it can be
+/// computed for a record without a value).
+fn only_columns(e: &Expr, columns: &[String]) -> bool {
+    let text = e.to_string();
+    // Column references print as `NAME` or `SRC`.`NAME`.
+    let mut rest = text.as_str();
+    let mut names = Vec::new();
+    while let Some(start) = rest.find('`') {
+        let after = &rest[start + 1..];
+        let Some(end) = after.find('`') else { break };
+        names.push(after[..end].to_string());
+        rest = &after[end + 1..];
+    }
+    names
+        .iter()
+        .all(|n| columns.contains(n) || text.contains(&format!("`{n}`.")))
+}
+
+/// An expression as ksqlDB prints it in messages: columns qualified by the
+/// source name, no quoting.
+fn qualified_text(e: &Expr, source: &str) -> String {
+    fn qualify(e: &Expr, source: &str) -> Expr {
+        match e {
+            Expr::Column { source: None, name } => Expr::Column {
+                source: Some(source.to_string()),
+                name: name.clone(),
+            },
+            Expr::Function { name, args } => Expr::Function {
+                name: name.clone(),
+                args: args.iter().map(|a| qualify(a, source)).collect(),
+            },
+            Expr::Dereference { expr, field } => Expr::Dereference {
+                expr: Box::new(qualify(expr, source)),
+                field: field.clone(),
+            },
+            Expr::Binary { op, left, right } => Expr::Binary {
+                op: *op,
+                left: Box::new(qualify(left, source)),
+                right: Box::new(qualify(right, source)),
+            },
+            other => other.clone(),
+        }
+    }
+    qualify(e, source).to_string().replace('`', "")
 }
 
 /// Whether two expressions name the same column (ignoring the qualifier).

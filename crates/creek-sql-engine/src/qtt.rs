@@ -221,6 +221,11 @@ async fn run_in(v: &Variant, statements: &[String], dir: &Path) -> Result<(), St
     let registry = Registry::open(store.clone())
         .await
         .map_err(|e| e.to_string())?;
+    // Upstream's runner uses a mock registry that never checks compatibility.
+    registry
+        .set_compatibility(None, creek_schema::CompatibilityLevel::None)
+        .await
+        .map_err(|e| e.to_string())?;
     let engine = Engine::new(
         store.clone(),
         Some(registry.clone()),
@@ -582,7 +587,8 @@ async fn encode_with(
     };
     match spec.kind {
         // Text formats take the test's JSON as written.
-        FormatKind::Json | FormatKind::Delimited => Ok(raw_json(json)),
+        FormatKind::Json => Ok(Some(json.to_string().into_bytes())),
+        FormatKind::Delimited => Ok(raw_json(json)),
         FormatKind::None => Ok(None),
         _ => {
             let fmt = format::build(
@@ -664,10 +670,17 @@ async fn decode_output(
                     },
                 )
                 .await?;
+                if spec.kind == FormatKind::Avro {
+                    out.push(avro_to_test_json(engine, bytes)?);
+                    continue;
+                }
                 match fmt.deserialize(Some(bytes))? {
                     None => Json::Null,
                     Some(row)
-                        if cols.len() == 1 && (key || spec.wrap_single_value == Some(false)) =>
+                        if cols.len() == 1
+                            && (key
+                                || spec.kind == FormatKind::Kafka
+                                || spec.wrap_single_value == Some(false)) =>
                     {
                         format::value_to_json(&row[0])
                     }
@@ -684,6 +697,101 @@ async fn decode_output(
         out.push(json);
     }
     Ok((out.remove(0), out.remove(0)))
+}
+
+/// An Avro record decoded with its writer schema to JSON, the way the
+/// upstream runner renders it (records as objects, unions unwrapped,
+/// decimals as exact numbers, bytes as base64).
+fn avro_to_test_json(engine: &Engine, bytes: &[u8]) -> Result<Json, String> {
+    let registry = engine.registry.as_ref().ok_or("no registry")?;
+    let (id, body) = creek_schema::wire::split(bytes).map_err(|e| e.to_string())?;
+    let schema = registry
+        .schema_by_id(id)
+        .ok_or_else(|| format!("schema id {id} not found"))?;
+    let mut reader = body;
+    #[allow(deprecated)]
+    let value = apache_avro::from_avro_datum(&schema.avro, &mut reader, None)
+        .map_err(|e| format!("bad Avro record: {e}"))?;
+    Ok(avro_json(&value, &schema.avro))
+}
+
+fn avro_json(v: &apache_avro::types::Value, schema: &apache_avro::Schema) -> Json {
+    use apache_avro::types::Value as A;
+    use apache_avro::Schema;
+    use base64::Engine as _;
+    match (v, schema) {
+        (A::Union(i, inner), Schema::Union(u)) => match u.variants().get(*i as usize) {
+            Some(s) => avro_json(inner, s),
+            None => Json::Null,
+        },
+        (A::Null, _) => Json::Null,
+        (A::Boolean(b), _) => Json::Bool(*b),
+        (A::Int(i) | A::Date(i) | A::TimeMillis(i), _) => Json::from(*i),
+        (A::Long(i) | A::TimestampMillis(i) | A::TimeMicros(i) | A::TimestampMicros(i), _) => {
+            Json::from(*i)
+        }
+        (A::Float(f), _) => serde_json::Number::from_f64(*f as f64)
+            .map(Json::Number)
+            .unwrap_or(Json::Null),
+        (A::Double(f), _) => serde_json::Number::from_f64(*f)
+            .map(Json::Number)
+            .unwrap_or(Json::Null),
+        (A::String(s) | A::Enum(_, s), _) => Json::String(s.clone()),
+        (A::Bytes(b) | A::Fixed(_, b), _) => {
+            Json::String(base64::engine::general_purpose::STANDARD.encode(b))
+        }
+        (A::Decimal(d), s) => {
+            let scale = match s {
+                Schema::Decimal(d) => d.scale as u32,
+                _ => 0,
+            };
+            let bytes: Vec<u8> = d.try_into().unwrap_or_default();
+            let mut buf = if bytes.first().is_some_and(|b| b & 0x80 != 0) {
+                [0xffu8; 16]
+            } else {
+                [0u8; 16]
+            };
+            let n = bytes.len().min(16);
+            buf[16 - n..].copy_from_slice(&bytes[bytes.len() - n..]);
+            let text = creek_sql::value::Decimal::new(i128::from_be_bytes(buf), scale).to_string();
+            serde_json::from_str(&text).unwrap_or(Json::String(text))
+        }
+        // ksqlDB writes maps as arrays of key/value records (Connect's MapEntry).
+        (A::Array(items), Schema::Array(a)) if matches!(&*a.items, Schema::Record(r) if r.fields.len() == 2 && r.fields[0].name == "key" && r.fields[1].name == "value") =>
+        {
+            let Schema::Record(r) = &*a.items else {
+                return Json::Null;
+            };
+            let mut obj = serde_json::Map::new();
+            for item in items {
+                if let A::Record(kv) = item {
+                    let key = match avro_json(&kv[0].1, &r.fields[0].schema) {
+                        Json::String(s) => s,
+                        Json::Null => "null".into(),
+                        other => other.to_string(),
+                    };
+                    obj.insert(key, avro_json(&kv[1].1, &r.fields[1].schema));
+                }
+            }
+            Json::Object(obj)
+        }
+        (A::Array(items), Schema::Array(a)) => {
+            Json::Array(items.iter().map(|i| avro_json(i, &a.items)).collect())
+        }
+        (A::Map(m), Schema::Map(ms)) => Json::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), avro_json(v, &ms.types)))
+                .collect(),
+        ),
+        (A::Record(fields), Schema::Record(r)) => Json::Object(
+            fields
+                .iter()
+                .zip(&r.fields)
+                .map(|((k, v), f)| (k.clone(), avro_json(v, &f.schema)))
+                .collect(),
+        ),
+        (other, _) => Json::String(format!("{other:?}")),
+    }
 }
 
 /// ksqlDB's comparison of an expected test value with an actual one.

@@ -233,6 +233,40 @@ pub struct Projector {
 impl Projector {
     /// Filters and projects one row; `None` when the filter rejects it.
     pub fn apply(&self, row: &[Value], rowtime: i64, value_is_null: bool) -> Option<ResultRow> {
+        let result = self.evaluate(row, rowtime, value_is_null);
+        for e in creek_sql::expr::take_errors() {
+            self.log
+                .error(&self.query_id, &format!("Error computing expression: {e}"));
+        }
+        result
+    }
+
+    fn evaluate(&self, row: &[Value], rowtime: i64, value_is_null: bool) -> Option<ResultRow> {
+        if value_is_null {
+            // A tombstone: a filter drops it; otherwise it passes with its key.
+            if self.plan.filter.is_some() {
+                return None;
+            }
+            // Key expressions over key columns only can still be computed.
+            let key = self
+                .plan
+                .key
+                .iter()
+                .map(|p| {
+                    if p.is_key || !self.plan.partition_by {
+                        p.expr.eval(row).unwrap_or(Value::Null)
+                    } else {
+                        Value::Null
+                    }
+                })
+                .collect();
+            return Some(ResultRow {
+                key,
+                value: None,
+                projection: Vec::new(),
+                rowtime,
+            });
+        }
         if let Some(filter) = &self.plan.filter {
             match filter.eval(row) {
                 Ok(Value::Boolean(true)) => {}

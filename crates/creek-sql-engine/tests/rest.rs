@@ -440,3 +440,32 @@ async fn print_decodes_avro_through_the_registry() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn push_queries_are_listed_and_terminated() {
+    let s = server().await;
+    with_rows(&s).await;
+    let mut resp = s
+        .client
+        .post(format!("{}/query", s.url))
+        .json(&json!({"ksql": "SELECT * FROM S EMIT CHANGES;"}))
+        .send()
+        .await
+        .unwrap();
+    let first = resp.chunk().await.unwrap().unwrap();
+    let header: Json =
+        serde_json::from_str(std::str::from_utf8(&first).unwrap().trim_start_matches('[')).unwrap();
+    let id = header["header"]["queryId"].as_str().unwrap().to_string();
+    let (status, body) = s.ksql("SHOW QUERIES;").await;
+    assert_eq!(status, 200, "{body}");
+    let q = &body[0]["queries"][0];
+    assert_eq!(q["id"], id.as_str());
+    assert_eq!(q["queryType"], "PUSH");
+    assert_eq!(q["queryString"], "SELECT * FROM S EMIT CHANGES;");
+    let (status, body) = s.ksql(&format!("TERMINATE {id};")).await;
+    assert_eq!(status, 200, "{body}");
+    let rest = Server::read_all(resp).await;
+    assert_eq!(rest.trim(), "]");
+    let (_, body) = s.ksql("SHOW QUERIES;").await;
+    assert_eq!(body[0]["queries"], json!([]));
+}

@@ -393,15 +393,7 @@ impl Compiler<'_> {
                         items.push(null_of(e.ty.clone()));
                         continue;
                     }
-                    let c = self.compile(item)?;
-                    if !comparable_types(&e.ty, &c.ty) {
-                        return Err(format!(
-                            "invalid input syntax for type {}: \"{}\"",
-                            e.ty,
-                            item_text(item)
-                        ));
-                    }
-                    items.push(coerce_literal(c, &e.ty)?);
+                    items.push(self.in_list_item(&e.ty, item)?);
                 }
                 Ok(CompiledExpr {
                     ty: SqlType::Boolean,
@@ -544,6 +536,131 @@ impl Compiler<'_> {
                 })
             }
         }
+    }
+
+    /// An IN-list item converted to the tested type: string literals are
+    /// parsed, numbers widened, constructors converted element-wise, with
+    /// ksqlDB's "Invalid Predicate" errors otherwise.
+    fn in_list_item(&self, target: &SqlType, item: &Expr) -> Result<CompiledExpr, String> {
+        let mismatch = |c: &CompiledExpr| {
+            format!(
+                "Invalid Predicate: operator does not exist: {target} = {} ({})\nHint: You might need to add explicit type casts.",
+                c.ty,
+                item_text(item)
+            )
+        };
+        if let Expr::Literal(Literal::String(text)) = item {
+            if *target == SqlType::String {
+                return Ok(CompiledExpr {
+                    ty: SqlType::String,
+                    node: Node::Literal(Value::string(text.as_str())),
+                });
+            }
+            if target.is_primitive() {
+                let v = cast_value(Value::string(text.as_str()), &SqlType::String, target)
+                    .map_err(|_| {
+                        let name = match target {
+                            SqlType::Decimal { .. } => "DECIMAL".to_string(),
+                            t => t.to_string(),
+                        };
+                        format!(
+                            "Invalid Predicate: invalid input syntax for type {name}: \"{text}\"."
+                        )
+                    })?;
+                return Ok(CompiledExpr {
+                    ty: target.clone(),
+                    node: Node::Literal(v),
+                });
+            }
+        }
+        match (target, item) {
+            (SqlType::Array(el), Expr::Array(elements)) => {
+                let mut nodes = Vec::new();
+                for x in elements {
+                    if is_null_literal(x) {
+                        nodes.push(null_of((**el).clone()));
+                    } else {
+                        let c = self.in_list_item(el, x).map_err(|e| {
+                            if e.contains("invalid input syntax") {
+                                e.trim_end_matches('.').to_string()
+                            } else {
+                                e
+                            }
+                        })?;
+                        nodes.push(c);
+                    }
+                }
+                let compiled = CompiledExpr {
+                    ty: target.clone(),
+                    node: Node::Array(nodes),
+                };
+                return Ok(compiled);
+            }
+            (SqlType::Map(k, v), Expr::Map(entries)) => {
+                let mut nodes = Vec::new();
+                for (key, value) in entries {
+                    let kc = self.in_list_item(k, key)?;
+                    let vc = if is_null_literal(value) {
+                        null_of((**v).clone())
+                    } else {
+                        self.in_list_item(v, value)
+                            .map_err(|e| e.trim_end_matches('.').to_string())?
+                    };
+                    nodes.push((kc, vc));
+                }
+                return Ok(CompiledExpr {
+                    ty: target.clone(),
+                    node: Node::Map(nodes),
+                });
+            }
+            (SqlType::Struct(fields), Expr::Struct(values)) => {
+                let mut nodes = Vec::new();
+                for f in fields {
+                    let value = values.iter().find(|(n, _)| *n == f.name).map(|(_, e)| e);
+                    let c = match value {
+                        None => null_of(f.ty.clone()),
+                        Some(e) if is_null_literal(e) => null_of(f.ty.clone()),
+                        Some(e) => self
+                            .in_list_item(&f.ty, e)
+                            .map_err(|e| e.trim_end_matches('.').to_string())?,
+                    };
+                    nodes.push((Arc::from(f.name.as_str()), c));
+                }
+                let c = self.compile(item)?;
+                if !matches!(&c.ty, SqlType::Struct(given) if given.iter().all(|g| fields.iter().any(|f| f.name == g.name && (g.ty == f.ty || g.ty.can_widen_to(&f.ty))) || g.ty == SqlType::String))
+                {
+                    // A struct with fields the target does not have never matches.
+                    if let SqlType::Struct(given) = &c.ty {
+                        if given
+                            .iter()
+                            .any(|g| !fields.iter().any(|f| f.name == g.name))
+                        {
+                            return Ok(CompiledExpr {
+                                ty: target.clone(),
+                                node: Node::Literal(Value::Null),
+                            });
+                        }
+                    }
+                    return Err(mismatch(&c));
+                }
+                return Ok(CompiledExpr {
+                    ty: target.clone(),
+                    node: Node::Struct(nodes),
+                });
+            }
+            _ => {}
+        }
+        let c = self.compile(item)?;
+        if c.ty == *target {
+            return Ok(c);
+        }
+        if target.is_numeric() && c.ty.is_numeric() {
+            return Ok(c);
+        }
+        if c.ty.can_widen_to(target) {
+            return widen_expr(c, target);
+        }
+        Err(mismatch(&c))
     }
 
     fn expect_boolean(&self, e: &CompiledExpr, src: &Expr, what: &str) -> Result<(), String> {
@@ -713,7 +830,19 @@ impl Compiler<'_> {
                 let t = r.ty.clone();
                 (null_of(t), r)
             }
-            (None, None) => (null_of(SqlType::String), null_of(SqlType::String)),
+            (None, None) => {
+                let symbol = match op {
+                    BinaryOp::Eq => "=",
+                    BinaryOp::Neq => "<>",
+                    BinaryOp::Lt => "<",
+                    BinaryOp::Le => "<=",
+                    BinaryOp::Gt => ">",
+                    _ => ">=",
+                };
+                return Err(format!(
+                    "Comparison with NULL not supported: NULL {symbol} NULL"
+                ));
+            }
         };
         if comparable_types(&l.ty, &r.ty) {
             if !matches!(op, BinaryOp::Eq | BinaryOp::Neq)
@@ -1136,17 +1265,6 @@ fn widen_expr(e: CompiledExpr, ty: &SqlType) -> Result<CompiledExpr, String> {
     })
 }
 
-/// An IN-list literal converted to the tested expression's type.
-fn coerce_literal(e: CompiledExpr, ty: &SqlType) -> Result<CompiledExpr, String> {
-    if &e.ty == ty || !matches!(e.node, Node::Literal(_)) {
-        return Ok(e);
-    }
-    if e.ty.is_numeric() && ty.is_numeric() && !e.ty.can_widen_to(ty) {
-        return Ok(e);
-    }
-    widen_expr(e, ty)
-}
-
 fn arithmetic_type(op: BinaryOp, l: &SqlType, r: &SqlType) -> Option<SqlType> {
     use SqlType::*;
     Some(match (l, r) {
@@ -1320,10 +1438,8 @@ fn compare(op: BinaryOp, l: &Value, r: &Value) -> Value {
             _ => o != Ordering::Less,
         }),
     };
-    match result {
-        Some(b) => Value::Boolean(b),
-        None => Value::Null,
-    }
+    // ksqlDB's generated comparisons give false, not NULL, when a side is NULL.
+    Value::Boolean(result.unwrap_or(false))
 }
 
 impl CompiledExpr {
@@ -1374,7 +1490,15 @@ impl CompiledExpr {
                     _ => Value::Null,
                 },
             },
-            Node::Arithmetic(op, l, r) => arithmetic(*op, &self.ty, l.eval(row)?, r.eval(row)?)?,
+            Node::Arithmetic(op, l, r) => {
+                match arithmetic(*op, &self.ty, l.eval(row)?, r.eval(row)?) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        record_error(e);
+                        Value::Null
+                    }
+                }
+            }
             Node::Concat(l, r) => match (l.eval(row)?, r.eval(row)?) {
                 (Value::String(a), Value::String(b)) => {
                     let mut s = String::with_capacity(a.len() + b.len());
@@ -1461,7 +1585,15 @@ impl CompiledExpr {
                 for a in args {
                     values.push(a.eval(row)?);
                 }
-                eval(&values)?
+                // A function that throws gives NULL for its call (ksqlDB logs
+                // it and goes on), so COALESCE and IFNULL can recover.
+                match eval(&values) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        record_error(e);
+                        Value::Null
+                    }
+                }
             }
             Node::Case(whens, else_) => {
                 for (cond, result) in whens {
@@ -1474,7 +1606,10 @@ impl CompiledExpr {
                     None => Value::Null,
                 }
             }
-            Node::Cast(e) => cast_value(e.eval(row)?, &e.ty, &self.ty)?,
+            Node::Cast(e) => match cast_value(e.eval(row)?, &e.ty, &self.ty) {
+                Ok(v) => v,
+                Err(_) => Value::Null,
+            },
             Node::Array(items) => Value::Array(
                 items
                     .iter()
@@ -1502,6 +1637,25 @@ impl CompiledExpr {
             Node::Lambda(call) => eval_lambda(call, row)?,
         })
     }
+}
+
+thread_local! {
+    static EVAL_ERRORS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn record_error(e: String) {
+    EVAL_ERRORS.with(|errors| {
+        let mut errors = errors.borrow_mut();
+        if errors.len() < 16 {
+            errors.push(e);
+        }
+    });
+}
+
+/// Errors that expressions evaluated on this thread swallowed (and turned
+/// into NULL) since the last call; the engine writes them to the processing log.
+pub fn take_errors() -> Vec<String> {
+    EVAL_ERRORS.with(|errors| std::mem::take(&mut *errors.borrow_mut()))
 }
 
 fn with_params(row: &[Value], params: &[Value]) -> Vec<Value> {

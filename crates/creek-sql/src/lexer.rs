@@ -419,8 +419,14 @@ mod tests {
     #[test]
     fn errors() {
         let e = tokens("a 'open").unwrap_err();
-        assert_eq!(e.to_string(), "line 1:3: unterminated string literal");
+        assert_eq!(
+            e.to_string(),
+            "line 1:3: Syntax Error\nunterminated string literal"
+        );
         let e = tokens("a\n  #").unwrap_err();
-        assert_eq!(e.to_string(), "line 2:3: token recognition error at: '#'");
+        assert_eq!(
+            e.to_string(),
+            "line 2:3: Syntax Error\ntoken recognition error at: '#'"
+        );
     }
 }

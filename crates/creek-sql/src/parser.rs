@@ -2376,12 +2376,12 @@ mod tests {
         let e = parse_statement("SELECT * FORM s").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "line 1:10: mismatched input 'FORM' expecting 'FROM'"
+            "line 1:10: Syntax Error\nmismatched input 'FORM' expecting 'FROM'"
         );
         let e = parse_statement("SHOW TABLES\n  foo").unwrap_err();
         assert_eq!(
             e.to_string(),
-            "line 2:3: extraneous input 'foo' expecting ';'"
+            "line 2:3: Syntax Error\nextraneous input 'foo' expecting ';'"
         );
         let e = parse_statement("CREATE STREAM s (a INT").unwrap_err();
         assert_eq!((e.line, e.column), (1, 23));

@@ -46,8 +46,9 @@ pub fn run(args: QttArgs) -> anyhow::Result<()> {
         let mut missing = Vec::new();
         for name in list
             .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            // Names may end in a space (upstream's test names do).
+            .map(|l| l.trim_end_matches('\r'))
+            .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         {
             match results.iter().find(|r| r.name == name) {
                 Some(r) if r.outcome == Outcome::Passed => {}

@@ -168,6 +168,16 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
             connect_url: Some(format!("http://{advertised_host}:{connect_port}")),
         },
     );
+    // Sources, types and persistent queries come back from the command topic.
+    let replayed = engine
+        .recover()
+        .await
+        .map_err(|e| anyhow::anyhow!("replaying the ksqlDB command topic: {e}"))?;
+    engine
+        .create_processing_log_stream()
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the KSQL_PROCESSING_LOG stream: {e}"))?;
+    info!(statements = replayed, "ksqlDB metastore recovered");
     let ksql_listener = bind_http(&args.host, args.ksql_port, "ksqlDB").await?;
     let ksql_port = ksql_listener.local_addr()?.port();
     let ksql_server = tokio::spawn(serve_http(

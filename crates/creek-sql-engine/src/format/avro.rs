@@ -22,6 +22,8 @@ use creek_schema::wire;
 use creek_sql::types::{Field, SqlType};
 use creek_sql::value::{Decimal, Value};
 
+use super::avro_decode::{decimal_from_bytes, supported, Reader};
+use super::avro_encode::{self, encodable};
 use super::json::{convert, fit_decimal};
 use super::{Column, RowFormat};
 
@@ -177,7 +179,20 @@ fn type_json(ty: &SqlType, name: &str) -> Result<Json, String> {
             if **k != SqlType::String {
                 return Err("Avro only supports MAPs with STRING keys".into());
             }
-            json!({"type": "map", "values": optional(type_json(v, name)?)})
+            // Connect's AvroData writes ksqlDB's maps (optional string keys)
+            // as arrays of named key/value entry records.
+            let (ns, short) = split_name(name);
+            let mut entry = json!({"type": "record", "name": short});
+            if let Some(ns) = ns {
+                entry["namespace"] = json!(ns);
+            }
+            entry["fields"] = json!([
+                {"name": "key", "type": ["null", "string"], "default": null},
+                {"name": "value", "type": optional(type_json(v, &format!("{name}_MapValue"))?), "default": null}
+            ]);
+            entry["connect.internal.type"] = json!("MapEntry");
+            entry["connect.name"] = json!(name);
+            json!({"type": "array", "items": entry})
         }
         SqlType::Struct(fields) => {
             record_json(name, fields.iter().map(|f| (f.name.as_str(), &f.ty)))?
@@ -200,7 +215,9 @@ pub fn schema_json(columns: &[Column], full_name: &str, unwrapped: bool) -> Resu
 // ---------------------------------------------------------------------------
 // Inference: Avro types to SQL types, as ksqlDB infers source columns.
 
-pub(crate) fn sql_type(schema: &Schema, names: &Names) -> Result<SqlType, String> {
+/// The SQL type of an Avro type; record field names upper-cased when `upper`.
+pub(crate) fn sql_type_of(schema: &Schema, names: &Names, upper: bool) -> Result<SqlType, String> {
+    let sql_type = |s: &Schema, n: &Names| sql_type_of(s, n, upper);
     let schema = names.resolve(schema)?;
     Ok(match schema {
         Schema::Boolean => SqlType::Boolean,
@@ -237,10 +254,13 @@ pub(crate) fn sql_type(schema: &Schema, names: &Names) -> Result<SqlType, String
             match non_null.as_slice() {
                 [one] => sql_type(one, names)?,
                 _ => {
-                    // Connect's AvroData: a struct with a field per branch.
+                    // Connect's AvroData: a struct with a field per branch,
+                    // named after the branch's type.
                     let mut fields = Vec::new();
-                    for (i, s) in non_null.iter().enumerate() {
-                        fields.push(Field::new(format!("MEMBER{i}"), sql_type(s, names)?));
+                    for s in non_null {
+                        let name = union_member_name(names.resolve(s)?);
+                        let name = if upper { name.to_uppercase() } else { name };
+                        fields.push(Field::new(name, sql_type(s, names)?));
                     }
                     SqlType::Struct(fields)
                 }
@@ -249,10 +269,12 @@ pub(crate) fn sql_type(schema: &Schema, names: &Names) -> Result<SqlType, String
         Schema::Record(r) => {
             let mut fields = Vec::new();
             for f in &r.fields {
-                fields.push(Field::new(
-                    f.name.to_uppercase(),
-                    sql_type(&f.schema, names)?,
-                ));
+                let name = if upper {
+                    f.name.to_uppercase()
+                } else {
+                    f.name.clone()
+                };
+                fields.push(Field::new(name, sql_type(&f.schema, names)?));
             }
             SqlType::Struct(fields)
         }
@@ -260,11 +282,48 @@ pub(crate) fn sql_type(schema: &Schema, names: &Names) -> Result<SqlType, String
     })
 }
 
+/// The struct field Connect's AvroData names a branch of a union with more
+/// than one non-null type: the type's name, or a named type's short name.
+pub(crate) fn union_member_name(schema: &Schema) -> String {
+    match schema {
+        Schema::Record(r) => r.name.name().to_string(),
+        Schema::Enum(e) => e.name.name().to_string(),
+        Schema::Fixed(f) => f.name.name().to_string(),
+        Schema::Boolean => "boolean".into(),
+        Schema::Int | Schema::Date | Schema::TimeMillis => "int".into(),
+        Schema::Long
+        | Schema::TimeMicros
+        | Schema::TimestampMillis
+        | Schema::TimestampMicros
+        | Schema::LocalTimestampMillis
+        | Schema::LocalTimestampMicros => "long".into(),
+        Schema::Float => "float".into(),
+        Schema::Double => "double".into(),
+        Schema::Bytes | Schema::Decimal(_) => "bytes".into(),
+        Schema::String | Schema::Uuid(_) => "string".into(),
+        Schema::Array(_) => "array".into(),
+        Schema::Map(_) => "map".into(),
+        _ => "null".into(),
+    }
+}
+
+/// Whether a union has more than one non-null branch (Connect's union struct).
+pub(crate) fn is_general_union(u: &apache_avro::schema::UnionSchema) -> bool {
+    u.variants()
+        .iter()
+        .filter(|s| !matches!(s, Schema::Null))
+        .count()
+        > 1
+}
+
 /// If `schema` is Connect's map entry record (`{key: string, value: V}`), V.
 fn map_entry_value<'a>(schema: &'a Schema, names: &'a Names) -> Option<&'a Schema> {
     let Schema::Record(r) = schema else {
         return None;
     };
+    if r.attributes.get("connect.internal.type") != Some(&json!("MapEntry")) {
+        return None;
+    }
     if r.fields.len() != 2 || r.fields[0].name != "key" || r.fields[1].name != "value" {
         return None;
     }
@@ -282,21 +341,6 @@ fn map_entry_value<'a>(schema: &'a Schema, names: &'a Names) -> Option<&'a Schem
 
 // ---------------------------------------------------------------------------
 // Reading: Avro values (walked with their writer schema) to SQL values.
-
-fn decimal_from_bytes(bytes: &[u8], scale: u32) -> Result<Decimal, String> {
-    if bytes.len() > 16 {
-        return Err("Avro decimal too large".into());
-    }
-    let mut v: i128 = if bytes.first().is_some_and(|b| b & 0x80 != 0) {
-        -1
-    } else {
-        0
-    };
-    for b in bytes {
-        v = (v << 8) | *b as i128;
-    }
-    Ok(Decimal::new(v, scale))
-}
 
 fn decimal_to_bytes(unscaled: i128) -> Vec<u8> {
     let full = unscaled.to_be_bytes();
@@ -388,16 +432,16 @@ pub(crate) fn coerce(v: Value, ty: &SqlType) -> Result<Value, String> {
             T::Decimal { precision, scale },
         ) => {
             let d = v.as_decimal().unwrap_or_default();
-            Value::Decimal(fit_decimal(d, *precision, *scale).map_err(|e| e.to_string())?)
+            Value::Decimal(fit_decimal(d, *precision, *scale).map_err(|e| e.message().to_string())?)
         }
         (Value::Double(f), T::Decimal { precision, scale }) => {
             let d =
                 Decimal::from_f64(f, *scale).ok_or_else(|| type_error(&Value::Double(f), ty))?;
-            Value::Decimal(fit_decimal(d, *precision, *scale).map_err(|e| e.to_string())?)
+            Value::Decimal(fit_decimal(d, *precision, *scale).map_err(|e| e.message().to_string())?)
         }
         (Value::String(s), T::String) => Value::String(s),
         (Value::String(s), _) => {
-            convert(&Json::String(s.to_string()), ty).map_err(|e| e.to_string())?
+            convert(&Json::String(s.to_string()), ty).map_err(|e| e.message().to_string())?
         }
         (
             v @ (Value::Boolean(_) | Value::Int(_) | Value::Bigint(_) | Value::Decimal(_)),
@@ -423,6 +467,21 @@ pub(crate) fn from_avro(
                 .variants()
                 .get(*i as usize)
                 .ok_or("Avro union branch out of range")?;
+            if let (true, SqlType::Struct(fields)) = (is_general_union(u), ty) {
+                if !matches!(s, Schema::Null) {
+                    let member = union_member_name(names.resolve(s)?);
+                    let mut out = Vec::with_capacity(fields.len());
+                    for f in fields {
+                        let v = if f.name.eq_ignore_ascii_case(&member) {
+                            from_avro(inner, s, names, &f.ty)?
+                        } else {
+                            Value::Null
+                        };
+                        out.push((Arc::from(f.name.as_str()), v));
+                    }
+                    return Ok(Value::Struct(out));
+                }
+            }
             from_avro(inner, s, names, ty)
         }
         (Avro::Union(_, inner), s) => from_avro(inner, s, names, ty),
@@ -720,12 +779,17 @@ pub(crate) fn record_to_avro<'v>(
     Ok(Avro::Record(out))
 }
 
-/// A field default (JSON) as an Avro value of `schema` (primitives only).
-fn avro_default(d: &Json, schema: &Schema, names: &Names) -> Result<Avro, String> {
+/// A field default (JSON) as the SQL value it stands for.
+pub(crate) fn default_value(d: &Json, schema: &Schema, names: &Names) -> Result<Value, String> {
     let schema = names.resolve(schema)?;
-    let ty = sql_type(schema, names)?;
-    let v = convert(d, &ty).map_err(|e| e.to_string())?;
-    to_avro(&v, schema, names)
+    let ty = sql_type_of(schema, names, false)?;
+    convert(d, &ty).map_err(|e| e.message().to_string())
+}
+
+/// A field default (JSON) as an Avro value of `schema`.
+fn avro_default(d: &Json, schema: &Schema, names: &Names) -> Result<Avro, String> {
+    let v = default_value(d, schema, names)?;
+    to_avro(&v, names.resolve(schema)?, names)
 }
 
 // ---------------------------------------------------------------------------
@@ -735,11 +799,15 @@ struct Writer {
     id: i32,
     schema: Schema,
     names: Names,
+    /// Whether the direct encoder writes this schema.
+    fast: bool,
 }
 
 struct Resolved {
     schema: Schema,
     names: Names,
+    /// Whether the direct decoder reads this schema.
+    fast: bool,
 }
 
 pub(crate) struct AvroFormat {
@@ -761,6 +829,7 @@ impl AvroFormat {
         registry: Arc<Registry>,
         topic: &str,
         is_key: bool,
+        registration: super::Registration,
     ) -> Result<AvroFormat, String> {
         let what = if is_key { "key" } else { "value" };
         let writer = if let Some(id) = properties.get("schemaId") {
@@ -774,6 +843,7 @@ impl AvroFormat {
             Ok(Writer {
                 id,
                 names: Names::of(&s.avro),
+                fast: encodable(&s.avro),
                 schema: s.avro.clone(),
             })
         } else {
@@ -797,6 +867,37 @@ impl AvroFormat {
                     let schema = Schema::parse_str(&text)
                         .map_err(|e| format!("Schema is not compatible with Avro: {e}"))?;
                     let subject = format!("{topic}-{what}");
+                    let existing = match registration {
+                        super::Registration::IfAbsent => registry.latest(&subject),
+                        super::Registration::Always => None,
+                    };
+                    if let Some((_, latest)) = existing {
+                        // A source over a topic that has a schema: ksqlDB
+                        // registers nothing. Writes use the columns' schema if
+                        // the subject holds it, else the subject's latest.
+                        let w = match registry.lookup(&subject, &text, false) {
+                            Ok(v) => Writer {
+                                id: v.schema.id,
+                                names: Names::of(&schema),
+                                fast: encodable(&schema),
+                                schema,
+                            },
+                            Err(_) => Writer {
+                                id: latest.id,
+                                names: Names::of(&latest.avro),
+                                fast: encodable(&latest.avro),
+                                schema: latest.avro.clone(),
+                            },
+                        };
+                        return Ok(AvroFormat::new(
+                            columns,
+                            unwrapped,
+                            registry,
+                            Ok(w),
+                            what,
+                            topic,
+                        ));
+                    }
                     // Registering may fail (e.g. an incompatible schema is
                     // already there): reading does not need it, so the error
                     // is kept for the first write.
@@ -804,6 +905,7 @@ impl AvroFormat {
                         Ok(id) => Ok(Writer {
                             id,
                             names: Names::of(&schema),
+                            fast: encodable(&schema),
                             schema,
                         }),
                         Err(e) => Err(format!(
@@ -813,7 +915,20 @@ impl AvroFormat {
                 }
             }
         };
-        Ok(AvroFormat {
+        Ok(AvroFormat::new(
+            columns, unwrapped, registry, writer, what, topic,
+        ))
+    }
+
+    fn new(
+        columns: &[Column],
+        unwrapped: bool,
+        registry: Arc<Registry>,
+        writer: Result<Writer, String>,
+        what: &'static str,
+        topic: &str,
+    ) -> AvroFormat {
+        AvroFormat {
             columns: columns.to_vec(),
             unwrapped,
             registry,
@@ -821,7 +936,7 @@ impl AvroFormat {
             cache: Mutex::new(HashMap::new()),
             what,
             topic: topic.to_string(),
-        })
+        }
     }
 
     fn writer_schema(&self, id: i32) -> Result<Arc<Resolved>, String> {
@@ -834,6 +949,7 @@ impl AvroFormat {
             .ok_or_else(|| format!("Schema with id {id} does not exist in the Schema Registry."))?;
         let r = Arc::new(Resolved {
             names: Names::of(&s.avro),
+            fast: supported(&s.avro),
             schema: s.avro.clone(),
         });
         self.cache.lock().insert(id, r.clone());
@@ -846,6 +962,50 @@ impl AvroFormat {
             self.what, self.topic
         )
     }
+
+    /// The value of the column a record field names: exact, then case-insensitive.
+    fn column_value<'r>(&self, row: &'r [Value], name: &str) -> Option<&'r Value> {
+        self.columns
+            .iter()
+            .position(|c| c.name == name)
+            .or_else(|| {
+                self.columns
+                    .iter()
+                    .position(|c| c.name.eq_ignore_ascii_case(name))
+            })
+            .and_then(|i| row.get(i))
+    }
+
+    /// The framed payload of a non-null row, written by the direct encoder.
+    fn encode(&self, w: &Writer, row: &[Value]) -> Result<Vec<u8>, String> {
+        let mut out = Vec::with_capacity(64);
+        out.push(wire::MAGIC);
+        out.extend_from_slice(&w.id.to_be_bytes());
+        if self.unwrapped {
+            let v = row.first().unwrap_or(&Value::Null);
+            avro_encode::write(v, &w.schema, &w.names, &mut out)?;
+            return Ok(out);
+        }
+        let schema = w.names.resolve(&w.schema)?;
+        let rs = match schema {
+            Schema::Record(rs) => rs,
+            Schema::Union(u) => {
+                let i = u
+                    .variants()
+                    .iter()
+                    .position(|s| matches!(w.names.resolve(s), Ok(Schema::Record(_))))
+                    .ok_or("The Avro schema is not a record")?;
+                avro_encode::zigzag(i as i64, &mut out);
+                match w.names.resolve(&u.variants()[i])? {
+                    Schema::Record(rs) => rs,
+                    _ => return Err("The Avro schema is not a record".into()),
+                }
+            }
+            _ => return Err("The Avro schema is not a record".into()),
+        };
+        avro_encode::record(rs, &w.names, &mut out, |name| self.column_value(row, name))?;
+        Ok(out)
+    }
 }
 
 impl RowFormat for AvroFormat {
@@ -855,6 +1015,17 @@ impl RowFormat for AvroFormat {
         };
         let (id, mut body) = wire::split(bytes).map_err(|e| self.error(e))?;
         let w = self.writer_schema(id).map_err(|e| self.error(e))?;
+        if w.fast {
+            let mut r = Reader::new(body, &w.names);
+            return if self.unwrapped {
+                let v = r
+                    .read(&w.schema, Some(&self.columns[0].ty))
+                    .map_err(|e| self.error(e))?;
+                Ok(Some(vec![v]))
+            } else {
+                r.row(&w.schema, &self.columns).map_err(|e| self.error(e))
+            };
+        }
         let reader = GenericDatumReader::builder(&w.schema)
             .build()
             .map_err(|e| self.error(e))?;
@@ -903,6 +1074,12 @@ impl RowFormat for AvroFormat {
             return Ok(None);
         }
         let w = self.writer.as_ref().map_err(|e| e.clone())?;
+        if w.fast {
+            if self.unwrapped && row.first().is_none_or(|v| v.is_null()) {
+                return Ok(None);
+            }
+            return self.encode(w, row).map(Some);
+        }
         let av = if self.unwrapped {
             let v = row.first().unwrap_or(&Value::Null);
             if v.is_null() {
@@ -921,17 +1098,7 @@ impl RowFormat for AvroFormat {
                 }
                 _ => return Err("The Avro schema is not a record".into()),
             };
-            let rec = record_to_avro(rs, &w.names, |name| {
-                self.columns
-                    .iter()
-                    .position(|c| c.name == name)
-                    .or_else(|| {
-                        self.columns
-                            .iter()
-                            .position(|c| c.name.eq_ignore_ascii_case(name))
-                    })
-                    .and_then(|i| row.get(i))
-            })?;
+            let rec = record_to_avro(rs, &w.names, |name| self.column_value(row, name))?;
             match schema {
                 Schema::Union(u) => {
                     let i = u
@@ -952,4 +1119,46 @@ impl RowFormat for AvroFormat {
         wire::frame(w.id, &body, &mut out);
         Ok(Some(out))
     }
+}
+
+/// A JSON document (as QTT and the REST API write records) as a
+/// Confluent-framed Avro payload of the registered schema `id`: JSON
+/// properties match record fields by name, enums are their symbols, bytes
+/// are base64, decimals exact numbers.
+pub fn avro_payload_from_json(
+    registry: &Registry,
+    id: i32,
+    json: &Json,
+) -> Result<Vec<u8>, String> {
+    let s = registry
+        .schema_by_id(id)
+        .ok_or_else(|| format!("Schema with id {id} does not exist in the Schema Registry."))?;
+    let names = Names::of(&s.avro);
+    let ty = sql_type_of(&s.avro, &names, false)?;
+    let value = convert(json, &ty).map_err(|e| e.to_string())?;
+    let av = to_avro(&value, &s.avro, &names)?;
+    let body = GenericDatumWriter::builder(&s.avro)
+        .build()
+        .and_then(|w| w.write_value_to_vec(av))
+        .map_err(|e| e.to_string())?;
+    let mut out = Vec::with_capacity(body.len() + wire::HEADER_LEN);
+    wire::frame(id, &body, &mut out);
+    Ok(out)
+}
+
+/// A Confluent-framed Avro payload as JSON, read with its writer schema and
+/// keeping its field names (the inverse of [`avro_payload_from_json`]).
+pub fn avro_payload_to_json(registry: &Registry, payload: &[u8]) -> Result<Json, String> {
+    let (id, mut body) = wire::split(payload).map_err(|e| e.to_string())?;
+    let s = registry
+        .schema_by_id(id)
+        .ok_or_else(|| format!("Schema with id {id} does not exist in the Schema Registry."))?;
+    let names = Names::of(&s.avro);
+    let ty = sql_type_of(&s.avro, &names, false)?;
+    let av = GenericDatumReader::builder(&s.avro)
+        .build()
+        .and_then(|r| r.read_value(&mut body))
+        .map_err(|e| e.to_string())?;
+    let v = from_avro(&av, &s.avro, &names, &ty)?;
+    Ok(super::json::value_to_json(&v))
 }

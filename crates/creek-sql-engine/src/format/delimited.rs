@@ -35,6 +35,7 @@ pub(crate) struct DelimitedFormat {
     delimiter: char,
     what: &'static str,
     topic: String,
+    is_key: bool,
 }
 
 impl DelimitedFormat {
@@ -46,8 +47,6 @@ impl DelimitedFormat {
     ) -> Result<DelimitedFormat, String> {
         for c in columns {
             if !c.ty.is_primitive() {
-                let key = if is_key { " KEY" } else { "" };
-                let _ = key;
                 return Err(format!(
                     "The 'DELIMITED' format does not support type '{}', column: `{}`",
                     super::base_type_name(&c.ty),
@@ -60,6 +59,7 @@ impl DelimitedFormat {
             delimiter: parse_delimiter(delimiter)?,
             what: if is_key { "key" } else { "value" },
             topic: topic.to_string(),
+            is_key,
         })
     }
 }
@@ -125,7 +125,8 @@ fn parse_field(text: &str, ty: &SqlType) -> Result<Value, String> {
             .decode(text.as_bytes())
             .map(Value::bytes)
             .map_err(|_| "Value is not a valid Base64 encoded string".to_string()),
-        _ => convert(&serde_json::Value::String(text.to_string()), ty).map_err(|e| e.to_string()),
+        _ => convert(&serde_json::Value::String(text.to_string()), ty)
+            .map_err(|e| e.message().to_string()),
     }
 }
 
@@ -138,19 +139,26 @@ fn field_text(v: &Value) -> Option<String> {
     }
 }
 
+/// commons-csv's `QuoteMode.MINIMAL` (the version ksqlDB uses): an empty
+/// first field, a first field not starting with a letter or digit, a field
+/// starting with a char up to `#`, containing the delimiter, a quote or a
+/// line break, or ending in whitespace.
 fn needs_quotes(s: &str, delimiter: char, first: bool) -> bool {
-    if s.is_empty() {
+    let Some(c) = s.chars().next() else {
         return first;
+    };
+    if first && !c.is_ascii_alphanumeric() {
+        return true;
+    }
+    if c <= '#' {
+        return true;
     }
     if s.chars()
         .any(|c| c == delimiter || c == '"' || c == '\n' || c == '\r')
     {
         return true;
     }
-    if first && s.starts_with('#') {
-        return true;
-    }
-    s.ends_with(|c: char| c <= ' ') || s.starts_with(|c: char| c <= ' ')
+    s.ends_with(|c: char| c <= ' ')
 }
 
 impl RowFormat for DelimitedFormat {
@@ -195,7 +203,8 @@ impl RowFormat for DelimitedFormat {
             return Ok(None);
         }
         if self.columns.len() == 1 && row.first().is_none_or(|v| v.is_null()) {
-            return Ok(None);
+            // A null key is an absent key; a value row of one NULL is empty text.
+            return Ok(if self.is_key { None } else { Some(Vec::new()) });
         }
         let mut out = String::new();
         for (i, v) in row.iter().take(self.columns.len()).enumerate() {

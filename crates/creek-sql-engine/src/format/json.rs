@@ -17,7 +17,12 @@ use creek_sql::value::{Decimal, Value};
 
 use super::{Column, RowFormat};
 
-pub(crate) const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+/// Standard base64; padding optional on read, as Jackson's `binaryValue`.
+pub(crate) const B64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new()
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+);
 
 /// A SQL value as ksqlDB's JSON serializer writes it.
 pub fn value_to_json(value: &Value) -> Json {
@@ -111,13 +116,16 @@ impl ConvError {
     }
 }
 
+impl ConvError {
+    /// The message without the path.
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
+}
+
 impl std::fmt::Display for ConvError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.path.is_empty() {
-            f.write_str(&self.message)
-        } else {
-            write!(f, "{}, path: {}", self.message, self.path())
-        }
+        write!(f, "{}, path: {}", self.message, self.path())
     }
 }
 
@@ -125,13 +133,19 @@ fn node_type(j: &Json) -> &'static str {
     match j {
         Json::Null => "NullNode",
         Json::Bool(_) => "BooleanNode",
-        Json::Number(n) => {
-            if n.is_i64() || n.is_u64() {
-                "IntNode"
-            } else {
-                "DecimalNode"
+        Json::Number(n) => match n.as_i64() {
+            Some(i) if i32::try_from(i).is_ok() => "IntNode",
+            Some(_) => "LongNode",
+            None if n.is_u64() => "BigIntegerNode",
+            None if n
+                .to_string()
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b'-') =>
+            {
+                "BigIntegerNode"
             }
-        }
+            None => "DecimalNode",
+        },
         Json::String(_) => "TextNode",
         Json::Array(_) => "ArrayNode",
         Json::Object(_) => "ObjectNode",
@@ -143,10 +157,14 @@ fn base_type(ty: &SqlType) -> &'static str {
 }
 
 fn invalid(j: &Json, ty: &SqlType) -> ConvError {
+    let required = if ty.is_primitive() {
+        base_type(ty).to_string()
+    } else {
+        ty.to_string()
+    };
     ConvError::new(format!(
-        "Can't convert type. sourceType: {}, requiredType: {}",
+        "Can't convert type. sourceType: {}, requiredType: {required}",
         node_type(j),
-        ty
     ))
 }
 
@@ -174,12 +192,20 @@ fn parse_decimal(text: &str, precision: u32, scale: u32) -> Result<Decimal, Conv
     fit_decimal(d, precision, scale)
 }
 
+/// `d` at `scale`, as ksqlDB's `DecimalUtil.ensureFit`: never rounds, and
+/// the integer part must fit `precision - scale` digits.
 pub(crate) fn fit_decimal(d: Decimal, precision: u32, scale: u32) -> Result<Decimal, ConvError> {
+    let digits = if d.unscaled == 0 { 1 } else { d.digits() } as i64;
+    if digits - d.scale as i64 > precision as i64 - scale as i64 {
+        return Err(ConvError::new(format!(
+            "Numeric field overflow: A field with precision {precision} and scale {scale} must round to an absolute value less than 10^{}. Got {d}",
+            precision - scale
+        )));
+    }
     match d.rescale(scale) {
-        Some(r) if r.digits() <= precision || r.unscaled == 0 => Ok(r),
+        Some(r) if r.rescale(d.scale).is_some_and(|back| back.unscaled == d.unscaled) => Ok(r),
         _ => Err(ConvError::new(format!(
-            "Cannot fit decimal '{d}' into DECIMAL({precision}, {scale}) without rounding. (Requires {},{})",
-            d.digits().max(d.scale),
+            "Cannot fit decimal '{d}' into DECIMAL({precision}, {scale}) without rounding. (Requires {digits},{})",
             d.scale
         ))),
     }
@@ -211,9 +237,6 @@ pub(crate) fn convert(j: &Json, ty: &SqlType) -> Result<Value, ConvError> {
     match ty {
         SqlType::Boolean => match j {
             Json::Bool(b) => Ok(Value::Boolean(*b)),
-            Json::String(s) if s.eq_ignore_ascii_case("true") => Ok(Value::Boolean(true)),
-            Json::String(s) if s.eq_ignore_ascii_case("false") => Ok(Value::Boolean(false)),
-            Json::String(_) => Err(coerce_failed(ty)),
             _ => Err(invalid(j, ty)),
         },
         SqlType::Int => match j {
@@ -254,14 +277,24 @@ pub(crate) fn convert(j: &Json, ty: &SqlType) -> Result<Value, ConvError> {
             Json::String(s) => Ok(Value::string(s.as_str())),
             Json::Number(n) => Ok(Value::string(n.to_string())),
             Json::Bool(b) => Ok(Value::string(b.to_string())),
-            Json::Array(_) | Json::Object(_) => Ok(Value::string(j.to_string())),
+            Json::Object(_) => Ok(Value::string(j.to_string())),
+            Json::Array(items) => {
+                let mut parts = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    let v = convert(item, ty).map_err(|e| e.at(format!("[{i}]")))?;
+                    parts.push(match v {
+                        Value::String(s) => s.to_string(),
+                        _ => "null".to_string(),
+                    });
+                }
+                Ok(Value::string(format!("[{}]", parts.join(", "))))
+            }
             Json::Null => Ok(Value::Null),
         },
         SqlType::Bytes => match j {
-            Json::String(s) => B64
-                .decode(s.as_bytes())
-                .map(Value::bytes)
-                .map_err(|_| ConvError::new("Value is not a valid Base64 encoded string".into())),
+            Json::String(s) => B64.decode(s.as_bytes()).map(Value::bytes).map_err(|_| {
+                ConvError::new(format!("Value is not a valid Base64 encoded string: {s}"))
+            }),
             _ => Err(invalid(j, ty)),
         },
         SqlType::Date => match j {
@@ -312,9 +345,9 @@ pub(crate) fn convert(j: &Json, ty: &SqlType) -> Result<Value, ConvError> {
             Json::Object(obj) => obj
                 .iter()
                 .map(|(k, v)| {
-                    let key =
-                        convert(&Json::String(k.clone()), kt).map_err(|e| e.at(format!(".{k}")))?;
-                    let value = convert(v, vt).map_err(|e| e.at(format!(".{k}")))?;
+                    let key = convert(&Json::String(k.clone()), kt)
+                        .map_err(|e| e.at(format!(".{k}.key")))?;
+                    let value = convert(v, vt).map_err(|e| e.at(format!(".{k}.value")))?;
                     Ok((key, value))
                 })
                 .collect::<Result<Vec<_>, _>>()

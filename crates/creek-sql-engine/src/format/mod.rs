@@ -5,14 +5,37 @@
 //! columns ([`build`]); per record it turns bytes into a row of values and
 //! back. Building may talk to the registry (look up or register a subject);
 //! per-record work never waits on I/O.
+//!
+//! What each format does, as ksqlDB does it:
+//! - KAFKA: one INT/BIGINT (big-endian), DOUBLE (IEEE 754), STRING (UTF-8)
+//!   or BYTES (raw) column, or no column (payload ignored).
+//! - JSON: an object with a property per column (written in column order,
+//!   matched on read by exact name, then by upper-cased property name), or the
+//!   bare value of a single column: keys by default, values with
+//!   `WRAP_SINGLE_VALUE=false`. Coercions and error texts follow
+//!   `KsqlJsonDeserializer` (see [`json_to_value`]).
+//! - AVRO: magic byte 0, 4-byte schema id, Avro binary. Read with the writer
+//!   schema named by the payload; written with the schema generated from the
+//!   columns as ksqlDB's `AvroSchemas` + Connect's `AvroData` do (optional
+//!   fields defaulting to null, records named `<fullSchemaName>_<FIELD>`,
+//!   MAPs as arrays of `MapEntry` records, Connect's logical-type
+//!   annotations), registered under `<topic>-key`/`<topic>-value` by
+//!   [`build`], or with the registered schema `schemaId`.
+//! - DELIMITED: one CSV record of primitive columns (commons-csv quoting;
+//!   an empty field is NULL; BYTES base64; DATE days, TIME/TIMESTAMP ms).
+//! - NONE: no columns.
+//! - PROTOBUF, PROTOBUF_NOSR, JSON_SR: not supported yet ([`build`] fails).
 
 mod avro;
+mod avro_decode;
+mod avro_encode;
 mod delimited;
 mod json;
 mod kafka;
 mod none;
 #[cfg(test)]
 mod tests;
+mod window;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -21,8 +44,14 @@ use creek_schema::registry::Registry;
 use creek_sql::types::SqlType;
 use creek_sql::value::Value;
 
-pub use avro::{schema_json as avro_schema_json, DEFAULT_SCHEMA_NAME};
+pub use avro::{
+    avro_payload_from_json, avro_payload_to_json, schema_json as avro_schema_json,
+    DEFAULT_SCHEMA_NAME,
+};
 pub use json::{json_to_value, value_to_json};
+pub use window::{
+    session_windowed_key, split_session_windowed_key, split_time_windowed_key, time_windowed_key,
+};
 
 /// The format names ksqlDB accepts in `KEY_FORMAT` / `VALUE_FORMAT` / `FORMAT`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -207,6 +236,21 @@ fn is_unwrapped(spec: &FormatSpec, columns: &[Column], is_key: bool) -> Result<b
         })
 }
 
+/// The format properties [`FormatSpec::properties`] may carry.
+const KNOWN_PROPERTIES: &[&str] = &["delimiter", "fullSchemaName", "schemaId"];
+
+/// When an AVRO format registers the schema generated from its columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    /// Always (sinks: `CREATE ... AS SELECT`, as ksqlDB); an incompatible
+    /// schema already in the subject fails the first write.
+    Always,
+    /// Only if the subject has no schema yet (sources: `CREATE STREAM/TABLE`
+    /// with columns, as ksqlDB). Otherwise writes use the registered schema
+    /// equal to the columns' one, or else the subject's latest schema.
+    IfAbsent,
+}
+
 /// Builds the serializer/deserializer of `columns` in `spec`'s format.
 /// AVRO registers the schema generated from the columns under
 /// `<topic>-value` / `<topic>-key` (unless `schemaId` names one).
@@ -215,24 +259,36 @@ pub async fn build(
     columns: &[Column],
     ctx: &FormatContext,
 ) -> Result<Arc<dyn RowFormat>, String> {
+    build_with(spec, columns, ctx, Registration::Always).await
+}
+
+/// [`build`], choosing when AVRO registers its schema.
+pub async fn build_with(
+    spec: &FormatSpec,
+    columns: &[Column],
+    ctx: &FormatContext,
+    registration: Registration,
+) -> Result<Arc<dyn RowFormat>, String> {
     let kind = spec.kind;
-    if matches!(
-        kind,
-        FormatKind::Json | FormatKind::Kafka | FormatKind::Delimited | FormatKind::None
-    ) {
-        let unsupported: Vec<&str> = spec
-            .properties
-            .keys()
-            .filter(|k| k.as_str() == "fullSchemaName")
-            .map(|k| k.as_str())
-            .collect();
-        if !unsupported.is_empty() {
-            return Err(format!(
-                "{} does not support the following configs: [{}]",
-                kind.name(),
-                unsupported.join(", ")
-            ));
-        }
+    // Properties the format has no use for, as ksqlDB's format validation.
+    let supported: &[&str] = match kind {
+        FormatKind::Avro | FormatKind::Protobuf => &["fullSchemaName", "schemaId"],
+        FormatKind::JsonSr | FormatKind::ProtobufNoSr => &["schemaId", "fullSchemaName"],
+        FormatKind::Delimited => &["delimiter"],
+        FormatKind::Json | FormatKind::Kafka | FormatKind::None => &[],
+    };
+    let unsupported: Vec<&str> = spec
+        .properties
+        .keys()
+        .map(String::as_str)
+        .filter(|k| KNOWN_PROPERTIES.contains(k) && !supported.contains(k))
+        .collect();
+    if !unsupported.is_empty() {
+        return Err(format!(
+            "{} does not support the following configs: [{}]",
+            kind.name(),
+            unsupported.join(", ")
+        ));
     }
     match kind {
         FormatKind::Protobuf | FormatKind::ProtobufNoSr | FormatKind::JsonSr => {
@@ -259,7 +315,8 @@ pub async fn build(
                 check_map_keys(&c.ty, "JSON only supports MAP types with STRING keys")?;
             }
             let unwrapped = is_unwrapped(spec, columns, ctx.is_key)?;
-            if columns.is_empty() {
+            if columns.is_empty() && ctx.is_key {
+                // No key columns: whatever the key holds is ignored.
                 return Ok(Arc::new(none::NoneFormat));
             }
             Ok(Arc::new(json::JsonFormat {
@@ -289,6 +346,7 @@ pub async fn build(
                     registry,
                     &ctx.topic,
                     ctx.is_key,
+                    registration,
                 )
                 .await?,
             ))
@@ -311,18 +369,7 @@ pub async fn infer_columns_with(
     ctx: &FormatContext,
     wrap_single_value: Option<bool>,
 ) -> Result<Vec<Column>, String> {
-    match kind {
-        FormatKind::Avro => {}
-        FormatKind::Protobuf | FormatKind::JsonSr => {
-            return Err(format!("not supported yet: the {} format", kind.name()))
-        }
-        other => {
-            return Err(format!(
-                "The '{}' format does not support schema inference",
-                other.name()
-            ))
-        }
-    }
+    check_inference(kind)?;
     let what = if ctx.is_key { "keys" } else { "values" };
     let missing = || {
         format!(
@@ -333,10 +380,53 @@ pub async fn infer_columns_with(
     let registry = ctx.registry.as_ref().ok_or_else(missing)?;
     let subject = format!("{}-{}", ctx.topic, if ctx.is_key { "key" } else { "value" });
     let (_, schema) = registry.latest(&subject).ok_or_else(missing)?;
-    let names = avro::Names::of(&schema.avro);
-    let top = names.resolve(&schema.avro)?;
-    let ty = avro::sql_type(top, &names)?;
-    if ctx.is_key {
+    columns_of(&schema.avro, ctx.is_key, wrap_single_value, true)
+}
+
+/// The columns of a source declared with `KEY_SCHEMA_ID` / `VALUE_SCHEMA_ID`
+/// and no columns: as [`infer_columns_with`], from the schema with that id,
+/// but keeping the schema's field names as they are (ksqlDB writes with that
+/// very schema, so `c1` stays `c1`).
+pub async fn infer_columns_by_id(
+    kind: FormatKind,
+    ctx: &FormatContext,
+    schema_id: i32,
+    wrap_single_value: Option<bool>,
+) -> Result<Vec<Column>, String> {
+    check_inference(kind)?;
+    let registry = ctx
+        .registry
+        .as_ref()
+        .ok_or("The AVRO format needs a schema registry")?;
+    let schema = registry.schema_by_id(schema_id).ok_or_else(|| {
+        format!("Schema with id {schema_id} does not exist in the Schema Registry.")
+    })?;
+    columns_of(&schema.avro, ctx.is_key, wrap_single_value, false)
+}
+
+fn check_inference(kind: FormatKind) -> Result<(), String> {
+    match kind {
+        FormatKind::Avro => Ok(()),
+        FormatKind::Protobuf | FormatKind::JsonSr => {
+            Err(format!("not supported yet: the {} format", kind.name()))
+        }
+        other => Err(format!(
+            "The '{}' format does not support schema inference",
+            other.name()
+        )),
+    }
+}
+
+fn columns_of(
+    schema: &apache_avro::Schema,
+    is_key: bool,
+    wrap_single_value: Option<bool>,
+    upper: bool,
+) -> Result<Vec<Column>, String> {
+    let names = avro::Names::of(schema);
+    let top = names.resolve(schema)?;
+    let ty = avro::sql_type_of(top, &names, upper)?;
+    if is_key {
         return Ok(vec![Column {
             name: "ROWKEY".into(),
             ty,

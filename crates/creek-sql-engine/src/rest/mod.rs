@@ -34,11 +34,17 @@ pub const BAD_STATEMENT: i64 = 40001;
 pub const QUERY_ENDPOINT: i64 = 40002;
 pub const SERVER_ERROR: i64 = 50000;
 
+/// A push query streaming to a client.
+struct RunningPush {
+    statement: String,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
 struct RestState {
     engine: Arc<Engine>,
     cluster_id: String,
-    /// Running `/query-stream` queries by id: a sender that stops them.
-    running: Mutex<HashMap<String, tokio::sync::watch::Sender<bool>>>,
+    /// Running push queries (`/query`, `/query-stream`) by id.
+    running: Mutex<HashMap<String, RunningPush>>,
     /// Server shutdown: streaming responses end so connections can close.
     shutdown: Option<tokio::sync::watch::Receiver<bool>>,
 }
@@ -80,6 +86,21 @@ fn build_router(
         .route("/healthcheck", get(healthcheck))
         .route("/status", get(status))
         .with_state(state)
+}
+
+impl RestState {
+    /// Records a running push query; the receiver fires when it is to stop.
+    fn register(&self, query_id: &str, statement: &str) -> tokio::sync::watch::Receiver<bool> {
+        let (stop, rx) = tokio::sync::watch::channel(false);
+        self.running.lock().insert(
+            query_id.to_string(),
+            RunningPush {
+                statement: statement.to_string(),
+                stop,
+            },
+        );
+        rx
+    }
 }
 
 async fn info(State(st): State<Arc<RestState>>) -> Response {
@@ -151,7 +172,17 @@ pub fn engine_error(e: &EngineError, statement: &str) -> Response {
         EngineError::Log(_) => (StatusCode::INTERNAL_SERVER_ERROR, SERVER_ERROR),
         _ => (StatusCode::BAD_REQUEST, BAD_STATEMENT),
     };
-    error_response(status, code, e.to_string(), Some(statement))
+    let mut message = e.to_string();
+    if let EngineError::Parse(_) = e {
+        // ksqlDB answers "line L:C: Syntax Error" and the statement; the
+        // parser's detail stays in the server log.
+        let first = message.lines().next().unwrap_or_default().to_string();
+        if first.ends_with("Syntax Error") {
+            tracing::info!("syntax error: {message}");
+            message = format!("{first}\n\nStatement: {statement}");
+        }
+    }
+    error_response(status, code, message, Some(statement))
 }
 
 fn json_text(v: &Json) -> String {
@@ -264,6 +295,35 @@ pub async fn run_ksql(
     sql: &str,
     session: &mut Session,
 ) -> Result<Vec<Json>, Response> {
+    run_ksql_with(engine, sql, session, None).await
+}
+
+/// The push queries as SHOW QUERIES lists them.
+fn push_query_entries(st: &RestState) -> Vec<Json> {
+    let running = st.running.lock();
+    let mut ids: Vec<&String> = running.keys().collect();
+    ids.sort();
+    ids.into_iter()
+        .map(|id| {
+            json!({
+                "queryString": running[id].statement,
+                "sinks": [],
+                "sinkKafkaTopics": [],
+                "id": id,
+                "statusCount": {"RUNNING": 1},
+                "queryType": "PUSH",
+                "state": "RUNNING",
+            })
+        })
+        .collect()
+}
+
+async fn run_ksql_with(
+    engine: &Arc<Engine>,
+    sql: &str,
+    session: &mut Session,
+    rest: Option<&RestState>,
+) -> Result<Vec<Json>, Response> {
     let statements = split(sql).map_err(|e| engine_error(&e, sql.trim()))?;
     let mut entities = Vec::new();
     for (statement, text) in statements {
@@ -280,12 +340,43 @@ pub async fn run_ksql(
                 Some(&parsed.text),
             ));
         }
+        if let (Some(st), Statement::Terminate(Some(id))) = (rest, &parsed.statement) {
+            let found = {
+                let mut running = st.running.lock();
+                let key = running.keys().find(|k| k.eq_ignore_ascii_case(id)).cloned();
+                key.and_then(|k| running.remove(&k))
+            };
+            if let Some(push) = found {
+                let _ = push.stop.send(true);
+                entities.push(json!({
+                    "@type": "currentStatus",
+                    "statementText": parsed.text,
+                    "commandStatus": {"status": "SUCCESS", "message": "Query terminated.", "queryId": null},
+                    "commandSequenceNumber": -1,
+                    "warnings": [],
+                }));
+                continue;
+            }
+        }
+        tracing::info!(statement = %parsed.text, "executing");
         match engine
             .execute(&parsed.statement, &parsed.text, session)
             .await
         {
-            Ok(entity) => entities.push(entity),
-            Err(e) => return Err(engine_error(&e, &parsed.text)),
+            Ok(mut entity) => {
+                if let Some(st) = rest {
+                    if entity["@type"] == "queries" {
+                        if let Some(list) = entity["queries"].as_array_mut() {
+                            list.extend(push_query_entries(st));
+                        }
+                    }
+                }
+                entities.push(entity)
+            }
+            Err(e) => {
+                tracing::warn!(statement = %parsed.text, "statement failed: {e}");
+                return Err(engine_error(&e, &parsed.text));
+            }
         }
     }
     Ok(entities)
@@ -305,7 +396,7 @@ async fn ksql(State(st): State<Arc<RestState>>, body: Bytes) -> Response {
         );
     };
     let mut session = session_of(&body, "streamsProperties");
-    match run_ksql(&st.engine, sql, &mut session).await {
+    match run_ksql_with(&st.engine, sql, &mut session, Some(&st)).await {
         Ok(entities) => axum::Json(Json::Array(entities)).into_response(),
         Err(r) => r,
     }
@@ -437,27 +528,37 @@ async fn query(State(st): State<Arc<RestState>>, body: Bytes) -> Response {
     };
     let (tx, body) = channel_body(st.shutdown.clone());
     let header_row = json!({"header": {"queryId": push.query_id, "schema": push.schema_text()}});
+    let mut stop_rx = st.register(&push.query_id, &parsed.text);
+    let state = st.clone();
     tokio::spawn(async move {
-        if tx
-            .send(Bytes::from(format!("[{header_row}")))
-            .await
-            .is_err()
-        {
-            return;
-        }
+        let query_id = push.query_id.clone();
+        let mut ok = tx.send(Bytes::from(format!("[{header_row}"))).await.is_ok();
         let mut count: u64 = 0;
-        while let Some(row) = push.rows.recv().await {
-            let line = format!(",\n{}", json!({"row": {"columns": row}}));
-            if tx.send(Bytes::from(line)).await.is_err() {
-                return;
+        let mut stopped = false;
+        while ok {
+            tokio::select! {
+                row = push.rows.recv() => match row {
+                    Some(row) => {
+                        let line = format!(",\n{}", json!({"row": {"columns": row}}));
+                        ok = tx.send(Bytes::from(line)).await.is_ok();
+                        count += 1;
+                    }
+                    None => break,
+                },
+                _ = stop_rx.changed() => {
+                    stopped = true;
+                    break;
+                }
             }
-            count += 1;
         }
-        let end = match push.final_message(count) {
-            Some(m) => format!(",\n{}]\n", json!({"finalMessage": m})),
-            None => "]\n".to_string(),
-        };
-        let _ = tx.send(Bytes::from(end)).await;
+        if ok {
+            let end = match push.final_message(count) {
+                Some(m) if !stopped => format!(",\n{}]\n", json!({"finalMessage": m})),
+                _ => "]\n".to_string(),
+            };
+            let _ = tx.send(Bytes::from(end)).await;
+        }
+        state.running.lock().remove(&query_id);
     });
     Response::builder()
         .header(header::CONTENT_TYPE, "application/json")
@@ -502,9 +603,8 @@ async fn query_stream(
         "columnNames": push.columns.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>(),
         "columnTypes": push.columns.iter().map(|(_, t)| t.clone()).collect::<Vec<_>>(),
     });
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     let query_id = push.query_id.clone();
-    st.running.lock().insert(query_id.clone(), stop_tx);
+    let mut stop_rx = st.register(&query_id, &parsed.text);
     let (tx, out) = channel_body(st.shutdown.clone());
     let state = st.clone();
     tokio::spawn(async move {
@@ -562,8 +662,8 @@ async fn close_query(State(st): State<Arc<RestState>>, body: Bytes) -> Response 
     let id = body.get("queryId").and_then(Json::as_str).unwrap_or("");
     let stop = st.running.lock().remove(id);
     match stop {
-        Some(tx) => {
-            let _ = tx.send(true);
+        Some(push) => {
+            let _ = push.stop.send(true);
             StatusCode::OK.into_response()
         }
         None => error_response(

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use super::string::codec::{base64_encode, format_date, format_time, format_timestamp};
+use super::string::codec::{base64_encode_mime, format_date, format_time, format_timestamp};
 use super::string::{fits, generic};
 use super::{Arg, Overload, ResolveError, Resolved, ScalarFunction, Udf};
 use crate::types::SqlType;
@@ -54,7 +54,7 @@ pub fn functions() -> Vec<Arc<dyn ScalarFunction>> {
             "JSON_ARRAY_LENGTH",
             "Returns the number of elements of a JSON array, or NULL when the string is not one.",
             vec![Overload::new(vec![STR], INT, |a| {
-                Ok(match parse(text(&a[0])) {
+                Ok(match parse_udf(text(&a[0]))? {
                     Some(Json::Array(items)) => Value::Int(items.len() as i32),
                     _ => Value::Null,
                 })
@@ -63,18 +63,25 @@ pub fn functions() -> Vec<Arc<dyn ScalarFunction>> {
         udf(
             "JSON_CONCAT",
             "Concatenates JSON values: objects merge their keys (the last wins), anything else concatenates as arrays. NULL if any input is NULL or not JSON.",
-            vec![Overload::new(vec![STR], STR, |a| Ok(json_concat(a)))
+            vec![Overload::new(vec![STR], STR, json_concat)
                 .variadic()
                 .null_tolerant()],
         ),
         udf(
             "JSON_ITEMS",
-            "Returns the elements of a JSON array as JSON strings.",
+            "Returns the objects of a JSON array as JSON strings; NULL unless every item is an object.",
             vec![Overload::new(vec![STR], SqlType::array(STR), |a| {
-                Ok(match parse(text(&a[0])) {
-                    Some(Json::Array(items)) => Value::Array(
-                        items.iter().map(|j| Value::String(j.to_string().into())).collect(),
-                    ),
+                Ok(match parse_udf(text(&a[0]))? {
+                    Some(Json::Array(items))
+                        if items.iter().all(|j| matches!(j, Json::Object(_))) =>
+                    {
+                        Value::Array(
+                            items
+                                .iter()
+                                .map(|j| Value::String(j.to_string().into()))
+                                .collect(),
+                        )
+                    }
                     _ => Value::Null,
                 })
             })],
@@ -83,7 +90,7 @@ pub fn functions() -> Vec<Arc<dyn ScalarFunction>> {
             "JSON_KEYS",
             "Returns the top-level keys of a JSON object.",
             vec![Overload::new(vec![STR], SqlType::array(STR), |a| {
-                Ok(match parse(text(&a[0])) {
+                Ok(match parse_udf(text(&a[0]))? {
                     Some(Json::Object(fields)) => Value::Array(
                         fields
                             .into_iter()
@@ -98,7 +105,7 @@ pub fn functions() -> Vec<Arc<dyn ScalarFunction>> {
             "JSON_RECORDS",
             "Returns the top-level keys and values of a JSON object as a map of strings.",
             vec![Overload::new(vec![STR], SqlType::map(STR, STR), |a| {
-                Ok(match parse(text(&a[0])) {
+                Ok(match parse_udf(text(&a[0]))? {
                     Some(Json::Object(fields)) => Value::Map(
                         fields
                             .into_iter()
@@ -144,8 +151,8 @@ fn text(v: &Value) -> &str {
 pub(crate) enum Json {
     Null,
     Bool(bool),
-    /// Normalised as Jackson prints it: integers as written, others as Java
-    /// prints a double.
+    /// As written; printed as ksqlDB's mapper prints it (exact decimals,
+    /// plain notation).
     Number(String),
     Str(String),
     Array(Vec<Json>),
@@ -177,7 +184,9 @@ impl std::fmt::Display for Json {
     }
 }
 
-/// Parses a whole JSON document; `None` when empty or invalid.
+/// Parses a JSON document as Jackson's `readTree` does; `None` when empty or
+/// invalid. Like Jackson, text after the first value is not read, except
+/// that a number must be followed by whitespace.
 pub(crate) fn parse(text: &str) -> Option<Json> {
     let mut p = Parser {
         s: text.as_bytes(),
@@ -185,8 +194,25 @@ pub(crate) fn parse(text: &str) -> Option<Json> {
         depth: 0,
     };
     let v = p.value()?;
-    p.ws();
-    (p.i == p.s.len()).then_some(v)
+    if matches!(v, Json::Number(_))
+        && p.s
+            .get(p.i)
+            .is_some_and(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
+    {
+        return None;
+    }
+    Some(v)
+}
+
+/// ksqlDB's `UdfJsonMapper.parseJson`: `Ok(None)` for blank text (Jackson's
+/// missing node), an error for invalid JSON.
+fn parse_udf(text: &str) -> Result<Option<Json>, String> {
+    if text.trim_matches([' ', '\t', '\n', '\r']).is_empty() {
+        return Ok(None);
+    }
+    parse(text)
+        .map(Some)
+        .ok_or_else(|| format!("Invalid JSON format:{text}"))
 }
 
 struct Parser<'a> {
@@ -304,17 +330,14 @@ impl Parser<'_> {
         if n == 0 || (n > 1 && self.s[int_start] == b'0') {
             return None;
         }
-        let mut float = false;
         if self.s.get(self.i) == Some(&b'.') {
             self.i += 1;
-            float = true;
             if digits(self) == 0 {
                 return None;
             }
         }
         if matches!(self.s.get(self.i), Some(b'e' | b'E')) {
             self.i += 1;
-            float = true;
             if matches!(self.s.get(self.i), Some(b'+' | b'-')) {
                 self.i += 1;
             }
@@ -323,11 +346,7 @@ impl Parser<'_> {
             }
         }
         let raw = std::str::from_utf8(&self.s[start..self.i]).ok()?;
-        Some(Json::Number(if float {
-            java_double(raw.parse().ok()?)
-        } else {
-            raw.to_string()
-        }))
+        Some(Json::Number(raw.to_string()))
     }
 
     fn hex4(&mut self) -> Option<u16> {
@@ -407,19 +426,20 @@ pub(crate) fn java_double(d: f64) -> String {
     }
 }
 
-/// Java's `BigDecimal.toString`: plain unless the exponent is below -6.
-fn java_decimal(d: &Decimal) -> String {
-    let digits = d.unscaled.unsigned_abs().to_string();
-    let adjusted = digits.len() as i64 - 1 - d.scale as i64;
-    if d.scale == 0 || adjusted >= -6 {
-        return d.to_string();
+/// Whether a JSON number was written with a fraction or an exponent.
+fn is_float(n: &str) -> bool {
+    n.contains(['.', 'e', 'E'])
+}
+
+/// A JSON number as ksqlDB's mapper writes it back: integers as written,
+/// others as exact decimals in plain notation (`1.50` stays, `1e2` is `100`).
+fn plain_number(n: &str) -> String {
+    if !is_float(n) {
+        return n.to_string();
     }
-    let sign = if d.unscaled < 0 { "-" } else { "" };
-    let (first, rest) = digits.split_at(1);
-    if rest.is_empty() {
-        format!("{sign}{first}E{adjusted}")
-    } else {
-        format!("{sign}{first}.{rest}E{adjusted}")
+    match Decimal::parse(n) {
+        Some(d) => d.to_string(),
+        None => n.to_string(),
     }
 }
 
@@ -445,7 +465,7 @@ fn write_json(j: &Json, out: &mut String) {
     match j {
         Json::Null => out.push_str("null"),
         Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Json::Number(n) => out.push_str(n),
+        Json::Number(n) => out.push_str(&plain_number(n)),
         Json::Str(s) => write_str(s, out),
         Json::Array(items) => {
             out.push('[');
@@ -495,9 +515,9 @@ pub(crate) fn write_value(v: &Value, out: &mut String) {
         Value::Bigint(i) => out.push_str(&i.to_string()),
         Value::Double(d) if d.is_finite() => out.push_str(&java_double(*d)),
         Value::Double(d) => write_str(&java_double(*d), out),
-        Value::Decimal(d) => out.push_str(&java_decimal(d)),
+        Value::Decimal(d) => out.push_str(&d.to_string()),
         Value::String(s) => write_str(s, out),
-        Value::Bytes(b) => write_str(&base64_encode(b), out),
+        Value::Bytes(b) => write_str(&base64_encode_mime(b), out),
         Value::Date(d) => write_str(&format_date(*d as i64), out),
         Value::Time(t) => write_str(&format_time(*t), out),
         Value::Timestamp(t) => write_str(&format_timestamp(*t), out),
@@ -565,11 +585,9 @@ fn resolve_array_contains(args: &[Arg]) -> Result<Resolved, ResolveError> {
         let found = items.iter().any(|item| match (item, val) {
             (Json::Null, Value::Null) => true,
             (Json::Number(n), Value::Int(_) | Value::Bigint(_)) => {
-                !n.contains(['.', 'E']) && n.parse::<i64>().ok() == val.as_i64()
+                !is_float(n) && n.parse::<i64>().ok() == val.as_i64()
             }
-            (Json::Number(n), Value::Double(d)) => {
-                n.contains(['.', 'E']) && n.parse::<f64>().ok() == Some(*d)
-            }
+            (Json::Number(n), Value::Double(d)) => is_float(n) && n.parse::<f64>().ok() == Some(*d),
             (Json::Str(s), Value::String(v)) => **s == **v,
             (Json::Bool(b), Value::Boolean(v)) => b == v,
             _ => false,
@@ -578,19 +596,19 @@ fn resolve_array_contains(args: &[Arg]) -> Result<Resolved, ResolveError> {
     }))
 }
 
-fn json_concat(a: &[Value]) -> Value {
+fn json_concat(a: &[Value]) -> Result<Value, String> {
     let mut nodes = Vec::with_capacity(a.len());
     for v in a {
         let Some(s) = v.as_str() else {
-            return Value::Null;
+            return Ok(Value::Null);
         };
-        let Some(j) = parse(s) else {
-            return Value::Null;
+        let Some(j) = parse_udf(s)? else {
+            return Ok(Value::Null);
         };
         nodes.push(j);
     }
     if nodes.is_empty() {
-        return Value::Null;
+        return Ok(Value::Null);
     }
     let result = if nodes.iter().all(|n| matches!(n, Json::Object(_))) {
         let mut merged: Vec<(String, Json)> = Vec::new();
@@ -621,7 +639,7 @@ fn json_concat(a: &[Value]) -> Value {
         }
         acc
     };
-    Value::String(result.to_string().into())
+    Ok(Value::String(result.to_string().into()))
 }
 
 /// ksqlDB's JSONPath subset: `$.a.b`, `$['a']`, `$["a"]`, `$.a[0]`.
@@ -684,7 +702,9 @@ fn path_tokens(path: &str) -> Result<Vec<String>, String> {
 
 fn extract_json_field(input: &str, path: &str) -> Result<Value, String> {
     let tokens = path_tokens(path)?;
-    let doc = parse(input).ok_or_else(|| format!("Invalid JSON format:{input}"))?;
+    let Some(doc) = parse_udf(input)? else {
+        return Ok(Value::Null);
+    };
     let mut current = &doc;
     for token in &tokens {
         let next = match current {

@@ -130,7 +130,39 @@ fn builtin_functions() -> Vec<Arc<dyn ScalarFunction>> {
     all.extend(collections::functions());
     all.extend(json::functions());
     all.extend(datetime::functions());
+    all.push(Arc::new(AsValue));
     all
+}
+
+/// `AS_VALUE(col)`: copies a key column into the value (identity on the
+/// value; the planner treats the result as a value column).
+struct AsValue;
+
+impl ScalarFunction for AsValue {
+    fn name(&self) -> &'static str {
+        "AS_VALUE"
+    }
+
+    fn description(&self) -> &'static str {
+        "Used exclusively in the projection of a query to allow a key column to be copied into the value schema."
+    }
+
+    fn category(&self) -> &'static str {
+        "OTHER"
+    }
+
+    fn signatures(&self) -> Vec<String> {
+        vec!["AS_VALUE(T) => T".into()]
+    }
+
+    fn resolve(&self, args: &[Arg]) -> Result<Resolved, ResolveError> {
+        match args {
+            [Arg { ty: Some(t), .. }] => {
+                Ok(Resolved::new(t.clone(), |v: &[Value]| Ok(v[0].clone())))
+            }
+            _ => Err(ResolveError::NoMatch),
+        }
+    }
 }
 
 /// One fixed signature of a [`Udf`].

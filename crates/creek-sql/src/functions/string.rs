@@ -40,7 +40,7 @@ pub fn functions() -> Vec<Arc<dyn ScalarFunction>> {
             "Returns the length of a string or the number of bytes of a BYTES value.",
             vec![
                 Overload::new(vec![STR], INT, |a| {
-                    Ok(Value::Int(st(&a[0]).chars().count() as i32))
+                    Ok(Value::Int(st(&a[0]).encode_utf16().count() as i32))
                 }),
                 Overload::new(vec![BYTES], INT, |a| Ok(Value::Int(by(&a[0]).len() as i32))),
             ],
@@ -94,11 +94,13 @@ pub fn functions() -> Vec<Arc<dyn ScalarFunction>> {
             "Concatenates strings or bytes; NULL arguments are ignored.",
             vec![
                 Overload::new(vec![STR], STR, |a| {
+                    at_least_two(a)?;
                     Ok(text(a.iter().filter_map(Value::as_str).collect::<String>()))
                 })
                 .variadic()
                 .null_tolerant(),
                 Overload::new(vec![BYTES], BYTES, |a| {
+                    at_least_two(a)?;
                     Ok(Value::bytes(
                         a.iter()
                             .filter(|v| !v.is_null())
@@ -116,6 +118,7 @@ pub fn functions() -> Vec<Arc<dyn ScalarFunction>> {
             "Concatenates strings or bytes with a separator; NULL arguments are ignored, a NULL separator gives NULL.",
             vec![
                 Overload::new(vec![STR, STR], STR, |a| {
+                    at_least_two(a)?;
                     if a[0].is_null() {
                         return Ok(Value::Null);
                     }
@@ -125,6 +128,7 @@ pub fn functions() -> Vec<Arc<dyn ScalarFunction>> {
                 .variadic()
                 .null_tolerant(),
                 Overload::new(vec![BYTES, BYTES], BYTES, |a| {
+                    at_least_two(a)?;
                     if a[0].is_null() {
                         return Ok(Value::Null);
                     }
@@ -542,6 +546,20 @@ fn int(v: &Value) -> i64 {
     v.as_i64().unwrap_or(0)
 }
 
+/// Java strings count UTF-16 code units: LEN, SUBSTRING, INSTR and the
+/// padding functions work on them.
+fn utf16(s: &str) -> Vec<u16> {
+    s.encode_utf16().collect()
+}
+
+/// CONCAT and CONCAT_WS throw on fewer than two arguments.
+fn at_least_two(a: &[Value]) -> Result<(), String> {
+    if a.len() < 2 {
+        return Err("expects at least two input arguments".to_string());
+    }
+    Ok(())
+}
+
 /// Java's `String.trim` removes every character up to U+0020.
 fn is_java_space(c: char) -> bool {
     c <= ' '
@@ -566,9 +584,10 @@ fn substring_range(len: i64, pos: i64, length: Option<i64>) -> (usize, usize) {
 
 fn substring_str(a: &[Value]) -> Value {
     let s = st(&a[0]);
-    let len = s.chars().count() as i64;
+    let units = utf16(s);
+    let len = units.len() as i64;
     let (start, end) = substring_range(len, int(&a[1]), a.get(2).map(int));
-    text(s.chars().skip(start).take(end - start).collect::<String>())
+    text(String::from_utf16_lossy(&units[start..end]))
 }
 
 fn substring_bytes(a: &[Value]) -> Value {
@@ -622,7 +641,7 @@ fn split_to_map(input: &str, entry_delim: &str, kv_delim: &str) -> Value {
 
 /// Index of the `occurrence`th (overlapping) match of `sub` in `hay` at or
 /// after `from`.
-fn nth_index(hay: &[char], sub: &[char], from: usize, occurrence: i64) -> Option<usize> {
+fn nth_index(hay: &[u16], sub: &[u16], from: usize, occurrence: i64) -> Option<usize> {
     if occurrence <= 0 {
         return None;
     }
@@ -654,16 +673,16 @@ fn instr(a: &[Value]) -> Result<Value, String> {
         Some(v) => int(v),
         None => 1,
     };
-    let hay: Vec<char> = s.chars().collect();
+    let hay = utf16(s);
     let len = hay.len() as i64;
     if position == 0 || position.abs() > len {
         return Ok(Value::Int(0));
     }
-    let mut needle: Vec<char> = sub.chars().collect();
+    let mut needle = utf16(sub);
     let found = if position > 0 {
         nth_index(&hay, &needle, (position - 1) as usize, occurrence).map(|i| i as i64 + 1)
     } else {
-        let reversed: Vec<char> = hay.iter().rev().copied().collect();
+        let reversed: Vec<u16> = hay.iter().rev().copied().collect();
         needle.reverse();
         nth_index(&reversed, &needle, (-position - 1) as usize, occurrence)
             .map(|j| len - j as i64 - needle.len() as i64 + 1)
@@ -712,10 +731,10 @@ fn pad<T: Clone>(input: &[T], target: i64, padding: &[T], left: bool) -> Option<
 }
 
 fn pad_str(a: &[Value], left: bool) -> Result<Value, String> {
-    let input: Vec<char> = st(&a[0]).chars().collect();
-    let padding: Vec<char> = st(&a[2]).chars().collect();
+    let input = utf16(st(&a[0]));
+    let padding = utf16(st(&a[2]));
     Ok(pad(&input, int(&a[1]), &padding, left)
-        .map_or(Value::Null, |v| text(v.into_iter().collect::<String>())))
+        .map_or(Value::Null, |v| text(String::from_utf16_lossy(&v))))
 }
 
 fn pad_bytes(a: &[Value], left: bool) -> Result<Value, String> {
@@ -874,27 +893,31 @@ fn encode(s: &str, input: &str, output: &str) -> Result<String, String> {
     })
 }
 
+fn unknown_encoding(encoding: &str) -> String {
+    format!(
+        "Unknown encoding type '{encoding}'. Supported formats are 'hex', 'utf8', 'ascii', and 'base64'."
+    )
+}
+
+/// ksqlDB's `BytesUtils.decode` (base64 through Java's lenient MIME decoder).
 fn to_bytes(s: &str, encoding: &str) -> Result<Vec<u8>, String> {
     match encoding.to_lowercase().as_str() {
         "hex" => hex_decode(s).ok_or_else(|| format!("Invalid hex string '{s}'")),
         "utf8" => Ok(s.as_bytes().to_vec()),
         "ascii" => Ok(ascii_encode(s)),
-        "base64" => base64_decode(s).ok_or_else(|| format!("Invalid base64 string '{s}'")),
-        _ => Err(format!(
-            "Supported encoding types are: hex, utf8, ascii and base64, but got '{encoding}'"
-        )),
+        "base64" => Ok(base64_decode_lenient(s)),
+        _ => Err(unknown_encoding(encoding)),
     }
 }
 
+/// ksqlDB's `BytesUtils.encode`: upper-case hex, MIME base64.
 fn from_bytes(b: &[u8], encoding: &str) -> Result<String, String> {
     match encoding.to_lowercase().as_str() {
         "hex" => Ok(hex_encode(b, true)),
         "utf8" => Ok(String::from_utf8_lossy(b).into_owned()),
         "ascii" => Ok(ascii_decode(b)),
-        "base64" => Ok(base64_encode(b)),
-        _ => Err(format!(
-            "Supported encoding types are: hex, utf8, ascii and base64, but got '{encoding}'"
-        )),
+        "base64" => Ok(base64_encode_mime(b)),
+        _ => Err(unknown_encoding(encoding)),
     }
 }
 
@@ -995,10 +1018,21 @@ struct Uri<'a> {
 
 impl<'a> Uri<'a> {
     fn parse(s: &'a str) -> Result<Uri<'a>, String> {
+        let invalid = || format!("URL input has invalid syntax: {s}");
         if s.chars()
             .any(|c| c.is_control() || c.is_whitespace() || "\"<>\\^`{|}".contains(c))
         {
-            return Err(format!("Invalid URL: {s}"));
+            return Err(invalid());
+        }
+        let bytes = s.as_bytes();
+        for (i, b) in bytes.iter().enumerate() {
+            if *b == b'%'
+                && !(i + 2 < bytes.len()
+                    && bytes[i + 1].is_ascii_hexdigit()
+                    && bytes[i + 2].is_ascii_hexdigit())
+            {
+                return Err(invalid());
+            }
         }
         let (rest, fragment) = match s.split_once('#') {
             Some((r, f)) => (r, Some(f)),
@@ -1036,6 +1070,14 @@ impl<'a> Uri<'a> {
             Some((p, q)) => (p, Some(q)),
             None => (rest, None),
         };
+        // Brackets are only allowed around an IPv6 host.
+        if [Some(path), query, fragment]
+            .iter()
+            .flatten()
+            .any(|part| part.contains(['[', ']']))
+        {
+            return Err(invalid());
+        }
         Ok(Uri {
             scheme,
             authority,
@@ -1062,11 +1104,21 @@ impl<'a> Uri<'a> {
         })
     }
 
+    /// The host of a server-based authority, as java.net.URI: NULL when the
+    /// authority is not `[user@]host[:port]` with a valid host name.
     fn host(&self) -> Option<&'a str> {
-        self.host_port().map(|(h, _)| h).filter(|h| !h.is_empty())
+        let (host, port) = self.host_port()?;
+        let valid_host = host.starts_with('[')
+            || (!host.is_empty()
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-'));
+        let valid_port = port.is_none_or(|p| p.chars().all(|c| c.is_ascii_digit()));
+        (valid_host && valid_port).then_some(host)
     }
 
     fn port(&self) -> Option<i32> {
+        self.host()?;
         self.host_port()?.1?.parse().ok()
     }
 }
@@ -1112,7 +1164,96 @@ struct PatternCache {
 }
 
 fn compile(pattern: &str) -> Result<Regex, String> {
-    Regex::new(pattern).map_err(|e| format!("Invalid regular expression pattern '{pattern}': {e}"))
+    Regex::new(&java_pattern(pattern))
+        .map_err(|e| format!("Invalid regular expression pattern '{pattern}': {e}"))
+}
+
+/// The members of a POSIX class as Java spells it (`\p{Alpha}`), for use
+/// inside a character class.
+fn posix_class(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "Lower" => "a-z",
+        "Upper" => "A-Z",
+        "ASCII" => "\\x00-\\x7F",
+        "Alpha" => "a-zA-Z",
+        "Digit" => "0-9",
+        "Alnum" => "a-zA-Z0-9",
+        "Punct" => "!-/:-@\\[-`{-~",
+        "Graph" => "!-~",
+        "Print" => " -~",
+        "Blank" => " \\t",
+        "Cntrl" => "\\x00-\\x1F\\x7F",
+        "XDigit" => "0-9a-fA-F",
+        "Space" => " \\t\\n\\x0B\\f\\r",
+        _ => return None,
+    })
+}
+
+/// Java's regex dialect in the regex crate's: `\d`, `\w` and `\s` are ASCII
+/// (Java's default), POSIX `\p{Alpha}` classes, `\Q…\E` quoting and `\Z`.
+/// Lookaround and backreferences stay unsupported (the pattern fails).
+fn java_pattern(p: &str) -> String {
+    let chars: Vec<char> = p.chars().collect();
+    let mut out = String::with_capacity(p.len() + 8);
+    let mut in_class = 0usize;
+    let mut i = 0;
+    let set = |members: &str, negated: bool, in_class: bool| -> String {
+        match (in_class, negated) {
+            (true, false) => members.to_string(),
+            (true, true) => format!("[^{members}]"),
+            (false, false) => format!("[{members}]"),
+            (false, true) => format!("[^{members}]"),
+        }
+    };
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\\' && i + 1 < chars.len() {
+            let n = chars[i + 1];
+            i += 2;
+            match n {
+                'Q' => {
+                    let rest: String = chars[i..].iter().collect();
+                    let (literal, skip) = match rest.find("\\E") {
+                        Some(end) => (&rest[..end], end + 2),
+                        None => (rest.as_str(), rest.len()),
+                    };
+                    out.push_str(&regex::escape(literal));
+                    i += rest[..skip].chars().count();
+                }
+                'd' | 'D' => out.push_str(&set("0-9", n == 'D', in_class > 0)),
+                'w' | 'W' => out.push_str(&set("a-zA-Z0-9_", n == 'W', in_class > 0)),
+                's' | 'S' => out.push_str(&set(" \\t\\n\\x0B\\f\\r", n == 'S', in_class > 0)),
+                'Z' => out.push_str("\\z"),
+                'p' | 'P' if chars.get(i) == Some(&'{') => {
+                    let end = chars[i..].iter().position(|&c| c == '}').map(|e| i + e);
+                    let name: Option<String> = end.map(|e| chars[i + 1..e].iter().collect());
+                    match (end, name.as_deref().and_then(posix_class)) {
+                        (Some(e), Some(members)) => {
+                            out.push_str(&set(members, n == 'P', in_class > 0));
+                            i = e + 1;
+                        }
+                        _ => {
+                            out.push('\\');
+                            out.push(n);
+                        }
+                    }
+                }
+                _ => {
+                    out.push('\\');
+                    out.push(n);
+                }
+            }
+            continue;
+        }
+        if c == '[' {
+            in_class += 1;
+        } else if c == ']' && in_class > 0 {
+            in_class -= 1;
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
 }
 
 impl PatternCache {
@@ -1241,23 +1382,20 @@ fn resolve_regex(args: &[Arg], kind: RegexFn) -> Result<Resolved, ResolveError> 
             }
             RegexFn::Split => {
                 let input = st(&a[0]);
-                if pattern.is_empty() {
+                let re = cache.get(pattern)?;
+                let mut parts: Vec<Value> = re.split(input).map(text).collect();
+                if re.is_match("") {
+                    // Java's Pattern.split: no empty piece before a zero-width
+                    // match at the start, and no trailing empty pieces.
                     if input.is_empty() {
                         return Ok(Value::Array(vec![text("")]));
                     }
-                    return Ok(Value::Array(
-                        input.chars().map(|c| text(c.to_string())).collect(),
-                    ));
-                }
-                let re = cache.get(pattern)?;
-                let mut parts: Vec<Value> = re.split(input).map(text).collect();
-                // Java drops the empty leading piece of a zero-width match at 0.
-                if re
-                    .find(input)
-                    .is_some_and(|m| m.start() == 0 && m.end() == 0)
-                    && parts.len() > 1
-                {
-                    parts.remove(0);
+                    if parts.len() > 1 && parts[0].as_str() == Some("") {
+                        parts.remove(0);
+                    }
+                    while parts.len() > 1 && parts.last().and_then(Value::as_str) == Some("") {
+                        parts.pop();
+                    }
                 }
                 Ok(Value::Array(parts))
             }

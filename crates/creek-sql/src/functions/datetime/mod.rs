@@ -180,6 +180,37 @@ pub fn functions() -> Vec<Arc<dyn ScalarFunction>> {
     ]
 }
 
+/// A compiled Java `DateTimeFormatter` pattern for code outside the
+/// function library, e.g. a `timestamp_format` WITH property: parses and
+/// formats epoch millis as STRINGTOTIMESTAMP / TIMESTAMPTOSTRING do.
+#[derive(Debug, Clone)]
+pub struct TimestampFormat {
+    pattern: Pattern,
+    zone: Zone,
+}
+
+impl TimestampFormat {
+    /// `zone`: a Java zone id; `None` is UTC. Errors carry Java's message.
+    pub fn new(pattern: &str, zone: Option<&str>) -> Result<TimestampFormat, String> {
+        Ok(TimestampFormat {
+            pattern: Pattern::compile(pattern)?,
+            zone: match zone {
+                Some(z) => Zone::of(z)?,
+                None => Zone::utc(),
+            },
+        })
+    }
+
+    /// Epoch millis of `text`; a zone or offset in the text wins.
+    pub fn parse(&self, text: &str) -> Result<i64, String> {
+        parse_instant(&self.pattern, text, &self.zone)
+    }
+
+    pub fn format(&self, epoch_ms: i64) -> Result<String, String> {
+        format_instant(&self.pattern, &self.zone, epoch_ms)
+    }
+}
+
 /// A function resolved by hand, so constant patterns and zones compile once.
 struct Func {
     name: &'static str,
@@ -333,10 +364,10 @@ fn time_fields(ms_of_day: i64) -> (u32, u32, u32, u32) {
 pub fn format_instant(p: &Pattern, zone: &Zone, ms: i64) -> Result<String, String> {
     let secs = ms.div_euclid(1000);
     let off = zone.offset_at(secs);
-    let local_ms = ms + off as i64 * 1000;
+    let out_of_range = || format!("Instant exceeds minimum or maximum instant: {ms}");
+    let local_ms = ms.checked_add(off as i64 * 1000).ok_or_else(out_of_range)?;
     let days = local_ms.div_euclid(MS_PER_DAY);
-    let date =
-        civil(days).ok_or_else(|| format!("Instant exceeds minimum or maximum instant: {ms}"))?;
+    let date = civil(days).ok_or_else(out_of_range)?;
     let input = FmtInput {
         date: Some(date_fields(date)),
         time: Some(time_fields(local_ms.rem_euclid(MS_PER_DAY))),
@@ -508,39 +539,68 @@ fn days_of(d: NaiveDate) -> i64 {
     d.num_days_from_ce() as i64 - CE_TO_EPOCH_DAYS as i64
 }
 
-/// PARSE_DATE: a time field in the text is an error.
-fn parse_date_only(p: &Pattern, text: &str) -> Result<i64, String> {
-    let parsed = p.parse(text)?;
-    if parsed.has_any(Field::is_time).is_some() {
+/// PARSE_DATE, which ksqlDB implements with commons-lang's
+/// `FastDateFormat` (SimpleDateFormat patterns) in GMT: text after the
+/// pattern is ignored, out-of-range months and days roll over, and a
+/// result that is not midnight is an error.
+fn parse_date_lenient(p: &Pattern, text: &str) -> Result<i64, String> {
+    let parsed = p.parse_legacy(text)?;
+    let year = parsed_year(&parsed);
+    let start = NaiveDate::from_ymd_opt(year_i32(year, text)?, 1, 1)
+        .ok_or_else(|| format!("Unparseable date: {text}"))?;
+    let date = match (parsed.get(Field::DayOfYear), parsed.get(Field::Month)) {
+        (Some(doy), None) => start.checked_add_signed(chrono::Duration::days(doy - 1)),
+        (_, month) => {
+            let months = month.unwrap_or(1) - 1;
+            let y = year + months.div_euclid(12);
+            let m = months.rem_euclid(12) as u32 + 1;
+            NaiveDate::from_ymd_opt(year_i32(y, text)?, m, 1).and_then(|d| {
+                d.checked_add_signed(chrono::Duration::days(
+                    parsed.get(Field::Day).unwrap_or(1) - 1,
+                ))
+            })
+        }
+    }
+    .ok_or_else(|| format!("Unparseable date: {text}"))?;
+    let time = resolve_time(&parsed, text)?;
+    let local = NaiveDateTime::new(date, time);
+    let secs = match (parsed.get(Field::Offset), &parsed.zone) {
+        (Some(off), _) => local.and_utc().timestamp() - off,
+        (None, Some(z)) => z.local_to_epoch(&local),
+        (None, None) => local.and_utc().timestamp(),
+    };
+    if secs.rem_euclid(86_400) != 0 || time.nanosecond() >= 1_000_000 {
         return Err("Date format contains time field.".into());
     }
-    Ok(days_of(resolve_date(&parsed, text)?))
+    Ok(secs.div_euclid(86_400))
 }
 
-/// PARSE_TIME: a date field in the text is an error, named as Java's
-/// resolved `TemporalAccessor` reports it.
+fn parsed_year(p: &Parsed) -> i64 {
+    match (p.get(Field::Year), p.get(Field::YearOfEra)) {
+        (Some(y), _) => y,
+        (None, Some(yoe)) => {
+            if p.get(Field::Era) == Some(0) {
+                1 - yoe
+            } else {
+                yoe
+            }
+        }
+        (None, None) => 1970,
+    }
+}
+
+fn year_i32(year: i64, text: &str) -> Result<i32, String> {
+    i32::try_from(year)
+        .ok()
+        .filter(|y| (-262_000..=262_000).contains(y))
+        .ok_or_else(|| invalid(text, "Year", -999_999_999, 999_999_999, year))
+}
+
+/// PARSE_TIME: a date field in the text is an error.
 fn parse_time_only(p: &Pattern, text: &str) -> Result<i64, String> {
     let parsed = p.parse(text)?;
     if parsed.has_any(Field::is_date).is_some() {
-        let has = |f| parsed.get(f).is_some();
-        let year = has(Field::Year) || has(Field::YearOfEra);
-        let full_date = year && (has(Field::DayOfYear) || (has(Field::Month) && has(Field::Day)));
-        let name = if full_date || has(Field::DayOfWeek) {
-            "DayOfWeek"
-        } else if has(Field::Day) {
-            "DayOfMonth"
-        } else if has(Field::DayOfYear) {
-            "DayOfYear"
-        } else if has(Field::Month) {
-            "MonthOfYear"
-        } else if year {
-            "Year"
-        } else if has(Field::Quarter) {
-            "QuarterOfYear"
-        } else {
-            "Era"
-        };
-        return Err(format!("Unsupported field: {name}"));
+        return Err("Time format contains date field.".into());
     }
     let t = resolve_time(&parsed, text)?;
     Ok(t.num_seconds_from_midnight() as i64 * 1000 + (t.nanosecond() / 1_000_000) as i64)
@@ -579,10 +639,13 @@ fn show_instant(ms: i64, shown: Shown) -> String {
 }
 
 /// `(instant, pattern [, zone])` to STRING.
+/// `default_zone`: FORMAT_TIMESTAMP defaults to GMT and names it in its
+/// messages; TIMESTAMPTOSTRING uses the system zone (UTC here) silently.
 fn resolve_format_instant(
     args: &[Arg],
     instant_types: &[SqlType],
     shown: Shown,
+    default_zone: Option<&'static str>,
 ) -> Result<Resolved, ResolveError> {
     check((2..=3).contains(&args.len()))?;
     check(is(&args[0], instant_types))?;
@@ -590,7 +653,10 @@ fn resolve_format_instant(
     let pats = patterns(args.get(1));
     let zs = zones(args.get(2));
     let has_zone = args.len() == 3;
-    let utc = Zone::utc();
+    let utc = match default_zone {
+        Some(z) => Zone::of(z).unwrap_or_else(|_| Zone::utc()),
+        None => Zone::utc(),
+    };
     Ok(Resolved::new(SqlType::String, move |v: &[Value]| {
         let Some(ms) = epoch_ms(&v[0]) else {
             return Ok(Value::Null);
@@ -599,9 +665,9 @@ fn resolve_format_instant(
             return Ok(Value::Null);
         };
         let fail = |e: String| {
-            let at = match v.get(2).and_then(Value::as_str) {
-                Some(z) => format!(" at timeZone '{z}'"),
-                None => String::new(),
+            let at = match (v.get(2).and_then(Value::as_str), default_zone) {
+                (Some(z), _) | (None, Some(z)) => format!(" at timeZone '{z}'"),
+                (None, None) => String::new(),
             };
             format!(
                 "Failed to format timestamp {}{at} with formatter '{}': {e}",
@@ -635,15 +701,22 @@ fn resolve_timestamptostring(args: &[Arg]) -> Result<Resolved, ResolveError> {
             SqlType::Date,
         ],
         Shown::Millis,
+        None,
     )
 }
 
 fn resolve_format_timestamp(args: &[Arg]) -> Result<Resolved, ResolveError> {
-    resolve_format_instant(args, &[SqlType::Timestamp, SqlType::Date], Shown::Timestamp)
+    resolve_format_instant(
+        args,
+        &[SqlType::Timestamp, SqlType::Date],
+        Shown::Timestamp,
+        Some("GMT"),
+    )
 }
 
 /// `(string, pattern [, zone])` to epoch millis. `default_zone_shown`:
-/// PARSE_TIMESTAMP names the default zone in its messages.
+/// PARSE_TIMESTAMP defaults to GMT and names it in its messages;
+/// STRINGTOTIMESTAMP uses the system zone (UTC here) silently.
 fn resolve_parse_instant(
     args: &[Arg],
     wrap: fn(i64) -> Value,
@@ -655,7 +728,11 @@ fn resolve_parse_instant(
     let pats = patterns(args.get(1));
     let zs = zones(args.get(2));
     let has_zone = args.len() == 3;
-    let utc = Zone::utc();
+    let utc = if default_zone_shown {
+        Zone::of("GMT").unwrap_or_else(|_| Zone::utc())
+    } else {
+        Zone::utc()
+    };
     Ok(Resolved::new(returns, move |v: &[Value]| {
         let Some(text) = v[0].as_str() else {
             return Ok(Value::Null);
@@ -666,7 +743,7 @@ fn resolve_parse_instant(
         let fail = |e: String| {
             let at = match v.get(2).and_then(Value::as_str) {
                 Some(z) => format!(" at timezone '{z}'"),
-                None if default_zone_shown => " at timezone 'UTC'".to_string(),
+                None if default_zone_shown => " at timezone 'GMT'".to_string(),
                 None => String::new(),
             };
             format!(
@@ -807,7 +884,7 @@ fn resolve_format_time(args: &[Arg]) -> Result<Resolved, ResolveError> {
 }
 
 fn resolve_parse_date(args: &[Arg]) -> Result<Resolved, ResolveError> {
-    resolve_parse_plain(args, SqlType::Date, "date", parse_date_only, |d| {
+    resolve_parse_plain(args, SqlType::Date, "date", parse_date_lenient, |d| {
         Value::Date(d as i32)
     })
 }
@@ -896,7 +973,7 @@ fn resolve_convert_tz(args: &[Arg]) -> Result<Resolved, ResolveError> {
         let (f, t) = (f.map_err(invalid)?, t.map_err(invalid)?);
         let secs = ms.div_euclid(1000);
         let delta = t.offset_at(secs) as i64 - f.offset_at(secs) as i64;
-        Ok(Value::Timestamp(ms + delta * 1000))
+        Ok(Value::Timestamp(ms.saturating_add(delta * 1000)))
     }))
 }
 

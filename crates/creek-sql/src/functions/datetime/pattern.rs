@@ -303,13 +303,13 @@ fn text_candidates(field: Field, style: Style) -> Vec<(String, i64)> {
         .iter()
         .map(|v| (text_for(field, style, *v).into_owned(), *v))
         .collect();
-    if style == Style::Full && matches!(field, Field::Month | Field::DayOfWeek) {
-        // Java accepts the short form too when parsing leniently; we do too.
-        out.extend(
-            range
-                .iter()
-                .map(|v| (text_for(field, Style::Short, *v).into_owned(), *v)),
-        );
+    if matches!(field, Field::Month | Field::DayOfWeek) {
+        // Parsing accepts both full and short names (as lenient Java and
+        // SimpleDateFormat do).
+        out.extend(range.iter().flat_map(|v| {
+            [Style::Full, Style::Short].map(|st| (text_for(field, st, *v).into_owned(), *v))
+        }));
+        out.dedup();
     }
     out.sort_by_key(|(t, _)| std::cmp::Reverse(t.len()));
     out
@@ -408,9 +408,20 @@ impl Pattern {
         format_items(&self.items, input, out)
     }
 
+    /// Parses like `SimpleDateFormat` / commons-lang `FastDateFormat`:
+    /// text after the pattern is ignored, numbers not followed by numbers
+    /// are read greedily, and `yy` uses the 80-years-back century window.
+    pub fn parse_legacy(&self, text: &str) -> Result<Parsed, String> {
+        let mut parsed = Parsed::default();
+        match parse_items(&self.items, text, 0, &mut parsed, true) {
+            Ok(_) => Ok(parsed),
+            Err(_) => Err(format!("Unparseable date: {text}")),
+        }
+    }
+
     pub fn parse(&self, text: &str) -> Result<Parsed, String> {
         let mut parsed = Parsed::default();
-        match parse_items(&self.items, text, 0, &mut parsed) {
+        match parse_items(&self.items, text, 0, &mut parsed, false) {
             Ok(pos) if pos == text.len() => Ok(parsed),
             Ok(pos) => Err(format!(
                 "Text '{text}' could not be parsed, unparsed text found at index {}",
@@ -883,9 +894,18 @@ fn full_zone_name(zone: &Zone, off: i32) -> Option<&'static str> {
 // ---------------------------------------------------------------- parse
 
 /// Parses `items` from byte position `pos`; `Err(pos)` where it failed.
-fn parse_items(items: &[Item], text: &str, mut pos: usize, p: &mut Parsed) -> Result<usize, usize> {
+fn parse_items(
+    items: &[Item],
+    text: &str,
+    mut pos: usize,
+    p: &mut Parsed,
+    legacy: bool,
+) -> Result<usize, usize> {
     let bytes = text.as_bytes();
     for (idx, item) in items.iter().enumerate() {
+        // SimpleDateFormat reads a number not followed by another number
+        // greedily, whatever its pattern width.
+        let greedy = legacy && items.get(idx + 1).and_then(Item::fixed_width).is_none();
         match item {
             Item::Lit(lit) => {
                 let end = pos + lit.len();
@@ -914,6 +934,7 @@ fn parse_items(items: &[Item], text: &str, mut pos: usize, p: &mut Parsed) -> Re
                     .iter()
                     .take_while(|b| b.is_ascii_digit())
                     .count();
+                let (min, max) = if greedy { (&1, &19) } else { (min, max) };
                 let mut take = avail.min(*max).min(18);
                 if min != max {
                     // Adjacent value parsing: leave room for the fixed-width
@@ -933,11 +954,19 @@ fn parse_items(items: &[Item], text: &str, mut pos: usize, p: &mut Parsed) -> Re
                     .iter()
                     .take_while(|b| b.is_ascii_digit())
                     .count();
+                if legacy && greedy && digits != 2 && digits > 0 {
+                    // SimpleDateFormat: not two digits is a literal year.
+                    let take = digits.min(18);
+                    let v: i64 = text[pos..pos + take].parse().map_err(|_| pos)?;
+                    p.set(*field, v);
+                    pos += take;
+                    continue;
+                }
                 if digits < 2 {
                     return Err(pos);
                 }
                 let v: i64 = text[pos..pos + 2].parse().map_err(|_| pos)?;
-                p.set(*field, 2000 + v);
+                p.set(*field, if legacy { century_window(v) } else { 2000 + v });
                 pos += 2;
             }
             Item::Fraction(width) => {
@@ -1024,7 +1053,7 @@ fn parse_items(items: &[Item], text: &str, mut pos: usize, p: &mut Parsed) -> Re
             }
             Item::Optional(inner) => {
                 let mut trial = p.clone();
-                if let Ok(end) = parse_items(inner, text, pos, &mut trial) {
+                if let Ok(end) = parse_items(inner, text, pos, &mut trial, legacy) {
                     *p = trial;
                     pos = end;
                 }
@@ -1032,6 +1061,22 @@ fn parse_items(items: &[Item], text: &str, mut pos: usize, p: &mut Parsed) -> Re
         }
     }
     Ok(pos)
+}
+
+/// SimpleDateFormat's two-digit year: within 80 years before and 20
+/// years after now.
+fn century_window(yy: i64) -> i64 {
+    let now_year = 1970
+        + std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64 / 31_556_952)
+            .unwrap_or(56);
+    let start = now_year - 80;
+    let mut year = start / 100 * 100 + yy;
+    if year < start {
+        year += 100;
+    }
+    year
 }
 
 /// `+HH`, `+HHMM`, `+HH:MM`, `+HH:MM:SS`, `+HHMMSS`, `+H`.

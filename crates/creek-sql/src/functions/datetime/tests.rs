@@ -269,9 +269,9 @@ fn parse_errors_are_ksqldb_style() {
         "Failed to parse timestamp 'not a timestamp' with formatter 'yyyy-MM-dd': \
          Text 'not a timestamp' could not be parsed at index 0"
     );
-    let e = call("PARSE_DATE", &[s("2020-01-01x"), s("yyyy-MM-dd")]).unwrap_err();
+    let e = call("STRINGTODATE", &[s("2020-01-01x"), s("yyyy-MM-dd")]).unwrap_err();
     assert!(e.contains("unparsed text found at index 10"), "{e}");
-    let e = call("PARSE_DATE", &[s("2020-13-01"), s("yyyy-MM-dd")]).unwrap_err();
+    let e = call("STRINGTODATE", &[s("2020-13-01"), s("yyyy-MM-dd")]).unwrap_err();
     assert!(
         e.contains("Invalid value for MonthOfYear (valid values 1 - 12): 13"),
         "{e}"
@@ -297,7 +297,7 @@ fn parse_errors_are_ksqldb_style() {
     );
     let e = call("PARSE_TIMESTAMP", &[s("x"), s("yyyy")]).unwrap_err();
     assert!(
-        e.starts_with("Failed to parse timestamp 'x' at timezone 'UTC' with formatter 'yyyy'"),
+        e.starts_with("Failed to parse timestamp 'x' at timezone 'GMT' with formatter 'yyyy'"),
         "{e}"
     );
     let e = call(
@@ -343,7 +343,15 @@ fn date_strings_qtt() {
     let e = call("FORMAT_DATE", &[Value::Date(0), s("yyyy HH")]).unwrap_err();
     assert!(e.contains("Unsupported field: HourOfDay"), "{e}");
     let e = call("PARSE_DATE", &[s("2020 10"), s("yyyy HH")]).unwrap_err();
-    assert!(e.contains("Date format contains time field."), "{e}");
+    assert_eq!(
+        e,
+        "Failed to parse date '2020 10' with formatter 'yyyy HH': Date format contains time field."
+    );
+    let e = call("PARSE_DATE", &[s("abcd"), s("yyyy-MM-dd")]).unwrap_err();
+    assert_eq!(
+        e,
+        "Failed to parse date 'abcd' with formatter 'yyyy-MM-dd': Unparseable date: abcd"
+    );
 }
 
 #[test]
@@ -371,9 +379,7 @@ fn time_strings_qtt() {
     let e = call("FORMAT_TIME", &[Value::Time(0), s("yyyy")]).unwrap_err();
     assert!(e.contains("Unsupported field: YearOfEra"), "{e}");
     let e = call("PARSE_TIME", &[s("2020"), s("yyyy")]).unwrap_err();
-    assert!(e.ends_with("Unsupported field: Year"), "{e}");
-    let e = call("PARSE_TIME", &[s("2020-01-01 10"), s("yyyy-MM-dd HH")]).unwrap_err();
-    assert!(e.ends_with("Unsupported field: DayOfWeek"), "{e}");
+    assert!(e.ends_with("Time format contains date field."), "{e}");
     let e = call("FORMAT_TIME", &[Value::Time(65_000), s("x'")]).unwrap_err();
     assert_eq!(
         e,
@@ -491,8 +497,13 @@ fn pattern_parsing_details() {
     );
     // Day 31 in a 30-day month is clipped (SMART resolving).
     assert_eq!(
+        ok("STRINGTODATE", &[s("1970-04-31"), s("yyyy-MM-dd")]),
+        Value::Int(119)
+    );
+    // PARSE_DATE rolls over instead (SimpleDateFormat is lenient).
+    assert_eq!(
         ok("PARSE_DATE", &[s("1970-04-31"), s("yyyy-MM-dd")]),
-        Value::Date(119)
+        Value::Date(120)
     );
     // Fractions.
     assert_eq!(
@@ -812,4 +823,109 @@ fn local_times_in_gaps_and_overlaps_resolve_like_java() {
     assert_eq!(p("2021-03-14 02:30"), Value::Bigint(1615707000000));
     // In the fall-back overlap: the earlier offset (EDT).
     assert_eq!(p("2021-11-07 01:30"), Value::Bigint(1636263000000));
+}
+
+#[test]
+fn parse_date_is_lenient_like_fast_date_format() {
+    let p = |text: &str, pat: &str| call("PARSE_DATE", &[s(text), s(pat)]);
+    // null.json: text after the pattern is ignored.
+    assert_eq!(
+        p("2003-12-24-01-01", "yyyy-MM-dd").unwrap(),
+        Value::Date(12410)
+    );
+    assert_eq!(p("2004-01-01", "yyyy-MM-dd").unwrap(), Value::Date(12418));
+    assert_eq!(p("2012-01-01", "yyyy-MM-dd").unwrap(), Value::Date(15340));
+    assert!(p("2004", "yyyy-MM-dd").is_err());
+    // Months and days roll over.
+    assert_eq!(p("2019-13-01", "yyyy-MM-dd").unwrap(), Value::Date(18262));
+    assert_eq!(p("1970-01-32", "yyyy-MM-dd").unwrap(), Value::Date(31));
+    // Numbers not followed by numbers are read greedily.
+    assert_eq!(p("1-2-1970", "dd-MM-yyyy").unwrap(), Value::Date(31));
+    // A midnight time is fine, another time is not.
+    assert_eq!(
+        p("1970-01-02 00:00", "yyyy-MM-dd HH:mm").unwrap(),
+        Value::Date(1)
+    );
+    assert!(p("1970-01-02 00:01", "yyyy-MM-dd HH:mm").is_err());
+    // Two-digit years use the window 80 years back from now.
+    assert_eq!(p("01/02/21", "dd/MM/yy").unwrap(), Value::Date(18659));
+    assert_eq!(p("01/01/1970", "dd/MM/yy").unwrap(), Value::Date(0));
+}
+
+#[test]
+fn default_zones() {
+    // FORMAT_TIMESTAMP defaults to GMT, TIMESTAMPTOSTRING to the system zone (UTC).
+    assert_eq!(
+        ok_str("FORMAT_TIMESTAMP", &[Value::Timestamp(0), s("HH:mm z")]),
+        "00:00 GMT"
+    );
+    assert_eq!(
+        ok_str("TIMESTAMPTOSTRING", &[Value::Bigint(0), s("HH:mm z")]),
+        "00:00 UTC"
+    );
+    let e = call("FORMAT_TIMESTAMP", &[Value::Timestamp(0), s("b")]).unwrap_err();
+    assert_eq!(
+        e,
+        "Failed to format timestamp 1970-01-01 00:00:00.0 at timeZone 'GMT' with formatter 'b': \
+         Unknown pattern letter: b"
+    );
+}
+
+#[test]
+fn month_and_day_names_parse_in_either_length() {
+    assert_eq!(
+        ok("PARSE_DATE", &[s("01-January-2022"), s("dd-MMM-yyyy")]),
+        Value::Date(18993)
+    );
+    assert_eq!(
+        ok(
+            "STRINGTODATE",
+            &[s("Sat 01 jan 2022"), s("EEEE dd MMMM yyyy")]
+        ),
+        Value::Int(18993)
+    );
+}
+
+#[test]
+fn extreme_values_do_not_panic() {
+    for ms in [i64::MIN, i64::MAX, -62_135_596_800_001, 253_402_300_800_000] {
+        let _ = call(
+            "TIMESTAMPTOSTRING",
+            &[
+                Value::Bigint(ms),
+                s("yyyy-MM-dd HH:mm:ss.SSS z"),
+                s("America/New_York"),
+            ],
+        );
+        let _ = call("CONVERT_TZ", &[Value::Timestamp(ms), s("UTC"), s("+18:00")]);
+    }
+    for d in [i32::MIN, i32::MAX] {
+        let _ = call("FORMAT_DATE", &[Value::Date(d), s("yyyy-MM-dd")]);
+        let _ = call("TIMESTAMPTOSTRING", &[Value::Date(d), s("yyyy-MM-dd")]);
+    }
+    let _ = call(
+        "PARSE_TIMESTAMP",
+        &[s("99999999999999999-01-01"), s("yyyy-MM-dd")],
+    );
+    let _ = call(
+        "PARSE_DATE",
+        &[s("99999999999999999-01-01"), s("yyyy-MM-dd")],
+    );
+    let _ = call("STRINGTODATE", &[s("-99999999-99-99"), s("yyyy-MM-dd")]);
+    // Year 10000 prints with a sign, as Java's EXCEEDS_PAD does.
+    assert_eq!(
+        ok_str("FORMAT_DATE", &[Value::Date(2_932_897), s("yyyy-MM-dd")]),
+        "+10000-01-01"
+    );
+}
+
+#[test]
+fn timestamp_format_helper() {
+    let f = TimestampFormat::new("yyyy-MM-dd'T'HH:mm:ssX", None).unwrap();
+    assert_eq!(f.parse("2018-05-11T21:58:33Z").unwrap(), 1526075913000);
+    assert!(f.parse("not a timestamp").is_err());
+    assert_eq!(f.format(1526075913000).unwrap(), "2018-05-11T21:58:33Z");
+    let f = TimestampFormat::new("yyyy-MM-dd HH:mm", Some("+02:00")).unwrap();
+    assert_eq!(f.parse("1970-01-01 02:00").unwrap(), 0);
+    assert!(TimestampFormat::new("yyyy", Some("Nowhere/Land")).is_err());
 }

@@ -130,6 +130,10 @@ fn is_json_string() {
         one("IS_JSON_STRING", Some("{\"a\" 1}")),
         Value::Boolean(false)
     );
+    // Jackson stops after the first value; a number must end at whitespace.
+    assert_eq!(one("IS_JSON_STRING", Some("1 abc")), Value::Boolean(true));
+    assert_eq!(one("IS_JSON_STRING", Some("1abc")), Value::Boolean(false));
+    assert_eq!(one("IS_JSON_STRING", Some("[1]]")), Value::Boolean(true));
 }
 
 #[test]
@@ -227,9 +231,10 @@ fn json_concat() {
     );
     assert_eq!(c(&[Some("1"), Some(""), Some("2")]), Value::Null);
     assert_eq!(
-        two("[1.50, 1e2]", "[\"\\u00e9\"]"),
-        s("[1.5,100.0,\"\u{e9}\"]")
+        two("[1.50, 1e2, -0.5e-3]", "[\"\\u00e9\"]"),
+        s("[1.50,100,-0.0005,\"\u{e9}\"]")
     );
+    assert!(try_call("JSON_CONCAT", &[Some(STR), Some(STR)], &[s("[1"), s("[]")]).is_err());
 }
 
 #[test]
@@ -244,6 +249,8 @@ fn json_items_keys_records() {
     );
     assert_eq!(one("JSON_ITEMS", Some("[]")), strs(&[]));
     assert_eq!(one("JSON_ITEMS", Some("{}")), Value::Null);
+    assert_eq!(one("JSON_ITEMS", Some("[{}, 1]")), Value::Null);
+    assert!(try_call("JSON_ITEMS", &[Some(STR)], &[s("[{}")]).is_err());
     assert_eq!(
         one("JSON_KEYS", Some("{\"Red\": 3, \"Green\": 5}")),
         strs(&["Red", "Green"])
@@ -281,7 +288,7 @@ fn extract_json_field() {
     };
     let doc = "{\"type\": \"A\", \"n\": 1.50, \"a\": [10, {\"b\": \"c\"}], \"z\": null, \"o\": {\"k\": [1]}}";
     assert_eq!(x(doc, "$.type"), s("A"));
-    assert_eq!(x(doc, "$.n"), s("1.5"));
+    assert_eq!(x(doc, "$.n"), s("1.50"));
     assert_eq!(x(doc, "$.a[0]"), s("10"));
     assert_eq!(x(doc, "$.a[1].b"), s("c"));
     assert_eq!(x(doc, "$['a'][1][\"b\"]"), s("c"));
@@ -293,7 +300,7 @@ fn extract_json_field() {
     assert_eq!(x(doc, "$.type.x"), Value::Null);
     assert_eq!(
         x(doc, "$"),
-        s("{\"type\":\"A\",\"n\":1.5,\"a\":[10,{\"b\":\"c\"}],\"z\":null,\"o\":{\"k\":[1]}}")
+        s("{\"type\":\"A\",\"n\":1.50,\"a\":[10,{\"b\":\"c\"}],\"z\":null,\"o\":{\"k\":[1]}}")
     );
     assert!(try_call(
         "EXTRACTJSONFIELD",
@@ -319,7 +326,22 @@ fn java_number_text() {
     assert_eq!(java_double(1.5e10), "1.5E10");
     assert_eq!(java_double(-2.0), "-2.0");
     assert_eq!(java_double(0.0), "0.0");
-    assert_eq!(java_decimal(&Decimal::new(1, 7)), "1E-7");
-    assert_eq!(java_decimal(&Decimal::new(-12, 9)), "-1.2E-8");
-    assert_eq!(java_decimal(&Decimal::new(123, 6)), "0.000123");
+    assert_eq!(plain_number("1E-7"), "0.0000001");
+    assert_eq!(plain_number("-12"), "-12");
+    assert_eq!(plain_number("1.0e+2"), "100");
+    assert_eq!(
+        to_json(SqlType::decimal(9, 9), Value::Decimal(Decimal::new(1, 9))),
+        s("0.000000001")
+    );
+}
+
+#[test]
+fn every_function_is_described() {
+    let all = functions();
+    assert_eq!(all.len(), 9);
+    for f in all {
+        assert!(!f.signatures().is_empty(), "{}", f.name());
+        assert_eq!(f.category(), "JSON");
+        assert!(!f.description().is_empty());
+    }
 }

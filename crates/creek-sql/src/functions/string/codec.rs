@@ -30,6 +30,21 @@ pub fn base64_encode(bytes: &[u8]) -> String {
     out
 }
 
+/// Java's MIME base64 encoder (ksqlDB's `BytesUtils`): lines of at most 76
+/// characters separated by CRLF.
+pub fn base64_encode_mime(bytes: &[u8]) -> String {
+    let flat = base64_encode(bytes);
+    if flat.len() <= 76 {
+        return flat;
+    }
+    let lines: Vec<&str> = flat
+        .as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).unwrap_or_default())
+        .collect();
+    lines.join("\r\n")
+}
+
 fn b64_value(c: u8) -> Option<u32> {
     match c {
         b'A'..=b'Z' => Some((c - b'A') as u32),
@@ -281,15 +296,15 @@ pub fn format_date(days: i64) -> String {
     format!("{}-{m:02}-{d:02}", year_text(y))
 }
 
-/// `HH:mm:ss` with the milliseconds only when not zero (`ISO_LOCAL_TIME`).
+/// ksqlDB's `SqlTimeTypes.formatTime`: `LocalTime.ofSecondOfDay(..).toString()`,
+/// so milliseconds are dropped and zero seconds too (`HH:mm`).
 pub fn format_time(ms_of_day: i64) -> String {
-    let ms = ms_of_day.rem_euclid(86_400_000);
-    let (h, mi, s, milli) = (ms / 3_600_000, ms / 60_000 % 60, ms / 1000 % 60, ms % 1000);
-    if milli == 0 {
-        format!("{h:02}:{mi:02}:{s:02}")
+    let secs = ms_of_day.rem_euclid(86_400_000) / 1000;
+    let (h, mi, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    if s == 0 {
+        format!("{h:02}:{mi:02}")
     } else {
-        let frac = format!("{milli:03}");
-        format!("{h:02}:{mi:02}:{s:02}.{}", frac.trim_end_matches('0'))
+        format!("{h:02}:{mi:02}:{s:02}")
     }
 }
 
@@ -314,12 +329,13 @@ fn num(text: &str, len: usize) -> Option<u32> {
     text.parse().ok()
 }
 
-/// `yyyy-MM-dd` to days since the epoch.
+/// `yyyy-MM-dd` to days since the epoch; partial `yyyy` and `yyyy-MM` are
+/// completed with the first month and day, as ksqlDB does.
 pub fn parse_date(text: &str) -> Option<i64> {
     let mut parts = text.splitn(3, '-');
     let y = num(parts.next()?, 4)?;
-    let m = num(parts.next()?, 2)?;
-    let d = num(parts.next()?, 2)?;
+    let m = parts.next().map_or(Some(1), |p| num(p, 2))?;
+    let d = parts.next().map_or(Some(1), |p| num(p, 2))?;
     if !(1..=12).contains(&m) || d == 0 || d > 31 {
         return None;
     }
@@ -356,18 +372,48 @@ pub fn parse_time(text: &str) -> Option<i64> {
     Some(((h as i64 * 60 + mi as i64) * 60 + s as i64) * 1000 + ms)
 }
 
-/// `yyyy-MM-dd['T'HH:mm[:ss[.SSS]]]` (UTC) to epoch milliseconds.
+/// `yyyy[-MM[-dd['T'HH[:mm[:ss[.SSS]]]]]]` with an optional `Z` or `±HH:mm`
+/// zone (UTC by default) to epoch milliseconds, as ksqlDB's partial
+/// timestamp parser.
 pub fn parse_timestamp(text: &str) -> Option<i64> {
     let (date, time) = match text.split_once('T') {
         Some((d, t)) => (d, Some(t)),
         None => (text, None),
     };
     let days = parse_date(date)?;
-    let ms = match time {
-        Some(t) => parse_time(t)?,
-        None => 0,
+    let (ms, offset_ms) = match time {
+        Some(t) => {
+            let (clock, offset) = split_zone(t)?;
+            let clock = if clock.len() == 2 {
+                format!("{clock}:00")
+            } else {
+                clock.to_string()
+            };
+            (parse_time(&clock)?, offset)
+        }
+        None => (0, 0),
     };
-    Some(days * 86_400_000 + ms)
+    Some(days * 86_400_000 + ms - offset_ms)
+}
+
+/// Splits a zone suffix (`Z`, `+01:00`, `-0130`) off a time of day.
+fn split_zone(t: &str) -> Option<(&str, i64)> {
+    if let Some(clock) = t.strip_suffix('Z') {
+        return Some((clock, 0));
+    }
+    match t.rfind(['+', '-']) {
+        Some(i) => {
+            let zone = t[i + 1..].replace(':', "");
+            let h = num(zone.get(..2)?, 2)? as i64;
+            let m = match zone.get(2..) {
+                Some("") | None => 0,
+                Some(m) => num(m, 2)? as i64,
+            };
+            let sign = if &t[i..i + 1] == "-" { -1 } else { 1 };
+            Some((&t[..i], sign * (h * 60 + m) * 60_000))
+        }
+        None => Some((t, 0)),
+    }
 }
 
 #[cfg(test)]
@@ -380,6 +426,10 @@ mod tests {
         assert_eq!(base64_encode(b"no"), "bm8=");
         assert_eq!(base64_encode(b"!"), "IQ==");
         assert_eq!(base64_decode("bm8=").unwrap(), b"no");
+        let long = base64_encode_mime(&[0u8; 60]);
+        assert_eq!(long.len(), 80 + 2);
+        assert_eq!(&long[76..78], "\r\n");
+        assert_eq!(base64_decode_lenient(&long), vec![0u8; 60]);
         assert_eq!(base64_decode("").unwrap(), b"");
         assert!(base64_decode("b!8=").is_none());
         assert_eq!(base64_decode_lenient("zpXOu867zqzOtM6x").len(), 12);
@@ -402,13 +452,30 @@ mod tests {
     fn temporal_text() {
         assert_eq!(format_date(1000), "1972-09-27");
         assert_eq!(format_time(60_220_000), "16:43:40");
-        assert_eq!(format_time(60_220_500), "16:43:40.5");
+        assert_eq!(format_time(60_220_500), "16:43:40");
+        assert_eq!(format_time(60_180_000), "16:43");
+        assert_eq!(format_time(0), "00:00");
         assert_eq!(format_timestamp(60_220_000_000), "1971-11-28T23:46:40.000");
         assert_eq!(format_timestamp(-1), "1969-12-31T23:59:59.999");
         assert_eq!(parse_date("2022-06-14"), Some(19157));
         assert_eq!(parse_date("2022-02-30"), None);
         assert_eq!(parse_time("09:16:00"), Some(33_360_000));
         assert_eq!(parse_timestamp("2022-06-14"), Some(1_655_164_800_000));
+        assert_eq!(parse_date("2022"), parse_date("2022-01-01"));
+        assert_eq!(parse_date("2022-06"), parse_date("2022-06-01"));
+        assert_eq!(
+            parse_timestamp("2022-06-14T10"),
+            Some(1_655_164_800_000 + 36_000_000)
+        );
+        assert_eq!(
+            parse_timestamp("2022-06-14T10:00:00+01:00"),
+            Some(1_655_164_800_000 + 32_400_000)
+        );
+        assert_eq!(
+            parse_timestamp("2022-06-14T10:00:00.5Z"),
+            Some(1_655_164_800_000 + 36_000_500)
+        );
+        assert_eq!(parse_timestamp("2022-06-14Tx"), None);
         for d in [-800_000, -1, 0, 1, 19157, 2_000_000] {
             let (y, m, dd) = civil_from_days(d);
             assert_eq!(days_from_civil(y, m, dd), d);

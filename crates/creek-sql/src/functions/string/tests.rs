@@ -103,6 +103,12 @@ fn concat_ignores_nulls() {
 }
 
 #[test]
+fn concat_needs_two_arguments() {
+    assert!(try_call("CONCAT", &[t(STR)], &[s("a")]).is_err());
+    assert!(try_call("CONCAT_WS", &[t(STR)], &[s("a")]).is_err());
+}
+
+#[test]
 fn concat_ws_skips_nulls_and_needs_a_separator() {
     let types = [t(STR), t(STR), t(STR), t(STR), None, t(STR)];
     let row = |sep: Option<&str>, c: [Option<&str>; 3]| {
@@ -217,6 +223,8 @@ fn substring_positions() {
     assert_eq!(sub3("hello", -3, 2), s("ll"));
     assert_eq!(sub3("hello", 2, -1), s(""));
     assert_eq!(sub3("hello", 2, 100), s("ello"));
+    assert_eq!(sub2("\u{182b8}éa", 3), s("éa"));
+    assert_eq!(sub3("aé\u{182b8}", 2, 3), s("é\u{182b8}"));
     assert_eq!(
         call("SUBSTRING", &[t(STR), t(INT)], &[Value::Null, i(1)]),
         Value::Null
@@ -237,6 +245,8 @@ fn len_of_strings_and_bytes() {
     assert_eq!(str_fn("LEN", &[Some("")]), i(0));
     assert_eq!(str_fn("LEN", &[None]), Value::Null);
     assert_eq!(call("LEN", &[t(BYTES)], &[b64("YWJj")]), i(3));
+    // Java counts UTF-16 code units.
+    assert_eq!(str_fn("LEN", &[Some("\u{182b8}é")]), i(3));
 }
 
 #[test]
@@ -332,6 +342,20 @@ fn regexp_extract() {
 }
 
 #[test]
+fn java_regex_dialect() {
+    assert_eq!(java_pattern("\\d+"), "[0-9]+");
+    assert_eq!(java_pattern("[\\w-]"), "[a-zA-Z0-9_-]");
+    assert_eq!(java_pattern("\\Q.*\\E+"), "\\.\\*+");
+    assert_eq!(java_pattern("\\p{Alpha}\\P{Digit}"), "[a-zA-Z][^0-9]");
+    assert_eq!(java_pattern("\\p{L}"), "\\p{L}");
+    let ex = |p: &str, x: &str| str_fn("REGEXP_EXTRACT", &[Some(p), Some(x)]);
+    assert_eq!(ex("\\d+", "a\u{661}\u{662}7"), s("7"));
+    assert_eq!(ex("\\Q.\\E.", "ab.cd"), s(".c"));
+    assert_eq!(ex("\\p{Upper}+", "abCDe"), s("CD"));
+    assert_eq!(ex("\\S+", " x y"), s("x"));
+}
+
+#[test]
 fn splits() {
     let sp = |m: &str, d: &str| str_fn("SPLIT", &[Some(m), Some(d)]);
     assert_eq!(sp("a.b.c", "."), strs(&["a", "b", "c"]));
@@ -361,6 +385,11 @@ fn splits() {
     assert_eq!(rs(Some("zxy"), Some("(ab|cd)")), strs(&["zxy"]));
     assert_eq!(rs(None, Some("(ab|cd)")), Value::Null);
     assert_eq!(rs(Some("zxy"), None), Value::Null);
+    assert_eq!(rs(Some("abc"), Some("")), strs(&["a", "b", "c"]));
+    assert_eq!(rs(Some(""), Some("")), strs(&[""]));
+    assert_eq!(rs(Some("axxb"), Some("x*")), strs(&["a", "b"]));
+    assert_eq!(rs(Some("a,b,,"), Some(",")), strs(&["a", "b", "", ""]));
+    assert_eq!(rs(Some(",a"), Some(",")), strs(&["", "a"]));
 }
 
 #[test]
@@ -878,6 +907,19 @@ fn urls() {
         Value::Null
     );
     assert!(try_call("URL_EXTRACT_HOST", &[t(STR)], &[s("http://a b")]).is_err());
+    assert!(try_call(
+        "URL_EXTRACT_HOST",
+        &[t(STR)],
+        &[s("http://257.1/bogus/[url")]
+    )
+    .is_err());
+    assert!(try_call("URL_EXTRACT_PATH", &[t(STR)], &[s("http://a/%zz")]).is_err());
+    assert_eq!(u("URL_EXTRACT_HOST", "http://my_host:80/"), Value::Null);
+    assert_eq!(u("URL_EXTRACT_HOST", "http://[::1]:80/"), s("[::1]"));
+    assert_eq!(u("URL_EXTRACT_PORT", "http://[::1]:80/"), i(80));
+    assert_eq!(u("URL_EXTRACT_PATH", "http://a/b%20c"), s("/b c"));
+    assert_eq!(u("URL_EXTRACT_PATH", "mailto:someone"), Value::Null);
+    assert_eq!(u("URL_EXTRACT_PROTOCOL", "mailto:someone"), s("mailto"));
 }
 
 #[test]

@@ -1,0 +1,158 @@
+//! The engine over a real embedded log: persistent queries survive a restart
+//! without reprocessing or skipping, and bad records go to the processing log.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use creek_log::{EmbeddedLog, Log, LogConfig, LogStore, ProducerRecord};
+use creek_schema::Registry;
+use creek_sql_engine::engine::{Engine, EngineConfig, Session};
+
+async fn open(dir: &Path) -> (Arc<dyn LogStore>, Arc<Engine>) {
+    let log = Log::open(dir, LogConfig::default()).unwrap();
+    let store: Arc<dyn LogStore> = Arc::new(EmbeddedLog::new(log));
+    let registry = Registry::open(store.clone()).await.unwrap();
+    let engine = Engine::new(
+        store.clone(),
+        Some(registry),
+        EngineConfig {
+            spawn_queries: false,
+            ..EngineConfig::default()
+        },
+    );
+    engine.recover().await.unwrap();
+    engine.create_processing_log_stream().await.unwrap();
+    (store, engine)
+}
+
+async fn run(engine: &Arc<Engine>, sql: &str, session: &mut Session) {
+    for s in creek_sql::parse_script(sql).unwrap() {
+        engine
+            .execute(&s.statement, &s.text, session)
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", s.text));
+    }
+}
+
+async fn produce_json(store: &Arc<dyn LogStore>, topic: &str, values: &[String]) {
+    let records = values
+        .iter()
+        .map(|v| ProducerRecord {
+            key: None,
+            value: Some(bytes::Bytes::from(v.clone())),
+            headers: Vec::new(),
+            timestamp: Some(1),
+        })
+        .collect();
+    store.produce(topic, 0, records).await.unwrap();
+}
+
+async fn all_values(store: &Arc<dyn LogStore>, topic: &str) -> Vec<serde_json::Value> {
+    let partitions = store.describe_topic(topic).await.unwrap().partitions;
+    let mut out = Vec::new();
+    for p in 0..partitions {
+        let fetched = store
+            .fetch(topic, p, 0, 1 << 24, Duration::ZERO)
+            .await
+            .unwrap();
+        for r in fetched.records {
+            out.push(serde_json::from_slice(&r.value.unwrap()).unwrap());
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn queries_resume_after_a_restart_without_reprocessing() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let (store, engine) = open(dir.path()).await;
+        store
+            .create_topic("orders", 1, BTreeMap::new())
+            .await
+            .unwrap();
+        let mut session = Session::default();
+        run(
+            &engine,
+            "SET 'auto.offset.reset'='earliest';
+             CREATE STREAM orders (id INT, amount DOUBLE) WITH (kafka_topic='orders', value_format='JSON');
+             CREATE STREAM big AS SELECT id, amount * 2 AS doubled FROM orders WHERE amount > 10;",
+            &mut session,
+        )
+        .await;
+        let batch: Vec<String> = (0..100)
+            .map(|i| format!(r#"{{"ID": {i}, "AMOUNT": {}}}"#, i as f64))
+            .collect();
+        produce_json(&store, "orders", &batch).await;
+        engine.run_until_idle().await.unwrap();
+        assert_eq!(all_values(&store, "BIG").await.len(), 89);
+        assert_eq!(engine.queries()[0].id, "CSAS_BIG_0");
+    }
+    // A new engine over the same log: the stream and its query come back
+    // from the command topic and resume from the committed offsets.
+    let (store, engine) = open(dir.path()).await;
+    assert!(engine.metastore().source("ORDERS").is_some());
+    assert_eq!(engine.queries().len(), 1);
+    assert_eq!(engine.queries()[0].id, "CSAS_BIG_0");
+    let batch: Vec<String> = (100..150)
+        .map(|i| format!(r#"{{"ID": {i}, "AMOUNT": {}}}"#, i as f64))
+        .collect();
+    produce_json(&store, "orders", &batch).await;
+    engine.run_until_idle().await.unwrap();
+    let out = all_values(&store, "BIG").await;
+    assert_eq!(out.len(), 139, "each input row exactly once");
+    let mut ids: Vec<i64> = out.iter().map(|v| v["ID"].as_i64().unwrap()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 139);
+    // A new query id continues the sequence.
+    let mut session = Session::default();
+    run(
+        &engine,
+        "CREATE STREAM small AS SELECT id FROM orders WHERE amount <= 10;",
+        &mut session,
+    )
+    .await;
+    assert!(engine.queries().iter().any(|q| q.id == "CSAS_SMALL_1"));
+}
+
+#[tokio::test]
+async fn bad_records_go_to_the_processing_log_and_the_query_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, engine) = open(dir.path()).await;
+    store
+        .create_topic("events", 1, BTreeMap::new())
+        .await
+        .unwrap();
+    let mut session = Session::default();
+    run(
+        &engine,
+        "SET 'auto.offset.reset'='earliest';
+         CREATE STREAM events (id INT, day STRING) WITH (kafka_topic='events', value_format='JSON');
+         CREATE STREAM parsed AS SELECT id, PARSE_DATE(day, 'yyyy-MM-dd') AS d FROM events;",
+        &mut session,
+    )
+    .await;
+    produce_json(
+        &store,
+        "events",
+        &[
+            r#"{"ID": 1, "DAY": "2024-02-03"}"#.to_string(),
+            "this is not json".to_string(),
+            r#"{"ID": 2, "DAY": "not a date"}"#.to_string(),
+            r#"{"ID": 3, "DAY": "2024-02-05"}"#.to_string(),
+        ],
+    )
+    .await;
+    engine.run_until_idle().await.unwrap();
+    let out = all_values(&store, "PARSED").await;
+    assert_eq!(out.len(), 3, "{out:?}");
+    assert_eq!(out[1]["D"], serde_json::Value::Null);
+    let log = all_values(&store, "default_ksql_processing_log").await;
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert_eq!(log[0]["MESSAGE"]["type"], 0);
+    assert_eq!(log[1]["MESSAGE"]["type"], 1);
+    assert!(engine.metastore().source("KSQL_PROCESSING_LOG").is_some());
+}
