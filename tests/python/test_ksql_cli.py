@@ -265,6 +265,23 @@ def test_fake_push_query_interrupted(fake_ksql):
     assert ("/close-query", {"queryId": "transient_1"}) in fake_ksql.requests
 
 
+def test_fake_query_row_limit_and_timeout(fake_ksql):
+    cp = ksql(fake_ksql.url, "--query-row-limit", "1", "-e",
+              "SELECT * FROM orders EMIT CHANGES;", timeout=20)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    assert "|alice" in cp.stdout and "bob;semi" not in cp.stdout, cp.stdout
+    assert cp.stdout.rstrip().endswith("Query terminated"), cp.stdout
+    assert fake_ksql.disconnected.wait(10), "the query connection was not closed"
+
+    start = time.monotonic()
+    cp = ksql(fake_ksql.url, "--query-timeout", "700", "-e",
+              "SELECT * FROM orders EMIT CHANGES; SHOW STREAMS;", timeout=20)
+    assert cp.returncode == 0, cp.stdout + cp.stderr
+    assert time.monotonic() - start < 15
+    assert "|bob;semi" in cp.stdout and "Query terminated" in cp.stdout, cp.stdout
+    assert " ORDERS      | orders " in cp.stdout, cp.stdout
+
+
 # ------------------------------------------------------------ no server needed
 
 def test_session_statements_are_local():

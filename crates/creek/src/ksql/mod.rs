@@ -51,6 +51,12 @@ pub struct KsqlArgs {
     /// A properties file (`key=value` lines) sent as `streamsProperties`, as if SET.
     #[arg(long = "config-file", value_name = "FILE")]
     pub config_file: Option<PathBuf>,
+    /// End SELECT/PRINT after this many rows (closing the query).
+    #[arg(long = "query-row-limit", value_name = "ROWS")]
+    pub query_row_limit: Option<u64>,
+    /// End SELECT/PRINT after this many milliseconds (closing the query).
+    #[arg(long = "query-timeout", value_name = "MS")]
+    pub query_timeout: Option<u64>,
     /// Seconds to wait for a `/ksql` answer.
     #[arg(long, default_value_t = 60)]
     pub request_timeout: u64,
@@ -102,6 +108,8 @@ struct Cli {
     /// The highest `commandSequenceNumber` seen: later requests wait for it, so a
     /// statement sees what the ones before it did (as ksqlDB's CLI does).
     last_command: std::cell::Cell<Option<i64>>,
+    row_limit: Option<u64>,
+    query_timeout: Option<Duration>,
 }
 
 impl Cli {
@@ -148,6 +156,8 @@ impl Cli {
             output,
             auth: args.user.clone().map(|u| (u, args.password.clone())),
             last_command: std::cell::Cell::new(None),
+            row_limit: args.query_row_limit,
+            query_timeout: args.query_timeout.map(Duration::from_millis),
         })
     }
 
@@ -645,6 +655,8 @@ impl Cli {
             let mut cell = 0usize;
             let mut failed: Option<String> = None;
             let mut pending: Vec<u8> = Vec::new();
+            let mut rows = 0u64;
+            let limit = self.row_limit.unwrap_or(u64::MAX);
             loop {
                 let chunk = match resp.chunk().await {
                     Ok(Some(c)) => c,
@@ -660,6 +672,13 @@ impl Cli {
                         let text = String::from_utf8_lossy(&line);
                         if !text.trim().is_empty() {
                             writeln!(out, "{}", text.trim_end())?;
+                            if text.starts_with("rowtime:") {
+                                rows += 1;
+                                if rows >= limit {
+                                    out.flush()?;
+                                    return Ok(true);
+                                }
+                            }
                         }
                     }
                     out.flush()?;
@@ -715,6 +734,11 @@ impl Cli {
                             cell = render::cell_width(width, cols.len());
                         }
                         writeln!(out, "{}", render::tabular_row(&cols, cell, false))?;
+                        rows += 1;
+                        if rows >= limit {
+                            out.flush()?;
+                            return Ok(true);
+                        }
                     } else if let Some(msg) = obj.get("finalMessage").and_then(Value::as_str) {
                         writeln!(out, "{msg}")?;
                     } else if let Some(err) = obj.get("errorMessage") {
@@ -736,15 +760,19 @@ impl Cli {
             if let Some(msg) = failed {
                 bail!("{msg}");
             }
-            Ok::<(), anyhow::Error>(())
+            // false: the server ended the query; true: the CLI ends it (row limit).
+            Ok::<bool, anyhow::Error>(false)
+        };
+        let bounded = async {
+            match self.query_timeout {
+                Some(t) => tokio::time::timeout(t, stream).await.unwrap_or(Ok(true)),
+                None => stream.await,
+            }
         };
         // Ctrl-C ends the query (and only the query): the stream is dropped, which
         // closes its connection.
-        let cancelled = match self.interruptible(stream)? {
-            Some(result) => {
-                result?;
-                false
-            }
+        let cancelled = match self.interruptible(bounded)? {
+            Some(result) => result?,
             None => true,
         };
         let query_id = query_id.into_inner().unwrap();
