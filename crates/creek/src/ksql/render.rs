@@ -28,7 +28,25 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
         text = format!("{header}\n{line}\n{line}");
     }
     text.push('\n');
-    text
+    // Like ksqlDB, the dashed lines stop at the terminal's width (rows do not).
+    match Table::new().width().map(usize::from) {
+        Some(w) if w > 0 => cap_separators(&text, w),
+        _ => text,
+    }
+}
+
+fn cap_separators(text: &str, width: usize) -> String {
+    text.lines()
+        .map(|l| {
+            if !l.is_empty() && l.bytes().all(|b| b == b'-') && l.len() > width {
+                &l[..width]
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
 }
 
 fn s(v: &Value, key: &str) -> String {
@@ -970,6 +988,14 @@ mod tests {
              ----------------------------\n \
              ORDERS      | orders_topic \n\
              ----------------------------\n"
+        );
+    }
+
+    #[test]
+    fn separators_stop_at_the_terminal_width() {
+        assert_eq!(
+            cap_separators(" long row \n----------\n", 4),
+            " long row \n----\n"
         );
     }
 
