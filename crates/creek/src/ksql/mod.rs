@@ -69,16 +69,16 @@ pub fn run(args: KsqlArgs) -> anyhow::Result<()> {
         .build()?;
     let mut cli = Cli::new(&args, runtime)?;
     if args.execute.is_some() || args.file.is_some() {
-        let mut text = String::new();
+        // The file first (like RUN SCRIPT), then the -e statements.
+        let mut ok = true;
         if let Some(file) = &args.file {
-            text = std::fs::read_to_string(file)
+            let text = std::fs::read_to_string(file)
                 .with_context(|| format!("reading {}", file.display()))?;
+            ok = cli.run_text(&text, true);
         }
-        if let Some(e) = &args.execute {
-            text.push('\n');
-            text.push_str(e);
+        if let Some(e) = args.execute.as_deref().filter(|_| ok) {
+            ok = cli.run_text(e, true);
         }
-        let ok = cli.run_text(&text, true);
         std::io::stdout().flush().ok();
         if !ok {
             std::process::exit(1);
