@@ -259,9 +259,9 @@ async fn run_in(test: &Json, statements: &[String], dir: &Path) -> Result<(), St
         match creek_sql::parse_script(s) {
             Ok(p) => parsed.extend(p.into_iter().map(|p| (p.statement, p.text))),
             Err(e) => {
-                let body =
-                    crate::rest::error_body(crate::rest::BAD_STATEMENT, &e.to_string(), Some(s));
-                return check_error(test, 400, &body);
+                let r = crate::rest::engine_error(&crate::EngineError::Parse(e), s);
+                let (status, body) = error_of(r).await;
+                return check_error(test, status, &body);
             }
         }
     }
