@@ -302,7 +302,7 @@ async fn run_in(test: &Json, statements: &[String], dir: &Path) -> Result<(), St
     engine.run_until_idle().await.map_err(|e| e.to_string())?;
 
     // Queries, as /query streams them.
-    for (i, (statement, text)) in parsed[first_query..].iter().enumerate() {
+    for (statement, text) in &parsed[first_query..] {
         let Statement::Query(q) = statement else {
             return Err("PRINT is not checked by this runner".into());
         };
@@ -347,7 +347,6 @@ async fn run_in(test: &Json, statements: &[String], dir: &Path) -> Result<(), St
                 rows.push(json!({"finalMessage": m}));
             }
         }
-        let _ = i;
         responses.push(json!({"query": rows}));
     }
     if test.get("expectedError").is_some() {

@@ -469,3 +469,36 @@ async fn push_queries_are_listed_and_terminated() {
     let (_, body) = s.ksql("SHOW QUERIES;").await;
     assert_eq!(body[0]["queries"], json!([]));
 }
+
+#[tokio::test]
+async fn pull_query_over_query_endpoint_completes() {
+    let s = server().await;
+    with_rows(&s).await;
+    let resp = s
+        .client
+        .post(format!("{}/query", s.url))
+        .json(&json!({"ksql": "SELECT ID FROM S WHERE AMOUNT > 2;"}))
+        .send()
+        .await
+        .unwrap();
+    let text = Server::read_all(resp).await;
+    let rows: Json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(rows[0]["header"]["schema"], "`ID` INTEGER");
+    assert_eq!(rows[1], json!({"row": {"columns": [2]}}));
+    assert_eq!(rows[2], json!({"finalMessage": "Query Completed"}));
+    assert_eq!(rows.as_array().unwrap().len(), 3);
+    // ksqlDB's pull-query restrictions on streams.
+    let resp = s
+        .client
+        .post(format!("{}/query", s.url))
+        .json(&json!({"ksql": "SELECT ID, ROWOFFSET FROM S;"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let body: Json = resp.json().await.unwrap();
+    assert_eq!(
+        body["message"],
+        "Pull queries don't support the following columns in SELECT clauses: `ROWOFFSET`"
+    );
+}
