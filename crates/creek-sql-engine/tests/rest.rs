@@ -453,8 +453,10 @@ async fn push_queries_are_listed_and_terminated() {
         .await
         .unwrap();
     let first = resp.chunk().await.unwrap().unwrap();
+    let first = std::str::from_utf8(&first).unwrap();
+    assert!(first.ends_with(",\n"), "{first}");
     let header: Json =
-        serde_json::from_str(std::str::from_utf8(&first).unwrap().trim_start_matches('[')).unwrap();
+        serde_json::from_str(first.trim_start_matches('[').trim_end_matches(",\n")).unwrap();
     let id = header["header"]["queryId"].as_str().unwrap().to_string();
     let (status, body) = s.ksql("SHOW QUERIES;").await;
     assert_eq!(status, 200, "{body}");
@@ -465,7 +467,7 @@ async fn push_queries_are_listed_and_terminated() {
     let (status, body) = s.ksql(&format!("TERMINATE {id};")).await;
     assert_eq!(status, 200, "{body}");
     let rest = Server::read_all(resp).await;
-    assert_eq!(rest.trim(), "]");
+    assert_eq!(rest.trim(), r#"{"finalMessage":"Query terminated"}]"#);
     let (_, body) = s.ksql("SHOW QUERIES;").await;
     assert_eq!(body[0]["queries"], json!([]));
 }
