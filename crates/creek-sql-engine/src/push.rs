@@ -217,6 +217,8 @@ pub async fn start(
     let engine = engine.clone();
     tokio::spawn(async move {
         let mut sent: u64 = 0;
+        let single = positions.len() == 1;
+        let mut long_poll = false;
         if limit == Some(0) {
             return;
         }
@@ -226,11 +228,18 @@ pub async fn start(
                 if pull && *offset >= ends[partition] {
                     continue;
                 }
-                let fetched = match engine
-                    .log
-                    .fetch(&topic, *partition, *offset, 1 << 20, Duration::ZERO)
-                    .await
-                {
+                // One partition and nothing new: long-poll instead of sleeping.
+                let wait = if long_poll {
+                    Duration::from_millis(250)
+                } else {
+                    Duration::ZERO
+                };
+                let fetch = engine.log.fetch(&topic, *partition, *offset, 1 << 20, wait);
+                let fetched = tokio::select! {
+                    f = fetch => f,
+                    _ = tx.closed() => return,
+                };
+                let fetched = match fetched {
                     Ok(f) => f,
                     Err(e) => {
                         tracing::warn!(query = %projector.query_id, "push query fetch failed: {e}");
@@ -282,7 +291,8 @@ pub async fn start(
             if pull && positions.iter().all(|(p, o)| *o >= ends[p]) {
                 return;
             }
-            if !progress {
+            long_poll = !progress && !pull && single;
+            if !progress && !long_poll {
                 tokio::select! {
                     _ = tokio::time::sleep(Duration::from_millis(50)) => {}
                     _ = tx.closed() => return,

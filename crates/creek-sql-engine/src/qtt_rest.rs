@@ -259,9 +259,9 @@ async fn run_in(test: &Json, statements: &[String], dir: &Path) -> Result<(), St
         match creek_sql::parse_script(s) {
             Ok(p) => parsed.extend(p.into_iter().map(|p| (p.statement, p.text))),
             Err(e) => {
-                let body =
-                    crate::rest::error_body(crate::rest::BAD_STATEMENT, &e.to_string(), Some(s));
-                return check_error(test, 400, &body);
+                let r = crate::rest::engine_error(&crate::EngineError::Parse(e), s);
+                let (status, body) = error_of(r).await;
+                return check_error(test, status, &body);
             }
         }
     }
@@ -302,7 +302,7 @@ async fn run_in(test: &Json, statements: &[String], dir: &Path) -> Result<(), St
     engine.run_until_idle().await.map_err(|e| e.to_string())?;
 
     // Queries, as /query streams them.
-    for (i, (statement, text)) in parsed[first_query..].iter().enumerate() {
+    for (statement, text) in &parsed[first_query..] {
         let Statement::Query(q) = statement else {
             return Err("PRINT is not checked by this runner".into());
         };
@@ -347,7 +347,6 @@ async fn run_in(test: &Json, statements: &[String], dir: &Path) -> Result<(), St
                 rows.push(json!({"finalMessage": m}));
             }
         }
-        let _ = i;
         responses.push(json!({"query": rows}));
     }
     if test.get("expectedError").is_some() {

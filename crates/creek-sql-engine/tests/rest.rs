@@ -453,8 +453,10 @@ async fn push_queries_are_listed_and_terminated() {
         .await
         .unwrap();
     let first = resp.chunk().await.unwrap().unwrap();
+    let first = std::str::from_utf8(&first).unwrap();
+    assert!(first.ends_with(",\n"), "{first}");
     let header: Json =
-        serde_json::from_str(std::str::from_utf8(&first).unwrap().trim_start_matches('[')).unwrap();
+        serde_json::from_str(first.trim_start_matches('[').trim_end_matches(",\n")).unwrap();
     let id = header["header"]["queryId"].as_str().unwrap().to_string();
     let (status, body) = s.ksql("SHOW QUERIES;").await;
     assert_eq!(status, 200, "{body}");
@@ -465,7 +467,40 @@ async fn push_queries_are_listed_and_terminated() {
     let (status, body) = s.ksql(&format!("TERMINATE {id};")).await;
     assert_eq!(status, 200, "{body}");
     let rest = Server::read_all(resp).await;
-    assert_eq!(rest.trim(), "]");
+    assert_eq!(rest.trim(), r#"{"finalMessage":"Query terminated"}]"#);
     let (_, body) = s.ksql("SHOW QUERIES;").await;
     assert_eq!(body[0]["queries"], json!([]));
+}
+
+#[tokio::test]
+async fn pull_query_over_query_endpoint_completes() {
+    let s = server().await;
+    with_rows(&s).await;
+    let resp = s
+        .client
+        .post(format!("{}/query", s.url))
+        .json(&json!({"ksql": "SELECT ID FROM S WHERE AMOUNT > 2;"}))
+        .send()
+        .await
+        .unwrap();
+    let text = Server::read_all(resp).await;
+    let rows: Json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(rows[0]["header"]["schema"], "`ID` INTEGER");
+    assert_eq!(rows[1], json!({"row": {"columns": [2]}}));
+    assert_eq!(rows[2], json!({"finalMessage": "Query Completed"}));
+    assert_eq!(rows.as_array().unwrap().len(), 3);
+    // ksqlDB's pull-query restrictions on streams.
+    let resp = s
+        .client
+        .post(format!("{}/query", s.url))
+        .json(&json!({"ksql": "SELECT ID, ROWOFFSET FROM S;"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let body: Json = resp.json().await.unwrap();
+    assert_eq!(
+        body["message"],
+        "Pull queries don't support the following columns in SELECT clauses: `ROWOFFSET`"
+    );
 }

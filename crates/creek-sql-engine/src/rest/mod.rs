@@ -532,14 +532,19 @@ async fn query(State(st): State<Arc<RestState>>, body: Bytes) -> Response {
     let state = st.clone();
     tokio::spawn(async move {
         let query_id = push.query_id.clone();
-        let mut ok = tx.send(Bytes::from(format!("[{header_row}"))).await.is_ok();
+        // Each object ends its own line (`,\n` after it) so line readers get
+        // rows at once; the final message closes the array.
+        let mut ok = tx
+            .send(Bytes::from(format!("[{header_row},\n")))
+            .await
+            .is_ok();
         let mut count: u64 = 0;
         let mut stopped = false;
         while ok {
             tokio::select! {
                 row = push.rows.recv() => match row {
                     Some(row) => {
-                        let line = format!(",\n{}", json!({"row": {"columns": row}}));
+                        let line = format!("{},\n", json!({"row": {"columns": row}}));
                         ok = tx.send(Bytes::from(line)).await.is_ok();
                         count += 1;
                     }
@@ -552,10 +557,11 @@ async fn query(State(st): State<Arc<RestState>>, body: Bytes) -> Response {
             }
         }
         if ok {
-            let end = match push.final_message(count) {
-                Some(m) if !stopped => format!(",\n{}]\n", json!({"finalMessage": m})),
-                _ => "]\n".to_string(),
+            let message = match push.final_message(count) {
+                Some(m) if !stopped => m,
+                _ => "Query terminated",
             };
+            let end = format!("{}]\n", json!({"finalMessage": message}));
             let _ = tx.send(Bytes::from(end)).await;
         }
         state.running.lock().remove(&query_id);
