@@ -400,7 +400,7 @@ impl Cli {
         match result {
             Ok(()) => Outcome::Ok,
             Err(e) => {
-                eprintln!("{e:#}");
+                print_error(&format!("{e:#}"));
                 Outcome::Failed
             }
         }
@@ -988,6 +988,16 @@ impl rustyline::hint::Hinter for KsqlHelper {
 impl rustyline::highlight::Highlighter for KsqlHelper {}
 impl rustyline::validate::Validator for KsqlHelper {}
 impl rustyline::Helper for KsqlHelper {}
+
+/// An error on stderr, in red when stderr is a terminal.
+fn print_error(msg: &str) {
+    use std::io::IsTerminal;
+    if std::io::stderr().is_terminal() {
+        eprintln!("\x1b[31m{msg}\x1b[0m");
+    } else {
+        eprintln!("{msg}");
+    }
+}
 
 fn request_error(method: &str, path: &str, e: reqwest::Error) -> anyhow::Error {
     let mut cause = e.to_string();
