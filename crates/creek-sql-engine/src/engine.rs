@@ -32,6 +32,8 @@ pub struct EngineConfig {
     /// Start a task per persistent query (server) or leave them to
     /// [`Engine::run_until_idle`] (conformance tests).
     pub spawn_queries: bool,
+    /// Kafka Connect's REST URL, for the connector statements.
+    pub connect_url: Option<String>,
 }
 
 impl Default for EngineConfig {
@@ -40,6 +42,7 @@ impl Default for EngineConfig {
             service_id: "default_".into(),
             default_partitions: 1,
             spawn_queries: true,
+            connect_url: None,
         }
     }
 }

@@ -22,7 +22,9 @@ pub mod plan;
 pub mod processing_log;
 pub mod push;
 pub mod qtt;
+pub mod qtt_rest;
 pub mod query;
+pub mod rest;
 pub mod show;
 
 /// Why a statement failed.

@@ -1,10 +1,17 @@
-//! Push queries: `SELECT ... EMIT CHANGES` streamed to a client.
+//! Push queries: `SELECT ... EMIT CHANGES` streamed to a client, and
+//! pull queries over streams (a bounded scan of the topic as it is now).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
-use creek_sql::ast::Query;
+use creek_log::OffsetSpec;
+use creek_sql::ast::{Emit, Query, Relation};
 
 use crate::engine::{Engine, Session};
+use crate::format::value_to_json;
+use crate::plan::plan_stream_query;
+use crate::query::{Projector, SourceDecoder};
 use crate::EngineError;
 
 /// A running push query: its columns and a channel of rows.
@@ -13,14 +20,291 @@ pub struct PushQuery {
     /// (name, type) of each column, in SELECT order.
     pub columns: Vec<(String, String)>,
     pub rows: tokio::sync::mpsc::Receiver<Vec<serde_json::Value>>,
+    /// The query's `LIMIT`: the channel closes after this many rows.
+    pub limit: Option<u64>,
+    /// A pull query (no `EMIT CHANGES`): the channel closes at the end of the topic.
+    pub pull: bool,
 }
 
-/// Starts a push query.
+impl PushQuery {
+    /// The `finalMessage` of `/query` after `count` rows, if any: "Limit
+    /// Reached" at the LIMIT, "Query Completed" at the end of a pull query.
+    pub fn final_message(&self, count: u64) -> Option<&'static str> {
+        if self.limit.is_some_and(|l| count >= l) {
+            Some("Limit Reached")
+        } else if self.pull {
+            Some("Query Completed")
+        } else {
+            None
+        }
+    }
+
+    /// The header schema ksqlDB prints: `` `A` STRING, `B` INTEGER ``.
+    pub fn schema_text(&self) -> String {
+        self.columns
+            .iter()
+            .map(|(n, t)| format!("`{n}` {t}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// A transient query id like ksqlDB's: `transient_<SOURCE>_<random>`.
+pub fn transient_id(source: &str) -> String {
+    use std::collections::hash_map::RandomState;
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0),
+    );
+    format!(
+        "transient_{}_{}",
+        source.to_ascii_uppercase(),
+        h.finish() & 0x7fff_ffff_ffff_ffff
+    )
+}
+
+const PULL_HINT: &str =
+    "See https://cnfl.io/queries for more info.\nAdd EMIT CHANGES if you intended to issue a push query.";
+
+/// What ksqlDB refuses in a pull query (no `EMIT CHANGES`).
+fn pull_restrictions(engine: &Engine, query: &Query, session: &Session) -> Result<(), EngineError> {
+    let refuse = |what: &str| {
+        Err(EngineError::Statement(format!(
+            "Pull queries don't support {what}. {PULL_HINT}"
+        )))
+    };
+    if matches!(query.from, Relation::Join { .. }) {
+        return refuse("JOIN clauses");
+    }
+    if query.window.is_some() {
+        return refuse("WINDOW clauses");
+    }
+    if !query.group_by.is_empty() {
+        return refuse("GROUP BY clauses");
+    }
+    if query.having.is_some() {
+        return refuse("HAVING clauses");
+    }
+    if !query.partition_by.is_empty() {
+        return refuse("PARTITION BY clauses");
+    }
+    if query.limit.is_some()
+        && session
+            .properties
+            .get("ksql.query.pull.limit.clause.enabled")
+            .is_some_and(|v| v.eq_ignore_ascii_case("false"))
+    {
+        return Err(EngineError::Statement(format!(
+            "LIMIT clause in pull queries is currently disabled. You can enable them by setting ksql.query.pull.limit.clause.enabled=true. {PULL_HINT}"
+        )));
+    }
+    if let Relation::Source { name, .. } = &query.from {
+        if let Some(s) = engine.metastore().source(name) {
+            if s.kind == creek_sql::ast::SourceKind::Table {
+                return Err(EngineError::NotSupported("pull queries over tables".into()));
+            }
+        }
+    }
+    let disallowed = |text: String| -> Vec<&'static str> {
+        let upper = text.to_ascii_uppercase();
+        ["ROWPARTITION", "ROWOFFSET"]
+            .into_iter()
+            .filter(|c| upper.contains(c))
+            .collect()
+    };
+    let select_text: String = query
+        .select
+        .iter()
+        .map(|i| match i {
+            creek_sql::ast::SelectItem::Expr { expr, .. } => expr.to_string(),
+            _ => String::new(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    for (clause, text) in [
+        ("SELECT", select_text),
+        (
+            "WHERE",
+            query
+                .where_
+                .as_ref()
+                .map(|w| w.to_string())
+                .unwrap_or_default(),
+        ),
+    ] {
+        let cols = disallowed(text);
+        if !cols.is_empty() {
+            return Err(EngineError::Statement(format!(
+                "Pull queries don't support the following columns in {clause} clauses: {}",
+                cols.iter()
+                    .map(|c| format!("`{c}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Starts a push query (or, without `EMIT CHANGES`, a pull query over a stream).
 pub async fn start(
-    _engine: &Arc<Engine>,
-    _query: &Query,
+    engine: &Arc<Engine>,
+    query: &Query,
     _text: &str,
-    _session: &Session,
+    session: &Session,
 ) -> Result<PushQuery, EngineError> {
-    Err(EngineError::NotSupported("push queries".into()))
+    let pull = !matches!(query.emit, Some(Emit::Changes));
+    if pull {
+        pull_restrictions(engine, query, session)?;
+    }
+    let plan = plan_stream_query(query, &engine.metastore(), &engine.functions, None)?;
+    let source = plan.source.clone();
+    let (key_fmt, value_fmt) = engine.build_formats(&source, false).await?;
+    let decoder = SourceDecoder::new(source.clone(), key_fmt, value_fmt, &engine.functions)
+        .map_err(EngineError::Statement)?;
+    let query_id = transient_id(&source.name);
+    let columns: Vec<(String, String)> = plan
+        .projection
+        .iter()
+        .map(|p| (p.name.clone(), p.expr.ty.to_string()))
+        .collect();
+    let limit = plan.limit;
+    let projector = Projector {
+        plan,
+        log: engine.processing_log.clone(),
+        query_id: query_id.clone(),
+    };
+    let topic = source.topic.clone();
+    let partitions = engine
+        .log
+        .describe_topic(&topic)
+        .await
+        .map(|d| d.partitions)
+        .map_err(|e| EngineError::Statement(e.to_string()))?;
+    let earliest = pull || session.offset_reset_earliest();
+    let mut positions = BTreeMap::new();
+    let mut ends = BTreeMap::new();
+    for p in 0..partitions {
+        let spec = if earliest {
+            OffsetSpec::Earliest
+        } else {
+            OffsetSpec::Latest
+        };
+        let pos = engine
+            .log
+            .list_offset(&topic, p, spec)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or(0);
+        positions.insert(p, pos);
+        if pull {
+            let end = engine
+                .log
+                .list_offset(&topic, p, OffsetSpec::Latest)
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or(0);
+            ends.insert(p, end);
+        }
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel(256);
+    let engine = engine.clone();
+    tokio::spawn(async move {
+        let mut sent: u64 = 0;
+        let single = positions.len() == 1;
+        let mut long_poll = false;
+        if limit == Some(0) {
+            return;
+        }
+        loop {
+            let mut progress = false;
+            for (partition, offset) in positions.iter_mut() {
+                if pull && *offset >= ends[partition] {
+                    continue;
+                }
+                // One partition and nothing new: long-poll instead of sleeping.
+                let wait = if long_poll {
+                    Duration::from_millis(250)
+                } else {
+                    Duration::ZERO
+                };
+                let fetch = engine.log.fetch(&topic, *partition, *offset, 1 << 20, wait);
+                let fetched = tokio::select! {
+                    f = fetch => f,
+                    _ = tx.closed() => return,
+                };
+                let fetched = match fetched {
+                    Ok(f) => f,
+                    Err(e) => {
+                        tracing::warn!(query = %projector.query_id, "push query fetch failed: {e}");
+                        return;
+                    }
+                };
+                if pull && fetched.records.is_empty() {
+                    *offset = ends[partition];
+                }
+                for record in &fetched.records {
+                    if pull && record.offset >= ends[partition] {
+                        *offset = ends[partition];
+                        break;
+                    }
+                    *offset = record.offset + 1;
+                    progress = true;
+                    let decoded = match decoder.decode(record) {
+                        Ok(d) => d,
+                        Err(e) => {
+                            engine.processing_log.error(
+                                &projector.query_id,
+                                &format!(
+                                    "Failed to deserialize record from {topic}-{partition}@{}: {e}",
+                                    record.offset
+                                ),
+                            );
+                            continue;
+                        }
+                    };
+                    if decoded.value_is_null {
+                        continue;
+                    }
+                    let Some(row) =
+                        projector.apply(&decoded.row, decoded.rowtime, decoded.value_is_null)
+                    else {
+                        continue;
+                    };
+                    let json: Vec<serde_json::Value> =
+                        row.projection.iter().map(value_to_json).collect();
+                    if tx.send(json).await.is_err() {
+                        return;
+                    }
+                    sent += 1;
+                    if limit.is_some_and(|l| sent >= l) {
+                        return;
+                    }
+                }
+            }
+            if pull && positions.iter().all(|(p, o)| *o >= ends[p]) {
+                return;
+            }
+            long_poll = !progress && !pull && single;
+            if !progress && !long_poll {
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+                    _ = tx.closed() => return,
+                }
+            }
+        }
+    });
+    Ok(PushQuery {
+        query_id,
+        columns,
+        rows: rx,
+        limit,
+        pull,
+    })
 }

@@ -237,6 +237,7 @@ async fn run_in(v: &Variant, statements: &[String], dir: &Path) -> Result<(), St
             service_id: "some.ksql.service.id".into(),
             default_partitions: 4,
             spawn_queries: false,
+            connect_url: None,
         },
     );
     *engine.output_tap.lock() = Some(Vec::new());
@@ -457,7 +458,7 @@ fn check_error(expected: &Option<String>, got: &str, last: bool) -> Result<(), S
 }
 
 /// The `kafka_topic` a CREATE statement names, if any.
-fn kafka_topic_of(statement: &str) -> Option<String> {
+pub fn kafka_topic_of(statement: &str) -> Option<String> {
     let lower = statement.to_ascii_lowercase();
     let i = lower.find("kafka_topic")?;
     let rest = &statement[i + "kafka_topic".len()..];
@@ -496,9 +497,9 @@ fn json_row(json: &Json, cols: &[format::Column]) -> Result<Vec<Value>, String> 
     }
 }
 
-type TopicSchema = (Option<Json>, Option<Json>, Option<String>, Option<String>);
+pub type TopicSchema = (Option<Json>, Option<Json>, Option<String>, Option<String>);
 
-async fn encode_input(
+pub async fn encode_input(
     engine: &Engine,
     source: Option<&DataSource>,
     topic_schema: Option<&TopicSchema>,

@@ -35,7 +35,7 @@ pub struct UpArgs {
     /// `.schemas.enable` / `.schema.registry.url` settings. Default: Avro for both.
     #[arg(long = "connect-property", value_name = "KEY=VALUE")]
     pub connect_properties: Vec<String>,
-    /// Reserved for ksqlDB (not part of this build yet).
+    /// ksqlDB REST API port (/ksql, /query, /query-stream, /info).
     #[arg(long, default_value_t = 8088)]
     pub ksql_port: u16,
     /// Do not create topics on first produce or metadata request.
@@ -156,13 +156,45 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
         shutdown_rx.clone(),
     ));
 
+    // The SQL engine reaches the log in-process too; connectors go through Connect's REST API.
+    let cluster_id = Broker::cluster_id_for(&log);
+    let engine = creek_sql_engine::engine::Engine::new(
+        store.clone(),
+        Some(registry.clone()),
+        creek_sql_engine::engine::EngineConfig {
+            service_id: "default_".into(),
+            default_partitions: 1,
+            spawn_queries: true,
+            connect_url: Some(format!("http://{advertised_host}:{connect_port}")),
+        },
+    );
+    // Sources, types and persistent queries come back from the command topic.
+    let replayed = engine
+        .recover()
+        .await
+        .map_err(|e| anyhow::anyhow!("replaying the ksqlDB command topic: {e}"))?;
+    engine
+        .create_processing_log_stream()
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the KSQL_PROCESSING_LOG stream: {e}"))?;
+    info!(statements = replayed, "ksqlDB metastore recovered");
+    let ksql_listener = bind_http(&args.host, args.ksql_port, "ksqlDB").await?;
+    let ksql_port = ksql_listener.local_addr()?.port();
+    let ksql_server = tokio::spawn(serve_http(
+        ksql_listener,
+        creek_sql_engine::rest::router_with_shutdown(engine, cluster_id, shutdown_rx.clone()),
+        shutdown_rx.clone(),
+    ));
+
     println!(
-        "creek ready: kafka={}:{} registry={} connect=http://{}:{} data={} logs={} (started in {} ms; ksql is not part of this build yet)",
+        "creek ready: kafka={}:{} registry={} connect=http://{}:{} ksql=http://{}:{} data={} logs={} (started in {} ms)",
         advertised_host,
         bound.port(),
         registry_url,
         advertised_host,
         connect_port,
+        advertised_host,
+        ksql_port,
         args.data_dir.display(),
         args.data_dir.join("logs").display(),
         started.elapsed().as_millis()
@@ -174,6 +206,7 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
     let _ = server.await;
     let _ = registry_server.await;
     let _ = connect_server.await;
+    let _ = ksql_server.await;
     let _ = maintenance.await;
     tokio::task::spawn_blocking(move || log.flush_all()).await??;
     println!("creek stopped: log flushed");
@@ -224,7 +257,7 @@ async fn serve_http(
 }
 
 /// Logs to stderr, and each service to its own file under `<data-dir>/logs/`
-/// (`connect.log`, `schema-registry.log`, `kafka.log`): the place to read a
+/// (`connect.log`, `schema-registry.log`, `kafka.log`, `ksql.log`): the place to read a
 /// connector's errors, like `confluent local services connect log`.
 fn init_logging(data_dir: &Path) -> anyhow::Result<()> {
     use tracing_subscriber::layer::SubscriberExt;
@@ -239,6 +272,7 @@ fn init_logging(data_dir: &Path) -> anyhow::Result<()> {
         ("connect.log", &["creek_connect"][..]),
         ("schema-registry.log", &["creek_schema"][..]),
         ("kafka.log", &["creek_kafka", "creek_log"][..]),
+        ("ksql.log", &["creek_sql_engine", "creek_sql"][..]),
     ] {
         let path = dir.join(name);
         let file = std::fs::OpenOptions::new()

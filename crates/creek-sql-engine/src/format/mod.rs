@@ -133,7 +133,7 @@ pub fn parse_format(name: &str) -> Result<FormatKind, String> {
 }
 
 /// ksqlDB's `SqlBaseType` name of a type: `INTEGER`, `DECIMAL`, `STRUCT`, ...
-pub(crate) fn base_type_name(ty: &SqlType) -> &'static str {
+pub fn base_type_name(ty: &SqlType) -> &'static str {
     match ty {
         SqlType::Boolean => "BOOLEAN",
         SqlType::Int => "INTEGER",

@@ -1,0 +1,408 @@
+//! Runs ksqlDB's REST query-translation tests (`ksql-qtt-rest/*.json`):
+//! statements before the first query go to `/ksql` (one request each),
+//! the inputs are produced, persistent queries drain, then each query runs
+//! as over `/query` and its streamed response is compared with `responses`.
+//!
+//! The runner drives the REST layer's functions in-process (no sockets):
+//! [`crate::rest::run_ksql`] for admin statements and [`crate::push::start`]
+//! for queries, building `/query`'s header / row / finalMessage objects.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::response::Response;
+use creek_log::{EmbeddedLog, Log, LogConfig, LogStore};
+use creek_schema::registry::Registry;
+use creek_sql::ast::Statement;
+use serde_json::{json, Value as Json};
+
+use crate::engine::{Engine, EngineConfig, Session};
+use crate::qtt::{
+    encode_input, json_matches, kafka_topic_of, strip_comments, test_files, CaseResult, Outcome,
+    TopicSchema,
+};
+
+/// Runs files and prints one line per file plus the summary (like [`crate::qtt::run_paths`]).
+pub async fn run_paths(paths: &[PathBuf], verbose: bool) -> Result<Vec<CaseResult>, String> {
+    let mut all = Vec::new();
+    for path in paths {
+        for file in test_files(path).map_err(|e| format!("{}: {e}", path.display()))? {
+            let results = run_file(&file).await?;
+            let count = |f: fn(&Outcome) -> bool| results.iter().filter(|r| f(&r.outcome)).count();
+            println!(
+                "{}: {} passed, {} failed, {} skipped",
+                file.file_name().unwrap_or_default().to_string_lossy(),
+                count(|o| matches!(o, Outcome::Passed)),
+                count(|o| matches!(o, Outcome::Failed(_))),
+                count(|o| matches!(o, Outcome::Skipped(_))),
+            );
+            if verbose {
+                for r in &results {
+                    match &r.outcome {
+                        Outcome::Passed => println!("  PASS {}", r.name),
+                        Outcome::Failed(m) => {
+                            println!("  FAIL {}: {}", r.name, m.replace('\n', " "))
+                        }
+                        Outcome::Skipped(m) => println!("  SKIP {}: {m}", r.name),
+                    }
+                }
+            }
+            all.extend(results);
+        }
+    }
+    let count = |f: fn(&Outcome) -> bool| all.iter().filter(|r| f(&r.outcome)).count();
+    println!(
+        "{} passed, {} failed, {} skipped",
+        count(|o| matches!(o, Outcome::Passed)),
+        count(|o| matches!(o, Outcome::Failed(_))),
+        count(|o| matches!(o, Outcome::Skipped(_))),
+    );
+    Ok(all)
+}
+
+/// Runs every test (and format variant) of one file.
+pub async fn run_file(path: &Path) -> Result<Vec<CaseResult>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let doc: Json = serde_json::from_str(&strip_comments(&text))
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let mut results = Vec::new();
+    for test in doc["tests"].as_array().cloned().unwrap_or_default() {
+        let name = test["name"].as_str().unwrap_or("?").to_string();
+        let formats: Vec<Option<String>> = match test["format"].as_array() {
+            Some(f) if !f.is_empty() => f.iter().map(|x| x.as_str().map(str::to_string)).collect(),
+            _ => vec![None],
+        };
+        for format in formats {
+            let full = match &format {
+                Some(f) => format!("{stem} - {name} - {f}"),
+                None => format!("{stem} - {name}"),
+            };
+            let outcome = run_test(&test, format.as_deref()).await;
+            results.push(CaseResult {
+                name: full,
+                outcome,
+            });
+        }
+    }
+    Ok(results)
+}
+
+fn skip_reason(test: &Json, statements: &[String]) -> Option<String> {
+    if test["enabled"] == Json::Bool(false) {
+        return Some("disabled upstream".into());
+    }
+    let all = statements.join("\n").to_ascii_uppercase();
+    for fmt in ["PROTOBUF", "JSON_SR"] {
+        if all.contains(fmt) {
+            return Some(format!("format {fmt}"));
+        }
+    }
+    if test.get("inputConditions").is_some() {
+        return Some("inputConditions".into());
+    }
+    None
+}
+
+async fn run_test(test: &Json, format: Option<&str>) -> Outcome {
+    let statements: Vec<String> = test["statements"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.as_str())
+        .map(|s| match format {
+            Some(f) => s.replace("{FORMAT}", f),
+            None => s.to_string(),
+        })
+        .collect();
+    if let Some(reason) = skip_reason(test, &statements) {
+        return Outcome::Skipped(reason);
+    }
+    let dir = match tempfile::tempdir() {
+        Ok(d) => d,
+        Err(e) => return Outcome::Failed(format!("tempdir: {e}")),
+    };
+    let run = tokio::time::timeout(
+        Duration::from_secs(30),
+        run_in(test, &statements, dir.path()),
+    );
+    match run.await {
+        Ok(Ok(())) => Outcome::Passed,
+        Ok(Err(e)) => Outcome::Failed(e),
+        Err(_) => Outcome::Failed("timed out".into()),
+    }
+}
+
+/// An error response's status and body.
+async fn error_of(r: Response) -> (u16, Json) {
+    let status = r.status().as_u16();
+    let body = axum::body::to_bytes(r.into_body(), 1 << 20)
+        .await
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or(Json::Null);
+    (status, body)
+}
+
+/// Checks an error against `expectedError`; `Ok` when it was expected.
+fn check_error(test: &Json, status: u16, body: &Json) -> Result<(), String> {
+    let Some(expected) = test.get("expectedError") else {
+        return Err(format!("unexpected error {status}: {body}"));
+    };
+    if let Some(s) = expected["status"].as_u64() {
+        if s != status as u64 {
+            return Err(format!("expected status {s}, got {status}: {body}"));
+        }
+    }
+    let message = body["message"].as_str().unwrap_or_default();
+    if let Some(m) = expected["message"].as_str() {
+        if !message.contains(m) {
+            return Err(format!("expected error message {m:?}, got {message:?}"));
+        }
+    }
+    Ok(())
+}
+
+async fn run_in(test: &Json, statements: &[String], dir: &Path) -> Result<(), String> {
+    let log = Log::open(dir, LogConfig::default()).map_err(|e| e.to_string())?;
+    let store: Arc<dyn LogStore> = Arc::new(EmbeddedLog::new(log));
+    let registry = Registry::open(store.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    let engine = Engine::new(
+        store.clone(),
+        Some(registry.clone()),
+        EngineConfig {
+            service_id: "some.ksql.service.id".into(),
+            default_partitions: 1,
+            spawn_queries: false,
+            connect_url: None,
+        },
+    );
+    let mut session = Session::default();
+    session
+        .properties
+        .insert("auto.offset.reset".into(), "earliest".into());
+    if let Some(props) = test["properties"].as_object() {
+        for (k, v) in props {
+            let s = match v {
+                Json::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            session.properties.insert(k.clone(), s);
+        }
+    }
+
+    // Topics: declared ones (with their AVRO schemas), then those named by
+    // statements and records (one partition, for a stable order).
+    let mut topic_schemas: BTreeMap<String, TopicSchema> = BTreeMap::new();
+    for t in test["topics"].as_array().into_iter().flatten() {
+        let Some(name) = t["name"].as_str() else {
+            continue;
+        };
+        let partitions = t["partitions"].as_i64().unwrap_or(1) as i32;
+        let _ = store.create_topic(name, partitions, BTreeMap::new()).await;
+        let key_format = t["keyFormat"].as_str().map(str::to_string);
+        let value_format = t["valueFormat"]
+            .as_str()
+            .or(t["format"].as_str())
+            .map(str::to_string);
+        let key_schema = t.get("keySchema").filter(|s| !s.is_null()).cloned();
+        let value_schema = t
+            .get("valueSchema")
+            .or(t.get("schema"))
+            .filter(|s| !s.is_null())
+            .cloned();
+        for (schema, suffix, fmt) in [
+            (&key_schema, "key", &key_format),
+            (&value_schema, "value", &value_format),
+        ] {
+            if let Some(schema) = schema {
+                if fmt.as_deref().unwrap_or("AVRO") == "AVRO" {
+                    registry
+                        .register(&format!("{name}-{suffix}"), &schema.to_string())
+                        .await
+                        .map_err(|e| format!("registering the test schema: {e}"))?;
+                }
+            }
+        }
+        topic_schemas.insert(
+            name.to_string(),
+            (key_schema, value_schema, key_format, value_format),
+        );
+    }
+    let mut needed: Vec<String> = statements
+        .iter()
+        .filter_map(|s| kafka_topic_of(s))
+        .collect();
+    needed.extend(
+        test["inputs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r["topic"].as_str().map(str::to_string)),
+    );
+    for t in needed {
+        if store.describe_topic(&t).await.is_err() {
+            let _ = store.create_topic(&t, 1, BTreeMap::new()).await;
+        }
+    }
+
+    // Statements up to the first query go to /ksql.
+    let mut parsed = Vec::new();
+    for s in statements {
+        match creek_sql::parse_script(s) {
+            Ok(p) => parsed.extend(p.into_iter().map(|p| (p.statement, p.text))),
+            Err(e) => {
+                let r = crate::rest::engine_error(&crate::EngineError::Parse(e), s);
+                let (status, body) = error_of(r).await;
+                return check_error(test, status, &body);
+            }
+        }
+    }
+    let first_query = parsed
+        .iter()
+        .position(|(s, _)| matches!(s, Statement::Query(_) | Statement::Print { .. }))
+        .unwrap_or(parsed.len());
+    let expected: Vec<Json> = test["responses"].as_array().cloned().unwrap_or_default();
+    let mut responses: Vec<Json> = Vec::new();
+    for (_, text) in &parsed[..first_query] {
+        match crate::rest::run_ksql(&engine, text, &mut session).await {
+            Ok(entities) => responses.extend(entities.into_iter().map(|e| json!({"admin": e}))),
+            Err(r) => {
+                let (status, body) = error_of(r).await;
+                return check_error(test, status, &body);
+            }
+        }
+    }
+
+    // Inputs, then let the persistent queries catch up.
+    let metastore = engine.metastore();
+    for record in test["inputs"].as_array().into_iter().flatten() {
+        let topic = record["topic"].as_str().unwrap_or_default();
+        let source = metastore
+            .sources
+            .values()
+            .find(|s| s.topic == topic)
+            .cloned();
+        let produced = encode_input(&engine, source.as_deref(), topic_schemas.get(topic), record)
+            .await
+            .map_err(|e| format!("encoding input: {e}"))?;
+        let partition = record["partition"].as_i64().unwrap_or(0) as i32;
+        store
+            .produce(topic, partition, vec![produced])
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    engine.run_until_idle().await.map_err(|e| e.to_string())?;
+
+    // Queries, as /query streams them.
+    for (statement, text) in &parsed[first_query..] {
+        let Statement::Query(q) = statement else {
+            return Err("PRINT is not checked by this runner".into());
+        };
+        let index = responses.len();
+        let want_rows = expected
+            .get(index)
+            .and_then(|r| r["query"].as_array())
+            .map(|rows| rows.iter().filter(|r| r.get("row").is_some()).count())
+            .unwrap_or(0);
+        let mut push = match crate::push::start(&engine, q, text, &session).await {
+            Ok(p) => p,
+            Err(e) => {
+                let (status, body) = error_of(crate::rest::engine_error(&e, text)).await;
+                return check_error(test, status, &body);
+            }
+        };
+        let mut rows =
+            vec![json!({"header": {"queryId": push.query_id, "schema": push.schema_text()}})];
+        let mut count = 0u64;
+        let mut ended = false;
+        loop {
+            // Without a LIMIT a push query never ends: stop once the expected rows came.
+            let wait = if push.limit.is_none() && !push.pull && count as usize >= want_rows {
+                Duration::from_millis(200)
+            } else {
+                Duration::from_secs(5)
+            };
+            match tokio::time::timeout(wait, push.rows.recv()).await {
+                Ok(Some(row)) => {
+                    count += 1;
+                    rows.push(json!({"row": {"columns": row}}));
+                }
+                Ok(None) => {
+                    ended = true;
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        if ended {
+            if let Some(m) = push.final_message(count) {
+                rows.push(json!({"finalMessage": m}));
+            }
+        }
+        responses.push(json!({"query": rows}));
+    }
+    if test.get("expectedError").is_some() {
+        return Err("expected an error, but none occurred".into());
+    }
+
+    // Compare.
+    if responses.len() < expected.len() {
+        return Err(format!(
+            "expected {} responses, got {}",
+            expected.len(),
+            responses.len()
+        ));
+    }
+    for (i, (want, got)) in expected.iter().zip(&responses).enumerate() {
+        if let Some(admin) = want.get("admin") {
+            let Some(got_admin) = got.get("admin") else {
+                return Err(format!(
+                    "response {i}: expected an admin response, got {got}"
+                ));
+            };
+            for (k, v) in admin.as_object().into_iter().flatten() {
+                if got_admin.get(k) != Some(v) {
+                    return Err(format!("response {i}: {k}: expected {v}, got {got_admin}"));
+                }
+            }
+        } else if let Some(query) = want.get("query").and_then(Json::as_array) {
+            let Some(got_rows) = got.get("query").and_then(Json::as_array) else {
+                return Err(format!(
+                    "response {i}: expected a query response, got {got}"
+                ));
+            };
+            if query.len() != got_rows.len() {
+                return Err(format!(
+                    "response {i}: expected {} items, got {}: {}",
+                    query.len(),
+                    got_rows.len(),
+                    Json::Array(got_rows.clone())
+                ));
+            }
+            for (w, g) in query.iter().zip(got_rows) {
+                let ok = if let Some(h) = w.get("header") {
+                    h.as_object()
+                        .into_iter()
+                        .flatten()
+                        .all(|(k, v)| k == "queryId" || g["header"].get(k) == Some(v))
+                } else if let Some(r) = w.get("row") {
+                    json_matches(&r["columns"], &g["row"]["columns"])
+                } else {
+                    w == g
+                };
+                if !ok {
+                    return Err(format!("response {i}: expected {w}, got {g}"));
+                }
+            }
+        }
+    }
+    Ok(())
+}
