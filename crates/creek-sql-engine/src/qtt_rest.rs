@@ -290,6 +290,17 @@ async fn run_in(test: &Json, statements: &[String], dir: &Path) -> Result<(), St
             .values()
             .find(|s| s.topic == topic)
             .cloned();
+        // A stream without key columns never reads the key.
+        let mut record = record.clone();
+        if source
+            .as_ref()
+            .is_some_and(|s| s.key_columns().next().is_none())
+        {
+            if let Some(obj) = record.as_object_mut() {
+                obj.remove("key");
+            }
+        }
+        let record = &record;
         let produced = encode_input(&engine, source.as_deref(), topic_schemas.get(topic), record)
             .await
             .map_err(|e| format!("encoding input: {e}"))?;
