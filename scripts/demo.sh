@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Quick start: installs what is missing, builds creek, and runs the seed's steps 4-7:
+# Quick start: installs what is missing, builds creek, and runs the seed's steps 4-8:
 # a (throwaway) PostgreSQL, `creek fake` filling table customers, topic psg-customers,
-# the seed's connector JSON posted with the seed's curl command, and the Avro rows read
-# back through creek's Schema Registry, then a lake sink writing Parquet that DuckDB
-# reads. Everything keeps running until Ctrl-C.
-# (`creek demo`, the whole pipeline with SQL and the lake, arrives with later issues.)
+# the seed's connector JSON posted with the seed's curl command, the Avro rows read
+# back through creek's Schema Registry, the seed's ksql session through `creek ksql`,
+# then a lake sink writing Parquet that DuckDB reads. Everything keeps running until Ctrl-C.
+# (`creek demo`, the whole pipeline in one command, arrives with a later issue.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -13,6 +13,7 @@ CREEK="${CARGO_TARGET_DIR:-$PWD/target}/release/creek"
 PORT="${CREEK_KAFKA_PORT:-9092}"
 REGISTRY_PORT="${CREEK_REGISTRY_PORT:-8081}"
 CONNECT_PORT="${CREEK_CONNECT_PORT:-8083}"
+KSQL_PORT="${CREEK_KSQL_PORT:-8088}"
 WORK="$(mktemp -d)"
 # A fresh data dir by default: the database is throwaway too, and source offsets
 # (PostgreSQL snapshots) only mean something for the database they came from.
@@ -33,7 +34,7 @@ read -r PG_URL JDBC_URL <"$WORK/pg"
 echo "PostgreSQL (throwaway): $PG_URL"
 
 "$CREEK" up --data-dir "$DATA" --kafka-port "$PORT" --registry-port "$REGISTRY_PORT" \
-  --connect-port "$CONNECT_PORT" >"$WORK/creek.out" 2>"$WORK/creek.err" &
+  --connect-port "$CONNECT_PORT" --ksql-port "$KSQL_PORT" >"$WORK/creek.out" 2>"$WORK/creek.err" &
 PIDS+=($!)
 for _ in $(seq 100); do grep -q "creek ready" "$WORK/creek.out" 2>/dev/null && break; sleep 0.1; done
 grep -q "creek ready" "$WORK/creek.out" || { cat "$WORK/creek.err"; echo "creek did not start" >&2; exit 1; }
@@ -102,6 +103,22 @@ while shown < 3:
 c.close()
 PY
 
+# 8 - The seed's ksql session, through `creek ksql` (push queries get a LIMIT here
+# so that the script goes on; typed at the `ksql>` prompt they run until Ctrl-C).
+KSQL=("$CREEK" ksql "http://localhost:$KSQL_PORT")
+for stmt in "show topics;" "show connectors;" "print psg-customers from beginning limit 3;" \
+    "create stream custstream WITH (kafka_topic='psg-customers', value_format='AVRO');" \
+    "show streams;"; do
+  step "ksql> $stmt"
+  "${KSQL[@]}" -e "$stmt"
+done
+SELECT="select nome, telefone, email,
+TIMESTAMPTOSTRING(nascimento, 'yyyy-MM-dd', 'UTC') as dt_nascimento,
+TIMESTAMPTOSTRING(dt_update, 'yyyy-MM-dd HH:mm:ss.SSS', 'UTC') as dt_updt_conv
+from custstream emit changes limit 3;"
+step "ksql> $SELECT"
+"${KSQL[@]}" -e "SET 'auto.offset.reset'='earliest'; $SELECT"
+
 # The data lake: Confluent's S3 sink writing Parquet into a local folder.
 LAKE="$DATA/lake"
 step "curl -X POST ... http://localhost:$CONNECT_PORT/connectors   (S3SinkConnector, Parquet into $LAKE)"
@@ -118,7 +135,7 @@ step "duckdb: SELECT count(*), min(dt_update), max(dt_update) FROM read_parquet(
 PYTHONWARNINGS=ignore python3 -c "import duckdb, sys; print(duckdb.sql(\"SELECT count(*) AS rows, min(dt_update) AS first, max(dt_update) AS last FROM read_parquet('\" + sys.argv[1] + \"/datalake/topics/psg-customers/*/*.parquet')\"))" "$LAKE"
 
 echo
-echo "creek: kafka localhost:$PORT, registry http://localhost:$REGISTRY_PORT, connect http://localhost:$CONNECT_PORT"
+echo "creek: kafka localhost:$PORT, registry http://localhost:$REGISTRY_PORT, connect http://localhost:$CONNECT_PORT, ksql http://localhost:$KSQL_PORT ($CREEK ksql)"
 echo "data in $DATA, service logs in $DATA/logs (connect.log, schema-registry.log, kafka.log)"
 echo "rows keep flowing from PostgreSQL into psg-customers and on into $LAKE. Press Ctrl-C to stop."
 wait "${PIDS[1]}"

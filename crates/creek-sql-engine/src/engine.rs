@@ -1029,24 +1029,23 @@ impl Engine {
                         continue;
                     }
                 };
-                let Some(result) =
+                let results =
                     query
                         .projector
-                        .apply(&decoded.row, decoded.rowtime, decoded.value_is_null)
-                else {
-                    continue;
-                };
-                match query.encoder.encode(&result) {
-                    Ok((p, rec)) => {
-                        ordered.push(rec.clone());
-                        outputs.entry(p).or_default().push(rec);
+                        .apply_all(&decoded.row, decoded.rowtime, decoded.value_is_null);
+                for result in results {
+                    match query.encoder.encode(&result) {
+                        Ok((p, rec)) => {
+                            ordered.push(rec.clone());
+                            outputs.entry(p).or_default().push(rec);
+                        }
+                        Err(e) => self.processing_log.record(
+                            &query.id,
+                            crate::processing_log::ErrorKind::Serialization,
+                            Some(&query.sink_topic),
+                            &format!("Failed to serialize row: {e}"),
+                        ),
                     }
-                    Err(e) => self.processing_log.record(
-                        &query.id,
-                        crate::processing_log::ErrorKind::Serialization,
-                        Some(&query.sink_topic),
-                        &format!("Failed to serialize row: {e}"),
-                    ),
                 }
             }
             for (p, records) in outputs {

@@ -14,6 +14,12 @@
 //!   to its sink topic, then commits.
 //! - [`processing_log::ProcessingLog`]: records that fail to decode and
 //!   expressions that throw; the query goes on.
+//! - The command topic (`_confluent-ksql-<service id>_command_topic`): every
+//!   statement that changes sources, types or queries, replayed by
+//!   [`engine::Engine::recover`] on start.
+//! - [`push`] (push queries), [`show`] (SHOW/DESCRIBE/EXPLAIN/PRINT/connectors),
+//!   [`rest`] (ksqlDB's REST API on :8088).
+//! - [`qtt`] and [`qtt_rest`]: runners for ksqlDB's conformance files (`creek qtt`).
 
 pub mod engine;
 pub mod format;

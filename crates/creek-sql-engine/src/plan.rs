@@ -48,6 +48,26 @@ pub struct StreamPlan {
     pub key: Vec<Projected>,
     pub partition_by: bool,
     pub limit: Option<u64>,
+    /// Table functions (EXPLODE, CUBE_EXPLODE) in the projection, evaluated on
+    /// the source row; their per-output-row values follow the source row
+    /// (and pseudo columns) in the row the projection sees.
+    pub table_functions: Vec<TableFunction>,
+}
+
+/// A table function call of the projection.
+#[derive(Clone)]
+pub struct TableFunction {
+    pub kind: TableFunctionKind,
+    /// The array argument, compiled against the source row.
+    pub arg: CompiledExpr,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum TableFunctionKind {
+    /// One row per element.
+    Explode,
+    /// One row per combination of elements and NULLs.
+    CubeExplode,
 }
 
 impl StreamPlan {
@@ -246,6 +266,8 @@ pub fn plan_stream_query(
     let taken: Vec<String> = names.iter().flatten().cloned().collect();
     let mut namer = ColumnNamer { next: 0 };
     let mut projection = Vec::new();
+    let mut table_functions = Vec::new();
+    let mut projection_scope = scope.clone();
     for ((_, expr), name) in items.iter().zip(names) {
         let name = match name {
             Some(n) => n,
@@ -256,7 +278,14 @@ pub fn plan_stream_query(
                 "Reserved column name in select: `{name}`. Please remove or alias the column."
             )));
         }
-        let compiled = compile(expr, &scope, &ctx).map_err(|e| {
+        let expr = &extract_table_functions(
+            expr,
+            &scope,
+            &ctx,
+            &mut table_functions,
+            &mut projection_scope,
+        )?;
+        let compiled = compile(expr, &projection_scope, &ctx).map_err(|e| {
             if e.starts_with("Column '") {
                 clause_error(
                     "SELECT column '",
@@ -417,6 +446,112 @@ pub fn plan_stream_query(
         key,
         partition_by,
         limit: query.limit,
+        table_functions,
+    })
+}
+
+/// Replaces table function calls in `expr` by references to the columns
+/// holding their per-row values (`$TF_n`, appended to `projection_scope`).
+fn extract_table_functions(
+    expr: &Expr,
+    scope: &Scope,
+    ctx: &CompileContext,
+    found: &mut Vec<TableFunction>,
+    projection_scope: &mut Scope,
+) -> Result<Expr, EngineError> {
+    Ok(match expr {
+        Expr::Function { name, args } => {
+            let kind = match name.to_ascii_uppercase().as_str() {
+                "EXPLODE" => Some(TableFunctionKind::Explode),
+                "CUBE_EXPLODE" => Some(TableFunctionKind::CubeExplode),
+                _ => None,
+            };
+            match kind {
+                Some(kind) => {
+                    if args.len() != 1 {
+                        return Err(EngineError::Statement(format!(
+                            "Function '{}' does not accept parameters of this count",
+                            name.to_ascii_lowercase()
+                        )));
+                    }
+                    let arg = compile(&args[0], scope, ctx).map_err(|e| clause_error("", e))?;
+                    let element = match &arg.ty {
+                        SqlType::Array(t) => match kind {
+                            TableFunctionKind::Explode => (**t).clone(),
+                            TableFunctionKind::CubeExplode => arg.ty.clone(),
+                        },
+                        other => {
+                            return Err(EngineError::Statement(format!(
+                                "Function '{}' does not accept parameters ({other}).",
+                                name.to_ascii_lowercase()
+                            )))
+                        }
+                    };
+                    let column = format!("$TF_{}", found.len());
+                    projection_scope.push(None, &column, element);
+                    found.push(TableFunction { kind, arg });
+                    Expr::Column {
+                        source: None,
+                        name: column,
+                    }
+                }
+                None => Expr::Function {
+                    name: name.clone(),
+                    args: args
+                        .iter()
+                        .map(|a| extract_table_functions(a, scope, ctx, found, projection_scope))
+                        .collect::<Result<_, _>>()?,
+                },
+            }
+        }
+        Expr::Binary { op, left, right } => Expr::Binary {
+            op: *op,
+            left: Box::new(extract_table_functions(
+                left,
+                scope,
+                ctx,
+                found,
+                projection_scope,
+            )?),
+            right: Box::new(extract_table_functions(
+                right,
+                scope,
+                ctx,
+                found,
+                projection_scope,
+            )?),
+        },
+        Expr::Dereference { expr, field } => Expr::Dereference {
+            expr: Box::new(extract_table_functions(
+                expr,
+                scope,
+                ctx,
+                found,
+                projection_scope,
+            )?),
+            field: field.clone(),
+        },
+        Expr::Subscript { expr, index } => Expr::Subscript {
+            expr: Box::new(extract_table_functions(
+                expr,
+                scope,
+                ctx,
+                found,
+                projection_scope,
+            )?),
+            index: index.clone(),
+        },
+        Expr::Cast { expr, ty } => Expr::Cast {
+            expr: Box::new(extract_table_functions(
+                expr,
+                scope,
+                ctx,
+                found,
+                projection_scope,
+            )?),
+            ty: ty.clone(),
+        },
+        other => other.clone(),
     })
 }
 

@@ -92,6 +92,10 @@ const TEST_ONLY_FUNCTIONS: &[&str] = &[
     "MID_VAR_ARG",
     "GENERIC_VAR_ARG",
     "OBJ_COL_ARG",
+    "TEST_UDTF",
+    "BAD_UDF",
+    "THROWING_UDTF",
+    "TOSTRUCT",
 ];
 
 struct Variant {

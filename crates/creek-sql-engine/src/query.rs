@@ -13,7 +13,7 @@ use creek_sql::value::Value;
 
 use crate::format::RowFormat;
 use crate::metastore::{ColumnRole, DataSource};
-use crate::plan::StreamPlan;
+use crate::plan::{StreamPlan, TableFunctionKind};
 use crate::processing_log::ProcessingLog;
 
 /// How a source's record time is taken from a column (`TIMESTAMP` property).
@@ -241,6 +241,56 @@ impl Projector {
         result
     }
 
+    /// Like [`Projector::apply`], with table functions: one result per
+    /// element (none for an empty or NULL array).
+    pub fn apply_all(&self, row: &[Value], rowtime: i64, value_is_null: bool) -> Vec<ResultRow> {
+        if self.plan.table_functions.is_empty() || value_is_null {
+            return self
+                .apply(row, rowtime, value_is_null)
+                .into_iter()
+                .collect();
+        }
+        if let Some(filter) = &self.plan.filter {
+            if !matches!(filter.eval(row), Ok(Value::Boolean(true))) {
+                return Vec::new();
+            }
+        }
+        let columns: Vec<Vec<Value>> = self
+            .plan
+            .table_functions
+            .iter()
+            .map(|tf| {
+                let items = match tf.arg.eval(row) {
+                    Ok(Value::Array(items)) => items,
+                    _ => Vec::new(),
+                };
+                match tf.kind {
+                    TableFunctionKind::Explode => items,
+                    TableFunctionKind::CubeExplode => cube(&items),
+                }
+            })
+            .collect();
+        let rows = columns.iter().map(Vec::len).max().unwrap_or(0);
+        let mut out = Vec::with_capacity(rows);
+        let mut extended = row.to_vec();
+        for i in 0..rows {
+            extended.truncate(row.len());
+            extended.extend(
+                columns
+                    .iter()
+                    .map(|c| c.get(i).cloned().unwrap_or(Value::Null)),
+            );
+            if let Some(r) = self.evaluate_unfiltered(&extended, rowtime) {
+                out.push(r);
+            }
+        }
+        for e in creek_sql::expr::take_errors() {
+            self.log
+                .error(&self.query_id, &format!("Error computing expression: {e}"));
+        }
+        out
+    }
+
     fn evaluate(&self, row: &[Value], rowtime: i64, value_is_null: bool) -> Option<ResultRow> {
         if value_is_null {
             // A tombstone: a filter drops it; otherwise it passes with its key.
@@ -278,6 +328,10 @@ impl Projector {
                 }
             }
         }
+        self.evaluate_unfiltered(row, rowtime)
+    }
+
+    fn evaluate_unfiltered(&self, row: &[Value], rowtime: i64) -> Option<ResultRow> {
         let eval = |e: &CompiledExpr| match e.eval(row) {
             Ok(v) => v,
             Err(err) => {
@@ -308,7 +362,7 @@ impl Projector {
             .filter(|(p, _)| !p.is_key)
             .map(|(_, v)| v.clone())
             .collect();
-        let value = (!value_is_null).then_some(value);
+        let value = Some(value);
         Some(ResultRow {
             key,
             value,
@@ -405,6 +459,26 @@ pub fn murmur2(data: &[u8]) -> u32 {
     h = h.wrapping_mul(m);
     h ^= h >> 15;
     h
+}
+
+/// CUBE_EXPLODE: every combination of the elements and NULL, in ksqlDB's order.
+fn cube(items: &[Value]) -> Vec<Value> {
+    let n = items.len().min(16);
+    let mut out = Vec::with_capacity(1 << n);
+    for mask in 0..(1u32 << n) {
+        out.push(Value::Array(
+            (0..n)
+                .map(|i| {
+                    if mask & (1 << (n - 1 - i)) != 0 {
+                        items[i].clone()
+                    } else {
+                        Value::Null
+                    }
+                })
+                .collect(),
+        ));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 
 mod bench;
 mod fake;
+mod ksql;
 mod qtt;
 mod topics;
 mod up;
@@ -41,6 +42,8 @@ enum Command {
     Fake(fake::FakeArgs),
     /// Run ksqlDB query-validation-test files through creek's SQL engine.
     Qtt(qtt::QttArgs),
+    /// A ksqlDB-CLI-compatible client for the SQL engine's REST API.
+    Ksql(ksql::KsqlArgs),
 }
 
 fn main() {
@@ -51,6 +54,7 @@ fn main() {
         Command::Bench(args) => bench::run(args),
         Command::Fake(args) => fake::run(args),
         Command::Qtt(args) => qtt::run(args),
+        Command::Ksql(args) => ksql::run(args),
     };
     if let Err(e) = result {
         eprintln!("Error: {e:#}");
