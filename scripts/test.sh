@@ -19,4 +19,5 @@ cargo build -p creek --locked
 echo "== ksqlDB conformance (QTT)"
 QTT_DIR="${CREEK_QTT_DIR:-/work/shared/ksql-qtt}"
 "$TARGET_DIR/debug/creek" qtt "$QTT_DIR" --must-pass tests/qtt/must-pass.txt | tail -n 1
+"$TARGET_DIR/debug/creek" qtt --rest "${CREEK_QTT_REST_DIR:-/work/shared/ksql-qtt-rest}" --must-pass tests/qtt/rest-must-pass.txt | tail -n 1
 CREEK_BIN="$TARGET_DIR/debug/creek" python3 -m pytest tests/python -q

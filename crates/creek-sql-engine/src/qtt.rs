@@ -634,7 +634,7 @@ fn avro_from_test_json(
 }
 
 /// Decodes an output record to (key JSON, value JSON) for comparison.
-async fn decode_output(
+pub async fn decode_output(
     engine: &Engine,
     source: Option<&DataSource>,
     record: &ProducerRecord,

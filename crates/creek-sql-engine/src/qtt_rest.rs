@@ -20,8 +20,8 @@ use serde_json::{json, Value as Json};
 
 use crate::engine::{Engine, EngineConfig, Session};
 use crate::qtt::{
-    encode_input, json_matches, kafka_topic_of, strip_comments, test_files, CaseResult, Outcome,
-    TopicSchema,
+    decode_output, encode_input, json_matches, kafka_topic_of, strip_comments, test_files,
+    CaseResult, Outcome, TopicSchema,
 };
 
 /// Runs files and prints one line per file plus the summary (like [`crate::qtt::run_paths`]).
@@ -290,6 +290,17 @@ async fn run_in(test: &Json, statements: &[String], dir: &Path) -> Result<(), St
             .values()
             .find(|s| s.topic == topic)
             .cloned();
+        // A stream without key columns never reads the key.
+        let mut record = record.clone();
+        if source
+            .as_ref()
+            .is_some_and(|s| s.key_columns().next().is_none())
+        {
+            if let Some(obj) = record.as_object_mut() {
+                obj.remove("key");
+            }
+        }
+        let record = &record;
         let produced = encode_input(&engine, source.as_deref(), topic_schemas.get(topic), record)
             .await
             .map_err(|e| format!("encoding input: {e}"))?;
@@ -353,6 +364,8 @@ async fn run_in(test: &Json, statements: &[String], dir: &Path) -> Result<(), St
         return Err("expected an error, but none occurred".into());
     }
 
+    check_outputs(&engine, test).await?;
+
     // Compare.
     if responses.len() < expected.len() {
         return Err(format!(
@@ -400,6 +413,91 @@ async fn run_in(test: &Json, statements: &[String], dir: &Path) -> Result<(), St
                 };
                 if !ok {
                     return Err(format!("response {i}: expected {w}, got {g}"));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks `outputs`: the records of each named topic, in order (partition by
+/// partition), decoded with the format of the source over the topic.
+async fn check_outputs(engine: &Arc<Engine>, test: &Json) -> Result<(), String> {
+    let expected: Vec<&Json> = test["outputs"].as_array().into_iter().flatten().collect();
+    let mut topics: Vec<String> = Vec::new();
+    for e in &expected {
+        let t = e["topic"].as_str().unwrap_or_default().to_string();
+        if !topics.contains(&t) {
+            topics.push(t);
+        }
+    }
+    let metastore = engine.metastore();
+    for topic in topics {
+        let want: Vec<&&Json> = expected
+            .iter()
+            .filter(|e| e["topic"].as_str() == Some(topic.as_str()))
+            .collect();
+        let partitions = engine
+            .log
+            .describe_topic(&topic)
+            .await
+            .map(|d| d.partitions)
+            .map_err(|e| format!("output topic {topic}: {e}"))?;
+        let mut got = Vec::new();
+        for p in 0..partitions {
+            let mut offset = 0;
+            loop {
+                let fetched = engine
+                    .log
+                    .fetch(&topic, p, offset, 1 << 20, Duration::ZERO)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if fetched.records.is_empty() {
+                    break;
+                }
+                for r in fetched.records {
+                    offset = r.offset + 1;
+                    got.push(creek_log::ProducerRecord {
+                        key: r.key,
+                        value: r.value,
+                        headers: r.headers,
+                        timestamp: Some(r.timestamp),
+                    });
+                }
+            }
+        }
+        if got.len() != want.len() {
+            return Err(format!(
+                "topic {topic}: expected {} records, got {}",
+                want.len(),
+                got.len()
+            ));
+        }
+        let source = metastore
+            .sources
+            .values()
+            .find(|s| s.topic == topic)
+            .cloned();
+        for (i, (w, g)) in want.iter().zip(&got).enumerate() {
+            let (key, value) = decode_output(engine, source.as_deref(), g).await?;
+            if !json_matches(&w["value"], &value) {
+                return Err(format!(
+                    "topic {topic} record {i}: value {value} != expected {}",
+                    w["value"]
+                ));
+            }
+            let want_key = w.get("key").cloned().unwrap_or(Json::Null);
+            if !json_matches(&want_key, &key) {
+                return Err(format!(
+                    "topic {topic} record {i}: key {key} != expected {want_key}"
+                ));
+            }
+            if let Some(ts) = w.get("timestamp").and_then(Json::as_i64) {
+                if g.timestamp != Some(ts) {
+                    return Err(format!(
+                        "topic {topic} record {i}: timestamp {:?} != expected {ts}",
+                        g.timestamp
+                    ));
                 }
             }
         }

@@ -146,6 +146,8 @@ async fn ksql_statements_and_errors() {
     let id = body[1]["queries"][0]["id"].as_str().unwrap().to_string();
     assert!(id.starts_with("CSAS_BIG_"), "{id}");
     assert_eq!(body[1]["queries"][0]["sinks"], json!(["BIG"]));
+    assert_eq!(body[1]["queries"][0]["statusCount"], json!({"RUNNING": 1}));
+    assert_eq!(body[1]["queries"][0]["queryType"], "PERSISTENT");
     let (status, body) = s.ksql(&format!("EXPLAIN {id};")).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body[0]["queryDescription"]["id"], id.as_str());

@@ -22,6 +22,10 @@ pub struct QttArgs {
     /// Write the names of the passing cases to this file.
     #[arg(long)]
     write_passing: Option<PathBuf>,
+    /// The files are ksqlDB's REST tests (`ksql-qtt-rest/`): run them through
+    /// the REST layer (`/ksql`, `/query`) and compare the responses.
+    #[arg(long)]
+    rest: bool,
 }
 
 pub fn run(args: QttArgs) -> anyhow::Result<()> {
@@ -29,7 +33,13 @@ pub fn run(args: QttArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let results = runtime
-        .block_on(run_paths(&args.paths, args.verbose))
+        .block_on(async {
+            if args.rest {
+                creek_sql_engine::qtt_rest::run_paths(&args.paths, args.verbose).await
+            } else {
+                run_paths(&args.paths, args.verbose).await
+            }
+        })
         .map_err(anyhow::Error::msg)?;
     if let Some(path) = &args.write_passing {
         let passing: Vec<&str> = results

@@ -499,7 +499,7 @@ async fn query(State(st): State<Arc<RestState>>, body: Bytes) -> Response {
         let lines = match crate::show::print(
             &st.engine,
             topic,
-            *from_beginning || session.offset_reset_earliest(),
+            *from_beginning,
             interval.unwrap_or(1),
             *limit,
         )
