@@ -246,6 +246,14 @@ impl With {
     }
 }
 
+/// `ksql.persistence.wrap.single.values` from the session, if set.
+fn session_wrap(session: &Session) -> Option<bool> {
+    session
+        .properties
+        .get("ksql.persistence.wrap.single.values")
+        .map(|v| v.eq_ignore_ascii_case("true"))
+}
+
 fn kafka_format() -> FormatSpec {
     FormatSpec {
         kind: FormatKind::Kafka,
@@ -448,6 +456,7 @@ impl Engine {
                     columns,
                     properties,
                     text,
+                    session,
                 )
                 .await
             }
@@ -552,6 +561,7 @@ impl Engine {
         columns: &[ast::ColumnDef],
         properties: &Properties,
         text: &str,
+        session: &Session,
     ) -> Result<Json, EngineError> {
         if kind == SourceKind::Table {
             return Err(EngineError::NotSupported("tables".into()));
@@ -575,6 +585,13 @@ impl Engine {
                 )));
             }
         }
+        if or_replace && read_only {
+            return Err(EngineError::Statement(format!(
+                "Cannot add {} '{name}': CREATE OR REPLACE is not supported on source {}s.",
+                kind_word(kind),
+                kind_word(kind)
+            )));
+        }
         let with = With::new(properties)?;
         let topic = with.string("KAFKA_TOPIC").ok_or_else(|| {
             EngineError::Statement(
@@ -582,13 +599,30 @@ impl Engine {
             )
         })?;
         let (key_format, value_format) = with.formats()?;
-        let value_format = value_format.ok_or_else(|| {
+        let default_format = |key: &str| -> Result<Option<FormatSpec>, EngineError> {
+            match session.properties.get(key) {
+                Some(name) => Ok(Some(FormatSpec {
+                    kind: format::parse_format(name).map_err(EngineError::Statement)?,
+                    properties: BTreeMap::new(),
+                    wrap_single_value: None,
+                })),
+                None => Ok(None),
+            }
+        };
+        let value_format = match value_format {
+            Some(f) => Some(f),
+            None => default_format("ksql.persistence.default.format.value")?,
+        };
+        let key_format = match key_format {
+            Some(f) => Some(f),
+            None => default_format("ksql.persistence.default.format.key")?,
+        };
+        let mut value_format = value_format.ok_or_else(|| {
             EngineError::Statement(
                 "Statement is missing the 'VALUE_FORMAT' property from the WITH clause. Either provide one or set a default via the 'ksql.persistence.default.format.value' config.".into(),
             )
         })?;
         let key_format = key_format.unwrap_or_else(kafka_format);
-
         let types = self.state.lock().metastore.types.clone();
         let mut cols = Vec::new();
         for c in columns {
@@ -706,6 +740,11 @@ impl Engine {
             }
             None => None,
         };
+        if value_format.wrap_single_value.is_none()
+            && cols.iter().filter(|c| c.role == ColumnRole::Value).count() == 1
+        {
+            value_format.wrap_single_value = session_wrap(session);
+        }
         let source = DataSource {
             name: name.to_string(),
             kind,
@@ -792,18 +831,37 @@ impl Engine {
         let with = With::new(properties)?;
         let plan = {
             let state = self.state.lock();
-            plan_stream_query(query, &state.metastore, &self.functions, Some(name))?
+            let keyless = session
+                .properties
+                .get("ksql.new.query.planner.enabled")
+                .is_some_and(|v| v == "true");
+            crate::plan::plan_stream_query_with(
+                query,
+                &state.metastore,
+                &self.functions,
+                Some(name),
+                keyless,
+            )?
         };
         let input = plan.source.clone();
         let (key_spec, value_spec) = with.formats()?;
         let has_key = !plan.key.is_empty();
-        if !has_key && with.string("KEY_FORMAT").is_some() {
+        if !has_key
+            && key_spec
+                .as_ref()
+                .is_some_and(|k| k.kind != FormatKind::None)
+        {
             return Err(EngineError::Statement(
                 "Key format specified for stream without key columns.".into(),
             ));
         }
         let key_format = if has_key {
-            key_spec.unwrap_or_else(|| input.key_format.clone())
+            match key_spec {
+                Some(k) => k,
+                // A keyless input's NONE does not carry over to a keyed result.
+                None if input.key_format.kind == FormatKind::None => kafka_format(),
+                None => input.key_format.clone(),
+            }
         } else {
             FormatSpec {
                 kind: FormatKind::None,
@@ -818,7 +876,13 @@ impl Engine {
             f.properties.remove("fullSchemaName");
             f
         });
-        value_format.wrap_single_value = with.bool("WRAP_SINGLE_VALUE");
+        value_format.wrap_single_value = with.bool("WRAP_SINGLE_VALUE").or_else(|| {
+            if plan.value().count() == 1 {
+                session_wrap(session)
+            } else {
+                None
+            }
+        });
         let topic = with
             .string("KAFKA_TOPIC")
             .unwrap_or_else(|| name.to_string());
@@ -1229,6 +1293,26 @@ impl Engine {
             .source(target)
             .cloned()
             .ok_or_else(|| EngineError::Statement(format!("{target} does not exist.")))?;
+        if sink.read_only {
+            return Err(EngineError::Statement(format!(
+                "Cannot insert values into read-only {}: {target}",
+                kind_word(sink.kind)
+            )));
+        }
+        if columns.is_empty() {
+            let headers: Vec<&str> = sink
+                .columns
+                .iter()
+                .filter(|c| matches!(c.role, ColumnRole::Header(_)))
+                .map(|c| c.name.as_str())
+                .collect();
+            if !headers.is_empty() {
+                return Err(EngineError::Statement(format!(
+                    "Cannot insert into HEADER columns: {}",
+                    headers.join(", ")
+                )));
+            }
+        }
         let names: Vec<String> = if columns.is_empty() {
             sink.columns
                 .iter()

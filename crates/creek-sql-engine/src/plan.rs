@@ -142,6 +142,18 @@ pub fn plan_stream_query(
     functions: &FunctionRegistry,
     sink_name: Option<&str>,
 ) -> Result<StreamPlan, EngineError> {
+    plan_stream_query_with(query, metastore, functions, sink_name, false)
+}
+
+/// [`plan_stream_query`]; `allow_keyless` lets a result drop the source's key
+/// columns (ksqlDB's `ksql.new.query.planner.enabled`).
+pub fn plan_stream_query_with(
+    query: &Query,
+    metastore: &Metastore,
+    functions: &FunctionRegistry,
+    sink_name: Option<&str>,
+    allow_keyless: bool,
+) -> Result<StreamPlan, EngineError> {
     if !query.group_by.is_empty() || query.window.is_some() || query.having.is_some() {
         return Err(EngineError::NotSupported(
             "aggregations (GROUP BY, WINDOW, HAVING)".into(),
@@ -423,6 +435,7 @@ pub fn plan_stream_query(
                     projection[*i].is_key = true;
                     key.push(projection[*i].clone());
                 }
+                None if allow_keyless => {}
                 None => {
                     if let Some(sink) = sink_name {
                         return Err(EngineError::Statement(format!(

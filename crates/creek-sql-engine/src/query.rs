@@ -343,17 +343,9 @@ impl Projector {
             }
         };
         let projection: Vec<Value> = self.plan.projection.iter().map(|p| eval(&p.expr)).collect();
-        let key: Vec<Value> = if self.plan.partition_by {
-            self.plan.key.iter().map(|p| eval(&p.expr)).collect()
-        } else {
-            self.plan
-                .projection
-                .iter()
-                .zip(&projection)
-                .filter(|(p, _)| p.is_key)
-                .map(|(_, v)| v.clone())
-                .collect()
-        };
+        // Key columns in the result's key order (a projection may list them
+        // in another order).
+        let key: Vec<Value> = self.plan.key.iter().map(|p| eval(&p.expr)).collect();
         let value = self
             .plan
             .projection
@@ -401,6 +393,11 @@ impl SinkEncoder {
             Some(Value::Bigint(t)) | Some(Value::Timestamp(t)) => *t,
             _ => row.rowtime,
         };
+        if timestamp < 0 {
+            return Err(format!(
+                "Invalid timestamp {timestamp}: records need a non-negative timestamp"
+            ));
+        }
         let partition = partition_for(key.as_deref(), self.partitions);
         Ok((
             partition,

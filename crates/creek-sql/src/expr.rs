@@ -1020,6 +1020,12 @@ impl Compiler<'_> {
             .functions
             .get(&upper)
             .ok_or_else(|| format!("Can't find any functions with the name '{upper}'"))?;
+        // `F(*)` is a call without arguments, except for COUNT(*).
+        let args: &[Expr] = if args.len() == 1 && matches!(args[0], Expr::Wildcard) {
+            &[]
+        } else {
+            args
+        };
         let mut compiled = Vec::with_capacity(args.len());
         let mut infos = Vec::with_capacity(args.len());
         for arg in args {
@@ -1666,8 +1672,21 @@ fn with_params(row: &[Value], params: &[Value]) -> Vec<Value> {
 }
 
 fn eval_lambda(call: &LambdaCall, row: &[Value]) -> Result<Value, String> {
+    let input = match call {
+        LambdaCall::TransformArray(a, _)
+        | LambdaCall::TransformMap(a, _, _)
+        | LambdaCall::FilterArray(a, _)
+        | LambdaCall::FilterMap(a, _)
+        | LambdaCall::ReduceArray(a, _, _)
+        | LambdaCall::ReduceMap(a, _, _) => a,
+    };
+    let value = input.eval(row)?;
+    eval_lambda_on(call, row, value)
+}
+
+fn eval_lambda_on(call: &LambdaCall, row: &[Value], input: Value) -> Result<Value, String> {
     Ok(match call {
-        LambdaCall::TransformArray(a, body) => match a.eval(row)? {
+        LambdaCall::TransformArray(_, body) => match input {
             Value::Array(items) => Value::Array(
                 items
                     .into_iter()
@@ -1676,7 +1695,7 @@ fn eval_lambda(call: &LambdaCall, row: &[Value]) -> Result<Value, String> {
             ),
             _ => Value::Null,
         },
-        LambdaCall::TransformMap(m, kb, vb) => match m.eval(row)? {
+        LambdaCall::TransformMap(_, kb, vb) => match input {
             Value::Map(entries) => {
                 let mut out: Vec<(Value, Value)> = Vec::new();
                 for (k, v) in entries {
@@ -1692,7 +1711,7 @@ fn eval_lambda(call: &LambdaCall, row: &[Value]) -> Result<Value, String> {
             }
             _ => Value::Null,
         },
-        LambdaCall::FilterArray(a, body) => match a.eval(row)? {
+        LambdaCall::FilterArray(_, body) => match input {
             Value::Array(items) => {
                 let mut out = Vec::new();
                 for x in items {
@@ -1707,7 +1726,7 @@ fn eval_lambda(call: &LambdaCall, row: &[Value]) -> Result<Value, String> {
             }
             _ => Value::Null,
         },
-        LambdaCall::FilterMap(m, body) => match m.eval(row)? {
+        LambdaCall::FilterMap(_, body) => match input {
             Value::Map(entries) => {
                 let mut out = Vec::new();
                 for (k, v) in entries {
@@ -1722,9 +1741,9 @@ fn eval_lambda(call: &LambdaCall, row: &[Value]) -> Result<Value, String> {
             }
             _ => Value::Null,
         },
-        LambdaCall::ReduceArray(a, init, body) => {
+        LambdaCall::ReduceArray(_, init, body) => {
             let mut acc = init.eval(row)?;
-            match a.eval(row)? {
+            match input {
                 Value::Array(items) => {
                     for x in items {
                         acc = body.eval(&with_params(row, &[acc, x]))?;
@@ -1734,9 +1753,9 @@ fn eval_lambda(call: &LambdaCall, row: &[Value]) -> Result<Value, String> {
                 _ => acc,
             }
         }
-        LambdaCall::ReduceMap(m, init, body) => {
+        LambdaCall::ReduceMap(_, init, body) => {
             let mut acc = init.eval(row)?;
-            match m.eval(row)? {
+            match input {
                 Value::Map(entries) => {
                     for (k, v) in entries {
                         acc = body.eval(&with_params(row, &[acc, k, v]))?;
