@@ -198,14 +198,14 @@ async fn read_all(
     Ok((seen, out_bytes))
 }
 
-/// With `CREEK_PERF=FILE`, `perf record -g` attached to this process for the timed
+/// With `CREEK_PERF=FILE`, `perf record` (flat samples) attached to this process for the timed
 /// query only.
 fn start_perf() -> anyhow::Result<Option<std::process::Child>> {
-    let Some(file) = std::env::var_os("CREEK_PERF") else {
+    let Some(file) = std::env::var_os("CREEK_PERF").filter(|f| !f.is_empty()) else {
         return Ok(None);
     };
     let child = std::process::Command::new("perf")
-        .args(["record", "--call-graph", "dwarf,16384", "-F", "499", "-o"])
+        .args(["record", "-F", "999", "-o"])
         .arg(file)
         .arg("-p")
         .arg(std::process::id().to_string())
