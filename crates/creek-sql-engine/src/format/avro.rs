@@ -1063,6 +1063,14 @@ impl AvroFormat {
 
 impl RowFormat for AvroFormat {
     fn deserialize(&self, bytes: Option<&[u8]>) -> Result<Option<Vec<Value>>, String> {
+        self.deserialize_wanted(bytes, &[])
+    }
+
+    fn deserialize_wanted(
+        &self,
+        bytes: Option<&[u8]>,
+        wanted: &[bool],
+    ) -> Result<Option<Vec<Value>>, String> {
         let Some(bytes) = bytes else {
             return Ok(None);
         };
@@ -1083,7 +1091,7 @@ impl RowFormat for AvroFormat {
                     .map_err(|e| self.error(e))?;
                 Ok(Some(vec![v]))
             } else {
-                r.planned_row(&w.schema, &self.columns, &w.plan)
+                r.planned_row(&w.schema, &self.columns, &w.plan, wanted)
                     .map_err(|e| self.error(e))
             };
         }

@@ -416,17 +416,19 @@ impl RowPlan {
 }
 
 impl<'a> Reader<'a> {
-    /// [`Reader::row`] with the field-to-column mapping of `plan`.
+    /// [`Reader::row`] with the field-to-column mapping of `plan`; columns
+    /// whose `wanted` entry is false are skipped (left NULL).
     pub(crate) fn planned_row(
         &mut self,
         schema: &Schema,
         columns: &[Column],
         plan: &RowPlan,
+        wanted: &[bool],
     ) -> Result<Option<Vec<Value>>, String> {
         let schema = self.names.resolve(schema)?;
         match (schema, plan) {
             (Schema::Record(r), RowPlan::Record(targets)) => {
-                self.planned_record(r, columns, targets).map(Some)
+                self.planned_record(r, columns, targets, wanted).map(Some)
             }
             (Schema::Union(u), RowPlan::Union(branches)) => {
                 let i = self.long()?;
@@ -436,7 +438,7 @@ impl<'a> Reader<'a> {
                     .ok_or_else(|| format!("Avro union index {i} out of range"))?;
                 match (self.names.resolve(branch)?, branches.get(i as usize)) {
                     (Schema::Record(r), Some(Some(targets))) => {
-                        self.planned_record(r, columns, targets).map(Some)
+                        self.planned_record(r, columns, targets, wanted).map(Some)
                     }
                     _ => self.row(branch, columns),
                 }
@@ -450,15 +452,23 @@ impl<'a> Reader<'a> {
         r: &RecordSchema,
         columns: &[Column],
         targets: &[Option<usize>],
+        wanted: &[bool],
     ) -> Result<Vec<Value>, String> {
+        let ty = |i: usize| {
+            wanted
+                .get(i)
+                .copied()
+                .unwrap_or(true)
+                .then(|| &columns[i].ty)
+        };
         let mut row = Vec::with_capacity(columns.len());
         if targets.len() == columns.len() && targets.iter().enumerate().all(|(i, t)| *t == Some(i))
         {
             // Fields in column order, one each (a topic read with its own
             // schema): push them as they come.
-            for (f, column) in r.fields.iter().zip(columns) {
+            for (i, f) in r.fields.iter().enumerate() {
                 let v = self
-                    .read(&f.schema, Some(&column.ty))
+                    .read(&f.schema, ty(i))
                     .map_err(|e| format!("{e} (field {})", f.name))?;
                 row.push(v);
             }
@@ -467,7 +477,7 @@ impl<'a> Reader<'a> {
         row.extend(std::iter::repeat_with(|| Value::Null).take(columns.len()));
         for (f, target) in r.fields.iter().zip(targets) {
             let v = self
-                .read(&f.schema, target.map(|i| &columns[i].ty))
+                .read(&f.schema, target.and_then(ty))
                 .map_err(|e| format!("{e} (field {})", f.name))?;
             if let Some(i) = target {
                 row[*i] = v;
