@@ -72,15 +72,20 @@ impl Names {
         }
     }
 
+    #[inline]
     pub(crate) fn resolve<'a>(&'a self, schema: &'a Schema) -> Result<&'a Schema, String> {
         match schema {
-            Schema::Ref { name } => self
-                .0
-                .get(&name.fullname(None))
-                .or_else(|| self.0.get(name.name()))
-                .ok_or_else(|| format!("Unknown Avro type reference: {}", name.fullname(None))),
+            Schema::Ref { name } => self.resolve_ref(name),
             s => Ok(s),
         }
+    }
+
+    #[cold]
+    fn resolve_ref(&self, name: &apache_avro::schema::Name) -> Result<&Schema, String> {
+        self.0
+            .get(&name.fullname(None))
+            .or_else(|| self.0.get(name.name()))
+            .ok_or_else(|| format!("Unknown Avro type reference: {}", name.fullname(None)))
     }
 }
 
