@@ -26,6 +26,8 @@ pub struct BenchArgs {
 pub enum Suite {
     /// Produce then group-consume N records through a Kafka-compatible broker.
     Broker(BrokerBench),
+    /// A persistent filter + projection query over Avro seed records in an embedded log.
+    Sql(crate::bench_sql::SqlBench),
 }
 
 #[derive(Args, Debug)]
@@ -61,6 +63,7 @@ pub struct BrokerBench {
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.suite {
         Suite::Broker(b) => broker(b),
+        Suite::Sql(s) => crate::bench_sql::sql(s),
     }
 }
 

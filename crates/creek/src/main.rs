@@ -5,6 +5,7 @@
 //! Each lives in its own module.
 
 mod bench;
+mod bench_sql;
 mod fake;
 mod ksql;
 mod qtt;

@@ -8,7 +8,8 @@
 //! format is built, or a registered schema chosen by id.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use apache_avro::reader::datum::GenericDatumReader;
 use apache_avro::schema::{InnerDecimalSchema, RecordSchema, Schema};
@@ -22,7 +23,7 @@ use creek_schema::wire;
 use creek_sql::types::{Field, SqlType};
 use creek_sql::value::{Decimal, Value};
 
-use super::avro_decode::{decimal_from_bytes, supported, Reader};
+use super::avro_decode::{decimal_from_bytes, supported, Reader, RowPlan};
 use super::avro_encode::{self, encodable};
 use super::json::{convert, fit_decimal};
 use super::{Column, RowFormat};
@@ -71,15 +72,20 @@ impl Names {
         }
     }
 
+    #[inline]
     pub(crate) fn resolve<'a>(&'a self, schema: &'a Schema) -> Result<&'a Schema, String> {
         match schema {
-            Schema::Ref { name } => self
-                .0
-                .get(&name.fullname(None))
-                .or_else(|| self.0.get(name.name()))
-                .ok_or_else(|| format!("Unknown Avro type reference: {}", name.fullname(None))),
+            Schema::Ref { name } => self.resolve_ref(name),
             s => Ok(s),
         }
+    }
+
+    #[cold]
+    fn resolve_ref(&self, name: &apache_avro::schema::Name) -> Result<&Schema, String> {
+        self.0
+            .get(&name.fullname(None))
+            .or_else(|| self.0.get(name.name()))
+            .ok_or_else(|| format!("Unknown Avro type reference: {}", name.fullname(None)))
     }
 }
 
@@ -801,6 +807,32 @@ struct Writer {
     names: Names,
     /// Whether the direct encoder writes this schema.
     fast: bool,
+    /// The column of each field of the record written (see [`record_of`]),
+    /// worked out once instead of by name per record.
+    targets: Vec<Option<usize>>,
+}
+
+/// The record a row is written as: the schema itself, or the union branch
+/// that is a record (with its branch index).
+fn record_of<'s>(
+    schema: &'s Schema,
+    names: &'s Names,
+) -> Result<(Option<usize>, &'s RecordSchema), String> {
+    match names.resolve(schema)? {
+        Schema::Record(rs) => Ok((None, rs)),
+        Schema::Union(u) => {
+            let i = u
+                .variants()
+                .iter()
+                .position(|s| matches!(names.resolve(s), Ok(Schema::Record(_))))
+                .ok_or("The Avro schema is not a record")?;
+            match names.resolve(&u.variants()[i])? {
+                Schema::Record(rs) => Ok((Some(i), rs)),
+                _ => Err("The Avro schema is not a record".into()),
+            }
+        }
+        _ => Err("The Avro schema is not a record".into()),
+    }
 }
 
 struct Resolved {
@@ -808,6 +840,8 @@ struct Resolved {
     names: Names,
     /// Whether the direct decoder reads this schema.
     fast: bool,
+    /// The writer's record fields mapped to the columns.
+    plan: RowPlan,
 }
 
 pub(crate) struct AvroFormat {
@@ -817,6 +851,11 @@ pub(crate) struct AvroFormat {
     /// The schema this format writes with, or why there is none.
     writer: Result<Writer, String>,
     cache: Mutex<HashMap<i32, Arc<Resolved>>>,
+    /// The first writer schema resolved: nearly every record of a topic
+    /// names it, and this finds it without a lock.
+    first: OnceLock<(i32, Arc<Resolved>)>,
+    /// The largest record written so far, to size output buffers.
+    size_hint: AtomicUsize,
     what: &'static str,
     topic: String,
 }
@@ -845,6 +884,7 @@ impl AvroFormat {
                 names: Names::of(&s.avro),
                 fast: encodable(&s.avro),
                 schema: s.avro.clone(),
+                targets: Vec::new(),
             })
         } else {
             let full_name = match properties.get("fullSchemaName") {
@@ -881,12 +921,14 @@ impl AvroFormat {
                                 names: Names::of(&schema),
                                 fast: encodable(&schema),
                                 schema,
+                                targets: Vec::new(),
                             },
                             Err(_) => Writer {
                                 id: latest.id,
                                 names: Names::of(&latest.avro),
                                 fast: encodable(&latest.avro),
                                 schema: latest.avro.clone(),
+                                targets: Vec::new(),
                             },
                         };
                         return Ok(AvroFormat::new(
@@ -907,6 +949,7 @@ impl AvroFormat {
                             names: Names::of(&schema),
                             fast: encodable(&schema),
                             schema,
+                            targets: Vec::new(),
                         }),
                         Err(e) => Err(format!(
                             "Failed to register the schema of subject {subject}: {e}"
@@ -928,12 +971,32 @@ impl AvroFormat {
         what: &'static str,
         topic: &str,
     ) -> AvroFormat {
+        let writer = writer.map(|mut w| {
+            if !unwrapped {
+                if let Ok((_, rs)) = record_of(&w.schema, &w.names) {
+                    w.targets = rs
+                        .fields
+                        .iter()
+                        .map(|f| {
+                            columns.iter().position(|c| c.name == f.name).or_else(|| {
+                                columns
+                                    .iter()
+                                    .position(|c| c.name.eq_ignore_ascii_case(&f.name))
+                            })
+                        })
+                        .collect();
+                }
+            }
+            w
+        });
         AvroFormat {
             columns: columns.to_vec(),
             unwrapped,
             registry,
             writer,
             cache: Mutex::new(HashMap::new()),
+            first: OnceLock::new(),
+            size_hint: AtomicUsize::new(64),
             what,
             topic: topic.to_string(),
         }
@@ -947,11 +1010,14 @@ impl AvroFormat {
             .registry
             .schema_by_id(id)
             .ok_or_else(|| format!("Schema with id {id} does not exist in the Schema Registry."))?;
+        let names = Names::of(&s.avro);
         let r = Arc::new(Resolved {
-            names: Names::of(&s.avro),
+            plan: RowPlan::of(&s.avro, &names, &self.columns),
+            names,
             fast: supported(&s.avro),
             schema: s.avro.clone(),
         });
+        let _ = self.first.set((id, r.clone()));
         self.cache.lock().insert(id, r.clone());
         Ok(r)
     }
@@ -978,7 +1044,7 @@ impl AvroFormat {
 
     /// The framed payload of a non-null row, written by the direct encoder.
     fn encode(&self, w: &Writer, row: &[Value]) -> Result<Vec<u8>, String> {
-        let mut out = Vec::with_capacity(64);
+        let mut out = Vec::with_capacity(self.size_hint.load(Ordering::Relaxed));
         out.push(wire::MAGIC);
         out.extend_from_slice(&w.id.to_be_bytes());
         if self.unwrapped {
@@ -986,35 +1052,42 @@ impl AvroFormat {
             avro_encode::write(v, &w.schema, &w.names, &mut out)?;
             return Ok(out);
         }
-        let schema = w.names.resolve(&w.schema)?;
-        let rs = match schema {
-            Schema::Record(rs) => rs,
-            Schema::Union(u) => {
-                let i = u
-                    .variants()
-                    .iter()
-                    .position(|s| matches!(w.names.resolve(s), Ok(Schema::Record(_))))
-                    .ok_or("The Avro schema is not a record")?;
-                avro_encode::zigzag(i as i64, &mut out);
-                match w.names.resolve(&u.variants()[i])? {
-                    Schema::Record(rs) => rs,
-                    _ => return Err("The Avro schema is not a record".into()),
-                }
-            }
-            _ => return Err("The Avro schema is not a record".into()),
-        };
-        avro_encode::record(rs, &w.names, &mut out, |name| self.column_value(row, name))?;
+        let (branch, rs) = record_of(&w.schema, &w.names)?;
+        if let Some(i) = branch {
+            avro_encode::zigzag(i as i64, &mut out);
+        }
+        avro_encode::record(rs, &w.names, &mut out, |i, name| match w.targets.get(i) {
+            Some(target) => target.and_then(|c| row.get(c)),
+            None => self.column_value(row, name),
+        })?;
+        // Size the next record's buffer for one like this.
+        self.size_hint.fetch_max(out.len(), Ordering::Relaxed);
         Ok(out)
     }
 }
 
 impl RowFormat for AvroFormat {
     fn deserialize(&self, bytes: Option<&[u8]>) -> Result<Option<Vec<Value>>, String> {
+        self.deserialize_wanted(bytes, &[])
+    }
+
+    fn deserialize_wanted(
+        &self,
+        bytes: Option<&[u8]>,
+        wanted: &[bool],
+    ) -> Result<Option<Vec<Value>>, String> {
         let Some(bytes) = bytes else {
             return Ok(None);
         };
         let (id, mut body) = wire::split(bytes).map_err(|e| self.error(e))?;
-        let w = self.writer_schema(id).map_err(|e| self.error(e))?;
+        let looked_up;
+        let w: &Resolved = match self.first.get() {
+            Some((first, r)) if *first == id => r,
+            _ => {
+                looked_up = self.writer_schema(id).map_err(|e| self.error(e))?;
+                &looked_up
+            }
+        };
         if w.fast {
             let mut r = Reader::new(body, &w.names);
             return if self.unwrapped {
@@ -1023,7 +1096,8 @@ impl RowFormat for AvroFormat {
                     .map_err(|e| self.error(e))?;
                 Ok(Some(vec![v]))
             } else {
-                r.row(&w.schema, &self.columns).map_err(|e| self.error(e))
+                r.planned_row(&w.schema, &self.columns, &w.plan, wanted)
+                    .map_err(|e| self.error(e))
             };
         }
         let reader = GenericDatumReader::builder(&w.schema)

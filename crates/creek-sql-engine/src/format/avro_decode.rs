@@ -239,6 +239,7 @@ impl<'a> Reader<'a> {
         };
         match ty {
             None => Ok(Value::Null),
+            Some(ty) if same_type(&scalar, ty) => Ok(scalar),
             Some(ty) => coerce(scalar, ty),
         }
     }
@@ -377,6 +378,131 @@ impl<'a> Reader<'a> {
             )),
         }
     }
+}
+
+/// Where each field of a top-level writer record goes among the columns,
+/// worked out once per writer schema instead of by name per record.
+pub(crate) enum RowPlan {
+    /// The schema is a record: each field's column, or `None` to skip it.
+    Record(Vec<Option<usize>>),
+    /// The schema is a union: per branch, the plan of a record branch.
+    Union(Vec<Option<Vec<Option<usize>>>>),
+    /// Anything else: decode without a plan.
+    None,
+}
+
+impl RowPlan {
+    pub(crate) fn of(schema: &Schema, names: &Names, columns: &[Column]) -> RowPlan {
+        let targets = |r: &RecordSchema| -> Vec<Option<usize>> {
+            r.fields
+                .iter()
+                .map(|f| field_position(columns.iter().map(|c| c.name.as_str()), &f.name))
+                .collect()
+        };
+        match names.resolve(schema) {
+            Ok(Schema::Record(r)) => RowPlan::Record(targets(r)),
+            Ok(Schema::Union(u)) => RowPlan::Union(
+                u.variants()
+                    .iter()
+                    .map(|v| match names.resolve(v) {
+                        Ok(Schema::Record(r)) => Some(targets(r)),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            _ => RowPlan::None,
+        }
+    }
+}
+
+impl<'a> Reader<'a> {
+    /// [`Reader::row`] with the field-to-column mapping of `plan`; columns
+    /// whose `wanted` entry is false are skipped (left NULL).
+    pub(crate) fn planned_row(
+        &mut self,
+        schema: &Schema,
+        columns: &[Column],
+        plan: &RowPlan,
+        wanted: &[bool],
+    ) -> Result<Option<Vec<Value>>, String> {
+        let schema = self.names.resolve(schema)?;
+        match (schema, plan) {
+            (Schema::Record(r), RowPlan::Record(targets)) => {
+                self.planned_record(r, columns, targets, wanted).map(Some)
+            }
+            (Schema::Union(u), RowPlan::Union(branches)) => {
+                let i = self.long()?;
+                let branch = u
+                    .variants()
+                    .get(i as usize)
+                    .ok_or_else(|| format!("Avro union index {i} out of range"))?;
+                match (self.names.resolve(branch)?, branches.get(i as usize)) {
+                    (Schema::Record(r), Some(Some(targets))) => {
+                        self.planned_record(r, columns, targets, wanted).map(Some)
+                    }
+                    _ => self.row(branch, columns),
+                }
+            }
+            _ => self.row(schema, columns),
+        }
+    }
+
+    fn planned_record(
+        &mut self,
+        r: &RecordSchema,
+        columns: &[Column],
+        targets: &[Option<usize>],
+        wanted: &[bool],
+    ) -> Result<Vec<Value>, String> {
+        let ty = |i: usize| {
+            wanted
+                .get(i)
+                .copied()
+                .unwrap_or(true)
+                .then(|| &columns[i].ty)
+        };
+        let mut row = Vec::with_capacity(columns.len());
+        if targets.len() == columns.len() && targets.iter().enumerate().all(|(i, t)| *t == Some(i))
+        {
+            // Fields in column order, one each (a topic read with its own
+            // schema): push them as they come.
+            for (i, f) in r.fields.iter().enumerate() {
+                let v = self
+                    .read(&f.schema, ty(i))
+                    .map_err(|e| format!("{e} (field {})", f.name))?;
+                row.push(v);
+            }
+            return Ok(row);
+        }
+        row.extend(std::iter::repeat_with(|| Value::Null).take(columns.len()));
+        for (f, target) in r.fields.iter().zip(targets) {
+            let v = self
+                .read(&f.schema, target.and_then(ty))
+                .map_err(|e| format!("{e} (field {})", f.name))?;
+            if let Some(i) = target {
+                row[*i] = v;
+            }
+        }
+        Ok(row)
+    }
+}
+
+/// Whether a decoded scalar already has type `ty` (the common case, which
+/// needs no coercion).
+#[inline]
+fn same_type(v: &Value, ty: &SqlType) -> bool {
+    matches!(
+        (v, ty),
+        (Value::String(_), SqlType::String)
+            | (Value::Int(_), SqlType::Int)
+            | (Value::Bigint(_), SqlType::Bigint)
+            | (Value::Double(_), SqlType::Double)
+            | (Value::Boolean(_), SqlType::Boolean)
+            | (Value::Date(_), SqlType::Date)
+            | (Value::Time(_), SqlType::Time)
+            | (Value::Timestamp(_), SqlType::Timestamp)
+            | (Value::Bytes(_), SqlType::Bytes)
+    )
 }
 
 /// The target position of writer field `name`: exact, then case-insensitive.

@@ -80,7 +80,9 @@ pub(crate) fn write(
                 None => Err("Cannot write NULL to a non-optional Avro union".into()),
             };
         }
-        if let (true, Value::Struct(fields)) = (is_general_union(u), v) {
+        if let (Value::Struct(fields), true) =
+            (v, matches!(v, Value::Struct(_)) && is_general_union(u))
+        {
             // Connect's union struct: write the branch whose field is set.
             if let Some((name, fv)) = fields.iter().find(|(_, fv)| !fv.is_null()) {
                 for (i, s) in u.variants().iter().enumerate() {
@@ -92,7 +94,7 @@ pub(crate) fn write(
             }
         }
         let mark = out.len();
-        let mut last = String::from("empty union");
+        let mut last = None;
         for (i, s) in u.variants().iter().enumerate() {
             if matches!(s, Schema::Null) {
                 continue;
@@ -102,11 +104,11 @@ pub(crate) fn write(
                 Ok(()) => return Ok(()),
                 Err(e) => {
                     out.truncate(mark);
-                    last = e;
+                    last = Some(e);
                 }
             }
         }
-        return Err(last);
+        return Err(last.unwrap_or_else(|| "empty union".into()));
     }
     if v.is_null() {
         return match schema {
@@ -235,7 +237,7 @@ pub(crate) fn write(
                         if let Some(i) = union_index {
                             zigzag(i as i64, out);
                         }
-                        record(rs, names, out, |name| match name {
+                        record(rs, names, out, |_, name| match name {
                             "key" => Some(k),
                             "value" => Some(val),
                             _ => None,
@@ -263,7 +265,7 @@ pub(crate) fn write(
             _ => return Err(mismatch(v, schema)),
         },
         Schema::Record(rs) => match v {
-            Value::Struct(fields) => record(rs, names, out, |name| {
+            Value::Struct(fields) => record(rs, names, out, |_, name| {
                 fields
                     .iter()
                     .find(|(n, _)| &**n == name)
@@ -277,16 +279,16 @@ pub(crate) fn write(
     Ok(())
 }
 
-/// Appends a record whose field values `get` finds by field name; missing
-/// or NULL values of non-optional fields take the field's default.
+/// Appends a record whose field values `get` finds by field position and
+/// name; missing or NULL values of non-optional fields take the field's default.
 pub(crate) fn record<'v>(
     rs: &RecordSchema,
     names: &Names,
     out: &mut Vec<u8>,
-    get: impl Fn(&str) -> Option<&'v Value>,
+    get: impl Fn(usize, &str) -> Option<&'v Value>,
 ) -> Result<(), String> {
-    for f in &rs.fields {
-        let v = get(&f.name).unwrap_or(&Value::Null);
+    for (i, f) in rs.fields.iter().enumerate() {
+        let v = get(i, &f.name).unwrap_or(&Value::Null);
         let fs = names.resolve(&f.schema)?;
         let optional = matches!(fs, Schema::Null)
             || matches!(fs, Schema::Union(u) if u.variants().iter().any(|s| matches!(s, Schema::Null)));

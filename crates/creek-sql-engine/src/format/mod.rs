@@ -97,6 +97,20 @@ pub trait RowFormat: Send + Sync {
     /// Bytes (or a null/absent payload) to a row of `columns.len()` values;
     /// `Ok(None)` for a null payload (a tombstone or an absent key).
     fn deserialize(&self, bytes: Option<&[u8]>) -> Result<Option<Vec<Value>>, String>;
+    /// [`RowFormat::deserialize`] for a reader that uses only the columns whose
+    /// `wanted` entry is true (one entry per column; missing entries count as
+    /// wanted): the others may come back NULL, unconverted. The payload is still
+    /// read whole, so a malformed record fails as it does with `deserialize`.
+    /// AVRO skips them (no string copies, no coercion); the other formats
+    /// decode every column.
+    fn deserialize_wanted(
+        &self,
+        bytes: Option<&[u8]>,
+        wanted: &[bool],
+    ) -> Result<Option<Vec<Value>>, String> {
+        let _ = wanted;
+        self.deserialize(bytes)
+    }
     /// A row of values to bytes; `Ok(None)` for a null payload.
     fn serialize(&self, row: Option<&[Value]>) -> Result<Option<Vec<u8>>, String>;
 }

@@ -640,6 +640,41 @@ async fn avro_round_trips_and_registers_ksqldb_schema() {
 }
 
 #[tokio::test]
+async fn avro_skips_unwanted_columns_but_still_reads_the_whole_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let reg = registry(dir.path()).await;
+    let c = ctx("skips", false, Some(reg.clone()));
+    let f = build(&spec(FormatKind::Avro), &all_types(), &c)
+        .await
+        .unwrap();
+    let bytes = f.serialize(Some(&all_values())).unwrap().unwrap();
+    let mut wanted = vec![false; all_types().len()];
+    wanted[0] = true;
+    wanted[5] = true;
+    let row = f
+        .deserialize_wanted(Some(&bytes), &wanted)
+        .unwrap()
+        .unwrap();
+    for (i, (got, full)) in row.iter().zip(all_values()).enumerate() {
+        if wanted[i] {
+            assert_eq!(*got, full, "column {i}");
+        } else {
+            assert_eq!(*got, Value::Null, "column {i}");
+        }
+    }
+    // Everything wanted, or no mask: the same as deserialize.
+    let all = f.deserialize(Some(&bytes)).unwrap().unwrap();
+    assert_eq!(
+        f.deserialize_wanted(Some(&bytes), &[]).unwrap().unwrap(),
+        all
+    );
+    // A truncated record still fails.
+    assert!(f
+        .deserialize_wanted(Some(&bytes[..bytes.len() - 3]), &wanted)
+        .is_err());
+}
+
+#[tokio::test]
 async fn avro_reads_records_of_another_compatible_writer_schema() {
     let dir = tempfile::tempdir().unwrap();
     let reg = registry(dir.path()).await;

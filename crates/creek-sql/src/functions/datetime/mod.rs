@@ -362,6 +362,26 @@ fn time_fields(ms_of_day: i64) -> (u32, u32, u32, u32) {
 
 /// Formats an instant in a zone.
 pub fn format_instant(p: &Pattern, zone: &Zone, ms: i64) -> Result<String, String> {
+    let mut out = String::with_capacity(32);
+    format_instant_into(p, zone, ms, &mut out)?;
+    Ok(out)
+}
+
+/// [`format_instant`] as a STRING value, formatted in a reused per-thread
+/// buffer so the value's text is the only allocation.
+fn format_instant_value(p: &Pattern, zone: &Zone, ms: i64) -> Result<Value, String> {
+    thread_local! {
+        static BUF: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+    BUF.with(|buf| {
+        let mut buf = buf.borrow_mut();
+        buf.clear();
+        format_instant_into(p, zone, ms, &mut buf)?;
+        Ok(Value::string(buf.as_str()))
+    })
+}
+
+fn format_instant_into(p: &Pattern, zone: &Zone, ms: i64, out: &mut String) -> Result<(), String> {
     let secs = ms.div_euclid(1000);
     let off = zone.offset_at(secs);
     let out_of_range = || format!("Instant exceeds minimum or maximum instant: {ms}");
@@ -373,9 +393,7 @@ pub fn format_instant(p: &Pattern, zone: &Zone, ms: i64) -> Result<String, Strin
         time: Some(time_fields(local_ms.rem_euclid(MS_PER_DAY))),
         zone: Some((zone, off, secs)),
     };
-    let mut out = String::with_capacity(32);
-    p.format(&input, &mut out)?;
-    Ok(out)
+    p.format(&input, out)
 }
 
 fn format_days(p: &Pattern, days: i64) -> Result<String, String> {
@@ -685,9 +703,7 @@ fn resolve_format_instant(
             None
         };
         let zone: &Zone = zone.as_deref().unwrap_or(&utc);
-        format_instant(&pat, zone, ms)
-            .map(Value::string)
-            .map_err(fail)
+        format_instant_value(&pat, zone, ms).map_err(fail)
     }))
 }
 

@@ -704,6 +704,23 @@ fn us_week(year: i64, doy: i64, dow: i64) -> (i64, i64) {
 }
 
 fn push_padded(out: &mut String, v: u64, width: usize) {
+    // The common cases (months, days, hours, minutes, seconds; years) without
+    // the general loop.
+    if width == 2 && v < 100 {
+        let b = [b'0' + (v / 10) as u8, b'0' + (v % 10) as u8];
+        out.push_str(std::str::from_utf8(&b).unwrap_or("00"));
+        return;
+    }
+    if width <= 4 && (1000..10_000).contains(&v) {
+        let b = [
+            b'0' + (v / 1000) as u8,
+            b'0' + (v / 100 % 10) as u8,
+            b'0' + (v / 10 % 10) as u8,
+            b'0' + (v % 10) as u8,
+        ];
+        out.push_str(std::str::from_utf8(&b).unwrap_or("0000"));
+        return;
+    }
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     let mut v = v;
