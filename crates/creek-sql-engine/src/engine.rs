@@ -1062,6 +1062,7 @@ impl Engine {
             .map(|(p, o)| (*p, *o))
             .collect();
         let topic = &query.decoder.source.topic;
+        let tapping = self.output_tap.lock().is_some();
         let mut consumed = 0;
         for (partition, offset) in positions {
             let fetched = self
@@ -1100,7 +1101,9 @@ impl Engine {
                 for result in results {
                     match query.encoder.encode(&result) {
                         Ok((p, rec)) => {
-                            ordered.push(rec.clone());
+                            if tapping {
+                                ordered.push(rec.clone());
+                            }
                             outputs.entry(p).or_default().push(rec);
                         }
                         Err(e) => self.processing_log.record(

@@ -283,6 +283,7 @@ async fn sql_async(args: SqlBench) -> anyhow::Result<()> {
             service_id: "bench_".into(),
             default_partitions: 1,
             spawn_queries: false,
+            ..EngineConfig::default()
         },
     );
     let mut session = Session::default();
