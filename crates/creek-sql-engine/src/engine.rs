@@ -949,8 +949,9 @@ impl Engine {
         let input = plan.source.clone();
         let (key_in, value_in) = self.build_formats(&input, false).await?;
         let (key_out, value_out) = self.build_formats(sink, true).await?;
-        let decoder = SourceDecoder::new(input.clone(), key_in, value_in, &self.functions)
+        let mut decoder = SourceDecoder::new(input.clone(), key_in, value_in, &self.functions)
             .map_err(EngineError::Statement)?;
+        decoder.read_only_used(&plan);
         let partitions = self
             .log
             .describe_topic(&sink.topic)

@@ -44,6 +44,8 @@ pub struct SourceDecoder {
     headers: Vec<(usize, Option<String>)>,
     value_positions: Vec<usize>,
     width: usize,
+    /// Value columns a query reads (`None`: all); the others may stay NULL.
+    wanted: Option<Vec<bool>>,
 }
 
 impl SourceDecoder {
@@ -85,6 +87,7 @@ impl SourceDecoder {
             }
         };
         Ok(SourceDecoder {
+            wanted: None,
             width: source.columns.len(),
             source,
             key,
@@ -96,11 +99,41 @@ impl SourceDecoder {
         })
     }
 
+    /// Decodes only the value columns `plan` reads (a persistent query's
+    /// sink never sees the others).
+    pub fn read_only_used(&mut self, plan: &StreamPlan) {
+        let mut used = Vec::new();
+        for p in plan.projection.iter().chain(&plan.key) {
+            p.expr.columns_read(&mut used);
+        }
+        if let Some(f) = &plan.filter {
+            f.columns_read(&mut used);
+        }
+        for tf in &plan.table_functions {
+            tf.arg.columns_read(&mut used);
+        }
+        if let Some(TimestampColumn::Column(i) | TimestampColumn::Formatted(i, _)) = &self.timestamp
+        {
+            used.push(*i);
+        }
+        self.wanted = Some(
+            self.value_positions
+                .iter()
+                .map(|p| used.contains(p))
+                .collect(),
+        );
+    }
+
     /// A row for `record` and its time; a null value (tombstone) gives a row
     /// of NULL value columns and `value_is_null`. `Err` is a deserialization
     /// error for the processing log.
     pub fn decode(&self, record: &ConsumerRecord) -> Result<DecodedRow, String> {
-        let decoded = self.value.deserialize(record.value.as_deref())?;
+        let decoded = match &self.wanted {
+            Some(wanted) => self
+                .value
+                .deserialize_wanted(record.value.as_deref(), wanted)?,
+            None => self.value.deserialize(record.value.as_deref())?,
+        };
         let value_is_null = decoded.is_none();
         let values = decoded.unwrap_or_default();
         let keys = match self.key_count {

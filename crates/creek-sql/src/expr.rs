@@ -1457,6 +1457,74 @@ impl CompiledExpr {
         }
     }
 
+    /// Adds the row positions this expression reads to `out`.
+    pub fn columns_read(&self, out: &mut Vec<usize>) {
+        let mut visit = |e: &CompiledExpr| e.columns_read(out);
+        match &self.node {
+            Node::Literal(_) => {}
+            Node::Column(i) => out.push(*i),
+            Node::Not(e) | Node::Negate(e) | Node::IsNull(e, _) | Node::Cast(e) => visit(e),
+            Node::Field(e, _) => visit(e),
+            Node::And(l, r)
+            | Node::Or(l, r)
+            | Node::Arithmetic(_, l, r)
+            | Node::Concat(l, r)
+            | Node::Compare(_, l, r)
+            | Node::IsDistinct(l, r, _)
+            | Node::Subscript(l, r) => {
+                visit(l);
+                visit(r);
+            }
+            Node::Between(a, b, c, _) => {
+                visit(a);
+                visit(b);
+                visit(c);
+            }
+            Node::Like(e, p, _) => {
+                visit(e);
+                if let LikePattern::Dynamic(p, _) = p {
+                    visit(p);
+                }
+            }
+            Node::InList(e, items, _) => {
+                visit(e);
+                items.iter().for_each(&mut visit);
+            }
+            Node::Call(_, args) | Node::Array(args) => args.iter().for_each(&mut visit),
+            Node::Case(whens, else_) => {
+                for (c, r) in whens {
+                    visit(c);
+                    visit(r);
+                }
+                if let Some(e) = else_ {
+                    visit(e);
+                }
+            }
+            Node::Map(entries) => {
+                for (k, v) in entries {
+                    visit(k);
+                    visit(v);
+                }
+            }
+            Node::Struct(fields) => fields.iter().for_each(|(_, e)| visit(e)),
+            Node::Lambda(call) => match call {
+                LambdaCall::TransformArray(a, b)
+                | LambdaCall::FilterArray(a, b)
+                | LambdaCall::FilterMap(a, b) => {
+                    visit(a);
+                    visit(b);
+                }
+                LambdaCall::TransformMap(a, b, c)
+                | LambdaCall::ReduceArray(a, b, c)
+                | LambdaCall::ReduceMap(a, b, c) => {
+                    visit(a);
+                    visit(b);
+                    visit(c);
+                }
+            },
+        }
+    }
+
     /// The row position when this expression is a bare column reference.
     pub fn as_column(&self) -> Option<usize> {
         match self.node {
