@@ -254,6 +254,15 @@ fn session_wrap(session: &Session) -> Option<bool> {
         .map(|v| v.eq_ignore_ascii_case("true"))
 }
 
+fn contains_map(t: &SqlType) -> bool {
+    match t {
+        SqlType::Map(..) => true,
+        SqlType::Array(e) => contains_map(e),
+        SqlType::Struct(fields) => fields.iter().any(|f| contains_map(&f.ty)),
+        _ => false,
+    }
+}
+
 fn kafka_format() -> FormatSpec {
     FormatSpec {
         kind: FormatKind::Kafka,
@@ -639,7 +648,14 @@ impl Engine {
                     }
                     ColumnRole::Header(None)
                 }
-                ColumnConstraint::Header(k) => ColumnRole::Header(Some(k.clone())),
+                ColumnConstraint::Header(k) => {
+                    if ty != SqlType::Bytes {
+                        return Err(EngineError::Statement(format!(
+                            "Invalid type for HEADER('{k}') column: expected BYTES, got {ty}"
+                        )));
+                    }
+                    ColumnRole::Header(Some(k.clone()))
+                }
             };
             if crate::plan::RESERVED_COLUMNS.contains(&c.name.as_str()) {
                 return Err(EngineError::Statement(format!(
@@ -696,6 +712,11 @@ impl Engine {
                 ty: c.ty,
                 role: ColumnRole::Value,
             }));
+        }
+        if !cols.iter().any(|c| c.role == ColumnRole::Value)
+            && matches!(value_format.kind, FormatKind::Kafka | FormatKind::Delimited)
+        {
+            return Err(EngineError::Statement("No columns supplied.".into()));
         }
         let key_count = cols.iter().filter(|c| c.role == ColumnRole::Key).count();
         let key_subject_exists = self
@@ -774,6 +795,15 @@ impl Engine {
         source: &DataSource,
         register: bool,
     ) -> Result<(Arc<dyn RowFormat>, Arc<dyn RowFormat>), EngineError> {
+        // Map keys serialize inconsistently, so ksqlDB refuses them anywhere in a key.
+        for c in source.key_columns() {
+            if contains_map(&c.ty) {
+                return Err(EngineError::Statement(format!(
+                    "Map keys, including types that contain maps, are not supported as they may lead to unexpected behavior due to inconsistent serialization. Key column name: `{}`. Column type: {}. See https://github.com/confluentinc/ksql/issues/6621 for more.",
+                    c.name, c.ty
+                )));
+            }
+        }
         let registration = if register {
             format::Registration::Always
         } else {
@@ -786,7 +816,20 @@ impl Engine {
             registration,
         )
         .await
-        .map_err(EngineError::Statement)?;
+        .map_err(|e| {
+            if source.key_format.kind == FormatKind::Kafka {
+                let columns: Vec<String> = source
+                    .key_columns()
+                    .map(|c| format!("`{}` {} KEY", c.name, c.ty))
+                    .collect();
+                EngineError::Statement(format!(
+                    "Key format does not support schema.\nformat: KAFKA\nschema: Persistence{{columns=[{}], features=[]}}\nreason: {e}",
+                    columns.join(", ")
+                ))
+            } else {
+                EngineError::Statement(e)
+            }
+        })?;
         let value = format::build_with(
             &source.value_format,
             &source.value_format_columns(),
@@ -1232,6 +1275,15 @@ impl Engine {
             let state = self.state.lock();
             plan_stream_query(query, &state.metastore, &self.functions, Some(target))?
         };
+        if sink
+            .columns
+            .iter()
+            .any(|c| matches!(c.role, ColumnRole::Header(_)))
+        {
+            return Err(EngineError::Statement(format!(
+                "Cannot insert into {target} because it has header columns"
+            )));
+        }
         let result_columns = plan.output_columns();
         let same = result_columns.len() == sink.columns.len()
             && result_columns

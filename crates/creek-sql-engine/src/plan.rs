@@ -290,6 +290,11 @@ pub fn plan_stream_query_with(
                 "Reserved column name in select: `{name}`. Please remove or alias the column."
             )));
         }
+        if matches!(expr, Expr::Literal(Literal::Null)) {
+            return Err(EngineError::Statement(
+                "Can't infer a type of null. Please explicitly cast it to a required type, e.g. CAST(null AS VARCHAR).".into(),
+            ));
+        }
         let expr = &extract_table_functions(
             expr,
             &scope,
@@ -348,10 +353,15 @@ pub fn plan_stream_query_with(
             for pb in &query.partition_by {
                 let compiled = compile(pb, &scope, &ctx).map_err(|e| {
                     if e.starts_with("Column '") {
-                        clause_error(
-                            "PARTITION BY column '",
-                            e.trim_start_matches("Column '").to_string(),
-                        )
+                        let name = e
+                            .trim_start_matches("Column '")
+                            .split('\'')
+                            .next()
+                            .unwrap_or_default()
+                            .to_string();
+                        EngineError::Statement(format!(
+                            "PARTITION BY column '{name}' cannot be resolved. '{name}' must be a column in the source schema since PARTITION BY is applied on the input."
+                        ))
                     } else {
                         clause_error("", e)
                     }
@@ -395,6 +405,16 @@ pub fn plan_stream_query_with(
                 });
             }
             if !missing.is_empty() {
+                // ksqlDB then names every partitioning expression.
+                let mut missing: Vec<String> = if query.partition_by.len() > 1 {
+                    query
+                        .partition_by
+                        .iter()
+                        .map(|e| qualified_text(e, source_name))
+                        .collect()
+                } else {
+                    missing
+                };
                 let (word, list, eg) = if missing.len() == 1 {
                     ("expression", missing[0].clone(), missing[0].clone())
                 } else {
@@ -412,6 +432,7 @@ pub fn plan_stream_query_with(
             }
         }
     } else {
+        let mut missing_keys = false;
         for kc in source.key_columns() {
             let selected: Vec<usize> = items
                 .iter()
@@ -436,15 +457,21 @@ pub fn plan_stream_query_with(
                     key.push(projection[*i].clone());
                 }
                 None if allow_keyless => {}
-                None => {
-                    if let Some(sink) = sink_name {
-                        return Err(EngineError::Statement(format!(
-                            "The query used to build `{sink}` must include the key column {} in its projection (eg, SELECT {}...).",
-                            kc.name, kc.name
-                        )));
-                    }
-                }
+                None => missing_keys = true,
             }
+        }
+        if let (true, Some(sink)) = (missing_keys, sink_name) {
+            let names: Vec<String> = source.key_columns().map(|c| c.name.clone()).collect();
+            let (word, list) = if names.len() == 1 {
+                ("column", names[0].clone())
+            } else {
+                let (last, rest) = names.split_last().expect("two or more keys");
+                ("columns", format!("{} and {last}", rest.join(", ")))
+            };
+            return Err(EngineError::Statement(format!(
+                "The query used to build `{sink}` must include the key {word} {list} in its projection (eg, SELECT {}...).",
+                names.join(", ")
+            )));
         }
     }
     if sink_name.is_some() && projection.iter().all(|p| p.is_key) {

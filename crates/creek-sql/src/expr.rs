@@ -495,6 +495,12 @@ impl Compiler<'_> {
             }
             Expr::Array(items) => {
                 let compiled = self.unify_list(items, "ARRAY")?;
+                if items.is_empty() {
+                    return Err("Array constructor cannot be empty. Please supply at least one element (see https://github.com/confluentinc/ksql/issues/4239).".into());
+                }
+                if items.iter().all(is_null_literal) {
+                    return Err("Cannot construct an array with all NULL elements (see https://github.com/confluentinc/ksql/issues/4239). As a workaround, you may cast a NULL value to the desired type.".into());
+                }
                 let element = compiled
                     .first()
                     .map(|c| c.ty.clone())
@@ -519,6 +525,11 @@ impl Compiler<'_> {
                 })
             }
             Expr::Struct(fields) => {
+                for (i, (name, _)) in fields.iter().enumerate() {
+                    if fields[..i].iter().any(|(n, _)| n == name) {
+                        return Err(format!("Duplicate field names found in STRUCT: '{name}'"));
+                    }
+                }
                 let mut types = Vec::new();
                 let mut nodes = Vec::new();
                 for (name, e) in fields {
@@ -794,8 +805,8 @@ impl Compiler<'_> {
                         item_text(left),
                         op_name(op),
                         item_text(right),
-                        l.ty,
-                        r.ty
+                        base_name(&l.ty),
+                        base_name(&r.ty)
                     )
                 })?;
                 Ok(CompiledExpr {
@@ -1205,6 +1216,15 @@ fn is_time_unit(name: &str) -> bool {
     )
 }
 
+/// A type's name without parameters (`DECIMAL`, `ARRAY`), as some of
+/// ksqlDB's messages print it.
+fn base_name(t: &SqlType) -> String {
+    match t {
+        SqlType::Decimal { .. } => "DECIMAL".into(),
+        other => other.to_string(),
+    }
+}
+
 /// SQL text of an expression for error messages.
 fn item_text(e: &Expr) -> String {
     match e {
@@ -1214,6 +1234,7 @@ fn item_text(e: &Expr) -> String {
             name,
         } => format!("{s}.{name}"),
         Expr::Literal(Literal::String(s)) => format!("'{s}'"),
+        Expr::Literal(Literal::Boolean(b)) => b.to_string(),
         Expr::Literal(l) => l.to_string(),
         other => other.to_string().replace('`', ""),
     }
