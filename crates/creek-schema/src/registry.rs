@@ -384,6 +384,25 @@ impl Registry {
         schema_json: &str,
         expected_version: Option<i32>,
     ) -> Result<i32> {
+        self.register_inner(subject, schema_json, expected_version, None)
+            .await
+    }
+
+    /// Registers a schema under a chosen id (Confluent's import mode; used to
+    /// replay schemas whose ids other systems already refer to). The id must
+    /// be free or already belong to this schema.
+    pub async fn register_with_id(&self, subject: &str, schema_json: &str, id: i32) -> Result<i32> {
+        self.register_inner(subject, schema_json, None, Some(id))
+            .await
+    }
+
+    async fn register_inner(
+        &self,
+        subject: &str,
+        schema_json: &str,
+        expected_version: Option<i32>,
+        requested_id: Option<i32>,
+    ) -> Result<i32> {
         let (canonical, avro) = parse(schema_json)?;
         let _writer = self.writer.lock().await;
         let (record, parsed, id) = {
@@ -422,9 +441,17 @@ impl Registry {
             let (id, schema_json, parsed) = match known_id.and_then(|id| state.by_id.get(&id)) {
                 Some(existing) => (existing.id, existing.schema_json.clone(), None),
                 None => {
-                    let id = state.max_id.checked_add(1).ok_or_else(|| {
-                        RegistryError::OperationNotPermitted("schema ids exhausted".into())
-                    })?;
+                    let id = match requested_id {
+                        Some(id) if state.by_id.contains_key(&id) => {
+                            return Err(RegistryError::OperationNotPermitted(format!(
+                                "schema id {id} is taken by another schema"
+                            )))
+                        }
+                        Some(id) => id,
+                        None => state.max_id.checked_add(1).ok_or_else(|| {
+                            RegistryError::OperationNotPermitted("schema ids exhausted".into())
+                        })?,
+                    };
                     let parsed = Arc::new(RegisteredSchema {
                         id,
                         schema_json: canonical,

@@ -703,10 +703,30 @@ impl Engine {
                 FormatKind::Avro | FormatKind::JsonSr | FormatKind::Protobuf
             )
         {
-            let inferred =
-                format::infer_columns(value_format.kind, &self.format_ctx(&topic, false))
+            let ctx = self.format_ctx(&topic, false);
+            let inferred = match value_format.properties.get("schemaId") {
+                Some(id) => {
+                    let id = id.parse().map_err(|_| {
+                        EngineError::Statement(format!("Invalid VALUE_SCHEMA_ID: {id}"))
+                    })?;
+                    format::infer_columns_by_id(
+                        value_format.kind,
+                        &ctx,
+                        id,
+                        value_format.wrap_single_value,
+                    )
                     .await
-                    .map_err(EngineError::Statement)?;
+                }
+                None => {
+                    format::infer_columns_with(
+                        value_format.kind,
+                        &ctx,
+                        value_format.wrap_single_value,
+                    )
+                    .await
+                }
+            }
+            .map_err(EngineError::Statement)?;
             cols.extend(inferred.into_iter().map(|c| SourceColumn {
                 name: c.name,
                 ty: c.ty,
@@ -723,10 +743,22 @@ impl Engine {
             .registry
             .as_ref()
             .is_some_and(|r| r.latest(&format!("{topic}-key")).is_some());
-        if key_count == 0 && matches!(key_format.kind, FormatKind::Avro) && key_subject_exists {
-            let inferred = format::infer_columns(key_format.kind, &self.format_ctx(&topic, true))
-                .await
-                .map_err(EngineError::Statement)?;
+        let key_schema_id = key_format.properties.get("schemaId").cloned();
+        if key_count == 0
+            && matches!(key_format.kind, FormatKind::Avro)
+            && (key_subject_exists || key_schema_id.is_some())
+        {
+            let ctx = self.format_ctx(&topic, true);
+            let inferred = match key_schema_id {
+                Some(id) => {
+                    let id = id.parse().map_err(|_| {
+                        EngineError::Statement(format!("Invalid KEY_SCHEMA_ID: {id}"))
+                    })?;
+                    format::infer_columns_by_id(key_format.kind, &ctx, id, None).await
+                }
+                None => format::infer_columns(key_format.kind, &ctx).await,
+            }
+            .map_err(EngineError::Statement)?;
             let keys: Vec<SourceColumn> = inferred
                 .into_iter()
                 .map(|c| SourceColumn {

@@ -288,10 +288,17 @@ async fn run_in(v: &Variant, statements: &[String], dir: &Path) -> Result<(), St
                             Json::String(s) => Json::String(s.clone()).to_string(),
                             other => other.to_string(),
                         };
-                        registry
-                            .register(&format!("{name}-{suffix}"), &text)
-                            .await
-                            .map_err(|e| format!("registering the test schema: {e}"))?;
+                        let id_key = if suffix == "key" {
+                            "keySchemaId"
+                        } else {
+                            "valueSchemaId"
+                        };
+                        let subject = format!("{name}-{suffix}");
+                        match t[id_key].as_i64() {
+                            Some(id) => registry.register_with_id(&subject, &text, id as i32).await,
+                            None => registry.register(&subject, &text).await,
+                        }
+                        .map_err(|e| format!("registering the test schema: {e}"))?;
                     }
                 }
             }
