@@ -567,6 +567,38 @@ impl Compiler<'_> {
                     node: Node::Literal(Value::string(text.as_str())),
                 });
             }
+            let invalid = || {
+                let name = match target {
+                    SqlType::Decimal { .. } => "DECIMAL".to_string(),
+                    t => t.to_string(),
+                };
+                format!("Invalid Predicate: invalid input syntax for type {name}: \"{text}\".")
+            };
+            // Numbers compare by value: '4.000' matches 4, and a literal out of
+            // the column's range is valid but matches nothing.
+            if target.is_numeric() {
+                let d = Decimal::parse(text).ok_or_else(invalid)?;
+                return Ok(CompiledExpr {
+                    ty: SqlType::decimal(d.digits().max(d.scale).max(1), d.scale),
+                    node: Node::Literal(Value::Decimal(d)),
+                });
+            }
+            // PostgreSQL-style booleans: any prefix of true/false/yes/no.
+            if *target == SqlType::Boolean {
+                let lower = text.trim().to_ascii_lowercase();
+                let is_prefix = |word: &str| !lower.is_empty() && word.starts_with(lower.as_str());
+                let b = if is_prefix("true") || is_prefix("yes") {
+                    true
+                } else if is_prefix("false") || is_prefix("no") {
+                    false
+                } else {
+                    return Err(invalid());
+                };
+                return Ok(CompiledExpr {
+                    ty: SqlType::Boolean,
+                    node: Node::Literal(Value::Boolean(b)),
+                });
+            }
             if target.is_primitive() {
                 let v = cast_value(Value::string(text.as_str()), &SqlType::String, target)
                     .map_err(|_| {
@@ -582,6 +614,22 @@ impl Compiler<'_> {
                     ty: target.clone(),
                     node: Node::Literal(v),
                 });
+            }
+        }
+        // A STRING compared with another literal compares with its text.
+        if *target == SqlType::String {
+            if let Expr::Literal(lit) = item {
+                let text = match lit {
+                    Literal::Boolean(b) => b.to_string(),
+                    Literal::Integer(t) | Literal::Decimal(t) | Literal::Double(t) => t.clone(),
+                    _ => String::new(),
+                };
+                if !text.is_empty() {
+                    return Ok(CompiledExpr {
+                        ty: SqlType::String,
+                        node: Node::Literal(Value::string(text)),
+                    });
+                }
             }
         }
         match (target, item) {
@@ -668,8 +716,9 @@ impl Compiler<'_> {
         if target.is_numeric() && c.ty.is_numeric() {
             return Ok(c);
         }
-        if c.ty.can_widen_to(target) {
-            return widen_expr(c, target);
+        // Containers of numbers compare by value whichever side is wider.
+        if c.ty.can_widen_to(target) || target.can_widen_to(&c.ty) {
+            return Ok(c);
         }
         Err(mismatch(&c))
     }

@@ -166,8 +166,9 @@ impl Value {
     pub fn sql_eq(&self, other: &Value) -> Option<bool> {
         match (self, other) {
             (Value::Null, _) | (_, Value::Null) => None,
+            // Containers compare as Java's equals: NULL elements equal NULL.
             (Value::Array(a), Value::Array(b)) => {
-                Some(a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.sql_eq(y) == Some(true)))
+                Some(a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.not_distinct(y)))
             }
             (Value::Map(a), Value::Map(b)) => Some(
                 a.len() == b.len()
