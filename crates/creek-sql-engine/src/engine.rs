@@ -254,6 +254,18 @@ fn session_wrap(session: &Session) -> Option<bool> {
         .map(|v| v.eq_ignore_ascii_case("true"))
 }
 
+/// Implicit widening for INSERT INTO: numbers to wider numbers or decimals.
+fn widens(from: &SqlType, to: &SqlType) -> bool {
+    from.can_widen_to(to)
+        || matches!(
+            (from, to),
+            (
+                SqlType::Int | SqlType::Bigint | SqlType::Decimal { .. },
+                SqlType::Decimal { .. }
+            )
+        )
+}
+
 fn contains_map(t: &SqlType) -> bool {
     match t {
         SqlType::Map(..) => true,
@@ -1307,6 +1319,7 @@ impl Engine {
             let state = self.state.lock();
             plan_stream_query(query, &state.metastore, &self.functions, Some(target))?
         };
+        let mut plan = plan;
         if sink
             .columns
             .iter()
@@ -1316,7 +1329,20 @@ impl Engine {
                 "Cannot insert into {target} because it has header columns"
             )));
         }
-        let result_columns = plan.output_columns();
+        // Values widen implicitly to the sink's types (INT into DECIMAL, ...).
+        let mut result_columns = plan.output_columns();
+        if result_columns.len() == sink.columns.len() {
+            for (r, s) in result_columns.iter_mut().zip(&sink.columns) {
+                if r.name == s.name && r.role == s.role && r.ty != s.ty && widens(&r.ty, &s.ty) {
+                    for p in plan.projection.iter_mut().chain(plan.key.iter_mut()) {
+                        if p.name == r.name {
+                            p.expr = p.expr.clone().cast_to(&s.ty);
+                        }
+                    }
+                    r.ty = s.ty.clone();
+                }
+            }
+        }
         let same = result_columns.len() == sink.columns.len()
             && result_columns
                 .iter()

@@ -1527,6 +1527,17 @@ impl CompiledExpr {
         }
     }
 
+    /// This expression converted to `ty` with CAST semantics.
+    pub fn cast_to(self, ty: &SqlType) -> CompiledExpr {
+        if self.ty == *ty {
+            return self;
+        }
+        CompiledExpr {
+            ty: ty.clone(),
+            node: Node::Cast(boxed(self)),
+        }
+    }
+
     /// Adds the row positions this expression reads to `out`.
     pub fn columns_read(&self, out: &mut Vec<usize>) {
         let mut visit = |e: &CompiledExpr| e.columns_read(out);
