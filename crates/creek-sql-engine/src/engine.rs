@@ -266,6 +266,15 @@ fn widens(from: &SqlType, to: &SqlType) -> bool {
         )
 }
 
+/// Plans a query for its result columns only (no sink checks).
+fn plan_stream_query_with_opts(
+    query: &Query,
+    metastore: &Metastore,
+    functions: &FunctionRegistry,
+) -> Result<StreamPlan, EngineError> {
+    crate::plan::plan_stream_query_with(query, metastore, functions, None, true)
+}
+
 fn contains_map(t: &SqlType) -> bool {
     match t {
         SqlType::Map(..) => true,
@@ -916,6 +925,31 @@ impl Engine {
             ));
         }
         let with = With::new(properties)?;
+        // The sink's TIMESTAMP column must be a result column of a usable type;
+        // ksqlDB checks it before the projection's key columns.
+        if let Some(col) = with.string("TIMESTAMP") {
+            let col = col.to_ascii_uppercase();
+            let state = self.state.lock();
+            if let Ok(preview) =
+                plan_stream_query_with_opts(query, &state.metastore, &self.functions)
+            {
+                let column = preview.output_columns().into_iter().find(|c| c.name == col);
+                let Some(column) = column else {
+                    return Err(EngineError::Statement(format!(
+                        "The TIMESTAMP column set in the WITH clause does not exist in the schema: '{col}'"
+                    )));
+                };
+                let formatted = with.string("TIMESTAMP_FORMAT").is_some();
+                if !matches!(
+                    (&column.ty, formatted),
+                    (SqlType::Bigint | SqlType::Timestamp, false) | (SqlType::String, true)
+                ) {
+                    return Err(EngineError::Statement(format!(
+                        "Timestamp column, `{col}`, should be LONG(INT64), TIMESTAMP, or a String with a timestamp_format specified."
+                    )));
+                }
+            }
+        }
         let plan = {
             let state = self.state.lock();
             let keyless = session
@@ -1045,10 +1079,36 @@ impl Engine {
             .await
             .map(|d| d.partitions)
             .unwrap_or(1);
-        let timestamp = sink
-            .timestamp
-            .as_ref()
-            .and_then(|(c, _)| sink.value_columns().position(|v| &v.name == c));
+        let timestamp = match &sink.timestamp {
+            None => None,
+            Some((c, format)) => match sink.value_columns().position(|v| &v.name == c) {
+                None => None,
+                Some(i) => {
+                    let parser = match format {
+                        None => None,
+                        Some(pattern) => {
+                            let f = self.functions.get("STRINGTOTIMESTAMP").ok_or_else(|| {
+                                EngineError::Statement("STRINGTOTIMESTAMP is missing".into())
+                            })?;
+                            let args = [
+                                creek_sql::functions::Arg::typed(SqlType::String),
+                                creek_sql::functions::Arg::constant(
+                                    SqlType::String,
+                                    Value::string(pattern.as_str()),
+                                ),
+                            ];
+                            let resolved = f.resolve(&args).map_err(|_| {
+                                EngineError::Statement(format!(
+                                    "Invalid TIMESTAMP_FORMAT: {pattern}"
+                                ))
+                            })?;
+                            Some((resolved.eval, Value::string(pattern.as_str())))
+                        }
+                    };
+                    Some((i, parser))
+                }
+            },
+        };
         let encoder = SinkEncoder {
             key: key_out,
             value: value_out,

@@ -403,8 +403,9 @@ pub struct SinkEncoder {
     pub value: Arc<dyn RowFormat>,
     pub has_key: bool,
     pub partitions: i32,
-    /// A `TIMESTAMP` column of the sink, as a value position.
-    pub timestamp: Option<usize>,
+    /// A `TIMESTAMP` column of the sink, as a value position, with the
+    /// parser of its `TIMESTAMP_FORMAT` (and the pattern) for STRING columns.
+    pub timestamp: Option<(usize, Option<(creek_sql::functions::Eval, Value)>)>,
 }
 
 impl SinkEncoder {
@@ -419,12 +420,18 @@ impl SinkEncoder {
             Some(v) => self.value.serialize(Some(v))?,
             None => None,
         };
-        let timestamp = match self
-            .timestamp
-            .and_then(|i| row.value.as_ref().and_then(|v| v.get(i)))
-        {
-            Some(Value::Bigint(t)) | Some(Value::Timestamp(t)) => *t,
-            _ => row.rowtime,
+        let timestamp = match &self.timestamp {
+            None => row.rowtime,
+            Some((i, parser)) => match (row.value.as_ref().and_then(|v| v.get(*i)), parser) {
+                (Some(Value::Bigint(t)) | Some(Value::Timestamp(t)), _) => *t,
+                (Some(text @ Value::String(_)), Some((parse, pattern))) => {
+                    match parse(&[text.clone(), pattern.clone()])? {
+                        Value::Bigint(t) | Value::Timestamp(t) => t,
+                        _ => row.rowtime,
+                    }
+                }
+                _ => row.rowtime,
+            },
         };
         if timestamp < 0 {
             return Err(format!(

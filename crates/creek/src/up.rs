@@ -76,6 +76,10 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
 }
 
 async fn serve(args: UpArgs) -> anyhow::Result<()> {
+    // Take over SIGTERM before anything else: a signal that arrives while the
+    // services start (or just after the ready line) must still stop us cleanly.
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing a SIGTERM handler")?;
     let started = Instant::now();
     let log_config = LogConfig {
         segment_bytes: args.log_segment_bytes,
@@ -200,7 +204,7 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
         started.elapsed().as_millis()
     );
 
-    wait_for_signal().await;
+    wait_for_signal(term).await;
     info!("shutting down");
     let _ = shutdown_tx.send(true);
     let _ = server.await;
@@ -303,9 +307,7 @@ fn init_logging(data_dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_for_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("installing a SIGTERM handler");
+async fn wait_for_signal(mut term: tokio::signal::unix::Signal) {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
