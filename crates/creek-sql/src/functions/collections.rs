@@ -420,33 +420,7 @@ fn distinct(values: impl IntoIterator<Item = Value>) -> Vec<Value> {
 
 /// Java's `Double.toString`.
 pub(super) fn java_double_string(d: f64) -> String {
-    if d.is_nan() {
-        return "NaN".into();
-    }
-    if d.is_infinite() {
-        return if d > 0.0 { "Infinity" } else { "-Infinity" }.into();
-    }
-    if d == 0.0 {
-        return if d.is_sign_negative() { "-0.0" } else { "0.0" }.into();
-    }
-    let magnitude = d.abs();
-    if (1e-3..1e7).contains(&magnitude) {
-        let s = format!("{d}");
-        if s.contains('.') {
-            s
-        } else {
-            format!("{s}.0")
-        }
-    } else {
-        let s = format!("{d:e}");
-        let (mantissa, exponent) = s.split_once('e').unwrap_or((&s, "0"));
-        let mantissa = if mantissa.contains('.') {
-            mantissa.to_string()
-        } else {
-            format!("{mantissa}.0")
-        };
-        format!("{mantissa}E{exponent}")
-    }
+    crate::cast::java_double(d)
 }
 
 /// Java's `BigDecimal.toString`: plain unless the exponent is below -6.

@@ -176,37 +176,7 @@ pub fn functions() -> Vec<Arc<dyn ScalarFunction>> {
 
 pub(super) const MATH: &str = "MATHEMATICAL";
 
-/// A function whose return type depends on its argument types, resolved by
-/// a plain function.
-pub(super) struct Generic {
-    pub name: &'static str,
-    pub description: &'static str,
-    pub category: &'static str,
-    pub signatures: &'static [&'static str],
-    pub resolve: fn(&[Arg]) -> Result<Resolved, ResolveError>,
-}
-
-impl ScalarFunction for Generic {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-
-    fn description(&self) -> &'static str {
-        self.description
-    }
-
-    fn category(&self) -> &'static str {
-        self.category
-    }
-
-    fn signatures(&self) -> Vec<String> {
-        self.signatures.iter().map(|s| s.to_string()).collect()
-    }
-
-    fn resolve(&self, args: &[Arg]) -> Result<Resolved, ResolveError> {
-        (self.resolve)(args)
-    }
-}
+pub(super) use super::Generic;
 
 /// A null-in, null-out evaluator.
 pub(super) fn strict(

@@ -165,6 +165,38 @@ impl ScalarFunction for AsValue {
     }
 }
 
+/// A function resolved by hand: generic parameters, return types that depend
+/// on the arguments, or evaluators that keep state (compiled patterns).
+pub struct Generic {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub category: &'static str,
+    pub signatures: &'static [&'static str],
+    pub resolve: fn(&[Arg]) -> Result<Resolved, ResolveError>,
+}
+
+impl ScalarFunction for Generic {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn description(&self) -> &'static str {
+        self.description
+    }
+
+    fn category(&self) -> &'static str {
+        self.category
+    }
+
+    fn signatures(&self) -> Vec<String> {
+        self.signatures.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn resolve(&self, args: &[Arg]) -> Result<Resolved, ResolveError> {
+        (self.resolve)(args)
+    }
+}
+
 /// One fixed signature of a [`Udf`].
 #[derive(Clone)]
 pub struct Overload {

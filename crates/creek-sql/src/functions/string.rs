@@ -474,37 +474,7 @@ fn udf(
     })
 }
 
-/// A function resolved by hand: generic parameters, return types that depend
-/// on the arguments, or evaluators that keep state (compiled patterns).
-pub(crate) struct Generic {
-    pub name: &'static str,
-    pub description: &'static str,
-    pub category: &'static str,
-    pub signatures: &'static [&'static str],
-    pub resolver: fn(&[Arg]) -> Result<Resolved, ResolveError>,
-}
-
-impl ScalarFunction for Generic {
-    fn name(&self) -> &'static str {
-        self.name
-    }
-
-    fn description(&self) -> &'static str {
-        self.description
-    }
-
-    fn category(&self) -> &'static str {
-        self.category
-    }
-
-    fn signatures(&self) -> Vec<String> {
-        self.signatures.iter().map(|s| s.to_string()).collect()
-    }
-
-    fn resolve(&self, args: &[Arg]) -> Result<Resolved, ResolveError> {
-        (self.resolver)(args)
-    }
-}
+pub(crate) use super::Generic;
 
 pub(crate) fn generic(
     name: &'static str,
@@ -518,7 +488,7 @@ pub(crate) fn generic(
         description,
         category,
         signatures,
-        resolver,
+        resolve: resolver,
     })
 }
 
