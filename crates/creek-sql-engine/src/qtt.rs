@@ -861,36 +861,47 @@ pub async fn run_paths(paths: &[PathBuf], verbose: bool) -> Result<Vec<CaseResul
     for path in paths {
         for file in test_files(path).map_err(|e| format!("{}: {e}", path.display()))? {
             let results = run_file(&file).await?;
-            let count = |f: fn(&Outcome) -> bool| results.iter().filter(|r| f(&r.outcome)).count();
-            println!(
-                "{}: {} passed, {} failed, {} skipped",
-                file.file_name().unwrap_or_default().to_string_lossy(),
-                count(|o| matches!(o, Outcome::Passed)),
-                count(|o| matches!(o, Outcome::Failed(_))),
-                count(|o| matches!(o, Outcome::Skipped(_))),
-            );
-            if verbose {
-                for r in &results {
-                    match &r.outcome {
-                        Outcome::Passed => println!("  PASS {}", r.name),
-                        Outcome::Failed(m) => {
-                            println!("  FAIL {}: {}", r.name, m.replace('\n', " "))
-                        }
-                        Outcome::Skipped(m) => println!("  SKIP {}: {m}", r.name),
-                    }
-                }
-            }
+            print_file(&file, &results, verbose);
             all.extend(results);
         }
     }
-    let count = |f: fn(&Outcome) -> bool| all.iter().filter(|r| f(&r.outcome)).count();
+    print_summary(&all);
+    Ok(all)
+}
+
+fn count(results: &[CaseResult], f: fn(&Outcome) -> bool) -> usize {
+    results.iter().filter(|r| f(&r.outcome)).count()
+}
+
+/// One file's line (`f.json: N passed, N failed, N skipped`), and with
+/// `verbose` every case with its outcome.
+pub fn print_file(file: &Path, results: &[CaseResult], verbose: bool) {
+    println!(
+        "{}: {} passed, {} failed, {} skipped",
+        file.file_name().unwrap_or_default().to_string_lossy(),
+        count(results, |o| matches!(o, Outcome::Passed)),
+        count(results, |o| matches!(o, Outcome::Failed(_))),
+        count(results, |o| matches!(o, Outcome::Skipped(_))),
+    );
+    if verbose {
+        for r in results {
+            match &r.outcome {
+                Outcome::Passed => println!("  PASS {}", r.name),
+                Outcome::Failed(m) => println!("  FAIL {}: {}", r.name, m.replace('\n', " ")),
+                Outcome::Skipped(m) => println!("  SKIP {}: {m}", r.name),
+            }
+        }
+    }
+}
+
+/// The closing line: `N passed, N failed, N skipped`.
+pub fn print_summary(all: &[CaseResult]) {
     println!(
         "{} passed, {} failed, {} skipped",
-        count(|o| matches!(o, Outcome::Passed)),
-        count(|o| matches!(o, Outcome::Failed(_))),
-        count(|o| matches!(o, Outcome::Skipped(_))),
+        count(all, |o| matches!(o, Outcome::Passed)),
+        count(all, |o| matches!(o, Outcome::Failed(_))),
+        count(all, |o| matches!(o, Outcome::Skipped(_))),
     );
-    Ok(all)
 }
 
 /// Test JSON to an Avro value of `schema` (field names matched

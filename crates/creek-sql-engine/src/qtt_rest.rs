@@ -20,8 +20,8 @@ use serde_json::{json, Value as Json};
 
 use crate::engine::{Engine, EngineConfig, Session};
 use crate::qtt::{
-    decode_output, encode_input, json_matches, kafka_topic_of, strip_comments, test_files,
-    CaseResult, Outcome, TopicSchema,
+    decode_output, encode_input, json_matches, kafka_topic_of, print_file, print_summary,
+    strip_comments, test_files, CaseResult, Outcome, TopicSchema,
 };
 
 /// Runs files and prints one line per file plus the summary (like [`crate::qtt::run_paths`]).
@@ -30,35 +30,11 @@ pub async fn run_paths(paths: &[PathBuf], verbose: bool) -> Result<Vec<CaseResul
     for path in paths {
         for file in test_files(path).map_err(|e| format!("{}: {e}", path.display()))? {
             let results = run_file(&file).await?;
-            let count = |f: fn(&Outcome) -> bool| results.iter().filter(|r| f(&r.outcome)).count();
-            println!(
-                "{}: {} passed, {} failed, {} skipped",
-                file.file_name().unwrap_or_default().to_string_lossy(),
-                count(|o| matches!(o, Outcome::Passed)),
-                count(|o| matches!(o, Outcome::Failed(_))),
-                count(|o| matches!(o, Outcome::Skipped(_))),
-            );
-            if verbose {
-                for r in &results {
-                    match &r.outcome {
-                        Outcome::Passed => println!("  PASS {}", r.name),
-                        Outcome::Failed(m) => {
-                            println!("  FAIL {}: {}", r.name, m.replace('\n', " "))
-                        }
-                        Outcome::Skipped(m) => println!("  SKIP {}: {m}", r.name),
-                    }
-                }
-            }
+            print_file(&file, &results, verbose);
             all.extend(results);
         }
     }
-    let count = |f: fn(&Outcome) -> bool| all.iter().filter(|r| f(&r.outcome)).count();
-    println!(
-        "{} passed, {} failed, {} skipped",
-        count(|o| matches!(o, Outcome::Passed)),
-        count(|o| matches!(o, Outcome::Failed(_))),
-        count(|o| matches!(o, Outcome::Skipped(_))),
-    );
+    print_summary(&all);
     Ok(all)
 }
 
