@@ -573,6 +573,18 @@ impl Engine {
                 }
                 Ok(status_entity(text, "Dropped type", None))
             }
+            Statement::AlterSource { kind, name, .. } => {
+                let source = self.state.lock().metastore.source(name).cloned();
+                match source {
+                    Some(s) if s.read_only => Err(EngineError::Statement(format!(
+                        "Cannot alter {} '{name}': ALTER operations are not supported on source {}s.",
+                        kind_word(*kind),
+                        kind_word(*kind)
+                    ))),
+                    Some(_) => Err(EngineError::NotSupported("ALTER STREAM".into())),
+                    None => Err(EngineError::Statement(format!("Source {name} does not exist."))),
+                }
+            }
             Statement::Query(_) => Err(EngineError::Statement(
                 "SELECT statements are run with the /query endpoint".into(),
             )),
@@ -593,6 +605,13 @@ impl Engine {
         text: &str,
         session: &Session,
     ) -> Result<Json, EngineError> {
+        if or_replace && read_only {
+            return Err(EngineError::Statement(format!(
+                "Cannot add {} '{name}': CREATE OR REPLACE is not supported on source {}s.",
+                kind_word(kind),
+                kind_word(kind)
+            )));
+        }
         if kind == SourceKind::Table {
             return Err(EngineError::NotSupported("tables".into()));
         }

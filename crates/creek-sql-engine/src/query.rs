@@ -503,7 +503,7 @@ fn cube(items: &[Value]) -> Vec<Value> {
     let n = items.len().min(16);
     let mut out = Vec::with_capacity(1 << n);
     for mask in 0..(1u32 << n) {
-        out.push(Value::Array(
+        let combination = Value::Array(
             (0..n)
                 .map(|i| {
                     if mask & (1 << (n - 1 - i)) != 0 {
@@ -513,7 +513,11 @@ fn cube(items: &[Value]) -> Vec<Value> {
                     }
                 })
                 .collect(),
-        ));
+        );
+        // NULL elements make some combinations equal; ksqlDB emits each once.
+        if !out.iter().any(|c: &Value| c.not_distinct(&combination)) {
+            out.push(combination);
+        }
     }
     out
 }

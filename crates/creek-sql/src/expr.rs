@@ -1646,7 +1646,11 @@ impl CompiledExpr {
                 },
             },
             Node::Arithmetic(op, l, r) => {
-                match arithmetic(*op, &self.ty, l.eval(row)?, r.eval(row)?) {
+                let (lv, rv) = (l.eval(row)?, r.eval(row)?);
+                if in_lambda() && (lv.is_null() || rv.is_null()) {
+                    return Err("null operand in a lambda".into());
+                }
+                match arithmetic(*op, &self.ty, lv, rv) {
                     Ok(v) => v,
                     Err(e) => {
                         record_error(e);
@@ -1830,7 +1834,26 @@ fn eval_lambda(call: &LambdaCall, row: &[Value]) -> Result<Value, String> {
         | LambdaCall::ReduceMap(a, _, _) => a,
     };
     let value = input.eval(row)?;
-    eval_lambda_on(call, row, value)
+    // Inside a lambda, ksqlDB's generated Java unboxes arithmetic operands:
+    // arithmetic on NULL throws, and the whole call is NULL.
+    LAMBDA_DEPTH.with(|d| d.set(d.get() + 1));
+    let result = eval_lambda_on(call, row, value);
+    LAMBDA_DEPTH.with(|d| d.set(d.get() - 1));
+    match result {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            record_error(e);
+            Ok(Value::Null)
+        }
+    }
+}
+
+thread_local! {
+    static LAMBDA_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+fn in_lambda() -> bool {
+    LAMBDA_DEPTH.with(|d| d.get() > 0)
 }
 
 fn eval_lambda_on(call: &LambdaCall, row: &[Value], input: Value) -> Result<Value, String> {
