@@ -1479,13 +1479,9 @@ impl Engine {
         values: &[ast::Expr],
         text: &str,
     ) -> Result<Json, EngineError> {
-        let sink = self
-            .state
-            .lock()
-            .metastore
-            .source(target)
-            .cloned()
-            .ok_or_else(|| EngineError::Statement(format!("{target} does not exist.")))?;
+        // The lock guard must be gone before the error path locks again.
+        let found = self.state.lock().metastore.source(target).cloned();
+        let sink = found.ok_or_else(|| self.unknown_insert_target(target, text))?;
         if sink.read_only {
             return Err(EngineError::Statement(format!(
                 "Cannot insert values into read-only {}: {target}",
@@ -1612,6 +1608,33 @@ impl Engine {
         Ok(
             json!({"@type": "currentStatus", "statementText": text, "commandStatus": {"status": "SUCCESS", "message": ""}, "warnings": []}),
         )
+    }
+
+    /// ksqlDB's error for INSERT VALUES into an unknown source, with a hint
+    /// when only the quoting (case) is wrong.
+    fn unknown_insert_target(&self, target: &str, text: &str) -> EngineError {
+        let state = self.state.lock();
+        let similar = state
+            .metastore
+            .sources
+            .keys()
+            .find(|n| n.eq_ignore_ascii_case(target))
+            .cloned();
+        let mut message = format!("Cannot insert values into an unknown stream/table: `{target}`");
+        if let Some(name) = similar {
+            let quoted_in_statement =
+                text.contains(&format!("\"{target}\"")) || text.contains(&format!("`{target}`"));
+            if quoted_in_statement {
+                message.push_str(&format!(
+                    "\nDid you mean {name}? Hint: try removing double quotes from the source name."
+                ));
+            } else {
+                message.push_str(&format!(
+                    "\nDid you mean \"{name}\"? Hint: wrap the source name in double quotes to make it case-sensitive."
+                ));
+            }
+        }
+        EngineError::Statement(message)
     }
 
     async fn drop_source(

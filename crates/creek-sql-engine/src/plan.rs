@@ -275,7 +275,13 @@ pub fn plan_stream_query_with(
         }
         names.push(alias.clone().or_else(|| derived_name(expr)));
     }
-    let taken: Vec<String> = names.iter().flatten().cloned().collect();
+    // Generated names also avoid the source's own column names.
+    let taken: Vec<String> = names
+        .iter()
+        .flatten()
+        .cloned()
+        .chain(source.columns.iter().map(|c| c.name.clone()))
+        .collect();
     let mut namer = ColumnNamer { next: 0 };
     let mut projection = Vec::new();
     let mut table_functions = Vec::new();
@@ -609,7 +615,10 @@ fn only_columns(e: &Expr, columns: &[String]) -> bool {
     while let Some(start) = rest.find('`') {
         let after = &rest[start + 1..];
         let Some(end) = after.find('`') else { break };
-        names.push(after[..end].to_string());
+        // A name followed by `(` is a function, not a column.
+        if !after[end + 1..].starts_with('(') {
+            names.push(after[..end].to_string());
+        }
         rest = &after[end + 1..];
     }
     names

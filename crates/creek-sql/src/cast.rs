@@ -317,9 +317,16 @@ pub fn parse_timestamp(s: &str) -> Result<i64, String> {
     Err(err())
 }
 
-/// `yyyy-MM-dd` (also a timestamp's date part) to days since the epoch.
+/// `yyyy-MM-dd` (also a timestamp's date part, or a partial `yyyy-MM` /
+/// `yyyy` as ksqlDB accepts) to days since the epoch.
 pub fn parse_date(s: &str) -> Result<i32, String> {
     let t = s.trim();
+    let padded = match t.len() {
+        4 if t.bytes().all(|b| b.is_ascii_digit()) => format!("{t}-01-01"),
+        7 if t.as_bytes()[4] == b'-' => format!("{t}-01"),
+        _ => t.to_string(),
+    };
+    let t = padded.as_str();
     let date = NaiveDate::parse_from_str(t, "%Y-%m-%d")
         .or_else(|_| NaiveDate::parse_from_str(t.get(..10).unwrap_or(t), "%Y-%m-%d"))
         .map_err(|_| format!("Failed to parse date '{s}': Text '{s}' could not be parsed"))?;
