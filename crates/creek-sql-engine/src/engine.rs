@@ -16,11 +16,11 @@ use creek_sql::value::Value;
 use parking_lot::Mutex;
 use serde_json::{json, Value as Json};
 
-use crate::format::{self, Column, FormatContext, FormatKind, FormatSpec, RowFormat};
+use crate::format::{self, FormatContext, FormatKind, FormatSpec, RowFormat};
 use crate::metastore::{format_name, ColumnRole, DataSource, Metastore, SourceColumn};
 use crate::plan::{plan_stream_query, StreamPlan};
 use crate::processing_log::ProcessingLog;
-use crate::query::{headers_type, partition_for, Projector, ResultRow, SinkEncoder, SourceDecoder};
+use crate::query::{headers_type, Projector, ResultRow, SinkEncoder, SourceDecoder};
 use crate::EngineError;
 
 /// Engine settings.
@@ -264,15 +264,6 @@ fn widens(from: &SqlType, to: &SqlType) -> bool {
                 SqlType::Decimal { .. }
             )
         )
-}
-
-/// Plans a query for its result columns only (no sink checks).
-fn plan_stream_query_with_opts(
-    query: &Query,
-    metastore: &Metastore,
-    functions: &FunctionRegistry,
-) -> Result<StreamPlan, EngineError> {
-    crate::plan::plan_stream_query_with(query, metastore, functions, None, true)
 }
 
 fn contains_map(t: &SqlType) -> bool {
@@ -949,9 +940,13 @@ impl Engine {
         if let Some(col) = with.string("TIMESTAMP") {
             let col = col.to_ascii_uppercase();
             let state = self.state.lock();
-            if let Ok(preview) =
-                plan_stream_query_with_opts(query, &state.metastore, &self.functions)
-            {
+            if let Ok(preview) = crate::plan::plan_stream_query_with(
+                query,
+                &state.metastore,
+                &self.functions,
+                None,
+                true,
+            ) {
                 let column = preview.output_columns().into_iter().find(|c| c.name == col);
                 let Some(column) = column else {
                     return Err(EngineError::Statement(format!(
@@ -1604,7 +1599,6 @@ impl Engine {
         if let Some(tap) = self.output_tap.lock().as_mut() {
             tap.push((sink.topic.clone(), record));
         }
-        let _ = partition_for;
         Ok(
             json!({"@type": "currentStatus", "statementText": text, "commandStatus": {"status": "SUCCESS", "message": ""}, "warnings": []}),
         )
@@ -1762,13 +1756,4 @@ pub fn source_formats(s: &DataSource) -> (&'static str, &'static str) {
         format_name(s.key_format.kind),
         format_name(s.value_format.kind),
     )
-}
-
-/// Columns of a format, for callers outside the engine.
-pub fn columns_of(s: &DataSource, key: bool) -> Vec<Column> {
-    if key {
-        s.key_format_columns()
-    } else {
-        s.value_format_columns()
-    }
 }

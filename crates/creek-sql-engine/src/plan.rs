@@ -355,7 +355,13 @@ pub fn plan_stream_query_with(
                 ));
             }
             let mut missing = Vec::new();
-            let key_names: Vec<String> = source.key_columns().map(|c| c.name.clone()).collect();
+            let key_positions: Vec<usize> = source
+                .columns
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.role == ColumnRole::Key)
+                .map(|(i, _)| i)
+                .collect();
             for pb in &query.partition_by {
                 let compiled = compile(pb, &scope, &ctx).map_err(|e| {
                     if e.starts_with("Column '") {
@@ -406,8 +412,8 @@ pub fn plan_stream_query_with(
                 // `is_key` marks key expressions computable from key columns alone.
                 key.push(Projected {
                     name,
+                    is_key: reads_only(&compiled, &key_positions),
                     expr: compiled,
-                    is_key: only_columns(pb, &key_names),
                 });
             }
             if !missing.is_empty() {
@@ -605,25 +611,12 @@ fn is_constant(e: &Expr) -> bool {
     matches!(e, Expr::Literal(_))
 }
 
-/// Whether every column `e` references is one of `columns` (so it can be
+/// Whether every row position `e` reads is one of `positions` (so it can be
 /// computed for a record without a value).
-fn only_columns(e: &Expr, columns: &[String]) -> bool {
-    let text = e.to_string();
-    // Column references print as `NAME` or `SRC`.`NAME`.
-    let mut rest = text.as_str();
-    let mut names = Vec::new();
-    while let Some(start) = rest.find('`') {
-        let after = &rest[start + 1..];
-        let Some(end) = after.find('`') else { break };
-        // A name followed by `(` is a function, not a column.
-        if !after[end + 1..].starts_with('(') {
-            names.push(after[..end].to_string());
-        }
-        rest = &after[end + 1..];
-    }
-    names
-        .iter()
-        .all(|n| columns.contains(n) || text.contains(&format!("`{n}`.")))
+fn reads_only(e: &CompiledExpr, positions: &[usize]) -> bool {
+    let mut read = Vec::new();
+    e.columns_read(&mut read);
+    read.iter().all(|i| positions.contains(i))
 }
 
 /// An expression as ksqlDB prints it in messages: columns qualified by the

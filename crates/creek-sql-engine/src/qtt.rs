@@ -7,7 +7,7 @@
 //! compared with the expected outputs by ksqlDB's rules (see
 //! `../shared/ksql-qtt/README.md`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -18,7 +18,7 @@ use creek_sql::value::Value;
 use serde_json::Value as Json;
 
 use crate::engine::{Engine, EngineConfig, Session};
-use crate::format::{self, FormatKind};
+use crate::format::{self, FormatKind, RowFormat};
 use crate::metastore::DataSource;
 
 /// Outcome of one test variant.
@@ -241,90 +241,9 @@ async fn run_in(v: &Variant, statements: &[String], dir: &Path) -> Result<(), St
         },
     );
     *engine.output_tap.lock() = Some(Vec::new());
-    let mut session = Session::default();
-    session
-        .properties
-        .insert("auto.offset.reset".into(), "earliest".into());
-    if let Some(props) = v.test["properties"].as_object() {
-        for (k, val) in props {
-            let mut s = match val {
-                Json::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            if s == "{CONFIG}" {
-                s = v.config.clone().unwrap_or_default();
-            }
-            session.properties.insert(k.clone(), s);
-        }
-    }
-
-    // Topics from `topics`, with their schemas.
-    let mut topic_schemas: BTreeMap<String, TopicSchema> = BTreeMap::new();
-    if let Some(topics) = v.test["topics"].as_array() {
-        for t in topics {
-            let Some(name) = t["name"].as_str() else {
-                continue;
-            };
-            let partitions = t["partitions"].as_i64().unwrap_or(1) as i32;
-            let _ = store.create_topic(name, partitions, BTreeMap::new()).await;
-            let key_format = t["keyFormat"].as_str().map(str::to_string);
-            let value_format = t["valueFormat"]
-                .as_str()
-                .or(t["format"].as_str())
-                .map(str::to_string);
-            let key_schema = t.get("keySchema").filter(|s| !s.is_null()).cloned();
-            let value_schema = t
-                .get("valueSchema")
-                .or(t.get("schema"))
-                .filter(|s| !s.is_null())
-                .cloned();
-            for (schema, suffix, fmt) in [
-                (&key_schema, "key", &key_format),
-                (&value_schema, "value", &value_format),
-            ] {
-                if let Some(schema) = schema {
-                    if fmt.as_deref().unwrap_or("AVRO") == "AVRO" {
-                        let text = match schema {
-                            Json::String(s) => Json::String(s.clone()).to_string(),
-                            other => other.to_string(),
-                        };
-                        let id_key = if suffix == "key" {
-                            "keySchemaId"
-                        } else {
-                            "valueSchemaId"
-                        };
-                        let subject = format!("{name}-{suffix}");
-                        match t[id_key].as_i64() {
-                            Some(id) => registry.register_with_id(&subject, &text, id as i32).await,
-                            None => registry.register(&subject, &text).await,
-                        }
-                        .map_err(|e| format!("registering the test schema: {e}"))?;
-                    }
-                }
-            }
-            topic_schemas.insert(
-                name.to_string(),
-                (key_schema, value_schema, key_format, value_format),
-            );
-        }
-    }
-    // Topics named by statements and records.
-    let mut needed: Vec<(String, i32)> = Vec::new();
-    for s in statements {
-        if let Some(t) = kafka_topic_of(s) {
-            needed.push((t, 4));
-        }
-    }
-    for r in v.test["inputs"].as_array().into_iter().flatten() {
-        if let Some(t) = r["topic"].as_str() {
-            needed.push((t.to_string(), 4));
-        }
-    }
-    for (t, p) in needed {
-        if store.describe_topic(&t).await.is_err() {
-            let _ = store.create_topic(&t, p, BTreeMap::new()).await;
-        }
-    }
+    let mut session = test_session(&v.test, v.config.as_deref());
+    let mut formats = TestFormats::default();
+    let topic_schemas = create_test_topics(&v.test, statements, &store, &registry, 4).await?;
 
     // Statements.
     let expected_error = expected_exception(v);
@@ -367,8 +286,14 @@ async fn run_in(v: &Variant, statements: &[String], dir: &Path) -> Result<(), St
             .values()
             .find(|s| s.topic == topic)
             .cloned();
-        let produced =
-            encode_input(&engine, source.as_deref(), topic_schemas.get(topic), record).await;
+        let produced = encode_input(
+            &mut formats,
+            &engine,
+            source.as_deref(),
+            topic_schemas.get(topic),
+            record,
+        )
+        .await;
         let produced = match produced {
             Ok(p) => p,
             Err(e) => return check_error(&expected_error, &e, true),
@@ -422,7 +347,7 @@ async fn run_in(v: &Variant, statements: &[String], dir: &Path) -> Result<(), St
                     w
                 ));
             };
-            let actual = decode_output(&engine, source.as_deref(), g).await?;
+            let actual = decode_output(&mut formats, &engine, source.as_deref(), g).await?;
             if !json_matches(&w["value"], &actual.1) {
                 return Err(format!(
                     "topic {topic} record {i}: value {} != expected {}",
@@ -454,6 +379,90 @@ async fn run_in(v: &Variant, statements: &[String], dir: &Path) -> Result<(), St
         }
     }
     Ok(())
+}
+
+/// A test's session: `auto.offset.reset=earliest` and its `properties`,
+/// with `{CONFIG}` replaced by the variant's config value.
+pub(crate) fn test_session(test: &Json, config: Option<&str>) -> Session {
+    let mut session = Session::default();
+    session
+        .properties
+        .insert("auto.offset.reset".into(), "earliest".into());
+    for (k, val) in test["properties"].as_object().into_iter().flatten() {
+        let mut s = match val {
+            Json::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        if s == "{CONFIG}" {
+            s = config.unwrap_or_default().to_string();
+        }
+        session.properties.insert(k.clone(), s);
+    }
+    session
+}
+
+/// Creates a test's topics: the declared ones (registering their AVRO
+/// schemas, under the ids they name), then those named by statements and
+/// input records with `partitions` partitions. Returns the declared schemas.
+pub(crate) async fn create_test_topics(
+    test: &Json,
+    statements: &[String],
+    store: &Arc<dyn LogStore>,
+    registry: &Registry,
+    partitions: i32,
+) -> Result<BTreeMap<String, TopicSchema>, String> {
+    let mut topic_schemas: BTreeMap<String, TopicSchema> = BTreeMap::new();
+    for t in test["topics"].as_array().into_iter().flatten() {
+        let Some(name) = t["name"].as_str() else {
+            continue;
+        };
+        let declared = t["partitions"].as_i64().unwrap_or(1) as i32;
+        let _ = store.create_topic(name, declared, BTreeMap::new()).await;
+        let key_format = t["keyFormat"].as_str().map(str::to_string);
+        let value_format = t["valueFormat"]
+            .as_str()
+            .or(t["format"].as_str())
+            .map(str::to_string);
+        let key_schema = t.get("keySchema").filter(|s| !s.is_null()).cloned();
+        let value_schema = t
+            .get("valueSchema")
+            .or(t.get("schema"))
+            .filter(|s| !s.is_null())
+            .cloned();
+        for (schema, suffix, fmt, id_key) in [
+            (&key_schema, "key", &key_format, "keySchemaId"),
+            (&value_schema, "value", &value_format, "valueSchemaId"),
+        ] {
+            let Some(schema) = schema else { continue };
+            if fmt.as_deref().unwrap_or("AVRO") != "AVRO" {
+                continue;
+            }
+            let subject = format!("{name}-{suffix}");
+            let text = schema.to_string();
+            match t[id_key].as_i64() {
+                Some(id) => registry.register_with_id(&subject, &text, id as i32).await,
+                None => registry.register(&subject, &text).await,
+            }
+            .map_err(|e| format!("registering the test schema: {e}"))?;
+        }
+        topic_schemas.insert(
+            name.to_string(),
+            (key_schema, value_schema, key_format, value_format),
+        );
+    }
+    let named = statements.iter().filter_map(|s| kafka_topic_of(s)).chain(
+        test["inputs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r["topic"].as_str().map(str::to_string)),
+    );
+    for t in named {
+        if store.describe_topic(&t).await.is_err() {
+            let _ = store.create_topic(&t, partitions, BTreeMap::new()).await;
+        }
+    }
+    Ok(topic_schemas)
 }
 
 fn check_error(expected: &Option<String>, got: &str, last: bool) -> Result<(), String> {
@@ -507,6 +516,7 @@ fn json_row(json: &Json, cols: &[format::Column]) -> Result<Vec<Value>, String> 
 pub type TopicSchema = (Option<Json>, Option<Json>, Option<String>, Option<String>);
 
 pub async fn encode_input(
+    formats: &mut TestFormats,
     engine: &Engine,
     source: Option<&DataSource>,
     topic_schema: Option<&TopicSchema>,
@@ -535,12 +545,12 @@ pub async fn encode_input(
     let (key, value) = match source {
         None => (raw_json(&key_json), raw_json(&value_json)),
         Some(s) => {
+            // Whether the test registered its own AVRO schema for the key (0)
+            // or value (1) of this topic: records are then written with it.
             let topic_avro = |i: usize| {
-                topic_schema.and_then(|t| {
+                topic_schema.is_some_and(|t| {
                     let (schema, fmt) = if i == 0 { (&t.0, &t.2) } else { (&t.1, &t.3) };
-                    schema
-                        .as_ref()
-                        .filter(|_| fmt.as_deref().unwrap_or("AVRO") == "AVRO")
+                    schema.is_some() && fmt.as_deref().unwrap_or("AVRO") == "AVRO"
                 })
             };
             let key = if key_json.is_null() {
@@ -548,27 +558,17 @@ pub async fn encode_input(
             } else if s.key_columns().next().is_none() {
                 // A keyless stream ignores the key: write it as given.
                 raw_json(&key_json)
-            } else if false {
-                None
-            } else if let Some(schema) = topic_avro(0) {
-                Some(avro_from_test_json(
-                    engine, &s.topic, true, schema, &key_json,
-                )?)
+            } else if topic_avro(0) {
+                Some(avro_from_test_json(engine, &s.topic, true, &key_json)?)
             } else {
-                encode_with(engine, s, true, &key_json).await?
+                encode_with(formats, engine, s, true, &key_json).await?
             };
             let value = if value_json.is_null() {
                 None
-            } else if let Some(schema) = topic_avro(1) {
-                Some(avro_from_test_json(
-                    engine,
-                    &s.topic,
-                    false,
-                    schema,
-                    &value_json,
-                )?)
+            } else if topic_avro(1) {
+                Some(avro_from_test_json(engine, &s.topic, false, &value_json)?)
             } else {
-                encode_with(engine, s, false, &value_json).await?
+                encode_with(formats, engine, s, false, &value_json).await?
             };
             (key, value)
         }
@@ -589,7 +589,41 @@ fn raw_json(j: &Json) -> Option<Vec<u8>> {
     }
 }
 
+/// Row formats of the sources a test reads and writes, built once per source
+/// side (building one for an AVRO sink registers its schema).
+#[derive(Default)]
+pub struct TestFormats {
+    built: HashMap<(String, bool), Arc<dyn RowFormat>>,
+}
+
+impl TestFormats {
+    async fn get(
+        &mut self,
+        engine: &Engine,
+        s: &DataSource,
+        key: bool,
+    ) -> Result<Arc<dyn RowFormat>, String> {
+        if let Some(f) = self.built.get(&(s.name.clone(), key)) {
+            return Ok(f.clone());
+        }
+        let (spec, cols) = if key {
+            (&s.key_format, s.key_format_columns())
+        } else {
+            (&s.value_format, s.value_format_columns())
+        };
+        let ctx = format::FormatContext {
+            registry: engine.registry.clone(),
+            topic: s.topic.clone(),
+            is_key: key,
+        };
+        let f = format::build(spec, &cols, &ctx).await?;
+        self.built.insert((s.name.clone(), key), f.clone());
+        Ok(f)
+    }
+}
+
 async fn encode_with(
+    formats: &mut TestFormats,
     engine: &Engine,
     s: &DataSource,
     key: bool,
@@ -607,16 +641,7 @@ async fn encode_with(
         FormatKind::Delimited => Ok(raw_json(json)),
         FormatKind::None => Ok(None),
         _ => {
-            let fmt = format::build(
-                spec,
-                &cols,
-                &format::FormatContext {
-                    registry: engine.registry.clone(),
-                    topic: s.topic.clone(),
-                    is_key: key,
-                },
-            )
-            .await?;
+            let fmt = formats.get(engine, s, key).await?;
             let row = json_row(json, &cols)?;
             fmt.serialize(Some(&row))
         }
@@ -628,7 +653,6 @@ fn avro_from_test_json(
     engine: &Engine,
     topic: &str,
     key: bool,
-    _schema: &Json,
     json: &Json,
 ) -> Result<Vec<u8>, String> {
     let registry = engine.registry.as_ref().ok_or("no registry")?;
@@ -647,6 +671,7 @@ fn avro_from_test_json(
 
 /// Decodes an output record to (key JSON, value JSON) for comparison.
 pub async fn decode_output(
+    formats: &mut TestFormats,
     engine: &Engine,
     source: Option<&DataSource>,
     record: &ProducerRecord,
@@ -675,21 +700,10 @@ pub async fn decode_output(
         let json = match spec.kind {
             FormatKind::Json => serde_json::from_slice(bytes).map_err(|e| e.to_string())?,
             FormatKind::Delimited => Json::String(String::from_utf8_lossy(bytes).to_string()),
+            // Decoded with its writer schema, so unwrapped values stay bare.
+            FormatKind::Avro => avro_to_test_json(engine, bytes)?,
             _ => {
-                let fmt = format::build(
-                    spec,
-                    &cols,
-                    &format::FormatContext {
-                        registry: engine.registry.clone(),
-                        topic: s.topic.clone(),
-                        is_key: key,
-                    },
-                )
-                .await?;
-                if spec.kind == FormatKind::Avro {
-                    out.push(avro_to_test_json(engine, bytes)?);
-                    continue;
-                }
+                let fmt = formats.get(engine, s, key).await?;
                 match fmt.deserialize(Some(bytes))? {
                     None => Json::Null,
                     Some(row)

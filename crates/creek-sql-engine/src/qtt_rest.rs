@@ -7,7 +7,6 @@
 //! [`crate::rest::run_ksql`] for admin statements and [`crate::push::start`]
 //! for queries, building `/query`'s header / row / finalMessage objects.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,10 +17,10 @@ use creek_schema::registry::Registry;
 use creek_sql::ast::Statement;
 use serde_json::{json, Value as Json};
 
-use crate::engine::{Engine, EngineConfig, Session};
+use crate::engine::{Engine, EngineConfig};
 use crate::qtt::{
-    decode_output, encode_input, json_matches, kafka_topic_of, print_file, print_summary,
-    strip_comments, test_files, CaseResult, Outcome, TopicSchema,
+    create_test_topics, decode_output, encode_input, json_matches, print_file, print_summary,
+    strip_comments, test_files, test_session, CaseResult, Outcome, TestFormats,
 };
 
 /// Runs files and prints one line per file plus the summary (like [`crate::qtt::run_paths`]).
@@ -160,74 +159,11 @@ async fn run_in(test: &Json, statements: &[String], dir: &Path) -> Result<(), St
             connect_url: None,
         },
     );
-    let mut session = Session::default();
-    session
-        .properties
-        .insert("auto.offset.reset".into(), "earliest".into());
-    if let Some(props) = test["properties"].as_object() {
-        for (k, v) in props {
-            let s = match v {
-                Json::String(s) => s.clone(),
-                other => other.to_string(),
-            };
-            session.properties.insert(k.clone(), s);
-        }
-    }
-
-    // Topics: declared ones (with their AVRO schemas), then those named by
-    // statements and records (one partition, for a stable order).
-    let mut topic_schemas: BTreeMap<String, TopicSchema> = BTreeMap::new();
-    for t in test["topics"].as_array().into_iter().flatten() {
-        let Some(name) = t["name"].as_str() else {
-            continue;
-        };
-        let partitions = t["partitions"].as_i64().unwrap_or(1) as i32;
-        let _ = store.create_topic(name, partitions, BTreeMap::new()).await;
-        let key_format = t["keyFormat"].as_str().map(str::to_string);
-        let value_format = t["valueFormat"]
-            .as_str()
-            .or(t["format"].as_str())
-            .map(str::to_string);
-        let key_schema = t.get("keySchema").filter(|s| !s.is_null()).cloned();
-        let value_schema = t
-            .get("valueSchema")
-            .or(t.get("schema"))
-            .filter(|s| !s.is_null())
-            .cloned();
-        for (schema, suffix, fmt) in [
-            (&key_schema, "key", &key_format),
-            (&value_schema, "value", &value_format),
-        ] {
-            if let Some(schema) = schema {
-                if fmt.as_deref().unwrap_or("AVRO") == "AVRO" {
-                    registry
-                        .register(&format!("{name}-{suffix}"), &schema.to_string())
-                        .await
-                        .map_err(|e| format!("registering the test schema: {e}"))?;
-                }
-            }
-        }
-        topic_schemas.insert(
-            name.to_string(),
-            (key_schema, value_schema, key_format, value_format),
-        );
-    }
-    let mut needed: Vec<String> = statements
-        .iter()
-        .filter_map(|s| kafka_topic_of(s))
-        .collect();
-    needed.extend(
-        test["inputs"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|r| r["topic"].as_str().map(str::to_string)),
-    );
-    for t in needed {
-        if store.describe_topic(&t).await.is_err() {
-            let _ = store.create_topic(&t, 1, BTreeMap::new()).await;
-        }
-    }
+    let mut session = test_session(test, None);
+    let mut formats = TestFormats::default();
+    // Declared topics, then those named by statements and records (one
+    // partition, for a stable order).
+    let topic_schemas = create_test_topics(test, statements, &store, &registry, 1).await?;
 
     // Statements up to the first query go to /ksql.
     let mut parsed = Vec::new();
@@ -277,9 +213,15 @@ async fn run_in(test: &Json, statements: &[String], dir: &Path) -> Result<(), St
             }
         }
         let record = &record;
-        let produced = encode_input(&engine, source.as_deref(), topic_schemas.get(topic), record)
-            .await
-            .map_err(|e| format!("encoding input: {e}"))?;
+        let produced = encode_input(
+            &mut formats,
+            &engine,
+            source.as_deref(),
+            topic_schemas.get(topic),
+            record,
+        )
+        .await
+        .map_err(|e| format!("encoding input: {e}"))?;
         let partition = record["partition"].as_i64().unwrap_or(0) as i32;
         store
             .produce(topic, partition, vec![produced])
@@ -455,7 +397,8 @@ async fn check_outputs(engine: &Arc<Engine>, test: &Json) -> Result<(), String> 
             .find(|s| s.topic == topic)
             .cloned();
         for (i, (w, g)) in want.iter().zip(&got).enumerate() {
-            let (key, value) = decode_output(engine, source.as_deref(), g).await?;
+            let (key, value) =
+                decode_output(&mut TestFormats::default(), engine, source.as_deref(), g).await?;
             if !json_matches(&w["value"], &value) {
                 return Err(format!(
                     "topic {topic} record {i}: value {value} != expected {}",

@@ -76,10 +76,6 @@ impl SourceDecoder {
                 match format {
                     None => Some(TimestampColumn::Column(i)),
                     Some(pattern) => {
-                        let f = functions
-                            .get("STRINGTOTIMESTAMP")
-                            .ok_or("STRINGTOTIMESTAMP is not available")?;
-                        let _ = f;
                         let expr = timestamp_parser(i, pattern, functions, &source)?;
                         Some(TimestampColumn::Formatted(i, expr))
                     }
