@@ -853,6 +853,51 @@ impl Engine {
 
     /// Builds the key and value formats of a source. `register` is true for
     /// sinks, whose AVRO schemas are registered.
+    /// A sink told to write with a registered schema (`KEY_SCHEMA_ID`,
+    /// `VALUE_SCHEMA_ID`) must find its columns at the same positions, with
+    /// the same names and types, in that schema; extra trailing fields are
+    /// the schema's business (optional, defaulted or failing at write time).
+    async fn check_sink_schema_ids(&self, sink: &DataSource) -> Result<(), EngineError> {
+        for (is_key, spec) in [(true, &sink.key_format), (false, &sink.value_format)] {
+            let Some(id) = spec.properties.get("schemaId") else {
+                continue;
+            };
+            if spec.kind != FormatKind::Avro {
+                continue;
+            }
+            let id = id
+                .parse()
+                .map_err(|_| EngineError::Statement(format!("Invalid schema id: {id}")))?;
+            let ctx = self.format_ctx(&sink.topic, is_key);
+            let registered =
+                format::infer_columns_by_id(spec.kind, &ctx, id, spec.wrap_single_value)
+                    .await
+                    .map_err(EngineError::Statement)?;
+            let columns = if is_key {
+                sink.key_format_columns()
+            } else {
+                sink.value_format_columns()
+            };
+            let render = |c: &format::Column| format!("`{}` {}", c.name, c.ty);
+            let changed: Vec<String> = columns
+                .iter()
+                .enumerate()
+                .filter(|(i, c)| registered.get(*i) != Some(*c))
+                .map(|(_, c)| render(c))
+                .collect();
+            if !changed.is_empty() {
+                let registered: Vec<String> = registered.iter().map(render).collect();
+                return Err(EngineError::Statement(format!(
+                    "The following {} columns are changed, missing or reordered: [{}]. Schema from schema registry is [{}]",
+                    if is_key { "key" } else { "value" },
+                    changed.join(", "),
+                    registered.join(", ")
+                )));
+            }
+        }
+        Ok(())
+    }
+
     pub async fn build_formats(
         &self,
         source: &DataSource,
@@ -995,7 +1040,17 @@ impl Engine {
                 Some(k) => k,
                 // A keyless input's NONE does not carry over to a keyed result.
                 None if input.key_format.kind == FormatKind::None => kafka_format(),
-                None => input.key_format.clone(),
+                // The input's schema id and full name describe its own
+                // subject, not the sink's.
+                None => {
+                    let mut f = input.key_format.clone();
+                    f.properties.remove("schemaId");
+                    f.properties.remove("fullSchemaName");
+                    if let Some(id) = with.string("KEY_SCHEMA_ID") {
+                        f.properties.insert("schemaId".into(), id);
+                    }
+                    f
+                }
             }
         } else {
             FormatSpec {
@@ -1009,6 +1064,9 @@ impl Engine {
             let mut f = input.value_format.clone();
             f.properties.remove("schemaId");
             f.properties.remove("fullSchemaName");
+            if let Some(id) = with.string("VALUE_SCHEMA_ID") {
+                f.properties.insert("schemaId".into(), id);
+            }
             f
         });
         value_format.wrap_single_value = with.bool("WRAP_SINGLE_VALUE").or_else(|| {
@@ -1044,6 +1102,7 @@ impl Engine {
             is_sink: true,
             statement: text.to_string(),
         };
+        self.check_sink_schema_ids(&sink).await?;
         if self.log.describe_topic(&topic).await.is_err() {
             self.log
                 .create_topic(&topic, partitions, BTreeMap::new())
@@ -1268,12 +1327,31 @@ impl Engine {
                             }
                             outputs.entry(p).or_default().push(rec);
                         }
-                        Err(e) => self.processing_log.record(
-                            &query.id,
-                            crate::processing_log::ErrorKind::Serialization,
-                            Some(&query.sink_topic),
-                            &format!("Failed to serialize row: {e}"),
-                        ),
+                        Err(crate::query::SinkError::Timestamp(e)) => {
+                            self.processing_log.record(
+                                &query.id,
+                                crate::processing_log::ErrorKind::RecordProcessing,
+                                Some(topic),
+                                &e,
+                            );
+                        }
+                        Err(crate::query::SinkError::Serialize(e)) => {
+                            // As in Kafka Streams, a row the sink cannot write
+                            // stops the query: nothing of this batch is
+                            // produced or committed, so no row is lost.
+                            self.processing_log.record(
+                                &query.id,
+                                crate::processing_log::ErrorKind::Serialization,
+                                Some(&query.sink_topic),
+                                &format!("Failed to serialize row: {e}"),
+                            );
+                            return Err(EngineError::QueryFailed(format!(
+                                "Exception caught in process. taskId=0_{partition}, \
+                                 topic={topic}, partition={partition}, offset={}: \
+                                 Unable to serialize record: {e}",
+                                record.offset
+                            )));
+                        }
                     }
                 }
             }
@@ -1305,7 +1383,12 @@ impl Engine {
         loop {
             let mut progress = 0;
             for q in self.queries() {
-                progress += self.step(&q).await?;
+                let stepped = self.step(&q).await;
+                if stepped.is_err() {
+                    *q.state.lock() = "ERROR";
+                    self.flush_processing_log().await;
+                }
+                progress += stepped?;
             }
             self.flush_processing_log().await;
             if progress == 0 {
@@ -1363,10 +1446,11 @@ impl Engine {
                 timestamp: Some(e.timestamp),
             })
             .collect();
-        let _ = self
-            .log
-            .produce(&self.processing_log_topic(), 0, records)
-            .await;
+        let topic = self.processing_log_topic();
+        if let Some(tap) = self.output_tap.lock().as_mut() {
+            tap.extend(records.iter().map(|r| (topic.clone(), r.clone())));
+        }
+        let _ = self.log.produce(&topic, 0, records).await;
     }
 
     async fn insert_into(

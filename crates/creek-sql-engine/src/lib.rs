@@ -45,4 +45,8 @@ pub enum EngineError {
     NotSupported(String),
     #[error("log error: {0}")]
     Log(String),
+    /// A persistent query failed while processing and stopped (ksqlDB's
+    /// ERROR state), such as a row its sink cannot serialize.
+    #[error("{0}")]
+    QueryFailed(String),
 }

@@ -340,8 +340,16 @@ async fn run_in(v: &Variant, statements: &[String], dir: &Path) -> Result<(), St
             .cloned();
         for (i, w) in want.iter().enumerate() {
             let Some(g) = got.get(i) else {
+                // The processing log usually says why a record went missing.
+                let log_topic = engine.processing_log_topic();
+                let why = tap
+                    .iter()
+                    .find(|(t, _)| *t == log_topic && topic != log_topic)
+                    .and_then(|(_, r)| r.value.as_ref())
+                    .map(|v| format!(" (processing log: {})", String::from_utf8_lossy(v)))
+                    .unwrap_or_default();
                 return Err(format!(
-                    "topic {topic}: expected {} records, got {}; missing {}",
+                    "topic {topic}: expected {} records, got {}; missing {}{why}",
                     want.len(),
                     got.len(),
                     w
@@ -412,9 +420,38 @@ pub(crate) async fn create_test_topics(
     partitions: i32,
 ) -> Result<BTreeMap<String, TopicSchema>, String> {
     let mut topic_schemas: BTreeMap<String, TopicSchema> = BTreeMap::new();
+    // Upstream collects the declared topics and those its CREATE statements
+    // give a schema into a Java HashMap and registers their schemas in that
+    // map's order, so a schema's implicit id depends on its topic's hash.
+    enum Declared<'a> {
+        Test(&'a Json),
+        Statement { key: bool, value: bool },
+    }
+    let mut all: Vec<(String, Declared)> = Vec::new();
     for t in test["topics"].as_array().into_iter().flatten() {
-        let Some(name) = t["name"].as_str() else {
-            continue;
+        if let Some(name) = t["name"].as_str() {
+            all.retain(|(n, _)| n != name);
+            all.push((name.to_string(), Declared::Test(t)));
+        }
+    }
+    for text in statements {
+        if let Some((topic, key, value)) = statement_schemas(text) {
+            if !all.iter().any(|(n, _)| *n == topic) {
+                all.push((topic, Declared::Statement { key, value }));
+            }
+        }
+    }
+    let all = format::java_hash_map_order_by(all, 16, |(name, _)| name.as_str());
+    let mut next_id = 1;
+    for (name, declared) in &all {
+        let t = match declared {
+            Declared::Test(t) => *t,
+            Declared::Statement { key, value } => {
+                // The engine registers these when it runs the statement; they
+                // only take up ids here.
+                next_id += i32::from(*key) + i32::from(*value);
+                continue;
+            }
         };
         let declared = t["partitions"].as_i64().unwrap_or(1) as i32;
         let _ = store.create_topic(name, declared, BTreeMap::new()).await;
@@ -439,11 +476,17 @@ pub(crate) async fn create_test_topics(
             }
             let subject = format!("{name}-{suffix}");
             let text = schema.to_string();
-            match t[id_key].as_i64() {
-                Some(id) => registry.register_with_id(&subject, &text, id as i32).await,
-                None => registry.register(&subject, &text).await,
-            }
-            .map_err(|e| format!("registering the test schema: {e}"))?;
+            let id = match t[id_key].as_i64() {
+                Some(id) => id as i32,
+                None => {
+                    next_id += 1;
+                    next_id - 1
+                }
+            };
+            registry
+                .register_with_id(&subject, &text, id)
+                .await
+                .map_err(|e| format!("registering the test schema: {e}"))?;
         }
         topic_schemas.insert(
             name.to_string(),
@@ -471,6 +514,47 @@ fn check_error(expected: &Option<String>, got: &str, last: bool) -> Result<(), S
         Some(m) => Err(format!("expected error containing {m:?}, got {got:?}")),
         None => Err(got.to_string()),
     }
+}
+
+/// For a CREATE STREAM/TABLE with columns: its topic and whether it gives
+/// the key and the value an AVRO schema.
+fn statement_schemas(text: &str) -> Option<(String, bool, bool)> {
+    use creek_sql::ast::{ColumnConstraint, Literal, Statement};
+    let Ok(Statement::CreateSource {
+        columns,
+        properties,
+        ..
+    }) = creek_sql::parse_statement(text)
+    else {
+        return None;
+    };
+    let prop = |name: &str| {
+        properties.iter().find_map(|(k, v)| match v {
+            Literal::String(s) if k.eq_ignore_ascii_case(name) => Some(s.to_ascii_uppercase()),
+            _ => None,
+        })
+    };
+    let topic = properties.iter().find_map(|(k, v)| match v {
+        Literal::String(s) if k.eq_ignore_ascii_case("KAFKA_TOPIC") => Some(s.clone()),
+        _ => None,
+    })?;
+    let format = prop("FORMAT");
+    let avro = |f: Option<String>| f.or(format.clone()).as_deref() == Some("AVRO");
+    let has = |key: bool| {
+        columns.iter().any(|c| {
+            matches!(
+                c.constraint,
+                ColumnConstraint::Key | ColumnConstraint::PrimaryKey
+            ) == key
+                && !matches!(
+                    c.constraint,
+                    ColumnConstraint::Headers | ColumnConstraint::Header(_)
+                )
+        })
+    };
+    let key = has(true) && avro(prop("KEY_FORMAT"));
+    let value = has(false) && avro(prop("VALUE_FORMAT"));
+    Some((topic, key, value))
 }
 
 /// The `kafka_topic` a CREATE statement names, if any.
@@ -657,9 +741,10 @@ fn avro_from_test_json(
 ) -> Result<Vec<u8>, String> {
     let registry = engine.registry.as_ref().ok_or("no registry")?;
     let subject = format!("{topic}-{}", if key { "key" } else { "value" });
-    let (id, registered) = registry
+    let (_version, registered) = registry
         .latest(&subject)
         .ok_or_else(|| format!("no schema registered for {subject}"))?;
+    let id = registered.id;
     let value = json_to_avro(json, &registered.avro)
         .map_err(|e| format!("test record does not fit the topic's schema: {e}"))?;
     #[allow(deprecated)]
@@ -838,7 +923,8 @@ pub fn json_matches(expected: &Json, actual: &Json) -> bool {
                                 .find(|(ak, _)| ak.eq_ignore_ascii_case(k))
                                 .map(|(_, v)| v)
                         });
-                    av.is_some_and(|av| json_matches(ev, av))
+                    // ksqlDB's comparator reads an absent field as null.
+                    json_matches(ev, av.unwrap_or(&Json::Null))
                 })
         }
         (Json::Array(e), Json::Array(a)) => {
@@ -937,7 +1023,14 @@ fn json_to_avro(
         Schema::Long => A::Long(json.as_i64().ok_or_else(bad)?),
         Schema::Float => A::Float(json.as_f64().ok_or_else(bad)? as f32),
         Schema::Double => A::Double(json.as_f64().ok_or_else(bad)?),
-        Schema::String => A::String(json.as_str().ok_or_else(bad)?.to_string()),
+        // Like ksqlDB's test serializer, a number or boolean where the schema
+        // wants a string is written as its text.
+        Schema::String => A::String(match json {
+            Json::String(s) => s.clone(),
+            Json::Number(n) => n.to_string(),
+            Json::Bool(b) => b.to_string(),
+            _ => return Err(bad()),
+        }),
         Schema::Bytes => A::Bytes(match json {
             Json::String(s) => {
                 use base64::Engine as _;

@@ -404,18 +404,62 @@ pub struct SinkEncoder {
     pub timestamp: Option<(usize, Option<(creek_sql::functions::Eval, Value)>)>,
 }
 
+/// Why a result row could not become a record.
+#[derive(Debug)]
+pub enum SinkError {
+    /// The sink's format cannot write the row: fatal to the query, as in
+    /// Kafka Streams.
+    Serialize(String),
+    /// The row's TIMESTAMP column is unusable: the row is skipped and logged.
+    Timestamp(String),
+}
+
+impl std::fmt::Display for SinkError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SinkError::Serialize(m) | SinkError::Timestamp(m) => f.write_str(m),
+        }
+    }
+}
+
+impl From<SinkError> for String {
+    fn from(e: SinkError) -> String {
+        e.to_string()
+    }
+}
+
 impl SinkEncoder {
     /// The record and its partition.
-    pub fn encode(&self, row: &ResultRow) -> Result<(i32, ProducerRecord), String> {
+    pub fn encode(&self, row: &ResultRow) -> Result<(i32, ProducerRecord), SinkError> {
+        let timestamp = self.timestamp(row).map_err(SinkError::Timestamp)?;
         let key = if self.has_key {
-            self.key.serialize(Some(&row.key))?
+            self.key
+                .serialize(Some(&row.key))
+                .map_err(SinkError::Serialize)?
         } else {
             None
         };
         let value = match &row.value {
-            Some(v) => self.value.serialize(Some(v))?,
+            Some(v) => self
+                .value
+                .serialize(Some(v))
+                .map_err(SinkError::Serialize)?,
             None => None,
         };
+        let partition = partition_for(key.as_deref(), self.partitions);
+        Ok((
+            partition,
+            ProducerRecord {
+                key: key.map(Bytes::from),
+                value: value.map(Bytes::from),
+                headers: Vec::new(),
+                timestamp: Some(timestamp),
+            },
+        ))
+    }
+
+    /// The record's timestamp: the sink's TIMESTAMP column, else ROWTIME.
+    fn timestamp(&self, row: &ResultRow) -> Result<i64, String> {
         let timestamp = match &self.timestamp {
             None => row.rowtime,
             Some((i, parser)) => match (row.value.as_ref().and_then(|v| v.get(*i)), parser) {
@@ -434,16 +478,7 @@ impl SinkEncoder {
                 "Invalid timestamp {timestamp}: records need a non-negative timestamp"
             ));
         }
-        let partition = partition_for(key.as_deref(), self.partitions);
-        Ok((
-            partition,
-            ProducerRecord {
-                key: key.map(Bytes::from),
-                value: value.map(Bytes::from),
-                headers: Vec::new(),
-                timestamp: Some(timestamp),
-            },
-        ))
+        Ok(timestamp)
     }
 }
 

@@ -196,8 +196,20 @@ pub fn java_double(d: f64) -> String {
             format!("{s}.0")
         }
     } else {
-        // Shortest round-trip digits in scientific form.
-        let s = format!("{d:e}");
+        // Shortest round-trip digits in scientific form. Java (JDK 19+) picks,
+        // when one digit would do, the closest two-digit decimal instead; that
+        // differs only for the tiniest subnormals (MIN_VALUE is "4.9E-324").
+        let mut s = format!("{d:e}");
+        if s.trim_start_matches('-')
+            .split('e')
+            .next()
+            .is_some_and(|m| m.len() == 1)
+        {
+            let two = format!("{d:.1e}");
+            if two.parse::<f64>() == Ok(d) && !two.contains(".0e") {
+                s = two;
+            }
+        }
         let (mantissa, exp) = s.split_once('e').unwrap_or((&s, "0"));
         let mantissa = if mantissa.contains('.') {
             mantissa.to_string()
@@ -359,6 +371,15 @@ mod tests {
         assert_eq!(java_double(1e7), "1.0E7");
         assert_eq!(java_double(1.234e-5), "1.234E-5");
         assert_eq!(java_double(123456.5), "123456.5");
+        assert_eq!(java_double(f64::from_bits(1)), "4.9E-324");
+        assert_eq!(java_double(-f64::from_bits(1)), "-4.9E-324");
+        assert_eq!(java_double(1e23), "1.0E23");
+        assert_eq!(java_double(-23.42), "-23.42");
+        assert_eq!(java_double(0.001), "0.001");
+        assert_eq!(java_double(f64::NAN), "NaN");
+        assert_eq!(java_double(f64::NEG_INFINITY), "-Infinity");
+        assert_eq!(java_double(-0.0), "-0.0");
+        assert_eq!(java_double(1.2345678e20), "1.2345678E20");
     }
 
     #[test]

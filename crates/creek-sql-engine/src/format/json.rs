@@ -351,7 +351,7 @@ pub(crate) fn convert(j: &Json, ty: &SqlType) -> Result<Value, ConvError> {
                     Ok((key, value))
                 })
                 .collect::<Result<Vec<_>, _>>()
-                .map(Value::Map),
+                .map(|entries| Value::Map(java_hash_map_order(entries))),
             _ => Err(invalid(j, ty)),
         },
         SqlType::Struct(fields) => match j {
@@ -517,4 +517,44 @@ impl RowFormat for JsonFormat {
         out.push(b'}');
         Ok(Some(out))
     }
+}
+
+/// Orders map entries as ksqlDB's JSON deserializer hands them on: it copies
+/// each JSON object into `new HashMap<>(size)`, so lambdas such as REDUCE see
+/// the entries in Java HashMap iteration order, not in the document's order.
+fn java_hash_map_order(entries: Vec<(Value, Value)>) -> Vec<(Value, Value)> {
+    let capacity = entries.len();
+    java_hash_map_order_by(entries, capacity, |(k, _)| match k {
+        Value::String(s) => s,
+        _ => "",
+    })
+}
+
+/// Orders items the way a Java `HashMap<String, _>` created with
+/// `initial_capacity` and filled in this order iterates them: bucket by
+/// bucket, items sharing a bucket in insertion order.
+pub(crate) fn java_hash_map_order_by<T>(
+    mut items: Vec<T>,
+    initial_capacity: usize,
+    key: impl Fn(&T) -> &str,
+) -> Vec<T> {
+    if items.len() < 2 {
+        return items;
+    }
+    // tableSizeFor(capacity) buckets, doubled while the size passes three
+    // quarters of them.
+    let mut buckets = initial_capacity.max(1).next_power_of_two();
+    while items.len() * 4 > buckets * 3 {
+        buckets *= 2;
+    }
+    let bucket = |s: &str| -> usize {
+        // String.hashCode over UTF-16 code units, spread as HashMap.hash does.
+        let h = s
+            .encode_utf16()
+            .fold(0i32, |h, unit| h.wrapping_mul(31).wrapping_add(unit as i32))
+            as u32;
+        ((h ^ (h >> 16)) as usize) & (buckets - 1)
+    };
+    items.sort_by_key(|item| bucket(key(item)));
+    items
 }

@@ -48,6 +48,7 @@ pub use avro::{
     avro_payload_from_json, avro_payload_to_json, schema_json as avro_schema_json,
     DEFAULT_SCHEMA_NAME,
 };
+pub(crate) use json::java_hash_map_order_by;
 pub use json::{json_to_value, value_to_json};
 pub use window::{
     session_windowed_key, split_session_windowed_key, split_time_windowed_key, time_windowed_key,
@@ -181,28 +182,7 @@ pub(crate) fn columns_text(columns: &[Column], is_key: bool) -> String {
     format!("[{}]", items.join(", "))
 }
 
-/// Java's `Double.toString`: `1.0`, `0.001`, `1.0E7`, `1.5E-4`.
-pub(crate) fn java_double(d: f64) -> String {
-    if d.is_nan() {
-        return "NaN".into();
-    }
-    if d.is_infinite() {
-        return if d > 0.0 { "Infinity" } else { "-Infinity" }.into();
-    }
-    let a = d.abs();
-    if a == 0.0 || (1e-3..1e7).contains(&a) {
-        let s = format!("{d}");
-        return if s.contains('.') { s } else { format!("{s}.0") };
-    }
-    let s = format!("{d:e}");
-    let (m, e) = s.split_once('e').unwrap_or((&s, "0"));
-    let m = if m.contains('.') {
-        m.to_string()
-    } else {
-        format!("{m}.0")
-    };
-    format!("{m}E{e}")
-}
+pub(crate) use creek_sql::cast::java_double;
 
 /// A primitive value's text, as ksqlDB casts it to STRING.
 pub(crate) fn value_text(v: &Value) -> String {

@@ -593,7 +593,8 @@ async fn avro_round_trips_and_registers_ksqldb_schema() {
     let f = build(&spec(FormatKind::Avro), &all_types(), &c)
         .await
         .unwrap();
-    let (id, registered) = reg.latest("orders-value").unwrap();
+    let (_, registered) = reg.latest("orders-value").unwrap();
+    let id = registered.id;
     let schema: serde_json::Value = serde_json::from_str(&registered.schema_json).unwrap();
     assert_eq!(schema["name"], "KsqlDataSourceSchema");
     assert_eq!(schema["namespace"], "io.confluent.ksql.avro_schemas");
@@ -636,7 +637,7 @@ async fn avro_round_trips_and_registers_ksqldb_schema() {
     build(&spec(FormatKind::Avro), &all_types(), &c)
         .await
         .unwrap();
-    assert_eq!(reg.latest("orders-value").unwrap().0, id);
+    assert_eq!(reg.latest("orders-value").unwrap().1.id, id);
 }
 
 #[tokio::test]
@@ -808,7 +809,7 @@ async fn avro_infers_columns_as_ksqldb() {
     assert_eq!(cols, vec![col("ROWKEY", SqlType::Int)]);
 
     // By schema id: names kept as they are.
-    let id = reg.latest("input-value").unwrap().0;
+    let id = reg.latest("input-value").unwrap().1.id;
     let cols = infer_columns_by_id(FormatKind::Avro, &c, id, None)
         .await
         .unwrap();
@@ -1201,7 +1202,7 @@ async fn avro_sources_register_only_if_the_subject_is_empty() {
     .await
     .unwrap();
     // Nothing registered; writes use the subject's schema.
-    assert_eq!(reg.latest("src-value").unwrap().0, id);
+    assert_eq!(reg.latest("src-value").unwrap().1.id, id);
     let bytes = f.serialize(Some(&[Value::Int(7)])).unwrap().unwrap();
     assert_eq!(i32::from_be_bytes(bytes[1..5].try_into().unwrap()), id);
     assert_eq!(

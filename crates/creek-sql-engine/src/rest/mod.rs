@@ -169,7 +169,9 @@ fn error_response(
 
 pub fn engine_error(e: &EngineError, statement: &str) -> Response {
     let (status, code) = match e {
-        EngineError::Log(_) => (StatusCode::INTERNAL_SERVER_ERROR, SERVER_ERROR),
+        EngineError::Log(_) | EngineError::QueryFailed(_) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, SERVER_ERROR)
+        }
         _ => (StatusCode::BAD_REQUEST, BAD_STATEMENT),
     };
     let mut message = e.to_string();

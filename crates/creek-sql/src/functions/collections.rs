@@ -418,11 +418,6 @@ fn distinct(values: impl IntoIterator<Item = Value>) -> Vec<Value> {
 
 // ----- text as Java prints it -----
 
-/// Java's `Double.toString`.
-pub(super) fn java_double_string(d: f64) -> String {
-    crate::cast::java_double(d)
-}
-
 /// Java's `BigDecimal.toString`: plain unless the exponent is below -6.
 pub(super) fn java_decimal_string(d: &Decimal) -> String {
     let digits = d.unscaled.unsigned_abs().to_string();
@@ -576,7 +571,7 @@ fn resolve_join(args: &[Arg]) -> Result<Resolved, ResolveError> {
                 Value::Boolean(b) => b.to_string(),
                 Value::Int(i) => i.to_string(),
                 Value::Bigint(i) => i.to_string(),
-                Value::Double(d) => java_double_string(*d),
+                Value::Double(d) => crate::cast::java_double(*d),
                 Value::Decimal(d) => java_decimal_string(d),
                 Value::String(s) => s.to_string(),
                 other => {

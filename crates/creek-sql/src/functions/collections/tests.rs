@@ -340,16 +340,6 @@ fn array_join() {
 
 #[test]
 fn java_text() {
-    assert_eq!(java_double_string(1.0), "1.0");
-    assert_eq!(java_double_string(100.0), "100.0");
-    assert_eq!(java_double_string(-23.42), "-23.42");
-    assert_eq!(java_double_string(1e7), "1.0E7");
-    assert_eq!(java_double_string(1.5e-5), "1.5E-5");
-    assert_eq!(java_double_string(0.001), "0.001");
-    assert_eq!(java_double_string(f64::NAN), "NaN");
-    assert_eq!(java_double_string(f64::NEG_INFINITY), "-Infinity");
-    assert_eq!(java_double_string(-0.0), "-0.0");
-    assert_eq!(java_double_string(1.2345678e20), "1.2345678E20");
     assert_eq!(java_decimal_string(&Decimal::new(12345, 2)), "123.45");
     assert_eq!(java_decimal_string(&Decimal::new(1, 7)), "1E-7");
     assert_eq!(java_decimal_string(&Decimal::new(-123, 9)), "-1.23E-7");
