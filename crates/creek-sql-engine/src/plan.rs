@@ -533,10 +533,16 @@ fn extract_table_functions(
                             TableFunctionKind::CubeExplode => arg.ty.clone(),
                         },
                         other => {
+                            let alternatives = match kind {
+                                TableFunctionKind::Explode => {
+                                    "explode(ARRAY<DECIMAL> input)\nexplode(ARRAY<T> list)"
+                                }
+                                TableFunctionKind::CubeExplode => "cube_explode(ARRAY<T> list)",
+                            };
                             return Err(EngineError::Statement(format!(
-                                "Function '{}' does not accept parameters ({other}).",
+                                "Function '{}' does not accept parameters ({other}).\nValid alternatives are:\n{alternatives}",
                                 name.to_ascii_lowercase()
-                            )))
+                            )));
                         }
                     };
                     let column = format!("$TF_{}", found.len());

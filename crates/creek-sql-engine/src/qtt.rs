@@ -251,11 +251,26 @@ async fn run_in(v: &Variant, statements: &[String], dir: &Path) -> Result<(), St
     let parsed = match creek_sql::parse_script(&script) {
         Ok(p) => p,
         Err(e) => {
+            // Like ksqlDB's statement exceptions, name the failing statement.
+            let mut first_line = 1;
+            let mut failing = None;
+            for s in statements {
+                let lines = s.lines().count().max(1) as u32;
+                if e.line < first_line + lines {
+                    failing = Some(s);
+                    break;
+                }
+                first_line += lines;
+            }
+            let e = match failing {
+                Some(s) => format!("{e}\nStatement: {s}"),
+                None => e.to_string(),
+            };
             return match expected_error {
-                Some(m) if e.to_string().contains(&m) || m.is_empty() => Ok(()),
+                Some(m) if e.contains(&m) || m.is_empty() => Ok(()),
                 Some(m) => Err(format!("expected error containing {m:?}, got {e}")),
                 None => Err(format!("parse error: {e}")),
-            }
+            };
         }
     };
     let count = parsed.len();

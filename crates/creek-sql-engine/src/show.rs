@@ -186,6 +186,11 @@ pub async fn execute(
         Statement::DropConnector { if_exists, name } => {
             drop_connector(engine, *if_exists, name, text).await
         }
+        // RUN SCRIPT is the CLI's: it reads the file and sends its
+        // statements. The server does not know it, like ksqlDB's.
+        Statement::RunScript(_) => Err(EngineError::Statement(
+            "line 1:1: Syntax Error\nUnknown statement 'RUN'".into(),
+        )),
         _ => Err(EngineError::NotSupported(
             statement_kind(statement).to_string(),
         )),

@@ -39,13 +39,97 @@ impl ParseError {
     }
 }
 
+/// Prefix of errors ksqlDB raises while building a statement from its parse
+/// tree; such messages carry their own position and are shown as they are.
+pub const PREPARE_FAILED: &str = "Failed to prepare statement: ";
+
+/// Statement keywords, for "Did you mean" when a statement starts wrong.
+const COMMANDS: [&str; 19] = [
+    "SELECT",
+    "CREATE",
+    "INSERT",
+    "DESCRIBE",
+    "SHOW",
+    "LIST",
+    "PRINT",
+    "EXPLAIN",
+    "DROP",
+    "TERMINATE",
+    "PAUSE",
+    "RESUME",
+    "SET",
+    "UNSET",
+    "DEFINE",
+    "UNDEFINE",
+    "ALTER",
+    "ASSERT",
+    "DELETE",
+];
+
+impl ParseError {
+    /// The reason as ksqlDB words it: ANTLR's "mismatched/extraneous input
+    /// 'X' expecting SET" becomes "Unknown statement" at a statement's start,
+    /// "Expecting SET" when the set is short, else "Syntax error at or near".
+    fn reason(&self) -> String {
+        let m = &self.message;
+        let Some((head, expecting)) = m.split_once(" expecting ") else {
+            return m.clone();
+        };
+        let Some(token) = head
+            .strip_prefix("mismatched input '")
+            .or_else(|| head.strip_prefix("extraneous input '"))
+            .and_then(|t| t.strip_suffix('\''))
+        else {
+            return m.clone();
+        };
+        if expecting.contains("'SELECT'") && expecting.contains("'CREATE'") {
+            let upper = token.to_ascii_uppercase();
+            let closest = COMMANDS
+                .iter()
+                .min_by_key(|c| edit_distance(c, &upper))
+                .unwrap_or(&"SELECT");
+            return format!("Unknown statement '{token}'\nDid you mean '{closest}'?");
+        }
+        if token == "<EOF>" {
+            return "Syntax error at or near \";\"\n'}', ']', or ')' is missing".into();
+        }
+        let listed = expecting.starts_with('{') || expecting.starts_with('\'');
+        if listed && expecting.split(',').count() <= 3 {
+            return format!("Expecting {expecting}");
+        }
+        format!(
+            "Syntax error at or near '{token}' at line {}:{}",
+            self.line, self.column
+        )
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_syntax_error() {
+        if self.message.starts_with(PREPARE_FAILED) {
+            f.write_str(&self.message)
+        } else if self.is_syntax_error() {
             write!(
                 f,
                 "line {}:{}: Syntax Error\n{}",
-                self.line, self.column, self.message
+                self.line,
+                self.column,
+                self.reason()
             )
         } else {
             write!(

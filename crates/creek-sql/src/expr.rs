@@ -157,10 +157,10 @@ pub fn resolve_type(ty: &ast::Type, custom: &HashMap<String, SqlType>) -> Result
         ast::Type::Bigint => SqlType::Bigint,
         ast::Type::Double => SqlType::Double,
         ast::Type::Decimal { precision, scale } => {
-            if *precision == 0 || *precision > MAX_DECIMAL_PRECISION {
-                return Err(format!(
-                    "DECIMAL precision must be in range [1, {MAX_DECIMAL_PRECISION}]: {precision}"
-                ));
+            // ksqlDB sets no upper bound on a declared precision; values
+            // beyond what creek's 38 digits hold fail when they occur.
+            if *precision == 0 {
+                return Err(format!("DECIMAL precision must be >= 1: {precision}"));
             }
             if scale > precision {
                 return Err(format!(
@@ -744,7 +744,19 @@ impl Compiler<'_> {
                 compiled.push(None);
                 continue;
             }
-            let c = self.compile(item)?;
+            let mut c = self.compile(item)?;
+            // ksqlDB's list coercion reads a string literal among numbers as
+            // the number it spells: '20' an INTEGER, '2e1' a DECIMAL.
+            if let (Some(t), Expr::Literal(Literal::String(text))) = (&ty, item) {
+                if t.is_numeric() {
+                    c = numeric_literal(text).ok_or_else(|| {
+                        format!(
+                            "{what}: invalid input syntax for type {t}: \"{}\"",
+                            text.trim()
+                        )
+                    })?;
+                }
+            }
             ty = Some(match ty {
                 None => c.ty.clone(),
                 Some(t) => common_type(&t, &c.ty).ok_or_else(|| {
@@ -1124,7 +1136,7 @@ impl Compiler<'_> {
             Err(ResolveError::Message(m)) => Err(m),
             Err(ResolveError::NoMatch) => Err(format!(
                 "Function '{}' does not accept parameters ({}).",
-                name.to_ascii_lowercase(),
+                declared_name(name),
                 infos
                     .iter()
                     .map(|a| a
@@ -1300,6 +1312,26 @@ fn comparable_types(a: &SqlType, b: &SqlType) -> bool {
         || (a.can_widen_to(b) || b.can_widen_to(a))
 }
 
+/// A string literal's text as the narrowest number type that holds it.
+fn numeric_literal(text: &str) -> Option<CompiledExpr> {
+    let text = text.trim();
+    let (ty, value) = if let Ok(i) = text.parse::<i32>() {
+        (SqlType::Int, Value::Int(i))
+    } else if let Ok(i) = text.parse::<i64>() {
+        (SqlType::Bigint, Value::Bigint(i))
+    } else {
+        let d = Decimal::parse(text)?;
+        (
+            SqlType::decimal(d.digits().max(d.scale), d.scale),
+            Value::Decimal(d),
+        )
+    };
+    Some(CompiledExpr {
+        ty,
+        node: Node::Literal(value),
+    })
+}
+
 /// The wider of two types, for unifying lists.
 pub fn common_type(a: &SqlType, b: &SqlType) -> Option<SqlType> {
     if a == b {
@@ -1317,6 +1349,17 @@ pub fn common_type(a: &SqlType, b: &SqlType) -> Option<SqlType> {
         _ if a.can_widen_to(b) => Some(b.clone()),
         _ if b.can_widen_to(a) => Some(a.clone()),
         (SqlType::Array(x), SqlType::Array(y)) => Some(SqlType::array(common_type(x, y)?)),
+        // Structs unify field by field; a field either lacks is null there.
+        (SqlType::Struct(x), SqlType::Struct(y)) => {
+            let mut fields = x.clone();
+            for f in y {
+                match fields.iter_mut().find(|g| g.name == f.name) {
+                    Some(g) => g.ty = common_type(&g.ty, &f.ty)?,
+                    None => fields.push(f.clone()),
+                }
+            }
+            Some(SqlType::Struct(fields))
+        }
         (SqlType::Map(k1, v1), SqlType::Map(k2, v2)) => {
             Some(SqlType::map(common_type(k1, k2)?, common_type(v1, v2)?))
         }
@@ -1938,4 +1981,14 @@ fn eval_lambda_on(call: &LambdaCall, row: &[Value], input: Value) -> Result<Valu
             }
         }
     })
+}
+
+/// A function's name as ksqlDB declares it, which its errors quote: most
+/// are lower case, a few conditionals upper case.
+fn declared_name(name: &str) -> String {
+    let upper = name.to_ascii_uppercase();
+    match upper.as_str() {
+        "COALESCE" | "IFNULL" | "NULLIF" => upper,
+        _ => name.to_ascii_lowercase(),
+    }
 }

@@ -889,9 +889,11 @@ impl AvroFormat {
         } else {
             let full_name = match properties.get("fullSchemaName") {
                 Some(n) if n.trim().is_empty() => {
-                    return Err(format!(
-                    "fullSchemaName cannot be empty. Format configuration: {{fullSchemaName={n}}}"
-                ))
+                    // ksqlDB trims the configured value before echoing it.
+                    return Err(
+                        "fullSchemaName cannot be empty. Format configuration: {fullSchemaName=}"
+                            .to_string(),
+                    );
                 }
                 Some(n) => n.clone(),
                 None => DEFAULT_SCHEMA_NAME.to_string(),

@@ -1269,3 +1269,23 @@ async fn avro_unions_of_several_types_are_structs() {
     let bytes = f.serialize(Some(&row)).unwrap().unwrap();
     assert_eq!(&bytes[5..], &payload[5..]);
 }
+
+#[test]
+fn json_maps_iterate_in_java_hash_map_order() {
+    // ksqlDB copies a JSON object into `new HashMap<>(3)`: four buckets, so
+    // "yes, thanks" and "sure, yeah" share bucket 0 ahead of "nope" in 1.
+    let ty = SqlType::map(SqlType::String, SqlType::Double);
+    let json: serde_json::Value =
+        serde_json::from_str(r#"{"yes, thanks": 3.5, "nope": 7.3, "sure, yeah": 2.1}"#).unwrap();
+    let Value::Map(entries) = json_to_value(&json, &ty).unwrap() else {
+        panic!("not a map");
+    };
+    let keys: Vec<String> = entries
+        .iter()
+        .map(|(k, _)| match k {
+            Value::String(s) => s.to_string(),
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(keys, ["yes, thanks", "sure, yeah", "nope"]);
+}
