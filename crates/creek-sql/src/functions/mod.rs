@@ -15,6 +15,7 @@ use std::sync::Arc;
 use crate::types::SqlType;
 use crate::value::Value;
 
+pub mod aggregate;
 pub mod collections;
 pub mod datetime;
 pub mod json;

@@ -1,0 +1,89 @@
+//! The aggregate function library (ksqlDB's UDAFs).
+//!
+//! An [`AggregateFunction`] is resolved once per call site, like a scalar
+//! function: [`AggregateFunction::resolve`] sees the argument types (and the
+//! values of constant arguments such as TOPK's `k`) and returns a
+//! [`ResolvedAggregate`]. Its state is a plain [`Value`] of
+//! [`ResolvedAggregate::state_type`] (ksqlDB's intermediate aggregate type),
+//! so the engine can keep it in its store and write it to a changelog topic:
+//!
+//! ```text
+//! init() -> state --aggregate(args, state)--> state --map(&state)--> result
+//!                 <--undo(args, state)------- (tables: a row replaced or deleted)
+//! merge(a, b) -> state                        (session windows joining)
+//! ```
+//!
+//! `args` holds the values of the call's non-constant arguments, in order
+//! (empty for `COUNT(*)`). Constant arguments are seen at resolve time only.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::{Arg, ResolveError};
+use crate::types::SqlType;
+use crate::value::Value;
+
+mod count;
+
+/// Folds one row's argument values into the state.
+pub type Step = Arc<dyn Fn(&[Value], Value) -> Result<Value, String> + Send + Sync>;
+
+/// One call site's chosen aggregate.
+#[derive(Clone)]
+pub struct ResolvedAggregate {
+    /// The result column's type.
+    pub returns: SqlType,
+    /// The type of the state value (written to changelogs).
+    pub state_type: SqlType,
+    /// Which of the call's arguments are per-row values (the rest are
+    /// constants given at resolve time), by position.
+    pub row_args: Vec<usize>,
+    pub init: Arc<dyn Fn() -> Value + Send + Sync>,
+    pub aggregate: Step,
+    /// `None` when the function cannot take a row back out; such
+    /// aggregates are refused over tables, as ksqlDB does.
+    pub undo: Option<Step>,
+    pub merge: Arc<dyn Fn(Value, Value) -> Result<Value, String> + Send + Sync>,
+    pub map: Arc<dyn Fn(&Value) -> Value + Send + Sync>,
+}
+
+/// An aggregate function (UDAF).
+pub trait AggregateFunction: Send + Sync + 'static {
+    /// Upper-case name, e.g. `COUNT`.
+    fn name(&self) -> &'static str;
+    /// One line for DESCRIBE FUNCTION and SHOW FUNCTIONS.
+    fn description(&self) -> &'static str;
+    /// Signatures for DESCRIBE FUNCTION, e.g. `COUNT(col1 T) => BIGINT`.
+    fn signatures(&self) -> Vec<String>;
+    fn resolve(&self, args: &[Arg]) -> Result<ResolvedAggregate, ResolveError>;
+}
+
+/// Aggregate functions by upper-case name.
+#[derive(Clone, Default)]
+pub struct AggregateRegistry {
+    functions: BTreeMap<&'static str, Arc<dyn AggregateFunction>>,
+}
+
+impl AggregateRegistry {
+    /// Every built-in aggregate function.
+    pub fn builtin() -> AggregateRegistry {
+        let mut registry = AggregateRegistry::default();
+        for f in builtin() {
+            registry.functions.insert(f.name(), f);
+        }
+        registry
+    }
+
+    /// Looks a function up by name, case-insensitively.
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn AggregateFunction>> {
+        self.functions.get(name.to_ascii_uppercase().as_str())
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<dyn AggregateFunction>> {
+        self.functions.values()
+    }
+}
+
+fn builtin() -> Vec<Arc<dyn AggregateFunction>> {
+    vec![Arc::new(count::Count)]
+}
