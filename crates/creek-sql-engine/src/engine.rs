@@ -69,13 +69,74 @@ pub struct PersistentQuery {
     pub source: String,
     pub statement: String,
     pub decoder: SourceDecoder,
-    pub projector: Projector,
+    pub logic: QueryLogic,
     pub encoder: SinkEncoder,
     pub sink_topic: String,
     /// Next offset per source partition.
     positions: Mutex<BTreeMap<i32, i64>>,
     pub state: Mutex<&'static str>,
     stop: tokio::sync::watch::Sender<bool>,
+}
+
+/// What a persistent query does with each decoded row.
+pub enum QueryLogic {
+    /// Filter and project (streams).
+    Project(Projector),
+    /// Fold into groups (tables from GROUP BY).
+    Aggregate(crate::aggregate::Aggregator),
+}
+
+/// A planned query of either kind.
+pub enum QueryPlan {
+    Stream(StreamPlan),
+    Aggregate(crate::aggregate::AggregatePlan),
+}
+
+impl QueryPlan {
+    pub fn source(&self) -> Arc<DataSource> {
+        match self {
+            QueryPlan::Stream(p) => p.source.clone(),
+            QueryPlan::Aggregate(p) => p.source.clone(),
+        }
+    }
+
+    fn has_key(&self) -> bool {
+        match self {
+            QueryPlan::Stream(p) => !p.key.is_empty(),
+            QueryPlan::Aggregate(p) => p.key().next().is_some(),
+        }
+    }
+
+    fn value_count(&self) -> usize {
+        match self {
+            QueryPlan::Stream(p) => p.value().count(),
+            QueryPlan::Aggregate(p) => p.value().count(),
+        }
+    }
+
+    /// The result's columns: keys first, then values.
+    pub fn output_columns(&self) -> Vec<SourceColumn> {
+        let column = |p: &crate::plan::Projected, role: ColumnRole| SourceColumn {
+            name: p.name.clone(),
+            ty: p.expr.ty.clone(),
+            role,
+        };
+        match self {
+            QueryPlan::Stream(p) => p.output_columns(),
+            QueryPlan::Aggregate(p) => p
+                .key()
+                .map(|k| column(k, ColumnRole::Key))
+                .chain(p.value().map(|v| column(v, ColumnRole::Value)))
+                .collect(),
+        }
+    }
+
+    fn window(&self) -> Option<crate::aggregate::WindowSpec> {
+        match self {
+            QueryPlan::Stream(_) => None,
+            QueryPlan::Aggregate(p) => p.window,
+        }
+    }
 }
 
 struct EngineState {
@@ -89,6 +150,7 @@ pub struct Engine {
     pub log: Arc<dyn LogStore>,
     pub registry: Option<Arc<Registry>>,
     pub functions: Arc<FunctionRegistry>,
+    pub aggregates: Arc<creek_sql::functions::aggregate::AggregateRegistry>,
     pub config: EngineConfig,
     pub processing_log: Arc<ProcessingLog>,
     state: Mutex<EngineState>,
@@ -308,6 +370,7 @@ impl Engine {
             log,
             registry,
             functions: Arc::new(FunctionRegistry::builtin()),
+            aggregates: Arc::new(creek_sql::functions::aggregate::AggregateRegistry::builtin()),
             config,
             processing_log: Arc::new(ProcessingLog::default()),
             state: Mutex::new(EngineState {
@@ -840,6 +903,7 @@ impl Engine {
             read_only,
             is_sink: false,
             statement: text.to_string(),
+            window: None,
         };
         // Validate that the formats accept the columns.
         self.build_formats(&source, false).await?;
@@ -961,8 +1025,19 @@ impl Engine {
         text: &str,
         session: &Session,
     ) -> Result<Json, EngineError> {
-        if kind == SourceKind::Table {
-            return Err(EngineError::NotSupported("CREATE TABLE AS SELECT".into()));
+        let aggregating = crate::aggregate::is_aggregate(query, &self.aggregates);
+        match (kind, aggregating) {
+            (SourceKind::Stream, true) => {
+                return Err(EngineError::Statement(
+                    "Invalid result type. Your SELECT query produces a TABLE. Please use CREATE TABLE AS SELECT statement instead.".into(),
+                ))
+            }
+            (SourceKind::Table, false) => {
+                return Err(EngineError::NotSupported(
+                    "CREATE TABLE AS SELECT without GROUP BY".into(),
+                ))
+            }
+            _ => {}
         }
         if let Some(existing) = self.state.lock().metastore.source(name).cloned() {
             if if_not_exists {
@@ -1011,21 +1086,31 @@ impl Engine {
         }
         let plan = {
             let state = self.state.lock();
-            let keyless = session
-                .properties
-                .get("ksql.new.query.planner.enabled")
-                .is_some_and(|v| v == "true");
-            crate::plan::plan_stream_query_with(
-                query,
-                &state.metastore,
-                &self.functions,
-                Some(name),
-                keyless,
-            )?
+            if aggregating {
+                QueryPlan::Aggregate(crate::aggregate::plan_aggregate(
+                    query,
+                    &state.metastore,
+                    &self.functions,
+                    &self.aggregates,
+                    name,
+                )?)
+            } else {
+                let keyless = session
+                    .properties
+                    .get("ksql.new.query.planner.enabled")
+                    .is_some_and(|v| v == "true");
+                QueryPlan::Stream(crate::plan::plan_stream_query_with(
+                    query,
+                    &state.metastore,
+                    &self.functions,
+                    Some(name),
+                    keyless,
+                )?)
+            }
         };
-        let input = plan.source.clone();
+        let input = plan.source();
         let (key_spec, value_spec) = with.formats()?;
-        let has_key = !plan.key.is_empty();
+        let has_key = plan.has_key();
         if !has_key
             && key_spec
                 .as_ref()
@@ -1070,7 +1155,7 @@ impl Engine {
             f
         });
         value_format.wrap_single_value = with.bool("WRAP_SINGLE_VALUE").or_else(|| {
-            if plan.value().count() == 1 {
+            if plan.value_count() == 1 {
                 session_wrap(session)
             } else {
                 None
@@ -1101,6 +1186,7 @@ impl Engine {
             read_only: false,
             is_sink: true,
             statement: text.to_string(),
+            window: plan.window(),
         };
         self.check_sink_schema_ids(&sink).await?;
         if self.log.describe_topic(&topic).await.is_err() {
@@ -1111,7 +1197,16 @@ impl Engine {
         }
         let query_id = {
             let mut state = self.state.lock();
-            let id = format!("CSAS_{}_{}", name.to_ascii_uppercase(), state.next_query);
+            let prefix = if kind == SourceKind::Table {
+                "CTAS"
+            } else {
+                "CSAS"
+            };
+            let id = format!(
+                "{prefix}_{}_{}",
+                name.to_ascii_uppercase(),
+                state.next_query
+            );
             state.next_query += 1;
             id
         };
@@ -1135,17 +1230,22 @@ impl Engine {
     async fn build_query(
         self: &Arc<Self>,
         query_id: String,
-        plan: StreamPlan,
+        plan: QueryPlan,
         sink: &Arc<DataSource>,
         text: &str,
         session: &Session,
     ) -> Result<Arc<PersistentQuery>, EngineError> {
-        let input = plan.source.clone();
+        let input = match &plan {
+            QueryPlan::Stream(p) => p.source.clone(),
+            QueryPlan::Aggregate(p) => p.source.clone(),
+        };
         let (key_in, value_in) = self.build_formats(&input, false).await?;
         let (key_out, value_out) = self.build_formats(sink, true).await?;
         let mut decoder = SourceDecoder::new(input.clone(), key_in, value_in, &self.functions)
             .map_err(EngineError::Statement)?;
-        decoder.read_only_used(&plan);
+        if let QueryPlan::Stream(p) = &plan {
+            decoder.read_only_used(p);
+        }
         let partitions = self
             .log
             .describe_topic(&sink.topic)
@@ -1188,6 +1288,7 @@ impl Engine {
             has_key: sink.key_columns().next().is_some(),
             partitions,
             timestamp,
+            window: sink.window.map(|w| w.kind),
         };
         // Resume from committed offsets; otherwise earliest or latest.
         let group = self.query_group(&query_id);
@@ -1225,10 +1326,15 @@ impl Engine {
             source: input.name.clone(),
             statement: text.to_string(),
             decoder,
-            projector: Projector {
-                plan,
-                log: self.processing_log.clone(),
-                query_id,
+            logic: match plan {
+                QueryPlan::Stream(plan) => QueryLogic::Project(Projector {
+                    plan,
+                    log: self.processing_log.clone(),
+                    query_id,
+                }),
+                QueryPlan::Aggregate(plan) => QueryLogic::Aggregate(
+                    crate::aggregate::Aggregator::new(plan, self.processing_log.clone(), query_id),
+                ),
             },
             encoder,
             sink_topic: sink.topic.clone(),
@@ -1315,10 +1421,14 @@ impl Engine {
                         continue;
                     }
                 };
-                let results =
-                    query
-                        .projector
-                        .apply_all(&decoded.row, decoded.rowtime, decoded.value_is_null);
+                let results = match &query.logic {
+                    QueryLogic::Project(p) => {
+                        p.apply_all(&decoded.row, decoded.rowtime, decoded.value_is_null)
+                    }
+                    QueryLogic::Aggregate(a) => {
+                        a.apply(&decoded.row, decoded.rowtime, decoded.value_is_null)
+                    }
+                };
                 for result in results {
                     match query.encoder.encode(&result) {
                         Ok((p, rec)) => {
@@ -1537,7 +1647,13 @@ impl Engine {
             id
         };
         let pq = self
-            .build_query(query_id.clone(), plan, &sink, text, session)
+            .build_query(
+                query_id.clone(),
+                QueryPlan::Stream(plan),
+                &sink,
+                text,
+                session,
+            )
             .await?;
         self.state
             .lock()
@@ -1666,12 +1782,14 @@ impl Engine {
             has_key: !key.is_empty(),
             partitions,
             timestamp: None,
+            window: None,
         };
         let result = ResultRow {
             key,
             value: Some(value),
             projection: Vec::new(),
             rowtime: rowtime.unwrap_or_else(creek_log::now_ms),
+            window: None,
         };
         let (p, record) = encoder.encode(&result).map_err(|e| {
             EngineError::Statement(format!("Failed to insert values into '{target}'. {e}"))

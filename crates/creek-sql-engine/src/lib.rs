@@ -7,6 +7,10 @@
 //! - [`metastore::Metastore`]: streams ([`metastore::DataSource`]) and custom types.
 //! - [`plan::plan_stream_query`]: a `SELECT` over a stream becomes a
 //!   [`plan::StreamPlan`] (compiled filter and projection, result key and value columns).
+//! - [`aggregate::plan_aggregate`]: a `GROUP BY` query becomes an
+//!   [`aggregate::AggregatePlan`] (per-row filter, grouping and aggregate
+//!   arguments; per-group HAVING and projection) run by an
+//!   [`aggregate::Aggregator`] holding each group's (and window's) state.
 //! - [`engine::Engine`]: executes statements; each persistent query
 //!   ([`engine::PersistentQuery`]) reads its source topic from committed
 //!   offsets, decodes ([`query::SourceDecoder`]), filters and projects
@@ -21,6 +25,7 @@
 //!   [`rest`] (ksqlDB's REST API on :8088).
 //! - [`qtt`] and [`qtt_rest`]: runners for ksqlDB's conformance files (`creek qtt`).
 
+pub mod aggregate;
 pub mod engine;
 pub mod format;
 pub mod metastore;

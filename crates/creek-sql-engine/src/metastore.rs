@@ -44,6 +44,8 @@ pub struct DataSource {
     /// Created by CSAS/CTAS: the query writing it.
     pub is_sink: bool,
     pub statement: String,
+    /// The window of a windowed table (its keys carry the window).
+    pub window: Option<crate::aggregate::WindowSpec>,
 }
 
 impl DataSource {

@@ -384,6 +384,20 @@ async fn run_in(v: &Variant, statements: &[String], dir: &Path) -> Result<(), St
                     actual.0, want_key
                 ));
             }
+            // Windows are checked where creek knows them: windowed
+            // aggregations (windowed source streams pass keys through).
+            if let (Some(want), Some(s)) = (
+                w.get("window"),
+                source.as_deref().filter(|s| s.window.is_some()),
+            ) {
+                let got = output_window(s, g)?.map(|(_, w)| w);
+                let expected = (want["start"].as_i64(), want["end"].as_i64());
+                if got.map(|(a, b)| (Some(a), Some(b))) != Some(expected) {
+                    return Err(format!(
+                        "topic {topic} record {i}: window {got:?} != expected {want}"
+                    ));
+                }
+            }
             if let Some(ts) = w.get("timestamp").and_then(|t| t.as_i64()) {
                 if g.timestamp != Some(ts) {
                     return Err(format!(
@@ -797,6 +811,10 @@ pub async fn decode_output(
             out.push(Json::Null);
             continue;
         };
+        let bytes = &match (key, output_window(s, record)?) {
+            (true, Some((inner, _))) => bytes::Bytes::from(inner),
+            _ => bytes.clone(),
+        };
         let json = match spec.kind {
             FormatKind::Json => serde_json::from_slice(bytes).map_err(|e| e.to_string())?,
             FormatKind::Delimited => Json::String(String::from_utf8_lossy(bytes).to_string()),
@@ -827,6 +845,28 @@ pub async fn decode_output(
         out.push(json);
     }
     Ok((out.remove(0), out.remove(0)))
+}
+
+/// A windowed sink's record: its key bytes without the window, and the
+/// window `[start, end)`.
+#[allow(clippy::type_complexity)]
+pub fn output_window(
+    s: &DataSource,
+    record: &ProducerRecord,
+) -> Result<Option<(Vec<u8>, (i64, i64))>, String> {
+    let (Some(w), Some(key)) = (&s.window, &record.key) else {
+        return Ok(None);
+    };
+    Ok(Some(match w.kind {
+        crate::aggregate::WindowKind::Session => {
+            let (inner, start, end) = format::split_session_windowed_key(key)?;
+            (inner.to_vec(), (start, end))
+        }
+        _ => {
+            let (inner, start) = format::split_time_windowed_key(key)?;
+            (inner.to_vec(), (start, start + w.size))
+        }
+    }))
 }
 
 /// An Avro record decoded with its writer schema to JSON, the way the

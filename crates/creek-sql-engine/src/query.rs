@@ -250,6 +250,8 @@ pub struct ResultRow {
     /// All projected columns in SELECT order (push queries print these).
     pub projection: Vec<Value>,
     pub rowtime: i64,
+    /// The window `[start, end)` of a windowed aggregation's row.
+    pub window: Option<(i64, i64)>,
 }
 
 /// Evaluates a plan on decoded rows.
@@ -344,6 +346,7 @@ impl Projector {
                 value: None,
                 projection: Vec::new(),
                 rowtime,
+                window: None,
             });
         }
         if let Some(filter) = &self.plan.filter {
@@ -389,6 +392,7 @@ impl Projector {
             value,
             projection,
             rowtime,
+            window: None,
         })
     }
 }
@@ -402,6 +406,8 @@ pub struct SinkEncoder {
     /// A `TIMESTAMP` column of the sink, as a value position, with the
     /// parser of its `TIMESTAMP_FORMAT` (and the pattern) for STRING columns.
     pub timestamp: Option<(usize, Option<(creek_sql::functions::Eval, Value)>)>,
+    /// Windowed sinks append the window to the key bytes, as Kafka Streams does.
+    pub window: Option<crate::aggregate::WindowKind>,
 }
 
 /// Why a result row could not become a record.
@@ -438,6 +444,15 @@ impl SinkEncoder {
                 .map_err(SinkError::Serialize)?
         } else {
             None
+        };
+        let key = match (key, self.window, row.window) {
+            (Some(k), Some(kind), Some((start, end))) => Some(match kind {
+                crate::aggregate::WindowKind::Session => {
+                    crate::format::session_windowed_key(&k, start, end)
+                }
+                _ => crate::format::time_windowed_key(&k, start),
+            }),
+            (k, _, _) => k,
         };
         let value = match &row.value {
             Some(v) => self

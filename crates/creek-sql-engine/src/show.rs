@@ -198,7 +198,7 @@ pub async fn execute(
 }
 
 /// A SQL time span as a duration.
-fn to_duration(d: &creek_sql::ast::Duration) -> Duration {
+pub(crate) fn to_duration(d: &creek_sql::ast::Duration) -> Duration {
     let unit = d.unit.trim_end_matches('S');
     let ms = match unit {
         "MILLISECOND" => 1,

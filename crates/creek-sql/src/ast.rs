@@ -190,6 +190,149 @@ pub enum Expr {
     Struct(Vec<(String, Expr)>),
 }
 
+impl Expr {
+    /// Rebuilds the expression top-down: where `f` returns a replacement the
+    /// node is replaced (and not descended into), elsewhere the children are
+    /// rewritten. Used by planners to substitute columns for sub-expressions.
+    pub fn rewrite<E>(
+        &self,
+        f: &mut impl FnMut(&Expr) -> Result<Option<Expr>, E>,
+    ) -> Result<Expr, E> {
+        if let Some(replacement) = f(self)? {
+            return Ok(replacement);
+        }
+        Ok(match self {
+            Expr::Literal(_)
+            | Expr::Column { .. }
+            | Expr::Variable(_)
+            | Expr::Wildcard
+            | Expr::TypeConstructor { .. } => self.clone(),
+            Expr::Unary { op, expr } => Expr::Unary {
+                op: *op,
+                expr: Box::new(expr.rewrite(f)?),
+            },
+            Expr::Binary { op, left, right } => Expr::Binary {
+                op: *op,
+                left: Box::new(left.rewrite(f)?),
+                right: Box::new(right.rewrite(f)?),
+            },
+            Expr::IsNull { expr, negated } => Expr::IsNull {
+                expr: Box::new(expr.rewrite(f)?),
+                negated: *negated,
+            },
+            Expr::IsDistinctFrom {
+                left,
+                right,
+                negated,
+            } => Expr::IsDistinctFrom {
+                left: Box::new(left.rewrite(f)?),
+                right: Box::new(right.rewrite(f)?),
+                negated: *negated,
+            },
+            Expr::Between {
+                expr,
+                low,
+                high,
+                negated,
+            } => Expr::Between {
+                expr: Box::new(expr.rewrite(f)?),
+                low: Box::new(low.rewrite(f)?),
+                high: Box::new(high.rewrite(f)?),
+                negated: *negated,
+            },
+            Expr::Like {
+                expr,
+                pattern,
+                escape,
+                negated,
+            } => Expr::Like {
+                expr: Box::new(expr.rewrite(f)?),
+                pattern: Box::new(pattern.rewrite(f)?),
+                escape: match escape {
+                    Some(e) => Some(Box::new(e.rewrite(f)?)),
+                    None => None,
+                },
+                negated: *negated,
+            },
+            Expr::InList {
+                expr,
+                list,
+                negated,
+            } => Expr::InList {
+                expr: Box::new(expr.rewrite(f)?),
+                list: list
+                    .iter()
+                    .map(|e| e.rewrite(f))
+                    .collect::<Result<_, _>>()?,
+                negated: *negated,
+            },
+            Expr::Dereference { expr, field } => Expr::Dereference {
+                expr: Box::new(expr.rewrite(f)?),
+                field: field.clone(),
+            },
+            Expr::Subscript { expr, index } => Expr::Subscript {
+                expr: Box::new(expr.rewrite(f)?),
+                index: Box::new(index.rewrite(f)?),
+            },
+            Expr::Function { name, args } => Expr::Function {
+                name: name.clone(),
+                args: args
+                    .iter()
+                    .map(|e| e.rewrite(f))
+                    .collect::<Result<_, _>>()?,
+            },
+            Expr::Case {
+                operand,
+                whens,
+                else_,
+            } => Expr::Case {
+                operand: match operand {
+                    Some(o) => Some(Box::new(o.rewrite(f)?)),
+                    None => None,
+                },
+                whens: whens
+                    .iter()
+                    .map(|(w, t)| Ok((w.rewrite(f)?, t.rewrite(f)?)))
+                    .collect::<Result<_, E>>()?,
+                else_: match else_ {
+                    Some(e) => Some(Box::new(e.rewrite(f)?)),
+                    None => None,
+                },
+            },
+            Expr::Cast { expr, ty } => Expr::Cast {
+                expr: Box::new(expr.rewrite(f)?),
+                ty: ty.clone(),
+            },
+            Expr::Lambda { params, body } => Expr::Lambda {
+                params: params.clone(),
+                body: Box::new(body.rewrite(f)?),
+            },
+            Expr::AtTimeZone { expr, zone } => Expr::AtTimeZone {
+                expr: Box::new(expr.rewrite(f)?),
+                zone: zone.clone(),
+            },
+            Expr::Array(items) => Expr::Array(
+                items
+                    .iter()
+                    .map(|e| e.rewrite(f))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Expr::Map(entries) => Expr::Map(
+                entries
+                    .iter()
+                    .map(|(k, v)| Ok((k.rewrite(f)?, v.rewrite(f)?)))
+                    .collect::<Result<_, E>>()?,
+            ),
+            Expr::Struct(fields) => Expr::Struct(
+                fields
+                    .iter()
+                    .map(|(n, v)| Ok((n.clone(), v.rewrite(f)?)))
+                    .collect::<Result<_, E>>()?,
+            ),
+        })
+    }
+}
+
 /// One item of a select list.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SelectItem {

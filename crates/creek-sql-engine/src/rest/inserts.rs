@@ -53,6 +53,7 @@ impl Inserter {
             has_key: source.key_columns().next().is_some(),
             partitions,
             timestamp: None,
+            window: None,
         };
         Ok(Inserter {
             engine: engine.clone(),
@@ -105,6 +106,7 @@ impl Inserter {
             value: Some(value),
             projection: Vec::new(),
             rowtime,
+            window: None,
         })?;
         self.engine
             .log

@@ -1,0 +1,694 @@
+//! Aggregations: `SELECT … FROM stream [WINDOW …] [WHERE …] GROUP BY … [HAVING …]`.
+//!
+//! [`plan_aggregate`] splits the query in two halves, as ksqlDB does:
+//! what is computed on each input row (the filter, the grouping expressions
+//! and the aggregate calls' arguments, over the source's scope) and what is
+//! computed on each updated group (HAVING and the projection, over the
+//! *group row*: grouping values, aggregate results, then WINDOWSTART,
+//! WINDOWEND and ROWTIME). [`Aggregator`] holds the groups' state and turns
+//! each input row into the changed result rows of the output table.
+//!
+//! Windows follow Kafka Streams: a record joins every window containing its
+//! timestamp unless the window already closed (its end plus the grace period
+//! is at or before the highest timestamp seen, the stream time).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use creek_sql::ast::{Expr, Literal, Query, Relation, SelectItem, SourceKind, Window};
+use creek_sql::expr::{compile, CompileContext, CompiledExpr, Scope};
+use creek_sql::functions::aggregate::{AggregateRegistry, ResolvedAggregate};
+use creek_sql::functions::{Arg, FunctionRegistry, ResolveError};
+use creek_sql::types::SqlType;
+use creek_sql::value::Value;
+use parking_lot::Mutex;
+
+use crate::metastore::{DataSource, Metastore};
+use crate::plan::{source_scope, Projected, RESERVED_COLUMNS};
+use crate::processing_log::ProcessingLog;
+use crate::query::ResultRow;
+use crate::EngineError;
+
+/// ksqlDB's default grace period when a window names none (Kafka Streams' 24h).
+const DEFAULT_GRACE_MS: i64 = 24 * 60 * 60 * 1000;
+
+/// A window of an aggregation, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowSpec {
+    pub kind: WindowKind,
+    /// TUMBLING/HOPPING size; SESSION inactivity gap.
+    pub size: i64,
+    /// HOPPING advance (the size for TUMBLING).
+    pub advance: i64,
+    pub grace: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowKind {
+    Tumbling,
+    Hopping,
+    Session,
+}
+
+impl WindowKind {
+    /// The name DESCRIBE and the metastore use.
+    pub fn name(self) -> &'static str {
+        match self {
+            WindowKind::Tumbling => "TUMBLING",
+            WindowKind::Hopping => "HOPPING",
+            WindowKind::Session => "SESSION",
+        }
+    }
+}
+
+/// One aggregate call of the query.
+#[derive(Clone)]
+pub struct AggregateCall {
+    pub function: ResolvedAggregate,
+    /// The per-row arguments, compiled over the source's scope.
+    pub args: Vec<CompiledExpr>,
+}
+
+/// A planned aggregation.
+#[derive(Clone)]
+pub struct AggregatePlan {
+    pub source: Arc<DataSource>,
+    pub filter: Option<CompiledExpr>,
+    /// Grouping expressions over the source's scope.
+    pub group_by: Vec<CompiledExpr>,
+    pub aggregates: Vec<AggregateCall>,
+    pub window: Option<WindowSpec>,
+    /// Over the group row.
+    pub having: Option<CompiledExpr>,
+    /// Output columns in SELECT order over the group row (keys flagged).
+    pub projection: Vec<Projected>,
+    pub emit_final: bool,
+}
+
+impl AggregatePlan {
+    /// The result's key columns, in grouping order.
+    pub fn key(&self) -> impl Iterator<Item = &Projected> {
+        self.projection.iter().filter(|p| p.is_key)
+    }
+
+    pub fn value(&self) -> impl Iterator<Item = &Projected> {
+        self.projection.iter().filter(|p| !p.is_key)
+    }
+}
+
+/// Whether a query aggregates (GROUP BY, WINDOW, HAVING or an aggregate call).
+pub fn is_aggregate(query: &Query, aggregates: &AggregateRegistry) -> bool {
+    if !query.group_by.is_empty() || query.window.is_some() || query.having.is_some() {
+        return true;
+    }
+    query.select.iter().any(|item| match item {
+        SelectItem::Expr { expr, .. } => calls_aggregate(expr, aggregates),
+        _ => false,
+    })
+}
+
+fn calls_aggregate(expr: &Expr, aggregates: &AggregateRegistry) -> bool {
+    let mut found = false;
+    let _ = expr.rewrite(&mut |e| -> Result<Option<Expr>, ()> {
+        if let Expr::Function { name, .. } = e {
+            if aggregates.get(name).is_some() {
+                found = true;
+            }
+        }
+        Ok(None)
+    });
+    found
+}
+
+/// A query's expression with source qualifiers dropped, for matching a
+/// selected expression against a grouping expression.
+fn unqualified(e: &Expr) -> Expr {
+    e.rewrite(&mut |e| -> Result<Option<Expr>, ()> {
+        Ok(match e {
+            Expr::Column { name, .. } => Some(Expr::Column {
+                source: None,
+                name: name.clone(),
+            }),
+            _ => None,
+        })
+    })
+    .unwrap_or_else(|_| e.clone())
+}
+
+fn duration_ms(d: &creek_sql::ast::Duration) -> i64 {
+    crate::show::to_duration(d).as_millis() as i64
+}
+
+/// Plans an aggregation over a stream.
+pub fn plan_aggregate(
+    query: &Query,
+    metastore: &Metastore,
+    functions: &FunctionRegistry,
+    aggregates: &AggregateRegistry,
+    sink_name: &str,
+) -> Result<AggregatePlan, EngineError> {
+    let statement = |m: String| EngineError::Statement(m);
+    let (source_name, alias) = match &query.from {
+        Relation::Source { name, alias } => (name, alias.clone().unwrap_or(name.clone())),
+        Relation::Join { .. } => return Err(EngineError::NotSupported("joins".into())),
+    };
+    let source = metastore
+        .source(source_name)
+        .cloned()
+        .ok_or_else(|| statement(format!("{source_name} does not exist.")))?;
+    if source.kind == SourceKind::Table {
+        return Err(EngineError::NotSupported("aggregations over tables".into()));
+    }
+    let scope = source_scope(&source, &alias);
+    let ctx = CompileContext {
+        functions,
+        custom_types: &metastore.types,
+    };
+    let filter = match &query.where_ {
+        Some(w) => Some(compile(w, &scope, &ctx).map_err(statement)?),
+        None => None,
+    };
+    if query.group_by.is_empty() {
+        return Err(statement(
+            "not supported yet: aggregations without GROUP BY".into(),
+        ));
+    }
+    let window = match &query.window {
+        None => None,
+        Some(Window::Tumbling { size, grace, .. }) => Some(WindowSpec {
+            kind: WindowKind::Tumbling,
+            size: duration_ms(size),
+            advance: duration_ms(size),
+            grace: grace.as_ref().map_or(DEFAULT_GRACE_MS, duration_ms),
+        }),
+        Some(Window::Hopping {
+            size,
+            advance,
+            grace,
+            ..
+        }) => Some(WindowSpec {
+            kind: WindowKind::Hopping,
+            size: duration_ms(size),
+            advance: duration_ms(advance),
+            grace: grace.as_ref().map_or(DEFAULT_GRACE_MS, duration_ms),
+        }),
+        Some(Window::Session { .. }) => {
+            return Err(EngineError::NotSupported("SESSION windows".into()))
+        }
+    };
+    if let Some(w) = &window {
+        if w.size <= 0 || w.advance <= 0 {
+            return Err(statement("Window size must be positive.".into()));
+        }
+        if w.advance > w.size {
+            return Err(statement(format!(
+                "Window advance must be less than or equal to window size. Window size: {}. Window advance: {}",
+                w.size, w.advance
+            )));
+        }
+    }
+
+    // Grouping expressions over the source.
+    let group_exprs: Vec<Expr> = query.group_by.iter().map(unqualified).collect();
+    let mut group_by = Vec::new();
+    for g in &query.group_by {
+        group_by.push(compile(g, &scope, &ctx).map_err(statement)?);
+    }
+
+    // The group row's scope: grouping values, aggregates, window bounds, ROWTIME.
+    let mut calls: Vec<AggregateCall> = Vec::new();
+    let mut call_exprs: Vec<Expr> = Vec::new();
+    let mut rewrite = |e: &Expr| -> Result<Expr, EngineError> {
+        e.rewrite(&mut |node| -> Result<Option<Expr>, EngineError> {
+            let plain = unqualified(node);
+            if let Some(i) = group_exprs.iter().position(|g| *g == plain) {
+                return Ok(Some(Expr::Column {
+                    source: None,
+                    name: format!("$G{i}"),
+                }));
+            }
+            let Expr::Function { name, args } = node else {
+                return Ok(None);
+            };
+            let Some(function) = aggregates.get(name) else {
+                return Ok(None);
+            };
+            if let Some(i) = call_exprs.iter().position(|c| *c == plain) {
+                return Ok(Some(Expr::Column {
+                    source: None,
+                    name: format!("$A{i}"),
+                }));
+            }
+            let args: Vec<&Expr> = args.iter().filter(|a| **a != Expr::Wildcard).collect();
+            let mut compiled = Vec::new();
+            let mut infos = Vec::new();
+            for a in &args {
+                if calls_aggregate(a, aggregates) {
+                    return Err(statement(format!(
+                        "Aggregate functions can not be nested: {}",
+                        node.to_string().replace('`', "")
+                    )));
+                }
+                let c = compile(a, &scope, &ctx).map_err(statement)?;
+                infos.push(match a {
+                    Expr::Literal(l) if *l != Literal::Null => {
+                        Arg::constant(c.ty.clone(), c.eval(&[]).unwrap_or(Value::Null))
+                    }
+                    _ => Arg::typed(c.ty.clone()),
+                });
+                compiled.push(c);
+            }
+            let resolved = function.resolve(&infos).map_err(|e| match e {
+                ResolveError::Message(m) => statement(m),
+                ResolveError::NoMatch => statement(format!(
+                    "Function '{}' does not accept parameters ({}).",
+                    name.to_ascii_lowercase(),
+                    infos
+                        .iter()
+                        .map(|a| a.ty.as_ref().map_or("null".into(), |t| t.to_string()))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            })?;
+            let args = resolved
+                .row_args
+                .iter()
+                .filter_map(|i| compiled.get(*i).cloned())
+                .collect();
+            calls.push(AggregateCall {
+                function: resolved,
+                args,
+            });
+            call_exprs.push(plain);
+            Ok(Some(Expr::Column {
+                source: None,
+                name: format!("$A{}", calls.len() - 1),
+            }))
+        })
+    };
+
+    // The select list (no wildcards in aggregations).
+    let mut items: Vec<(Option<String>, Expr, Expr)> = Vec::new();
+    for item in &query.select {
+        match item {
+            SelectItem::Expr { expr, alias } => {
+                let rewritten = rewrite(expr)?;
+                items.push((alias.clone(), expr.clone(), rewritten));
+            }
+            _ => {
+                return Err(statement(
+                    "not supported yet: * in an aggregating query".into(),
+                ))
+            }
+        }
+    }
+    let having = match &query.having {
+        Some(h) => Some(rewrite(h)?),
+        None => None,
+    };
+
+    let group_scope = {
+        let mut s = Scope::default();
+        for (i, g) in group_by.iter().enumerate() {
+            s.push(None, &format!("$G{i}"), g.ty.clone());
+        }
+        for (i, c) in calls.iter().enumerate() {
+            s.push(None, &format!("$A{i}"), c.function.returns.clone());
+        }
+        if window.is_some() {
+            s.push(None, "WINDOWSTART", SqlType::Bigint);
+            s.push(None, "WINDOWEND", SqlType::Bigint);
+        }
+        s.push(None, "ROWTIME", SqlType::Bigint);
+        s
+    };
+    let non_aggregate = |original: &Expr, e: String| -> EngineError {
+        if e.starts_with("Column '") {
+            statement(format!(
+                "Non-aggregate SELECT expression(s) not part of GROUP BY: {}\nEither add the column to the GROUP BY or remove it from the SELECT.",
+                original.to_string().replace('`', "")
+            ))
+        } else {
+            statement(e)
+        }
+    };
+    let having = match (&having, &query.having) {
+        (Some(h), Some(original)) => {
+            let c = compile(h, &group_scope, &ctx).map_err(|e| {
+                if e.starts_with("Column '") {
+                    statement(format!(
+                        "Non-aggregate HAVING expression not part of GROUP BY: {}",
+                        original.to_string().replace('`', "")
+                    ))
+                } else {
+                    statement(e)
+                }
+            })?;
+            if c.ty != SqlType::Boolean {
+                return Err(statement(format!(
+                    "HAVING expression should evaluate to boolean but is {}",
+                    c.ty
+                )));
+            }
+            Some(c)
+        }
+        _ => None,
+    };
+
+    // Names: aliases, column names, then KSQL_COL_n.
+    let mut names: Vec<Option<String>> = items
+        .iter()
+        .map(|(alias, original, _)| {
+            alias.clone().or_else(|| match original {
+                Expr::Column { name, .. } => Some(name.clone()),
+                Expr::Dereference { field, .. } => Some(field.clone()),
+                _ => None,
+            })
+        })
+        .collect();
+    let taken: Vec<String> = names.iter().flatten().cloned().collect();
+    let mut next = 0;
+    for n in names.iter_mut() {
+        if n.is_none() {
+            loop {
+                let candidate = format!("KSQL_COL_{next}");
+                next += 1;
+                if !taken.contains(&candidate) {
+                    *n = Some(candidate);
+                    break;
+                }
+            }
+        }
+    }
+    let mut projection = Vec::new();
+    for ((_, original, rewritten), name) in items.iter().zip(names) {
+        let name = name.unwrap_or_default();
+        if RESERVED_COLUMNS.contains(&name.as_str())
+            && !matches!(name.as_str(), "WINDOWSTART" | "WINDOWEND")
+        {
+            return Err(statement(format!(
+                "Reserved column name in select: `{name}`. Please remove or alias the column."
+            )));
+        }
+        let expr =
+            compile(rewritten, &group_scope, &ctx).map_err(|e| non_aggregate(original, e))?;
+        if projection.iter().any(|p: &Projected| p.name == name) {
+            return Err(statement(format!(
+                "Duplicate value columns found in schema: `{name}` {}",
+                expr.ty
+            )));
+        }
+        projection.push(Projected {
+            name,
+            expr,
+            is_key: false,
+        });
+    }
+    // The key: each grouping expression, as the select item that is exactly it.
+    let mut missing = Vec::new();
+    let mut keyed = Vec::new();
+    for (i, g) in query.group_by.iter().enumerate() {
+        let column = format!("$G{i}");
+        let found = items
+            .iter()
+            .position(|(_, _, r)| matches!(r, Expr::Column { name, .. } if *name == column));
+        match found {
+            Some(p) => {
+                projection[p].is_key = true;
+                keyed.push(p);
+            }
+            None => missing.push(g.to_string().replace('`', "")),
+        }
+    }
+    if !missing.is_empty() {
+        let (word, list) = if missing.len() == 1 {
+            ("expression", missing[0].clone())
+        } else {
+            let last = missing.pop().unwrap_or_default();
+            ("expressions", format!("{} and {last}", missing.join(", ")))
+        };
+        return Err(statement(format!(
+            "The query used to build `{sink_name}` must include the grouping {word} {list} in its projection (eg, SELECT {}...).",
+            query
+                .group_by
+                .iter()
+                .map(|g| g.to_string().replace('`', ""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    // Keys come out in grouping order.
+    let mut ordered: Vec<Projected> = keyed.iter().map(|p| projection[*p].clone()).collect();
+    ordered.extend(projection.iter().filter(|p| !p.is_key).cloned());
+    if ordered.iter().all(|p| p.is_key) {
+        return Err(statement(
+            "The projection contains no value columns.".into(),
+        ));
+    }
+    Ok(AggregatePlan {
+        source,
+        filter,
+        group_by,
+        aggregates: calls,
+        window,
+        having,
+        projection: ordered,
+        emit_final: query.emit == Some(creek_sql::ast::Emit::Final),
+    })
+}
+
+/// One group's (or one group-window's) state.
+struct GroupState {
+    key: Vec<Value>,
+    aggregates: Vec<Value>,
+    /// The newest input timestamp folded in (the result's timestamp).
+    rowtime: i64,
+}
+
+/// The running state of one aggregation.
+pub struct Aggregator {
+    pub plan: AggregatePlan,
+    pub log: Arc<ProcessingLog>,
+    pub query_id: String,
+    state: Mutex<AggregatorState>,
+}
+
+#[derive(Default)]
+struct AggregatorState {
+    /// By grouping key (and window start).
+    groups: HashMap<(String, i64), GroupState>,
+    stream_time: i64,
+}
+
+/// A hashable identity of a grouping key's values.
+fn key_identity(values: &[Value]) -> String {
+    format!("{values:?}")
+}
+
+impl Aggregator {
+    pub fn new(plan: AggregatePlan, log: Arc<ProcessingLog>, query_id: String) -> Aggregator {
+        Aggregator {
+            plan,
+            log,
+            query_id,
+            state: Mutex::new(AggregatorState {
+                groups: HashMap::new(),
+                stream_time: i64::MIN,
+            }),
+        }
+    }
+
+    fn error(&self, message: String) {
+        self.log.error(&self.query_id, &message);
+    }
+
+    /// Folds one input row in; returns the changed rows of the result table.
+    pub fn apply(&self, row: &[Value], rowtime: i64, value_is_null: bool) -> Vec<ResultRow> {
+        // A stream's tombstone carries no row to aggregate.
+        if value_is_null {
+            return Vec::new();
+        }
+        let out = self.fold(row, rowtime);
+        for e in creek_sql::expr::take_errors() {
+            self.error(format!("Error computing expression: {e}"));
+        }
+        out
+    }
+
+    fn fold(&self, row: &[Value], rowtime: i64) -> Vec<ResultRow> {
+        let plan = &self.plan;
+        if let Some(filter) = &plan.filter {
+            if !matches!(filter.eval(row), Ok(Value::Boolean(true))) {
+                return Vec::new();
+            }
+        }
+        let mut key = Vec::with_capacity(plan.group_by.len());
+        for g in &plan.group_by {
+            match g.eval(row) {
+                Ok(Value::Null) => {
+                    // ksqlDB drops rows whose grouping key is NULL.
+                    self.error(
+                        "Failed to generate group by key: a grouping expression is null".into(),
+                    );
+                    return Vec::new();
+                }
+                Ok(v) => key.push(v),
+                Err(e) => {
+                    self.error(format!("Error computing GROUP BY expression: {e}"));
+                    return Vec::new();
+                }
+            }
+        }
+        let args: Vec<Vec<Value>> = plan
+            .aggregates
+            .iter()
+            .map(|call| {
+                call.args
+                    .iter()
+                    .map(|a| a.eval(row).unwrap_or(Value::Null))
+                    .collect()
+            })
+            .collect();
+        let identity = key_identity(&key);
+        let mut state = self.state.lock();
+        state.stream_time = state.stream_time.max(rowtime);
+        let windows: Vec<(i64, i64)> = match &plan.window {
+            None => vec![(i64::MIN, i64::MIN)],
+            Some(w) => {
+                let close = state.stream_time.saturating_sub(w.grace);
+                time_windows(rowtime, w)
+                    .into_iter()
+                    .filter(|(_, end)| *end > close)
+                    .collect()
+            }
+        };
+        let mut out = Vec::new();
+        for (start, end) in windows {
+            let group = state
+                .groups
+                .entry((identity.clone(), start))
+                .or_insert_with(|| GroupState {
+                    key: key.clone(),
+                    aggregates: plan
+                        .aggregates
+                        .iter()
+                        .map(|c| (c.function.init)())
+                        .collect(),
+                    rowtime,
+                });
+            group.rowtime = group.rowtime.max(rowtime);
+            for ((call, state), args) in plan
+                .aggregates
+                .iter()
+                .zip(group.aggregates.iter_mut())
+                .zip(&args)
+            {
+                let current = std::mem::replace(state, Value::Null);
+                *state = match (call.function.aggregate)(args, current) {
+                    Ok(next) => next,
+                    Err(e) => {
+                        self.error(format!("Error computing aggregate: {e}"));
+                        (call.function.init)()
+                    }
+                };
+            }
+            let window = plan.window.map(|_| (start, end));
+            if let Some(r) = self.result(group, window) {
+                out.push(r);
+            }
+        }
+        out
+    }
+
+    /// The output row of a group: the projection, or a tombstone when HAVING
+    /// rejects the group (the result table drops the row).
+    fn result(&self, group: &GroupState, window: Option<(i64, i64)>) -> Option<ResultRow> {
+        let plan = &self.plan;
+        let mut row: Vec<Value> = group.key.clone();
+        row.extend(
+            plan.aggregates
+                .iter()
+                .zip(&group.aggregates)
+                .map(|(c, s)| (c.function.map)(s)),
+        );
+        if let Some((start, end)) = window {
+            row.push(Value::Bigint(start));
+            row.push(Value::Bigint(end));
+        }
+        row.push(Value::Bigint(group.rowtime));
+        let eval = |e: &CompiledExpr| match e.eval(&row) {
+            Ok(v) => v,
+            Err(err) => {
+                self.error(format!("Error computing expression: {err}"));
+                Value::Null
+            }
+        };
+        let projection: Vec<Value> = plan.projection.iter().map(|p| eval(&p.expr)).collect();
+        let key: Vec<Value> = plan
+            .projection
+            .iter()
+            .zip(&projection)
+            .filter(|(p, _)| p.is_key)
+            .map(|(_, v)| v.clone())
+            .collect();
+        let passes = match &plan.having {
+            None => true,
+            Some(h) => matches!(h.eval(&row), Ok(Value::Boolean(true))),
+        };
+        let value = passes.then(|| {
+            plan.projection
+                .iter()
+                .zip(&projection)
+                .filter(|(p, _)| !p.is_key)
+                .map(|(_, v)| v.clone())
+                .collect()
+        });
+        Some(ResultRow {
+            key,
+            value,
+            projection,
+            rowtime: group.rowtime,
+            window,
+        })
+    }
+}
+
+/// The TUMBLING/HOPPING windows `[start, end)` holding `timestamp`, oldest
+/// first (Kafka Streams' `TimeWindows.windowsFor`).
+pub fn time_windows(timestamp: i64, w: &WindowSpec) -> Vec<(i64, i64)> {
+    let first = (timestamp - w.size + w.advance).max(0);
+    let mut start = first - first.rem_euclid(w.advance);
+    let mut out = Vec::new();
+    while start <= timestamp {
+        out.push((start, start + w.size));
+        start += w.advance;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hopping_windows_hold_the_timestamp() {
+        let w = WindowSpec {
+            kind: WindowKind::Hopping,
+            size: 30_000,
+            advance: 15_000,
+            grace: 0,
+        };
+        assert_eq!(
+            time_windows(89_999, &w),
+            vec![(60_000, 90_000), (75_000, 105_000)]
+        );
+        assert_eq!(time_windows(0, &w), vec![(0, 30_000)]);
+        let t = WindowSpec {
+            kind: WindowKind::Tumbling,
+            size: 30_000,
+            advance: 30_000,
+            grace: 0,
+        };
+        assert_eq!(time_windows(30_000, &t), vec![(30_000, 60_000)]);
+    }
+}
