@@ -11,9 +11,19 @@
 //! Windows follow Kafka Streams: a record joins every window containing its
 //! timestamp unless the window already closed (its end plus the grace period
 //! is at or before the highest timestamp seen, the stream time).
+//!
+//! State is durable through a changelog topic: after each input batch the
+//! engine writes the changed groups and the input positions they account for
+//! as one batch ([`Aggregator::changelog`]), so a restart
+//! ([`Aggregator::restore`]) resumes from a state and positions that match,
+//! neither counting a row twice nor losing one.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
+
+use bytes::Bytes;
+use creek_log::{ConsumerRecord, ProducerRecord};
+use serde_json::{json, Value as Json};
 
 use creek_sql::ast::{Expr, Literal, Query, Relation, SelectItem, SourceKind, Window};
 use creek_sql::expr::{compile, CompileContext, CompiledExpr, Scope};
@@ -478,7 +488,12 @@ struct AggregatorState {
     /// By grouping key (and window start).
     groups: HashMap<(String, i64), GroupState>,
     stream_time: i64,
+    /// Groups changed since the last changelog batch.
+    dirty: HashSet<(String, i64)>,
 }
+
+/// The changelog record key holding the input positions.
+const POSITIONS_KEY: &str = "__positions";
 
 /// A hashable identity of a grouping key's values.
 fn key_identity(values: &[Value]) -> String {
@@ -494,6 +509,7 @@ impl Aggregator {
             state: Mutex::new(AggregatorState {
                 groups: HashMap::new(),
                 stream_time: i64::MIN,
+                dirty: HashSet::new(),
             }),
         }
     }
@@ -564,6 +580,7 @@ impl Aggregator {
         };
         let mut out = Vec::new();
         for (start, end) in windows {
+            state.dirty.insert((identity.clone(), start));
             let group = state
                 .groups
                 .entry((identity.clone(), start))
@@ -650,6 +667,104 @@ impl Aggregator {
             rowtime: group.rowtime,
             window,
         })
+    }
+}
+
+impl Aggregator {
+    /// The changelog batch for the groups changed since the last call,
+    /// ending with the input `positions` (next offset per partition) the
+    /// state now accounts for.
+    pub fn changelog(&self, positions: &BTreeMap<i32, i64>) -> Vec<ProducerRecord> {
+        let mut state = self.state.lock();
+        let dirty: Vec<(String, i64)> = state.dirty.drain().collect();
+        let mut out = Vec::with_capacity(dirty.len() + 1);
+        for id in dirty {
+            let Some(group) = state.groups.get(&id) else {
+                continue;
+            };
+            let value = json!({
+                "key": group.key.iter().map(crate::format::value_to_json).collect::<Vec<_>>(),
+                "state": group.aggregates.iter().map(crate::format::value_to_json).collect::<Vec<_>>(),
+                "rowtime": group.rowtime,
+            });
+            out.push(ProducerRecord {
+                key: Some(Bytes::from(json!([id.0, id.1]).to_string())),
+                value: Some(Bytes::from(value.to_string())),
+                headers: Vec::new(),
+                timestamp: Some(group.rowtime.max(0)),
+            });
+        }
+        let positions: BTreeMap<String, i64> =
+            positions.iter().map(|(p, o)| (p.to_string(), *o)).collect();
+        out.push(ProducerRecord {
+            key: Some(Bytes::from(POSITIONS_KEY)),
+            value: Some(Bytes::from(
+                json!({"positions": positions, "stream_time": state.stream_time}).to_string(),
+            )),
+            headers: Vec::new(),
+            timestamp: Some(creek_log::now_ms()),
+        });
+        out
+    }
+
+    /// Rebuilds the state from a changelog read from its start; returns the
+    /// input positions it accounts for (`None` for an empty changelog).
+    pub fn restore(
+        &self,
+        records: impl IntoIterator<Item = ConsumerRecord>,
+    ) -> Result<Option<BTreeMap<i32, i64>>, String> {
+        let plan = &self.plan;
+        let mut state = self.state.lock();
+        let mut positions = None;
+        for r in records {
+            let (Some(k), Some(v)) = (r.key, r.value) else {
+                continue;
+            };
+            let bad = |e: &dyn std::fmt::Display| {
+                format!("corrupt changelog record at offset {}: {e}", r.offset)
+            };
+            let v: Json = serde_json::from_slice(&v).map_err(|e| bad(&e))?;
+            if k.as_ref() == POSITIONS_KEY.as_bytes() {
+                let mut p = BTreeMap::new();
+                for (partition, offset) in v["positions"].as_object().into_iter().flatten() {
+                    let partition: i32 = partition.parse().map_err(|e| bad(&e))?;
+                    p.insert(partition, offset.as_i64().unwrap_or(0));
+                }
+                state.stream_time = v["stream_time"].as_i64().unwrap_or(i64::MIN);
+                positions = Some(p);
+                continue;
+            }
+            let id: (String, i64) = serde_json::from_slice(&k).map_err(|e| bad(&e))?;
+            let values = |field: &str, types: Vec<&SqlType>| -> Result<Vec<Value>, String> {
+                let items = v[field].as_array().cloned().unwrap_or_default();
+                if items.len() != types.len() {
+                    return Err(bad(&format!("{field} has {} values", items.len())));
+                }
+                items
+                    .iter()
+                    .zip(types)
+                    .map(|(j, t)| crate::format::json_to_value(j, t).map_err(|e| bad(&e)))
+                    .collect()
+            };
+            let key = values("key", plan.group_by.iter().map(|g| &g.ty).collect())?;
+            let aggregates = values(
+                "state",
+                plan.aggregates
+                    .iter()
+                    .map(|c| &c.function.state_type)
+                    .collect(),
+            )?;
+            let rowtime = v["rowtime"].as_i64().unwrap_or(0);
+            state.groups.insert(
+                id,
+                GroupState {
+                    key,
+                    aggregates,
+                    rowtime,
+                },
+            );
+        }
+        Ok(positions)
     }
 }
 

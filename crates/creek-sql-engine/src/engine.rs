@@ -1319,6 +1319,26 @@ impl Engine {
             };
             positions.insert(p, pos);
         }
+        let logic = match plan {
+            QueryPlan::Stream(plan) => QueryLogic::Project(Projector {
+                plan,
+                log: self.processing_log.clone(),
+                query_id: query_id.clone(),
+            }),
+            QueryPlan::Aggregate(plan) => {
+                let aggregator = crate::aggregate::Aggregator::new(
+                    plan,
+                    self.processing_log.clone(),
+                    query_id.clone(),
+                );
+                // The changelog holds the state and the input positions it
+                // accounts for; they win over the group's committed offsets.
+                if let Some(restored) = self.restore_state(&query_id, &aggregator).await? {
+                    positions.extend(restored);
+                }
+                QueryLogic::Aggregate(aggregator)
+            }
+        };
         let (stop, _) = tokio::sync::watch::channel(false);
         Ok(Arc::new(PersistentQuery {
             id: query_id.clone(),
@@ -1326,22 +1346,55 @@ impl Engine {
             source: input.name.clone(),
             statement: text.to_string(),
             decoder,
-            logic: match plan {
-                QueryPlan::Stream(plan) => QueryLogic::Project(Projector {
-                    plan,
-                    log: self.processing_log.clone(),
-                    query_id,
-                }),
-                QueryPlan::Aggregate(plan) => QueryLogic::Aggregate(
-                    crate::aggregate::Aggregator::new(plan, self.processing_log.clone(), query_id),
-                ),
-            },
+            logic,
             encoder,
             sink_topic: sink.topic.clone(),
             positions: Mutex::new(positions),
             state: Mutex::new("RUNNING"),
             stop,
         }))
+    }
+
+    /// The topic an aggregation's state is kept in (ksqlDB's name for it).
+    pub fn changelog_topic(&self, query_id: &str) -> String {
+        format!(
+            "_confluent-ksql-{}query_{query_id}-Aggregate-Aggregate-Materialize-changelog",
+            self.config.service_id
+        )
+    }
+
+    /// Creates or reads back an aggregation's changelog; returns the input
+    /// positions its state accounts for, if it has any.
+    async fn restore_state(
+        &self,
+        query_id: &str,
+        aggregator: &crate::aggregate::Aggregator,
+    ) -> Result<Option<BTreeMap<i32, i64>>, EngineError> {
+        let topic = self.changelog_topic(query_id);
+        if self.log.describe_topic(&topic).await.is_err() {
+            self.log
+                .create_topic(&topic, 1, BTreeMap::new())
+                .await
+                .map_err(|e| EngineError::Log(e.to_string()))?;
+            return Ok(None);
+        }
+        let mut records = Vec::new();
+        let mut offset = 0;
+        loop {
+            let fetched = self
+                .log
+                .fetch(&topic, 0, offset, 4 << 20, Duration::ZERO)
+                .await
+                .map_err(|e| EngineError::Log(e.to_string()))?;
+            let Some(last) = fetched.records.last() else {
+                break;
+            };
+            offset = last.offset + 1;
+            records.extend(fetched.records);
+        }
+        aggregator
+            .restore(records)
+            .map_err(|e| EngineError::Statement(format!("Cannot restore {query_id}: {e}")))
     }
 
     pub fn query_group(&self, query_id: &str) -> String {
@@ -1475,6 +1528,16 @@ impl Engine {
                 for rec in ordered {
                     tap.push((query.sink_topic.clone(), rec));
                 }
+            }
+            if let QueryLogic::Aggregate(a) = &query.logic {
+                // State and positions in one batch, before the commit.
+                let mut positions = query.positions.lock().clone();
+                positions.insert(partition, next);
+                let changelog = a.changelog(&positions);
+                self.log
+                    .produce(&self.changelog_topic(&query.id), 0, changelog)
+                    .await
+                    .map_err(|e| EngineError::Log(e.to_string()))?;
             }
             self.log
                 .commit_offsets(
