@@ -122,6 +122,7 @@ fn builtin(config: &AggregateConfig) -> Vec<Arc<dyn AggregateFunction>> {
         Arc::new(count::Count),
         Arc::new(count_distinct::CountDistinct),
         Arc::new(sum_avg::Sum),
+        Arc::new(sum_avg::SumList),
         Arc::new(sum_avg::Avg),
         Arc::new(minmax::MinMax::MIN),
         Arc::new(minmax::MinMax::MAX),
