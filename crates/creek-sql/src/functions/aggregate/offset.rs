@@ -6,6 +6,9 @@
 //! in ksqlDB, each kept value is stamped with a process-wide sequence
 //! number (`STRUCT<SEQ BIGINT, VAL T>`) so merged session windows can tell
 //! which came first. Neither function can take a row back out.
+//!
+//! Merging session windows keeps the earliest `n` stamped values for both
+//! functions: ksqlDB's LATEST n merge does the same (sort, then first n).
 
 use std::cmp::Ordering;
 use std::sync::atomic::{AtomicI64, Ordering as AtomicOrdering};
@@ -114,10 +117,10 @@ impl AggregateFunction for ByOffset {
             Some(arg) if arg.ty == Some(SqlType::Int) => match &arg.constant {
                 Some(Value::Int(n)) if *n > 0 => Some(*n as usize),
                 Some(Value::Int(_)) => {
-                    // ksqlDB words this the same for both functions.
-                    return Err(ResolveError::Message(
-                        "earliestN must be 1 or greater".into(),
-                    ));
+                    let which = if self.latest { "latestN" } else { "earliestN" };
+                    return Err(ResolveError::Message(format!(
+                        "{which} must be 1 or greater"
+                    )));
                 }
                 _ => {
                     return Err(ResolveError::Message(format!(
@@ -144,7 +147,15 @@ impl AggregateFunction for ByOffset {
                 t,
                 stamped,
                 vec![0],
-                || Value::Null,
+                // ksqlDB starts LATEST from a stamped NULL (so a NULL-only
+                // group still orders against others) and EARLIEST from NULL.
+                move || {
+                    if latest {
+                        stamp(Value::Null)
+                    } else {
+                        Value::Null
+                    }
+                },
                 move |args, s| {
                     let v = &args[0];
                     if (v.is_null() && ignore_nulls) || (!latest && !s.is_null()) {
@@ -194,12 +205,9 @@ impl AggregateFunction for ByOffset {
                     let mut list = items(a);
                     list.extend(items(b));
                     list.sort_by(seq_cmp);
-                    if latest {
-                        let drop = list.len().saturating_sub(n);
-                        list.drain(..drop);
-                    } else {
-                        list.truncate(n);
-                    }
+                    // ksqlDB keeps the first n of the merged values for
+                    // LATEST too (its latestTN merge), so this does as well.
+                    list.truncate(n);
                     Ok(Value::Array(list))
                 },
                 |s| match s {
