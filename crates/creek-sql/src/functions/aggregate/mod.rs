@@ -23,7 +23,17 @@ use super::{Arg, ResolveError};
 use crate::types::SqlType;
 use crate::value::Value;
 
+mod collect;
+mod correlation;
 mod count;
+mod count_distinct;
+mod histogram;
+mod minmax;
+mod offset;
+mod stddev;
+mod sum_avg;
+mod topk;
+mod util;
 
 /// Folds one row's argument values into the state.
 pub type Step = Arc<dyn Fn(&[Value], Value) -> Result<Value, String> + Send + Sync>;
@@ -64,11 +74,34 @@ pub struct AggregateRegistry {
     functions: BTreeMap<&'static str, Arc<dyn AggregateFunction>>,
 }
 
+/// Server settings some aggregates read (ksqlDB's `ksql.functions.*`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AggregateConfig {
+    /// `ksql.functions.collect_list.limit`.
+    pub collect_list_limit: usize,
+    /// `ksql.functions.collect_set.limit`.
+    pub collect_set_limit: usize,
+}
+
+impl Default for AggregateConfig {
+    fn default() -> AggregateConfig {
+        AggregateConfig {
+            collect_list_limit: 1000,
+            collect_set_limit: 1000,
+        }
+    }
+}
+
 impl AggregateRegistry {
-    /// Every built-in aggregate function.
+    /// Every built-in aggregate function, with ksqlDB's default settings.
     pub fn builtin() -> AggregateRegistry {
+        AggregateRegistry::with_config(&AggregateConfig::default())
+    }
+
+    /// Every built-in aggregate function, with the given settings.
+    pub fn with_config(config: &AggregateConfig) -> AggregateRegistry {
         let mut registry = AggregateRegistry::default();
-        for f in builtin() {
+        for f in builtin(config) {
             registry.functions.insert(f.name(), f);
         }
         registry
@@ -84,6 +117,28 @@ impl AggregateRegistry {
     }
 }
 
-fn builtin() -> Vec<Arc<dyn AggregateFunction>> {
-    vec![Arc::new(count::Count)]
+fn builtin(config: &AggregateConfig) -> Vec<Arc<dyn AggregateFunction>> {
+    vec![
+        Arc::new(count::Count),
+        Arc::new(count_distinct::CountDistinct),
+        Arc::new(sum_avg::Sum),
+        Arc::new(sum_avg::SumList),
+        Arc::new(sum_avg::Avg),
+        Arc::new(minmax::MinMax::MIN),
+        Arc::new(minmax::MinMax::MAX),
+        Arc::new(collect::CollectList {
+            limit: config.collect_list_limit,
+        }),
+        Arc::new(collect::CollectSet {
+            limit: config.collect_set_limit,
+        }),
+        Arc::new(topk::TopK),
+        Arc::new(topk::TopKDistinct),
+        Arc::new(offset::ByOffset::EARLIEST),
+        Arc::new(offset::ByOffset::LATEST),
+        Arc::new(histogram::Histogram),
+        Arc::new(stddev::StdDev::SAMP),
+        Arc::new(stddev::StdDev::SAMPLE),
+        Arc::new(correlation::Correlation),
+    ]
 }
