@@ -178,6 +178,11 @@ pub fn plan_aggregate(
         Some(w) => Some(compile(w, &scope, &ctx).map_err(statement)?),
         None => None,
     };
+    if query.emit == Some(creek_sql::ast::Emit::Final) && query.window.is_none() {
+        return Err(statement(
+            "EMIT FINAL is only supported for windowed aggregations.".into(),
+        ));
+    }
     if query.group_by.is_empty() {
         return Err(statement(
             "not supported yet: aggregations without GROUP BY".into(),
@@ -609,9 +614,42 @@ impl Aggregator {
                     }
                 };
             }
+            if plan.emit_final {
+                continue;
+            }
             let window = plan.window.map(|_| (start, end));
             if let Some(r) = self.result(group, window) {
                 out.push(r);
+            }
+        }
+        if plan.emit_final {
+            out.extend(self.close_windows(&mut state));
+        }
+        out
+    }
+
+    /// EMIT FINAL: the results of the windows the stream time has closed
+    /// (end plus grace reached), oldest first; their state is dropped.
+    fn close_windows(&self, state: &mut AggregatorState) -> Vec<ResultRow> {
+        let Some(w) = self.plan.window else {
+            return Vec::new();
+        };
+        let mut closed: Vec<(String, i64)> = state
+            .groups
+            .keys()
+            .filter(|(_, start)| {
+                start.saturating_add(w.size).saturating_add(w.grace) <= state.stream_time
+            })
+            .cloned()
+            .collect();
+        closed.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+        let mut out = Vec::new();
+        for id in closed {
+            if let Some(group) = state.groups.remove(&id) {
+                if let Some(r) = self.result(&group, Some((id.1, id.1 + w.size))) {
+                    out.push(r);
+                }
+                state.dirty.insert(id);
             }
         }
         out
@@ -679,7 +717,15 @@ impl Aggregator {
         let dirty: Vec<(String, i64)> = state.dirty.drain().collect();
         let mut out = Vec::with_capacity(dirty.len() + 1);
         for id in dirty {
+            let key = Some(Bytes::from(json!([id.0, id.1]).to_string()));
             let Some(group) = state.groups.get(&id) else {
+                // A closed window: the tombstone drops it on restore.
+                out.push(ProducerRecord {
+                    key,
+                    value: None,
+                    headers: Vec::new(),
+                    timestamp: Some(creek_log::now_ms()),
+                });
                 continue;
             };
             let value = json!({
@@ -688,7 +734,7 @@ impl Aggregator {
                 "rowtime": group.rowtime,
             });
             out.push(ProducerRecord {
-                key: Some(Bytes::from(json!([id.0, id.1]).to_string())),
+                key,
                 value: Some(Bytes::from(value.to_string())),
                 headers: Vec::new(),
                 timestamp: Some(group.rowtime.max(0)),
@@ -717,7 +763,13 @@ impl Aggregator {
         let mut state = self.state.lock();
         let mut positions = None;
         for r in records {
-            let (Some(k), Some(v)) = (r.key, r.value) else {
+            let Some(k) = r.key else {
+                continue;
+            };
+            let Some(v) = r.value else {
+                if let Ok(id) = serde_json::from_slice::<(String, i64)>(&k) {
+                    state.groups.remove(&id);
+                }
                 continue;
             };
             let bad = |e: &dyn std::fmt::Display| {

@@ -81,9 +81,9 @@ pub struct PersistentQuery {
 /// What a persistent query does with each decoded row.
 pub enum QueryLogic {
     /// Filter and project (streams).
-    Project(Projector),
+    Project(Box<Projector>),
     /// Fold into groups (tables from GROUP BY).
-    Aggregate(crate::aggregate::Aggregator),
+    Aggregate(Box<crate::aggregate::Aggregator>),
 }
 
 /// A planned query of either kind.
@@ -1320,11 +1320,11 @@ impl Engine {
             positions.insert(p, pos);
         }
         let logic = match plan {
-            QueryPlan::Stream(plan) => QueryLogic::Project(Projector {
+            QueryPlan::Stream(plan) => QueryLogic::Project(Box::new(Projector {
                 plan,
                 log: self.processing_log.clone(),
                 query_id: query_id.clone(),
-            }),
+            })),
             QueryPlan::Aggregate(plan) => {
                 let aggregator = crate::aggregate::Aggregator::new(
                     plan,
@@ -1336,7 +1336,7 @@ impl Engine {
                 if let Some(restored) = self.restore_state(&query_id, &aggregator).await? {
                     positions.extend(restored);
                 }
-                QueryLogic::Aggregate(aggregator)
+                QueryLogic::Aggregate(Box::new(aggregator))
             }
         };
         let (stop, _) = tokio::sync::watch::channel(false);
