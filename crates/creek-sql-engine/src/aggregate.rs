@@ -25,16 +25,18 @@ use bytes::Bytes;
 use creek_log::{ConsumerRecord, ProducerRecord};
 use serde_json::{json, Value as Json};
 
-use creek_sql::ast::{Expr, Literal, Query, Relation, SelectItem, SourceKind, Window};
+use creek_sql::ast::{Expr, Literal, Query, SelectItem, SourceKind, Window};
 use creek_sql::expr::{compile, CompileContext, CompiledExpr, Scope};
 use creek_sql::functions::aggregate::{AggregateRegistry, ResolvedAggregate};
-use creek_sql::functions::{Arg, FunctionRegistry, ResolveError};
+use creek_sql::functions::{no_match_message, Arg, FunctionRegistry, ResolveError};
 use creek_sql::types::SqlType;
 use creek_sql::value::Value;
 use parking_lot::Mutex;
 
 use crate::metastore::{DataSource, Metastore};
-use crate::plan::{source_scope, Projected, RESERVED_COLUMNS};
+use crate::plan::{
+    derived_name, single_source, source_scope, ColumnNamer, Projected, RESERVED_COLUMNS,
+};
 use crate::processing_log::ProcessingLog;
 use crate::query::ResultRow;
 use crate::EngineError;
@@ -158,14 +160,7 @@ pub fn plan_aggregate(
     sink_name: &str,
 ) -> Result<AggregatePlan, EngineError> {
     let statement = |m: String| EngineError::Statement(m);
-    let (source_name, alias) = match &query.from {
-        Relation::Source { name, alias } => (name, alias.clone().unwrap_or(name.clone())),
-        Relation::Join { .. } => return Err(EngineError::NotSupported("joins".into())),
-    };
-    let source = metastore
-        .source(source_name)
-        .cloned()
-        .ok_or_else(|| statement(format!("{source_name} does not exist.")))?;
+    let (source, _, alias) = single_source(query, metastore)?;
     if source.kind == SourceKind::Table {
         return Err(EngineError::NotSupported("aggregations over tables".into()));
     }
@@ -275,15 +270,7 @@ pub fn plan_aggregate(
             }
             let resolved = function.resolve(&infos).map_err(|e| match e {
                 ResolveError::Message(m) => statement(m),
-                ResolveError::NoMatch => statement(format!(
-                    "Function '{}' does not accept parameters ({}).",
-                    name.to_ascii_lowercase(),
-                    infos
-                        .iter()
-                        .map(|a| a.ty.as_ref().map_or("null".into(), |t| t.to_string()))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )),
+                ResolveError::NoMatch => statement(no_match_message(name, &infos)),
             })?;
             let args = resolved
                 .row_args
@@ -371,33 +358,15 @@ pub fn plan_aggregate(
     };
 
     // Names: aliases, column names, then KSQL_COL_n.
-    let mut names: Vec<Option<String>> = items
+    let names: Vec<Option<String>> = items
         .iter()
-        .map(|(alias, original, _)| {
-            alias.clone().or_else(|| match original {
-                Expr::Column { name, .. } => Some(name.clone()),
-                Expr::Dereference { field, .. } => Some(field.clone()),
-                _ => None,
-            })
-        })
+        .map(|(alias, original, _)| alias.clone().or_else(|| derived_name(original)))
         .collect();
     let taken: Vec<String> = names.iter().flatten().cloned().collect();
-    let mut next = 0;
-    for n in names.iter_mut() {
-        if n.is_none() {
-            loop {
-                let candidate = format!("KSQL_COL_{next}");
-                next += 1;
-                if !taken.contains(&candidate) {
-                    *n = Some(candidate);
-                    break;
-                }
-            }
-        }
-    }
+    let mut namer = ColumnNamer::default();
     let mut projection = Vec::new();
     for ((_, original, rewritten), name) in items.iter().zip(names) {
-        let name = name.unwrap_or_default();
+        let name = name.unwrap_or_else(|| namer.next(&taken));
         if RESERVED_COLUMNS.contains(&name.as_str())
             && !matches!(name.as_str(), "WINDOWSTART" | "WINDOWEND")
         {

@@ -116,18 +116,9 @@ impl QueryPlan {
 
     /// The result's columns: keys first, then values.
     pub fn output_columns(&self) -> Vec<SourceColumn> {
-        let column = |p: &crate::plan::Projected, role: ColumnRole| SourceColumn {
-            name: p.name.clone(),
-            ty: p.expr.ty.clone(),
-            role,
-        };
         match self {
             QueryPlan::Stream(p) => p.output_columns(),
-            QueryPlan::Aggregate(p) => p
-                .key()
-                .map(|k| column(k, ColumnRole::Key))
-                .chain(p.value().map(|v| column(v, ColumnRole::Value)))
-                .collect(),
+            QueryPlan::Aggregate(p) => crate::plan::result_columns(p.key(), p.value()),
         }
     }
 

@@ -77,19 +77,7 @@ impl StreamPlan {
 
     /// The result's columns: keys first, then values.
     pub fn output_columns(&self) -> Vec<SourceColumn> {
-        self.key
-            .iter()
-            .map(|p| SourceColumn {
-                name: p.name.clone(),
-                ty: p.expr.ty.clone(),
-                role: ColumnRole::Key,
-            })
-            .chain(self.value().map(|p| SourceColumn {
-                name: p.name.clone(),
-                ty: p.expr.ty.clone(),
-                role: ColumnRole::Value,
-            }))
-            .collect()
+        result_columns(self.key.iter(), self.value())
     }
 }
 
@@ -106,7 +94,7 @@ pub fn source_scope(source: &DataSource, alias: &str) -> Scope {
 }
 
 /// The name ksqlDB gives an unaliased select expression, if it derives one.
-fn derived_name(e: &Expr) -> Option<String> {
+pub(crate) fn derived_name(e: &Expr) -> Option<String> {
     match e {
         Expr::Column { name, .. } => Some(name.clone()),
         Expr::Dereference { field, .. } => Some(field.clone()),
@@ -115,12 +103,13 @@ fn derived_name(e: &Expr) -> Option<String> {
 }
 
 /// Generates `KSQL_COL_n` names not already taken.
-struct ColumnNamer {
+#[derive(Default)]
+pub(crate) struct ColumnNamer {
     next: usize,
 }
 
 impl ColumnNamer {
-    fn next(&mut self, taken: &[String]) -> String {
+    pub(crate) fn next(&mut self, taken: &[String]) -> String {
         loop {
             let name = format!("KSQL_COL_{}", self.next);
             self.next += 1;
@@ -133,6 +122,38 @@ impl ColumnNamer {
 
 fn clause_error(clause: &str, e: String) -> EngineError {
     EngineError::Statement(format!("{clause}{e}"))
+}
+
+/// The one source a query reads (joins are not supported yet), its name as
+/// written and the alias its columns are qualified with.
+pub(crate) fn single_source<'q>(
+    query: &'q Query,
+    metastore: &Metastore,
+) -> Result<(Arc<DataSource>, &'q String, String), EngineError> {
+    let (source_name, alias) = match &query.from {
+        Relation::Source { name, alias } => (name, alias.clone().unwrap_or(name.clone())),
+        Relation::Join { .. } => return Err(EngineError::NotSupported("joins".into())),
+    };
+    let source = metastore
+        .source(source_name)
+        .cloned()
+        .ok_or_else(|| EngineError::Statement(format!("{source_name} does not exist.")))?;
+    Ok((source, source_name, alias))
+}
+
+/// A result's columns: the key expressions, then the value expressions.
+pub(crate) fn result_columns<'a>(
+    keys: impl Iterator<Item = &'a Projected>,
+    values: impl Iterator<Item = &'a Projected>,
+) -> Vec<SourceColumn> {
+    let column = |p: &Projected, role: ColumnRole| SourceColumn {
+        name: p.name.clone(),
+        ty: p.expr.ty.clone(),
+        role,
+    };
+    keys.map(|p| column(p, ColumnRole::Key))
+        .chain(values.map(|p| column(p, ColumnRole::Value)))
+        .collect()
 }
 
 /// Plans `query` over the metastore's streams.
@@ -159,14 +180,7 @@ pub fn plan_stream_query_with(
             "aggregations (GROUP BY, WINDOW, HAVING)".into(),
         ));
     }
-    let (source_name, alias) = match &query.from {
-        Relation::Source { name, alias } => (name, alias.clone().unwrap_or(name.clone())),
-        Relation::Join { .. } => return Err(EngineError::NotSupported("joins".into())),
-    };
-    let source = metastore
-        .source(source_name)
-        .cloned()
-        .ok_or_else(|| EngineError::Statement(format!("{source_name} does not exist.")))?;
+    let (source, source_name, alias) = single_source(query, metastore)?;
     if source.kind == SourceKind::Table {
         return Err(EngineError::NotSupported("queries over tables".into()));
     }

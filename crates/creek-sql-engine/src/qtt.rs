@@ -37,37 +37,7 @@ pub struct CaseResult {
     pub outcome: Outcome,
 }
 
-/// Removes `//` comments outside strings.
-pub fn strip_comments(json: &str) -> String {
-    let mut out = String::with_capacity(json.len());
-    let (mut in_string, mut escaped, mut in_comment) = (false, false, false);
-    let mut chars = json.chars().peekable();
-    while let Some(c) = chars.next() {
-        if in_comment {
-            if c == '\n' {
-                in_comment = false;
-                out.push(c);
-            }
-            continue;
-        }
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_string = false;
-            }
-        } else if c == '"' {
-            in_string = true;
-        } else if c == '/' && chars.peek() == Some(&'/') {
-            in_comment = true;
-            continue;
-        }
-        out.push(c);
-    }
-    out
-}
+pub use creek_sql::qtt_files::strip_comments;
 
 /// The `.json` files of a folder, or the file itself.
 pub fn test_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
@@ -1012,10 +982,23 @@ pub fn json_matches(expected: &Json, actual: &Json) -> bool {
 
 /// Runs files and prints one line per file plus the summary; returns all results.
 pub async fn run_paths(paths: &[PathBuf], verbose: bool) -> Result<Vec<CaseResult>, String> {
+    run_paths_with(paths, verbose, |file| async move { run_file(&file).await }).await
+}
+
+/// [`run_paths`] with another runner for each file (the REST runner's).
+pub async fn run_paths_with<F, Fut>(
+    paths: &[PathBuf],
+    verbose: bool,
+    run_file: F,
+) -> Result<Vec<CaseResult>, String>
+where
+    F: Fn(PathBuf) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<CaseResult>, String>>,
+{
     let mut all = Vec::new();
     for path in paths {
         for file in test_files(path).map_err(|e| format!("{}: {e}", path.display()))? {
-            let results = run_file(&file).await?;
+            let results = run_file(file.clone()).await?;
             print_file(&file, &results, verbose);
             all.extend(results);
         }

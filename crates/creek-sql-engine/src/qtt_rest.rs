@@ -19,22 +19,13 @@ use serde_json::{json, Value as Json};
 
 use crate::engine::{Engine, EngineConfig};
 use crate::qtt::{
-    create_test_topics, decode_output, encode_input, json_matches, print_file, print_summary,
-    strip_comments, test_files, test_session, CaseResult, Outcome, TestFormats,
+    create_test_topics, decode_output, encode_input, json_matches, strip_comments, test_session,
+    CaseResult, Outcome, TestFormats,
 };
 
 /// Runs files and prints one line per file plus the summary (like [`crate::qtt::run_paths`]).
 pub async fn run_paths(paths: &[PathBuf], verbose: bool) -> Result<Vec<CaseResult>, String> {
-    let mut all = Vec::new();
-    for path in paths {
-        for file in test_files(path).map_err(|e| format!("{}: {e}", path.display()))? {
-            let results = run_file(&file).await?;
-            print_file(&file, &results, verbose);
-            all.extend(results);
-        }
-    }
-    print_summary(&all);
-    Ok(all)
+    crate::qtt::run_paths_with(paths, verbose, |file| async move { run_file(&file).await }).await
 }
 
 /// Runs every test (and format variant) of one file.

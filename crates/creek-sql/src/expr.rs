@@ -1134,19 +1134,7 @@ impl Compiler<'_> {
                 node: Node::Call(resolved.eval, compiled),
             }),
             Err(ResolveError::Message(m)) => Err(m),
-            Err(ResolveError::NoMatch) => Err(format!(
-                "Function '{}' does not accept parameters ({}).",
-                declared_name(name),
-                infos
-                    .iter()
-                    .map(|a| a
-                        .ty
-                        .as_ref()
-                        .map(|t| t.to_string())
-                        .unwrap_or("null".into()))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )),
+            Err(ResolveError::NoMatch) => Err(crate::functions::no_match_message(name, &infos)),
         }
     }
 
@@ -1981,14 +1969,4 @@ fn eval_lambda_on(call: &LambdaCall, row: &[Value], input: Value) -> Result<Valu
             }
         }
     })
-}
-
-/// A function's name as ksqlDB declares it, which its errors quote: most
-/// are lower case, a few conditionals upper case.
-fn declared_name(name: &str) -> String {
-    let upper = name.to_ascii_uppercase();
-    match upper.as_str() {
-        "COALESCE" | "IFNULL" | "NULLIF" => upper,
-        _ => name.to_ascii_lowercase(),
-    }
 }

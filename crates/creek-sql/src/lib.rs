@@ -42,6 +42,7 @@ pub mod expr;
 pub mod functions;
 pub mod lexer;
 pub mod parser;
+pub mod qtt_files;
 pub mod types;
 pub mod value;
 

@@ -80,6 +80,29 @@ pub enum ResolveError {
     Message(String),
 }
 
+/// ksqlDB's "Function 'x' does not accept parameters (...)." for a call
+/// no overload (or aggregate) accepts.
+pub fn no_match_message(name: &str, args: &[Arg]) -> String {
+    format!(
+        "Function '{}' does not accept parameters ({}).",
+        declared_name(name),
+        args.iter()
+            .map(|a| a.ty.as_ref().map_or("null".into(), |t| t.to_string()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
+/// A function's name as ksqlDB declares it, which its errors quote: most
+/// are lower case, a few conditionals upper case.
+fn declared_name(name: &str) -> String {
+    let upper = name.to_ascii_uppercase();
+    match upper.as_str() {
+        "COALESCE" | "IFNULL" | "NULLIF" => upper,
+        _ => name.to_ascii_lowercase(),
+    }
+}
+
 /// A scalar function (UDF).
 pub trait ScalarFunction: Send + Sync + 'static {
     /// Upper-case name, e.g. `TIMESTAMPTOSTRING`.

@@ -90,24 +90,32 @@ impl AggregateFunction for Sum {
         if !t.is_numeric() {
             return Err(ResolveError::NoMatch);
         }
-        let step = |sign: i64, t: SqlType| {
-            move |args: &[Value], state: Value| match &args[0] {
-                Value::Null => Ok(state),
-                v => add(&t, &state, v, sign),
-            }
-        };
-        let (t1, t2) = (t.clone(), t.clone());
-        Ok(ResolvedAggregate::new(
-            t.clone(),
-            t.clone(),
-            vec![0],
-            move || zero(&t1),
-            step(1, t.clone()),
-            move |a, b| add(&t2, &a, &b, 1),
-            |s| s.clone(),
-        )
-        .with_undo(step(-1, t)))
+        Ok(running_sum(t, |_, v| Ok((!v.is_null()).then(|| v.clone()))))
     }
+}
+
+/// A sum of type `t` over each row's `term` (`None` adds nothing), with undo.
+fn running_sum(
+    t: SqlType,
+    term: fn(&SqlType, &Value) -> Result<Option<Value>, String>,
+) -> ResolvedAggregate {
+    let step = |sign: i64, t: SqlType| {
+        move |args: &[Value], state: Value| match term(&t, &args[0])? {
+            Some(v) => add(&t, &state, &v, sign),
+            None => Ok(state),
+        }
+    };
+    let (t1, t2) = (t.clone(), t.clone());
+    ResolvedAggregate::new(
+        t.clone(),
+        t.clone(),
+        vec![0],
+        move || zero(&t1),
+        step(1, t.clone()),
+        move |a, b| add(&t2, &a, &b, 1),
+        |s| s.clone(),
+    )
+    .with_undo(step(-1, t))
 }
 
 pub struct SumList;
@@ -139,29 +147,16 @@ impl AggregateFunction for SumList {
         };
         // Each list is summed on its own (NULL elements skipped) before it
         // meets the running total, as ksqlDB does.
-        let step = |sign: i64, t: SqlType| {
-            move |args: &[Value], state: Value| match &args[0] {
-                Value::Array(list) => {
-                    let mut total = zero(&t);
-                    for v in list.iter().filter(|v| !v.is_null()) {
-                        total = add(&t, &total, v, 1)?;
-                    }
-                    add(&t, &state, &total, sign)
+        Ok(running_sum(t, |t, v| match v {
+            Value::Array(list) => {
+                let mut total = zero(t);
+                for v in list.iter().filter(|v| !v.is_null()) {
+                    total = add(t, &total, v, 1)?;
                 }
-                _ => Ok(state),
+                Ok(Some(total))
             }
-        };
-        let (t1, t2) = (t.clone(), t.clone());
-        Ok(ResolvedAggregate::new(
-            t.clone(),
-            t.clone(),
-            vec![0],
-            move || zero(&t1),
-            step(1, t.clone()),
-            move |a, b| add(&t2, &a, &b, 1),
-            |s| s.clone(),
-        )
-        .with_undo(step(-1, t)))
+            _ => Ok(None),
+        }))
     }
 }
 
