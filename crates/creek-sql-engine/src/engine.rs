@@ -173,6 +173,14 @@ fn kind_word(kind: SourceKind) -> &'static str {
     }
 }
 
+/// ksqlDB's capitalised spelling of a source kind, for status messages.
+fn kind_title(kind: SourceKind) -> &'static str {
+    match kind {
+        SourceKind::Stream => "Stream",
+        SourceKind::Table => "Table",
+    }
+}
+
 fn literal_text(l: &Literal) -> String {
     match l {
         Literal::String(s) => s.clone(),
@@ -657,12 +665,13 @@ impl Engine {
                 kind_word(kind)
             )));
         }
-        if kind == SourceKind::Table {
-            return Err(EngineError::NotSupported("tables".into()));
-        }
         if let Some(existing) = self.state.lock().metastore.source(name).cloned() {
             if if_not_exists {
-                return Ok(status_entity(text, "Stream already exists", None));
+                return Ok(status_entity(
+                    text,
+                    &format!("{} already exists", kind_title(kind)),
+                    None,
+                ));
             }
             if !or_replace {
                 return Err(EngineError::Statement(format!(
@@ -854,6 +863,12 @@ impl Engine {
                 .collect();
             cols.splice(0..0, keys);
         }
+        // A table is the latest value per key, so it needs one.
+        if kind == SourceKind::Table && !cols.iter().any(|c| c.role == ColumnRole::Key) {
+            return Err(EngineError::Statement(
+                "Tables require a PRIMARY KEY. Please define the PRIMARY KEY.".into(),
+            ));
+        }
         let timestamp = match with.string("TIMESTAMP") {
             Some(col) => {
                 let col = col.to_ascii_uppercase();
@@ -903,7 +918,11 @@ impl Engine {
             .metastore
             .sources
             .insert(name.to_string(), Arc::new(source));
-        Ok(status_entity(text, "Stream created", None))
+        Ok(status_entity(
+            text,
+            &format!("{} created", kind_title(kind)),
+            None,
+        ))
     }
 
     /// Builds the key and value formats of a source. `register` is true for
@@ -1017,22 +1036,30 @@ impl Engine {
         session: &Session,
     ) -> Result<Json, EngineError> {
         let aggregating = crate::aggregate::is_aggregate(query, &self.aggregates);
-        match (kind, aggregating) {
-            (SourceKind::Stream, true) => {
-                return Err(EngineError::Statement(
-                    "Invalid result type. Your SELECT query produces a TABLE. Please use CREATE TABLE AS SELECT statement instead.".into(),
-                ))
-            }
-            (SourceKind::Table, false) => {
-                return Err(EngineError::NotSupported(
-                    "CREATE TABLE AS SELECT without GROUP BY".into(),
-                ))
-            }
-            _ => {}
+        // An aggregation, or any query over a table, produces a table.
+        let over_table = {
+            let state = self.state.lock();
+            crate::plan::single_source(query, &state.metastore)
+                .is_ok_and(|(source, _, _)| source.kind == SourceKind::Table)
+        };
+        let produces = if aggregating || over_table {
+            SourceKind::Table
+        } else {
+            SourceKind::Stream
+        };
+        if produces != kind {
+            let word = kind_word(produces).to_ascii_uppercase();
+            return Err(EngineError::Statement(format!(
+                "Invalid result type. Your SELECT query produces a {word}. Please use CREATE {word} AS SELECT statement instead."
+            )));
         }
         if let Some(existing) = self.state.lock().metastore.source(name).cloned() {
             if if_not_exists {
-                return Ok(status_entity(text, "Stream already exists", None));
+                return Ok(status_entity(
+                    text,
+                    &format!("{} already exists", kind_title(kind)),
+                    None,
+                ));
             }
             if !or_replace {
                 return Err(EngineError::Statement(format!(
@@ -1434,6 +1461,7 @@ impl Engine {
             .collect();
         let topic = &query.decoder.source.topic;
         let tapping = self.output_tap.lock().is_some();
+        let over_table = query.decoder.source.kind == SourceKind::Table;
         let mut consumed = 0;
         for (partition, offset) in positions {
             let fetched = self
@@ -1450,6 +1478,10 @@ impl Engine {
             for record in &fetched.records {
                 next = record.offset + 1;
                 consumed += 1;
+                // A table row without a key has no identity: Kafka Streams drops it.
+                if over_table && record.key.is_none() {
+                    continue;
+                }
                 let decoded = match query.decoder.decode(record) {
                     Ok(d) => d,
                     Err(e) => {
