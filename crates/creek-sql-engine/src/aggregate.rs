@@ -161,8 +161,11 @@ pub fn plan_aggregate(
 ) -> Result<AggregatePlan, EngineError> {
     let statement = |m: String| EngineError::Statement(m);
     let (source, _, alias) = single_source(query, metastore)?;
-    if source.kind == SourceKind::Table {
-        return Err(EngineError::NotSupported("aggregations over tables".into()));
+    let over_table = source.kind == SourceKind::Table;
+    if over_table && query.window.is_some() {
+        return Err(statement(
+            "Windowed aggregations are only supported on streams, not on tables.".into(),
+        ));
     }
     let scope = source_scope(&source, &alias);
     let ctx = CompileContext {
@@ -308,6 +311,36 @@ pub fn plan_aggregate(
         Some(h) => Some(rewrite(h)?),
         None => None,
     };
+    // A table's rows are replaced and deleted, so every aggregate must be
+    // able to take a row back out.
+    if over_table {
+        let mut names: Vec<String> = Vec::new();
+        for (call, expr) in calls.iter().zip(&call_exprs) {
+            if call.function.undo.is_none() {
+                if let Expr::Function { name, .. } = expr {
+                    let name = name.to_ascii_uppercase();
+                    if !names.contains(&name) {
+                        names.push(name);
+                    }
+                }
+            }
+        }
+        if let Some((last, rest)) = names.split_last() {
+            let list = if rest.is_empty() {
+                last.clone()
+            } else {
+                format!("{} and {last}", rest.join(", "))
+            };
+            let word = if rest.is_empty() {
+                "function"
+            } else {
+                "functions"
+            };
+            return Err(statement(format!(
+                "The aggregation {word} {list} cannot be applied to a table source, only to a stream source."
+            )));
+        }
+    }
 
     let group_scope = {
         let mut s = Scope::default();
@@ -449,11 +482,30 @@ struct GroupState {
     rowtime: i64,
 }
 
+/// What one input row adds to its group: the grouping key and the
+/// aggregate calls' argument values.
+#[derive(Clone)]
+struct Contribution {
+    identity: String,
+    key: Vec<Value>,
+    args: Vec<Vec<Value>>,
+}
+
+/// Which way a contribution goes into a group.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Add,
+    /// A table row replaced or deleted: its old values come back out.
+    Undo,
+}
+
 /// The running state of one aggregation.
 pub struct Aggregator {
     pub plan: AggregatePlan,
     pub log: Arc<ProcessingLog>,
     pub query_id: String,
+    /// Positions of the source's key columns in its rows (table sources).
+    source_key: Vec<usize>,
     state: Mutex<AggregatorState>,
 }
 
@@ -464,6 +516,10 @@ struct AggregatorState {
     stream_time: i64,
     /// Groups changed since the last changelog batch.
     dirty: HashSet<(String, i64)>,
+    /// A table source's current rows, by source key, as what each
+    /// contributes (`None`: filtered out), so an update or delete can take
+    /// the old values back out. Rebuilt from the source topic on restart.
+    table_rows: HashMap<String, Option<Contribution>>,
 }
 
 /// The changelog record key holding the input positions.
@@ -476,14 +532,27 @@ fn key_identity(values: &[Value]) -> String {
 
 impl Aggregator {
     pub fn new(plan: AggregatePlan, log: Arc<ProcessingLog>, query_id: String) -> Aggregator {
+        let source_key = if plan.source.kind == SourceKind::Table {
+            plan.source
+                .columns
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.role == crate::metastore::ColumnRole::Key)
+                .map(|(i, _)| i)
+                .collect()
+        } else {
+            Vec::new()
+        };
         Aggregator {
             plan,
             log,
             query_id,
+            source_key,
             state: Mutex::new(AggregatorState {
                 groups: HashMap::new(),
                 stream_time: i64::MIN,
                 dirty: HashSet::new(),
+                table_rows: HashMap::new(),
             }),
         }
     }
@@ -492,24 +561,33 @@ impl Aggregator {
         self.log.error(&self.query_id, &message);
     }
 
+    fn over_table(&self) -> bool {
+        self.plan.source.kind == SourceKind::Table
+    }
+
     /// Folds one input row in; returns the changed rows of the result table.
     pub fn apply(&self, row: &[Value], rowtime: i64, value_is_null: bool) -> Vec<ResultRow> {
-        // A stream's tombstone carries no row to aggregate.
-        if value_is_null {
-            return Vec::new();
-        }
-        let out = self.fold(row, rowtime);
+        let out = if self.over_table() {
+            self.fold_table_row(row, rowtime, value_is_null)
+        } else if value_is_null {
+            // A stream's tombstone carries no row to aggregate.
+            Vec::new()
+        } else {
+            self.fold(row, rowtime)
+        };
         for e in creek_sql::expr::take_errors() {
             self.error(format!("Error computing expression: {e}"));
         }
         out
     }
 
-    fn fold(&self, row: &[Value], rowtime: i64) -> Vec<ResultRow> {
+    /// The filter, grouping key and arguments of one row; `None` when the
+    /// row does not count (filtered out, or a NULL grouping key).
+    fn contribution(&self, row: &[Value]) -> Option<Contribution> {
         let plan = &self.plan;
         if let Some(filter) = &plan.filter {
             if !matches!(filter.eval(row), Ok(Value::Boolean(true))) {
-                return Vec::new();
+                return None;
             }
         }
         let mut key = Vec::with_capacity(plan.group_by.len());
@@ -520,12 +598,12 @@ impl Aggregator {
                     self.error(
                         "Failed to generate group by key: a grouping expression is null".into(),
                     );
-                    return Vec::new();
+                    return None;
                 }
                 Ok(v) => key.push(v),
                 Err(e) => {
                     self.error(format!("Error computing GROUP BY expression: {e}"));
-                    return Vec::new();
+                    return None;
                 }
             }
         }
@@ -539,7 +617,18 @@ impl Aggregator {
                     .collect()
             })
             .collect();
-        let identity = key_identity(&key);
+        Some(Contribution {
+            identity: key_identity(&key),
+            key,
+            args,
+        })
+    }
+
+    fn fold(&self, row: &[Value], rowtime: i64) -> Vec<ResultRow> {
+        let plan = &self.plan;
+        let Some(c) = self.contribution(row) else {
+            return Vec::new();
+        };
         let mut state = self.state.lock();
         state.stream_time = state.stream_time.max(rowtime);
         let windows: Vec<(i64, i64)> = match &plan.window {
@@ -554,40 +643,9 @@ impl Aggregator {
         };
         let mut out = Vec::new();
         for (start, end) in windows {
-            state.dirty.insert((identity.clone(), start));
-            let group = state
-                .groups
-                .entry((identity.clone(), start))
-                .or_insert_with(|| GroupState {
-                    key: key.clone(),
-                    aggregates: plan
-                        .aggregates
-                        .iter()
-                        .map(|c| (c.function.init)())
-                        .collect(),
-                    rowtime,
-                });
-            group.rowtime = group.rowtime.max(rowtime);
-            for ((call, state), args) in plan
-                .aggregates
-                .iter()
-                .zip(group.aggregates.iter_mut())
-                .zip(&args)
-            {
-                let current = std::mem::replace(state, Value::Null);
-                *state = match (call.function.aggregate)(args, current) {
-                    Ok(next) => next,
-                    Err(e) => {
-                        self.error(format!("Error computing aggregate: {e}"));
-                        (call.function.init)()
-                    }
-                };
-            }
-            if plan.emit_final {
-                continue;
-            }
             let window = plan.window.map(|_| (start, end));
-            if let Some(r) = self.result(group, window) {
+            let steps = [(Step::Add, &c.args)];
+            if let Some(r) = self.update_group(&mut state, &c, start, window, rowtime, &steps) {
                 out.push(r);
             }
         }
@@ -595,6 +653,135 @@ impl Aggregator {
             out.extend(self.close_windows(&mut state));
         }
         out
+    }
+
+    /// A table source's row replaced (or deleted, `value_is_null`): its old
+    /// contribution comes out of its group and the new one goes in, one
+    /// result when the group stays the same, else the old group's first.
+    fn fold_table_row(&self, row: &[Value], rowtime: i64, value_is_null: bool) -> Vec<ResultRow> {
+        let source_key: Vec<Value> = self
+            .source_key
+            .iter()
+            .map(|i| row.get(*i).cloned().unwrap_or(Value::Null))
+            .collect();
+        let new = if value_is_null {
+            None
+        } else {
+            self.contribution(row)
+        };
+        let mut state = self.state.lock();
+        state.stream_time = state.stream_time.max(rowtime);
+        let old = if value_is_null {
+            state.table_rows.remove(&key_identity(&source_key))
+        } else {
+            state
+                .table_rows
+                .insert(key_identity(&source_key), new.clone())
+        }
+        .flatten();
+        let unwindowed = i64::MIN;
+        let mut out = Vec::new();
+        match (old, new) {
+            (Some(old), Some(new)) if old.identity == new.identity => {
+                let steps = [(Step::Undo, &old.args), (Step::Add, &new.args)];
+                out.extend(self.update_group(&mut state, &new, unwindowed, None, rowtime, &steps));
+            }
+            (old, new) => {
+                if let Some(old) = old {
+                    let steps = [(Step::Undo, &old.args)];
+                    out.extend(self.update_group(&mut state, &old, unwindowed, None, rowtime, &steps));
+                }
+                if let Some(new) = new {
+                    let steps = [(Step::Add, &new.args)];
+                    out.extend(self.update_group(&mut state, &new, unwindowed, None, rowtime, &steps));
+                }
+            }
+        }
+        out
+    }
+
+    /// Rebuilds a table source's row memory from its topic on restart,
+    /// without touching the groups (the changelog already holds them).
+    pub fn remember_table_row(&self, row: &[Value], value_is_null: bool) {
+        let source_key: Vec<Value> = self
+            .source_key
+            .iter()
+            .map(|i| row.get(*i).cloned().unwrap_or(Value::Null))
+            .collect();
+        let identity = key_identity(&source_key);
+        let contribution = (!value_is_null).then(|| self.contribution(row));
+        let mut state = self.state.lock();
+        match contribution {
+            None => {
+                state.table_rows.remove(&identity);
+            }
+            Some(c) => {
+                state.table_rows.insert(identity, c);
+            }
+        }
+    }
+
+    /// Applies `steps` (argument values in or out) to a contribution's group (window `start`),
+    /// creating the group if needed; returns the group's new result row
+    /// (none under EMIT FINAL, or when HAVING rejected it before and still does).
+    fn update_group(
+        &self,
+        state: &mut AggregatorState,
+        c: &Contribution,
+        start: i64,
+        window: Option<(i64, i64)>,
+        rowtime: i64,
+        steps: &[(Step, &Vec<Vec<Value>>)],
+    ) -> Option<ResultRow> {
+        let plan = &self.plan;
+        let id = (c.identity.clone(), start);
+        state.dirty.insert(id.clone());
+        let existed = state.groups.contains_key(&id);
+        let group = state.groups.entry(id).or_insert_with(|| GroupState {
+            key: c.key.clone(),
+            aggregates: plan
+                .aggregates
+                .iter()
+                .map(|c| (c.function.init)())
+                .collect(),
+            rowtime,
+        });
+        // HAVING filters the result table: a group leaves it (tombstone) only
+        // if its previous result was in it.
+        let was_in = existed && plan.having.is_some() && self.passes_having(group, window);
+        group.rowtime = group.rowtime.max(rowtime);
+        for (step, step_args) in steps {
+            for ((call, state), args) in plan
+                .aggregates
+                .iter()
+                .zip(group.aggregates.iter_mut())
+                .zip(step_args.iter())
+            {
+                let current = std::mem::replace(state, Value::Null);
+                let next = match step {
+                    Step::Add => (call.function.aggregate)(args, current),
+                    Step::Undo => match &call.function.undo {
+                        Some(undo) => undo(args, current),
+                        None => Err("the aggregate cannot undo".into()),
+                    },
+                };
+                *state = match next {
+                    Ok(next) => next,
+                    Err(e) => {
+                        self.error(format!("Error computing aggregate: {e}"));
+                        (call.function.init)()
+                    }
+                };
+            }
+        }
+        if plan.emit_final {
+            return None;
+        }
+        let result = self.result(group, window)?;
+        if result.value.is_none() && !was_in && plan.having.is_some() {
+            return None;
+        }
+        Some(result)
     }
 
     /// EMIT FINAL: the results of the windows the stream time has closed
@@ -615,8 +802,12 @@ impl Aggregator {
         let mut out = Vec::new();
         for id in closed {
             if let Some(group) = state.groups.remove(&id) {
+                // Nothing of the window was emitted before, so a row HAVING
+                // rejects needs no tombstone.
                 if let Some(r) = self.result(&group, Some((id.1, id.1 + w.size))) {
-                    out.push(r);
+                    if r.value.is_some() {
+                        out.push(r);
+                    }
                 }
                 state.dirty.insert(id);
             }
@@ -624,13 +815,13 @@ impl Aggregator {
         out
     }
 
-    /// The output row of a group: the projection, or a tombstone when HAVING
-    /// rejects the group (the result table drops the row).
-    fn result(&self, group: &GroupState, window: Option<(i64, i64)>) -> Option<ResultRow> {
-        let plan = &self.plan;
+    /// The row HAVING and the projection see: grouping values, aggregate
+    /// results, then WINDOWSTART, WINDOWEND and ROWTIME.
+    fn group_row(&self, group: &GroupState, window: Option<(i64, i64)>) -> Vec<Value> {
         let mut row: Vec<Value> = group.key.clone();
         row.extend(
-            plan.aggregates
+            self.plan
+                .aggregates
                 .iter()
                 .zip(&group.aggregates)
                 .map(|(c, s)| (c.function.map)(s)),
@@ -640,6 +831,25 @@ impl Aggregator {
             row.push(Value::Bigint(end));
         }
         row.push(Value::Bigint(group.rowtime));
+        row
+    }
+
+    fn having_accepts(&self, group_row: &[Value]) -> bool {
+        match &self.plan.having {
+            None => true,
+            Some(h) => matches!(h.eval(group_row), Ok(Value::Boolean(true))),
+        }
+    }
+
+    fn passes_having(&self, group: &GroupState, window: Option<(i64, i64)>) -> bool {
+        self.having_accepts(&self.group_row(group, window))
+    }
+
+    /// The output row of a group: the projection, or a tombstone when HAVING
+    /// rejects the group (the result table drops the row).
+    fn result(&self, group: &GroupState, window: Option<(i64, i64)>) -> Option<ResultRow> {
+        let plan = &self.plan;
+        let row = self.group_row(group, window);
         let eval = |e: &CompiledExpr| match e.eval(&row) {
             Ok(v) => v,
             Err(err) => {
@@ -655,10 +865,7 @@ impl Aggregator {
             .filter(|(p, _)| p.is_key)
             .map(|(_, v)| v.clone())
             .collect();
-        let passes = match &plan.having {
-            None => true,
-            Some(h) => matches!(h.eval(&row), Ok(Value::Boolean(true))),
-        };
+        let passes = self.having_accepts(&row);
         let value = passes.then(|| {
             plan.projection
                 .iter()

@@ -1352,6 +1352,10 @@ impl Engine {
                 // The changelog holds the state and the input positions it
                 // accounts for; they win over the group's committed offsets.
                 if let Some(restored) = self.restore_state(&query_id, &aggregator).await? {
+                    if input.kind == SourceKind::Table {
+                        self.restore_table_rows(&decoder, &aggregator, &restored)
+                            .await?;
+                    }
                     positions.extend(restored);
                 }
                 QueryLogic::Aggregate(Box::new(aggregator))
@@ -1413,6 +1417,50 @@ impl Engine {
         aggregator
             .restore(records)
             .map_err(|e| EngineError::Statement(format!("Cannot restore {query_id}: {e}")))
+    }
+
+    /// An aggregation over a table remembers each table row to take it back
+    /// out on update; the source topic up to the restored positions is
+    /// exactly that memory, so it is read back rather than kept twice.
+    async fn restore_table_rows(
+        &self,
+        decoder: &SourceDecoder,
+        aggregator: &crate::aggregate::Aggregator,
+        positions: &BTreeMap<i32, i64>,
+    ) -> Result<(), EngineError> {
+        let topic = &decoder.source.topic;
+        for (partition, end) in positions {
+            let mut offset = self
+                .log
+                .list_offset(topic, *partition, OffsetSpec::Earliest)
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or(0);
+            while offset < *end {
+                let fetched = self
+                    .log
+                    .fetch(topic, *partition, offset, 4 << 20, Duration::ZERO)
+                    .await
+                    .map_err(|e| EngineError::Log(e.to_string()))?;
+                if fetched.records.is_empty() {
+                    break;
+                }
+                for record in fetched.records {
+                    if record.offset >= *end {
+                        break;
+                    }
+                    offset = record.offset + 1;
+                    if record.key.is_none() {
+                        continue;
+                    }
+                    if let Ok(decoded) = decoder.decode(&record) {
+                        aggregator.remember_table_row(&decoded.row, decoded.value_is_null);
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     pub fn query_group(&self, query_id: &str) -> String {
