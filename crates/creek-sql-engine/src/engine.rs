@@ -149,6 +149,8 @@ pub struct Engine {
     pub output_tap: Mutex<Option<Vec<(String, ProducerRecord)>>>,
     /// Statements are recorded in the command topic (after [`Engine::recover`]).
     durable: AtomicBool,
+    /// Materialized tables for pull queries, by table name, built on first use.
+    views: Mutex<HashMap<String, Arc<tokio::sync::Mutex<crate::views::TableView>>>>,
 }
 
 /// Statements that change what the engine knows or runs, kept in the command topic.
@@ -379,6 +381,7 @@ impl Engine {
             }),
             output_tap: Mutex::new(None),
             durable: AtomicBool::new(false),
+            views: Mutex::new(HashMap::new()),
         })
     }
 
@@ -397,6 +400,39 @@ impl Engine {
             topic: topic.to_string(),
             is_key,
         }
+    }
+
+    /// The materialized view of `table` for pull queries, caught up with
+    /// its topic. Only tables ksqlDB materializes are queryable: those a
+    /// query writes (CTAS) and source tables.
+    pub async fn table_view(
+        &self,
+        table: &Arc<DataSource>,
+    ) -> Result<Arc<tokio::sync::Mutex<crate::views::TableView>>, EngineError> {
+        if !table.is_sink && !table.read_only {
+            let name = &table.name;
+            return Err(EngineError::Statement(format!(
+                "The `{name}` table isn't queryable. To derive a queryable table, you can do 'CREATE TABLE QUERYABLE_{name} AS SELECT * FROM {name}'. See https://cnfl.io/queries for more info.\nAdd EMIT CHANGES if you intended to issue a push query."
+            )));
+        }
+        let existing = self.views.lock().get(&table.name).cloned();
+        let view = match existing {
+            // A table dropped and created again gets a new view.
+            Some(v) if Arc::ptr_eq(&v.lock().await.table, table) => v,
+            _ => {
+                let (key, value) = self.build_formats(table, false).await?;
+                let decoder = SourceDecoder::new(table.clone(), key, value, &self.functions)
+                    .map_err(EngineError::Statement)?;
+                let view = Arc::new(tokio::sync::Mutex::new(crate::views::TableView::new(
+                    table.clone(),
+                    decoder,
+                )));
+                self.views.lock().insert(table.name.clone(), view.clone());
+                view
+            }
+        };
+        view.lock().await.catch_up(self.log.as_ref()).await?;
+        Ok(view)
     }
 
     /// Substitutes `${name}` variables in statement text.
@@ -1039,8 +1075,11 @@ impl Engine {
         // An aggregation, or any query over a table, produces a table.
         let over_table = {
             let state = self.state.lock();
-            crate::plan::single_source(query, &state.metastore)
-                .is_ok_and(|(source, _, _)| source.kind == SourceKind::Table)
+            match crate::plan::single_source(query, &state.metastore) {
+                Ok((source, _, _)) => source.kind == SourceKind::Table,
+                Err(e @ EngineError::NotSupported(_)) => return Err(e),
+                Err(_) => false,
+            }
         };
         let produces = if aggregating || over_table {
             SourceKind::Table
@@ -1711,6 +1750,21 @@ impl Engine {
             .source(target)
             .cloned()
             .ok_or_else(|| EngineError::Statement(format!("{target} does not exist.")))?;
+        if sink.kind == SourceKind::Table {
+            return Err(EngineError::Statement(format!(
+                "INSERT INTO can only be used to insert into a stream. {target} is a table."
+            )));
+        }
+        let produces_table = crate::aggregate::is_aggregate(query, &self.aggregates) || {
+            let state = self.state.lock();
+            crate::plan::single_source(query, &state.metastore)
+                .is_ok_and(|(source, _, _)| source.kind == SourceKind::Table)
+        };
+        if produces_table {
+            return Err(EngineError::Statement(format!(
+                "Incompatible data sink and query result. Data sink ({target}) type is STREAM but select query result is TABLE."
+            )));
+        }
         if sink.read_only {
             return Err(EngineError::Statement(format!(
                 "Cannot insert into read-only {}: {target}",
@@ -2027,6 +2081,7 @@ impl Engine {
             source
         };
         self.state.lock().metastore.sources.remove(name);
+        self.views.lock().remove(name);
         if delete_topic {
             let _ = self.log.delete_topic(&source.topic).await;
             if let Some(registry) = &self.registry {

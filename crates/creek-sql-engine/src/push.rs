@@ -6,11 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use creek_log::OffsetSpec;
-use creek_sql::ast::{Emit, Query, Relation};
+use creek_sql::ast::{Emit, Query, Relation, SourceKind};
+use creek_sql::value::Value;
 
 use crate::engine::{Engine, Session};
 use crate::format::value_to_json;
-use crate::plan::plan_stream_query;
+use crate::metastore::DataSource;
+use crate::plan::{plan_stream_query, plan_stream_query_with};
 use crate::query::{Projector, SourceDecoder};
 use crate::EngineError;
 
@@ -24,6 +26,11 @@ pub struct PushQuery {
     pub limit: Option<u64>,
     /// A pull query (no `EMIT CHANGES`): the channel closes at the end of the topic.
     pub pull: bool,
+    /// Which columns are the table's key (a pull query over a table marks them).
+    pub key_columns: Vec<bool>,
+    /// A pull query over a table's materialized view: ksqlDB sends no
+    /// completion message after its rows.
+    pub over_view: bool,
 }
 
 impl PushQuery {
@@ -32,7 +39,7 @@ impl PushQuery {
     pub fn final_message(&self, count: u64) -> Option<&'static str> {
         if self.limit.is_some_and(|l| count >= l) {
             Some("Limit Reached")
-        } else if self.pull {
+        } else if self.pull && !self.over_view {
             Some("Query Completed")
         } else {
             None
@@ -43,7 +50,15 @@ impl PushQuery {
     pub fn schema_text(&self) -> String {
         self.columns
             .iter()
-            .map(|(n, t)| format!("`{n}` {t}"))
+            .enumerate()
+            .map(|(i, (n, t))| {
+                let key = if self.key_columns.get(i) == Some(&true) {
+                    " KEY"
+                } else {
+                    ""
+                };
+                format!("`{n}` {t}{key}")
+            })
             .collect::<Vec<_>>()
             .join(", ")
     }
@@ -71,7 +86,7 @@ const PULL_HINT: &str =
     "See https://cnfl.io/queries for more info.\nAdd EMIT CHANGES if you intended to issue a push query.";
 
 /// What ksqlDB refuses in a pull query (no `EMIT CHANGES`).
-fn pull_restrictions(engine: &Engine, query: &Query, session: &Session) -> Result<(), EngineError> {
+fn pull_restrictions(query: &Query, session: &Session) -> Result<(), EngineError> {
     let refuse = |what: &str| {
         Err(EngineError::Statement(format!(
             "Pull queries don't support {what}. {PULL_HINT}"
@@ -101,13 +116,6 @@ fn pull_restrictions(engine: &Engine, query: &Query, session: &Session) -> Resul
         return Err(EngineError::Statement(format!(
             "LIMIT clause in pull queries is currently disabled. You can enable them by setting ksql.query.pull.limit.clause.enabled=true. {PULL_HINT}"
         )));
-    }
-    if let Relation::Source { name, .. } = &query.from {
-        if let Some(s) = engine.metastore().source(name) {
-            if s.kind == creek_sql::ast::SourceKind::Table {
-                return Err(EngineError::NotSupported("pull queries over tables".into()));
-            }
-        }
     }
     let disallowed = |text: String| -> Vec<&'static str> {
         let upper = text.to_ascii_uppercase();
@@ -159,7 +167,17 @@ pub async fn start(
 ) -> Result<PushQuery, EngineError> {
     let pull = !matches!(query.emit, Some(Emit::Changes));
     if pull {
-        pull_restrictions(engine, query, session)?;
+        pull_restrictions(query, session)?;
+        if let Relation::Source { name, .. } = &query.from {
+            let table = engine
+                .metastore()
+                .source(name)
+                .filter(|s| s.kind == SourceKind::Table)
+                .cloned();
+            if let Some(table) = table {
+                return pull_table(engine, query, &table).await;
+            }
+        }
     }
     let plan = plan_stream_query(query, &engine.metastore(), &engine.functions, None)?;
     let source = plan.source.clone();
@@ -306,5 +324,66 @@ pub async fn start(
         rows: rx,
         limit,
         pull,
+        key_columns: Vec::new(),
+        over_view: false,
+    })
+}
+
+/// A pull query over a table: the rows of its materialized view that pass
+/// the WHERE clause (a key lookup or a scan), projected.
+async fn pull_table(
+    engine: &Arc<Engine>,
+    query: &Query,
+    table: &Arc<DataSource>,
+) -> Result<PushQuery, EngineError> {
+    let view = engine.table_view(table).await?;
+    let view = view.lock().await;
+    let mut metastore = engine.metastore();
+    metastore
+        .sources
+        .insert(table.name.clone(), view.pull_source.clone());
+    let plan = plan_stream_query_with(query, &metastore, &engine.functions, None, true)?;
+    let query_id = transient_id(&table.name);
+    let columns: Vec<(String, String)> = plan
+        .projection
+        .iter()
+        .map(|p| (p.name.clone(), p.expr.ty.to_string()))
+        .collect();
+    let key_columns = plan.projection.iter().map(|p| p.is_key).collect();
+    let limit = plan.limit;
+    let rowtime_at = view.pull_source.columns.len();
+    let projector = Projector {
+        plan,
+        log: engine.processing_log.clone(),
+        query_id: query_id.clone(),
+    };
+    let mut rows = Vec::new();
+    for row in view.rows() {
+        if limit.is_some_and(|l| rows.len() as u64 >= l) {
+            break;
+        }
+        let rowtime = match row.get(rowtime_at) {
+            Some(Value::Bigint(t)) => *t,
+            _ => 0,
+        };
+        // A row the WHERE clause rejects comes back as a tombstone.
+        if let Some(result) = projector.apply(row, rowtime, false) {
+            if result.value.is_some() {
+                rows.push(result.projection.iter().map(value_to_json).collect());
+            }
+        }
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel(rows.len().max(1));
+    for row in rows {
+        let _ = tx.try_send(row);
+    }
+    Ok(PushQuery {
+        query_id,
+        columns,
+        rows: rx,
+        limit,
+        pull: true,
+        key_columns,
+        over_view: true,
     })
 }
