@@ -454,6 +454,9 @@ impl SinkEncoder {
         } else {
             None
         };
+        // Kafka Streams' windowed partitioner: all windows of a key go to
+        // the partition of the key itself.
+        let partition = partition_for(key.as_deref(), self.partitions);
         let key = match (key, self.window, row.window) {
             (Some(k), Some(kind), Some((start, end))) => Some(match kind {
                 crate::aggregate::WindowKind::Session => {
@@ -470,7 +473,6 @@ impl SinkEncoder {
                 .map_err(SinkError::Serialize)?,
             None => None,
         };
-        let partition = partition_for(key.as_deref(), self.partitions);
         Ok((
             partition,
             ProducerRecord {
