@@ -108,6 +108,23 @@ impl AggregatePlan {
     }
 }
 
+/// A WINDOW needs a GROUP BY; without aggregate calls ksqlDB says so first.
+pub fn check_window_has_group_by(
+    query: &Query,
+    aggregates: &AggregateRegistry,
+) -> Result<(), EngineError> {
+    let selects_aggregate = query.select.iter().any(|item| match item {
+        SelectItem::Expr { expr, .. } => calls_aggregate(expr, aggregates),
+        _ => false,
+    });
+    if query.group_by.is_empty() && query.window.is_some() && !selects_aggregate {
+        return Err(EngineError::Statement(
+            "WINDOW clause requires a GROUP BY clause.".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Whether a query aggregates (GROUP BY, WINDOW, HAVING or an aggregate call).
 pub fn is_aggregate(query: &Query, aggregates: &AggregateRegistry) -> bool {
     if !query.group_by.is_empty() || query.window.is_some() || query.having.is_some() {
@@ -120,11 +137,16 @@ pub fn is_aggregate(query: &Query, aggregates: &AggregateRegistry) -> bool {
 }
 
 fn calls_aggregate(expr: &Expr, aggregates: &AggregateRegistry) -> bool {
-    let mut found = false;
+    first_aggregate(expr, aggregates).is_some()
+}
+
+/// The upper-case name of the first aggregate function `expr` calls.
+fn first_aggregate(expr: &Expr, aggregates: &AggregateRegistry) -> Option<String> {
+    let mut found = None;
     let _ = expr.rewrite(&mut |e| -> Result<Option<Expr>, ()> {
         if let Expr::Function { name, .. } = e {
-            if aggregates.get(name).is_some() {
-                found = true;
+            if found.is_none() && aggregates.get(name).is_some() {
+                found = Some(name.to_ascii_uppercase());
             }
         }
         Ok(None)
@@ -181,10 +203,23 @@ pub fn plan_aggregate(
             "EMIT FINAL is only supported for windowed aggregations.".into(),
         ));
     }
-    if query.group_by.is_empty() {
-        return Err(statement(
-            "not supported yet: aggregations without GROUP BY".into(),
-        ));
+    check_window_has_group_by(query, aggregates)?;
+    for item in &query.select {
+        if let SelectItem::Expr { expr, .. } = item {
+            let mut table_function = false;
+            let _ = expr.rewrite(&mut |e| -> Result<Option<Expr>, ()> {
+                if let Expr::Function { name, .. } = e {
+                    let name = name.to_ascii_uppercase();
+                    table_function |= name == "EXPLODE" || name == "CUBE_EXPLODE";
+                }
+                Ok(None)
+            });
+            if table_function {
+                return Err(statement(
+                    "Table functions cannot be used with aggregations.".into(),
+                ));
+            }
+        }
     }
     let window = match &query.window {
         None => None,
@@ -225,6 +260,11 @@ pub fn plan_aggregate(
     let group_exprs: Vec<Expr> = query.group_by.iter().map(unqualified).collect();
     let mut group_by = Vec::new();
     for g in &query.group_by {
+        if let Some(name) = first_aggregate(g, aggregates) {
+            return Err(statement(format!(
+                "GROUP BY does not support aggregate functions: {name} is an aggregate function."
+            )));
+        }
         group_by.push(compile(g, &scope, &ctx).map_err(statement)?);
     }
 
@@ -357,23 +397,24 @@ pub fn plan_aggregate(
         s.push(None, "ROWTIME", SqlType::Bigint);
         s
     };
-    let non_aggregate = |original: &Expr, e: String| -> EngineError {
-        if e.starts_with("Column '") {
-            statement(format!(
-                "Non-aggregate SELECT expression(s) not part of GROUP BY: {}\nEither add the column to the GROUP BY or remove it from the SELECT.",
-                original.to_string().replace('`', "")
-            ))
-        } else {
-            statement(e)
-        }
-    };
     let having = match (&having, &query.having) {
-        (Some(h), Some(original)) => {
+        (Some(h), Some(_)) => {
             let c = compile(h, &group_scope, &ctx).map_err(|e| {
                 if e.starts_with("Column '") {
+                    // ksqlDB names the source columns HAVING reads outside
+                    // the grouping and the aggregates.
+                    let mut columns: Vec<String> = Vec::new();
+                    let _ = h.rewrite(&mut |node| -> Result<Option<Expr>, ()> {
+                        if let Expr::Column { name, .. } = node {
+                            if !name.starts_with('$') && !columns.contains(name) {
+                                columns.push(name.clone());
+                            }
+                        }
+                        Ok(None)
+                    });
                     statement(format!(
                         "Non-aggregate HAVING expression not part of GROUP BY: {}",
-                        original.to_string().replace('`', "")
+                        columns.join(", ")
                     ))
                 } else {
                     statement(e)
@@ -398,6 +439,8 @@ pub fn plan_aggregate(
     let taken: Vec<String> = names.iter().flatten().cloned().collect();
     let mut namer = ColumnNamer::default();
     let mut projection = Vec::new();
+    // Select expressions that read source columns outside the grouping.
+    let mut non_aggregate: Vec<String> = Vec::new();
     for ((_, original, rewritten), name) in items.iter().zip(names) {
         let name = name.unwrap_or_else(|| namer.next(&taken));
         if RESERVED_COLUMNS.contains(&name.as_str())
@@ -407,8 +450,14 @@ pub fn plan_aggregate(
                 "Reserved column name in select: `{name}`. Please remove or alias the column."
             )));
         }
-        let expr =
-            compile(rewritten, &group_scope, &ctx).map_err(|e| non_aggregate(original, e))?;
+        let expr = match compile(rewritten, &group_scope, &ctx) {
+            Ok(expr) => expr,
+            Err(e) if e.starts_with("Column '") => {
+                non_aggregate.push(original.to_string().replace('`', ""));
+                continue;
+            }
+            Err(e) => return Err(statement(e)),
+        };
         if projection.iter().any(|p: &Projected| p.name == name) {
             return Err(statement(format!(
                 "Duplicate value columns found in schema: `{name}` {}",
@@ -420,6 +469,27 @@ pub fn plan_aggregate(
             expr,
             is_key: false,
         });
+    }
+    if calls.is_empty() && !group_by.is_empty() {
+        return Err(statement(
+            "GROUP BY requires aggregate functions in either the SELECT or HAVING clause.".into(),
+        ));
+    }
+    if !non_aggregate.is_empty() {
+        return Err(statement(format!(
+            "Non-aggregate SELECT expression(s) not part of GROUP BY: {}\nEither add the column(s) to the GROUP BY or remove them from the SELECT.",
+            non_aggregate.join(", ")
+        )));
+    }
+    // ksqlDB has no global aggregation: a table needs a key.
+    if query.group_by.is_empty() {
+        let call = call_exprs
+            .first()
+            .map(|e| e.to_string().replace('`', "").replace("(*)", "(ROWTIME)"))
+            .unwrap_or_default();
+        return Err(statement(format!(
+            "CREATE TABLE AS SELECT statement does not support aggregate function [{call}] without a GROUP BY clause."
+        )));
     }
     // The key: each grouping expression, as the select item that is exactly it.
     let mut missing = Vec::new();

@@ -1071,6 +1071,7 @@ impl Engine {
         text: &str,
         session: &Session,
     ) -> Result<Json, EngineError> {
+        crate::aggregate::check_window_has_group_by(query, &self.aggregates)?;
         let aggregating = crate::aggregate::is_aggregate(query, &self.aggregates);
         // An aggregation, or any query over a table, produces a table.
         let over_table = {

@@ -342,7 +342,17 @@ async fn pull_table(
     metastore
         .sources
         .insert(table.name.clone(), view.pull_source.clone());
-    let plan = plan_stream_query_with(query, &metastore, &engine.functions, None, true)?;
+    let plan = plan_stream_query_with(query, &metastore, &engine.functions, None, true)
+        .map_err(|e| match (e, &query.where_) {
+            // ksqlDB names the predicate it could not use.
+            (EngineError::Statement(m), Some(w)) if m.starts_with("Error in WHERE expression") => {
+                EngineError::Statement(format!(
+                    "{m}\nStatement: {}",
+                    w.to_string().replace('`', "")
+                ))
+            }
+            (e, _) => e,
+        })?;
     let query_id = transient_id(&table.name);
     let columns: Vec<(String, String)> = plan
         .projection
