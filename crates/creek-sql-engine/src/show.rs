@@ -295,7 +295,7 @@ async fn source_description(engine: &Engine, source: &DataSource, extended: bool
         .unwrap_or(0);
     json!({
         "name": source.name,
-        "windowType": null,
+        "windowType": source.window.map(|w| w.kind.name()),
         "readQueries": reads,
         "writeQueries": writes,
         "fields": fields_of(source),
@@ -439,7 +439,7 @@ async fn show(
                         "topic": s.topic,
                         "keyFormat": k,
                         "valueFormat": v,
-                        "isWindowed": false,
+                        "isWindowed": s.window.is_some(),
                     })
                 })
                 .collect();
@@ -747,7 +747,7 @@ async fn describe_connector(engine: &Engine, name: &str, text: &str) -> Result<J
         .filter(|s| topics.iter().any(|t| t.as_str() == Some(s.topic.as_str())))
         .map(|s| {
             let (k, v) = source_formats(s);
-            json!({"type": s.kind_name(), "name": s.name, "topic": s.topic, "keyFormat": k, "valueFormat": v, "isWindowed": false})
+            json!({"type": s.kind_name(), "name": s.name, "topic": s.topic, "keyFormat": k, "valueFormat": v, "isWindowed": s.window.is_some()})
         })
         .collect();
     Ok(json!({
