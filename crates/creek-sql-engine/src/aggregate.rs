@@ -173,13 +173,14 @@ fn duration_ms(d: &creek_sql::ast::Duration) -> i64 {
     crate::show::to_duration(d).as_millis() as i64
 }
 
-/// Plans an aggregation over a stream.
+/// Plans an aggregation for the sink `sink_name`, or for a transient push
+/// query (`None`).
 pub fn plan_aggregate(
     query: &Query,
     metastore: &Metastore,
     functions: &FunctionRegistry,
     aggregates: &AggregateRegistry,
-    sink_name: &str,
+    sink_name: Option<&str>,
 ) -> Result<AggregatePlan, EngineError> {
     let statement = |m: String| EngineError::Statement(m);
     let (source, _, alias) = single_source(query, metastore)?;
@@ -507,6 +508,20 @@ pub fn plan_aggregate(
             None => missing.push(g.to_string().replace('`', "")),
         }
     }
+    // A transient push query (no sink) prints its columns in SELECT order
+    // and needs no key in them.
+    let Some(sink_name) = sink_name else {
+        return Ok(AggregatePlan {
+            source,
+            filter,
+            group_by,
+            aggregates: calls,
+            window,
+            having,
+            projection,
+            emit_final: query.emit == Some(creek_sql::ast::Emit::Final),
+        });
+    };
     if !missing.is_empty() {
         let (word, list) = if missing.len() == 1 {
             ("expression", missing[0].clone())

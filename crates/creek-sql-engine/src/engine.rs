@@ -1150,7 +1150,7 @@ impl Engine {
                     &state.metastore,
                     &self.functions,
                     &self.aggregates,
-                    name,
+                    Some(name),
                 )?)
             } else {
                 let keyless = session

@@ -13,7 +13,9 @@ use crate::engine::{Engine, Session};
 use crate::format::value_to_json;
 use crate::metastore::DataSource;
 use crate::plan::{plan_stream_query, plan_stream_query_with};
-use crate::query::{Projector, SourceDecoder};
+use crate::aggregate::Aggregator;
+use crate::plan::Projected;
+use crate::query::{DecodedRow, Projector, ResultRow, SourceDecoder};
 use crate::EngineError;
 
 /// A running push query: its columns and a channel of rows.
@@ -158,6 +160,31 @@ fn pull_restrictions(query: &Query, session: &Session) -> Result<(), EngineError
     Ok(())
 }
 
+/// What a push query does with each record.
+enum PushLogic {
+    Project(Projector),
+    /// `GROUP BY`: every change of a group is printed.
+    Aggregate(Box<Aggregator>),
+}
+
+impl PushLogic {
+    fn query_id(&self) -> &str {
+        match self {
+            PushLogic::Project(p) => &p.query_id,
+            PushLogic::Aggregate(a) => &a.query_id,
+        }
+    }
+
+    fn apply(&self, decoded: &DecodedRow) -> Vec<ResultRow> {
+        match self {
+            // A stream's tombstone has nothing to print.
+            PushLogic::Project(_) if decoded.value_is_null => Vec::new(),
+            PushLogic::Project(p) => p.apply_all(&decoded.row, decoded.rowtime, false),
+            PushLogic::Aggregate(a) => a.apply(&decoded.row, decoded.rowtime, decoded.value_is_null),
+        }
+    }
+}
+
 /// Starts a push query (or, without `EMIT CHANGES`, a pull query over a stream).
 pub async fn start(
     engine: &Arc<Engine>,
@@ -179,23 +206,48 @@ pub async fn start(
             }
         }
     }
-    let plan = plan_stream_query(query, &engine.metastore(), &engine.functions, None)?;
-    let source = plan.source.clone();
+    let metastore = engine.metastore();
+    let (source, projection, logic): (_, Vec<Projected>, _) =
+        if crate::aggregate::is_aggregate(query, &engine.aggregates) {
+            let plan = crate::aggregate::plan_aggregate(
+                query,
+                &metastore,
+                &engine.functions,
+                &engine.aggregates,
+                None,
+            )?;
+            let query_id = transient_id(&plan.source.name);
+            (
+                plan.source.clone(),
+                plan.projection.clone(),
+                PushLogic::Aggregate(Box::new(Aggregator::new(
+                    plan,
+                    engine.processing_log.clone(),
+                    query_id,
+                ))),
+            )
+        } else {
+            let plan = plan_stream_query(query, &metastore, &engine.functions, None)?;
+            let query_id = transient_id(&plan.source.name);
+            (
+                plan.source.clone(),
+                plan.projection.clone(),
+                PushLogic::Project(Projector {
+                    plan,
+                    log: engine.processing_log.clone(),
+                    query_id,
+                }),
+            )
+        };
     let (key_fmt, value_fmt) = engine.build_formats(&source, false).await?;
     let decoder = SourceDecoder::new(source.clone(), key_fmt, value_fmt, &engine.functions)
         .map_err(EngineError::Statement)?;
-    let query_id = transient_id(&source.name);
-    let columns: Vec<(String, String)> = plan
-        .projection
+    let query_id = logic.query_id().to_string();
+    let columns: Vec<(String, String)> = projection
         .iter()
         .map(|p| (p.name.clone(), p.expr.ty.to_string()))
         .collect();
-    let limit = plan.limit;
-    let projector = Projector {
-        plan,
-        log: engine.processing_log.clone(),
-        query_id: query_id.clone(),
-    };
+    let limit = query.limit;
     let topic = source.topic.clone();
     let partitions = engine
         .log
@@ -260,7 +312,7 @@ pub async fn start(
                 let fetched = match fetched {
                     Ok(f) => f,
                     Err(e) => {
-                        tracing::warn!(query = %projector.query_id, "push query fetch failed: {e}");
+                        tracing::warn!(query = %logic.query_id(), "push query fetch failed: {e}");
                         return;
                     }
                 };
@@ -278,7 +330,7 @@ pub async fn start(
                         Ok(d) => d,
                         Err(e) => {
                             engine.processing_log.error(
-                                &projector.query_id,
+                                logic.query_id(),
                                 &format!(
                                     "Failed to deserialize record from {topic}-{partition}@{}: {e}",
                                     record.offset
@@ -287,22 +339,20 @@ pub async fn start(
                             continue;
                         }
                     };
-                    if decoded.value_is_null {
-                        continue;
-                    }
-                    let Some(row) =
-                        projector.apply(&decoded.row, decoded.rowtime, decoded.value_is_null)
-                    else {
-                        continue;
-                    };
-                    let json: Vec<serde_json::Value> =
-                        row.projection.iter().map(value_to_json).collect();
-                    if tx.send(json).await.is_err() {
-                        return;
-                    }
-                    sent += 1;
-                    if limit.is_some_and(|l| sent >= l) {
-                        return;
+                    for row in logic.apply(&decoded) {
+                        // Deletes and rows a table's filter drops are not printed.
+                        if row.value.is_none() {
+                            continue;
+                        }
+                        let json: Vec<serde_json::Value> =
+                            row.projection.iter().map(value_to_json).collect();
+                        if tx.send(json).await.is_err() {
+                            return;
+                        }
+                        sent += 1;
+                        if limit.is_some_and(|l| sent >= l) {
+                            return;
+                        }
                     }
                 }
             }
