@@ -28,6 +28,7 @@
 pub mod aggregate;
 pub mod engine;
 pub mod format;
+pub mod group_store;
 pub mod metastore;
 pub mod plan;
 pub mod processing_log;
