@@ -106,6 +106,13 @@ impl AggregatePlan {
     pub fn value(&self) -> impl Iterator<Item = &Projected> {
         self.projection.iter().filter(|p| !p.is_key)
     }
+
+    /// The expressions over the input row (HAVING and the projection see the
+    /// group row instead).
+    pub fn row_expressions(&self) -> impl Iterator<Item = &CompiledExpr> {
+        let args = self.aggregates.iter().flat_map(|c| &c.args);
+        self.filter.iter().chain(&self.group_by).chain(args)
+    }
 }
 
 /// A WINDOW needs a GROUP BY; without aggregate calls ksqlDB says so first.

@@ -99,15 +99,16 @@ impl SourceDecoder {
     /// Decodes only the value columns `plan` reads (a persistent query's
     /// sink never sees the others).
     pub fn read_only_used(&mut self, plan: &StreamPlan) {
+        let exprs = plan.projection.iter().chain(&plan.key).map(|p| &p.expr);
+        let tfs = plan.table_functions.iter().map(|tf| &tf.arg);
+        self.read_only(exprs.chain(&plan.filter).chain(tfs));
+    }
+
+    /// Decodes only the value columns these expressions over the source row read.
+    pub fn read_only<'a>(&mut self, exprs: impl IntoIterator<Item = &'a CompiledExpr>) {
         let mut used = Vec::new();
-        for p in plan.projection.iter().chain(&plan.key) {
-            p.expr.columns_read(&mut used);
-        }
-        if let Some(f) = &plan.filter {
-            f.columns_read(&mut used);
-        }
-        for tf in &plan.table_functions {
-            tf.arg.columns_read(&mut used);
+        for e in exprs {
+            e.columns_read(&mut used);
         }
         if let Some(TimestampColumn::Column(i) | TimestampColumn::Formatted(i, _)) = &self.timestamp
         {
