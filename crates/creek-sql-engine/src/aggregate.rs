@@ -19,6 +19,7 @@
 //! neither counting a row twice nor losing one.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -578,7 +579,6 @@ struct GroupState {
 /// aggregate calls' argument values.
 #[derive(Clone)]
 struct Contribution {
-    identity: String,
     key: Vec<Value>,
     args: Vec<Vec<Value>>,
 }
@@ -604,10 +604,10 @@ pub struct Aggregator {
 #[derive(Default)]
 struct AggregatorState {
     /// By grouping key (and window start).
-    groups: HashMap<(String, i64), GroupState>,
+    groups: HashMap<GroupId, GroupState>,
     stream_time: i64,
     /// Groups changed since the last changelog batch.
-    dirty: HashSet<(String, i64)>,
+    dirty: HashSet<GroupId>,
     /// A table source's current rows, by source key, as what each
     /// contributes (`None`: filtered out), so an update or delete can take
     /// the old values back out. Rebuilt from the source topic on restart.
@@ -619,9 +619,107 @@ struct AggregatorState {
 /// The changelog record key holding the input positions.
 const POSITIONS_KEY: &str = "__positions";
 
-/// A hashable identity of a grouping key's values.
+/// The text identity of a grouping key's values (the changelog's record key
+/// and the order EMIT FINAL closes a window's groups in) or of a table
+/// source row's key.
 fn key_identity(values: &[Value]) -> String {
     format!("{values:?}")
+}
+
+/// A group's identity in the state: its grouping values and window start
+/// (`i64::MIN` without a window). Values are the same exactly when their
+/// [`key_identity`] texts are (doubles by bits, every NaN alike), without
+/// formatting a text per input row.
+#[derive(Clone)]
+struct GroupId(Vec<Value>, i64);
+
+impl PartialEq for GroupId {
+    fn eq(&self, other: &GroupId) -> bool {
+        self.1 == other.1 && same_values(&self.0, &other.0)
+    }
+}
+
+impl Eq for GroupId {}
+
+impl Hash for GroupId {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.1.hash(state);
+        hash_values(&self.0, state);
+    }
+}
+
+/// Doubles compare by their bits (so -0.0 and 0.0 are two groups, as their
+/// texts are), with one NaN.
+fn double_bits(d: f64) -> u64 {
+    if d.is_nan() {
+        f64::NAN.to_bits()
+    } else {
+        d.to_bits()
+    }
+}
+
+fn same_values(a: &[Value], b: &[Value]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(a, b)| same_value(a, b))
+}
+
+fn same_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Double(x), Value::Double(y)) => double_bits(*x) == double_bits(*y),
+        // 1.0 and 1.00 are two groups.
+        (Value::Decimal(x), Value::Decimal(y)) => x.unscaled == y.unscaled && x.scale == y.scale,
+        (Value::Array(x), Value::Array(y)) => same_values(x, y),
+        (Value::Map(x), Value::Map(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y)
+                    .all(|((xk, xv), (yk, yv))| same_value(xk, yk) && same_value(xv, yv))
+        }
+        (Value::Struct(x), Value::Struct(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y)
+                    .all(|((xn, xv), (yn, yv))| xn == yn && same_value(xv, yv))
+        }
+        (Value::Double(_) | Value::Decimal(_), _)
+        | (Value::Array(_) | Value::Map(_) | Value::Struct(_), _) => false,
+        _ => a == b,
+    }
+}
+
+fn hash_values<H: Hasher>(values: &[Value], state: &mut H) {
+    values.len().hash(state);
+    for v in values {
+        hash_value(v, state);
+    }
+}
+
+fn hash_value<H: Hasher>(v: &Value, state: &mut H) {
+    std::mem::discriminant(v).hash(state);
+    match v {
+        Value::Null => {}
+        Value::Boolean(b) => b.hash(state),
+        Value::Int(i) | Value::Date(i) => i.hash(state),
+        Value::Bigint(i) | Value::Time(i) | Value::Timestamp(i) => i.hash(state),
+        Value::Double(d) => double_bits(*d).hash(state),
+        Value::Decimal(d) => (d.unscaled, d.scale).hash(state),
+        Value::String(s) => s.hash(state),
+        Value::Bytes(b) => b.hash(state),
+        Value::Array(items) => hash_values(items, state),
+        Value::Map(entries) => {
+            entries.len().hash(state);
+            for (k, v) in entries {
+                hash_value(k, state);
+                hash_value(v, state);
+            }
+        }
+        Value::Struct(fields) => {
+            fields.len().hash(state);
+            for (name, v) in fields {
+                name.hash(state);
+                hash_value(v, state);
+            }
+        }
+    }
 }
 
 impl Aggregator {
@@ -713,11 +811,7 @@ impl Aggregator {
                     .collect()
             })
             .collect();
-        Some(Contribution {
-            identity: key_identity(&key),
-            key,
-            args,
-        })
+        Some(Contribution { key, args })
     }
 
     fn fold(&self, row: &[Value], rowtime: i64) -> Vec<ResultRow> {
@@ -761,7 +855,7 @@ impl Aggregator {
                 state.next_close = state
                     .groups
                     .keys()
-                    .map(|(_, start)| start.saturating_add(w.size).saturating_add(w.grace))
+                    .map(|GroupId(_, start)| start.saturating_add(w.size).saturating_add(w.grace))
                     .min()
                     .unwrap_or(i64::MAX);
             }
@@ -778,10 +872,12 @@ impl Aggregator {
             return;
         };
         let stream_time = state.stream_time;
-        let closed: Vec<(String, i64)> = state
+        let closed: Vec<GroupId> = state
             .groups
             .keys()
-            .filter(|(_, start)| start.saturating_add(w.size).saturating_add(w.grace) <= stream_time)
+            .filter(|GroupId(_, start)| {
+                start.saturating_add(w.size).saturating_add(w.grace) <= stream_time
+            })
             .cloned()
             .collect();
         for id in closed {
@@ -817,18 +913,22 @@ impl Aggregator {
         let unwindowed = i64::MIN;
         let mut out = Vec::new();
         match (old, new) {
-            (Some(old), Some(new)) if old.identity == new.identity => {
+            (Some(old), Some(new)) if same_values(&old.key, &new.key) => {
                 let steps = [(Step::Undo, &old.args), (Step::Add, &new.args)];
                 out.extend(self.update_group(&mut state, &new, unwindowed, None, rowtime, &steps));
             }
             (old, new) => {
                 if let Some(old) = old {
                     let steps = [(Step::Undo, &old.args)];
-                    out.extend(self.update_group(&mut state, &old, unwindowed, None, rowtime, &steps));
+                    out.extend(
+                        self.update_group(&mut state, &old, unwindowed, None, rowtime, &steps),
+                    );
                 }
                 if let Some(new) = new {
                     let steps = [(Step::Add, &new.args)];
-                    out.extend(self.update_group(&mut state, &new, unwindowed, None, rowtime, &steps));
+                    out.extend(
+                        self.update_group(&mut state, &new, unwindowed, None, rowtime, &steps),
+                    );
                 }
             }
         }
@@ -869,8 +969,10 @@ impl Aggregator {
         steps: &[(Step, &Vec<Vec<Value>>)],
     ) -> Option<ResultRow> {
         let plan = &self.plan;
-        let id = (c.identity.clone(), start);
-        state.dirty.insert(id.clone());
+        let id = GroupId(c.key.clone(), start);
+        if !state.dirty.contains(&id) {
+            state.dirty.insert(id.clone());
+        }
         let existed = state.groups.contains_key(&id);
         let group = state.groups.entry(id).or_insert_with(|| GroupState {
             key: c.key.clone(),
@@ -925,15 +1027,15 @@ impl Aggregator {
         let Some(w) = self.plan.window else {
             return Vec::new();
         };
-        let mut closed: Vec<(String, i64)> = state
+        let mut closed: Vec<GroupId> = state
             .groups
             .keys()
-            .filter(|(_, start)| {
+            .filter(|GroupId(_, start)| {
                 start.saturating_add(w.size).saturating_add(w.grace) <= state.stream_time
             })
             .cloned()
             .collect();
-        closed.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+        closed.sort_by_cached_key(|id| (id.1, key_identity(&id.0)));
         let mut out = Vec::new();
         for id in closed {
             if let Some(group) = state.groups.remove(&id) {
@@ -1025,10 +1127,10 @@ impl Aggregator {
     /// state now accounts for.
     pub fn changelog(&self, positions: &BTreeMap<i32, i64>) -> Vec<ProducerRecord> {
         let mut state = self.state.lock();
-        let dirty: Vec<(String, i64)> = state.dirty.drain().collect();
+        let dirty: Vec<GroupId> = state.dirty.drain().collect();
         let mut out = Vec::with_capacity(dirty.len() + 1);
         for id in dirty {
-            let key = Some(Bytes::from(json!([id.0, id.1]).to_string()));
+            let key = Some(Bytes::from(json!([key_identity(&id.0), id.1]).to_string()));
             let Some(group) = state.groups.get(&id) else {
                 // A closed window: the tombstone drops it on restore.
                 out.push(ProducerRecord {
@@ -1073,13 +1175,17 @@ impl Aggregator {
         let plan = &self.plan;
         let mut state = self.state.lock();
         let mut positions = None;
+        // The changelog names groups by their text identity.
+        let mut restored: HashMap<(String, i64), GroupId> = HashMap::new();
         for r in records {
             let Some(k) = r.key else {
                 continue;
             };
             let Some(v) = r.value else {
                 if let Ok(id) = serde_json::from_slice::<(String, i64)>(&k) {
-                    state.groups.remove(&id);
+                    if let Some(id) = restored.remove(&id) {
+                        state.groups.remove(&id);
+                    }
                 }
                 continue;
             };
@@ -1118,8 +1224,10 @@ impl Aggregator {
                     .collect(),
             )?;
             let rowtime = v["rowtime"].as_i64().unwrap_or(0);
+            let group = GroupId(key.clone(), id.1);
+            restored.insert(id, group.clone());
             state.groups.insert(
-                id,
+                group,
                 GroupState {
                     key,
                     aggregates,
@@ -1220,6 +1328,40 @@ mod tests {
         // A record for a closed window is late: nothing changes.
         assert!(a.apply(&row("a"), 3, false).is_empty());
         assert_eq!(a.state.lock().groups.len(), 2);
+    }
+
+    #[test]
+    fn group_identities_agree_with_their_text() {
+        use creek_sql::value::Decimal;
+        let keys = [
+            vec![Value::string("M")],
+            vec![Value::string("F")],
+            vec![Value::Int(1)],
+            vec![Value::Bigint(1)],
+            vec![Value::Double(0.0)],
+            vec![Value::Double(-0.0)],
+            vec![Value::Double(f64::NAN)],
+            vec![Value::Double(-f64::NAN)],
+            vec![Value::Decimal(Decimal::new(10, 1))],
+            vec![Value::Decimal(Decimal::new(100, 2))],
+            vec![Value::Array(vec![Value::Null, Value::Int(2)])],
+            vec![Value::Array(vec![Value::Int(2), Value::Null])],
+            vec![Value::Struct(vec![("A".into(), Value::Int(1))])],
+            vec![Value::Struct(vec![("B".into(), Value::Int(1))])],
+            vec![Value::string("M"), Value::Int(1)],
+        ];
+        use std::hash::BuildHasher;
+        let state = std::collections::hash_map::RandomState::new();
+        for a in &keys {
+            for b in &keys {
+                let (x, y) = (GroupId(a.clone(), 0), GroupId(b.clone(), 0));
+                assert_eq!(x == y, key_identity(a) == key_identity(b), "{a:?} vs {b:?}");
+                if x == y {
+                    assert_eq!(state.hash_one(&x), state.hash_one(&y), "{a:?}");
+                }
+            }
+            assert!(GroupId(a.clone(), 0) != GroupId(a.clone(), 1));
+        }
     }
 
     #[test]
