@@ -47,6 +47,9 @@ pub struct SourceDecoder {
     width: usize,
     /// Value columns a query reads (`None`: all); the others may stay NULL.
     wanted: Option<Vec<bool>>,
+    /// The row is the key columns, then every value column in order (no
+    /// headers): decoded values move in as they are.
+    values_follow_keys: bool,
 }
 
 impl SourceDecoder {
@@ -83,8 +86,14 @@ impl SourceDecoder {
                 }
             }
         };
+        let values_follow_keys = headers.is_empty()
+            && value_positions
+                .iter()
+                .enumerate()
+                .all(|(i, p)| *p == key_count + i);
         Ok(SourceDecoder {
             wanted: None,
+            values_follow_keys,
             width: source.columns.len(),
             source,
             key,
@@ -143,9 +152,14 @@ impl SourceDecoder {
         };
         let mut row = Vec::with_capacity(self.width + 3);
         row.extend(keys);
-        row.resize(self.width, Value::Null);
-        for (pos, v) in self.value_positions.iter().zip(values) {
-            row[*pos] = v;
+        if self.values_follow_keys && row.len() == self.key_count {
+            row.extend(values.into_iter().take(self.value_positions.len()));
+            row.resize(self.width, Value::Null);
+        } else {
+            row.resize(self.width, Value::Null);
+            for (pos, v) in self.value_positions.iter().zip(values) {
+                row[*pos] = v;
+            }
         }
         for (pos, key) in &self.headers {
             row[*pos] = header_value(&record.headers, key.as_deref());
