@@ -1088,6 +1088,12 @@ impl Engine {
         text: &str,
         session: &Session,
     ) -> Result<Json, EngineError> {
+        if query.limit.is_some() {
+            return Err(EngineError::Statement(format!(
+                "CREATE {} AS SELECT statements don't support LIMIT clause.",
+                kind_word(kind).to_ascii_uppercase()
+            )));
+        }
         crate::aggregate::check_window_has_group_by(query, &self.aggregates)?;
         let aggregating = crate::aggregate::is_aggregate(query, &self.aggregates);
         // An aggregation, or any query over a table, produces a table.

@@ -35,6 +35,7 @@ pub mod group_store;
 pub mod metastore;
 pub mod plan;
 pub mod processing_log;
+pub mod pull;
 pub mod push;
 pub mod qtt;
 pub mod qtt_rest;

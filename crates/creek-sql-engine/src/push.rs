@@ -7,14 +7,12 @@ use std::time::Duration;
 
 use creek_log::OffsetSpec;
 use creek_sql::ast::{Emit, Query, Relation, SourceKind};
-use creek_sql::value::Value;
 
 use crate::aggregate::Aggregator;
 use crate::engine::{Engine, Session};
 use crate::format::value_to_json;
-use crate::metastore::DataSource;
+use crate::plan::plan_stream_query;
 use crate::plan::Projected;
-use crate::plan::{plan_stream_query, plan_stream_query_with};
 use crate::query::{DecodedRow, Projector, ResultRow, SourceDecoder};
 use crate::EngineError;
 
@@ -204,7 +202,7 @@ pub async fn start(
                 .filter(|s| s.kind == SourceKind::Table)
                 .cloned();
             if let Some(table) = table {
-                return pull_table(engine, query, &table).await;
+                return crate::pull::pull_table(engine, query, &table, session).await;
             }
         }
     }
@@ -378,75 +376,5 @@ pub async fn start(
         pull,
         key_columns: Vec::new(),
         over_view: false,
-    })
-}
-
-/// A pull query over a table: the rows of its materialized view that pass
-/// the WHERE clause (a key lookup or a scan), projected.
-async fn pull_table(
-    engine: &Arc<Engine>,
-    query: &Query,
-    table: &Arc<DataSource>,
-) -> Result<PushQuery, EngineError> {
-    let view = engine.table_view(table).await?;
-    let view = view.lock().await;
-    let mut metastore = engine.metastore();
-    metastore
-        .sources
-        .insert(table.name.clone(), view.pull_source.clone());
-    let plan = plan_stream_query_with(query, &metastore, &engine.functions, None, true).map_err(
-        |e| match (e, &query.where_) {
-            // ksqlDB names the predicate it could not use.
-            (EngineError::Statement(m), Some(w)) if m.starts_with("Error in WHERE expression") => {
-                EngineError::Statement(format!(
-                    "{m}\nStatement: {}",
-                    w.to_string().replace('`', "")
-                ))
-            }
-            (e, _) => e,
-        },
-    )?;
-    let query_id = transient_id(&table.name);
-    let columns: Vec<(String, String)> = plan
-        .projection
-        .iter()
-        .map(|p| (p.name.clone(), p.expr.ty.to_string()))
-        .collect();
-    let key_columns = plan.projection.iter().map(|p| p.is_key).collect();
-    let limit = plan.limit;
-    let rowtime_at = view.pull_source.columns.len();
-    let projector = Projector {
-        plan,
-        log: engine.processing_log.clone(),
-        query_id: query_id.clone(),
-    };
-    let mut rows = Vec::new();
-    for row in view.rows() {
-        if limit.is_some_and(|l| rows.len() as u64 >= l) {
-            break;
-        }
-        let rowtime = match row.get(rowtime_at) {
-            Some(Value::Bigint(t)) => *t,
-            _ => 0,
-        };
-        // A row the WHERE clause rejects comes back as a tombstone.
-        if let Some(result) = projector.apply(row, rowtime, false) {
-            if result.value.is_some() {
-                rows.push(result.projection.iter().map(value_to_json).collect());
-            }
-        }
-    }
-    let (tx, rx) = tokio::sync::mpsc::channel(rows.len().max(1));
-    for row in rows {
-        let _ = tx.try_send(row);
-    }
-    Ok(PushQuery {
-        query_id,
-        columns,
-        rows: rx,
-        limit,
-        pull: true,
-        key_columns,
-        over_view: true,
     })
 }

@@ -1,0 +1,431 @@
+//! Pull queries over tables: `SELECT … FROM table [WHERE …]` without EMIT.
+//!
+//! [`pull_table`] reads the table's materialized view
+//! ([`crate::views::TableView`]) and keeps the rows the WHERE clause accepts:
+//! a key lookup, a range or a scan, as current ksqlDB allows. Rows come in
+//! the view's order, except that `key IN (…)` lookups answer in the list's
+//! order, as ksqlDB looks each key up in turn.
+//!
+//! With `ksql.query.pull.table.scan.enabled=false` ksqlDB only runs what it
+//! can answer by key: [`check_key_lookup`] gives its errors for the rest.
+
+use std::sync::Arc;
+
+use creek_sql::ast::{BinaryOp, Expr, Query};
+use creek_sql::expr::{compile, CompileContext};
+use creek_sql::value::Value;
+
+use crate::engine::{Engine, Session};
+use crate::format::value_to_json;
+use crate::metastore::{ColumnRole, DataSource};
+use crate::plan::{plan_stream_query_with, source_scope};
+use crate::push::{transient_id, PushQuery};
+use crate::query::Projector;
+use crate::EngineError;
+
+/// A pull query over a table: the rows of its materialized view that pass
+/// the WHERE clause, projected.
+pub async fn pull_table(
+    engine: &Arc<Engine>,
+    query: &Query,
+    table: &Arc<DataSource>,
+    session: &Session,
+) -> Result<PushQuery, EngineError> {
+    let view = engine.table_view(table).await?;
+    let view = view.lock().await;
+    let disabled = |name: &str| {
+        session
+            .properties
+            .get(name)
+            .is_some_and(|v| v.eq_ignore_ascii_case("false"))
+    };
+    if disabled("ksql.query.pull.table.scan.enabled") {
+        check_key_lookup(
+            query.where_.as_ref(),
+            &view.pull_source,
+            !disabled("ksql.query.pull.range.scan.enabled"),
+        )
+        .map_err(EngineError::Statement)?;
+    }
+    let mut metastore = engine.metastore();
+    metastore
+        .sources
+        .insert(table.name.clone(), view.pull_source.clone());
+    let plan = plan_stream_query_with(query, &metastore, &engine.functions, None, true).map_err(
+        |e| match (e, &query.where_) {
+            // ksqlDB names the predicate it could not use.
+            (EngineError::Statement(m), Some(w)) if m.starts_with("Error in WHERE expression") => {
+                EngineError::Statement(format!(
+                    "{m}\nStatement: {}",
+                    w.to_string().replace('`', "")
+                ))
+            }
+            (e, _) => e,
+        },
+    )?;
+    let lookup_order = in_list_order(query, &view.pull_source, engine);
+    let query_id = transient_id(&table.name);
+    let columns: Vec<(String, String)> = plan
+        .projection
+        .iter()
+        .map(|p| (p.name.clone(), p.expr.ty.to_string()))
+        .collect();
+    let key_columns = plan.projection.iter().map(|p| p.is_key).collect();
+    let limit = plan.limit;
+    let rowtime_at = view.pull_source.columns.len();
+    let projector = Projector {
+        plan,
+        log: engine.processing_log.clone(),
+        query_id: query_id.clone(),
+    };
+    let mut rows: Vec<(usize, Vec<serde_json::Value>)> = Vec::new();
+    for row in view.rows() {
+        let rowtime = match row.get(rowtime_at) {
+            Some(Value::Bigint(t)) => *t,
+            _ => 0,
+        };
+        // A row the WHERE clause rejects comes back as a tombstone.
+        if let Some(result) = projector.apply(row, rowtime, false) {
+            if result.value.is_some() {
+                let order = lookup_order
+                    .iter()
+                    .position(|eq| matches!(eq.eval(row), Ok(Value::Boolean(true))))
+                    .unwrap_or(0);
+                rows.push((order, result.projection.iter().map(value_to_json).collect()));
+            }
+        }
+    }
+    // Stable: rows of one looked-up key keep the view's order.
+    rows.sort_by_key(|(order, _)| *order);
+    if let Some(l) = limit {
+        rows.truncate(l as usize);
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel(rows.len().max(1));
+    for (_, row) in rows {
+        let _ = tx.try_send(row);
+    }
+    Ok(PushQuery {
+        query_id,
+        columns,
+        rows: rx,
+        limit,
+        pull: true,
+        key_columns,
+        over_view: true,
+    })
+}
+
+/// For `WHERE key IN (a, b, …) [AND …]`: `key = a`, `key = b`, … compiled
+/// over the view's rows, so rows can be put in the list's order.
+fn in_list_order(
+    query: &Query,
+    source: &DataSource,
+    engine: &Engine,
+) -> Vec<creek_sql::expr::CompiledExpr> {
+    let Some(where_) = &query.where_ else {
+        return Vec::new();
+    };
+    let keys: Vec<&str> = own_keys(source);
+    let scope = source_scope(source, &source.name);
+    let metastore = engine.metastore();
+    let ctx = CompileContext {
+        functions: &engine.functions,
+        custom_types: &metastore.types,
+    };
+    let conjuncts = split(where_, BinaryOp::And);
+    // Only a lookup by the IN list alone answers in its order.
+    if conjuncts.iter().filter(|c| reads_column(c, &keys)).count() != 1 {
+        return Vec::new();
+    }
+    for conjunct in conjuncts {
+        let Expr::InList {
+            expr,
+            list,
+            negated: false,
+        } = conjunct
+        else {
+            continue;
+        };
+        let Expr::Column { name, .. } = expr.as_ref() else {
+            continue;
+        };
+        if !keys.contains(&name.as_str()) {
+            continue;
+        }
+        return list
+            .iter()
+            .filter_map(|item| {
+                let eq = Expr::Binary {
+                    op: BinaryOp::Eq,
+                    left: expr.clone(),
+                    right: Box::new(item.clone()),
+                };
+                compile(&eq, &scope, &ctx).ok()
+            })
+            .collect();
+    }
+    Vec::new()
+}
+
+/// The table's own key columns (not the window bounds a windowed table's
+/// view adds).
+fn own_keys(source: &DataSource) -> Vec<&str> {
+    source
+        .columns
+        .iter()
+        .filter(|c| c.role == ColumnRole::Key)
+        .map(|c| c.name.as_str())
+        .filter(|n| !matches!(*n, "WINDOWSTART" | "WINDOWEND"))
+        .collect()
+}
+
+/// `a OP b OP c` as `[a, b, c]`.
+fn split(e: &Expr, op: BinaryOp) -> Vec<&Expr> {
+    match e {
+        Expr::Binary { op: o, left, right } if *o == op => {
+            let mut out = split(left, op);
+            out.extend(split(right, op));
+            out
+        }
+        other => vec![other],
+    }
+}
+
+fn reads_a_column(e: &Expr) -> bool {
+    let mut found = false;
+    let _ = e.rewrite(&mut |node| -> Result<Option<Expr>, ()> {
+        found |= matches!(node, Expr::Column { .. });
+        Ok(None)
+    });
+    found
+}
+
+fn reads_column(e: &Expr, names: &[&str]) -> bool {
+    let mut found = false;
+    let _ = e.rewrite(&mut |node| -> Result<Option<Expr>, ()> {
+        if let Expr::Column { name, .. } = node {
+            found |= names.contains(&name.as_str());
+        }
+        Ok(None)
+    });
+    found
+}
+
+fn text(e: &Expr) -> String {
+    e.to_string().replace('`', "")
+}
+
+/// How a conjunct constrains a key column.
+enum KeyBound<'a> {
+    Equal(&'a str),
+    Range(&'a str),
+    NotEqual(&'a str),
+}
+
+/// What ksqlDB answers for a WHERE clause it cannot serve by key when table
+/// scans are disabled: every disjunct must pin the key (every key column
+/// with `=`, or one STRING key by range when range scans are on).
+pub fn check_key_lookup(
+    where_: Option<&Expr>,
+    source: &DataSource,
+    range_scans: bool,
+) -> Result<(), String> {
+    const NEEDS_SCAN: &str = "Query requires table scan to be enabled";
+    let Some(where_) = where_ else {
+        return Err(NEEDS_SCAN.into());
+    };
+    let keys = own_keys(source);
+    let disjuncts = split(where_, BinaryOp::Or);
+    for disjunct in &disjuncts {
+        let mut bounds: Vec<KeyBound> = Vec::new();
+        for conjunct in split(disjunct, BinaryOp::And) {
+            let bound = match conjunct {
+                Expr::Binary { op, left, right }
+                    if matches!(
+                        op,
+                        BinaryOp::Eq
+                            | BinaryOp::Neq
+                            | BinaryOp::Lt
+                            | BinaryOp::Le
+                            | BinaryOp::Gt
+                            | BinaryOp::Ge
+                    ) =>
+                {
+                    let key_side = |e: &Expr| match e {
+                        Expr::Column { name, .. } if keys.contains(&name.as_str()) => {
+                            Some(keys[keys.iter().position(|k| *k == name).unwrap_or(0)])
+                        }
+                        _ => None,
+                    };
+                    let (key, other) = match (key_side(left), key_side(right)) {
+                        (Some(k), _) => (k, right.as_ref()),
+                        (None, Some(k)) => (k, left.as_ref()),
+                        (None, None) => {
+                            if reads_column(conjunct, &keys) {
+                                return Err(
+                                    "A comparison must directly reference a key column.".into()
+                                );
+                            }
+                            continue;
+                        }
+                    };
+                    if reads_a_column(other) {
+                        return Err("A comparison must be between a key column and a resolvable expression.".into());
+                    }
+                    match op {
+                        BinaryOp::Eq => KeyBound::Equal(key),
+                        BinaryOp::Neq => KeyBound::NotEqual(key),
+                        _ => KeyBound::Range(key),
+                    }
+                }
+                Expr::InList { expr, list, .. } => match expr.as_ref() {
+                    Expr::Column { name, .. } if keys.contains(&name.as_str()) => {
+                        if list.iter().any(reads_a_column) {
+                            return Err("A comparison must be between a key column and a resolvable expression.".into());
+                        }
+                        KeyBound::Equal(keys[keys.iter().position(|k| *k == name).unwrap_or(0)])
+                    }
+                    _ => continue,
+                },
+                Expr::Between { expr, .. } => match expr.as_ref() {
+                    Expr::Column { name, .. } if keys.contains(&name.as_str()) => {
+                        KeyBound::Range(keys[keys.iter().position(|k| *k == name).unwrap_or(0)])
+                    }
+                    _ => continue,
+                },
+                _ => continue,
+            };
+            bounds.push(bound);
+        }
+        let named = |k: &KeyBound| match k {
+            KeyBound::Equal(n) | KeyBound::Range(n) | KeyBound::NotEqual(n) => n.to_string(),
+        };
+        if bounds.is_empty() {
+            let what = if disjuncts.len() == 1 && matches!(disjunct, Expr::Binary { .. }) {
+                format!(": {}", text(disjunct))
+            } else {
+                String::new()
+            };
+            return Err(format!(
+                "WHERE clause missing key column for disjunct{what}"
+            ));
+        }
+        if keys.len() > 1 {
+            let all = keys.iter().all(|k| bounds.iter().any(|b| named(b) == *k));
+            if !all {
+                return Err(
+                    "Multi-column sources must specify every key in the WHERE clause.".into(),
+                );
+            }
+            if bounds.iter().any(|b| !matches!(b, KeyBound::Equal(_))) {
+                return Err(NEEDS_SCAN.into());
+            }
+            continue;
+        }
+        if bounds.len() > 1 {
+            return Err("A comparison condition on the key column cannot be combined with other comparisons such as an IN predicate".into());
+        }
+        match &bounds[0] {
+            KeyBound::Equal(_) => {}
+            KeyBound::NotEqual(_) => {
+                let key = source
+                    .key_columns()
+                    .map(|c| format!("`{}` {} KEY", c.name, c.ty))
+                    .next()
+                    .unwrap_or_default();
+                return Err(format!(
+                    "Bound on key columns '[{key}]' must currently be '='. "
+                ));
+            }
+            KeyBound::Range(_) => {
+                let string_key = source
+                    .key_columns()
+                    .next()
+                    .is_some_and(|c| c.ty == creek_sql::types::SqlType::String);
+                if !(range_scans && string_key && source.window.is_none()) || disjuncts.len() > 1 {
+                    return Err(NEEDS_SCAN.into());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::{FormatKind, FormatSpec};
+    use crate::metastore::SourceColumn;
+    use creek_sql::types::SqlType;
+
+    fn table(keys: &[(&str, SqlType)]) -> DataSource {
+        let spec = |kind| FormatSpec {
+            kind,
+            properties: Default::default(),
+            wrap_single_value: None,
+        };
+        let mut columns: Vec<SourceColumn> = keys
+            .iter()
+            .map(|(n, t)| SourceColumn {
+                name: n.to_string(),
+                ty: t.clone(),
+                role: ColumnRole::Key,
+            })
+            .collect();
+        columns.push(SourceColumn {
+            name: "COUNT".into(),
+            ty: SqlType::Bigint,
+            role: ColumnRole::Value,
+        });
+        DataSource {
+            name: "T".into(),
+            kind: creek_sql::ast::SourceKind::Table,
+            topic: "t".into(),
+            key_format: spec(FormatKind::Kafka),
+            value_format: spec(FormatKind::Json),
+            columns,
+            timestamp: None,
+            read_only: false,
+            is_sink: true,
+            statement: String::new(),
+            window: None,
+        }
+    }
+
+    fn check(source: &DataSource, where_: &str) -> Result<(), String> {
+        let sql = format!("SELECT * FROM T WHERE {where_};");
+        let creek_sql::ast::Statement::Query(q) = creek_sql::parse_statement(&sql).unwrap() else {
+            panic!("not a query")
+        };
+        check_key_lookup(q.where_.as_ref(), source, true)
+    }
+
+    #[test]
+    fn without_table_scans_only_key_lookups_run() {
+        let string_key = table(&[("ID", SqlType::String)]);
+        assert!(check(&string_key, "ID = '10' AND COUNT > 1").is_ok());
+        assert!(check(&string_key, "ID IN ('1', '2')").is_ok());
+        // A STRING key can be range-scanned.
+        assert!(check(&string_key, "ID <= '12'").is_ok());
+        let err = |s: &DataSource, w: &str| check(s, w).unwrap_err();
+        assert_eq!(
+            err(&string_key, "COUNT > 1"),
+            "WHERE clause missing key column for disjunct: (COUNT > 1)"
+        );
+        assert!(err(&string_key, "ID != '1'").starts_with("Bound on key columns"));
+        assert_eq!(
+            err(&string_key, "ID = COUNT"),
+            "A comparison must be between a key column and a resolvable expression."
+        );
+        let int_key = table(&[("ID", SqlType::Int)]);
+        assert_eq!(
+            err(&int_key, "ID >= 12"),
+            "Query requires table scan to be enabled"
+        );
+        let two_keys = table(&[("ID1", SqlType::String), ("ID2", SqlType::Int)]);
+        assert!(check(&two_keys, "ID1 = '1' AND ID2 = 2").is_ok());
+        assert!(
+            err(&two_keys, "ID1 = '1'").starts_with("Multi-column sources must specify every key")
+        );
+    }
+}
