@@ -41,6 +41,8 @@ use crate::processing_log::ProcessingLog;
 use crate::query::ResultRow;
 use crate::EngineError;
 
+mod session;
+
 /// ksqlDB's default grace period when a window names none (Kafka Streams' 24h).
 const DEFAULT_GRACE_MS: i64 = 24 * 60 * 60 * 1000;
 
@@ -53,6 +55,9 @@ pub struct WindowSpec {
     /// HOPPING advance (the size for TUMBLING).
     pub advance: i64,
     pub grace: i64,
+    /// How long a window's state is kept after its end (SESSION: how long
+    /// a session can still be merged into).
+    pub retention: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,6 +156,25 @@ fn duration_ms(d: &creek_sql::ast::Duration) -> i64 {
     crate::show::to_duration(d).as_millis() as i64
 }
 
+/// A window with its retention: the RETENTION clause, but never less than
+/// the window's size plus grace (the store must outlive late records).
+fn window_spec(
+    kind: WindowKind,
+    size: i64,
+    advance: i64,
+    grace: i64,
+    retention: Option<&creek_sql::ast::Duration>,
+) -> WindowSpec {
+    let least = size.saturating_add(grace);
+    WindowSpec {
+        kind,
+        size,
+        advance,
+        grace,
+        retention: retention.map_or(least, |r| duration_ms(r).max(least)),
+    }
+}
+
 /// Plans an aggregation over a stream.
 pub fn plan_aggregate(
     query: &Query,
@@ -185,25 +209,46 @@ pub fn plan_aggregate(
     }
     let window = match &query.window {
         None => None,
-        Some(Window::Tumbling { size, grace, .. }) => Some(WindowSpec {
-            kind: WindowKind::Tumbling,
-            size: duration_ms(size),
-            advance: duration_ms(size),
-            grace: grace.as_ref().map_or(DEFAULT_GRACE_MS, duration_ms),
-        }),
+        Some(Window::Tumbling {
+            size,
+            grace,
+            retention,
+        }) => Some(window_spec(
+            WindowKind::Tumbling,
+            duration_ms(size),
+            duration_ms(size),
+            grace.as_ref().map_or(DEFAULT_GRACE_MS, duration_ms),
+            retention.as_ref(),
+        )),
         Some(Window::Hopping {
             size,
             advance,
             grace,
-            ..
-        }) => Some(WindowSpec {
-            kind: WindowKind::Hopping,
-            size: duration_ms(size),
-            advance: duration_ms(advance),
-            grace: grace.as_ref().map_or(DEFAULT_GRACE_MS, duration_ms),
-        }),
-        Some(Window::Session { .. }) => {
-            return Err(EngineError::NotSupported("SESSION windows".into()))
+            retention,
+        }) => Some(window_spec(
+            WindowKind::Hopping,
+            duration_ms(size),
+            duration_ms(advance),
+            grace.as_ref().map_or(DEFAULT_GRACE_MS, duration_ms),
+            retention.as_ref(),
+        )),
+        Some(Window::Session {
+            gap,
+            grace,
+            retention,
+        }) => {
+            let gap = duration_ms(gap);
+            // Kafka Streams' `SessionWindows.with(gap)`: 24h less the gap.
+            let grace = grace
+                .as_ref()
+                .map_or((DEFAULT_GRACE_MS - gap).max(0), duration_ms);
+            Some(window_spec(
+                WindowKind::Session,
+                gap,
+                gap,
+                grace,
+                retention.as_ref(),
+            ))
         }
     };
     if let Some(w) = &window {
@@ -464,6 +509,10 @@ struct AggregatorState {
     stream_time: i64,
     /// Groups changed since the last changelog batch.
     dirty: HashSet<(String, i64)>,
+    /// SESSION windows: by grouping key, each key's sessions.
+    sessions: HashMap<String, session::KeySessions>,
+    /// Sessions (key, start, end) changed or deleted since the last changelog batch.
+    dirty_sessions: HashSet<(String, i64, i64)>,
 }
 
 /// The changelog record key holding the input positions.
@@ -484,6 +533,8 @@ impl Aggregator {
                 groups: HashMap::new(),
                 stream_time: i64::MIN,
                 dirty: HashSet::new(),
+                sessions: HashMap::new(),
+                dirty_sessions: HashSet::new(),
             }),
         }
     }
@@ -542,6 +593,9 @@ impl Aggregator {
         let identity = key_identity(&key);
         let mut state = self.state.lock();
         state.stream_time = state.stream_time.max(rowtime);
+        if let Some(w) = plan.window.filter(|w| w.kind == WindowKind::Session) {
+            return self.fold_session(&mut state, &w, identity, key, &args, rowtime);
+        }
         let windows: Vec<(i64, i64)> = match &plan.window {
             None => vec![(i64::MIN, i64::MIN)],
             Some(w) => {
@@ -568,21 +622,7 @@ impl Aggregator {
                     rowtime,
                 });
             group.rowtime = group.rowtime.max(rowtime);
-            for ((call, state), args) in plan
-                .aggregates
-                .iter()
-                .zip(group.aggregates.iter_mut())
-                .zip(&args)
-            {
-                let current = std::mem::replace(state, Value::Null);
-                *state = match (call.function.aggregate)(args, current) {
-                    Ok(next) => next,
-                    Err(e) => {
-                        self.error(format!("Error computing aggregate: {e}"));
-                        (call.function.init)()
-                    }
-                };
-            }
+            self.add_row(&mut group.aggregates, &args);
             if plan.emit_final {
                 continue;
             }
@@ -597,12 +637,29 @@ impl Aggregator {
         out
     }
 
+    /// Folds one row's aggregate arguments into a group's states.
+    fn add_row(&self, aggregates: &mut [Value], args: &[Vec<Value>]) {
+        for ((call, state), args) in self.plan.aggregates.iter().zip(aggregates).zip(args) {
+            let current = std::mem::replace(state, Value::Null);
+            *state = match (call.function.aggregate)(args, current) {
+                Ok(next) => next,
+                Err(e) => {
+                    self.error(format!("Error computing aggregate: {e}"));
+                    (call.function.init)()
+                }
+            };
+        }
+    }
+
     /// EMIT FINAL: the results of the windows the stream time has closed
     /// (end plus grace reached), oldest first; their state is dropped.
     fn close_windows(&self, state: &mut AggregatorState) -> Vec<ResultRow> {
         let Some(w) = self.plan.window else {
             return Vec::new();
         };
+        if w.kind == WindowKind::Session {
+            return self.close_sessions(state, &w);
+        }
         let mut closed: Vec<(String, i64)> = state
             .groups
             .keys()
@@ -686,29 +743,10 @@ impl Aggregator {
         let dirty: Vec<(String, i64)> = state.dirty.drain().collect();
         let mut out = Vec::with_capacity(dirty.len() + 1);
         for id in dirty {
-            let key = Some(Bytes::from(json!([id.0, id.1]).to_string()));
-            let Some(group) = state.groups.get(&id) else {
-                // A closed window: the tombstone drops it on restore.
-                out.push(ProducerRecord {
-                    key,
-                    value: None,
-                    headers: Vec::new(),
-                    timestamp: Some(creek_log::now_ms()),
-                });
-                continue;
-            };
-            let value = json!({
-                "key": group.key.iter().map(crate::format::value_to_json).collect::<Vec<_>>(),
-                "state": group.aggregates.iter().map(crate::format::value_to_json).collect::<Vec<_>>(),
-                "rowtime": group.rowtime,
-            });
-            out.push(ProducerRecord {
-                key,
-                value: Some(Bytes::from(value.to_string())),
-                headers: Vec::new(),
-                timestamp: Some(group.rowtime.max(0)),
-            });
+            let key = json!([id.0, id.1]);
+            out.push(group_record(key, state.groups.get(&id)));
         }
+        out.extend(session::changelog(&mut state));
         let positions: BTreeMap<String, i64> =
             positions.iter().map(|(p, o)| (p.to_string(), *o)).collect();
         out.push(ProducerRecord {
@@ -738,6 +776,8 @@ impl Aggregator {
             let Some(v) = r.value else {
                 if let Ok(id) = serde_json::from_slice::<(String, i64)>(&k) {
                     state.groups.remove(&id);
+                } else if let Ok(id) = serde_json::from_slice::<(String, i64, i64)>(&k) {
+                    session::forget(&mut state, &id);
                 }
                 continue;
             };
@@ -755,7 +795,12 @@ impl Aggregator {
                 positions = Some(p);
                 continue;
             }
-            let id: (String, i64) = serde_json::from_slice(&k).map_err(|e| bad(&e))?;
+            // A session's id also carries its end.
+            let session_id = serde_json::from_slice::<(String, i64, i64)>(&k).ok();
+            let id: (String, i64) = match &session_id {
+                Some((key, start, _)) => (key.clone(), *start),
+                None => serde_json::from_slice(&k).map_err(|e| bad(&e))?,
+            };
             let values = |field: &str, types: Vec<&SqlType>| -> Result<Vec<Value>, String> {
                 let items = v[field].as_array().cloned().unwrap_or_default();
                 if items.len() != types.len() {
@@ -776,16 +821,44 @@ impl Aggregator {
                     .collect(),
             )?;
             let rowtime = v["rowtime"].as_i64().unwrap_or(0);
-            state.groups.insert(
-                id,
-                GroupState {
-                    key,
-                    aggregates,
-                    rowtime,
-                },
-            );
+            let group = GroupState {
+                key,
+                aggregates,
+                rowtime,
+            };
+            match session_id {
+                Some(id) => session::remember(&mut state, id, group),
+                None => {
+                    state.groups.insert(id, group);
+                }
+            }
         }
         Ok(positions)
+    }
+}
+
+/// The changelog record of a group under `key`; a tombstone for a closed or
+/// merged-away window, which drops it on restore.
+fn group_record(key: Json, group: Option<&GroupState>) -> ProducerRecord {
+    let key = Some(Bytes::from(key.to_string()));
+    let Some(group) = group else {
+        return ProducerRecord {
+            key,
+            value: None,
+            headers: Vec::new(),
+            timestamp: Some(creek_log::now_ms()),
+        };
+    };
+    let value = json!({
+        "key": group.key.iter().map(crate::format::value_to_json).collect::<Vec<_>>(),
+        "state": group.aggregates.iter().map(crate::format::value_to_json).collect::<Vec<_>>(),
+        "rowtime": group.rowtime,
+    });
+    ProducerRecord {
+        key,
+        value: Some(Bytes::from(value.to_string())),
+        headers: Vec::new(),
+        timestamp: Some(group.rowtime.max(0)),
     }
 }
 
@@ -813,6 +886,7 @@ mod tests {
             size: 30_000,
             advance: 15_000,
             grace: 0,
+            retention: 45_000,
         };
         assert_eq!(
             time_windows(89_999, &w),
@@ -824,6 +898,7 @@ mod tests {
             size: 30_000,
             advance: 30_000,
             grace: 0,
+            retention: 30_000,
         };
         assert_eq!(time_windows(30_000, &t), vec![(30_000, 60_000)]);
     }
