@@ -42,6 +42,9 @@ use crate::query::ResultRow;
 use crate::EngineError;
 
 mod session;
+mod windowed_source;
+
+pub use windowed_source::source_window;
 
 /// ksqlDB's default grace period when a window names none (Kafka Streams' 24h).
 const DEFAULT_GRACE_MS: i64 = 24 * 60 * 60 * 1000;

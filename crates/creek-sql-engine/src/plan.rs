@@ -90,7 +90,19 @@ pub fn source_scope(source: &DataSource, alias: &str) -> Scope {
     for (name, ty) in PSEUDO_COLUMNS {
         scope.push(Some(alias), name, ty);
     }
+    // A windowed source's rows also carry their key's window.
+    if source.window.is_some() {
+        scope.push(Some(alias), "WINDOWSTART", SqlType::Bigint);
+        scope.push(Some(alias), "WINDOWEND", SqlType::Bigint);
+    }
     scope
+}
+
+/// Where a windowed source's rows hold WINDOWSTART (WINDOWEND follows).
+pub fn window_position(source: &DataSource) -> Option<usize> {
+    source
+        .window
+        .map(|_| source.columns.len() + PSEUDO_COLUMNS.len())
 }
 
 /// The name ksqlDB gives an unaliased select expression, if it derives one.
