@@ -127,6 +127,24 @@ pub fn is_aggregate(query: &Query, aggregates: &AggregateRegistry) -> bool {
     })
 }
 
+/// ksqlDB's refusal of a WINDOW clause on a query that neither groups nor
+/// aggregates (checked before the result's type).
+pub fn check_window_has_group_by(
+    query: &Query,
+    aggregates: &AggregateRegistry,
+) -> Result<(), EngineError> {
+    let aggregating = query.select.iter().any(|item| match item {
+        SelectItem::Expr { expr, .. } => calls_aggregate(expr, aggregates),
+        _ => false,
+    });
+    if query.window.is_some() && query.group_by.is_empty() && !aggregating {
+        return Err(EngineError::Statement(
+            "WINDOW clause requires a GROUP BY clause.".into(),
+        ));
+    }
+    Ok(())
+}
+
 fn calls_aggregate(expr: &Expr, aggregates: &AggregateRegistry) -> bool {
     let mut found = false;
     let _ = expr.rewrite(&mut |e| -> Result<Option<Expr>, ()> {
@@ -176,6 +194,28 @@ fn window_spec(
         grace,
         retention: retention.map_or(least, |r| duration_ms(r).max(least)),
     }
+}
+
+/// The first window bound (WINDOWSTART, WINDOWEND) `e` refers to.
+fn window_bound_in(e: &Expr) -> Option<&'static str> {
+    let mut found = None;
+    let _ = e.rewrite(&mut |node| -> Result<Option<Expr>, ()> {
+        if let Expr::Column { name, .. } = node {
+            for bound in ["WINDOWSTART", "WINDOWEND"] {
+                if found.is_none() && name == bound {
+                    found = Some(bound);
+                }
+            }
+        }
+        Ok(None)
+    });
+    found
+}
+
+fn misplaced_window_bound(bound: &str) -> EngineError {
+    EngineError::Statement(format!(
+        "Window bounds column {bound} can only be used in the SELECT clause of windowed aggregations"
+    ))
 }
 
 /// Plans an aggregation over a stream.
@@ -266,6 +306,18 @@ pub fn plan_aggregate(
         }
     }
 
+    // In a windowed aggregation the window bounds exist only on the result.
+    if window.is_some() {
+        let misplaced = query
+            .group_by
+            .iter()
+            .chain(&query.having)
+            .find_map(window_bound_in);
+        if let Some(bound) = misplaced {
+            return Err(misplaced_window_bound(bound));
+        }
+    }
+
     // Grouping expressions over the source.
     let group_exprs: Vec<Expr> = query.group_by.iter().map(unqualified).collect();
     let mut group_by = Vec::new();
@@ -301,6 +353,9 @@ pub fn plan_aggregate(
             let mut compiled = Vec::new();
             let mut infos = Vec::new();
             for a in &args {
+                if let Some(bound) = window.and(window_bound_in(a)) {
+                    return Err(misplaced_window_bound(bound));
+                }
                 if calls_aggregate(a, aggregates) {
                     return Err(statement(format!(
                         "Aggregate functions can not be nested: {}",
@@ -366,8 +421,9 @@ pub fn plan_aggregate(
             s.push(None, &format!("$A{i}"), c.function.returns.clone());
         }
         if window.is_some() {
-            s.push(None, "WINDOWSTART", SqlType::Bigint);
-            s.push(None, "WINDOWEND", SqlType::Bigint);
+            // Also as `source.WINDOWSTART`, as ksqlDB allows.
+            s.push(Some(&alias), "WINDOWSTART", SqlType::Bigint);
+            s.push(Some(&alias), "WINDOWEND", SqlType::Bigint);
         }
         s.push(None, "ROWTIME", SqlType::Bigint);
         s

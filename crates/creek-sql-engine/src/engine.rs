@@ -1027,6 +1027,7 @@ impl Engine {
         text: &str,
         session: &Session,
     ) -> Result<Json, EngineError> {
+        crate::aggregate::check_window_has_group_by(query, &self.aggregates)?;
         let aggregating = crate::aggregate::is_aggregate(query, &self.aggregates);
         match (kind, aggregating) {
             (SourceKind::Stream, true) => {
