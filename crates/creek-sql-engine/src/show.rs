@@ -295,7 +295,7 @@ async fn source_description(engine: &Engine, source: &DataSource, extended: bool
         .unwrap_or(0);
     json!({
         "name": source.name,
-        "windowType": null,
+        "windowType": source.window.map(|w| w.kind.name()),
         "readQueries": reads,
         "writeQueries": writes,
         "fields": fields_of(source),
@@ -319,17 +319,13 @@ async fn source_description(engine: &Engine, source: &DataSource, extended: bool
 
 fn query_description(engine: &Engine, q: &PersistentQuery) -> Json {
     let metastore = engine.metastore();
-    let fields = q
-        .sink
-        .as_ref()
-        .and_then(|s| metastore.source(s))
-        .map(|s| fields_of(s))
-        .unwrap_or_default();
+    let sink = q.sink.as_ref().and_then(|s| metastore.source(s));
+    let fields = sink.map(|s| fields_of(s)).unwrap_or_default();
     let state = *q.state.lock();
     json!({
         "id": q.id,
         "statementText": q.statement,
-        "windowType": null,
+        "windowType": sink.and_then(|s| s.window).map(|w| w.kind.name()),
         "fields": fields,
         "sources": [q.source],
         "sinks": q.sink.iter().collect::<Vec<_>>(),
@@ -439,7 +435,7 @@ async fn show(
                         "topic": s.topic,
                         "keyFormat": k,
                         "valueFormat": v,
-                        "isWindowed": false,
+                        "isWindowed": s.window.is_some(),
                     })
                 })
                 .collect();
@@ -747,7 +743,7 @@ async fn describe_connector(engine: &Engine, name: &str, text: &str) -> Result<J
         .filter(|s| topics.iter().any(|t| t.as_str() == Some(s.topic.as_str())))
         .map(|s| {
             let (k, v) = source_formats(s);
-            json!({"type": s.kind_name(), "name": s.name, "topic": s.topic, "keyFormat": k, "valueFormat": v, "isWindowed": false})
+            json!({"type": s.kind_name(), "name": s.name, "topic": s.topic, "keyFormat": k, "valueFormat": v, "isWindowed": s.window.is_some()})
         })
         .collect();
     Ok(json!({
