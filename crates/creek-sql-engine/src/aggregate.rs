@@ -805,7 +805,7 @@ impl Aggregator {
             let key = json!([id.0, id.1]);
             out.push(group_record(key, state.groups.get(&id)));
         }
-        out.extend(session::changelog(&mut state));
+        out.extend(session::changelog(&mut state, &self.plan));
         let positions: BTreeMap<String, i64> =
             positions.iter().map(|(p, o)| (p.to_string(), *o)).collect();
         out.push(ProducerRecord {

@@ -21,7 +21,9 @@ use creek_log::ProducerRecord;
 use creek_sql::value::Value;
 use serde_json::json;
 
-use super::{group_record, Aggregator, AggregatorState, GroupState, WindowSpec};
+use super::{
+    group_record, AggregatePlan, Aggregator, AggregatorState, GroupState, WindowKind, WindowSpec,
+};
 use crate::query::ResultRow;
 
 /// One session of a grouping key.
@@ -275,7 +277,15 @@ pub(super) fn remember(state: &mut AggregatorState, id: (String, i64, i64), grou
 
 /// The changelog records of the sessions changed since the last batch,
 /// keyed `[key identity, start, end]`; deleted sessions get tombstones.
-pub(super) fn changelog(state: &mut AggregatorState) -> Vec<ProducerRecord> {
+/// Sessions past retention are dropped first, whatever their key, so keys
+/// that go quiet do not hold memory.
+pub(super) fn changelog(state: &mut AggregatorState, plan: &AggregatePlan) -> Vec<ProducerRecord> {
+    if let Some(w) = plan.window.filter(|w| w.kind == WindowKind::Session) {
+        // EMIT FINAL drops sessions itself, once emitted.
+        if !plan.emit_final {
+            expire_all(state, &w);
+        }
+    }
     let dirty: Vec<(String, i64, i64)> = state.dirty_sessions.drain().collect();
     dirty
         .into_iter()
@@ -291,9 +301,19 @@ pub(super) fn changelog(state: &mut AggregatorState) -> Vec<ProducerRecord> {
         .collect()
 }
 
+/// Drops every session past retention.
+fn expire_all(state: &mut AggregatorState, w: &WindowSpec) {
+    let stream_time = state.stream_time;
+    for (identity, k) in state.sessions.iter_mut() {
+        for (start, end) in k.expire(w, stream_time) {
+            state.dirty_sessions.insert((identity.clone(), start, end));
+        }
+    }
+    state.sessions.retain(|_, k| !k.sessions.is_empty());
+}
+
 #[cfg(test)]
 mod tests {
-    use super::super::WindowKind;
     use super::*;
 
     fn spec(gap: i64, grace: i64) -> WindowSpec {
