@@ -177,7 +177,12 @@ impl Aggregator {
             }
         }
         let (window, absorbed) = match place(sessions, timestamp, w, stream_time) {
-            Placement::Dropped => return Vec::new(),
+            Placement::Dropped => {
+                if sessions.sessions.is_empty() {
+                    state.sessions.remove(&identity);
+                }
+                return Vec::new();
+            }
             Placement::Into { window, absorbed } => (window, absorbed),
         };
         let merged = sessions.take(&absorbed);
@@ -412,6 +417,127 @@ mod tests {
             vec![0, 50]
         );
         assert_eq!(k.sessions.len(), 1);
+    }
+
+    /// An aggregator for `select` over a JSON stream `CLICKS (USER STRING)`.
+    fn aggregator(select: &str) -> Aggregator {
+        use crate::format::{FormatKind, FormatSpec};
+        use crate::metastore::{ColumnRole, DataSource, Metastore, SourceColumn};
+        use creek_sql::ast::{SourceKind, Statement};
+        use creek_sql::functions::aggregate::AggregateRegistry;
+        use creek_sql::functions::FunctionRegistry;
+        use std::sync::Arc;
+
+        let json = FormatSpec {
+            kind: FormatKind::Json,
+            properties: Default::default(),
+            wrap_single_value: None,
+        };
+        let mut metastore = Metastore::default();
+        metastore.sources.insert(
+            "CLICKS".into(),
+            Arc::new(DataSource {
+                name: "CLICKS".into(),
+                kind: SourceKind::Stream,
+                topic: "clicks".into(),
+                key_format: json.clone(),
+                value_format: json,
+                columns: vec![SourceColumn {
+                    name: "USER".into(),
+                    ty: creek_sql::types::SqlType::String,
+                    role: ColumnRole::Value,
+                }],
+                timestamp: None,
+                read_only: false,
+                is_sink: false,
+                statement: String::new(),
+                window: None,
+            }),
+        );
+        let Ok(Statement::Query(query)) = creek_sql::parser::parse_statement(select) else {
+            panic!("not a query: {select}");
+        };
+        let plan = super::super::plan_aggregate(
+            &query,
+            &metastore,
+            &FunctionRegistry::builtin(),
+            &AggregateRegistry::builtin(),
+            "VISITS",
+        )
+        .unwrap();
+        Aggregator::new(plan, Default::default(), "Q".into())
+    }
+
+    /// A click's results as (count or tombstone, window, timestamp).
+    fn click(a: &Aggregator, user: &str, at: i64) -> Vec<(Option<Value>, (i64, i64), i64)> {
+        a.apply(
+            &[Value::string(user), Value::Null, Value::Null, Value::Null],
+            at,
+            false,
+        )
+        .into_iter()
+        .map(|r| {
+            let count = r.value.map(|v| v[0].clone());
+            (count, r.window.unwrap(), r.rowtime)
+        })
+        .collect()
+    }
+
+    #[test]
+    fn merged_away_sessions_leave_as_tombstones() {
+        let a = aggregator(
+            "SELECT USER, COUNT(*) AS N FROM CLICKS WINDOW SESSION (10 SECONDS) GROUP BY USER;",
+        );
+        let n = |v: i64| Some(Value::Bigint(v));
+        assert_eq!(click(&a, "u", 0), vec![(n(1), (0, 0), 0)]);
+        assert_eq!(
+            click(&a, "u", 20_000),
+            vec![(n(1), (20_000, 20_000), 20_000)]
+        );
+        assert_eq!(click(&a, "v", 5_000), vec![(n(1), (5_000, 5_000), 5_000)]);
+        // Within the gap of both sessions of "u": one session of three.
+        assert_eq!(
+            click(&a, "u", 10_000),
+            vec![
+                (None, (0, 0), 0),
+                (None, (20_000, 20_000), 20_000),
+                (n(3), (0, 20_000), 20_000),
+            ]
+        );
+        // The same instant again overwrites [t, t] without a tombstone.
+        assert_eq!(click(&a, "v", 5_000), vec![(n(2), (5_000, 5_000), 5_000)]);
+    }
+
+    #[test]
+    fn sessions_round_trip_through_the_changelog() {
+        let sql =
+            "SELECT USER, COUNT(*) AS N FROM CLICKS WINDOW SESSION (10 SECONDS) GROUP BY USER;";
+        let a = aggregator(sql);
+        click(&a, "u", 0);
+        click(&a, "u", 5_000);
+        let positions = [(0, 2)].into_iter().collect();
+        let records: Vec<creek_log::ConsumerRecord> = a
+            .changelog(&positions)
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| creek_log::ConsumerRecord {
+                partition: 0,
+                offset: i as i64,
+                timestamp: r.timestamp.unwrap_or(0),
+                key: r.key,
+                value: r.value,
+                headers: r.headers,
+            })
+            .collect();
+        let b = aggregator(sql);
+        assert_eq!(b.restore(records).unwrap(), Some(positions));
+        assert_eq!(
+            click(&b, "u", 12_000),
+            vec![
+                (None, (0, 5_000), 5_000),
+                (Some(Value::Bigint(3)), (0, 12_000), 12_000)
+            ]
+        );
     }
 
     #[test]
