@@ -568,10 +568,8 @@ struct AggregatorState {
     stream_time: i64,
     /// Groups changed since the last changelog batch.
     dirty: HashSet<(String, i64)>,
-    /// SESSION windows: by grouping key, each key's sessions.
-    sessions: HashMap<String, session::KeySessions>,
-    /// Sessions (key, start, end) changed or deleted since the last changelog batch.
-    dirty_sessions: HashSet<(String, i64, i64)>,
+    /// SESSION windows.
+    sessions: session::SessionStore,
 }
 
 /// The changelog record key holding the input positions.
@@ -592,8 +590,7 @@ impl Aggregator {
                 groups: HashMap::new(),
                 stream_time: i64::MIN,
                 dirty: HashSet::new(),
-                sessions: HashMap::new(),
-                dirty_sessions: HashSet::new(),
+                sessions: session::SessionStore::default(),
             }),
         }
     }
@@ -805,7 +802,7 @@ impl Aggregator {
             let key = json!([id.0, id.1]);
             out.push(group_record(key, state.groups.get(&id)));
         }
-        out.extend(session::changelog(&mut state, &self.plan));
+        out.extend(state.sessions.changelog());
         let positions: BTreeMap<String, i64> =
             positions.iter().map(|(p, o)| (p.to_string(), *o)).collect();
         out.push(ProducerRecord {
@@ -836,7 +833,7 @@ impl Aggregator {
                 if let Ok(id) = serde_json::from_slice::<(String, i64)>(&k) {
                     state.groups.remove(&id);
                 } else if let Ok(id) = serde_json::from_slice::<(String, i64, i64)>(&k) {
-                    session::forget(&mut state, &id);
+                    state.sessions.remove(&id);
                 }
                 continue;
             };
@@ -886,7 +883,7 @@ impl Aggregator {
                 rowtime,
             };
             match session_id {
-                Some(id) => session::remember(&mut state, id, group),
+                Some(id) => state.sessions.restore(id, group),
                 None => {
                     state.groups.insert(id, group);
                 }

@@ -17,14 +17,18 @@
 //! - EMIT FINAL emits a session once `end + gap + grace` is at or before the
 //!   stream time (the suppression of a session window waits for its gap too).
 
+use std::collections::{BTreeSet, HashMap, HashSet};
+
 use creek_log::ProducerRecord;
 use creek_sql::value::Value;
 use serde_json::json;
 
-use super::{
-    group_record, AggregatePlan, Aggregator, AggregatorState, GroupState, WindowKind, WindowSpec,
-};
+use super::{group_record, Aggregator, AggregatorState, GroupState, WindowSpec};
 use crate::query::ResultRow;
+
+/// A session's identity in the state and the changelog: the grouping key's
+/// identity, the start and the end.
+pub(super) type SessionId = (String, i64, i64);
 
 /// One session of a grouping key.
 pub(super) struct Session {
@@ -41,48 +45,47 @@ impl Session {
     }
 }
 
-/// The sessions of one grouping key, ordered by end then start (the order
-/// Kafka Streams' session store finds them, which is the merge order).
-#[derive(Default)]
-pub(super) struct KeySessions {
-    pub sessions: Vec<Session>,
-}
-
 /// What a record does to its key's sessions.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Placement {
     /// Too late: its session would already be closed.
     Dropped,
-    /// Into the session `window`, absorbing the sessions at these indexes
-    /// (oldest first). Absorbing only the identical window `[t, t]` replaces
+    /// Into the session `window`, absorbing these sessions `(start, end)`,
+    /// oldest first. Absorbing only the identical window `[t, t]` replaces
     /// it in place and deletes nothing.
     Into {
         window: (i64, i64),
-        absorbed: Vec<usize>,
+        absorbed: Vec<(i64, i64)>,
     },
 }
 
-/// The stream time at or before which a session's end is past the store's
-/// retention: such sessions are no longer found.
-pub(super) fn expired_at(w: &WindowSpec, stream_time: i64) -> i64 {
+/// The end at or before which a session is past the store's retention:
+/// such sessions are no longer found.
+fn expired_by(w: &WindowSpec, stream_time: i64) -> i64 {
     stream_time.saturating_sub(w.retention)
 }
 
+/// The end at or before which EMIT FINAL may emit a session.
+fn final_by(w: &WindowSpec, stream_time: i64) -> i64 {
+    stream_time.saturating_sub(w.size).saturating_sub(w.grace)
+}
+
 /// Kafka Streams' `KStreamSessionWindowAggregate`: where a record at
-/// `timestamp` goes, given the stream time after it.
+/// `timestamp` goes among its key's `sessions` (ordered by end), given the
+/// stream time after it.
 pub(super) fn place(
-    sessions: &KeySessions,
+    sessions: &[Session],
     timestamp: i64,
     w: &WindowSpec,
     stream_time: i64,
 ) -> Placement {
-    let expired = expired_at(w, stream_time);
+    let expired = expired_by(w, stream_time);
     let mut window = (timestamp, timestamp);
     let mut absorbed = Vec::new();
-    for (i, s) in sessions.sessions.iter().enumerate() {
+    for s in sessions {
         if s.end > expired && s.reaches(timestamp, w.size) {
             window = (window.0.min(s.start), window.1.max(s.end));
-            absorbed.push(i);
+            absorbed.push((s.start, s.end));
         }
     }
     let close = stream_time.saturating_sub(w.grace).saturating_sub(w.size);
@@ -92,42 +95,100 @@ pub(super) fn place(
     Placement::Into { window, absorbed }
 }
 
-/// Whether EMIT FINAL may emit a session ending at `end`.
-pub(super) fn is_final(w: &WindowSpec, end: i64, stream_time: i64) -> bool {
-    end.saturating_add(w.size).saturating_add(w.grace) <= stream_time
+/// Every session of an aggregation: by grouping key (ordered by end then
+/// start, the order Kafka Streams' session store finds them, which is the
+/// merge order) and by end across keys, for closing and expiry.
+#[derive(Default)]
+pub(super) struct SessionStore {
+    by_key: HashMap<String, Vec<Session>>,
+    by_end: BTreeSet<(i64, String, i64)>,
+    /// Sessions changed or deleted since the last changelog batch.
+    dirty: HashSet<SessionId>,
 }
 
-impl KeySessions {
-    /// Removes and returns the sessions at `indexes` (ascending), in order.
-    pub fn take(&mut self, indexes: &[usize]) -> Vec<Session> {
-        let mut taken = Vec::with_capacity(indexes.len());
-        for i in indexes.iter().rev() {
-            taken.push(self.sessions.remove(*i));
+impl SessionStore {
+    /// The sessions of a grouping key, ordered by end then start.
+    pub fn of_key(&self, identity: &str) -> &[Session] {
+        self.by_key.get(identity).map_or(&[], Vec::as_slice)
+    }
+
+    /// Adds (or replaces) a session of `identity`.
+    pub fn insert(&mut self, identity: String, session: Session) {
+        self.dirty
+            .insert((identity.clone(), session.start, session.end));
+        self.attach(identity, session);
+    }
+
+    /// Puts back a session read from the changelog (already durable).
+    pub fn restore(&mut self, id: SessionId, group: GroupState) {
+        self.detach(&id);
+        let (identity, start, end) = id;
+        self.attach(identity, Session { start, end, group });
+    }
+
+    /// Deletes a session; the changelog gets its tombstone.
+    pub fn remove(&mut self, id: &SessionId) -> Option<Session> {
+        let s = self.detach(id)?;
+        self.dirty.insert(id.clone());
+        Some(s)
+    }
+
+    fn attach(&mut self, identity: String, session: Session) {
+        self.by_end
+            .insert((session.end, identity.clone(), session.start));
+        let sessions = self.by_key.entry(identity).or_default();
+        let at = sessions.partition_point(|s| (s.end, s.start) < (session.end, session.start));
+        match sessions.get(at) {
+            Some(s) if (s.start, s.end) == (session.start, session.end) => sessions[at] = session,
+            _ => sessions.insert(at, session),
         }
-        taken.reverse();
-        taken
     }
 
-    /// Adds a session, keeping the order by end then start.
-    pub fn insert(&mut self, session: Session) {
-        let at = self
-            .sessions
-            .partition_point(|s| (s.end, s.start) < (session.end, session.start));
-        self.sessions.insert(at, session);
+    fn detach(&mut self, (identity, start, end): &SessionId) -> Option<Session> {
+        let sessions = self.by_key.get_mut(identity)?;
+        let at = sessions
+            .iter()
+            .position(|s| s.start == *start && s.end == *end)?;
+        let s = sessions.remove(at);
+        if sessions.is_empty() {
+            self.by_key.remove(identity);
+        }
+        self.by_end.remove(&(*end, identity.clone(), *start));
+        Some(s)
     }
 
-    /// Removes the sessions past retention; returns their windows.
-    pub fn expire(&mut self, w: &WindowSpec, stream_time: i64) -> Vec<(i64, i64)> {
-        let expired = expired_at(w, stream_time);
-        let mut gone = Vec::new();
-        self.sessions.retain(|s| {
-            let keep = s.end > expired;
-            if !keep {
-                gone.push((s.start, s.end));
-            }
-            keep
-        });
-        gone
+    /// The sessions ending at or before `end`, by end.
+    fn ending_by(&self, end: i64) -> Vec<SessionId> {
+        self.by_end
+            .iter()
+            .take_while(|(e, _, _)| *e <= end)
+            .map(|(e, identity, s)| (identity.clone(), *s, *e))
+            .collect()
+    }
+
+    /// Deletes the sessions past retention, whatever their key, so keys
+    /// that go quiet do not hold memory.
+    pub fn expire(&mut self, w: &WindowSpec, stream_time: i64) {
+        for id in self.ending_by(expired_by(w, stream_time)) {
+            self.remove(&id);
+        }
+    }
+
+    /// The changelog records of the sessions changed since the last batch,
+    /// keyed `[key identity, start, end]`; deleted sessions get tombstones.
+    pub fn changelog(&mut self) -> Vec<ProducerRecord> {
+        let dirty: Vec<SessionId> = self.dirty.drain().collect();
+        dirty
+            .into_iter()
+            .map(|(identity, start, end)| {
+                let group = self
+                    .of_key(&identity)
+                    .iter()
+                    .find(|s| s.start == start && s.end == end)
+                    .map(|s| &s.group);
+                group_record(json!([identity, start, end]), group)
+            })
+            .collect()
     }
 }
 
@@ -169,33 +230,25 @@ impl Aggregator {
     ) -> Vec<ResultRow> {
         let plan = &self.plan;
         let stream_time = state.stream_time;
-        let sessions = state.sessions.entry(identity.clone()).or_default();
         // EMIT FINAL drops sessions as it emits them (no later than expiry).
         if !plan.emit_final {
-            for (start, end) in sessions.expire(w, stream_time) {
-                state.dirty_sessions.insert((identity.clone(), start, end));
-            }
+            state.sessions.expire(w, stream_time);
         }
+        let sessions = state.sessions.of_key(&identity);
         let (window, absorbed) = match place(sessions, timestamp, w, stream_time) {
-            Placement::Dropped => {
-                if sessions.sessions.is_empty() {
-                    state.sessions.remove(&identity);
-                }
-                return Vec::new();
-            }
+            Placement::Dropped => return Vec::new(),
             Placement::Into { window, absorbed } => (window, absorbed),
         };
-        let merged = sessions.take(&absorbed);
+        let merged: Vec<Session> = absorbed
+            .iter()
+            .filter_map(|(start, end)| state.sessions.remove(&(identity.clone(), *start, *end)))
+            .collect();
         let aggregates = merge_states(&plan.aggregates, &merged, &|m| self.error(m));
         let mut out = Vec::new();
         // A row at exactly an existing `[t, t]` session overwrites it in
         // place; any other absorbed session is deleted.
-        let deletes = window != (timestamp, timestamp);
-        for s in &merged {
-            state
-                .dirty_sessions
-                .insert((identity.clone(), s.start, s.end));
-            if deletes && !plan.emit_final {
+        if window != (timestamp, timestamp) && !plan.emit_final {
+            for s in &merged {
                 if let Some(mut r) = self.result(&s.group, Some((s.start, s.end))) {
                     r.value = None;
                     r.rowtime = s.end;
@@ -213,14 +266,14 @@ impl Aggregator {
         if !plan.emit_final {
             out.extend(self.result(&group, Some(window)));
         }
-        state
-            .dirty_sessions
-            .insert((identity.clone(), window.0, window.1));
-        state.sessions.entry(identity).or_default().insert(Session {
-            start: window.0,
-            end: window.1,
-            group,
-        });
+        state.sessions.insert(
+            identity,
+            Session {
+                start: window.0,
+                end: window.1,
+                group,
+            },
+        );
         if plan.emit_final {
             out.extend(self.close_sessions(state, w));
         }
@@ -234,91 +287,19 @@ impl Aggregator {
         state: &mut AggregatorState,
         w: &WindowSpec,
     ) -> Vec<ResultRow> {
-        let stream_time = state.stream_time;
-        let mut closed: Vec<(i64, String, i64)> = Vec::new();
-        for (identity, k) in &state.sessions {
-            for s in &k.sessions {
-                if is_final(w, s.end, stream_time) {
-                    closed.push((s.end, identity.clone(), s.start));
-                }
-            }
-        }
-        closed.sort();
         let mut out = Vec::new();
-        for (end, identity, start) in closed {
-            let id = (identity, start, end);
-            if let Some(s) = forget(state, &id) {
-                out.extend(self.result(&s.group, Some((start, end))));
-                state.dirty_sessions.insert(id);
+        for id in state.sessions.ending_by(final_by(w, state.stream_time)) {
+            if let Some(s) = state.sessions.remove(&id) {
+                out.extend(self.result(&s.group, Some((s.start, s.end))));
             }
         }
         out
     }
 }
 
-/// Removes the session `(key identity, start, end)`.
-pub(super) fn forget(state: &mut AggregatorState, id: &(String, i64, i64)) -> Option<Session> {
-    let k = state.sessions.get_mut(&id.0)?;
-    let i = k
-        .sessions
-        .iter()
-        .position(|s| s.start == id.1 && s.end == id.2)?;
-    let s = k.sessions.remove(i);
-    if k.sessions.is_empty() {
-        state.sessions.remove(&id.0);
-    }
-    Some(s)
-}
-
-/// Puts back a session read from the changelog.
-pub(super) fn remember(state: &mut AggregatorState, id: (String, i64, i64), group: GroupState) {
-    forget(state, &id);
-    state.sessions.entry(id.0).or_default().insert(Session {
-        start: id.1,
-        end: id.2,
-        group,
-    });
-}
-
-/// The changelog records of the sessions changed since the last batch,
-/// keyed `[key identity, start, end]`; deleted sessions get tombstones.
-/// Sessions past retention are dropped first, whatever their key, so keys
-/// that go quiet do not hold memory.
-pub(super) fn changelog(state: &mut AggregatorState, plan: &AggregatePlan) -> Vec<ProducerRecord> {
-    if let Some(w) = plan.window.filter(|w| w.kind == WindowKind::Session) {
-        // EMIT FINAL drops sessions itself, once emitted.
-        if !plan.emit_final {
-            expire_all(state, &w);
-        }
-    }
-    let dirty: Vec<(String, i64, i64)> = state.dirty_sessions.drain().collect();
-    dirty
-        .into_iter()
-        .map(|(identity, start, end)| {
-            let group = state.sessions.get(&identity).and_then(|k| {
-                k.sessions
-                    .iter()
-                    .find(|s| s.start == start && s.end == end)
-                    .map(|s| &s.group)
-            });
-            group_record(json!([identity, start, end]), group)
-        })
-        .collect()
-}
-
-/// Drops every session past retention.
-fn expire_all(state: &mut AggregatorState, w: &WindowSpec) {
-    let stream_time = state.stream_time;
-    for (identity, k) in state.sessions.iter_mut() {
-        for (start, end) in k.expire(w, stream_time) {
-            state.dirty_sessions.insert((identity.clone(), start, end));
-        }
-    }
-    state.sessions.retain(|_, k| !k.sessions.is_empty());
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::WindowKind;
     use super::*;
 
     fn spec(gap: i64, grace: i64) -> WindowSpec {
@@ -331,43 +312,51 @@ mod tests {
         }
     }
 
-    fn sessions(windows: &[(i64, i64)]) -> KeySessions {
-        let mut k = KeySessions::default();
+    /// A store with sessions of key "k".
+    fn store(windows: &[(i64, i64)]) -> SessionStore {
+        let mut store = SessionStore::default();
         for (start, end) in windows {
-            k.insert(Session {
-                start: *start,
-                end: *end,
-                group: GroupState {
-                    key: vec![],
-                    aggregates: vec![],
-                    rowtime: *end,
+            store.insert(
+                "k".into(),
+                Session {
+                    start: *start,
+                    end: *end,
+                    group: GroupState {
+                        key: vec![],
+                        aggregates: vec![],
+                        rowtime: *end,
+                    },
                 },
-            });
+            );
         }
-        k
+        store
+    }
+
+    fn windows(store: &SessionStore) -> Vec<(i64, i64)> {
+        store.of_key("k").iter().map(|s| (s.start, s.end)).collect()
     }
 
     #[test]
     fn a_record_within_the_gap_extends_the_session() {
         let w = spec(30_000, 1_000_000);
-        let k = sessions(&[(0, 0), (70_010, 70_010)]);
+        let k = store(&[(0, 0), (70_010, 70_010)]);
         assert_eq!(
-            place(&k, 10_009, &w, 70_010),
+            place(k.of_key("k"), 10_009, &w, 70_010),
             Placement::Into {
                 window: (0, 10_009),
-                absorbed: vec![0]
+                absorbed: vec![(0, 0)]
             }
         );
         // The gap is inclusive on both sides.
         assert_eq!(
-            place(&k, 30_000, &w, 70_010),
+            place(k.of_key("k"), 30_000, &w, 70_010),
             Placement::Into {
                 window: (0, 30_000),
-                absorbed: vec![0]
+                absorbed: vec![(0, 0)]
             }
         );
         assert_eq!(
-            place(&k, 30_001, &w, 70_010),
+            place(k.of_key("k"), 30_001, &w, 70_010),
             Placement::Into {
                 window: (30_001, 30_001),
                 absorbed: vec![]
@@ -378,12 +367,12 @@ mod tests {
     #[test]
     fn a_record_between_sessions_merges_them() {
         let w = spec(10, 1_000);
-        let k = sessions(&[(0, 5), (20, 30)]);
+        let k = store(&[(0, 5), (20, 30)]);
         assert_eq!(
-            place(&k, 12, &w, 30),
+            place(k.of_key("k"), 12, &w, 30),
             Placement::Into {
                 window: (0, 30),
-                absorbed: vec![0, 1]
+                absorbed: vec![(0, 5), (20, 30)]
             }
         );
     }
@@ -392,31 +381,41 @@ mod tests {
     fn late_records_are_dropped_and_expired_sessions_not_found() {
         // Gap 30s, grace 60s: the close time is stream time - 90s.
         let w = spec(30_000, 60_000);
-        let k = sessions(&[(0, 0)]);
-        assert_eq!(place(&k, 10_009, &w, 100_010), Placement::Dropped);
+        let mut k = store(&[(0, 0), (50_000, 50_000)]);
+        // (0, 0) is past retention, so 10_009 stays alone, and too late.
         assert_eq!(
-            place(&k, 10_010, &w, 100_010),
+            place(k.of_key("k"), 10_009, &w, 100_010),
+            Placement::Dropped
+        );
+        assert_eq!(
+            place(k.of_key("k"), 10_010, &w, 100_010),
             Placement::Into {
                 window: (10_010, 10_010),
                 absorbed: vec![]
             }
         );
-        let mut k = k;
-        assert_eq!(k.expire(&w, 100_010), vec![(0, 0)]);
-        assert!(k.sessions.is_empty());
+        k.changelog();
+        k.expire(&w, 100_010);
+        assert_eq!(windows(&k), vec![(50_000, 50_000)]);
+        // The expired session leaves the changelog too.
+        let tombstones = k.changelog();
+        assert_eq!(tombstones.len(), 1);
+        assert!(tombstones[0].value.is_none());
+        k.expire(&w, 140_010);
+        assert!(k.by_key.is_empty() && k.by_end.is_empty());
     }
 
     #[test]
     fn sessions_stay_ordered_by_end() {
-        let mut k = sessions(&[(50, 60), (0, 10), (20, 30)]);
-        let ends: Vec<i64> = k.sessions.iter().map(|s| s.end).collect();
-        assert_eq!(ends, vec![10, 30, 60]);
-        let taken = k.take(&[0, 2]);
+        let mut k = store(&[(50, 60), (0, 10), (20, 30)]);
+        assert_eq!(windows(&k), vec![(0, 10), (20, 30), (50, 60)]);
+        assert!(k.remove(&("k".into(), 20, 30)).is_some());
+        assert!(k.remove(&("k".into(), 20, 30)).is_none());
+        assert_eq!(windows(&k), vec![(0, 10), (50, 60)]);
         assert_eq!(
-            taken.iter().map(|s| s.start).collect::<Vec<_>>(),
-            vec![0, 50]
+            k.ending_by(60),
+            vec![("k".to_string(), 0, 10), ("k".to_string(), 50, 60)]
         );
-        assert_eq!(k.sessions.len(), 1);
     }
 
     /// An aggregator for `select` over a JSON stream `CLICKS (USER STRING)`.
@@ -543,7 +542,6 @@ mod tests {
     #[test]
     fn final_results_wait_for_gap_and_grace() {
         let w = spec(5, 6);
-        assert!(!is_final(&w, 14, 24));
-        assert!(is_final(&w, 14, 25));
+        assert_eq!(final_by(&w, 25), 14);
     }
 }
