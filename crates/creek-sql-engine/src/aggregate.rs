@@ -116,6 +116,23 @@ impl AggregatePlan {
     }
 }
 
+/// A WINDOW needs a GROUP BY; without aggregate calls ksqlDB says so first.
+pub fn check_window_has_group_by(
+    query: &Query,
+    aggregates: &AggregateRegistry,
+) -> Result<(), EngineError> {
+    let selects_aggregate = query.select.iter().any(|item| match item {
+        SelectItem::Expr { expr, .. } => calls_aggregate(expr, aggregates),
+        _ => false,
+    });
+    if query.group_by.is_empty() && query.window.is_some() && !selects_aggregate {
+        return Err(EngineError::Statement(
+            "WINDOW clause requires a GROUP BY clause.".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// Whether a query aggregates (GROUP BY, WINDOW, HAVING or an aggregate call).
 pub fn is_aggregate(query: &Query, aggregates: &AggregateRegistry) -> bool {
     if !query.group_by.is_empty() || query.window.is_some() || query.having.is_some() {
@@ -127,30 +144,17 @@ pub fn is_aggregate(query: &Query, aggregates: &AggregateRegistry) -> bool {
     })
 }
 
-/// ksqlDB's refusal of a WINDOW clause on a query that neither groups nor
-/// aggregates (checked before the result's type).
-pub fn check_window_has_group_by(
-    query: &Query,
-    aggregates: &AggregateRegistry,
-) -> Result<(), EngineError> {
-    let aggregating = query.select.iter().any(|item| match item {
-        SelectItem::Expr { expr, .. } => calls_aggregate(expr, aggregates),
-        _ => false,
-    });
-    if query.window.is_some() && query.group_by.is_empty() && !aggregating {
-        return Err(EngineError::Statement(
-            "WINDOW clause requires a GROUP BY clause.".into(),
-        ));
-    }
-    Ok(())
+fn calls_aggregate(expr: &Expr, aggregates: &AggregateRegistry) -> bool {
+    first_aggregate(expr, aggregates).is_some()
 }
 
-fn calls_aggregate(expr: &Expr, aggregates: &AggregateRegistry) -> bool {
-    let mut found = false;
+/// The upper-case name of the first aggregate function `expr` calls.
+fn first_aggregate(expr: &Expr, aggregates: &AggregateRegistry) -> Option<String> {
+    let mut found = None;
     let _ = expr.rewrite(&mut |e| -> Result<Option<Expr>, ()> {
         if let Expr::Function { name, .. } = e {
-            if aggregates.get(name).is_some() {
-                found = true;
+            if found.is_none() && aggregates.get(name).is_some() {
+                found = Some(name.to_ascii_uppercase());
             }
         }
         Ok(None)
@@ -218,18 +222,22 @@ fn misplaced_window_bound(bound: &str) -> EngineError {
     ))
 }
 
-/// Plans an aggregation over a stream.
+/// Plans an aggregation for the sink `sink_name`, or for a transient push
+/// query (`None`).
 pub fn plan_aggregate(
     query: &Query,
     metastore: &Metastore,
     functions: &FunctionRegistry,
     aggregates: &AggregateRegistry,
-    sink_name: &str,
+    sink_name: Option<&str>,
 ) -> Result<AggregatePlan, EngineError> {
     let statement = |m: String| EngineError::Statement(m);
     let (source, _, alias) = single_source(query, metastore)?;
-    if source.kind == SourceKind::Table {
-        return Err(EngineError::NotSupported("aggregations over tables".into()));
+    let over_table = source.kind == SourceKind::Table;
+    if over_table && query.window.is_some() {
+        return Err(statement(
+            "Windowed aggregations are only supported on streams, not on tables.".into(),
+        ));
     }
     let scope = source_scope(&source, &alias);
     let ctx = CompileContext {
@@ -245,10 +253,23 @@ pub fn plan_aggregate(
             "EMIT FINAL is only supported for windowed aggregations.".into(),
         ));
     }
-    if query.group_by.is_empty() {
-        return Err(statement(
-            "not supported yet: aggregations without GROUP BY".into(),
-        ));
+    check_window_has_group_by(query, aggregates)?;
+    for item in &query.select {
+        if let SelectItem::Expr { expr, .. } = item {
+            let mut table_function = false;
+            let _ = expr.rewrite(&mut |e| -> Result<Option<Expr>, ()> {
+                if let Expr::Function { name, .. } = e {
+                    let name = name.to_ascii_uppercase();
+                    table_function |= name == "EXPLODE" || name == "CUBE_EXPLODE";
+                }
+                Ok(None)
+            });
+            if table_function {
+                return Err(statement(
+                    "Table functions cannot be used with aggregations.".into(),
+                ));
+            }
+        }
     }
     let window = match &query.window {
         None => None,
@@ -322,6 +343,11 @@ pub fn plan_aggregate(
     let group_exprs: Vec<Expr> = query.group_by.iter().map(unqualified).collect();
     let mut group_by = Vec::new();
     for g in &query.group_by {
+        if let Some(name) = first_aggregate(g, aggregates) {
+            return Err(statement(format!(
+                "GROUP BY does not support aggregate functions: {name} is an aggregate function."
+            )));
+        }
         group_by.push(compile(g, &scope, &ctx).map_err(statement)?);
     }
 
@@ -411,6 +437,36 @@ pub fn plan_aggregate(
         Some(h) => Some(rewrite(h)?),
         None => None,
     };
+    // A table's rows are replaced and deleted, so every aggregate must be
+    // able to take a row back out.
+    if over_table {
+        let mut names: Vec<String> = Vec::new();
+        for (call, expr) in calls.iter().zip(&call_exprs) {
+            if call.function.undo.is_none() {
+                if let Expr::Function { name, .. } = expr {
+                    let name = name.to_ascii_uppercase();
+                    if !names.contains(&name) {
+                        names.push(name);
+                    }
+                }
+            }
+        }
+        if let Some((last, rest)) = names.split_last() {
+            let list = if rest.is_empty() {
+                last.clone()
+            } else {
+                format!("{} and {last}", rest.join(", "))
+            };
+            let word = if rest.is_empty() {
+                "function"
+            } else {
+                "functions"
+            };
+            return Err(statement(format!(
+                "The aggregation {word} {list} cannot be applied to a table source, only to a stream source."
+            )));
+        }
+    }
 
     let group_scope = {
         let mut s = Scope::default();
@@ -428,23 +484,24 @@ pub fn plan_aggregate(
         s.push(None, "ROWTIME", SqlType::Bigint);
         s
     };
-    let non_aggregate = |original: &Expr, e: String| -> EngineError {
-        if e.starts_with("Column '") {
-            statement(format!(
-                "Non-aggregate SELECT expression(s) not part of GROUP BY: {}\nEither add the column to the GROUP BY or remove it from the SELECT.",
-                original.to_string().replace('`', "")
-            ))
-        } else {
-            statement(e)
-        }
-    };
     let having = match (&having, &query.having) {
-        (Some(h), Some(original)) => {
+        (Some(h), Some(_)) => {
             let c = compile(h, &group_scope, &ctx).map_err(|e| {
                 if e.starts_with("Column '") {
+                    // ksqlDB names the source columns HAVING reads outside
+                    // the grouping and the aggregates.
+                    let mut columns: Vec<String> = Vec::new();
+                    let _ = h.rewrite(&mut |node| -> Result<Option<Expr>, ()> {
+                        if let Expr::Column { name, .. } = node {
+                            if !name.starts_with('$') && !columns.contains(name) {
+                                columns.push(name.clone());
+                            }
+                        }
+                        Ok(None)
+                    });
                     statement(format!(
                         "Non-aggregate HAVING expression not part of GROUP BY: {}",
-                        original.to_string().replace('`', "")
+                        columns.join(", ")
                     ))
                 } else {
                     statement(e)
@@ -469,6 +526,8 @@ pub fn plan_aggregate(
     let taken: Vec<String> = names.iter().flatten().cloned().collect();
     let mut namer = ColumnNamer::default();
     let mut projection = Vec::new();
+    // Select expressions that read source columns outside the grouping.
+    let mut non_aggregate: Vec<String> = Vec::new();
     for ((_, original, rewritten), name) in items.iter().zip(names) {
         let name = name.unwrap_or_else(|| namer.next(&taken));
         if RESERVED_COLUMNS.contains(&name.as_str())
@@ -478,8 +537,14 @@ pub fn plan_aggregate(
                 "Reserved column name in select: `{name}`. Please remove or alias the column."
             )));
         }
-        let expr =
-            compile(rewritten, &group_scope, &ctx).map_err(|e| non_aggregate(original, e))?;
+        let expr = match compile(rewritten, &group_scope, &ctx) {
+            Ok(expr) => expr,
+            Err(e) if e.starts_with("Column '") => {
+                non_aggregate.push(original.to_string().replace('`', ""));
+                continue;
+            }
+            Err(e) => return Err(statement(e)),
+        };
         if projection.iter().any(|p: &Projected| p.name == name) {
             return Err(statement(format!(
                 "Duplicate value columns found in schema: `{name}` {}",
@@ -491,6 +556,27 @@ pub fn plan_aggregate(
             expr,
             is_key: false,
         });
+    }
+    if calls.is_empty() && !group_by.is_empty() {
+        return Err(statement(
+            "GROUP BY requires aggregate functions in either the SELECT or HAVING clause.".into(),
+        ));
+    }
+    if !non_aggregate.is_empty() {
+        return Err(statement(format!(
+            "Non-aggregate SELECT expression(s) not part of GROUP BY: {}\nEither add the column(s) to the GROUP BY or remove them from the SELECT.",
+            non_aggregate.join(", ")
+        )));
+    }
+    // ksqlDB has no global aggregation: a table needs a key.
+    if query.group_by.is_empty() {
+        let call = call_exprs
+            .first()
+            .map(|e| e.to_string().replace('`', "").replace("(*)", "(ROWTIME)"))
+            .unwrap_or_default();
+        return Err(statement(format!(
+            "CREATE TABLE AS SELECT statement does not support aggregate function [{call}] without a GROUP BY clause."
+        )));
     }
     // The key: each grouping expression, as the select item that is exactly it.
     let mut missing = Vec::new();
@@ -508,6 +594,20 @@ pub fn plan_aggregate(
             None => missing.push(g.to_string().replace('`', "")),
         }
     }
+    // A transient push query (no sink) prints its columns in SELECT order
+    // and needs no key in them.
+    let Some(sink_name) = sink_name else {
+        return Ok(AggregatePlan {
+            source,
+            filter,
+            group_by,
+            aggregates: calls,
+            window,
+            having,
+            projection,
+            emit_final: query.emit == Some(creek_sql::ast::Emit::Final),
+        });
+    };
     if !missing.is_empty() {
         let (word, list) = if missing.len() == 1 {
             ("expression", missing[0].clone())
@@ -553,11 +653,30 @@ struct GroupState {
     rowtime: i64,
 }
 
+/// What one input row adds to its group: the grouping key and the
+/// aggregate calls' argument values.
+#[derive(Clone)]
+struct Contribution {
+    identity: String,
+    key: Vec<Value>,
+    args: Vec<Vec<Value>>,
+}
+
+/// Which way a contribution goes into a group.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Step {
+    Add,
+    /// A table row replaced or deleted: its old values come back out.
+    Undo,
+}
+
 /// The running state of one aggregation.
 pub struct Aggregator {
     pub plan: AggregatePlan,
     pub log: Arc<ProcessingLog>,
     pub query_id: String,
+    /// Positions of the source's key columns in its rows (table sources).
+    source_key: Vec<usize>,
     state: Mutex<AggregatorState>,
 }
 
@@ -568,6 +687,10 @@ struct AggregatorState {
     stream_time: i64,
     /// Groups changed since the last changelog batch.
     dirty: HashSet<(String, i64)>,
+    /// A table source's current rows, by source key, as what each
+    /// contributes (`None`: filtered out), so an update or delete can take
+    /// the old values back out. Rebuilt from the source topic on restart.
+    table_rows: HashMap<String, Option<Contribution>>,
     /// SESSION windows.
     sessions: session::SessionStore,
 }
@@ -582,14 +705,27 @@ fn key_identity(values: &[Value]) -> String {
 
 impl Aggregator {
     pub fn new(plan: AggregatePlan, log: Arc<ProcessingLog>, query_id: String) -> Aggregator {
+        let source_key = if plan.source.kind == SourceKind::Table {
+            plan.source
+                .columns
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.role == crate::metastore::ColumnRole::Key)
+                .map(|(i, _)| i)
+                .collect()
+        } else {
+            Vec::new()
+        };
         Aggregator {
             plan,
             log,
             query_id,
+            source_key,
             state: Mutex::new(AggregatorState {
                 groups: HashMap::new(),
                 stream_time: i64::MIN,
                 dirty: HashSet::new(),
+                table_rows: HashMap::new(),
                 sessions: session::SessionStore::default(),
             }),
         }
@@ -599,24 +735,33 @@ impl Aggregator {
         self.log.error(&self.query_id, &message);
     }
 
+    fn over_table(&self) -> bool {
+        self.plan.source.kind == SourceKind::Table
+    }
+
     /// Folds one input row in; returns the changed rows of the result table.
     pub fn apply(&self, row: &[Value], rowtime: i64, value_is_null: bool) -> Vec<ResultRow> {
-        // A stream's tombstone carries no row to aggregate.
-        if value_is_null {
-            return Vec::new();
-        }
-        let out = self.fold(row, rowtime);
+        let out = if self.over_table() {
+            self.fold_table_row(row, rowtime, value_is_null)
+        } else if value_is_null {
+            // A stream's tombstone carries no row to aggregate.
+            Vec::new()
+        } else {
+            self.fold(row, rowtime)
+        };
         for e in creek_sql::expr::take_errors() {
             self.error(format!("Error computing expression: {e}"));
         }
         out
     }
 
-    fn fold(&self, row: &[Value], rowtime: i64) -> Vec<ResultRow> {
+    /// The filter, grouping key and arguments of one row; `None` when the
+    /// row does not count (filtered out, or a NULL grouping key).
+    fn contribution(&self, row: &[Value]) -> Option<Contribution> {
         let plan = &self.plan;
         if let Some(filter) = &plan.filter {
             if !matches!(filter.eval(row), Ok(Value::Boolean(true))) {
-                return Vec::new();
+                return None;
             }
         }
         let mut key = Vec::with_capacity(plan.group_by.len());
@@ -627,12 +772,12 @@ impl Aggregator {
                     self.error(
                         "Failed to generate group by key: a grouping expression is null".into(),
                     );
-                    return Vec::new();
+                    return None;
                 }
                 Ok(v) => key.push(v),
                 Err(e) => {
                     self.error(format!("Error computing GROUP BY expression: {e}"));
-                    return Vec::new();
+                    return None;
                 }
             }
         }
@@ -646,11 +791,22 @@ impl Aggregator {
                     .collect()
             })
             .collect();
-        let identity = key_identity(&key);
+        Some(Contribution {
+            identity: key_identity(&key),
+            key,
+            args,
+        })
+    }
+
+    fn fold(&self, row: &[Value], rowtime: i64) -> Vec<ResultRow> {
+        let plan = &self.plan;
+        let Some(c) = self.contribution(row) else {
+            return Vec::new();
+        };
         let mut state = self.state.lock();
         state.stream_time = state.stream_time.max(rowtime);
         if let Some(w) = plan.window.filter(|w| w.kind == WindowKind::Session) {
-            return self.fold_session(&mut state, &w, identity, key, &args, rowtime);
+            return self.fold_session(&mut state, &w, c, rowtime);
         }
         let windows: Vec<(i64, i64)> = match &plan.window {
             None => vec![(i64::MIN, i64::MIN)],
@@ -664,26 +820,9 @@ impl Aggregator {
         };
         let mut out = Vec::new();
         for (start, end) in windows {
-            state.dirty.insert((identity.clone(), start));
-            let group = state
-                .groups
-                .entry((identity.clone(), start))
-                .or_insert_with(|| GroupState {
-                    key: key.clone(),
-                    aggregates: plan
-                        .aggregates
-                        .iter()
-                        .map(|c| (c.function.init)())
-                        .collect(),
-                    rowtime,
-                });
-            group.rowtime = group.rowtime.max(rowtime);
-            self.add_row(&mut group.aggregates, &args);
-            if plan.emit_final {
-                continue;
-            }
             let window = plan.window.map(|_| (start, end));
-            if let Some(r) = self.result(group, window) {
+            let steps = [(Step::Add, &c.args)];
+            if let Some(r) = self.update_group(&mut state, &c, start, window, rowtime, &steps) {
                 out.push(r);
             }
         }
@@ -693,18 +832,137 @@ impl Aggregator {
         out
     }
 
-    /// Folds one row's aggregate arguments into a group's states.
-    fn add_row(&self, aggregates: &mut [Value], args: &[Vec<Value>]) {
-        for ((call, state), args) in self.plan.aggregates.iter().zip(aggregates).zip(args) {
-            let current = std::mem::replace(state, Value::Null);
-            *state = match (call.function.aggregate)(args, current) {
-                Ok(next) => next,
-                Err(e) => {
-                    self.error(format!("Error computing aggregate: {e}"));
-                    (call.function.init)()
-                }
-            };
+    /// A table source's row replaced (or deleted, `value_is_null`): its old
+    /// contribution comes out of its group and the new one goes in, one
+    /// result when the group stays the same, else the old group's first.
+    fn fold_table_row(&self, row: &[Value], rowtime: i64, value_is_null: bool) -> Vec<ResultRow> {
+        let source_key: Vec<Value> = self
+            .source_key
+            .iter()
+            .map(|i| row.get(*i).cloned().unwrap_or(Value::Null))
+            .collect();
+        let new = if value_is_null {
+            None
+        } else {
+            self.contribution(row)
+        };
+        let mut state = self.state.lock();
+        state.stream_time = state.stream_time.max(rowtime);
+        let old = if value_is_null {
+            state.table_rows.remove(&key_identity(&source_key))
+        } else {
+            state
+                .table_rows
+                .insert(key_identity(&source_key), new.clone())
         }
+        .flatten();
+        let unwindowed = i64::MIN;
+        let mut out = Vec::new();
+        match (old, new) {
+            (Some(old), Some(new)) if old.identity == new.identity => {
+                let steps = [(Step::Undo, &old.args), (Step::Add, &new.args)];
+                out.extend(self.update_group(&mut state, &new, unwindowed, None, rowtime, &steps));
+            }
+            (old, new) => {
+                if let Some(old) = old {
+                    let steps = [(Step::Undo, &old.args)];
+                    out.extend(
+                        self.update_group(&mut state, &old, unwindowed, None, rowtime, &steps),
+                    );
+                }
+                if let Some(new) = new {
+                    let steps = [(Step::Add, &new.args)];
+                    out.extend(
+                        self.update_group(&mut state, &new, unwindowed, None, rowtime, &steps),
+                    );
+                }
+            }
+        }
+        out
+    }
+
+    /// Rebuilds a table source's row memory from its topic on restart,
+    /// without touching the groups (the changelog already holds them).
+    pub fn remember_table_row(&self, row: &[Value], value_is_null: bool) {
+        let source_key: Vec<Value> = self
+            .source_key
+            .iter()
+            .map(|i| row.get(*i).cloned().unwrap_or(Value::Null))
+            .collect();
+        let identity = key_identity(&source_key);
+        let contribution = (!value_is_null).then(|| self.contribution(row));
+        let mut state = self.state.lock();
+        match contribution {
+            None => {
+                state.table_rows.remove(&identity);
+            }
+            Some(c) => {
+                state.table_rows.insert(identity, c);
+            }
+        }
+    }
+
+    /// Applies `steps` (argument values in or out) to a contribution's group (window `start`),
+    /// creating the group if needed; returns the group's new result row
+    /// (none under EMIT FINAL, or when HAVING rejected it before and still does).
+    fn update_group(
+        &self,
+        state: &mut AggregatorState,
+        c: &Contribution,
+        start: i64,
+        window: Option<(i64, i64)>,
+        rowtime: i64,
+        steps: &[(Step, &Vec<Vec<Value>>)],
+    ) -> Option<ResultRow> {
+        let plan = &self.plan;
+        let id = (c.identity.clone(), start);
+        state.dirty.insert(id.clone());
+        let existed = state.groups.contains_key(&id);
+        let group = state.groups.entry(id).or_insert_with(|| GroupState {
+            key: c.key.clone(),
+            aggregates: plan
+                .aggregates
+                .iter()
+                .map(|c| (c.function.init)())
+                .collect(),
+            rowtime,
+        });
+        // HAVING filters the result table: a group leaves it (tombstone) only
+        // if its previous result was in it.
+        let was_in = existed && plan.having.is_some() && self.passes_having(group, window);
+        group.rowtime = group.rowtime.max(rowtime);
+        for (step, step_args) in steps {
+            for ((call, state), args) in plan
+                .aggregates
+                .iter()
+                .zip(group.aggregates.iter_mut())
+                .zip(step_args.iter())
+            {
+                let current = std::mem::replace(state, Value::Null);
+                let next = match step {
+                    Step::Add => (call.function.aggregate)(args, current),
+                    Step::Undo => match &call.function.undo {
+                        Some(undo) => undo(args, current),
+                        None => Err("the aggregate cannot undo".into()),
+                    },
+                };
+                *state = match next {
+                    Ok(next) => next,
+                    Err(e) => {
+                        self.error(format!("Error computing aggregate: {e}"));
+                        (call.function.init)()
+                    }
+                };
+            }
+        }
+        if plan.emit_final {
+            return None;
+        }
+        let result = self.result(group, window)?;
+        if result.value.is_none() && !was_in && plan.having.is_some() {
+            return None;
+        }
+        Some(result)
     }
 
     /// EMIT FINAL: the results of the windows the stream time has closed
@@ -728,8 +986,12 @@ impl Aggregator {
         let mut out = Vec::new();
         for id in closed {
             if let Some(group) = state.groups.remove(&id) {
+                // Nothing of the window was emitted before, so a row HAVING
+                // rejects needs no tombstone.
                 if let Some(r) = self.result(&group, Some((id.1, id.1 + w.size))) {
-                    out.push(r);
+                    if r.value.is_some() {
+                        out.push(r);
+                    }
                 }
                 state.dirty.insert(id);
             }
@@ -737,13 +999,13 @@ impl Aggregator {
         out
     }
 
-    /// The output row of a group: the projection, or a tombstone when HAVING
-    /// rejects the group (the result table drops the row).
-    fn result(&self, group: &GroupState, window: Option<(i64, i64)>) -> Option<ResultRow> {
-        let plan = &self.plan;
+    /// The row HAVING and the projection see: grouping values, aggregate
+    /// results, then WINDOWSTART, WINDOWEND and ROWTIME.
+    fn group_row(&self, group: &GroupState, window: Option<(i64, i64)>) -> Vec<Value> {
         let mut row: Vec<Value> = group.key.clone();
         row.extend(
-            plan.aggregates
+            self.plan
+                .aggregates
                 .iter()
                 .zip(&group.aggregates)
                 .map(|(c, s)| (c.function.map)(s)),
@@ -753,6 +1015,25 @@ impl Aggregator {
             row.push(Value::Bigint(end));
         }
         row.push(Value::Bigint(group.rowtime));
+        row
+    }
+
+    fn having_accepts(&self, group_row: &[Value]) -> bool {
+        match &self.plan.having {
+            None => true,
+            Some(h) => matches!(h.eval(group_row), Ok(Value::Boolean(true))),
+        }
+    }
+
+    fn passes_having(&self, group: &GroupState, window: Option<(i64, i64)>) -> bool {
+        self.having_accepts(&self.group_row(group, window))
+    }
+
+    /// The output row of a group: the projection, or a tombstone when HAVING
+    /// rejects the group (the result table drops the row).
+    fn result(&self, group: &GroupState, window: Option<(i64, i64)>) -> Option<ResultRow> {
+        let plan = &self.plan;
+        let row = self.group_row(group, window);
         let eval = |e: &CompiledExpr| match e.eval(&row) {
             Ok(v) => v,
             Err(err) => {
@@ -768,10 +1049,7 @@ impl Aggregator {
             .filter(|(p, _)| p.is_key)
             .map(|(_, v)| v.clone())
             .collect();
-        let passes = match &plan.having {
-            None => true,
-            Some(h) => matches!(h.eval(&row), Ok(Value::Boolean(true))),
-        };
+        let passes = self.having_accepts(&row);
         let value = passes.then(|| {
             plan.projection
                 .iter()
@@ -833,7 +1111,7 @@ impl Aggregator {
                 if let Ok(id) = serde_json::from_slice::<(String, i64)>(&k) {
                     state.groups.remove(&id);
                 } else if let Ok(id) = serde_json::from_slice::<(String, i64, i64)>(&k) {
-                    state.sessions.remove(&id);
+                    state.sessions.restore(id, None);
                 }
                 continue;
             };
@@ -883,7 +1161,7 @@ impl Aggregator {
                 rowtime,
             };
             match session_id {
-                Some(id) => state.sessions.restore(id, group),
+                Some(id) => state.sessions.restore(id, Some(group)),
                 None => {
                     state.groups.insert(id, group);
                 }

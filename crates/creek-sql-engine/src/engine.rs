@@ -150,6 +150,8 @@ pub struct Engine {
     pub output_tap: Mutex<Option<Vec<(String, ProducerRecord)>>>,
     /// Statements are recorded in the command topic (after [`Engine::recover`]).
     durable: AtomicBool,
+    /// Materialized tables for pull queries, by table name, built on first use.
+    views: Mutex<HashMap<String, Arc<tokio::sync::Mutex<crate::views::TableView>>>>,
 }
 
 /// Statements that change what the engine knows or runs, kept in the command topic.
@@ -171,6 +173,14 @@ fn kind_word(kind: SourceKind) -> &'static str {
     match kind {
         SourceKind::Stream => "stream",
         SourceKind::Table => "table",
+    }
+}
+
+/// ksqlDB's capitalised spelling of a source kind, for status messages.
+fn kind_title(kind: SourceKind) -> &'static str {
+    match kind {
+        SourceKind::Stream => "Stream",
+        SourceKind::Table => "Table",
     }
 }
 
@@ -372,6 +382,7 @@ impl Engine {
             }),
             output_tap: Mutex::new(None),
             durable: AtomicBool::new(false),
+            views: Mutex::new(HashMap::new()),
         })
     }
 
@@ -390,6 +401,39 @@ impl Engine {
             topic: topic.to_string(),
             is_key,
         }
+    }
+
+    /// The materialized view of `table` for pull queries, caught up with
+    /// its topic. Only tables ksqlDB materializes are queryable: those a
+    /// query writes (CTAS) and source tables.
+    pub async fn table_view(
+        &self,
+        table: &Arc<DataSource>,
+    ) -> Result<Arc<tokio::sync::Mutex<crate::views::TableView>>, EngineError> {
+        if !table.is_sink && !table.read_only {
+            let name = &table.name;
+            return Err(EngineError::Statement(format!(
+                "The `{name}` table isn't queryable. To derive a queryable table, you can do 'CREATE TABLE QUERYABLE_{name} AS SELECT * FROM {name}'. See https://cnfl.io/queries for more info.\nAdd EMIT CHANGES if you intended to issue a push query."
+            )));
+        }
+        let existing = self.views.lock().get(&table.name).cloned();
+        let view = match existing {
+            // A table dropped and created again gets a new view.
+            Some(v) if Arc::ptr_eq(&v.lock().await.table, table) => v,
+            _ => {
+                let (key, value) = self.build_formats(table, false).await?;
+                let decoder = SourceDecoder::new(table.clone(), key, value, &self.functions)
+                    .map_err(EngineError::Statement)?;
+                let view = Arc::new(tokio::sync::Mutex::new(crate::views::TableView::new(
+                    table.clone(),
+                    decoder,
+                )));
+                self.views.lock().insert(table.name.clone(), view.clone());
+                view
+            }
+        };
+        view.lock().await.catch_up(self.log.as_ref()).await?;
+        Ok(view)
     }
 
     /// Substitutes `${name}` variables in statement text.
@@ -658,12 +702,13 @@ impl Engine {
                 kind_word(kind)
             )));
         }
-        if kind == SourceKind::Table {
-            return Err(EngineError::NotSupported("tables".into()));
-        }
         if let Some(existing) = self.state.lock().metastore.source(name).cloned() {
             if if_not_exists {
-                return Ok(status_entity(text, "Stream already exists", None));
+                return Ok(status_entity(
+                    text,
+                    &format!("{} already exists", kind_title(kind)),
+                    None,
+                ));
             }
             if !or_replace {
                 return Err(EngineError::Statement(format!(
@@ -865,6 +910,12 @@ impl Engine {
                 .collect();
             cols.splice(0..0, keys);
         }
+        // A table is the latest value per key, so it needs one.
+        if kind == SourceKind::Table && !cols.iter().any(|c| c.role == ColumnRole::Key) {
+            return Err(EngineError::Statement(
+                "Tables require a PRIMARY KEY. Please define the PRIMARY KEY.".into(),
+            ));
+        }
         let timestamp = match with.string("TIMESTAMP") {
             Some(col) => {
                 let col = col.to_ascii_uppercase();
@@ -914,7 +965,11 @@ impl Engine {
             .metastore
             .sources
             .insert(name.to_string(), Arc::new(source));
-        Ok(status_entity(text, "Stream created", None))
+        Ok(status_entity(
+            text,
+            &format!("{} created", kind_title(kind)),
+            None,
+        ))
     }
 
     /// Builds the key and value formats of a source. `register` is true for
@@ -1029,22 +1084,33 @@ impl Engine {
     ) -> Result<Json, EngineError> {
         crate::aggregate::check_window_has_group_by(query, &self.aggregates)?;
         let aggregating = crate::aggregate::is_aggregate(query, &self.aggregates);
-        match (kind, aggregating) {
-            (SourceKind::Stream, true) => {
-                return Err(EngineError::Statement(
-                    "Invalid result type. Your SELECT query produces a TABLE. Please use CREATE TABLE AS SELECT statement instead.".into(),
-                ))
+        // An aggregation, or any query over a table, produces a table.
+        let over_table = {
+            let state = self.state.lock();
+            match crate::plan::single_source(query, &state.metastore) {
+                Ok((source, _, _)) => source.kind == SourceKind::Table,
+                Err(e @ EngineError::NotSupported(_)) => return Err(e),
+                Err(_) => false,
             }
-            (SourceKind::Table, false) => {
-                return Err(EngineError::NotSupported(
-                    "CREATE TABLE AS SELECT without GROUP BY".into(),
-                ))
-            }
-            _ => {}
+        };
+        let produces = if aggregating || over_table {
+            SourceKind::Table
+        } else {
+            SourceKind::Stream
+        };
+        if produces != kind {
+            let word = kind_word(produces).to_ascii_uppercase();
+            return Err(EngineError::Statement(format!(
+                "Invalid result type. Your SELECT query produces a {word}. Please use CREATE {word} AS SELECT statement instead."
+            )));
         }
         if let Some(existing) = self.state.lock().metastore.source(name).cloned() {
             if if_not_exists {
-                return Ok(status_entity(text, "Stream already exists", None));
+                return Ok(status_entity(
+                    text,
+                    &format!("{} already exists", kind_title(kind)),
+                    None,
+                ));
             }
             if !or_replace {
                 return Err(EngineError::Statement(format!(
@@ -1095,7 +1161,7 @@ impl Engine {
                     &state.metastore,
                     &self.functions,
                     &self.aggregates,
-                    name,
+                    Some(name),
                 )?)
             } else {
                 let keyless = session
@@ -1337,6 +1403,10 @@ impl Engine {
                 // The changelog holds the state and the input positions it
                 // accounts for; they win over the group's committed offsets.
                 if let Some(restored) = self.restore_state(&query_id, &aggregator).await? {
+                    if input.kind == SourceKind::Table {
+                        self.restore_table_rows(&decoder, &aggregator, &restored)
+                            .await?;
+                    }
                     positions.extend(restored);
                 }
                 QueryLogic::Aggregate(Box::new(aggregator))
@@ -1400,6 +1470,50 @@ impl Engine {
             .map_err(|e| EngineError::Statement(format!("Cannot restore {query_id}: {e}")))
     }
 
+    /// An aggregation over a table remembers each table row to take it back
+    /// out on update; the source topic up to the restored positions is
+    /// exactly that memory, so it is read back rather than kept twice.
+    async fn restore_table_rows(
+        &self,
+        decoder: &SourceDecoder,
+        aggregator: &crate::aggregate::Aggregator,
+        positions: &BTreeMap<i32, i64>,
+    ) -> Result<(), EngineError> {
+        let topic = &decoder.source.topic;
+        for (partition, end) in positions {
+            let mut offset = self
+                .log
+                .list_offset(topic, *partition, OffsetSpec::Earliest)
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or(0);
+            while offset < *end {
+                let fetched = self
+                    .log
+                    .fetch(topic, *partition, offset, 4 << 20, Duration::ZERO)
+                    .await
+                    .map_err(|e| EngineError::Log(e.to_string()))?;
+                if fetched.records.is_empty() {
+                    break;
+                }
+                for record in fetched.records {
+                    if record.offset >= *end {
+                        break;
+                    }
+                    offset = record.offset + 1;
+                    if record.key.is_none() {
+                        continue;
+                    }
+                    if let Ok(decoded) = decoder.decode(&record) {
+                        aggregator.remember_table_row(&decoded.row, decoded.value_is_null);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub fn query_group(&self, query_id: &str) -> String {
         format!("_confluent-ksql-{}query_{query_id}", self.config.service_id)
     }
@@ -1446,6 +1560,7 @@ impl Engine {
             .collect();
         let topic = &query.decoder.source.topic;
         let tapping = self.output_tap.lock().is_some();
+        let over_table = query.decoder.source.kind == SourceKind::Table;
         let mut consumed = 0;
         for (partition, offset) in positions {
             let fetched = self
@@ -1462,6 +1577,10 @@ impl Engine {
             for record in &fetched.records {
                 next = record.offset + 1;
                 consumed += 1;
+                // A table row without a key has no identity: Kafka Streams drops it.
+                if over_table && record.key.is_none() {
+                    continue;
+                }
                 let decoded = match query.decoder.decode(record) {
                     Ok(d) => d,
                     Err(e) => {
@@ -1643,6 +1762,21 @@ impl Engine {
             .source(target)
             .cloned()
             .ok_or_else(|| EngineError::Statement(format!("{target} does not exist.")))?;
+        if sink.kind == SourceKind::Table {
+            return Err(EngineError::Statement(format!(
+                "INSERT INTO can only be used to insert into a stream. {target} is a table."
+            )));
+        }
+        let produces_table = crate::aggregate::is_aggregate(query, &self.aggregates) || {
+            let state = self.state.lock();
+            crate::plan::single_source(query, &state.metastore)
+                .is_ok_and(|(source, _, _)| source.kind == SourceKind::Table)
+        };
+        if produces_table {
+            return Err(EngineError::Statement(format!(
+                "Incompatible data sink and query result. Data sink ({target}) type is STREAM but select query result is TABLE."
+            )));
+        }
         if sink.read_only {
             return Err(EngineError::Statement(format!(
                 "Cannot insert into read-only {}: {target}",
@@ -1959,6 +2093,7 @@ impl Engine {
             source
         };
         self.state.lock().metastore.sources.remove(name);
+        self.views.lock().remove(name);
         if delete_topic {
             let _ = self.log.delete_topic(&source.topic).await;
             if let Some(registry) = &self.registry {

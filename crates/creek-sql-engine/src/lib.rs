@@ -37,6 +37,7 @@ pub mod qtt_rest;
 pub mod query;
 pub mod rest;
 pub mod show;
+pub mod views;
 
 /// Why a statement failed.
 #[derive(Debug, thiserror::Error)]

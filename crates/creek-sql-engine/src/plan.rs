@@ -193,8 +193,11 @@ pub fn plan_stream_query_with(
         ));
     }
     let (source, source_name, alias) = single_source(query, metastore)?;
-    if source.kind == SourceKind::Table {
-        return Err(EngineError::NotSupported("queries over tables".into()));
+    let over_table = source.kind == SourceKind::Table;
+    if over_table && !query.partition_by.is_empty() {
+        return Err(EngineError::Statement(
+            "PARTITION BY is not supported on tables: a table's key is its primary key.".into(),
+        ));
     }
     let scope = source_scope(&source, &alias);
     let ctx = CompileContext {
@@ -511,6 +514,11 @@ pub fn plan_stream_query_with(
                 names.join(", ")
             )));
         }
+    }
+    if over_table && !table_functions.is_empty() {
+        return Err(EngineError::Statement(
+            "Table source is not supported with table functions".into(),
+        ));
     }
     if sink_name.is_some() && projection.iter().all(|p| p.is_key) {
         return Err(EngineError::Statement(

@@ -6,12 +6,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use creek_log::OffsetSpec;
-use creek_sql::ast::{Emit, Query, Relation};
+use creek_sql::ast::{Emit, Query, Relation, SourceKind};
+use creek_sql::value::Value;
 
 use crate::engine::{Engine, Session};
 use crate::format::value_to_json;
-use crate::plan::plan_stream_query;
-use crate::query::{Projector, SourceDecoder};
+use crate::metastore::DataSource;
+use crate::plan::{plan_stream_query, plan_stream_query_with};
+use crate::aggregate::Aggregator;
+use crate::plan::Projected;
+use crate::query::{DecodedRow, Projector, ResultRow, SourceDecoder};
 use crate::EngineError;
 
 /// A running push query: its columns and a channel of rows.
@@ -24,6 +28,11 @@ pub struct PushQuery {
     pub limit: Option<u64>,
     /// A pull query (no `EMIT CHANGES`): the channel closes at the end of the topic.
     pub pull: bool,
+    /// Which columns are the table's key (a pull query over a table marks them).
+    pub key_columns: Vec<bool>,
+    /// A pull query over a table's materialized view: ksqlDB sends no
+    /// completion message after its rows.
+    pub over_view: bool,
 }
 
 impl PushQuery {
@@ -32,7 +41,7 @@ impl PushQuery {
     pub fn final_message(&self, count: u64) -> Option<&'static str> {
         if self.limit.is_some_and(|l| count >= l) {
             Some("Limit Reached")
-        } else if self.pull {
+        } else if self.pull && !self.over_view {
             Some("Query Completed")
         } else {
             None
@@ -43,7 +52,15 @@ impl PushQuery {
     pub fn schema_text(&self) -> String {
         self.columns
             .iter()
-            .map(|(n, t)| format!("`{n}` {t}"))
+            .enumerate()
+            .map(|(i, (n, t))| {
+                let key = if self.key_columns.get(i) == Some(&true) {
+                    " KEY"
+                } else {
+                    ""
+                };
+                format!("`{n}` {t}{key}")
+            })
             .collect::<Vec<_>>()
             .join(", ")
     }
@@ -71,7 +88,7 @@ const PULL_HINT: &str =
     "See https://cnfl.io/queries for more info.\nAdd EMIT CHANGES if you intended to issue a push query.";
 
 /// What ksqlDB refuses in a pull query (no `EMIT CHANGES`).
-fn pull_restrictions(engine: &Engine, query: &Query, session: &Session) -> Result<(), EngineError> {
+fn pull_restrictions(query: &Query, session: &Session) -> Result<(), EngineError> {
     let refuse = |what: &str| {
         Err(EngineError::Statement(format!(
             "Pull queries don't support {what}. {PULL_HINT}"
@@ -101,13 +118,6 @@ fn pull_restrictions(engine: &Engine, query: &Query, session: &Session) -> Resul
         return Err(EngineError::Statement(format!(
             "LIMIT clause in pull queries is currently disabled. You can enable them by setting ksql.query.pull.limit.clause.enabled=true. {PULL_HINT}"
         )));
-    }
-    if let Relation::Source { name, .. } = &query.from {
-        if let Some(s) = engine.metastore().source(name) {
-            if s.kind == creek_sql::ast::SourceKind::Table {
-                return Err(EngineError::NotSupported("pull queries over tables".into()));
-            }
-        }
     }
     let disallowed = |text: String| -> Vec<&'static str> {
         let upper = text.to_ascii_uppercase();
@@ -150,6 +160,31 @@ fn pull_restrictions(engine: &Engine, query: &Query, session: &Session) -> Resul
     Ok(())
 }
 
+/// What a push query does with each record.
+enum PushLogic {
+    Project(Projector),
+    /// `GROUP BY`: every change of a group is printed.
+    Aggregate(Box<Aggregator>),
+}
+
+impl PushLogic {
+    fn query_id(&self) -> &str {
+        match self {
+            PushLogic::Project(p) => &p.query_id,
+            PushLogic::Aggregate(a) => &a.query_id,
+        }
+    }
+
+    fn apply(&self, decoded: &DecodedRow) -> Vec<ResultRow> {
+        match self {
+            // A stream's tombstone has nothing to print.
+            PushLogic::Project(_) if decoded.value_is_null => Vec::new(),
+            PushLogic::Project(p) => p.apply_all(&decoded.row, decoded.rowtime, false),
+            PushLogic::Aggregate(a) => a.apply(&decoded.row, decoded.rowtime, decoded.value_is_null),
+        }
+    }
+}
+
 /// Starts a push query (or, without `EMIT CHANGES`, a pull query over a stream).
 pub async fn start(
     engine: &Arc<Engine>,
@@ -159,25 +194,60 @@ pub async fn start(
 ) -> Result<PushQuery, EngineError> {
     let pull = !matches!(query.emit, Some(Emit::Changes));
     if pull {
-        pull_restrictions(engine, query, session)?;
+        pull_restrictions(query, session)?;
+        if let Relation::Source { name, .. } = &query.from {
+            let table = engine
+                .metastore()
+                .source(name)
+                .filter(|s| s.kind == SourceKind::Table)
+                .cloned();
+            if let Some(table) = table {
+                return pull_table(engine, query, &table).await;
+            }
+        }
     }
-    let plan = plan_stream_query(query, &engine.metastore(), &engine.functions, None)?;
-    let source = plan.source.clone();
+    let metastore = engine.metastore();
+    let (source, projection, logic): (_, Vec<Projected>, _) =
+        if crate::aggregate::is_aggregate(query, &engine.aggregates) {
+            let plan = crate::aggregate::plan_aggregate(
+                query,
+                &metastore,
+                &engine.functions,
+                &engine.aggregates,
+                None,
+            )?;
+            let query_id = transient_id(&plan.source.name);
+            (
+                plan.source.clone(),
+                plan.projection.clone(),
+                PushLogic::Aggregate(Box::new(Aggregator::new(
+                    plan,
+                    engine.processing_log.clone(),
+                    query_id,
+                ))),
+            )
+        } else {
+            let plan = plan_stream_query(query, &metastore, &engine.functions, None)?;
+            let query_id = transient_id(&plan.source.name);
+            (
+                plan.source.clone(),
+                plan.projection.clone(),
+                PushLogic::Project(Projector {
+                    plan,
+                    log: engine.processing_log.clone(),
+                    query_id,
+                }),
+            )
+        };
     let (key_fmt, value_fmt) = engine.build_formats(&source, false).await?;
     let decoder = SourceDecoder::new(source.clone(), key_fmt, value_fmt, &engine.functions)
         .map_err(EngineError::Statement)?;
-    let query_id = transient_id(&source.name);
-    let columns: Vec<(String, String)> = plan
-        .projection
+    let query_id = logic.query_id().to_string();
+    let columns: Vec<(String, String)> = projection
         .iter()
         .map(|p| (p.name.clone(), p.expr.ty.to_string()))
         .collect();
-    let limit = plan.limit;
-    let projector = Projector {
-        plan,
-        log: engine.processing_log.clone(),
-        query_id: query_id.clone(),
-    };
+    let limit = query.limit;
     let topic = source.topic.clone();
     let partitions = engine
         .log
@@ -242,7 +312,7 @@ pub async fn start(
                 let fetched = match fetched {
                     Ok(f) => f,
                     Err(e) => {
-                        tracing::warn!(query = %projector.query_id, "push query fetch failed: {e}");
+                        tracing::warn!(query = %logic.query_id(), "push query fetch failed: {e}");
                         return;
                     }
                 };
@@ -260,7 +330,7 @@ pub async fn start(
                         Ok(d) => d,
                         Err(e) => {
                             engine.processing_log.error(
-                                &projector.query_id,
+                                logic.query_id(),
                                 &format!(
                                     "Failed to deserialize record from {topic}-{partition}@{}: {e}",
                                     record.offset
@@ -269,22 +339,20 @@ pub async fn start(
                             continue;
                         }
                     };
-                    if decoded.value_is_null {
-                        continue;
-                    }
-                    let Some(row) =
-                        projector.apply(&decoded.row, decoded.rowtime, decoded.value_is_null)
-                    else {
-                        continue;
-                    };
-                    let json: Vec<serde_json::Value> =
-                        row.projection.iter().map(value_to_json).collect();
-                    if tx.send(json).await.is_err() {
-                        return;
-                    }
-                    sent += 1;
-                    if limit.is_some_and(|l| sent >= l) {
-                        return;
+                    for row in logic.apply(&decoded) {
+                        // Deletes and rows a table's filter drops are not printed.
+                        if row.value.is_none() {
+                            continue;
+                        }
+                        let json: Vec<serde_json::Value> =
+                            row.projection.iter().map(value_to_json).collect();
+                        if tx.send(json).await.is_err() {
+                            return;
+                        }
+                        sent += 1;
+                        if limit.is_some_and(|l| sent >= l) {
+                            return;
+                        }
                     }
                 }
             }
@@ -306,5 +374,76 @@ pub async fn start(
         rows: rx,
         limit,
         pull,
+        key_columns: Vec::new(),
+        over_view: false,
+    })
+}
+
+/// A pull query over a table: the rows of its materialized view that pass
+/// the WHERE clause (a key lookup or a scan), projected.
+async fn pull_table(
+    engine: &Arc<Engine>,
+    query: &Query,
+    table: &Arc<DataSource>,
+) -> Result<PushQuery, EngineError> {
+    let view = engine.table_view(table).await?;
+    let view = view.lock().await;
+    let mut metastore = engine.metastore();
+    metastore
+        .sources
+        .insert(table.name.clone(), view.pull_source.clone());
+    let plan = plan_stream_query_with(query, &metastore, &engine.functions, None, true)
+        .map_err(|e| match (e, &query.where_) {
+            // ksqlDB names the predicate it could not use.
+            (EngineError::Statement(m), Some(w)) if m.starts_with("Error in WHERE expression") => {
+                EngineError::Statement(format!(
+                    "{m}\nStatement: {}",
+                    w.to_string().replace('`', "")
+                ))
+            }
+            (e, _) => e,
+        })?;
+    let query_id = transient_id(&table.name);
+    let columns: Vec<(String, String)> = plan
+        .projection
+        .iter()
+        .map(|p| (p.name.clone(), p.expr.ty.to_string()))
+        .collect();
+    let key_columns = plan.projection.iter().map(|p| p.is_key).collect();
+    let limit = plan.limit;
+    let rowtime_at = view.pull_source.columns.len();
+    let projector = Projector {
+        plan,
+        log: engine.processing_log.clone(),
+        query_id: query_id.clone(),
+    };
+    let mut rows = Vec::new();
+    for row in view.rows() {
+        if limit.is_some_and(|l| rows.len() as u64 >= l) {
+            break;
+        }
+        let rowtime = match row.get(rowtime_at) {
+            Some(Value::Bigint(t)) => *t,
+            _ => 0,
+        };
+        // A row the WHERE clause rejects comes back as a tombstone.
+        if let Some(result) = projector.apply(row, rowtime, false) {
+            if result.value.is_some() {
+                rows.push(result.projection.iter().map(value_to_json).collect());
+            }
+        }
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel(rows.len().max(1));
+    for row in rows {
+        let _ = tx.try_send(row);
+    }
+    Ok(PushQuery {
+        query_id,
+        columns,
+        rows: rx,
+        limit,
+        pull: true,
+        key_columns,
+        over_view: true,
     })
 }

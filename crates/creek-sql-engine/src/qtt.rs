@@ -492,16 +492,20 @@ pub(crate) async fn create_test_topics(
             (key_schema, value_schema, key_format, value_format),
         );
     }
-    let named = statements.iter().filter_map(|s| kafka_topic_of(s)).chain(
-        test["inputs"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|r| r["topic"].as_str().map(str::to_string)),
-    );
-    for t in named {
+    // A statement's own PARTITIONS wins over the default.
+    let named = statements
+        .iter()
+        .filter_map(|s| kafka_topic_of(s).map(|t| (t, partitions_of(s).unwrap_or(partitions))))
+        .chain(
+            test["inputs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r["topic"].as_str().map(|t| (t.to_string(), partitions))),
+        );
+    for (t, n) in named {
         if store.describe_topic(&t).await.is_err() {
-            let _ = store.create_topic(&t, partitions, BTreeMap::new()).await;
+            let _ = store.create_topic(&t, n, BTreeMap::new()).await;
         }
     }
     Ok(topic_schemas)
@@ -557,6 +561,16 @@ fn statement_schemas(text: &str) -> Option<(String, bool, bool)> {
 }
 
 /// The `kafka_topic` a CREATE statement names, if any.
+/// The `PARTITIONS=n` of a CREATE statement, if it has one.
+fn partitions_of(statement: &str) -> Option<i32> {
+    let lower = statement.to_ascii_lowercase();
+    let i = lower.find("partitions")?;
+    let rest = lower[i + "partitions".len()..].trim_start();
+    let rest = rest.strip_prefix('=')?.trim_start();
+    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+    digits.parse().ok()
+}
+
 pub fn kafka_topic_of(statement: &str) -> Option<String> {
     let lower = statement.to_ascii_lowercase();
     let i = lower.find("kafka_topic")?;

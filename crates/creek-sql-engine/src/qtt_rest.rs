@@ -17,6 +17,9 @@ use creek_schema::registry::Registry;
 use creek_sql::ast::Statement;
 use serde_json::{json, Value as Json};
 
+/// Partitions of the topics a REST test does not declare (ksqlDB's REST test harness uses four).
+const TEST_PARTITIONS: i32 = 4;
+
 use crate::engine::{Engine, EngineConfig};
 use crate::qtt::{
     create_test_topics, decode_output, encode_input, json_matches, strip_comments, test_session,
@@ -152,9 +155,11 @@ async fn run_in(test: &Json, statements: &[String], dir: &Path) -> Result<(), St
     );
     let mut session = test_session(test, None);
     let mut formats = TestFormats::default();
-    // Declared topics, then those named by statements and records (one
-    // partition, for a stable order).
-    let topic_schemas = create_test_topics(test, statements, &store, &registry, 1).await?;
+    // Declared topics, then those named by statements and records, with
+    // upstream's four partitions: a table scan reads partition by partition,
+    // so the rows' order depends on it.
+    let topic_schemas =
+        create_test_topics(test, statements, &store, &registry, TEST_PARTITIONS).await?;
 
     // Statements up to the first query go to /ksql.
     let mut parsed = Vec::new();
@@ -213,7 +218,16 @@ async fn run_in(test: &Json, statements: &[String], dir: &Path) -> Result<(), St
         )
         .await
         .map_err(|e| format!("encoding input: {e}"))?;
-        let partition = record["partition"].as_i64().unwrap_or(0) as i32;
+        // Without an explicit partition, the producer's default partitioner.
+        let partitions = store
+            .describe_topic(topic)
+            .await
+            .map(|d| d.partitions)
+            .unwrap_or(1);
+        let partition = match record["partition"].as_i64() {
+            Some(p) => p as i32,
+            None => crate::query::partition_for(produced.key.as_deref(), partitions),
+        };
         store
             .produce(topic, partition, vec![produced])
             .await

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use creek_log::{ConsumerRecord, ProducerRecord};
+use creek_sql::ast::SourceKind;
 use creek_sql::expr::CompiledExpr;
 use creek_sql::functions::FunctionRegistry;
 use creek_sql::types::SqlType;
@@ -339,9 +340,11 @@ impl Projector {
     }
 
     fn evaluate(&self, row: &[Value], rowtime: i64, value_is_null: bool) -> Option<ResultRow> {
+        let over_table = self.plan.source.kind == SourceKind::Table;
         if value_is_null {
-            // A tombstone: a filter drops it; otherwise it passes with its key.
-            if self.plan.filter.is_some() {
+            // A tombstone: a stream's filter drops it; otherwise (and always
+            // for a table, where it deletes the row) it passes with its key.
+            if self.plan.filter.is_some() && !over_table {
                 return None;
             }
             // Key expressions over key columns only can still be computed.
@@ -368,10 +371,16 @@ impl Projector {
         if let Some(filter) = &self.plan.filter {
             match filter.eval(row) {
                 Ok(Value::Boolean(true)) => {}
+                // A table row the filter rejects leaves the result table:
+                // Kafka Streams' KTable filter forwards a tombstone.
+                Ok(_) if over_table => return self.evaluate(row, rowtime, true),
                 Ok(_) => return None,
                 Err(e) => {
                     self.log
                         .error(&self.query_id, &format!("Error evaluating WHERE: {e}"));
+                    if over_table {
+                        return self.evaluate(row, rowtime, true);
+                    }
                     return None;
                 }
             }
@@ -470,6 +479,9 @@ impl SinkEncoder {
         } else {
             None
         };
+        // Kafka Streams' windowed partitioner: all windows of a key go to
+        // the partition of the key itself.
+        let partition = partition_for(key.as_deref(), self.partitions);
         let key = match (key, self.window, row.window) {
             (Some(k), Some(kind), Some(window)) => {
                 Some(crate::format::windowed_key(kind, &k, window))
@@ -483,7 +495,6 @@ impl SinkEncoder {
                 .map_err(SinkError::Serialize)?,
             None => None,
         };
-        let partition = partition_for(key.as_deref(), self.partitions);
         Ok((
             partition,
             ProducerRecord {

@@ -23,7 +23,7 @@ use creek_log::ProducerRecord;
 use creek_sql::value::Value;
 use serde_json::json;
 
-use super::{group_record, Aggregator, AggregatorState, GroupState, WindowSpec};
+use super::{group_record, Aggregator, AggregatorState, Contribution, GroupState, WindowSpec};
 use crate::query::ResultRow;
 
 /// A session's identity in the state and the changelog: the grouping key's
@@ -119,11 +119,14 @@ impl SessionStore {
         self.attach(identity, session);
     }
 
-    /// Puts back a session read from the changelog (already durable).
-    pub fn restore(&mut self, id: SessionId, group: GroupState) {
+    /// Replays a changelog record: the session's state, or its deletion
+    /// (`None`); both are already durable.
+    pub fn restore(&mut self, id: SessionId, group: Option<GroupState>) {
         self.detach(&id);
-        let (identity, start, end) = id;
-        self.attach(identity, Session { start, end, group });
+        if let Some(group) = group {
+            let (identity, start, end) = id;
+            self.attach(identity, Session { start, end, group });
+        }
     }
 
     /// Deletes a session; the changelog gets its tombstone.
@@ -216,16 +219,14 @@ pub(super) fn merge_states(
 }
 
 impl Aggregator {
-    /// Folds a row of grouping key `identity` into its sessions; returns the
+    /// Folds a row's contribution into its key's sessions; returns the
     /// result table's changes: tombstones for the merged-away sessions, then
     /// the merged session (EMIT FINAL: the sessions this row's time closed).
     pub(super) fn fold_session(
         &self,
         state: &mut AggregatorState,
         w: &WindowSpec,
-        identity: String,
-        key: Vec<Value>,
-        args: &[Vec<Value>],
+        c: Contribution,
         timestamp: i64,
     ) -> Vec<ResultRow> {
         let plan = &self.plan;
@@ -234,21 +235,27 @@ impl Aggregator {
         if !plan.emit_final {
             state.sessions.expire(w, stream_time);
         }
-        let sessions = state.sessions.of_key(&identity);
+        let sessions = state.sessions.of_key(&c.identity);
         let (window, absorbed) = match place(sessions, timestamp, w, stream_time) {
             Placement::Dropped => return Vec::new(),
             Placement::Into { window, absorbed } => (window, absorbed),
         };
         let merged: Vec<Session> = absorbed
             .iter()
-            .filter_map(|(start, end)| state.sessions.remove(&(identity.clone(), *start, *end)))
+            .filter_map(|(start, end)| state.sessions.remove(&(c.identity.clone(), *start, *end)))
             .collect();
         let aggregates = merge_states(&plan.aggregates, &merged, &|m| self.error(m));
+        // HAVING filters the result table: a session's row leaves it
+        // (tombstone) only if it was in it.
+        let in_result = |s: &Session| {
+            plan.having.is_none() || self.passes_having(&s.group, Some((s.start, s.end)))
+        };
         let mut out = Vec::new();
         // A row at exactly an existing `[t, t]` session overwrites it in
         // place; any other absorbed session is deleted.
-        if window != (timestamp, timestamp) && !plan.emit_final {
-            for s in &merged {
+        let replaced = window == (timestamp, timestamp);
+        if !replaced && !plan.emit_final {
+            for s in merged.iter().filter(|s| in_result(s)) {
                 if let Some(mut r) = self.result(&s.group, Some((s.start, s.end))) {
                     r.value = None;
                     r.rowtime = s.end;
@@ -256,18 +263,23 @@ impl Aggregator {
                 }
             }
         }
+        let was_in = replaced && merged.iter().any(in_result);
         let mut group = GroupState {
-            key,
+            key: c.key,
             aggregates,
             // Kafka Streams stamps a session's row with its end.
             rowtime: window.1,
         };
-        self.add_row(&mut group.aggregates, args);
+        self.add_to_session(&mut group.aggregates, &c.args);
         if !plan.emit_final {
-            out.extend(self.result(&group, Some(window)));
+            if let Some(r) = self.result(&group, Some(window)) {
+                if r.value.is_some() || was_in {
+                    out.push(r);
+                }
+            }
         }
         state.sessions.insert(
-            identity,
+            c.identity,
             Session {
                 start: window.0,
                 end: window.1,
@@ -280,6 +292,20 @@ impl Aggregator {
         out
     }
 
+    /// Folds one row's aggregate arguments into a session's states.
+    fn add_to_session(&self, aggregates: &mut [Value], args: &[Vec<Value>]) {
+        for ((call, state), args) in self.plan.aggregates.iter().zip(aggregates).zip(args) {
+            let current = std::mem::replace(state, Value::Null);
+            *state = match (call.function.aggregate)(args, current) {
+                Ok(next) => next,
+                Err(e) => {
+                    self.error(format!("Error computing aggregate: {e}"));
+                    (call.function.init)()
+                }
+            };
+        }
+    }
+
     /// EMIT FINAL: the sessions the stream time has closed, by end; their
     /// state is dropped (no later record can reach them).
     pub(super) fn close_sessions(
@@ -290,7 +316,10 @@ impl Aggregator {
         let mut out = Vec::new();
         for id in state.sessions.ending_by(final_by(w, state.stream_time)) {
             if let Some(s) = state.sessions.remove(&id) {
-                out.extend(self.result(&s.group, Some((s.start, s.end))));
+                // Nothing of the session was emitted before, so a row HAVING
+                // rejects needs no tombstone.
+                let r = self.result(&s.group, Some((s.start, s.end)));
+                out.extend(r.filter(|r| r.value.is_some()));
             }
         }
         out
@@ -461,7 +490,7 @@ mod tests {
             &metastore,
             &FunctionRegistry::builtin(),
             &AggregateRegistry::builtin(),
-            "VISITS",
+            Some("VISITS"),
         )
         .unwrap();
         Aggregator::new(plan, Default::default(), "Q".into())

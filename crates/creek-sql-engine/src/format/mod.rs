@@ -35,7 +35,7 @@ mod kafka;
 mod none;
 #[cfg(test)]
 mod tests;
-mod window;
+pub mod window;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
