@@ -691,6 +691,8 @@ struct AggregatorState {
     /// contributes (`None`: filtered out), so an update or delete can take
     /// the old values back out. Rebuilt from the source topic on restart.
     table_rows: HashMap<String, Option<Contribution>>,
+    /// The stream time at which the earliest open window closes.
+    next_close: i64,
     /// SESSION windows.
     sessions: session::SessionStore,
 }
@@ -726,6 +728,8 @@ impl Aggregator {
                 stream_time: i64::MIN,
                 dirty: HashSet::new(),
                 table_rows: HashMap::new(),
+                // Unknown (e.g. after a restore): the first record sweeps.
+                next_close: i64::MIN,
                 sessions: session::SessionStore::default(),
             }),
         }
@@ -819,17 +823,56 @@ impl Aggregator {
             }
         };
         let mut out = Vec::new();
-        for (start, end) in windows {
+        for &(start, end) in &windows {
             let window = plan.window.map(|_| (start, end));
             let steps = [(Step::Add, &c.args)];
             if let Some(r) = self.update_group(&mut state, &c, start, window, rowtime, &steps) {
                 out.push(r);
             }
         }
-        if plan.emit_final {
-            out.extend(self.close_windows(&mut state));
+        if let Some(w) = plan.window {
+            for (start, _) in &windows {
+                let closes = start.saturating_add(w.size).saturating_add(w.grace);
+                state.next_close = state.next_close.min(closes);
+            }
+            // Sweep only when the stream time passes the earliest close, so
+            // the cost is per window, not per record.
+            if state.stream_time >= state.next_close {
+                if plan.emit_final {
+                    out.extend(self.close_windows(&mut state));
+                } else {
+                    self.drop_closed_windows(&mut state);
+                }
+                state.next_close = state
+                    .groups
+                    .keys()
+                    .map(|(_, start)| start.saturating_add(w.size).saturating_add(w.grace))
+                    .min()
+                    .unwrap_or(i64::MAX);
+            }
         }
         out
+    }
+
+    /// EMIT CHANGES: a window whose end plus grace the stream time reached
+    /// takes no more records, so its state goes (its results are already in
+    /// the output topic, where pull queries read them): memory holds the
+    /// open windows only.
+    fn drop_closed_windows(&self, state: &mut AggregatorState) {
+        let Some(w) = self.plan.window else {
+            return;
+        };
+        let stream_time = state.stream_time;
+        let closed: Vec<(String, i64)> = state
+            .groups
+            .keys()
+            .filter(|(_, start)| start.saturating_add(w.size).saturating_add(w.grace) <= stream_time)
+            .cloned()
+            .collect();
+        for id in closed {
+            state.groups.remove(&id);
+            state.dirty.insert(id);
+        }
     }
 
     /// A table source's row replaced (or deleted, `value_is_null`): its old
@@ -971,9 +1014,6 @@ impl Aggregator {
         let Some(w) = self.plan.window else {
             return Vec::new();
         };
-        if w.kind == WindowKind::Session {
-            return self.close_sessions(state, &w);
-        }
         let mut closed: Vec<(String, i64)> = state
             .groups
             .keys()
@@ -1212,6 +1252,80 @@ pub fn time_windows(timestamp: i64, w: &WindowSpec) -> Vec<(i64, i64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::format::FormatSpec;
+    use crate::metastore::{ColumnRole, SourceColumn};
+
+    /// A JSON stream `S (K STRING KEY, CAT STRING)` and a planned query over it.
+    fn aggregator(sql: &str) -> Aggregator {
+        let spec = |kind| FormatSpec {
+            kind,
+            properties: Default::default(),
+            wrap_single_value: None,
+        };
+        let column = |name: &str, role| SourceColumn {
+            name: name.into(),
+            ty: SqlType::String,
+            role,
+        };
+        let source = DataSource {
+            name: "S".into(),
+            kind: SourceKind::Stream,
+            topic: "s".into(),
+            key_format: spec(crate::format::FormatKind::Kafka),
+            value_format: spec(crate::format::FormatKind::Json),
+            columns: vec![column("K", ColumnRole::Key), column("CAT", ColumnRole::Value)],
+            timestamp: None,
+            read_only: false,
+            is_sink: false,
+            statement: String::new(),
+            window: None,
+        };
+        let mut metastore = Metastore::default();
+        metastore.sources.insert("S".into(), Arc::new(source));
+        let creek_sql::ast::Statement::CreateAsSelect { query, .. } =
+            creek_sql::parse_statement(sql).unwrap()
+        else {
+            panic!("not a CTAS")
+        };
+        let plan = plan_aggregate(
+            &query,
+            &metastore,
+            &FunctionRegistry::builtin(),
+            &AggregateRegistry::builtin(),
+            Some("T"),
+        )
+        .unwrap();
+        Aggregator::new(plan, Arc::new(ProcessingLog::default()), "Q".into())
+    }
+
+    fn row(cat: &str) -> Vec<Value> {
+        // K, CAT, ROWTIME, ROWPARTITION, ROWOFFSET
+        vec![
+            Value::string("k"),
+            Value::string(cat),
+            Value::Bigint(0),
+            Value::Int(0),
+            Value::Bigint(0),
+        ]
+    }
+
+    #[test]
+    fn closed_windows_leave_the_state() {
+        let a = aggregator(
+            "CREATE TABLE T AS SELECT CAT, COUNT(*) AS N FROM S \
+             WINDOW TUMBLING (SIZE 10 MILLISECONDS, GRACE PERIOD 5 MILLISECONDS) GROUP BY CAT;",
+        );
+        for t in 0..100 {
+            a.apply(&row("a"), t, false);
+            a.apply(&row("b"), t, false);
+        }
+        // At stream time 99 only [90,100) is open ([80,90) closed at 90 + 5):
+        // two groups, not twenty.
+        assert_eq!(a.state.lock().groups.len(), 2);
+        // A record for a closed window is late: nothing changes.
+        assert!(a.apply(&row("a"), 3, false).is_empty());
+        assert_eq!(a.state.lock().groups.len(), 2);
+    }
 
     #[test]
     fn hopping_windows_hold_the_timestamp() {

@@ -75,7 +75,21 @@ pub struct PersistentQuery {
     /// Next offset per source partition.
     positions: Mutex<BTreeMap<i32, i64>>,
     pub state: Mutex<&'static str>,
+    /// Why the query stopped, when its state is ERROR (EXPLAIN shows it).
+    pub error: Mutex<Option<(i64, String)>>,
     stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl PersistentQuery {
+    /// Puts the query in ERROR with `reason`; it processes nothing more.
+    pub fn fail(&self, reason: String) {
+        *self.state.lock() = "ERROR";
+        *self.error.lock() = Some((creek_log::now_ms(), reason));
+    }
+
+    pub fn failed(&self) -> bool {
+        self.error.lock().is_some()
+    }
 }
 
 /// What a persistent query does with each decoded row.
@@ -1388,6 +1402,7 @@ impl Engine {
             };
             positions.insert(p, pos);
         }
+        let mut restore_error = None;
         let logic = match plan {
             QueryPlan::Stream(plan) => QueryLogic::Project(Box::new(Projector {
                 plan,
@@ -1402,18 +1417,24 @@ impl Engine {
                 );
                 // The changelog holds the state and the input positions it
                 // accounts for; they win over the group's committed offsets.
-                if let Some(restored) = self.restore_state(&query_id, &aggregator).await? {
-                    if input.kind == SourceKind::Table {
-                        self.restore_table_rows(&decoder, &aggregator, &restored)
-                            .await?;
+                // A changelog that cannot be read back fails this query
+                // only: it stays in ERROR with the reason, the others run.
+                match self.restore_state(&query_id, &aggregator).await {
+                    Ok(Some(restored)) => {
+                        if input.kind == SourceKind::Table {
+                            self.restore_table_rows(&decoder, &aggregator, &restored)
+                                .await?;
+                        }
+                        positions.extend(restored);
                     }
-                    positions.extend(restored);
+                    Ok(None) => {}
+                    Err(e) => restore_error = Some(e.to_string()),
                 }
                 QueryLogic::Aggregate(Box::new(aggregator))
             }
         };
         let (stop, _) = tokio::sync::watch::channel(false);
-        Ok(Arc::new(PersistentQuery {
+        let query = Arc::new(PersistentQuery {
             id: query_id.clone(),
             sink: Some(sink.name.clone()),
             source: input.name.clone(),
@@ -1424,8 +1445,14 @@ impl Engine {
             sink_topic: sink.topic.clone(),
             positions: Mutex::new(positions),
             state: Mutex::new("RUNNING"),
+            error: Mutex::new(None),
             stop,
-        }))
+        });
+        if let Some(reason) = restore_error {
+            tracing::error!(query = %query_id, "{reason}");
+            query.fail(reason);
+        }
+        Ok(query)
     }
 
     /// The topic an aggregation's state is kept in (ksqlDB's name for it).
@@ -1542,7 +1569,7 @@ impl Engine {
                     Ok(_) => {}
                     Err(e) => {
                         tracing::error!(query = %query.id, "query failed: {e}");
-                        *query.state.lock() = "ERROR";
+                        query.fail(e.to_string());
                         tokio::time::sleep(Duration::from_secs(1)).await;
                     }
                 }
@@ -1552,6 +1579,9 @@ impl Engine {
 
     /// Processes what is available for one query; returns records consumed.
     pub async fn step(&self, query: &PersistentQuery) -> Result<usize, EngineError> {
+        if query.failed() {
+            return Ok(0);
+        }
         let positions: Vec<(i32, i64)> = query
             .positions
             .lock()
@@ -1679,8 +1709,8 @@ impl Engine {
             let mut progress = 0;
             for q in self.queries() {
                 let stepped = self.step(&q).await;
-                if stepped.is_err() {
-                    *q.state.lock() = "ERROR";
+                if let Err(e) = &stepped {
+                    q.fail(e.to_string());
                     self.flush_processing_log().await;
                 }
                 progress += stepped?;

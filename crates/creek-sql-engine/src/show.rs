@@ -334,7 +334,11 @@ fn query_description(engine: &Engine, q: &PersistentQuery) -> Json {
         "overriddenProperties": {},
         "ksqlHostQueryStatus": {},
         "queryType": "PERSISTENT",
-        "queryErrors": [],
+        "queryErrors": q.error.lock().iter().map(|(at, reason)| json!({
+            "timestamp": at,
+            "errorMessage": reason,
+            "type": "SYSTEM",
+        })).collect::<Vec<_>>(),
         "tasksMetadata": [],
         "state": state,
         "consumerGroupId": engine.query_group(&q.id),

@@ -338,6 +338,69 @@ async fn pull_queries_read_the_current_rows_of_a_table() {
     assert!(err.to_string().contains("table isn't queryable"), "{err}");
 }
 
+/// A changelog that cannot be restored puts its query in ERROR with the
+/// reason (EXPLAIN shows it); the other queries go on.
+#[tokio::test]
+async fn a_corrupt_changelog_fails_only_its_query() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = |n: usize| -> Vec<String> {
+        (0..n)
+            .map(|_| r#"{"category": "a"}"#.to_string())
+            .collect()
+    };
+    {
+        let (store, engine) = open(dir.path()).await;
+        store
+            .create_topic("customers", 1, BTreeMap::new())
+            .await
+            .unwrap();
+        let mut session = Session::default();
+        run(
+            &engine,
+            "SET 'auto.offset.reset'='earliest';
+             CREATE STREAM customers (category STRING) WITH (kafka_topic='customers', value_format='JSON');
+             CREATE TABLE counts AS SELECT category, COUNT(*) AS n FROM customers GROUP BY category;
+             CREATE TABLE broken AS SELECT category, COUNT(*) AS n FROM customers GROUP BY category;",
+            &mut session,
+        )
+        .await;
+        produce_json(&store, "customers", &rows(2)).await;
+        engine.run_until_idle().await.unwrap();
+        let changelog = engine.changelog_topic("CTAS_BROKEN_1");
+        let garbage = ProducerRecord {
+            key: Some(bytes::Bytes::from_static(b"[\"x\",0]")),
+            value: Some(bytes::Bytes::from_static(b"not json")),
+            headers: Vec::new(),
+            timestamp: Some(1),
+        };
+        store.produce(&changelog, 0, vec![garbage]).await.unwrap();
+    }
+    let (store, engine) = open(dir.path()).await;
+    produce_json(&store, "customers", &rows(1)).await;
+    engine.run_until_idle().await.unwrap();
+    let queries = engine.queries();
+    let broken = queries.iter().find(|q| q.id == "CTAS_BROKEN_1").unwrap();
+    assert_eq!(*broken.state.lock(), "ERROR");
+    let reason = broken.error.lock().clone().unwrap().1;
+    assert!(reason.contains("corrupt changelog record"), "{reason}");
+    let counts = queries.iter().find(|q| q.id == "CTAS_COUNTS_0").unwrap();
+    assert_eq!(*counts.state.lock(), "RUNNING");
+    let last = all_values(&store, "COUNTS").await.last().cloned().unwrap();
+    assert_eq!(last["N"], 3);
+    // EXPLAIN tells why.
+    let mut session = Session::default();
+    let explain = engine
+        .execute(
+            &creek_sql::parse_statement("EXPLAIN CTAS_BROKEN_1;").unwrap(),
+            "EXPLAIN CTAS_BROKEN_1;",
+            &mut session,
+        )
+        .await
+        .unwrap();
+    let text = explain.to_string();
+    assert!(text.contains("corrupt changelog record"), "{text}");
+}
+
 /// Session windows survive a restart: a row after the restart still merges
 /// with the session restored from the changelog, deleting it.
 #[tokio::test]
