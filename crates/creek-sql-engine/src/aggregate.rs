@@ -33,6 +33,7 @@ use creek_sql::types::SqlType;
 use creek_sql::value::Value;
 use parking_lot::Mutex;
 
+use crate::group_store::{Codec, GroupStore};
 use crate::metastore::{DataSource, Metastore};
 use crate::plan::{
     derived_name, single_source, source_scope, ColumnNamer, Projected, RESERVED_COLUMNS,
@@ -680,10 +681,10 @@ pub struct Aggregator {
     state: Mutex<AggregatorState>,
 }
 
-#[derive(Default)]
 struct AggregatorState {
-    /// By grouping key (and window start).
-    groups: HashMap<(String, i64), GroupState>,
+    /// By grouping key (and window start); the least recently used spill
+    /// to disk past the configured limit.
+    groups: GroupStore<GroupState>,
     stream_time: i64,
     /// Groups changed since the last changelog batch.
     dirty: HashSet<(String, i64)>,
@@ -705,8 +706,80 @@ fn key_identity(values: &[Value]) -> String {
     format!("{values:?}")
 }
 
+/// How much of an aggregation's state stays in memory, and where the rest goes.
+#[derive(Debug, Clone)]
+pub struct StateLimits {
+    /// Groups (group-windows) kept in memory; the rest spill to disk.
+    pub groups_in_memory: usize,
+    pub spill_dir: std::path::PathBuf,
+}
+
+impl Default for StateLimits {
+    fn default() -> StateLimits {
+        StateLimits {
+            groups_in_memory: 100_000,
+            spill_dir: std::env::temp_dir(),
+        }
+    }
+}
+
+/// A group as the changelog and the spill store it.
+fn group_to_json(group: &GroupState) -> Json {
+    json!({
+        "key": group.key.iter().map(crate::format::value_to_json).collect::<Vec<_>>(),
+        "state": group.aggregates.iter().map(crate::format::value_to_json).collect::<Vec<_>>(),
+        "rowtime": group.rowtime,
+    })
+}
+
+fn group_from_json(
+    v: &Json,
+    key_types: &[SqlType],
+    state_types: &[SqlType],
+) -> Result<GroupState, String> {
+    let values = |field: &str, types: &[SqlType]| -> Result<Vec<Value>, String> {
+        let items = v[field].as_array().cloned().unwrap_or_default();
+        if items.len() != types.len() {
+            return Err(format!("{field} has {} values", items.len()));
+        }
+        items
+            .iter()
+            .zip(types)
+            .map(|(j, t)| crate::format::json_to_value(j, t))
+            .collect()
+    };
+    Ok(GroupState {
+        key: values("key", key_types)?,
+        aggregates: values("state", state_types)?,
+        rowtime: v["rowtime"].as_i64().unwrap_or(0),
+    })
+}
+
 impl Aggregator {
     pub fn new(plan: AggregatePlan, log: Arc<ProcessingLog>, query_id: String) -> Aggregator {
+        Aggregator::with_limits(plan, log, query_id, &StateLimits::default())
+    }
+
+    pub fn with_limits(
+        plan: AggregatePlan,
+        log: Arc<ProcessingLog>,
+        query_id: String,
+        limits: &StateLimits,
+    ) -> Aggregator {
+        let key_types: Vec<SqlType> = plan.group_by.iter().map(|g| g.ty.clone()).collect();
+        let state_types: Vec<SqlType> = plan
+            .aggregates
+            .iter()
+            .map(|c| c.function.state_type.clone())
+            .collect();
+        let codec = Codec {
+            encode: Box::new(|g: &GroupState| group_to_json(g).to_string().into_bytes()),
+            decode: Box::new(move |bytes: &[u8]| {
+                let v: Json = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+                group_from_json(&v, &key_types, &state_types)
+            }),
+        };
+        let groups = GroupStore::new(limits.groups_in_memory, &limits.spill_dir, codec);
         let source_key = if plan.source.kind == SourceKind::Table {
             plan.source
                 .columns
@@ -724,7 +797,7 @@ impl Aggregator {
             query_id,
             source_key,
             state: Mutex::new(AggregatorState {
-                groups: HashMap::new(),
+                groups,
                 stream_time: i64::MIN,
                 dirty: HashSet::new(),
                 table_rows: HashMap::new(),
@@ -733,6 +806,17 @@ impl Aggregator {
                 sessions: session::SessionStore::default(),
             }),
         }
+    }
+
+    /// Groups held in memory and spilled to disk.
+    pub fn state_sizes(&self) -> (usize, usize) {
+        let state = self.state.lock();
+        (state.groups.hot_len(), state.groups.spilled_len())
+    }
+
+    /// Why the state can no longer be trusted (a spill that failed), if so.
+    pub fn state_failure(&self) -> Option<String> {
+        self.state.lock().groups.failure().map(str::to_string)
     }
 
     fn error(&self, message: String) {
@@ -845,9 +929,8 @@ impl Aggregator {
                 }
                 state.next_close = state
                     .groups
-                    .keys()
-                    .map(|(_, start)| start.saturating_add(w.size).saturating_add(w.grace))
-                    .min()
+                    .min_start()
+                    .map(|start| start.saturating_add(w.size).saturating_add(w.grace))
                     .unwrap_or(i64::MAX);
             }
         }
@@ -862,13 +945,11 @@ impl Aggregator {
         let Some(w) = self.plan.window else {
             return;
         };
-        let stream_time = state.stream_time;
-        let closed: Vec<(String, i64)> = state
-            .groups
-            .keys()
-            .filter(|(_, start)| start.saturating_add(w.size).saturating_add(w.grace) <= stream_time)
-            .cloned()
-            .collect();
+        let last_closed_start = state
+            .stream_time
+            .saturating_sub(w.size)
+            .saturating_sub(w.grace);
+        let closed = state.groups.ids_starting_at_or_before(last_closed_start);
         for id in closed {
             state.groups.remove(&id);
             state.dirty.insert(id);
@@ -960,8 +1041,7 @@ impl Aggregator {
         let plan = &self.plan;
         let id = (c.identity.clone(), start);
         state.dirty.insert(id.clone());
-        let existed = state.groups.contains_key(&id);
-        let group = state.groups.entry(id).or_insert_with(|| GroupState {
+        let (group, existed) = state.groups.get_or_insert_with(&id, || GroupState {
             key: c.key.clone(),
             aggregates: plan
                 .aggregates
@@ -1014,14 +1094,11 @@ impl Aggregator {
         let Some(w) = self.plan.window else {
             return Vec::new();
         };
-        let mut closed: Vec<(String, i64)> = state
-            .groups
-            .keys()
-            .filter(|(_, start)| {
-                start.saturating_add(w.size).saturating_add(w.grace) <= state.stream_time
-            })
-            .cloned()
-            .collect();
+        let last_closed_start = state
+            .stream_time
+            .saturating_sub(w.size)
+            .saturating_sub(w.grace);
+        let mut closed = state.groups.ids_starting_at_or_before(last_closed_start);
         closed.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
         let mut out = Vec::new();
         for id in closed {
@@ -1117,9 +1194,27 @@ impl Aggregator {
         let dirty: Vec<(String, i64)> = state.dirty.drain().collect();
         let mut out = Vec::with_capacity(dirty.len() + 1);
         for id in dirty {
-            let key = json!([id.0, id.1]);
-            out.push(group_record(key, state.groups.get(&id)));
+            let key = Some(Bytes::from(json!([id.0, id.1]).to_string()));
+            let Some(group) = state.groups.get_mut(&id) else {
+                // A closed window: the tombstone drops it on restore.
+                out.push(ProducerRecord {
+                    key,
+                    value: None,
+                    headers: Vec::new(),
+                    timestamp: Some(creek_log::now_ms()),
+                });
+                continue;
+            };
+            out.push(ProducerRecord {
+                key,
+                value: Some(Bytes::from(group_to_json(group).to_string())),
+                headers: Vec::new(),
+                timestamp: Some(group.rowtime.max(0)),
+            });
         }
+        // Every group's state is in this batch now; memory keeps the
+        // configured number of them.
+        state.groups.evict(|_| false);
         out.extend(state.sessions.changelog());
         let positions: BTreeMap<String, i64> =
             positions.iter().map(|(p, o)| (p.to_string(), *o)).collect();
@@ -1141,6 +1236,12 @@ impl Aggregator {
         records: impl IntoIterator<Item = ConsumerRecord>,
     ) -> Result<Option<BTreeMap<i32, i64>>, String> {
         let plan = &self.plan;
+        let key_types: Vec<SqlType> = plan.group_by.iter().map(|g| g.ty.clone()).collect();
+        let state_types: Vec<SqlType> = plan
+            .aggregates
+            .iter()
+            .map(|c| c.function.state_type.clone())
+            .collect();
         let mut state = self.state.lock();
         let mut positions = None;
         for r in records {
@@ -1170,69 +1271,17 @@ impl Aggregator {
                 continue;
             }
             // A session's id also carries its end.
-            let session_id = serde_json::from_slice::<(String, i64, i64)>(&k).ok();
-            let id: (String, i64) = match &session_id {
-                Some((key, start, _)) => (key.clone(), *start),
-                None => serde_json::from_slice(&k).map_err(|e| bad(&e))?,
-            };
-            let values = |field: &str, types: Vec<&SqlType>| -> Result<Vec<Value>, String> {
-                let items = v[field].as_array().cloned().unwrap_or_default();
-                if items.len() != types.len() {
-                    return Err(bad(&format!("{field} has {} values", items.len())));
-                }
-                items
-                    .iter()
-                    .zip(types)
-                    .map(|(j, t)| crate::format::json_to_value(j, t).map_err(|e| bad(&e)))
-                    .collect()
-            };
-            let key = values("key", plan.group_by.iter().map(|g| &g.ty).collect())?;
-            let aggregates = values(
-                "state",
-                plan.aggregates
-                    .iter()
-                    .map(|c| &c.function.state_type)
-                    .collect(),
-            )?;
-            let rowtime = v["rowtime"].as_i64().unwrap_or(0);
-            let group = GroupState {
-                key,
-                aggregates,
-                rowtime,
-            };
-            match session_id {
-                Some(id) => state.sessions.restore(id, Some(group)),
-                None => {
-                    state.groups.insert(id, group);
-                }
+            if let Ok(id) = serde_json::from_slice::<(String, i64, i64)>(&k) {
+                let group = group_from_json(&v, &key_types, &state_types).map_err(|e| bad(&e))?;
+                state.sessions.restore(id, Some(group));
+                continue;
             }
+            let id: (String, i64) = serde_json::from_slice(&k).map_err(|e| bad(&e))?;
+            let group = group_from_json(&v, &key_types, &state_types).map_err(|e| bad(&e))?;
+            state.groups.insert(id, group);
+            state.groups.evict(|_| false);
         }
         Ok(positions)
-    }
-}
-
-/// The changelog record of a group under `key`; a tombstone for a closed or
-/// merged-away window, which drops it on restore.
-fn group_record(key: Json, group: Option<&GroupState>) -> ProducerRecord {
-    let key = Some(Bytes::from(key.to_string()));
-    let Some(group) = group else {
-        return ProducerRecord {
-            key,
-            value: None,
-            headers: Vec::new(),
-            timestamp: Some(creek_log::now_ms()),
-        };
-    };
-    let value = json!({
-        "key": group.key.iter().map(crate::format::value_to_json).collect::<Vec<_>>(),
-        "state": group.aggregates.iter().map(crate::format::value_to_json).collect::<Vec<_>>(),
-        "rowtime": group.rowtime,
-    });
-    ProducerRecord {
-        key,
-        value: Some(Bytes::from(value.to_string())),
-        headers: Vec::new(),
-        timestamp: Some(group.rowtime.max(0)),
     }
 }
 
@@ -1321,10 +1370,10 @@ mod tests {
         }
         // At stream time 99 only [90,100) is open ([80,90) closed at 90 + 5):
         // two groups, not twenty.
-        assert_eq!(a.state.lock().groups.len(), 2);
+        assert_eq!(a.state.lock().groups.hot_len(), 2);
         // A record for a closed window is late: nothing changes.
         assert!(a.apply(&row("a"), 3, false).is_empty());
-        assert_eq!(a.state.lock().groups.len(), 2);
+        assert_eq!(a.state.lock().groups.hot_len(), 2);
     }
 
     #[test]

@@ -34,6 +34,8 @@ pub struct EngineConfig {
     pub spawn_queries: bool,
     /// Kafka Connect's REST URL, for the connector statements.
     pub connect_url: Option<String>,
+    /// How much aggregation state stays in memory, and where the rest spills.
+    pub state_limits: crate::aggregate::StateLimits,
 }
 
 impl Default for EngineConfig {
@@ -43,6 +45,7 @@ impl Default for EngineConfig {
             default_partitions: 1,
             spawn_queries: true,
             connect_url: None,
+            state_limits: crate::aggregate::StateLimits::default(),
         }
     }
 }
@@ -1410,10 +1413,11 @@ impl Engine {
                 query_id: query_id.clone(),
             })),
             QueryPlan::Aggregate(plan) => {
-                let aggregator = crate::aggregate::Aggregator::new(
+                let aggregator = crate::aggregate::Aggregator::with_limits(
                     plan,
                     self.processing_log.clone(),
                     query_id.clone(),
+                    &self.config.state_limits,
                 );
                 // The changelog holds the state and the input positions it
                 // accounts for; they win over the group's committed offsets.
@@ -1668,6 +1672,12 @@ impl Engine {
                             )));
                         }
                     }
+                }
+            }
+            // A state that lost groups to a spill error must not produce.
+            if let QueryLogic::Aggregate(a) = &query.logic {
+                if let Some(failure) = a.state_failure() {
+                    return Err(EngineError::QueryFailed(failure));
                 }
             }
             for (p, records) in outputs {

@@ -4,13 +4,16 @@
 //! - [`format`]: serializers and deserializers for the key and value formats
 //!   (KAFKA, JSON, AVRO through the registry, DELIMITED, NONE), turning
 //!   record bytes into rows of [`creek_sql::value::Value`]s and back.
-//! - [`metastore::Metastore`]: streams ([`metastore::DataSource`]) and custom types.
+//! - [`metastore::Metastore`]: streams and tables ([`metastore::DataSource`]) and custom types.
 //! - [`plan::plan_stream_query`]: a `SELECT` over a stream becomes a
 //!   [`plan::StreamPlan`] (compiled filter and projection, result key and value columns).
 //! - [`aggregate::plan_aggregate`]: a `GROUP BY` query becomes an
 //!   [`aggregate::AggregatePlan`] (per-row filter, grouping and aggregate
 //!   arguments; per-group HAVING and projection) run by an
-//!   [`aggregate::Aggregator`] holding each group's (and window's) state.
+//!   [`aggregate::Aggregator`] holding each group's (and window's) state in a
+//!   [`group_store::GroupStore`] (hot groups in memory, the rest spilled to disk).
+//! - [`views::TableView`]: a table's current rows for pull queries, caught up
+//!   from the table's topic.
 //! - [`engine::Engine`]: executes statements; each persistent query
 //!   ([`engine::PersistentQuery`]) reads its source topic from committed
 //!   offsets, decodes ([`query::SourceDecoder`]), filters and projects
@@ -21,13 +24,14 @@
 //! - The command topic (`_confluent-ksql-<service id>_command_topic`): every
 //!   statement that changes sources, types or queries, replayed by
 //!   [`engine::Engine::recover`] on start.
-//! - [`push`] (push queries), [`show`] (SHOW/DESCRIBE/EXPLAIN/PRINT/connectors),
+//! - [`push`] (push queries and pull queries), [`show`] (SHOW/DESCRIBE/EXPLAIN/PRINT/connectors),
 //!   [`rest`] (ksqlDB's REST API on :8088).
 //! - [`qtt`] and [`qtt_rest`]: runners for ksqlDB's conformance files (`creek qtt`).
 
 pub mod aggregate;
 pub mod engine;
 pub mod format;
+pub mod group_store;
 pub mod metastore;
 pub mod plan;
 pub mod processing_log;

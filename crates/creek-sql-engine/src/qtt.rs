@@ -208,6 +208,7 @@ async fn run_in(v: &Variant, statements: &[String], dir: &Path) -> Result<(), St
             default_partitions: 4,
             spawn_queries: false,
             connect_url: None,
+            state_limits: Default::default(),
         },
     );
     *engine.output_tap.lock() = Some(Vec::new());

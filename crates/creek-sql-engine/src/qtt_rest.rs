@@ -151,6 +151,7 @@ async fn run_in(test: &Json, statements: &[String], dir: &Path) -> Result<(), St
             default_partitions: 1,
             spawn_queries: false,
             connect_url: None,
+            state_limits: Default::default(),
         },
     );
     let mut session = test_session(test, None);

@@ -401,6 +401,62 @@ async fn a_corrupt_changelog_fails_only_its_query() {
     assert!(text.contains("corrupt changelog record"), "{text}");
 }
 
+/// Memory holds the configured number of groups; the rest spill to disk and
+/// come back with their counts when their key shows up again.
+#[tokio::test]
+async fn aggregation_memory_is_bounded_by_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let spill = tempfile::tempdir().unwrap();
+    let log = Log::open(dir.path(), LogConfig::default()).unwrap();
+    let store: Arc<dyn LogStore> = Arc::new(EmbeddedLog::new(log));
+    let engine = Engine::new(
+        store.clone(),
+        None,
+        EngineConfig {
+            spawn_queries: false,
+            state_limits: creek_sql_engine::aggregate::StateLimits {
+                groups_in_memory: 50,
+                spill_dir: spill.path().to_path_buf(),
+            },
+            ..EngineConfig::default()
+        },
+    );
+    store
+        .create_topic("customers", 1, BTreeMap::new())
+        .await
+        .unwrap();
+    let mut session = Session::default();
+    run(
+        &engine,
+        "SET 'auto.offset.reset'='earliest';
+         CREATE STREAM customers (id INT) WITH (kafka_topic='customers', value_format='JSON');
+         CREATE TABLE per_id AS SELECT id, COUNT(*) AS n FROM customers GROUP BY id;",
+        &mut session,
+    )
+    .await;
+    // 1000 distinct keys, twice, in batches of 100.
+    for _ in 0..2 {
+        for batch in 0..10 {
+            let rows: Vec<String> = (batch * 100..(batch + 1) * 100)
+                .map(|i| format!(r#"{{"id": {i}}}"#))
+                .collect();
+            produce_json(&store, "customers", &rows).await;
+            engine.run_until_idle().await.unwrap();
+        }
+    }
+    let query = engine.queries().into_iter().next().unwrap();
+    let creek_sql_engine::engine::QueryLogic::Aggregate(a) = &query.logic else {
+        panic!("not an aggregation")
+    };
+    let (hot, spilled) = a.state_sizes();
+    assert!(hot <= 100, "{hot} groups in memory");
+    assert_eq!(hot + spilled, 1000);
+    // The second pass found every first count, spilled or not.
+    let values = all_values(&store, "PER_ID").await;
+    assert_eq!(values.len(), 2000);
+    assert!(values[1000..].iter().all(|v| v["N"] == 2));
+}
+
 /// Session windows survive a restart: a row after the restart still merges
 /// with the session restored from the changelog, deleting it.
 #[tokio::test]

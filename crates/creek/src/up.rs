@@ -53,6 +53,11 @@ pub struct UpArgs {
     /// log.retention.ms (-1: keep forever).
     #[arg(long, default_value_t = 7 * 24 * 3600 * 1000, allow_hyphen_values = true)]
     pub log_retention_ms: i64,
+    /// Aggregation groups (group-windows) each persistent query keeps in
+    /// memory; the least recently used beyond this spill to disk under
+    /// DATA_DIR/ksql-state (scratch: the changelog topics are the truth).
+    #[arg(long, default_value_t = 100_000)]
+    pub ksql_groups_in_memory: usize,
     /// log.retention.bytes per partition (-1: no limit).
     #[arg(long, default_value_t = -1, allow_hyphen_values = true)]
     pub log_retention_bytes: i64,
@@ -162,6 +167,11 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
 
     // The SQL engine reaches the log in-process too; connectors go through Connect's REST API.
     let cluster_id = Broker::cluster_id_for(&log);
+    // Spill files of a previous run are stale: state comes back from changelogs.
+    let spill_dir = args.data_dir.join("ksql-state");
+    let _ = std::fs::remove_dir_all(&spill_dir);
+    std::fs::create_dir_all(&spill_dir)
+        .with_context(|| format!("creating {}", spill_dir.display()))?;
     let engine = creek_sql_engine::engine::Engine::new(
         store.clone(),
         Some(registry.clone()),
@@ -170,6 +180,10 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
             default_partitions: 1,
             spawn_queries: true,
             connect_url: Some(format!("http://{advertised_host}:{connect_port}")),
+            state_limits: creek_sql_engine::aggregate::StateLimits {
+                groups_in_memory: args.ksql_groups_in_memory,
+                spill_dir: spill_dir.clone(),
+            },
         },
     );
     // Sources, types and persistent queries come back from the command topic.

@@ -19,11 +19,12 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+use bytes::Bytes;
 use creek_log::ProducerRecord;
 use creek_sql::value::Value;
 use serde_json::json;
 
-use super::{group_record, Aggregator, AggregatorState, Contribution, GroupState, WindowSpec};
+use super::{group_to_json, Aggregator, AggregatorState, Contribution, GroupState, WindowSpec};
 use crate::query::ResultRow;
 
 /// A session's identity in the state and the changelog: the grouping key's
@@ -189,7 +190,22 @@ impl SessionStore {
                     .iter()
                     .find(|s| s.start == start && s.end == end)
                     .map(|s| &s.group);
-                group_record(json!([identity, start, end]), group)
+                let key = Some(Bytes::from(json!([identity, start, end]).to_string()));
+                match group {
+                    Some(group) => ProducerRecord {
+                        key,
+                        value: Some(Bytes::from(group_to_json(group).to_string())),
+                        headers: Vec::new(),
+                        timestamp: Some(group.rowtime.max(0)),
+                    },
+                    // Merged away or expired: the tombstone drops it on restore.
+                    None => ProducerRecord {
+                        key,
+                        value: None,
+                        headers: Vec::new(),
+                        timestamp: Some(creek_log::now_ms()),
+                    },
+                }
             })
             .collect()
     }
