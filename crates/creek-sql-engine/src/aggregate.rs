@@ -163,6 +163,20 @@ fn first_aggregate(expr: &Expr, aggregates: &AggregateRegistry) -> Option<String
     found
 }
 
+/// The first window bound column (`WINDOWSTART`, `WINDOWEND`) `expr` reads.
+fn window_bound_in(expr: &Expr) -> Option<String> {
+    let mut found = None;
+    let _ = expr.rewrite(&mut |e| -> Result<Option<Expr>, ()> {
+        if let Expr::Column { name, .. } = e {
+            if found.is_none() && matches!(name.as_str(), "WINDOWSTART" | "WINDOWEND") {
+                found = Some(name.clone());
+            }
+        }
+        Ok(None)
+    });
+    found
+}
+
 /// A query's expression with source qualifiers dropped, for matching a
 /// selected expression against a grouping expression.
 fn unqualified(e: &Expr) -> Expr {
@@ -245,6 +259,41 @@ pub fn plan_aggregate(
         functions,
         custom_types: &metastore.types,
     };
+    // Window bounds exist per group, after the window: only the projection
+    // (outside aggregate calls) can read them.
+    let only_in_select = |bound: String| {
+        statement(format!(
+            "Window bounds column {bound} can only be used in the SELECT clause of windowed aggregations"
+        ))
+    };
+    let windowed = query.window.is_some();
+    if let Some(bound) = query.where_.as_ref().and_then(window_bound_in) {
+        return Err(statement(format!(
+            "Error in WHERE expression: Unknown column {bound}."
+        )));
+    }
+    if let Some(bound) = query.group_by.iter().find_map(window_bound_in).filter(|_| windowed) {
+        return Err(only_in_select(bound));
+    }
+    if let Some(bound) = query.having.as_ref().and_then(window_bound_in).filter(|_| windowed) {
+        return Err(only_in_select(bound));
+    }
+    for item in &query.select {
+        if let SelectItem::Expr { expr, .. } = item {
+            let mut in_call = None;
+            let _ = expr.rewrite(&mut |e| -> Result<Option<Expr>, ()> {
+                if let Expr::Function { name, args } = e {
+                    if aggregates.get(name).is_some() && in_call.is_none() {
+                        in_call = args.iter().find_map(window_bound_in);
+                    }
+                }
+                Ok(None)
+            });
+            if let Some(bound) = in_call {
+                return Err(only_in_select(bound));
+            }
+        }
+    }
     let filter = match &query.where_ {
         Some(w) => Some(compile(w, &scope, &ctx).map_err(statement)?),
         None => None,
@@ -363,6 +412,12 @@ pub fn plan_aggregate(
                     source: None,
                     name: format!("$G{i}"),
                 }));
+            }
+            // The group row holds the window bounds and ROWTIME unqualified.
+            if let Expr::Column { name, .. } = node {
+                if matches!(name.as_str(), "WINDOWSTART" | "WINDOWEND" | "ROWTIME") {
+                    return Ok(Some(plain));
+                }
             }
             let Expr::Function { name, args } = node else {
                 return Ok(None);
@@ -532,7 +587,7 @@ pub fn plan_aggregate(
     for ((_, original, rewritten), name) in items.iter().zip(names) {
         let name = name.unwrap_or_else(|| namer.next(&taken));
         if RESERVED_COLUMNS.contains(&name.as_str())
-            && !matches!(name.as_str(), "WINDOWSTART" | "WINDOWEND")
+            && !(window.is_some() && matches!(name.as_str(), "WINDOWSTART" | "WINDOWEND"))
         {
             return Err(statement(format!(
                 "Reserved column name in select: `{name}`. Please remove or alias the column."
