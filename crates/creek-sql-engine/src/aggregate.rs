@@ -215,28 +215,6 @@ fn window_spec(
     }
 }
 
-/// The first window bound (WINDOWSTART, WINDOWEND) `e` refers to.
-fn window_bound_in(e: &Expr) -> Option<&'static str> {
-    let mut found = None;
-    let _ = e.rewrite(&mut |node| -> Result<Option<Expr>, ()> {
-        if let Expr::Column { name, .. } = node {
-            for bound in ["WINDOWSTART", "WINDOWEND"] {
-                if found.is_none() && name == bound {
-                    found = Some(bound);
-                }
-            }
-        }
-        Ok(None)
-    });
-    found
-}
-
-fn misplaced_window_bound(bound: &str) -> EngineError {
-    EngineError::Statement(format!(
-        "Window bounds column {bound} can only be used in the SELECT clause of windowed aggregations"
-    ))
-}
-
 /// Plans an aggregation for the sink `sink_name`, or for a transient push
 /// query (`None`).
 pub fn plan_aggregate(
@@ -377,18 +355,6 @@ pub fn plan_aggregate(
         }
     }
 
-    // In a windowed aggregation the window bounds exist only on the result.
-    if window.is_some() {
-        let misplaced = query
-            .group_by
-            .iter()
-            .chain(&query.having)
-            .find_map(window_bound_in);
-        if let Some(bound) = misplaced {
-            return Err(misplaced_window_bound(bound));
-        }
-    }
-
     // Grouping expressions over the source.
     let group_exprs: Vec<Expr> = query.group_by.iter().map(unqualified).collect();
     let mut group_by = Vec::new();
@@ -435,9 +401,6 @@ pub fn plan_aggregate(
             let mut compiled = Vec::new();
             let mut infos = Vec::new();
             for a in &args {
-                if let Some(bound) = window.and(window_bound_in(a)) {
-                    return Err(misplaced_window_bound(bound));
-                }
                 if calls_aggregate(a, aggregates) {
                     return Err(statement(format!(
                         "Aggregate functions can not be nested: {}",
@@ -533,9 +496,8 @@ pub fn plan_aggregate(
             s.push(None, &format!("$A{i}"), c.function.returns.clone());
         }
         if window.is_some() {
-            // Also as `source.WINDOWSTART`, as ksqlDB allows.
-            s.push(Some(&alias), "WINDOWSTART", SqlType::Bigint);
-            s.push(Some(&alias), "WINDOWEND", SqlType::Bigint);
+            s.push(None, "WINDOWSTART", SqlType::Bigint);
+            s.push(None, "WINDOWEND", SqlType::Bigint);
         }
         s.push(None, "ROWTIME", SqlType::Bigint);
         s
@@ -1045,15 +1007,11 @@ impl Aggregator {
             (old, new) => {
                 if let Some(old) = old {
                     let steps = [(Step::Undo, &old.args)];
-                    out.extend(
-                        self.update_group(&mut state, &old, unwindowed, None, rowtime, &steps),
-                    );
+                    out.extend(self.update_group(&mut state, &old, unwindowed, None, rowtime, &steps));
                 }
                 if let Some(new) = new {
                     let steps = [(Step::Add, &new.args)];
-                    out.extend(
-                        self.update_group(&mut state, &new, unwindowed, None, rowtime, &steps),
-                    );
+                    out.extend(self.update_group(&mut state, &new, unwindowed, None, rowtime, &steps));
                 }
             }
         }
