@@ -1110,6 +1110,16 @@ impl Engine {
                 Err(_) => false,
             }
         };
+        let windowed_table = {
+            let state = self.state.lock();
+            crate::plan::single_source(query, &state.metastore)
+                .is_ok_and(|(s, _, _)| s.kind == SourceKind::Table && s.window.is_some())
+        };
+        if windowed_table {
+            return Err(EngineError::Statement(
+                "KSQL does not support persistent queries on windowed tables.".into(),
+            ));
+        }
         let produces = if aggregating || over_table {
             SourceKind::Table
         } else {
