@@ -252,6 +252,29 @@ pub fn plan_stream_query_with(
                 .chain(source.key_columns())
                 .map(col)
                 .collect()
+        } else if sink_name.is_none() && source.window.is_some() {
+            // A transient query shows a windowed source's window after its key.
+            let bound = |name: &str| {
+                (
+                    None,
+                    Expr::Column {
+                        source: Some(qualifier.to_string()),
+                        name: name.to_string(),
+                    },
+                )
+            };
+            source
+                .key_columns()
+                .map(col)
+                .chain([bound("WINDOWSTART"), bound("WINDOWEND")])
+                .chain(
+                    source
+                        .columns
+                        .iter()
+                        .filter(|c| c.role != ColumnRole::Key)
+                        .map(col),
+                )
+                .collect()
         } else {
             source.columns.iter().map(col).collect()
         }
