@@ -19,6 +19,7 @@
 //! neither counting a row twice nor losing one.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -114,6 +115,13 @@ impl AggregatePlan {
 
     pub fn value(&self) -> impl Iterator<Item = &Projected> {
         self.projection.iter().filter(|p| !p.is_key)
+    }
+
+    /// The expressions over the input row (HAVING and the projection see the
+    /// group row instead).
+    pub fn row_expressions(&self) -> impl Iterator<Item = &CompiledExpr> {
+        let args = self.aggregates.iter().flat_map(|c| &c.args);
+        self.filter.iter().chain(&self.group_by).chain(args)
     }
 }
 
@@ -250,10 +258,20 @@ pub fn plan_aggregate(
             "Error in WHERE expression: Unknown column {bound}."
         )));
     }
-    if let Some(bound) = query.group_by.iter().find_map(window_bound_in).filter(|_| windowed) {
+    if let Some(bound) = query
+        .group_by
+        .iter()
+        .find_map(window_bound_in)
+        .filter(|_| windowed)
+    {
         return Err(only_in_select(bound));
     }
-    if let Some(bound) = query.having.as_ref().and_then(window_bound_in).filter(|_| windowed) {
+    if let Some(bound) = query
+        .having
+        .as_ref()
+        .and_then(window_bound_in)
+        .filter(|_| windowed)
+    {
         return Err(only_in_select(bound));
     }
     for item in &query.select {
@@ -675,7 +693,6 @@ struct GroupState {
 /// aggregate calls' argument values.
 #[derive(Clone)]
 struct Contribution {
-    identity: String,
     key: Vec<Value>,
     args: Vec<Vec<Value>>,
 }
@@ -701,10 +718,10 @@ pub struct Aggregator {
 struct AggregatorState {
     /// By grouping key (and window start); the least recently used spill
     /// to disk past the configured limit.
-    groups: GroupStore<GroupState>,
+    groups: GroupStore<GroupId, GroupState>,
     stream_time: i64,
     /// Groups changed since the last changelog batch.
-    dirty: HashSet<(String, i64)>,
+    dirty: HashSet<GroupId>,
     /// A table source's current rows, by source key, as what each
     /// contributes (`None`: filtered out), so an update or delete can take
     /// the old values back out. Rebuilt from the source topic on restart.
@@ -718,7 +735,9 @@ struct AggregatorState {
 /// The changelog record key holding the input positions.
 const POSITIONS_KEY: &str = "__positions";
 
-/// A hashable identity of a grouping key's values.
+/// The text identity of a grouping key's values (the changelog's record key
+/// and the order EMIT FINAL closes a window's groups in) or of a table
+/// source row's key.
 fn key_identity(values: &[Value]) -> String {
     format!("{values:?}")
 }
@@ -736,6 +755,113 @@ impl Default for StateLimits {
         StateLimits {
             groups_in_memory: 100_000,
             spill_dir: std::env::temp_dir(),
+        }
+    }
+}
+
+/// A group's identity in the state: its grouping values and window start
+/// (`i64::MIN` without a window). Values are the same exactly when their
+/// [`key_identity`] texts are (doubles by bits, every NaN alike), without
+/// formatting a text per input row.
+#[derive(Clone)]
+struct GroupId(Vec<Value>, i64);
+
+impl PartialEq for GroupId {
+    fn eq(&self, other: &GroupId) -> bool {
+        self.1 == other.1 && same_values(&self.0, &other.0)
+    }
+}
+
+impl Eq for GroupId {}
+
+impl crate::group_store::GroupKey for GroupId {
+    fn window_start(&self) -> i64 {
+        self.1
+    }
+
+    // Only evictions pay for the text.
+    fn spill_bytes(&self) -> Vec<u8> {
+        key_identity(&self.0).into_bytes()
+    }
+}
+
+impl Hash for GroupId {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.1.hash(state);
+        hash_values(&self.0, state);
+    }
+}
+
+/// Doubles compare by their bits (so -0.0 and 0.0 are two groups, as their
+/// texts are), with one NaN.
+fn double_bits(d: f64) -> u64 {
+    if d.is_nan() {
+        f64::NAN.to_bits()
+    } else {
+        d.to_bits()
+    }
+}
+
+fn same_values(a: &[Value], b: &[Value]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(a, b)| same_value(a, b))
+}
+
+fn same_value(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Double(x), Value::Double(y)) => double_bits(*x) == double_bits(*y),
+        // 1.0 and 1.00 are two groups.
+        (Value::Decimal(x), Value::Decimal(y)) => x.unscaled == y.unscaled && x.scale == y.scale,
+        (Value::Array(x), Value::Array(y)) => same_values(x, y),
+        (Value::Map(x), Value::Map(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y)
+                    .all(|((xk, xv), (yk, yv))| same_value(xk, yk) && same_value(xv, yv))
+        }
+        (Value::Struct(x), Value::Struct(y)) => {
+            x.len() == y.len()
+                && x.iter()
+                    .zip(y)
+                    .all(|((xn, xv), (yn, yv))| xn == yn && same_value(xv, yv))
+        }
+        (Value::Double(_) | Value::Decimal(_), _)
+        | (Value::Array(_) | Value::Map(_) | Value::Struct(_), _) => false,
+        _ => a == b,
+    }
+}
+
+fn hash_values<H: Hasher>(values: &[Value], state: &mut H) {
+    values.len().hash(state);
+    for v in values {
+        hash_value(v, state);
+    }
+}
+
+fn hash_value<H: Hasher>(v: &Value, state: &mut H) {
+    std::mem::discriminant(v).hash(state);
+    match v {
+        Value::Null => {}
+        Value::Boolean(b) => b.hash(state),
+        Value::Int(i) | Value::Date(i) => i.hash(state),
+        Value::Bigint(i) | Value::Time(i) | Value::Timestamp(i) => i.hash(state),
+        Value::Double(d) => double_bits(*d).hash(state),
+        Value::Decimal(d) => (d.unscaled, d.scale).hash(state),
+        Value::String(s) => s.hash(state),
+        Value::Bytes(b) => b.hash(state),
+        Value::Array(items) => hash_values(items, state),
+        Value::Map(entries) => {
+            entries.len().hash(state);
+            for (k, v) in entries {
+                hash_value(k, state);
+                hash_value(v, state);
+            }
+        }
+        Value::Struct(fields) => {
+            fields.len().hash(state);
+            for (name, v) in fields {
+                name.hash(state);
+                hash_value(v, state);
+            }
         }
     }
 }
@@ -795,6 +921,7 @@ impl Aggregator {
                 let v: Json = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
                 group_from_json(&v, &key_types, &state_types)
             }),
+            id_of: Box::new(|start, g: &GroupState| GroupId(g.key.clone(), start)),
         };
         let groups = GroupStore::new(limits.groups_in_memory, &limits.spill_dir, codec);
         let source_key = if plan.source.kind == SourceKind::Table {
@@ -896,11 +1023,7 @@ impl Aggregator {
                     .collect()
             })
             .collect();
-        Some(Contribution {
-            identity: key_identity(&key),
-            key,
-            args,
-        })
+        Some(Contribution { key, args })
     }
 
     fn fold(&self, row: &[Value], rowtime: i64) -> Vec<ResultRow> {
@@ -1000,18 +1123,22 @@ impl Aggregator {
         let unwindowed = i64::MIN;
         let mut out = Vec::new();
         match (old, new) {
-            (Some(old), Some(new)) if old.identity == new.identity => {
+            (Some(old), Some(new)) if same_values(&old.key, &new.key) => {
                 let steps = [(Step::Undo, &old.args), (Step::Add, &new.args)];
                 out.extend(self.update_group(&mut state, &new, unwindowed, None, rowtime, &steps));
             }
             (old, new) => {
                 if let Some(old) = old {
                     let steps = [(Step::Undo, &old.args)];
-                    out.extend(self.update_group(&mut state, &old, unwindowed, None, rowtime, &steps));
+                    out.extend(
+                        self.update_group(&mut state, &old, unwindowed, None, rowtime, &steps),
+                    );
                 }
                 if let Some(new) = new {
                     let steps = [(Step::Add, &new.args)];
-                    out.extend(self.update_group(&mut state, &new, unwindowed, None, rowtime, &steps));
+                    out.extend(
+                        self.update_group(&mut state, &new, unwindowed, None, rowtime, &steps),
+                    );
                 }
             }
         }
@@ -1052,8 +1179,10 @@ impl Aggregator {
         steps: &[(Step, &Vec<Vec<Value>>)],
     ) -> Option<ResultRow> {
         let plan = &self.plan;
-        let id = (c.identity.clone(), start);
-        state.dirty.insert(id.clone());
+        let id = GroupId(c.key.clone(), start);
+        if !state.dirty.contains(&id) {
+            state.dirty.insert(id.clone());
+        }
         let (group, existed) = state.groups.get_or_insert_with(&id, || GroupState {
             key: c.key.clone(),
             aggregates: plan
@@ -1112,7 +1241,7 @@ impl Aggregator {
             .saturating_sub(w.size)
             .saturating_sub(w.grace);
         let mut closed = state.groups.ids_starting_at_or_before(last_closed_start);
-        closed.sort_by(|a, b| (a.1, &a.0).cmp(&(b.1, &b.0)));
+        closed.sort_by_cached_key(|id| (id.1, key_identity(&id.0)));
         let mut out = Vec::new();
         for id in closed {
             if let Some(group) = state.groups.remove(&id) {
@@ -1204,10 +1333,10 @@ impl Aggregator {
     /// state now accounts for.
     pub fn changelog(&self, positions: &BTreeMap<i32, i64>) -> Vec<ProducerRecord> {
         let mut state = self.state.lock();
-        let dirty: Vec<(String, i64)> = state.dirty.drain().collect();
+        let dirty: Vec<GroupId> = state.dirty.drain().collect();
         let mut out = Vec::with_capacity(dirty.len() + 1);
         for id in dirty {
-            let key = Some(Bytes::from(json!([id.0, id.1]).to_string()));
+            let key = Some(Bytes::from(json!([key_identity(&id.0), id.1]).to_string()));
             let Some(group) = state.groups.get_mut(&id) else {
                 // A closed window: the tombstone drops it on restore.
                 out.push(ProducerRecord {
@@ -1257,13 +1386,17 @@ impl Aggregator {
             .collect();
         let mut state = self.state.lock();
         let mut positions = None;
+        // The changelog names groups by their text identity.
+        let mut restored: HashMap<(String, i64), GroupId> = HashMap::new();
         for r in records {
             let Some(k) = r.key else {
                 continue;
             };
             let Some(v) = r.value else {
                 if let Ok(id) = serde_json::from_slice::<(String, i64)>(&k) {
-                    state.groups.remove(&id);
+                    if let Some(id) = restored.remove(&id) {
+                        state.groups.remove(&id);
+                    }
                 } else if let Ok(id) = serde_json::from_slice::<(String, i64, i64)>(&k) {
                     state.sessions.restore(id, None);
                 }
@@ -1291,7 +1424,9 @@ impl Aggregator {
             }
             let id: (String, i64) = serde_json::from_slice(&k).map_err(|e| bad(&e))?;
             let group = group_from_json(&v, &key_types, &state_types).map_err(|e| bad(&e))?;
-            state.groups.insert(id, group);
+            let group_id = GroupId(group.key.clone(), id.1);
+            restored.insert(id, group_id.clone());
+            state.groups.insert(group_id, group);
             state.groups.evict(|_| false);
         }
         Ok(positions)
@@ -1335,7 +1470,10 @@ mod tests {
             topic: "s".into(),
             key_format: spec(crate::format::FormatKind::Kafka),
             value_format: spec(crate::format::FormatKind::Json),
-            columns: vec![column("K", ColumnRole::Key), column("CAT", ColumnRole::Value)],
+            columns: vec![
+                column("K", ColumnRole::Key),
+                column("CAT", ColumnRole::Value),
+            ],
             timestamp: None,
             read_only: false,
             is_sink: false,
@@ -1387,6 +1525,40 @@ mod tests {
         // A record for a closed window is late: nothing changes.
         assert!(a.apply(&row("a"), 3, false).is_empty());
         assert_eq!(a.state.lock().groups.hot_len(), 2);
+    }
+
+    #[test]
+    fn group_identities_agree_with_their_text() {
+        use creek_sql::value::Decimal;
+        let keys = [
+            vec![Value::string("M")],
+            vec![Value::string("F")],
+            vec![Value::Int(1)],
+            vec![Value::Bigint(1)],
+            vec![Value::Double(0.0)],
+            vec![Value::Double(-0.0)],
+            vec![Value::Double(f64::NAN)],
+            vec![Value::Double(-f64::NAN)],
+            vec![Value::Decimal(Decimal::new(10, 1))],
+            vec![Value::Decimal(Decimal::new(100, 2))],
+            vec![Value::Array(vec![Value::Null, Value::Int(2)])],
+            vec![Value::Array(vec![Value::Int(2), Value::Null])],
+            vec![Value::Struct(vec![("A".into(), Value::Int(1))])],
+            vec![Value::Struct(vec![("B".into(), Value::Int(1))])],
+            vec![Value::string("M"), Value::Int(1)],
+        ];
+        use std::hash::BuildHasher;
+        let state = std::collections::hash_map::RandomState::new();
+        for a in &keys {
+            for b in &keys {
+                let (x, y) = (GroupId(a.clone(), 0), GroupId(b.clone(), 0));
+                assert_eq!(x == y, key_identity(a) == key_identity(b), "{a:?} vs {b:?}");
+                if x == y {
+                    assert_eq!(state.hash_one(&x), state.hash_one(&y), "{a:?}");
+                }
+            }
+            assert!(GroupId(a.clone(), 0) != GroupId(a.clone(), 1));
+        }
     }
 
     #[test]

@@ -1339,8 +1339,9 @@ impl Engine {
         let (key_out, value_out) = self.build_formats(sink, true).await?;
         let mut decoder = SourceDecoder::new(input.clone(), key_in, value_in, &self.functions)
             .map_err(EngineError::Statement)?;
-        if let QueryPlan::Stream(p) = &plan {
-            decoder.read_only_used(p);
+        match &plan {
+            QueryPlan::Stream(p) => decoder.read_only_used(p),
+            QueryPlan::Aggregate(p) => decoder.read_only(p.row_expressions()),
         }
         let partitions = self
             .log

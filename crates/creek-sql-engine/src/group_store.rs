@@ -11,22 +11,39 @@
 //! restart rebuilds the store from it. So the spill writes without fsync,
 //! and only groups whose state the changelog already holds are evicted.
 
+// redb's error is large, but it only travels on the rare failure path.
+#![allow(clippy::result_large_err)]
+
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::path::Path;
 
 use redb::{Database, Durability, ReadableTable, ReadableTableMetadata, TableDefinition};
 
-/// A group: its grouping key's identity and window start (`i64::MIN` when
-/// not windowed).
-pub type GroupId = (String, i64);
+/// A group's identity: whatever the aggregation keys groups by, with the
+/// window start it belongs to.
+pub trait GroupKey: Hash + Eq + Clone {
+    /// The window start (`i64::MIN` when not windowed).
+    fn window_start(&self) -> i64;
+    /// Bytes that tell the group apart within its window (the spill key's
+    /// tail).
+    fn spill_bytes(&self) -> Vec<u8>;
+}
 
 const GROUPS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("groups");
 
-/// How a group's state goes to and from the spill.
-pub struct Codec<V> {
-    pub encode: Box<dyn Fn(&V) -> Vec<u8> + Send + Sync>,
-    pub decode: Box<dyn Fn(&[u8]) -> Result<V, String> + Send + Sync>,
+/// How a group's state goes to and from the spill, and how a spilled
+/// state names its group again.
+pub struct Codec<K, V> {
+    pub encode: Encode<V>,
+    pub decode: Decode<V>,
+    /// The id of the group holding `V` in the window starting at the `i64`.
+    pub id_of: IdOf<K, V>,
 }
+
+pub type Encode<V> = Box<dyn Fn(&V) -> Vec<u8> + Send + Sync>;
+pub type Decode<V> = Box<dyn Fn(&[u8]) -> Result<V, String> + Send + Sync>;
+pub type IdOf<K, V> = Box<dyn Fn(i64, &V) -> K + Send + Sync>;
 
 struct Hot<V> {
     value: V,
@@ -34,11 +51,11 @@ struct Hot<V> {
     used: u64,
 }
 
-pub struct GroupStore<V> {
-    hot: HashMap<GroupId, Hot<V>>,
+pub struct GroupStore<K, V> {
+    hot: HashMap<K, Hot<V>>,
     clock: u64,
     limit: usize,
-    codec: Codec<V>,
+    codec: Codec<K, V>,
     /// Where spill files go; created on the first eviction.
     dir: std::path::PathBuf,
     spill: Option<(tempfile::TempDir, Database)>,
@@ -48,29 +65,29 @@ pub struct GroupStore<V> {
 }
 
 /// The spill key: the window start, sign-flipped big-endian so byte order is
-/// numeric order, then the identity.
-fn spill_key(id: &GroupId) -> Vec<u8> {
-    let mut key = Vec::with_capacity(8 + id.0.len());
-    key.extend_from_slice(&((id.1 as u64) ^ (1 << 63)).to_be_bytes());
-    key.extend_from_slice(id.0.as_bytes());
+/// numeric order, then the group's own bytes.
+fn spill_key<K: GroupKey>(id: &K) -> Vec<u8> {
+    let mut key = window_prefix(id.window_start()).to_vec();
+    key.extend_from_slice(&id.spill_bytes());
     key
 }
 
-fn spill_id(key: &[u8]) -> Result<GroupId, String> {
-    if key.len() < 8 {
-        return Err("a spilled key shorter than its window".into());
-    }
-    let mut start = [0u8; 8];
-    start.copy_from_slice(&key[..8]);
-    let start = (u64::from_be_bytes(start) ^ (1 << 63)) as i64;
-    let identity = String::from_utf8(key[8..].to_vec()).map_err(|e| e.to_string())?;
-    Ok((identity, start))
+fn window_prefix(start: i64) -> [u8; 8] {
+    ((start as u64) ^ (1 << 63)).to_be_bytes()
 }
 
-impl<V> GroupStore<V> {
+fn window_of(key: &[u8]) -> Result<i64, String> {
+    let prefix: [u8; 8] = key
+        .get(..8)
+        .and_then(|p| p.try_into().ok())
+        .ok_or("a spilled key shorter than its window")?;
+    Ok((u64::from_be_bytes(prefix) ^ (1 << 63)) as i64)
+}
+
+impl<K: GroupKey, V> GroupStore<K, V> {
     /// A store holding at most `limit` groups in memory (at least one),
     /// spilling the rest under `dir`.
-    pub fn new(limit: usize, dir: &Path, codec: Codec<V>) -> GroupStore<V> {
+    pub fn new(limit: usize, dir: &Path, codec: Codec<K, V>) -> GroupStore<K, V> {
         GroupStore {
             hot: HashMap::new(),
             clock: 0,
@@ -114,7 +131,7 @@ impl<V> GroupStore<V> {
     }
 
     /// Takes a group out of the spill, if it is there.
-    fn unspill(&mut self, id: &GroupId) -> Option<V> {
+    fn unspill(&mut self, id: &K) -> Option<V> {
         let (_, db) = self.spill.as_ref()?;
         let key = spill_key(id);
         let taken = || -> Result<Option<Vec<u8>>, redb::Error> {
@@ -145,7 +162,7 @@ impl<V> GroupStore<V> {
     }
 
     /// The group's state, brought back from the spill if needed.
-    pub fn get_mut(&mut self, id: &GroupId) -> Option<&mut V> {
+    pub fn get_mut(&mut self, id: &K) -> Option<&mut V> {
         self.clock += 1;
         if !self.hot.contains_key(id) {
             let value = self.unspill(id)?;
@@ -158,7 +175,7 @@ impl<V> GroupStore<V> {
 
     /// The group's state, created with `init` if it has none; and whether
     /// it existed.
-    pub fn get_or_insert_with(&mut self, id: &GroupId, init: impl FnOnce() -> V) -> (&mut V, bool) {
+    pub fn get_or_insert_with(&mut self, id: &K, init: impl FnOnce() -> V) -> (&mut V, bool) {
         let existed = self.get_mut(id).is_some();
         let clock = self.clock;
         let hot = self.hot.entry(id.clone()).or_insert_with(|| Hot {
@@ -168,7 +185,7 @@ impl<V> GroupStore<V> {
         (&mut hot.value, existed)
     }
 
-    pub fn insert(&mut self, id: GroupId, value: V) {
+    pub fn insert(&mut self, id: K, value: V) {
         self.clock += 1;
         // A spilled copy would come back over this one later.
         if self.spill.is_some() {
@@ -183,7 +200,7 @@ impl<V> GroupStore<V> {
         );
     }
 
-    pub fn remove(&mut self, id: &GroupId) -> Option<V> {
+    pub fn remove(&mut self, id: &K) -> Option<V> {
         match self.hot.remove(id) {
             Some(h) => Some(h.value),
             None => self.unspill(id),
@@ -191,16 +208,17 @@ impl<V> GroupStore<V> {
     }
 
     /// Every group whose window starts at or before `start`, in memory or spilled.
-    pub fn ids_starting_at_or_before(&mut self, start: i64) -> Vec<GroupId> {
-        let mut ids: Vec<GroupId> = self
+    pub fn ids_starting_at_or_before(&mut self, start: i64) -> Vec<K> {
+        let mut ids: Vec<K> = self
             .hot
             .keys()
-            .filter(|(_, s)| *s <= start)
+            .filter(|id| id.window_start() <= start)
             .cloned()
             .collect();
         if let Some((_, db)) = &self.spill {
-            let end = spill_key(&(String::new(), start.saturating_add(1)));
-            let scan = || -> Result<Vec<GroupId>, String> {
+            let end = window_prefix(start.saturating_add(1));
+            let codec = &self.codec;
+            let scan = || -> Result<Vec<K>, String> {
                 let read = db.begin_read().map_err(|e| e.to_string())?;
                 let table = match read.open_table(GROUPS) {
                     Ok(t) => t,
@@ -212,8 +230,9 @@ impl<V> GroupStore<V> {
                     .range::<&[u8]>(..end.as_slice())
                     .map_err(|e| e.to_string())?
                 {
-                    let (k, _) = entry.map_err(|e| e.to_string())?;
-                    out.push(spill_id(k.value())?);
+                    let (k, v) = entry.map_err(|e| e.to_string())?;
+                    let value = (codec.decode)(v.value())?;
+                    out.push((codec.id_of)(window_of(k.value())?, &value));
                 }
                 Ok(out)
             };
@@ -227,7 +246,7 @@ impl<V> GroupStore<V> {
 
     /// The earliest window start held, in memory or spilled.
     pub fn min_start(&mut self) -> Option<i64> {
-        let hot = self.hot.keys().map(|(_, s)| *s).min();
+        let hot = self.hot.keys().map(|id| id.window_start()).min();
         let spilled = match &self.spill {
             None => None,
             Some((_, db)) => {
@@ -239,7 +258,7 @@ impl<V> GroupStore<V> {
                         Err(e) => return Err(e.to_string()),
                     };
                     let first = match table.first().map_err(|e| e.to_string())? {
-                        Some((k, _)) => Some(spill_id(k.value())?.1),
+                        Some((k, _)) => Some(window_of(k.value())?),
                         None => None,
                     };
                     Ok(first)
@@ -262,13 +281,13 @@ impl<V> GroupStore<V> {
     /// Spills the least recently used groups until at most `limit` remain in
     /// memory, keeping those `pinned` says must stay (their state is not in
     /// the changelog yet).
-    pub fn evict(&mut self, pinned: impl Fn(&GroupId) -> bool) {
+    pub fn evict(&mut self, pinned: impl Fn(&K) -> bool) {
         if self.hot.len() <= self.limit {
             return;
         }
         // Down to three quarters, so evictions come in batches.
         let target = self.limit - self.limit / 4;
-        let mut candidates: Vec<(u64, GroupId)> = self
+        let mut candidates: Vec<(u64, K)> = self
             .hot
             .iter()
             .filter(|(id, _)| !pinned(id))
@@ -278,7 +297,7 @@ impl<V> GroupStore<V> {
         if excess == 0 {
             return;
         }
-        candidates.select_nth_unstable(excess - 1);
+        candidates.select_nth_unstable_by_key(excess - 1, |(used, _)| *used);
         candidates.truncate(excess);
         if self.spill.is_none() {
             let opened = tempfile::Builder::new()
@@ -336,17 +355,28 @@ impl<V> GroupStore<V> {
 mod tests {
     use super::*;
 
-    fn store(limit: usize, dir: &Path) -> GroupStore<i64> {
+    /// A test group: a name and a window start; its state is an i64.
+    #[derive(Clone, PartialEq, Eq, Hash, Debug)]
+    struct Id(String, i64);
+
+    impl GroupKey for Id {
+        fn window_start(&self) -> i64 {
+            self.1
+        }
+        fn spill_bytes(&self) -> Vec<u8> {
+            self.0.as_bytes().to_vec()
+        }
+    }
+
+    /// States carry their group's name so a spilled one names its group.
+    fn store(limit: usize, dir: &Path) -> GroupStore<Id, (String, i64)> {
         GroupStore::new(
             limit,
             dir,
             Codec {
-                encode: Box::new(|v: &i64| v.to_be_bytes().to_vec()),
-                decode: Box::new(|b: &[u8]| {
-                    b.try_into()
-                        .map(i64::from_be_bytes)
-                        .map_err(|_| "bad".to_string())
-                }),
+                encode: Box::new(|v: &(String, i64)| serde_json::to_vec(v).unwrap()),
+                decode: Box::new(|b: &[u8]| serde_json::from_slice(b).map_err(|e| e.to_string())),
+                id_of: Box::new(|start, v: &(String, i64)| Id(v.0.clone(), start)),
             },
         )
     }
@@ -356,18 +386,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut s = store(100, dir.path());
         for i in 0..1000i64 {
-            let (v, existed) = s.get_or_insert_with(&(format!("k{i}"), i % 10), || 0);
+            let name = format!("k{i}");
+            let (v, existed) = s.get_or_insert_with(&Id(name.clone(), i % 10), || (name, 0));
             assert!(!existed);
-            *v += i;
+            v.1 += i;
             s.evict(|_| false);
             assert!(s.hot_len() <= 100);
         }
         assert_eq!(s.hot_len() + s.spilled_len(), 1000);
         // Every group keeps its state, wherever it is.
         for i in 0..1000i64 {
-            let (v, existed) = s.get_or_insert_with(&(format!("k{i}"), i % 10), || 0);
+            let name = format!("k{i}");
+            let (v, existed) = s.get_or_insert_with(&Id(name.clone(), i % 10), || (name, 0));
             assert!(existed);
-            assert_eq!(*v, i);
+            assert_eq!(v.1, i);
             s.evict(|_| false);
         }
         assert!(s.failure().is_none());
@@ -378,7 +410,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut s = store(4, dir.path());
         for start in [-20i64, 0, 10, 20, 30, 40, 50, 60] {
-            s.insert(("k".into(), start), start);
+            s.insert(Id("k".into(), start), ("k".into(), start));
             s.evict(|_| false);
         }
         assert!(s.spilled_len() > 0);
@@ -388,7 +420,7 @@ mod tests {
         let starts: Vec<i64> = closed.iter().map(|id| id.1).collect();
         assert_eq!(starts, vec![-20, 0, 10, 20]);
         for id in closed {
-            assert_eq!(s.remove(&id), Some(id.1));
+            assert_eq!(s.remove(&id).map(|v| v.1), Some(id.1));
         }
         assert_eq!(s.min_start(), Some(30));
     }
@@ -398,7 +430,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut s = store(2, dir.path());
         for i in 0..10i64 {
-            s.insert((format!("k{i}"), 0), i);
+            s.insert(Id(format!("k{i}"), 0), (format!("k{i}"), i));
         }
         s.evict(|_| true);
         assert_eq!(s.hot_len(), 10);

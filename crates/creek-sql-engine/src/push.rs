@@ -9,12 +9,12 @@ use creek_log::OffsetSpec;
 use creek_sql::ast::{Emit, Query, Relation, SourceKind};
 use creek_sql::value::Value;
 
+use crate::aggregate::Aggregator;
 use crate::engine::{Engine, Session};
 use crate::format::value_to_json;
 use crate::metastore::DataSource;
-use crate::plan::{plan_stream_query, plan_stream_query_with};
-use crate::aggregate::Aggregator;
 use crate::plan::Projected;
+use crate::plan::{plan_stream_query, plan_stream_query_with};
 use crate::query::{DecodedRow, Projector, ResultRow, SourceDecoder};
 use crate::EngineError;
 
@@ -162,7 +162,7 @@ fn pull_restrictions(query: &Query, session: &Session) -> Result<(), EngineError
 
 /// What a push query does with each record.
 enum PushLogic {
-    Project(Projector),
+    Project(Box<Projector>),
     /// `GROUP BY`: every change of a group is printed.
     Aggregate(Box<Aggregator>),
 }
@@ -180,7 +180,9 @@ impl PushLogic {
             // A stream's tombstone has nothing to print.
             PushLogic::Project(_) if decoded.value_is_null => Vec::new(),
             PushLogic::Project(p) => p.apply_all(&decoded.row, decoded.rowtime, false),
-            PushLogic::Aggregate(a) => a.apply(&decoded.row, decoded.rowtime, decoded.value_is_null),
+            PushLogic::Aggregate(a) => {
+                a.apply(&decoded.row, decoded.rowtime, decoded.value_is_null)
+            }
         }
     }
 }
@@ -232,11 +234,11 @@ pub async fn start(
             (
                 plan.source.clone(),
                 plan.projection.clone(),
-                PushLogic::Project(Projector {
+                PushLogic::Project(Box::new(Projector {
                     plan,
                     log: engine.processing_log.clone(),
                     query_id,
-                }),
+                })),
             )
         };
     let (key_fmt, value_fmt) = engine.build_formats(&source, false).await?;
@@ -392,8 +394,8 @@ async fn pull_table(
     metastore
         .sources
         .insert(table.name.clone(), view.pull_source.clone());
-    let plan = plan_stream_query_with(query, &metastore, &engine.functions, None, true)
-        .map_err(|e| match (e, &query.where_) {
+    let plan = plan_stream_query_with(query, &metastore, &engine.functions, None, true).map_err(
+        |e| match (e, &query.where_) {
             // ksqlDB names the predicate it could not use.
             (EngineError::Statement(m), Some(w)) if m.starts_with("Error in WHERE expression") => {
                 EngineError::Statement(format!(
@@ -402,7 +404,8 @@ async fn pull_table(
                 ))
             }
             (e, _) => e,
-        })?;
+        },
+    )?;
     let query_id = transient_id(&table.name);
     let columns: Vec<(String, String)> = plan
         .projection

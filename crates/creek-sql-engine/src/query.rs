@@ -47,6 +47,9 @@ pub struct SourceDecoder {
     width: usize,
     /// Value columns a query reads (`None`: all); the others may stay NULL.
     wanted: Option<Vec<bool>>,
+    /// The row is the key columns, then every value column in order (no
+    /// headers): decoded values move in as they are.
+    values_follow_keys: bool,
 }
 
 impl SourceDecoder {
@@ -83,8 +86,14 @@ impl SourceDecoder {
                 }
             }
         };
+        let values_follow_keys = headers.is_empty()
+            && value_positions
+                .iter()
+                .enumerate()
+                .all(|(i, p)| *p == key_count + i);
         Ok(SourceDecoder {
             wanted: None,
+            values_follow_keys,
             width: source.columns.len(),
             source,
             key,
@@ -99,15 +108,16 @@ impl SourceDecoder {
     /// Decodes only the value columns `plan` reads (a persistent query's
     /// sink never sees the others).
     pub fn read_only_used(&mut self, plan: &StreamPlan) {
+        let exprs = plan.projection.iter().chain(&plan.key).map(|p| &p.expr);
+        let tfs = plan.table_functions.iter().map(|tf| &tf.arg);
+        self.read_only(exprs.chain(&plan.filter).chain(tfs));
+    }
+
+    /// Decodes only the value columns these expressions over the source row read.
+    pub fn read_only<'a>(&mut self, exprs: impl IntoIterator<Item = &'a CompiledExpr>) {
         let mut used = Vec::new();
-        for p in plan.projection.iter().chain(&plan.key) {
-            p.expr.columns_read(&mut used);
-        }
-        if let Some(f) = &plan.filter {
-            f.columns_read(&mut used);
-        }
-        for tf in &plan.table_functions {
-            tf.arg.columns_read(&mut used);
+        for e in exprs {
+            e.columns_read(&mut used);
         }
         if let Some(TimestampColumn::Column(i) | TimestampColumn::Formatted(i, _)) = &self.timestamp
         {
@@ -150,9 +160,14 @@ impl SourceDecoder {
         };
         let mut row = Vec::with_capacity(self.width + 3);
         row.extend(keys);
-        row.resize(self.width, Value::Null);
-        for (pos, v) in self.value_positions.iter().zip(values) {
-            row[*pos] = v;
+        if self.values_follow_keys && row.len() == self.key_count {
+            row.extend(values.into_iter().take(self.value_positions.len()));
+            row.resize(self.width, Value::Null);
+        } else {
+            row.resize(self.width, Value::Null);
+            for (pos, v) in self.value_positions.iter().zip(values) {
+                row[*pos] = v;
+            }
         }
         for (pos, key) in &self.headers {
             row[*pos] = header_value(&record.headers, key.as_deref());

@@ -343,11 +343,8 @@ async fn pull_queries_read_the_current_rows_of_a_table() {
 #[tokio::test]
 async fn a_corrupt_changelog_fails_only_its_query() {
     let dir = tempfile::tempdir().unwrap();
-    let rows = |n: usize| -> Vec<String> {
-        (0..n)
-            .map(|_| r#"{"category": "a"}"#.to_string())
-            .collect()
-    };
+    let rows =
+        |n: usize| -> Vec<String> { (0..n).map(|_| r#"{"category": "a"}"#.to_string()).collect() };
     {
         let (store, engine) = open(dir.path()).await;
         store

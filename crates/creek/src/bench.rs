@@ -28,6 +28,9 @@ pub enum Suite {
     Broker(BrokerBench),
     /// A persistent filter + projection query over Avro seed records in an embedded log.
     Sql(crate::bench_sql::SqlBench),
+    /// A tumbling-window COUNT grouped by a low-cardinality column over Avro seed
+    /// records in an embedded log.
+    Aggregate(crate::bench_aggregate::AggregateBench),
 }
 
 #[derive(Args, Debug)]
@@ -64,6 +67,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.suite {
         Suite::Broker(b) => broker(b),
         Suite::Sql(s) => crate::bench_sql::sql(s),
+        Suite::Aggregate(a) => crate::bench_aggregate::aggregate(a),
     }
 }
 

@@ -5,6 +5,8 @@
 //! Each lives in its own module.
 
 mod bench;
+mod bench_aggregate;
+mod bench_seed;
 mod bench_sql;
 mod fake;
 mod ksql;

@@ -24,7 +24,9 @@ use creek_log::ProducerRecord;
 use creek_sql::value::Value;
 use serde_json::json;
 
-use super::{group_to_json, Aggregator, AggregatorState, Contribution, GroupState, WindowSpec};
+use super::{
+    group_to_json, key_identity, Aggregator, AggregatorState, Contribution, GroupState, WindowSpec,
+};
 use crate::query::ResultRow;
 
 /// A session's identity in the state and the changelog: the grouping key's
@@ -247,18 +249,20 @@ impl Aggregator {
     ) -> Vec<ResultRow> {
         let plan = &self.plan;
         let stream_time = state.stream_time;
+        // Sessions are named by the key's text, as in the changelog.
+        let identity = key_identity(&c.key);
         // EMIT FINAL drops sessions as it emits them (no later than expiry).
         if !plan.emit_final {
             state.sessions.expire(w, stream_time);
         }
-        let sessions = state.sessions.of_key(&c.identity);
+        let sessions = state.sessions.of_key(&identity);
         let (window, absorbed) = match place(sessions, timestamp, w, stream_time) {
             Placement::Dropped => return Vec::new(),
             Placement::Into { window, absorbed } => (window, absorbed),
         };
         let merged: Vec<Session> = absorbed
             .iter()
-            .filter_map(|(start, end)| state.sessions.remove(&(c.identity.clone(), *start, *end)))
+            .filter_map(|(start, end)| state.sessions.remove(&(identity.clone(), *start, *end)))
             .collect();
         let aggregates = merge_states(&plan.aggregates, &merged, &|m| self.error(m));
         // HAVING filters the result table: a session's row leaves it
@@ -295,7 +299,7 @@ impl Aggregator {
             }
         }
         state.sessions.insert(
-            c.identity,
+            identity,
             Session {
                 start: window.0,
                 end: window.1,
