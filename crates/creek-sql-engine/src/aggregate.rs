@@ -43,6 +43,11 @@ use crate::processing_log::ProcessingLog;
 use crate::query::ResultRow;
 use crate::EngineError;
 
+mod session;
+mod windowed_source;
+
+pub use windowed_source::source_window;
+
 /// ksqlDB's default grace period when a window names none (Kafka Streams' 24h).
 const DEFAULT_GRACE_MS: i64 = 24 * 60 * 60 * 1000;
 
@@ -55,6 +60,9 @@ pub struct WindowSpec {
     /// HOPPING advance (the size for TUMBLING).
     pub advance: i64,
     pub grace: i64,
+    /// How long a window's state is kept after its end (SESSION: how long
+    /// a session can still be merged into).
+    pub retention: i64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,6 +204,25 @@ fn duration_ms(d: &creek_sql::ast::Duration) -> i64 {
     crate::show::to_duration(d).as_millis() as i64
 }
 
+/// A window with its retention: the RETENTION clause, but never less than
+/// the window's size plus grace (the store must outlive late records).
+fn window_spec(
+    kind: WindowKind,
+    size: i64,
+    advance: i64,
+    grace: i64,
+    retention: Option<&creek_sql::ast::Duration>,
+) -> WindowSpec {
+    let least = size.saturating_add(grace);
+    WindowSpec {
+        kind,
+        size,
+        advance,
+        grace,
+        retention: retention.map_or(least, |r| duration_ms(r).max(least)),
+    }
+}
+
 /// Plans an aggregation for the sink `sink_name`, or for a transient push
 /// query (`None`).
 pub fn plan_aggregate(
@@ -292,25 +319,46 @@ pub fn plan_aggregate(
     }
     let window = match &query.window {
         None => None,
-        Some(Window::Tumbling { size, grace, .. }) => Some(WindowSpec {
-            kind: WindowKind::Tumbling,
-            size: duration_ms(size),
-            advance: duration_ms(size),
-            grace: grace.as_ref().map_or(DEFAULT_GRACE_MS, duration_ms),
-        }),
+        Some(Window::Tumbling {
+            size,
+            grace,
+            retention,
+        }) => Some(window_spec(
+            WindowKind::Tumbling,
+            duration_ms(size),
+            duration_ms(size),
+            grace.as_ref().map_or(DEFAULT_GRACE_MS, duration_ms),
+            retention.as_ref(),
+        )),
         Some(Window::Hopping {
             size,
             advance,
             grace,
-            ..
-        }) => Some(WindowSpec {
-            kind: WindowKind::Hopping,
-            size: duration_ms(size),
-            advance: duration_ms(advance),
-            grace: grace.as_ref().map_or(DEFAULT_GRACE_MS, duration_ms),
-        }),
-        Some(Window::Session { .. }) => {
-            return Err(EngineError::NotSupported("SESSION windows".into()))
+            retention,
+        }) => Some(window_spec(
+            WindowKind::Hopping,
+            duration_ms(size),
+            duration_ms(advance),
+            grace.as_ref().map_or(DEFAULT_GRACE_MS, duration_ms),
+            retention.as_ref(),
+        )),
+        Some(Window::Session {
+            gap,
+            grace,
+            retention,
+        }) => {
+            let gap = duration_ms(gap);
+            // Kafka Streams' `SessionWindows.with(gap)`: 24h less the gap.
+            let grace = grace
+                .as_ref()
+                .map_or((DEFAULT_GRACE_MS - gap).max(0), duration_ms);
+            Some(window_spec(
+                WindowKind::Session,
+                gap,
+                gap,
+                grace,
+                retention.as_ref(),
+            ))
         }
     };
     if let Some(w) = &window {
@@ -680,6 +728,8 @@ struct AggregatorState {
     table_rows: HashMap<String, Option<Contribution>>,
     /// The stream time at which the earliest open window closes.
     next_close: i64,
+    /// SESSION windows.
+    sessions: session::SessionStore,
 }
 
 /// The changelog record key holding the input positions.
@@ -897,6 +947,7 @@ impl Aggregator {
                 table_rows: HashMap::new(),
                 // Unknown (e.g. after a restore): the first record sweeps.
                 next_close: i64::MIN,
+                sessions: session::SessionStore::default(),
             }),
         }
     }
@@ -982,6 +1033,9 @@ impl Aggregator {
         };
         let mut state = self.state.lock();
         state.stream_time = state.stream_time.max(rowtime);
+        if let Some(w) = plan.window.filter(|w| w.kind == WindowKind::Session) {
+            return self.fold_session(&mut state, &w, c, rowtime);
+        }
         let windows: Vec<(i64, i64)> = match &plan.window {
             None => vec![(i64::MIN, i64::MIN)],
             Some(w) => {
@@ -1303,6 +1357,7 @@ impl Aggregator {
         // Every group's state is in this batch now; memory keeps the
         // configured number of them.
         state.groups.evict(|_| false);
+        out.extend(state.sessions.changelog());
         let positions: BTreeMap<String, i64> =
             positions.iter().map(|(p, o)| (p.to_string(), *o)).collect();
         out.push(ProducerRecord {
@@ -1342,6 +1397,8 @@ impl Aggregator {
                     if let Some(id) = restored.remove(&id) {
                         state.groups.remove(&id);
                     }
+                } else if let Ok(id) = serde_json::from_slice::<(String, i64, i64)>(&k) {
+                    state.sessions.restore(id, None);
                 }
                 continue;
             };
@@ -1357,6 +1414,12 @@ impl Aggregator {
                 }
                 state.stream_time = v["stream_time"].as_i64().unwrap_or(i64::MIN);
                 positions = Some(p);
+                continue;
+            }
+            // A session's id also carries its end.
+            if let Ok(id) = serde_json::from_slice::<(String, i64, i64)>(&k) {
+                let group = group_from_json(&v, &key_types, &state_types).map_err(|e| bad(&e))?;
+                state.sessions.restore(id, Some(group));
                 continue;
             }
             let id: (String, i64) = serde_json::from_slice(&k).map_err(|e| bad(&e))?;
@@ -1505,6 +1568,7 @@ mod tests {
             size: 30_000,
             advance: 15_000,
             grace: 0,
+            retention: 45_000,
         };
         assert_eq!(
             time_windows(89_999, &w),
@@ -1516,6 +1580,7 @@ mod tests {
             size: 30_000,
             advance: 30_000,
             grace: 0,
+            retention: 30_000,
         };
         assert_eq!(time_windows(30_000, &t), vec![(30_000, 60_000)]);
     }

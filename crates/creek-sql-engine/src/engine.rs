@@ -141,7 +141,8 @@ impl QueryPlan {
 
     fn window(&self) -> Option<crate::aggregate::WindowSpec> {
         match self {
-            QueryPlan::Stream(_) => None,
+            // A stream over a windowed source keeps its windows.
+            QueryPlan::Stream(p) => p.source.window,
             QueryPlan::Aggregate(p) => p.window,
         }
     }
@@ -749,6 +750,11 @@ impl Engine {
             )));
         }
         let with = With::new(properties)?;
+        let window = crate::aggregate::source_window(
+            with.string("WINDOW_TYPE").as_deref(),
+            with.string("WINDOW_SIZE").as_deref(),
+        )
+        .map_err(EngineError::Statement)?;
         let topic = with.string("KAFKA_TOPIC").ok_or_else(|| {
             EngineError::Statement(
                 "Missing required property \"KAFKA_TOPIC\" which has no default value.".into(),
@@ -821,6 +827,11 @@ impl Engine {
                 ty,
                 role,
             });
+        }
+        if window.is_some() && !cols.iter().any(|c| c.role == ColumnRole::Key) {
+            return Err(EngineError::Statement(
+                "Windowed sources require a key column.".into(),
+            ));
         }
         // Ensure the topic exists.
         let partitions = with.int("PARTITIONS")?;
@@ -962,7 +973,7 @@ impl Engine {
             read_only,
             is_sink: false,
             statement: text.to_string(),
-            window: None,
+            window,
         };
         // Validate that the formats accept the columns.
         self.build_formats(&source, false).await?;
@@ -1105,6 +1116,16 @@ impl Engine {
                 Err(_) => false,
             }
         };
+        let windowed_table = {
+            let state = self.state.lock();
+            crate::plan::single_source(query, &state.metastore)
+                .is_ok_and(|(s, _, _)| s.kind == SourceKind::Table && s.window.is_some())
+        };
+        if windowed_table {
+            return Err(EngineError::Statement(
+                "KSQL does not support persistent queries on windowed tables.".into(),
+            ));
+        }
         let produces = if aggregating || over_table {
             SourceKind::Table
         } else {

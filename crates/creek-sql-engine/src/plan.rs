@@ -90,7 +90,19 @@ pub fn source_scope(source: &DataSource, alias: &str) -> Scope {
     for (name, ty) in PSEUDO_COLUMNS {
         scope.push(Some(alias), name, ty);
     }
+    // A windowed source's rows also carry their key's window.
+    if source.window.is_some() {
+        scope.push(Some(alias), "WINDOWSTART", SqlType::Bigint);
+        scope.push(Some(alias), "WINDOWEND", SqlType::Bigint);
+    }
     scope
+}
+
+/// Where a windowed source's rows hold WINDOWSTART (WINDOWEND follows).
+pub fn window_position(source: &DataSource) -> Option<usize> {
+    source
+        .window
+        .map(|_| source.columns.len() + PSEUDO_COLUMNS.len())
 }
 
 /// The name ksqlDB gives an unaliased select expression, if it derives one.
@@ -239,6 +251,29 @@ pub fn plan_stream_query_with(
                 .filter(|c| c.role != ColumnRole::Key)
                 .chain(source.key_columns())
                 .map(col)
+                .collect()
+        } else if sink_name.is_none() && source.window.is_some() {
+            // A transient query shows a windowed source's window after its key.
+            let bound = |name: &str| {
+                (
+                    None,
+                    Expr::Column {
+                        source: Some(qualifier.to_string()),
+                        name: name.to_string(),
+                    },
+                )
+            };
+            source
+                .key_columns()
+                .map(col)
+                .chain([bound("WINDOWSTART"), bound("WINDOWEND")])
+                .chain(
+                    source
+                        .columns
+                        .iter()
+                        .filter(|c| c.role != ColumnRole::Key)
+                        .map(col),
+                )
                 .collect()
         } else {
             source.columns.iter().map(col).collect()

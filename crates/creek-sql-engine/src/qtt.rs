@@ -355,8 +355,8 @@ async fn run_in(v: &Variant, statements: &[String], dir: &Path) -> Result<(), St
                     actual.0, want_key
                 ));
             }
-            // Windows are checked where creek knows them: windowed
-            // aggregations (windowed source streams pass keys through).
+            // Windows are checked on windowed sinks: windowed aggregations
+            // and queries over windowed sources.
             if let (Some(want), Some(s)) = (
                 w.get("window"),
                 source.as_deref().filter(|s| s.window.is_some()),
@@ -671,6 +671,14 @@ pub async fn encode_input(
             (key, value)
         }
     };
+    // A windowed source's keys carry the record's window.
+    let window = record
+        .get("window")
+        .and_then(|w| Some((w["start"].as_i64()?, w["end"].as_i64()?)));
+    let key = match (key, source.and_then(|s| s.window), window) {
+        (Some(k), Some(w), Some(window)) => Some(format::windowed_key(w.kind, &k, window)),
+        (k, _, _) => k,
+    };
     Ok(ProducerRecord {
         key: key.map(bytes::Bytes::from),
         value: value.map(bytes::Bytes::from),
@@ -842,16 +850,8 @@ pub fn output_window(
     let (Some(w), Some(key)) = (&s.window, &record.key) else {
         return Ok(None);
     };
-    Ok(Some(match w.kind {
-        crate::aggregate::WindowKind::Session => {
-            let (inner, start, end) = format::split_session_windowed_key(key)?;
-            (inner.to_vec(), (start, end))
-        }
-        _ => {
-            let (inner, start) = format::split_time_windowed_key(key)?;
-            (inner.to_vec(), (start, start + w.size))
-        }
-    }))
+    let (inner, window) = format::split_windowed_key(w, key)?;
+    Ok(Some((inner.to_vec(), window)))
 }
 
 /// An Avro record decoded with its writer schema to JSON, the way the

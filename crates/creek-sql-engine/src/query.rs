@@ -143,9 +143,17 @@ impl SourceDecoder {
         };
         let value_is_null = decoded.is_none();
         let values = decoded.unwrap_or_default();
+        // A windowed source's key bytes end with the window.
+        let (key_bytes, window) = match (&self.source.window, record.key.as_deref()) {
+            (Some(w), Some(k)) => {
+                let (inner, window) = crate::format::split_windowed_key(w, k)?;
+                (Some(inner), Some(window))
+            }
+            (_, k) => (k, None),
+        };
         let keys = match self.key_count {
             0 => Vec::new(),
-            _ => match self.key.deserialize(record.key.as_deref())? {
+            _ => match self.key.deserialize(key_bytes)? {
                 Some(k) => k,
                 None => vec![Value::Null; self.key_count],
             },
@@ -181,6 +189,14 @@ impl SourceDecoder {
         row.push(Value::Bigint(rowtime));
         row.push(Value::Int(record.partition));
         row.push(Value::Bigint(record.offset));
+        if self.source.window.is_some() {
+            let (start, end) = match window {
+                Some((start, end)) => (Value::Bigint(start), Value::Bigint(end)),
+                None => (Value::Null, Value::Null),
+            };
+            row.push(start);
+            row.push(end);
+        }
         Ok(DecodedRow {
             row,
             rowtime,
@@ -364,7 +380,7 @@ impl Projector {
                 value: None,
                 projection: Vec::new(),
                 rowtime,
-                window: None,
+                window: self.window(row),
             });
         }
         if let Some(filter) = &self.plan.filter {
@@ -416,8 +432,17 @@ impl Projector {
             value,
             projection,
             rowtime,
-            window: None,
+            window: self.window(row),
         })
+    }
+
+    /// The window of a windowed source's row, which its result keeps.
+    fn window(&self, row: &[Value]) -> Option<(i64, i64)> {
+        let at = crate::plan::window_position(&self.plan.source)?;
+        match (row.get(at), row.get(at + 1)) {
+            (Some(Value::Bigint(start)), Some(Value::Bigint(end))) => Some((*start, *end)),
+            _ => None,
+        }
     }
 }
 
@@ -473,12 +498,9 @@ impl SinkEncoder {
         // the partition of the key itself.
         let partition = partition_for(key.as_deref(), self.partitions);
         let key = match (key, self.window, row.window) {
-            (Some(k), Some(kind), Some((start, end))) => Some(match kind {
-                crate::aggregate::WindowKind::Session => {
-                    crate::format::session_windowed_key(&k, start, end)
-                }
-                _ => crate::format::time_windowed_key(&k, start),
-            }),
+            (Some(k), Some(kind), Some(window)) => {
+                Some(crate::format::windowed_key(kind, &k, window))
+            }
             (k, _, _) => k,
         };
         let value = match &row.value {

@@ -319,17 +319,13 @@ async fn source_description(engine: &Engine, source: &DataSource, extended: bool
 
 fn query_description(engine: &Engine, q: &PersistentQuery) -> Json {
     let metastore = engine.metastore();
-    let fields = q
-        .sink
-        .as_ref()
-        .and_then(|s| metastore.source(s))
-        .map(|s| fields_of(s))
-        .unwrap_or_default();
+    let sink = q.sink.as_ref().and_then(|s| metastore.source(s));
+    let fields = sink.map(|s| fields_of(s)).unwrap_or_default();
     let state = *q.state.lock();
     json!({
         "id": q.id,
         "statementText": q.statement,
-        "windowType": null,
+        "windowType": sink.and_then(|s| s.window).map(|w| w.kind.name()),
         "fields": fields,
         "sources": [q.source],
         "sinks": q.sink.iter().collect::<Vec<_>>(),

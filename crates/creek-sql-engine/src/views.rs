@@ -19,8 +19,6 @@ use creek_log::{ConsumerRecord, LogStore, OffsetSpec};
 use creek_sql::types::SqlType;
 use creek_sql::value::Value;
 
-use crate::aggregate::WindowKind;
-use crate::format::window::{split_session_windowed_key, split_time_windowed_key};
 use crate::metastore::{ColumnRole, DataSource, SourceColumn};
 use crate::query::SourceDecoder;
 use crate::EngineError;
@@ -50,6 +48,8 @@ pub fn pull_source(table: &DataSource) -> DataSource {
             role: ColumnRole::Key,
         });
         source.columns.splice(keys..keys, bounds);
+        // The bounds are plain key columns of the view's rows.
+        source.window = None;
     }
     source
 }
@@ -106,33 +106,13 @@ impl TableView {
         let Some(key) = record.key.clone() else {
             return;
         };
-        let (plain_key, window) = match self.table.window {
-            None => (key.clone(), None),
-            Some(w) => {
-                let split = match w.kind {
-                    WindowKind::Session => split_session_windowed_key(&key)
-                        .map(|(k, start, end)| (k.to_vec(), start, end)),
-                    WindowKind::Tumbling | WindowKind::Hopping => split_time_windowed_key(&key)
-                        .map(|(k, start)| (k.to_vec(), start, start.saturating_add(w.size))),
-                };
-                match split {
-                    Ok((k, start, end)) => (bytes::Bytes::from(k), Some((start, end))),
-                    Err(e) => {
-                        tracing::warn!(table = %self.table.name, "skipping a record: {e}");
-                        return;
-                    }
-                }
-            }
-        };
         let id = (record.partition, key.to_vec());
         if record.value.is_none() {
             self.rows.remove(&id);
             return;
         }
-        let record = ConsumerRecord {
-            key: Some(plain_key),
-            ..record
-        };
+        // The decoder takes a windowed key's window off (after the pseudo
+        // columns); the view shows it after the key columns.
         let decoded = match self.decoder.decode(&record) {
             Ok(d) => d,
             Err(e) => {
@@ -141,9 +121,11 @@ impl TableView {
             }
         };
         let mut row = decoded.row;
-        if let Some((start, end)) = window {
+        if self.table.window.is_some() {
+            let end = row.pop().unwrap_or(Value::Null);
+            let start = row.pop().unwrap_or(Value::Null);
             let keys = self.table.key_columns().count();
-            row.splice(keys..keys, [Value::Bigint(start), Value::Bigint(end)]);
+            row.splice(keys..keys, [start, end]);
         }
         self.rows.insert(id, row);
     }

@@ -453,3 +453,74 @@ async fn aggregation_memory_is_bounded_by_configuration() {
     assert_eq!(values.len(), 2000);
     assert!(values[1000..].iter().all(|v| v["N"] == 2));
 }
+
+/// Session windows survive a restart: a row after the restart still merges
+/// with the session restored from the changelog, deleting it.
+#[tokio::test]
+async fn session_windows_merge_across_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let produce = |store: Arc<dyn LogStore>, at: Vec<i64>| async move {
+        let records = at
+            .iter()
+            .map(|t| ProducerRecord {
+                key: None,
+                value: Some(bytes::Bytes::from(r#"{"user": "u"}"#)),
+                headers: Vec::new(),
+                timestamp: Some(*t),
+            })
+            .collect();
+        store.produce("clicks", 0, records).await.unwrap();
+    };
+    {
+        let (store, engine) = open(dir.path()).await;
+        store
+            .create_topic("clicks", 1, BTreeMap::new())
+            .await
+            .unwrap();
+        let mut session = Session::default();
+        run(
+            &engine,
+            "SET 'auto.offset.reset'='earliest';
+             CREATE STREAM clicks (user STRING) WITH (kafka_topic='clicks', value_format='JSON');
+             CREATE TABLE visits AS SELECT user, COUNT(*) AS n FROM clicks WINDOW SESSION (10 SECONDS) GROUP BY user;",
+            &mut session,
+        )
+        .await;
+        produce(store.clone(), vec![1_000, 5_000]).await;
+        engine.run_until_idle().await.unwrap();
+    }
+    let (store, engine) = open(dir.path()).await;
+    produce(store.clone(), vec![12_000, 40_000]).await;
+    engine.run_until_idle().await.unwrap();
+    let fetched = store
+        .fetch("VISITS", 0, 0, 1 << 24, Duration::ZERO)
+        .await
+        .unwrap();
+    let rows: Vec<(Option<i64>, i64, i64)> = fetched
+        .records
+        .iter()
+        .map(|r| {
+            let key = r.key.as_ref().unwrap();
+            let (_, start, end) =
+                creek_sql_engine::format::split_session_windowed_key(key).unwrap();
+            let n = r.value.as_ref().map(|v| {
+                serde_json::from_slice::<serde_json::Value>(v).unwrap()["N"]
+                    .as_i64()
+                    .unwrap()
+            });
+            (n, start, end)
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            (Some(1), 1_000, 1_000),
+            (None, 1_000, 1_000),
+            (Some(2), 1_000, 5_000),
+            // After the restart: the restored session is merged away.
+            (None, 1_000, 5_000),
+            (Some(3), 1_000, 12_000),
+            (Some(1), 40_000, 40_000),
+        ]
+    );
+}

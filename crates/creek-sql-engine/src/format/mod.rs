@@ -51,7 +51,8 @@ pub use avro::{
 pub(crate) use json::java_hash_map_order_by;
 pub use json::{json_to_value, value_to_json};
 pub use window::{
-    session_windowed_key, split_session_windowed_key, split_time_windowed_key, time_windowed_key,
+    session_windowed_key, split_session_windowed_key, split_time_windowed_key, split_windowed_key,
+    time_windowed_key, windowed_key,
 };
 
 /// The format names ksqlDB accepts in `KEY_FORMAT` / `VALUE_FORMAT` / `FORMAT`.
