@@ -34,6 +34,8 @@ pub struct TableView {
     positions: BTreeMap<i32, i64>,
     /// Rows in `pull_source`'s scope layout, by partition and key bytes.
     rows: BTreeMap<(i32, Vec<u8>), Vec<Value>>,
+    /// The newest record time read (windows expire relative to it).
+    stream_time: i64,
 }
 
 /// The table as a pull query sees it: a windowed table gains `WINDOWSTART`
@@ -62,6 +64,7 @@ impl TableView {
             decoder,
             positions: BTreeMap::new(),
             rows: BTreeMap::new(),
+            stream_time: i64::MIN,
         }
     }
 
@@ -98,7 +101,23 @@ impl TableView {
             }
             self.positions.insert(partition, offset);
         }
+        self.expire_windows();
         Ok(())
+    }
+
+    /// A windowed table keeps a window for its retention after the newest
+    /// record's time, as Kafka Streams' window stores do; older windows are
+    /// gone from pull queries.
+    fn expire_windows(&mut self) {
+        let Some(w) = self.table.window else {
+            return;
+        };
+        let oldest = self.stream_time.saturating_sub(w.retention);
+        let keys = self.table.key_columns().count();
+        self.rows.retain(|_, row| match row.get(keys) {
+            Some(Value::Bigint(start)) => *start >= oldest,
+            _ => true,
+        });
     }
 
     /// One changelog record: the key's new row, or its deletion.
@@ -107,6 +126,7 @@ impl TableView {
             return;
         };
         let id = (record.partition, key.to_vec());
+        self.stream_time = self.stream_time.max(record.timestamp);
         if record.value.is_none() {
             self.rows.remove(&id);
             return;

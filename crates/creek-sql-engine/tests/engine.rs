@@ -524,3 +524,60 @@ async fn session_windows_merge_across_a_restart() {
         ]
     );
 }
+
+/// Pull queries over a windowed table see the windows within its RETENTION
+/// of the newest record, as Kafka Streams' window stores keep them.
+#[tokio::test]
+async fn windowed_pull_queries_forget_windows_past_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, engine) = open(dir.path()).await;
+    store
+        .create_topic("clicks", 1, BTreeMap::new())
+        .await
+        .unwrap();
+    let mut session = Session::default();
+    run(
+        &engine,
+        "SET 'auto.offset.reset'='earliest';
+         CREATE STREAM clicks (page STRING) WITH (kafka_topic='clicks', value_format='JSON');
+         CREATE TABLE per_page AS SELECT page, COUNT(*) AS n FROM clicks
+           WINDOW TUMBLING (SIZE 10 SECONDS, RETENTION 1 MINUTE, GRACE PERIOD 0 SECONDS)
+           GROUP BY page;",
+        &mut session,
+    )
+    .await;
+    let click = |t: i64| ProducerRecord {
+        key: None,
+        value: Some(bytes::Bytes::from_static(br#"{"page": "home"}"#)),
+        headers: Vec::new(),
+        timestamp: Some(t),
+    };
+    store
+        .produce(
+            "clicks",
+            0,
+            vec![click(1_000), click(100_000), click(125_000)],
+        )
+        .await
+        .unwrap();
+    engine.run_until_idle().await.unwrap();
+    let sql = "SELECT WINDOWSTART, n FROM per_page WHERE page = 'home';";
+    let creek_sql::ast::Statement::Query(q) = creek_sql::parse_statement(sql).unwrap() else {
+        panic!("not a query")
+    };
+    let mut pull = creek_sql_engine::push::start(&engine, &q, sql, &session)
+        .await
+        .unwrap();
+    let mut rows = Vec::new();
+    while let Some(row) = pull.rows.recv().await {
+        rows.push(serde_json::Value::Array(row));
+    }
+    // The window at 0 is more than a minute older than the newest record.
+    assert_eq!(
+        rows,
+        vec![
+            serde_json::json!([100_000, 1]),
+            serde_json::json!([120_000, 1])
+        ]
+    );
+}
