@@ -453,6 +453,30 @@ impl Engine {
         Ok(view)
     }
 
+    /// The aggregate functions with the session's `ksql.functions.*` limits.
+    pub fn aggregates_for(
+        &self,
+        session: &Session,
+    ) -> Arc<creek_sql::functions::aggregate::AggregateRegistry> {
+        use creek_sql::functions::aggregate::{AggregateConfig, AggregateRegistry};
+        let limit = |name: &str| {
+            session
+                .properties
+                .get(name)
+                .and_then(|v| v.trim().parse::<usize>().ok())
+        };
+        let list = limit("ksql.functions.collect_list.limit");
+        let set = limit("ksql.functions.collect_set.limit");
+        if list.is_none() && set.is_none() {
+            return self.aggregates.clone();
+        }
+        let defaults = AggregateConfig::default();
+        Arc::new(AggregateRegistry::with_config(&AggregateConfig {
+            collect_list_limit: list.unwrap_or(defaults.collect_list_limit),
+            collect_set_limit: set.unwrap_or(defaults.collect_set_limit),
+        }))
+    }
+
     /// Substitutes `${name}` variables in statement text.
     pub fn substitute(text: &str, session: &Session) -> String {
         if !text.contains("${") {
@@ -1193,7 +1217,7 @@ impl Engine {
                     query,
                     &state.metastore,
                     &self.functions,
-                    &self.aggregates,
+                    &self.aggregates_for(session),
                     Some(name),
                 )?)
             } else {

@@ -213,7 +213,7 @@ pub async fn start(
                 query,
                 &metastore,
                 &engine.functions,
-                &engine.aggregates,
+                &engine.aggregates_for(session),
                 None,
             )?;
             let query_id = transient_id(&plan.source.name);
