@@ -375,6 +375,14 @@ pub fn plan_aggregate(
 
     // Grouping expressions over the source.
     let group_exprs: Vec<Expr> = query.group_by.iter().map(unqualified).collect();
+    for (i, g) in group_exprs.iter().enumerate() {
+        if group_exprs[..i].contains(g) {
+            return Err(statement(format!(
+                "Duplicate GROUP BY expression: {}",
+                query.group_by[i].to_string().replace('`', "")
+            )));
+        }
+    }
     let mut group_by = Vec::new();
     for g in &query.group_by {
         if let Some(name) = first_aggregate(g, aggregates) {
@@ -463,9 +471,20 @@ pub fn plan_aggregate(
                 let rewritten = rewrite(expr)?;
                 items.push((alias.clone(), expr.clone(), rewritten));
             }
+            // `*` is every column of the source; each must then be grouped.
+            SelectItem::Wildcard => {
+                for c in &source.columns {
+                    let expr = Expr::Column {
+                        source: None,
+                        name: c.name.clone(),
+                    };
+                    let rewritten = rewrite(&expr)?;
+                    items.push((None, expr, rewritten));
+                }
+            }
             _ => {
                 return Err(statement(
-                    "not supported yet: * in an aggregating query".into(),
+                    "not supported yet: qualified * in an aggregating query".into(),
                 ))
             }
         }
@@ -619,10 +638,23 @@ pub fn plan_aggregate(
     let mut keyed = Vec::new();
     for (i, g) in query.group_by.iter().enumerate() {
         let column = format!("$G{i}");
-        let found = items
+        let selected: Vec<usize> = items
             .iter()
-            .position(|(_, _, r)| matches!(r, Expr::Column { name, .. } if *name == column));
-        match found {
+            .enumerate()
+            .filter(|(_, (_, _, r))| matches!(r, Expr::Column { name, .. } if *name == column))
+            .map(|(p, _)| p)
+            .collect();
+        if selected.len() > 1 && sink_name.is_some() {
+            let names: Vec<String> = selected
+                .iter()
+                .map(|p| format!("`{}`", projection[*p].name))
+                .collect();
+            return Err(statement(format!(
+                "The projection contains a key column more than once: {}.",
+                names.join(" and ")
+            )));
+        }
+        match selected.first().copied() {
             Some(p) => {
                 projection[p].is_key = true;
                 keyed.push(p);
@@ -645,6 +677,7 @@ pub fn plan_aggregate(
         });
     };
     if !missing.is_empty() {
+        let example = missing.join(", ");
         let (word, list) = if missing.len() == 1 {
             ("expression", missing[0].clone())
         } else {
@@ -652,13 +685,7 @@ pub fn plan_aggregate(
             ("expressions", format!("{} and {last}", missing.join(", ")))
         };
         return Err(statement(format!(
-            "The query used to build `{sink_name}` must include the grouping {word} {list} in its projection (eg, SELECT {}...).",
-            query
-                .group_by
-                .iter()
-                .map(|g| g.to_string().replace('`', ""))
-                .collect::<Vec<_>>()
-                .join(", ")
+            "The query used to build `{sink_name}` must include the grouping {word} {list} in its projection (eg, SELECT {example}...)."
         )));
     }
     // Keys come out in grouping order.
