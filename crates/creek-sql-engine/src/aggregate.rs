@@ -235,6 +235,12 @@ pub fn plan_aggregate(
     let statement = |m: String| EngineError::Statement(m);
     let (source, _, alias) = single_source(query, metastore)?;
     let over_table = source.kind == SourceKind::Table;
+    if source.value_format.kind == crate::format::FormatKind::Kafka {
+        return Err(statement(format!(
+            "Source(s) {} are using the 'KAFKA' value format. This format does not yet support GROUP BY.",
+            source.name
+        )));
+    }
     if over_table && query.window.is_some() {
         return Err(statement(
             "Windowed aggregations are only supported on streams, not on tables.".into(),
@@ -493,6 +499,20 @@ pub fn plan_aggregate(
         Some(h) => Some(rewrite(h)?),
         None => None,
     };
+    // ksqlDB keeps intermediate states in the source's value format, and
+    // DELIMITED holds no structured values.
+    if source.value_format.kind == crate::format::FormatKind::Delimited
+        && calls.iter().any(|c| {
+            matches!(
+                c.function.state_type,
+                SqlType::Array(_) | SqlType::Map(..) | SqlType::Struct(_)
+            )
+        })
+    {
+        return Err(statement(
+            "One of the functions used in the statement has an intermediate type that the value format can not handle. Please remove the function or change the format.".into(),
+        ));
+    }
     // A table's rows are replaced and deleted, so every aggregate must be
     // able to take a row back out.
     if over_table {
