@@ -323,6 +323,13 @@ pub fn plan_aggregate(
             }
         }
     }
+    // EMIT FINAL without a GRACE PERIOD emits at the window's end (ksqlDB's
+    // suppress tests); EMIT CHANGES keeps Kafka Streams' legacy 24 hours.
+    let default_grace = if query.emit == Some(creek_sql::ast::Emit::Final) {
+        0
+    } else {
+        DEFAULT_GRACE_MS
+    };
     let window = match &query.window {
         None => None,
         Some(Window::Tumbling {
@@ -333,7 +340,7 @@ pub fn plan_aggregate(
             WindowKind::Tumbling,
             duration_ms(size),
             duration_ms(size),
-            grace.as_ref().map_or(DEFAULT_GRACE_MS, duration_ms),
+            grace.as_ref().map_or(default_grace, duration_ms),
             retention.as_ref(),
         )),
         Some(Window::Hopping {
@@ -345,7 +352,7 @@ pub fn plan_aggregate(
             WindowKind::Hopping,
             duration_ms(size),
             duration_ms(advance),
-            grace.as_ref().map_or(DEFAULT_GRACE_MS, duration_ms),
+            grace.as_ref().map_or(default_grace, duration_ms),
             retention.as_ref(),
         )),
         Some(Window::Session {
@@ -1289,9 +1296,17 @@ impl Aggregator {
             .saturating_sub(w.grace);
         let mut closed = state.groups.ids_starting_at_or_before(last_closed_start);
         closed.sort_by_cached_key(|id| (id.1, key_identity(&id.0)));
+        // Kafka Streams emits final results from its window store, which has
+        // already dropped windows older than the retention (size plus grace
+        // by default): a window the stream time jumped past is never emitted.
+        let oldest_kept = state.stream_time.saturating_sub(w.retention);
         let mut out = Vec::new();
         for id in closed {
             if let Some(group) = state.groups.remove(&id) {
+                state.dirty.insert(id.clone());
+                if id.1 < oldest_kept {
+                    continue;
+                }
                 // Nothing of the window was emitted before, so a row HAVING
                 // rejects needs no tombstone.
                 if let Some(r) = self.result(&group, Some((id.1, id.1 + w.size))) {
@@ -1299,7 +1314,6 @@ impl Aggregator {
                         out.push(r);
                     }
                 }
-                state.dirty.insert(id);
             }
         }
         out
