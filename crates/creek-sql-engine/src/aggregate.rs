@@ -766,6 +766,8 @@ pub struct Aggregator {
     pub query_id: String,
     /// Positions of the source's key columns in its rows (table sources).
     source_key: Vec<usize>,
+    /// The first aggregate function error: the state is no longer exact.
+    fatal: Mutex<Option<String>>,
     state: Mutex<AggregatorState>,
 }
 
@@ -994,6 +996,7 @@ impl Aggregator {
             log,
             query_id,
             source_key,
+            fatal: Mutex::new(None),
             state: Mutex::new(AggregatorState {
                 groups,
                 stream_time: i64::MIN,
@@ -1012,9 +1015,19 @@ impl Aggregator {
         (state.groups.hot_len(), state.groups.spilled_len())
     }
 
-    /// Why the state can no longer be trusted (a spill that failed), if so.
+    /// Why the state can no longer be trusted (an aggregate function that
+    /// threw, a spill that failed), if so: the query stops, as a Kafka
+    /// Streams task dies on a UDAF exception.
     pub fn state_failure(&self) -> Option<String> {
+        if let Some(f) = self.fatal.lock().clone() {
+            return Some(f);
+        }
         self.state.lock().groups.failure().map(str::to_string)
+    }
+
+    pub(crate) fn fail(&self, reason: String) {
+        self.error(reason.clone());
+        self.fatal.lock().get_or_insert(reason);
     }
 
     fn error(&self, message: String) {
@@ -1268,7 +1281,7 @@ impl Aggregator {
                 *state = match next {
                     Ok(next) => next,
                     Err(e) => {
-                        self.error(format!("Error computing aggregate: {e}"));
+                        self.fail(format!("Error computing aggregate: {e}"));
                         (call.function.init)()
                     }
                 };

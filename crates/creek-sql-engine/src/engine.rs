@@ -1715,10 +1715,15 @@ impl Engine {
                     }
                 }
             }
-            // A state that lost groups to a spill error must not produce.
+            // A state an aggregate function threw on, or that lost groups to
+            // a spill error, must not produce: the query stops (Kafka
+            // Streams' task failure), the batch neither produced nor committed.
             if let QueryLogic::Aggregate(a) = &query.logic {
                 if let Some(failure) = a.state_failure() {
-                    return Err(EngineError::QueryFailed(failure));
+                    return Err(EngineError::QueryFailed(format!(
+                        "Exception caught in process. taskId=0_{partition}, \
+                         topic={topic}, partition={partition}: {failure}"
+                    )));
                 }
             }
             for (p, records) in outputs {

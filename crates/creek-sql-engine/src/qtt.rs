@@ -985,8 +985,23 @@ pub fn json_matches(expected: &Json, actual: &Json) -> bool {
             }
         }
         (Json::String(e), Json::Number(a)) => {
-            // A decimal written as a string.
-            e == &a.to_string()
+            // A decimal written as a string, its integer part zero-padded to
+            // the type's precision ("005.4" for 5.4 as DECIMAL(4,1)); the
+            // scale still has to match.
+            let unpadded = |s: &str| {
+                let (sign, digits) = match s.strip_prefix('-') {
+                    Some(d) => ("-", d),
+                    None => ("", s),
+                };
+                let trimmed = digits.trim_start_matches('0');
+                let trimmed = if trimmed.is_empty() || trimmed.starts_with('.') {
+                    format!("0{trimmed}")
+                } else {
+                    trimmed.to_string()
+                };
+                format!("{sign}{trimmed}")
+            };
+            unpadded(e) == unpadded(&a.to_string())
         }
         (Json::Number(e), Json::String(a)) => {
             a == &e.to_string() || a.parse::<f64>().ok() == e.as_f64()

@@ -319,7 +319,7 @@ impl Aggregator {
             *state = match (call.function.aggregate)(args, current) {
                 Ok(next) => next,
                 Err(e) => {
-                    self.error(format!("Error computing aggregate: {e}"));
+                    self.fail(format!("Error computing aggregate: {e}"));
                     (call.function.init)()
                 }
             };
