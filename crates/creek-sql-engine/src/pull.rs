@@ -102,7 +102,7 @@ pub async fn pull_table(
     }
     let (tx, rx) = tokio::sync::mpsc::channel(rows.len().max(1));
     for (_, row) in rows {
-        let _ = tx.try_send(row);
+        let _ = tx.try_send(crate::push::PushRow::of(row));
     }
     Ok(PushQuery {
         query_id,

@@ -16,12 +16,40 @@ use crate::plan::Projected;
 use crate::query::{DecodedRow, Projector, ResultRow, SourceDecoder};
 use crate::EngineError;
 
+/// One row of a query's result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PushRow {
+    /// The projected columns, in SELECT order.
+    pub columns: Vec<serde_json::Value>,
+    /// A table row's deletion: its key columns, NULL elsewhere (ksqlDB's
+    /// `"tombstone": true` rows).
+    pub tombstone: bool,
+}
+
+impl PushRow {
+    pub fn of(columns: Vec<serde_json::Value>) -> PushRow {
+        PushRow {
+            columns,
+            tombstone: false,
+        }
+    }
+
+    /// The row as `/query` streams it.
+    pub fn to_json(&self) -> serde_json::Value {
+        if self.tombstone {
+            serde_json::json!({"row": {"columns": self.columns, "tombstone": true}})
+        } else {
+            serde_json::json!({"row": {"columns": self.columns}})
+        }
+    }
+}
+
 /// A running push query: its columns and a channel of rows.
 pub struct PushQuery {
     pub query_id: String,
     /// (name, type) of each column, in SELECT order.
     pub columns: Vec<(String, String)>,
-    pub rows: tokio::sync::mpsc::Receiver<Vec<serde_json::Value>>,
+    pub rows: tokio::sync::mpsc::Receiver<PushRow>,
     /// The query's `LIMIT`: the channel closes after this many rows.
     pub limit: Option<u64>,
     /// A pull query (no `EMIT CHANGES`): the channel closes at the end of the topic.
@@ -283,6 +311,7 @@ pub async fn start(
             ends.insert(p, end);
         }
     }
+    let over_table = source.kind == SourceKind::Table;
     let (tx, rx) = tokio::sync::mpsc::channel(256);
     let engine = engine.clone();
     tokio::spawn(async move {
@@ -326,6 +355,10 @@ pub async fn start(
                     }
                     *offset = record.offset + 1;
                     progress = true;
+                    // A table row without a key has no identity: dropped.
+                    if over_table && record.key.is_none() {
+                        continue;
+                    }
                     let decoded = match decoder.decode(record) {
                         Ok(d) => d,
                         Err(e) => {
@@ -339,14 +372,26 @@ pub async fn start(
                             continue;
                         }
                     };
-                    for row in logic.apply(&decoded) {
-                        // Deletes and rows a table's filter drops are not printed.
-                        if row.value.is_none() {
-                            continue;
+                    let rows: Vec<PushRow> = match &logic {
+                        // A table's delete shows as a tombstone row.
+                        PushLogic::Project(p) if over_table && decoded.value_is_null => {
+                            vec![PushRow {
+                                columns: p.tombstone_projection(&decoded.row),
+                                tombstone: true,
+                            }]
                         }
-                        let json: Vec<serde_json::Value> =
-                            row.projection.iter().map(value_to_json).collect();
-                        if tx.send(json).await.is_err() {
+                        _ => logic
+                            .apply(&decoded)
+                            .into_iter()
+                            // Rows a table's filter drops are not printed.
+                            .filter(|row| row.value.is_some())
+                            .map(|row| {
+                                PushRow::of(row.projection.iter().map(value_to_json).collect())
+                            })
+                            .collect(),
+                    };
+                    for row in rows {
+                        if tx.send(row).await.is_err() {
                             return;
                         }
                         sent += 1;

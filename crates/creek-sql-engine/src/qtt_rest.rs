@@ -268,7 +268,7 @@ async fn run_in(test: &Json, statements: &[String], dir: &Path) -> Result<(), St
             match tokio::time::timeout(wait, push.rows.recv()).await {
                 Ok(Some(row)) => {
                     count += 1;
-                    rows.push(json!({"row": {"columns": row}}));
+                    rows.push(row.to_json());
                 }
                 Ok(None) => {
                     ended = true;

@@ -303,7 +303,7 @@ async fn pull_queries_read_the_current_rows_of_a_table() {
                 .unwrap();
             let mut rows = Vec::new();
             while let Some(row) = push.rows.recv().await {
-                rows.push(serde_json::Value::Array(row));
+                rows.push(serde_json::Value::Array(row.columns));
             }
             (push.schema_text(), rows)
         }
@@ -570,7 +570,7 @@ async fn windowed_pull_queries_forget_windows_past_retention() {
         .unwrap();
     let mut rows = Vec::new();
     while let Some(row) = pull.rows.recv().await {
-        rows.push(serde_json::Value::Array(row));
+        rows.push(serde_json::Value::Array(row.columns));
     }
     // The window at 0 is more than a minute older than the newest record.
     assert_eq!(

@@ -546,7 +546,7 @@ async fn query(State(st): State<Arc<RestState>>, body: Bytes) -> Response {
             tokio::select! {
                 row = push.rows.recv() => match row {
                     Some(row) => {
-                        let line = format!("{},\n", json!({"row": {"columns": row}}));
+                        let line = format!("{},\n", row.to_json());
                         ok = tx.send(Bytes::from(line)).await.is_ok();
                         count += 1;
                     }
@@ -631,7 +631,7 @@ async fn query_stream(
                 row = push.rows.recv() => match row {
                     Some(row) => {
                         ok = tx
-                            .send(Bytes::from(format!("{sep}{}{end}", Json::Array(row))))
+                            .send(Bytes::from(format!("{sep}{}{end}", Json::Array(row.columns))))
                             .await
                             .is_ok();
                     }
