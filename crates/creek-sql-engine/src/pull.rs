@@ -47,6 +47,7 @@ pub async fn pull_table(
         )
         .map_err(EngineError::Statement)?;
     }
+    let query = &window_bounds_as_times(query);
     let mut metastore = engine.metastore();
     metastore
         .sources
@@ -113,6 +114,79 @@ pub async fn pull_table(
         key_columns,
         over_view: true,
     })
+}
+
+/// ksqlDB lets a pull query bound `WINDOWSTART`/`WINDOWEND` with a date-time
+/// text (`'2020-02-23T23:45:12.000'`, a prefix of it, an offset such as
+/// `-0100`; UTC otherwise): such literals become epoch milliseconds.
+fn window_bounds_as_times(query: &Query) -> Query {
+    let Some(where_) = &query.where_ else {
+        return query.clone();
+    };
+    let is_bound = |e: &Expr| matches!(e, Expr::Column { name, .. } if matches!(name.as_str(), "WINDOWSTART" | "WINDOWEND"));
+    let as_time = |e: &Expr| match e {
+        Expr::Literal(creek_sql::ast::Literal::String(text)) => parse_date_time(text)
+            .map(|ms| Expr::Literal(creek_sql::ast::Literal::Integer(ms.to_string()))),
+        _ => None,
+    };
+    let rewritten = where_.rewrite(&mut |node| -> Result<Option<Expr>, ()> {
+        Ok(match node {
+            Expr::Binary { op, left, right } if is_bound(left) || is_bound(right) => {
+                let (l, r) = (as_time(left), as_time(right));
+                if l.is_none() && r.is_none() {
+                    None
+                } else {
+                    Some(Expr::Binary {
+                        op: *op,
+                        left: Box::new(l.unwrap_or_else(|| (**left).clone())),
+                        right: Box::new(r.unwrap_or_else(|| (**right).clone())),
+                    })
+                }
+            }
+            _ => None,
+        })
+    });
+    let mut query = query.clone();
+    if let Ok(w) = rewritten {
+        query.where_ = Some(w);
+    }
+    query
+}
+
+/// `yyyy-MM-dd'T'HH:mm:ss.SSS` or any prefix of it (hour 24 is the next
+/// day's midnight), with an optional `Z` or `±hhmm` offset, in epoch ms.
+fn parse_date_time(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (local, offset_minutes) = match text.rfind(['+', '-']) {
+        Some(i) if i > 10 => {
+            let (base, zone) = text.split_at(i);
+            let sign = if zone.starts_with('-') { -1 } else { 1 };
+            let digits: String = zone[1..].chars().filter(|c| c.is_ascii_digit()).collect();
+            if digits.len() != 4 {
+                return None;
+            }
+            let hours: i64 = digits[..2].parse().ok()?;
+            let minutes: i64 = digits[2..].parse().ok()?;
+            (base, sign * (hours * 60 + minutes))
+        }
+        _ => (text.strip_suffix('Z').unwrap_or(text), 0),
+    };
+    const TEMPLATE: &str = "0000-01-01T00:00:00.000";
+    if local.len() < 4 || local.len() > TEMPLATE.len() {
+        return None;
+    }
+    let mut full = local.to_string();
+    full.push_str(&TEMPLATE[local.len()..]);
+    // Hour 24 means the end of the day.
+    let next_day = &full[11..13] == "24";
+    if next_day {
+        full.replace_range(11..13, "00");
+    }
+    let mut at = chrono::NaiveDateTime::parse_from_str(&full, "%Y-%m-%dT%H:%M:%S%.3f").ok()?;
+    if next_day {
+        at += chrono::Duration::days(1);
+    }
+    Some(at.and_utc().timestamp_millis() - offset_minutes * 60_000)
 }
 
 /// For `WHERE key IN (a, b, …) [AND …]`: `key = a`, `key = b`, … compiled
@@ -398,6 +472,21 @@ mod tests {
             panic!("not a query")
         };
         check_key_lookup(q.where_.as_ref(), source, true)
+    }
+
+    #[test]
+    fn window_bounds_read_date_times() {
+        assert_eq!(
+            parse_date_time("2020-02-23T23:45:12.000"),
+            Some(1582501512000)
+        );
+        assert_eq!(
+            parse_date_time("2020-02-23T22:45:12.000-0100"),
+            Some(1582501512000)
+        );
+        assert_eq!(parse_date_time("2020-02-24T24"), Some(1582588800000));
+        assert_eq!(parse_date_time("2020-02-22T23:45"), Some(1582415100000));
+        assert_eq!(parse_date_time("yesterday"), None);
     }
 
     #[test]
