@@ -650,8 +650,9 @@ pub fn plan_aggregate(
             non_aggregate.join(", ")
         )));
     }
-    // ksqlDB has no global aggregation: a table needs a key.
-    if query.group_by.is_empty() {
+    // A table needs a key: only a transient push query aggregates globally
+    // (everything in one group).
+    if query.group_by.is_empty() && sink_name.is_some() {
         let call = call_exprs
             .first()
             .map(|e| e.to_string().replace('`', "").replace("(*)", "(ROWTIME)"))
