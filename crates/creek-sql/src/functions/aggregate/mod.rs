@@ -139,6 +139,7 @@ fn builtin(config: &AggregateConfig) -> Vec<Arc<dyn AggregateFunction>> {
         Arc::new(histogram::Histogram),
         Arc::new(stddev::StdDev::SAMP),
         Arc::new(stddev::StdDev::SAMPLE),
+        Arc::new(stddev::StdDev::POP),
         Arc::new(correlation::Correlation),
     ]
 }

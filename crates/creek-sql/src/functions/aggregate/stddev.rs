@@ -6,7 +6,8 @@
 //! this: 0 and 10 give 50.0) and keeps an INT count with integer
 //! arithmetic in places; STDDEV_SAMPLE is the corrected square root. Both
 //! are reproduced, Java's wrapping integer arithmetic included. ksqlDB has
-//! no STDDEV_POP or STDDEV.
+//! no STDDEV_POP; creek adds it (the population standard deviation, over the
+//! same state) because users coming from SQL expect it beside STDDEV_SAMP.
 
 use super::util::{get_f64, get_i64, one_arg, struct_type, struct_value};
 use super::{AggregateFunction, ResolvedAggregate};
@@ -18,16 +19,25 @@ pub struct StdDev {
     name: &'static str,
     /// STDDEV_SAMP's legacy behaviour: INT count, variance result.
     legacy: bool,
+    /// Divide by the count, not the count less one.
+    population: bool,
 }
 
 impl StdDev {
     pub const SAMP: StdDev = StdDev {
         name: "STDDEV_SAMP",
         legacy: true,
+        population: false,
     };
     pub const SAMPLE: StdDev = StdDev {
         name: "STDDEV_SAMPLE",
         legacy: false,
+        population: false,
+    };
+    pub const POP: StdDev = StdDev {
+        name: "STDDEV_POP",
+        legacy: false,
+        population: true,
     };
 }
 
@@ -42,6 +52,7 @@ enum Kind {
 struct Calc {
     kind: Kind,
     legacy: bool,
+    population: bool,
 }
 
 /// A state's fields, the sum kept in the widest of its kinds.
@@ -206,6 +217,12 @@ impl Calc {
 
     fn map(&self, s: &Value) -> Value {
         let count = get_i64(s, "COUNT");
+        if self.population {
+            if count < 1 {
+                return Value::Double(0.0);
+            }
+            return Value::Double((get_f64(s, "M2") / count as f64).sqrt());
+        }
         if count < 2 {
             return Value::Double(0.0);
         }
@@ -224,7 +241,11 @@ impl AggregateFunction for StdDev {
     }
 
     fn description(&self) -> &'static str {
-        "Returns the sample standard deviation of the column. Applicable only to numeric types."
+        if self.population {
+            "Returns the population standard deviation of the column. Applicable only to numeric types."
+        } else {
+            "Returns the sample standard deviation of the column. Applicable only to numeric types."
+        }
     }
 
     fn signatures(&self) -> Vec<String> {
@@ -249,6 +270,7 @@ impl AggregateFunction for StdDev {
         let c = Calc {
             kind,
             legacy: self.legacy,
+            population: self.population,
         };
         Ok(ResolvedAggregate::new(
             SqlType::Double,
@@ -280,6 +302,15 @@ mod tests {
                 (r.map)(&s).as_f64().unwrap()
             })
             .collect()
+    }
+
+    #[test]
+    fn stddev_pop_divides_by_the_count() {
+        let rows = [2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0].map(Value::Double);
+        let last = *outputs(&StdDev::POP, SqlType::Double, &rows).last().unwrap();
+        assert!((last - 2.0).abs() < 1e-12, "{last}");
+        let rows = [1, 3].map(Value::Int);
+        assert_eq!(outputs(&StdDev::POP, SqlType::Int, &rows), vec![0.0, 1.0]);
     }
 
     #[test]
