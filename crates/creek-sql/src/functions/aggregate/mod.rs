@@ -23,6 +23,7 @@ use super::{Arg, ResolveError};
 use crate::types::SqlType;
 use crate::value::Value;
 
+mod attr;
 mod collect;
 mod correlation;
 mod count;
@@ -137,6 +138,7 @@ fn builtin(config: &AggregateConfig) -> Vec<Arc<dyn AggregateFunction>> {
         Arc::new(offset::ByOffset::EARLIEST),
         Arc::new(offset::ByOffset::LATEST),
         Arc::new(histogram::Histogram),
+        Arc::new(attr::Attr),
         Arc::new(stddev::StdDev::SAMP),
         Arc::new(stddev::StdDev::SAMPLE),
         Arc::new(stddev::StdDev::POP),

@@ -307,7 +307,9 @@ mod tests {
     #[test]
     fn stddev_pop_divides_by_the_count() {
         let rows = [2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0].map(Value::Double);
-        let last = *outputs(&StdDev::POP, SqlType::Double, &rows).last().unwrap();
+        let last = *outputs(&StdDev::POP, SqlType::Double, &rows)
+            .last()
+            .unwrap();
         assert!((last - 2.0).abs() < 1e-12, "{last}");
         let rows = [1, 3].map(Value::Int);
         assert_eq!(outputs(&StdDev::POP, SqlType::Int, &rows), vec![0.0, 1.0]);
