@@ -65,6 +65,10 @@ impl PushQuery {
     /// The `finalMessage` of `/query` after `count` rows, if any: "Limit
     /// Reached" at the LIMIT, "Query Completed" at the end of a pull query.
     pub fn final_message(&self, count: u64) -> Option<&'static str> {
+        // A table pull query's rows are all it sends.
+        if self.over_view {
+            return None;
+        }
         if self.limit.is_some_and(|l| count >= l) {
             Some("Limit Reached")
         } else if self.pull && !self.over_view {
