@@ -981,6 +981,14 @@ impl Aggregator {
             id_of: Box::new(|start, g: &GroupState| GroupId(g.key.clone(), start)),
         };
         let groups = GroupStore::new(limits.groups_in_memory, &limits.spill_dir, codec);
+        let sessions = session::SessionStore::new(
+            limits,
+            plan.group_by.iter().map(|g| g.ty.clone()).collect(),
+            plan.aggregates
+                .iter()
+                .map(|c| c.function.state_type.clone())
+                .collect(),
+        );
         let source_key = if plan.source.kind == SourceKind::Table {
             plan.source
                 .columns
@@ -1005,7 +1013,7 @@ impl Aggregator {
                 table_rows: HashMap::new(),
                 // Unknown (e.g. after a restore): the first record sweeps.
                 next_close: i64::MIN,
-                sessions: session::SessionStore::default(),
+                sessions,
             }),
         }
     }
@@ -1013,7 +1021,11 @@ impl Aggregator {
     /// Groups held in memory and spilled to disk.
     pub fn state_sizes(&self) -> (usize, usize) {
         let state = self.state.lock();
-        (state.groups.hot_len(), state.groups.spilled_len())
+        let (hot, spilled) = state.sessions.sizes();
+        (
+            state.groups.hot_len() + hot,
+            state.groups.spilled_len() + spilled,
+        )
     }
 
     /// Why the state can no longer be trusted (an aggregate function that
@@ -1023,7 +1035,12 @@ impl Aggregator {
         if let Some(f) = self.fatal.lock().clone() {
             return Some(f);
         }
-        self.state.lock().groups.failure().map(str::to_string)
+        let state = self.state.lock();
+        state
+            .groups
+            .failure()
+            .or(state.sessions.failure())
+            .map(str::to_string)
     }
 
     pub(crate) fn fail(&self, reason: String) {
@@ -1504,6 +1521,7 @@ impl Aggregator {
             state.groups.insert(group_id, group);
             state.groups.evict(|_| false);
         }
+        state.sessions.evict();
         Ok(positions)
     }
 }

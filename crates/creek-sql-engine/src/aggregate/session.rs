@@ -17,7 +17,7 @@
 //! - EMIT FINAL emits a session once `end + gap + grace` is at or before the
 //!   stream time (the suppression of a session window waits for its gap too).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashSet};
 
 use bytes::Bytes;
 use creek_log::ProducerRecord;
@@ -25,9 +25,12 @@ use creek_sql::value::Value;
 use serde_json::json;
 
 use super::{
-    group_to_json, key_identity, Aggregator, AggregatorState, Contribution, GroupState, WindowSpec,
+    group_from_json, group_to_json, key_identity, Aggregator, AggregatorState, Contribution,
+    GroupState, StateLimits, WindowSpec,
 };
+use crate::group_store::{Codec, GroupKey, GroupStore};
 use crate::query::ResultRow;
+use creek_sql::types::SqlType;
 
 /// A session's identity in the state and the changelog: the grouping key's
 /// identity, the start and the end.
@@ -98,21 +101,92 @@ pub(super) fn place(
     Placement::Into { window, absorbed }
 }
 
+/// A grouping key's sessions as the [`GroupStore`] keeps them (one entry per
+/// key, spilled together).
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub(super) struct SessionKey(String);
+
+impl GroupKey for SessionKey {
+    fn window_start(&self) -> i64 {
+        // Sessions close by their end, through `by_end`, not by range scans.
+        i64::MIN
+    }
+
+    fn spill_bytes(&self) -> Vec<u8> {
+        self.0.as_bytes().to_vec()
+    }
+}
+
 /// Every session of an aggregation: by grouping key (ordered by end then
 /// start, the order Kafka Streams' session store finds them, which is the
-/// merge order) and by end across keys, for closing and expiry.
-#[derive(Default)]
+/// merge order) in a [`GroupStore`], so the least recently used keys'
+/// sessions spill to disk past the configured limit; and by end across keys
+/// (a small in-memory index), for closing and expiry.
 pub(super) struct SessionStore {
-    by_key: HashMap<String, Vec<Session>>,
+    by_key: GroupStore<SessionKey, Vec<Session>>,
     by_end: BTreeSet<(i64, String, i64)>,
     /// Sessions changed or deleted since the last changelog batch.
     dirty: HashSet<SessionId>,
 }
 
 impl SessionStore {
+    pub fn new(limits: &StateLimits, key_types: Vec<SqlType>, state_types: Vec<SqlType>) -> Self {
+        let codec = Codec {
+            encode: Box::new(|sessions: &Vec<Session>| {
+                let items: Vec<serde_json::Value> = sessions
+                    .iter()
+                    .map(|s| json!({"start": s.start, "end": s.end, "group": group_to_json(&s.group)}))
+                    .collect();
+                serde_json::Value::Array(items).to_string().into_bytes()
+            }),
+            decode: Box::new(move |bytes: &[u8]| {
+                let items: Vec<serde_json::Value> =
+                    serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+                items
+                    .iter()
+                    .map(|item| {
+                        Ok(Session {
+                            start: item["start"].as_i64().ok_or("a session without start")?,
+                            end: item["end"].as_i64().ok_or("a session without end")?,
+                            group: group_from_json(&item["group"], &key_types, &state_types)?,
+                        })
+                    })
+                    .collect()
+            }),
+            id_of: Box::new(|_, sessions: &Vec<Session>| {
+                SessionKey(
+                    sessions
+                        .first()
+                        .map_or_else(String::new, |s| key_identity(&s.group.key)),
+                )
+            }),
+        };
+        SessionStore {
+            by_key: GroupStore::new(limits.groups_in_memory, &limits.spill_dir, codec),
+            by_end: BTreeSet::new(),
+            dirty: HashSet::new(),
+        }
+    }
+
     /// The sessions of a grouping key, ordered by end then start.
-    pub fn of_key(&self, identity: &str) -> &[Session] {
-        self.by_key.get(identity).map_or(&[], Vec::as_slice)
+    pub fn of_key(&mut self, identity: &str) -> &[Session] {
+        self.by_key
+            .get_mut(&SessionKey(identity.to_string()))
+            .map_or(&[], |v| v.as_slice())
+    }
+
+    /// Sessions' keys in memory and spilled; why the spill failed, if it did.
+    pub fn sizes(&self) -> (usize, usize) {
+        (self.by_key.hot_len(), self.by_key.spilled_len())
+    }
+
+    pub fn failure(&self) -> Option<&str> {
+        self.by_key.failure()
+    }
+
+    /// Spills the least recently used keys' sessions past the limit.
+    pub fn evict(&mut self) {
+        self.by_key.evict(|_| false);
     }
 
     /// Adds (or replaces) a session of `identity`.
@@ -142,7 +216,9 @@ impl SessionStore {
     fn attach(&mut self, identity: String, session: Session) {
         self.by_end
             .insert((session.end, identity.clone(), session.start));
-        let sessions = self.by_key.entry(identity).or_default();
+        let (sessions, _) = self
+            .by_key
+            .get_or_insert_with(&SessionKey(identity), Vec::new);
         let at = sessions.partition_point(|s| (s.end, s.start) < (session.end, session.start));
         match sessions.get(at) {
             Some(s) if (s.start, s.end) == (session.start, session.end) => sessions[at] = session,
@@ -151,13 +227,14 @@ impl SessionStore {
     }
 
     fn detach(&mut self, (identity, start, end): &SessionId) -> Option<Session> {
-        let sessions = self.by_key.get_mut(identity)?;
+        let key = SessionKey(identity.clone());
+        let sessions = self.by_key.get_mut(&key)?;
         let at = sessions
             .iter()
             .position(|s| s.start == *start && s.end == *end)?;
         let s = sessions.remove(at);
         if sessions.is_empty() {
-            self.by_key.remove(identity);
+            self.by_key.remove(&key);
         }
         self.by_end.remove(&(*end, identity.clone(), *start));
         Some(s)
@@ -184,7 +261,7 @@ impl SessionStore {
     /// keyed `[key identity, start, end]`; deleted sessions get tombstones.
     pub fn changelog(&mut self) -> Vec<ProducerRecord> {
         let dirty: Vec<SessionId> = self.dirty.drain().collect();
-        dirty
+        let records = dirty
             .into_iter()
             .map(|(identity, start, end)| {
                 let group = self
@@ -209,7 +286,10 @@ impl SessionStore {
                     },
                 }
             })
-            .collect()
+            .collect();
+        // Every session's state is in this batch now.
+        self.evict();
+        records
     }
 }
 
@@ -363,7 +443,7 @@ mod tests {
 
     /// A store with sessions of key "k".
     fn store(windows: &[(i64, i64)]) -> SessionStore {
-        let mut store = SessionStore::default();
+        let mut store = SessionStore::new(&StateLimits::default(), vec![], vec![]);
         for (start, end) in windows {
             store.insert(
                 "k".into(),
@@ -381,14 +461,14 @@ mod tests {
         store
     }
 
-    fn windows(store: &SessionStore) -> Vec<(i64, i64)> {
+    fn windows(store: &mut SessionStore) -> Vec<(i64, i64)> {
         store.of_key("k").iter().map(|s| (s.start, s.end)).collect()
     }
 
     #[test]
     fn a_record_within_the_gap_extends_the_session() {
         let w = spec(30_000, 1_000_000);
-        let k = store(&[(0, 0), (70_010, 70_010)]);
+        let mut k = store(&[(0, 0), (70_010, 70_010)]);
         assert_eq!(
             place(k.of_key("k"), 10_009, &w, 70_010),
             Placement::Into {
@@ -416,7 +496,7 @@ mod tests {
     #[test]
     fn a_record_between_sessions_merges_them() {
         let w = spec(10, 1_000);
-        let k = store(&[(0, 5), (20, 30)]);
+        let mut k = store(&[(0, 5), (20, 30)]);
         assert_eq!(
             place(k.of_key("k"), 12, &w, 30),
             Placement::Into {
@@ -445,22 +525,62 @@ mod tests {
         );
         k.changelog();
         k.expire(&w, 100_010);
-        assert_eq!(windows(&k), vec![(50_000, 50_000)]);
+        assert_eq!(windows(&mut k), vec![(50_000, 50_000)]);
         // The expired session leaves the changelog too.
         let tombstones = k.changelog();
         assert_eq!(tombstones.len(), 1);
         assert!(tombstones[0].value.is_none());
         k.expire(&w, 140_010);
-        assert!(k.by_key.is_empty() && k.by_end.is_empty());
+        assert!(k.sizes() == (0, 0) && k.by_end.is_empty());
+    }
+
+    #[test]
+    fn sessions_of_quiet_keys_spill_and_come_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let limits = StateLimits {
+            groups_in_memory: 4,
+            spill_dir: dir.path().to_path_buf(),
+        };
+        let mut store = SessionStore::new(&limits, vec![SqlType::String], vec![]);
+        let identity = |i: i64| key_identity(&[Value::string(format!("user{i}"))]);
+        for i in 0..20 {
+            let session = |start: i64| Session {
+                start,
+                end: start + 5,
+                group: GroupState {
+                    key: vec![Value::string(format!("user{i}"))],
+                    aggregates: vec![],
+                    rowtime: start + 5,
+                },
+            };
+            store.insert(identity(i), session(i * 10));
+            store.insert(identity(i), session(i * 10 + 100));
+            store.changelog();
+        }
+        let (hot, spilled) = store.sizes();
+        assert!(hot <= 4, "{hot} keys in memory");
+        assert_eq!(hot + spilled, 20);
+        for i in 0..20 {
+            let windows: Vec<(i64, i64)> = store
+                .of_key(&identity(i))
+                .iter()
+                .map(|s| (s.start, s.end))
+                .collect();
+            assert_eq!(
+                windows,
+                vec![(i * 10, i * 10 + 5), (i * 10 + 100, i * 10 + 105)]
+            );
+        }
+        assert!(store.failure().is_none());
     }
 
     #[test]
     fn sessions_stay_ordered_by_end() {
         let mut k = store(&[(50, 60), (0, 10), (20, 30)]);
-        assert_eq!(windows(&k), vec![(0, 10), (20, 30), (50, 60)]);
+        assert_eq!(windows(&mut k), vec![(0, 10), (20, 30), (50, 60)]);
         assert!(k.remove(&("k".into(), 20, 30)).is_some());
         assert!(k.remove(&("k".into(), 20, 30)).is_none());
-        assert_eq!(windows(&k), vec![(0, 10), (50, 60)]);
+        assert_eq!(windows(&mut k), vec![(0, 10), (50, 60)]);
         assert_eq!(
             k.ending_by(60),
             vec![("k".to_string(), 0, 10), ("k".to_string(), 50, 60)]
