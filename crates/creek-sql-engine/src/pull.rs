@@ -47,6 +47,9 @@ pub async fn pull_table(
         )
         .map_err(EngineError::Statement)?;
     }
+    if let Some(w) = &query.where_ {
+        check_key_literals(w, &view.pull_source).map_err(EngineError::Statement)?;
+    }
     let query = &window_bounds_as_times(query);
     let mut metastore = engine.metastore();
     metastore
@@ -251,6 +254,63 @@ fn own_keys(source: &DataSource) -> Vec<&str> {
         .map(|c| c.name.as_str())
         .filter(|n| !matches!(*n, "WINDOWSTART" | "WINDOWEND"))
         .collect()
+}
+
+/// ksqlDB resolves the literals a key is compared with before looking
+/// anything up: NULL is refused, and so is a text for a numeric key.
+fn check_key_literals(where_: &Expr, source: &DataSource) -> Result<(), String> {
+    use creek_sql::ast::Literal;
+    let key_type = |e: &Expr| match e {
+        Expr::Column { name, .. } => source
+            .key_columns()
+            .find(|c| c.name == *name && !matches!(name.as_str(), "WINDOWSTART" | "WINDOWEND")),
+        _ => None,
+    };
+    for conjunct in split(where_, BinaryOp::And) {
+        match conjunct {
+            Expr::Binary {
+                op: BinaryOp::Eq,
+                left,
+                right,
+            } => {
+                let (key, other) = match (key_type(left), key_type(right)) {
+                    (Some(k), _) => (k, right.as_ref()),
+                    (None, Some(k)) => (k, left.as_ref()),
+                    _ => continue,
+                };
+                if matches!(other, Expr::Literal(Literal::Null)) {
+                    return Err(format!(
+                        "Error in WHERE expression: Comparison with NULL not supported: {} = NULL\nUse 'IS NULL' or 'IS NOT NULL' instead.\nStatement: ({} = null)",
+                        key.ty, key.name
+                    ));
+                }
+            }
+            Expr::InList { expr, list, .. } => {
+                let Some(key) = key_type(expr) else { continue };
+                for item in list {
+                    match item {
+                        Expr::Literal(Literal::Null) => {
+                            return Err(format!(
+                                "Primary key columns can not be NULL: ({} = null)",
+                                key.name
+                            ))
+                        }
+                        Expr::Literal(Literal::String(text))
+                            if key.ty != creek_sql::types::SqlType::String =>
+                        {
+                            return Err(format!(
+                                "'{text}' can not be converted to the type of the key column: {} {} KEY",
+                                key.name, key.ty
+                            ))
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// `a OP b OP c` as `[a, b, c]`.
