@@ -23,6 +23,36 @@ use crate::processing_log::ProcessingLog;
 use crate::query::{headers_type, Projector, ResultRow, SinkEncoder, SourceDecoder};
 use crate::EngineError;
 
+/// Reads `topic`'s `partition` from `from` to its end (or to `until`,
+/// exclusive), handing each record to `f`; returns the next offset.
+pub(crate) async fn read_partition(
+    log: &dyn LogStore,
+    topic: &str,
+    partition: i32,
+    from: i64,
+    until: Option<i64>,
+    mut f: impl FnMut(creek_log::ConsumerRecord),
+) -> Result<i64, EngineError> {
+    let mut offset = from;
+    while until.is_none_or(|end| offset < end) {
+        let fetched = log
+            .fetch(topic, partition, offset, 4 << 20, Duration::ZERO)
+            .await
+            .map_err(|e| EngineError::Log(e.to_string()))?;
+        if fetched.records.is_empty() {
+            break;
+        }
+        for record in fetched.records {
+            if until.is_some_and(|end| record.offset >= end) {
+                return Ok(offset);
+            }
+            offset = record.offset + 1;
+            f(record);
+        }
+    }
+    Ok(offset)
+}
+
 /// Engine settings.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -1524,19 +1554,7 @@ impl Engine {
             return Ok(None);
         }
         let mut records = Vec::new();
-        let mut offset = 0;
-        loop {
-            let fetched = self
-                .log
-                .fetch(&topic, 0, offset, 4 << 20, Duration::ZERO)
-                .await
-                .map_err(|e| EngineError::Log(e.to_string()))?;
-            let Some(last) = fetched.records.last() else {
-                break;
-            };
-            offset = last.offset + 1;
-            records.extend(fetched.records);
-        }
+        read_partition(self.log.as_ref(), &topic, 0, 0, None, |r| records.push(r)).await?;
         aggregator
             .restore(records)
             .map_err(|e| EngineError::Statement(format!("Cannot restore {query_id}: {e}")))
@@ -1553,35 +1571,29 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let topic = &decoder.source.topic;
         for (partition, end) in positions {
-            let mut offset = self
+            let start = self
                 .log
                 .list_offset(topic, *partition, OffsetSpec::Earliest)
                 .await
                 .ok()
                 .flatten()
                 .unwrap_or(0);
-            while offset < *end {
-                let fetched = self
-                    .log
-                    .fetch(topic, *partition, offset, 4 << 20, Duration::ZERO)
-                    .await
-                    .map_err(|e| EngineError::Log(e.to_string()))?;
-                if fetched.records.is_empty() {
-                    break;
-                }
-                for record in fetched.records {
-                    if record.offset >= *end {
-                        break;
-                    }
-                    offset = record.offset + 1;
+            read_partition(
+                self.log.as_ref(),
+                topic,
+                *partition,
+                start,
+                Some(*end),
+                |record| {
                     if record.key.is_none() {
-                        continue;
+                        return;
                     }
                     if let Ok(decoded) = decoder.decode(&record) {
                         aggregator.remember_table_row(&decoded.row, decoded.value_is_null);
                     }
-                }
-            }
+                },
+            )
+            .await?;
         }
         Ok(())
     }

@@ -13,7 +13,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use creek_log::{ConsumerRecord, LogStore, OffsetSpec};
 use creek_sql::types::SqlType;
@@ -77,7 +76,7 @@ impl TableView {
             .map_err(|e| EngineError::Statement(e.to_string()))?
             .partitions;
         for partition in 0..partitions {
-            let mut offset = match self.positions.get(&partition) {
+            let from = match self.positions.get(&partition) {
                 Some(o) => *o,
                 None => log
                     .list_offset(&topic, partition, OffsetSpec::Earliest)
@@ -86,20 +85,11 @@ impl TableView {
                     .flatten()
                     .unwrap_or(0),
             };
-            loop {
-                let fetched = log
-                    .fetch(&topic, partition, offset, 4 << 20, Duration::ZERO)
-                    .await
-                    .map_err(|e| EngineError::Log(e.to_string()))?;
-                if fetched.records.is_empty() {
-                    break;
-                }
-                for record in fetched.records {
-                    offset = record.offset + 1;
-                    self.apply(record);
-                }
-            }
-            self.positions.insert(partition, offset);
+            let next = crate::engine::read_partition(log, &topic, partition, from, None, |r| {
+                self.apply(r)
+            })
+            .await?;
+            self.positions.insert(partition, next);
         }
         self.expire_windows();
         Ok(())

@@ -49,6 +49,25 @@ async fn produce_json(store: &Arc<dyn LogStore>, topic: &str, values: &[String])
     store.produce(topic, 0, records).await.unwrap();
 }
 
+/// Runs a pull query to its end: the header schema and the rows.
+async fn pull(
+    engine: &Arc<Engine>,
+    session: &Session,
+    sql: &str,
+) -> Result<(String, Vec<serde_json::Value>), String> {
+    let creek_sql::ast::Statement::Query(q) = creek_sql::parse_statement(sql).unwrap() else {
+        panic!("not a query: {sql}")
+    };
+    let mut query = creek_sql_engine::push::start(engine, &q, sql, session)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut rows = Vec::new();
+    while let Some(row) = query.rows.recv().await {
+        rows.push(serde_json::Value::Array(row.columns));
+    }
+    Ok((query.schema_text(), rows))
+}
+
 async fn all_values(store: &Arc<dyn LogStore>, topic: &str) -> Vec<serde_json::Value> {
     let partitions = store.describe_topic(topic).await.unwrap().partitions;
     let mut out = Vec::new();
@@ -290,25 +309,8 @@ async fn pull_queries_read_the_current_rows_of_a_table() {
         ],
     )
     .await;
-    let pull = |sql: &'static str| {
-        let engine = engine.clone();
-        let session = session.clone();
-        async move {
-            let statement = creek_sql::parse_statement(sql).unwrap();
-            let creek_sql::ast::Statement::Query(q) = statement else {
-                panic!("not a query")
-            };
-            let mut push = creek_sql_engine::push::start(&engine, &q, sql, &session)
-                .await
-                .unwrap();
-            let mut rows = Vec::new();
-            while let Some(row) = push.rows.recv().await {
-                rows.push(serde_json::Value::Array(row.columns));
-            }
-            (push.schema_text(), rows)
-        }
-    };
-    let (schema, rows) = pull("SELECT * FROM users;").await;
+    let lookup = |sql: &'static str| pull(&engine, &session, sql);
+    let (schema, rows) = lookup("SELECT * FROM users;").await.unwrap();
     assert_eq!(schema, "`ID` STRING KEY, `REGION` STRING");
     assert_eq!(
         rows,
@@ -317,7 +319,9 @@ async fn pull_queries_read_the_current_rows_of_a_table() {
             serde_json::json!(["u2", "north"])
         ]
     );
-    let (_, rows) = pull("SELECT region FROM users WHERE id = 'u2';").await;
+    let (_, rows) = lookup("SELECT region FROM users WHERE id = 'u2';")
+        .await
+        .unwrap();
     assert_eq!(rows, vec![serde_json::json!(["north"])]);
 
     // A plain CREATE TABLE is not materialized, as in ksqlDB.
@@ -327,15 +331,11 @@ async fn pull_queries_read_the_current_rows_of_a_table() {
         &mut session,
     )
     .await;
-    let statement = creek_sql::parse_statement("SELECT * FROM plain;").unwrap();
-    let creek_sql::ast::Statement::Query(q) = statement else {
-        panic!("not a query")
-    };
-    let err = creek_sql_engine::push::start(&engine, &q, "", &session)
+    let err = pull(&engine, &session, "SELECT * FROM plain;")
         .await
         .err()
         .unwrap();
-    assert!(err.to_string().contains("table isn't queryable"), "{err}");
+    assert!(err.contains("table isn't queryable"), "{err}");
 }
 
 /// A changelog that cannot be restored puts its query in ERROR with the
@@ -561,17 +561,13 @@ async fn windowed_pull_queries_forget_windows_past_retention() {
         .await
         .unwrap();
     engine.run_until_idle().await.unwrap();
-    let sql = "SELECT WINDOWSTART, n FROM per_page WHERE page = 'home';";
-    let creek_sql::ast::Statement::Query(q) = creek_sql::parse_statement(sql).unwrap() else {
-        panic!("not a query")
-    };
-    let mut pull = creek_sql_engine::push::start(&engine, &q, sql, &session)
-        .await
-        .unwrap();
-    let mut rows = Vec::new();
-    while let Some(row) = pull.rows.recv().await {
-        rows.push(serde_json::Value::Array(row.columns));
-    }
+    let (_, rows) = pull(
+        &engine,
+        &session,
+        "SELECT WINDOWSTART, n FROM per_page WHERE page = 'home';",
+    )
+    .await
+    .unwrap();
     // The window at 0 is more than a minute older than the newest record.
     assert_eq!(
         rows,
