@@ -586,7 +586,18 @@ pub fn plan_aggregate(
                         columns.join(", ")
                     ))
                 } else {
-                    statement(e)
+                    // Name the aggregates and groupings as written, not by
+                    // their places in the group row.
+                    let mut message = e;
+                    for (i, call) in call_exprs.iter().enumerate().rev() {
+                        message =
+                            message.replace(&format!("$A{i}"), &call.to_string().replace('`', ""));
+                    }
+                    for (i, g) in group_exprs.iter().enumerate().rev() {
+                        message =
+                            message.replace(&format!("$G{i}"), &g.to_string().replace('`', ""));
+                    }
+                    statement(format!("Error in HAVING expression: {message}"))
                 }
             })?;
             if c.ty != SqlType::Boolean {
