@@ -264,6 +264,22 @@ pub fn plan_aggregate(
             "Error in WHERE expression: Unknown column {bound}."
         )));
     }
+    // Without a window, WINDOWSTART/WINDOWEND are only reserved names.
+    if !windowed {
+        for item in &query.select {
+            if let SelectItem::Expr {
+                expr: Expr::Column { name, .. },
+                alias: None,
+            } = item
+            {
+                if matches!(name.as_str(), "WINDOWSTART" | "WINDOWEND") {
+                    return Err(statement(format!(
+                        "Reserved column name in select: `{name}`. Please remove or alias the column."
+                    )));
+                }
+            }
+        }
+    }
     if let Some(bound) = query
         .group_by
         .iter()
