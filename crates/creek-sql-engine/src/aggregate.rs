@@ -779,6 +779,10 @@ struct Contribution {
     args: Vec<Vec<Value>>,
 }
 
+/// One change to one group, as stage one of a re-keying aggregation sends
+/// it: the grouping values, the arguments taken out, the arguments put in.
+type GroupChange = (Vec<Value>, Option<Vec<Vec<Value>>>, Option<Vec<Vec<Value>>>);
+
 /// Which way a contribution goes into a group.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Step {
@@ -812,6 +816,11 @@ struct AggregatorState {
     table_rows: HashMap<String, Option<Contribution>>,
     /// The stream time at which the earliest open window closes.
     next_close: i64,
+    /// Repartitioned input: the last source offset applied, by repartition
+    /// partition and source partition, so a record stage one wrote twice
+    /// (a crash between its produce and its commit) counts once.
+    /// (A source record may send several: the index tells them apart.)
+    applied: HashMap<(i32, i32), (i64, i64)>,
     /// SESSION windows.
     sessions: session::SessionStore,
 }
@@ -1040,6 +1049,7 @@ impl Aggregator {
                 table_rows: HashMap::new(),
                 // Unknown (e.g. after a restore): the first record sweeps.
                 next_close: i64::MIN,
+                applied: HashMap::new(),
                 sessions,
             }),
         }
@@ -1139,10 +1149,15 @@ impl Aggregator {
     }
 
     fn fold(&self, row: &[Value], rowtime: i64) -> Vec<ResultRow> {
+        match self.contribution(row) {
+            Some(c) => self.fold_contribution(c, rowtime),
+            None => Vec::new(),
+        }
+    }
+
+    /// A stream row's contribution into its group (and windows).
+    fn fold_contribution(&self, c: Contribution, rowtime: i64) -> Vec<ResultRow> {
         let plan = &self.plan;
-        let Some(c) = self.contribution(row) else {
-            return Vec::new();
-        };
         let mut state = self.state.lock();
         state.stream_time = state.stream_time.max(rowtime);
         if let Some(w) = plan.window.filter(|w| w.kind == WindowKind::Session) {
@@ -1222,16 +1237,35 @@ impl Aggregator {
         } else {
             self.contribution(row)
         };
+        let old = self.replace_table_row(&source_key, new.clone());
+        self.fold_table_change(old, new, rowtime)
+    }
+
+    /// Remembers a table row's new contribution (`None`: deleted or
+    /// filtered out); returns its previous one.
+    fn replace_table_row(
+        &self,
+        source_key: &[Value],
+        new: Option<Contribution>,
+    ) -> Option<Contribution> {
+        let mut state = self.state.lock();
+        match new {
+            None => state.table_rows.remove(&key_identity(source_key)),
+            Some(c) => state.table_rows.insert(key_identity(source_key), Some(c)),
+        }
+        .flatten()
+    }
+
+    /// A table row's change: its old contribution out of its group, the new
+    /// one in; one result when the group stays the same.
+    fn fold_table_change(
+        &self,
+        old: Option<Contribution>,
+        new: Option<Contribution>,
+        rowtime: i64,
+    ) -> Vec<ResultRow> {
         let mut state = self.state.lock();
         state.stream_time = state.stream_time.max(rowtime);
-        let old = if value_is_null {
-            state.table_rows.remove(&key_identity(&source_key))
-        } else {
-            state
-                .table_rows
-                .insert(key_identity(&source_key), new.clone())
-        }
-        .flatten();
         let unwindowed = i64::MIN;
         let mut out = Vec::new();
         match (old, new) {
@@ -1255,6 +1289,170 @@ impl Aggregator {
             }
         }
         out
+    }
+
+    /// Stage one of a repartitioned aggregation: one source record as the
+    /// records re-keyed by their group that go through the repartition
+    /// topic: key = the grouping values, value = the arguments to take out
+    /// (`u`, a table row's old values) and to put in (`a`), and the source
+    /// position (`s`) for stage two's de-duplication.
+    pub fn rekey(
+        &self,
+        row: &[Value],
+        value_is_null: bool,
+        rowtime: i64,
+        source: (i32, i64),
+    ) -> Vec<ProducerRecord> {
+        let changes: Vec<GroupChange> = if self.over_table() {
+            let source_key: Vec<Value> = self
+                .source_key
+                .iter()
+                .map(|i| row.get(*i).cloned().unwrap_or(Value::Null))
+                .collect();
+            let new = if value_is_null {
+                None
+            } else {
+                self.contribution(row)
+            };
+            match (self.replace_table_row(&source_key, new.clone()), new) {
+                (Some(old), Some(new)) if same_values(&old.key, &new.key) => {
+                    vec![(new.key, Some(old.args), Some(new.args))]
+                }
+                (old, new) => old
+                    .map(|o| (o.key, Some(o.args), None))
+                    .into_iter()
+                    .chain(new.map(|n| (n.key, None, Some(n.args))))
+                    .collect(),
+            }
+        } else if value_is_null {
+            Vec::new()
+        } else {
+            self.contribution(row)
+                .map(|c| (c.key, None, Some(c.args)))
+                .into_iter()
+                .collect()
+        };
+        for e in creek_sql::expr::take_errors() {
+            self.error(format!("Error computing expression: {e}"));
+        }
+        let values = |v: &[Value]| {
+            v.iter()
+                .map(crate::format::value_to_json)
+                .collect::<Vec<_>>()
+        };
+        let args = |a: &Option<Vec<Vec<Value>>>| {
+            a.as_ref()
+                .map(|a| a.iter().map(|v| values(v)).collect::<Vec<_>>())
+        };
+        changes
+            .into_iter()
+            .enumerate()
+            .map(|(i, (key, undo, add))| ProducerRecord {
+                key: Some(Bytes::from(Json::Array(values(&key)).to_string())),
+                value: Some(Bytes::from(
+                    json!({"u": args(&undo), "a": args(&add), "s": [source.0, source.1, i]})
+                        .to_string(),
+                )),
+                headers: Vec::new(),
+                timestamp: Some(rowtime),
+            })
+            .collect()
+    }
+
+    /// Stage two: one re-keyed record from partition `partition` of the
+    /// repartition topic folded into its group. A record whose source
+    /// position was applied already is skipped.
+    pub fn apply_rekeyed(
+        &self,
+        partition: i32,
+        record: &ConsumerRecord,
+    ) -> Result<Vec<ResultRow>, String> {
+        let (Some(key), Some(value)) = (&record.key, &record.value) else {
+            return Err("a repartition record without key or value".into());
+        };
+        let key: Json = serde_json::from_slice(key).map_err(|e| e.to_string())?;
+        let value: Json = serde_json::from_slice(value).map_err(|e| e.to_string())?;
+        let source_partition = value["s"][0].as_i64().unwrap_or(0) as i32;
+        let position = (
+            value["s"][1].as_i64().unwrap_or(0),
+            value["s"][2].as_i64().unwrap_or(0),
+        );
+        {
+            let mut state = self.state.lock();
+            let applied = state
+                .applied
+                .entry((partition, source_partition))
+                .or_insert((-1, -1));
+            if position <= *applied {
+                return Ok(Vec::new());
+            }
+            *applied = position;
+        }
+        let plan = &self.plan;
+        let key: Vec<Value> = key
+            .as_array()
+            .ok_or("a repartition key that is not an array")?
+            .iter()
+            .zip(&plan.group_by)
+            .map(|(j, g)| crate::format::json_to_value(j, &g.ty))
+            .collect::<Result<_, _>>()?;
+        let args = |field: &str| -> Result<Option<Vec<Vec<Value>>>, String> {
+            let Some(calls) = value[field].as_array() else {
+                return Ok(None);
+            };
+            calls
+                .iter()
+                .zip(&plan.aggregates)
+                .map(|(vals, call)| {
+                    vals.as_array()
+                        .into_iter()
+                        .flatten()
+                        .zip(&call.args)
+                        .map(|(j, a)| crate::format::json_to_value(j, &a.ty))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some)
+        };
+        let contribution = |args: Option<Vec<Vec<Value>>>| {
+            args.map(|args| Contribution {
+                key: key.clone(),
+                args,
+            })
+        };
+        let (undo, add) = (contribution(args("u")?), contribution(args("a")?));
+        let rowtime = record.timestamp;
+        Ok(if self.over_table() {
+            self.fold_table_change(undo, add, rowtime)
+        } else {
+            add.map(|c| self.fold_contribution(c, rowtime))
+                .unwrap_or_default()
+        })
+    }
+
+    /// Whether GROUP BY re-keys the source (ksqlDB's repartition): a table
+    /// always, a stream unless it groups by exactly its key columns.
+    pub fn needs_repartition(&self) -> bool {
+        if self.over_table() {
+            return true;
+        }
+        let keys: Vec<usize> = self
+            .plan
+            .source
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.role == crate::metastore::ColumnRole::Key)
+            .map(|(i, _)| i)
+            .collect();
+        let by_key = self.plan.group_by.len() == keys.len()
+            && self
+                .plan
+                .group_by
+                .iter()
+                .zip(&keys)
+                .all(|(g, k)| g.column_ref() == Some(*k));
+        !by_key
     }
 
     /// Rebuilds a table source's row memory from its topic on restart,
@@ -1482,7 +1680,16 @@ impl Aggregator {
         out.push(ProducerRecord {
             key: Some(Bytes::from(POSITIONS_KEY)),
             value: Some(Bytes::from(
-                json!({"positions": positions, "stream_time": state.stream_time}).to_string(),
+                json!({
+                    "positions": positions,
+                    "stream_time": state.stream_time,
+                    "applied": state
+                        .applied
+                        .iter()
+                        .map(|((rp, sp), (o, i))| [*rp as i64, *sp as i64, *o, *i])
+                        .collect::<Vec<_>>(),
+                })
+                .to_string(),
             )),
             headers: Vec::new(),
             timestamp: Some(creek_log::now_ms()),
@@ -1532,6 +1739,18 @@ impl Aggregator {
                     p.insert(partition, offset.as_i64().unwrap_or(0));
                 }
                 state.stream_time = v["stream_time"].as_i64().unwrap_or(i64::MIN);
+                state.applied = v["applied"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|t| {
+                        let t = t.as_array()?;
+                        Some((
+                            (t.first()?.as_i64()? as i32, t.get(1)?.as_i64()? as i32),
+                            (t.get(2)?.as_i64()?, t.get(3)?.as_i64()?),
+                        ))
+                    })
+                    .collect();
                 positions = Some(p);
                 continue;
             }

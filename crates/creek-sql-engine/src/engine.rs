@@ -110,7 +110,16 @@ pub struct PersistentQuery {
     pub state: Mutex<&'static str>,
     /// Why the query stopped, when its state is ERROR (EXPLAIN shows it).
     pub error: Mutex<Option<(i64, String)>>,
+    /// A GROUP BY that re-keys: the topic between its two stages.
+    pub repartition: Option<Repartition>,
     stop: tokio::sync::watch::Sender<bool>,
+}
+
+/// The repartition topic of an aggregation and stage two's positions in it.
+pub struct Repartition {
+    pub topic: String,
+    pub partitions: i32,
+    positions: Mutex<BTreeMap<i32, i64>>,
 }
 
 impl PersistentQuery {
@@ -1477,6 +1486,7 @@ impl Engine {
             positions.insert(p, pos);
         }
         let mut restore_error = None;
+        let mut repartition = None;
         let logic = match plan {
             QueryPlan::Stream(plan) => QueryLogic::Project(Box::new(Projector {
                 plan,
@@ -1490,20 +1500,57 @@ impl Engine {
                     query_id.clone(),
                     &self.config.state_limits,
                 );
+                // GROUP BY on anything but the source's key re-keys through
+                // a repartition topic, as ksqlDB does: stage one reads the
+                // source (its committed offsets are its positions), stage
+                // two the repartition topic. One partition: one process reads
+                // it, and a single partition keeps the source's order across
+                // groups, as ksqlDB's per-record processing does.
+                if aggregator.needs_repartition() {
+                    let topic = self.repartition_topic(&query_id);
+                    if self.log.describe_topic(&topic).await.is_err() {
+                        self.log
+                            .create_topic(&topic, 1, BTreeMap::new())
+                            .await
+                            .map_err(|e| EngineError::Log(e.to_string()))?;
+                    }
+                    let partitions = self
+                        .log
+                        .describe_topic(&topic)
+                        .await
+                        .map_err(|e| EngineError::Log(e.to_string()))?
+                        .partitions;
+                    repartition = Some(Repartition {
+                        topic,
+                        partitions,
+                        positions: Mutex::new((0..partitions).map(|p| (p, 0)).collect()),
+                    });
+                }
                 // The changelog holds the state and the input positions it
                 // accounts for; they win over the group's committed offsets.
                 // A changelog that cannot be read back fails this query
                 // only: it stays in ERROR with the reason, the others run.
                 match self.restore_state(&query_id, &aggregator).await {
-                    Ok(Some(restored)) => {
-                        if input.kind == SourceKind::Table {
-                            self.restore_table_rows(&decoder, &aggregator, &restored)
-                                .await?;
+                    Ok(Some(restored)) => match &repartition {
+                        Some(r) => r.positions.lock().extend(restored),
+                        None => {
+                            if input.kind == SourceKind::Table {
+                                self.restore_table_rows(&decoder, &aggregator, &restored)
+                                    .await?;
+                            }
+                            positions.extend(restored);
                         }
-                        positions.extend(restored);
-                    }
+                    },
                     Ok(None) => {}
                     Err(e) => restore_error = Some(e.to_string()),
+                }
+                // A table's row memory belongs to stage one: what it read.
+                if repartition.is_some()
+                    && input.kind == SourceKind::Table
+                    && restore_error.is_none()
+                {
+                    self.restore_table_rows(&decoder, &aggregator, &positions)
+                        .await?;
                 }
                 QueryLogic::Aggregate(Box::new(aggregator))
             }
@@ -1521,6 +1568,7 @@ impl Engine {
             positions: Mutex::new(positions),
             state: Mutex::new("RUNNING"),
             error: Mutex::new(None),
+            repartition,
             stop,
         });
         if let Some(reason) = restore_error {
@@ -1528,6 +1576,14 @@ impl Engine {
             query.fail(reason);
         }
         Ok(query)
+    }
+
+    /// The topic a re-keying aggregation passes its rows through (ksqlDB's name).
+    pub fn repartition_topic(&self, query_id: &str) -> String {
+        format!(
+            "_confluent-ksql-{}query_{query_id}-Aggregate-GroupBy-repartition",
+            self.config.service_id
+        )
     }
 
     /// The topic an aggregation's state is kept in (ksqlDB's name for it).
@@ -1639,16 +1695,27 @@ impl Engine {
         if query.failed() {
             return Ok(0);
         }
-        let positions: Vec<(i32, i64)> = query
-            .positions
+        let mut consumed = 0;
+        // A re-keying aggregation: stage one first, then stage two reads the
+        // repartition topic in the loop below.
+        let rekeyed = match (&query.repartition, &query.logic) {
+            (Some(r), QueryLogic::Aggregate(a)) => {
+                consumed += self.rekey_step(query, a, r).await?;
+                Some((r, a))
+            }
+            _ => None,
+        };
+        let (topic, input_positions) = match rekeyed {
+            Some((r, _)) => (&r.topic, &r.positions),
+            None => (&query.decoder.source.topic, &query.positions),
+        };
+        let positions: Vec<(i32, i64)> = input_positions
             .lock()
             .iter()
             .map(|(p, o)| (*p, *o))
             .collect();
-        let topic = &query.decoder.source.topic;
         let tapping = self.output_tap.lock().is_some();
         let over_table = query.decoder.source.kind == SourceKind::Table;
-        let mut consumed = 0;
         for (partition, offset) in positions {
             let fetched = self
                 .log
@@ -1664,6 +1731,29 @@ impl Engine {
             for record in &fetched.records {
                 next = record.offset + 1;
                 consumed += 1;
+                if let Some((_, a)) = rekeyed {
+                    let results = match a.apply_rekeyed(partition, record) {
+                        Ok(results) => results,
+                        Err(e) => {
+                            self.processing_log.record(
+                                &query.id,
+                                crate::processing_log::ErrorKind::Deserialization,
+                                Some(topic),
+                                &format!("Failed to read a repartitioned record from {topic}-{partition}@{}: {e}", record.offset),
+                            );
+                            continue;
+                        }
+                    };
+                    self.encode_results(
+                        query,
+                        results,
+                        &mut outputs,
+                        &mut ordered,
+                        tapping,
+                        (topic, partition, record.offset),
+                    )?;
+                    continue;
+                }
                 // A table row without a key has no identity: Kafka Streams drops it.
                 if over_table && record.key.is_none() {
                     continue;
@@ -1691,41 +1781,14 @@ impl Engine {
                         a.apply(&decoded.row, decoded.rowtime, decoded.value_is_null)
                     }
                 };
-                for result in results {
-                    match query.encoder.encode(&result) {
-                        Ok((p, rec)) => {
-                            if tapping {
-                                ordered.push(rec.clone());
-                            }
-                            outputs.entry(p).or_default().push(rec);
-                        }
-                        Err(crate::query::SinkError::Timestamp(e)) => {
-                            self.processing_log.record(
-                                &query.id,
-                                crate::processing_log::ErrorKind::RecordProcessing,
-                                Some(topic),
-                                &e,
-                            );
-                        }
-                        Err(crate::query::SinkError::Serialize(e)) => {
-                            // As in Kafka Streams, a row the sink cannot write
-                            // stops the query: nothing of this batch is
-                            // produced or committed, so no row is lost.
-                            self.processing_log.record(
-                                &query.id,
-                                crate::processing_log::ErrorKind::Serialization,
-                                Some(&query.sink_topic),
-                                &format!("Failed to serialize row: {e}"),
-                            );
-                            return Err(EngineError::QueryFailed(format!(
-                                "Exception caught in process. taskId=0_{partition}, \
-                                 topic={topic}, partition={partition}, offset={}: \
-                                 Unable to serialize record: {e}",
-                                record.offset
-                            )));
-                        }
-                    }
-                }
+                self.encode_results(
+                    query,
+                    results,
+                    &mut outputs,
+                    &mut ordered,
+                    tapping,
+                    (topic, partition, record.offset),
+                )?;
             }
             // A state an aggregate function threw on, or that lost groups to
             // a spill error, must not produce: the query stops (Kafka
@@ -1751,11 +1814,136 @@ impl Engine {
             }
             if let QueryLogic::Aggregate(a) = &query.logic {
                 // State and positions in one batch, before the commit.
-                let mut positions = query.positions.lock().clone();
+                let mut positions = input_positions.lock().clone();
                 positions.insert(partition, next);
                 let changelog = a.changelog(&positions);
                 self.log
                     .produce(&self.changelog_topic(&query.id), 0, changelog)
+                    .await
+                    .map_err(|e| EngineError::Log(e.to_string()))?;
+            }
+            self.log
+                .commit_offsets(
+                    &self.query_group(&query.id),
+                    &[(topic.clone(), partition, next)],
+                )
+                .await
+                .map_err(|e| EngineError::Log(e.to_string()))?;
+            input_positions.lock().insert(partition, next);
+        }
+        Ok(consumed)
+    }
+
+    /// Encodes a record's results for the sink; a row the sink cannot write
+    /// stops the query, as in Kafka Streams: nothing of the batch is
+    /// produced or committed, so no row is lost.
+    fn encode_results(
+        &self,
+        query: &PersistentQuery,
+        results: Vec<crate::query::ResultRow>,
+        outputs: &mut BTreeMap<i32, Vec<ProducerRecord>>,
+        ordered: &mut Vec<ProducerRecord>,
+        tapping: bool,
+        (topic, partition, offset): (&str, i32, i64),
+    ) -> Result<(), EngineError> {
+        for result in results {
+            match query.encoder.encode(&result) {
+                Ok((p, rec)) => {
+                    if tapping {
+                        ordered.push(rec.clone());
+                    }
+                    outputs.entry(p).or_default().push(rec);
+                }
+                Err(crate::query::SinkError::Timestamp(e)) => {
+                    self.processing_log.record(
+                        &query.id,
+                        crate::processing_log::ErrorKind::RecordProcessing,
+                        Some(topic),
+                        &e,
+                    );
+                }
+                Err(crate::query::SinkError::Serialize(e)) => {
+                    self.processing_log.record(
+                        &query.id,
+                        crate::processing_log::ErrorKind::Serialization,
+                        Some(&query.sink_topic),
+                        &format!("Failed to serialize row: {e}"),
+                    );
+                    return Err(EngineError::QueryFailed(format!(
+                        "Exception caught in process. taskId=0_{partition}, \
+                         topic={topic}, partition={partition}, offset={offset}: \
+                         Unable to serialize record: {e}"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Stage one of a re-keying aggregation: reads the source from its
+    /// committed offsets, writes each change re-keyed by its group to the
+    /// repartition topic (the group's partition, Kafka's partitioner), then
+    /// commits. A crash between the two writes a batch twice; stage two
+    /// skips what it applied already.
+    async fn rekey_step(
+        &self,
+        query: &PersistentQuery,
+        aggregator: &crate::aggregate::Aggregator,
+        repartition: &Repartition,
+    ) -> Result<usize, EngineError> {
+        let topic = &query.decoder.source.topic;
+        let over_table = query.decoder.source.kind == SourceKind::Table;
+        let positions: Vec<(i32, i64)> = query
+            .positions
+            .lock()
+            .iter()
+            .map(|(p, o)| (*p, *o))
+            .collect();
+        let mut consumed = 0;
+        for (partition, offset) in positions {
+            let fetched = self
+                .log
+                .fetch(topic, partition, offset, 1 << 20, Duration::ZERO)
+                .await
+                .map_err(|e| EngineError::Log(e.to_string()))?;
+            let Some(last) = fetched.records.last() else {
+                continue;
+            };
+            let next = last.offset + 1;
+            let mut rekeyed: BTreeMap<i32, Vec<ProducerRecord>> = BTreeMap::new();
+            for record in &fetched.records {
+                consumed += 1;
+                if over_table && record.key.is_none() {
+                    continue;
+                }
+                let decoded = match query.decoder.decode(record) {
+                    Ok(d) => d,
+                    Err(e) => {
+                        self.processing_log.record(
+                            &query.id,
+                            crate::processing_log::ErrorKind::Deserialization,
+                            Some(topic),
+                            &format!(
+                                "Failed to deserialize record from {topic}-{partition}@{}: {e}",
+                                record.offset
+                            ),
+                        );
+                        continue;
+                    }
+                };
+                for r in aggregator.rekey(
+                    &decoded.row,
+                    decoded.value_is_null,
+                    decoded.rowtime,
+                    (partition, record.offset),
+                ) {
+                    let p = crate::query::partition_for(r.key.as_deref(), repartition.partitions);
+                    rekeyed.entry(p).or_default().push(r);
+                }
+            }
+            for (p, records) in rekeyed {
+                self.log
+                    .produce(&repartition.topic, p, records)
                     .await
                     .map_err(|e| EngineError::Log(e.to_string()))?;
             }

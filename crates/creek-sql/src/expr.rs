@@ -1569,6 +1569,14 @@ impl CompiledExpr {
         }
     }
 
+    /// The row position this expression is a plain reference to, if it is one.
+    pub fn column_ref(&self) -> Option<usize> {
+        match &self.node {
+            Node::Column(i) => Some(*i),
+            _ => None,
+        }
+    }
+
     /// Adds the row positions this expression reads to `out`.
     pub fn columns_read(&self, out: &mut Vec<usize>) {
         let mut visit = |e: &CompiledExpr| e.columns_read(out);
