@@ -11,7 +11,9 @@
 //!   [`aggregate::AggregatePlan`] (per-row filter, grouping and aggregate
 //!   arguments; per-group HAVING and projection) run by an
 //!   [`aggregate::Aggregator`] holding each group's (and window's) state in a
-//!   [`group_store::GroupStore`] (hot groups in memory, the rest spilled to disk).
+//!   [`group_store::GroupStore`] (hot groups in memory, the rest spilled to disk);
+//!   a GROUP BY that re-keys goes through a repartition topic first
+//!   ([`engine::Repartition`]: stage one writes re-keyed changes, stage two folds them).
 //! - [`views::TableView`]: a table's current rows for pull queries, caught up
 //!   from the table's topic.
 //! - [`engine::Engine`]: executes statements; each persistent query
