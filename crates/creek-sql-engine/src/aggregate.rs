@@ -1227,6 +1227,17 @@ impl Aggregator {
     /// contribution comes out of its group and the new one goes in, one
     /// result when the group stays the same, else the old group's first.
     fn fold_table_row(&self, row: &[Value], rowtime: i64, value_is_null: bool) -> Vec<ResultRow> {
+        let (old, new) = self.table_change(row, value_is_null);
+        self.fold_table_change(old, new, rowtime)
+    }
+
+    /// A table source row's old and new contributions; the new one is
+    /// remembered in place of the old.
+    fn table_change(
+        &self,
+        row: &[Value],
+        value_is_null: bool,
+    ) -> (Option<Contribution>, Option<Contribution>) {
         let source_key: Vec<Value> = self
             .source_key
             .iter()
@@ -1237,8 +1248,7 @@ impl Aggregator {
         } else {
             self.contribution(row)
         };
-        let old = self.replace_table_row(&source_key, new.clone());
-        self.fold_table_change(old, new, rowtime)
+        (self.replace_table_row(&source_key, new.clone()), new)
     }
 
     /// Remembers a table row's new contribution (`None`: deleted or
@@ -1304,17 +1314,7 @@ impl Aggregator {
         source: (i32, i64),
     ) -> Vec<ProducerRecord> {
         let changes: Vec<GroupChange> = if self.over_table() {
-            let source_key: Vec<Value> = self
-                .source_key
-                .iter()
-                .map(|i| row.get(*i).cloned().unwrap_or(Value::Null))
-                .collect();
-            let new = if value_is_null {
-                None
-            } else {
-                self.contribution(row)
-            };
-            match (self.replace_table_row(&source_key, new.clone()), new) {
+            match self.table_change(row, value_is_null) {
                 (Some(old), Some(new)) if same_values(&old.key, &new.key) => {
                     vec![(new.key, Some(old.args), Some(new.args))]
                 }

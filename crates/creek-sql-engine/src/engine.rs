@@ -1758,20 +1758,8 @@ impl Engine {
                 if over_table && record.key.is_none() {
                     continue;
                 }
-                let decoded = match query.decoder.decode(record) {
-                    Ok(d) => d,
-                    Err(e) => {
-                        self.processing_log.record(
-                            &query.id,
-                            crate::processing_log::ErrorKind::Deserialization,
-                            Some(topic),
-                            &format!(
-                                "Failed to deserialize record from {topic}-{partition}@{}: {e}",
-                                record.offset
-                            ),
-                        );
-                        continue;
-                    }
+                let Some(decoded) = self.decode_or_log(query, record) else {
+                    continue;
                 };
                 let results = match &query.logic {
                     QueryLogic::Project(p) => {
@@ -1832,6 +1820,31 @@ impl Engine {
             input_positions.lock().insert(partition, next);
         }
         Ok(consumed)
+    }
+
+    /// Decodes a source record; one that does not decode goes to the
+    /// processing log (and the query goes on).
+    fn decode_or_log(
+        &self,
+        query: &PersistentQuery,
+        record: &creek_log::ConsumerRecord,
+    ) -> Option<crate::query::DecodedRow> {
+        match query.decoder.decode(record) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                let topic = &query.decoder.source.topic;
+                self.processing_log.record(
+                    &query.id,
+                    crate::processing_log::ErrorKind::Deserialization,
+                    Some(topic),
+                    &format!(
+                        "Failed to deserialize record from {topic}-{}@{}: {e}",
+                        record.partition, record.offset
+                    ),
+                );
+                None
+            }
+        }
     }
 
     /// Encodes a record's results for the sink; a row the sink cannot write
@@ -1916,20 +1929,8 @@ impl Engine {
                 if over_table && record.key.is_none() {
                     continue;
                 }
-                let decoded = match query.decoder.decode(record) {
-                    Ok(d) => d,
-                    Err(e) => {
-                        self.processing_log.record(
-                            &query.id,
-                            crate::processing_log::ErrorKind::Deserialization,
-                            Some(topic),
-                            &format!(
-                                "Failed to deserialize record from {topic}-{partition}@{}: {e}",
-                                record.offset
-                            ),
-                        );
-                        continue;
-                    }
+                let Some(decoded) = self.decode_or_log(query, record) else {
+                    continue;
                 };
                 for r in aggregator.rekey(
                     &decoded.row,
