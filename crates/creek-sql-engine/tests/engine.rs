@@ -49,6 +49,19 @@ async fn produce_json(store: &Arc<dyn LogStore>, topic: &str, values: &[String])
     store.produce(topic, 0, records).await.unwrap();
 }
 
+/// Opens the engine over `dir`, creates the one-partition `topic` and runs `sql`.
+async fn start_with(
+    dir: &Path,
+    topic: &str,
+    sql: &str,
+) -> (Arc<dyn LogStore>, Arc<Engine>, Session) {
+    let (store, engine) = open(dir).await;
+    store.create_topic(topic, 1, BTreeMap::new()).await.unwrap();
+    let mut session = Session::default();
+    run(&engine, sql, &mut session).await;
+    (store, engine, session)
+}
+
 /// Runs a pull query to its end: the header schema and the rows.
 async fn pull(
     engine: &Arc<Engine>,
@@ -87,20 +100,10 @@ async fn all_values(store: &Arc<dyn LogStore>, topic: &str) -> Vec<serde_json::V
 async fn queries_resume_after_a_restart_without_reprocessing() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let (store, engine) = open(dir.path()).await;
-        store
-            .create_topic("orders", 1, BTreeMap::new())
-            .await
-            .unwrap();
-        let mut session = Session::default();
-        run(
-            &engine,
-            "SET 'auto.offset.reset'='earliest';
+        let (store, engine, _) =
+            start_with(dir.path(), "orders", "SET 'auto.offset.reset'='earliest';
              CREATE STREAM orders (id INT, amount DOUBLE) WITH (kafka_topic='orders', value_format='JSON');
-             CREATE STREAM big AS SELECT id, amount * 2 AS doubled FROM orders WHERE amount > 10;",
-            &mut session,
-        )
-        .await;
+             CREATE STREAM big AS SELECT id, amount * 2 AS doubled FROM orders WHERE amount > 10;").await;
         let batch: Vec<String> = (0..100)
             .map(|i| format!(r#"{{"ID": {i}, "AMOUNT": {}}}"#, i as f64))
             .collect();
@@ -140,18 +143,12 @@ async fn queries_resume_after_a_restart_without_reprocessing() {
 #[tokio::test]
 async fn bad_records_go_to_the_processing_log_and_the_query_goes_on() {
     let dir = tempfile::tempdir().unwrap();
-    let (store, engine) = open(dir.path()).await;
-    store
-        .create_topic("events", 1, BTreeMap::new())
-        .await
-        .unwrap();
-    let mut session = Session::default();
-    run(
-        &engine,
+    let (store, engine, _) = start_with(
+        dir.path(),
+        "events",
         "SET 'auto.offset.reset'='earliest';
          CREATE STREAM events (id INT, day STRING) WITH (kafka_topic='events', value_format='JSON');
          CREATE STREAM parsed AS SELECT id, PARSE_DATE(day, 'yyyy-MM-dd') AS d FROM events;",
-        &mut session,
     )
     .await;
     produce_json(
@@ -192,20 +189,10 @@ async fn aggregations_resume_after_a_restart_without_double_counting() {
             .collect()
     };
     {
-        let (store, engine) = open(dir.path()).await;
-        store
-            .create_topic("customers", 1, BTreeMap::new())
-            .await
-            .unwrap();
-        let mut session = Session::default();
-        run(
-            &engine,
-            "SET 'auto.offset.reset'='earliest';
+        let (store, engine, _) =
+            start_with(dir.path(), "customers", "SET 'auto.offset.reset'='earliest';
              CREATE STREAM customers (category STRING) WITH (kafka_topic='customers', value_format='JSON');
-             CREATE TABLE per_category AS SELECT category, COUNT(*) AS n FROM customers GROUP BY category;",
-            &mut session,
-        )
-        .await;
+             CREATE TABLE per_category AS SELECT category, COUNT(*) AS n FROM customers GROUP BY category;").await;
         produce_json(&store, "customers", &rows(6)).await;
         engine.run_until_idle().await.unwrap();
     }
@@ -238,20 +225,10 @@ async fn produce_keyed(store: &Arc<dyn LogStore>, topic: &str, rows: &[(&str, Op
 async fn table_aggregations_undo_rows_seen_before_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let (store, engine) = open(dir.path()).await;
-        store
-            .create_topic("users", 1, BTreeMap::new())
-            .await
-            .unwrap();
-        let mut session = Session::default();
-        run(
-            &engine,
-            "SET 'auto.offset.reset'='earliest';
+        let (store, engine, _) =
+            start_with(dir.path(), "users", "SET 'auto.offset.reset'='earliest';
              CREATE TABLE users (id STRING PRIMARY KEY, region STRING) WITH (kafka_topic='users', value_format='JSON');
-             CREATE TABLE per_region AS SELECT region, COUNT(*) AS n FROM users GROUP BY region;",
-            &mut session,
-        )
-        .await;
+             CREATE TABLE per_region AS SELECT region, COUNT(*) AS n FROM users GROUP BY region;").await;
         produce_keyed(
             &store,
             "users",
@@ -285,18 +262,8 @@ async fn table_aggregations_undo_rows_seen_before_a_restart() {
 #[tokio::test]
 async fn pull_queries_read_the_current_rows_of_a_table() {
     let dir = tempfile::tempdir().unwrap();
-    let (store, engine) = open(dir.path()).await;
-    store
-        .create_topic("users", 1, BTreeMap::new())
-        .await
-        .unwrap();
-    let mut session = Session::default();
-    run(
-        &engine,
-        "CREATE SOURCE TABLE users (id STRING PRIMARY KEY, region STRING) WITH (kafka_topic='users', value_format='JSON');",
-        &mut session,
-    )
-    .await;
+    let (store, engine, mut session) =
+        start_with(dir.path(), "users", "CREATE SOURCE TABLE users (id STRING PRIMARY KEY, region STRING) WITH (kafka_topic='users', value_format='JSON');").await;
     produce_keyed(
         &store,
         "users",
@@ -346,21 +313,11 @@ async fn a_corrupt_changelog_fails_only_its_query() {
     let rows =
         |n: usize| -> Vec<String> { (0..n).map(|_| r#"{"category": "a"}"#.to_string()).collect() };
     {
-        let (store, engine) = open(dir.path()).await;
-        store
-            .create_topic("customers", 1, BTreeMap::new())
-            .await
-            .unwrap();
-        let mut session = Session::default();
-        run(
-            &engine,
-            "SET 'auto.offset.reset'='earliest';
+        let (store, engine, _) =
+            start_with(dir.path(), "customers", "SET 'auto.offset.reset'='earliest';
              CREATE STREAM customers (category STRING) WITH (kafka_topic='customers', value_format='JSON');
              CREATE TABLE counts AS SELECT category, COUNT(*) AS n FROM customers GROUP BY category;
-             CREATE TABLE broken AS SELECT category, COUNT(*) AS n FROM customers GROUP BY category;",
-            &mut session,
-        )
-        .await;
+             CREATE TABLE broken AS SELECT category, COUNT(*) AS n FROM customers GROUP BY category;").await;
         produce_json(&store, "customers", &rows(2)).await;
         engine.run_until_idle().await.unwrap();
         let changelog = engine.changelog_topic("CTAS_BROKEN_1");
@@ -472,20 +429,10 @@ async fn session_windows_merge_across_a_restart() {
         store.produce("clicks", 0, records).await.unwrap();
     };
     {
-        let (store, engine) = open(dir.path()).await;
-        store
-            .create_topic("clicks", 1, BTreeMap::new())
-            .await
-            .unwrap();
-        let mut session = Session::default();
-        run(
-            &engine,
-            "SET 'auto.offset.reset'='earliest';
+        let (store, engine, _) =
+            start_with(dir.path(), "clicks", "SET 'auto.offset.reset'='earliest';
              CREATE STREAM clicks (user STRING) WITH (kafka_topic='clicks', value_format='JSON');
-             CREATE TABLE visits AS SELECT user, COUNT(*) AS n FROM clicks WINDOW SESSION (10 SECONDS) GROUP BY user;",
-            &mut session,
-        )
-        .await;
+             CREATE TABLE visits AS SELECT user, COUNT(*) AS n FROM clicks WINDOW SESSION (10 SECONDS) GROUP BY user;").await;
         produce(store.clone(), vec![1_000, 5_000]).await;
         engine.run_until_idle().await.unwrap();
     }
@@ -530,20 +477,14 @@ async fn session_windows_merge_across_a_restart() {
 #[tokio::test]
 async fn windowed_pull_queries_forget_windows_past_retention() {
     let dir = tempfile::tempdir().unwrap();
-    let (store, engine) = open(dir.path()).await;
-    store
-        .create_topic("clicks", 1, BTreeMap::new())
-        .await
-        .unwrap();
-    let mut session = Session::default();
-    run(
-        &engine,
+    let (store, engine, session) = start_with(
+        dir.path(),
+        "clicks",
         "SET 'auto.offset.reset'='earliest';
          CREATE STREAM clicks (page STRING) WITH (kafka_topic='clicks', value_format='JSON');
          CREATE TABLE per_page AS SELECT page, COUNT(*) AS n FROM clicks
            WINDOW TUMBLING (SIZE 10 SECONDS, RETENTION 1 MINUTE, GRACE PERIOD 0 SECONDS)
            GROUP BY page;",
-        &mut session,
     )
     .await;
     let click = |t: i64| ProducerRecord {
@@ -594,20 +535,10 @@ async fn rekeyed_rows_written_twice_count_once() {
         })
         .collect();
     {
-        let (store, engine) = open(dir.path()).await;
-        store
-            .create_topic("customers", 1, BTreeMap::new())
-            .await
-            .unwrap();
-        let mut session = Session::default();
-        run(
-            &engine,
-            "SET 'auto.offset.reset'='earliest';
+        let (store, engine, _) =
+            start_with(dir.path(), "customers", "SET 'auto.offset.reset'='earliest';
              CREATE STREAM customers (category STRING) WITH (kafka_topic='customers', value_format='JSON');
-             CREATE TABLE per_category AS SELECT category, COUNT(*) AS n FROM customers GROUP BY category;",
-            &mut session,
-        )
-        .await;
+             CREATE TABLE per_category AS SELECT category, COUNT(*) AS n FROM customers GROUP BY category;").await;
         produce_json(&store, "customers", &rows).await;
         engine.run_until_idle().await.unwrap();
         let repartition = engine.repartition_topic("CTAS_PER_CATEGORY_0");
