@@ -7,16 +7,4 @@
 # Usage: scripts/bench-aggregate.sh [RECORDS] [RUNS]   (defaults 1,000,000 and 3)
 # CREEK_PERF=FILE records a `perf` profile of the timed aggregation (last run).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-RECORDS="${1:-1000000}"
-RUNS="${2:-3}"
-cargo build --release -p creek >/dev/null
-BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/creek"
-echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) CPUs, creek bench aggregate --records $RECORDS"
-for i in $(seq 1 "$RUNS"); do
-  if [ "$i" = "$RUNS" ] && [ -n "${CREEK_PERF:-}" ]; then
-    "$BIN" bench aggregate --records "$RECORDS"
-  else
-    CREEK_PERF= "$BIN" bench aggregate --records "$RECORDS"
-  fi
-done
+CREEK_BENCH=aggregate exec "$(dirname "$0")/bench-sql.sh" "$@"
