@@ -53,6 +53,82 @@ pub(crate) async fn read_partition(
     Ok(offset)
 }
 
+/// A CREATE … AS SELECT as ksqlDB's analyser prints it in errors: one select
+/// item a line with columns qualified by the source and every item named.
+fn rewritten_statement(
+    kind: SourceKind,
+    name: &str,
+    properties: &Properties,
+    query: &Query,
+) -> String {
+    let ast::Relation::Source {
+        name: source,
+        alias,
+    } = &query.from
+    else {
+        return String::new();
+    };
+    let qualifier = alias.clone().unwrap_or_else(|| source.clone());
+    let qualified = |e: &ast::Expr| {
+        e.rewrite(&mut |node| -> Result<Option<ast::Expr>, ()> {
+            Ok(match node {
+                ast::Expr::Column { source: None, name } => Some(ast::Expr::Column {
+                    source: Some(qualifier.clone()),
+                    name: name.clone(),
+                }),
+                _ => None,
+            })
+        })
+        .unwrap_or_else(|_| e.clone())
+        .to_string()
+        .replace('`', "")
+    };
+    let mut names: Vec<Option<String>> = Vec::new();
+    let mut exprs = Vec::new();
+    for item in &query.select {
+        if let ast::SelectItem::Expr { expr, alias } = item {
+            names.push(alias.clone().or_else(|| crate::plan::derived_name(expr)));
+            exprs.push(expr);
+        }
+    }
+    let taken: Vec<String> = names.iter().flatten().cloned().collect();
+    let mut namer = crate::plan::ColumnNamer::default();
+    let items: Vec<String> = exprs
+        .iter()
+        .zip(names)
+        .map(|(e, n)| {
+            let n = n.unwrap_or_else(|| namer.next(&taken));
+            format!("  {} {n}", qualified(e))
+        })
+        .collect();
+    let with = if properties.is_empty() {
+        String::new()
+    } else {
+        let props: Vec<String> = properties
+            .iter()
+            .map(|(k, v)| match v {
+                Literal::String(s) => format!("{}='{s}'", k.to_ascii_uppercase()),
+                other => format!("{}={}", k.to_ascii_uppercase(), literal_text(other)),
+            })
+            .collect();
+        format!(" WITH ({})", props.join(", "))
+    };
+    let mut out = format!(
+        "CREATE {} {name}{with} AS SELECT\n{}\nFROM {source} {qualifier}",
+        kind_word(kind).to_ascii_uppercase(),
+        items.join(",\n")
+    );
+    if let Some(w) = &query.where_ {
+        out.push_str(&format!("\nWHERE {}", qualified(w)));
+    }
+    if !query.group_by.is_empty() {
+        let groups: Vec<String> = query.group_by.iter().map(&qualified).collect();
+        out.push_str(&format!("\nGROUP BY {}", groups.join(", ")));
+    }
+    out.push_str("\nEMIT CHANGES");
+    out
+}
+
 /// Engine settings.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -1378,7 +1454,19 @@ impl Engine {
         let sink = Arc::new(sink);
         let pq = self
             .build_query(query_id.clone(), plan, &sink, text, session)
-            .await?;
+            .await
+            .map_err(|e| match e {
+                // ksqlDB names the statement as its analyser rewrote it.
+                EngineError::Statement(m)
+                    if aggregating && m.starts_with("Key format does not support schema.") =>
+                {
+                    EngineError::Statement(format!(
+                        "{m}\nStatement: {}",
+                        rewritten_statement(kind, name, properties, query)
+                    ))
+                }
+                e => e,
+            })?;
         {
             let mut state = self.state.lock();
             state.metastore.sources.insert(name.to_string(), sink);
