@@ -1898,16 +1898,31 @@ impl Engine {
                     .await
                     .map_err(|e| EngineError::Log(e.to_string()))?;
             }
-            self.log
-                .commit_offsets(
-                    &self.query_group(&query.id),
-                    &[(topic.clone(), partition, next)],
-                )
-                .await
-                .map_err(|e| EngineError::Log(e.to_string()))?;
-            input_positions.lock().insert(partition, next);
+            self.commit(query, topic, partition, next, input_positions)
+                .await?;
         }
         Ok(consumed)
+    }
+
+    /// Commits a query's input `topic`-`partition` up to `next` and moves
+    /// its position there.
+    async fn commit(
+        &self,
+        query: &PersistentQuery,
+        topic: &str,
+        partition: i32,
+        next: i64,
+        positions: &Mutex<BTreeMap<i32, i64>>,
+    ) -> Result<(), EngineError> {
+        self.log
+            .commit_offsets(
+                &self.query_group(&query.id),
+                &[(topic.to_string(), partition, next)],
+            )
+            .await
+            .map_err(|e| EngineError::Log(e.to_string()))?;
+        positions.lock().insert(partition, next);
+        Ok(())
     }
 
     /// Decodes a source record; one that does not decode goes to the
@@ -2036,14 +2051,8 @@ impl Engine {
                     .await
                     .map_err(|e| EngineError::Log(e.to_string()))?;
             }
-            self.log
-                .commit_offsets(
-                    &self.query_group(&query.id),
-                    &[(topic.clone(), partition, next)],
-                )
-                .await
-                .map_err(|e| EngineError::Log(e.to_string()))?;
-            query.positions.lock().insert(partition, next);
+            self.commit(query, topic, partition, next, &query.positions)
+                .await?;
         }
         Ok(consumed)
     }

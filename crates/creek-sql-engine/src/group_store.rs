@@ -176,12 +176,21 @@ impl<K: GroupKey, V> GroupStore<K, V> {
     /// The group's state, created with `init` if it has none; and whether
     /// it existed.
     pub fn get_or_insert_with(&mut self, id: &K, init: impl FnOnce() -> V) -> (&mut V, bool) {
-        let existed = self.get_mut(id).is_some();
-        let clock = self.clock;
-        let hot = self.hot.entry(id.clone()).or_insert_with(|| Hot {
-            value: init(),
-            used: clock,
-        });
+        // The hot path (a group in memory) hashes twice and copies no key;
+        // only a new or spilled group pays for an owned id.
+        let existed = self.hot.contains_key(id) || {
+            let value = self.unspill(id);
+            let found = value.is_some();
+            let value = value.unwrap_or_else(init);
+            self.hot.insert(id.clone(), Hot { value, used: 0 });
+            found
+        };
+        self.clock += 1;
+        let hot = self
+            .hot
+            .get_mut(id)
+            .expect("the group was just found or added");
+        hot.used = self.clock;
         (&mut hot.value, existed)
     }
 

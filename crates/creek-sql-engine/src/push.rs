@@ -207,9 +207,15 @@ impl PushLogic {
 
     fn apply(&self, decoded: &DecodedRow) -> Vec<ResultRow> {
         match self {
-            // A stream's tombstone has nothing to print.
-            PushLogic::Project(_) if decoded.value_is_null => Vec::new(),
-            PushLogic::Project(p) => p.apply_all(&decoded.row, decoded.rowtime, false),
+            // A stream's tombstone has nothing to print (a table's does).
+            PushLogic::Project(p)
+                if decoded.value_is_null && p.plan.source.kind != SourceKind::Table =>
+            {
+                Vec::new()
+            }
+            PushLogic::Project(p) => {
+                p.apply_all(&decoded.row, decoded.rowtime, decoded.value_is_null)
+            }
             PushLogic::Aggregate(a) => {
                 a.apply(&decoded.row, decoded.rowtime, decoded.value_is_null)
             }
@@ -376,24 +382,25 @@ pub async fn start(
                             continue;
                         }
                     };
-                    let rows: Vec<PushRow> = match &logic {
-                        // A table's delete shows as a tombstone row.
-                        PushLogic::Project(p) if over_table && decoded.value_is_null => {
-                            vec![PushRow {
-                                columns: p.tombstone_projection(&decoded.row),
-                                tombstone: true,
-                            }]
-                        }
-                        _ => logic
-                            .apply(&decoded)
-                            .into_iter()
-                            // Rows a table's filter drops are not printed.
-                            .filter(|row| row.value.is_some())
-                            .map(|row| {
-                                PushRow::of(row.projection.iter().map(value_to_json).collect())
-                            })
-                            .collect(),
-                    };
+                    let deleted = decoded.value_is_null;
+                    let projecting = matches!(logic, PushLogic::Project(_));
+                    let rows: Vec<PushRow> = logic
+                        .apply(&decoded)
+                        .into_iter()
+                        .filter_map(|row| {
+                            let columns = || row.projection.iter().map(value_to_json).collect();
+                            match row.value {
+                                Some(_) => Some(PushRow::of(columns())),
+                                // A table's delete shows as a tombstone row;
+                                // rows a table's filter drops do not show.
+                                None if deleted && projecting => Some(PushRow {
+                                    columns: columns(),
+                                    tombstone: true,
+                                }),
+                                None => None,
+                            }
+                        })
+                        .collect();
                     for row in rows {
                         if tx.send(row).await.is_err() {
                             return;

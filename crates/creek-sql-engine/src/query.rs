@@ -304,19 +304,6 @@ impl Projector {
         result
     }
 
-    /// The projection of a deleted table row: what its key columns give,
-    /// NULL for the value columns it no longer has.
-    pub fn tombstone_projection(&self, row: &[Value]) -> Vec<serde_json::Value> {
-        self.plan
-            .projection
-            .iter()
-            .map(|p| {
-                let v = p.expr.eval(row).unwrap_or(Value::Null);
-                crate::format::value_to_json(&v)
-            })
-            .collect()
-    }
-
     /// Like [`Projector::apply`], with table functions: one result per
     /// element (none for an empty or NULL array).
     pub fn apply_all(&self, row: &[Value], rowtime: i64, value_is_null: bool) -> Vec<ResultRow> {
@@ -388,10 +375,21 @@ impl Projector {
                     }
                 })
                 .collect();
+            // A table's delete still shows its key columns (push queries
+            // print it as a tombstone row); NULL for the values it lost.
+            let projection = if over_table {
+                self.plan
+                    .projection
+                    .iter()
+                    .map(|p| p.expr.eval(row).unwrap_or(Value::Null))
+                    .collect()
+            } else {
+                Vec::new()
+            };
             return Some(ResultRow {
                 key,
                 value: None,
-                projection: Vec::new(),
+                projection,
                 rowtime,
                 window: self.window(row),
             });
