@@ -283,15 +283,8 @@ pub fn plan_aggregate(
     if let Some(bound) = query
         .group_by
         .iter()
+        .chain(&query.having)
         .find_map(window_bound_in)
-        .filter(|_| windowed)
-    {
-        return Err(only_in_select(bound));
-    }
-    if let Some(bound) = query
-        .having
-        .as_ref()
-        .and_then(window_bound_in)
         .filter(|_| windowed)
     {
         return Err(only_in_select(bound));

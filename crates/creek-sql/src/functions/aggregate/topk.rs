@@ -44,6 +44,15 @@ fn insert(list: &mut Vec<Value>, v: Value, k: usize, key: fn(&Value) -> &Value) 
     }
 }
 
+/// Two top-k states as one: `b`'s items put into `a` by `put`.
+fn merged(a: Value, b: Value, mut put: impl FnMut(&mut Vec<Value>, Value)) -> Value {
+    let mut list = items(a);
+    for v in items(b) {
+        put(&mut list, v);
+    }
+    Value::Array(list)
+}
+
 fn itself(v: &Value) -> &Value {
     v
 }
@@ -93,13 +102,7 @@ impl AggregateFunction for TopK {
                     }
                     Ok(Value::Array(list))
                 },
-                move |a, b| {
-                    let mut list = items(a);
-                    for v in items(b) {
-                        insert(&mut list, v, k, itself);
-                    }
-                    Ok(Value::Array(list))
-                },
+                move |a, b| Ok(merged(a, b, |l, v| insert(l, v, k, itself))),
                 |s| s.clone(),
             ));
         }
@@ -133,13 +136,7 @@ impl AggregateFunction for TopK {
                 }
                 Ok(Value::Array(list))
             },
-            move |a, b| {
-                let mut list = items(a);
-                for v in items(b) {
-                    insert(&mut list, v, k, sort_col);
-                }
-                Ok(Value::Array(list))
-            },
+            move |a, b| Ok(merged(a, b, |l, v| insert(l, v, k, sort_col))),
             |s| s.clone(),
         ))
     }
@@ -188,13 +185,7 @@ impl AggregateFunction for TopKDistinct {
                 }
                 Ok(Value::Array(list))
             },
-            move |a, b| {
-                let mut list = items(a);
-                for v in items(b) {
-                    insert_distinct(&mut list, v, k);
-                }
-                Ok(Value::Array(list))
-            },
+            move |a, b| Ok(merged(a, b, |l, v| insert_distinct(l, v, k))),
             |s| s.clone(),
         ))
     }
