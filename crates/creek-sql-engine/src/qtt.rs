@@ -600,7 +600,8 @@ fn json_row(json: &Json, cols: &[format::Column]) -> Result<Vec<Value>, String> 
             o.iter()
                 .find(|(k, _)| k.eq_ignore_ascii_case(&cols[0].name))
         });
-        if lookup.is_none() {
+        let nested = matches!(cols[0].ty, SqlType::Struct(_) | SqlType::Map(..));
+        if lookup.is_none() && nested {
             return Ok(vec![format::json_to_value(json, &cols[0].ty)?]);
         }
     }

@@ -1727,6 +1727,11 @@ impl Parser {
                 }
                 self.advance();
                 let e = self.expr()?;
+                if self.peek_punct(Punct::Comma) {
+                    // ANTLR recovers by inserting the ')' since a ',' may
+                    // follow it (ksqlDB has no row constructor).
+                    return Err(self.error_at(0, "missing ')' at ','".into()));
+                }
                 self.expect_punct(Punct::RParen, ")")?;
                 Ok(e)
             }
@@ -2420,6 +2425,11 @@ mod tests {
         assert_eq!(
             e.to_string(),
             "line 1:8: Syntax Error\nSyntax error at or near 'VALUES' at line 1:8"
+        );
+        let e = parse_statement("SELECT COUNT(*) FROM s GROUP BY a, (b, c)").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "line 1:38: Syntax Error\nmissing ')' at ','"
         );
         let e = parse_statement("CREATE STREAM s (a INT").unwrap_err();
         assert_eq!((e.line, e.column), (1, 23));
