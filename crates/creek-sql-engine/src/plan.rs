@@ -554,7 +554,8 @@ pub fn plan_stream_query_with(
         projection,
         key,
         partition_by,
-        limit: query.limit,
+        // Negative limits are refused before planning.
+        limit: query.limit.map(|l| l.max(0) as u64),
         table_functions,
     })
 }

@@ -12,6 +12,7 @@
 use std::sync::Arc;
 
 use creek_sql::ast::{BinaryOp, Expr, Query};
+use creek_sql::types::SqlType;
 use creek_sql::expr::{compile, CompileContext};
 use creek_sql::value::Value;
 
@@ -39,7 +40,11 @@ pub async fn pull_table(
             .get(name)
             .is_some_and(|v| v.eq_ignore_ascii_case("false"))
     };
-    if disabled("ksql.query.pull.table.scan.enabled") {
+    let table_scans = !disabled("ksql.query.pull.table.scan.enabled");
+    if let Some(w) = &query.where_ {
+        check_like(w, &view.pull_source, table_scans).map_err(EngineError::Statement)?;
+    }
+    if !table_scans {
         check_key_lookup(
             query.where_.as_ref(),
             &view.pull_source,
@@ -58,6 +63,18 @@ pub async fn pull_table(
     let plan = plan_stream_query_with(query, &metastore, &engine.functions, None, true).map_err(
         |e| match (e, &query.where_) {
             // ksqlDB names the predicate it could not use.
+            // A BETWEEN is planned as two comparisons, whose type error
+            // ksqlDB reports on its own.
+            (EngineError::Statement(m), Some(w))
+                if m.contains("Cannot compare")
+                    && any_node(w, |n| matches!(n, Expr::Between { .. })) =>
+            {
+                let reason = m.trim_start_matches("Error in WHERE expression: ");
+                EngineError::Statement(format!(
+                    "Invalid expression: {}",
+                    reason.trim_end_matches('.')
+                ))
+            }
             (EngineError::Statement(m), Some(w)) if m.starts_with("Error in WHERE expression") => {
                 EngineError::Statement(format!(
                     "{m}\nStatement: {}",
@@ -313,6 +330,32 @@ fn check_key_literals(where_: &Expr, source: &DataSource) -> Result<(), String> 
     Ok(())
 }
 
+/// ksqlDB's pull planner checks each LIKE before it plans: the column must
+/// be a string, and without table scans it must be a column at all.
+fn check_like(where_: &Expr, source: &DataSource, table_scans: bool) -> Result<(), String> {
+    for disjunct in split(where_, BinaryOp::Or) {
+        for conjunct in split(disjunct, BinaryOp::And) {
+            let Expr::Like { expr, .. } = conjunct else {
+                continue;
+            };
+            match expr.as_ref() {
+                Expr::Column { name, .. } => {
+                    let column = source.columns.iter().find(|c| c.name == *name);
+                    if let Some(c) = column.filter(|c| c.ty != SqlType::String) {
+                        return Err(format!(
+                            "The column type for Like condition must be VARCHAR. The column type is {}",
+                            c.ty
+                        ));
+                    }
+                }
+                _ if !table_scans => return Err("Like condition must be between strings".into()),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `a OP b OP c` as `[a, b, c]`.
 fn split(e: &Expr, op: BinaryOp) -> Vec<&Expr> {
     match e {
@@ -325,24 +368,22 @@ fn split(e: &Expr, op: BinaryOp) -> Vec<&Expr> {
     }
 }
 
-fn reads_a_column(e: &Expr) -> bool {
+/// Whether any node of `e` satisfies `test`.
+fn any_node(e: &Expr, mut test: impl FnMut(&Expr) -> bool) -> bool {
     let mut found = false;
     let _ = e.rewrite(&mut |node| -> Result<Option<Expr>, ()> {
-        found |= matches!(node, Expr::Column { .. });
+        found |= test(node);
         Ok(None)
     });
     found
 }
 
+fn reads_a_column(e: &Expr) -> bool {
+    any_node(e, |n| matches!(n, Expr::Column { .. }))
+}
+
 fn reads_column(e: &Expr, names: &[&str]) -> bool {
-    let mut found = false;
-    let _ = e.rewrite(&mut |node| -> Result<Option<Expr>, ()> {
-        if let Expr::Column { name, .. } = node {
-            found |= names.contains(&name.as_str());
-        }
-        Ok(None)
-    });
-    found
+    any_node(e, |n| matches!(n, Expr::Column { name, .. } if names.contains(&name.as_str())))
 }
 
 fn text(e: &Expr) -> String {
@@ -476,7 +517,13 @@ pub fn check_key_lookup(
                     .key_columns()
                     .next()
                     .is_some_and(|c| c.ty == creek_sql::types::SqlType::String);
-                if !(range_scans && string_key && source.window.is_none()) || disjuncts.len() > 1 {
+                // A windowed table's view shows its window bounds as keys.
+                let windowed = source.window.is_some()
+                    || source
+                        .columns
+                        .iter()
+                        .any(|c| c.role == ColumnRole::Key && c.name == "WINDOWSTART");
+                if !(range_scans && string_key && !windowed) || disjuncts.len() > 1 {
                     return Err(NEEDS_SCAN.into());
                 }
             }

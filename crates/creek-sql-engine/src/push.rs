@@ -231,6 +231,13 @@ pub async fn start(
     session: &Session,
 ) -> Result<PushQuery, EngineError> {
     let pull = !matches!(query.emit, Some(Emit::Changes));
+    if query.limit.is_some_and(|l| l < 0) {
+        let kind = if pull { "Pull" } else { "Push" };
+        let hint = if pull { " See https://cnfl.io/queries for more info." } else { "" };
+        return Err(EngineError::Statement(format!(
+            "{kind} queries don't support negative integers in the LIMIT clause.{hint}"
+        )));
+    }
     if pull {
         pull_restrictions(query, session)?;
         if let Relation::Source { name, .. } = &query.from {
@@ -285,7 +292,7 @@ pub async fn start(
         .iter()
         .map(|p| (p.name.clone(), p.expr.ty.to_string()))
         .collect();
-    let limit = query.limit;
+    let limit = query.limit.map(|l| l.max(0) as u64);
     let topic = source.topic.clone();
     let partitions = engine
         .log

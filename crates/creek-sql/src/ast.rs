@@ -419,7 +419,9 @@ pub struct Query {
     pub partition_by: Vec<Expr>,
     pub having: Option<Expr>,
     pub emit: Option<Emit>,
-    pub limit: Option<u64>,
+    /// As written: ksqlDB's parser takes a negative LIMIT and its query
+    /// validators refuse it.
+    pub limit: Option<i64>,
 }
 
 /// What `SHOW`/`LIST` lists.

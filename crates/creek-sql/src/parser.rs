@@ -1119,9 +1119,15 @@ impl Parser {
                 TokenKind::Decimal(_) | TokenKind::Float(_)
             ) {
                 // ksqlDB's AST builder wording.
-                return Err(self.error_at(0, "Value must be integer for command: LIMIT".into()));
+                return Err(self.error_at(
+                    0,
+                    format!("{PREPARE_FAILED}Value must be integer for command: LIMIT"),
+                ));
             }
-            Some(self.integer()?)
+            let negative = self.eat_punct(Punct::Minus);
+            let limit = i64::try_from(self.integer()?)
+                .map_err(|_| self.error_at(0, "LIMIT out of range".into()))?;
+            Some(if negative { -limit } else { limit })
         } else {
             None
         };
