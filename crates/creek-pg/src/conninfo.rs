@@ -163,6 +163,46 @@ fn skip_value(value: &str) -> &str {
     }
 }
 
+/// What a JDBC connector config needs to reach the database of a connection
+/// string: `connection.url`, `connection.user` and `connection.password`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JdbcTarget {
+    pub url: String,
+    pub user: String,
+    pub password: String,
+}
+
+/// The JDBC form of a `postgresql://` URL or `key=value` connection string
+/// (first TCP host only; JDBC has no unix sockets).
+pub fn jdbc_target(connection_string: &str) -> Result<JdbcTarget> {
+    let config: Config = connection_string.parse().map_err(|e| {
+        anyhow!(
+            "invalid connection string '{}': {e}",
+            mask_password(connection_string)
+        )
+    })?;
+    let host = config
+        .get_hosts()
+        .iter()
+        .find_map(|h| match h {
+            Host::Tcp(name) => Some(name.clone()),
+            Host::Unix(_) => None,
+        })
+        .unwrap_or_else(|| "localhost".to_owned());
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let user = config.get_user().unwrap_or("postgres").to_owned();
+    let dbname = config.get_dbname().unwrap_or(&user).to_owned();
+    let password = config
+        .get_password()
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .unwrap_or_default();
+    Ok(JdbcTarget {
+        url: format!("jdbc:postgresql://{host}:{port}/{dbname}"),
+        user,
+        password,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -227,5 +267,17 @@ mod tests {
             .await
             .unwrap_err();
         assert!(!format!("{err:#}").contains("hunter2"));
+    }
+
+    #[test]
+    fn jdbc_targets_of_connection_strings() {
+        let t = jdbc_target("postgresql://me:secret@db.example:5433/shop").unwrap();
+        assert_eq!(t.url, "jdbc:postgresql://db.example:5433/shop");
+        assert_eq!((t.user.as_str(), t.password.as_str()), ("me", "secret"));
+        let t = jdbc_target("host=127.0.0.1 user=postgres").unwrap();
+        assert_eq!(t.url, "jdbc:postgresql://127.0.0.1:5432/postgres");
+        assert_eq!(t.password, "");
+        let e = jdbc_target("postgresql://me:secret@[bad").unwrap_err();
+        assert!(!e.to_string().contains("secret"), "{e}");
     }
 }

@@ -27,7 +27,7 @@ mod generator;
 mod table;
 mod temp;
 
-pub use conninfo::{connect, describe_target, mask_password};
+pub use conninfo::{connect, describe_target, jdbc_target, mask_password, JdbcTarget};
 pub use generator::{Customer, CustomerGenerator, Locale};
 pub use table::{
     create_table_sql, encode_copy, ensure_table, insert_batch, quote_table, CopyWriter,

@@ -12,8 +12,8 @@
 use std::sync::Arc;
 
 use creek_sql::ast::{BinaryOp, Expr, Query};
-use creek_sql::types::SqlType;
 use creek_sql::expr::{compile, CompileContext};
+use creek_sql::types::SqlType;
 use creek_sql::value::Value;
 
 use crate::engine::{Engine, Session};
@@ -383,7 +383,10 @@ fn reads_a_column(e: &Expr) -> bool {
 }
 
 fn reads_column(e: &Expr, names: &[&str]) -> bool {
-    any_node(e, |n| matches!(n, Expr::Column { name, .. } if names.contains(&name.as_str())))
+    any_node(
+        e,
+        |n| matches!(n, Expr::Column { name, .. } if names.contains(&name.as_str())),
+    )
 }
 
 fn text(e: &Expr) -> String {

@@ -233,7 +233,11 @@ pub async fn start(
     let pull = !matches!(query.emit, Some(Emit::Changes));
     if query.limit.is_some_and(|l| l < 0) {
         let kind = if pull { "Pull" } else { "Push" };
-        let hint = if pull { " See https://cnfl.io/queries for more info." } else { "" };
+        let hint = if pull {
+            " See https://cnfl.io/queries for more info."
+        } else {
+            ""
+        };
         return Err(EngineError::Statement(format!(
             "{kind} queries don't support negative integers in the LIMIT clause.{hint}"
         )));

@@ -2433,10 +2433,7 @@ mod tests {
             "line 1:8: Syntax Error\nSyntax error at or near 'VALUES' at line 1:8"
         );
         let e = parse_statement("SELECT COUNT(*) FROM s GROUP BY a, (b, c)").unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "line 1:38: Syntax Error\nmissing ')' at ','"
-        );
+        assert_eq!(e.to_string(), "line 1:38: Syntax Error\nmissing ')' at ','");
         let e = parse_statement("CREATE STREAM s (a INT").unwrap_err();
         assert_eq!((e.line, e.column), (1, 23));
         assert!(e.message.contains("'<EOF>'"), "{e}");

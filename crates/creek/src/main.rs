@@ -1,13 +1,16 @@
 //! `creek`: the whole streaming pipeline as one binary.
 //!
-//! Subcommands: `up` (run the services), `topics` (kafka-topics' flags, a Kafka
-//! client), `bench` (reproducible benchmarks), `fake` (the seed's data generator).
+//! Subcommands: `up` (run the services), `demo` (the seed's whole pipeline with a
+//! status screen), `topics` (kafka-topics' flags, a Kafka client), `bench`
+//! (reproducible benchmarks), `fake` (the seed's data generator), `ksql` (the
+//! ksqlDB CLI), `qtt` (ksqlDB's conformance files).
 //! Each lives in its own module.
 
 mod bench;
 mod bench_aggregate;
 mod bench_seed;
 mod bench_sql;
+mod demo;
 mod fake;
 mod ksql;
 mod qtt;
@@ -37,6 +40,8 @@ struct Cli {
 enum Command {
     /// Start creek's services (the Kafka-compatible broker) and serve until Ctrl-C / SIGTERM.
     Up(up::UpArgs),
+    /// The seed's whole pipeline in one command: PostgreSQL, generator, JDBC source, ksqlDB, Parquet lake, live status.
+    Demo(demo::DemoArgs),
     /// Create, list, describe, alter and delete topics on any Kafka-compatible broker (kafka-topics' flags).
     Topics(topics::TopicsArgs),
     /// Run a benchmark suite.
@@ -53,6 +58,7 @@ fn main() {
     let cli = Cli::parse_from(fake::normalize_args(std::env::args_os()));
     let result = match cli.command {
         Command::Up(args) => up::run(args),
+        Command::Demo(args) => demo::run(args),
         Command::Topics(args) => topics::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Fake(args) => fake::run(args),

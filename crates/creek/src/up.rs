@@ -73,7 +73,7 @@ pub struct UpArgs {
 }
 
 pub fn run(args: UpArgs) -> anyhow::Result<()> {
-    init_logging(&args.data_dir)?;
+    init_logging(&args.data_dir, true)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -85,6 +85,61 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
     // services start (or just after the ready line) must still stop us cleanly.
     let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("installing a SIGTERM handler")?;
+    let services = start(&args).await?;
+    println!(
+        "creek ready: kafka={} registry={} connect={} ksql={} data={} logs={} (started in {} ms)",
+        services.kafka,
+        services.registry_url,
+        services.connect_url,
+        services.ksql_url,
+        args.data_dir.display(),
+        args.data_dir.join("logs").display(),
+        services.startup.as_millis()
+    );
+    wait_for_signal(term).await;
+    info!("shutting down");
+    services.stop().await?;
+    println!("creek stopped: log flushed");
+    Ok(())
+}
+
+/// creek's services running in this process: the broker, Schema Registry,
+/// Connect and the ksqlDB engine over one log. `creek up` and `creek demo`
+/// both run them; [`Services::stop`] shuts them down and flushes the log.
+pub struct Services {
+    /// `host:port` Kafka clients bootstrap from.
+    pub kafka: String,
+    pub registry_url: String,
+    pub connect_url: String,
+    pub ksql_url: String,
+    /// The log, in-process.
+    pub store: Arc<dyn LogStore>,
+    /// From opening the log to all ports accepting connections.
+    pub startup: Duration,
+    log: Arc<Log>,
+    connect: creek_connect::Worker,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Services {
+    /// Stops accepting work, lets every server finish, then flushes the log.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        // Connector tasks first: nothing new is read or written while the
+        // servers wind down.
+        self.connect.shutdown();
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        let log = self.log;
+        tokio::task::spawn_blocking(move || log.flush_all()).await??;
+        Ok(())
+    }
+}
+
+/// Opens the log under `args.data_dir` and starts every service on its port.
+pub async fn start(args: &UpArgs) -> anyhow::Result<Services> {
     let started = Instant::now();
     let log_config = LogConfig {
         segment_bytes: args.log_segment_bytes,
@@ -126,8 +181,15 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
     };
     let broker = Broker::new(log.clone(), config);
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
-    let maintenance = tokio::spawn(log.clone().run_maintenance(shutdown_rx.clone()));
-    let server = tokio::spawn(broker.serve(listener, shutdown_rx.clone()));
+    let mut tasks = Vec::new();
+    let maintenance = log.clone().run_maintenance(shutdown_rx.clone());
+    tasks.push(tokio::spawn(async move {
+        let _ = maintenance.await;
+    }));
+    let server = broker.serve(listener, shutdown_rx.clone());
+    tasks.push(tokio::spawn(async move {
+        let _ = server.await;
+    }));
 
     // Schema Registry and Connect reach the log in-process, through LogStore.
     let store: Arc<dyn LogStore> = Arc::new(EmbeddedLog::new(log.clone()));
@@ -140,14 +202,15 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
         "http://{advertised_host}:{}",
         registry_listener.local_addr()?.port()
     );
-    let registry_server = tokio::spawn(serve_http(
+    tasks.push(tokio::spawn(serve_http(
         registry_listener,
         creek_schema::router(registry.clone()),
         shutdown_rx.clone(),
-    ));
+    )));
 
     let connect_listener = bind_http(&args.host, args.connect_port, "Kafka Connect").await?;
     let connect_port = connect_listener.local_addr()?.port();
+    let connect_url = format!("http://{advertised_host}:{connect_port}");
     let mut worker_config = creek_connect::WorkerConfig::new(
         format!("{advertised_host}:{connect_port}"),
         creek_connect::converter::ConverterContext {
@@ -159,11 +222,11 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
     let worker = creek_connect::Worker::start(store.clone(), worker_config)
         .await
         .context("starting the Connect worker")?;
-    let connect_server = tokio::spawn(serve_http(
+    tasks.push(tokio::spawn(serve_http(
         connect_listener,
-        creek_connect::router(worker),
+        creek_connect::router(worker.clone()),
         shutdown_rx.clone(),
-    ));
+    )));
 
     // The SQL engine reaches the log in-process too; connectors go through Connect's REST API.
     let cluster_id = Broker::cluster_id_for(&log);
@@ -179,7 +242,7 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
             service_id: "default_".into(),
             default_partitions: 1,
             spawn_queries: true,
-            connect_url: Some(format!("http://{advertised_host}:{connect_port}")),
+            connect_url: Some(connect_url.clone()),
             state_limits: creek_sql_engine::aggregate::StateLimits {
                 groups_in_memory: args.ksql_groups_in_memory,
                 spill_dir: spill_dir.clone(),
@@ -197,38 +260,28 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("creating the KSQL_PROCESSING_LOG stream: {e}"))?;
     info!(statements = replayed, "ksqlDB metastore recovered");
     let ksql_listener = bind_http(&args.host, args.ksql_port, "ksqlDB").await?;
-    let ksql_port = ksql_listener.local_addr()?.port();
-    let ksql_server = tokio::spawn(serve_http(
+    let ksql_url = format!(
+        "http://{advertised_host}:{}",
+        ksql_listener.local_addr()?.port()
+    );
+    tasks.push(tokio::spawn(serve_http(
         ksql_listener,
         creek_sql_engine::rest::router_with_shutdown(engine, cluster_id, shutdown_rx.clone()),
         shutdown_rx.clone(),
-    ));
+    )));
 
-    println!(
-        "creek ready: kafka={}:{} registry={} connect=http://{}:{} ksql=http://{}:{} data={} logs={} (started in {} ms)",
-        advertised_host,
-        bound.port(),
+    Ok(Services {
+        kafka: format!("{advertised_host}:{}", bound.port()),
         registry_url,
-        advertised_host,
-        connect_port,
-        advertised_host,
-        ksql_port,
-        args.data_dir.display(),
-        args.data_dir.join("logs").display(),
-        started.elapsed().as_millis()
-    );
-
-    wait_for_signal(term).await;
-    info!("shutting down");
-    let _ = shutdown_tx.send(true);
-    let _ = server.await;
-    let _ = registry_server.await;
-    let _ = connect_server.await;
-    let _ = ksql_server.await;
-    let _ = maintenance.await;
-    tokio::task::spawn_blocking(move || log.flush_all()).await??;
-    println!("creek stopped: log flushed");
-    Ok(())
+        connect_url,
+        ksql_url,
+        store,
+        startup: started.elapsed(),
+        log,
+        connect: worker,
+        shutdown: shutdown_tx,
+        tasks,
+    })
 }
 
 /// Parses `--connect-property KEY=VALUE` flags; only converter settings are worker-wide.
@@ -276,8 +329,9 @@ async fn serve_http(
 
 /// Logs to stderr, and each service to its own file under `<data-dir>/logs/`
 /// (`connect.log`, `schema-registry.log`, `kafka.log`, `ksql.log`): the place to read a
-/// connector's errors, like `confluent local services connect log`.
-fn init_logging(data_dir: &Path) -> anyhow::Result<()> {
+/// connector's errors, like `confluent local services connect log`. Without
+/// `to_stderr` (a status screen owns the terminal) only errors reach stderr.
+pub fn init_logging(data_dir: &Path, to_stderr: bool) -> anyhow::Result<()> {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     use tracing_subscriber::{filter, fmt, EnvFilter, Layer, Registry};
@@ -315,13 +369,17 @@ fn init_logging(data_dir: &Path) -> anyhow::Result<()> {
         .with(
             fmt::layer()
                 .with_writer(std::io::stderr)
-                .with_filter(level()),
+                .with_filter(if to_stderr {
+                    level()
+                } else {
+                    EnvFilter::new("error")
+                }),
         )
         .init();
     Ok(())
 }
 
-async fn wait_for_signal(mut term: tokio::signal::unix::Signal) {
+pub async fn wait_for_signal(mut term: tokio::signal::unix::Signal) {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}

@@ -1,0 +1,659 @@
+//! `creek demo`: the seed's whole pipeline in one command.
+//!
+//! PostgreSQL (a throwaway cluster unless `--connection-string` names one) is
+//! filled continuously by `creek fake`'s generator; creek's services start in
+//! this process (as `creek up` runs them); topic `psg-customers` is created and
+//! the seed's own connector JSON (`demo/connect_postgres.config`, copied from
+//! the seed) is posted to Connect with this database's address; ksqlDB
+//! statements build `custstream` and streams and a table from it (CASE, a
+//! filter, a 30-second tumbling count); a lake sink writes Parquet under the
+//! data dir. A status screen redraws every second until Ctrl-C or
+//! `--duration`, then everything stops and a summary names the lake files.
+//!
+//! The demo talks to its services over their public APIs (Connect and ksqlDB
+//! REST), exactly as a user following the seed would.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::{IsTerminal, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use creek_log::OffsetSpec;
+use creek_pg::{CopyWriter, CustomerGenerator, Locale, TempPostgres};
+use serde_json::{json, Value as Json};
+
+use crate::up::{self, Services, UpArgs};
+
+/// The seed's connector config, verbatim (its password is a placeholder).
+const SEED_CONNECTOR: &str = include_str!("demo/connect_postgres.config");
+
+/// Marks a data dir as the demo's own, so a later run may clear it.
+const MARKER: &str = ".creek-demo";
+
+/// The seed's `custstream`, then what its exercise goes on to build: a CASE
+/// classification, a filter, and a count per class in 30-second windows.
+const STATEMENTS: &[&str] = &[
+    "CREATE STREAM custstream WITH (kafka_topic='psg-customers', value_format='AVRO');",
+    "CREATE STREAM customers_classified AS SELECT nome, email, profissao, \
+     TIMESTAMPTOSTRING(nascimento, 'yyyy-MM-dd', 'UTC') AS dt_nascimento, \
+     CASE WHEN sexo = 'F' THEN 'feminino' ELSE 'masculino' END AS genero, \
+     CASE WHEN nascimento >= '2008-01-01' THEN 'menor' \
+          WHEN nascimento >= '1961-01-01' THEN 'adulto' \
+          ELSE 'idoso' END AS faixa_etaria \
+     FROM custstream EMIT CHANGES;",
+    "CREATE STREAM customers_seniors AS SELECT nome, email, dt_nascimento \
+     FROM customers_classified WHERE faixa_etaria = 'idoso' EMIT CHANGES;",
+    "CREATE TABLE customers_per_age_group AS SELECT faixa_etaria, \
+     AS_VALUE(faixa_etaria) AS faixa, \
+     TIMESTAMPTOSTRING(WINDOWSTART, 'yyyy-MM-dd HH:mm:ss', 'UTC') AS janela_inicio, \
+     COUNT(*) AS total \
+     FROM customers_classified WINDOW TUMBLING (SIZE 30 SECONDS) \
+     GROUP BY faixa_etaria EMIT CHANGES;",
+];
+
+/// Topics the lake sink delivers.
+const LAKE_TOPICS: &str = "psg-customers,CUSTOMERS_CLASSIFIED,CUSTOMERS_PER_AGE_GROUP";
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// PostgreSQL to fill and read, e.g. postgresql://postgres:SENHA@localhost:5432/postgres
+    /// (default: a throwaway cluster from the machine's PostgreSQL binaries).
+    #[arg(long, value_name = "URL")]
+    pub connection_string: Option<String>,
+    /// Stop after this many seconds (default: run until Ctrl-C).
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<u64>,
+    /// The log, service logs and the lake. A previous demo's dir is cleared at start.
+    #[arg(long, default_value = "./creek-demo", value_name = "DIR")]
+    pub data_dir: PathBuf,
+    /// Customers generated per second.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+    pub rate: u64,
+    /// Faker locale of the customers: en_US (the seed's) or pt_BR.
+    #[arg(long, default_value = "en_US")]
+    pub locale: Locale,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Kafka port (0: any free port).
+    #[arg(long, default_value_t = 9092)]
+    pub kafka_port: u16,
+    #[arg(long, default_value_t = 8081)]
+    pub registry_port: u16,
+    #[arg(long, default_value_t = 8083)]
+    pub connect_port: u16,
+    #[arg(long, default_value_t = 8088)]
+    pub ksql_port: u16,
+}
+
+pub fn run(args: DemoArgs) -> Result<()> {
+    prepare_data_dir(&args.data_dir)?;
+    let data_dir = std::path::absolute(&args.data_dir)
+        .with_context(|| format!("resolving {}", args.data_dir.display()))?;
+    up::init_logging(&data_dir, false)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(demo(args, data_dir))
+}
+
+/// A fresh data dir: created, or cleared when a previous demo made it. Anything
+/// else that is not empty is refused rather than deleted.
+fn prepare_data_dir(dir: &Path) -> Result<()> {
+    if dir.exists() {
+        let empty = std::fs::read_dir(dir)
+            .with_context(|| format!("reading {}", dir.display()))?
+            .next()
+            .is_none();
+        if !empty {
+            if !dir.join(MARKER).exists() {
+                bail!(
+                    "{} is not empty and was not made by creek demo; pass --data-dir with a new or empty directory",
+                    dir.display()
+                );
+            }
+            std::fs::remove_dir_all(dir)
+                .with_context(|| format!("clearing the previous demo in {}", dir.display()))?;
+        }
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::write(
+        dir.join(MARKER),
+        "made by creek demo; cleared by the next run\n",
+    )
+    .with_context(|| format!("writing {}", dir.join(MARKER).display()))?;
+    Ok(())
+}
+
+async fn demo(args: DemoArgs, data_dir: PathBuf) -> Result<()> {
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing a SIGTERM handler")?;
+    let began = Instant::now();
+    let postgres = match &args.connection_string {
+        Some(_) => None,
+        None => {
+            println!("starting a throwaway PostgreSQL …");
+            Some(TempPostgres::start().await.context(
+                "starting a throwaway PostgreSQL (or pass --connection-string to use yours)",
+            )?)
+        }
+    };
+    let connection_string = match (&args.connection_string, &postgres) {
+        (Some(cs), _) => cs.clone(),
+        (None, Some(pg)) => pg.connection_string(),
+        (None, None) => unreachable!("a throwaway PostgreSQL runs when none is given"),
+    };
+    let result = run_pipeline(&args, &data_dir, &connection_string, term, began).await;
+    if let Some(pg) = postgres {
+        pg.stop().await;
+    }
+    result
+}
+
+async fn run_pipeline(
+    args: &DemoArgs,
+    data_dir: &Path,
+    connection_string: &str,
+    term: tokio::signal::unix::Signal,
+    began: Instant,
+) -> Result<()> {
+    let jdbc = creek_pg::jdbc_target(connection_string)?;
+    let services = up::start(&up_args(args, data_dir)?).await?;
+    let generated = Arc::new(AtomicU64::new(0));
+    let pipeline = async {
+        let generator = start_generator(connection_string, args, generated.clone()).await?;
+        let setup = set_up(&services, &jdbc, data_dir).await;
+        Ok::<_, anyhow::Error>((generator, setup))
+    }
+    .await;
+    let (generator, setup) = match pipeline {
+        Ok(v) => v,
+        Err(e) => {
+            services.stop().await?;
+            return Err(e);
+        }
+    };
+    if let Err(e) = setup {
+        generator.abort();
+        services.stop().await?;
+        return Err(e);
+    }
+    println!(
+        "creek demo: pipeline running (services ready in {} ms, pipeline in {} ms)",
+        services.startup.as_millis(),
+        began.elapsed().as_millis()
+    );
+
+    let mut screen = Screen::new(args, &services, data_dir);
+    watch(&mut screen, &services, &generated, args.duration, term).await;
+    generator.abort();
+    let _ = generator.await;
+    let last = screen.sample(&services, &generated).await;
+    services.stop().await?;
+    print!("{}", summary(&last, data_dir, began.elapsed()));
+    Ok(())
+}
+
+/// `creek up`'s settings with the demo's data dir, address and ports.
+fn up_args(args: &DemoArgs, data_dir: &Path) -> Result<UpArgs> {
+    #[derive(clap::Parser)]
+    struct Defaults {
+        #[command(flatten)]
+        up: UpArgs,
+    }
+    let mut up = <Defaults as clap::Parser>::try_parse_from(["creek"])
+        .context("creek up's defaults")?
+        .up;
+    up.data_dir = data_dir.to_path_buf();
+    up.host = args.host.clone();
+    up.kafka_port = args.kafka_port;
+    up.registry_port = args.registry_port;
+    up.connect_port = args.connect_port;
+    up.ksql_port = args.ksql_port;
+    Ok(up)
+}
+
+/// Appends `rate` customers a second (in four batches) to table `customers`,
+/// creating it first, as `creek fake` does.
+async fn start_generator(
+    connection_string: &str,
+    args: &DemoArgs,
+    generated: Arc<AtomicU64>,
+) -> Result<tokio::task::JoinHandle<()>> {
+    let client = creek_pg::connect(connection_string).await?;
+    creek_pg::ensure_table(&client, "customers").await?;
+    let writer = CopyWriter::prepare(&client, "customers").await?;
+    let mut generator = CustomerGenerator::new(args.locale);
+    let per_tick = args.rate.div_ceil(4) as usize;
+    let period = Duration::from_secs_f64(per_tick as f64 / args.rate as f64);
+    Ok(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        loop {
+            tick.tick().await;
+            let rows = generator.batch(per_tick);
+            match writer.write(&client, creek_pg::encode_copy(&rows)).await {
+                Ok(_) => {
+                    generated.fetch_add(rows.len() as u64, Ordering::Relaxed);
+                }
+                Err(e) => tracing::error!(target: "creek_connect", "demo generator: {e:#}"),
+            }
+        }
+    }))
+}
+
+/// The seed's steps 6–8 and the lake, through the services' public APIs.
+async fn set_up(services: &Services, jdbc: &creek_pg::JdbcTarget, data_dir: &Path) -> Result<()> {
+    // 6: the topic, as `kafka-topics --create … --partitions 1 --topic psg-customers`.
+    services
+        .store
+        .create_topic("psg-customers", 1, BTreeMap::new())
+        .await
+        .context("creating topic psg-customers")?;
+
+    // 7: the seed's connector JSON, pointed at this database.
+    let http = reqwest::Client::new();
+    let mut connector: Json =
+        serde_json::from_str(SEED_CONNECTOR).context("the seed's connector JSON")?;
+    connector["config"]["connection.url"] = json!(jdbc.url);
+    connector["config"]["connection.user"] = json!(jdbc.user);
+    connector["config"]["connection.password"] = json!(jdbc.password);
+    post_connector(&http, &services.connect_url, &connector).await?;
+
+    // 8: custstream and what the exercise derives from it. ksqlDB reads the
+    // stream's columns from the registry, so the source's first rows (and
+    // their schema) must be there first.
+    wait_for_value_schema(&http, &services.registry_url, "psg-customers").await?;
+    for statement in STATEMENTS {
+        let response = http
+            .post(format!("{}/ksql", services.ksql_url))
+            .json(&json!({
+                "ksql": statement,
+                "streamsProperties": {"auto.offset.reset": "earliest"},
+            }))
+            .send()
+            .await
+            .context("reaching ksqlDB")?;
+        if !response.status().is_success() {
+            let body = response.text().await.unwrap_or_default();
+            bail!("ksqlDB refused {statement}\n{body}");
+        }
+    }
+
+    // The lake: Confluent's S3 sink writing Parquet into a local folder.
+    let lake = json!({
+        "name": "lake",
+        "config": {
+            "connector.class": "io.confluent.connect.s3.S3SinkConnector",
+            "topics": LAKE_TOPICS,
+            "flush.size": 1000,
+            "rotate.schedule.interval.ms": 5000,
+            "format.class": "io.confluent.connect.s3.format.parquet.ParquetFormat",
+            "s3.bucket.name": "datalake",
+            "store.url": format!("file://{}", data_dir.join("lake").display()),
+        }
+    });
+    post_connector(&http, &services.connect_url, &lake).await
+}
+
+async fn wait_for_value_schema(
+    http: &reqwest::Client,
+    registry_url: &str,
+    topic: &str,
+) -> Result<()> {
+    let url = format!("{registry_url}/subjects/{topic}-value/versions/latest");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let found = http
+            .get(&url)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success());
+        if found {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("no schema for {topic} after 60 s: see the JDBC source's errors in logs/connect.log");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn post_connector(http: &reqwest::Client, connect_url: &str, body: &Json) -> Result<()> {
+    let name = body["name"].as_str().unwrap_or("?");
+    let response = http
+        .post(format!("{connect_url}/connectors"))
+        .json(body)
+        .send()
+        .await
+        .context("reaching Kafka Connect")?;
+    if !response.status().is_success() {
+        let text = response.text().await.unwrap_or_default();
+        bail!("Connect refused connector {name}: {text}");
+    }
+    Ok(())
+}
+
+/// Redraws the status until Ctrl-C, SIGTERM or the end of `duration`.
+async fn watch(
+    screen: &mut Screen,
+    services: &Services,
+    generated: &AtomicU64,
+    duration: Option<u64>,
+    mut term: tokio::signal::unix::Signal,
+) {
+    let deadline = async {
+        match duration {
+            Some(secs) => tokio::time::sleep(Duration::from_secs(secs)).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(deadline);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                let status = screen.sample(services, generated).await;
+                screen.show(&status);
+            }
+            _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
+            _ = &mut deadline => break,
+        }
+    }
+}
+
+/// One look at the pipeline.
+struct Status {
+    at: Instant,
+    generated: u64,
+    /// Topic → records (end offsets summed over partitions).
+    topics: BTreeMap<String, i64>,
+    /// (query id, sink topic, state).
+    queries: Vec<(String, String, String)>,
+    /// (file, rows) of every Parquet file in the lake.
+    lake_files: Vec<(PathBuf, i64)>,
+}
+
+/// The status screen: the addresses, and rates from the previous sample.
+struct Screen {
+    interactive: bool,
+    header: String,
+    lake: PathBuf,
+    ksql_url: String,
+    previous: Option<Status>,
+    last_line: Instant,
+}
+
+impl Screen {
+    fn new(args: &DemoArgs, services: &Services, data_dir: &Path) -> Screen {
+        let lake = data_dir.join("lake");
+        let glob = lake.join("datalake/topics/psg-customers/*/*.parquet");
+        let mut header = String::new();
+        let _ = writeln!(
+            header,
+            "creek demo — PostgreSQL → JDBC source → log → ksqlDB → lake (Ctrl-C stops)"
+        );
+        let _ = writeln!(
+            header,
+            "  kafka {}   registry {}   connect {}   ksql {}",
+            services.kafka, services.registry_url, services.connect_url, services.ksql_url
+        );
+        let _ = writeln!(
+            header,
+            "  kcat -b {} -C -t psg-customers -s value=avro -r {}",
+            services.kafka, services.registry_url
+        );
+        let _ = writeln!(header, "  creek ksql {}", services.ksql_url);
+        let _ = writeln!(
+            header,
+            "  duckdb -c \"SELECT count(*) FROM read_parquet('{}')\"",
+            glob.display()
+        );
+        let _ = writeln!(
+            header,
+            "  data {}   logs {}",
+            data_dir.display(),
+            data_dir.join("logs").display()
+        );
+        let _ = args;
+        Screen {
+            interactive: std::io::stdout().is_terminal(),
+            header,
+            lake,
+            ksql_url: services.ksql_url.clone(),
+            previous: None,
+            last_line: Instant::now(),
+        }
+    }
+
+    async fn sample(&mut self, services: &Services, generated: &AtomicU64) -> Status {
+        let mut topics = BTreeMap::new();
+        if let Ok(list) = services.store.list_topics().await {
+            // Internal topics (Connect's, ksqlDB's state) would crowd the screen.
+            let shown = |name: &str| !name.starts_with('_') && !name.starts_with("connect-");
+            for topic in list.iter().filter(|t| !t.internal && shown(&t.name)) {
+                let mut records = 0;
+                for p in 0..topic.partitions {
+                    if let Ok(Some(end)) = services
+                        .store
+                        .list_offset(&topic.name, p, OffsetSpec::Latest)
+                        .await
+                    {
+                        records += end;
+                    }
+                }
+                topics.insert(topic.name.clone(), records);
+            }
+        }
+        Status {
+            at: Instant::now(),
+            generated: generated.load(Ordering::Relaxed),
+            topics,
+            queries: persistent_queries(&self.ksql_url).await,
+            lake_files: lake_files(&self.lake),
+        }
+    }
+
+    fn show(&mut self, status: &Status) {
+        let text = render(&self.header, status, self.previous.as_ref());
+        if self.interactive {
+            print!("\x1b[H\x1b[2J{text}");
+            let _ = std::io::stdout().flush();
+        } else if self.last_line.elapsed() >= Duration::from_secs(5) {
+            // Not a terminal (a log or CI): a short line now and then.
+            println!(
+                "creek demo: {} rows generated, {} in psg-customers, {} lake files with {} rows",
+                status.generated,
+                status.topics.get("psg-customers").copied().unwrap_or(0),
+                status.lake_files.len(),
+                status.lake_files.iter().map(|(_, r)| r).sum::<i64>()
+            );
+            self.last_line = Instant::now();
+        }
+        self.previous = Some(Status {
+            at: status.at,
+            generated: status.generated,
+            topics: status.topics.clone(),
+            queries: Vec::new(),
+            lake_files: Vec::new(),
+        });
+    }
+}
+
+fn render(header: &str, now: &Status, before: Option<&Status>) -> String {
+    let secs = before.map_or(0.0, |b| now.at.duration_since(b.at).as_secs_f64());
+    let rate = |new: i64, old: Option<i64>| match old {
+        Some(old) if secs > 0.0 => format!("{:>8.0}/s", (new - old) as f64 / secs),
+        _ => format!("{:>10}", ""),
+    };
+    let mut out = String::from(header);
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "PostgreSQL  customers: {:>10} rows generated {}",
+        now.generated,
+        rate(now.generated as i64, before.map(|b| b.generated as i64))
+    );
+    let _ = writeln!(out, "\nTopics (records, rate)");
+    for (topic, records) in &now.topics {
+        let old = before.and_then(|b| b.topics.get(topic).copied());
+        let _ = writeln!(out, "  {topic:<42} {records:>10} {}", rate(*records, old));
+    }
+    let _ = writeln!(out, "\nPersistent queries (output rate)");
+    for (id, sink, state) in &now.queries {
+        let records = now.topics.get(sink).copied().unwrap_or(0);
+        let old = before.and_then(|b| b.topics.get(sink).copied());
+        let _ = writeln!(
+            out,
+            "  {id:<34} {state:<8} → {sink:<26} {}",
+            rate(records, old)
+        );
+    }
+    let rows: i64 = now.lake_files.iter().map(|(_, r)| r).sum();
+    let _ = writeln!(
+        out,
+        "\nLake: {} Parquet files, {rows} rows",
+        now.lake_files.len()
+    );
+    let mut per_topic: BTreeMap<String, (usize, i64)> = BTreeMap::new();
+    for (path, rows) in &now.lake_files {
+        let entry = per_topic.entry(lake_topic(path)).or_default();
+        entry.0 += 1;
+        entry.1 += rows;
+    }
+    for (topic, (files, rows)) in per_topic {
+        let _ = writeln!(out, "  {topic:<42} {files:>4} files {rows:>10} rows");
+    }
+    out
+}
+
+fn summary(last: &Status, data_dir: &Path, ran: Duration) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "\ncreek demo stopped after {:.0} s", ran.as_secs_f64());
+    let _ = writeln!(out, "  {} customers generated", last.generated);
+    for (topic, records) in &last.topics {
+        let _ = writeln!(out, "  topic {topic}: {records} records");
+    }
+    let _ = writeln!(out, "  lake files ({}):", last.lake_files.len());
+    for (path, rows) in &last.lake_files {
+        let _ = writeln!(out, "    {} ({rows} rows)", path.display());
+    }
+    let _ = writeln!(
+        out,
+        "  data, logs and lake stay in {} (the next demo clears it)",
+        data_dir.display()
+    );
+    out
+}
+
+/// The topic a lake file belongs to: `…/topics/<topic>/<partition>/<file>`.
+fn lake_topic(path: &Path) -> String {
+    let parts: Vec<_> = path
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    parts
+        .iter()
+        .position(|p| p == "topics")
+        .and_then(|i| parts.get(i + 1).cloned())
+        .unwrap_or_default()
+}
+
+/// Persistent queries as `SHOW QUERIES` lists them.
+async fn persistent_queries(ksql_url: &str) -> Vec<(String, String, String)> {
+    let response = reqwest::Client::new()
+        .post(format!("{ksql_url}/ksql"))
+        .json(&json!({"ksql": "SHOW QUERIES;"}))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await;
+    let Ok(response) = response else {
+        return Vec::new();
+    };
+    let body: Json = response.json().await.unwrap_or(Json::Null);
+    body[0]["queries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|q| {
+            let text = |v: &Json| v.as_str().unwrap_or_default().to_string();
+            (
+                text(&q["id"]),
+                text(&q["sinkKafkaTopics"][0]),
+                text(&q["state"]),
+            )
+        })
+        .collect()
+}
+
+/// Every Parquet file under the lake, with its row count from the footer.
+fn lake_files(lake: &Path) -> Vec<(PathBuf, i64)> {
+    let mut files = Vec::new();
+    let mut dirs = vec![lake.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "parquet") {
+                if let Some(rows) = parquet_rows(&path) {
+                    files.push((path, rows));
+                }
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+fn parquet_rows(path: &Path) -> Option<i64> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let file = std::fs::File::open(path).ok()?;
+    let reader = SerializedFileReader::new(file).ok()?;
+    Some(reader.metadata().file_metadata().num_rows())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_seed_connector_is_the_seeds_json() {
+        let connector: Json = serde_json::from_str(SEED_CONNECTOR).unwrap();
+        assert_eq!(connector["name"], "postg-connector");
+        assert_eq!(connector["config"]["topic.prefix"], "psg-");
+        assert_eq!(connector["config"]["mode"], "timestamp");
+    }
+
+    #[test]
+    fn a_data_dir_not_made_by_the_demo_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("precious.txt"), "keep me").unwrap();
+        let e = prepare_data_dir(dir.path()).unwrap_err();
+        assert!(e.to_string().contains("not made by creek demo"), "{e}");
+        assert!(dir.path().join("precious.txt").exists());
+
+        let demo_dir = dir.path().join("demo");
+        prepare_data_dir(&demo_dir).unwrap();
+        std::fs::write(demo_dir.join("old-segment"), "x").unwrap();
+        prepare_data_dir(&demo_dir).unwrap();
+        assert!(!demo_dir.join("old-segment").exists());
+        assert!(demo_dir.join(MARKER).exists());
+    }
+
+    #[test]
+    fn lake_files_belong_to_their_topic() {
+        let p = Path::new(
+            "/d/lake/datalake/topics/psg-customers/partition=0/psg-customers+0+0.parquet",
+        );
+        assert_eq!(lake_topic(p), "psg-customers");
+    }
+}
