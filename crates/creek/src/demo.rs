@@ -464,8 +464,11 @@ impl Screen {
         if self.interactive {
             print!("\x1b[H\x1b[2J{text}");
             let _ = std::io::stdout().flush();
+        } else if self.previous.is_none() {
+            // Not a terminal (a log or CI): the addresses once, then a short
+            // line now and then.
+            print!("{}", self.header);
         } else if self.last_line.elapsed() >= Duration::from_secs(5) {
-            // Not a terminal (a log or CI): a short line now and then.
             println!(
                 "creek demo: {} rows generated, {} in psg-customers, {} lake files with {} rows",
                 status.generated,
