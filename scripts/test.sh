@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # creek's whole test suite: formatting, lints, unit and integration tests (a throwaway
 # PostgreSQL, moto S3), and the client tests (kcat, confluent-kafka, kafka-python, the
-# Java client, pyarrow/DuckDB readers) against `creek up`.
+# Java client, pyarrow/DuckDB readers) against `creek up`, and the seed's steps 4-8 end
+# to end (tests/e2e/seed-steps.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -21,3 +22,7 @@ QTT_DIR="${CREEK_QTT_DIR:-/work/shared/ksql-qtt}"
 "$TARGET_DIR/debug/creek" qtt "$QTT_DIR" --must-pass tests/qtt/must-pass.txt | tail -n 1
 "$TARGET_DIR/debug/creek" qtt --rest "${CREEK_QTT_REST_DIR:-/work/shared/ksql-qtt-rest}" --must-pass tests/qtt/rest-must-pass.txt | tail -n 1
 CREEK_BIN="$TARGET_DIR/debug/creek" python3 -m pytest tests/python -q
+echo "== the seed's steps 4-8 end to end, into the lake"
+CREEK_BIN="$TARGET_DIR/debug/creek" tests/e2e/seed-steps.sh >"${TMPDIR:-/tmp}/creek-seed-steps.log" 2>&1 \
+  || { tail -n 60 "${TMPDIR:-/tmp}/creek-seed-steps.log"; exit 1; }
+tail -n 2 "${TMPDIR:-/tmp}/creek-seed-steps.log"
