@@ -405,7 +405,7 @@ impl Screen {
         );
         let _ = writeln!(
             header,
-            "  kcat -b {} -C -t psg-customers -s value=avro -r {}",
+            "  kcat -b {} -L   (Avro clients: schema.registry.url={})",
             services.kafka, services.registry_url
         );
         let _ = writeln!(header, "  creek ksql {}", services.ksql_url);
