@@ -43,6 +43,7 @@ use crate::processing_log::ProcessingLog;
 use crate::query::ResultRow;
 use crate::EngineError;
 
+mod rekeyed;
 mod session;
 mod windowed_source;
 
@@ -1297,8 +1298,8 @@ impl Aggregator {
     /// Stage one of a repartitioned aggregation: one source record as the
     /// records re-keyed by their group that go through the repartition
     /// topic: key = the grouping values, value = the arguments to take out
-    /// (`u`, a table row's old values) and to put in (`a`), and the source
-    /// position (`s`) for stage two's de-duplication.
+    /// (a table row's old values) and to put in, and the source position
+    /// for stage two's de-duplication (encoded by [`rekeyed`]).
     pub fn rekey(
         &self,
         row: &[Value],
@@ -1328,24 +1329,12 @@ impl Aggregator {
         for e in creek_sql::expr::take_errors() {
             self.error(format!("Error computing expression: {e}"));
         }
-        let values = |v: &[Value]| {
-            v.iter()
-                .map(crate::format::value_to_json)
-                .collect::<Vec<_>>()
-        };
-        let args = |a: &Option<Vec<Vec<Value>>>| {
-            a.as_ref()
-                .map(|a| a.iter().map(|v| values(v)).collect::<Vec<_>>())
-        };
         changes
             .into_iter()
             .enumerate()
             .map(|(i, (key, undo, add))| ProducerRecord {
-                key: Some(Bytes::from(Json::Array(values(&key)).to_string())),
-                value: Some(Bytes::from(
-                    json!({"u": args(&undo), "a": args(&add), "s": [source.0, source.1, i]})
-                        .to_string(),
-                )),
+                key: Some(Bytes::from(rekeyed::encode_key(&key))),
+                value: Some(Bytes::from(rekeyed::encode_change(source, i, &undo, &add))),
                 headers: Vec::new(),
                 timestamp: Some(rowtime),
             })
@@ -1363,24 +1352,47 @@ impl Aggregator {
         let (Some(key), Some(value)) = (&record.key, &record.value) else {
             return Err("a repartition record without key or value".into());
         };
-        let key: Json = serde_json::from_slice(key).map_err(|e| e.to_string())?;
-        let value: Json = serde_json::from_slice(value).map_err(|e| e.to_string())?;
-        let source_partition = value["s"][0].as_i64().unwrap_or(0) as i32;
-        let position = (
-            value["s"][1].as_i64().unwrap_or(0),
-            value["s"][2].as_i64().unwrap_or(0),
-        );
+        let (key, change) = if rekeyed::is_binary(value) {
+            (rekeyed::decode_key(key)?, rekeyed::decode_change(value)?)
+        } else {
+            self.rekeyed_from_json(key, value)?
+        };
         {
             let mut state = self.state.lock();
             let applied = state
                 .applied
-                .entry((partition, source_partition))
+                .entry((partition, change.source_partition))
                 .or_insert((-1, -1));
-            if position <= *applied {
+            if change.position <= *applied {
                 return Ok(Vec::new());
             }
-            *applied = position;
+            *applied = change.position;
         }
+        let contribution = |args: Option<Vec<Vec<Value>>>| {
+            args.map(|args| Contribution {
+                key: key.clone(),
+                args,
+            })
+        };
+        let (undo, add) = (contribution(change.undo), contribution(change.add));
+        let rowtime = record.timestamp;
+        Ok(if self.over_table() {
+            self.fold_table_change(undo, add, rowtime)
+        } else {
+            add.map(|c| self.fold_contribution(c, rowtime))
+                .unwrap_or_default()
+        })
+    }
+
+    /// A re-keyed record as earlier builds wrote it: JSON text, typed by
+    /// the plan's grouping expressions and aggregate arguments.
+    fn rekeyed_from_json(
+        &self,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<(Vec<Value>, rekeyed::RekeyedChange), String> {
+        let key: Json = serde_json::from_slice(key).map_err(|e| e.to_string())?;
+        let value: Json = serde_json::from_slice(value).map_err(|e| e.to_string())?;
         let plan = &self.plan;
         let key: Vec<Value> = key
             .as_array()
@@ -1389,7 +1401,7 @@ impl Aggregator {
             .zip(&plan.group_by)
             .map(|(j, g)| crate::format::json_to_value(j, &g.ty))
             .collect::<Result<_, _>>()?;
-        let args = |field: &str| -> Result<Option<Vec<Vec<Value>>>, String> {
+        let args = |field: &str| -> Result<rekeyed::CallArgs, String> {
             let Some(calls) = value[field].as_array() else {
                 return Ok(None);
             };
@@ -1407,20 +1419,16 @@ impl Aggregator {
                 .collect::<Result<Vec<_>, _>>()
                 .map(Some)
         };
-        let contribution = |args: Option<Vec<Vec<Value>>>| {
-            args.map(|args| Contribution {
-                key: key.clone(),
-                args,
-            })
+        let change = rekeyed::RekeyedChange {
+            source_partition: value["s"][0].as_i64().unwrap_or(0) as i32,
+            position: (
+                value["s"][1].as_i64().unwrap_or(0),
+                value["s"][2].as_i64().unwrap_or(0),
+            ),
+            undo: args("u")?,
+            add: args("a")?,
         };
-        let (undo, add) = (contribution(args("u")?), contribution(args("a")?));
-        let rowtime = record.timestamp;
-        Ok(if self.over_table() {
-            self.fold_table_change(undo, add, rowtime)
-        } else {
-            add.map(|c| self.fold_contribution(c, rowtime))
-                .unwrap_or_default()
-        })
+        Ok((key, change))
     }
 
     /// Whether GROUP BY re-keys the source (ksqlDB's repartition): a table
