@@ -1691,8 +1691,11 @@ impl Engine {
     ) -> Result<Option<BTreeMap<i32, i64>>, EngineError> {
         let topic = self.changelog_topic(query_id);
         if self.log.describe_topic(&topic).await.is_err() {
+            // Compacted, as Kafka Streams makes its changelogs: time and size
+            // retention must never take a group's state away.
+            let configs = BTreeMap::from([("cleanup.policy".to_string(), "compact".to_string())]);
             self.log
-                .create_topic(&topic, 1, BTreeMap::new())
+                .create_topic(&topic, 1, configs)
                 .await
                 .map_err(|e| EngineError::Log(e.to_string()))?;
             return Ok(None);

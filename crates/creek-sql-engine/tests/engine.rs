@@ -563,6 +563,15 @@ async fn rekeyed_rows_written_twice_count_once() {
     }
     let (store, engine) = open(dir.path()).await;
     engine.run_until_idle().await.unwrap();
+    // The state's changelog is never cut by retention.
+    let changelog = store
+        .describe_topic(&engine.changelog_topic("CTAS_PER_CATEGORY_0"))
+        .await
+        .unwrap();
+    assert!(changelog
+        .configs
+        .iter()
+        .any(|(k, v, _)| k == "cleanup.policy" && v == "compact"));
     let repartition = engine.repartition_topic("CTAS_PER_CATEGORY_0");
     assert_eq!(
         record_count(&store, &repartition).await,
