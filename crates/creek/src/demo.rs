@@ -27,7 +27,7 @@ use creek_log::OffsetSpec;
 use creek_pg::{CopyWriter, CustomerGenerator, Locale, TempPostgres};
 use serde_json::{json, Value as Json};
 
-use crate::up::{self, Services, UpArgs};
+use crate::up::{self, ListenArgs, Services, UpArgs};
 
 /// The seed's connector config, verbatim (its password is a placeholder).
 const SEED_CONNECTOR: &str = include_str!("demo/connect_postgres.config");
@@ -77,18 +77,8 @@ pub struct DemoArgs {
     /// Faker locale of the customers: en_US (the seed's) or pt_BR.
     #[arg(long, default_value = "en_US")]
     pub locale: Locale,
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1")]
-    pub host: String,
-    /// Kafka port (0: any free port).
-    #[arg(long, default_value_t = 9092)]
-    pub kafka_port: u16,
-    #[arg(long, default_value_t = 8081)]
-    pub registry_port: u16,
-    #[arg(long, default_value_t = 8083)]
-    pub connect_port: u16,
-    #[arg(long, default_value_t = 8088)]
-    pub ksql_port: u16,
+    #[command(flatten)]
+    pub listen: ListenArgs,
 }
 
 pub fn run(args: DemoArgs) -> Result<()> {
@@ -210,11 +200,7 @@ fn up_args(args: &DemoArgs, data_dir: &Path) -> Result<UpArgs> {
         .context("creek up's defaults")?
         .up;
     up.data_dir = data_dir.to_path_buf();
-    up.host = args.host.clone();
-    up.kafka_port = args.kafka_port;
-    up.registry_port = args.registry_port;
-    up.connect_port = args.connect_port;
-    up.ksql_port = args.ksql_port;
+    up.listen = args.listen.clone();
     Ok(up)
 }
 
@@ -269,19 +255,18 @@ async fn set_up(services: &Services, jdbc: &creek_pg::JdbcTarget, data_dir: &Pat
     // their schema) must be there first.
     wait_for_value_schema(&http, &services.registry_url, "psg-customers").await?;
     for statement in STATEMENTS {
-        let response = http
-            .post(format!("{}/ksql", services.ksql_url))
-            .json(&json!({
-                "ksql": statement,
-                "streamsProperties": {"auto.offset.reset": "earliest"},
-            }))
-            .send()
-            .await
-            .context("reaching ksqlDB")?;
-        if !response.status().is_success() {
-            let body = response.text().await.unwrap_or_default();
-            bail!("ksqlDB refused {statement}\n{body}");
-        }
+        let request = json!({
+            "ksql": statement,
+            "streamsProperties": {"auto.offset.reset": "earliest"},
+        });
+        post(
+            &http,
+            &format!("{}/ksql", services.ksql_url),
+            &request,
+            "ksqlDB",
+        )
+        .await
+        .with_context(|| format!("running {statement}"))?;
     }
 
     // The lake: Confluent's S3 sink writing Parquet into a local folder.
@@ -325,15 +310,28 @@ async fn wait_for_value_schema(
 
 async fn post_connector(http: &reqwest::Client, connect_url: &str, body: &Json) -> Result<()> {
     let name = body["name"].as_str().unwrap_or("?");
+    post(
+        http,
+        &format!("{connect_url}/connectors"),
+        body,
+        "Kafka Connect",
+    )
+    .await
+    .with_context(|| format!("registering connector {name}"))
+}
+
+/// POSTs JSON; an error status is an error carrying the service's answer.
+async fn post(http: &reqwest::Client, url: &str, body: &Json, service: &str) -> Result<()> {
     let response = http
-        .post(format!("{connect_url}/connectors"))
+        .post(url)
         .json(body)
         .send()
         .await
-        .context("reaching Kafka Connect")?;
+        .with_context(|| format!("reaching {service} at {url}"))?;
     if !response.status().is_success() {
+        let status = response.status();
         let text = response.text().await.unwrap_or_default();
-        bail!("Connect refused connector {name}: {text}");
+        bail!("{service} answered {status}: {text}");
     }
     Ok(())
 }

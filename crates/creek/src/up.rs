@@ -11,17 +11,13 @@ use creek_kafka::{Broker, BrokerConfig};
 use creek_log::{EmbeddedLog, FlushPolicy, Log, LogConfig, LogStore};
 use tracing::info;
 
-#[derive(Args, Debug)]
-pub struct UpArgs {
-    /// Where topics, offsets and metadata are kept.
-    #[arg(long, default_value = "./creek-data")]
-    pub data_dir: PathBuf,
+/// Where the services listen (shared by `creek up` and `creek demo`).
+#[derive(Args, Debug, Clone)]
+pub struct ListenArgs {
     /// Address to listen on. Use 0.0.0.0 to accept connections from other machines.
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
-    /// Host name given to clients in metadata (defaults to --host, or 127.0.0.1 for 0.0.0.0).
-    #[arg(long)]
-    pub advertised_host: Option<String>,
+    /// Kafka port (0: any free port, as for the others).
     #[arg(long, default_value_t = 9092)]
     pub kafka_port: u16,
     /// Schema Registry REST port.
@@ -30,14 +26,26 @@ pub struct UpArgs {
     /// Kafka Connect REST port.
     #[arg(long, default_value_t = 8083)]
     pub connect_port: u16,
+    /// ksqlDB REST API port (/ksql, /query, /query-stream, /info).
+    #[arg(long, default_value_t = 8088)]
+    pub ksql_port: u16,
+}
+
+#[derive(Args, Debug)]
+pub struct UpArgs {
+    /// Where topics, offsets and metadata are kept.
+    #[arg(long, default_value = "./creek-data")]
+    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub listen: ListenArgs,
+    /// Host name given to clients in metadata (defaults to --host, or 127.0.0.1 for 0.0.0.0).
+    #[arg(long)]
+    pub advertised_host: Option<String>,
     /// A worker-wide Connect converter setting, KEY=VALUE (repeatable), as in a
     /// worker's properties file: key.converter, value.converter and their
     /// `.schemas.enable` / `.schema.registry.url` settings. Default: Avro for both.
     #[arg(long = "connect-property", value_name = "KEY=VALUE")]
     pub connect_properties: Vec<String>,
-    /// ksqlDB REST API port (/ksql, /query, /query-stream, /info).
-    #[arg(long, default_value_t = 8088)]
-    pub ksql_port: u16,
     /// Do not create topics on first produce or metadata request.
     #[arg(long)]
     pub no_auto_create_topics: bool,
@@ -157,16 +165,16 @@ pub async fn start(args: &UpArgs) -> anyhow::Result<Services> {
         .await?
         .with_context(|| format!("opening data directory {}", args.data_dir.display()))?;
 
-    let kafka_addr = format!("{}:{}", args.host, args.kafka_port);
+    let kafka_addr = format!("{}:{}", args.listen.host, args.listen.kafka_port);
     let listener = creek_kafka::bind(&kafka_addr)
         .await
         .with_context(|| format!("listening for Kafka clients on {kafka_addr}"))?;
     let bound = listener.local_addr()?;
     let advertised_host = args.advertised_host.clone().unwrap_or_else(|| {
-        if args.host == "0.0.0.0" || args.host == "::" {
+        if args.listen.host == "0.0.0.0" || args.listen.host == "::" {
             "127.0.0.1".to_string()
         } else {
-            args.host.clone()
+            args.listen.host.clone()
         }
     });
     let config = BrokerConfig {
@@ -196,8 +204,12 @@ pub async fn start(args: &UpArgs) -> anyhow::Result<Services> {
     let registry = creek_schema::Registry::open(store.clone())
         .await
         .context("opening the schema registry (_schemas topic)")?;
-    let registry_listener =
-        bind_http(&args.host, args.registry_port, "the schema registry").await?;
+    let registry_listener = bind_http(
+        &args.listen.host,
+        args.listen.registry_port,
+        "the schema registry",
+    )
+    .await?;
     let registry_url = format!(
         "http://{advertised_host}:{}",
         registry_listener.local_addr()?.port()
@@ -208,7 +220,8 @@ pub async fn start(args: &UpArgs) -> anyhow::Result<Services> {
         shutdown_rx.clone(),
     )));
 
-    let connect_listener = bind_http(&args.host, args.connect_port, "Kafka Connect").await?;
+    let connect_listener =
+        bind_http(&args.listen.host, args.listen.connect_port, "Kafka Connect").await?;
     let connect_port = connect_listener.local_addr()?.port();
     let connect_url = format!("http://{advertised_host}:{connect_port}");
     let mut worker_config = creek_connect::WorkerConfig::new(
@@ -259,7 +272,7 @@ pub async fn start(args: &UpArgs) -> anyhow::Result<Services> {
         .await
         .map_err(|e| anyhow::anyhow!("creating the KSQL_PROCESSING_LOG stream: {e}"))?;
     info!(statements = replayed, "ksqlDB metastore recovered");
-    let ksql_listener = bind_http(&args.host, args.ksql_port, "ksqlDB").await?;
+    let ksql_listener = bind_http(&args.listen.host, args.listen.ksql_port, "ksqlDB").await?;
     let ksql_url = format!(
         "http://{advertised_host}:{}",
         ksql_listener.local_addr()?.port()
