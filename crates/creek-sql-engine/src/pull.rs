@@ -32,7 +32,18 @@ pub async fn pull_table(
     table: &Arc<DataSource>,
     session: &Session,
 ) -> Result<PushQuery, EngineError> {
-    let view = engine.table_view(table).await?;
+    let view = match engine.table_view(table).await {
+        Ok(view) => view,
+        Err(not_queryable) => {
+            // ksqlDB analyses the statement before it looks for the table's
+            // materialization: a broken SELECT is reported as such.
+            if table.window.is_none() {
+                let metastore = engine.metastore();
+                plan_stream_query_with(query, &metastore, &engine.functions, None, true)?;
+            }
+            return Err(not_queryable);
+        }
+    };
     let view = view.lock().await;
     let disabled = |name: &str| {
         session
