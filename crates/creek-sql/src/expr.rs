@@ -844,15 +844,28 @@ impl Compiler<'_> {
                 };
                 let (l, r) = match (l, r) {
                     (Some(l), Some(r)) => (l, r),
-                    (Some(l), None) => {
-                        let t = l.ty.clone();
-                        (l, null_of(t))
+                    // ksqlDB types a bare NULL as nothing arithmetic accepts.
+                    (l, r) => {
+                        let named = |side: &Option<CompiledExpr>| {
+                            side.as_ref()
+                                .map_or("null".to_string(), |c| c.ty.to_string())
+                        };
+                        let text = |e: &Expr| {
+                            if is_null_literal(e) {
+                                "null".to_string()
+                            } else {
+                                item_text(e).replace(" := ", ":=")
+                            }
+                        };
+                        return Err(format!(
+                            "Error processing expression: ({} {} {}). Arithmetic on types {} and {} are not supported.",
+                            text(left),
+                            op_name(op),
+                            text(right),
+                            named(&l),
+                            named(&r)
+                        ));
                     }
-                    (None, Some(r)) => {
-                        let t = r.ty.clone();
-                        (null_of(t), r)
-                    }
-                    (None, None) => (null_of(SqlType::Int), null_of(SqlType::Int)),
                 };
                 if op == BinaryOp::Add && l.ty == SqlType::String && r.ty == SqlType::String {
                     return Ok(CompiledExpr {
