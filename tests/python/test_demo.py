@@ -61,8 +61,13 @@ def test_demo_runs_the_pipeline_into_a_readable_lake(tmp_path):
         out, err = proc.communicate(timeout=90)
     finally:
         if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+            # SIGTERM first: the demo then stops its throwaway PostgreSQL too.
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
     assert proc.returncode == 0, out + err
     generated = int(re.search(r"(\d+) customers generated", out).group(1))
     files = re.findall(r"^\s+(/\S+\.parquet) \((\d+) rows\)$", out, re.M)

@@ -179,6 +179,9 @@ impl TempPostgres {
             // std drops the supplementary groups when changing uid as root.
             cmd.uid(uid).gid(gid);
         }
+        // Its own process group: a terminal's Ctrl-C reaches only its owner
+        // (`creek demo`), which stops the cluster after everything reading it.
+        cmd.process_group(0);
         cmd
     }
 
