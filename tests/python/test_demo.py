@@ -100,3 +100,18 @@ def test_an_unreachable_database_is_named_without_its_password(tmp_path):
     assert res.returncode != 0
     assert "127.0.0.1:1" in res.stderr, res.stderr
     assert "s3cret" not in res.stdout + res.stderr
+
+
+def test_demo_fills_and_reads_a_given_database(postgres, tmp_path):
+    res = subprocess.run(
+        [str(require_creek_bin()), "demo", "--duration", "8", "--rate", "50",
+         "--data-dir", str(tmp_path / "d"), *PORTS,
+         "--connection-string", postgres.connection_string],
+        capture_output=True, text=True, timeout=90)
+    assert res.returncode == 0, res.stdout + res.stderr
+    with postgres.connect() as conn:
+        rows = conn.execute("SELECT count(*) FROM customers").fetchone()[0]
+    generated = int(re.search(r"(\d+) customers generated", res.stdout).group(1))
+    assert rows == generated > 0
+    in_topic = int(re.search(r"topic psg-customers: (\d+) records", res.stdout).group(1))
+    assert 0 < in_topic <= rows
