@@ -1402,9 +1402,14 @@ impl Engine {
                 None
             }
         });
-        let topic = with
-            .string("KAFKA_TOPIC")
-            .unwrap_or_else(|| name.to_string());
+        // A default topic name takes ksqlDB's `ksql.output.topic.name.prefix`.
+        let topic = with.string("KAFKA_TOPIC").unwrap_or_else(|| {
+            let prefix = session
+                .properties
+                .get("ksql.output.topic.name.prefix")
+                .map_or("", String::as_str);
+            format!("{prefix}{name}")
+        });
         let partitions = match with.int("PARTITIONS")? {
             Some(p) => p as i32,
             None => match self.log.describe_topic(&input.topic).await {

@@ -173,9 +173,8 @@ impl Value {
             (Value::Map(a), Value::Map(b)) => Some(
                 a.len() == b.len()
                     && a.iter().all(|(k, v)| {
-                        b.iter().any(|(k2, v2)| {
-                            k.sql_eq(k2) == Some(true) && v.sql_eq(v2) == Some(true)
-                        })
+                        b.iter()
+                            .any(|(k2, v2)| k.not_distinct(k2) && v.not_distinct(v2))
                     }),
             ),
             (Value::Struct(a), Value::Struct(b)) => Some(
@@ -355,6 +354,20 @@ impl Display for Decimal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn containers_compare_nulls_inside_as_equal() {
+        let map = |v: Value| Value::Map(vec![(Value::string("c"), v)]);
+        assert_eq!(map(Value::Null).sql_eq(&map(Value::Null)), Some(true));
+        assert_eq!(map(Value::Null).sql_eq(&map(Value::Bigint(1))), Some(false));
+        assert_eq!(
+            map(Value::Bigint(1)).sql_eq(&map(Value::Int(1))),
+            Some(true)
+        );
+        let array = Value::Array(vec![Value::Null]);
+        assert_eq!(array.sql_eq(&array.clone()), Some(true));
+        assert_eq!(Value::Null.sql_eq(&Value::Null), None);
+    }
 
     #[test]
     fn decimals_parse_print_and_round_half_up() {
