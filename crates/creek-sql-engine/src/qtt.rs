@@ -58,6 +58,8 @@ const TEST_ONLY_FUNCTIONS: &[&str] = &[
     "TEST_UDF",
     "TEST_UDAF",
     "MULTI_ARG",
+    "FOUR_ARG",
+    "FIVE_ARG",
     "VAR_ARG",
     "MID_VAR_ARG",
     "GENERIC_VAR_ARG",
