@@ -387,13 +387,14 @@ impl Compiler<'_> {
                 negated,
             } => {
                 let e = self.compile(expr)?;
+                let target = Self::in_list_decimal(&e.ty, list);
                 let mut items = Vec::new();
                 for item in list {
                     if is_null_literal(item) {
                         items.push(null_of(e.ty.clone()));
                         continue;
                     }
-                    items.push(self.in_list_item(&e.ty, item)?);
+                    items.push(self.in_list_item(&target, item)?);
                 }
                 Ok(CompiledExpr {
                     ty: SqlType::Boolean,
@@ -549,6 +550,32 @@ impl Compiler<'_> {
         }
     }
 
+    /// ksqlDB tests a DECIMAL against an IN list in the common DECIMAL of it
+    /// and the list's integer and decimal literals (`DECIMAL(4, 2) IN (10, …)`
+    /// is tested as DECIMAL(12, 2)); values compare by value either way.
+    fn in_list_decimal(tested: &SqlType, list: &[Expr]) -> SqlType {
+        let SqlType::Decimal { precision, scale } = *tested else {
+            return tested.clone();
+        };
+        let (mut digits, mut scale) = (precision - scale, scale);
+        for item in list {
+            let (p, s) = match item {
+                Expr::Literal(Literal::Integer(t)) => match t.parse::<i64>() {
+                    Ok(v) if i32::try_from(v).is_ok() => (10, 0),
+                    _ => (19, 0),
+                },
+                Expr::Literal(Literal::Decimal(t)) => match Decimal::parse(t) {
+                    Some(d) => (d.digits().max(d.scale).max(1), d.scale),
+                    None => continue,
+                },
+                _ => continue,
+            };
+            digits = digits.max(p - s);
+            scale = scale.max(s);
+        }
+        SqlType::decimal(digits + scale, scale)
+    }
+
     /// An IN-list item converted to the tested type: string literals are
     /// parsed, numbers widened, constructors converted element-wise, with
     /// ksqlDB's "Invalid Predicate" errors otherwise.
@@ -557,8 +584,19 @@ impl Compiler<'_> {
             format!(
                 "Invalid Predicate: operator does not exist: {target} = {} ({})\nHint: You might need to add explicit type casts.",
                 c.ty,
-                item_text(item)
+                item_text(item).replace(" := ", ":=")
             )
+        };
+        // A constructor's element that is an expression of the wrong type
+        // makes the whole constructor the mismatch, as ksqlDB reports it.
+        let whole = |e: String, element: &Expr| -> String {
+            if matches!(element, Expr::Literal(_)) || !e.contains("operator does not exist") {
+                return e;
+            }
+            match self.compile(item) {
+                Ok(c) => mismatch(&c),
+                Err(_) => e,
+            }
         };
         if let Expr::Literal(Literal::String(text)) = item {
             if *target == SqlType::String {
@@ -643,7 +681,7 @@ impl Compiler<'_> {
                             if e.contains("invalid input syntax") {
                                 e.trim_end_matches('.').to_string()
                             } else {
-                                e
+                                whole(e, x)
                             }
                         })?;
                         nodes.push(c);
@@ -663,7 +701,7 @@ impl Compiler<'_> {
                         null_of((**v).clone())
                     } else {
                         self.in_list_item(v, value)
-                            .map_err(|e| e.trim_end_matches('.').to_string())?
+                            .map_err(|e| whole(e.trim_end_matches('.').to_string(), value))?
                     };
                     nodes.push((kc, vc));
                 }
@@ -681,7 +719,7 @@ impl Compiler<'_> {
                         Some(e) if is_null_literal(e) => null_of(f.ty.clone()),
                         Some(e) => self
                             .in_list_item(&f.ty, e)
-                            .map_err(|e| e.trim_end_matches('.').to_string())?,
+                            .map_err(|err| whole(err.trim_end_matches('.').to_string(), e))?,
                     };
                     nodes.push((Arc::from(f.name.as_str()), c));
                 }
