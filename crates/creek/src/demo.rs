@@ -154,7 +154,7 @@ async fn run_pipeline(
 ) -> Result<()> {
     let jdbc = creek_pg::jdbc_target(connection_string)?;
     let services = up::start(&up_args(args, data_dir)?).await?;
-    let generated = Arc::new(AtomicU64::new(0));
+    let generated = Arc::new(Generated::default());
     let pipeline = async {
         let generator = start_generator(connection_string, args, generated.clone()).await?;
         let setup = set_up(&services, &jdbc, data_dir).await;
@@ -189,6 +189,14 @@ async fn run_pipeline(
     Ok(())
 }
 
+/// What the generator has done: rows appended, and its latest failure
+/// (a database that went away), shown on the status screen.
+#[derive(Default)]
+struct Generated {
+    rows: AtomicU64,
+    last_error: std::sync::Mutex<Option<String>>,
+}
+
 /// `creek up`'s settings with the demo's data dir, address and ports.
 fn up_args(args: &DemoArgs, data_dir: &Path) -> Result<UpArgs> {
     #[derive(clap::Parser)]
@@ -209,7 +217,7 @@ fn up_args(args: &DemoArgs, data_dir: &Path) -> Result<UpArgs> {
 async fn start_generator(
     connection_string: &str,
     args: &DemoArgs,
-    generated: Arc<AtomicU64>,
+    generated: Arc<Generated>,
 ) -> Result<tokio::task::JoinHandle<()>> {
     let client = creek_pg::connect(connection_string).await?;
     creek_pg::ensure_table(&client, "customers").await?;
@@ -224,9 +232,20 @@ async fn start_generator(
             let rows = generator.batch(per_tick);
             match writer.write(&client, creek_pg::encode_copy(&rows)).await {
                 Ok(_) => {
-                    generated.fetch_add(rows.len() as u64, Ordering::Relaxed);
+                    generated
+                        .rows
+                        .fetch_add(rows.len() as u64, Ordering::Relaxed);
+                    *generated
+                        .last_error
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner()) = None;
                 }
-                Err(e) => tracing::error!(target: "creek_connect", "demo generator: {e:#}"),
+                Err(e) => {
+                    *generated
+                        .last_error
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner()) = Some(format!("{e:#}"));
+                }
             }
         }
     }))
@@ -340,7 +359,7 @@ async fn post(http: &reqwest::Client, url: &str, body: &Json, service: &str) -> 
 async fn watch(
     screen: &mut Screen,
     services: &Services,
-    generated: &AtomicU64,
+    generated: &Generated,
     duration: Option<u64>,
     mut term: tokio::signal::unix::Signal,
 ) {
@@ -371,6 +390,10 @@ struct Status {
     generated: u64,
     /// Topic → records (end offsets summed over partitions).
     topics: BTreeMap<String, i64>,
+    /// The generator's latest failure, while it lasts.
+    generator_error: Option<String>,
+    /// (connector, state of the connector and its tasks).
+    connectors: Vec<(String, String)>,
     /// (query id, sink topic, state).
     queries: Vec<(String, String, String)>,
     /// (file, rows) of every Parquet file in the lake.
@@ -383,6 +406,7 @@ struct Screen {
     header: String,
     lake: PathBuf,
     ksql_url: String,
+    connect_url: String,
     previous: Option<Status>,
     last_line: Instant,
 }
@@ -424,12 +448,13 @@ impl Screen {
             header,
             lake,
             ksql_url: services.ksql_url.clone(),
+            connect_url: services.connect_url.clone(),
             previous: None,
             last_line: Instant::now(),
         }
     }
 
-    async fn sample(&mut self, services: &Services, generated: &AtomicU64) -> Status {
+    async fn sample(&mut self, services: &Services, generated: &Generated) -> Status {
         let mut topics = BTreeMap::new();
         if let Ok(list) = services.store.list_topics().await {
             // Internal topics (Connect's, ksqlDB's state) would crowd the screen.
@@ -450,8 +475,14 @@ impl Screen {
         }
         Status {
             at: Instant::now(),
-            generated: generated.load(Ordering::Relaxed),
+            generated: generated.rows.load(Ordering::Relaxed),
+            generator_error: generated
+                .last_error
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
             topics,
+            connectors: connector_states(&self.connect_url).await,
             queries: persistent_queries(&self.ksql_url).await,
             lake_files: lake_files(&self.lake),
         }
@@ -480,6 +511,8 @@ impl Screen {
             at: status.at,
             generated: status.generated,
             topics: status.topics.clone(),
+            generator_error: None,
+            connectors: Vec::new(),
             queries: Vec::new(),
             lake_files: Vec::new(),
         });
@@ -500,6 +533,13 @@ fn render(header: &str, now: &Status, before: Option<&Status>) -> String {
         now.generated,
         rate(now.generated as i64, before.map(|b| b.generated as i64))
     );
+    if let Some(e) = &now.generator_error {
+        let _ = writeln!(out, "  generator failing: {e}");
+    }
+    let _ = writeln!(out, "\nConnectors");
+    for (name, state) in &now.connectors {
+        let _ = writeln!(out, "  {name:<42} {state}");
+    }
     let _ = writeln!(out, "\nTopics (records, rate)");
     for (topic, records) in &now.topics {
         let old = before.and_then(|b| b.topics.get(topic).copied());
@@ -563,6 +603,50 @@ fn lake_topic(path: &Path) -> String {
         .position(|p| p == "topics")
         .and_then(|i| parts.get(i + 1).cloned())
         .unwrap_or_default()
+}
+
+/// Every connector's state as Connect's `/connectors?expand=status` gives
+/// it: `RUNNING (1/1 tasks RUNNING)`, or the first line of a failed task's
+/// trace, which says what to fix.
+async fn connector_states(connect_url: &str) -> Vec<(String, String)> {
+    let response = reqwest::Client::new()
+        .get(format!("{connect_url}/connectors?expand=status"))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await;
+    let Ok(response) = response else {
+        return Vec::new();
+    };
+    let body: Json = response.json().await.unwrap_or(Json::Null);
+    let Some(connectors) = body.as_object() else {
+        return Vec::new();
+    };
+    connectors
+        .iter()
+        .map(|(name, c)| {
+            let status = &c["status"];
+            let tasks = status["tasks"].as_array().cloned().unwrap_or_default();
+            let running = tasks.iter().filter(|t| t["state"] == "RUNNING").count();
+            let failed = tasks.iter().find(|t| t["state"] == "FAILED");
+            let state = match failed {
+                Some(t) => format!(
+                    "FAILED: {}",
+                    t["trace"]
+                        .as_str()
+                        .unwrap_or("")
+                        .lines()
+                        .next()
+                        .unwrap_or("")
+                ),
+                None => format!(
+                    "{} ({running}/{} tasks RUNNING)",
+                    status["connector"]["state"].as_str().unwrap_or("?"),
+                    tasks.len()
+                ),
+            };
+            (name.clone(), state)
+        })
+        .collect()
 }
 
 /// Persistent queries as `SHOW QUERIES` lists them.
