@@ -473,14 +473,15 @@ impl Screen {
                 topics.insert(topic.name.clone(), records);
             }
         }
+        let generator_error = generated
+            .last_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         Status {
             at: Instant::now(),
             generated: generated.rows.load(Ordering::Relaxed),
-            generator_error: generated
-                .last_error
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone(),
+            generator_error,
             topics,
             connectors: connector_states(&self.connect_url).await,
             queries: persistent_queries(&self.ksql_url).await,
