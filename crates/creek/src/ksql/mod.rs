@@ -634,6 +634,8 @@ impl Cli {
         let body = self.request_body(stmt);
         let width = render::term_width();
         let query_id = std::sync::Mutex::new(None::<String>);
+        // The server may end with "Query terminated" itself: said once.
+        let server_terminated = std::sync::atomic::AtomicBool::new(false);
         let stream = async {
             let mut resp = self
                 .request(&self.stream_http, reqwest::Method::POST, "/query")
@@ -740,6 +742,9 @@ impl Cli {
                             return Ok(true);
                         }
                     } else if let Some(msg) = obj.get("finalMessage").and_then(Value::as_str) {
+                        if msg == "Query terminated" {
+                            server_terminated.store(true, std::sync::atomic::Ordering::Relaxed);
+                        }
                         writeln!(out, "{msg}")?;
                     } else if let Some(err) = obj.get("errorMessage") {
                         let msg = err
@@ -793,7 +798,7 @@ impl Cli {
             if cancelled {
                 println!("Topic printing ceased");
             }
-        } else {
+        } else if !server_terminated.load(std::sync::atomic::Ordering::Relaxed) {
             println!("Query terminated");
         }
         Ok(())
