@@ -183,7 +183,7 @@ async fn run_pipeline(
     watch(&mut screen, &services, &generated, args.duration, term).await;
     generator.abort();
     let _ = generator.await;
-    let last = screen.sample(&services, &generated).await;
+    let last = drain(&mut screen, &services, &generated).await;
     services.stop().await?;
     print!("{}", summary(&last, data_dir, began.elapsed()));
     Ok(())
@@ -384,6 +384,30 @@ async fn watch(
     }
 }
 
+/// With the generator stopped, waits (a few seconds at most; Ctrl-C skips
+/// it) for the source, the queries and the lake sink to deliver what is
+/// left, so the summary's lake holds every generated row. Returns the last
+/// look at the pipeline.
+async fn drain(screen: &mut Screen, services: &Services, generated: &Generated) -> Status {
+    println!("\ncreek demo: stopping; letting the lake catch up (Ctrl-C to skip) …");
+    let deadline = tokio::time::sleep(LAKE_CATCH_UP);
+    tokio::pin!(deadline);
+    loop {
+        let status = screen.sample(services, generated).await;
+        if status.caught_up() {
+            return status;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            _ = tokio::signal::ctrl_c() => return status,
+            _ = &mut deadline => return status,
+        }
+    }
+}
+
+/// Longer than the lake sink's rotation interval, so its open files close.
+const LAKE_CATCH_UP: Duration = Duration::from_secs(12);
+
 /// One look at the pipeline.
 struct Status {
     at: Instant,
@@ -398,6 +422,23 @@ struct Status {
     queries: Vec<(String, String, String)>,
     /// (file, rows) of every Parquet file in the lake.
     lake_files: Vec<(PathBuf, i64)>,
+}
+
+impl Status {
+    /// Every generated row is in `psg-customers`, and every record of each
+    /// topic the lake sink reads is in the lake.
+    fn caught_up(&self) -> bool {
+        let records = |topic: &str| self.topics.get(topic).copied().unwrap_or(0);
+        let in_lake = |topic: &str| -> i64 {
+            self.lake_files
+                .iter()
+                .filter(|(path, _)| lake_topic(path) == topic)
+                .map(|(_, rows)| rows)
+                .sum()
+        };
+        records("psg-customers") == self.generated as i64
+            && LAKE_TOPICS.split(',').all(|t| in_lake(t) == records(t))
+    }
 }
 
 /// The status screen: the addresses, and rates from the previous sample.
@@ -578,6 +619,14 @@ fn summary(last: &Status, data_dir: &Path, ran: Duration) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "\ncreek demo stopped after {:.0} s", ran.as_secs_f64());
     let _ = writeln!(out, "  {} customers generated", last.generated);
+    if last.caught_up() {
+        let _ = writeln!(out, "  every generated row reached the lake");
+    } else {
+        let _ = writeln!(
+            out,
+            "  the lake had not caught up when the demo stopped (the rest stays in the log)"
+        );
+    }
     for (topic, records) in &last.topics {
         let _ = writeln!(out, "  topic {topic}: {records} records");
     }
