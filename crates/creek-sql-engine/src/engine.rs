@@ -2289,15 +2289,31 @@ impl Engine {
                 )));
             }
         }
+        // Without a column list, ksqlDB's schema order: keys, then values.
         let names: Vec<String> = if columns.is_empty() {
-            sink.columns
-                .iter()
-                .filter(|c| !matches!(c.role, ColumnRole::Header(_)))
+            sink.key_columns()
+                .chain(sink.value_columns())
                 .map(|c| c.name.clone())
                 .collect()
         } else {
             columns.to_vec()
         };
+        if let Some(pseudo) = names
+            .iter()
+            .find(|n| matches!(n.as_str(), "ROWPARTITION" | "ROWOFFSET"))
+        {
+            return Err(EngineError::Statement(format!(
+                "Inserting into column `{pseudo}` is not allowed."
+            )));
+        }
+        if !columns.is_empty() && names.len() != values.len() {
+            return Err(EngineError::Statement(format!(
+                "{}Expected number columns and values to match: {}, {}",
+                creek_sql::PREPARE_FAILED,
+                names.len(),
+                values.len()
+            )));
+        }
         if names.len() != values.len() {
             return Err(EngineError::Statement(format!(
                 "Expected a value for each column. Expected Columns: [{}]. Got [{}]",
@@ -2335,9 +2351,18 @@ impl Engine {
                     "Cannot insert into HEADER columns: {name}"
                 )));
             }
-            let c = compile(expr, &empty, &ctx).map_err(EngineError::Statement)?;
+            let c = compile(expr, &empty, &ctx).map_err(|e| {
+                // ksqlDB fails to prepare a statement naming an unknown source.
+                if e.contains("is not a valid stream/table name or alias") {
+                    EngineError::Statement(format!("{}{e}", creek_sql::PREPARE_FAILED))
+                } else {
+                    EngineError::Statement(e)
+                }
+            })?;
             let v = c.eval(&[]).map_err(EngineError::Statement)?;
             let v = if c.ty == column.ty || v.is_null() {
+                v
+            } else if let Some(v) = structs_by_name(&v, &c.ty, &column.ty) {
                 v
             } else if c.ty.can_widen_to(&column.ty)
                 || creek_sql::cast::check_cast(&c.ty, &column.ty).is_ok() && c.ty == SqlType::String
@@ -2551,4 +2576,105 @@ pub fn source_formats(s: &DataSource) -> (&'static str, &'static str) {
         format_name(s.key_format.kind),
         format_name(s.value_format.kind),
     )
+}
+
+/// A constructed value whose STRUCTs (at any depth, inside arrays and map
+/// values too) name a subset of the column type's fields, in any order: as
+/// the column's type, missing fields NULL (`STRUCT()` is all NULL), as
+/// ksqlDB's INSERT VALUES coerces them. `None` when the shapes differ.
+fn structs_by_name(value: &Value, given: &SqlType, target: &SqlType) -> Option<Value> {
+    match (value, given, target) {
+        (Value::Null, _, _) => Some(Value::Null),
+        (Value::Struct(values), SqlType::Struct(_), SqlType::Struct(fields)) => {
+            if values
+                .iter()
+                .any(|(n, _)| !fields.iter().any(|f| f.name == n.as_ref()))
+            {
+                return None;
+            }
+            let given_type = |name: &str| match given {
+                SqlType::Struct(g) => g.iter().find(|f| f.name == name).map(|f| f.ty.clone()),
+                _ => None,
+            };
+            fields
+                .iter()
+                .map(|f| {
+                    let v = match values.iter().find(|(n, _)| n.as_ref() == f.name) {
+                        None => Value::Null,
+                        Some((_, v)) => structs_by_name(v, &given_type(&f.name)?, &f.ty)?,
+                    };
+                    Some((std::sync::Arc::from(f.name.as_str()), v))
+                })
+                .collect::<Option<Vec<_>>>()
+                .map(Value::Struct)
+        }
+        (Value::Array(items), SqlType::Array(g), SqlType::Array(t)) => items
+            .iter()
+            .map(|i| structs_by_name(i, g, t))
+            .collect::<Option<Vec<_>>>()
+            .map(Value::Array),
+        (Value::Map(entries), SqlType::Map(gk, gv), SqlType::Map(tk, tv)) if gk == tk => entries
+            .iter()
+            .map(|(k, v)| Some((k.clone(), structs_by_name(v, gv, tv)?)))
+            .collect::<Option<Vec<_>>>()
+            .map(Value::Map),
+        (v, g, t) if g == t => Some(v.clone()),
+        (v, g, t) if g.can_widen_to(t) => creek_sql::cast::cast_value(v.clone(), g, t).ok(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use creek_sql::types::Field;
+
+    #[test]
+    fn insert_values_structs_match_fields_by_name() {
+        let target = SqlType::Struct(vec![
+            Field::new("NUM".to_string(), SqlType::Bigint),
+            Field::new("EMAIL".to_string(), SqlType::String),
+        ]);
+        let given = SqlType::Struct(vec![
+            Field::new("EMAIL".to_string(), SqlType::String),
+            Field::new("NUM".to_string(), SqlType::Int),
+        ]);
+        let value = Value::Struct(vec![
+            ("EMAIL".into(), Value::string("a@b.c")),
+            ("NUM".into(), Value::Int(5)),
+        ]);
+        assert_eq!(
+            structs_by_name(&value, &given, &target),
+            Some(Value::Struct(vec![
+                ("NUM".into(), Value::Bigint(5)),
+                ("EMAIL".into(), Value::string("a@b.c")),
+            ]))
+        );
+        // STRUCT(): every field NULL; inside an array too.
+        let empty = Value::Struct(vec![]);
+        let all_null = Value::Struct(vec![
+            ("NUM".into(), Value::Null),
+            ("EMAIL".into(), Value::Null),
+        ]);
+        assert_eq!(
+            structs_by_name(&empty, &SqlType::Struct(vec![]), &target),
+            Some(all_null.clone())
+        );
+        assert_eq!(
+            structs_by_name(
+                &Value::Array(vec![empty]),
+                &SqlType::array(SqlType::Struct(vec![])),
+                &SqlType::array(target.clone())
+            ),
+            Some(Value::Array(vec![all_null]))
+        );
+        // A field the column does not have, or a value of another type: no.
+        let extra = Value::Struct(vec![("OTHER".into(), Value::Int(1))]);
+        let extra_ty = SqlType::Struct(vec![Field::new("OTHER".to_string(), SqlType::Int)]);
+        assert_eq!(structs_by_name(&extra, &extra_ty, &target), None);
+        assert_eq!(
+            structs_by_name(&Value::Boolean(true), &SqlType::Boolean, &target),
+            None
+        );
+    }
 }

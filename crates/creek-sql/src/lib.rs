@@ -46,7 +46,7 @@ pub mod qtt_files;
 pub mod types;
 pub mod value;
 
-pub use error::ParseError;
+pub use error::{ParseError, PREPARE_FAILED};
 pub use parser::{
     parse_expression, parse_script, parse_statement, parse_statements, ParsedStatement,
 };
