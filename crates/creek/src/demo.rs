@@ -420,6 +420,9 @@ struct Status {
     connectors: Vec<(String, String)>,
     /// (query id, sink topic, state).
     queries: Vec<(String, String, String)>,
+    /// The newest window of `customers_per_age_group` by pull query:
+    /// (window start, [(age group, count)]).
+    latest_window: Option<(String, Vec<(String, i64)>)>,
     /// (file, rows) of every Parquet file in the lake.
     lake_files: Vec<(PathBuf, i64)>,
 }
@@ -526,6 +529,7 @@ impl Screen {
             topics,
             connectors: connector_states(&self.connect_url).await,
             queries: persistent_queries(&self.ksql_url).await,
+            latest_window: latest_window(&self.ksql_url).await,
             lake_files: lake_files(&self.lake),
         }
     }
@@ -556,6 +560,7 @@ impl Screen {
             generator_error: None,
             connectors: Vec::new(),
             queries: Vec::new(),
+            latest_window: None,
             lake_files: Vec::new(),
         });
     }
@@ -596,6 +601,15 @@ fn render(header: &str, now: &Status, before: Option<&Status>) -> String {
             "  {id:<34} {state:<8} → {sink:<26} {}",
             rate(records, old)
         );
+    }
+    if let Some((start, counts)) = &now.latest_window {
+        let _ = writeln!(
+            out,
+            "\nSELECT * FROM customers_per_age_group;  (pull query: window from {start} UTC)"
+        );
+        for (group, total) in counts {
+            let _ = writeln!(out, "  {group:<12} {total:>8}");
+        }
     }
     let rows: i64 = now.lake_files.iter().map(|(_, r)| r).sum();
     let _ = writeln!(
@@ -697,6 +711,47 @@ async fn connector_states(connect_url: &str) -> Vec<(String, String)> {
             (name.clone(), state)
         })
         .collect()
+}
+
+/// The newest 30-second window of `customers_per_age_group`, by the pull
+/// query a user would type: what the windowed count looks like right now.
+async fn latest_window(ksql_url: &str) -> Option<(String, Vec<(String, i64)>)> {
+    let response = reqwest::Client::new()
+        .post(format!("{ksql_url}/query"))
+        .json(&json!({"ksql": "SELECT * FROM customers_per_age_group;"}))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await
+        .ok()?;
+    let body: Json = response.json().await.ok()?;
+    // Columns: FAIXA_ETARIA, WINDOWSTART, WINDOWEND, FAIXA, JANELA_INICIO, TOTAL.
+    let rows: Vec<&Json> = body
+        .as_array()?
+        .iter()
+        .map(|r| &r["row"]["columns"])
+        .filter(|c| c.is_array())
+        .collect();
+    let newest = rows.iter().filter_map(|r| r[1].as_i64()).max()?;
+    let in_newest: Vec<&&Json> = rows
+        .iter()
+        .filter(|r| r[1].as_i64() == Some(newest))
+        .collect();
+    let mut counts: Vec<(String, i64)> = in_newest
+        .iter()
+        .map(|r| {
+            (
+                r[0].as_str().unwrap_or("").to_string(),
+                r[5].as_i64().unwrap_or(0),
+            )
+        })
+        .collect();
+    counts.sort();
+    let start = in_newest
+        .first()
+        .and_then(|r| r[4].as_str())
+        .unwrap_or("")
+        .to_string();
+    Some((start, counts))
 }
 
 /// Persistent queries as `SHOW QUERIES` lists them.
