@@ -13,7 +13,7 @@
 //! The demo talks to its services over their public APIs (Connect and ksqlDB
 //! REST), exactly as a user following the seed would.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Write as _};
 use std::path::{Path, PathBuf};
@@ -451,6 +451,7 @@ struct Screen {
     lake: PathBuf,
     ksql_url: String,
     connect_url: String,
+    known_files: HashMap<PathBuf, i64>,
     previous: Option<Status>,
     last_line: Instant,
 }
@@ -493,6 +494,7 @@ impl Screen {
             lake,
             ksql_url: services.ksql_url.clone(),
             connect_url: services.connect_url.clone(),
+            known_files: HashMap::new(),
             previous: None,
             last_line: Instant::now(),
         }
@@ -530,7 +532,7 @@ impl Screen {
             connectors: connector_states(&self.connect_url).await,
             queries: persistent_queries(&self.ksql_url).await,
             latest_window: latest_window(&self.ksql_url).await,
-            lake_files: lake_files(&self.lake),
+            lake_files: lake_files(&self.lake, &mut self.known_files),
         }
     }
 
@@ -629,6 +631,8 @@ fn render(header: &str, now: &Status, before: Option<&Status>) -> String {
     out
 }
 
+const SUMMARY_FILES_PER_TOPIC: usize = 20;
+
 fn summary(last: &Status, data_dir: &Path, ran: Duration) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "\ncreek demo stopped after {:.0} s", ran.as_secs_f64());
@@ -645,8 +649,23 @@ fn summary(last: &Status, data_dir: &Path, ran: Duration) -> String {
         let _ = writeln!(out, "  topic {topic}: {records} records");
     }
     let _ = writeln!(out, "  lake files ({}):", last.lake_files.len());
+    // A long run makes thousands: the first few of each topic, then a count.
+    let mut shown: BTreeMap<String, usize> = BTreeMap::new();
     for (path, rows) in &last.lake_files {
-        let _ = writeln!(out, "    {} ({rows} rows)", path.display());
+        let count = shown.entry(lake_topic(path)).or_default();
+        *count += 1;
+        if *count <= SUMMARY_FILES_PER_TOPIC {
+            let _ = writeln!(out, "    {} ({rows} rows)", path.display());
+        }
+    }
+    for (topic, count) in &shown {
+        if *count > SUMMARY_FILES_PER_TOPIC {
+            let _ = writeln!(
+                out,
+                "    … and {} more files of {topic}",
+                count - SUMMARY_FILES_PER_TOPIC
+            );
+        }
     }
     let _ = writeln!(
         out,
@@ -782,7 +801,9 @@ async fn persistent_queries(ksql_url: &str) -> Vec<(String, String, String)> {
 }
 
 /// Every Parquet file under the lake, with its row count from the footer.
-fn lake_files(lake: &Path) -> Vec<(PathBuf, i64)> {
+/// `known` remembers each file's rows: lake files never change once they
+/// appear, so a footer is read once however long the demo runs.
+fn lake_files(lake: &Path, known: &mut HashMap<PathBuf, i64>) -> Vec<(PathBuf, i64)> {
     let mut files = Vec::new();
     let mut dirs = vec![lake.to_path_buf()];
     while let Some(dir) = dirs.pop() {
@@ -794,7 +815,12 @@ fn lake_files(lake: &Path) -> Vec<(PathBuf, i64)> {
             if path.is_dir() {
                 dirs.push(path);
             } else if path.extension().is_some_and(|e| e == "parquet") {
-                if let Some(rows) = parquet_rows(&path) {
+                let rows = match known.get(&path) {
+                    Some(rows) => Some(*rows),
+                    None => parquet_rows(&path),
+                };
+                if let Some(rows) = rows {
+                    known.insert(path.clone(), rows);
                     files.push((path, rows));
                 }
             }
