@@ -452,6 +452,8 @@ struct Screen {
     ksql_url: String,
     connect_url: String,
     known_files: HashMap<PathBuf, i64>,
+    /// The newest window start the pull query has shown.
+    newest_window: Option<i64>,
     previous: Option<Status>,
     last_line: Instant,
 }
@@ -495,6 +497,7 @@ impl Screen {
             ksql_url: services.ksql_url.clone(),
             connect_url: services.connect_url.clone(),
             known_files: HashMap::new(),
+            newest_window: None,
             previous: None,
             last_line: Instant::now(),
         }
@@ -519,6 +522,14 @@ impl Screen {
                 topics.insert(topic.name.clone(), records);
             }
         }
+        let newest = self.newest_window;
+        let latest_window =
+            latest_window(&self.ksql_url, newest)
+                .await
+                .map(|(newest, start, counts)| {
+                    self.newest_window = Some(newest);
+                    (start, counts)
+                });
         let generator_error = generated
             .last_error
             .lock()
@@ -531,7 +542,7 @@ impl Screen {
             topics,
             connectors: connector_states(&self.connect_url).await,
             queries: persistent_queries(&self.ksql_url).await,
-            latest_window: latest_window(&self.ksql_url).await,
+            latest_window,
             lake_files: lake_files(&self.lake, &mut self.known_files),
         }
     }
@@ -607,7 +618,7 @@ fn render(header: &str, now: &Status, before: Option<&Status>) -> String {
     if let Some((start, counts)) = &now.latest_window {
         let _ = writeln!(
             out,
-            "\nSELECT * FROM customers_per_age_group;  (pull query: window from {start} UTC)"
+            "\nSELECT * FROM customers_per_age_group;  (pull query: newest window, from {start})"
         );
         for (group, total) in counts {
             let _ = writeln!(out, "  {group:<12} {total:>8}");
@@ -734,10 +745,20 @@ async fn connector_states(connect_url: &str) -> Vec<(String, String)> {
 
 /// The newest 30-second window of `customers_per_age_group`, by the pull
 /// query a user would type: what the windowed count looks like right now.
-async fn latest_window(ksql_url: &str) -> Option<(String, Vec<(String, i64)>)> {
+async fn latest_window(
+    ksql_url: &str,
+    since: Option<i64>,
+) -> Option<(i64, String, Vec<(String, i64)>)> {
     let response = reqwest::Client::new()
         .post(format!("{ksql_url}/query"))
-        .json(&json!({"ksql": "SELECT * FROM customers_per_age_group;"}))
+        // From the newest window seen on: the table keeps every window. (Not
+        // the clock: record times are the database's local dt_update.)
+        .json(&json!({"ksql": match since {
+            Some(start) => format!(
+                "SELECT * FROM customers_per_age_group WHERE WINDOWSTART >= {start};"
+            ),
+            None => "SELECT * FROM customers_per_age_group;".to_string(),
+        }}))
         .timeout(Duration::from_secs(2))
         .send()
         .await
@@ -770,7 +791,7 @@ async fn latest_window(ksql_url: &str) -> Option<(String, Vec<(String, i64)>)> {
         .and_then(|r| r[4].as_str())
         .unwrap_or("")
         .to_string();
-    Some((start, counts))
+    Some((newest, start, counts))
 }
 
 /// Persistent queries as `SHOW QUERIES` lists them.
