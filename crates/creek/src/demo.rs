@@ -8,7 +8,8 @@
 //! statements build `custstream` and streams and a table from it (CASE, a
 //! filter, a 30-second tumbling count); a lake sink writes Parquet under the
 //! data dir. A status screen redraws every second until Ctrl-C or
-//! `--duration`, then everything stops and a summary names the lake files.
+//! `--duration`; then the generator stops, the pipeline drains into the lake,
+//! everything stops and a summary names the lake files.
 //!
 //! The demo talks to its services over their public APIs (Connect and ksqlDB
 //! REST), exactly as a user following the seed would.
