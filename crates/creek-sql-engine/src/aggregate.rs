@@ -340,50 +340,44 @@ pub fn plan_aggregate(
     } else {
         DEFAULT_GRACE_MS
     };
-    let window = match &query.window {
-        None => None,
-        Some(Window::Tumbling {
-            size,
-            grace,
-            retention,
-        }) => Some(window_spec(
-            WindowKind::Tumbling,
-            duration_ms(size),
-            duration_ms(size),
-            grace.as_ref().map_or(default_grace, duration_ms),
-            retention.as_ref(),
-        )),
-        Some(Window::Hopping {
-            size,
-            advance,
-            grace,
-            retention,
-        }) => Some(window_spec(
-            WindowKind::Hopping,
-            duration_ms(size),
-            duration_ms(advance),
-            grace.as_ref().map_or(default_grace, duration_ms),
-            retention.as_ref(),
-        )),
-        Some(Window::Session {
-            gap,
-            grace,
-            retention,
-        }) => {
-            let gap = duration_ms(gap);
-            // Kafka Streams' `SessionWindows.with(gap)`: 24h less the gap.
-            let grace = grace
-                .as_ref()
-                .map_or((DEFAULT_GRACE_MS - gap).max(0), duration_ms);
-            Some(window_spec(
-                WindowKind::Session,
-                gap,
+    // (kind, size, advance, grace, retention) of each window kind: a
+    // tumbling window hops by its size, a session's "size" is its gap.
+    let window = query.window.as_ref().map(|w| {
+        let (kind, size, advance, grace, retention) = match w {
+            Window::Tumbling {
+                size,
+                grace,
+                retention,
+            } => {
+                let size = duration_ms(size);
+                let grace = grace.as_ref().map_or(default_grace, duration_ms);
+                (WindowKind::Tumbling, size, size, grace, retention)
+            }
+            Window::Hopping {
+                size,
+                advance,
+                grace,
+                retention,
+            } => {
+                let grace = grace.as_ref().map_or(default_grace, duration_ms);
+                let (size, advance) = (duration_ms(size), duration_ms(advance));
+                (WindowKind::Hopping, size, advance, grace, retention)
+            }
+            Window::Session {
                 gap,
                 grace,
-                retention.as_ref(),
-            ))
-        }
-    };
+                retention,
+            } => {
+                let gap = duration_ms(gap);
+                // Kafka Streams' `SessionWindows.with(gap)`: 24h less the gap.
+                let grace = grace
+                    .as_ref()
+                    .map_or((DEFAULT_GRACE_MS - gap).max(0), duration_ms);
+                (WindowKind::Session, gap, gap, grace, retention)
+            }
+        };
+        window_spec(kind, size, advance, grace, retention.as_ref())
+    });
     if let Some(w) = &window {
         if w.size <= 0 || w.advance <= 0 {
             return Err(statement("Window size must be positive.".into()));
@@ -712,39 +706,33 @@ pub fn plan_aggregate(
         }
     }
     // A transient push query (no sink) prints its columns in SELECT order
-    // and needs no key in them.
-    let Some(sink_name) = sink_name else {
-        return Ok(AggregatePlan {
-            source,
-            filter,
-            group_by,
-            aggregates: calls,
-            window,
-            having,
-            projection,
-            emit_final: query.emit == Some(creek_sql::ast::Emit::Final),
-        });
+    // and needs no key in them; a sink's keys come out in grouping order.
+    let projection = match sink_name {
+        None => projection,
+        Some(sink_name) => {
+            if !missing.is_empty() {
+                let example = missing.join(", ");
+                let (word, list) = if missing.len() == 1 {
+                    ("expression", missing[0].clone())
+                } else {
+                    let last = missing.pop().unwrap_or_default();
+                    ("expressions", format!("{} and {last}", missing.join(", ")))
+                };
+                return Err(statement(format!(
+                    "The query used to build `{sink_name}` must include the grouping {word} {list} in its projection (eg, SELECT {example}...)."
+                )));
+            }
+            let mut ordered: Vec<Projected> =
+                keyed.iter().map(|p| projection[*p].clone()).collect();
+            ordered.extend(projection.iter().filter(|p| !p.is_key).cloned());
+            if ordered.iter().all(|p| p.is_key) {
+                return Err(statement(
+                    "The projection contains no value columns.".into(),
+                ));
+            }
+            ordered
+        }
     };
-    if !missing.is_empty() {
-        let example = missing.join(", ");
-        let (word, list) = if missing.len() == 1 {
-            ("expression", missing[0].clone())
-        } else {
-            let last = missing.pop().unwrap_or_default();
-            ("expressions", format!("{} and {last}", missing.join(", ")))
-        };
-        return Err(statement(format!(
-            "The query used to build `{sink_name}` must include the grouping {word} {list} in its projection (eg, SELECT {example}...)."
-        )));
-    }
-    // Keys come out in grouping order.
-    let mut ordered: Vec<Projected> = keyed.iter().map(|p| projection[*p].clone()).collect();
-    ordered.extend(projection.iter().filter(|p| !p.is_key).cloned());
-    if ordered.iter().all(|p| p.is_key) {
-        return Err(statement(
-            "The projection contains no value columns.".into(),
-        ));
-    }
     Ok(AggregatePlan {
         source,
         filter,
@@ -752,7 +740,7 @@ pub fn plan_aggregate(
         aggregates: calls,
         window,
         having,
-        projection: ordered,
+        projection,
         emit_final: query.emit == Some(creek_sql::ast::Emit::Final),
     })
 }

@@ -1827,8 +1827,8 @@ impl Engine {
             for record in &fetched.records {
                 next = record.offset + 1;
                 consumed += 1;
-                if let Some((_, a)) = rekeyed {
-                    let results = match a.apply_rekeyed(partition, record) {
+                let results = if let Some((_, a)) = rekeyed {
+                    match a.apply_rekeyed(partition, record) {
                         Ok(results) => results,
                         Err(e) => {
                             self.processing_log.record(
@@ -1839,30 +1839,22 @@ impl Engine {
                             );
                             continue;
                         }
-                    };
-                    self.encode_results(
-                        query,
-                        results,
-                        &mut outputs,
-                        &mut ordered,
-                        tapping,
-                        (topic, partition, record.offset),
-                    )?;
-                    continue;
-                }
-                // A table row without a key has no identity: Kafka Streams drops it.
-                if over_table && record.key.is_none() {
-                    continue;
-                }
-                let Some(decoded) = self.decode_or_log(query, record) else {
-                    continue;
-                };
-                let results = match &query.logic {
-                    QueryLogic::Project(p) => {
-                        p.apply_all(&decoded.row, decoded.rowtime, decoded.value_is_null)
                     }
-                    QueryLogic::Aggregate(a) => {
-                        a.apply(&decoded.row, decoded.rowtime, decoded.value_is_null)
+                } else {
+                    // A table row without a key has no identity: Kafka Streams drops it.
+                    if over_table && record.key.is_none() {
+                        continue;
+                    }
+                    let Some(decoded) = self.decode_or_log(query, record) else {
+                        continue;
+                    };
+                    match &query.logic {
+                        QueryLogic::Project(p) => {
+                            p.apply_all(&decoded.row, decoded.rowtime, decoded.value_is_null)
+                        }
+                        QueryLogic::Aggregate(a) => {
+                            a.apply(&decoded.row, decoded.rowtime, decoded.value_is_null)
+                        }
                     }
                 };
                 self.encode_results(

@@ -18,9 +18,8 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use bytes::Bytes;
-use clap::Args;
 
-use crate::bench_seed::SeedLog;
+use crate::bench_seed::{SeedBenchArgs, SeedLog, CUSTSTREAM, PROJECTION};
 
 const SINK: &str = "PER_SEX";
 const PROJECTION_SINK: &str = "ADULTS";
@@ -32,30 +31,11 @@ const KSQLDB_PER_CORE: f64 = 12_000.0;
 /// The target on this 2-core machine.
 const TARGET: f64 = 250_000.0;
 
-const SOURCE: &str =
-    "CREATE STREAM custstream WITH (kafka_topic='psg-customers', value_format='AVRO');";
-
-/// `creek bench sql`'s query, the peer in the same engine.
-const PROJECTION: &str = "CREATE STREAM adults AS SELECT id, UCASE(nome) AS nome, sexo, email, \
-TIMESTAMPTOSTRING(nascimento, 'yyyy-MM-dd', 'UTC') AS nascimento, \
-FORMAT_TIMESTAMP(dt_update, 'yyyy-MM-dd HH:mm:ss') AS atualizado \
-FROM custstream WHERE sexo = 'F' OR id % 2 = 0 EMIT CHANGES;";
-
 const AGGREGATION: &str = "CREATE TABLE per_sex AS SELECT sexo, COUNT(*) AS n FROM custstream \
 WINDOW TUMBLING (SIZE 30 SECONDS) GROUP BY sexo EMIT CHANGES;";
 
-#[derive(Args, Debug)]
-pub struct AggregateBench {
-    /// Seed records in the source topic.
-    #[arg(long, default_value_t = 1_000_000)]
-    pub records: u64,
-    /// Print one JSON line instead of text.
-    #[arg(long)]
-    pub json: bool,
-    /// Keep the temporary folder (its path is printed).
-    #[arg(long)]
-    pub keep: bool,
-}
+/// `creek bench aggregate`'s flags.
+pub type AggregateBench = SeedBenchArgs;
 
 pub fn aggregate(args: AggregateBench) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -94,7 +74,7 @@ async fn aggregate_async(args: AggregateBench) -> anyhow::Result<()> {
     let peer = seed.peer().await?;
 
     // The projection query first, then the aggregation, in one engine.
-    let engine = seed.engine(&format!("{SOURCE}\n{PROJECTION}")).await?;
+    let engine = seed.engine(&format!("{CUSTSTREAM}\n{PROJECTION}")).await?;
     let projection_secs = seed.run_timed(&engine, false).await?;
     let produced = seed.end_offset(PROJECTION_SINK).await?;
     if produced as u64 != projected {

@@ -27,6 +27,32 @@ use creek_sql_engine::engine::{Engine, EngineConfig, Session};
 /// The seed's topic, as the JDBC source names it.
 pub const TOPIC: &str = "psg-customers";
 
+/// The seed's stream over [`TOPIC`].
+pub const CUSTSTREAM: &str =
+    "CREATE STREAM custstream WITH (kafka_topic='psg-customers', value_format='AVRO');";
+
+/// `creek bench sql`'s filter + projection (with date formatting), sink `ADULTS`;
+/// also `creek bench aggregate`'s peer in the same engine.
+pub const PROJECTION: &str =
+    "CREATE STREAM adults AS SELECT id, UCASE(nome) AS nome, sexo, email, \
+TIMESTAMPTOSTRING(nascimento, 'yyyy-MM-dd', 'UTC') AS nascimento, \
+FORMAT_TIMESTAMP(dt_update, 'yyyy-MM-dd HH:mm:ss') AS atualizado \
+FROM custstream WHERE sexo = 'F' OR id % 2 = 0 EMIT CHANGES;";
+
+/// The flags of the benchmarks over the seed log.
+#[derive(clap::Args, Debug)]
+pub struct SeedBenchArgs {
+    /// Seed records in the source topic.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub records: u64,
+    /// Print one JSON line instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Keep the temporary folder (its path is printed).
+    #[arg(long)]
+    pub keep: bool,
+}
+
 /// The seed table's value schema, as the JDBC source registers it.
 fn seed_schema() -> String {
     let opt = |name: &str, t: serde_json::Value| serde_json::json!({"name": name, "type": ["null", t], "default": null});

@@ -12,9 +12,8 @@
 use std::time::Duration;
 
 use anyhow::bail;
-use clap::Args;
 
-use crate::bench_seed::SeedLog;
+use crate::bench_seed::{SeedBenchArgs, SeedLog, CUSTSTREAM, PROJECTION};
 
 const SINK: &str = "ADULTS";
 
@@ -24,25 +23,8 @@ const KSQLDB_PER_CORE: f64 = 50_000.0;
 /// The target on this 2-core machine.
 const TARGET: f64 = 500_000.0;
 
-const STATEMENTS: &str =
-    "CREATE STREAM custstream WITH (kafka_topic='psg-customers', value_format='AVRO');
-CREATE STREAM adults AS SELECT id, UCASE(nome) AS nome, sexo, email, \
-TIMESTAMPTOSTRING(nascimento, 'yyyy-MM-dd', 'UTC') AS nascimento, \
-FORMAT_TIMESTAMP(dt_update, 'yyyy-MM-dd HH:mm:ss') AS atualizado \
-FROM custstream WHERE sexo = 'F' OR id % 2 = 0 EMIT CHANGES;";
-
-#[derive(Args, Debug)]
-pub struct SqlBench {
-    /// Seed records in the source topic.
-    #[arg(long, default_value_t = 1_000_000)]
-    pub records: u64,
-    /// Print one JSON line instead of text.
-    #[arg(long)]
-    pub json: bool,
-    /// Keep the temporary folder (its path is printed).
-    #[arg(long)]
-    pub keep: bool,
-}
+/// `creek bench sql`'s flags.
+pub type SqlBench = SeedBenchArgs;
 
 pub fn sql(args: SqlBench) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -72,7 +54,7 @@ async fn sql_async(args: SqlBench) -> anyhow::Result<()> {
     let peer = seed.peer().await?;
 
     // The query.
-    let engine = seed.engine(STATEMENTS).await?;
+    let engine = seed.engine(&format!("{CUSTSTREAM}\n{PROJECTION}")).await?;
     let query_secs = seed.run_timed(&engine, true).await?;
     let produced = seed.end_offset(SINK).await?;
     if produced as u64 != expected {

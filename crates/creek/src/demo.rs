@@ -453,6 +453,8 @@ struct Screen {
     ksql_url: String,
     connect_url: String,
     known_files: HashMap<PathBuf, i64>,
+    /// One HTTP client (and its connections) for every sample.
+    http: reqwest::Client,
     /// The newest window start the pull query has shown.
     newest_window: Option<i64>,
     previous: Option<Status>,
@@ -498,6 +500,7 @@ impl Screen {
             ksql_url: services.ksql_url.clone(),
             connect_url: services.connect_url.clone(),
             known_files: HashMap::new(),
+            http: reqwest::Client::new(),
             newest_window: None,
             previous: None,
             last_line: Instant::now(),
@@ -524,13 +527,12 @@ impl Screen {
             }
         }
         let newest = self.newest_window;
-        let latest_window =
-            latest_window(&self.ksql_url, newest)
-                .await
-                .map(|(newest, start, counts)| {
-                    self.newest_window = Some(newest);
-                    (start, counts)
-                });
+        let latest_window = latest_window(&self.http, &self.ksql_url, newest).await.map(
+            |(newest, start, counts)| {
+                self.newest_window = Some(newest);
+                (start, counts)
+            },
+        );
         let generator_error = generated
             .last_error
             .lock()
@@ -541,8 +543,8 @@ impl Screen {
             generated: generated.rows.load(Ordering::Relaxed),
             generator_error,
             topics,
-            connectors: connector_states(&self.connect_url).await,
-            queries: persistent_queries(&self.ksql_url).await,
+            connectors: connector_states(&self.http, &self.connect_url).await,
+            queries: persistent_queries(&self.http, &self.ksql_url).await,
             latest_window,
             lake_files: lake_files(&self.lake, &mut self.known_files),
         }
@@ -700,19 +702,20 @@ fn lake_topic(path: &Path) -> String {
         .unwrap_or_default()
 }
 
+/// One sample's answer from a service: NULL when it is slow or down, so
+/// the screen goes on with what it has.
+async fn sample_json(request: reqwest::RequestBuilder) -> Json {
+    match request.timeout(Duration::from_secs(2)).send().await {
+        Ok(response) => response.json().await.unwrap_or(Json::Null),
+        Err(_) => Json::Null,
+    }
+}
+
 /// Every connector's state as Connect's `/connectors?expand=status` gives
 /// it: `RUNNING (1/1 tasks RUNNING)`, or the first line of a failed task's
 /// trace, which says what to fix.
-async fn connector_states(connect_url: &str) -> Vec<(String, String)> {
-    let response = reqwest::Client::new()
-        .get(format!("{connect_url}/connectors?expand=status"))
-        .timeout(Duration::from_secs(2))
-        .send()
-        .await;
-    let Ok(response) = response else {
-        return Vec::new();
-    };
-    let body: Json = response.json().await.unwrap_or(Json::Null);
+async fn connector_states(http: &reqwest::Client, connect_url: &str) -> Vec<(String, String)> {
+    let body = sample_json(http.get(format!("{connect_url}/connectors?expand=status"))).await;
     let Some(connectors) = body.as_object() else {
         return Vec::new();
     };
@@ -747,10 +750,11 @@ async fn connector_states(connect_url: &str) -> Vec<(String, String)> {
 /// The newest 30-second window of `customers_per_age_group`, by the pull
 /// query a user would type: what the windowed count looks like right now.
 async fn latest_window(
+    http: &reqwest::Client,
     ksql_url: &str,
     since: Option<i64>,
 ) -> Option<(i64, String, Vec<(String, i64)>)> {
-    let response = reqwest::Client::new()
+    let request = http
         .post(format!("{ksql_url}/query"))
         // From the newest window seen on: the table keeps every window. (Not
         // the clock: record times are the database's local dt_update.)
@@ -759,12 +763,8 @@ async fn latest_window(
                 "SELECT * FROM customers_per_age_group WHERE WINDOWSTART >= {start};"
             ),
             None => "SELECT * FROM customers_per_age_group;".to_string(),
-        }}))
-        .timeout(Duration::from_secs(2))
-        .send()
-        .await
-        .ok()?;
-    let body: Json = response.json().await.ok()?;
+        }}));
+    let body = sample_json(request).await;
     // Columns: FAIXA_ETARIA, WINDOWSTART, WINDOWEND, FAIXA, JANELA_INICIO, TOTAL.
     let rows: Vec<&Json> = body
         .as_array()?
@@ -796,18 +796,14 @@ async fn latest_window(
 }
 
 /// Persistent queries as `SHOW QUERIES` lists them.
-async fn persistent_queries(ksql_url: &str) -> Vec<(String, String, String)> {
-    let response = reqwest::Client::new()
+async fn persistent_queries(
+    http: &reqwest::Client,
+    ksql_url: &str,
+) -> Vec<(String, String, String)> {
+    let request = http
         .post(format!("{ksql_url}/ksql"))
-        .json(&json!({"ksql": "SHOW QUERIES;"}))
-        .timeout(Duration::from_secs(2))
-        .send()
-        .await;
-    let Ok(response) = response else {
-        return Vec::new();
-    };
-    let body: Json = response.json().await.unwrap_or(Json::Null);
-    body[0]["queries"]
+        .json(&json!({"ksql": "SHOW QUERIES;"}));
+    sample_json(request).await[0]["queries"]
         .as_array()
         .into_iter()
         .flatten()

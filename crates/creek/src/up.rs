@@ -392,7 +392,7 @@ pub fn init_logging(data_dir: &Path, to_stderr: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn wait_for_signal(mut term: tokio::signal::unix::Signal) {
+async fn wait_for_signal(mut term: tokio::signal::unix::Signal) {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
