@@ -15,6 +15,12 @@ use rand::rngs::SmallRng;
 use rand::seq::IndexedRandom;
 use rand::{Rng, SeedableRng};
 
+use crate::names::{
+    Sexo, BR_FIRST_NAMES_FEMALE, BR_FIRST_NAMES_MALE, BR_PREFIXES_FEMALE, BR_PREFIXES_MALE,
+    EN_FIRST_NAMES_FEMALE, EN_FIRST_NAMES_MALE, EN_SUFFIXES_FEMALE, EN_SUFFIXES_MALE,
+    EN_TITLES_FEMALE, EN_TITLES_MALE,
+};
+
 /// Which Faker locale the rows imitate.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Locale {
@@ -61,7 +67,7 @@ impl FromStr for Locale {
 pub struct Customer {
     /// Full name.
     pub nome: String,
-    /// `"M"` or `"F"`, 50/50 (independent of the name, as in the seed).
+    /// `"M"` or `"F"`, 50/50; the first name (and title) is one of that sex.
     pub sexo: &'static str,
     /// Postal address over two or three lines (`\n`-separated).
     pub endereco: String,
@@ -75,7 +81,9 @@ pub struct Customer {
     pub nascimento: NaiveDate,
     /// Job title.
     pub profissao: String,
-    /// Local wall-clock time when the row was generated, microsecond precision.
+    /// Local wall-clock time when the row was generated, microsecond precision: the
+    /// machine's time zone (`TZ`, else /etc/localtime), stored without a zone as the
+    /// seed's `timestamp without time zone` column is.
     pub dt_update: NaiveDateTime,
 }
 
@@ -115,9 +123,14 @@ impl CustomerGenerator {
     }
 
     fn customer(&mut self, clock: &LocalClock, today: NaiveDate) -> Customer {
-        let (first, last) = self.first_last();
-        let nome = self.nome(first, last);
-        let sexo = if self.rng.random_bool(0.5) { "M" } else { "F" };
+        // The first name (and any title) follows `sexo`, as a reader of the row expects.
+        let sexo = if self.rng.random_bool(0.5) {
+            Sexo::M
+        } else {
+            Sexo::F
+        };
+        let (first, last) = self.first_last(sexo);
+        let nome = self.nome(sexo, first, last);
         let endereco = self.endereco();
         let telefone = self.telefone();
         let email = self.email(first, last);
@@ -126,7 +139,7 @@ impl CustomerGenerator {
         let profissao = self.profissao();
         Customer {
             nome,
-            sexo,
+            sexo: sexo.code(),
             endereco,
             telefone,
             email,
@@ -141,29 +154,29 @@ impl CustomerGenerator {
         words.choose(&mut self.rng).copied().unwrap_or("")
     }
 
-    fn first_last(&mut self) -> (&'static str, &'static str) {
-        match self.locale {
-            Locale::En => (
-                self.pick(EN::NAME_FIRST_NAME),
-                self.pick(EN::NAME_LAST_NAME),
-            ),
-            Locale::PtBr => (
-                self.pick(PT_BR::NAME_FIRST_NAME),
-                self.pick(PT_BR::NAME_LAST_NAME),
-            ),
-        }
+    fn first_last(&mut self, sexo: Sexo) -> (&'static str, &'static str) {
+        let firsts = first_names(self.locale, sexo);
+        let lasts = match self.locale {
+            Locale::En => EN::NAME_LAST_NAME,
+            Locale::PtBr => PT_BR::NAME_LAST_NAME,
+        };
+        (self.pick(firsts), self.pick(lasts))
     }
 
-    fn nome(&mut self, first: &str, last: &str) -> String {
+    fn nome(&mut self, sexo: Sexo, first: &str, last: &str) -> String {
         let mut s = String::with_capacity(32);
         let roll = self.rng.random_range(0..100u32);
         match self.locale {
             Locale::En => {
                 // Faker's en_US name(): mostly "First Last", sometimes a title or suffix.
+                let (titles, suffixes) = match sexo {
+                    Sexo::M => (EN_TITLES_MALE, EN_SUFFIXES_MALE),
+                    Sexo::F => (EN_TITLES_FEMALE, EN_SUFFIXES_FEMALE),
+                };
                 if roll < 5 {
-                    push_words(&mut s, &[self.pick(EN::NAME_TITLE), first, last]);
+                    push_words(&mut s, &[self.pick(titles), first, last]);
                 } else if roll < 10 {
-                    push_words(&mut s, &[first, last, self.pick(EN::NAME_SUFFIX)]);
+                    push_words(&mut s, &[first, last, self.pick(suffixes)]);
                 } else {
                     push_words(&mut s, &[first, last]);
                 }
@@ -171,7 +184,11 @@ impl CustomerGenerator {
             Locale::PtBr => {
                 // Brazilians usually carry two surnames, sometimes joined by "da"/"dos".
                 if roll < 5 {
-                    push_words(&mut s, &[self.pick(BR_NAME_PREFIX), first, last]);
+                    let prefixes = match sexo {
+                        Sexo::M => BR_PREFIXES_MALE,
+                        Sexo::F => BR_PREFIXES_FEMALE,
+                    };
+                    push_words(&mut s, &[self.pick(prefixes), first, last]);
                 } else if roll < 45 {
                     let middle = self.pick(PT_BR::NAME_LAST_NAME);
                     push_words(&mut s, &[first, middle, last]);
@@ -389,6 +406,16 @@ impl CustomerGenerator {
     }
 }
 
+/// First names of one locale and sex.
+fn first_names(locale: Locale, sexo: Sexo) -> &'static [&'static str] {
+    match (locale, sexo) {
+        (Locale::En, Sexo::M) => EN_FIRST_NAMES_MALE,
+        (Locale::En, Sexo::F) => EN_FIRST_NAMES_FEMALE,
+        (Locale::PtBr, Sexo::M) => BR_FIRST_NAMES_MALE,
+        (Locale::PtBr, Sexo::F) => BR_FIRST_NAMES_FEMALE,
+    }
+}
+
 /// Faker's maximum age for `date_of_birth`.
 const MAX_AGE: i32 = 115;
 
@@ -504,7 +531,6 @@ const BR_PHONE_FORMATS: &[&str] = &[
     "0900-###-####",
 ];
 
-const BR_NAME_PREFIX: &[&str] = &["Sr.", "Sra.", "Srta.", "Dr.", "Dra."];
 const BR_PARTICLE: &[&str] = &["da", "das", "do", "dos", "de"];
 const BR_STREET_TYPE: &[&str] = &[
     "Rua", "Rua", "Rua", "Avenida", "Av.", "Travessa", "Alameda", "Praça", "Largo", "Rodovia",
@@ -732,6 +758,43 @@ mod tests {
         }
         assert!(all.iter().any(|c| c.endereco.starts_with("Rua ")));
         assert!(all.iter().any(|c| c.nome.split(' ').count() >= 3));
+    }
+
+    /// The first name after an optional title, matched on whole words.
+    fn first_name_of(c: &Customer, titles: &[&str], names: &[&str]) -> bool {
+        let rest = titles
+            .iter()
+            .find_map(|t| c.nome.strip_prefix(&format!("{t} ")))
+            .unwrap_or(&c.nome);
+        names
+            .iter()
+            .any(|n| rest.strip_prefix(n).is_some_and(|r| r.starts_with(' ')))
+    }
+
+    #[test]
+    fn first_names_and_titles_follow_sexo() {
+        for (locale, titles_m, titles_f) in [
+            (Locale::En, EN_TITLES_MALE, EN_TITLES_FEMALE),
+            (Locale::PtBr, BR_PREFIXES_MALE, BR_PREFIXES_FEMALE),
+        ] {
+            let males = first_names(locale, Sexo::M);
+            let females = first_names(locale, Sexo::F);
+            assert!(males.iter().all(|n| !females.contains(n)), "{locale}");
+            for c in rows(locale, 3000) {
+                let (own, own_titles, other, other_titles) = if c.sexo == "M" {
+                    (males, titles_m, females, titles_f)
+                } else {
+                    (females, titles_f, males, titles_m)
+                };
+                assert!(first_name_of(&c, own_titles, own), "{locale}: {c:?}");
+                assert!(!first_name_of(&c, other_titles, other), "{locale}: {c:?}");
+                // "Dr." is both sexes' title in en_US; the others are one sex's.
+                let title = c.nome.split(' ').next().unwrap_or("");
+                if other_titles.contains(&title) && title != "Dr." {
+                    panic!("{locale}: title of the other sex: {c:?}");
+                }
+            }
+        }
     }
 
     #[test]

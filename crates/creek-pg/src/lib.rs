@@ -24,6 +24,7 @@
 
 mod conninfo;
 mod generator;
+mod names;
 mod table;
 mod temp;
 
