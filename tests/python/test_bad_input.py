@@ -204,3 +204,60 @@ def test_no_auto_create_topics(creek_factory):
     out = kcat("-C", "-b", srv.bootstrap, "-t", "bad-input-explicit", "-o", "beginning",
                "-e", "-q").stdout
     assert out.splitlines() == ["ok"]
+
+
+# ------------------------------------------------ topic auto-creation semantics
+def _metadata_v4(topic: str, allow_auto_create: bool, correlation_id: int) -> bytes:
+    """Metadata v4: topics [name], allow_auto_topic_creation."""
+    name = topic.encode()
+    body = struct.pack(">ih", 1, len(name)) + name + struct.pack(">b", int(allow_auto_create))
+    return _request(3, 4, correlation_id, body)
+
+
+def _ask_metadata(server, topic, allow_auto_create):
+    with _connect(server) as s:
+        s.sendall(_metadata_v4(topic, allow_auto_create, 41))
+        frame = _recv_frame(s)
+    assert struct.unpack_from(">i", frame)[0] == 41
+    return frame
+
+
+def test_metadata_without_auto_creation_creates_nothing(creek_shared):
+    topic = "metadata-no-auto-create"
+    frame = _ask_metadata(creek_shared, topic, allow_auto_create=False)
+    # The topic's entry carries UNKNOWN_TOPIC_OR_PARTITION (3) before its name.
+    name = topic.encode()
+    at = frame.index(struct.pack(">h", len(name)) + name)
+    assert struct.unpack_from(">h", frame, at - 2)[0] == 3
+    assert topic not in list_topics_cli(creek_shared)
+    # auto.create.topics.enable defaults to true, as in Apache Kafka: allowed, it creates.
+    _ask_metadata(creek_shared, topic, allow_auto_create=True)
+    assert topic in list_topics_cli(creek_shared)
+
+
+def test_topics_describe_missing_answers_like_kafka_topics(creek_shared):
+    from creekutil import creek_topics
+    out = creek_topics(creek_shared, "--describe", "--topic", "describe-missing", check=False)
+    assert out.returncode == 1
+    assert "Topic 'describe-missing' does not exist as expected" in out.stderr, out.stderr
+    out = creek_topics(creek_shared, "--describe", "--topic", "describe-missing",
+                       "--if-exists", check=False)
+    assert out.returncode == 0 and out.stdout == "", out
+    out = creek_topics(creek_shared, "--delete", "--topic", "describe-missing", check=False)
+    assert "Topic 'describe-missing' does not exist as expected" in out.stderr, out.stderr
+    assert "describe-missing" not in list_topics_cli(creek_shared)
+
+
+def test_a_flood_of_bad_frames_leaves_a_bounded_log(creek_shared):
+    """Each bad frame closes its connection and is logged, but at most a few per
+    interval per kind; a client cannot grow kafka.log without bound."""
+    log = creek_shared.data_dir / "logs" / "kafka.log"
+    before = log.read_text() if log.exists() else ""
+    for i in range(300):
+        with _connect(creek_shared) as s:
+            s.sendall(_request(9999, 0, i))
+            _assert_closed(s, "api_key 9999")
+    _assert_broker_healthy(creek_shared)
+    added = (log.read_text() if log.exists() else "")[len(before):]
+    closing = [line for line in added.splitlines() if "closing connection" in line]
+    assert len(closing) <= 2 * 5, "\n".join(closing[:20])

@@ -239,7 +239,9 @@ impl Broker {
             let name = topic_data.name.0.to_string();
             let mut topic_resp = TopicProduceResponse::default();
             topic_resp.name = topic_data.name.clone();
-            let topic = self.topic_or_create(&name, true);
+            // As in Kafka, only a Metadata request may create a topic; a produce to a
+            // missing one answers UNKNOWN_TOPIC_OR_PARTITION.
+            let topic = self.topic_or_create(&name, false);
             for pd in topic_data.partition_data {
                 let mut pr = PartitionProduceResponse::default();
                 pr.index = pd.index;
@@ -284,7 +286,7 @@ impl Broker {
                     }
                     Err(e) => {
                         if !matches!(e, LogError::UnknownTopicOrPartition(_)) {
-                            warn!(topic = %name, partition = pd.index, "produce rejected: {e}");
+                            warn!(topic = %name, partition = pd.index, rejected = true, "produce rejected: {e}");
                         }
                         pr.error_code = e.kafka_code();
                         if version >= 8 {
@@ -561,7 +563,7 @@ impl Broker {
                     r.replication_factor = 1;
                 }
                 Err((code, message)) => {
-                    info!(topic = %name, "create topic refused: {message}");
+                    info!(topic = %name, rejected = true, "create topic refused: {message}");
                     r.error_code = code;
                     r.error_message = Some(sb(message));
                 }

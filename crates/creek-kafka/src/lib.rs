@@ -14,7 +14,9 @@
 //!
 //! Bad input never takes the process down: an unknown API key, an unsupported
 //! version (other than ApiVersions, which answers UNSUPPORTED_VERSION), an
-//! oversized or undecodable frame closes that connection only.
+//! oversized or undecodable frame closes that connection only. Such events carry the
+//! field `rejected = true`, by which the binary's log rate-limits them (a client
+//! flooding bad requests cannot grow the logs without bound).
 
 pub mod client;
 pub mod coordinator;
@@ -170,7 +172,7 @@ impl Broker {
                 _ = shutdown.changed() => break,
             };
             if size < 8 || size as usize > self.config.max_request_bytes {
-                warn!(%peer, size, max = self.config.max_request_bytes, "closing connection: invalid request size");
+                warn!(%peer, size, max = self.config.max_request_bytes, rejected = true, "closing connection: invalid request size");
                 break;
             }
             // Read into spare capacity: no zero-fill of (possibly megabyte) frames.
@@ -199,7 +201,7 @@ impl Broker {
                 }
                 Ok(None) => {}
                 Err(e) => {
-                    warn!(%peer, "closing connection: {e}");
+                    warn!(%peer, rejected = true, "closing connection: {e}");
                     break;
                 }
             }

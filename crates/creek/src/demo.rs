@@ -38,13 +38,19 @@ const MARKER: &str = ".creek-demo";
 
 /// The seed's `custstream`, then what its exercise goes on to build: a CASE
 /// classification, a filter, and a count per class in 30-second windows.
+/// Age groups come from each person's age on the day the record is processed
+/// (today's yyyyMMdd minus the birth date's, divided by 10000, is the age in whole
+/// years), so they stay right whatever the date, unlike fixed cut-off dates:
+/// under 18 `menor`, under 65 `adulto`, else `idoso`.
 const STATEMENTS: &[&str] = &[
     "CREATE STREAM custstream WITH (kafka_topic='psg-customers', value_format='AVRO');",
     "CREATE STREAM customers_classified AS SELECT nome, email, profissao, \
      TIMESTAMPTOSTRING(nascimento, 'yyyy-MM-dd', 'UTC') AS dt_nascimento, \
      CASE WHEN sexo = 'F' THEN 'feminino' ELSE 'masculino' END AS genero, \
-     CASE WHEN nascimento >= '2008-01-01' THEN 'menor' \
-          WHEN nascimento >= '1961-01-01' THEN 'adulto' \
+     CASE WHEN CAST(FORMAT_DATE(FROM_DAYS(UNIX_DATE()), 'yyyyMMdd') AS INT) \
+               - CAST(FORMAT_DATE(nascimento, 'yyyyMMdd') AS INT) < 180000 THEN 'menor' \
+          WHEN CAST(FORMAT_DATE(FROM_DAYS(UNIX_DATE()), 'yyyyMMdd') AS INT) \
+               - CAST(FORMAT_DATE(nascimento, 'yyyyMMdd') AS INT) < 650000 THEN 'adulto' \
           ELSE 'idoso' END AS faixa_etaria \
      FROM custstream EMIT CHANGES;",
     "CREATE STREAM customers_seniors AS SELECT nome, email, dt_nascimento \
@@ -83,10 +89,12 @@ pub struct DemoArgs {
 }
 
 pub fn run(args: DemoArgs) -> Result<()> {
+    // Before PostgreSQL, the data dir or anything else: a busy port is named at once.
+    args.listen.check_ports_free()?;
     prepare_data_dir(&args.data_dir)?;
     let data_dir = std::path::absolute(&args.data_dir)
         .with_context(|| format!("resolving {}", args.data_dir.display()))?;
-    up::init_logging(&data_dir, false)?;
+    crate::logging::init_logging(&data_dir, false)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -13,6 +13,7 @@ mod bench_sql;
 mod demo;
 mod fake;
 mod ksql;
+mod logging;
 mod qtt;
 mod topics;
 mod up;
@@ -38,7 +39,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Start creek's services (the Kafka-compatible broker) and serve until Ctrl-C / SIGTERM.
+    /// Start creek's services and serve until Ctrl-C / SIGTERM.
+    ///
+    /// Starts, in one process over one log in --data-dir: a Kafka-compatible broker
+    /// (--kafka-port, default 9092), a Schema Registry (--registry-port, default 8081),
+    /// Kafka Connect with the JDBC source and the lake (S3) sink (--connect-port,
+    /// default 8083) and a ksqlDB-compatible SQL engine (--ksql-port, default 8088).
+    /// Prints one "creek ready: ..." line when all accept connections.
     Up(up::UpArgs),
     /// The seed's whole pipeline in one command: PostgreSQL, generator, JDBC source, ksqlDB, Parquet lake, live status.
     Demo(demo::DemoArgs),

@@ -31,10 +31,14 @@ pub struct TopicsArgs {
     /// Change a topic's partition count (--partitions).
     #[arg(long)]
     pub alter: bool,
+    /// The topic to create, describe, alter or delete (--describe without it: all topics).
     #[arg(long)]
     pub topic: Option<String>,
+    /// Partition count: of the new topic with --create (default: the broker's
+    /// num.partitions), the new total with --alter.
     #[arg(long)]
     pub partitions: Option<i32>,
+    /// With --create: replicas per partition (default: the broker's default; creek has 1).
     #[arg(long)]
     pub replication_factor: Option<i32>,
     /// A topic config override, KEY=VALUE; repeatable.
@@ -43,7 +47,7 @@ pub struct TopicsArgs {
     /// With --create: succeed if the topic already exists.
     #[arg(long)]
     pub if_not_exists: bool,
-    /// With --delete / --alter: succeed if the topic does not exist.
+    /// With --describe / --delete / --alter: succeed if the topic does not exist.
     #[arg(long)]
     pub if_exists: bool,
     /// With --list / --describe: leave out internal topics.
@@ -160,15 +164,26 @@ async fn describe(
     admin: &AdminClient<DefaultClientContext>,
     args: &TopicsArgs,
 ) -> anyhow::Result<()> {
+    // Metadata for all topics, never for one by name: librdkafka asks for a named
+    // topic with allow_auto_topic_creation=true, and describing must create nothing.
     let metadata = admin
         .inner()
-        .fetch_metadata(args.topic.as_deref(), TIMEOUT)
+        .fetch_metadata(None, TIMEOUT)
         .context("fetching metadata")?;
     let mut topics: Vec<_> = metadata
         .topics()
         .iter()
+        .filter(|t| args.topic.as_deref().is_none_or(|want| t.name() == want))
         .filter(|t| !(args.exclude_internal && t.name().starts_with("__")))
         .collect();
+    if let Some(want) = args.topic.as_deref() {
+        if topics.is_empty() && !args.if_exists {
+            // kafka-topics' words (TopicCommand.ensureTopicExists).
+            bail!(
+                "Error while executing topic command : Topic '{want}' does not exist as expected"
+            );
+        }
+    }
     topics.sort_by_key(|t| t.name().to_string());
     // librdkafka does not expose topic ids; ask with a raw Metadata request, best effort.
     let names: Vec<String> = topics.iter().map(|t| t.name().to_string()).collect();
@@ -268,6 +283,9 @@ fn check_results(results: Vec<rdkafka::admin::TopicResult>, if_exists: bool) -> 
         match r {
             Ok(_) => {}
             Err((_, rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition)) if if_exists => {}
+            Err((name, rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition)) => {
+                bail!("Error while executing topic command : Topic '{name}' does not exist as expected")
+            }
             Err((name, code)) => {
                 bail!("Error while executing topic command : topic '{name}': {code}")
             }

@@ -1,7 +1,7 @@
 //! `creek up`: open the log, serve the Kafka protocol, shut down cleanly on a signal.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,6 +29,46 @@ pub struct ListenArgs {
     /// ksqlDB REST API port (/ksql, /query, /query-stream, /info).
     #[arg(long, default_value_t = 8088)]
     pub ksql_port: u16,
+}
+
+impl ListenArgs {
+    /// Each service's name, port and the flag that changes it.
+    fn services(&self) -> [(&'static str, u16, &'static str); 4] {
+        [
+            ("Kafka", self.kafka_port, "--kafka-port"),
+            ("Schema Registry", self.registry_port, "--registry-port"),
+            ("Kafka Connect", self.connect_port, "--connect-port"),
+            ("ksqlDB", self.ksql_port, "--ksql-port"),
+        ]
+    }
+
+    /// Fails, naming the port and its flag, when a port is taken, so nothing
+    /// (PostgreSQL, the log, a half-started set of services) starts for nothing.
+    /// A port can still be taken between this check and the bind: then the bind's
+    /// own error names it.
+    pub fn check_ports_free(&self) -> anyhow::Result<()> {
+        let mut busy = Vec::new();
+        for (service, port, flag) in self.services() {
+            if port == 0 {
+                continue;
+            }
+            if let Err(e) = std::net::TcpListener::bind((self.host.as_str(), port)) {
+                let why = if e.kind() == std::io::ErrorKind::AddrInUse {
+                    "is already in use (another creek, Kafka or service?)".to_string()
+                } else {
+                    format!("cannot be opened: {e}")
+                };
+                busy.push(format!(
+                    "port {port} for {service} on {} {why}; stop what holds it or pass {flag} N (0 picks a free port)",
+                    self.host
+                ));
+            }
+        }
+        if !busy.is_empty() {
+            anyhow::bail!("{}", busy.join("\n"));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Args, Debug)]
@@ -81,7 +121,8 @@ pub struct UpArgs {
 }
 
 pub fn run(args: UpArgs) -> anyhow::Result<()> {
-    init_logging(&args.data_dir, true)?;
+    args.listen.check_ports_free()?;
+    crate::logging::init_logging(&args.data_dir, true)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -107,6 +148,7 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
     wait_for_signal(term).await;
     info!("shutting down");
     services.stop().await?;
+    crate::logging::flush_rejected();
     println!("creek stopped: log flushed");
     Ok(())
 }
@@ -338,58 +380,6 @@ async fn serve_http(
     if let Err(e) = result {
         tracing::error!(error = %e, "HTTP server failed");
     }
-}
-
-/// Logs to stderr, and each service to its own file under `<data-dir>/logs/`
-/// (`connect.log`, `schema-registry.log`, `kafka.log`, `ksql.log`): the place to read a
-/// connector's errors, like `confluent local services connect log`. Without
-/// `to_stderr` (a status screen owns the terminal) only errors reach stderr.
-pub fn init_logging(data_dir: &Path, to_stderr: bool) -> anyhow::Result<()> {
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
-    use tracing_subscriber::{filter, fmt, EnvFilter, Layer, Registry};
-
-    let dir = data_dir.join("logs");
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let level = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let mut file_layers: Vec<Box<dyn Layer<Registry> + Send + Sync>> = Vec::new();
-    for (name, targets) in [
-        ("connect.log", &["creek_connect"][..]),
-        ("schema-registry.log", &["creek_schema"][..]),
-        ("kafka.log", &["creek_kafka", "creek_log"][..]),
-        ("ksql.log", &["creek_sql_engine", "creek_sql"][..]),
-    ] {
-        let path = dir.join(name);
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .with_context(|| format!("opening {}", path.display()))?;
-        let targets: Vec<&'static str> = targets.to_vec();
-        file_layers.push(
-            fmt::layer()
-                .with_ansi(false)
-                .with_writer(Arc::new(file))
-                .with_filter(filter::filter_fn(move |m| {
-                    targets.iter().any(|t| m.target().starts_with(t))
-                }))
-                .with_filter(level())
-                .boxed(),
-        );
-    }
-    tracing_subscriber::registry()
-        .with(file_layers)
-        .with(
-            fmt::layer()
-                .with_writer(std::io::stderr)
-                .with_filter(if to_stderr {
-                    level()
-                } else {
-                    EnvFilter::new("error")
-                }),
-        )
-        .init();
-    Ok(())
 }
 
 async fn wait_for_signal(mut term: tokio::signal::unix::Signal) {
