@@ -17,7 +17,7 @@ use creek_sql::types::SqlType;
 use creek_sql::value::Value;
 
 use crate::engine::{Engine, Session};
-use crate::format::value_to_json;
+use crate::format::value_to_api_json;
 use crate::metastore::{ColumnRole, DataSource};
 use crate::plan::{plan_stream_query_with, source_scope};
 use crate::push::{transient_id, PushQuery};
@@ -123,7 +123,10 @@ pub async fn pull_table(
                     .iter()
                     .position(|eq| matches!(eq.eval(row), Ok(Value::Boolean(true))))
                     .unwrap_or(0);
-                rows.push((order, result.projection.iter().map(value_to_json).collect()));
+                rows.push((
+                    order,
+                    result.projection.iter().map(value_to_api_json).collect(),
+                ));
             }
         }
     }

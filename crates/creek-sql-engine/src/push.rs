@@ -10,7 +10,7 @@ use creek_sql::ast::{Emit, Query, Relation, SourceKind};
 
 use crate::aggregate::Aggregator;
 use crate::engine::{Engine, Session};
-use crate::format::value_to_json;
+use crate::format::value_to_api_json;
 use crate::plan::plan_stream_query;
 use crate::plan::Projected;
 use crate::query::{DecodedRow, Projector, ResultRow, SourceDecoder};
@@ -399,7 +399,7 @@ pub async fn start(
                         .apply(&decoded)
                         .into_iter()
                         .filter_map(|row| {
-                            let columns = || row.projection.iter().map(value_to_json).collect();
+                            let columns = || row.projection.iter().map(value_to_api_json).collect();
                             match row.value {
                                 Some(_) => Some(PushRow::of(columns())),
                                 // A table's delete shows as a tombstone row;

@@ -365,6 +365,37 @@ fn default_properties(engine: &Engine) -> Vec<(String, String)> {
     ]
 }
 
+/// ksqlDB's `ksql.hidden.topics`: the topics SHOW TOPICS leaves out.
+pub const HIDDEN_TOPICS_CONFIG: &str = "ksql.hidden.topics";
+/// Its default in ksqlDB (`KsqlConfig.KSQL_HIDDEN_TOPICS_DEFAULT`).
+pub const HIDDEN_TOPICS_DEFAULT: &str = "_confluent.*,__confluent.*,_schemas,__consumer_offsets,\
+     __transaction_state,connect-configs,connect-offsets,connect-status,connect-statuses";
+
+/// ksqlDB's `ReservedInternalTopics.isHidden`: ksqlDB's own `_confluent-ksql-…`
+/// topics (command topic, changelogs, repartitions) always, plus the
+/// comma-separated literal names or regular expressions of `ksql.hidden.topics`,
+/// each matching the whole name.
+pub struct HiddenTopics(regex::Regex);
+
+impl HiddenTopics {
+    pub fn new(setting: Option<&str>) -> Result<HiddenTopics, EngineError> {
+        let list = setting.unwrap_or(HIDDEN_TOPICS_DEFAULT);
+        let alternatives: Vec<String> = std::iter::once("_confluent-ksql-.*")
+            .chain(list.split(',').map(str::trim).filter(|p| !p.is_empty()))
+            .map(|p| format!("(?:{p})"))
+            .collect();
+        regex::Regex::new(&format!("^(?:{})$", alternatives.join("|")))
+            .map(HiddenTopics)
+            .map_err(|e| {
+                EngineError::Statement(format!("Invalid value for {HIDDEN_TOPICS_CONFIG}: {e}"))
+            })
+    }
+
+    pub fn is_hidden(&self, topic: &str) -> bool {
+        self.0.is_match(topic)
+    }
+}
+
 async fn show(
     engine: &Arc<Engine>,
     kind: ShowKind,
@@ -380,10 +411,19 @@ async fn show(
                 .await
                 .map_err(|e| EngineError::Log(e.to_string()))?;
             topics.sort_by(|a, b| a.name.cmp(&b.name));
-            let all = kind == ShowKind::AllTopics;
+            let hidden = if kind == ShowKind::AllTopics {
+                None
+            } else {
+                Some(HiddenTopics::new(
+                    session
+                        .properties
+                        .get(HIDDEN_TOPICS_CONFIG)
+                        .map(String::as_str),
+                )?)
+            };
             let items: Vec<Json> = topics
                 .iter()
-                .filter(|t| all || (!t.internal && !t.name.starts_with('_')))
+                .filter(|t| hidden.as_ref().is_none_or(|h| !h.is_hidden(&t.name)))
                 .map(|t| {
                     let replicas = vec![1; t.partitions.max(0) as usize];
                     if extended {
@@ -1024,4 +1064,40 @@ pub async fn print(
         }
     });
     Ok(rx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hidden_topics_default_and_setting() {
+        let h = HiddenTopics::new(None).unwrap();
+        for t in [
+            "connect-configs",
+            "connect-offsets",
+            "connect-status",
+            "_schemas",
+            "__consumer_offsets",
+            "_confluent-ksql-default__command_topic",
+            "_confluent-ksql-default_query_CTAS_X_1-Aggregate-Aggregate-Materialize-changelog",
+        ] {
+            assert!(h.is_hidden(t), "{t}");
+        }
+        // Whole-name matches only; the processing log is a user topic.
+        for t in [
+            "default_ksql_processing_log",
+            "psg-customers",
+            "connect-configs2",
+            "my_schemas",
+            "_private",
+        ] {
+            assert!(!h.is_hidden(t), "{t}");
+        }
+        let h = HiddenTopics::new(Some("secret.*, other")).unwrap();
+        assert!(h.is_hidden("secret-1") && h.is_hidden("other"));
+        assert!(!h.is_hidden("connect-configs"));
+        assert!(h.is_hidden("_confluent-ksql-x_command_topic"));
+        assert!(HiddenTopics::new(Some("(")).is_err());
+    }
 }

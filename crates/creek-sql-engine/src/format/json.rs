@@ -53,6 +53,39 @@ pub fn value_to_json(value: &Value) -> Json {
     }
 }
 
+/// A SQL value as ksqlDB's REST API answers it in query rows (`ApiJsonMapper`):
+/// DATE `yyyy-MM-dd`, TIME `HH:mm[:ss]` (java.time's `LocalTime` of whole
+/// seconds), TIMESTAMP `yyyy-MM-ddTHH:mm:ss.SSS` in UTC — also inside arrays and
+/// maps. Struct fields go through Connect's JsonConverter there, which writes
+/// the logical types as numbers, so structs keep [`value_to_json`]'s form.
+pub fn value_to_api_json(value: &Value) -> Json {
+    match value {
+        Value::Date(d) => Json::String(creek_sql::cast::format_date(*d)),
+        Value::Time(t) => Json::String(api_time(*t)),
+        Value::Timestamp(t) => Json::String(creek_sql::cast::format_timestamp(*t)),
+        Value::Array(items) => Json::Array(items.iter().map(value_to_api_json).collect()),
+        Value::Map(entries) => Json::Object(
+            entries
+                .iter()
+                .map(|(k, v)| (map_key_text(k), value_to_api_json(v)))
+                .collect(),
+        ),
+        other => value_to_json(other),
+    }
+}
+
+/// ksqlDB's `SqlTimeTypes.formatTime`: `LocalTime.ofSecondOfDay(ms / 1000)`,
+/// whose text drops zero seconds (`10:00`).
+fn api_time(ms: i64) -> String {
+    let secs = ms.rem_euclid(86_400_000) / 1000;
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    if s == 0 {
+        format!("{h:02}:{m:02}")
+    } else {
+        format!("{h:02}:{m:02}:{s:02}")
+    }
+}
+
 fn double_to_json(d: f64) -> Json {
     match Number::from_f64(d) {
         Some(n) => Json::Number(n),

@@ -49,7 +49,7 @@ pub use avro::{
     DEFAULT_SCHEMA_NAME,
 };
 pub(crate) use json::java_hash_map_order_by;
-pub use json::{json_to_value, value_to_json};
+pub use json::{json_to_value, value_to_api_json, value_to_json};
 pub use window::{
     session_windowed_key, split_session_windowed_key, split_time_windowed_key, split_windowed_key,
     time_windowed_key, windowed_key,

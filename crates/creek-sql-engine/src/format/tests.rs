@@ -466,6 +466,27 @@ fn json_value_mapping_keeps_decimals_exact() {
     assert_eq!(value_to_json(&m), json!({"a": {"X": 1}}));
 }
 
+/// Query rows over REST show times as ksqlDB's ApiJsonMapper writes them.
+#[test]
+fn api_json_renders_times_as_text() {
+    assert_eq!(value_to_api_json(&Value::Date(12345)), json!("2003-10-20"));
+    assert_eq!(value_to_api_json(&Value::Time(12_000)), json!("00:00:12"));
+    // LocalTime of whole seconds: milliseconds go, zero seconds are not shown.
+    assert_eq!(value_to_api_json(&Value::Time(36_000_999)), json!("10:00"));
+    assert_eq!(
+        value_to_api_json(&Value::Timestamp(12_343_335)),
+        json!("1970-01-01T03:25:43.335")
+    );
+    assert_eq!(
+        value_to_api_json(&Value::Array(vec![Value::Date(0), Value::Null])),
+        json!(["1970-01-01", null])
+    );
+    // Structs go through Connect's JsonConverter in ksqlDB: numbers stay.
+    let s = Value::Struct(vec![("T".into(), Value::Timestamp(5))]);
+    assert_eq!(value_to_api_json(&s), json!({"T": 5}));
+    assert_eq!(value_to_api_json(&Value::Int(3)), json!(3));
+}
+
 // ---------------------------------------------------------------- DELIMITED
 
 #[tokio::test]
