@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::config::{ConfigKey, ConfigProblem};
+use crate::config::{ConfigProblem, KeyTable};
 use crate::{jdbc, s3sink};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +50,8 @@ impl Plugin {
             .find(|p| p.class() == class || p.aliases().contains(&class))
     }
 
-    pub fn config_keys(self) -> Vec<ConfigKey> {
+    /// The connector's key table (Connect's keys and the connector's own).
+    pub fn config_keys(self) -> KeyTable {
         match self {
             Plugin::JdbcSource => jdbc::config_keys(),
             Plugin::S3Sink => s3sink::config_keys(),
@@ -71,9 +72,26 @@ impl Plugin {
             },
         }
     }
+
+    /// Warnings that depend on several keys (on top of `config::check`'s).
+    pub fn warnings(self, config: &BTreeMap<String, String>) -> Vec<ConfigProblem> {
+        match self {
+            Plugin::JdbcSource => Vec::new(),
+            Plugin::S3Sink => s3sink::warnings(config),
+        }
+    }
 }
 
-/// Every key any plugin marks as a password: for masking configs of all kinds.
-pub fn all_keys() -> Vec<ConfigKey> {
-    ALL.iter().flat_map(|p| p.config_keys()).collect()
+/// Every key of every plugin: for masking configs of all kinds.
+pub fn all_keys() -> KeyTable {
+    let mut all = KeyTable {
+        keys: Vec::new(),
+        prefixes: Vec::new(),
+    };
+    for p in ALL {
+        let t = p.config_keys();
+        all.keys.extend(t.keys);
+        all.prefixes.extend(t.prefixes);
+    }
+    all
 }

@@ -94,11 +94,9 @@ async fn validate(
     body: String,
 ) -> Result<Json<Value>> {
     let cfg = config_map(&body_json(&body)?)?;
-    let (keys, problems) = w.validate(&class, &cfg).await?;
+    let (keys, review) = w.validate(&class, &cfg).await?;
     let full = Plugin::find(&class).map(Plugin::class).unwrap_or(&class);
-    Ok(Json(config::validate_response(
-        full, &keys, &cfg, &problems,
-    )))
+    Ok(Json(config::validate_response(full, &keys, &cfg, &review)))
 }
 
 fn info_json(i: &ConnectorInfo) -> Value {

@@ -429,7 +429,7 @@ impl Worker {
         &self,
         class: &str,
         config: &BTreeMap<String, String>,
-    ) -> Result<(Vec<config::ConfigKey>, Vec<ConfigProblem>), ConnectError> {
+    ) -> Result<(config::KeyTable, config::Review), ConnectError> {
         let Some(plugin) = Plugin::find(class) else {
             return Err(ConnectError::NotFound(format!(
                 "Failed to find any class that implements Connector and which name matches {class}, available connectors are: {}",
@@ -437,7 +437,9 @@ impl Worker {
             )));
         };
         let keys = plugin.config_keys();
-        let mut problems = config::check(&keys, config);
+        let mut review = config::check(&keys, config);
+        review.warnings.extend(plugin.warnings(config));
+        let problems = &mut review.errors;
         if let Some(c) = config.get("connector.class") {
             if Plugin::find(c) != Some(plugin) {
                 problems.push(ConfigProblem {
@@ -459,7 +461,7 @@ impl Worker {
         if problems.is_empty() {
             problems.extend(plugin.validate(config).await);
         }
-        Ok((keys, problems))
+        Ok((keys, review))
     }
 
     async fn check_config(
@@ -481,11 +483,11 @@ impl Worker {
                     .replace("{..}", &format!("{:?}", masked(config))),
             ));
         };
-        let (keys, problems) = self.validate(class, config).await?;
-        let _ = keys;
-        if !problems.is_empty() {
+        let (_, review) = self.validate(class, config).await?;
+        if !review.errors.is_empty() {
             return Err(ConnectError::BadRequest(config::invalid_message(
-                class, &problems,
+                class,
+                &review.errors,
             )));
         }
         Ok(())
@@ -717,6 +719,13 @@ impl Worker {
         let plugin = Plugin::find(class).ok_or_else(|| {
             ConnectError::BadRequest(format!("Connector class {class} is not available"))
         })?;
+        // Warnings (unknown keys, keys without effect) on every start, so that the
+        // connector's log says what creek ignores.
+        let mut review = config::check(&plugin.config_keys(), &config);
+        review.warnings.extend(plugin.warnings(&config));
+        for w in &review.warnings {
+            warn!(connector = %name, key = %w.key, "{}", w.message);
+        }
         let invalid = |p: Vec<ConfigProblem>| {
             ConnectError::BadRequest(config::invalid_message(plugin.class(), &p))
         };

@@ -329,7 +329,8 @@ fn explain(bucket: &str, e: &object_store::Error) -> String {
 
 /// Bucket names become a directory name locally: refuse anything that could
 /// escape it, and what S3 would refuse anyway.
-fn check_bucket_name(bucket: &str) -> Result<(), LakeError> {
+/// A bucket name that is one safe path segment (also checked by `Lake::open`).
+pub fn check_bucket_name(bucket: &str) -> Result<(), LakeError> {
     let ok = !bucket.is_empty()
         && bucket != "."
         && bucket != ".."

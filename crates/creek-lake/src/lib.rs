@@ -47,4 +47,4 @@ pub use config::{FormatConfig, FormatKind};
 pub use error::LakeError;
 pub use field::{field_of, FieldValue};
 pub use file::{FileBuilder, SinkValue};
-pub use lake::Lake;
+pub use lake::{check_bucket_name, Lake};

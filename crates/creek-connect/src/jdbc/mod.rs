@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use tokio_postgres::{Client, NoTls};
 
-use crate::config::{common_keys, flag, get, key, list, ConfigKey, ConfigProblem, KeyType};
+use crate::config::{
+    flag, get, key, list, source_keys, ConfigProblem, KeyTable, KeyType, PrefixRule, Support,
+};
 use pg::{quote_literal, NumericMapping, TableId};
 use url::PgUrl;
 
@@ -34,9 +36,15 @@ const NUMERIC_MAPPINGS: &[&str] = &[
     "best_fit_eager_double",
 ];
 
-pub fn config_keys() -> Vec<ConfigKey> {
+/// The JDBC source's key table: Connect's source keys and Confluent's JDBC source keys
+/// (10.7), with how creek treats each (see [`crate::config`]).
+pub fn config_keys() -> KeyTable {
     use KeyType::*;
-    let mut keys = common_keys();
+    let mut table = source_keys();
+    table.set_support(
+        "errors.tolerance",
+        Support::NoEffect("a row that cannot be converted fails the task"),
+    );
     let mut mode = key("mode", String, None, "Mode", "The mode for updating a table each time it is polled: bulk, timestamp, incrementing or timestamp+incrementing.");
     mode.allowed = MODES;
     let mut numeric = key(
@@ -47,41 +55,246 @@ pub fn config_keys() -> Vec<ConfigKey> {
         "Map NUMERIC values by precision and optionally scale to integral or decimal types.",
     );
     numeric.allowed = NUMERIC_MAPPINGS;
-    keys.extend([
-        key("connection.url", String, None, "Database", "JDBC connection URL, e.g. jdbc:postgresql://localhost:5432/postgres."),
-        key("connection.user", String, Some(""), "Database", "JDBC connection user."),
-        key("connection.password", Password, Some(""), "Database", "JDBC connection password."),
-        key("connection.attempts", Int, Some("3"), "Database", "Maximum number of attempts to retrieve a valid JDBC connection."),
-        key("connection.backoff.ms", Long, Some("10000"), "Database", "Backoff time in milliseconds between connection attempts."),
-        key("catalog.pattern", String, Some(""), "Database", "Catalog pattern to fetch table metadata from the database."),
-        key("table.whitelist", List, Some(""), "Database", "List of tables to include in copying."),
-        key("table.include.list", List, Some(""), "Database", "List of tables to include in copying (alias of table.whitelist)."),
-        key("table.blacklist", List, Some(""), "Database", "List of tables to exclude from copying."),
-        key("table.exclude.list", List, Some(""), "Database", "List of tables to exclude from copying (alias of table.blacklist)."),
-        key("schema.pattern", String, Some(""), "Database", "Schema pattern (SQL LIKE) to fetch table metadata from the database."),
-        key("numeric.precision.mapping", Boolean, Some("false"), "Database", "Deprecated: use numeric.mapping."),
+    table.keys.extend([
+        key(
+            "connection.url",
+            String,
+            None,
+            "Database",
+            "JDBC connection URL, e.g. jdbc:postgresql://localhost:5432/postgres.",
+        ),
+        key(
+            "connection.user",
+            String,
+            Some(""),
+            "Database",
+            "JDBC connection user.",
+        ),
+        key(
+            "connection.password",
+            Password,
+            Some(""),
+            "Database",
+            "JDBC connection password.",
+        ),
+        key(
+            "connection.attempts",
+            Int,
+            Some("3"),
+            "Database",
+            "Maximum number of attempts to retrieve a valid JDBC connection.",
+        ),
+        key(
+            "connection.backoff.ms",
+            Long,
+            Some("10000"),
+            "Database",
+            "Backoff time in milliseconds between connection attempts.",
+        ),
+        key(
+            "catalog.pattern",
+            String,
+            Some(""),
+            "Database",
+            "Catalog pattern to fetch table metadata from the database.",
+        )
+        .no_effect("a PostgreSQL connection sees one catalog, the database in connection.url"),
+        key(
+            "table.whitelist",
+            List,
+            Some(""),
+            "Database",
+            "List of tables to include in copying.",
+        ),
+        key(
+            "table.include.list",
+            List,
+            Some(""),
+            "Database",
+            "List of tables to include in copying (alias of table.whitelist).",
+        ),
+        key(
+            "table.blacklist",
+            List,
+            Some(""),
+            "Database",
+            "List of tables to exclude from copying.",
+        ),
+        key(
+            "table.exclude.list",
+            List,
+            Some(""),
+            "Database",
+            "List of tables to exclude from copying (alias of table.blacklist).",
+        ),
+        key(
+            "schema.pattern",
+            String,
+            Some(""),
+            "Database",
+            "Schema pattern (SQL LIKE) to fetch table metadata from the database.",
+        ),
+        key(
+            "numeric.precision.mapping",
+            Boolean,
+            Some("false"),
+            "Database",
+            "Deprecated: use numeric.mapping.",
+        ),
         numeric,
-        key("dialect.name", String, Some(""), "Database", "The database dialect; only PostgreSqlDatabaseDialect is available."),
-        key("table.types", List, Some("TABLE"), "Database", "Table types to include: TABLE, VIEW, MATERIALIZED VIEW, PARTITIONED TABLE."),
+        key(
+            "dialect.name",
+            String,
+            Some(""),
+            "Database",
+            "The database dialect; only PostgreSqlDatabaseDialect is available.",
+        ),
+        key(
+            "table.types",
+            List,
+            Some("TABLE"),
+            "Database",
+            "Table types to include: TABLE, VIEW, MATERIALIZED VIEW, PARTITIONED TABLE.",
+        ),
         mode,
-        key("incrementing.column.name", String, Some(""), "Mode", "The name of the strictly incrementing column to use to detect new rows."),
-        key("timestamp.column.name", List, Some(""), "Mode", "Comma separated list of timestamp columns; several are combined with COALESCE."),
-        key("timestamp.initial", Long, Some(""), "Mode", "Epoch ms to start reading from; -1 for the current time."),
-        key("validate.non.null", Boolean, Some("true"), "Mode", "Check that the timestamp and incrementing columns are NOT NULL."),
-        key("query", String, Some(""), "Mode", "Custom query instead of copying whole tables."),
-        key("query.suffix", String, Some(""), "Mode", "Suffix to append at the end of the generated query."),
-        key("quote.sql.identifiers", String, Some("always"), "Mode", "When to quote identifiers; creek always quotes."),
-        key("transaction.isolation.mode", String, Some("DEFAULT"), "Mode", "Isolation level of the polling transactions; creek always reads from a repeatable-read snapshot."),
-        key("poll.interval.ms", Int, Some("5000"), "Connector", "Frequency in ms to poll for new data in each table."),
-        key("batch.max.rows", Int, Some("100"), "Connector", "Maximum number of rows to include in a single batch."),
-        key("table.poll.interval.ms", Long, Some("60000"), "Connector", "Frequency in ms to poll for new or removed tables."),
-        key("topic.prefix", String, None, "Connector", "Prefix prepended to table names to generate the topic names."),
-        key("timestamp.delay.interval.ms", Long, Some("0"), "Connector", "How long to wait after a row with a timestamp appears before including it."),
-        key("db.timezone", String, Some("UTC"), "Connector", "Time zone of naive timestamps in the database."),
-        key("query.retry.attempts", Int, Some("-1"), "Connector", "Number of times to retry SQL failures; -1 retries forever."),
-        key("timestamp.granularity", String, Some("connect_logical"), "Connector", "How timestamps are represented; creek uses Connect's logical Timestamp."),
+        key(
+            "incrementing.column.name",
+            String,
+            Some(""),
+            "Mode",
+            "The name of the strictly incrementing column to use to detect new rows.",
+        ),
+        key(
+            "timestamp.column.name",
+            List,
+            Some(""),
+            "Mode",
+            "Comma separated list of timestamp columns; several are combined with COALESCE.",
+        ),
+        key(
+            "timestamp.initial",
+            Long,
+            Some(""),
+            "Mode",
+            "Epoch ms to start reading from; -1 for the current time.",
+        ),
+        key(
+            "validate.non.null",
+            Boolean,
+            Some("true"),
+            "Mode",
+            "Check that the timestamp and incrementing columns are NOT NULL.",
+        ),
+        key(
+            "query",
+            String,
+            Some(""),
+            "Mode",
+            "Custom query instead of copying whole tables.",
+        ),
+        key(
+            "query.suffix",
+            String,
+            Some(""),
+            "Mode",
+            "Suffix to append at the end of the generated query.",
+        ),
+        key(
+            "quote.sql.identifiers",
+            String,
+            Some("always"),
+            "Mode",
+            "When to quote identifiers; creek always quotes.",
+        ),
+        key(
+            "transaction.isolation.mode",
+            String,
+            Some("DEFAULT"),
+            "Mode",
+            "Isolation level of the polling transactions.",
+        )
+        .allowed(&[
+            "DEFAULT",
+            "READ_UNCOMMITTED",
+            "READ_COMMITTED",
+            "REPEATABLE_READ",
+            "SERIALIZABLE",
+            "SQL_SERVER_SNAPSHOT",
+        ])
+        .no_effect("creek always reads from a repeatable-read snapshot"),
+        key(
+            "table.monitoring.startup.polling.limit.ms",
+            Long,
+            Some("10000"),
+            "Connector",
+            "How long to wait for the table list at startup.",
+        )
+        .no_effect("creek lists the tables when a task starts"),
+        key(
+            "poll.interval.ms",
+            Int,
+            Some("5000"),
+            "Connector",
+            "Frequency in ms to poll for new data in each table.",
+        ),
+        key(
+            "batch.max.rows",
+            Int,
+            Some("100"),
+            "Connector",
+            "Maximum number of rows to include in a single batch.",
+        ),
+        key(
+            "table.poll.interval.ms",
+            Long,
+            Some("60000"),
+            "Connector",
+            "Frequency in ms to poll for new or removed tables.",
+        ),
+        key(
+            "topic.prefix",
+            String,
+            None,
+            "Connector",
+            "Prefix prepended to table names to generate the topic names.",
+        ),
+        key(
+            "timestamp.delay.interval.ms",
+            Long,
+            Some("0"),
+            "Connector",
+            "How long to wait after a row with a timestamp appears before including it.",
+        ),
+        key(
+            "db.timezone",
+            String,
+            Some("UTC"),
+            "Connector",
+            "Time zone of naive timestamps in the database.",
+        ),
+        key(
+            "query.retry.attempts",
+            Int,
+            Some("-1"),
+            "Connector",
+            "Number of times to retry SQL failures; -1 retries forever.",
+        ),
+        key(
+            "timestamp.granularity",
+            String,
+            Some("connect_logical"),
+            "Connector",
+            "How timestamps are represented; creek uses Connect's logical Timestamp.",
+        ),
     ]);
-    keys
+    // Confluent passes connection.* keys it does not define to the JDBC driver.
+    table.prefixes.push(PrefixRule {
+        prefix: "connection.",
+        support: Support::NoEffect(
+            "JDBC driver properties: creek speaks PostgreSQL's protocol itself; put options in connection.url",
+        ),
+    });
+    table
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -456,4 +669,66 @@ pub async fn validate_against_database(config: &JdbcSourceConfig) -> Vec<ConfigP
         }
     }
     problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    const SEED: &[(&str, &str)] = &[
+        ("name", "postg-connector"),
+        ("connector.class", CLASS),
+        ("tasks.max", "1"),
+        (
+            "connection.url",
+            "jdbc:postgresql://localhost:5432/postgres",
+        ),
+        ("connection.user", "postgres"),
+        ("connection.password", "x"),
+        ("mode", "timestamp"),
+        ("timestamp.column.name", "dt_update"),
+        ("table.whitelist", "public.customers"),
+        ("topic.prefix", "psg-"),
+        ("validate.non.null", "false"),
+    ];
+
+    #[test]
+    fn the_seed_config_is_clean_and_typos_get_a_suggestion() {
+        let table = config_keys();
+        let review = crate::config::check(&table, &cfg(SEED));
+        assert!(
+            review.errors.is_empty() && review.warnings.is_empty(),
+            "{review:?}"
+        );
+        let mut typo = cfg(SEED);
+        typo.insert("poll.intervall.ms".into(), "100".into());
+        typo.insert("connection.pasword".into(), "y".into());
+        let review = crate::config::check(&table, &typo);
+        assert!(review.errors.is_empty(), "{:?}", review.errors);
+        let hint = |k: &str| {
+            review
+                .warnings
+                .iter()
+                .find(|w| w.key == k)
+                .unwrap()
+                .message
+                .clone()
+        };
+        assert!(hint("poll.intervall.ms").contains("did you mean poll.interval.ms?"));
+        // A connection.* key is a driver property for Confluent, so no error, but
+        // the likely typo is named.
+        assert!(hint("connection.pasword").contains("did you mean connection.password?"));
+        // Errors handling on the source skips nothing: accepted with a warning.
+        let mut tolerant = cfg(SEED);
+        tolerant.insert("errors.tolerance".into(), "all".into());
+        let review = crate::config::check(&table, &tolerant);
+        assert_eq!(review.warnings.len(), 1, "{review:?}");
+    }
 }

@@ -142,6 +142,15 @@ impl Partitioner {
                         }
                         other => other.to_string(),
                     };
+                    // Values are data: one that would climb out of the bucket is a
+                    // bad record (skipped with errors.tolerance=all), never a path.
+                    if let Some(why) =
+                        super::path_flaw(&text).filter(|_| text.contains(['/', '\\']))
+                    {
+                        return Err(format!(
+                            "field {f} has the value {text:?}, which as an object path {why}"
+                        ));
+                    }
                     parts.push(format!("{f}={text}"));
                 }
                 Ok(parts.join(delim))
