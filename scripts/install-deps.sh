@@ -1,11 +1,26 @@
 #!/usr/bin/env bash
-# Installs what creek's build, demo and tests need on Debian/Ubuntu, only if missing:
-# a C toolchain for librdkafka, kcat (a real Kafka client for tests), and the Python
-# clients (confluent-kafka with its registry/Avro parts, kafka-python, psycopg, pytest),
-# PostgreSQL's server binaries, curl (the seed's connector step), and a JDK with the
-# Apache Kafka Java client jars (scripts/fetch-java-clients.sh).
+# Installs what creek needs on Debian/Ubuntu, only what is missing.
+#
+#   scripts/install-deps.sh demo   what `scripts/demo.sh` and the README's commands use:
+#                                  a C toolchain for librdkafka, PostgreSQL's server
+#                                  binaries (the demo's throwaway database), curl, kcat,
+#                                  and the DuckDB command line (pip package duckdb-cli)
+#   scripts/install-deps.sh test   the above, and what only the test suite uses: a JDK
+#                                  with the Apache Kafka Java client jars
+#                                  (scripts/fetch-java-clients.sh), and the Python test
+#                                  clients (tests/python/requirements.txt: pytest,
+#                                  confluent-kafka, kafka-python, psycopg, pyarrow, moto…)
+#
+# pip installs into the active Python; on a system Python that refuses it (PEP 668,
+# "externally managed") it retries with --break-system-packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+WHAT="${1:-test}"
+case "$WHAT" in
+  demo|test) ;;
+  *) echo "usage: scripts/install-deps.sh demo|test" >&2; exit 2 ;;
+esac
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -16,22 +31,37 @@ command -v make >/dev/null || missing+=(make)
 command -v perl >/dev/null || missing+=(perl)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v kcat >/dev/null || missing+=(kcat)
-command -v python3 >/dev/null || missing+=(python3 python3-pip)
+command -v python3 >/dev/null || missing+=(python3)
+python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
 command -v curl >/dev/null || missing+=(curl)
-# PostgreSQL server binaries for the throwaway databases of tests and the demo.
+# PostgreSQL server binaries for the throwaway databases of the demo and the tests.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
-# A JDK for the Java client test (tests/java, compiled by the test with javac).
-command -v javac >/dev/null || missing+=(default-jdk-headless)
+if [ "$WHAT" = test ]; then
+  # A JDK for the Java client test (tests/java, compiled by the test with javac).
+  command -v javac >/dev/null || missing+=(default-jdk-headless)
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing with apt-get: ${missing[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
 fi
 
-if ! python3 -c "import pytest, confluent_kafka, kafka, requests, psycopg, fastavro, httpx, authlib, cachetools, attrs, pyarrow, duckdb, moto, boto3" >/dev/null 2>&1 || ! command -v moto_server >/dev/null; then
-  echo "installing Python test clients with pip"
-  python3 -m pip install -q -r tests/python/requirements.txt
+pip_install() {
+  python3 -m pip install -q "$@" 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages "$@"
+}
+
+# The README's DuckDB examples use the duckdb command line.
+if ! command -v duckdb >/dev/null; then
+  echo "installing the DuckDB command line with pip (duckdb-cli)"
+  pip_install duckdb-cli
 fi
 
-# The Java client's jars (kafka-clients and its dependencies); silent when present.
-scripts/fetch-java-clients.sh >/dev/null
+if [ "$WHAT" = test ]; then
+  if ! python3 -c "import pytest, confluent_kafka, kafka, requests, psycopg, fastavro, httpx, authlib, cachetools, attrs, pyarrow, duckdb, moto, boto3" >/dev/null 2>&1 || ! command -v moto_server >/dev/null; then
+    echo "installing Python test clients with pip"
+    pip_install -r tests/python/requirements.txt
+  fi
+  # The Java client's jars (kafka-clients and its dependencies); silent when present.
+  scripts/fetch-java-clients.sh >/dev/null
+fi

@@ -1,22 +1,28 @@
-//! ksqlDB's REST conformance files (`../shared/ksql-qtt-rest/`), when present.
+//! ksqlDB's REST conformance files (`../shared/ksql-qtt-rest/`).
 
 use std::path::PathBuf;
 
 use creek_sql_engine::qtt::Outcome;
 
+/// `ksql-qtt-rest` in `../shared` beside the repository, or in `$CREEK_SHARED_DIR`;
+/// missing, the test fails saying where it looked.
+fn rest_qtt_dir() -> PathBuf {
+    let shared = std::env::var_os("CREEK_SHARED_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+    let dir = shared.join("ksql-qtt-rest");
+    assert!(
+        dir.is_dir(),
+        "ksqlDB's REST conformance files are missing: {} does not exist (they come from \
+         ../shared beside the repository; set CREEK_SHARED_DIR to where they are)",
+        dir.display()
+    );
+    dir
+}
+
 #[tokio::test]
 async fn rest_qtt_push_queries() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/ksql-qtt-rest");
-    let file = dir.join("push-queries.json");
-    let file = if file.exists() {
-        file
-    } else {
-        PathBuf::from("/work/shared/ksql-qtt-rest/push-queries.json")
-    };
-    if !file.exists() {
-        eprintln!("no REST QTT files; skipping");
-        return;
-    }
+    let file = rest_qtt_dir().join("push-queries.json");
     let verbose = std::env::var("QTT_VERBOSE").is_ok();
     if std::env::var("QTT_REST_ALL").is_ok() {
         // Every file, for a summary (not asserted).
@@ -40,11 +46,7 @@ async fn rest_qtt_push_queries() {
 
 #[tokio::test]
 async fn rest_qtt_pull_queries_against_streams() {
-    let file = PathBuf::from("/work/shared/ksql-qtt-rest/pull-queries-against-streams.json");
-    if !file.exists() {
-        eprintln!("no REST QTT files; skipping");
-        return;
-    }
+    let file = rest_qtt_dir().join("pull-queries-against-streams.json");
     let results = creek_sql_engine::qtt_rest::run_paths(&[file], false)
         .await
         .unwrap();

@@ -4,12 +4,11 @@
 mod common;
 use common::strip_comments;
 
-use std::path::Path;
 
 fn statements() -> Vec<String> {
     let mut out = Vec::new();
-    for dir in ["/work/shared/ksql-qtt", "/work/shared/ksql-qtt-rest"] {
-        let Ok(entries) = std::fs::read_dir(Path::new(dir)) else {
+    for dir in common::qtt_dirs() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
         };
         for e in entries {

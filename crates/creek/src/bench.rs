@@ -38,6 +38,7 @@ pub struct BrokerBench {
     /// The broker, HOST:PORT.
     #[arg(long)]
     pub bootstrap: String,
+    /// Records to produce and consume.
     #[arg(long, default_value_t = 1_000_000)]
     pub records: u64,
     /// Value size in bytes.
@@ -55,7 +56,8 @@ pub struct BrokerBench {
     /// Print one JSON line instead of text.
     #[arg(long)]
     pub json: bool,
-    /// The broker's process id, to report its peak resident memory (VmHWM).
+    /// The broker's process id, to report its peak resident memory (VmHWM) and CPU
+    /// time (default: not reported).
     #[arg(long)]
     pub broker_pid: Option<u32>,
     /// A label for the broker in the output.

@@ -39,7 +39,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Start creek's services and serve until Ctrl-C / SIGTERM.
+    /// Serve Kafka (:9092), Schema Registry (:8081), Connect (:8083) and ksqlDB (:8088) until Ctrl-C / SIGTERM.
     ///
     /// Starts, in one process over one log in --data-dir: a Kafka-compatible broker
     /// (--kafka-port, default 9092), a Schema Registry (--registry-port, default 8081),
@@ -75,5 +75,79 @@ fn main() {
     if let Err(e) = result {
         eprintln!("Error: {e:#}");
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every subcommand says what it does, and every flag says what it does and
+    /// its default: clap prints `[default: …]` for flags with a default value; an
+    /// option without one must say in words what happens when it is left out.
+    #[test]
+    fn every_flag_is_described_with_its_default() {
+        fn walk(cmd: &clap::Command, path: &str, problems: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                let name = arg
+                    .get_long()
+                    .map(|l| format!("--{l}"))
+                    .unwrap_or_else(|| id.to_string());
+                let help = arg
+                    .get_long_help()
+                    .or(arg.get_help())
+                    .map(|h| h.to_string())
+                    .unwrap_or_default();
+                if help.is_empty() {
+                    problems.push(format!("{path} {name}: no help text"));
+                    continue;
+                }
+                let takes_value = arg.get_action().takes_values();
+                let has_default = !arg.get_default_values().is_empty();
+                let shown = has_default && !arg.is_hide_default_value_set();
+                if takes_value
+                    && !arg.is_required_set()
+                    && !shown
+                    && !help.to_lowercase().contains("default")
+                {
+                    problems.push(format!("{path} {name}: the help does not give the default"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                let sub_path = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() && sub.get_name() != "help" {
+                    problems.push(format!("{sub_path}: no description"));
+                }
+                walk(sub, &sub_path, problems);
+            }
+        }
+        let mut problems = Vec::new();
+        walk(&super::Cli::command(), "creek", &mut problems);
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    }
+
+    /// `creek up --help` names each service it starts and its port.
+    #[test]
+    fn up_help_names_every_service_and_port() {
+        let help = super::Cli::command()
+            .find_subcommand_mut("up")
+            .expect("up")
+            .render_long_help()
+            .to_string();
+        for (service, port) in [
+            ("Kafka", "9092"),
+            ("Schema Registry", "8081"),
+            ("Kafka Connect", "8083"),
+            ("ksqlDB", "8088"),
+        ] {
+            assert!(
+                help.contains(service) && help.contains(port),
+                "{service} {port}"
+            );
+        }
     }
 }

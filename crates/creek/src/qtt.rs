@@ -16,10 +16,10 @@ pub struct QttArgs {
     #[arg(short, long)]
     verbose: bool,
     /// A file listing case names (one per line) that must pass; the command
-    /// fails if any of them does not.
+    /// fails if any of them does not (default: no list, the command reports only).
     #[arg(long)]
     must_pass: Option<PathBuf>,
-    /// Write the names of the passing cases to this file.
+    /// Write the names of the passing cases to this file (default: not written).
     #[arg(long)]
     write_passing: Option<PathBuf>,
     /// The files are ksqlDB's REST tests (`ksql-qtt-rest/`): run them through

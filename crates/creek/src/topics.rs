@@ -31,7 +31,7 @@ pub struct TopicsArgs {
     /// Change a topic's partition count (--partitions).
     #[arg(long)]
     pub alter: bool,
-    /// The topic to create, describe, alter or delete (--describe without it: all topics).
+    /// The topic to create, describe, alter or delete (default for --describe: all topics).
     #[arg(long)]
     pub topic: Option<String>,
     /// Partition count: of the new topic with --create (default: the broker's
@@ -41,7 +41,7 @@ pub struct TopicsArgs {
     /// With --create: replicas per partition (default: the broker's default; creek has 1).
     #[arg(long)]
     pub replication_factor: Option<i32>,
-    /// A topic config override, KEY=VALUE; repeatable.
+    /// A topic config override, KEY=VALUE; repeatable (default: the broker's topic defaults).
     #[arg(long = "config")]
     pub configs: Vec<String>,
     /// With --create: succeed if the topic already exists.

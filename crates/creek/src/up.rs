@@ -83,10 +83,13 @@ pub struct UpArgs {
     pub advertised_host: Option<String>,
     /// A worker-wide Connect converter setting, KEY=VALUE (repeatable), as in a
     /// worker's properties file: key.converter, value.converter and their
-    /// `.schemas.enable` / `.schema.registry.url` settings. Default: Avro for both.
+    /// `.schemas.enable` / `.schema.registry.url` settings (default: Avro for both,
+    /// with creek's registry).
     #[arg(long = "connect-property", value_name = "KEY=VALUE")]
     pub connect_properties: Vec<String>,
-    /// Do not create topics on first produce or metadata request.
+    /// Kafka's auto.create.topics.enable=false: a Metadata request never creates a
+    /// missing topic (default: enabled, as in Apache Kafka; a client's Metadata request
+    /// with allow_auto_topic_creation=false never creates one either way).
     #[arg(long)]
     pub no_auto_create_topics: bool,
     /// Partitions of auto-created topics (Kafka's num.partitions).

@@ -25,7 +25,7 @@ pub struct KsqlArgs {
     /// The ksqlDB server's address.
     #[arg(default_value = "http://localhost:8088")]
     pub url: String,
-    /// Run these statements (separated by `;`) and exit.
+    /// Run these statements (separated by `;`) and exit (default: an interactive session).
     #[arg(
         short = 'e',
         long = "execute",
@@ -33,28 +33,28 @@ pub struct KsqlArgs {
         allow_hyphen_values = true
     )]
     pub execute: Option<String>,
-    /// Run the statements in this file and exit.
+    /// Run the statements in this file and exit (default: an interactive session).
     #[arg(short = 'f', long = "file", value_name = "FILE")]
     pub file: Option<PathBuf>,
-    /// Define a session variable, NAME=VALUE (repeatable), as DEFINE does.
+    /// Define a session variable, NAME=VALUE (repeatable), as DEFINE does (default: none).
     #[arg(short = 'd', long = "define", value_name = "NAME=VALUE")]
     pub define: Vec<String>,
-    /// User name for HTTP basic authentication.
+    /// User name for HTTP basic authentication (default: none).
     #[arg(short = 'u', long = "user")]
     pub user: Option<String>,
-    /// Password for HTTP basic authentication.
+    /// Password for HTTP basic authentication (default: none).
     #[arg(short = 'p', long = "password")]
     pub password: Option<String>,
     /// Output format: TABULAR or JSON.
     #[arg(long = "output", default_value = "TABULAR")]
     pub output: String,
-    /// A properties file (`key=value` lines) sent as `streamsProperties`, as if SET.
+    /// A properties file (`key=value` lines) sent as `streamsProperties`, as if SET (default: none).
     #[arg(long = "config-file", value_name = "FILE")]
     pub config_file: Option<PathBuf>,
-    /// End SELECT/PRINT after this many rows (closing the query).
+    /// End SELECT/PRINT after this many rows, closing the query (default: no limit).
     #[arg(long = "query-row-limit", value_name = "ROWS")]
     pub query_row_limit: Option<u64>,
-    /// End SELECT/PRINT after this many milliseconds (closing the query).
+    /// End SELECT/PRINT after this many milliseconds, closing the query (default: no limit).
     #[arg(long = "query-timeout", value_name = "MS")]
     pub query_timeout: Option<u64>,
     /// Seconds to wait for a `/ksql` answer.
