@@ -54,6 +54,11 @@ enum Command {
     /// Run a benchmark suite.
     Bench(bench::BenchArgs),
     /// Insert fake customers into PostgreSQL, like the seed's make_fake_data.py (same flags).
+    ///
+    /// Each row's first name (and title) is one of its `sexo`; `nascimento` gives ages 0
+    /// to 115 on the day the row is made. `dt_update` is the time the row was made in this
+    /// machine's local time zone (TZ, else /etc/localtime), stored without a zone in the
+    /// seed's `timestamp without time zone` column: TZ=UTC creek fake … stores UTC.
     Fake(fake::FakeArgs),
     /// Run ksqlDB query-validation-test files through creek's SQL engine.
     Qtt(qtt::QttArgs),
