@@ -284,6 +284,18 @@ pub struct Engine {
     durable: AtomicBool,
     /// Materialized tables for pull queries, by table name, built on first use.
     views: Mutex<HashMap<String, Arc<tokio::sync::Mutex<crate::views::TableView>>>>,
+    /// Records queries read from and wrote to each topic (DESCRIBE EXTENDED).
+    pub stats: crate::stats::TopicStats,
+}
+
+/// Bytes of a fetched batch's keys and values, as ksqlDB's consumer metrics count.
+fn record_bytes(records: &[creek_log::ConsumerRecord]) -> u64 {
+    records
+        .iter()
+        .map(|r| {
+            (r.key.as_ref().map_or(0, |k| k.len()) + r.value.as_ref().map_or(0, |v| v.len())) as u64
+        })
+        .sum()
 }
 
 /// Statements that change what the engine knows or runs, kept in the command topic.
@@ -515,6 +527,7 @@ impl Engine {
             output_tap: Mutex::new(None),
             durable: AtomicBool::new(false),
             views: Mutex::new(HashMap::new()),
+            stats: crate::stats::TopicStats::default(),
         })
     }
 
@@ -1821,6 +1834,11 @@ impl Engine {
             if fetched.records.is_empty() {
                 continue;
             }
+            self.stats.consumed(
+                topic,
+                fetched.records.len() as u64,
+                record_bytes(&fetched.records),
+            );
             let mut outputs: BTreeMap<i32, Vec<ProducerRecord>> = BTreeMap::new();
             let mut ordered = Vec::new();
             let mut next = offset;
@@ -1878,10 +1896,12 @@ impl Engine {
                 }
             }
             for (p, records) in outputs {
+                let n = records.len() as u64;
                 self.log
                     .produce(&query.sink_topic, p, records)
                     .await
                     .map_err(|e| EngineError::Log(e.to_string()))?;
+                self.stats.produced(&query.sink_topic, n);
             }
             if let Some(tap) = self.output_tap.lock().as_mut() {
                 for rec in ordered {
@@ -1936,6 +1956,7 @@ impl Engine {
             Ok(d) => Some(d),
             Err(e) => {
                 let topic = &query.decoder.source.topic;
+                self.stats.failed(topic);
                 self.processing_log.record(
                     &query.id,
                     crate::processing_log::ErrorKind::Deserialization,
@@ -2026,6 +2047,11 @@ impl Engine {
                 continue;
             };
             let next = last.offset + 1;
+            self.stats.consumed(
+                topic,
+                fetched.records.len() as u64,
+                record_bytes(&fetched.records),
+            );
             let mut rekeyed: BTreeMap<i32, Vec<ProducerRecord>> = BTreeMap::new();
             for record in &fetched.records {
                 consumed += 1;
@@ -2046,10 +2072,12 @@ impl Engine {
                 }
             }
             for (p, records) in rekeyed {
+                let n = records.len() as u64;
                 self.log
                     .produce(&repartition.topic, p, records)
                     .await
                     .map_err(|e| EngineError::Log(e.to_string()))?;
+                self.stats.produced(&repartition.topic, n);
             }
             self.commit(query, topic, partition, next, &query.positions)
                 .await?;

@@ -34,6 +34,7 @@ pub mod aggregate;
 pub mod engine;
 pub mod format;
 pub mod group_store;
+pub mod log_limit;
 pub mod metastore;
 pub mod plan;
 pub mod processing_log;
@@ -44,6 +45,7 @@ pub mod qtt_rest;
 pub mod query;
 pub mod rest;
 pub mod show;
+pub mod stats;
 pub mod views;
 
 /// Why a statement failed.

@@ -301,8 +301,8 @@ async fn source_description(engine: &Engine, source: &DataSource, extended: bool
         "fields": fields_of(source),
         "type": source.kind_name(),
         "timestamp": source.timestamp.as_ref().map(|(c, _)| c.clone()).unwrap_or_default(),
-        "statistics": "",
-        "errorStats": "",
+        "statistics": if extended { engine.stats.statistics(&source.topic) } else { String::new() },
+        "errorStats": if extended { engine.stats.error_stats(&source.topic) } else { String::new() },
         "extended": extended,
         "keyFormat": key_format,
         "valueFormat": value_format,
@@ -824,6 +824,8 @@ async fn create_connector(
         config.insert(k.clone(), Json::String(literal_string(v)));
     }
     config.insert("name".into(), Json::String(name.to_string()));
+    // The statement carries the connector's secrets: answers quote it masked.
+    let text = &*creek_sql::mask::mask_secrets(text);
     let (status, body) = connect_request(
         engine,
         reqwest::Method::POST,

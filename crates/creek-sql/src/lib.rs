@@ -41,6 +41,7 @@ pub mod error;
 pub mod expr;
 pub mod functions;
 pub mod lexer;
+pub mod mask;
 pub mod parser;
 pub mod qtt_files;
 pub mod types;

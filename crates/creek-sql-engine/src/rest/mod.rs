@@ -168,23 +168,40 @@ fn error_response(
 }
 
 pub fn engine_error(e: &EngineError, statement: &str) -> Response {
+    engine_error_for(e, statement, false)
+}
+
+/// A failed statement's response. Secret connector values never appear in it
+/// (the statement is masked, a message quoting a secret is scrubbed), and the
+/// server log gets a bounded number of these lines (`log_limit::REJECTED`).
+/// `full_syntax` (the `/ksql` endpoint): a syntax error's message keeps the
+/// parser's detail — what was expected, the hint — as ksqlDB's `/ksql` answers
+/// since 0.28; `/query` answers only its first line, as ksqlDB's conformance
+/// files expect.
+fn engine_error_for(e: &EngineError, statement: &str, full_syntax: bool) -> Response {
     let (status, code) = match e {
         EngineError::Log(_) | EngineError::QueryFailed(_) => {
             (StatusCode::INTERNAL_SERVER_ERROR, SERVER_ERROR)
         }
         _ => (StatusCode::BAD_REQUEST, BAD_STATEMENT),
     };
-    let mut message = e.to_string();
+    let masked = creek_sql::mask::mask_secrets(statement);
+    let secrets = creek_sql::mask::secret_values(statement);
+    let mut message = creek_sql::mask::scrub(&e.to_string(), &secrets);
     if let EngineError::Parse(_) = e {
-        // ksqlDB answers "line L:C: Syntax Error" and the statement; the
-        // parser's detail stays in the server log.
         let first = message.lines().next().unwrap_or_default().to_string();
         if first.ends_with("Syntax Error") {
-            tracing::info!("syntax error: {message}");
-            message = format!("{first}\n\nStatement: {statement}");
+            crate::log_limit::rejected(
+                || tracing::info!(statement = %masked, "syntax error: {message}"),
+            );
+            message = if full_syntax {
+                format!("{message}\n\nStatement: {masked}")
+            } else {
+                format!("{first}\n\nStatement: {masked}")
+            };
         }
     }
-    error_response(status, code, message, Some(statement))
+    error_response(status, code, message, Some(&masked))
 }
 
 fn json_text(v: &Json) -> String {
@@ -326,11 +343,11 @@ async fn run_ksql_with(
     session: &mut Session,
     rest: Option<&RestState>,
 ) -> Result<Vec<Json>, Response> {
-    let statements = split(sql).map_err(|e| engine_error(&e, sql.trim()))?;
+    let statements = split(sql).map_err(|e| engine_error_for(&e, sql.trim(), true))?;
     let mut entities = Vec::new();
     for (statement, text) in statements {
-        let parsed =
-            substituted(statement, text.clone(), session).map_err(|e| engine_error(&e, &text))?;
+        let parsed = substituted(statement, text.clone(), session)
+            .map_err(|e| engine_error_for(&e, &text, true))?;
         if matches!(
             parsed.statement,
             Statement::Query(_) | Statement::Print { .. }
@@ -360,7 +377,7 @@ async fn run_ksql_with(
                 continue;
             }
         }
-        tracing::info!(statement = %parsed.text, "executing");
+        tracing::info!(statement = %creek_sql::mask::mask_secrets(&parsed.text), "executing");
         match engine
             .execute(&parsed.statement, &parsed.text, session)
             .await
@@ -376,8 +393,15 @@ async fn run_ksql_with(
                 entities.push(entity)
             }
             Err(e) => {
-                tracing::warn!(statement = %parsed.text, "statement failed: {e}");
-                return Err(engine_error(&e, &parsed.text));
+                let secrets = creek_sql::mask::secret_values(&parsed.text);
+                crate::log_limit::rejected(|| {
+                    tracing::warn!(
+                        statement = %creek_sql::mask::mask_secrets(&parsed.text),
+                        "statement failed: {}",
+                        creek_sql::mask::scrub(&e.to_string(), &secrets)
+                    )
+                });
+                return Err(engine_error_for(&e, &parsed.text, true));
             }
         }
     }
