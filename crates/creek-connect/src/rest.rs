@@ -243,9 +243,44 @@ async fn restart_task(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn restart(State(w): State<Worker>, Path(name): Path<String>) -> Result<StatusCode> {
-    w.restart(&name).await?;
-    Ok(StatusCode::NO_CONTENT)
+/// Connect's restart: 204 for the plain form; with `includeTasks` / `onlyFailed`, 202
+/// and the status, restarted tasks shown RESTARTING until they report.
+async fn restart(
+    State(w): State<Worker>,
+    Path(name): Path<String>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Result<Response> {
+    let flag = |k: &str| -> Result<Option<bool>> {
+        match q.get(k).map(|v| v.to_ascii_lowercase()) {
+            None => Ok(None),
+            Some(v) if v == "true" => Ok(Some(true)),
+            Some(v) if v == "false" => Ok(Some(false)),
+            Some(v) => Err(ConnectError::BadRequest(format!(
+                "Invalid value {v} for query parameter {k}: expected true or false"
+            ))),
+        }
+    };
+    let (include_tasks, only_failed) = (flag("includeTasks")?, flag("onlyFailed")?);
+    let restarted = w
+        .restart(
+            &name,
+            include_tasks.unwrap_or(false),
+            only_failed.unwrap_or(false),
+        )
+        .await?;
+    if include_tasks.is_none() && only_failed.is_none() {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let mut status = status_json(&w.status(&name)?, w.worker_id());
+    if let Some(tasks) = status["tasks"].as_array_mut() {
+        for t in tasks {
+            let id = t["id"].as_u64().unwrap_or(u64::MAX) as usize;
+            if restarted.contains(&id) && t["state"] == "UNASSIGNED" {
+                t["state"] = json!("RESTARTING");
+            }
+        }
+    }
+    Ok((StatusCode::ACCEPTED, Json(status)).into_response())
 }
 
 async fn pause(State(w): State<Worker>, Path(name): Path<String>) -> Result<StatusCode> {

@@ -213,6 +213,17 @@ struct ConnectorEntry {
     control: watch::Sender<TargetState>,
     tasks: Vec<TaskEntry>,
     state: State,
+    /// What a task (re)start needs; `None` when the connector could not start.
+    launch: Option<Arc<Launch>>,
+}
+
+/// A started connector's parsed config and converters, kept so that one task can be
+/// restarted without the others.
+struct Launch {
+    runner: TaskRunner,
+    key_converter: Converter,
+    value_converter: Converter,
+    task_count: usize,
 }
 
 /// Configuration of the worker itself.
@@ -404,6 +415,7 @@ impl Worker {
                         control,
                         tasks: Vec::new(),
                         state: State::Failed(e.to_string()),
+                        launch: None,
                     },
                 );
             }
@@ -594,30 +606,84 @@ impl Worker {
         Ok(())
     }
 
-    /// POST /connectors/{name}/restart: restarts the connector and its tasks.
-    pub async fn restart(&self, name: &str) -> Result<(), ConnectError> {
+    /// POST /connectors/{name}/restart[?includeTasks=…&onlyFailed=…]. Returns the
+    /// ids of the restarted tasks. A plain restart restarts the tasks too (unlike
+    /// Connect, where it restarts only the connector object): creek's connector
+    /// holds no state of its own, and its tasks are what failed. With
+    /// `only_failed`, only a FAILED connector and FAILED tasks restart.
+    pub async fn restart(
+        &self,
+        name: &str,
+        include_tasks: bool,
+        only_failed: bool,
+    ) -> Result<Vec<usize>, ConnectError> {
         let _guard = self.inner.changes.lock().await;
-        let (config, target) = {
+        let (config, target, failed_tasks, started) = {
             let map = self.inner.connectors.lock();
             let c = map.get(name).ok_or_else(|| not_found(name))?;
-            (c.config.clone(), c.target)
+            let failed: Vec<usize> = c
+                .tasks
+                .iter()
+                .enumerate()
+                .filter(|(_, t)| matches!(*t.status.lock(), State::Failed(_)))
+                .map(|(i, _)| i)
+                .collect();
+            (c.config.clone(), c.target, failed, c.launch.is_some())
         };
-        self.stop(name);
-        self.launch(name, config, target).await
+        if !started {
+            // A connector that could not start: start it all again.
+            self.stop(name);
+            self.launch(name, config, target).await?;
+            return Ok((0..self.status(name)?.tasks.len()).collect());
+        }
+        let tasks: Vec<usize> = if only_failed {
+            if include_tasks {
+                failed_tasks
+            } else {
+                Vec::new()
+            }
+        } else {
+            (0..self.status(name)?.tasks.len()).collect()
+        };
+        for &t in &tasks {
+            self.respawn(name, t)?;
+        }
+        info!(connector = %name, tasks = ?tasks, "connector restarted");
+        Ok(tasks)
     }
 
-    /// POST /connectors/{name}/tasks/{id}/restart.
+    /// POST /connectors/{name}/tasks/{id}/restart: restarts that task only.
     pub async fn restart_task(&self, name: &str, task: usize) -> Result<(), ConnectError> {
-        {
+        let _guard = self.inner.changes.lock().await;
+        let (started, count) = {
             let map = self.inner.connectors.lock();
             let c = map.get(name).ok_or_else(|| not_found(name))?;
-            if task >= c.tasks.len() {
-                return Err(ConnectError::NotFound(format!(
-                    "Task {name}-{task} not found"
-                )));
-            }
+            (c.launch.is_some(), c.tasks.len())
+        };
+        if task >= count {
+            return Err(ConnectError::NotFound(format!(
+                "Task {name}-{task} not found"
+            )));
         }
-        self.restart(name).await
+        if !started {
+            return Err(ConnectError::Conflict(format!(
+                "Connector {name} is not started; restart the connector"
+            )));
+        }
+        self.respawn(name, task)?;
+        info!(connector = %name, task, "task restarted");
+        Ok(())
+    }
+
+    /// Stops one task and starts it again from the connector's launch.
+    fn respawn(&self, name: &str, task: usize) -> Result<(), ConnectError> {
+        let mut map = self.inner.connectors.lock();
+        let c = map.get_mut(name).ok_or_else(|| not_found(name))?;
+        let launch = c.launch.clone().ok_or_else(|| not_found(name))?;
+        let fresh = self.spawn_task(name, &c.config, &launch, &c.control, task);
+        let old = std::mem::replace(&mut c.tasks[task], fresh);
+        old.handle.abort();
+        Ok(())
     }
 
     fn require(&self, name: &str) -> Result<(), ConnectError> {
@@ -752,37 +818,15 @@ impl Worker {
         };
         let task_count = runner.task_count().await;
         let (control, _) = watch::channel(target);
-        let mut tasks = Vec::new();
-        for task_id in 0..task_count {
-            let status = Arc::new(Mutex::new(State::Unassigned));
-            let metrics = Arc::new(TaskMetrics::default());
-            let ctx = TaskContext {
-                connector: name.to_string(),
-                task_id,
-                task_count,
-                store: self.inner.store.clone(),
-                offsets: self.inner.offsets.clone(),
-                status: StatusHandle {
-                    worker: self.inner.clone(),
-                    connector: name.to_string(),
-                    task: task_id,
-                    state: status.clone(),
-                },
-                key_converter: key_converter.clone(),
-                value_converter: value_converter.clone(),
-                control: control.subscribe(),
-                metrics: metrics.clone(),
-            };
-            let mut task_config = config.clone();
-            task_config.insert("task.id".into(), task_id.to_string());
-            let handle = runner.spawn(ctx);
-            tasks.push(TaskEntry {
-                status,
-                handle,
-                config: task_config,
-                metrics,
-            });
-        }
+        let launch = Arc::new(Launch {
+            runner,
+            key_converter,
+            value_converter,
+            task_count,
+        });
+        let tasks: Vec<TaskEntry> = (0..task_count)
+            .map(|task_id| self.spawn_task(name, &config, &launch, &control, task_id))
+            .collect();
         let state = if target == TargetState::Paused {
             State::Paused
         } else {
@@ -799,9 +843,47 @@ impl Worker {
                 control,
                 tasks,
                 state,
+                launch: Some(launch),
             },
         );
         Ok(())
+    }
+
+    fn spawn_task(
+        &self,
+        name: &str,
+        config: &BTreeMap<String, String>,
+        launch: &Launch,
+        control: &watch::Sender<TargetState>,
+        task_id: usize,
+    ) -> TaskEntry {
+        let status = Arc::new(Mutex::new(State::Unassigned));
+        let metrics = Arc::new(TaskMetrics::default());
+        let ctx = TaskContext {
+            connector: name.to_string(),
+            task_id,
+            task_count: launch.task_count,
+            store: self.inner.store.clone(),
+            offsets: self.inner.offsets.clone(),
+            status: StatusHandle {
+                worker: self.inner.clone(),
+                connector: name.to_string(),
+                task: task_id,
+                state: status.clone(),
+            },
+            key_converter: launch.key_converter.clone(),
+            value_converter: launch.value_converter.clone(),
+            control: control.subscribe(),
+            metrics: metrics.clone(),
+        };
+        let mut task_config = config.clone();
+        task_config.insert("task.id".into(), task_id.to_string());
+        TaskEntry {
+            status,
+            handle: launch.runner.spawn(ctx),
+            config: task_config,
+            metrics,
+        }
     }
 
     async fn write_config(
