@@ -4,9 +4,9 @@
 //! Events that report a rejected request carry the field `rejected = true`
 //! (a malformed Kafka frame, a refused produce, a bad statement, …). Per call
 //! site, the first [`REJECTED_PER_INTERVAL`] of them in each [`INTERVAL`] are
-//! logged; the rest are counted, and one summary line per call site says how many
-//! were left out, written when that call site next logs after the interval, or when
-//! the process stops ([`flush_rejected`]).
+//! logged; the rest are counted, and one summary line per call site and interval
+//! says how many were left out, written when the interval ends (or when the process
+//! stops, [`flush_rejected`]).
 
 use std::collections::HashMap;
 use std::io::IsTerminal;
@@ -111,6 +111,7 @@ impl RejectionLimiter {
     /// interval that ended.
     fn admit(&self, event: &Event<'_>, now: Instant) -> bool {
         let meta = event.metadata();
+        let mut first_left_out = None;
         let (admit, owed) = {
             let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
             let window = windows.entry(meta.callsite()).or_insert_with(|| Window {
@@ -134,12 +135,25 @@ impl RejectionLimiter {
                 window.logged += 1;
             } else {
                 window.left_out += 1;
+                if window.left_out == 1 {
+                    first_left_out = Some(window.started + INTERVAL);
+                }
             }
             (admit, owed)
         };
         // The lock is released: the summary is a new event through the same stack.
         if let Some((target, level, count)) = owed {
             summary(target, level, count);
+        }
+        // The first event left out of an interval schedules that interval's summary,
+        // so it is written when the interval ends even if the flood stops (no timer
+        // runs while nothing is left out: an idle creek stays idle).
+        if let (Some(at), Ok(runtime)) = (first_left_out, tokio::runtime::Handle::try_current()) {
+            let limiter = self.clone();
+            runtime.spawn(async move {
+                tokio::time::sleep_until(at.into()).await;
+                limiter.flush(Instant::now());
+            });
         }
         admit
     }
