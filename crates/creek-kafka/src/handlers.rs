@@ -752,7 +752,10 @@ impl Broker {
             .as_ref()
             .is_some_and(|t| !t.0.is_empty())
         {
-            warn!("InitProducerId with a transactional.id: transactions are not supported yet");
+            warn!(
+                rejected = true,
+                "InitProducerId with a transactional.id: transactions are not supported yet"
+            );
             resp.error_code = UNSUPPORTED_VERSION;
             return resp;
         }
