@@ -239,7 +239,7 @@ def test_connect_rest_api(creek, postgres):
     ({"connection.url": "jdbc:postgresql//nohost"}, "connection.url"),
     ({"table.whitelist": "public.nosuchtable"}, "nosuchtable"),
     ({"timestamp.column.name": "nosuchcolumn"}, "nosuchcolumn"),
-    ({"no.such.key": "1"}, "no.such.key"),
+    ({"transforms": "mask"}, "transforms"),
     ({"tasks.max": "many"}, "tasks.max"),
 ])
 def test_bad_connector_configs_answer_400_naming_the_key(creek, postgres, change, key):

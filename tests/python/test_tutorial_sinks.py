@@ -200,3 +200,189 @@ def test_the_tutorial_sinks_deliver_the_young_and_the_counts(creek_factory, post
         offsets = requests.get(f"{creek.connect_url}/connectors/s3-contagem-sink/offsets").json()
         return [o["offset"]["kafka_offset"] for o in offsets["offsets"]] == [end]
     wait_for("the sink's offset at the end of idadecont", committed, timeout=20)
+
+
+# ------------------------------------------------------------ configs as Connect has them
+
+def sink_config(tmp_path, **extra) -> dict:
+    cfg = {"connector.class": "io.confluent.connect.s3.S3SinkConnector", "topics": "t",
+           "format.class": "JsonFormat", "flush.size": 10, "s3.bucket.name": BUCKET,
+           "store.url": f"file://{tmp_path / 'lake'}"}
+    cfg.update(extra)
+    return cfg
+
+
+def validate(server, cfg: dict) -> dict:
+    r = requests.put(f"{server.connect_url}/connector-plugins/S3SinkConnector/config/validate",
+                     json=dict(cfg, name="v"))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def entry(v: dict, key: str) -> dict:
+    return next(c["value"] for c in v["configs"] if c["definition"]["name"] == key)
+
+
+def test_unknown_keys_are_accepted_with_a_warning_and_a_suggestion(creek_shared, tmp_path):
+    cfg = sink_config(tmp_path, **{"flush.sise": 5, "my.own.note": "x", "s3.part.size": 5242880,
+                                   "s3.proxy.password": "proxy-secret"})
+    v = validate(creek_shared, cfg)
+    assert v["error_count"] == 0, v
+    typo = entry(v, "flush.sise")
+    assert typo["errors"] == [] and "did you mean flush.size?" in typo["warnings"][0]
+    assert "accepted and ignored" in entry(v, "my.own.note")["warnings"][0]
+    assert "accepted but not implemented yet" in entry(v, "s3.proxy.password")["warnings"][0]
+    assert entry(v, "s3.proxy.password")["value"] == "[hidden]"
+    assert "proxy-secret" not in json.dumps(v)
+    assert entry(v, "flush.size")["warnings"] == []
+
+    r = requests.post(f"{creek_shared.connect_url}/connectors", json={"name": "typo", "config": cfg})
+    assert r.status_code == 201, r.text
+    assert r.json()["config"]["s3.proxy.password"] == "[hidden]"
+    log = (creek_shared.data_dir / "logs" / "connect.log").read_text()
+    assert "did you mean flush.size?" in log
+    assert "proxy-secret" not in log
+    assert requests.delete(f"{creek_shared.connect_url}/connectors/typo").status_code == 204
+
+
+@pytest.mark.parametrize("change,key", [
+    ({"flush.size": "ten"}, "flush.size"),
+    ({"s3.object.tagging": "sometimes"}, "s3.object.tagging"),
+    ({"s3.ssea.name": "ROT13"}, "s3.ssea.name"),
+    ({"errors.tolerance": "most"}, "errors.tolerance"),
+    ({"transforms": "mask"}, "transforms"),
+    ({"errors.deadletterqueue.topic.name": "dlq"}, "errors.deadletterqueue.topic.name"),
+    ({"topics.dir": "../x"}, "topics.dir"),
+    ({"topics.dir": "/etc"}, "topics.dir"),
+    ({"topics.dir": "raw/../../x"}, "topics.dir"),
+    ({"directory.delim": "/../"}, "directory.delim"),
+    ({"file.delim": "/../"}, "file.delim"),
+    ({"partitioner.class": "TimeBasedPartitioner", "timezone": "UTC",
+      "partition.duration.ms": 3600000, "path.format": "'..'/YYYY"}, "path.format"),
+    ({"s3.bucket.name": ".."}, "s3.bucket.name"),
+])
+def test_invalid_values_and_escaping_paths_are_a_400_naming_the_key(creek_shared, tmp_path,
+                                                                     change, key):
+    r = requests.post(f"{creek_shared.connect_url}/connectors",
+                      json={"name": "bad", "config": sink_config(tmp_path, **change)})
+    assert r.status_code == 400, r.text
+    assert r.json()["error_code"] == 400 and key in r.json()["message"], r.text
+    assert requests.get(f"{creek_shared.connect_url}/connectors").json() == []
+    v = validate(creek_shared, sink_config(tmp_path, **change))
+    assert v["error_count"] >= 1 and entry(v, key)["errors"], v
+    assert not (tmp_path / "x").exists() and not (tmp_path / "lake" / "x").exists()
+
+
+# ------------------------------------------------------------ failures say why, at once
+
+def status(server, name: str) -> dict:
+    return requests.get(f"{server.connect_url}/connectors/{name}/status").json()
+
+
+def failed_within(server, name: str, seconds: float) -> dict:
+    start = time.time()
+    st = wait_for(f"{name} FAILED", lambda: (s := status(server, name))["tasks"]
+                  and s["tasks"][0]["state"] == "FAILED" and s, timeout=seconds)
+    assert time.time() - start < seconds
+    return st
+
+
+def running(server, name: str, timeout: float = 20.0) -> dict:
+    return wait_for(f"{name} RUNNING", lambda: (s := status(server, name))["tasks"]
+                    and all(t["state"] == "RUNNING" for t in s["tasks"]) and s, timeout=timeout)
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_wrong_password_is_failed_at_once_and_a_restart_retries(creek_shared):
+    from pgutil import TempPostgres
+    with TempPostgres(password="right-one") as pg:
+        fake(pg, 5, n=5)
+        body = seed_connector(pg.jdbc_url)
+        body["name"] = "wrong-password"
+        # Confluent's defaults: 3 attempts 10 s apart. The first failure must show.
+        body["config"].update({"connection.password": "wrong-one", "connection.attempts": 3,
+                               "connection.backoff.ms": 10000})
+        r = requests.post(f"{creek_shared.connect_url}/connectors", json=body)
+        assert r.status_code == 201, r.text
+        st = failed_within(creek_shared, "wrong-password", 5)
+        trace = st["tasks"][0]["trace"]
+        assert "password authentication failed" in trace and "attempt 1 of 3" in trace, trace
+        assert "wrong-one" not in json.dumps(st)
+
+        # A restart with includeTasks answers 202 with the status and tries again now.
+        r = requests.post(f"{creek_shared.connect_url}/connectors/wrong-password/restart"
+                          "?includeTasks=true&onlyFailed=true")
+        assert r.status_code == 202, r.text
+        assert r.json()["tasks"][0]["state"] in ("RESTARTING", "FAILED")
+        failed_within(creek_shared, "wrong-password", 5)
+        # Fixing the password in the database, then restarting the task, runs it.
+        with pg.connect(autocommit=True) as conn:
+            conn.execute("ALTER USER postgres PASSWORD 'wrong-one'")
+        r = requests.post(f"{creek_shared.connect_url}/connectors/wrong-password/tasks/0/restart")
+        assert r.status_code == 204, r.text
+        running(creek_shared, "wrong-password")
+        log = (creek_shared.data_dir / "logs" / "connect.log").read_text()
+        assert "wrong-one" not in log and "right-one" not in log
+        requests.delete(f"{creek_shared.connect_url}/connectors/wrong-password")
+
+
+def test_unreachable_database_is_failed_at_once(creek_shared):
+    body = seed_connector(f"jdbc:postgresql://127.0.0.1:{closed_port()}/postgres")
+    body["name"] = "no-database"
+    r = requests.post(f"{creek_shared.connect_url}/connectors", json=body)
+    assert r.status_code == 201, r.text
+    st = failed_within(creek_shared, "no-database", 5)
+    assert "could not connect" in st["tasks"][0]["trace"], st
+    assert st["connector"]["state"] == "RUNNING"
+    assert requests.post(
+        f"{creek_shared.connect_url}/connectors/no-database/restart").status_code == 204
+    failed_within(creek_shared, "no-database", 5)
+    requests.delete(f"{creek_shared.connect_url}/connectors/no-database")
+
+
+def test_missing_table_is_failed_and_a_restart_after_creating_it_runs(creek_shared, postgres):
+    fake(postgres, 5, n=5)
+    body = seed_connector(postgres.jdbc_url)
+    body["name"] = "missing-table"
+    body["config"].update({"connection.backoff.ms": 60000, "topic.prefix": "missing-"})
+    r = requests.post(f"{creek_shared.connect_url}/connectors", json=body)
+    assert r.status_code == 201, r.text
+    running(creek_shared, "missing-table")
+    with postgres.connect(autocommit=True) as conn:
+        conn.execute("ALTER TABLE customers RENAME TO customers_away")
+    # The running task hits the missing table on its next poll; a restart looks again.
+    requests.post(f"{creek_shared.connect_url}/connectors/missing-table/restart")
+    st = failed_within(creek_shared, "missing-table", 5)
+    assert "public.customers" in st["tasks"][0]["trace"], st
+    with postgres.connect(autocommit=True) as conn:
+        conn.execute("ALTER TABLE customers_away RENAME TO customers")
+    r = requests.post(f"{creek_shared.connect_url}/connectors/missing-table/restart?includeTasks=true")
+    assert r.status_code == 202, r.text
+    running(creek_shared, "missing-table")
+    requests.delete(f"{creek_shared.connect_url}/connectors/missing-table")
+
+
+def test_unreachable_store_is_failed_at_once(creek_shared):
+    body = {"name": "no-store", "config": {
+        "connector.class": "io.confluent.connect.s3.S3SinkConnector", "topics": "t",
+        "format.class": "JsonFormat", "flush.size": 10, "s3.bucket.name": BUCKET,
+        "store.url": f"http://127.0.0.1:{closed_port()}", "aws.access.key.id": "id",
+        "aws.secret.access.key": "store-secret", "retry.backoff.ms": 60000}}
+    r = requests.post(f"{creek_shared.connect_url}/connectors", json=body)
+    assert r.status_code == 201, r.text
+    st = failed_within(creek_shared, "no-store", 8)
+    assert "not reachable" in st["tasks"][0]["trace"], st
+    assert "store-secret" not in json.dumps(st)
+    assert requests.post(
+        f"{creek_shared.connect_url}/connectors/no-store/tasks/0/restart").status_code == 204
+    failed_within(creek_shared, "no-store", 8)
+    r = requests.post(f"{creek_shared.connect_url}/connectors/no-store/restart"
+                      "?includeTasks=true&onlyFailed=true")
+    assert r.status_code == 202 and r.json()["tasks"][0]["state"] in ("RESTARTING", "FAILED"), r.text
+    failed_within(creek_shared, "no-store", 8)
+    requests.delete(f"{creek_shared.connect_url}/connectors/no-store")

@@ -11,6 +11,13 @@
 //!   batches, then records its snapshot watermark as the source offset
 //!   ([`jdbc::task`] explains why this is exactly-once).
 //!
+//! - [`config`] holds the key policy: every connector has one key table of the keys
+//!   Kafka Connect and Confluent document; implemented keys behave as documented,
+//!   keys without effect in creek and unknown keys are accepted with a warning (and
+//!   "did you mean …?"), features whose absence would change the data are a 400.
+//! - Failures show at once: a task is FAILED with the cause in its status on its
+//!   first failure and keeps retrying; a restart retries now ([`runtime`]).
+//!
 //! Data flow: PostgreSQL → `jdbc::task` → `converter` → `LogStore::produce_batch` (idempotent batches)
 //! → `OffsetStore::commit`. The crate reaches the log only through `creek_log::LogStore`.
 

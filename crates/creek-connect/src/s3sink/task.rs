@@ -84,6 +84,11 @@ impl Drop for PartitionWriter {
     }
 }
 
+/// How long the reachability check at task start may take before the task is FAILED.
+const STORE_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs until aborted; a failure shows FAILED with the cause, then the task retries
+/// after `retry.backoff.ms` (a restart retries at once).
 pub async fn run(ctx: TaskContext, config: S3SinkConfig) {
     loop {
         if let Err(e) = run_until_error(&ctx, &config).await {
@@ -99,11 +104,22 @@ async fn run_until_error(ctx: &TaskContext, config: &S3SinkConfig) -> Result<(),
             "org.apache.kafka.connect.errors.ConnectException: {e}"
         ))
     })?;
-    lake.check().await.map_err(|e| {
-        TaskError(format!(
-            "org.apache.kafka.connect.errors.ConnectException: the lake is not reachable: {e}"
-        ))
-    })?;
+    // The store client retries for up to a minute; the status must say why sooner.
+    match tokio::time::timeout(STORE_CHECK_TIMEOUT, lake.check()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            return Err(TaskError(format!(
+                "org.apache.kafka.connect.errors.ConnectException: the lake is not reachable: {e}"
+            )))
+        }
+        Err(_) => {
+            return Err(TaskError(format!(
+                "org.apache.kafka.connect.errors.ConnectException: the lake is not reachable: {} did not answer within {} s",
+                lake.describe_bucket(),
+                STORE_CHECK_TIMEOUT.as_secs()
+            )))
+        }
+    }
     let group = group_of(&ctx.connector);
     let mut writers: BTreeMap<(String, i32), PartitionWriter> = BTreeMap::new();
     let mut next_assignment = tokio::time::Instant::now();
