@@ -34,7 +34,6 @@ pub mod aggregate;
 pub mod engine;
 pub mod format;
 pub mod group_store;
-pub mod log_limit;
 pub mod metastore;
 pub mod plan;
 pub mod processing_log;

@@ -172,8 +172,9 @@ pub fn engine_error(e: &EngineError, statement: &str) -> Response {
 }
 
 /// A failed statement's response. Secret connector values never appear in it
-/// (the statement is masked, a message quoting a secret is scrubbed), and the
-/// server log gets a bounded number of these lines (`log_limit::REJECTED`).
+/// (the statement is masked, a message quoting a secret is scrubbed). Its log
+/// line carries `rejected = true`, by which `creek up`'s log bounds how many a
+/// client flooding bad statements can write (a few per interval, then a summary).
 /// `full_syntax` (the `/ksql` endpoint): a syntax error's message keeps the
 /// parser's detail — what was expected, the hint — as ksqlDB's `/ksql` answers
 /// since 0.28; `/query` answers only its first line, as ksqlDB's conformance
@@ -191,9 +192,7 @@ fn engine_error_for(e: &EngineError, statement: &str, full_syntax: bool) -> Resp
     if let EngineError::Parse(_) = e {
         let first = message.lines().next().unwrap_or_default().to_string();
         if first.ends_with("Syntax Error") {
-            crate::log_limit::rejected(
-                || tracing::info!(statement = %masked, "syntax error: {message}"),
-            );
+            tracing::info!(rejected = true, statement = %masked, "syntax error: {message}");
             message = if full_syntax {
                 format!("{message}\n\nStatement: {masked}")
             } else {
@@ -394,13 +393,12 @@ async fn run_ksql_with(
             }
             Err(e) => {
                 let secrets = creek_sql::mask::secret_values(&parsed.text);
-                crate::log_limit::rejected(|| {
-                    tracing::warn!(
-                        statement = %creek_sql::mask::mask_secrets(&parsed.text),
-                        "statement failed: {}",
-                        creek_sql::mask::scrub(&e.to_string(), &secrets)
-                    )
-                });
+                tracing::warn!(
+                    rejected = true,
+                    statement = %creek_sql::mask::mask_secrets(&parsed.text),
+                    "statement failed: {}",
+                    creek_sql::mask::scrub(&e.to_string(), &secrets)
+                );
                 return Err(engine_error_for(&e, &parsed.text, true));
             }
         }

@@ -301,7 +301,10 @@ impl Cli {
                 Outcome::Ok
             }
             CliCommand::Clear => {
-                print!("\x1b[2J\x1b[H");
+                // Escape codes only go to a terminal.
+                if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+                    print!("\x1b[2J\x1b[H");
+                }
                 Outcome::Ok
             }
             CliCommand::Version => {
@@ -602,7 +605,8 @@ impl Cli {
                         }
                     }
                 }
-                bail!("{}", render::error_message(status.as_u16(), &text));
+                let message = render::error_message(status.as_u16(), &text);
+                bail!("{}", with_syntax_detail(&message, stmt));
             }
             let v: Value = serde_json::from_str(&text)
                 .with_context(|| format!("unexpected response from /ksql: {text}"))?;
@@ -633,6 +637,8 @@ impl Cli {
     fn query(&self, stmt: &str, print: bool) -> anyhow::Result<()> {
         let body = self.request_body(stmt);
         let width = render::term_width();
+        // A pipe or file has no screen to fit: values are printed whole there.
+        let whole = !std::io::IsTerminal::is_terminal(&std::io::stdout());
         let query_id = std::sync::Mutex::new(None::<String>);
         // The server may end with "Query terminated" itself: said once.
         let server_terminated = std::sync::atomic::AtomicBool::new(false);
@@ -651,7 +657,8 @@ impl Cli {
             let status = resp.status();
             if !status.is_success() {
                 let text = resp.text().await.unwrap_or_default();
-                bail!("{}", render::error_message(status.as_u16(), &text));
+                let message = render::error_message(status.as_u16(), &text);
+                bail!("{}", with_syntax_detail(&message, stmt));
             }
             let mut objects = render::ObjectStream::default();
             let mut cell = 0usize;
@@ -707,7 +714,7 @@ impl Cli {
                             h.get("schema").and_then(Value::as_str).unwrap_or(""),
                         );
                         cell = render::cell_width(width, cols.len());
-                        writeln!(out, "{}", render::tabular_row(&cols, cell, true))?;
+                        writeln!(out, "{}", render::tabular_row(&cols, cell, true, whole))?;
                     } else if let Some(names) = obj.get("columnNames").and_then(Value::as_array) {
                         *query_id.lock().unwrap() = obj
                             .get("queryId")
@@ -715,7 +722,7 @@ impl Cli {
                             .map(str::to_string);
                         let cols: Vec<String> = names.iter().map(render::cell_text).collect();
                         cell = render::cell_width(width, cols.len());
-                        writeln!(out, "{}", render::tabular_row(&cols, cell, true))?;
+                        writeln!(out, "{}", render::tabular_row(&cols, cell, true, whole))?;
                     } else if let Some(row) = obj.get("row") {
                         let tombstone = row.get("tombstone").and_then(Value::as_bool) == Some(true);
                         let cols: Vec<String> = row
@@ -735,7 +742,7 @@ impl Cli {
                         if cell == 0 {
                             cell = render::cell_width(width, cols.len());
                         }
-                        writeln!(out, "{}", render::tabular_row(&cols, cell, false))?;
+                        writeln!(out, "{}", render::tabular_row(&cols, cell, false, whole))?;
                         rows += 1;
                         if rows >= limit {
                             out.flush()?;
@@ -994,14 +1001,46 @@ impl rustyline::highlight::Highlighter for KsqlHelper {}
 impl rustyline::validate::Validator for KsqlHelper {}
 impl rustyline::Helper for KsqlHelper {}
 
-/// An error on stderr, in red when stderr is a terminal.
+/// An error on stderr, in red when stderr is a terminal and colour is wanted.
 fn print_error(msg: &str) {
     use std::io::IsTerminal;
-    if std::io::stderr().is_terminal() {
+    if std::io::stderr().is_terminal() && colour_wanted() {
         eprintln!("\x1b[31m{msg}\x1b[0m");
     } else {
         eprintln!("{msg}");
     }
+}
+
+/// https://no-color.org: a non-empty `NO_COLOR` turns colour off.
+fn colour_wanted() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// A syntax error's message with the parser's detail. ksqlDB's `/query`
+/// answers only `line L:C: Syntax Error` and the statement; when creek's own
+/// parser fails at that same place, its detail (what was expected, the hint)
+/// is put under that line.
+fn with_syntax_detail(message: &str, statement: &str) -> String {
+    let mut lines = message.lines();
+    let first = lines.next().unwrap_or_default();
+    let has_detail = lines.next().is_some_and(|l| !l.trim().is_empty());
+    if !first.ends_with("Syntax Error") || has_detail {
+        return message.to_string();
+    }
+    let Err(e) = creek_sql::parse_script(statement) else {
+        return message.to_string();
+    };
+    let full = e.to_string();
+    let mut full_lines = full.lines();
+    if full_lines.next() != Some(first) {
+        return message.to_string();
+    }
+    let detail: Vec<&str> = full_lines.collect();
+    if detail.is_empty() {
+        return message.to_string();
+    }
+    let rest = &message[first.len()..];
+    format!("{first}\n{}{rest}", detail.join("\n"))
 }
 
 fn request_error(method: &str, path: &str, e: reqwest::Error) -> anyhow::Error {
@@ -1134,6 +1173,25 @@ mod tests {
         );
         assert_eq!(p.get("ksql.x").map(String::as_str), Some("1"));
         assert_eq!(p.len(), 2);
+    }
+
+    #[test]
+    fn syntax_errors_get_the_parser_detail() {
+        let stmt = "SELECT * FROM S1 ORDER BY MYKEY DESC;";
+        let bare = "line 1:24: Syntax Error\n\nStatement: SELECT * FROM S1 ORDER BY MYKEY DESC;";
+        assert_eq!(
+            with_syntax_detail(bare, stmt),
+            "line 1:24: Syntax Error\nExpecting ';'\n\nStatement: SELECT * FROM S1 ORDER BY MYKEY DESC;"
+        );
+        // A message with its detail, another position, or another error stays.
+        let full = "line 1:1: Syntax Error\nUnknown statement 'SELEC'";
+        assert_eq!(with_syntax_detail(full, "SELEC 1;"), full);
+        let elsewhere = "line 1:3: Syntax Error";
+        assert_eq!(with_syntax_detail(elsewhere, stmt), elsewhere);
+        assert_eq!(
+            with_syntax_detail("Source X does not exist.", stmt),
+            "Source X does not exist."
+        );
     }
 
     #[test]

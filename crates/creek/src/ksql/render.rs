@@ -4,8 +4,31 @@
 //! line (comfy-table with a custom preset); push-query rows are fixed-width
 //! `|cell |cell |` lines under a `+-----+-----+` header.
 
+use std::borrow::Cow;
+
 use comfy_table::{Cell, Table};
 use serde_json::Value;
+
+/// A cell's text on one line, with no terminal control: a newline, tab or
+/// other control character in a value is shown escaped (`\n`, `\t`,
+/// `\u001B`), so values can neither break a table's rows nor send escape
+/// sequences to the terminal.
+pub fn escape_cell(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
 
 /// comfy-table preset (one character per `TableComponent`, space = not drawn):
 /// no outer borders, `|` between columns, a dashed header line and bottom border.
@@ -15,9 +38,9 @@ const KSQL_PRESET: &str = "   - -- |     -    ";
 pub fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
     let mut t = Table::new();
     t.load_preset(KSQL_PRESET);
-    t.set_header(headers.iter().map(|h| Cell::new(*h)));
+    t.set_header(headers.iter().map(|h| Cell::new(escape_cell(h))));
     for row in rows {
-        t.add_row(row.iter().map(|c| Cell::new(c.as_str())));
+        t.add_row(row.iter().map(|c| Cell::new(escape_cell(c))));
     }
     let mut text = t.to_string();
     if rows.is_empty() {
@@ -855,8 +878,22 @@ fn separator(width: usize, columns: usize) -> String {
 }
 
 /// One push-query row; the header (`header = true`) is wrapped and framed by
-/// `+---+` lines, other rows are clipped to one line with `...`.
-pub fn tabular_row(values: &[String], width: usize, header: bool) -> String {
+/// `+---+` lines, other rows are clipped to one line with `...`. With `whole`
+/// (output to a pipe or file, where no screen width applies) every value is
+/// printed whole on its line, padded to `width`.
+pub fn tabular_row(values: &[String], width: usize, header: bool, whole: bool) -> String {
+    let values: Vec<Cow<'_, str>> = values.iter().map(|v| escape_cell(v)).collect();
+    if whole {
+        let mut line = String::from("|");
+        for v in &values {
+            line.push_str(&format!("{v:<width$}|"));
+        }
+        if !header {
+            return line;
+        }
+        let sep = separator(width, values.len());
+        return format!("{sep}\n{line}\n{sep}");
+    }
     let split: Vec<Vec<String>> = values
         .iter()
         .map(|v| {
@@ -1139,16 +1176,42 @@ mod tests {
     fn push_rows() {
         let w = cell_width(20, 2);
         assert_eq!(w, 8);
-        let h = tabular_row(&["ID".into(), "NAME".into()], w, true);
+        let h = tabular_row(&["ID".into(), "NAME".into()], w, true, false);
         assert_eq!(
             h,
             "+--------+--------+\n|ID      |NAME    |\n+--------+--------+"
         );
-        let r = tabular_row(&["1".into(), "a very long name".into()], w, false);
+        let r = tabular_row(&["1".into(), "a very long name".into()], w, false, false);
         assert_eq!(r, "|1       |a ver...|");
-        let r = tabular_row(&["12345678".into(), "".into()], w, false);
+        let r = tabular_row(&["12345678".into(), "".into()], w, false, false);
         assert_eq!(r, "|12345678|        |");
         assert_eq!(cell_width(20, 10), 5);
+    }
+
+    #[test]
+    fn whole_values_in_pipes() {
+        let long = "x".repeat(200);
+        let r = tabular_row(&["1".into(), long.clone()], 8, false, true);
+        assert_eq!(r, format!("|1       |{long}|"));
+        let h = tabular_row(&["ID".into(), "A_LONG_COLUMN_NAME".into()], 8, true, true);
+        assert_eq!(
+            h,
+            "+--------+--------+\n|ID      |A_LONG_COLUMN_NAME|\n+--------+--------+"
+        );
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(escape_cell("plain"), "plain");
+        assert_eq!(escape_cell("a\nb\tc\r"), "a\\nb\\tc\\r");
+        assert_eq!(escape_cell("\x1b[31mred"), "\\u001B[31mred");
+        let r = tabular_row(&["line1\nline2".into()], 20, false, true);
+        assert_eq!(r, "|line1\\nline2        |");
+        let r = tabular_row(&["line1\nline2".into()], 8, false, false);
+        assert!(!r.contains('\n'), "{r}");
+        let t = table(&["A", "B"], &[vec!["x\ny".into(), "\x1b[2J".into()]]);
+        assert_eq!(t.lines().count(), 4, "{t}");
+        assert!(t.contains("x\\ny") && !t.contains('\x1b'), "{t}");
     }
 
     #[test]
