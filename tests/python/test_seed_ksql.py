@@ -39,6 +39,11 @@ def test_seed_step_8(creek, postgres, tmp_path):
     out = ksql(creek, "show topics;")
     assert "psg-customers" in out
     assert "default_ksql_processing_log" in out
+    # Internal topics only with SHOW ALL TOPICS, as in ksqlDB.
+    for internal in ("connect-configs", "connect-offsets", "connect-status", "_schemas",
+                     "_confluent-ksql-default__command_topic"):
+        assert internal not in out, out
+        assert internal in ksql(creek, "show all topics;")
 
     out = ksql(creek, "show connectors;")
     assert "postg-connector" in out and "RUNNING" in out
@@ -66,6 +71,15 @@ def test_seed_step_8(creek, postgres, tmp_path):
         nome, dt_nascimento = cells[0], cells[3]
         assert births[nome] == dt_nascimento, (nome, dt_nascimento)
         assert dt_nascimento != "1970-01-01"
+
+    # The DATE column itself prints as ksqlDB prints a DATE, not a day count.
+    out = ksql(creek, "SET 'auto.offset.reset'='earliest';\n"
+                      "select nome, nascimento from custstream emit changes limit 3;")
+    rows = [line for line in out.splitlines() if line.startswith("|") and "NOME" not in line]
+    assert len(rows) == 3, out
+    for row in rows:
+        nome, nascimento = [c.strip() for c in row.strip("|").split("|")]
+        assert births[nome] == nascimento, (nome, nascimento)
 
     # A derived stream over the REST API: the seed's exercise goes on with CASE.
     url = f"http://127.0.0.1:{creek.aux_ports['--ksql-port']}"
