@@ -332,12 +332,18 @@ def test_wrong_password_is_failed_at_once_and_a_restart_retries(creek_shared):
 
 
 def test_unreachable_database_is_failed_at_once(creek_shared):
-    body = seed_connector(f"jdbc:postgresql://127.0.0.1:{closed_port()}/postgres")
+    # A password inside the URL is a password too.
+    body = seed_connector(
+        f"jdbc:postgresql://127.0.0.1:{closed_port()}/postgres?password=url-secret")
     body["name"] = "no-database"
     r = requests.post(f"{creek_shared.connect_url}/connectors", json=body)
     assert r.status_code == 201, r.text
+    assert r.json()["config"]["connection.url"].endswith("?password=[hidden]"), r.text
     st = failed_within(creek_shared, "no-database", 5)
     assert "could not connect" in st["tasks"][0]["trace"], st
+    shown = json.dumps(st) + json.dumps(requests.get(
+        f"{creek_shared.connect_url}/connectors/no-database/tasks").json())
+    assert "url-secret" not in shown + (creek_shared.data_dir / "logs" / "connect.log").read_text()
     assert st["connector"]["state"] == "RUNNING"
     assert requests.post(
         f"{creek_shared.connect_url}/connectors/no-database/restart").status_code == 204

@@ -533,6 +533,35 @@ pub fn is_secret(table: &KeyTable, name: &str) -> bool {
         || SECRET_SUFFIXES.iter().any(|s| name.ends_with(s))
 }
 
+/// A URL with its embedded password (`user:pass@`, `password=…`) replaced by
+/// `[hidden]`: JDBC URLs may carry one.
+pub fn mask_url(url: &str) -> String {
+    let hidden = crate::runtime::HIDDEN;
+    let mut out = url.to_string();
+    // userinfo: scheme://user:pass@host
+    if let Some(start) = out.find("://").map(|i| i + 3) {
+        let end = out[start..]
+            .find(['/', '?', ';'])
+            .map_or(out.len(), |i| start + i);
+        if let Some(at) = out[start..end].rfind('@').map(|i| start + i) {
+            if let Some(colon) = out[start..at].find(':').map(|i| start + i) {
+                out.replace_range(colon + 1..at, hidden);
+            }
+        }
+    }
+    // query or ;-properties: password=…
+    let mut from = 0;
+    while let Some(i) = out[from..].to_ascii_lowercase().find("password=") {
+        let value = from + i + "password=".len();
+        let end = out[value..]
+            .find(['&', ';'])
+            .map_or(out.len(), |j| value + j);
+        out.replace_range(value..end, hidden);
+        from = value + hidden.len();
+    }
+    out
+}
+
 /// Kafka Connect's `ConfigInfos` answer for `/connector-plugins/{class}/config/validate`,
 /// with creek's warnings in an extra `warnings` list of each value.
 pub fn validate_response(
@@ -556,6 +585,8 @@ pub fn validate_response(
     let shown = |name: &str, v: &String| {
         if is_secret(table, name) {
             crate::runtime::HIDDEN.to_string()
+        } else if name.ends_with("url") {
+            mask_url(v)
         } else {
             v.clone()
         }
@@ -765,6 +796,20 @@ mod tests {
         for k in ["aws.access.key.id", "connection.user", "s3.sse.kms.key.id"] {
             assert!(!is_secret(&table, k), "{k}");
         }
+    }
+
+    #[test]
+    fn passwords_inside_urls_are_hidden() {
+        assert_eq!(
+            mask_url("jdbc:postgresql://bob:s3cret@db:5432/app?ssl=true&password=other&x=1"),
+            "jdbc:postgresql://bob:[hidden]@db:5432/app?ssl=true&password=[hidden]&x=1"
+        );
+        assert_eq!(
+            mask_url("jdbc:postgresql://db/app?PASSWORD=p"),
+            "jdbc:postgresql://db/app?PASSWORD=[hidden]"
+        );
+        let plain = "jdbc:postgresql://db:5432/app?user=bob";
+        assert_eq!(mask_url(plain), plain);
     }
 
     #[test]

@@ -540,8 +540,10 @@ impl Worker {
         // A masked secret sent back unchanged keeps the stored one.
         if let Some((old, _)) = &existing {
             for (k, v) in config.iter_mut() {
-                if v == HIDDEN {
-                    if let Some(prev) = old.get(k) {
+                // Also a URL whose embedded password was masked.
+                if let Some(prev) = old.get(k) {
+                    let shown = masked(&BTreeMap::from([(k.clone(), prev.clone())]));
+                    if *v == HIDDEN || shown.get(k) == Some(v) {
                         *v = prev.clone();
                     }
                 }
@@ -993,6 +995,8 @@ pub fn masked(config: &BTreeMap<String, String>) -> BTreeMap<String, String> {
                 k.clone(),
                 if config::is_secret(&keys, k) {
                     HIDDEN.to_string()
+                } else if k.ends_with("url") {
+                    config::mask_url(v)
                 } else {
                     v.clone()
                 },

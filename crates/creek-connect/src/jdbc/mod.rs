@@ -358,7 +358,10 @@ impl JdbcSourceConfig {
             Err(e) => {
                 problem(
                     "connection.url",
-                    format!("Invalid value for configuration connection.url: {e}"),
+                    format!(
+                        "Invalid value for configuration connection.url: {}",
+                        crate::config::mask_url(&e)
+                    ),
                 );
                 None
             }
