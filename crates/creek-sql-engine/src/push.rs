@@ -376,6 +376,15 @@ pub async fn start(
                     }
                     *offset = record.offset + 1;
                     progress = true;
+                    // Transient queries consume too (DESCRIBE EXTENDED counts them, as
+                    // ksqlDB's consumer metrics do).
+                    engine.stats.consumed(
+                        &topic,
+                        1,
+                        (record.key.as_ref().map_or(0, |k| k.len())
+                            + record.value.as_ref().map_or(0, |v| v.len()))
+                            as u64,
+                    );
                     // A table row without a key has no identity: dropped.
                     if over_table && record.key.is_none() {
                         continue;
@@ -383,6 +392,7 @@ pub async fn start(
                     let decoded = match decoder.decode(record) {
                         Ok(d) => d,
                         Err(e) => {
+                            engine.stats.failed(&topic);
                             engine.processing_log.error(
                                 logic.query_id(),
                                 &format!(

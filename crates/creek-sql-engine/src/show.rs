@@ -358,6 +358,7 @@ fn default_properties(engine: &Engine) -> Vec<(String, String)> {
             engine.config.default_partitions.to_string(),
         ),
         ("ksql.query.pull.table.scan.enabled".into(), "true".into()),
+        (HIDDEN_TOPICS_CONFIG.into(), HIDDEN_TOPICS_DEFAULT.into()),
         (
             "ksql.streams.cache.max.bytes.buffering".into(),
             "10000000".into(),

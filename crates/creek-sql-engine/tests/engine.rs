@@ -659,6 +659,22 @@ async fn describe_extended_counts_the_records_queries_read_and_wrote() {
     assert!(stats.contains("total-messages:        26 "), "{stats}");
     assert_eq!(all_values(&store, "BIG").await.len(), 26);
     assert_eq!(big["errorStats"], "");
+    // A transient query reads the topic too: its records count as well.
+    let (_, rows) = pull(&engine, &Session::default(), "SELECT * FROM orders;")
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 37);
+    let orders = describe_extended(&engine, "ORDERS").await;
+    let stats = orders["statistics"].as_str().unwrap();
+    assert!(
+        stats.contains("consumer-total-messages:        76 "),
+        "{stats}"
+    );
+    let errors = orders["errorStats"].as_str().unwrap();
+    assert!(
+        errors.contains("consumer-failed-messages:         2 "),
+        "{errors}"
+    );
 }
 
 #[tokio::test]
