@@ -705,3 +705,32 @@ async fn query_rows_show_dates_and_times_as_text() {
         ])]
     );
 }
+
+#[tokio::test]
+async fn table_pull_queries_show_dates_and_times_as_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let (store, engine, session) = start_with(
+        dir.path(),
+        "events",
+        "CREATE SOURCE TABLE events (id STRING PRIMARY KEY, d DATE, ts TIMESTAMP) \
+         WITH (kafka_topic='events', value_format='JSON');",
+    )
+    .await;
+    produce_keyed(
+        &store,
+        "events",
+        &[("e1", Some(r#"{"D": 12345, "TS": 12343335}"#))],
+    )
+    .await;
+    let (_, rows) = pull(&engine, &session, "SELECT * FROM events WHERE id = 'e1';")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows,
+        vec![serde_json::json!([
+            "e1",
+            "2003-10-20",
+            "1970-01-01T03:25:43.335"
+        ])]
+    );
+}
