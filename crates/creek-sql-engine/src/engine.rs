@@ -286,6 +286,9 @@ pub struct Engine {
     views: Mutex<HashMap<String, Arc<tokio::sync::Mutex<crate::views::TableView>>>>,
     /// Records queries read from and wrote to each topic (DESCRIBE EXTENDED).
     pub stats: crate::stats::TopicStats,
+    /// The server's own ksqlDB properties (ksql-server.properties), under the
+    /// session's: see [`Engine::set_server_property`].
+    server_properties: Mutex<BTreeMap<String, String>>,
 }
 
 /// Bytes of a fetched batch's keys and values, as ksqlDB's consumer metrics count.
@@ -528,6 +531,7 @@ impl Engine {
             durable: AtomicBool::new(false),
             views: Mutex::new(HashMap::new()),
             stats: crate::stats::TopicStats::default(),
+            server_properties: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -633,6 +637,23 @@ impl Engine {
 
     /// The command topic: every statement that changes the metastore or the
     /// set of persistent queries, in order, with the session properties it ran with.
+    /// Sets a server-wide ksqlDB property, as `ksql-server.properties` does
+    /// (`ksql.hidden.topics`, …); a session's `SET` still overrides it.
+    pub fn set_server_property(&self, name: &str, value: &str) {
+        self.server_properties
+            .lock()
+            .insert(name.to_string(), value.to_string());
+    }
+
+    /// A property as a statement sees it: the session's, else the server's.
+    pub fn property(&self, session: &Session, name: &str) -> Option<String> {
+        session
+            .properties
+            .get(name)
+            .cloned()
+            .or_else(|| self.server_properties.lock().get(name).cloned())
+    }
+
     pub fn command_topic(&self) -> String {
         format!("_confluent-ksql-{}_command_topic", self.config.service_id)
     }

@@ -416,10 +416,7 @@ async fn show(
                 None
             } else {
                 Some(HiddenTopics::new(
-                    session
-                        .properties
-                        .get(HIDDEN_TOPICS_CONFIG)
-                        .map(String::as_str),
+                    engine.property(session, HIDDEN_TOPICS_CONFIG).as_deref(),
                 )?)
             };
             let items: Vec<Json> = topics
@@ -512,6 +509,7 @@ async fn show(
                 if session.properties.contains_key(&k) {
                     continue;
                 }
+                let v = engine.property(session, &k).unwrap_or(v);
                 defaults.push(json!(k));
                 props.push(json!({"name": k, "scope": "KSQL", "value": v}));
             }

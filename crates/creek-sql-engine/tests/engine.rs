@@ -734,3 +734,36 @@ async fn table_pull_queries_show_dates_and_times_as_text() {
         ])]
     );
 }
+
+#[tokio::test]
+async fn show_topics_follows_the_servers_hidden_topics() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_store, engine, _) = start_with(dir.path(), "visible", "SHOW TOPICS;").await;
+    let names = |out: serde_json::Value| -> Vec<String> {
+        out["topics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let show = |sql: &'static str, session: Session| {
+        let engine = engine.clone();
+        async move {
+            let stmt = creek_sql::parse_statement(sql).unwrap();
+            let mut session = session;
+            engine.execute(&stmt, sql, &mut session).await.unwrap()
+        }
+    };
+    assert!(names(show("SHOW TOPICS;", Session::default()).await).contains(&"visible".into()));
+    engine.set_server_property("ksql.hidden.topics", "vis.*");
+    let shown = names(show("SHOW TOPICS;", Session::default()).await);
+    assert!(!shown.contains(&"visible".into()), "{shown:?}");
+    // A session's SET still wins over the server's setting.
+    let mut session = Session::default();
+    session
+        .properties
+        .insert("ksql.hidden.topics".into(), "other".into());
+    assert!(names(show("SHOW TOPICS;", session).await).contains(&"visible".into()));
+    assert!(names(show("SHOW ALL TOPICS;", Session::default()).await).contains(&"visible".into()));
+}
