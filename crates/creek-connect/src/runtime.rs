@@ -612,7 +612,8 @@ impl Worker {
     /// ids of the restarted tasks. A plain restart restarts the tasks too (unlike
     /// Connect, where it restarts only the connector object): creek's connector
     /// holds no state of its own, and its tasks are what failed. With
-    /// `only_failed`, only a FAILED connector and FAILED tasks restart.
+    /// `only_failed`, a connector that could not start starts again, and a running
+    /// one restarts its FAILED tasks (with `include_tasks`) and nothing else.
     pub async fn restart(
         &self,
         name: &str,
@@ -632,20 +633,19 @@ impl Worker {
                 .collect();
             (c.config.clone(), c.target, failed, c.launch.is_some())
         };
-        if !started {
-            // A connector that could not start: start it all again.
+        if !started || !only_failed {
+            // The whole connector: its config is parsed and its tasks counted again
+            // (a JDBC source may have more tables now), as Connect regenerates task
+            // configs when a connector restarts.
             self.stop(name);
             self.launch(name, config, target).await?;
             return Ok((0..self.status(name)?.tasks.len()).collect());
         }
-        let tasks: Vec<usize> = if only_failed {
-            if include_tasks {
-                failed_tasks
-            } else {
-                Vec::new()
-            }
+        // onlyFailed: the connector is running, so only its FAILED tasks restart.
+        let tasks: Vec<usize> = if include_tasks {
+            failed_tasks
         } else {
-            (0..self.status(name)?.tasks.len()).collect()
+            Vec::new()
         };
         for &t in &tasks {
             self.respawn(name, t)?;
