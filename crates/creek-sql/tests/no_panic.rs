@@ -4,7 +4,6 @@
 mod common;
 use common::strip_comments;
 
-
 fn statements() -> Vec<String> {
     let mut out = Vec::new();
     for dir in common::qtt_dirs() {

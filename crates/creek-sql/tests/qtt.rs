@@ -6,7 +6,6 @@
 mod common;
 use common::strip_comments;
 
-
 /// Statements that parsed when this floor was last raised. Three of the
 /// rest are statements ksqlDB rejects too (`PARTITION BY ()`, `LIMIT -1`,
 /// `LIMIT 2.5`), only after parsing.
