@@ -142,6 +142,11 @@ def test_the_tutorial_sinks_deliver_the_young_and_the_counts(creek_factory, post
 
     lake = tmp_path / "lake"
     for body in tutorial_sinks(f"file://{lake}"):
+        v = requests.put(f"{creek.connect_url}/connector-plugins/S3SinkConnector/config/validate",
+                         json=dict(body["config"], name=body["name"])).json()
+        assert v["error_count"] == 0, v
+        ssea = next(c["value"] for c in v["configs"] if c["definition"]["name"] == "s3.ssea.name")
+        assert ssea["errors"] == [] and "no effect" in ssea["warnings"][0], ssea
         r = requests.post(f"{creek.connect_url}/connectors", json=body)
         assert r.status_code == 201, r.text
     # Known keys creek does not act on are named in connect.log, not refused.
