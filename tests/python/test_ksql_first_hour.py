@@ -166,6 +166,18 @@ def test_show_topics_hides_internal_topics(times):
     assert "_confluent-ksql-default__command_topic" not in custom
 
 
+def test_hidden_topics_set_for_the_whole_server(creek_factory):
+    """`creek up --ksql-property ksql.hidden.topics=…` is the server-wide setting,
+    as a line of ksqlDB's server properties file; a session's SET still wins."""
+    srv = creek_factory(extra_args=["--ksql-property", "ksql.hidden.topics=visible_.*"])
+    create_topic(srv, "visible_one")
+    shown = topic_names(srv, "SHOW TOPICS;")
+    assert "visible_one" not in shown and "connect-configs" in shown, shown
+    assert "visible_one" in topic_names(srv, "SHOW ALL TOPICS;")
+    session = topic_names(srv, "SHOW TOPICS;", {"ksql.hidden.topics": "other"})
+    assert "visible_one" in session, session
+
+
 # ---------------------------------------------------------------- the CLI
 
 def test_cli_prints_the_parsers_full_message(times):

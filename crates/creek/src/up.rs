@@ -87,6 +87,11 @@ pub struct UpArgs {
     /// with creek's registry).
     #[arg(long = "connect-property", value_name = "KEY=VALUE")]
     pub connect_properties: Vec<String>,
+    /// A ksqlDB server property, KEY=VALUE (repeatable), as a line of ksqlDB's
+    /// server properties file: the value statements see unless a session SETs it
+    /// (e.g. ksql.hidden.topics, auto.offset.reset) (default: ksqlDB's defaults).
+    #[arg(long = "ksql-property", value_name = "KEY=VALUE")]
+    pub ksql_properties: Vec<String>,
     /// Kafka's auto.create.topics.enable=false: a Metadata request never creates a
     /// missing topic (default: enabled, as in Apache Kafka; a client's Metadata request
     /// with allow_auto_topic_creation=false never creates one either way).
@@ -307,6 +312,12 @@ pub async fn start(args: &UpArgs) -> anyhow::Result<Services> {
             },
         },
     );
+    for flag in &args.ksql_properties {
+        let (k, v) = flag
+            .split_once('=')
+            .with_context(|| format!("--ksql-property {flag:?}: expected KEY=VALUE"))?;
+        engine.set_server_property(k.trim(), v.trim());
+    }
     // Sources, types and persistent queries come back from the command topic.
     let replayed = engine
         .recover()
