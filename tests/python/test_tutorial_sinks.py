@@ -9,7 +9,6 @@ must show FAILED with the cause at once and retry on restart."""
 
 from __future__ import annotations
 
-import base64
 import json
 import socket
 import struct
@@ -22,6 +21,7 @@ import pytest
 import requests
 from confluent_kafka import Consumer, TopicPartition
 
+from creekutil import consume_all_confluent
 from test_jdbc_source import fake, seed_connector
 
 BUCKET = "datalake"
@@ -121,18 +121,23 @@ def _settled(server, topic: str) -> int | None:
     return b if a == b and b > 0 else None
 
 
-def decode_windowed_key(line: str) -> tuple[str, int]:
-    """A KAFKA-format windowed key (the string, then the window start as 8 big-endian
-    bytes), as the sink writes raw bytes into JSON: base64."""
-    raw = base64.b64decode(json.loads(line))
+def decode_windowed_key(raw: bytes) -> tuple[str, int]:
+    """A KAFKA-format windowed key: the string, then the window start as 8 big-endian
+    bytes."""
     return raw[:-8].decode(), struct.unpack(">q", raw[-8:])[0]
 
 
+def as_string_converter_json(raw: bytes) -> str:
+    """A key as Confluent's sink writes it with the worker's StringConverter into a
+    JsonFormat file: Java decodes the bytes as UTF-8 (invalid ones replaced), Jackson
+    writes the string."""
+    return json.dumps(raw.decode("utf-8", errors="replace"), ensure_ascii=False)
+
+
 def test_the_tutorial_sinks_deliver_the_young_and_the_counts(creek_factory, postgres, tmp_path):
-    # cp-all-in-one's Connect worker reads keys with the StringConverter: that is
-    # the worker the tutorial's count sink ran on (its config names no converter).
-    creek = creek_factory(extra_args=[
-        "--connect-property", "key.converter=org.apache.kafka.connect.storage.StringConverter"])
+    # A plain `creek up`: its Connect worker reads keys with the StringConverter, as
+    # cp-all-in-one's worker (the tutorial's) does; the sink configs name no converter.
+    creek = creek_factory()
     fake(postgres, 300, n=300)
     r = requests.post(f"{creek.connect_url}/connectors", json=seed_connector(postgres.jdbc_url))
     assert r.status_code == 201, r.text
@@ -178,27 +183,36 @@ def test_the_tutorial_sinks_deliver_the_young_and_the_counts(creek_factory, post
              lambda: sum(jovens_rows().values()) >= sum(young.values()))
     assert jovens_rows() == young
 
-    def last_counts():
-        last: dict[tuple[str, int], int] = {}
-        for values in sorted((root / "idadecont").rglob("*.json")):
-            if values.name.endswith(".keys.json"):
-                continue
+    def lake_rows():
+        """(key line, value line) in offset order: files named by start offset."""
+        rows = []
+        files = [v for v in (root / "idadecont").rglob("*.json")
+                 if not v.name.endswith(".keys.json")]
+        for values in sorted(files, key=lambda f: int(f.name.split("+")[-1].split(".")[0])):
             keys = values.with_name(values.name[:-len(".json")] + ".keys.json")
             if not keys.exists():
                 return None
-            for k, v in zip(keys.read_text().splitlines(), values.read_text().splitlines(),
-                            strict=True):
-                last[decode_windowed_key(k)] = json.loads(v)["CONTAGEM"]
-        return last
+            rows += zip(keys.read_text().splitlines(), values.read_text().splitlines(),
+                        strict=True)
+        return rows
 
-    def totals():
-        last = last_counts() or {}
-        out = Counter()
-        for (cat, _window), n in last.items():
-            out[cat] += n
-        return out if out == Counter(per_class) else None
+    def complete():
+        end = end_offset(creek, "idadecont")
+        rows = lake_rows()
+        return rows if rows is not None and len(rows) == end else None
+    rows = wait_for("every idadecont record in the lake", complete)
+    records = consume_all_confluent(creek.bootstrap, "idadecont", 1)
+    assert len(records) == len(rows)
+    # Keys as Confluent's StringConverter + JsonFormat write them, row-aligned.
+    assert [k for k, _v in rows] == [as_string_converter_json(r[2]) for r in records]
     # Each window's last count, summed over the windows, is PostgreSQL's count.
-    wait_for("the final counts in the lake", totals)
+    last: dict[tuple[str, int], int] = {}
+    for (_k, v), record in zip(rows, records):
+        last[decode_windowed_key(record[2])] = json.loads(v)["CONTAGEM"]
+    out = Counter()
+    for (cat, _window), n in last.items():
+        out[cat] += n
+    assert out == Counter(per_class), (out, per_class)
     end = end_offset(creek, "idadecont")
 
     def committed():

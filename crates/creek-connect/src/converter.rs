@@ -41,7 +41,10 @@ impl Converter {
     /// Builds the `prefix` ("key.converter" / "value.converter") converter. As in
     /// Kafka Connect, a connector that names its own converter class configures it
     /// with its own `prefix.*` keys; otherwise the worker's converter and settings
-    /// (`worker`, e.g. from `creek up --connect-property`) apply, Avro by default.
+    /// (`worker`, e.g. from `creek up --connect-property`) apply. Unset there too,
+    /// keys use the StringConverter and values the AvroConverter: the worker of
+    /// Confluent's cp-all-in-one and of the completed tutorial, which reads the KAFKA
+    /// keys ksqlDB writes (a worker with Avro keys fails on them).
     pub fn from_config(
         config: &BTreeMap<String, String>,
         prefix: &str,
@@ -53,7 +56,12 @@ impl Converter {
         } else {
             worker
         };
-        let class = source.get(prefix).map(String::as_str).unwrap_or(AVRO);
+        let default = if prefix == "key.converter" {
+            STRING
+        } else {
+            AVRO
+        };
+        let class = source.get(prefix).map(String::as_str).unwrap_or(default);
         let sub = |k: &str| source.get(&format!("{prefix}.{k}"));
         match class {
             AVRO | "AvroConverter" => {
@@ -177,7 +185,12 @@ impl Converter {
                     Ok(creek_lake::SinkValue::Json(v))
                 }
             }
-            Converter::String | Converter::ByteArray => Ok(creek_lake::SinkValue::Bytes(
+            // StringConverter gives Connect a Java String (UTF-8, invalid bytes
+            // replaced, as Java's decoder does): JsonFormat writes it as a JSON string.
+            Converter::String => Ok(creek_lake::SinkValue::Json(serde_json::Value::String(
+                String::from_utf8_lossy(bytes).into_owned(),
+            ))),
+            Converter::ByteArray => Ok(creek_lake::SinkValue::Bytes(
                 bytes::Bytes::copy_from_slice(bytes),
             )),
         }
@@ -256,5 +269,23 @@ mod tests {
             "http://registry:8081",
             "http://127.0.0.1:8081"
         ));
+    }
+
+    #[test]
+    fn string_converter_values_are_java_strings() {
+        // A KAFKA-format windowed key: the string, then 8 bytes of window start.
+        let mut key = b"JOVEM".to_vec();
+        key.extend_from_slice(&1_765_100_430_000i64.to_be_bytes());
+        let decoded = Converter::String
+            .decode(&bytes::Bytes::from(key))
+            .expect("any bytes decode");
+        let creek_lake::SinkValue::Json(serde_json::Value::String(s)) = decoded else {
+            panic!("a String converter gives a string");
+        };
+        assert!(s.starts_with("JOVEM\u{0}\u{0}\u{1}"));
+        assert!(
+            s.contains('\u{fffd}'),
+            "invalid UTF-8 is replaced, as Java does"
+        );
     }
 }

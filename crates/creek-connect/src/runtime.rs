@@ -233,7 +233,8 @@ pub struct WorkerConfig {
     pub worker_id: String,
     pub converters: ConverterContext,
     /// Worker-wide converter settings (`key.converter`, `value.converter.schemas.enable`…);
-    /// both converters are Avro when unset, as in the seed's Confluent setup.
+    /// unset, keys use the StringConverter and values the AvroConverter, as
+    /// Confluent's cp-all-in-one worker (the completed tutorial's) does.
     pub converter_defaults: BTreeMap<String, String>,
 }
 

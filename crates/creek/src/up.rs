@@ -83,8 +83,8 @@ pub struct UpArgs {
     pub advertised_host: Option<String>,
     /// A worker-wide Connect converter setting, KEY=VALUE (repeatable), as in a
     /// worker's properties file: key.converter, value.converter and their
-    /// `.schemas.enable` / `.schema.registry.url` settings (default: Avro for both,
-    /// with creek's registry).
+    /// `.schemas.enable` / `.schema.registry.url` settings (default: as Confluent's
+    /// cp-all-in-one worker, StringConverter keys and Avro values with creek's registry).
     #[arg(long = "connect-property", value_name = "KEY=VALUE")]
     pub connect_properties: Vec<String>,
     /// A ksqlDB server property, KEY=VALUE (repeatable), as a line of ksqlDB's
