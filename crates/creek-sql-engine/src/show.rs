@@ -713,15 +713,26 @@ fn connect_error(body: &Json) -> EngineError {
     EngineError::Statement(message)
 }
 
-/// ksqlDB's connector state summary: `RUNNING (1/1 tasks RUNNING)`.
+/// ksqlDB's connector state summary (`ListConnectorsExecutor.summarizeState`):
+/// a connector that is not RUNNING shows its state; a RUNNING one counts its tasks,
+/// `RUNNING (1/1 tasks RUNNING)`, or `WARNING (0/1 tasks RUNNING)` when it has tasks
+/// and none runs (a failed task then shows at once in SHOW CONNECTORS).
 fn connector_state(status: &Json) -> String {
     let state = status["connector"]["state"].as_str().unwrap_or("UNKNOWN");
+    if state != "RUNNING" {
+        return state.to_string();
+    }
     let tasks = status["tasks"].as_array().cloned().unwrap_or_default();
     let running = tasks
         .iter()
         .filter(|t| t["state"].as_str() == Some("RUNNING"))
         .count();
-    format!("{state} ({running}/{} tasks RUNNING)", tasks.len())
+    let summary = if !tasks.is_empty() && running == 0 {
+        "WARNING"
+    } else {
+        "RUNNING"
+    };
+    format!("{summary} ({running}/{} tasks RUNNING)", tasks.len())
 }
 
 async fn show_connectors(engine: &Engine, kind: ShowKind, text: &str) -> Result<Json, EngineError> {
@@ -1070,6 +1081,32 @@ pub async fn print(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connector_state_summarized_as_ksqldb_does() {
+        let status = |connector: &str, tasks: &[&str]| {
+            serde_json::json!({"connector": {"state": connector},
+                "tasks": tasks.iter().map(|t| serde_json::json!({"state": t})).collect::<Vec<_>>()})
+        };
+        assert_eq!(
+            connector_state(&status("RUNNING", &["RUNNING"])),
+            "RUNNING (1/1 tasks RUNNING)"
+        );
+        assert_eq!(
+            connector_state(&status("RUNNING", &["FAILED"])),
+            "WARNING (0/1 tasks RUNNING)"
+        );
+        assert_eq!(
+            connector_state(&status("RUNNING", &["RUNNING", "FAILED"])),
+            "RUNNING (1/2 tasks RUNNING)"
+        );
+        assert_eq!(
+            connector_state(&status("RUNNING", &[])),
+            "RUNNING (0/0 tasks RUNNING)"
+        );
+        assert_eq!(connector_state(&status("FAILED", &["FAILED"])), "FAILED");
+        assert_eq!(connector_state(&status("PAUSED", &["PAUSED"])), "PAUSED");
+    }
 
     #[test]
     fn hidden_topics_default_and_setting() {
