@@ -659,10 +659,11 @@ pub fn invalid_message(class: &str, problems: &[ConfigProblem]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn cfg(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    /// A connector config from literal pairs (shared by the connectors' tests).
+    pub(crate) fn cfg(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))

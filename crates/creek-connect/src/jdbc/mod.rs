@@ -677,13 +677,7 @@ pub async fn validate_against_database(config: &JdbcSourceConfig) -> Vec<ConfigP
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn cfg(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::config::tests::cfg;
 
     const SEED: &[(&str, &str)] = &[
         ("name", "postg-connector"),

@@ -703,13 +703,7 @@ pub async fn validate_destination(config: &S3SinkConfig) -> Vec<ConfigProblem> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn cfg(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
+    use crate::config::tests::cfg;
 
     #[test]
     fn parses_a_confluent_parquet_config() {
