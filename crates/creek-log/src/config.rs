@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::error::{LogError, Result};
+use creek_store::error::{LogError, Result};
 
 /// When appended batches are forced to disk. A write always reaches the OS before
 /// a produce is acknowledged, so a killed process loses nothing; fsync guards

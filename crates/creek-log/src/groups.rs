@@ -12,7 +12,7 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use tracing::warn;
 
-use crate::error::Result;
+use creek_store::error::Result;
 
 /// A committed position of one group on one partition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -23,9 +23,9 @@ use tracing::{info, warn};
 use uuid::Uuid;
 
 use crate::config::{validate_topic_name, FlushPolicy, LogConfig, TopicConfig};
-use crate::error::{LogError, Result};
 use crate::groups::{CommittedOffset, GroupOffsetStore};
 use crate::partition::Partition;
+use creek_store::error::{LogError, Result};
 
 /// Most partitions a topic may have; a guard against typos like `--partitions 1000000`.
 pub const MAX_PARTITIONS: i32 = 10_000;
@@ -394,7 +394,7 @@ impl Log {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::batch::tests::encode_batch;
+    use creek_store::testing::encode_batch;
 
     #[test]
     fn topics_persist_across_reopen() {

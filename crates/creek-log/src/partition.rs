@@ -13,10 +13,10 @@ use parking_lot::Mutex;
 use tokio::sync::Notify;
 use tracing::{info, warn};
 
-use crate::batch::{validate_batches, BatchHeader};
 use crate::config::{FlushPolicy, TopicConfig};
-use crate::error::{LogError, Result};
 use crate::segment::{read_at, walk, Segment};
+use creek_store::batch::{validate_batches, BatchHeader};
+use creek_store::error::{LogError, Result};
 
 /// How many recent batches per producer are remembered for de-duplication (Kafka's
 /// `max.in.flight.requests.per.connection` limit for idempotence is 5).
@@ -470,8 +470,8 @@ impl Partition {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::batch::tests::encode_batch;
     use crate::config::LogConfig;
+    use creek_store::testing::encode_batch;
 
     fn cfg(overrides: &[(&str, &str)]) -> TopicConfig {
         let o = overrides

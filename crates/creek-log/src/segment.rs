@@ -15,7 +15,7 @@ use std::sync::Arc;
 use bytes::{Bytes, BytesMut};
 use tracing::warn;
 
-use crate::batch::{broker_fields, crc_matches, BatchHeader, HEADER_LEN, LOG_OVERHEAD};
+use creek_store::batch::{broker_fields, crc_matches, BatchHeader, HEADER_LEN, LOG_OVERHEAD};
 
 #[derive(Debug, Clone, Copy)]
 struct IndexEntry {
@@ -467,7 +467,8 @@ pub(crate) fn read_at(file: &File, position: u64, len: usize) -> io::Result<Byte
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::batch::{assign_offset, tests::encode_batch, BatchHeader};
+    use creek_store::batch::{assign_offset, BatchHeader};
+    use creek_store::testing::encode_batch;
 
     fn append_values(seg: &mut Segment, offset: i64, values: &[&str], ts: i64) {
         let mut b = encode_batch(values, ts, None);

@@ -1,7 +1,6 @@
-//! `LogStore`: the one narrow interface through which connectors and the SQL engine
-//! reach a log. `EmbeddedLog` implements it over creek's own [`Log`]; an
-//! implementation over an external Kafka cluster can be added beside it without
-//! touching its callers.
+//! [`EmbeddedLog`]: creek-store's `LogStore` over creek's own [`Log`], in-process.
+//! Appends go straight to the partition's segment; reads and waits use the
+//! partition's append notification, so a reader wakes as soon as a record lands.
 
 use crate::now_ms;
 use std::collections::BTreeMap;
@@ -9,113 +8,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bytes::{Bytes, BytesMut};
-use kafka_protocol::indexmap::IndexMap;
-use kafka_protocol::protocol::StrBytes;
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+use bytes::Bytes;
+use creek_store::{
+    decode_records, encode_records, FetchResult, LogError, LogStore, OffsetSpec, ProducerRecord,
+    Result, TopicDescription,
 };
+use tokio::time::Instant;
 
-use crate::error::{LogError, Result};
 use crate::groups::CommittedOffset;
 use crate::log::Log;
-
-/// A record to append.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ProducerRecord {
-    pub key: Option<Bytes>,
-    pub value: Option<Bytes>,
-    pub headers: Vec<(String, Option<Bytes>)>,
-    /// Creation time in ms since the epoch; `None` means now.
-    pub timestamp: Option<i64>,
-}
-
-/// An idempotent producer's identity and the sequence number of a batch's first
-/// record: a retried batch with the same sequences is recognised and not appended twice.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ProducerSequence {
-    pub producer_id: i64,
-    pub producer_epoch: i16,
-    pub base_sequence: i32,
-}
-
-/// A record read back from a partition.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConsumerRecord {
-    pub partition: i32,
-    pub offset: i64,
-    pub timestamp: i64,
-    pub key: Option<Bytes>,
-    pub value: Option<Bytes>,
-    pub headers: Vec<(String, Option<Bytes>)>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TopicDescription {
-    pub name: String,
-    pub partitions: i32,
-    pub internal: bool,
-    /// (name, value, is_default)
-    pub configs: Vec<(String, String, bool)>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OffsetSpec {
-    Earliest,
-    Latest,
-    /// First offset with a timestamp at or after this one.
-    Timestamp(i64),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FetchResult {
-    pub records: Vec<ConsumerRecord>,
-    pub high_watermark: i64,
-}
-
-#[async_trait]
-pub trait LogStore: Send + Sync + 'static {
-    async fn create_topic(
-        &self,
-        name: &str,
-        partitions: i32,
-        configs: BTreeMap<String, String>,
-    ) -> Result<()>;
-    async fn delete_topic(&self, name: &str) -> Result<()>;
-    async fn create_partitions(&self, name: &str, total: i32) -> Result<()>;
-    async fn list_topics(&self) -> Result<Vec<TopicDescription>>;
-    async fn describe_topic(&self, name: &str) -> Result<TopicDescription>;
-    /// Appends records to one partition; returns the offset of the first.
-    async fn produce(
-        &self,
-        topic: &str,
-        partition: i32,
-        records: Vec<ProducerRecord>,
-    ) -> Result<i64>;
-    /// A new idempotent producer id (Kafka's InitProducerId).
-    async fn init_producer_id(&self) -> Result<i64>;
-    /// Appends one pre-built RecordBatch v2 (see [`crate::BatchBuilder`]); idempotent
-    /// when the batch carries a producer id. Returns the batch's first offset.
-    async fn produce_batch(&self, topic: &str, partition: i32, batch: Bytes) -> Result<i64>;
-    /// Reads records from `offset`, waiting up to `max_wait` for some to arrive.
-    async fn fetch(
-        &self,
-        topic: &str,
-        partition: i32,
-        offset: i64,
-        max_bytes: usize,
-        max_wait: Duration,
-    ) -> Result<FetchResult>;
-    /// Resolves an offset spec; `None` when no record matches a timestamp.
-    async fn list_offset(
-        &self,
-        topic: &str,
-        partition: i32,
-        spec: OffsetSpec,
-    ) -> Result<Option<i64>>;
-    async fn commit_offsets(&self, group: &str, offsets: &[(String, i32, i64)]) -> Result<()>;
-    async fn committed_offsets(&self, group: &str) -> Result<BTreeMap<(String, i32), i64>>;
-}
 
 /// `LogStore` over creek's embedded log, in-process.
 #[derive(Clone)]
@@ -146,74 +47,6 @@ impl EmbeddedLog {
     pub fn log(&self) -> &Arc<Log> {
         &self.log
     }
-}
-
-/// Encodes records as one uncompressed RecordBatch v2.
-pub fn encode_records(records: &[ProducerRecord]) -> Result<BytesMut> {
-    let now = now_ms();
-    let encoded: Vec<Record> = records
-        .iter()
-        .enumerate()
-        .map(|(i, r)| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id: -1,
-            producer_epoch: -1,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            // The encoder keeps records in one batch only while offset - sequence is
-            // constant; this yields baseSequence -1, "no sequence", as Kafka expects.
-            sequence: i as i32 - 1,
-            timestamp: r.timestamp.unwrap_or(now),
-            key: r.key.clone(),
-            value: r.value.clone(),
-            headers: r
-                .headers
-                .iter()
-                .map(|(k, v)| (StrBytes::from_string(k.clone()), v.clone()))
-                .collect::<IndexMap<_, _>>(),
-        })
-        .collect();
-    let mut buf = BytesMut::new();
-    RecordBatchEncoder::encode(
-        &mut buf,
-        &encoded,
-        &RecordEncodeOptions {
-            version: 2,
-            compression: Compression::None,
-        },
-    )
-    .map_err(|e| LogError::InvalidRecord(format!("cannot encode records: {e}")))?;
-    Ok(buf)
-}
-
-/// Decodes stored batches into records at or after `from_offset`, skipping control records.
-pub fn decode_records(
-    partition: i32,
-    mut raw: Bytes,
-    from_offset: i64,
-) -> Result<Vec<ConsumerRecord>> {
-    let sets = RecordBatchDecoder::decode_all(&mut raw)
-        .map_err(|e| LogError::CorruptRecord(format!("cannot decode stored batch: {e}")))?;
-    Ok(sets
-        .into_iter()
-        .flat_map(|s| s.records)
-        .filter(|r| !r.control && r.offset >= from_offset)
-        .map(|r| ConsumerRecord {
-            partition,
-            offset: r.offset,
-            timestamp: r.timestamp,
-            key: r.key,
-            value: r.value,
-            headers: r
-                .headers
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect(),
-        })
-        .collect())
 }
 
 fn describe(topic: &crate::log::Topic) -> TopicDescription {
@@ -306,6 +139,47 @@ impl LogStore for EmbeddedLog {
                     records: Vec::new(),
                     high_watermark: p.high_watermark(),
                 });
+            }
+        }
+    }
+
+    async fn wait_for_records(
+        &self,
+        topic: &str,
+        positions: &[(i32, i64)],
+        deadline: Instant,
+    ) -> Result<bool> {
+        let partitions = positions
+            .iter()
+            .map(|&(partition, offset)| Ok((self.log.partition(topic, partition)?, offset)))
+            .collect::<Result<Vec<_>>>()?;
+        loop {
+            // Register for the wake-up before looking, so an append between the
+            // look and the wait is not missed.
+            let mut woken: Vec<_> = partitions
+                .iter()
+                .map(|(p, _)| Box::pin(p.appended()))
+                .collect();
+            for w in woken.iter_mut() {
+                w.as_mut().enable();
+            }
+            if partitions
+                .iter()
+                .any(|(p, offset)| p.high_watermark() > *offset)
+            {
+                return Ok(true);
+            }
+            if partitions.is_empty() {
+                // Nothing can wake us: wait out the deadline rather than return at
+                // once into a caller's loop.
+                tokio::time::sleep_until(deadline).await;
+                return Ok(false);
+            }
+            if tokio::time::timeout_at(deadline, futures::future::select_all(woken))
+                .await
+                .is_err()
+            {
+                return Ok(false);
             }
         }
     }
@@ -444,6 +318,7 @@ mod tests {
 mod idempotent_tests {
     use super::*;
     use crate::config::LogConfig;
+    use creek_store::ProducerSequence;
 
     #[tokio::test]
     async fn a_retried_idempotent_batch_is_appended_once() {
@@ -475,5 +350,64 @@ mod idempotent_tests {
             Some(5)
         );
         assert!(store.produce_batch("t", 0, batch(9, 1)).await.is_err());
+    }
+}
+
+#[cfg(test)]
+mod wake_up_tests {
+    use super::*;
+    use crate::config::LogConfig;
+
+    fn record(v: &str) -> ProducerRecord {
+        ProducerRecord {
+            value: Some(Bytes::copy_from_slice(v.as_bytes())),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_waiting_reader_wakes_on_an_append_to_any_of_its_partitions() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(EmbeddedLog::new(
+            Log::open(dir.path(), LogConfig::default()).unwrap(),
+        ));
+        store.create_topic("t", 3, BTreeMap::new()).await.unwrap();
+        store.produce("t", 0, vec![record("old")]).await.unwrap();
+        // Data already past a position answers at once.
+        let soon = Instant::now() + Duration::from_millis(10);
+        assert!(store.wait_for_records("t", &[(0, 0)], soon).await.unwrap());
+        // Nothing new: the deadline ends the wait.
+        let positions = [(0, 1), (1, 0), (2, 0)];
+        let soon = Instant::now() + Duration::from_millis(20);
+        assert!(!store.wait_for_records("t", &positions, soon).await.unwrap());
+        // An append to partition 2 wakes a reader waiting on all three, long before
+        // its deadline.
+        let waiter = {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let started = std::time::Instant::now();
+                let later = Instant::now() + Duration::from_secs(30);
+                let woke = store
+                    .wait_for_records("t", &positions, later)
+                    .await
+                    .unwrap();
+                (woke, started.elapsed())
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        store.produce("t", 2, vec![record("new")]).await.unwrap();
+        let (woke, waited) = waiter.await.unwrap();
+        assert!(woke);
+        assert!(
+            waited < Duration::from_secs(10),
+            "woke by the deadline, not the append"
+        );
+        // read_to_end replays what is there.
+        let mut seen = Vec::new();
+        let next = store
+            .read_to_end("t", 2, 0, None, &mut |r| seen.push(r.offset))
+            .await
+            .unwrap();
+        assert_eq!((seen, next), (vec![0], 1));
     }
 }

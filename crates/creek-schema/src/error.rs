@@ -62,7 +62,7 @@ pub enum RegistryError {
     #[error("{0}")]
     BadRequest(String),
     #[error("Error while reading or writing the _schemas log: {0}")]
-    Store(#[from] creek_log::LogError),
+    Store(#[from] creek_store::LogError),
 }
 
 impl RegistryError {

@@ -5,7 +5,7 @@
 //!
 //! - [`Registry`] holds the state — subjects and their versions, global schema ids,
 //!   compatibility levels — in memory, rebuilt on [`Registry::open`] by replaying the
-//!   internal `_schemas` topic through [`LogStore`](creek_log::LogStore). Every
+//!   internal `_schemas` topic through [`LogStore`](creek_store::LogStore). Every
 //!   change (register, delete, config) is decided under a writer lock, appended to
 //!   `_schemas` as Confluent-shaped JSON records ([`records`]), and only then applied
 //!   and acknowledged, so acknowledged ids survive a crash and restarts reuse them.

@@ -10,10 +10,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
 
 use apache_avro::Schema;
-use creek_log::{LogError, LogStore, OffsetSpec, ProducerRecord};
+use creek_store::{LogError, LogStore, OffsetSpec, ProducerRecord};
 use parking_lot::RwLock;
 
 use crate::canonical::parse_avro;
@@ -293,38 +292,33 @@ impl Registry {
             .list_offset(TOPIC, 0, OffsetSpec::Latest)
             .await?
             .unwrap_or(0);
-        let mut offset = start;
         let mut applied = 0usize;
-        while offset < end {
-            let fetched = store
-                .fetch(TOPIC, 0, offset, 1 << 20, Duration::ZERO)
-                .await?;
-            if fetched.records.is_empty() {
-                tracing::warn!(
-                    offset,
-                    end,
-                    "_schemas: nothing readable before the end of the log"
-                );
-                break;
-            }
-            for r in fetched.records {
-                offset = r.offset + 1;
-                let Some(key) = r.key.as_deref() else {
-                    tracing::warn!(offset = r.offset, "_schemas: record without a key skipped");
-                    continue;
-                };
-                let outcome = Record::decode(key, r.value.as_deref())
-                    .and_then(|rec| rec.map_or(Ok(()), |rec| state.apply(&rec, None)));
-                match outcome {
-                    Ok(()) => applied += 1,
-                    // Records are validated before they are written; one that does not
-                    // decode came from elsewhere (a Kafka client writing to _schemas).
-                    // Skipping it keeps the registry up with everything else intact.
-                    Err(reason) => {
-                        tracing::warn!(offset = r.offset, %reason, "_schemas: record skipped")
-                    }
+        let mut apply = |r: creek_store::ConsumerRecord| {
+            let Some(key) = r.key.as_deref() else {
+                tracing::warn!(offset = r.offset, "_schemas: record without a key skipped");
+                return;
+            };
+            let outcome = Record::decode(key, r.value.as_deref())
+                .and_then(|rec| rec.map_or(Ok(()), |rec| state.apply(&rec, None)));
+            match outcome {
+                Ok(()) => applied += 1,
+                // Records are validated before they are written; one that does not
+                // decode came from elsewhere (a Kafka client writing to _schemas).
+                // Skipping it keeps the registry up with everything else intact.
+                Err(reason) => {
+                    tracing::warn!(offset = r.offset, %reason, "_schemas: record skipped")
                 }
             }
+        };
+        let next = store
+            .read_to_end(TOPIC, 0, start, Some(end), &mut apply)
+            .await?;
+        if next < end {
+            tracing::warn!(
+                offset = next,
+                end,
+                "_schemas: nothing readable before the end of the log"
+            );
         }
         tracing::info!(
             records = applied,

@@ -5,8 +5,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use creek_log::{EmbeddedLog, Log, LogConfig, LogStore};
+use creek_log::{EmbeddedLog, Log, LogConfig};
 use creek_schema::{router, Registry};
+use creek_store::LogStore;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};

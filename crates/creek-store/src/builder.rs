@@ -4,7 +4,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::batch::HEADER_LEN;
-use crate::store::ProducerSequence;
+use crate::record::ProducerSequence;
 
 /// An uncompressed RecordBatch v2 under construction.
 pub struct BatchBuilder {
@@ -106,7 +106,7 @@ impl BatchBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::decode_records;
+    use crate::codec::decode_records;
 
     #[test]
     fn built_batches_validate_and_decode() {
