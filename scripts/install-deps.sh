@@ -55,6 +55,17 @@ pip_install() {
 if ! command -v duckdb >/dev/null; then
   echo "installing the DuckDB command line with pip (duckdb-cli)"
   pip_install duckdb-cli
+  if ! command -v duckdb >/dev/null; then
+    # pip put it where this shell does not look (e.g. ~/.local/bin as a non-root user).
+    for bin in "$(python3 -m site --user-base)/bin" "$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')"; do
+      if [ -x "$bin/duckdb" ]; then
+        echo "duckdb was installed in $bin, which is not on PATH: add it (export PATH=\"$bin:\$PATH\")" >&2
+        exit 1
+      fi
+    done
+    echo "pip installed duckdb-cli but no duckdb command was found" >&2
+    exit 1
+  fi
 fi
 
 if [ "$WHAT" = test ]; then

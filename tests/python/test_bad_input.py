@@ -253,6 +253,7 @@ def test_a_flood_of_bad_frames_leaves_a_bounded_log(creek_shared):
     interval per kind; a client cannot grow kafka.log without bound."""
     log = creek_shared.data_dir / "logs" / "kafka.log"
     before = log.read_text() if log.exists() else ""
+    started = time.monotonic()
     for i in range(300):
         with _connect(creek_shared) as s:
             s.sendall(_request(9999, 0, i))
@@ -260,4 +261,6 @@ def test_a_flood_of_bad_frames_leaves_a_bounded_log(creek_shared):
     _assert_broker_healthy(creek_shared)
     added = (log.read_text() if log.exists() else "")[len(before):]
     closing = [line for line in added.splitlines() if "closing connection" in line]
-    assert len(closing) <= 2 * 5, "\n".join(closing[:20])
+    # At most 5 per 10-second interval the flood touched (plus one summary each).
+    intervals = int((time.monotonic() - started) // 10) + 2
+    assert len(closing) <= intervals * 6, "\n".join(closing[:20])

@@ -268,6 +268,36 @@ def test_connector_password_never_reaches_the_log(creek):
     assert "s3cr3t" not in logs
 
 
+def test_a_failing_connector_shows_why_in_the_cli(creek):
+    """A JDBC source whose database is away: SHOW CONNECTORS flags it at once as
+    ksqlDB does, DESCRIBE CONNECTOR shows the task's cause, and no password (of the
+    key or inside the URL) reaches the CLI's output or the logs."""
+    statement = ("CREATE SOURCE CONNECTOR away WITH ("
+                 "'connector.class'='io.confluent.connect.jdbc.JdbcSourceConnector', "
+                 "'connection.url'='jdbc:postgresql://127.0.0.1:1/nowhere', "
+                 "'connection.user'='me', 'connection.password'='pw-in-key', "
+                 "'mode'='bulk', 'topic.prefix'='away-');")
+    cp = cli(creek, "-e", statement)
+    assert cp.returncode == 0, cp.stderr
+    shown = wait_until(
+        lambda: (lambda out: out if "WARNING (0/1 tasks RUNNING)" in out else None)(
+            cli(creek, "-e", "SHOW CONNECTORS;").stdout),
+        timeout=15, what="SHOW CONNECTORS to flag the failed task")
+    assert "AWAY" in shown, shown
+    described = cli(creek, "-e", "DESCRIBE CONNECTOR away;")
+    assert described.returncode == 0, described.stderr
+    assert "FAILED" in described.stdout and "could not connect" in described.stdout, \
+        described.stdout
+    # A user:password@ in the URL is refused, without echoing the password.
+    refused = cli(creek, "-e", statement.replace("127.0.0.1:1", "bob:pw-in-url@127.0.0.1:1")
+                  .replace("away", "away2"))
+    assert refused.returncode != 0 and "connection.password" in refused.stderr, refused
+    time.sleep(1)
+    everything = (shown + described.stdout + described.stderr + refused.stdout
+                  + refused.stderr + server_logs(creek))
+    assert "pw-in-key" not in everything and "pw-in-url" not in everything
+
+
 def test_a_flood_of_bad_statements_is_logged_at_a_bounded_rate(creek):
     for i in range(60):
         status, _ = post(creek, "/ksql", {"ksql": f"SELEC {i};", "streamsProperties": {}})

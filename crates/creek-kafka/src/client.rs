@@ -27,6 +27,8 @@ pub async fn topic_ids(
     header.correlation_id = 1;
     header.client_id = Some(StrBytes::from_static_str("creek-topics"));
     let mut req = MetadataRequest::default();
+    // Asking about a topic must never create it (kafka-protocol defaults to true).
+    req.allow_auto_topic_creation = false;
     req.topics = if topics.is_empty() {
         None
     } else {

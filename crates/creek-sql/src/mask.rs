@@ -49,13 +49,26 @@ pub fn mask_secrets(text: &str) -> Cow<'_, str> {
         Err(_) => return mask_unlexable(text),
     };
     let mut spans = Vec::new();
+    let mut urls = Vec::new();
     for w in toks.windows(3) {
         let key = match &w[0].kind {
             TokenKind::Str(s) => s.as_str(),
             TokenKind::Ident { value, .. } => value.as_str(),
             _ => continue,
         };
-        if w[1].kind != TokenKind::Punct(Punct::Eq) || !is_sensitive_key(key) {
+        if w[1].kind != TokenKind::Punct(Punct::Eq) {
+            continue;
+        }
+        if !is_sensitive_key(key) {
+            // A URL value may carry a password of its own (`user:pw@host`,
+            // `?password=pw`): the URL stays, the password goes.
+            if let TokenKind::Str(url) = &w[2].kind {
+                let secrets = url_secrets(url);
+                if !secrets.is_empty() {
+                    let masked = scrub(url, &secrets).replace('\'', "''");
+                    urls.push((w[2].offset, w[2].end(), format!("'{masked}'")));
+                }
+            }
             continue;
         }
         match &w[2].kind {
@@ -68,14 +81,20 @@ pub fn mask_secrets(text: &str) -> Cow<'_, str> {
             _ => {}
         }
     }
-    if spans.is_empty() {
+    if spans.is_empty() && urls.is_empty() {
         return Cow::Borrowed(text);
     }
+    let mut replacements: Vec<(usize, usize, String)> = spans
+        .into_iter()
+        .map(|(start, end)| (start, end, HIDDEN.to_string()))
+        .chain(urls)
+        .collect();
+    replacements.sort_by_key(|r| r.0);
     let mut out = String::with_capacity(text.len());
     let mut at = 0;
-    for (start, end) in spans {
+    for (start, end, with) in replacements {
         out.push_str(&text[at..start]);
-        out.push_str(HIDDEN);
+        out.push_str(&with);
         at = end;
     }
     out.push_str(&text[at..]);
@@ -95,15 +114,47 @@ pub fn secret_values(text: &str) -> Vec<String> {
                 TokenKind::Ident { value, .. } => value.as_str(),
                 _ => return None,
             };
-            if w[1].kind != TokenKind::Punct(Punct::Eq) || !is_sensitive_key(key) {
+            if w[1].kind != TokenKind::Punct(Punct::Eq) {
                 return None;
             }
             match &w[2].kind {
-                TokenKind::Str(s) if !s.is_empty() => Some(s.clone()),
+                TokenKind::Str(s) if !s.is_empty() && is_sensitive_key(key) => {
+                    Some(vec![s.clone()])
+                }
+                TokenKind::Str(url) => Some(url_secrets(url)),
                 _ => None,
             }
         })
+        .flatten()
         .collect()
+}
+
+/// The passwords a URL carries: `scheme://user:PASSWORD@host…` and
+/// `password=VALUE` parameters (`?…&password=…` or `;password=…`), as JDBC URLs may.
+pub fn url_secrets(url: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(start) = url.find("://").map(|i| i + 3) {
+        let end = url[start..]
+            .find(['/', '?', ';'])
+            .map_or(url.len(), |i| start + i);
+        if let Some(at) = url[start..end].rfind('@').map(|i| start + i) {
+            if let Some(colon) = url[start..at].find(':').map(|i| start + i) {
+                out.push(url[colon + 1..at].to_string());
+            }
+        }
+    }
+    let lower = url.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(i) = lower[from..].find("password=") {
+        let value = from + i + "password=".len();
+        let end = url[value..]
+            .find(['&', ';'])
+            .map_or(url.len(), |j| value + j);
+        out.push(url[value..end].to_string());
+        from = end;
+    }
+    out.retain(|s| !s.is_empty());
+    out
 }
 
 /// `message` with each of `secrets` replaced by `[hidden]`.
@@ -166,6 +217,33 @@ mod tests {
         ] {
             assert!(!is_sensitive_key(k), "{k}");
         }
+    }
+
+    #[test]
+    fn masks_passwords_inside_urls() {
+        let sql = "CREATE SOURCE CONNECTOR c WITH ('connector.class'='Jdbc', \
+                   'connection.url'='jdbc:postgresql://bob:urlpw@127.0.0.1:1/db?ssl=false&password=qpw', \
+                   'topic.prefix'='x-');";
+        let masked = mask_secrets(sql);
+        assert!(
+            !masked.contains("urlpw") && !masked.contains("qpw"),
+            "{masked}"
+        );
+        assert!(
+            masked.contains(
+                "'connection.url'='jdbc:postgresql://bob:[hidden]@127.0.0.1:1/db?ssl=false&password=[hidden]'"
+            ),
+            "{masked}"
+        );
+        assert!(masked.contains("'topic.prefix'='x-'"), "{masked}");
+        assert_eq!(
+            secret_values(sql),
+            vec!["urlpw".to_string(), "qpw".to_string()]
+        );
+        assert_eq!(
+            url_secrets("jdbc:postgresql://127.0.0.1/db"),
+            Vec::<String>::new()
+        );
     }
 
     #[test]

@@ -62,7 +62,9 @@ pub fn init_logging(data_dir: &Path, to_stderr: bool) -> anyhow::Result<()> {
                 .boxed(),
         );
     }
-    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    // no-color.org: NO_COLOR set to a non-empty value turns colour off.
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let colour = std::io::stderr().is_terminal() && !no_color;
     tracing_subscriber::registry()
         .with(file_layers)
         .with(

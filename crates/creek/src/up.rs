@@ -316,7 +316,13 @@ pub async fn start(args: &UpArgs) -> anyhow::Result<Services> {
         let (k, v) = flag
             .split_once('=')
             .with_context(|| format!("--ksql-property {flag:?}: expected KEY=VALUE"))?;
-        engine.set_server_property(k.trim(), v.trim());
+        let (k, v) = (k.trim(), v.trim());
+        // A bad value fails here, at start, not in every later statement.
+        if k == "ksql.hidden.topics" {
+            creek_sql_engine::show::HiddenTopics::new(Some(v))
+                .map_err(|e| anyhow::anyhow!("--ksql-property {k}: {e}"))?;
+        }
+        engine.set_server_property(k, v);
     }
     // Sources, types and persistent queries come back from the command topic.
     let replayed = engine

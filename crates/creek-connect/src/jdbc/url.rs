@@ -15,8 +15,10 @@ pub struct PgUrl {
 
 impl PgUrl {
     pub fn parse(url: &str) -> Result<PgUrl, String> {
+        // Messages quote the URL with any embedded password hidden.
+        let shown = crate::config::mask_url(url);
         let rest = url.strip_prefix("jdbc:postgresql:").ok_or_else(|| {
-            format!("{url:?} is not a PostgreSQL JDBC URL: it must start with jdbc:postgresql://")
+            format!("{shown:?} is not a PostgreSQL JDBC URL: it must start with jdbc:postgresql://")
         })?;
         let (path, query) = match rest.split_once('?') {
             Some((p, q)) => (p, Some(q)),
@@ -27,9 +29,18 @@ impl PgUrl {
                 Some((a, d)) => (a, d),
                 None => (after, ""),
             };
+            if authority.contains('@') {
+                // pgjdbc reads no user:password@ before the host; creek would take
+                // it for a host name, and print it.
+                return Err(format!(
+                    "{shown:?}: a user or password before the host (user:password@host) is not \
+                     read by PostgreSQL's JDBC driver; give them in connection.user and \
+                     connection.password"
+                ));
+            }
             let mut hosts = Vec::new();
             for h in authority.split(',').filter(|h| !h.is_empty()) {
-                hosts.push(parse_host(h).map_err(|e| format!("{url:?}: {e}"))?);
+                hosts.push(parse_host(h).map_err(|e| format!("{shown:?}: {e}"))?);
             }
             if hosts.is_empty() {
                 hosts.push(("localhost".to_string(), 5432));
@@ -60,7 +71,7 @@ impl PgUrl {
                 "connectTimeout" | "loginTimeout" => {
                     let secs: u64 = v
                         .parse()
-                        .map_err(|_| format!("{url:?}: {k}={v} is not a number of seconds"))?;
+                        .map_err(|_| format!("{shown:?}: {k}={v} is not a number of seconds"))?;
                     parsed.connect_timeout = Some(Duration::from_secs(secs));
                 }
                 "ApplicationName" => parsed.application_name = Some(v),
@@ -69,7 +80,7 @@ impl PgUrl {
                     if v == "false" || v == "disable" || v == "prefer" || v == "allow" => {}
                 "ssl" | "sslmode" => {
                     return Err(format!(
-                        "{url:?}: not supported yet: TLS connections ({k}={v})"
+                        "{shown:?}: not supported yet: TLS connections ({k}={v})"
                     ))
                 }
                 _ => {} // other pgJDBC properties (prepareThreshold, …) have no effect here
@@ -163,6 +174,15 @@ fn percent_decode(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn userinfo_is_refused_without_echoing_the_password() {
+        let e = PgUrl::parse("jdbc:postgresql://bob:urlpw@127.0.0.1:1/db").unwrap_err();
+        assert!(e.contains("connection.password"), "{e}");
+        assert!(!e.contains("urlpw"), "{e}");
+        let e = PgUrl::parse("jdbc:postgresql://[bad/db?password=qpw").unwrap_err();
+        assert!(!e.contains("qpw"), "{e}");
+    }
 
     #[test]
     fn parses_the_seed_url() {

@@ -76,9 +76,9 @@ pub fn config_keys() -> KeyTable {
         key("s3.schema.partition.affix.type", String, Some("NONE"), "Connector", "Append the record schema name to the path as a PREFIX or SUFFIX.")
             .allowed(&["NONE", "PREFIX", "SUFFIX"])
             .refused("s3.schema.partition.affix.type other than NONE (objects would land under other paths)"),
-        key("elastic.buffer.enable", Boolean, Some("false"), "Connector", "Elastic buffer for the S3 part uploads.")
+        key("s3.elastic.buffer.enable", Boolean, Some("false"), "S3", "Elastic buffer for the S3 part uploads.")
             .no_effect(STORE_CLIENT),
-        key("elastic.buffer.init.capacity", Int, Some("131072"), "Connector", "Initial capacity of the elastic buffer.")
+        key("s3.elastic.buffer.init.capacity", Int, Some("131072"), "S3", "Initial capacity of the elastic buffer.")
             .no_effect(STORE_CLIENT),
         key("tombstone.encoded.partition", String, Some("tombstone"), "Connector", "Output partition of tombstones with behavior.on.null.values=write.")
             .no_effect("behavior.on.null.values=write is not supported yet"),
@@ -103,6 +103,10 @@ pub fn config_keys() -> KeyTable {
         key("s3.part.size", Int, Some("26214400"), "S3", "The part size of multipart uploads."),
         key("s3.object.tagging", Boolean, Some("false"), "S3", "Tag objects with their start and end offsets and record count.")
             .no_effect("creek does not tag objects"),
+        key("s3.object.tagging.key.value.pairs", List, Some(""), "S3", "Extra object tags, key:value pairs.")
+            .no_effect("creek does not tag objects"),
+        key("s3.send.digest", Boolean, Some("false"), "S3", "Send the Content-MD5 header with uploads.")
+            .no_effect("creek's store client sets its own integrity headers"),
         key("s3.object.behavior.on.tagging.error", String, Some("ignore"), "S3", "What to do when tagging an object fails: ignore or fail.")
             .allowed(&["ignore", "fail"])
             .no_effect("creek does not tag objects"),
