@@ -3,8 +3,8 @@
 #
 #   scripts/install-deps.sh demo   what `scripts/demo.sh` and the README's commands use:
 #                                  a C toolchain for librdkafka, PostgreSQL's server
-#                                  binaries (the demo's throwaway database), curl, kcat,
-#                                  and the DuckDB command line (pip package duckdb-cli)
+#                                  binaries (the demo's throwaway database), curl, less,
+#                                  kcat, and the DuckDB command line (pip package duckdb-cli)
 #   scripts/install-deps.sh test   the above, and what only the test suite uses: a JDK
 #                                  with the Apache Kafka Java client jars
 #                                  (scripts/fetch-java-clients.sh), and the Python test
@@ -34,6 +34,7 @@ command -v kcat >/dev/null || missing+=(kcat)
 command -v python3 >/dev/null || missing+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
 command -v curl >/dev/null || missing+=(curl)
+command -v less >/dev/null || missing+=(less)
 # PostgreSQL server binaries for the throwaway databases of the demo and the tests.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 if [ "$WHAT" = test ]; then

@@ -47,6 +47,41 @@ COMMANDS = {
 }
 
 
+# The creek column of "The seed, step by step": each inline command and how the
+# tests run it. A synopsis (with [options]) is checked against the command's help.
+SEED_TABLE = {
+    "scripts/demo.sh": "test_quick_start_demo_and_the_commands_beside_it",
+    "creek demo": "test_quick_start_demo_and_the_commands_beside_it",
+    "creek fake [--interval S] [-n N] [-cs URL] [--silent]": "test_seed_table_synopses_match_the_help",
+    "creek up": "test_the_seed_table_as_written",
+    "creek topics --create --bootstrap-server localhost:9092 --partitions 1 "
+    "--replication-factor 1 --topic psg-customers": "test_the_seed_table_as_written",
+    "less creek-data/logs/connect.log": "test_the_seed_table_as_written",
+    "curl localhost:8083/connectors/postg-connector/status": "test_the_seed_table_as_written",
+    "kcat -b localhost:9092 -L": "test_the_seed_table_as_written",
+    "creek ksql": "test_the_seed_table_as_written",
+}
+# Row 7's creek cell says "the same command": the seed's own curl.
+SEED_CURL = ('curl -X POST -H "Content-Type: application/json" --data @connect_postgres.config '
+             'http://localhost:8083/connectors')
+COMMAND_WORDS = ("creek", "curl", "kcat", "less", "duckdb")
+
+
+def table_commands(readme: Path) -> list[str]:
+    """Inline commands in the last column of the README's table rows."""
+    out = []
+    for line in readme.read_text().splitlines():
+        if not line.startswith("| ") or set(line) <= set("|- "):
+            continue
+        last = line.strip().strip("|").split(" | ")[-1]
+        for span in re.findall(r"`([^`]+)`", last):
+            words = span.split()
+            # A lone program name (`creek` on PATH) is a mention, not a command.
+            if (words[0] in COMMAND_WORDS and len(words) > 1) or words[0].startswith("scripts/"):
+                out.append(span)
+    return out
+
+
 def bash_commands(readme: Path) -> list[str]:
     """The commands of the ```bash blocks: continuation lines joined, comments cut."""
     commands = []
@@ -66,6 +101,84 @@ def test_every_readme_command_is_run_here():
                          "tests/python/test_readme.py, with a test):\n" + "\n".join(unknown))
     # Both READMEs show the same commands.
     assert sorted(set(bash_commands(READMES[0]))) == sorted(set(bash_commands(READMES[1])))
+    unknown = [f"{readme.name}: {cmd}" for readme in READMES
+               for cmd in table_commands(readme) if cmd not in SEED_TABLE]
+    assert not unknown, ("commands in the seed table that no test runs (add them to "
+                         "SEED_TABLE in tests/python/test_readme.py):\n" + "\n".join(unknown))
+    assert set(table_commands(READMES[0])) == set(table_commands(READMES[1]))
+    assert SEED_CURL in READMES[0].read_text() and SEED_CURL in READMES[1].read_text()
+
+
+def test_seed_table_synopses_match_the_help():
+    for cmd in SEED_TABLE:
+        if "[" not in cmd:
+            continue
+        words = cmd.split()
+        help_text = subprocess.run([str(require_creek_bin()), *words[1:2], "-h"],
+                                   capture_output=True, text=True, check=True).stdout
+        for flag in re.findall(r"\[(-[-\w]+)", cmd):
+            # -cs is the seed's spelling of --connection-string (creek fake's help says so).
+            assert flag in help_text or (flag == "-cs" and "(also -cs)" in help_text), \
+                (cmd, flag)
+
+
+def test_the_seed_table_as_written(tmp_path, postgres):
+    """The table's creek commands, as written, on the default ports: `creek up`, the
+    topic, the seed's curl and JSON (only the database's address is this machine's),
+    the connector's log and status, kcat, and a `creek ksql` session."""
+    busy = [f"{port} ({flag})" for port, flag in DEMO_PORTS.items() if _port_taken(port)]
+    if busy:
+        pytest.fail("the README's commands use the default ports, and these are taken: "
+                    + ", ".join(busy), pytrace=False)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "creek").symlink_to(require_creek_bin())
+    env = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+    cwd = tmp_path / "seed"
+    cwd.mkdir()
+    seed_json = (ROOT / "crates/creek/src/demo/connect_postgres.config").read_text()
+    (cwd / "connect_postgres.config").write_text(
+        seed_json.replace("jdbc:postgresql://127.0.0.1:5432/postgres", postgres.jdbc_url))
+
+    def run(command, stdin=None):
+        out = subprocess.run(command, shell=True, cwd=cwd, env=env, input=stdin,
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, f"$ {command}\n{out.stdout}\n{out.stderr}"
+        return out.stdout
+
+    run(f"creek fake -cs {postgres.connection_string} -n 10 --total 10 --silent")
+    up_out = tmp_path / "up.out"
+    with open(up_out, "wb") as out:
+        up = subprocess.Popen(["creek", "up"], cwd=cwd, env=env, stdout=out,
+                              stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_until(lambda: "creek ready" in up_out.read_text() or up.poll() is not None,
+                   timeout=30, what="creek up")
+        assert up.poll() is None, up_out.read_text()
+        run("creek topics --create --bootstrap-server localhost:9092 --partitions 1 "
+            "--replication-factor 1 --topic psg-customers")
+        created = run(SEED_CURL)
+        assert '"name":"postg-connector"' in created.replace(" ", ""), created
+        wait_until(lambda: '"state":"RUNNING"' in run(
+            "curl localhost:8083/connectors/postg-connector/status").replace(" ", ""),
+            timeout=30, what="the seed's connector RUNNING")
+        assert "postg-connector" in run("less creek-data/logs/connect.log")
+        wait_until(lambda: "psg-customers" in run("kcat -b localhost:9092 -L"),
+                   timeout=30, what="psg-customers in kcat's listing")
+        session = run("creek ksql", stdin=(
+            "show topics;\nshow connectors;\n"
+            "create stream custstream WITH (kafka_topic='psg-customers', value_format='AVRO');\n"
+            "show streams;\n"))
+        for seen in ("psg-customers", "postg-connector", "Stream created", "CUSTSTREAM"):
+            assert seen in session, (seen, session)
+    finally:
+        up.send_signal(signal.SIGTERM)
+        try:
+            up.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(up.pid, signal.SIGKILL)
+            up.wait()
+    assert up.returncode == 0, up_out.read_text()[-2000:]
 
 
 def test_usage_blocks_match_the_help():
