@@ -31,6 +31,9 @@ pub enum Suite {
     /// A tumbling-window COUNT grouped by a low-cardinality column over Avro seed
     /// records in an embedded log.
     Aggregate(crate::bench_aggregate::AggregateBench),
+    /// Per-record latency through a running creek (topic, CSAS, windowed COUNT) at
+    /// fixed rates, and idle CPU.
+    Latency(crate::bench_latency::LatencyBench),
 }
 
 #[derive(Args, Debug)]
@@ -70,6 +73,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         Suite::Broker(b) => broker(b),
         Suite::Sql(s) => crate::bench_sql::sql(s),
         Suite::Aggregate(a) => crate::bench_aggregate::aggregate(a),
+        Suite::Latency(l) => crate::bench_latency::run(l),
     }
 }
 

@@ -54,7 +54,7 @@ pub struct SeedBenchArgs {
 }
 
 /// The seed table's value schema, as the JDBC source registers it.
-fn seed_schema() -> String {
+pub fn seed_schema() -> String {
     let opt = |name: &str, t: serde_json::Value| serde_json::json!({"name": name, "type": ["null", t], "default": null});
     serde_json::json!({
         "type": "record",
@@ -97,6 +97,36 @@ fn opt_str(s: &str, out: &mut Vec<u8>) {
 fn opt_long(v: i64, out: &mut Vec<u8>) {
     out.push(2);
     zigzag(v, out);
+}
+
+/// One seed row as the JDBC source writes it: Confluent framing with `schema_id`,
+/// then the Avro body of [`seed_schema`] (`sexo` and `dt_update` given apart, so a
+/// benchmark can steer them).
+pub fn encode_seed_value(
+    schema_id: i32,
+    id: u64,
+    c: &Customer,
+    sexo: &str,
+    dt_update_ms: i64,
+    v: &mut Vec<u8>,
+) {
+    v.push(0);
+    v.extend_from_slice(&schema_id.to_be_bytes());
+    opt_long(id as i64, v);
+    opt_str(&c.nome, v);
+    opt_str(sexo, v);
+    opt_str(&c.endereco, v);
+    opt_str(&c.telefone, v);
+    opt_str(&c.email, v);
+    opt_str(&c.foto, v);
+    let days = c
+        .nascimento
+        .and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc().timestamp().div_euclid(86_400))
+        .unwrap_or(0);
+    opt_long(days, v);
+    opt_str(&c.profissao, v);
+    opt_long(dt_update_ms, v);
 }
 
 /// One seed row as appended: its id (from 1), the row, and its record timestamp
@@ -157,24 +187,8 @@ impl SeedLog {
             for c in generator.batch(chunk) {
                 id += 1;
                 let mut v = Vec::with_capacity(320);
-                v.push(0);
-                v.extend_from_slice(&schema_id.to_be_bytes());
-                opt_long(id as i64, &mut v);
-                opt_str(&c.nome, &mut v);
-                opt_str(c.sexo, &mut v);
-                opt_str(&c.endereco, &mut v);
-                opt_str(&c.telefone, &mut v);
-                opt_str(&c.email, &mut v);
-                opt_str(&c.foto, &mut v);
-                let days = c
-                    .nascimento
-                    .and_hms_opt(0, 0, 0)
-                    .map(|t| t.and_utc().timestamp().div_euclid(86_400))
-                    .unwrap_or(0);
-                opt_long(days, &mut v);
-                opt_str(&c.profissao, &mut v);
                 let millis = c.dt_update.and_utc().timestamp_millis();
-                opt_long(millis, &mut v);
+                encode_seed_value(schema_id, id, &c, c.sexo, millis, &mut v);
                 visit(&SeedRow {
                     id,
                     customer: &c,

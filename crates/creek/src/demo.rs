@@ -208,14 +208,7 @@ struct Generated {
 
 /// `creek up`'s settings with the demo's data dir, address and ports.
 fn up_args(args: &DemoArgs, data_dir: &Path) -> Result<UpArgs> {
-    #[derive(clap::Parser)]
-    struct Defaults {
-        #[command(flatten)]
-        up: UpArgs,
-    }
-    let mut up = <Defaults as clap::Parser>::try_parse_from(["creek"])
-        .context("creek up's defaults")?
-        .up;
+    let mut up = UpArgs::defaults()?;
     up.data_dir = data_dir.to_path_buf();
     up.listen = args.listen.clone();
     Ok(up)

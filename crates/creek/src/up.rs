@@ -128,6 +128,20 @@ pub struct UpArgs {
     pub group_initial_rebalance_delay_ms: u64,
 }
 
+impl UpArgs {
+    /// `creek up` with no flags: what the demo and the benchmarks start from.
+    pub fn defaults() -> anyhow::Result<UpArgs> {
+        #[derive(clap::Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            up: UpArgs,
+        }
+        Ok(<Defaults as clap::Parser>::try_parse_from(["creek"])
+            .context("creek up's defaults")?
+            .up)
+    }
+}
+
 pub fn run(args: UpArgs) -> anyhow::Result<()> {
     args.listen.check_ports_free()?;
     crate::logging::init_logging(&args.data_dir, true)?;

@@ -1,0 +1,449 @@
+//! `creek bench latency`: how long one record takes through each hop of a running
+//! creek, and what an idle pipeline costs.
+//!
+//! The benchmark starts creek's services in this process on free loopback ports
+//! (`up::start`, a temporary data dir), registers the seed's value schema and runs
+//! the seed's `custstream`, a filter + projection CSAS (`ADULTS`, as `creek bench
+//! sql`) and a one-second tumbling COUNT table (`LAT_COUNTS`). A real client
+//! (librdkafka, over TCP) then produces one seed-shaped Avro record at a time at each
+//! fixed rate, and three consumers time each record's arrival:
+//!
+//! - `topic`: the record itself, read back from `psg-customers`;
+//! - `csas`: its projection in `ADULTS` (matched by id);
+//! - `count`: the windowed count's update it causes in `LAT_COUNTS` (matched by window
+//!   and count: all records share one `sexo`, so the k-th record of a window makes
+//!   count k).
+//!
+//! Latency is receive instant minus send instant, on one clock; a first second at the
+//! first rate warms clients and queries up and is not counted. Last, with the
+//! clients gone and the queries still running, the process's CPU time over a quiet
+//! interval gives the idle cost in percent of one core.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use clap::Args;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use rdkafka::{Message, Offset, TopicPartitionList};
+
+use crate::bench_seed::{encode_seed_value, seed_schema, CUSTSTREAM, PROJECTION, TOPIC};
+use crate::up::{self, UpArgs};
+
+#[derive(Args, Debug)]
+pub struct LatencyBench {
+    /// Records per second of each phase, comma-separated.
+    #[arg(long, default_value = "1000,10000", value_delimiter = ',')]
+    pub rates: Vec<u64>,
+    /// Seconds each rate runs.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Seconds of no traffic over which idle CPU is measured.
+    #[arg(long, default_value_t = 10)]
+    pub idle_seconds: u64,
+    /// Print one JSON line instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+const COUNTS: &str = "CREATE TABLE lat_counts AS SELECT sexo, COUNT(*) AS n FROM custstream \
+WINDOW TUMBLING (SIZE 1 SECOND) GROUP BY sexo EMIT CHANGES;";
+
+/// The hops timed, and the topic each one is read from.
+const HOPS: [(&str, &str); 3] = [
+    ("topic", TOPIC),
+    ("csas", "ADULTS"),
+    ("count", "LAT_COUNTS"),
+];
+
+/// What a consumer saw: the key that identifies the record, and when.
+type Arrivals = Arc<Mutex<Vec<(Match, Instant)>>>;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Match {
+    /// A record by its id (the source topic, the projection).
+    Id(u64),
+    /// A windowed count's update: window start (ms) and count.
+    Window(i64, i64),
+}
+
+pub fn run(args: LatencyBench) -> anyhow::Result<()> {
+    if args.rates.is_empty() || args.rates.contains(&0) {
+        bail!("--rates needs one or more rates above 0");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let dir = tempfile::Builder::new()
+        .prefix("creek-bench-latency")
+        .tempdir()?;
+    let mut up_args = UpArgs::defaults()?;
+    up_args.data_dir = dir.path().to_path_buf();
+    up_args.listen.kafka_port = 0;
+    up_args.listen.registry_port = 0;
+    up_args.listen.connect_port = 0;
+    up_args.listen.ksql_port = 0;
+    let services = runtime.block_on(up::start(&up_args))?;
+    let schema_id = runtime.block_on(set_up(&services))?;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut readers = Vec::new();
+    let mut arrivals = Vec::new();
+    for (hop, topic) in HOPS {
+        let seen: Arrivals = Arc::default();
+        arrivals.push((hop, seen.clone()));
+        readers.push(read_arrivals(
+            &services.kafka,
+            topic,
+            hop,
+            seen,
+            stop.clone(),
+        )?);
+    }
+
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", &services.kafka)
+        .set("linger.ms", "0")
+        .set("acks", "1")
+        .create()
+        .context("creating the producer")?;
+    let mut generator = creek_pg::CustomerGenerator::with_seed(creek_pg::Locale::En, 7);
+    let mut results = Vec::new();
+    let mut next_id = 1u64;
+    // Counts per window as the table keeps them, across phases.
+    let mut per_window: BTreeMap<i64, i64> = BTreeMap::new();
+    // A first, unmeasured phase: clients connect and fetch metadata, queries warm up.
+    let warm_up = std::iter::once((args.rates[0], 1, false));
+    let phases = args.rates.iter().map(|&rate| (rate, args.seconds, true));
+    for (rate, seconds, measured) in warm_up.chain(phases) {
+        let mut sent: HashMap<Match, Instant> = HashMap::new();
+        let first_id = next_id;
+        let total = rate * seconds;
+        let interval = Duration::from_secs_f64(1.0 / rate as f64);
+        let customers = generator.batch(total as usize);
+        let start = Instant::now();
+        let mut value = Vec::with_capacity(320);
+        for (i, c) in customers.iter().enumerate() {
+            let due = start + interval * i as u32;
+            pace_until(due);
+            let id = next_id;
+            next_id += 1;
+            let ts = creek_log::now_ms();
+            value.clear();
+            encode_seed_value(schema_id, id, c, "F", ts, &mut value);
+            let record = BaseRecord::<(), [u8]>::to(TOPIC)
+                .payload(&value)
+                .timestamp(ts);
+            let at = Instant::now();
+            if let Err((e, _)) = producer.send(record) {
+                bail!("producing record {id}: {e}");
+            }
+            producer.poll(Duration::ZERO);
+            sent.insert(Match::Id(id), at);
+            let window = ts - ts.rem_euclid(1000);
+            let n = per_window.entry(window).or_insert(0);
+            *n += 1;
+            sent.insert(Match::Window(window, *n), at);
+        }
+        producer
+            .flush(Duration::from_secs(10))
+            .context("flushing the producer")?;
+        // Let every hop catch up (the last window's count included).
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let last = Match::Id(next_id - 1);
+        while Instant::now() < deadline
+            && arrivals
+                .iter()
+                .take(2)
+                .any(|(_, seen)| !seen.lock().unwrap().iter().any(|(m, _)| *m == last))
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        let mut hops = Vec::new();
+        for (hop, seen) in &arrivals {
+            let mut latencies: Vec<Duration> = seen
+                .lock()
+                .unwrap()
+                .drain(..)
+                .filter_map(|(m, at)| {
+                    let in_phase = match m {
+                        Match::Id(id) => id >= first_id,
+                        Match::Window(..) => true,
+                    };
+                    let sent_at = sent.get(&m).filter(|_| in_phase)?;
+                    Some(at.saturating_duration_since(*sent_at))
+                })
+                .collect();
+            latencies.sort();
+            hops.push((*hop, Stats::of(&latencies, total)));
+        }
+        if measured {
+            results.push((rate, hops));
+        }
+    }
+    drop(producer);
+    stop.store(true, Ordering::Relaxed);
+    for r in readers {
+        let _ = r.join();
+    }
+
+    // Idle: the services and their queries keep running, no client is connected.
+    std::thread::sleep(Duration::from_secs(2));
+    let cpu_before = process_cpu_seconds()?;
+    let quiet = Duration::from_secs(args.idle_seconds.max(1));
+    std::thread::sleep(quiet);
+    let idle_cpu = (process_cpu_seconds()? - cpu_before) / quiet.as_secs_f64() * 100.0;
+
+    runtime.block_on(services.stop())?;
+    print_results(&results, idle_cpu, args.json);
+    Ok(())
+}
+
+/// Schema, topic and the three queries, through the services' public APIs.
+async fn set_up(services: &up::Services) -> anyhow::Result<i32> {
+    services
+        .store
+        .create_topic(TOPIC, 1, BTreeMap::new())
+        .await
+        .context("creating psg-customers")?;
+    let http = reqwest::Client::new();
+    let registered: serde_json::Value = http
+        .post(format!(
+            "{}/subjects/{TOPIC}-value/versions",
+            services.registry_url
+        ))
+        .json(&serde_json::json!({ "schema": seed_schema() }))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let schema_id = registered["id"]
+        .as_i64()
+        .context("the registry's answer has no id")? as i32;
+    for statement in [CUSTSTREAM, PROJECTION, COUNTS] {
+        let answer = http
+            .post(format!("{}/ksql", services.ksql_url))
+            .json(&serde_json::json!({
+                "ksql": statement,
+                "streamsProperties": {"auto.offset.reset": "earliest"},
+            }))
+            .send()
+            .await?;
+        if !answer.status().is_success() {
+            bail!("{statement}: {}", answer.text().await?);
+        }
+    }
+    Ok(schema_id)
+}
+
+/// A consumer thread that records when each record of `topic` arrives.
+fn read_arrivals(
+    bootstrap: &str,
+    topic: &str,
+    hop: &'static str,
+    seen: Arrivals,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<std::thread::JoinHandle<()>> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", format!("creek-bench-latency-{hop}"))
+        .set("enable.auto.commit", "false")
+        .set("fetch.wait.max.ms", "100")
+        .set("fetch.min.bytes", "1")
+        .create()
+        .context("creating a consumer")?;
+    let mut assignment = TopicPartitionList::new();
+    assignment.add_partition_offset(topic, 0, Offset::Beginning)?;
+    consumer.assign(&assignment)?;
+    Ok(std::thread::spawn(move || {
+        while !stop.load(Ordering::Relaxed) {
+            let Some(Ok(message)) = consumer.poll(Duration::from_millis(100)) else {
+                continue;
+            };
+            let at = Instant::now();
+            let Some(m) = identify(hop, message.key(), message.payload()) else {
+                continue;
+            };
+            seen.lock().unwrap().push((m, at));
+        }
+    }))
+}
+
+/// Which sent record an output record stands for.
+fn identify(hop: &str, key: Option<&[u8]>, value: Option<&[u8]>) -> Option<Match> {
+    let body = value?.get(5..)?;
+    match hop {
+        // Both start with the optional id: union branch 1, then the zig-zag value.
+        "topic" | "csas" => {
+            let (branch, rest) = body.split_first()?;
+            (*branch == 2).then_some(())?;
+            Some(Match::Id(zigzag(rest)? as u64))
+        }
+        _ => {
+            // A KAFKA windowed key: the string, then the window start (8 bytes).
+            let key = key?;
+            let start = i64::from_be_bytes(key.get(key.len().checked_sub(8)?..)?.try_into().ok()?);
+            let (branch, rest) = body.split_first()?;
+            (*branch == 2).then_some(())?;
+            Some(Match::Window(start, zigzag(rest)?))
+        }
+    }
+}
+
+fn zigzag(bytes: &[u8]) -> Option<i64> {
+    let mut n = 0u64;
+    for (i, b) in bytes.iter().enumerate().take(10) {
+        n |= u64::from(b & 0x7f) << (7 * i);
+        if b & 0x80 == 0 {
+            return Some((n >> 1) as i64 ^ -((n & 1) as i64));
+        }
+    }
+    None
+}
+
+/// Sleeps most of the way to `due`, then spins: a fixed rate of 10k/s needs
+/// sub-millisecond pacing that a plain sleep does not give.
+fn pace_until(due: Instant) {
+    loop {
+        let now = Instant::now();
+        if now >= due {
+            return;
+        }
+        let left = due - now;
+        if left > Duration::from_micros(300) {
+            std::thread::sleep(left - Duration::from_micros(200));
+        } else {
+            std::hint::spin_loop();
+        }
+    }
+}
+
+/// utime + stime of this process, in seconds.
+fn process_cpu_seconds() -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").context("reading /proc/self/stat")?;
+    // Fields after the command name (which may hold spaces) start after ")".
+    let after = stat
+        .rsplit_once(')')
+        .context("unexpected /proc/self/stat")?
+        .1;
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = fields
+        .get(11)
+        .zip(fields.get(12))
+        .and_then(|(u, s)| Some(u.parse::<f64>().ok()? + s.parse::<f64>().ok()?))
+        .context("unexpected /proc/self/stat")?;
+    // USER_HZ is 100 on Linux.
+    Ok(ticks / 100.0)
+}
+
+#[derive(Debug)]
+struct Stats {
+    seen: usize,
+    expected: u64,
+    p50: Duration,
+    p99: Duration,
+    p999: Duration,
+    max: Duration,
+}
+
+impl Stats {
+    fn of(sorted: &[Duration], expected: u64) -> Stats {
+        let at = |q: f64| {
+            if sorted.is_empty() {
+                return Duration::ZERO;
+            }
+            sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+        };
+        Stats {
+            seen: sorted.len(),
+            expected,
+            p50: at(0.5),
+            p99: at(0.99),
+            p999: at(0.999),
+            max: sorted.last().copied().unwrap_or_default(),
+        }
+    }
+}
+
+fn print_results(results: &[(u64, Vec<(&str, Stats)>)], idle_cpu: f64, json: bool) {
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    if json {
+        let phases: Vec<_> = results
+            .iter()
+            .map(|(rate, hops)| {
+                let hops: serde_json::Map<String, serde_json::Value> = hops
+                    .iter()
+                    .map(|(hop, s)| {
+                        (
+                            hop.to_string(),
+                            serde_json::json!({"seen": s.seen, "expected": s.expected,
+                                "p50_ms": ms(s.p50), "p99_ms": ms(s.p99),
+                                "p999_ms": ms(s.p999), "max_ms": ms(s.max)}),
+                        )
+                    })
+                    .collect();
+                serde_json::json!({"rate": rate, "hops": hops})
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({"bench": "latency", "phases": phases, "idle_cpu_percent": idle_cpu})
+        );
+        return;
+    }
+    println!("creek bench latency: produce → arrival, per record (ms)");
+    println!(
+        "{:>8}  {:<6} {:>9} {:>8} {:>8} {:>8} {:>8}",
+        "rate/s", "hop", "records", "p50", "p99", "p99.9", "max"
+    );
+    for (rate, hops) in results {
+        for (hop, s) in hops {
+            println!(
+                "{:>8}  {:<6} {:>9} {:>8.3} {:>8.3} {:>8.3} {:>8.3}",
+                rate,
+                hop,
+                format!("{}/{}", s.seen, s.expected),
+                ms(s.p50),
+                ms(s.p99),
+                ms(s.p999),
+                ms(s.max)
+            );
+        }
+    }
+    println!("idle CPU with the queries running and no traffic: {idle_cpu:.2}% of one core");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifies_ids_and_window_counts() {
+        let mut v = vec![0, 0, 0, 0, 1, 2];
+        v.push(84); // zig-zag 42
+        assert_eq!(identify("csas", None, Some(&v)), Some(Match::Id(42)));
+        let mut key = b"F".to_vec();
+        key.extend_from_slice(&5_000i64.to_be_bytes());
+        let value = [0, 0, 0, 0, 1, 2, 6]; // count 3
+        assert_eq!(
+            identify("count", Some(&key), Some(&value)),
+            Some(Match::Window(5_000, 3))
+        );
+        assert_eq!(identify("topic", None, Some(&[0, 0, 0, 0, 1, 0])), None);
+    }
+
+    #[test]
+    fn percentiles() {
+        let d: Vec<Duration> = (1..=1000).map(Duration::from_millis).collect();
+        let s = Stats::of(&d, 1000);
+        assert_eq!(s.p50, Duration::from_millis(501));
+        assert_eq!(s.p99, Duration::from_millis(990));
+        assert_eq!(s.max, Duration::from_millis(1000));
+    }
+}
