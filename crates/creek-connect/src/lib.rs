@@ -22,10 +22,12 @@
 //! → `OffsetStore::commit`. The crate reaches the log only through `creek_log::LogStore`.
 
 pub mod config;
+pub mod connector;
+pub mod context;
 pub mod converter;
 pub mod data;
 pub mod jdbc;
-pub mod plugins;
+pub mod registry;
 pub mod rest;
 pub mod runtime;
 pub mod s3sink;

@@ -13,15 +13,65 @@ pub mod task;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use creek_lake::{FormatConfig, FormatKind, Lake};
 
 use crate::config::{
     flag, get, key, list, sink_keys, ConfigProblem, KeyTable, KeyType, PrefixRule, Support,
 };
+use crate::connector::{numbered_task_configs, Connector, ConnectorKind, Task};
 use partitioner::{joda_to_chrono, Partitioner, TimestampExtractor};
 
 pub const CLASS: &str = "io.confluent.connect.s3.S3SinkConnector";
+pub const ALIASES: &[&str] = &["S3SinkConnector", "S3Sink", "LakeSink"];
 pub const VERSION: &str = "10.5.17-creek";
+
+/// The registry's constructor.
+pub fn connector() -> Box<dyn Connector> {
+    Box::<S3SinkConnector>::default()
+}
+
+/// The connector class: checks configs and the destination; tasks.max tasks
+/// share the topic-partitions the runtime assigns.
+#[derive(Default)]
+pub struct S3SinkConnector {
+    config: BTreeMap<String, String>,
+    parsed: Option<S3SinkConfig>,
+}
+
+#[async_trait]
+impl Connector for S3SinkConnector {
+    fn kind(&self) -> ConnectorKind {
+        ConnectorKind::Sink
+    }
+    fn version(&self) -> &'static str {
+        VERSION
+    }
+    fn config_keys(&self) -> KeyTable {
+        config_keys()
+    }
+    fn warnings(&self, config: &BTreeMap<String, String>) -> Vec<ConfigProblem> {
+        warnings(config)
+    }
+    async fn validate(&self, config: &BTreeMap<String, String>) -> Vec<ConfigProblem> {
+        match S3SinkConfig::parse(config) {
+            Ok(parsed) => validate_destination(&parsed).await,
+            Err(p) => p,
+        }
+    }
+    fn start(&mut self, config: &BTreeMap<String, String>) -> Result<(), Vec<ConfigProblem>> {
+        self.parsed = Some(S3SinkConfig::parse(config)?);
+        self.config = config.clone();
+        Ok(())
+    }
+    async fn task_configs(&self, max_tasks: usize) -> Vec<BTreeMap<String, String>> {
+        numbered_task_configs(&self.config, max_tasks)
+    }
+    fn task(&self, _task_config: &BTreeMap<String, String>) -> Task {
+        let parsed = self.parsed.clone().expect("started");
+        Task::Sink(Box::new(task::S3SinkTask::new(parsed)))
+    }
+}
 
 const FORMATS: &[(&str, FormatKind)] = &[
     (
