@@ -17,7 +17,7 @@ use tracing::{error, info};
 
 use crate::converter::{Converter, PreparedConverter};
 use crate::data::{encode_avro_row, StructSchema, Value};
-use crate::ConnectError;
+use crate::error::ConnectError;
 
 pub const OFFSET_TOPIC: &str = "connect-offsets";
 

@@ -26,28 +26,13 @@ pub mod connector;
 pub mod context;
 pub mod converter;
 pub mod data;
+pub mod error;
 pub mod jdbc;
 pub mod registry;
 pub mod rest;
 pub mod runtime;
 pub mod s3sink;
 
+pub use error::ConnectError;
 pub use rest::router;
 pub use runtime::{Worker, WorkerConfig};
-
-/// Errors of the Connect REST API and runtime, each mapping to an HTTP status.
-#[derive(Debug, thiserror::Error)]
-pub enum ConnectError {
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    Conflict(String),
-    #[error("{0}")]
-    BadRequest(String),
-    #[error("{message}")]
-    InvalidConfig { key: String, message: String },
-    #[error("{0}")]
-    Task(String),
-    #[error("{0}")]
-    Internal(String),
-}

@@ -44,12 +44,12 @@ impl Registry {
                 Plugin {
                     class: jdbc::CLASS,
                     aliases: jdbc::ALIASES,
-                    create: jdbc::connector,
+                    create: jdbc::connector::create,
                 },
                 Plugin {
                     class: s3sink::CLASS,
                     aliases: s3sink::ALIASES,
-                    create: s3sink::connector,
+                    create: s3sink::connector::create,
                 },
             ],
         }
@@ -87,5 +87,40 @@ impl Registry {
 impl Default for Registry {
     fn default() -> Self {
         Registry::builtin()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes_answer_to_their_aliases() {
+        let r = Registry::builtin();
+        for name in [jdbc::CLASS, "JdbcSourceConnector", "JdbcSource"] {
+            let p = r.find(name).expect(name);
+            assert_eq!((p.class, p.kind()), (jdbc::CLASS, ConnectorKind::Source));
+        }
+        for name in [s3sink::CLASS, "S3SinkConnector", "S3Sink", "LakeSink"] {
+            let p = r.find(name).expect(name);
+            assert_eq!((p.class, p.kind()), (s3sink::CLASS, ConnectorKind::Sink));
+        }
+        assert!(r
+            .find("io.confluent.connect.jdbc.JdbcSinkConnector")
+            .is_none());
+    }
+
+    #[test]
+    fn a_registered_class_is_listed_and_found() {
+        let mut r = Registry::builtin();
+        r.register(Plugin {
+            class: "test.Other",
+            aliases: &["Other", "JdbcSource"],
+            create: jdbc::connector::create,
+        });
+        assert_eq!(r.plugins().last().map(|p| p.class), Some("test.Other"));
+        assert_eq!(r.find("Other").map(|p| p.class), Some("test.Other"));
+        // A taken alias stays with the class that had it first.
+        assert_eq!(r.find("JdbcSource").map(|p| p.class), Some(jdbc::CLASS));
     }
 }

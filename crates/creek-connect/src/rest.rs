@@ -10,8 +10,8 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use crate::config;
+use crate::error::ConnectError;
 use crate::runtime::{ConnectorInfo, ConnectorStatus, Worker};
-use crate::ConnectError;
 
 /// Kafka Connect version creek's REST API reports.
 pub const CONNECT_VERSION: &str = "3.7.0";

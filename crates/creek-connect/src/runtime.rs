@@ -22,8 +22,8 @@ use crate::context::{
     StatusWriter, TaskContext, TaskError,
 };
 use crate::converter::{Converter, ConverterContext};
+use crate::error::ConnectError;
 use crate::registry::Registry;
-use crate::ConnectError;
 
 pub use crate::config::HIDDEN;
 pub use crate::context::{OffsetStore, State, TargetState, TaskMetrics, OFFSET_TOPIC};
@@ -271,7 +271,8 @@ impl Worker {
         &self.inner.config.registry
     }
 
-    /// Full validation: keys, types, cross-key rules, and (when reachable) the database.
+    /// Full validation: keys, types, cross-key rules, and the connector's own checks
+    /// against the outside world.
     pub async fn validate(
         &self,
         class: &str,
@@ -472,7 +473,7 @@ impl Worker {
         };
         if !started || !only_failed {
             // The whole connector: its config is parsed and its tasks counted again
-            // (a JDBC source may have more tables now), as Connect regenerates task
+            // (a source may have more to split now), as Connect regenerates task
             // configs when a connector restarts.
             self.stop(name);
             self.launch(name, config, target).await?;

@@ -7,71 +7,23 @@
 //! offset and written before the consumer offset moves, so a replay rewrites the
 //! same objects.
 
+pub mod connector;
 pub mod partitioner;
 pub mod task;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use creek_lake::{FormatConfig, FormatKind, Lake};
 
 use crate::config::{
     flag, get, key, list, sink_keys, ConfigProblem, KeyTable, KeyType, PrefixRule, Support,
 };
-use crate::connector::{numbered_task_configs, Connector, ConnectorKind, Task};
-use partitioner::{joda_to_chrono, Partitioner, TimestampExtractor};
+use partitioner::{joda_to_chrono, path_flaw, Partitioner, TimestampExtractor};
 
 pub const CLASS: &str = "io.confluent.connect.s3.S3SinkConnector";
 pub const ALIASES: &[&str] = &["S3SinkConnector", "S3Sink", "LakeSink"];
 pub const VERSION: &str = "10.5.17-creek";
-
-/// The registry's constructor.
-pub fn connector() -> Box<dyn Connector> {
-    Box::<S3SinkConnector>::default()
-}
-
-/// The connector class: checks configs and the destination; tasks.max tasks
-/// share the topic-partitions the runtime assigns.
-#[derive(Default)]
-pub struct S3SinkConnector {
-    config: BTreeMap<String, String>,
-    parsed: Option<S3SinkConfig>,
-}
-
-#[async_trait]
-impl Connector for S3SinkConnector {
-    fn kind(&self) -> ConnectorKind {
-        ConnectorKind::Sink
-    }
-    fn version(&self) -> &'static str {
-        VERSION
-    }
-    fn config_keys(&self) -> KeyTable {
-        config_keys()
-    }
-    fn warnings(&self, config: &BTreeMap<String, String>) -> Vec<ConfigProblem> {
-        warnings(config)
-    }
-    async fn validate(&self, config: &BTreeMap<String, String>) -> Vec<ConfigProblem> {
-        match S3SinkConfig::parse(config) {
-            Ok(parsed) => validate_destination(&parsed).await,
-            Err(p) => p,
-        }
-    }
-    fn start(&mut self, config: &BTreeMap<String, String>) -> Result<(), Vec<ConfigProblem>> {
-        self.parsed = Some(S3SinkConfig::parse(config)?);
-        self.config = config.clone();
-        Ok(())
-    }
-    async fn task_configs(&self, max_tasks: usize) -> Vec<BTreeMap<String, String>> {
-        numbered_task_configs(&self.config, max_tasks)
-    }
-    fn task(&self, _task_config: &BTreeMap<String, String>) -> Task {
-        let parsed = self.parsed.clone().expect("started");
-        Task::Sink(Box::new(task::S3SinkTask::new(parsed)))
-    }
-}
 
 const FORMATS: &[(&str, FormatKind)] = &[
     (
@@ -706,29 +658,6 @@ impl S3SinkConfig {
             self.part_size,
         )
     }
-}
-
-/// Why a piece of an object key would not stay inside the bucket, if it would not:
-/// absolute, `.`/`..` or empty segments, backslashes or control characters.
-pub fn path_flaw(path: &str) -> Option<String> {
-    if path.starts_with('/') {
-        return Some("is absolute (starts with '/'); it must be relative to the bucket".into());
-    }
-    if path.contains('\\') {
-        return Some("contains '\\'".into());
-    }
-    if path.chars().any(char::is_control) {
-        return Some("contains control characters".into());
-    }
-    for seg in path.split('/') {
-        match seg {
-            ".." => return Some("climbs out of the store ('..')".into()),
-            "." => return Some("has a '.' segment".into()),
-            "" => return Some("has an empty segment ('//' or a trailing '/')".into()),
-            _ => {}
-        }
-    }
-    None
 }
 
 /// A malformed store.url is a config error; an unreachable store or a missing
