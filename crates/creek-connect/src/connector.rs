@@ -107,6 +107,10 @@ pub trait SinkTask: Send + 'static {
     ) -> Result<(), TaskError>;
     /// After every round of fetches, also idle ones (Connect's flush timer).
     async fn flush(&mut self, ctx: &SinkContext) -> Result<(), TaskError>;
+    /// Connect's `stop()` after a failure, before the backoff: abandon unfinished
+    /// work now (what was not committed is delivered again from the committed
+    /// offsets). A task that is aborted is simply dropped.
+    fn stop(&mut self) {}
     fn retry_backoff(&self) -> Duration;
 }
 

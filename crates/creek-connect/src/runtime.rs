@@ -878,6 +878,7 @@ async fn run_sink(mut task: Box<dyn SinkTask>, ctx: SinkContext, store: Arc<dyn 
     loop {
         if let Err(e) = consume(task.as_mut(), &ctx, &store).await {
             ctx.status.failed(&e.0);
+            task.stop();
             tokio::time::sleep(task.retry_backoff().max(Duration::from_millis(100))).await;
         }
     }

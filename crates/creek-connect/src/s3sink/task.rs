@@ -75,7 +75,7 @@ impl Drop for PartitionWriter {
 /// How long the reachability check at task start may take before the task is FAILED.
 const STORE_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A lake sink task: one [`PartitionWriter`] per topic-partition it was handed.
+/// A lake sink task: one `PartitionWriter` per topic-partition it was handed.
 pub struct S3SinkTask {
     config: S3SinkConfig,
     lake: Option<Lake>,
@@ -184,6 +184,13 @@ impl SinkTask for S3SinkTask {
             }
         }
         Ok(())
+    }
+
+    /// Drops the open files and aborts unfinished commits (see `PartitionWriter`'s
+    /// `Drop`), so no commit of the failed run lands during the backoff.
+    fn stop(&mut self) {
+        self.writers.clear();
+        self.lake = None;
     }
 
     fn retry_backoff(&self) -> Duration {
