@@ -33,8 +33,8 @@ pub const STATUS_TOPIC: &str = "connect-status";
 
 struct TaskEntry {
     status: Arc<Mutex<State>>,
-    /// The task's config as the connector split it (`/connectors/{name}/tasks`).
     handle: tokio::task::JoinHandle<()>,
+    /// The task's config as the connector split it (`/connectors/{name}/tasks`).
     config: BTreeMap<String, String>,
     metrics: Arc<TaskMetrics>,
 }
