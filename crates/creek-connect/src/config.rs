@@ -30,6 +30,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value as Json};
 
+/// What a secret is shown as (and, sent back in a PUT, keeps the stored value).
+pub const HIDDEN: &str = "[hidden]";
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyType {
     String,
@@ -536,7 +539,7 @@ pub fn is_secret(table: &KeyTable, name: &str) -> bool {
 /// A URL with its embedded password (`user:pass@`, `password=…`) replaced by
 /// `[hidden]`: JDBC URLs may carry one.
 pub fn mask_url(url: &str) -> String {
-    let hidden = crate::runtime::HIDDEN;
+    let hidden = HIDDEN;
     let mut out = url.to_string();
     // userinfo: scheme://user:pass@host
     if let Some(start) = out.find("://").map(|i| i + 3) {
@@ -584,7 +587,7 @@ pub fn validate_response(
     };
     let shown = |name: &str, v: &String| {
         if is_secret(table, name) {
-            crate::runtime::HIDDEN.to_string()
+            HIDDEN.to_string()
         } else if name.ends_with("url") {
             mask_url(v)
         } else {

@@ -8,7 +8,7 @@ use creek_schema::Registry;
 use serde_json::json;
 
 use crate::data::{encode_avro_row, row_json, row_string, StructSchema, Value};
-use crate::ConnectError;
+use crate::error::ConnectError;
 
 pub const AVRO: &str = "io.confluent.connect.avro.AvroConverter";
 pub const JSON: &str = "org.apache.kafka.connect.json.JsonConverter";

@@ -10,9 +10,8 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use crate::config;
-use crate::plugins::{self, Plugin};
+use crate::error::ConnectError;
 use crate::runtime::{ConnectorInfo, ConnectorStatus, Worker};
-use crate::ConnectError;
 
 /// Kafka Connect version creek's REST API reports.
 pub const CONNECT_VERSION: &str = "3.7.0";
@@ -79,11 +78,12 @@ async fn root(State(w): State<Worker>) -> Json<Value> {
     )
 }
 
-async fn plugins() -> Json<Value> {
+async fn plugins(State(w): State<Worker>) -> Json<Value> {
     Json(Value::Array(
-        plugins::ALL
+        w.registry()
+            .plugins()
             .iter()
-            .map(|p| json!({"class": p.class(), "type": p.kind(), "version": p.version()}))
+            .map(|p| json!({"class": p.class, "type": p.kind().name(), "version": p.version()}))
             .collect(),
     ))
 }
@@ -95,7 +95,7 @@ async fn validate(
 ) -> Result<Json<Value>> {
     let cfg = config_map(&body_json(&body)?)?;
     let (keys, review) = w.validate(&class, &cfg).await?;
-    let full = Plugin::find(&class).map(Plugin::class).unwrap_or(&class);
+    let full = w.registry().find(&class).map(|p| p.class).unwrap_or(&class);
     Ok(Json(config::validate_response(full, &keys, &cfg, &review)))
 }
 

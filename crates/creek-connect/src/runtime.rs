@@ -4,7 +4,7 @@
 //! back after a restart (also after kill -9) and resume where they left off.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,196 +13,28 @@ use creek_log::{LogStore, OffsetSpec, ProducerRecord};
 use parking_lot::Mutex;
 use serde_json::{json, Value as Json};
 use tokio::sync::watch;
-use tracing::{error, info, warn};
+use tracing::{info, warn};
 
-use crate::config::{self, ConfigProblem};
+use crate::config::{self, ConfigProblem, KeyTable};
+use crate::connector::{Config, Connector, SinkTask, SourceTask, Task};
+use crate::context::{
+    sink_group, SinkContext, SinkOffsets, SourceContext, SourceProducer, StatusHandle,
+    StatusWriter, TaskContext, TaskError,
+};
 use crate::converter::{Converter, ConverterContext};
-use crate::plugins::{self, Plugin};
-use crate::ConnectError;
-use crate::{jdbc, s3sink};
+use crate::error::ConnectError;
+use crate::registry::Registry;
+
+pub use crate::config::HIDDEN;
+pub use crate::context::{OffsetStore, State, TargetState, TaskMetrics, OFFSET_TOPIC};
 
 pub const CONFIG_TOPIC: &str = "connect-configs";
-pub const OFFSET_TOPIC: &str = "connect-offsets";
 pub const STATUS_TOPIC: &str = "connect-status";
-
-/// What the user asked a connector to be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TargetState {
-    Started,
-    Paused,
-}
-
-/// What a connector or task is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum State {
-    Unassigned,
-    Running,
-    Paused,
-    Failed(String),
-}
-
-impl State {
-    pub fn name(&self) -> &'static str {
-        match self {
-            State::Unassigned => "UNASSIGNED",
-            State::Running => "RUNNING",
-            State::Paused => "PAUSED",
-            State::Failed(_) => "FAILED",
-        }
-    }
-}
-
-/// A task's view of its status; changes are logged and written to `connect-status`.
-#[derive(Clone)]
-pub struct StatusHandle {
-    worker: Arc<WorkerInner>,
-    connector: String,
-    task: usize,
-    state: Arc<Mutex<State>>,
-}
-
-impl StatusHandle {
-    fn set(&self, state: State) {
-        {
-            let mut cur = self.state.lock();
-            if *cur == state {
-                return;
-            }
-            *cur = state.clone();
-        }
-        match &state {
-            State::Failed(trace) => {
-                error!(connector = %self.connector, task = self.task, trace = %trace, "task failed")
-            }
-            s => {
-                info!(connector = %self.connector, task = self.task, state = s.name(), "task state")
-            }
-        }
-        self.worker.write_status(
-            format!("status-task-{}-{}", self.connector, self.task),
-            &state,
-        );
-    }
-    pub fn running(&self) {
-        self.set(State::Running)
-    }
-    pub fn paused(&self) {
-        self.set(State::Paused)
-    }
-    pub fn failed(&self, trace: &str) {
-        self.set(State::Failed(trace.to_string()))
-    }
-}
-
-/// Counters shown by status screens and benchmarks.
-#[derive(Default)]
-pub struct TaskMetrics {
-    rows: AtomicU64,
-}
-
-impl TaskMetrics {
-    pub fn add_rows(&self, n: u64) {
-        self.rows.fetch_add(n, Ordering::Relaxed);
-    }
-    pub fn rows(&self) -> u64 {
-        self.rows.load(Ordering::Relaxed)
-    }
-}
-
-/// Why a task stopped: the text that goes to /status and the connect log. Any
-/// displayable error converts, so task code can use `?` on library errors.
-#[derive(Debug)]
-pub(crate) struct TaskError(pub(crate) String);
-
-impl<E: std::fmt::Display> From<E> for TaskError {
-    fn from(e: E) -> Self {
-        TaskError(e.to_string())
-    }
-}
-
-impl From<TaskError> for ConnectError {
-    fn from(e: TaskError) -> Self {
-        ConnectError::Task(e.0)
-    }
-}
-
-/// Everything a running task gets from the worker.
-pub struct TaskContext {
-    pub connector: String,
-    pub task_id: usize,
-    pub task_count: usize,
-    pub store: Arc<dyn LogStore>,
-    pub offsets: Arc<OffsetStore>,
-    pub status: StatusHandle,
-    pub key_converter: Converter,
-    pub value_converter: Converter,
-    pub control: watch::Receiver<TargetState>,
-    pub metrics: Arc<TaskMetrics>,
-}
-
-/// Source offsets per (connector, source partition), backed by `connect-offsets`.
-pub struct OffsetStore {
-    store: Arc<dyn LogStore>,
-    offsets: Mutex<BTreeMap<(String, String), (Json, Json)>>,
-}
-
-impl OffsetStore {
-    fn key(connector: &str, partition: &Json) -> (String, String) {
-        (connector.to_string(), partition.to_string())
-    }
-
-    pub fn get(&self, connector: &str, partition: &Json) -> Option<Json> {
-        self.offsets
-            .lock()
-            .get(&Self::key(connector, partition))
-            .map(|(_, o)| o.clone())
-    }
-
-    pub fn for_connector(&self, connector: &str) -> Vec<(Json, Json)> {
-        self.offsets
-            .lock()
-            .iter()
-            .filter(|((c, _), _)| c == connector)
-            .map(|(_, v)| v.clone())
-            .collect()
-    }
-
-    /// Appends the offset to `connect-offsets` (Connect's key shape
-    /// `["connector", {partition}]`), then makes it current.
-    pub async fn commit(
-        &self,
-        connector: &str,
-        partition: &Json,
-        offset: &Json,
-    ) -> Result<(), ConnectError> {
-        let key = json!([connector, partition]).to_string();
-        self.store
-            .produce(
-                OFFSET_TOPIC,
-                0,
-                vec![ProducerRecord {
-                    key: Some(Bytes::from(key)),
-                    value: Some(Bytes::from(offset.to_string())),
-                    ..Default::default()
-                }],
-            )
-            .await
-            .map_err(|e| ConnectError::Task(format!("committing offsets failed: {e}")))?;
-        self.offsets.lock().insert(
-            Self::key(connector, partition),
-            (partition.clone(), offset.clone()),
-        );
-        Ok(())
-    }
-
-    fn forget(&self, connector: &str) {
-        self.offsets.lock().retain(|(c, _), _| c != connector);
-    }
-}
 
 struct TaskEntry {
     status: Arc<Mutex<State>>,
     handle: tokio::task::JoinHandle<()>,
+    /// The task's config as the connector split it (`/connectors/{name}/tasks`).
     config: BTreeMap<String, String>,
     metrics: Arc<TaskMetrics>,
 }
@@ -217,13 +49,13 @@ struct ConnectorEntry {
     launch: Option<Arc<Launch>>,
 }
 
-/// A started connector's parsed config and converters, kept so that one task can be
-/// restarted without the others.
+/// A started connector, its task configs and converters, kept so that one task can
+/// be restarted without the others.
 struct Launch {
-    runner: TaskRunner,
+    connector: Arc<dyn Connector>,
+    task_configs: Vec<Config>,
     key_converter: Converter,
     value_converter: Converter,
-    task_count: usize,
 }
 
 /// Configuration of the worker itself.
@@ -236,6 +68,9 @@ pub struct WorkerConfig {
     /// unset, keys use the StringConverter and values the AvroConverter, as
     /// Confluent's cp-all-in-one worker (the completed tutorial's) does.
     pub converter_defaults: BTreeMap<String, String>,
+    /// The connector classes this worker runs ([`Registry::builtin`] unless a
+    /// caller adds its own).
+    pub registry: Arc<Registry>,
 }
 
 impl WorkerConfig {
@@ -244,6 +79,7 @@ impl WorkerConfig {
             worker_id,
             converters,
             converter_defaults: BTreeMap::new(),
+            registry: Arc::new(Registry::builtin()),
         }
     }
 }
@@ -253,6 +89,8 @@ pub struct WorkerInner {
     config: WorkerConfig,
     offsets: Arc<OffsetStore>,
     connectors: Mutex<BTreeMap<String, ConnectorEntry>>,
+    /// Every key of every connector class, for masking secrets.
+    all_keys: KeyTable,
     /// Serializes config changes so the journal and the running set agree.
     changes: tokio::sync::Mutex<()>,
 }
@@ -332,25 +170,15 @@ impl Worker {
                     .map_err(|e| ConnectError::Internal(format!("creating {t}: {e}")))?;
             }
         }
-        let offsets = Arc::new(OffsetStore {
-            store: store.clone(),
-            offsets: Mutex::new(BTreeMap::new()),
-        });
+        let offsets = Arc::new(OffsetStore::new(store.clone()));
         for (k, v) in read_all(&store, OFFSET_TOPIC).await? {
             let key: Option<Json> = k.and_then(|k| serde_json::from_slice(&k).ok());
             let Some(Json::Array(kv)) = key else { continue };
             let (Some(Json::String(conn)), Some(part)) = (kv.first(), kv.get(1)) else {
                 continue;
             };
-            let mut map = offsets.offsets.lock();
-            match v.and_then(|v| serde_json::from_slice::<Json>(&v).ok()) {
-                Some(off) => {
-                    map.insert(OffsetStore::key(conn, part), (part.clone(), off));
-                }
-                None => {
-                    map.remove(&OffsetStore::key(conn, part));
-                }
-            }
+            let offset = v.and_then(|v| serde_json::from_slice::<Json>(&v).ok());
+            offsets.restore(conn, part, offset);
         }
         // Latest config and target state per connector; a tombstone deletes.
         let mut configs: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
@@ -395,6 +223,7 @@ impl Worker {
         let worker = Worker {
             inner: Arc::new(WorkerInner {
                 store,
+                all_keys: config.registry.all_keys(),
                 config,
                 offsets,
                 connectors: Mutex::new(BTreeMap::new()),
@@ -437,27 +266,35 @@ impl Worker {
         &self.inner.config.worker_id
     }
 
-    /// Full validation: keys, types, cross-key rules, and (when reachable) the database.
+    /// The connector classes this worker runs.
+    pub fn registry(&self) -> &Registry {
+        &self.inner.config.registry
+    }
+
+    /// Full validation: keys, types, cross-key rules, and the connector's own checks
+    /// against the outside world.
     pub async fn validate(
         &self,
         class: &str,
         config: &BTreeMap<String, String>,
     ) -> Result<(config::KeyTable, config::Review), ConnectError> {
-        let Some(plugin) = Plugin::find(class) else {
+        let registry = &self.inner.config.registry;
+        let Some(plugin) = registry.find(class) else {
             return Err(ConnectError::NotFound(format!(
                 "Failed to find any class that implements Connector and which name matches {class}, available connectors are: {}",
-                plugins::ALL.iter().map(|p| p.class()).collect::<Vec<_>>().join(", ")
+                registry.plugins().iter().map(|p| p.class).collect::<Vec<_>>().join(", ")
             )));
         };
-        let keys = plugin.config_keys();
+        let connector = (plugin.create)();
+        let keys = connector.config_keys();
         let mut review = config::check(&keys, config);
-        review.warnings.extend(plugin.warnings(config));
+        review.warnings.extend(connector.warnings(config));
         let problems = &mut review.errors;
         if let Some(c) = config.get("connector.class") {
-            if Plugin::find(c) != Some(plugin) {
+            if registry.find(c).map(|p| p.class) != Some(plugin.class) {
                 problems.push(ConfigProblem {
                     key: "connector.class".into(),
-                    message: format!("Class {c} does not match {}", plugin.class()),
+                    message: format!("Class {c} does not match {}", plugin.class),
                 });
             }
         }
@@ -472,7 +309,7 @@ impl Worker {
             }
         }
         if problems.is_empty() {
-            problems.extend(plugin.validate(config).await);
+            problems.extend(connector.validate(config).await);
         }
         Ok((keys, review))
     }
@@ -493,7 +330,7 @@ impl Worker {
         let Some(class) = config.get("connector.class") else {
             return Err(ConnectError::BadRequest(
                 "Connector config {..} contains no connector type"
-                    .replace("{..}", &format!("{:?}", masked(config))),
+                    .replace("{..}", &format!("{:?}", self.masked(config))),
             ));
         };
         let (_, review) = self.validate(class, config).await?;
@@ -543,7 +380,7 @@ impl Worker {
             for (k, v) in config.iter_mut() {
                 // Also a URL whose embedded password was masked.
                 if let Some(prev) = old.get(k) {
-                    let shown = masked(&BTreeMap::from([(k.clone(), prev.clone())]));
+                    let shown = self.masked(&BTreeMap::from([(k.clone(), prev.clone())]));
                     if *v == HIDDEN || shown.get(k) == Some(v) {
                         *v = prev.clone();
                     }
@@ -636,7 +473,7 @@ impl Worker {
         };
         if !started || !only_failed {
             // The whole connector: its config is parsed and its tasks counted again
-            // (a JDBC source may have more tables now), as Connect regenerates task
+            // (a source may have more to split now), as Connect regenerates task
             // configs when a connector restarts.
             self.stop(name);
             self.launch(name, config, target).await?;
@@ -683,7 +520,7 @@ impl Worker {
         let mut map = self.inner.connectors.lock();
         let c = map.get_mut(name).ok_or_else(|| not_found(name))?;
         let launch = c.launch.clone().ok_or_else(|| not_found(name))?;
-        let fresh = self.spawn_task(name, &c.config, &launch, &c.control, task);
+        let fresh = self.spawn_task(name, &launch, &c.control, task);
         let old = std::mem::replace(&mut c.tasks[task], fresh);
         old.handle.abort();
         Ok(())
@@ -706,9 +543,9 @@ impl Worker {
         let c = map.get(name).ok_or_else(|| not_found(name))?;
         Ok(ConnectorInfo {
             name: name.to_string(),
-            config: masked(&c.config),
+            config: self.masked(&c.config),
             tasks: c.tasks.len(),
-            kind: kind_of(&c.config),
+            kind: self.kind_of(&c.config),
         })
     }
 
@@ -719,14 +556,14 @@ impl Worker {
             name: name.to_string(),
             state: c.state.clone(),
             tasks: c.tasks.iter().map(|t| t.status.lock().clone()).collect(),
-            kind: kind_of(&c.config),
+            kind: self.kind_of(&c.config),
         })
     }
 
     pub fn task_configs(&self, name: &str) -> Result<Vec<BTreeMap<String, String>>, ConnectError> {
         let map = self.inner.connectors.lock();
         let c = map.get(name).ok_or_else(|| not_found(name))?;
-        Ok(c.tasks.iter().map(|t| masked(&t.config)).collect())
+        Ok(c.tasks.iter().map(|t| self.masked(&t.config)).collect())
     }
 
     /// KIP-875's offsets: a source's source offsets, or a sink's committed consumer
@@ -734,7 +571,7 @@ impl Worker {
     pub async fn offsets(&self, name: &str) -> Result<Vec<(Json, Json)>, ConnectError> {
         let kind = {
             let map = self.inner.connectors.lock();
-            kind_of(&map.get(name).ok_or_else(|| not_found(name))?.config)
+            self.kind_of(&map.get(name).ok_or_else(|| not_found(name))?.config)
         };
         if kind != "sink" {
             return Ok(self.inner.offsets.for_connector(name));
@@ -742,7 +579,7 @@ impl Worker {
         let committed = self
             .inner
             .store
-            .committed_offsets(&s3sink::task::group_of(name))
+            .committed_offsets(&sink_group(name))
             .await
             .map_err(|e| ConnectError::Internal(format!("reading the sink's offsets: {e}")))?;
         Ok(committed
@@ -785,19 +622,18 @@ impl Worker {
             .get("connector.class")
             .map(String::as_str)
             .unwrap_or("");
-        let plugin = Plugin::find(class).ok_or_else(|| {
+        let registry = &self.inner.config.registry;
+        let plugin = registry.find(class).ok_or_else(|| {
             ConnectError::BadRequest(format!("Connector class {class} is not available"))
         })?;
+        let mut connector = (plugin.create)();
         // Warnings (unknown keys, keys without effect) on every start, so that the
         // connector's log says what creek ignores.
-        let mut review = config::check(&plugin.config_keys(), &config);
-        review.warnings.extend(plugin.warnings(&config));
+        let mut review = config::check(&connector.config_keys(), &config);
+        review.warnings.extend(connector.warnings(&config));
         for w in &review.warnings {
             warn!(connector = %name, key = %w.key, "{}", w.message);
         }
-        let invalid = |p: Vec<ConfigProblem>| {
-            ConnectError::BadRequest(config::invalid_message(plugin.class(), &p))
-        };
         let cc = &self.inner.config.converters;
         let key_converter = Converter::from_config(
             &config,
@@ -811,24 +647,27 @@ impl Worker {
             &self.inner.config.converter_defaults,
             cc,
         )?;
-        let runner = match plugin {
-            Plugin::JdbcSource => {
-                TaskRunner::Jdbc(jdbc::JdbcSourceConfig::parse(&config).map_err(invalid)?)
-            }
-            Plugin::S3Sink => TaskRunner::S3(Box::new(
-                s3sink::S3SinkConfig::parse(&config).map_err(invalid)?,
-            )),
-        };
-        let task_count = runner.task_count().await;
+        connector
+            .start(&config)
+            .map_err(|p| ConnectError::BadRequest(config::invalid_message(plugin.class, &p)))?;
+        // Connect's common key; `config::check` has checked its type.
+        let max_tasks = config
+            .get("tasks.max")
+            .and_then(|v| v.trim().parse::<usize>().ok())
+            .unwrap_or(1)
+            .max(1);
+        let connector: Arc<dyn Connector> = Arc::from(connector);
+        let task_configs = connector.task_configs(max_tasks).await;
+        let task_count = task_configs.len();
         let (control, _) = watch::channel(target);
         let launch = Arc::new(Launch {
-            runner,
+            connector,
+            task_configs,
             key_converter,
             value_converter,
-            task_count,
         });
         let tasks: Vec<TaskEntry> = (0..task_count)
-            .map(|task_id| self.spawn_task(name, &config, &launch, &control, task_id))
+            .map(|task_id| self.spawn_task(name, &launch, &control, task_id))
             .collect();
         let state = if target == TargetState::Paused {
             State::Paused
@@ -855,38 +694,78 @@ impl Worker {
     fn spawn_task(
         &self,
         name: &str,
-        config: &BTreeMap<String, String>,
         launch: &Launch,
         control: &watch::Sender<TargetState>,
         task_id: usize,
     ) -> TaskEntry {
         let status = Arc::new(Mutex::new(State::Unassigned));
         let metrics = Arc::new(TaskMetrics::default());
+        let worker = self.inner.clone();
+        let writer: StatusWriter = Arc::new(move |key, state| worker.write_status(key, state));
         let ctx = TaskContext {
             connector: name.to_string(),
             task_id,
-            task_count: launch.task_count,
-            store: self.inner.store.clone(),
-            offsets: self.inner.offsets.clone(),
-            status: StatusHandle {
-                worker: self.inner.clone(),
-                connector: name.to_string(),
-                task: task_id,
-                state: status.clone(),
-            },
+            task_count: launch.task_configs.len(),
+            status: StatusHandle::new(writer, name, task_id, status.clone()),
             key_converter: launch.key_converter.clone(),
             value_converter: launch.value_converter.clone(),
             control: control.subscribe(),
             metrics: metrics.clone(),
         };
-        let mut task_config = config.clone();
-        task_config.insert("task.id".into(), task_id.to_string());
+        let task_config = launch.task_configs[task_id].clone();
+        let store = self.inner.store.clone();
+        let handle = match launch.connector.task(&task_config) {
+            Task::Source(task) => {
+                let ctx = SourceContext {
+                    producer: SourceProducer::new(store, ctx.value_converter.clone()),
+                    offsets: self.inner.offsets.clone(),
+                    task: ctx,
+                };
+                tokio::spawn(run_source(task, ctx))
+            }
+            Task::Sink(task) => {
+                let ctx = SinkContext {
+                    offsets: SinkOffsets::new(store.clone(), name),
+                    task: ctx,
+                };
+                tokio::spawn(run_sink(task, ctx, store))
+            }
+        };
         TaskEntry {
             status,
-            handle: launch.runner.spawn(ctx),
+            handle,
             config: task_config,
             metrics,
         }
+    }
+
+    /// A config with every secret replaced by `[hidden]`.
+    pub fn masked(&self, config: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+        let keys = &self.inner.all_keys;
+        config
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    if config::is_secret(keys, k) {
+                        HIDDEN.to_string()
+                    } else if k.ends_with("url") {
+                        config::mask_url(v)
+                    } else {
+                        v.clone()
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// "source" or "sink" by the connector's class.
+    fn kind_of(&self, config: &BTreeMap<String, String>) -> &'static str {
+        config
+            .get("connector.class")
+            .and_then(|c| self.inner.config.registry.find(c))
+            .map(|p| p.kind().name())
+            .unwrap_or("unknown")
     }
 
     async fn write_config(
@@ -944,76 +823,181 @@ impl WorkerInner {
     }
 }
 
-/// A connector's parsed config, ready to start its tasks.
-// Short-lived (built once per connector start), so variant sizes do not matter.
-#[allow(clippy::large_enum_variant)]
-enum TaskRunner {
-    Jdbc(jdbc::JdbcSourceConfig),
-    S3(Box<s3sink::S3SinkConfig>),
-}
-
-impl TaskRunner {
-    async fn task_count(&self) -> usize {
-        match self {
-            // Confluent runs min(tasks.max, tables) tasks (one for a query); count the
-            // tables when the database answers, else start tasks.max.
-            TaskRunner::Jdbc(parsed) if parsed.query.is_some() => 1,
-            TaskRunner::Jdbc(parsed) => {
-                let tables =
-                    match tokio::time::timeout(Duration::from_secs(3), parsed.connect()).await {
-                        Ok(Ok(client)) => jdbc::discover_tables(&client, parsed)
-                            .await
-                            .map(|t| t.len())
-                            .ok(),
-                        _ => None,
-                    };
-                match tables {
-                    Some(n) => parsed.tasks_max.min(n.max(1)),
-                    None => parsed.tasks_max,
-                }
-            }
-            TaskRunner::S3(parsed) => parsed.tasks_max,
-        }
-    }
-
-    fn spawn(&self, ctx: TaskContext) -> tokio::task::JoinHandle<()> {
-        match self {
-            TaskRunner::Jdbc(parsed) => tokio::spawn(jdbc::task::run(ctx, parsed.clone())),
-            TaskRunner::S3(parsed) => tokio::spawn(s3sink::task::run(ctx, (**parsed).clone())),
-        }
-    }
-}
-
-pub const HIDDEN: &str = "[hidden]";
-
-/// A config with every secret replaced by `[hidden]`.
-pub fn masked(config: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-    let keys = plugins::all_keys();
-    config
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.clone(),
-                if config::is_secret(&keys, k) {
-                    HIDDEN.to_string()
-                } else if k.ends_with("url") {
-                    config::mask_url(v)
-                } else {
-                    v.clone()
-                },
-            )
-        })
-        .collect()
-}
-
-fn kind_of(config: &BTreeMap<String, String>) -> &'static str {
-    config
-        .get("connector.class")
-        .and_then(|c| Plugin::find(c))
-        .map(Plugin::kind)
-        .unwrap_or("unknown")
-}
-
 fn not_found(name: &str) -> ConnectError {
     ConnectError::NotFound(format!("Connector {name} not found"))
+}
+
+/// Drives a source task until it is aborted: pause and resume, RUNNING / PAUSED /
+/// FAILED, and the task's own backoff after a failure.
+async fn run_source(mut task: Box<dyn SourceTask>, ctx: SourceContext) {
+    let mut control = ctx.control.clone();
+    loop {
+        if *control.borrow() == TargetState::Paused {
+            ctx.status.paused();
+            let _ = control.wait_for(|s| *s != TargetState::Paused).await;
+        }
+        if let Err(e) = task.start(&ctx).await {
+            ctx.status.failed(&e.0);
+            tokio::time::sleep(task.start_backoff()).await;
+            continue;
+        }
+        ctx.status.running();
+        let failure = loop {
+            if *control.borrow() == TargetState::Paused {
+                ctx.status.paused();
+                let _ = control.wait_for(|s| *s != TargetState::Paused).await;
+                ctx.status.running();
+            }
+            match task.poll(&ctx).await {
+                Ok(wake) => {
+                    tokio::select! {
+                        _ = tokio::time::sleep_until(wake) => {}
+                        _ = control.changed() => {}
+                    }
+                }
+                Err(e) => break e,
+            }
+        };
+        ctx.status.failed(&failure.0);
+        match task.after_failure(&ctx) {
+            Some(backoff) => tokio::time::sleep(backoff).await,
+            // Given up: FAILED until a restart replaces this task.
+            None => std::future::pending::<()>().await,
+        }
+    }
+}
+
+/// How often a sink task looks for new topics and partitions.
+const SINK_ASSIGNMENT_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Drives a sink task until it is aborted: assigns it topic-partitions, reads them
+/// from the connector's consumer group position and hands the records over. A
+/// failure shows FAILED with the cause; after the task's backoff it starts again
+/// from the committed offsets.
+async fn run_sink(mut task: Box<dyn SinkTask>, ctx: SinkContext, store: Arc<dyn LogStore>) {
+    loop {
+        if let Err(e) = consume(task.as_mut(), &ctx, &store).await {
+            ctx.status.failed(&e.0);
+            task.stop();
+            tokio::time::sleep(task.retry_backoff().max(Duration::from_millis(100))).await;
+        }
+    }
+}
+
+async fn consume(
+    task: &mut dyn SinkTask,
+    ctx: &SinkContext,
+    store: &Arc<dyn LogStore>,
+) -> Result<(), TaskError> {
+    task.start(ctx).await?;
+    // Next offset to read per assigned topic-partition.
+    let mut positions: BTreeMap<(String, i32), i64> = BTreeMap::new();
+    let mut next_assignment = tokio::time::Instant::now();
+    let mut control = ctx.control.clone();
+    ctx.status.running();
+    loop {
+        if *control.borrow() == TargetState::Paused {
+            ctx.status.paused();
+            let _ = control.wait_for(|s| *s != TargetState::Paused).await;
+            ctx.status.running();
+        }
+        if tokio::time::Instant::now() >= next_assignment {
+            let topics = store
+                .list_topics()
+                .await
+                .map_err(|e| TaskError(format!("listing topics failed: {e}")))?;
+            let subscribed: Vec<(String, i32)> = topics
+                .into_iter()
+                .filter(|t| !t.internal && task.subscribes(&t.name))
+                .map(|t| (t.name, t.partitions))
+                .collect();
+            assign(&subscribed, ctx, store, &mut positions).await?;
+            next_assignment = tokio::time::Instant::now() + SINK_ASSIGNMENT_INTERVAL;
+        }
+        let mut fetched = 0usize;
+        for ((topic, partition), position) in positions.iter_mut() {
+            let records = match store
+                .fetch(topic, *partition, *position, 4 << 20, Duration::ZERO)
+                .await
+            {
+                Ok(b) => b.records,
+                Err(e) => {
+                    // Out of range after retention: resume at the earliest offset.
+                    let earliest = store
+                        .list_offset(topic, *partition, OffsetSpec::Earliest)
+                        .await
+                        .ok()
+                        .flatten()
+                        .unwrap_or(0);
+                    if earliest > *position {
+                        warn!(topic = %topic, partition, from = *position, to = earliest, "records were deleted by retention before delivery");
+                        *position = earliest;
+                        continue;
+                    }
+                    return Err(TaskError(format!(
+                        "reading {topic}-{partition} failed: {e}"
+                    )));
+                }
+            };
+            let Some(last) = records.last().map(|r| r.offset) else {
+                continue;
+            };
+            fetched += records.len();
+            task.put(ctx, topic, *partition, records).await?;
+            *position = last + 1;
+        }
+        task.flush(ctx).await?;
+        if fetched == 0 {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                _ = control.changed() => {}
+            }
+        }
+    }
+}
+
+/// Picks up the task's share of the subscribed topics' partitions (new topics,
+/// new partitions) at the group's committed positions.
+async fn assign(
+    subscribed: &[(String, i32)],
+    ctx: &SinkContext,
+    store: &Arc<dyn LogStore>,
+    positions: &mut BTreeMap<(String, i32), i64>,
+) -> Result<(), TaskError> {
+    let group = ctx.offsets.group();
+    let committed = store.committed_offsets(group).await.map_err(|e| {
+        TaskError(format!(
+            "reading the committed offsets of {group} failed: {e}"
+        ))
+    })?;
+    for (topic, partitions) in subscribed {
+        for p in 0..*partitions {
+            let tp = (topic.clone(), p);
+            if partition_task(topic, p, ctx.task_count) != ctx.task_id
+                || positions.contains_key(&tp)
+            {
+                continue;
+            }
+            let position = match committed.get(&tp) {
+                Some(o) => *o,
+                // A sink's consumer starts at the earliest offset (Connect's default).
+                None => store
+                    .list_offset(topic, p, OffsetSpec::Earliest)
+                    .await
+                    .ok()
+                    .flatten()
+                    .unwrap_or(0),
+            };
+            info!(connector = %ctx.connector, topic = %topic, partition = p, offset = position, "delivering partition");
+            positions.insert(tp, position);
+        }
+    }
+    Ok(())
+}
+
+/// A stable task for a topic-partition.
+fn partition_task(topic: &str, partition: i32, tasks: usize) -> usize {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (topic, partition).hash(&mut h);
+    (h.finish() % tasks.max(1) as u64) as usize
 }

@@ -5,6 +5,7 @@
 //! The watermark is where creek differs: see [`task`] for why no row is lost or
 //! doubled when transactions commit out of order or share timestamps.
 
+pub mod connector;
 pub mod pg;
 pub mod task;
 pub mod url;
@@ -21,6 +22,7 @@ use pg::{quote_literal, NumericMapping, TableId};
 use url::PgUrl;
 
 pub const CLASS: &str = "io.confluent.connect.jdbc.JdbcSourceConnector";
+pub const ALIASES: &[&str] = &["JdbcSourceConnector", "JdbcSource"];
 pub const VERSION: &str = "10.7.6-creek";
 
 const MODES: &[&str] = &[

@@ -34,7 +34,8 @@ use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant};
 
-use creek_log::{BatchBuilder, ProducerSequence};
+use async_trait::async_trait;
+use creek_log::ProducerSequence;
 use futures::StreamExt;
 use serde_json::{json, Value as Json};
 use tokio_postgres::Client;
@@ -42,9 +43,9 @@ use tracing::{info, warn};
 
 use super::pg::{self, Column, CopyParser, Ctid, TableId};
 use super::{discover_tables, JdbcSourceConfig, Mode};
-use crate::converter::PreparedConverter;
+use crate::connector::SourceTask;
+use crate::context::{PendingBatch, SourceContext, SourceRow, TaskError, TopicWriter};
 use crate::data::{StructSchema, Value};
-use crate::runtime::{TargetState, TaskContext, TaskError};
 
 /// A PostgreSQL snapshot: `xmin:xmax:xip,…` (64-bit transaction ids).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,40 +213,99 @@ pub fn task_for(table: &TableId, tasks: usize) -> usize {
     (h.finish() % tasks.max(1) as u64) as usize
 }
 
-/// Runs until aborted: connects (with attempts and backoff), polls, and reports
-/// RUNNING or FAILED (with the reason) through the context.
-pub async fn run(ctx: TaskContext, config: JdbcSourceConfig) {
-    let mut control = ctx.control.clone();
-    let mut sql_failures = 0u32;
-    loop {
-        if *control.borrow() == TargetState::Paused {
-            ctx.status.paused();
-            let _ = control.wait_for(|s| *s != TargetState::Paused).await;
+/// A JDBC source task: its tables' progress lives here between polls and in the
+/// source offsets across restarts.
+pub struct JdbcSourceTask {
+    config: JdbcSourceConfig,
+    client: Option<Client>,
+    tables: BTreeMap<TableId, TableState>,
+    next_discovery: Instant,
+    /// Failed polls in a row on a live connection (query.retry.attempts).
+    sql_failures: u32,
+}
+
+impl JdbcSourceTask {
+    pub fn new(config: JdbcSourceConfig) -> Self {
+        JdbcSourceTask {
+            config,
+            client: None,
+            tables: BTreeMap::new(),
+            next_discovery: Instant::now(),
+            sql_failures: 0,
         }
-        let client = match connect_with_retries(&ctx, &config).await {
-            Ok(c) => c,
-            Err(e) => {
-                ctx.status.failed(&e.0);
-                tokio::time::sleep(config.connection_backoff.max(Duration::from_millis(200))).await;
-                continue;
-            }
-        };
-        ctx.status.running();
-        if let Err(e) = poll_forever(&ctx, &config, &client, &mut sql_failures).await {
-            ctx.status.failed(&e.0);
-            // A lost connection is retried forever (the database comes back); SQL
-            // errors count against query.retry.attempts (-1: forever).
-            if !client.is_closed() {
-                sql_failures += 1;
-                if config.query_retry_attempts >= 0
-                    && sql_failures > config.query_retry_attempts as u32
-                {
-                    warn!(connector = %ctx.connector, task = ctx.task_id, failures = sql_failures, "query.retry.attempts exhausted; the task stays FAILED until restarted");
-                    std::future::pending::<()>().await;
-                }
-            }
-            tokio::time::sleep(config.connection_backoff.max(Duration::from_millis(200))).await;
+    }
+
+    fn backoff(&self) -> Duration {
+        self.config
+            .connection_backoff
+            .max(Duration::from_millis(200))
+    }
+}
+
+#[async_trait]
+impl SourceTask for JdbcSourceTask {
+    /// Connects (with attempts and backoff, each failed attempt shown as FAILED)
+    /// and forgets the tables' in-memory state: their offsets are read again.
+    async fn start(&mut self, ctx: &SourceContext) -> Result<(), TaskError> {
+        self.client = None;
+        self.tables.clear();
+        self.next_discovery = Instant::now();
+        self.client = Some(connect_with_retries(ctx, &self.config).await?);
+        Ok(())
+    }
+
+    async fn poll(&mut self, ctx: &SourceContext) -> Result<tokio::time::Instant, TaskError> {
+        let client = self
+            .client
+            .as_ref()
+            .ok_or_else(|| TaskError("polled before the task connected".into()))?;
+        let config = &self.config;
+        let tables = &mut self.tables;
+        if Instant::now() >= self.next_discovery {
+            discover(ctx, config, client, tables).await?;
+            self.next_discovery = Instant::now() + config.table_poll_interval;
         }
+        let now = Instant::now();
+        let due: Vec<TableId> = tables
+            .values()
+            .filter(|t| t.next_poll <= now)
+            .map(|t| t.table.clone())
+            .collect();
+        for id in due {
+            let state = tables.get_mut(&id).expect("listed above");
+            if state.is_query {
+                poll_query(ctx, config, client, state).await?;
+            } else {
+                poll_table(ctx, config, client, state).await?;
+            }
+            self.sql_failures = 0;
+            state.next_poll = Instant::now() + config.poll_interval;
+        }
+        let wake = tables
+            .values()
+            .map(|t| t.next_poll)
+            .min()
+            .unwrap_or(self.next_discovery)
+            .min(self.next_discovery);
+        Ok(wake.into())
+    }
+
+    fn start_backoff(&self) -> Duration {
+        self.backoff()
+    }
+
+    /// A lost connection is retried forever (the database comes back); SQL errors
+    /// count against query.retry.attempts (-1: forever).
+    fn after_failure(&mut self, ctx: &SourceContext) -> Option<Duration> {
+        if self.client.as_ref().is_some_and(|c| !c.is_closed()) {
+            self.sql_failures += 1;
+            let attempts = self.config.query_retry_attempts;
+            if attempts >= 0 && self.sql_failures > attempts as u32 {
+                warn!(connector = %ctx.connector, task = ctx.task_id, failures = self.sql_failures, "query.retry.attempts exhausted; the task stays FAILED until restarted");
+                return None;
+            }
+        }
+        Some(self.backoff())
     }
 }
 
@@ -255,7 +315,7 @@ pub async fn run(ctx: TaskContext, config: JdbcSourceConfig) {
 /// trying: the status turns RUNNING by itself when an attempt succeeds (a restart
 /// tries again at once).
 async fn connect_with_retries(
-    ctx: &TaskContext,
+    ctx: &SourceContext,
     config: &JdbcSourceConfig,
 ) -> Result<Client, TaskError> {
     let attempts = config.connection_attempts.max(1);
@@ -334,7 +394,7 @@ struct TableState {
 
 impl TableState {
     /// Records the table's progress as its source offset.
-    async fn save(&self, ctx: &TaskContext) -> Result<(), TaskError> {
+    async fn save(&self, ctx: &SourceContext) -> Result<(), TaskError> {
         ctx.offsets
             .commit(&ctx.connector, &self.partition_json, &self.offset.to_json())
             .await
@@ -355,7 +415,7 @@ impl TableState {
 /// mode this cannot see transactions (a query has no row versions), so like
 /// Confluent it can miss rows that commit late with an older timestamp or id.
 async fn poll_query(
-    ctx: &TaskContext,
+    ctx: &SourceContext,
     config: &JdbcSourceConfig,
     client: &Client,
     state: &mut TableState,
@@ -484,114 +544,78 @@ async fn poll_query(
     Ok(())
 }
 
-async fn poll_forever(
-    ctx: &TaskContext,
+/// Finds the task's tables (table.poll.interval.ms), picking up new ones with their
+/// stored offsets and dropping those gone.
+async fn discover(
+    ctx: &SourceContext,
     config: &JdbcSourceConfig,
     client: &Client,
-    sql_failures: &mut u32,
+    tables: &mut BTreeMap<TableId, TableState>,
 ) -> Result<(), TaskError> {
-    let mut tables: BTreeMap<TableId, TableState> = BTreeMap::new();
-    let mut next_discovery = Instant::now();
-    let mut control = ctx.control.clone();
-    loop {
-        if *control.borrow() == TargetState::Paused {
-            ctx.status.paused();
-            let _ = control.wait_for(|s| *s != TargetState::Paused).await;
-            ctx.status.running();
-        }
-        if Instant::now() >= next_discovery {
-            // Query mode: one source, the query, read by task 0 into topic.prefix.
-            let found = if config.query.is_some() {
-                vec![TableId {
-                    schema: String::new(),
-                    table: String::new(),
-                }]
-            } else {
-                discover_tables(client, config).await.map_err(|e| {
-                    TaskError(format!("listing tables failed: {}", describe_pg_error(&e)))
-                })?
-            };
-            if config.query.is_none() {
-                let missing = missing_tables(config, &found);
-                if !missing.is_empty() {
-                    return Err(TaskError(format!(
-                        "org.apache.kafka.connect.errors.ConnectException: table(s) {} of table.whitelist do not exist in database {} (create them, then POST /connectors/{}/restart)",
-                        missing.join(", "),
-                        config.url.display(),
-                        ctx.connector
-                    )));
-                }
-            }
-            let mine: Vec<TableId> = found
-                .into_iter()
-                .filter(|t| task_for(t, ctx.task_count) == ctx.task_id)
-                .collect();
-            tables.retain(|t, _| mine.contains(t));
-            for t in mine {
-                if tables.contains_key(&t) {
-                    continue;
-                }
-                let partition_json = match &config.query {
-                    Some(_) => json!({"query": "query"}),
-                    None => source_partition(&config.url.database, &t),
-                };
-                let offset = ctx
-                    .offsets
-                    .get(&ctx.connector, &partition_json)
-                    .map(|v| TableOffset::from_json(&v))
-                    .unwrap_or_default();
-                let topic = match &config.query {
-                    Some(_) => config.topic_prefix.clone(),
-                    None => config.topic_for(&t),
-                };
-                info!(connector = %ctx.connector, source = %if config.query.is_some() { "query".to_string() } else { t.qualified() }, topic = %topic, "copying");
-                tables.insert(
-                    t.clone(),
-                    TableState {
-                        topic,
-                        is_query: config.query.is_some(),
-                        table: t,
-                        partition_json,
-                        offset,
-                        next_poll: Instant::now(),
-                        delayed_snapshots: Default::default(),
-                    },
-                );
-            }
-            next_discovery = Instant::now() + config.table_poll_interval;
-        }
-        let now = Instant::now();
-        let due: Vec<TableId> = tables
-            .values()
-            .filter(|t| t.next_poll <= now)
-            .map(|t| t.table.clone())
-            .collect();
-        for id in due {
-            let state = tables.get_mut(&id).expect("listed above");
-            if state.is_query {
-                poll_query(ctx, config, client, state).await?;
-            } else {
-                poll_table(ctx, config, client, state).await?;
-            }
-            *sql_failures = 0;
-            state.next_poll = Instant::now() + config.poll_interval;
-        }
-        let wake = tables
-            .values()
-            .map(|t| t.next_poll)
-            .min()
-            .unwrap_or(next_discovery)
-            .min(next_discovery);
-        tokio::select! {
-            _ = tokio::time::sleep_until(wake.into()) => {}
-            _ = control.changed() => {}
+    // Query mode: one source, the query, read by task 0 into topic.prefix.
+    let found = if config.query.is_some() {
+        vec![TableId {
+            schema: String::new(),
+            table: String::new(),
+        }]
+    } else {
+        discover_tables(client, config)
+            .await
+            .map_err(|e| TaskError(format!("listing tables failed: {}", describe_pg_error(&e))))?
+    };
+    if config.query.is_none() {
+        let missing = missing_tables(config, &found);
+        if !missing.is_empty() {
+            return Err(TaskError(format!(
+                "org.apache.kafka.connect.errors.ConnectException: table(s) {} of table.whitelist do not exist in database {} (create them, then POST /connectors/{}/restart)",
+                missing.join(", "),
+                config.url.display(),
+                ctx.connector
+            )));
         }
     }
+    let mine: Vec<TableId> = found
+        .into_iter()
+        .filter(|t| task_for(t, ctx.task_count) == ctx.task_id)
+        .collect();
+    tables.retain(|t, _| mine.contains(t));
+    for t in mine {
+        if tables.contains_key(&t) {
+            continue;
+        }
+        let partition_json = match &config.query {
+            Some(_) => json!({"query": "query"}),
+            None => source_partition(&config.url.database, &t),
+        };
+        let offset = ctx
+            .offsets
+            .get(&ctx.connector, &partition_json)
+            .map(|v| TableOffset::from_json(&v))
+            .unwrap_or_default();
+        let topic = match &config.query {
+            Some(_) => config.topic_prefix.clone(),
+            None => config.topic_for(&t),
+        };
+        info!(connector = %ctx.connector, source = %if config.query.is_some() { "query".to_string() } else { t.qualified() }, topic = %topic, "copying");
+        tables.insert(
+            t.clone(),
+            TableState {
+                topic,
+                is_query: config.query.is_some(),
+                table: t,
+                partition_json,
+                offset,
+                next_poll: Instant::now(),
+                delayed_snapshots: Default::default(),
+            },
+        );
+    }
+    Ok(())
 }
 
 /// One poll of one table: the rows not yet delivered, in chunks.
 async fn poll_table(
-    ctx: &TaskContext,
+    ctx: &SourceContext,
     config: &JdbcSourceConfig,
     client: &Client,
     state: &mut TableState,
@@ -649,7 +673,7 @@ async fn poll_table(
 }
 
 async fn poll_in_transaction(
-    ctx: &TaskContext,
+    ctx: &SourceContext,
     config: &JdbcSourceConfig,
     client: &Client,
     state: &mut TableState,
@@ -816,16 +840,29 @@ fn chunk_target(state: &TableState, partitions: i32) -> (i32, i32) {
     )
 }
 
-fn new_chunk(state: &TableState, partitions: i32) -> BatchBuilder {
-    let (_, seq) = chunk_target(state, partitions);
-    BatchBuilder::new(
-        creek_log::now_ms(),
-        Some(ProducerSequence {
-            producer_id: state.offset.producer_id.expect("assigned before polling"),
-            producer_epoch: 0,
-            base_sequence: seq,
-        }),
-    )
+fn new_chunk(state: &TableState, writer: &TopicWriter) -> PendingBatch {
+    let (_, seq) = chunk_target(state, writer.partitions);
+    writer.batch(Some(ProducerSequence {
+        producer_id: state.offset.producer_id.expect("assigned before polling"),
+        producer_epoch: 0,
+        base_sequence: seq,
+    }))
+}
+
+/// The current COPY tuple as a row for the producer: Avro bodies are written
+/// straight from the COPY bytes, other converters get Connect values.
+struct CopyRow<'a> {
+    parser: &'a CopyParser,
+    columns: &'a [Column],
+}
+
+impl SourceRow for CopyRow<'_> {
+    fn values(&self) -> Result<Vec<Value>, TaskError> {
+        Ok(self.parser.values(self.columns)?)
+    }
+    fn avro_body(&self, _schema: &StructSchema, out: &mut Vec<u8>) -> Result<(), TaskError> {
+        Ok(self.parser.avro_body(self.columns, out)?)
+    }
 }
 
 /// How far a poll got: the last row id (table mode), the largest timestamp (µs since
@@ -915,7 +952,7 @@ type InflightOf<'a> = dyn Fn(&Progress) -> Option<(Snapshot, Option<i64>, Ctid)>
 /// (and, in table mode, the unfinished poll). Returns the rows delivered.
 #[allow(clippy::too_many_arguments)]
 async fn copy_rows(
-    ctx: &TaskContext,
+    ctx: &SourceContext,
     config: &JdbcSourceConfig,
     client: &Client,
     state: &mut TableState,
@@ -926,18 +963,11 @@ async fn copy_rows(
     inflight: &InflightOf<'_>,
     progress: &mut Progress,
 ) -> Result<u64, TaskError> {
-    let partitions = ensure_topic(ctx, &state.topic).await?;
-    let value_conv = ctx
-        .value_converter
-        .prepare(&state.topic, false, schema)
-        .await?;
+    let writer = ctx.producer.open_topic(&state.topic, schema).await?;
+    let partitions = writer.partitions;
     if state.offset.producer_id.is_none() {
-        state.offset.producer_id = Some(ctx.store.init_producer_id().await?);
+        state.offset.producer_id = Some(ctx.producer.init_producer_id().await?);
     }
-    let avro_id = match &value_conv {
-        PreparedConverter::Avro { id } => Some(*id),
-        _ => None,
-    };
     let source = state.source_name();
     let stream = client.copy_out(copy).await.map_err(|e| {
         TaskError(format!(
@@ -948,9 +978,8 @@ async fn copy_rows(
     futures::pin_mut!(stream);
     let mut parser = CopyParser::new(leading);
     let watched = WatchedColumns::new(config, columns);
-    let mut chunk: Option<BatchBuilder> = None;
+    let mut chunk: Option<PendingBatch> = None;
     let mut delivered = 0u64;
-    let mut value = Vec::with_capacity(512);
     loop {
         let more = match stream.next().await {
             Some(Ok(bytes)) => {
@@ -978,17 +1007,12 @@ async fn copy_rows(
                 progress.ctid = Some(ctid);
             }
             progress.observe(&watched, columns, &parser)?;
-            value.clear();
-            match avro_id {
-                Some(id) => {
-                    value.push(0);
-                    value.extend_from_slice(&id.to_be_bytes());
-                    parser.avro_body(columns, &mut value)?;
-                }
-                None => value_conv.encode(schema, &parser.values(columns)?, &mut value)?,
-            }
-            let builder = chunk.get_or_insert_with(|| new_chunk(state, partitions));
-            builder.append(creek_log::now_ms(), None, Some(&value));
+            let builder = chunk.get_or_insert_with(|| new_chunk(state, &writer));
+            let row = CopyRow {
+                parser: &parser,
+                columns,
+            };
+            writer.append(builder, &row)?;
             if builder.len() >= config.batch_max_rows {
                 delivered += builder.len() as u64;
                 let full = chunk.take().expect("just filled");
@@ -1011,24 +1035,16 @@ async fn copy_rows(
 
 /// Appends a chunk as one idempotent batch, then records the progress as the offset.
 async fn flush_chunk(
-    ctx: &TaskContext,
+    ctx: &SourceContext,
     state: &mut TableState,
     partitions: i32,
-    chunk: BatchBuilder,
+    chunk: PendingBatch,
     inflight: Option<(Snapshot, Option<i64>, Ctid)>,
     progress: &Progress,
 ) -> Result<(), TaskError> {
     let (partition, seq) = chunk_target(state, partitions);
     let n = chunk.len() as i32;
-    ctx.store
-        .produce_batch(&state.topic, partition, chunk.finish())
-        .await
-        .map_err(|e| {
-            TaskError(format!(
-                "appending to {}-{partition} failed: {e}",
-                state.topic
-            ))
-        })?;
+    ctx.producer.send(&state.topic, partition, chunk).await?;
     state
         .offset
         .sequences
@@ -1038,23 +1054,6 @@ async fn flush_chunk(
     progress.record(&mut state.offset);
     state.save(ctx).await?;
     Ok(())
-}
-
-/// The topic's partition count, creating it (one partition) when missing, as the
-/// broker's auto-creation would.
-async fn ensure_topic(ctx: &TaskContext, topic: &str) -> Result<i32, TaskError> {
-    match ctx.store.describe_topic(topic).await {
-        Ok(d) => Ok(d.partitions),
-        Err(_) => {
-            if let Err(e) = ctx.store.create_topic(topic, 1, BTreeMap::new()).await {
-                // Another task may have created it meanwhile.
-                if ctx.store.describe_topic(topic).await.is_err() {
-                    return Err(TaskError(format!("creating topic {topic} failed: {e}")));
-                }
-            }
-            Ok(ctx.store.describe_topic(topic).await?.partitions)
-        }
-    }
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! offset and written before the consumer offset moves, so a replay rewrites the
 //! same objects.
 
+pub mod connector;
 pub mod partitioner;
 pub mod task;
 
@@ -18,9 +19,10 @@ use creek_lake::{FormatConfig, FormatKind, Lake};
 use crate::config::{
     flag, get, key, list, sink_keys, ConfigProblem, KeyTable, KeyType, PrefixRule, Support,
 };
-use partitioner::{joda_to_chrono, Partitioner, TimestampExtractor};
+use partitioner::{joda_to_chrono, path_flaw, Partitioner, TimestampExtractor};
 
 pub const CLASS: &str = "io.confluent.connect.s3.S3SinkConnector";
+pub const ALIASES: &[&str] = &["S3SinkConnector", "S3Sink", "LakeSink"];
 pub const VERSION: &str = "10.5.17-creek";
 
 const FORMATS: &[(&str, FormatKind)] = &[
@@ -660,29 +662,6 @@ impl S3SinkConfig {
             self.part_size,
         )
     }
-}
-
-/// Why a piece of an object key would not stay inside the bucket, if it would not:
-/// absolute, `.`/`..` or empty segments, backslashes or control characters.
-pub fn path_flaw(path: &str) -> Option<String> {
-    if path.starts_with('/') {
-        return Some("is absolute (starts with '/'); it must be relative to the bucket".into());
-    }
-    if path.contains('\\') {
-        return Some("contains '\\'".into());
-    }
-    if path.chars().any(char::is_control) {
-        return Some("contains control characters".into());
-    }
-    for seg in path.split('/') {
-        match seg {
-            ".." => return Some("climbs out of the store ('..')".into()),
-            "." => return Some("has a '.' segment".into()),
-            "" => return Some("has an empty segment ('//' or a trailing '/')".into()),
-            _ => {}
-        }
-    }
-    None
 }
 
 /// A malformed store.url is a config error; an unreachable store or a missing

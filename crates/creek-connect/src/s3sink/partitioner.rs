@@ -144,9 +144,7 @@ impl Partitioner {
                     };
                     // Values are data: one that would climb out of the bucket is a
                     // bad record (skipped with errors.tolerance=all), never a path.
-                    if let Some(why) =
-                        super::path_flaw(&text).filter(|_| text.contains(['/', '\\']))
-                    {
+                    if let Some(why) = path_flaw(&text).filter(|_| text.contains(['/', '\\'])) {
                         return Err(format!(
                             "field {f} has the value {text:?}, which as an object path {why}"
                         ));
@@ -213,6 +211,29 @@ pub fn extract_timestamp(
             }
         }
     }
+}
+
+/// Why a piece of an object key would not stay inside the bucket, if it would not:
+/// absolute, `.`/`..` or empty segments, backslashes or control characters.
+pub fn path_flaw(path: &str) -> Option<String> {
+    if path.starts_with('/') {
+        return Some("is absolute (starts with '/'); it must be relative to the bucket".into());
+    }
+    if path.contains('\\') {
+        return Some("contains '\\'".into());
+    }
+    if path.chars().any(char::is_control) {
+        return Some("contains control characters".into());
+    }
+    for seg in path.split('/') {
+        match seg {
+            ".." => return Some("climbs out of the store ('..')".into()),
+            "." => return Some("has a '.' segment".into()),
+            "" => return Some("has an empty segment ('//' or a trailing '/')".into()),
+            _ => {}
+        }
+    }
+    None
 }
 
 #[cfg(test)]

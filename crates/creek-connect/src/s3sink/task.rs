@@ -10,37 +10,27 @@
 //! A file is named after its first record's offset
 //! (`<topic>+<partition>+<startOffset>`), is written whole (visible only when
 //! complete), and only after every file of the commit is written does the consumer
-//! group (`connect-<name>`) move past its records. A crash between the two replays
+//! group (`connect-<name>`, through [`SinkContext::offsets`]) move past its
+//! records. A crash between the two replays
 //! the same records from the committed offset into the same file boundaries, so the
 //! same object names are rewritten rather than duplicated. (Wall-clock rotation and
 //! the Wallclock extractor are not replayable; Confluent documents the same.)
 
 use std::collections::BTreeMap;
-use std::hash::{Hash, Hasher};
+use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use creek_lake::{FileBuilder, FormatKind, Lake, SinkValue};
-use creek_log::{ConsumerRecord, OffsetSpec};
-use tracing::{info, warn};
+use creek_log::ConsumerRecord;
+use creek_schema::{Deleted, RegisteredSchema};
+use tracing::warn;
 
 use super::partitioner::{extract_timestamp, Partitioner};
 use super::{NullValues, S3SinkConfig, SchemaCompatibility};
+use crate::connector::SinkTask;
+use crate::context::{SinkContext, TaskError};
 use crate::data::zigzag;
-use crate::runtime::{TargetState, TaskContext, TaskError};
-use creek_schema::{Deleted, RegisteredSchema};
-use std::sync::Arc;
-
-/// The consumer group whose committed offsets are the sink's progress.
-pub fn group_of(connector: &str) -> String {
-    format!("connect-{connector}")
-}
-
-/// A stable task for a topic-partition.
-fn task_for(topic: &str, partition: i32, tasks: usize) -> usize {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    (topic, partition).hash(&mut h);
-    (h.finish() % tasks.max(1) as u64) as usize
-}
 
 struct OpenFile {
     builder: FileBuilder,
@@ -55,8 +45,6 @@ struct OpenFile {
 struct PartitionWriter {
     topic: String,
     partition: i32,
-    /// Next offset to read.
-    position: i64,
     files: BTreeMap<String, OpenFile>,
     /// Records (written or skipped) since the last commit, and the last one's offset.
     pending: usize,
@@ -87,180 +75,133 @@ impl Drop for PartitionWriter {
 /// How long the reachability check at task start may take before the task is FAILED.
 const STORE_CHECK_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Runs until aborted; a failure shows FAILED with the cause, then the task retries
-/// after `retry.backoff.ms` (a restart retries at once).
-pub async fn run(ctx: TaskContext, config: S3SinkConfig) {
-    loop {
-        if let Err(e) = run_until_error(&ctx, &config).await {
-            ctx.status.failed(&e.0);
-            tokio::time::sleep(config.retry_backoff.max(Duration::from_millis(100))).await;
+/// A lake sink task: one `PartitionWriter` per topic-partition it was handed.
+pub struct S3SinkTask {
+    config: S3SinkConfig,
+    lake: Option<Lake>,
+    writers: BTreeMap<(String, i32), PartitionWriter>,
+}
+
+impl S3SinkTask {
+    pub fn new(config: S3SinkConfig) -> Self {
+        S3SinkTask {
+            config,
+            lake: None,
+            writers: BTreeMap::new(),
         }
     }
 }
 
-async fn run_until_error(ctx: &TaskContext, config: &S3SinkConfig) -> Result<(), TaskError> {
-    let lake = config.open_lake().map_err(|e| {
-        TaskError(format!(
-            "org.apache.kafka.connect.errors.ConnectException: {e}"
-        ))
-    })?;
-    // The store client retries for up to a minute; the status must say why sooner.
-    match tokio::time::timeout(STORE_CHECK_TIMEOUT, lake.check()).await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => {
-            return Err(TaskError(format!(
-                "org.apache.kafka.connect.errors.ConnectException: the lake is not reachable: {e}"
-            )))
-        }
-        Err(_) => {
-            return Err(TaskError(format!(
-                "org.apache.kafka.connect.errors.ConnectException: the lake is not reachable: {} did not answer within {} s",
-                lake.describe_bucket(),
-                STORE_CHECK_TIMEOUT.as_secs()
-            )))
-        }
-    }
-    let group = group_of(&ctx.connector);
-    let mut writers: BTreeMap<(String, i32), PartitionWriter> = BTreeMap::new();
-    let mut next_assignment = tokio::time::Instant::now();
-    let mut control = ctx.control.clone();
-    ctx.status.running();
-    loop {
-        if *control.borrow() == TargetState::Paused {
-            ctx.status.paused();
-            let _ = control.wait_for(|s| *s != TargetState::Paused).await;
-            ctx.status.running();
-        }
-        if tokio::time::Instant::now() >= next_assignment {
-            assign(ctx, config, &group, &mut writers).await?;
-            next_assignment = tokio::time::Instant::now() + Duration::from_secs(2);
-        }
-        let mut fetched = 0usize;
-        let keys: Vec<(String, i32)> = writers.keys().cloned().collect();
-        for k in keys {
-            let w = writers.get_mut(&k).expect("listed");
-            let batch = ctx
-                .store
-                .fetch(&w.topic, w.partition, w.position, 4 << 20, Duration::ZERO)
-                .await;
-            let records = match batch {
-                Ok(b) => b.records,
-                Err(e) => {
-                    // Out of range after retention: resume at the earliest offset.
-                    let earliest = ctx
-                        .store
-                        .list_offset(&w.topic, w.partition, OffsetSpec::Earliest)
-                        .await
-                        .ok()
-                        .flatten()
-                        .unwrap_or(0);
-                    if earliest > w.position {
-                        warn!(topic = %w.topic, partition = w.partition, from = w.position, to = earliest, "records were deleted by retention before delivery");
-                        w.position = earliest;
-                        continue;
-                    }
-                    return Err(TaskError(format!(
-                        "reading {}-{} failed: {e}",
-                        w.topic, w.partition
-                    )));
-                }
-            };
-            fetched += records.len();
-            for r in records {
-                write_record(ctx, config, &lake, &group, w, r).await?;
+#[async_trait]
+impl SinkTask for S3SinkTask {
+    /// Opens the lake and checks that it answers; drops the open files and
+    /// unfinished commits of an earlier run (the runtime replays their records
+    /// from the committed offsets).
+    async fn start(&mut self, _ctx: &SinkContext) -> Result<(), TaskError> {
+        self.writers.clear();
+        self.lake = None;
+        let lake = self.config.open_lake().map_err(|e| {
+            TaskError(format!(
+                "org.apache.kafka.connect.errors.ConnectException: {e}"
+            ))
+        })?;
+        // The store client retries for up to a minute; the status must say why sooner.
+        match tokio::time::timeout(STORE_CHECK_TIMEOUT, lake.check()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                return Err(TaskError(format!(
+                    "org.apache.kafka.connect.errors.ConnectException: the lake is not reachable: {e}"
+                )))
+            }
+            Err(_) => {
+                return Err(TaskError(format!(
+                    "org.apache.kafka.connect.errors.ConnectException: the lake is not reachable: {} did not answer within {} s",
+                    lake.describe_bucket(),
+                    STORE_CHECK_TIMEOUT.as_secs()
+                )))
             }
         }
-        for w in writers.values_mut() {
+        self.lake = Some(lake);
+        Ok(())
+    }
+
+    fn subscribes(&self, topic: &str) -> bool {
+        self.config.topics.matches(topic)
+    }
+
+    async fn put(
+        &mut self,
+        ctx: &SinkContext,
+        topic: &str,
+        partition: i32,
+        records: Vec<ConsumerRecord>,
+    ) -> Result<(), TaskError> {
+        let lake = self
+            .lake
+            .as_ref()
+            .ok_or_else(|| TaskError("records arrived before the task started".into()))?;
+        let w = self
+            .writers
+            .entry((topic.to_string(), partition))
+            .or_insert_with(|| PartitionWriter {
+                topic: topic.to_string(),
+                partition,
+                files: BTreeMap::new(),
+                pending: 0,
+                last_offset: None,
+                base_timestamp: None,
+                schema_id: None,
+                schema: None,
+                scheduled_commit: None,
+                in_flight: Default::default(),
+                last_commit_done: None,
+            });
+        for r in records {
+            write_record(ctx, &self.config, lake, w, r).await?;
+        }
+        Ok(())
+    }
+
+    /// Surfaces finished commits' errors, and commits on the wall-clock schedule.
+    async fn flush(&mut self, ctx: &SinkContext) -> Result<(), TaskError> {
+        for w in self.writers.values_mut() {
             while w.in_flight.front().is_some_and(|j| j.is_finished()) {
                 await_oldest(w).await?;
             }
         }
         // Wall-clock rotation, idle partitions included (Confluent only checks it when
         // a new record arrives, so an idle partition never flushed there).
-        if config.rotate_schedule_interval_ms > 0 {
+        if self.config.rotate_schedule_interval_ms > 0 {
+            let lake = self
+                .lake
+                .as_ref()
+                .ok_or_else(|| TaskError("flushed before the task started".into()))?;
             let now = creek_log::now_ms();
-            for w in writers.values_mut() {
+            for w in self.writers.values_mut() {
                 if w.scheduled_commit.is_some_and(|t| now >= t) {
-                    commit(ctx, config, &lake, &group, w).await?;
+                    commit(ctx, &self.config, lake, w).await?;
                 }
             }
         }
-        if fetched == 0 {
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
-                _ = control.changed() => {}
-            }
-        }
+        Ok(())
     }
-}
 
-/// Picks up this task's topic-partitions (new topics matching topics.regex, new
-/// partitions) and their committed positions.
-async fn assign(
-    ctx: &TaskContext,
-    config: &S3SinkConfig,
-    group: &str,
-    writers: &mut BTreeMap<(String, i32), PartitionWriter>,
-) -> Result<(), TaskError> {
-    let topics = ctx
-        .store
-        .list_topics()
-        .await
-        .map_err(|e| TaskError(format!("listing topics failed: {e}")))?;
-    let committed = ctx.store.committed_offsets(group).await.map_err(|e| {
-        TaskError(format!(
-            "reading the committed offsets of {group} failed: {e}"
-        ))
-    })?;
-    for t in topics
-        .iter()
-        .filter(|t| !t.internal && config.topics.matches(&t.name))
-    {
-        for p in 0..t.partitions {
-            if task_for(&t.name, p, ctx.task_count) != ctx.task_id
-                || writers.contains_key(&(t.name.clone(), p))
-            {
-                continue;
-            }
-            let position = match committed.get(&(t.name.clone(), p)) {
-                Some(o) => *o,
-                // A sink's consumer starts at the earliest offset (Connect's default).
-                None => ctx
-                    .store
-                    .list_offset(&t.name, p, OffsetSpec::Earliest)
-                    .await
-                    .ok()
-                    .flatten()
-                    .unwrap_or(0),
-            };
-            info!(connector = %ctx.connector, topic = %t.name, partition = p, offset = position, "delivering partition");
-            writers.insert(
-                (t.name.clone(), p),
-                PartitionWriter {
-                    topic: t.name.clone(),
-                    partition: p,
-                    position,
-                    files: BTreeMap::new(),
-                    pending: 0,
-                    last_offset: None,
-                    base_timestamp: None,
-                    schema_id: None,
-                    schema: None,
-                    scheduled_commit: None,
-                    in_flight: Default::default(),
-                    last_commit_done: None,
-                },
-            );
-        }
+    /// Drops the open files and aborts unfinished commits (see `PartitionWriter`'s
+    /// `Drop`), so no commit of the failed run lands during the backoff.
+    fn stop(&mut self) {
+        self.writers.clear();
+        self.lake = None;
     }
-    Ok(())
+
+    fn retry_backoff(&self) -> Duration {
+        self.config.retry_backoff
+    }
 }
 
 async fn write_record(
-    ctx: &TaskContext,
+    ctx: &SinkContext,
     config: &S3SinkConfig,
     lake: &Lake,
-    group: &str,
     w: &mut PartitionWriter,
     r: ConsumerRecord,
 ) -> Result<(), TaskError> {
@@ -325,7 +266,7 @@ async fn write_record(
                 let schema_changed =
                     schema_id.is_some() && w.schema_id.is_some() && schema_id != w.schema_id;
                 if (span_reached || schema_changed) && !w.files.is_empty() {
-                    commit(ctx, config, lake, group, w).await?;
+                    commit(ctx, config, lake, w).await?;
                 }
                 // With store.kafka.keys, a record needs a key, converted before
                 // anything is appended so value and key files stay row-aligned.
@@ -411,9 +352,8 @@ async fn write_record(
     }
     w.pending += 1;
     w.last_offset = Some(r.offset);
-    w.position = r.offset + 1;
     if w.pending >= config.flush_size {
-        commit(ctx, config, lake, group, w).await?;
+        commit(ctx, config, lake, w).await?;
     }
     Ok(())
 }
@@ -423,7 +363,7 @@ async fn write_record(
 /// newer one) or left as is, so that the schema change starts new files.
 #[allow(deprecated)] // apache-avro's one-datum reader and writer
 fn reconcile_schema(
-    ctx: &TaskContext,
+    ctx: &SinkContext,
     config: &S3SinkConfig,
     w: &PartitionWriter,
     value: SinkValue,
@@ -556,10 +496,9 @@ const COMMITS_IN_FLIGHT: usize = 2;
 /// but each moves the offset only after the previous job has moved it, so offsets
 /// only ever move past written objects, in order.
 async fn commit(
-    ctx: &TaskContext,
+    ctx: &SinkContext,
     config: &S3SinkConfig,
     lake: &Lake,
-    group: &str,
     w: &mut PartitionWriter,
 ) -> Result<(), TaskError> {
     while w.in_flight.len() >= COMMITS_IN_FLIGHT {
@@ -584,12 +523,7 @@ async fn commit(
     let offset = w
         .last_offset
         .map(|last| (w.topic.clone(), w.partition, last + 1));
-    let (lake, store, group, metrics) = (
-        lake.clone(),
-        ctx.store.clone(),
-        group.to_string(),
-        ctx.metrics.clone(),
-    );
+    let (lake, offsets, metrics) = (lake.clone(), ctx.offsets.clone(), ctx.metrics.clone());
     let previous = w.last_commit_done.take();
     let (done, done_rx) = tokio::sync::oneshot::channel::<()>();
     w.last_commit_done = Some(done_rx);
@@ -609,11 +543,8 @@ async fn commit(
                 .await
                 .map_err(|_| TaskError("an earlier commit failed".into()))?;
         }
-        if let Some(o) = offset {
-            store
-                .commit_offsets(&group, &[o])
-                .await
-                .map_err(|e| TaskError(format!("committing offsets of {group} failed: {e}")))?;
+        if let Some((topic, partition, next)) = offset {
+            offsets.commit(&topic, partition, next).await?;
         }
         metrics.add_rows(rows);
         let _ = done.send(());

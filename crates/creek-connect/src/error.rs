@@ -1,0 +1,18 @@
+//! The crate's error type.
+
+/// Errors of the Connect REST API and runtime, each mapping to an HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{message}")]
+    InvalidConfig { key: String, message: String },
+    #[error("{0}")]
+    Task(String),
+    #[error("{0}")]
+    Internal(String),
+}
