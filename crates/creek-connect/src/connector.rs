@@ -107,6 +107,12 @@ pub trait SinkTask: Send + 'static {
     ) -> Result<(), TaskError>;
     /// After every round of fetches, also idle ones (Connect's flush timer).
     async fn flush(&mut self, ctx: &SinkContext) -> Result<(), TaskError>;
+    /// When `flush` next has work that no new record brings (a scheduled
+    /// rotation, a background commit to finish): the runtime, waiting for records,
+    /// wakes by then. `None`: nothing pending, wait for records only.
+    fn flush_due_in(&self) -> Option<Duration> {
+        None
+    }
     /// Connect's `stop()` after a failure, before the backoff: abandon unfinished
     /// work now (what was not committed is delivered again from the committed
     /// offsets). A task that is aborted is simply dropped.

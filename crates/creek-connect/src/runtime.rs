@@ -948,8 +948,35 @@ async fn consume(
         }
         task.flush(ctx).await?;
         if fetched == 0 {
+            // Nothing new: sleep until a record lands on an assigned partition, the
+            // task has time-based work, it is time to look for new partitions, or
+            // the connector is paused or stopped. No polling while idle.
+            let mut deadline = next_assignment;
+            if let Some(due) = task.flush_due_in() {
+                deadline = deadline.min(tokio::time::Instant::now() + due);
+            }
+            let mut by_topic: BTreeMap<&str, Vec<(i32, i64)>> = BTreeMap::new();
+            for ((topic, partition), position) in &positions {
+                by_topic
+                    .entry(topic.as_str())
+                    .or_default()
+                    .push((*partition, *position));
+            }
+            let waits: Vec<_> = by_topic
+                .iter()
+                .map(|(topic, parts)| store.wait_for_records(topic, parts, deadline))
+                .collect();
+            let records = async {
+                // select_all wants at least one future.
+                if waits.is_empty() {
+                    std::future::pending::<()>().await;
+                }
+                // An error (a partition gone) shows in the next fetch, with its cause.
+                let _ = futures::future::select_all(waits).await;
+            };
             tokio::select! {
-                _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                _ = records => {}
+                _ = tokio::time::sleep_until(deadline) => {}
                 _ = control.changed() => {}
             }
         }

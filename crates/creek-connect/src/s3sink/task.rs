@@ -186,6 +186,19 @@ impl SinkTask for S3SinkTask {
         Ok(())
     }
 
+    fn flush_due_in(&self) -> Option<Duration> {
+        // A commit running in the background: look again soon, it moves the offset.
+        if self.writers.values().any(|w| !w.in_flight.is_empty()) {
+            return Some(Duration::from_millis(5));
+        }
+        let now = creek_log::now_ms();
+        self.writers
+            .values()
+            .filter_map(|w| w.scheduled_commit)
+            .min()
+            .map(|t| Duration::from_millis(t.saturating_sub(now).max(0) as u64))
+    }
+
     /// Drops the open files and aborts unfinished commits (see `PartitionWriter`'s
     /// `Drop`), so no commit of the failed run lands during the backoff.
     fn stop(&mut self) {
