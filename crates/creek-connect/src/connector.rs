@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use creek_log::ConsumerRecord;
+use creek_store::ConsumerRecord;
 use tokio::time::Instant;
 
 use crate::config::{ConfigProblem, KeyTable};

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use creek_log::{BatchBuilder, LogStore, ProducerRecord, ProducerSequence};
+use creek_store::{BatchBuilder, LogStore, ProducerRecord, ProducerSequence};
 use parking_lot::Mutex;
 use serde_json::{json, Value as Json};
 use tokio::sync::watch;
@@ -390,7 +390,7 @@ impl TopicWriter {
     /// An empty batch; with a producer sequence it is appended idempotently.
     pub fn batch(&self, producer: Option<ProducerSequence>) -> PendingBatch {
         PendingBatch {
-            builder: BatchBuilder::new(creek_log::now_ms(), producer),
+            builder: BatchBuilder::new(creek_store::now_ms(), producer),
             scratch: Vec::with_capacity(512),
         }
     }
@@ -410,7 +410,7 @@ impl TopicWriter {
         }
         batch
             .builder
-            .append(creek_log::now_ms(), None, Some(&batch.scratch));
+            .append(creek_store::now_ms(), None, Some(&batch.scratch));
         Ok(())
     }
 }

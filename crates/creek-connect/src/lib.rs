@@ -40,7 +40,7 @@
 //! `OffsetStore::commit`. Sink: `LogStore::fetch` (runtime, at the group's position) →
 //! `SinkTask::put` (`s3sink::task`: converter decode → files → lake) →
 //! `SinkOffsets::commit` once the files are written. The crate reaches the log only
-//! through `creek_log::LogStore`.
+//! through `creek_store::LogStore`.
 
 pub mod config;
 pub mod connector;

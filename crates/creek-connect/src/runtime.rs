@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use creek_log::{LogStore, OffsetSpec, ProducerRecord};
+use creek_store::{LogStore, OffsetSpec, ProducerRecord};
 use parking_lot::Mutex;
 use serde_json::{json, Value as Json};
 use tokio::sync::watch;

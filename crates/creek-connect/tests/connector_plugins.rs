@@ -18,7 +18,8 @@ use creek_connect::data::{Field, FieldType, StructSchema, Value};
 use creek_connect::registry::{Plugin, Registry};
 use creek_connect::runtime::State;
 use creek_connect::{Worker, WorkerConfig};
-use creek_log::{ConsumerRecord, EmbeddedLog, Log, LogConfig, LogStore, OffsetSpec};
+use creek_log::{EmbeddedLog, Log, LogConfig};
+use creek_store::{ConsumerRecord, LogStore, OffsetSpec};
 use serde_json::json;
 
 const TOPIC: &str = "counted";

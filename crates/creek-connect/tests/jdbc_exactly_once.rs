@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use creek_connect::converter::ConverterContext;
 use creek_connect::{Worker, WorkerConfig};
-use creek_log::{EmbeddedLog, Log, LogConfig, LogStore, OffsetSpec};
+use creek_log::{EmbeddedLog, Log, LogConfig};
 use creek_pg::TempPostgres;
+use creek_store::{LogStore, OffsetSpec};
 use rand::Rng;
 
 const WRITERS: usize = 4;

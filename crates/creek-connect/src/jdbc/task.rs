@@ -35,7 +35,7 @@ use std::hash::{Hash, Hasher};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use creek_log::ProducerSequence;
+use creek_store::ProducerSequence;
 use futures::StreamExt;
 use serde_json::{json, Value as Json};
 use tokio_postgres::Client;

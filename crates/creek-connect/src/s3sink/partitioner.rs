@@ -192,7 +192,7 @@ pub fn extract_timestamp(
     value: &SinkValue,
 ) -> Result<i64, String> {
     match extractor {
-        TimestampExtractor::Wallclock => Ok(creek_log::now_ms()),
+        TimestampExtractor::Wallclock => Ok(creek_store::now_ms()),
         TimestampExtractor::Record => Ok(record_timestamp),
         TimestampExtractor::RecordField(field) => {
             match creek_lake::field_of(value, field).map_err(|e| e.to_string())? {

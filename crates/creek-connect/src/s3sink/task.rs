@@ -22,8 +22,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use creek_lake::{FileBuilder, FormatKind, Lake, SinkValue};
-use creek_log::ConsumerRecord;
 use creek_schema::{Deleted, RegisteredSchema};
+use creek_store::ConsumerRecord;
 use tracing::warn;
 
 use super::partitioner::{extract_timestamp, Partitioner};
@@ -176,7 +176,7 @@ impl SinkTask for S3SinkTask {
                 .lake
                 .as_ref()
                 .ok_or_else(|| TaskError("flushed before the task started".into()))?;
-            let now = creek_log::now_ms();
+            let now = creek_store::now_ms();
             for w in self.writers.values_mut() {
                 if w.scheduled_commit.is_some_and(|t| now >= t) {
                     commit(ctx, &self.config, lake, w).await?;
@@ -191,7 +191,7 @@ impl SinkTask for S3SinkTask {
         if self.writers.values().any(|w| !w.in_flight.is_empty()) {
             return Some(Duration::from_millis(5));
         }
-        let now = creek_log::now_ms();
+        let now = creek_store::now_ms();
         self.writers
             .values()
             .filter_map(|w| w.scheduled_commit)
@@ -356,7 +356,7 @@ async fn write_record(
                     w.schema = Some(schema.clone());
                 }
                 if config.rotate_schedule_interval_ms > 0 && w.scheduled_commit.is_none() {
-                    let now = creek_log::now_ms();
+                    let now = creek_store::now_ms();
                     let every = config.rotate_schedule_interval_ms;
                     w.scheduled_commit = Some(now - now.rem_euclid(every) + every);
                 }
