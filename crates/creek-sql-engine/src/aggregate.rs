@@ -38,6 +38,7 @@ use crate::metastore::DataSource;
 use crate::plan::Projected;
 use crate::processing_log::ProcessingLog;
 use crate::query::ResultRow;
+use crate::window::{WindowKind, WindowSpec};
 
 mod planner;
 mod rekeyed;
@@ -46,38 +47,6 @@ mod windowed_source;
 
 pub use planner::{check_window_has_group_by, is_aggregate, plan_aggregate};
 pub use windowed_source::source_window;
-
-/// A window of an aggregation, in milliseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WindowSpec {
-    pub kind: WindowKind,
-    /// TUMBLING/HOPPING size; SESSION inactivity gap.
-    pub size: i64,
-    /// HOPPING advance (the size for TUMBLING).
-    pub advance: i64,
-    pub grace: i64,
-    /// How long a window's state is kept after its end (SESSION: how long
-    /// a session can still be merged into).
-    pub retention: i64,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WindowKind {
-    Tumbling,
-    Hopping,
-    Session,
-}
-
-impl WindowKind {
-    /// The name DESCRIBE and the metastore use.
-    pub fn name(self) -> &'static str {
-        match self {
-            WindowKind::Tumbling => "TUMBLING",
-            WindowKind::Hopping => "HOPPING",
-            WindowKind::Session => "SESSION",
-        }
-    }
-}
 
 /// One aggregate call of the query.
 #[derive(Clone)]

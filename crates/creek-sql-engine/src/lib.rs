@@ -32,6 +32,7 @@
 
 pub mod aggregate;
 pub mod engine;
+mod fetch;
 pub mod format;
 pub mod group_store;
 pub mod metastore;
@@ -43,9 +44,10 @@ pub mod qtt;
 pub mod qtt_rest;
 pub mod query;
 pub mod rest;
-pub mod show;
 pub mod stats;
+pub mod transient;
 pub mod views;
+pub mod window;
 
 /// Why a statement failed.
 #[derive(Debug, thiserror::Error)]

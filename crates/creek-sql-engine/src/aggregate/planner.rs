@@ -20,7 +20,8 @@ use crate::plan::{
 };
 use crate::EngineError;
 
-use super::{AggregateCall, AggregatePlan, WindowKind, WindowSpec};
+use super::{AggregateCall, AggregatePlan};
+use crate::window::{WindowKind, WindowSpec};
 
 /// ksqlDB's default grace period when a window names none (Kafka Streams' 24h).
 const DEFAULT_GRACE_MS: i64 = 24 * 60 * 60 * 1000;
@@ -105,7 +106,7 @@ fn unqualified(e: &Expr) -> Expr {
 }
 
 fn duration_ms(d: &creek_sql::ast::Duration) -> i64 {
-    crate::show::to_duration(d).as_millis() as i64
+    crate::window::to_duration(d).as_millis() as i64
 }
 
 /// A window with its retention: the RETENTION clause, but never less than

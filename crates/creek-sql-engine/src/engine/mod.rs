@@ -5,7 +5,7 @@
 //! TERMINATE), [`insert`] (INSERT INTO … SELECT / VALUES), [`command_topic`]
 //! (recording and replaying statements) and [`runner`] (the query loop).
 //! SHOW/DESCRIBE/EXPLAIN/PRINT and the connector statements are answered by
-//! [`crate::show`], SELECTs by [`crate::push`] and [`crate::pull`].
+//! [`show`], SELECTs by [`crate::push`] and [`crate::pull`] (above the engine).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,9 +32,9 @@ mod ddl;
 mod insert;
 mod persistent;
 mod runner;
+pub mod show;
 
 use command_topic::is_durable;
-pub(crate) use runner::read_partition;
 /// Engine settings.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -160,7 +160,7 @@ impl QueryPlan {
         }
     }
 
-    fn window(&self) -> Option<crate::aggregate::WindowSpec> {
+    fn window(&self) -> Option<crate::window::WindowSpec> {
         match self {
             // A stream over a windowed source keeps its windows.
             QueryPlan::Stream(p) => p.source.window,
@@ -562,7 +562,7 @@ impl Engine {
             Statement::Query(_) => Err(EngineError::Statement(
                 "SELECT statements are run with the /query endpoint".into(),
             )),
-            other => crate::show::execute(self, other, text, session).await,
+            other => show::execute(self, other, text, session).await,
         }
     }
 }

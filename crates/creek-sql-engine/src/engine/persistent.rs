@@ -14,6 +14,7 @@ use creek_sql::value::Value;
 use parking_lot::Mutex;
 use serde_json::Value as Json;
 
+use crate::fetch::read_partition;
 use crate::format::{FormatKind, FormatSpec};
 use crate::metastore::DataSource;
 use crate::query::{Projector, SinkEncoder, SourceDecoder};
@@ -21,8 +22,8 @@ use crate::EngineError;
 
 use super::ddl::With;
 use super::{
-    kafka_format, kind_title, kind_word, literal_text, read_partition, session_wrap, status_entity,
-    Engine, PersistentQuery, QueryLogic, QueryPlan, Repartition, Session,
+    kafka_format, kind_title, kind_word, literal_text, session_wrap, status_entity, Engine,
+    PersistentQuery, QueryLogic, QueryPlan, Repartition, Session,
 };
 
 /// A CREATE … AS SELECT as ksqlDB's analyser prints it in errors: one select

@@ -23,7 +23,7 @@ use serde_json::{json, Map, Value as Json};
 use crate::engine::{Engine, Session};
 
 mod inserts;
-use crate::push::PushQuery;
+use crate::transient::PushQuery;
 use crate::EngineError;
 
 /// The version `/info` reports.
@@ -520,7 +520,7 @@ async fn query(State(st): State<Arc<RestState>>, body: Bytes) -> Response {
         limit,
     } = &parsed.statement
     {
-        let lines = match crate::show::print(
+        let lines = match crate::engine::show::print(
             &st.engine,
             topic,
             *from_beginning,
