@@ -392,16 +392,14 @@ impl Engine {
         }))
     }
 
-    /// Substitutes `${name}` variables in statement text.
-    pub fn substitute(text: &str, session: &Session) -> String {
-        if !text.contains("${") {
-            return text.to_string();
-        }
-        let mut out = text.to_string();
-        for (k, v) in &session.variables {
-            out = out.replace(&format!("${{{k}}}"), v);
-        }
-        out
+    /// Substitutes the session's `${name}` variables in one statement's
+    /// text, by ksqlDB's rules ([`creek_sql::variables`]).
+    pub fn substitute(text: &str, session: &Session) -> Result<String, EngineError> {
+        let variables = session
+            .variables
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()));
+        creek_sql::variables::substitute(text, variables).map_err(EngineError::Statement)
     }
 
     /// Executes one statement that is not a SELECT; returns ksqlDB's REST entity.
@@ -564,5 +562,34 @@ impl Engine {
             )),
             other => show::execute(self, other, text, session).await,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The server and the QTT runner substitute through here: names are
+    /// case-insensitive (DEFINE stores them as the lexer spelled them) and
+    /// values that are not one token are refused.
+    #[test]
+    fn substitutes_session_variables_by_ksqldb_rules() {
+        let mut session = Session::default();
+        session.variables.insert("T".into(), "S".into());
+        session
+            .variables
+            .insert("BAD".into(), "S; DROP STREAM S".into());
+        assert_eq!(
+            Engine::substitute("DESCRIBE ${t};", &session).unwrap(),
+            "DESCRIBE S;"
+        );
+        assert_eq!(
+            Engine::substitute("PRINT '${t}' ${u};", &session).unwrap(),
+            "PRINT 'S' ${u};"
+        );
+        assert!(matches!(
+            Engine::substitute("DESCRIBE ${bad};", &session),
+            Err(EngineError::Statement(m)) if m == "Illegal argument at Line: 1, Col: 10."
+        ));
     }
 }
