@@ -1,9 +1,9 @@
 //! The engine: executes statements against the metastore and the log, and
 //! owns the persistent queries. This file holds the engine's state and the
 //! dispatch by statement kind ([`Engine::execute`]); each kind lives in its
-//! own module: [`ddl`] (CREATE/DROP over a topic), [`persistent`] (CSAS/CTAS,
-//! TERMINATE), [`insert`] (INSERT INTO … SELECT / VALUES), [`command_topic`]
-//! (recording and replaying statements) and [`runner`] (the query loop).
+//! own module: `ddl` (CREATE/DROP over a topic), `persistent` (CSAS/CTAS,
+//! TERMINATE), `insert` (INSERT INTO … SELECT / VALUES), `command_topic`
+//! (recording and replaying statements) and `runner` (the query loop).
 //! SHOW/DESCRIBE/EXPLAIN/PRINT and the connector statements are answered by
 //! [`show`], SELECTs by [`crate::push`] and [`crate::pull`] (above the engine).
 
