@@ -1,6 +1,7 @@
 //! DDL: `CREATE STREAM/TABLE` over a topic (its `WITH` properties, formats and
-//! schema checks against the registry), `DROP STREAM/TABLE`, and the
-//! processing log's own stream. These change the metastore only; no query runs.
+//! schema checks against the registry, the topic created when `PARTITIONS` is
+//! given), `DROP STREAM/TABLE [DELETE TOPIC]`, and the processing log's own
+//! stream. These change the metastore (and topics) only; no query runs.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
