@@ -45,7 +45,7 @@ pub struct DataSource {
     pub is_sink: bool,
     pub statement: String,
     /// The window of a windowed table (its keys carry the window).
-    pub window: Option<crate::aggregate::WindowSpec>,
+    pub window: Option<crate::window::WindowSpec>,
 }
 
 impl DataSource {

@@ -20,8 +20,8 @@ use crate::engine::{Engine, Session};
 use crate::format::value_to_api_json;
 use crate::metastore::{ColumnRole, DataSource};
 use crate::plan::{plan_stream_query_with, source_scope};
-use crate::push::{transient_id, PushQuery};
 use crate::query::Projector;
+use crate::transient::{transient_id, PushQuery, PushRow};
 use crate::EngineError;
 
 /// A pull query over a table: the rows of its materialized view that pass
@@ -137,7 +137,7 @@ pub async fn pull_table(
     }
     let (tx, rx) = tokio::sync::mpsc::channel(rows.len().max(1));
     for (_, row) in rows {
-        let _ = tx.try_send(crate::push::PushRow::of(row));
+        let _ = tx.try_send(PushRow::of(row));
     }
     Ok(PushQuery {
         query_id,

@@ -248,7 +248,10 @@ async fn run_in(v: &Variant, statements: &[String], dir: &Path) -> Result<(), St
     };
     let count = parsed.len();
     for (i, stmt) in parsed.iter().enumerate() {
-        let text = Engine::substitute(&stmt.text, &session);
+        let text = match Engine::substitute(&stmt.text, &session) {
+            Ok(text) => text,
+            Err(e) => return check_error(&expected_error, &e.to_string(), i + 1 == count),
+        };
         let statement = if text != stmt.text {
             match creek_sql::parse_statement(&text) {
                 Ok(s) => s,

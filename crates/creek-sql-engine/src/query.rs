@@ -467,7 +467,7 @@ pub struct SinkEncoder {
     /// parser of its `TIMESTAMP_FORMAT` (and the pattern) for STRING columns.
     pub timestamp: Option<(usize, Option<(creek_sql::functions::Eval, Value)>)>,
     /// Windowed sinks append the window to the key bytes, as Kafka Streams does.
-    pub window: Option<crate::aggregate::WindowKind>,
+    pub window: Option<crate::window::WindowKind>,
 }
 
 /// Why a result row could not become a record.

@@ -85,10 +85,9 @@ impl TableView {
                     .flatten()
                     .unwrap_or(0),
             };
-            let next = crate::engine::read_partition(log, &topic, partition, from, None, |r| {
-                self.apply(r)
-            })
-            .await?;
+            let next =
+                crate::fetch::read_partition(log, &topic, partition, from, None, |r| self.apply(r))
+                    .await?;
             self.positions.insert(partition, next);
         }
         self.expire_windows();

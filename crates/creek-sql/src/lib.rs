@@ -46,6 +46,7 @@ pub mod parser;
 pub mod qtt_files;
 pub mod types;
 pub mod value;
+pub mod variables;
 
 pub use error::{ParseError, PREPARE_FAILED};
 pub use parser::{

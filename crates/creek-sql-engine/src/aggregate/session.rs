@@ -26,10 +26,11 @@ use serde_json::json;
 
 use super::{
     group_from_json, group_to_json, key_identity, Aggregator, AggregatorState, Contribution,
-    GroupState, StateLimits, WindowSpec,
+    GroupState, StateLimits,
 };
 use crate::group_store::{Codec, GroupKey, GroupStore};
 use crate::query::ResultRow;
+use crate::window::WindowSpec;
 use creek_sql::types::SqlType;
 
 /// A session's identity in the state and the changelog: the grouping key's
@@ -428,8 +429,8 @@ impl Aggregator {
 
 #[cfg(test)]
 mod tests {
-    use super::super::WindowKind;
     use super::*;
+    use crate::window::WindowKind;
 
     fn spec(gap: i64, grace: i64) -> WindowSpec {
         WindowSpec {

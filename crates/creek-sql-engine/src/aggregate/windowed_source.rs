@@ -2,7 +2,7 @@
 //! with `WINDOW_TYPE` (and `WINDOW_SIZE` for time windows). Their keys carry
 //! the window, and queries over them see WINDOWSTART and WINDOWEND.
 
-use super::{WindowKind, WindowSpec};
+use crate::window::{WindowKind, WindowSpec};
 
 /// The window of a source declared with `WINDOW_TYPE` / `WINDOW_SIZE`;
 /// `None` for an unwindowed source.

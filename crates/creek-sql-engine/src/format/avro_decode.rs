@@ -2,49 +2,18 @@
 //! straight into SQL values of the reader's types, skipping fields nobody
 //! reads, without building `apache_avro::types::Value`s first.
 //!
-//! Schemas using types it does not know ([`supported`] is false) go through
-//! `apache_avro`'s reader instead.
+//! Schemas using types it does not know ([`super::avro_types::supported`] is
+//! false) go through `apache_avro`'s reader instead.
 
 use std::sync::Arc;
 
-use apache_avro::schema::{InnerDecimalSchema, RecordSchema, Schema, UuidSchema};
+use apache_avro::schema::{InnerDecimalSchema, RecordSchema, Schema};
 
 use creek_sql::types::SqlType;
 use creek_sql::value::{Decimal, Value};
 
-use super::avro::{coerce, is_general_union, union_member_name, Names};
+use super::avro_types::{coerce, is_general_union, union_member_name, Names};
 use super::Column;
-
-/// Whether every type in `schema` is one this decoder reads.
-pub(crate) fn supported(schema: &Schema) -> bool {
-    match schema {
-        Schema::Null
-        | Schema::Boolean
-        | Schema::Int
-        | Schema::Long
-        | Schema::Float
-        | Schema::Double
-        | Schema::Bytes
-        | Schema::String
-        | Schema::Enum(_)
-        | Schema::Fixed(_)
-        | Schema::Date
-        | Schema::TimeMillis
-        | Schema::TimeMicros
-        | Schema::TimestampMillis
-        | Schema::TimestampMicros
-        | Schema::LocalTimestampMillis
-        | Schema::LocalTimestampMicros
-        | Schema::Ref { .. }
-        | Schema::Uuid(UuidSchema::String) => true,
-        Schema::Decimal(_) => true,
-        Schema::Array(a) => supported(&a.items),
-        Schema::Map(m) => supported(&m.types),
-        Schema::Union(u) => u.variants().iter().all(supported),
-        Schema::Record(r) => r.fields.iter().all(|f| supported(&f.schema)),
-        _ => false,
-    }
-}
 
 pub(crate) struct Reader<'a> {
     buf: &'a [u8],

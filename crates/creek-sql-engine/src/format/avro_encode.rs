@@ -6,8 +6,7 @@ use apache_avro::schema::{InnerDecimalSchema, RecordSchema, Schema};
 
 use creek_sql::value::{Decimal, Value, MILLIS_PER_DAY};
 
-use super::avro::{default_value, is_general_union, union_member_name, Names};
-use super::avro_decode::supported;
+use super::avro_types::{default_value, is_general_union, supported, union_member_name, Names};
 
 /// Whether every type in `schema` is one this encoder writes.
 pub(crate) fn encodable(schema: &Schema) -> bool {

@@ -29,6 +29,7 @@
 mod avro;
 mod avro_decode;
 mod avro_encode;
+mod avro_types;
 mod delimited;
 mod json;
 mod kafka;
@@ -418,9 +419,9 @@ fn columns_of(
     wrap_single_value: Option<bool>,
     upper: bool,
 ) -> Result<Vec<Column>, String> {
-    let names = avro::Names::of(schema);
+    let names = avro_types::Names::of(schema);
     let top = names.resolve(schema)?;
-    let ty = avro::sql_type_of(top, &names, upper)?;
+    let ty = avro_types::sql_type_of(top, &names, upper)?;
     if is_key {
         return Ok(vec![Column {
             name: "ROWKEY".into(),

@@ -1049,8 +1049,8 @@ async fn avro_direct_decoder_matches_apache_avro() {
     let payload = f.serialize(Some(&all_values())).unwrap().unwrap();
     let (id, body) = creek_schema::wire::split(&payload).unwrap();
     let schema = reg.schema_by_id(id).unwrap();
-    let names = super::avro::Names::of(&schema.avro);
-    assert!(super::avro_decode::supported(&schema.avro));
+    let names = super::avro_types::Names::of(&schema.avro);
+    assert!(super::avro_types::supported(&schema.avro));
     let ty = SqlType::Struct(
         all_types()
             .into_iter()

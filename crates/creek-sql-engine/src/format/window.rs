@@ -52,11 +52,11 @@ pub fn split_session_windowed_key(bytes: &[u8]) -> Result<(&[u8], i64, i64), Str
 /// The key bytes and window `(start, end)` of a key windowed by `w`; a
 /// time window's end is its start plus the window size.
 pub fn split_windowed_key<'a>(
-    w: &crate::aggregate::WindowSpec,
+    w: &crate::window::WindowSpec,
     bytes: &'a [u8],
 ) -> Result<(&'a [u8], (i64, i64)), String> {
     match w.kind {
-        crate::aggregate::WindowKind::Session => {
+        crate::window::WindowKind::Session => {
             let (key, start, end) = split_session_windowed_key(bytes)?;
             Ok((key, (start, end)))
         }
@@ -68,9 +68,9 @@ pub fn split_windowed_key<'a>(
 }
 
 /// `key` with the window `(start, end)` appended in the layout of `kind`.
-pub fn windowed_key(kind: crate::aggregate::WindowKind, key: &[u8], window: (i64, i64)) -> Vec<u8> {
+pub fn windowed_key(kind: crate::window::WindowKind, key: &[u8], window: (i64, i64)) -> Vec<u8> {
     match kind {
-        crate::aggregate::WindowKind::Session => session_windowed_key(key, window.0, window.1),
+        crate::window::WindowKind::Session => session_windowed_key(key, window.0, window.1),
         _ => time_windowed_key(key, window.0),
     }
 }

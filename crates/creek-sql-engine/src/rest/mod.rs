@@ -23,7 +23,7 @@ use serde_json::{json, Map, Value as Json};
 use crate::engine::{Engine, Session};
 
 mod inserts;
-use crate::push::PushQuery;
+use crate::transient::PushQuery;
 use crate::EngineError;
 
 /// The version `/info` reports.
@@ -269,39 +269,9 @@ fn substituted(
     if !text.contains("${") {
         return Ok(Parsed { statement, text });
     }
-    let text = substitute(&text, session);
+    let text = Engine::substitute(&text, session)?;
     let statement = creek_sql::parse_statement(&text)?;
     Ok(Parsed { statement, text })
-}
-
-/// Replaces `${name}` with session variables (names are case-insensitive).
-pub fn substitute(text: &str, session: &Session) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        match after.find('}') {
-            Some(end) => {
-                let name = &after[..end];
-                match session
-                    .variables
-                    .iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                {
-                    Some((_, v)) => out.push_str(v),
-                    None => out.push_str(&rest[start..start + 2 + end + 1]),
-                }
-                rest = &after[end + 1..];
-            }
-            None => {
-                out.push_str(&rest[start..]);
-                rest = "";
-            }
-        }
-    }
-    out.push_str(rest);
-    out
 }
 
 const QUERY_ENDPOINT_MESSAGE: &str =
@@ -520,7 +490,7 @@ async fn query(State(st): State<Arc<RestState>>, body: Bytes) -> Response {
         limit,
     } = &parsed.statement
     {
-        let lines = match crate::show::print(
+        let lines = match crate::engine::show::print(
             &st.engine,
             topic,
             *from_beginning,

@@ -18,7 +18,7 @@ use clap::Args;
 use rustyline::error::ReadlineError;
 use serde_json::{json, Value};
 
-use split::{leading_words, split_statements, substitute, tokens, Token};
+use split::{leading_words, split_statements, tokens, Token};
 
 #[derive(Args, Debug)]
 pub struct KsqlArgs {
@@ -380,7 +380,14 @@ impl Cli {
     }
 
     fn statement(&mut self, stmt: &str) -> Outcome {
-        let text = substitute(stmt, &self.variables);
+        let variables = self.variables.iter().map(|(k, v)| (k.as_str(), v.as_str()));
+        let text = match creek_sql::variables::substitute(stmt, variables) {
+            Ok(text) => text,
+            Err(e) => {
+                print_error(&e);
+                return Outcome::Failed;
+            }
+        };
         let words = leading_words(&text, 2);
         let first = words.first().map(String::as_str).unwrap_or("");
         let second = words.get(1).map(String::as_str).unwrap_or("");

@@ -165,39 +165,6 @@ pub enum Token {
     Eq,
 }
 
-/// Replace `${name}` with session variables (names are case-insensitive); unknown
-/// names are left as they are.
-pub fn substitute(text: &str, vars: &[(String, String)]) -> String {
-    if vars.is_empty() || !text.contains("${") {
-        return text.to_string();
-    }
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        match after.find('}') {
-            Some(end) => {
-                let name = &after[..end];
-                match vars
-                    .iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(name.trim()))
-                {
-                    Some((_, v)) => out.push_str(v),
-                    None => out.push_str(&rest[start..start + 2 + end + 1]),
-                }
-                rest = &after[end + 1..];
-            }
-            None => {
-                out.push_str(&rest[start..]);
-                rest = "";
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,14 +261,5 @@ mod tests {
             ]
         );
         assert!(tokens("SET 'a' = 'b").is_err());
-    }
-
-    #[test]
-    fn substitutes_variables() {
-        let vars = vec![("topic".to_string(), "orders".to_string())];
-        assert_eq!(
-            substitute("PRINT ${TOPIC} ${other} ${", &vars),
-            "PRINT orders ${other} ${"
-        );
     }
 }

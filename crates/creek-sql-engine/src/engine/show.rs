@@ -9,9 +9,10 @@ use creek_sql::ast::{ConnectorKind, Literal, ShowKind, SourceKind, Statement};
 use creek_sql::types::SqlType;
 use serde_json::{json, Map, Value as Json};
 
-use crate::engine::{source_formats, statement_kind, Engine, PersistentQuery, Session};
+use super::{source_formats, statement_kind, Engine, PersistentQuery, Session};
 use crate::format::base_type_name;
 use crate::metastore::{ColumnRole, DataSource};
+use crate::window::to_duration;
 use crate::EngineError;
 
 /// Executes a statement the core engine does not handle itself.
@@ -195,20 +196,6 @@ pub async fn execute(
             statement_kind(statement).to_string(),
         )),
     }
-}
-
-/// A SQL time span as a duration.
-pub(crate) fn to_duration(d: &creek_sql::ast::Duration) -> Duration {
-    let unit = d.unit.trim_end_matches('S');
-    let ms = match unit {
-        "MILLISECOND" => 1,
-        "SECOND" => 1000,
-        "MINUTE" => 60_000,
-        "HOUR" => 3_600_000,
-        "DAY" => 86_400_000,
-        _ => 1000,
-    };
-    Duration::from_millis(d.value.saturating_mul(ms))
 }
 
 /// ksqlDB's `SchemaInfo` of a type.

@@ -1,0 +1,653 @@
+//! Persistent queries: `CREATE STREAM/TABLE … AS SELECT` plans the SELECT
+//! (a projection or an aggregation, re-keyed through a repartition topic when
+//! it groups by anything but the source's key), registers the sink, restores
+//! an aggregation's state from its changelog and starts the query; `TERMINATE`
+//! stops them. `INSERT INTO … SELECT` builds its query here too.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use creek_log::OffsetSpec;
+use creek_sql::ast::{self, Literal, Properties, Query, SourceKind};
+use creek_sql::types::SqlType;
+use creek_sql::value::Value;
+use parking_lot::Mutex;
+use serde_json::Value as Json;
+
+use crate::fetch::read_partition;
+use crate::format::{FormatKind, FormatSpec};
+use crate::metastore::DataSource;
+use crate::query::{Projector, SinkEncoder, SourceDecoder};
+use crate::EngineError;
+
+use super::ddl::With;
+use super::{
+    kafka_format, kind_title, kind_word, literal_text, session_wrap, status_entity, Engine,
+    PersistentQuery, QueryLogic, QueryPlan, Repartition, Session,
+};
+
+/// A CREATE … AS SELECT as ksqlDB's analyser prints it in errors: one select
+/// item a line with columns qualified by the source and every item named.
+pub(super) fn rewritten_statement(
+    kind: SourceKind,
+    name: &str,
+    properties: &Properties,
+    query: &Query,
+) -> String {
+    let ast::Relation::Source {
+        name: source,
+        alias,
+    } = &query.from
+    else {
+        return String::new();
+    };
+    let qualifier = alias.clone().unwrap_or_else(|| source.clone());
+    let qualified = |e: &ast::Expr| {
+        e.rewrite(&mut |node| -> Result<Option<ast::Expr>, ()> {
+            Ok(match node {
+                ast::Expr::Column { source: None, name } => Some(ast::Expr::Column {
+                    source: Some(qualifier.clone()),
+                    name: name.clone(),
+                }),
+                _ => None,
+            })
+        })
+        .unwrap_or_else(|_| e.clone())
+        .to_string()
+        .replace('`', "")
+    };
+    let mut names: Vec<Option<String>> = Vec::new();
+    let mut exprs = Vec::new();
+    for item in &query.select {
+        if let ast::SelectItem::Expr { expr, alias } = item {
+            names.push(alias.clone().or_else(|| crate::plan::derived_name(expr)));
+            exprs.push(expr);
+        }
+    }
+    let taken: Vec<String> = names.iter().flatten().cloned().collect();
+    let mut namer = crate::plan::ColumnNamer::default();
+    let items: Vec<String> = exprs
+        .iter()
+        .zip(names)
+        .map(|(e, n)| {
+            let n = n.unwrap_or_else(|| namer.next(&taken));
+            format!("  {} {n}", qualified(e))
+        })
+        .collect();
+    let with = if properties.is_empty() {
+        String::new()
+    } else {
+        let props: Vec<String> = properties
+            .iter()
+            .map(|(k, v)| match v {
+                Literal::String(s) => format!("{}='{s}'", k.to_ascii_uppercase()),
+                other => format!("{}={}", k.to_ascii_uppercase(), literal_text(other)),
+            })
+            .collect();
+        format!(" WITH ({})", props.join(", "))
+    };
+    let mut out = format!(
+        "CREATE {} {name}{with} AS SELECT\n{}\nFROM {source} {qualifier}",
+        kind_word(kind).to_ascii_uppercase(),
+        items.join(",\n")
+    );
+    if let Some(w) = &query.where_ {
+        out.push_str(&format!("\nWHERE {}", qualified(w)));
+    }
+    if !query.group_by.is_empty() {
+        let groups: Vec<String> = query.group_by.iter().map(&qualified).collect();
+        out.push_str(&format!("\nGROUP BY {}", groups.join(", ")));
+    }
+    out.push_str("\nEMIT CHANGES");
+    out
+}
+
+impl Engine {
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn create_as_select(
+        self: &Arc<Self>,
+        kind: SourceKind,
+        or_replace: bool,
+        if_not_exists: bool,
+        name: &str,
+        properties: &Properties,
+        query: &Query,
+        text: &str,
+        session: &Session,
+    ) -> Result<Json, EngineError> {
+        if query.limit.is_some() {
+            return Err(EngineError::Statement(format!(
+                "CREATE {} AS SELECT statements don't support LIMIT clause.",
+                kind_word(kind).to_ascii_uppercase()
+            )));
+        }
+        crate::aggregate::check_window_has_group_by(query, &self.aggregates)?;
+        let aggregating = crate::aggregate::is_aggregate(query, &self.aggregates);
+        // An aggregation, or any query over a table, produces a table.
+        let over_table = {
+            let state = self.state.lock();
+            match crate::plan::single_source(query, &state.metastore) {
+                Ok((source, _, _)) => source.kind == SourceKind::Table,
+                Err(e @ EngineError::NotSupported(_)) => return Err(e),
+                Err(_) => false,
+            }
+        };
+        let windowed_table = {
+            let state = self.state.lock();
+            crate::plan::single_source(query, &state.metastore)
+                .is_ok_and(|(s, _, _)| s.kind == SourceKind::Table && s.window.is_some())
+        };
+        if windowed_table {
+            return Err(EngineError::Statement(
+                "KSQL does not support persistent queries on windowed tables.".into(),
+            ));
+        }
+        let produces = if aggregating || over_table {
+            SourceKind::Table
+        } else {
+            SourceKind::Stream
+        };
+        if produces != kind {
+            let word = kind_word(produces).to_ascii_uppercase();
+            return Err(EngineError::Statement(format!(
+                "Invalid result type. Your SELECT query produces a {word}. Please use CREATE {word} AS SELECT statement instead."
+            )));
+        }
+        if let Some(existing) = self.state.lock().metastore.source(name).cloned() {
+            if if_not_exists {
+                return Ok(status_entity(
+                    text,
+                    &format!("{} already exists", kind_title(kind)),
+                    None,
+                ));
+            }
+            if !or_replace {
+                return Err(EngineError::Statement(format!(
+                    "Cannot add {} '{name}': A {} with the same name already exists",
+                    kind_word(kind),
+                    existing.kind_name().to_ascii_lowercase()
+                )));
+            }
+            return Err(EngineError::NotSupported(
+                "CREATE OR REPLACE of a query".into(),
+            ));
+        }
+        let with = With::new(properties)?;
+        // The sink's TIMESTAMP column must be a result column of a usable type;
+        // ksqlDB checks it before the projection's key columns.
+        if let Some(col) = with.string("TIMESTAMP") {
+            let col = col.to_ascii_uppercase();
+            let state = self.state.lock();
+            if let Ok(preview) = crate::plan::plan_stream_query_with(
+                query,
+                &state.metastore,
+                &self.functions,
+                None,
+                true,
+            ) {
+                let column = preview.output_columns().into_iter().find(|c| c.name == col);
+                let Some(column) = column else {
+                    return Err(EngineError::Statement(format!(
+                        "The TIMESTAMP column set in the WITH clause does not exist in the schema: '{col}'"
+                    )));
+                };
+                let formatted = with.string("TIMESTAMP_FORMAT").is_some();
+                if !matches!(
+                    (&column.ty, formatted),
+                    (SqlType::Bigint | SqlType::Timestamp, false) | (SqlType::String, true)
+                ) {
+                    return Err(EngineError::Statement(format!(
+                        "Timestamp column, `{col}`, should be LONG(INT64), TIMESTAMP, or a String with a timestamp_format specified."
+                    )));
+                }
+            }
+        }
+        let plan = {
+            let state = self.state.lock();
+            if aggregating {
+                QueryPlan::Aggregate(crate::aggregate::plan_aggregate(
+                    query,
+                    &state.metastore,
+                    &self.functions,
+                    &self.aggregates_for(session),
+                    Some(name),
+                )?)
+            } else {
+                let keyless = session
+                    .properties
+                    .get("ksql.new.query.planner.enabled")
+                    .is_some_and(|v| v == "true");
+                QueryPlan::Stream(crate::plan::plan_stream_query_with(
+                    query,
+                    &state.metastore,
+                    &self.functions,
+                    Some(name),
+                    keyless,
+                )?)
+            }
+        };
+        let input = plan.source();
+        let (key_spec, value_spec) = with.formats()?;
+        let has_key = plan.has_key();
+        if !has_key
+            && key_spec
+                .as_ref()
+                .is_some_and(|k| k.kind != FormatKind::None)
+        {
+            return Err(EngineError::Statement(
+                "Key format specified for stream without key columns.".into(),
+            ));
+        }
+        let key_format = if has_key {
+            match key_spec {
+                Some(k) => k,
+                // A keyless input's NONE does not carry over to a keyed result.
+                None if input.key_format.kind == FormatKind::None => kafka_format(),
+                // The input's schema id and full name describe its own
+                // subject, not the sink's.
+                None => {
+                    let mut f = input.key_format.clone();
+                    f.properties.remove("schemaId");
+                    f.properties.remove("fullSchemaName");
+                    if let Some(id) = with.string("KEY_SCHEMA_ID") {
+                        f.properties.insert("schemaId".into(), id);
+                    }
+                    f
+                }
+            }
+        } else {
+            FormatSpec {
+                kind: FormatKind::None,
+                properties: BTreeMap::new(),
+                wrap_single_value: None,
+            }
+        };
+        // A sink's serde features come from its own WITH clause, not its input's.
+        let mut value_format = value_spec.unwrap_or_else(|| {
+            let mut f = input.value_format.clone();
+            f.properties.remove("schemaId");
+            f.properties.remove("fullSchemaName");
+            if let Some(id) = with.string("VALUE_SCHEMA_ID") {
+                f.properties.insert("schemaId".into(), id);
+            }
+            f
+        });
+        value_format.wrap_single_value = with.bool("WRAP_SINGLE_VALUE").or_else(|| {
+            if plan.value_count() == 1 {
+                session_wrap(session)
+            } else {
+                None
+            }
+        });
+        // A default topic name takes ksqlDB's `ksql.output.topic.name.prefix`.
+        let topic = with.string("KAFKA_TOPIC").unwrap_or_else(|| {
+            let prefix = session
+                .properties
+                .get("ksql.output.topic.name.prefix")
+                .map_or("", String::as_str);
+            format!("{prefix}{name}")
+        });
+        let partitions = match with.int("PARTITIONS")? {
+            Some(p) => p as i32,
+            None => match self.log.describe_topic(&input.topic).await {
+                Ok(d) => d.partitions,
+                Err(_) => self.config.default_partitions,
+            },
+        };
+        let columns = plan.output_columns();
+        let timestamp = with
+            .string("TIMESTAMP")
+            .map(|c| (c.to_ascii_uppercase(), with.string("TIMESTAMP_FORMAT")));
+        let sink = DataSource {
+            name: name.to_string(),
+            kind,
+            topic: topic.clone(),
+            key_format,
+            value_format,
+            columns,
+            timestamp,
+            read_only: false,
+            is_sink: true,
+            statement: text.to_string(),
+            window: plan.window(),
+        };
+        self.check_sink_schema_ids(&sink).await?;
+        if self.log.describe_topic(&topic).await.is_err() {
+            self.log
+                .create_topic(&topic, partitions, BTreeMap::new())
+                .await
+                .map_err(|e| EngineError::Statement(e.to_string()))?;
+        }
+        let query_id = {
+            let mut state = self.state.lock();
+            let prefix = if kind == SourceKind::Table {
+                "CTAS"
+            } else {
+                "CSAS"
+            };
+            let id = format!(
+                "{prefix}_{}_{}",
+                name.to_ascii_uppercase(),
+                state.next_query
+            );
+            state.next_query += 1;
+            id
+        };
+        let sink = Arc::new(sink);
+        let pq = self
+            .build_query(query_id.clone(), plan, &sink, text, session)
+            .await
+            .map_err(|e| match e {
+                // ksqlDB names the statement as its analyser rewrote it.
+                EngineError::Statement(m)
+                    if aggregating && m.starts_with("Key format does not support schema.") =>
+                {
+                    EngineError::Statement(format!(
+                        "{m}\nStatement: {}",
+                        rewritten_statement(kind, name, properties, query)
+                    ))
+                }
+                e => e,
+            })?;
+        {
+            let mut state = self.state.lock();
+            state.metastore.sources.insert(name.to_string(), sink);
+            state.queries.insert(query_id.clone(), pq.clone());
+        }
+        self.start(&pq);
+        Ok(status_entity(
+            text,
+            &format!("Created query with ID {query_id}"),
+            Some(&query_id),
+        ))
+    }
+
+    pub(super) async fn build_query(
+        self: &Arc<Self>,
+        query_id: String,
+        plan: QueryPlan,
+        sink: &Arc<DataSource>,
+        text: &str,
+        session: &Session,
+    ) -> Result<Arc<PersistentQuery>, EngineError> {
+        let input = match &plan {
+            QueryPlan::Stream(p) => p.source.clone(),
+            QueryPlan::Aggregate(p) => p.source.clone(),
+        };
+        let (key_in, value_in) = self.build_formats(&input, false).await?;
+        let (key_out, value_out) = self.build_formats(sink, true).await?;
+        let mut decoder = SourceDecoder::new(input.clone(), key_in, value_in, &self.functions)
+            .map_err(EngineError::Statement)?;
+        match &plan {
+            QueryPlan::Stream(p) => decoder.read_only_used(p),
+            QueryPlan::Aggregate(p) => decoder.read_only(p.row_expressions()),
+        }
+        let partitions = self
+            .log
+            .describe_topic(&sink.topic)
+            .await
+            .map(|d| d.partitions)
+            .unwrap_or(1);
+        let timestamp = match &sink.timestamp {
+            None => None,
+            Some((c, format)) => match sink.value_columns().position(|v| &v.name == c) {
+                None => None,
+                Some(i) => {
+                    let parser = match format {
+                        None => None,
+                        Some(pattern) => {
+                            let f = self.functions.get("STRINGTOTIMESTAMP").ok_or_else(|| {
+                                EngineError::Statement("STRINGTOTIMESTAMP is missing".into())
+                            })?;
+                            let args = [
+                                creek_sql::functions::Arg::typed(SqlType::String),
+                                creek_sql::functions::Arg::constant(
+                                    SqlType::String,
+                                    Value::string(pattern.as_str()),
+                                ),
+                            ];
+                            let resolved = f.resolve(&args).map_err(|_| {
+                                EngineError::Statement(format!(
+                                    "Invalid TIMESTAMP_FORMAT: {pattern}"
+                                ))
+                            })?;
+                            Some((resolved.eval, Value::string(pattern.as_str())))
+                        }
+                    };
+                    Some((i, parser))
+                }
+            },
+        };
+        let encoder = SinkEncoder {
+            key: key_out,
+            value: value_out,
+            has_key: sink.key_columns().next().is_some(),
+            partitions,
+            timestamp,
+            window: sink.window.map(|w| w.kind),
+        };
+        // Resume from committed offsets; otherwise earliest or latest.
+        let group = self.query_group(&query_id);
+        let committed = self.log.committed_offsets(&group).await.unwrap_or_default();
+        let source_partitions = self
+            .log
+            .describe_topic(&input.topic)
+            .await
+            .map(|d| d.partitions)
+            .map_err(|e| EngineError::Statement(e.to_string()))?;
+        let mut positions = BTreeMap::new();
+        for p in 0..source_partitions {
+            let pos = match committed.get(&(input.topic.clone(), p)) {
+                Some(o) => *o,
+                None => {
+                    let spec = if session.offset_reset_earliest() {
+                        OffsetSpec::Earliest
+                    } else {
+                        OffsetSpec::Latest
+                    };
+                    self.log
+                        .list_offset(&input.topic, p, spec)
+                        .await
+                        .ok()
+                        .flatten()
+                        .unwrap_or(0)
+                }
+            };
+            positions.insert(p, pos);
+        }
+        let mut restore_error = None;
+        let mut repartition = None;
+        let logic = match plan {
+            QueryPlan::Stream(plan) => QueryLogic::Project(Box::new(Projector {
+                plan,
+                log: self.processing_log.clone(),
+                query_id: query_id.clone(),
+            })),
+            QueryPlan::Aggregate(plan) => {
+                let aggregator = crate::aggregate::Aggregator::with_limits(
+                    plan,
+                    self.processing_log.clone(),
+                    query_id.clone(),
+                    &self.config.state_limits,
+                );
+                // GROUP BY on anything but the source's key re-keys through
+                // a repartition topic, as ksqlDB does: stage one reads the
+                // source (its committed offsets are its positions), stage
+                // two the repartition topic. One partition: one process reads
+                // it, and a single partition keeps the source's order across
+                // groups, as ksqlDB's per-record processing does.
+                if aggregator.needs_repartition() {
+                    let topic = self.repartition_topic(&query_id);
+                    if self.log.describe_topic(&topic).await.is_err() {
+                        self.log
+                            .create_topic(&topic, 1, BTreeMap::new())
+                            .await
+                            .map_err(|e| EngineError::Log(e.to_string()))?;
+                    }
+                    let partitions = self
+                        .log
+                        .describe_topic(&topic)
+                        .await
+                        .map_err(|e| EngineError::Log(e.to_string()))?
+                        .partitions;
+                    repartition = Some(Repartition {
+                        topic,
+                        partitions,
+                        positions: Mutex::new((0..partitions).map(|p| (p, 0)).collect()),
+                    });
+                }
+                // The changelog holds the state and the input positions it
+                // accounts for; they win over the group's committed offsets.
+                // A changelog that cannot be read back fails this query
+                // only: it stays in ERROR with the reason, the others run.
+                match self.restore_state(&query_id, &aggregator).await {
+                    Ok(Some(restored)) => match &repartition {
+                        Some(r) => r.positions.lock().extend(restored),
+                        None => {
+                            if input.kind == SourceKind::Table {
+                                self.restore_table_rows(&decoder, &aggregator, &restored)
+                                    .await?;
+                            }
+                            positions.extend(restored);
+                        }
+                    },
+                    Ok(None) => {}
+                    Err(e) => restore_error = Some(e.to_string()),
+                }
+                // A table's row memory belongs to stage one: what it read.
+                if repartition.is_some()
+                    && input.kind == SourceKind::Table
+                    && restore_error.is_none()
+                {
+                    self.restore_table_rows(&decoder, &aggregator, &positions)
+                        .await?;
+                }
+                QueryLogic::Aggregate(Box::new(aggregator))
+            }
+        };
+        let (stop, _) = tokio::sync::watch::channel(false);
+        let query = Arc::new(PersistentQuery {
+            id: query_id.clone(),
+            sink: Some(sink.name.clone()),
+            source: input.name.clone(),
+            statement: text.to_string(),
+            decoder,
+            logic,
+            encoder,
+            sink_topic: sink.topic.clone(),
+            positions: Mutex::new(positions),
+            state: Mutex::new("RUNNING"),
+            error: Mutex::new(None),
+            repartition,
+            stop,
+        });
+        if let Some(reason) = restore_error {
+            tracing::error!(query = %query_id, "{reason}");
+            query.fail(reason);
+        }
+        Ok(query)
+    }
+
+    /// The topic a re-keying aggregation passes its rows through (ksqlDB's name).
+    pub fn repartition_topic(&self, query_id: &str) -> String {
+        format!(
+            "_confluent-ksql-{}query_{query_id}-Aggregate-GroupBy-repartition",
+            self.config.service_id
+        )
+    }
+
+    /// The topic an aggregation's state is kept in (ksqlDB's name for it).
+    pub fn changelog_topic(&self, query_id: &str) -> String {
+        format!(
+            "_confluent-ksql-{}query_{query_id}-Aggregate-Aggregate-Materialize-changelog",
+            self.config.service_id
+        )
+    }
+
+    /// Creates or reads back an aggregation's changelog; returns the input
+    /// positions its state accounts for, if it has any.
+    pub(super) async fn restore_state(
+        &self,
+        query_id: &str,
+        aggregator: &crate::aggregate::Aggregator,
+    ) -> Result<Option<BTreeMap<i32, i64>>, EngineError> {
+        let topic = self.changelog_topic(query_id);
+        if self.log.describe_topic(&topic).await.is_err() {
+            // Compacted, as Kafka Streams makes its changelogs: time and size
+            // retention must never take a group's state away.
+            let configs = BTreeMap::from([("cleanup.policy".to_string(), "compact".to_string())]);
+            self.log
+                .create_topic(&topic, 1, configs)
+                .await
+                .map_err(|e| EngineError::Log(e.to_string()))?;
+            return Ok(None);
+        }
+        let mut records = Vec::new();
+        read_partition(self.log.as_ref(), &topic, 0, 0, None, |r| records.push(r)).await?;
+        aggregator
+            .restore(records)
+            .map_err(|e| EngineError::Statement(format!("Cannot restore {query_id}: {e}")))
+    }
+
+    /// An aggregation over a table remembers each table row to take it back
+    /// out on update; the source topic up to the restored positions is
+    /// exactly that memory, so it is read back rather than kept twice.
+    pub(super) async fn restore_table_rows(
+        &self,
+        decoder: &SourceDecoder,
+        aggregator: &crate::aggregate::Aggregator,
+        positions: &BTreeMap<i32, i64>,
+    ) -> Result<(), EngineError> {
+        let topic = &decoder.source.topic;
+        for (partition, end) in positions {
+            let start = self
+                .log
+                .list_offset(topic, *partition, OffsetSpec::Earliest)
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or(0);
+            read_partition(
+                self.log.as_ref(),
+                topic,
+                *partition,
+                start,
+                Some(*end),
+                |record| {
+                    if record.key.is_none() {
+                        return;
+                    }
+                    if let Ok(decoded) = decoder.decode(&record) {
+                        aggregator.remember_table_row(&decoded.row, decoded.value_is_null);
+                    }
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    pub fn query_group(&self, query_id: &str) -> String {
+        format!("_confluent-ksql-{}query_{query_id}", self.config.service_id)
+    }
+
+    pub(super) fn terminate(&self, id: Option<&str>, text: &str) -> Result<Json, EngineError> {
+        let mut state = self.state.lock();
+        let ids: Vec<String> = match id {
+            None => state.queries.keys().cloned().collect(),
+            Some(id) => {
+                let upper = id.to_ascii_uppercase();
+                if !state.queries.contains_key(&upper) {
+                    return Err(EngineError::Statement(format!("Unknown queryId: {id}")));
+                }
+                vec![upper]
+            }
+        };
+        for id in ids {
+            if let Some(q) = state.queries.remove(&id) {
+                let _ = q.stop.send(true);
+            }
+        }
+        Ok(status_entity(text, "Query terminated.", None))
+    }
+}

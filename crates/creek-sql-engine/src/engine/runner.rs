@@ -1,0 +1,389 @@
+//! The query runner: each persistent query fetches its source partitions from
+//! its committed positions, decodes, filters/projects or aggregates, encodes
+//! and produces its results, then commits (at least once). Server mode runs
+//! one tokio task per query ([`Engine::start`]); tests and benchmarks drive
+//! [`Engine::run_until_idle`]. Bad records go to the processing log, which is
+//! flushed to its topic here.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use creek_log::ProducerRecord;
+use creek_sql::ast::SourceKind;
+use parking_lot::Mutex;
+
+use crate::EngineError;
+
+use super::{Engine, PersistentQuery, QueryLogic, Repartition};
+
+/// Bytes of a fetched batch's keys and values, as ksqlDB's consumer metrics count.
+pub(super) fn record_bytes(records: &[creek_log::ConsumerRecord]) -> u64 {
+    records
+        .iter()
+        .map(|r| {
+            (r.key.as_ref().map_or(0, |k| k.len()) + r.value.as_ref().map_or(0, |v| v.len())) as u64
+        })
+        .sum()
+}
+
+impl Engine {
+    pub(super) fn start(self: &Arc<Self>, query: &Arc<PersistentQuery>) {
+        if !self.config.spawn_queries {
+            return;
+        }
+        let engine = self.clone();
+        let query = query.clone();
+        let mut stop = query.stop.subscribe();
+        tokio::spawn(async move {
+            loop {
+                if *stop.borrow() {
+                    break;
+                }
+                let stepped = engine.step(&query).await;
+                engine.flush_processing_log().await;
+                match stepped {
+                    Ok(0) => {
+                        tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+                            _ = stop.changed() => {}
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        tracing::error!(query = %query.id, "query failed: {e}");
+                        query.fail(e.to_string());
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        });
+    }
+
+    /// Processes what is available for one query; returns records consumed.
+    pub async fn step(&self, query: &PersistentQuery) -> Result<usize, EngineError> {
+        if query.failed() {
+            return Ok(0);
+        }
+        let mut consumed = 0;
+        // A re-keying aggregation: stage one first, then stage two reads the
+        // repartition topic in the loop below.
+        let rekeyed = match (&query.repartition, &query.logic) {
+            (Some(r), QueryLogic::Aggregate(a)) => {
+                consumed += self.rekey_step(query, a, r).await?;
+                Some((r, a))
+            }
+            _ => None,
+        };
+        let (topic, input_positions) = match rekeyed {
+            Some((r, _)) => (&r.topic, &r.positions),
+            None => (&query.decoder.source.topic, &query.positions),
+        };
+        let positions: Vec<(i32, i64)> = input_positions
+            .lock()
+            .iter()
+            .map(|(p, o)| (*p, *o))
+            .collect();
+        let tapping = self.output_tap.lock().is_some();
+        let over_table = query.decoder.source.kind == SourceKind::Table;
+        for (partition, offset) in positions {
+            let fetched = self
+                .log
+                .fetch(topic, partition, offset, 1 << 20, Duration::ZERO)
+                .await
+                .map_err(|e| EngineError::Log(e.to_string()))?;
+            if fetched.records.is_empty() {
+                continue;
+            }
+            self.stats.consumed(
+                topic,
+                fetched.records.len() as u64,
+                record_bytes(&fetched.records),
+            );
+            let mut outputs: BTreeMap<i32, Vec<ProducerRecord>> = BTreeMap::new();
+            let mut ordered = Vec::new();
+            let mut next = offset;
+            for record in &fetched.records {
+                next = record.offset + 1;
+                consumed += 1;
+                let results = if let Some((_, a)) = rekeyed {
+                    match a.apply_rekeyed(partition, record) {
+                        Ok(results) => results,
+                        Err(e) => {
+                            self.processing_log.record(
+                                &query.id,
+                                crate::processing_log::ErrorKind::Deserialization,
+                                Some(topic),
+                                &format!("Failed to read a repartitioned record from {topic}-{partition}@{}: {e}", record.offset),
+                            );
+                            continue;
+                        }
+                    }
+                } else {
+                    // A table row without a key has no identity: Kafka Streams drops it.
+                    if over_table && record.key.is_none() {
+                        continue;
+                    }
+                    let Some(decoded) = self.decode_or_log(query, record) else {
+                        continue;
+                    };
+                    match &query.logic {
+                        QueryLogic::Project(p) => {
+                            p.apply_all(&decoded.row, decoded.rowtime, decoded.value_is_null)
+                        }
+                        QueryLogic::Aggregate(a) => {
+                            a.apply(&decoded.row, decoded.rowtime, decoded.value_is_null)
+                        }
+                    }
+                };
+                self.encode_results(
+                    query,
+                    results,
+                    &mut outputs,
+                    &mut ordered,
+                    tapping,
+                    (topic, partition, record.offset),
+                )?;
+            }
+            // A state an aggregate function threw on, or that lost groups to
+            // a spill error, must not produce: the query stops (Kafka
+            // Streams' task failure), the batch neither produced nor committed.
+            if let QueryLogic::Aggregate(a) = &query.logic {
+                if let Some(failure) = a.state_failure() {
+                    return Err(EngineError::QueryFailed(format!(
+                        "Exception caught in process. taskId=0_{partition}, \
+                         topic={topic}, partition={partition}: {failure}"
+                    )));
+                }
+            }
+            for (p, records) in outputs {
+                let n = records.len() as u64;
+                self.log
+                    .produce(&query.sink_topic, p, records)
+                    .await
+                    .map_err(|e| EngineError::Log(e.to_string()))?;
+                self.stats.produced(&query.sink_topic, n);
+            }
+            if let Some(tap) = self.output_tap.lock().as_mut() {
+                for rec in ordered {
+                    tap.push((query.sink_topic.clone(), rec));
+                }
+            }
+            if let QueryLogic::Aggregate(a) = &query.logic {
+                // State and positions in one batch, before the commit.
+                let mut positions = input_positions.lock().clone();
+                positions.insert(partition, next);
+                let changelog = a.changelog(&positions);
+                self.log
+                    .produce(&self.changelog_topic(&query.id), 0, changelog)
+                    .await
+                    .map_err(|e| EngineError::Log(e.to_string()))?;
+            }
+            self.commit(query, topic, partition, next, input_positions)
+                .await?;
+        }
+        Ok(consumed)
+    }
+
+    /// Commits a query's input `topic`-`partition` up to `next` and moves
+    /// its position there.
+    pub(super) async fn commit(
+        &self,
+        query: &PersistentQuery,
+        topic: &str,
+        partition: i32,
+        next: i64,
+        positions: &Mutex<BTreeMap<i32, i64>>,
+    ) -> Result<(), EngineError> {
+        self.log
+            .commit_offsets(
+                &self.query_group(&query.id),
+                &[(topic.to_string(), partition, next)],
+            )
+            .await
+            .map_err(|e| EngineError::Log(e.to_string()))?;
+        positions.lock().insert(partition, next);
+        Ok(())
+    }
+
+    /// Decodes a source record; one that does not decode goes to the
+    /// processing log (and the query goes on).
+    pub(super) fn decode_or_log(
+        &self,
+        query: &PersistentQuery,
+        record: &creek_log::ConsumerRecord,
+    ) -> Option<crate::query::DecodedRow> {
+        match query.decoder.decode(record) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                let topic = &query.decoder.source.topic;
+                self.stats.failed(topic);
+                self.processing_log.record(
+                    &query.id,
+                    crate::processing_log::ErrorKind::Deserialization,
+                    Some(topic),
+                    &format!(
+                        "Failed to deserialize record from {topic}-{}@{}: {e}",
+                        record.partition, record.offset
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// Encodes a record's results for the sink; a row the sink cannot write
+    /// stops the query, as in Kafka Streams: nothing of the batch is
+    /// produced or committed, so no row is lost.
+    pub(super) fn encode_results(
+        &self,
+        query: &PersistentQuery,
+        results: Vec<crate::query::ResultRow>,
+        outputs: &mut BTreeMap<i32, Vec<ProducerRecord>>,
+        ordered: &mut Vec<ProducerRecord>,
+        tapping: bool,
+        (topic, partition, offset): (&str, i32, i64),
+    ) -> Result<(), EngineError> {
+        for result in results {
+            match query.encoder.encode(&result) {
+                Ok((p, rec)) => {
+                    if tapping {
+                        ordered.push(rec.clone());
+                    }
+                    outputs.entry(p).or_default().push(rec);
+                }
+                Err(crate::query::SinkError::Timestamp(e)) => {
+                    self.processing_log.record(
+                        &query.id,
+                        crate::processing_log::ErrorKind::RecordProcessing,
+                        Some(topic),
+                        &e,
+                    );
+                }
+                Err(crate::query::SinkError::Serialize(e)) => {
+                    self.processing_log.record(
+                        &query.id,
+                        crate::processing_log::ErrorKind::Serialization,
+                        Some(&query.sink_topic),
+                        &format!("Failed to serialize row: {e}"),
+                    );
+                    return Err(EngineError::QueryFailed(format!(
+                        "Exception caught in process. taskId=0_{partition}, \
+                         topic={topic}, partition={partition}, offset={offset}: \
+                         Unable to serialize record: {e}"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Stage one of a re-keying aggregation: reads the source from its
+    /// committed offsets, writes each change re-keyed by its group to the
+    /// repartition topic (the group's partition, Kafka's partitioner), then
+    /// commits. A crash between the two writes a batch twice; stage two
+    /// skips what it applied already.
+    pub(super) async fn rekey_step(
+        &self,
+        query: &PersistentQuery,
+        aggregator: &crate::aggregate::Aggregator,
+        repartition: &Repartition,
+    ) -> Result<usize, EngineError> {
+        let topic = &query.decoder.source.topic;
+        let over_table = query.decoder.source.kind == SourceKind::Table;
+        let positions: Vec<(i32, i64)> = query
+            .positions
+            .lock()
+            .iter()
+            .map(|(p, o)| (*p, *o))
+            .collect();
+        let mut consumed = 0;
+        for (partition, offset) in positions {
+            let fetched = self
+                .log
+                .fetch(topic, partition, offset, 1 << 20, Duration::ZERO)
+                .await
+                .map_err(|e| EngineError::Log(e.to_string()))?;
+            let Some(last) = fetched.records.last() else {
+                continue;
+            };
+            let next = last.offset + 1;
+            self.stats.consumed(
+                topic,
+                fetched.records.len() as u64,
+                record_bytes(&fetched.records),
+            );
+            let mut rekeyed: BTreeMap<i32, Vec<ProducerRecord>> = BTreeMap::new();
+            for record in &fetched.records {
+                consumed += 1;
+                if over_table && record.key.is_none() {
+                    continue;
+                }
+                let Some(decoded) = self.decode_or_log(query, record) else {
+                    continue;
+                };
+                for r in aggregator.rekey(
+                    &decoded.row,
+                    decoded.value_is_null,
+                    decoded.rowtime,
+                    (partition, record.offset),
+                ) {
+                    let p = crate::query::partition_for(r.key.as_deref(), repartition.partitions);
+                    rekeyed.entry(p).or_default().push(r);
+                }
+            }
+            for (p, records) in rekeyed {
+                let n = records.len() as u64;
+                self.log
+                    .produce(&repartition.topic, p, records)
+                    .await
+                    .map_err(|e| EngineError::Log(e.to_string()))?;
+                self.stats.produced(&repartition.topic, n);
+            }
+            self.commit(query, topic, partition, next, &query.positions)
+                .await?;
+        }
+        Ok(consumed)
+    }
+
+    /// Runs every query until none has input left (tests, benchmarks).
+    pub async fn run_until_idle(&self) -> Result<(), EngineError> {
+        loop {
+            let mut progress = 0;
+            for q in self.queries() {
+                let stepped = self.step(&q).await;
+                if let Err(e) = &stepped {
+                    q.fail(e.to_string());
+                    self.flush_processing_log().await;
+                }
+                progress += stepped?;
+            }
+            self.flush_processing_log().await;
+            if progress == 0 {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Writes pending processing-log entries to the topic (if it exists).
+    pub async fn flush_processing_log(&self) {
+        let entries = self.processing_log.take();
+        if entries.is_empty() {
+            return;
+        }
+        let records: Vec<ProducerRecord> = entries
+            .iter()
+            .map(|e| ProducerRecord {
+                key: None,
+                value: Some(bytes::Bytes::from(e.to_json().to_string())),
+                headers: Vec::new(),
+                timestamp: Some(e.timestamp),
+            })
+            .collect();
+        let topic = self.processing_log_topic();
+        if let Some(tap) = self.output_tap.lock().as_mut() {
+            tap.extend(records.iter().map(|r| (topic.clone(), r.clone())));
+        }
+        let _ = self.log.produce(&topic, 0, records).await;
+    }
+}
