@@ -240,8 +240,6 @@ pub async fn start(
     let engine = engine.clone();
     tokio::spawn(async move {
         let mut sent: u64 = 0;
-        let single = positions.len() == 1;
-        let mut long_poll = false;
         if limit == Some(0) {
             return;
         }
@@ -251,13 +249,9 @@ pub async fn start(
                 if pull && *offset >= ends[partition] {
                     continue;
                 }
-                // One partition and nothing new: long-poll instead of sleeping.
-                let wait = if long_poll {
-                    Duration::from_millis(250)
-                } else {
-                    Duration::ZERO
-                };
-                let fetch = engine.log.fetch(&topic, *partition, *offset, 1 << 20, wait);
+                let fetch = engine
+                    .log
+                    .fetch(&topic, *partition, *offset, 1 << 20, Duration::ZERO);
                 let fetched = tokio::select! {
                     f = fetch => f,
                     _ = tx.closed() => return,
@@ -339,10 +333,13 @@ pub async fn start(
             if pull && positions.iter().all(|(p, o)| *o >= ends[p]) {
                 return;
             }
-            long_poll = !progress && !pull && single;
-            if !progress && !long_poll {
+            if !progress && !pull {
+                // Caught up: sleep until a record lands on any partition (a push
+                // query's row reaches the client as soon as it is appended).
+                let waiting: Vec<(i32, i64)> = positions.iter().map(|(p, o)| (*p, *o)).collect();
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
                 tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+                    _ = engine.log.wait_for_records(&topic, &waiting, deadline) => {}
                     _ = tx.closed() => return,
                 }
             }

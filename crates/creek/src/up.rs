@@ -333,7 +333,7 @@ pub async fn start(args: &UpArgs) -> anyhow::Result<Services> {
         let (k, v) = (k.trim(), v.trim());
         // A bad value fails here, at start, not in every later statement.
         if k == "ksql.hidden.topics" {
-            creek_sql_engine::show::HiddenTopics::new(Some(v))
+            creek_sql_engine::engine::show::HiddenTopics::new(Some(v))
                 .map_err(|e| anyhow::anyhow!("--ksql-property {k}: {e}"))?;
         }
         engine.set_server_property(k, v);

@@ -17,6 +17,9 @@ use crate::EngineError;
 
 use super::{Engine, PersistentQuery, QueryLogic, Repartition};
 
+/// How long an idle query sleeps without a wake-up before it looks again anyway.
+const IDLE_RECHECK: Duration = Duration::from_secs(30);
+
 /// Bytes of a fetched batch's keys and values, as ksqlDB's consumer metrics count.
 pub(super) fn record_bytes(records: &[creek_log::ConsumerRecord]) -> u64 {
     records
@@ -44,8 +47,11 @@ impl Engine {
                 engine.flush_processing_log().await;
                 match stepped {
                     Ok(0) => {
+                        // Nothing to read: sleep until a record lands where the query
+                        // reads (no polling, so a record is processed as soon as it is
+                        // appended and an idle query costs nothing).
                         tokio::select! {
-                            _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+                            _ = engine.wait_for_input(&query) => {}
                             _ = stop.changed() => {}
                         }
                     }
@@ -283,6 +289,34 @@ impl Engine {
     /// repartition topic (the group's partition, Kafka's partitioner), then
     /// commits. A crash between the two writes a batch twice; stage two
     /// skips what it applied already.
+    /// Returns when the query has a record to read: on its source, or on its
+    /// repartition topic for a re-keying aggregation (or after a long safety
+    /// deadline, after which the loop simply looks again).
+    async fn wait_for_input(&self, query: &PersistentQuery) {
+        let deadline = tokio::time::Instant::now() + IDLE_RECHECK;
+        let snapshot = |positions: &Mutex<BTreeMap<i32, i64>>| -> Vec<(i32, i64)> {
+            positions.lock().iter().map(|(p, o)| (*p, *o)).collect()
+        };
+        let source = snapshot(&query.positions);
+        let repartitioned = query
+            .repartition
+            .as_ref()
+            .map(|r| (r, snapshot(&r.positions)));
+        let mut waits =
+            vec![self
+                .log
+                .wait_for_records(&query.decoder.source.topic, &source, deadline)];
+        if let Some((r, positions)) = &repartitioned {
+            waits.push(self.log.wait_for_records(&r.topic, positions, deadline));
+        }
+        let (first, _, _) = futures::future::select_all(waits).await;
+        if let Err(e) = first {
+            // The next step meets the same error and reports it; don't spin on it.
+            tracing::debug!(query = %query.id, "waiting for input: {e}");
+            tokio::time::sleep_until(deadline).await;
+        }
+    }
+
     pub(super) async fn rekey_step(
         &self,
         query: &PersistentQuery,

@@ -1055,8 +1055,10 @@ pub async fn print(
                 }
             }
             if !progress {
+                // Caught up: sleep until a record lands on any partition.
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
                 tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+                    _ = engine.log.wait_for_records(&name, &positions, deadline) => {}
                     _ = tx.closed() => return,
                 }
             }
