@@ -23,7 +23,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use creek_log::{ConsumerRecord, ProducerRecord};
+use creek_store::{ConsumerRecord, ProducerRecord};
 use serde_json::{json, Value as Json};
 
 use creek_sql::ast::SourceKind;
@@ -994,7 +994,7 @@ impl Aggregator {
                     key,
                     value: None,
                     headers: Vec::new(),
-                    timestamp: Some(creek_log::now_ms()),
+                    timestamp: Some(creek_store::now_ms()),
                 });
                 continue;
             };
@@ -1026,7 +1026,7 @@ impl Aggregator {
                 .to_string(),
             )),
             headers: Vec::new(),
-            timestamp: Some(creek_log::now_ms()),
+            timestamp: Some(creek_store::now_ms()),
         });
         out
     }

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use creek_log::LogStore;
+use creek_store::LogStore;
 
 use crate::EngineError;
 
@@ -17,7 +17,7 @@ pub(crate) async fn read_partition(
     partition: i32,
     from: i64,
     until: Option<i64>,
-    mut f: impl FnMut(creek_log::ConsumerRecord),
+    mut f: impl FnMut(creek_store::ConsumerRecord),
 ) -> Result<i64, EngineError> {
     let mut offset = from;
     while until.is_none_or(|end| offset < end) {

@@ -90,7 +90,7 @@ impl ProcessingLog {
                 kind,
                 message: message.to_string(),
                 topic: topic.map(str::to_string),
-                timestamp: creek_log::now_ms(),
+                timestamp: creek_store::now_ms(),
             });
         }
     }

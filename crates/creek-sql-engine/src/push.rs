@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use creek_log::OffsetSpec;
 use creek_sql::ast::{Emit, Query, Relation, SourceKind};
+use creek_store::OffsetSpec;
 
 use crate::aggregate::Aggregator;
 use crate::engine::{Engine, Session};

@@ -11,10 +11,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use creek_log::{EmbeddedLog, Log, LogConfig, LogStore, ProducerRecord};
+use creek_log::{EmbeddedLog, Log, LogConfig};
 use creek_schema::registry::Registry;
 use creek_sql::types::{Field, SqlType};
 use creek_sql::value::Value;
+use creek_store::{LogStore, ProducerRecord};
 use serde_json::Value as Json;
 
 use crate::engine::{Engine, EngineConfig, Session};

@@ -12,9 +12,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::response::Response;
-use creek_log::{EmbeddedLog, Log, LogConfig, LogStore};
+use creek_log::{EmbeddedLog, Log, LogConfig};
 use creek_schema::registry::Registry;
 use creek_sql::ast::Statement;
+use creek_store::LogStore;
 use serde_json::{json, Value as Json};
 
 /// Partitions of the topics a REST test does not declare (ksqlDB's REST test harness uses four).
@@ -381,7 +382,7 @@ async fn check_outputs(engine: &Arc<Engine>, test: &Json) -> Result<(), String> 
                 }
                 for r in fetched.records {
                     offset = r.offset + 1;
-                    got.push(creek_log::ProducerRecord {
+                    got.push(creek_store::ProducerRecord {
                         key: r.key,
                         value: r.value,
                         headers: r.headers,

@@ -5,12 +5,12 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use creek_log::{ConsumerRecord, ProducerRecord};
 use creek_sql::ast::SourceKind;
 use creek_sql::expr::CompiledExpr;
 use creek_sql::functions::FunctionRegistry;
 use creek_sql::types::SqlType;
 use creek_sql::value::Value;
+use creek_store::{ConsumerRecord, ProducerRecord};
 
 use crate::format::RowFormat;
 use crate::metastore::{ColumnRole, DataSource};

@@ -14,9 +14,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use creek_log::{ConsumerRecord, LogStore, OffsetSpec};
 use creek_sql::types::SqlType;
 use creek_sql::value::Value;
+use creek_store::{ConsumerRecord, LogStore, OffsetSpec};
 
 use crate::metastore::{ColumnRole, DataSource, SourceColumn};
 use crate::query::SourceDecoder;

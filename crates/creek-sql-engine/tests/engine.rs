@@ -6,9 +6,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use creek_log::{EmbeddedLog, Log, LogConfig, LogStore, ProducerRecord};
+use creek_log::{EmbeddedLog, Log, LogConfig};
 use creek_schema::Registry;
 use creek_sql_engine::engine::{Engine, EngineConfig, Session};
+use creek_store::{LogStore, ProducerRecord};
 
 async fn open(dir: &Path) -> (Arc<dyn LogStore>, Arc<Engine>) {
     let log = Log::open(dir, LogConfig::default()).unwrap();

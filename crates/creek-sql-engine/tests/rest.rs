@@ -4,9 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use creek_log::{EmbeddedLog, Log, LogConfig, LogStore};
+use creek_log::{EmbeddedLog, Log, LogConfig};
 use creek_schema::registry::Registry;
 use creek_sql_engine::engine::{Engine, EngineConfig};
+use creek_store::LogStore;
 use serde_json::{json, Value as Json};
 
 struct Server {

@@ -20,8 +20,8 @@
 use std::collections::{BTreeSet, HashSet};
 
 use bytes::Bytes;
-use creek_log::ProducerRecord;
 use creek_sql::value::Value;
+use creek_store::ProducerRecord;
 use serde_json::json;
 
 use super::{
@@ -283,7 +283,7 @@ impl SessionStore {
                         key,
                         value: None,
                         headers: Vec::new(),
-                        timestamp: Some(creek_log::now_ms()),
+                        timestamp: Some(creek_store::now_ms()),
                     },
                 }
             })
@@ -685,11 +685,11 @@ mod tests {
         click(&a, "u", 0);
         click(&a, "u", 5_000);
         let positions = [(0, 2)].into_iter().collect();
-        let records: Vec<creek_log::ConsumerRecord> = a
+        let records: Vec<creek_store::ConsumerRecord> = a
             .changelog(&positions)
             .into_iter()
             .enumerate()
-            .map(|(i, r)| creek_log::ConsumerRecord {
+            .map(|(i, r)| creek_store::ConsumerRecord {
                 partition: 0,
                 offset: i as i64,
                 timestamp: r.timestamp.unwrap_or(0),

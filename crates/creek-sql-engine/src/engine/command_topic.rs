@@ -8,8 +8,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use creek_log::ProducerRecord;
 use creek_sql::ast::Statement;
+use creek_store::ProducerRecord;
 use serde_json::{json, Value as Json};
 
 use crate::EngineError;

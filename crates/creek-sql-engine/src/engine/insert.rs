@@ -342,7 +342,7 @@ impl Engine {
             key,
             value: Some(value),
             projection: Vec::new(),
-            rowtime: rowtime.unwrap_or_else(creek_log::now_ms),
+            rowtime: rowtime.unwrap_or_else(creek_store::now_ms),
             window: None,
         };
         let (p, record) = encoder.encode(&result).map_err(|e| {

@@ -11,12 +11,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use creek_log::{LogStore, ProducerRecord};
 use creek_schema::registry::Registry;
 use creek_sql::ast::{Literal, SourceKind, Statement};
 use creek_sql::expr::resolve_type;
 use creek_sql::functions::FunctionRegistry;
 use creek_sql::types::SqlType;
+use creek_store::{LogStore, ProducerRecord};
 use parking_lot::Mutex;
 use serde_json::{json, Value as Json};
 
@@ -101,7 +101,7 @@ impl PersistentQuery {
     /// Puts the query in ERROR with `reason`; it processes nothing more.
     pub fn fail(&self, reason: String) {
         *self.state.lock() = "ERROR";
-        *self.error.lock() = Some((creek_log::now_ms(), reason));
+        *self.error.lock() = Some((creek_store::now_ms(), reason));
     }
 
     pub fn failed(&self) -> bool {

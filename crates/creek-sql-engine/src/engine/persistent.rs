@@ -7,10 +7,10 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use creek_log::OffsetSpec;
 use creek_sql::ast::{self, Literal, Properties, Query, SourceKind};
 use creek_sql::types::SqlType;
 use creek_sql::value::Value;
+use creek_store::OffsetSpec;
 use parking_lot::Mutex;
 use serde_json::Value as Json;
 

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use creek_log::ProducerRecord;
 use creek_sql::ast::SourceKind;
+use creek_store::ProducerRecord;
 use parking_lot::Mutex;
 
 use crate::EngineError;
@@ -21,7 +21,7 @@ use super::{Engine, PersistentQuery, QueryLogic, Repartition};
 const IDLE_RECHECK: Duration = Duration::from_secs(30);
 
 /// Bytes of a fetched batch's keys and values, as ksqlDB's consumer metrics count.
-pub(super) fn record_bytes(records: &[creek_log::ConsumerRecord]) -> u64 {
+pub(super) fn record_bytes(records: &[creek_store::ConsumerRecord]) -> u64 {
     records
         .iter()
         .map(|r| {
@@ -217,7 +217,7 @@ impl Engine {
     pub(super) fn decode_or_log(
         &self,
         query: &PersistentQuery,
-        record: &creek_log::ConsumerRecord,
+        record: &creek_store::ConsumerRecord,
     ) -> Option<crate::query::DecodedRow> {
         match query.decoder.decode(record) {
             Ok(d) => Some(d),

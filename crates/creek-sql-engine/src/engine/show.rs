@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use creek_log::OffsetSpec;
 use creek_sql::ast::{ConnectorKind, Literal, ShowKind, SourceKind, Statement};
 use creek_sql::types::SqlType;
+use creek_store::OffsetSpec;
 use serde_json::{json, Map, Value as Json};
 
 use super::{source_formats, statement_kind, Engine, PersistentQuery, Session};

@@ -3,10 +3,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use creek_log::{EmbeddedLog, Log, LogConfig, LogStore};
+use creek_log::{EmbeddedLog, Log, LogConfig};
 use creek_schema::registry::Registry;
 use creek_sql::types::{Field, SqlType};
 use creek_sql::value::{Decimal, Value};
+use creek_store::LogStore;
 use serde_json::json;
 
 use super::*;

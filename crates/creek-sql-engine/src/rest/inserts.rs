@@ -100,7 +100,9 @@ impl Inserter {
             .value_columns()
             .map(convert)
             .collect::<Result<Vec<_>, _>>()?;
-        let rowtime = field("ROWTIME").as_i64().unwrap_or_else(creek_log::now_ms);
+        let rowtime = field("ROWTIME")
+            .as_i64()
+            .unwrap_or_else(creek_store::now_ms);
         let (partition, record) = self.encoder.encode(&ResultRow {
             key,
             value: Some(value),
