@@ -93,6 +93,29 @@ pub struct WorkerInner {
     all_keys: KeyTable,
     /// Serializes config changes so the journal and the running set agree.
     changes: tokio::sync::Mutex<()>,
+    /// Per connector, the tasks that were stopped and may still be finishing an
+    /// await: a relaunch's tasks start only once these are gone, so an old and a
+    /// new task never write at the same time.
+    retiring: Mutex<BTreeMap<String, Gate>>,
+}
+
+/// Resolves once every retired task has ended.
+type Gate = futures::future::Shared<futures::future::BoxFuture<'static, ()>>;
+
+/// Aborts `tasks` and gives a gate that opens when they have really ended (an
+/// abort takes effect at the task's next await, not at once).
+fn retire(tasks: Vec<tokio::task::JoinHandle<()>>) -> Gate {
+    use futures::FutureExt;
+    for t in &tasks {
+        t.abort();
+    }
+    async move {
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+    .boxed()
+    .shared()
 }
 
 /// The Connect worker; cheap to clone.
@@ -228,6 +251,7 @@ impl Worker {
                 offsets,
                 connectors: Mutex::new(BTreeMap::new()),
                 changes: tokio::sync::Mutex::new(()),
+                retiring: Mutex::new(BTreeMap::new()),
             }),
         };
         for (name, cfg) in configs {
@@ -520,9 +544,10 @@ impl Worker {
         let mut map = self.inner.connectors.lock();
         let c = map.get_mut(name).ok_or_else(|| not_found(name))?;
         let launch = c.launch.clone().ok_or_else(|| not_found(name))?;
-        let fresh = self.spawn_task(name, &launch, &c.control, task);
-        let old = std::mem::replace(&mut c.tasks[task], fresh);
-        old.handle.abort();
+        // The old task ends before the new one starts (see `retire`).
+        let old = std::mem::replace(&mut c.tasks[task].handle, tokio::spawn(async {}));
+        let gate = retire(vec![old]);
+        c.tasks[task] = self.spawn_task(name, &launch, &c.control, task, Some(gate));
         Ok(())
     }
 
@@ -605,9 +630,11 @@ impl Worker {
 
     fn stop(&self, name: &str) {
         if let Some(c) = self.inner.connectors.lock().get_mut(name) {
-            for t in c.tasks.drain(..) {
-                t.handle.abort();
-            }
+            let handles = c.tasks.drain(..).map(|t| t.handle).collect();
+            self.inner
+                .retiring
+                .lock()
+                .insert(name.to_string(), retire(handles));
         }
     }
 
@@ -666,8 +693,9 @@ impl Worker {
             key_converter,
             value_converter,
         });
+        let after = self.inner.retiring.lock().remove(name);
         let tasks: Vec<TaskEntry> = (0..task_count)
-            .map(|task_id| self.spawn_task(name, &launch, &control, task_id))
+            .map(|task_id| self.spawn_task(name, &launch, &control, task_id, after.clone()))
             .collect();
         let state = if target == TargetState::Paused {
             State::Paused
@@ -697,6 +725,7 @@ impl Worker {
         launch: &Launch,
         control: &watch::Sender<TargetState>,
         task_id: usize,
+        after: Option<Gate>,
     ) -> TaskEntry {
         let status = Arc::new(Mutex::new(State::Unassigned));
         let metrics = Arc::new(TaskMetrics::default());
@@ -721,14 +750,24 @@ impl Worker {
                     offsets: self.inner.offsets.clone(),
                     task: ctx,
                 };
-                tokio::spawn(run_source(task, ctx))
+                tokio::spawn(async move {
+                    if let Some(gate) = after {
+                        gate.await;
+                    }
+                    run_source(task, ctx).await
+                })
             }
             Task::Sink(task) => {
                 let ctx = SinkContext {
                     offsets: SinkOffsets::new(store.clone(), name),
                     task: ctx,
                 };
-                tokio::spawn(run_sink(task, ctx, store))
+                tokio::spawn(async move {
+                    if let Some(gate) = after {
+                        gate.await;
+                    }
+                    run_sink(task, ctx, store).await
+                })
             }
         };
         TaskEntry {
