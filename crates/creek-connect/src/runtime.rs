@@ -148,25 +148,18 @@ async fn read_all(
         .await
         .map_err(|e| ConnectError::Internal(format!("reading {topic}: {e}")))?
         .unwrap_or(0);
-    let mut at = store
+    let start = store
         .list_offset(topic, 0, OffsetSpec::Earliest)
         .await
         .map_err(|e| ConnectError::Internal(format!("reading {topic}: {e}")))?
         .unwrap_or(0);
     let mut out = Vec::new();
-    while at < end {
-        let batch = store
-            .fetch(topic, 0, at, 4 << 20, Duration::ZERO)
-            .await
-            .map_err(|e| ConnectError::Internal(format!("reading {topic}: {e}")))?;
-        if batch.records.is_empty() {
-            break;
-        }
-        for r in batch.records {
-            at = r.offset + 1;
-            out.push((r.key, r.value));
-        }
-    }
+    store
+        .read_to_end(topic, 0, start, Some(end), &mut |r| {
+            out.push((r.key, r.value))
+        })
+        .await
+        .map_err(|e| ConnectError::Internal(format!("reading {topic}: {e}")))?;
     Ok(out)
 }
 

@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 use creek_sql::ast::Statement;
 use creek_store::ProducerRecord;
@@ -72,52 +71,44 @@ impl Engine {
                 .await
                 .map_err(|e| EngineError::Log(e.to_string()))?;
         }
-        let mut offset = 0;
         let mut replayed = 0;
-        loop {
-            let fetched = self
-                .log
-                .fetch(&topic, 0, offset, 1 << 20, Duration::ZERO)
-                .await
-                .map_err(|e| EngineError::Log(e.to_string()))?;
-            if fetched.records.is_empty() {
-                break;
+        // Read first, then apply: applying a statement awaits.
+        let mut records = Vec::new();
+        crate::fetch::read_partition(self.log.as_ref(), &topic, 0, 0, None, |r| records.push(r))
+            .await?;
+        for record in records {
+            let Some(value) = record.value else { continue };
+            let Ok(command) = serde_json::from_slice::<Json>(&value) else {
+                tracing::warn!("skipping an unreadable command at offset {}", record.offset);
+                continue;
+            };
+            let text = command["statement"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            let mut session = Session::default();
+            if let Some(props) = command["streamsProperties"].as_object() {
+                for (k, v) in props {
+                    session
+                        .properties
+                        .insert(k.clone(), v.as_str().unwrap_or_default().to_string());
+                }
             }
-            for record in fetched.records {
-                offset = record.offset + 1;
-                let Some(value) = record.value else { continue };
-                let Ok(command) = serde_json::from_slice::<Json>(&value) else {
-                    tracing::warn!("skipping an unreadable command at offset {}", record.offset);
+            let statement = match creek_sql::parse_statement(&text) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!("skipping command {text:?}: {e}");
                     continue;
-                };
-                let text = command["statement"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string();
-                let mut session = Session::default();
-                if let Some(props) = command["streamsProperties"].as_object() {
-                    for (k, v) in props {
-                        session
-                            .properties
-                            .insert(k.clone(), v.as_str().unwrap_or_default().to_string());
-                    }
                 }
-                let statement = match creek_sql::parse_statement(&text) {
-                    Ok(s) => s,
-                    Err(e) => {
-                        tracing::warn!("skipping command {text:?}: {e}");
-                        continue;
-                    }
-                };
-                // A statement that worked before but fails now (e.g. its topic
-                // was deleted) is skipped, as ksqlDB does on restart.
-                match self
-                    .execute_statement(&statement, &text, &mut session)
-                    .await
-                {
-                    Ok(_) => replayed += 1,
-                    Err(e) => tracing::warn!("could not restore {text:?}: {e}"),
-                }
+            };
+            // A statement that worked before but fails now (e.g. its topic
+            // was deleted) is skipped, as ksqlDB does on restart.
+            match self
+                .execute_statement(&statement, &text, &mut session)
+                .await
+            {
+                Ok(_) => replayed += 1,
+                Err(e) => tracing::warn!("could not restore {text:?}: {e}"),
             }
         }
         self.durable.store(true, Ordering::SeqCst);
