@@ -11,7 +11,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use creek_log::{EmbeddedLog, Log, LogConfig};
 use creek_schema::registry::Registry;
 use creek_sql::types::{Field, SqlType};
 use creek_sql::value::Value;
@@ -110,7 +109,7 @@ fn variants(stem: &str, test: &Json) -> Vec<Variant> {
 }
 
 /// Runs every test of one file.
-pub async fn run_file(path: &Path) -> Result<Vec<CaseResult>, String> {
+pub async fn run_file(path: &Path, open: OpenStore) -> Result<Vec<CaseResult>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let doc: Json = serde_json::from_str(&strip_comments(&text))
         .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -121,7 +120,7 @@ pub async fn run_file(path: &Path) -> Result<Vec<CaseResult>, String> {
     let mut results = Vec::new();
     for test in doc["tests"].as_array().cloned().unwrap_or_default() {
         for variant in variants(&stem, &test) {
-            let outcome = run_variant(&variant).await;
+            let outcome = run_variant(&variant, open).await;
             results.push(CaseResult {
                 name: variant.name,
                 outcome,
@@ -160,7 +159,7 @@ fn skip_reason(v: &Variant, statements: &[String]) -> Option<String> {
     None
 }
 
-async fn run_variant(v: &Variant) -> Outcome {
+async fn run_variant(v: &Variant, open: OpenStore) -> Outcome {
     let mut statements: Vec<String> = v.test["statements"]
         .as_array()
         .map(|a| {
@@ -181,7 +180,7 @@ async fn run_variant(v: &Variant) -> Outcome {
         Ok(d) => d,
         Err(e) => return Outcome::Failed(format!("tempdir: {e}")),
     };
-    match run_in(v, &statements, dir.path()).await {
+    match run_in(v, &statements, dir.path(), open).await {
         Ok(()) => Outcome::Passed,
         Err(e) => Outcome::Failed(e),
     }
@@ -192,9 +191,13 @@ fn expected_exception(v: &Variant) -> Option<String> {
     Some(e["message"].as_str().unwrap_or("").to_string())
 }
 
-async fn run_in(v: &Variant, statements: &[String], dir: &Path) -> Result<(), String> {
-    let log = Log::open(dir, LogConfig::default()).map_err(|e| e.to_string())?;
-    let store: Arc<dyn LogStore> = Arc::new(EmbeddedLog::new(log));
+async fn run_in(
+    v: &Variant,
+    statements: &[String],
+    dir: &Path,
+    open: OpenStore,
+) -> Result<(), String> {
+    let store = open(dir)?;
     let registry = Registry::open(store.clone())
         .await
         .map_err(|e| e.to_string())?;
@@ -1018,9 +1021,22 @@ pub fn json_matches(expected: &Json, actual: &Json) -> bool {
 }
 
 /// Runs files and prints one line per file plus the summary; returns all results.
-pub async fn run_paths(paths: &[PathBuf], verbose: bool) -> Result<Vec<CaseResult>, String> {
-    run_paths_with(paths, verbose, |file| async move { run_file(&file).await }).await
+pub async fn run_paths(
+    paths: &[PathBuf],
+    verbose: bool,
+    open: OpenStore,
+) -> Result<Vec<CaseResult>, String> {
+    run_paths_with(
+        paths,
+        verbose,
+        |file| async move { run_file(&file, open).await },
+    )
+    .await
 }
+
+/// Opens the log one conformance case runs against, in a fresh folder of its own
+/// (the caller chooses the implementation: creek's embedded log, say).
+pub type OpenStore = fn(&Path) -> Result<Arc<dyn LogStore>, String>;
 
 /// [`run_paths`] with another runner for each file (the REST runner's).
 pub async fn run_paths_with<F, Fut>(

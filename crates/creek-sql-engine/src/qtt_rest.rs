@@ -12,10 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::response::Response;
-use creek_log::{EmbeddedLog, Log, LogConfig};
 use creek_schema::registry::Registry;
 use creek_sql::ast::Statement;
-use creek_store::LogStore;
 use serde_json::{json, Value as Json};
 
 /// Partitions of the topics a REST test does not declare (ksqlDB's REST test harness uses four).
@@ -24,16 +22,25 @@ const TEST_PARTITIONS: i32 = 4;
 use crate::engine::{Engine, EngineConfig};
 use crate::qtt::{
     create_test_topics, decode_output, encode_input, json_matches, strip_comments, test_session,
-    CaseResult, Outcome, TestFormats,
+    CaseResult, OpenStore, Outcome, TestFormats,
 };
 
 /// Runs files and prints one line per file plus the summary (like [`crate::qtt::run_paths`]).
-pub async fn run_paths(paths: &[PathBuf], verbose: bool) -> Result<Vec<CaseResult>, String> {
-    crate::qtt::run_paths_with(paths, verbose, |file| async move { run_file(&file).await }).await
+pub async fn run_paths(
+    paths: &[PathBuf],
+    verbose: bool,
+    open: OpenStore,
+) -> Result<Vec<CaseResult>, String> {
+    crate::qtt::run_paths_with(
+        paths,
+        verbose,
+        |file| async move { run_file(&file, open).await },
+    )
+    .await
 }
 
 /// Runs every test (and format variant) of one file.
-pub async fn run_file(path: &Path) -> Result<Vec<CaseResult>, String> {
+pub async fn run_file(path: &Path, open: OpenStore) -> Result<Vec<CaseResult>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let doc: Json = serde_json::from_str(&strip_comments(&text))
         .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -53,7 +60,7 @@ pub async fn run_file(path: &Path) -> Result<Vec<CaseResult>, String> {
                 Some(f) => format!("{stem} - {name} - {f}"),
                 None => format!("{stem} - {name}"),
             };
-            let outcome = run_test(&test, format.as_deref()).await;
+            let outcome = run_test(&test, format.as_deref(), open).await;
             results.push(CaseResult {
                 name: full,
                 outcome,
@@ -79,7 +86,7 @@ fn skip_reason(test: &Json, statements: &[String]) -> Option<String> {
     None
 }
 
-async fn run_test(test: &Json, format: Option<&str>) -> Outcome {
+async fn run_test(test: &Json, format: Option<&str>, open: OpenStore) -> Outcome {
     let statements: Vec<String> = test["statements"]
         .as_array()
         .into_iter()
@@ -99,7 +106,7 @@ async fn run_test(test: &Json, format: Option<&str>) -> Outcome {
     };
     let run = tokio::time::timeout(
         Duration::from_secs(30),
-        run_in(test, &statements, dir.path()),
+        run_in(test, &statements, dir.path(), open),
     );
     match run.await {
         Ok(Ok(())) => Outcome::Passed,
@@ -138,9 +145,13 @@ fn check_error(test: &Json, status: u16, body: &Json) -> Result<(), String> {
     Ok(())
 }
 
-async fn run_in(test: &Json, statements: &[String], dir: &Path) -> Result<(), String> {
-    let log = Log::open(dir, LogConfig::default()).map_err(|e| e.to_string())?;
-    let store: Arc<dyn LogStore> = Arc::new(EmbeddedLog::new(log));
+async fn run_in(
+    test: &Json,
+    statements: &[String],
+    dir: &Path,
+    open: OpenStore,
+) -> Result<(), String> {
+    let store = open(dir)?;
     let registry = Registry::open(store.clone())
         .await
         .map_err(|e| e.to_string())?;

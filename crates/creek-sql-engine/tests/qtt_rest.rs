@@ -4,6 +4,14 @@ use std::path::PathBuf;
 
 use creek_sql_engine::qtt::Outcome;
 
+fn embedded_log(
+    dir: &std::path::Path,
+) -> Result<std::sync::Arc<dyn creek_store::LogStore>, String> {
+    let log =
+        creek_log::Log::open(dir, creek_log::LogConfig::default()).map_err(|e| e.to_string())?;
+    Ok(std::sync::Arc::new(creek_log::EmbeddedLog::new(log)))
+}
+
 /// `ksql-qtt-rest` in `../shared` beside the repository, or in `$CREEK_SHARED_DIR`;
 /// missing, the test fails saying where it looked.
 fn rest_qtt_dir() -> PathBuf {
@@ -27,11 +35,11 @@ async fn rest_qtt_push_queries() {
     if std::env::var("QTT_REST_ALL").is_ok() {
         // Every file, for a summary (not asserted).
         let all = file.parent().unwrap().to_path_buf();
-        creek_sql_engine::qtt_rest::run_paths(&[all], verbose)
+        creek_sql_engine::qtt_rest::run_paths(&[all], verbose, embedded_log)
             .await
             .unwrap();
     }
-    let results = creek_sql_engine::qtt_rest::run_paths(&[file], verbose)
+    let results = creek_sql_engine::qtt_rest::run_paths(&[file], verbose, embedded_log)
         .await
         .unwrap();
     for name in [
@@ -47,7 +55,7 @@ async fn rest_qtt_push_queries() {
 #[tokio::test]
 async fn rest_qtt_pull_queries_against_streams() {
     let file = rest_qtt_dir().join("pull-queries-against-streams.json");
-    let results = creek_sql_engine::qtt_rest::run_paths(&[file], false)
+    let results = creek_sql_engine::qtt_rest::run_paths(&[file], false, embedded_log)
         .await
         .unwrap();
     for name in [

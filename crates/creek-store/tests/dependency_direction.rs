@@ -9,17 +9,7 @@ use std::path::{Path, PathBuf};
 const LOG_USERS: &[&str] = &["creek-log", "creek-kafka", "creek"];
 
 /// Files elsewhere that open an embedded log on purpose.
-const ALLOWED: &[(&str, &str)] = &[
-    (
-        "creek-sql-engine/src/qtt.rs",
-        "the conformance runner opens a throwaway log per case",
-    ),
-    (
-        "creek-sql-engine/src/qtt_rest.rs",
-        "the REST conformance runner opens a throwaway log per case",
-    ),
-    ("creek-sql-engine/src/format/tests.rs", "unit tests"),
-];
+const ALLOWED: &[(&str, &str)] = &[("creek-sql-engine/src/format/tests.rs", "unit tests")];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {

@@ -28,6 +28,13 @@ pub struct QttArgs {
     rest: bool,
 }
 
+/// Each case runs against a fresh embedded log in its own folder.
+fn embedded_log(dir: &std::path::Path) -> Result<std::sync::Arc<dyn creek_log::LogStore>, String> {
+    let log =
+        creek_log::Log::open(dir, creek_log::LogConfig::default()).map_err(|e| e.to_string())?;
+    Ok(std::sync::Arc::new(creek_log::EmbeddedLog::new(log)))
+}
+
 pub fn run(args: QttArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -35,9 +42,9 @@ pub fn run(args: QttArgs) -> anyhow::Result<()> {
     let results = runtime
         .block_on(async {
             if args.rest {
-                creek_sql_engine::qtt_rest::run_paths(&args.paths, args.verbose).await
+                creek_sql_engine::qtt_rest::run_paths(&args.paths, args.verbose, embedded_log).await
             } else {
-                run_paths(&args.paths, args.verbose).await
+                run_paths(&args.paths, args.verbose, embedded_log).await
             }
         })
         .map_err(anyhow::Error::msg)?;
