@@ -107,10 +107,16 @@ pub trait SinkTask: Send + 'static {
     ) -> Result<(), TaskError>;
     /// After every round of fetches, also idle ones (Connect's flush timer).
     async fn flush(&mut self, ctx: &SinkContext) -> Result<(), TaskError>;
-    /// When `flush` next has work that no new record brings (a scheduled
-    /// rotation, a background commit to finish): the runtime, waiting for records,
-    /// wakes by then. `None`: nothing pending, wait for records only.
+    /// When `flush` next has time-based work that no new record brings (a
+    /// scheduled rotation): the runtime, waiting for records, wakes by then. `None`:
+    /// nothing scheduled.
     fn flush_due_in(&self) -> Option<Duration> {
+        None
+    }
+    /// Notified when work the task runs in the background has finished (a commit
+    /// that moves an offset), so `flush` can act on it; the runtime waits on it
+    /// beside new records. `None`: the task has no background work.
+    fn background_done(&self) -> Option<std::sync::Arc<tokio::sync::Notify>> {
         None
     }
     /// Connect's `stop()` after a failure, before the backoff: abandon unfinished

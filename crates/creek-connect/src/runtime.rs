@@ -980,9 +980,9 @@ async fn consume(
         }
         task.flush(ctx).await?;
         if fetched == 0 {
-            // Nothing new: sleep until a record lands on an assigned partition, the
-            // task has time-based work, it is time to look for new partitions, or
-            // the connector is paused or stopped. No polling while idle.
+            // Nothing new: sleep until a record lands on an assigned partition, a
+            // background commit ends, the task has time-based work, it is time to look
+            // for new partitions, or the connector is paused or stopped. No polling.
             let mut deadline = next_assignment;
             if let Some(due) = task.flush_due_in() {
                 deadline = deadline.min(tokio::time::Instant::now() + due);
@@ -1006,8 +1006,16 @@ async fn consume(
                 // An error (a partition gone) shows in the next fetch, with its cause.
                 let _ = futures::future::select_all(waits).await;
             };
+            let background = task.background_done();
+            let background_done = async {
+                match &background {
+                    Some(done) => done.notified().await,
+                    None => std::future::pending::<()>().await,
+                }
+            };
             tokio::select! {
                 _ = records => {}
+                _ = background_done => {}
                 _ = tokio::time::sleep_until(deadline) => {}
                 _ = control.changed() => {}
             }

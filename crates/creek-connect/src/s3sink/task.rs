@@ -60,6 +60,8 @@ struct PartitionWriter {
     in_flight: std::collections::VecDeque<tokio::task::JoinHandle<Result<(), TaskError>>>,
     /// Fires when the newest job has moved the offset; the next job waits for it.
     last_commit_done: Option<tokio::sync::oneshot::Receiver<()>>,
+    /// The task's [`S3SinkTask::jobs_done`]: each job notifies it when it ends.
+    jobs_done: Arc<tokio::sync::Notify>,
 }
 
 impl Drop for PartitionWriter {
@@ -80,6 +82,8 @@ pub struct S3SinkTask {
     config: S3SinkConfig,
     lake: Option<Lake>,
     writers: BTreeMap<(String, i32), PartitionWriter>,
+    /// Notified by every background commit as it ends (`background_done`).
+    jobs_done: Arc<tokio::sync::Notify>,
 }
 
 impl S3SinkTask {
@@ -88,6 +92,7 @@ impl S3SinkTask {
             config,
             lake: None,
             writers: BTreeMap::new(),
+            jobs_done: Arc::default(),
         }
     }
 }
@@ -155,6 +160,7 @@ impl SinkTask for S3SinkTask {
                 scheduled_commit: None,
                 in_flight: Default::default(),
                 last_commit_done: None,
+                jobs_done: self.jobs_done.clone(),
             });
         for r in records {
             write_record(ctx, &self.config, lake, w, r).await?;
@@ -186,11 +192,11 @@ impl SinkTask for S3SinkTask {
         Ok(())
     }
 
+    fn background_done(&self) -> Option<Arc<tokio::sync::Notify>> {
+        Some(self.jobs_done.clone())
+    }
+
     fn flush_due_in(&self) -> Option<Duration> {
-        // A commit running in the background: look again soon, it moves the offset.
-        if self.writers.values().any(|w| !w.in_flight.is_empty()) {
-            return Some(Duration::from_millis(5));
-        }
         let now = creek_store::now_ms();
         self.writers
             .values()
@@ -540,7 +546,8 @@ async fn commit(
     let previous = w.last_commit_done.take();
     let (done, done_rx) = tokio::sync::oneshot::channel::<()>();
     w.last_commit_done = Some(done_rx);
-    w.in_flight.push_back(tokio::spawn(async move {
+    let jobs_done = w.jobs_done.clone();
+    let job = async move {
         for (key, builder) in files {
             let data = tokio::task::spawn_blocking(move || builder.finish())
                 .await
@@ -562,6 +569,12 @@ async fn commit(
         metrics.add_rows(rows);
         let _ = done.send(());
         Ok(())
+    };
+    w.in_flight.push_back(tokio::spawn(async move {
+        let ended = job.await;
+        // notify_one keeps a permit: a job that ends before the runtime waits still wakes it.
+        jobs_done.notify_one();
+        ended
     }));
     w.pending = 0;
     w.base_timestamp = None;
