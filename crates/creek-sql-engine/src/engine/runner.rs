@@ -43,6 +43,13 @@ impl Engine {
                 if *stop.borrow() {
                     break;
                 }
+                // A failed query does nothing until it is terminated.
+                if query.failed() {
+                    if stop.changed().await.is_err() {
+                        break;
+                    }
+                    continue;
+                }
                 let stepped = engine.step(&query).await;
                 engine.flush_processing_log().await;
                 match stepped {
@@ -59,7 +66,6 @@ impl Engine {
                     Err(e) => {
                         tracing::error!(query = %query.id, "query failed: {e}");
                         query.fail(e.to_string());
-                        tokio::time::sleep(Duration::from_secs(1)).await;
                     }
                 }
             }
@@ -311,9 +317,8 @@ impl Engine {
         }
         let (first, _, _) = futures::future::select_all(waits).await;
         if let Err(e) = first {
-            // The next step meets the same error and reports it; don't spin on it.
+            // The next step meets the same error and fails the query with it.
             tracing::debug!(query = %query.id, "waiting for input: {e}");
-            tokio::time::sleep_until(deadline).await;
         }
     }
 
