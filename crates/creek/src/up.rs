@@ -327,10 +327,7 @@ pub async fn start(args: &UpArgs) -> anyhow::Result<Services> {
         },
     );
     for flag in &args.ksql_properties {
-        let (k, v) = flag
-            .split_once('=')
-            .with_context(|| format!("--ksql-property {flag:?}: expected KEY=VALUE"))?;
-        let (k, v) = (k.trim(), v.trim());
+        let (k, v) = key_value("--ksql-property", flag)?;
         // A bad value fails here, at start, not in every later statement.
         if k == "ksql.hidden.topics" {
             creek_sql_engine::engine::show::HiddenTopics::new(Some(v))
@@ -377,10 +374,7 @@ pub async fn start(args: &UpArgs) -> anyhow::Result<Services> {
 fn connect_properties(flags: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for flag in flags {
-        let (k, v) = flag
-            .split_once('=')
-            .with_context(|| format!("--connect-property {flag:?}: expected KEY=VALUE"))?;
-        let k = k.trim();
+        let (k, v) = key_value("--connect-property", flag)?;
         if !["key.converter", "value.converter"]
             .iter()
             .any(|p| k == *p || k.starts_with(&format!("{p}.")))
@@ -389,9 +383,17 @@ fn connect_properties(flags: &[String]) -> anyhow::Result<BTreeMap<String, Strin
                 "--connect-property {k}: unknown worker property (creek accepts key.converter*, value.converter*)"
             );
         }
-        out.insert(k.to_string(), v.trim().to_string());
+        out.insert(k.to_string(), v.to_string());
     }
     Ok(out)
+}
+
+/// A `KEY=VALUE` flag value, both sides trimmed.
+fn key_value<'a>(flag: &str, value: &'a str) -> anyhow::Result<(&'a str, &'a str)> {
+    let (k, v) = value
+        .split_once('=')
+        .with_context(|| format!("{flag} {value:?}: expected KEY=VALUE"))?;
+    Ok((k.trim(), v.trim()))
 }
 
 async fn bind_http(host: &str, port: u16, what: &str) -> anyhow::Result<tokio::net::TcpListener> {
