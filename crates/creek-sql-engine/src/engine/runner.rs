@@ -169,12 +169,7 @@ impl Engine {
                 }
             }
             for (p, records) in outputs {
-                let n = records.len() as u64;
-                self.log
-                    .produce(&query.sink_topic, p, records)
-                    .await
-                    .map_err(|e| EngineError::Log(e.to_string()))?;
-                self.stats.produced(&query.sink_topic, n);
+                self.produce_counted(&query.sink_topic, p, records).await?;
             }
             if let Some(tap) = self.output_tap.lock().as_mut() {
                 for rec in ordered {
@@ -295,6 +290,22 @@ impl Engine {
     /// repartition topic (the group's partition, Kafka's partitioner), then
     /// commits. A crash between the two writes a batch twice; stage two
     /// skips what it applied already.
+    /// Appends a query's output to one partition and counts it for DESCRIBE EXTENDED.
+    async fn produce_counted(
+        &self,
+        topic: &str,
+        partition: i32,
+        records: Vec<ProducerRecord>,
+    ) -> Result<(), EngineError> {
+        let n = records.len() as u64;
+        self.log
+            .produce(topic, partition, records)
+            .await
+            .map_err(|e| EngineError::Log(e.to_string()))?;
+        self.stats.produced(topic, n);
+        Ok(())
+    }
+
     /// Returns when the query has a record to read: on its source, or on its
     /// repartition topic for a re-keying aggregation (or after a long safety
     /// deadline, after which the loop simply looks again).
@@ -372,12 +383,7 @@ impl Engine {
                 }
             }
             for (p, records) in rekeyed {
-                let n = records.len() as u64;
-                self.log
-                    .produce(&repartition.topic, p, records)
-                    .await
-                    .map_err(|e| EngineError::Log(e.to_string()))?;
-                self.stats.produced(&repartition.topic, n);
+                self.produce_counted(&repartition.topic, p, records).await?;
             }
             self.commit(query, topic, partition, next, &query.positions)
                 .await?;
