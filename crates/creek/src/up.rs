@@ -170,7 +170,6 @@ async fn serve(args: UpArgs) -> anyhow::Result<()> {
     wait_for_signal(term).await;
     info!("shutting down");
     services.stop().await?;
-    crate::logging::flush_rejected();
     println!("creek stopped: log flushed");
     Ok(())
 }
@@ -206,6 +205,8 @@ impl Services {
         }
         let log = self.log;
         tokio::task::spawn_blocking(move || log.flush_all()).await??;
+        // The rejections the log bound left out and has not summed up yet.
+        crate::logging::flush_rejected();
         Ok(())
     }
 }
