@@ -33,9 +33,6 @@ pub use log::{Log, Topic, MAX_PARTITIONS};
 pub use partition::{AppendResult, FetchedSlice, Partition};
 pub use store::EmbeddedLog;
 
-// The log interface lives in creek-store; these re-exports keep the paths that
-// callers used before the split working while they move to creek-store.
-pub use creek_store::{
-    batch, error, now_ms, BatchBuilder, ConsumerRecord, FetchResult, LogError, LogStore,
-    OffsetSpec, ProducerRecord, ProducerSequence, Result, TopicDescription,
-};
+// The log's errors and clock are the log interface's (creek-store), which the
+// broker reaches through this crate.
+pub use creek_store::{now_ms, LogError, Result};

@@ -328,7 +328,7 @@ mod idempotent_tests {
         let pid = store.init_producer_id().await.unwrap();
         // An idempotent producer's batch of n records starting at sequence `base`.
         let batch = |base: i32, n: usize| {
-            let mut b = crate::BatchBuilder::new(
+            let mut b = creek_store::BatchBuilder::new(
                 1_000,
                 Some(ProducerSequence {
                     producer_id: pid,

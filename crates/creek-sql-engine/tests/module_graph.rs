@@ -303,7 +303,7 @@ fn no_import_cycles_between_modules() {
     // MODULE_GRAPH_SRC checks another tree (e.g. an older commit's `src`).
     let src = std::env::var_os("MODULE_GRAPH_SRC")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("src"));
+        .unwrap_or_else(|| manifest_dir().join("src"));
     let (top, siblings) = graphs(&src);
     let mut problems = Vec::new();
     let describe = |graph: &Graph, knot: &BTreeSet<String>| {
@@ -371,4 +371,13 @@ fn checker_finds_planted_cycles() {
     write("f/y.rs", "use crate::f::x::W;\n");
     let (_, siblings) = graphs(src);
     assert!(find_cycle(&siblings["f"]).is_some(), "{siblings:?}");
+}
+
+/// This crate's folder, read when the test runs (cargo sets it): `env!` would keep
+/// the path the test was compiled at, wrong when a cached target dir was built
+/// from a checkout elsewhere.
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }

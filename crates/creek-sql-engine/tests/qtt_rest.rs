@@ -17,7 +17,7 @@ fn embedded_log(
 fn rest_qtt_dir() -> PathBuf {
     let shared = std::env::var_os("CREEK_SHARED_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+        .unwrap_or_else(|| manifest_dir().join("../../../shared"));
     let dir = shared.join("ksql-qtt-rest");
     assert!(
         dir.is_dir(),
@@ -67,4 +67,13 @@ async fn rest_qtt_pull_queries_against_streams() {
         let r = results.iter().find(|r| r.name == name).expect(name);
         assert_eq!(r.outcome, Outcome::Passed, "{name}");
     }
+}
+
+/// This crate's folder, read when the test runs (cargo sets it): `env!` would keep
+/// the path the test was compiled at, wrong when a cached target dir was built
+/// from a checkout elsewhere.
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }

@@ -132,7 +132,7 @@ pub fn run(args: LatencyBench) -> anyhow::Result<()> {
             pace_until(due);
             let id = next_id;
             next_id += 1;
-            let ts = creek_log::now_ms();
+            let ts = creek_store::now_ms();
             value.clear();
             encode_seed_value(schema_id, id, c, "F", ts, &mut value);
             let record = BaseRecord::<(), [u8]>::to(TOPIC)

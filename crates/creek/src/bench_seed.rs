@@ -19,10 +19,11 @@ use apache_avro::reader::datum::GenericDatumReader;
 use apache_avro::schema::Schema;
 use apache_avro::writer::datum::GenericDatumWriter;
 use bytes::Bytes;
-use creek_log::{EmbeddedLog, Log, LogConfig, LogStore, OffsetSpec, ProducerRecord};
+use creek_log::{EmbeddedLog, Log, LogConfig};
 use creek_pg::{Customer, CustomerGenerator, Locale};
 use creek_schema::registry::Registry;
 use creek_sql_engine::engine::{Engine, EngineConfig, Session};
+use creek_store::{LogStore, OffsetSpec, ProducerRecord};
 
 /// The seed's topic, as the JDBC source names it.
 pub const TOPIC: &str = "psg-customers";

@@ -24,8 +24,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use creek_log::OffsetSpec;
 use creek_pg::{CopyWriter, CustomerGenerator, Locale, TempPostgres};
+use creek_store::OffsetSpec;
 use serde_json::{json, Value as Json};
 
 use crate::up::{self, ListenArgs, Services, UpArgs};

@@ -29,7 +29,9 @@ pub struct QttArgs {
 }
 
 /// Each case runs against a fresh embedded log in its own folder.
-fn embedded_log(dir: &std::path::Path) -> Result<std::sync::Arc<dyn creek_log::LogStore>, String> {
+fn embedded_log(
+    dir: &std::path::Path,
+) -> Result<std::sync::Arc<dyn creek_store::LogStore>, String> {
     let log =
         creek_log::Log::open(dir, creek_log::LogConfig::default()).map_err(|e| e.to_string())?;
     Ok(std::sync::Arc::new(creek_log::EmbeddedLog::new(log)))

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Args;
 use creek_kafka::{Broker, BrokerConfig};
-use creek_log::{EmbeddedLog, FlushPolicy, Log, LogConfig, LogStore};
+use creek_log::{EmbeddedLog, FlushPolicy, Log, LogConfig};
+use creek_store::LogStore;
 use tracing::info;
 
 /// Where the services listen (shared by `creek up` and `creek demo`).

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 pub fn qtt_dirs() -> [PathBuf; 2] {
     let shared = std::env::var_os("CREEK_SHARED_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared"));
+        .unwrap_or_else(|| manifest_dir().join("../../../shared"));
     let dirs = [shared.join("ksql-qtt"), shared.join("ksql-qtt-rest")];
     for dir in &dirs {
         assert!(
@@ -22,4 +22,13 @@ pub fn qtt_dirs() -> [PathBuf; 2] {
         );
     }
     dirs
+}
+
+/// This crate's folder, read when the test runs (cargo sets it): `env!` would keep
+/// the path the test was compiled at, wrong when a cached target dir was built
+/// from a checkout elsewhere.
+fn manifest_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }
