@@ -336,7 +336,19 @@ mod tests {
         assert_eq!(decimal_bytes(-1), vec![0xFF]);
         assert_eq!(decimal_bytes(-128), vec![0x80]);
         assert_eq!(decimal_bytes(-129), vec![0xFF, 0x7F]);
-        for v in [0i128, 1, -1, 127, 128, -128, -129, 1 << 100, -(1 << 100), i128::MAX, i128::MIN] {
+        for v in [
+            0i128,
+            1,
+            -1,
+            127,
+            128,
+            -128,
+            -129,
+            1 << 100,
+            -(1 << 100),
+            i128::MAX,
+            i128::MIN,
+        ] {
             assert_eq!(decimal_from_bytes(&decimal_bytes(v)).unwrap(), v, "{v}");
         }
         // Sign-extended wider than needed still reads.

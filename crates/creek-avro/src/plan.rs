@@ -316,11 +316,10 @@ pub fn union_branch_name(schema: &Schema) -> Option<String> {
     Some(name.to_string())
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    
+
     fn parse(json: &str) -> Schema {
         Schema::parse_str(json).unwrap()
     }
@@ -390,7 +389,9 @@ mod tests {
         assert_eq!(r.name, "ns.r");
         assert_eq!(r[0].default, Some(serde_json::json!(7)));
         assert!(!r.map_entry);
-        let Node::Array(items) = &r[1].node else { panic!() };
+        let Node::Array(items) = &r[1].node else {
+            panic!()
+        };
         assert!(matches!(&**items, Node::Record(e) if e.map_entry));
     }
 }

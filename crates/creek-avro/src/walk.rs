@@ -129,13 +129,12 @@ pub fn validate(node: &Node, body: &[u8]) -> Decoded<()> {
     r.expect_end()
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::binary::{put_long, put_str};
     use crate::plan::compile;
     use apache_avro::Schema;
-    use crate::binary::{put_long, put_str};
 
     fn parse(json: &str) -> Schema {
         Schema::parse_str(json).unwrap()

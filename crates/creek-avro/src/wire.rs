@@ -19,9 +19,15 @@ pub enum WireError {
 /// Appends `avro_body` framed with `id` to `out`.
 pub fn frame(id: i32, avro_body: &[u8], out: &mut Vec<u8>) {
     out.reserve(HEADER_LEN + avro_body.len());
+    put_header(id, out);
+    out.extend_from_slice(avro_body);
+}
+
+/// Appends the header for schema `id`; the Avro body is written after it.
+#[inline]
+pub fn put_header(id: i32, out: &mut Vec<u8>) {
     out.push(MAGIC);
     out.extend_from_slice(&id.to_be_bytes());
-    out.extend_from_slice(avro_body);
 }
 
 /// Splits a framed payload into its schema id and Avro body.

@@ -402,8 +402,7 @@ impl TopicWriter {
         match &self.value {
             // Avro bodies straight from the source, framed with the schema id.
             PreparedConverter::Avro { id } => {
-                out.push(0);
-                out.extend_from_slice(&id.to_be_bytes());
+                creek_avro::wire::put_header(*id, out);
                 row.avro_body(&self.schema, out)?;
             }
             other => other.encode(&self.schema, &row.values()?, out)?,

@@ -159,16 +159,16 @@ impl Converter {
     pub fn decode(&self, bytes: &bytes::Bytes) -> Result<creek_lake::SinkValue, String> {
         match self {
             Converter::Avro { registry, .. } => {
-                if bytes.len() < 5 || bytes[0] != 0 {
-                    return Err("not Confluent Avro: the value does not start with magic byte 0 and a schema id".into());
-                }
-                let id = i32::from_be_bytes(bytes[1..5].try_into().expect("4 bytes"));
+                let (id, _) = creek_avro::wire::split(bytes).map_err(|_| {
+                    "not Confluent Avro: the value does not start with magic byte 0 and a schema id"
+                        .to_string()
+                })?;
                 let schema = registry
                     .schema_by_id(id)
                     .ok_or_else(|| format!("schema id {id} is not in the registry"))?;
                 Ok(creek_lake::SinkValue::Avro {
                     schema,
-                    body: bytes.slice(5..),
+                    body: bytes.slice(creek_avro::wire::HEADER_LEN..),
                 })
             }
             Converter::Json { schemas_enable } => {
@@ -214,8 +214,7 @@ impl PreparedConverter {
     ) -> Result<(), ConnectError> {
         match self {
             PreparedConverter::Avro { id } => {
-                out.push(0);
-                out.extend_from_slice(&id.to_be_bytes());
+                creek_avro::wire::put_header(*id, out);
                 encode_avro_row(schema, row, out);
             }
             PreparedConverter::Json { schema: envelope } => {

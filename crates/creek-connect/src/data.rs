@@ -6,6 +6,7 @@
 
 use std::fmt::Write as _;
 
+use creek_avro::{decimal_bytes, put_bytes, put_long};
 use serde_json::{json, Map, Value as Json};
 
 pub const DATE: &str = "org.apache.kafka.connect.data.Date";
@@ -194,34 +195,11 @@ fn connect_type_json(ty: &FieldType) -> Map<String, Json> {
 // ---------------------------------------------------------------------------
 // Avro binary encoding (the body after Confluent's 5-byte prefix).
 
-/// Avro's zigzag varint (ints, longs, lengths, block counts).
+/// Avro's zigzag varint (ints, longs, lengths, block counts), argument order kept
+/// for the PostgreSQL row decoder.
+#[inline]
 pub(crate) fn zigzag(out: &mut Vec<u8>, n: i64) {
-    let mut z = ((n << 1) ^ (n >> 63)) as u64;
-    while z >= 0x80 {
-        out.push((z as u8) | 0x80);
-        z >>= 7;
-    }
-    out.push(z as u8);
-}
-
-fn avro_bytes(out: &mut Vec<u8>, b: &[u8]) {
-    zigzag(out, b.len() as i64);
-    out.extend_from_slice(b);
-}
-
-/// Minimal two's-complement big-endian bytes of an unscaled decimal.
-pub fn decimal_bytes(unscaled: i128) -> Vec<u8> {
-    let full = unscaled.to_be_bytes();
-    let mut start = 0;
-    while start < 15 {
-        let (b, next) = (full[start], full[start + 1]);
-        let redundant = (b == 0x00 && next & 0x80 == 0) || (b == 0xff && next & 0x80 != 0);
-        if !redundant {
-            break;
-        }
-        start += 1;
-    }
-    full[start..].to_vec()
+    put_long(out, n);
 }
 
 /// Appends one non-null value of a field of type `ty` (no union index).
@@ -234,9 +212,9 @@ pub fn encode_avro_value(ty: &FieldType, v: &Value, out: &mut Vec<u8>) {
         Value::Int64(n) | Value::Timestamp(n) => zigzag(out, *n),
         Value::Float32(x) => out.extend_from_slice(&x.to_le_bytes()),
         Value::Float64(x) => out.extend_from_slice(&x.to_le_bytes()),
-        Value::String(s) => avro_bytes(out, s.as_bytes()),
-        Value::Bytes(b) => avro_bytes(out, b),
-        Value::Decimal(d) => avro_bytes(out, &decimal_bytes(*d)),
+        Value::String(s) => put_bytes(out, s.as_bytes()),
+        Value::Bytes(b) => put_bytes(out, b),
+        Value::Decimal(d) => put_bytes(out, &decimal_bytes(*d)),
     }
 }
 

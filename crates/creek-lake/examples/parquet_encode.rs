@@ -154,11 +154,11 @@ fn main() {
         .unwrap_or(1_000_000);
     let codec = args.next().unwrap_or_else(|| "snappy".into());
 
-    let schema = Arc::new(RegisteredSchema {
-        id: 1,
-        schema_json: SCHEMA.into(),
-        avro: apache_avro::Schema::parse_str(SCHEMA).expect("the schema parses"),
-    });
+    let schema = Arc::new(RegisteredSchema::new(
+        1,
+        SCHEMA.into(),
+        apache_avro::Schema::parse_str(SCHEMA).expect("the schema parses"),
+    ));
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let values: Vec<SinkValue> = (0..rows as u64)
         .map(|i| SinkValue::Avro {

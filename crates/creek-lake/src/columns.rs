@@ -19,8 +19,8 @@ use arrow::buffer::{OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{i256, DataType, Field, FieldRef, Fields, TimeUnit};
 use serde_json::Value;
 
-use crate::avro::{DecodeError, Decoded, IntKind, LongKind, Node, Reader, Unit};
 use crate::LakeError;
+use creek_avro::{DecodeError, Decoded, IntKind, LongKind, Node, Reader, Unit};
 
 /// The Arrow field for an Avro value: Avro's nullable unions become nullable
 /// fields, logical types become Arrow's date/time/timestamp/decimal types.
@@ -672,10 +672,10 @@ pub(crate) fn col_for_inferred(dt: &DataType) -> Col {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::avro::compile;
-    use crate::avro::tests::{parse, put_long, put_str};
+    use crate::tests::parse;
     use arrow::array::{Array, AsArray, Decimal128Array};
     use arrow::datatypes::{Date32Type, Int32Type, TimestampMillisecondType};
+    use creek_avro::{compile, put_long, put_str};
 
     fn field_for(schema: &str) -> Field {
         arrow_field("f", &compile(&parse(schema)).unwrap()).unwrap()

@@ -160,8 +160,8 @@ pub(crate) fn crc32(data: &[u8]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::avro::tests::{put_long as put, put_str};
     use apache_avro::types::Value;
+    use creek_avro::{put_long as put, put_str};
 
     #[test]
     fn crc32_check_value() {

@@ -5,8 +5,8 @@ use std::fmt;
 
 use serde_json::Value;
 
-use crate::avro::{self, DecodeError, IntKind, LongKind, Node, Reader, Unit};
 use crate::{LakeError, SinkValue};
+use creek_avro::{DecodeError, IntKind, LongKind, Node, Reader, Unit};
 
 /// A scalar field value.
 #[derive(Debug, Clone, PartialEq)]
@@ -124,9 +124,9 @@ pub fn field_of(value: &SinkValue, path: &str) -> Result<Option<FieldValue>, Lak
     }
     match value {
         SinkValue::Avro { schema, body } => {
-            let node = avro::compiled(schema)?;
+            let node = crate::plan_of(schema)?;
             let mut r = Reader::new(body);
-            avro_field(&node, &mut r, &segments, path).map_err(DecodeError::into_lake)
+            avro_field(&node, &mut r, &segments, path).map_err(crate::convert_error)
         }
         SinkValue::Json(v) => json_field(v, &segments, path),
         SinkValue::Bytes(_) => Err(LakeError::convert(format!(
@@ -164,7 +164,7 @@ fn avro_field(
                 avro_field(&f.node, r, &segments[1..], path)
             };
         }
-        avro::skip(&f.node, r).map_err(|e| e.in_field(&f.name))?;
+        creek_avro::skip(&f.node, r).map_err(|e| e.in_field(&f.name))?;
     }
     Ok(None)
 }
@@ -238,18 +238,18 @@ fn json_field(v: &Value, segments: &[&str], path: &str) -> Result<Option<FieldVa
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::avro::tests::{put_long, put_str};
+    use creek_avro::{put_long, put_str};
     use creek_schema::RegisteredSchema;
     use serde_json::json;
     use std::sync::Arc;
 
     fn avro_value(schema: &str, body: Vec<u8>) -> SinkValue {
         SinkValue::Avro {
-            schema: Arc::new(RegisteredSchema {
-                id: 4242,
-                schema_json: schema.into(),
-                avro: apache_avro::Schema::parse_str(schema).unwrap(),
-            }),
+            schema: Arc::new(RegisteredSchema::new(
+                4242,
+                schema.into(),
+                apache_avro::Schema::parse_str(schema).unwrap(),
+            )),
             body: body.into(),
         }
     }

@@ -11,13 +11,13 @@ use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
 use serde_json::Value;
 
-use crate::avro::{self, DecodeError, Node, Reader};
 use crate::columns::{arrow_field, col_for_inferred, StructCol};
 use crate::config::{FormatConfig, FormatKind, StreamCompression};
 use crate::container::ContainerWriter;
 use crate::infer::{struct_fields, Shape};
 use crate::json::{base64_into, render_body};
 use crate::LakeError;
+use creek_avro::{Node, Reader};
 
 /// A record's value as the sink receives it after the converter.
 #[derive(Debug, Clone)]
@@ -202,7 +202,7 @@ impl FileBuilder {
                 // (only when the caller may skip it and go on).
                 let atomic = self.config.atomic_appends;
                 if atomic {
-                    avro::check(&p.node, body).map_err(DecodeError::into_lake)?;
+                    creek_avro::check(&p.node, body).map_err(crate::convert_error)?;
                 }
                 // A full row group is encoded when the next row arrives, not when the
                 // last one does: a file of exactly one group (flush.size = group size)
@@ -279,8 +279,8 @@ impl FileBuilder {
         let mut line = std::mem::take(&mut self.scratch);
         line.clear();
         let rendered = match value {
-            SinkValue::Avro { schema, body } => avro::compiled(schema).and_then(|node| {
-                render_body(&node, body, &mut line, numeric).map_err(DecodeError::into_lake)
+            SinkValue::Avro { schema, body } => crate::plan_of(schema).and_then(|node| {
+                render_body(node, body, &mut line, numeric).map_err(crate::convert_error)
             }),
             SinkValue::Json(v) => {
                 serde_json::to_writer(&mut line, v).map_err(|e| LakeError::encode("JSON", e))
@@ -318,8 +318,8 @@ impl FileBuilder {
         let SinkValue::Avro { schema, body } = value else {
             return Err(self.wrong_value(value, "Avro records with a schema"));
         };
-        let node = avro::compiled(schema)?;
-        avro::validate(&node, body)?;
+        let node = crate::plan_of(schema)?;
+        creek_avro::validate(node, body).map_err(crate::convert_error)?;
         if matches!(self.state, State::Empty) {
             let codec = self.config.container_codec()?;
             self.state = State::Container(ContainerWriter::new(
@@ -383,7 +383,7 @@ fn writer_properties(config: &FormatConfig) -> Result<WriterProperties, LakeErro
 
 impl ParquetAvro {
     fn new(schema: &Arc<RegisteredSchema>, config: &FormatConfig) -> Result<Self, LakeError> {
-        let node = avro::compiled(schema)?;
+        let node = crate::plan_of(schema)?.clone();
         let root = StructCol::for_record(&node)?;
         let Node::Record(fields) = &*node else {
             unreachable!("for_record accepts records only")
@@ -459,7 +459,7 @@ fn parquet_from_json(
             let Value::Object(map) = v else {
                 unreachable!("only objects are accepted")
             };
-            root.append_object(map).map_err(DecodeError::into_lake)?;
+            root.append_object(map).map_err(crate::convert_error)?;
         }
         let batch = RecordBatch::try_new(schema.clone(), root.finish_columns()?)
             .map_err(|e| LakeError::encode("Parquet", e))?;

@@ -8,8 +8,8 @@
 
 use std::io::Write;
 
-use crate::avro::{Decoded, Node, Reader};
 use crate::columns::be_i256;
+use creek_avro::{Decoded, Node, Reader};
 
 /// Renders one Avro value of `node` as JSON text into `out`.
 pub(crate) fn render(
@@ -235,8 +235,8 @@ pub(crate) fn render_body(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::avro::compile;
-    use crate::avro::tests::{parse, put_long, put_str};
+    use crate::tests::parse;
+    use creek_avro::{compile, put_long, put_str};
 
     fn b64(bytes: &[u8]) -> String {
         let mut out = Vec::new();

@@ -7,9 +7,9 @@
 //!   with its registered writer schema, a parsed JSON value, or raw bytes.
 //! - A [`FileBuilder`] builds one output file in memory for a [`FormatConfig`]
 //!   ([`FormatKind`] plus codecs, named after Confluent's config keys):
-//!   - Parquet: Avro bodies are decoded straight into Arrow column builders by a
-//!     schema-driven decoder (the writer schema is compiled once into an internal
-//!     `Node` tree and cached), then written with parquet's `ArrowWriter` in row
+//!   - Parquet: Avro bodies are decoded straight into Arrow column builders by
+//!     walking the writer schema's `creek_avro::Node` plan (compiled once per
+//!     schema id by the registry), then written with parquet's `ArrowWriter` in row
 //!     groups of 100k rows. Avro dates, times, timestamps and decimals become the
 //!     matching Parquet logical types, nullable unions optional columns, records
 //!     structs. Schemaless JSON objects get a schema inferred per file.
@@ -32,7 +32,6 @@
 //! Everything that cannot be handled yet (recursive Avro schemas, `lzo`, `bzip2`,
 //! ...) is refused with a [`LakeError`] saying "not supported yet".
 
-mod avro;
 mod columns;
 mod config;
 mod container;
@@ -48,3 +47,26 @@ pub use error::LakeError;
 pub use field::{field_of, FieldValue};
 pub use file::{FileBuilder, SinkValue};
 pub use lake::{check_bucket_name, Lake};
+
+/// The decoding plan of a record's writer schema; a schema creek cannot plan (a
+/// recursive record) is refused as not supported.
+pub(crate) fn plan_of(
+    schema: &creek_schema::RegisteredSchema,
+) -> Result<&std::sync::Arc<creek_avro::Node>, LakeError> {
+    schema.plan().map_err(|e| match e {
+        creek_avro::SchemaError::NotSupported(m) => LakeError::not_supported(m.clone()),
+        creek_avro::SchemaError::Invalid(m) => LakeError::convert(m.clone()),
+    })
+}
+
+/// A body that does not match its schema, as the error a sink reports.
+pub(crate) fn convert_error(e: creek_avro::DecodeError) -> LakeError {
+    LakeError::Convert(e.to_string())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    pub(crate) fn parse(json: &str) -> creek_avro::Schema {
+        creek_avro::parse(json).unwrap()
+    }
+}

@@ -48,11 +48,11 @@ fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
 }
 
 fn schema(id: i32) -> Arc<RegisteredSchema> {
-    Arc::new(RegisteredSchema {
+    Arc::new(RegisteredSchema::new(
         id,
-        schema_json: SCHEMA.into(),
-        avro: apache_avro::Schema::parse_str(SCHEMA).unwrap(),
-    })
+        SCHEMA.into(),
+        apache_avro::Schema::parse_str(SCHEMA).unwrap(),
+    ))
 }
 
 /// Row `i`: even rows have every optional field set, odd rows have them null.

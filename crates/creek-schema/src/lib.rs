@@ -18,9 +18,10 @@
 //! - [`router`] serves Confluent's REST API (the routes clients and
 //!   `confluent-kafka`'s `SchemaRegistryClient` use) with Confluent's error bodies
 //!   and codes ([`RegistryError`]).
-//! - [`wire`] frames Avro bodies in the Confluent wire format (magic 0 + 4-byte id);
-//!   encoders get the parsed schema for an id from [`Registry::schema_by_id`],
-//!   which never re-parses.
+//! - Encoders and decoders get a [`RegisteredSchema`] for an id from
+//!   [`Registry::schema_by_id`], which never re-parses; its
+//!   [`plan`](RegisteredSchema::plan) is the schema compiled by `creek_avro` once
+//!   per id. The wire framing lives in `creek_avro::wire`.
 //!
 //! Avro only: JSON Schema and Protobuf requests are refused with a clear
 //! "not supported yet", as are schema references and data-contract rule sets.
@@ -31,7 +32,6 @@ pub mod error;
 pub mod records;
 pub mod registry;
 pub mod rest;
-pub mod wire;
 
 pub use compat::CompatibilityLevel;
 pub use error::RegistryError;

@@ -9,9 +9,9 @@
 //! what was served before it.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use apache_avro::Schema;
+use creek_avro::{Node, Schema, SchemaError};
 use creek_store::{LogError, LogStore, OffsetSpec, ProducerRecord};
 use parking_lot::RwLock;
 
@@ -28,6 +28,28 @@ pub struct RegisteredSchema {
     pub schema_json: String,
     /// Parsed once, so encoders and decoders on the hot path never re-parse.
     pub avro: Schema,
+    /// The decoding plan, compiled on first use and then shared by every reader
+    /// of this id.
+    plan: OnceLock<Result<Arc<Node>, SchemaError>>,
+}
+
+impl RegisteredSchema {
+    pub fn new(id: i32, schema_json: String, avro: Schema) -> RegisteredSchema {
+        RegisteredSchema {
+            id,
+            schema_json,
+            avro,
+            plan: OnceLock::new(),
+        }
+    }
+
+    /// The schema compiled for decoding and encoding ([`creek_avro::compile`]), once
+    /// per registered schema.
+    pub fn plan(&self) -> Result<&Arc<Node>, &SchemaError> {
+        self.plan
+            .get_or_init(|| creek_avro::compile(&self.avro).map(Arc::new))
+            .as_ref()
+    }
 }
 
 /// One version of a subject.
@@ -130,11 +152,11 @@ impl State {
                                 if canonical != value.schema {
                                     self.id_by_canonical.insert(canonical, value.id);
                                 }
-                                Arc::new(RegisteredSchema {
-                                    id: value.id,
-                                    schema_json: value.schema.clone(),
+                                Arc::new(RegisteredSchema::new(
+                                    value.id,
+                                    value.schema.clone(),
                                     avro,
-                                })
+                                ))
                             }
                         };
                         self.by_id.insert(value.id, schema.clone());
@@ -446,11 +468,7 @@ impl Registry {
                             RegistryError::OperationNotPermitted("schema ids exhausted".into())
                         })?,
                     };
-                    let parsed = Arc::new(RegisteredSchema {
-                        id,
-                        schema_json: canonical,
-                        avro,
-                    });
+                    let parsed = Arc::new(RegisteredSchema::new(id, canonical, avro));
                     (id, parsed.schema_json.clone(), Some(parsed))
                 }
             };

@@ -782,7 +782,7 @@ fn avro_from_test_json(
     #[allow(deprecated)]
     let body = apache_avro::to_avro_datum(&registered.avro, value).map_err(|e| e.to_string())?;
     let mut out = Vec::with_capacity(body.len() + 5);
-    creek_schema::wire::frame(id, &body, &mut out);
+    creek_avro::wire::frame(id, &body, &mut out);
     Ok(out)
 }
 
@@ -869,7 +869,7 @@ pub fn output_window(
 /// decimals as exact numbers, bytes as base64).
 fn avro_to_test_json(engine: &Engine, bytes: &[u8]) -> Result<Json, String> {
     let registry = engine.registry.as_ref().ok_or("no registry")?;
-    let (id, body) = creek_schema::wire::split(bytes).map_err(|e| e.to_string())?;
+    let (id, body) = creek_avro::wire::split(bytes).map_err(|e| e.to_string())?;
     let schema = registry
         .schema_by_id(id)
         .ok_or_else(|| format!("schema id {id} not found"))?;

@@ -30,7 +30,7 @@ use super::partitioner::{extract_timestamp, Partitioner};
 use super::{NullValues, S3SinkConfig, SchemaCompatibility};
 use crate::connector::SinkTask;
 use crate::context::{SinkContext, TaskError};
-use crate::data::zigzag;
+use creek_avro::{put_long, put_str};
 
 struct OpenFile {
     builder: FileBuilder,
@@ -436,13 +436,9 @@ fn envelope_key(key: SinkValue) -> Result<SinkValue, String> {
                 r#"{{"type":"record","name":"RecordKey","fields":[{{"name":"key","type":{}}}]}}"#,
                 schema.schema_json
             );
-            let avro = apache_avro::Schema::parse_str(&json).map_err(|e| e.to_string())?;
+            let avro = creek_avro::parse(&json).map_err(|e| e.to_string())?;
             Ok(SinkValue::Avro {
-                schema: Arc::new(RegisteredSchema {
-                    id: -schema.id.abs() - 10,
-                    schema_json: json,
-                    avro,
-                }),
+                schema: Arc::new(RegisteredSchema::new(-schema.id.abs() - 10, json, avro)),
                 body,
             })
         }
@@ -465,30 +461,25 @@ fn headers_view(
     const ITEMS: &str = r#"{"type":"array","items":{"type":"record","name":"ConnectDefault","namespace":"io.confluent.connect.avro","fields":[{"name":"key","type":"string"},{"name":"value","type":"string"}]}}"#;
     let schema = |cell: &'static OnceLock<Arc<RegisteredSchema>>, id: i32, json: String| {
         cell.get_or_init(|| {
-            let avro = apache_avro::Schema::parse_str(&json).expect("a fixed, valid schema");
-            Arc::new(RegisteredSchema {
-                id,
-                schema_json: json,
-                avro,
-            })
+            let avro = creek_avro::parse(&json).expect("a fixed, valid schema");
+            Arc::new(RegisteredSchema::new(id, json, avro))
         })
         .clone()
     };
     let mut body = Vec::new();
     if !headers.is_empty() {
-        zigzag(&mut body, headers.len() as i64);
+        put_long(&mut body, headers.len() as i64);
         for (k, v) in headers {
             let v = v
                 .as_ref()
                 .ok_or_else(|| format!("header {k} has a null value"))?;
             let v = std::str::from_utf8(v).map_err(|_| format!("header {k} is not text"))?;
             for s in [k.as_str(), v] {
-                zigzag(&mut body, s.len() as i64);
-                body.extend_from_slice(s.as_bytes());
+                put_str(&mut body, s);
             }
         }
     }
-    zigzag(&mut body, 0);
+    put_long(&mut body, 0);
     let schema = if enveloped {
         schema(
             &RECORD,

@@ -901,7 +901,7 @@ async fn drop_connector(
 fn detect(engine: &Engine, bytes: &[u8]) -> (&'static str, String) {
     if bytes.len() > 5 && bytes[0] == 0 {
         if let Some(registry) = &engine.registry {
-            if let Ok((id, body)) = creek_schema::wire::split(bytes) {
+            if let Ok((id, body)) = creek_avro::wire::split(bytes) {
                 if let Some(schema) = registry.schema_by_id(id) {
                     let mut body = body;
                     let decoded =

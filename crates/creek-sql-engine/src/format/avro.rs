@@ -18,8 +18,8 @@ use apache_avro::writer::datum::GenericDatumWriter;
 use parking_lot::Mutex;
 use serde_json::{json, Value as Json};
 
+use creek_avro::wire;
 use creek_schema::registry::Registry;
-use creek_schema::wire;
 use creek_sql::types::SqlType;
 use creek_sql::value::{Decimal, Value};
 

@@ -603,7 +603,7 @@ fn avro_payload(reg: &Registry, id: i32, value: apache_avro::types::Value) -> Ve
         .write_value_to_vec(value)
         .unwrap();
     let mut out = Vec::new();
-    creek_schema::wire::frame(id, &body, &mut out);
+    creek_avro::wire::frame(id, &body, &mut out);
     out
 }
 
@@ -1048,7 +1048,7 @@ async fn avro_direct_decoder_matches_apache_avro() {
         .await
         .unwrap();
     let payload = f.serialize(Some(&all_values())).unwrap().unwrap();
-    let (id, body) = creek_schema::wire::split(&payload).unwrap();
+    let (id, body) = creek_avro::wire::split(&payload).unwrap();
     let schema = reg.schema_by_id(id).unwrap();
     let names = super::avro_types::Names::of(&schema.avro);
     assert!(super::avro_types::supported(&schema.avro));
