@@ -1,55 +1,23 @@
-//! A direct Avro binary encoder: writes SQL values with a writer schema
-//! straight to bytes (the same rules as `avro::to_avro`, without building
-//! `apache_avro::types::Value`s and re-validating them).
+//! The Avro encoder of the AVRO format: writes SQL values with a writer
+//! schema's plan ([`creek_avro::Node`]) straight to the binary encoding.
 
-use apache_avro::schema::{InnerDecimalSchema, RecordSchema, Schema};
+use creek_avro::{
+    decimal_bytes, put_bytes, put_double, put_float, put_long as zigzag_put, IntKind, LongKind,
+    Node, RecordNode, Unit,
+};
 
 use creek_sql::value::{Decimal, Value, MILLIS_PER_DAY};
 
-use super::avro_types::{default_value, is_general_union, supported, union_member_name, Names};
+use super::avro_types::{default_value, is_general_union, map_entry_record};
 
-/// Whether every type in `schema` is one this encoder writes.
-pub(crate) fn encodable(schema: &Schema) -> bool {
-    supported(schema)
-}
-
-fn long(mut v: u64, out: &mut Vec<u8>) {
-    loop {
-        if v < 0x80 {
-            out.push(v as u8);
-            return;
-        }
-        out.push((v as u8 & 0x7f) | 0x80);
-        v >>= 7;
-    }
-}
-
+#[inline]
 pub(crate) fn zigzag(v: i64, out: &mut Vec<u8>) {
-    long(((v << 1) ^ (v >> 63)) as u64, out);
+    zigzag_put(out, v);
 }
 
-fn bytes(b: &[u8], out: &mut Vec<u8>) {
-    zigzag(b.len() as i64, out);
-    out.extend_from_slice(b);
-}
-
-pub(crate) fn decimal_bytes(unscaled: i128) -> Vec<u8> {
-    let full = unscaled.to_be_bytes();
-    let mut start = 0;
-    while start < 15 {
-        let b = full[start];
-        let next = full[start + 1];
-        if (b == 0 && next & 0x80 == 0) || (b == 0xFF && next & 0x80 != 0) {
-            start += 1;
-        } else {
-            break;
-        }
-    }
-    full[start..].to_vec()
-}
-
-fn mismatch(v: &Value, schema: &Schema) -> String {
-    format!("Cannot write {v:?} as Avro {schema:?}")
+#[cold]
+fn mismatch(v: &Value, node: &Node) -> String {
+    format!("Cannot write {v:?} as Avro {}", node.describe())
 }
 
 fn timestamp_ms(v: &Value) -> Option<i64> {
@@ -61,174 +29,173 @@ fn timestamp_ms(v: &Value) -> Option<i64> {
     }
 }
 
-/// Appends `v` written with `schema`.
-pub(crate) fn write(
-    v: &Value,
-    schema: &Schema,
-    names: &Names,
-    out: &mut Vec<u8>,
-) -> Result<(), String> {
-    let schema = names.resolve(schema)?;
-    if let Schema::Union(u) = schema {
-        if v.is_null() {
-            return match u.variants().iter().position(|s| matches!(s, Schema::Null)) {
-                Some(i) => {
-                    zigzag(i as i64, out);
-                    Ok(())
-                }
-                None => Err("Cannot write NULL to a non-optional Avro union".into()),
-            };
+/// Whether a field of this type takes NULL (else a missing value takes the
+/// field's default).
+fn nullable(node: &Node) -> bool {
+    match node {
+        Node::Null | Node::Optional { .. } => true,
+        Node::Union(u) => u.names.iter().any(Option::is_none),
+        _ => false,
+    }
+}
+
+/// Appends `v` written with `node`.
+pub(crate) fn write(v: &Value, node: &Node, out: &mut Vec<u8>) -> Result<(), String> {
+    match node {
+        Node::Optional { null_index, inner } => {
+            if v.is_null() {
+                zigzag(*null_index as i64, out);
+                return Ok(());
+            }
+            zigzag(1 - *null_index as i64, out);
+            return write(v, inner, out);
         }
-        if let (Value::Struct(fields), true) =
-            (v, matches!(v, Value::Struct(_)) && is_general_union(u))
-        {
-            // Connect's union struct: write the branch whose field is set.
-            if let Some((name, fv)) = fields.iter().find(|(_, fv)| !fv.is_null()) {
-                for (i, s) in u.variants().iter().enumerate() {
-                    if union_member_name(names.resolve(s)?).eq_ignore_ascii_case(name) {
+        Node::Union(u) => {
+            if v.is_null() {
+                return match u.names.iter().position(Option::is_none) {
+                    Some(i) => {
                         zigzag(i as i64, out);
-                        return write(fv, s, names, out);
+                        Ok(())
+                    }
+                    None => Err("Cannot write NULL to a non-optional Avro union".into()),
+                };
+            }
+            if let (Value::Struct(fields), true) = (v, is_general_union(u)) {
+                // Connect's union struct: write the branch whose field is set.
+                if let Some((name, fv)) = fields.iter().find(|(_, fv)| !fv.is_null()) {
+                    for (i, (b, n)) in u.branches.iter().zip(&u.names).enumerate() {
+                        if n.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(name)) {
+                            zigzag(i as i64, out);
+                            return write(fv, b, out);
+                        }
                     }
                 }
             }
-        }
-        let mark = out.len();
-        let mut last = None;
-        for (i, s) in u.variants().iter().enumerate() {
-            if matches!(s, Schema::Null) {
-                continue;
-            }
-            zigzag(i as i64, out);
-            match write(v, s, names, out) {
-                Ok(()) => return Ok(()),
-                Err(e) => {
-                    out.truncate(mark);
-                    last = Some(e);
+            let mark = out.len();
+            let mut last = None;
+            for (i, (b, n)) in u.branches.iter().zip(&u.names).enumerate() {
+                if n.is_none() {
+                    continue;
+                }
+                zigzag(i as i64, out);
+                match write(v, b, out) {
+                    Ok(()) => return Ok(()),
+                    Err(e) => {
+                        out.truncate(mark);
+                        last = Some(e);
+                    }
                 }
             }
+            return Err(last.unwrap_or_else(|| "empty union".into()));
         }
-        return Err(last.unwrap_or_else(|| "empty union".into()));
+        _ => {}
     }
     if v.is_null() {
-        return match schema {
-            Schema::Null => Ok(()),
+        return match node {
+            Node::Null => Ok(()),
             _ => Err("Cannot write NULL to a non-optional Avro field".into()),
         };
     }
-    match schema {
-        Schema::Null => return Err(mismatch(v, schema)),
-        Schema::Boolean => out.push(v.as_bool().ok_or_else(|| mismatch(v, schema))? as u8),
-        Schema::Int => match v {
+    match node {
+        Node::Null => return Err(mismatch(v, node)),
+        Node::Boolean => out.push(v.as_bool().ok_or_else(|| mismatch(v, node))? as u8),
+        Node::Int(IntKind::Plain) => match v {
             Value::Int(i) | Value::Date(i) => zigzag(*i as i64, out),
             Value::Time(t) => zigzag(*t as i32 as i64, out),
-            _ => return Err(mismatch(v, schema)),
+            _ => return Err(mismatch(v, node)),
         },
-        Schema::Long => match v {
+        Node::Int(IntKind::Date) => match v {
+            Value::Date(d) | Value::Int(d) => zigzag(*d as i64, out),
+            Value::Timestamp(t) => zigzag(t.div_euclid(MILLIS_PER_DAY), out),
+            _ => return Err(mismatch(v, node)),
+        },
+        Node::Int(IntKind::TimeMillis) => match v {
+            Value::Time(t) => zigzag(*t as i32 as i64, out),
+            Value::Int(t) => zigzag(*t as i64, out),
+            _ => return Err(mismatch(v, node)),
+        },
+        Node::Long(LongKind::Plain) => match v {
             Value::Int(i) => zigzag(*i as i64, out),
             Value::Bigint(i) | Value::Timestamp(i) | Value::Time(i) => zigzag(*i, out),
-            _ => return Err(mismatch(v, schema)),
+            _ => return Err(mismatch(v, node)),
         },
-        Schema::Float => {
-            let f = v.as_f64().ok_or_else(|| mismatch(v, schema))? as f32;
-            out.extend_from_slice(&f.to_le_bytes());
+        Node::Long(LongKind::TimeMicros) => match v {
+            Value::Time(t) => zigzag(t * 1000, out),
+            _ => return Err(mismatch(v, node)),
+        },
+        Node::Long(LongKind::Timestamp { unit, .. }) => {
+            let ms = timestamp_ms(v).ok_or_else(|| mismatch(v, node))?;
+            zigzag(
+                match unit {
+                    Unit::Millis => ms,
+                    Unit::Micros => ms * 1000,
+                    Unit::Nanos => ms * 1_000_000,
+                },
+                out,
+            )
         }
-        Schema::Double => {
-            let f = v.as_f64().ok_or_else(|| mismatch(v, schema))?;
-            out.extend_from_slice(&f.to_le_bytes());
-        }
-        Schema::String | Schema::Uuid(_) => match v {
-            Value::String(s) => bytes(s.as_bytes(), out),
-            _ => return Err(mismatch(v, schema)),
+        Node::Float => put_float(out, v.as_f64().ok_or_else(|| mismatch(v, node))? as f32),
+        Node::Double => put_double(out, v.as_f64().ok_or_else(|| mismatch(v, node))?),
+        Node::String => match v {
+            Value::String(s) => put_bytes(out, s.as_bytes()),
+            _ => return Err(mismatch(v, node)),
         },
-        Schema::Bytes => match v {
-            Value::Bytes(b) => bytes(b, out),
-            _ => return Err(mismatch(v, schema)),
+        Node::Bytes => match v {
+            Value::Bytes(b) => put_bytes(out, b),
+            _ => return Err(mismatch(v, node)),
         },
-        Schema::Fixed(f) => match v {
-            Value::Bytes(b) if b.len() == f.size => out.extend_from_slice(b),
-            _ => return Err(mismatch(v, schema)),
+        Node::Fixed(size) => match v {
+            Value::Bytes(b) if b.len() == *size => out.extend_from_slice(b),
+            _ => return Err(mismatch(v, node)),
         },
-        Schema::Enum(e) => match v {
+        Node::Enum(symbols) => match v {
             Value::String(s) => {
-                let i = e
-                    .symbols
+                let i = symbols
                     .iter()
                     .position(|x| **x == **s)
-                    .ok_or_else(|| mismatch(v, schema))?;
+                    .ok_or_else(|| mismatch(v, node))?;
                 zigzag(i as i64, out);
             }
-            _ => return Err(mismatch(v, schema)),
+            _ => return Err(mismatch(v, node)),
         },
-        Schema::Decimal(ds) => {
+        Node::Decimal { scale, fixed, .. } => {
+            let scale = *scale as u32;
             let d = match v {
-                Value::Double(f) => Decimal::from_f64(*f, ds.scale as u32),
+                Value::Double(f) => Decimal::from_f64(*f, scale),
                 other => other.as_decimal(),
             }
-            .and_then(|d| d.rescale(ds.scale as u32))
-            .ok_or_else(|| mismatch(v, schema))?;
+            .and_then(|d| d.rescale(scale))
+            .ok_or_else(|| mismatch(v, node))?;
             let b = decimal_bytes(d.unscaled);
-            match &ds.inner {
-                InnerDecimalSchema::Bytes => bytes(&b, out),
-                InnerDecimalSchema::Fixed(f) => {
-                    if b.len() > f.size {
-                        return Err(mismatch(v, schema));
+            match fixed {
+                None => put_bytes(out, &b),
+                Some(size) => {
+                    if b.len() > *size {
+                        return Err(mismatch(v, node));
                     }
                     let fill = if d.unscaled < 0 { 0xFF } else { 0 };
-                    out.extend(std::iter::repeat_n(fill, f.size - b.len()));
+                    out.extend(std::iter::repeat_n(fill, size - b.len()));
                     out.extend_from_slice(&b);
                 }
             }
         }
-        Schema::Date => match v {
-            Value::Date(d) | Value::Int(d) => zigzag(*d as i64, out),
-            Value::Timestamp(t) => zigzag(t.div_euclid(MILLIS_PER_DAY), out),
-            _ => return Err(mismatch(v, schema)),
-        },
-        Schema::TimeMillis => match v {
-            Value::Time(t) => zigzag(*t as i32 as i64, out),
-            Value::Int(t) => zigzag(*t as i64, out),
-            _ => return Err(mismatch(v, schema)),
-        },
-        Schema::TimeMicros => match v {
-            Value::Time(t) => zigzag(t * 1000, out),
-            _ => return Err(mismatch(v, schema)),
-        },
-        Schema::TimestampMillis | Schema::LocalTimestampMillis => {
-            zigzag(timestamp_ms(v).ok_or_else(|| mismatch(v, schema))?, out)
-        }
-        Schema::TimestampMicros | Schema::LocalTimestampMicros => zigzag(
-            timestamp_ms(v).ok_or_else(|| mismatch(v, schema))? * 1000,
-            out,
-        ),
-        Schema::Array(a) => match v {
-            Value::Array(items) => {
-                if !items.is_empty() {
-                    zigzag(items.len() as i64, out);
-                    for i in items {
-                        write(i, &a.items, names, out)?;
+        Node::Array(items) => match v {
+            Value::Array(values) => {
+                if !values.is_empty() {
+                    zigzag(values.len() as i64, out);
+                    for i in values {
+                        write(i, items, out)?;
                     }
                 }
                 out.push(0);
             }
             Value::Map(entries) => {
                 // Connect's map entries: records of key and value.
-                let entry = match names.resolve(&a.items)? {
-                    Schema::Union(u) => u
-                        .variants()
-                        .iter()
-                        .find(|s| !matches!(s, Schema::Null))
-                        .map(|s| names.resolve(s))
-                        .transpose()?,
-                    s => Some(s),
-                };
-                let Some(Schema::Record(rs)) = entry else {
-                    return Err(mismatch(v, schema));
-                };
-                let union_index = match names.resolve(&a.items)? {
-                    Schema::Union(u) => {
-                        u.variants().iter().position(|s| !matches!(s, Schema::Null))
-                    }
+                let Some((union_index, entry)) = map_entry_record(items).or(match &**items {
+                    Node::Record(r) => Some((None, r)),
                     _ => None,
+                }) else {
+                    return Err(mismatch(v, node));
                 };
                 if !entries.is_empty() {
                     zigzag(entries.len() as i64, out);
@@ -236,7 +203,7 @@ pub(crate) fn write(
                         if let Some(i) = union_index {
                             zigzag(i as i64, out);
                         }
-                        record(rs, names, out, |_, name| match name {
+                        record(entry, out, |_, name| match name {
                             "key" => Some(k),
                             "value" => Some(val),
                             _ => None,
@@ -245,35 +212,35 @@ pub(crate) fn write(
                 }
                 out.push(0);
             }
-            _ => return Err(mismatch(v, schema)),
+            _ => return Err(mismatch(v, node)),
         },
-        Schema::Map(m) => match v {
+        Node::Map(values) => match v {
             Value::Map(entries) => {
                 if !entries.is_empty() {
                     zigzag(entries.len() as i64, out);
                     for (k, val) in entries {
                         match k {
-                            Value::String(s) => bytes(s.as_bytes(), out),
-                            other => bytes(super::value_text(other).as_bytes(), out),
+                            Value::String(s) => put_bytes(out, s.as_bytes()),
+                            other => put_bytes(out, super::value_text(other).as_bytes()),
                         }
-                        write(val, &m.types, names, out)?;
+                        write(val, values, out)?;
                     }
                 }
                 out.push(0);
             }
-            _ => return Err(mismatch(v, schema)),
+            _ => return Err(mismatch(v, node)),
         },
-        Schema::Record(rs) => match v {
-            Value::Struct(fields) => record(rs, names, out, |_, name| {
+        Node::Record(r) => match v {
+            Value::Struct(fields) => record(r, out, |_, name| {
                 fields
                     .iter()
                     .find(|(n, _)| &**n == name)
                     .or_else(|| fields.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)))
                     .map(|(_, v)| v)
             })?,
-            _ => return Err(mismatch(v, schema)),
+            _ => return Err(mismatch(v, node)),
         },
-        _ => return Err(mismatch(v, schema)),
+        Node::Optional { .. } | Node::Union(_) => unreachable!("handled above"),
     }
     Ok(())
 }
@@ -281,21 +248,17 @@ pub(crate) fn write(
 /// Appends a record whose field values `get` finds by field position and
 /// name; missing or NULL values of non-optional fields take the field's default.
 pub(crate) fn record<'v>(
-    rs: &RecordSchema,
-    names: &Names,
+    r: &RecordNode,
     out: &mut Vec<u8>,
     get: impl Fn(usize, &str) -> Option<&'v Value>,
 ) -> Result<(), String> {
-    for (i, f) in rs.fields.iter().enumerate() {
+    for (i, f) in r.iter().enumerate() {
         let v = get(i, &f.name).unwrap_or(&Value::Null);
-        let fs = names.resolve(&f.schema)?;
-        let optional = matches!(fs, Schema::Null)
-            || matches!(fs, Schema::Union(u) if u.variants().iter().any(|s| matches!(s, Schema::Null)));
-        if v.is_null() && !optional {
+        if v.is_null() && !nullable(&f.node) {
             match &f.default {
                 Some(d) => {
-                    let dv = default_value(d, &f.schema, names)?;
-                    write(&dv, &f.schema, names, out)?;
+                    let dv = default_value(d, &f.node)?;
+                    write(&dv, &f.node, out)?;
                 }
                 None => {
                     return Err(format!(
@@ -305,7 +268,7 @@ pub(crate) fn record<'v>(
                 }
             }
         } else {
-            write(v, &f.schema, names, out).map_err(|e| format!("{e} (field {})", f.name))?;
+            write(v, &f.node, out).map_err(|e| format!("{e} (field {})", f.name))?;
         }
     }
     Ok(())

@@ -1,200 +1,110 @@
-//! Avro schemas as SQL types, shared by the three Avro paths (the generic
-//! one in `avro`, the fast decoder in `avro_decode`, the encoder in
-//! `avro_encode`): named-type lookup ([`Names`]), the SQL type of a schema,
-//! Connect's naming of union branches, which schemas the fast paths handle,
-//! scalar coercion to a column type, and field defaults. It sits below those
-//! three so none of them needs another's internals.
+//! Avro plans as SQL types, shared by the decoder (`avro_decode`) and the
+//! encoder (`avro_encode`): the SQL type of a writer schema's
+//! [`Node`](creek_avro::Node), Connect's naming of union branches, scalar
+//! coercion to a column type, and field defaults. It sits below those two so
+//! neither needs the other's internals.
 
-use std::collections::HashMap;
-
-use apache_avro::schema::{Schema, UuidSchema};
-use serde_json::{json, Value as Json};
+use creek_avro::{IntKind, LongKind, Node, UnionNode};
+use serde_json::Value as Json;
 
 use creek_sql::types::{Field, SqlType};
 use creek_sql::value::{Decimal, Value};
 
 use super::json::{convert, fit_decimal};
 
-/// Named types of a schema, by full and by short name, to follow `Ref`s.
-#[derive(Default)]
-pub(crate) struct Names(HashMap<String, Schema>);
-
-impl Names {
-    pub(crate) fn of(schema: &Schema) -> Names {
-        let mut names = Names::default();
-        names.collect(schema, None);
-        names
-    }
-
-    fn add(&mut self, name: &apache_avro::schema::Name, ns: Option<&str>, schema: &Schema) {
-        self.0.insert(name.fullname(ns), schema.clone());
-        self.0
-            .entry(name.name().to_string())
-            .or_insert_with(|| schema.clone());
-    }
-
-    fn collect(&mut self, schema: &Schema, ns: Option<&str>) {
-        match schema {
-            Schema::Record(r) => {
-                self.add(&r.name, ns, schema);
-                let full = r.name.fullname(ns);
-                let inner_ns = full.rsplit_once('.').map(|(n, _)| n.to_string());
-                for f in &r.fields {
-                    self.collect(&f.schema, inner_ns.as_deref().or(ns));
-                }
-            }
-            Schema::Enum(e) => self.add(&e.name, ns, schema),
-            Schema::Fixed(f) => self.add(&f.name, ns, schema),
-            Schema::Array(a) => self.collect(&a.items, ns),
-            Schema::Map(m) => self.collect(&m.types, ns),
-            Schema::Union(u) => {
-                for v in u.variants() {
-                    self.collect(v, ns);
-                }
-            }
-            _ => {}
-        }
-    }
-
-    #[inline]
-    pub(crate) fn resolve<'a>(&'a self, schema: &'a Schema) -> Result<&'a Schema, String> {
-        match schema {
-            Schema::Ref { name } => self.resolve_ref(name),
-            s => Ok(s),
-        }
-    }
-
-    #[cold]
-    fn resolve_ref(&self, name: &apache_avro::schema::Name) -> Result<&Schema, String> {
-        self.0
-            .get(&name.fullname(None))
-            .or_else(|| self.0.get(name.name()))
-            .ok_or_else(|| format!("Unknown Avro type reference: {}", name.fullname(None)))
-    }
-}
-
 /// The SQL type of an Avro type; record field names upper-cased when `upper`.
-pub(crate) fn sql_type_of(schema: &Schema, names: &Names, upper: bool) -> Result<SqlType, String> {
-    let sql_type = |s: &Schema, n: &Names| sql_type_of(s, n, upper);
-    let schema = names.resolve(schema)?;
-    Ok(match schema {
-        Schema::Boolean => SqlType::Boolean,
-        Schema::Int => SqlType::Int,
-        Schema::Long => SqlType::Bigint,
-        Schema::Float | Schema::Double => SqlType::Double,
-        Schema::String | Schema::Enum(_) | Schema::Uuid(_) => SqlType::String,
-        Schema::Bytes | Schema::Fixed(_) => SqlType::Bytes,
-        Schema::Decimal(d) => SqlType::decimal(d.precision as u32, d.scale as u32),
-        Schema::BigDecimal => SqlType::decimal(64, 0),
-        Schema::Date => SqlType::Date,
-        Schema::TimeMillis | Schema::TimeMicros => SqlType::Time,
-        Schema::TimestampMillis
-        | Schema::TimestampMicros
-        | Schema::TimestampNanos
-        | Schema::LocalTimestampMillis
-        | Schema::LocalTimestampMicros
-        | Schema::LocalTimestampNanos => SqlType::Timestamp,
-        Schema::Array(a) => {
-            let items = names.resolve(&a.items)?;
-            if let Some(v) = map_entry_value(items, names) {
-                SqlType::map(SqlType::String, sql_type(v, names)?)
-            } else {
-                SqlType::array(sql_type(items, names)?)
-            }
+pub(crate) fn sql_type_of(node: &Node, upper: bool) -> Result<SqlType, String> {
+    let name = |n: &str| {
+        if upper {
+            n.to_uppercase()
+        } else {
+            n.to_string()
         }
-        Schema::Map(m) => SqlType::map(SqlType::String, sql_type(&m.types, names)?),
-        Schema::Union(u) => {
-            let non_null: Vec<&Schema> = u
-                .variants()
+    };
+    Ok(match node {
+        Node::Boolean => SqlType::Boolean,
+        Node::Int(IntKind::Plain) => SqlType::Int,
+        Node::Int(IntKind::Date) => SqlType::Date,
+        Node::Int(IntKind::TimeMillis) | Node::Long(LongKind::TimeMicros) => SqlType::Time,
+        Node::Long(LongKind::Plain) => SqlType::Bigint,
+        Node::Long(LongKind::Timestamp { .. }) => SqlType::Timestamp,
+        Node::Float | Node::Double => SqlType::Double,
+        Node::String | Node::Enum(_) => SqlType::String,
+        Node::Bytes | Node::Fixed(_) => SqlType::Bytes,
+        Node::Decimal {
+            precision, scale, ..
+        } => SqlType::decimal(*precision as u32, *scale as u32),
+        Node::Array(items) => match map_entry_value(items) {
+            Some(v) => SqlType::map(SqlType::String, sql_type_of(v, upper)?),
+            None => SqlType::array(sql_type_of(items, upper)?),
+        },
+        Node::Map(v) => SqlType::map(SqlType::String, sql_type_of(v, upper)?),
+        Node::Optional { inner, .. } => sql_type_of(inner, upper)?,
+        Node::Union(u) => {
+            let mut members = u
+                .branches
                 .iter()
-                .filter(|s| !matches!(s, Schema::Null))
-                .collect();
-            match non_null.as_slice() {
-                [one] => sql_type(one, names)?,
+                .zip(&u.names)
+                .filter_map(|(b, n)| n.as_ref().map(|n| (b, n)));
+            match (members.next(), members.next()) {
+                (Some((one, _)), None) => sql_type_of(one, upper)?,
+                (None, _) => return Err("Unsupported Avro type: an empty union".into()),
                 _ => {
                     // Connect's AvroData: a struct with a field per branch,
                     // named after the branch's type.
                     let mut fields = Vec::new();
-                    for s in non_null {
-                        let name = union_member_name(names.resolve(s)?);
-                        let name = if upper { name.to_uppercase() } else { name };
-                        fields.push(Field::new(name, sql_type(s, names)?));
+                    for (b, n) in u.branches.iter().zip(&u.names) {
+                        if let Some(n) = n {
+                            fields.push(Field::new(name(n), sql_type_of(b, upper)?));
+                        }
                     }
                     SqlType::Struct(fields)
                 }
             }
         }
-        Schema::Record(r) => {
-            let mut fields = Vec::new();
-            for f in &r.fields {
-                let name = if upper {
-                    f.name.to_uppercase()
-                } else {
-                    f.name.clone()
-                };
-                fields.push(Field::new(name, sql_type(&f.schema, names)?));
+        Node::Record(r) => {
+            let mut fields = Vec::with_capacity(r.len());
+            for f in r.iter() {
+                fields.push(Field::new(name(&f.name), sql_type_of(&f.node, upper)?));
             }
             SqlType::Struct(fields)
         }
-        other => return Err(format!("Unsupported Avro type: {other:?}")),
+        Node::Null => return Err("Unsupported Avro type: null".into()),
     })
 }
 
-/// The struct field Connect's AvroData names a branch of a union with more
-/// than one non-null type: the type's name, or a named type's short name.
-pub(crate) fn union_member_name(schema: &Schema) -> String {
-    match schema {
-        Schema::Record(r) => r.name.name().to_string(),
-        Schema::Enum(e) => e.name.name().to_string(),
-        Schema::Fixed(f) => f.name.name().to_string(),
-        Schema::Boolean => "boolean".into(),
-        Schema::Int | Schema::Date | Schema::TimeMillis => "int".into(),
-        Schema::Long
-        | Schema::TimeMicros
-        | Schema::TimestampMillis
-        | Schema::TimestampMicros
-        | Schema::LocalTimestampMillis
-        | Schema::LocalTimestampMicros => "long".into(),
-        Schema::Float => "float".into(),
-        Schema::Double => "double".into(),
-        Schema::Bytes | Schema::Decimal(_) => "bytes".into(),
-        Schema::String | Schema::Uuid(_) => "string".into(),
-        Schema::Array(_) => "array".into(),
-        Schema::Map(_) => "map".into(),
-        _ => "null".into(),
+/// Whether a union has more than one non-null branch (Connect's union struct).
+pub(crate) fn is_general_union(u: &UnionNode) -> bool {
+    u.names.iter().flatten().count() > 1
+}
+
+/// The record of Connect's map entries (`{key: string, value: V}`), whether the
+/// array's items are the record or an optional record.
+pub(crate) fn map_entry_record(items: &Node) -> Option<(Option<u32>, &creek_avro::RecordNode)> {
+    match items {
+        Node::Record(r) if r.map_entry => Some((None, r)),
+        Node::Optional { null_index, inner } => match &**inner {
+            Node::Record(r) if r.map_entry => Some((Some(1 - *null_index), r)),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
-/// Whether a union has more than one non-null branch (Connect's union struct).
-pub(crate) fn is_general_union(u: &apache_avro::schema::UnionSchema) -> bool {
-    u.variants()
-        .iter()
-        .filter(|s| !matches!(s, Schema::Null))
-        .count()
-        > 1
-}
-
-/// If `schema` is Connect's map entry record (`{key: string, value: V}`), V.
-fn map_entry_value<'a>(schema: &'a Schema, names: &'a Names) -> Option<&'a Schema> {
-    let Schema::Record(r) = schema else {
+/// If `items` is Connect's map entry record with a string key, its value type.
+fn map_entry_value(items: &Node) -> Option<&Node> {
+    let Node::Record(r) = items else {
         return None;
     };
-    if r.attributes.get("connect.internal.type") != Some(&json!("MapEntry")) {
+    if !r.map_entry || r.len() != 2 || r[0].name != "key" || r[1].name != "value" {
         return None;
     }
-    if r.fields.len() != 2 || r.fields[0].name != "key" || r.fields[1].name != "value" {
-        return None;
-    }
-    let key = names.resolve(&r.fields[0].schema).ok()?;
-    let key_is_string = match key {
-        Schema::String => true,
-        Schema::Union(u) => u
-            .variants()
-            .iter()
-            .all(|s| matches!(s, Schema::Null | Schema::String)),
+    let key_is_string = match &r[0].node {
+        Node::String => true,
+        Node::Optional { inner, .. } => matches!(**inner, Node::String),
         _ => false,
     };
-    key_is_string.then_some(&r.fields[1].schema)
+    key_is_string.then_some(&r[1].node)
 }
 
 fn type_error(v: &Value, ty: &SqlType) -> String {
@@ -254,39 +164,7 @@ pub(crate) fn coerce(v: Value, ty: &SqlType) -> Result<Value, String> {
 }
 
 /// A field default (JSON) as the SQL value it stands for.
-pub(crate) fn default_value(d: &Json, schema: &Schema, names: &Names) -> Result<Value, String> {
-    let schema = names.resolve(schema)?;
-    let ty = sql_type_of(schema, names, false)?;
+pub(crate) fn default_value(d: &Json, node: &Node) -> Result<Value, String> {
+    let ty = sql_type_of(node, false)?;
     convert(d, &ty).map_err(|e| e.message().to_string())
-}
-
-/// Whether every type in `schema` is one this decoder reads.
-pub(crate) fn supported(schema: &Schema) -> bool {
-    match schema {
-        Schema::Null
-        | Schema::Boolean
-        | Schema::Int
-        | Schema::Long
-        | Schema::Float
-        | Schema::Double
-        | Schema::Bytes
-        | Schema::String
-        | Schema::Enum(_)
-        | Schema::Fixed(_)
-        | Schema::Date
-        | Schema::TimeMillis
-        | Schema::TimeMicros
-        | Schema::TimestampMillis
-        | Schema::TimestampMicros
-        | Schema::LocalTimestampMillis
-        | Schema::LocalTimestampMicros
-        | Schema::Ref { .. }
-        | Schema::Uuid(UuidSchema::String) => true,
-        Schema::Decimal(_) => true,
-        Schema::Array(a) => supported(&a.items),
-        Schema::Map(m) => supported(&m.types),
-        Schema::Union(u) => u.variants().iter().all(supported),
-        Schema::Record(r) => r.fields.iter().all(|f| supported(&f.schema)),
-        _ => false,
-    }
 }

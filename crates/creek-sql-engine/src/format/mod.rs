@@ -376,7 +376,7 @@ pub async fn infer_columns_with(
     let registry = ctx.registry.as_ref().ok_or_else(missing)?;
     let subject = format!("{}-{}", ctx.topic, if ctx.is_key { "key" } else { "value" });
     let (_, schema) = registry.latest(&subject).ok_or_else(missing)?;
-    columns_of(&schema.avro, ctx.is_key, wrap_single_value, true)
+    columns_of(&schema, ctx.is_key, wrap_single_value, true)
 }
 
 /// The columns of a source declared with `KEY_SCHEMA_ID` / `VALUE_SCHEMA_ID`
@@ -397,7 +397,7 @@ pub async fn infer_columns_by_id(
     let schema = registry.schema_by_id(schema_id).ok_or_else(|| {
         format!("Schema with id {schema_id} does not exist in the Schema Registry.")
     })?;
-    columns_of(&schema.avro, ctx.is_key, wrap_single_value, false)
+    columns_of(&schema, ctx.is_key, wrap_single_value, false)
 }
 
 fn check_inference(kind: FormatKind) -> Result<(), String> {
@@ -414,22 +414,23 @@ fn check_inference(kind: FormatKind) -> Result<(), String> {
 }
 
 fn columns_of(
-    schema: &apache_avro::Schema,
+    schema: &creek_schema::RegisteredSchema,
     is_key: bool,
     wrap_single_value: Option<bool>,
     upper: bool,
 ) -> Result<Vec<Column>, String> {
-    let names = avro_types::Names::of(schema);
-    let top = names.resolve(schema)?;
-    let ty = avro_types::sql_type_of(top, &names, upper)?;
+    let top = schema
+        .plan()
+        .map_err(|e| format!("Schema with id {} cannot be used: {e}", schema.id))?;
+    let ty = avro_types::sql_type_of(top, upper)?;
     if is_key {
         return Ok(vec![Column {
             name: "ROWKEY".into(),
             ty,
         }]);
     }
-    match (top, ty) {
-        (apache_avro::Schema::Record(_), SqlType::Struct(fields))
+    match (&**top, ty) {
+        (creek_avro::Node::Record(_), SqlType::Struct(fields))
             if wrap_single_value != Some(false) =>
         {
             Ok(fields
