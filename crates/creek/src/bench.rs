@@ -31,6 +31,9 @@ pub enum Suite {
     /// A tumbling-window COUNT grouped by a low-cardinality column over Avro seed
     /// records in an embedded log.
     Aggregate(crate::bench_aggregate::AggregateBench),
+    /// The Avro codec alone: seed records decoded to SQL rows and encoded back,
+    /// against apache-avro in the same run.
+    Avro(crate::bench_avro::AvroBench),
     /// Per-record latency through a running creek (topic, CSAS, windowed COUNT) at
     /// fixed rates, and idle CPU.
     Latency(crate::bench_latency::LatencyBench),
@@ -72,6 +75,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.suite {
         Suite::Broker(b) => broker(b),
         Suite::Sql(s) => crate::bench_sql::sql(s),
+        Suite::Avro(a) => crate::bench_avro::avro(a),
         Suite::Aggregate(a) => crate::bench_aggregate::aggregate(a),
         Suite::Latency(l) => crate::bench_latency::run(l),
     }

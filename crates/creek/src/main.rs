@@ -8,6 +8,7 @@
 
 mod bench;
 mod bench_aggregate;
+mod bench_avro;
 mod bench_latency;
 mod bench_seed;
 mod bench_sql;
