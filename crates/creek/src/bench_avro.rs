@@ -97,7 +97,11 @@ async fn avro_async(args: AvroBench) -> anyhow::Result<()> {
     let creek_round_trip = timed(|| {
         for p in &payloads {
             let row = format.deserialize(Some(p)).map_err(anyhow::Error::msg)?;
-            std::hint::black_box(format.serialize(row.as_deref()).map_err(anyhow::Error::msg)?);
+            std::hint::black_box(
+                format
+                    .serialize(row.as_deref())
+                    .map_err(anyhow::Error::msg)?,
+            );
         }
         Ok(())
     })?;

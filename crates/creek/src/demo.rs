@@ -173,13 +173,13 @@ async fn run_pipeline(
     let (generator, setup) = match pipeline {
         Ok(v) => v,
         Err(e) => {
-            services.stop().await?;
+            up::stop(services).await?;
             return Err(e);
         }
     };
     if let Err(e) = setup {
         generator.abort();
-        services.stop().await?;
+        up::stop(services).await?;
         return Err(e);
     }
     println!(
@@ -193,7 +193,7 @@ async fn run_pipeline(
     generator.abort();
     let _ = generator.await;
     let last = drain(&mut screen, &services, &generated).await;
-    services.stop().await?;
+    up::stop(services).await?;
     print!("{}", summary(&last, data_dir, began.elapsed()));
     Ok(())
 }

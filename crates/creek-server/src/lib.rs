@@ -1,0 +1,386 @@
+//! creek-server: creek's services wired together in one process — the Kafka
+//! broker, the Schema Registry, Kafka Connect and the ksqlDB engine over one log.
+//! The `creek` binary only parses flags into a [`ServerConfig`] and hands it here.
+//!
+//! Principal types and how data flows through them:
+//!
+//! - [`ServerConfig`]: everything `creek up` can be told — the data directory, the
+//!   [`Listen`] addresses, the log's retention and flushing, broker limits,
+//!   worker-wide Connect converter settings and ksqlDB server properties. Its
+//!   [`Default`] is `creek up` without flags.
+//! - [`start`] checks the settings, opens the log (`creek-log`) and starts, in this
+//!   order, the log's maintenance, the broker on its Kafka port, the registry
+//!   (replaying `_schemas`), the Connect worker (replaying its three topics) and the
+//!   SQL engine (replaying its command topic), each HTTP service on its own port. The
+//!   registry, Connect and the engine reach the log through `creek_store::LogStore`.
+//! - [`Services`] is the running set: the URLs and addresses it serves, the log
+//!   store, the startup time. [`Services::stop`] stops connector tasks first, then
+//!   the servers, then flushes the log.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use creek_kafka::{Broker, BrokerConfig};
+use creek_log::{EmbeddedLog, FlushPolicy, Log, LogConfig};
+use creek_store::LogStore;
+use tracing::info;
+
+/// Where the services listen; port 0 picks a free port.
+#[derive(Debug, Clone)]
+pub struct Listen {
+    pub host: String,
+    pub kafka_port: u16,
+    pub registry_port: u16,
+    pub connect_port: u16,
+    pub ksql_port: u16,
+}
+
+impl Default for Listen {
+    fn default() -> Listen {
+        Listen {
+            host: "127.0.0.1".into(),
+            kafka_port: 9092,
+            registry_port: 8081,
+            connect_port: 8083,
+            ksql_port: 8088,
+        }
+    }
+}
+
+impl Listen {
+    /// Every port 0: free ports (tests and benchmarks).
+    pub fn any_free_port() -> Listen {
+        Listen {
+            kafka_port: 0,
+            registry_port: 0,
+            connect_port: 0,
+            ksql_port: 0,
+            ..Listen::default()
+        }
+    }
+
+    /// Each service's name, port and the `creek up` flag that changes it.
+    fn services(&self) -> [(&'static str, u16, &'static str); 4] {
+        [
+            ("Kafka", self.kafka_port, "--kafka-port"),
+            ("Schema Registry", self.registry_port, "--registry-port"),
+            ("Kafka Connect", self.connect_port, "--connect-port"),
+            ("ksqlDB", self.ksql_port, "--ksql-port"),
+        ]
+    }
+
+    /// Fails, naming the port and its flag, when a port is taken, so nothing
+    /// (PostgreSQL, the log, a half-started set of services) starts for nothing.
+    /// A port can still be taken between this check and the bind: then the bind's
+    /// own error names it.
+    pub fn check_ports_free(&self) -> anyhow::Result<()> {
+        let mut busy = Vec::new();
+        for (service, port, flag) in self.services() {
+            if port == 0 {
+                continue;
+            }
+            if let Err(e) = std::net::TcpListener::bind((self.host.as_str(), port)) {
+                let why = if e.kind() == std::io::ErrorKind::AddrInUse {
+                    "is already in use (another creek, Kafka or service?)".to_string()
+                } else {
+                    format!("cannot be opened: {e}")
+                };
+                busy.push(format!(
+                    "port {port} for {service} on {} {why}; stop what holds it or pass {flag} N (0 picks a free port)",
+                    self.host
+                ));
+            }
+        }
+        if !busy.is_empty() {
+            anyhow::bail!("{}", busy.join("\n"));
+        }
+        Ok(())
+    }
+}
+
+/// How the services run: `creek up`'s flags, parsed.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Where topics, offsets and metadata are kept.
+    pub data_dir: PathBuf,
+    pub listen: Listen,
+    /// Host name given to clients in metadata (default: the listen host, or
+    /// 127.0.0.1 for a wildcard address).
+    pub advertised_host: Option<String>,
+    /// Worker-wide Connect converter settings (key.converter*, value.converter*).
+    pub connect_properties: BTreeMap<String, String>,
+    /// ksqlDB server properties, in the order given.
+    pub ksql_properties: Vec<(String, String)>,
+    pub auto_create_topics: bool,
+    pub num_partitions: i32,
+    pub flush_every_batch: bool,
+    pub flush_interval: Duration,
+    pub log_retention_ms: i64,
+    pub log_retention_bytes: i64,
+    pub log_segment_bytes: u64,
+    pub ksql_groups_in_memory: usize,
+    pub max_request_bytes: usize,
+    pub group_initial_rebalance_delay: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> ServerConfig {
+        ServerConfig {
+            data_dir: PathBuf::from("./creek-data"),
+            listen: Listen::default(),
+            advertised_host: None,
+            connect_properties: BTreeMap::new(),
+            ksql_properties: Vec::new(),
+            auto_create_topics: true,
+            num_partitions: 1,
+            flush_every_batch: false,
+            flush_interval: Duration::from_millis(1000),
+            log_retention_ms: 7 * 24 * 3600 * 1000,
+            log_retention_bytes: -1,
+            log_segment_bytes: 1 << 30,
+            ksql_groups_in_memory: 100_000,
+            max_request_bytes: 100 * 1024 * 1024,
+            group_initial_rebalance_delay: Duration::ZERO,
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Refuses settings that cannot work, before anything starts: an unknown
+    /// worker-wide Connect property, a ksqlDB property with a bad value.
+    pub fn check(&self) -> anyhow::Result<()> {
+        for k in self.connect_properties.keys() {
+            if !["key.converter", "value.converter"]
+                .iter()
+                .any(|p| k == p || k.starts_with(&format!("{p}.")))
+            {
+                anyhow::bail!(
+                    "--connect-property {k}: unknown worker property (creek accepts key.converter*, value.converter*)"
+                );
+            }
+        }
+        for (k, v) in &self.ksql_properties {
+            if k == "ksql.hidden.topics" {
+                creek_sql_engine::engine::show::HiddenTopics::new(Some(v))
+                    .map_err(|e| anyhow::anyhow!("--ksql-property {k}: {e}"))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// creek's services running in this process: the broker, Schema Registry,
+/// Connect and the ksqlDB engine over one log. `creek up` and `creek demo`
+/// both run them; [`Services::stop`] shuts them down and flushes the log.
+pub struct Services {
+    /// `host:port` Kafka clients bootstrap from.
+    pub kafka: String,
+    pub registry_url: String,
+    pub connect_url: String,
+    pub ksql_url: String,
+    /// The log, in-process.
+    pub store: Arc<dyn LogStore>,
+    /// From opening the log to all ports accepting connections.
+    pub startup: Duration,
+    log: Arc<Log>,
+    connect: creek_connect::Worker,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Services {
+    /// Stops accepting work, lets every server finish, then flushes the log.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        // Connector tasks first: nothing new is read or written while the
+        // servers wind down.
+        self.connect.shutdown();
+        let _ = self.shutdown.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        let log = self.log;
+        tokio::task::spawn_blocking(move || log.flush_all()).await??;
+        Ok(())
+    }
+}
+
+/// Opens the log under `args.data_dir` and starts every service on its port.
+pub async fn start(args: &ServerConfig) -> anyhow::Result<Services> {
+    args.check()?;
+    let started = Instant::now();
+    let log_config = LogConfig {
+        segment_bytes: args.log_segment_bytes,
+        retention_ms: args.log_retention_ms,
+        retention_bytes: args.log_retention_bytes,
+        flush: if args.flush_every_batch {
+            FlushPolicy::EveryBatch
+        } else {
+            FlushPolicy::Interval(args.flush_interval.max(Duration::from_millis(1)))
+        },
+        ..LogConfig::default()
+    };
+    let data_dir = args.data_dir.clone();
+    let log = tokio::task::spawn_blocking(move || Log::open(&data_dir, log_config))
+        .await?
+        .with_context(|| format!("opening data directory {}", args.data_dir.display()))?;
+
+    let kafka_addr = format!("{}:{}", args.listen.host, args.listen.kafka_port);
+    let listener = creek_kafka::bind(&kafka_addr)
+        .await
+        .with_context(|| format!("listening for Kafka clients on {kafka_addr}"))?;
+    let bound = listener.local_addr()?;
+    let advertised_host = args.advertised_host.clone().unwrap_or_else(|| {
+        if args.listen.host == "0.0.0.0" || args.listen.host == "::" {
+            "127.0.0.1".to_string()
+        } else {
+            args.listen.host.clone()
+        }
+    });
+    let config = BrokerConfig {
+        advertised_host: advertised_host.clone(),
+        advertised_port: bound.port() as i32,
+        cluster_id: Broker::cluster_id_for(&log),
+        auto_create_topics: args.auto_create_topics,
+        default_partitions: args.num_partitions,
+        max_request_bytes: args.max_request_bytes,
+        initial_rebalance_delay: args.group_initial_rebalance_delay,
+        ..BrokerConfig::default()
+    };
+    let broker = Broker::new(log.clone(), config);
+    let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+    let mut tasks = Vec::new();
+    let maintenance = log.clone().run_maintenance(shutdown_rx.clone());
+    tasks.push(tokio::spawn(async move {
+        let _ = maintenance.await;
+    }));
+    let server = broker.serve(listener, shutdown_rx.clone());
+    tasks.push(tokio::spawn(async move {
+        let _ = server.await;
+    }));
+
+    // Schema Registry and Connect reach the log in-process, through LogStore.
+    let store: Arc<dyn LogStore> = Arc::new(EmbeddedLog::new(log.clone()));
+    let registry = creek_schema::Registry::open(store.clone())
+        .await
+        .context("opening the schema registry (_schemas topic)")?;
+    let registry_listener = bind_http(
+        &args.listen.host,
+        args.listen.registry_port,
+        "the schema registry",
+    )
+    .await?;
+    let registry_url = format!(
+        "http://{advertised_host}:{}",
+        registry_listener.local_addr()?.port()
+    );
+    tasks.push(tokio::spawn(serve_http(
+        registry_listener,
+        creek_schema::router(registry.clone()),
+        shutdown_rx.clone(),
+    )));
+
+    let connect_listener =
+        bind_http(&args.listen.host, args.listen.connect_port, "Kafka Connect").await?;
+    let connect_port = connect_listener.local_addr()?.port();
+    let connect_url = format!("http://{advertised_host}:{connect_port}");
+    let mut worker_config = creek_connect::WorkerConfig::new(
+        format!("{advertised_host}:{connect_port}"),
+        creek_connect::converter::ConverterContext {
+            registry: registry.clone(),
+            registry_url: registry_url.clone(),
+        },
+    );
+    worker_config.converter_defaults = args.connect_properties.clone();
+    let worker = creek_connect::Worker::start(store.clone(), worker_config)
+        .await
+        .context("starting the Connect worker")?;
+    tasks.push(tokio::spawn(serve_http(
+        connect_listener,
+        creek_connect::router(worker.clone()),
+        shutdown_rx.clone(),
+    )));
+
+    // The SQL engine reaches the log in-process too; connectors go through Connect's REST API.
+    let cluster_id = Broker::cluster_id_for(&log);
+    // Spill files of a previous run are stale: state comes back from changelogs.
+    let spill_dir = args.data_dir.join("ksql-state");
+    let _ = std::fs::remove_dir_all(&spill_dir);
+    std::fs::create_dir_all(&spill_dir)
+        .with_context(|| format!("creating {}", spill_dir.display()))?;
+    let engine = creek_sql_engine::engine::Engine::new(
+        store.clone(),
+        Some(registry.clone()),
+        creek_sql_engine::engine::EngineConfig {
+            service_id: "default_".into(),
+            default_partitions: 1,
+            spawn_queries: true,
+            connect_url: Some(connect_url.clone()),
+            state_limits: creek_sql_engine::aggregate::StateLimits {
+                groups_in_memory: args.ksql_groups_in_memory,
+                spill_dir: spill_dir.clone(),
+            },
+        },
+    );
+    // Bad values were refused by `check`, at start, not in every later statement.
+    for (k, v) in &args.ksql_properties {
+        engine.set_server_property(k, v);
+    }
+    // Sources, types and persistent queries come back from the command topic.
+    let replayed = engine
+        .recover()
+        .await
+        .map_err(|e| anyhow::anyhow!("replaying the ksqlDB command topic: {e}"))?;
+    engine
+        .create_processing_log_stream()
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the KSQL_PROCESSING_LOG stream: {e}"))?;
+    info!(statements = replayed, "ksqlDB metastore recovered");
+    let ksql_listener = bind_http(&args.listen.host, args.listen.ksql_port, "ksqlDB").await?;
+    let ksql_url = format!(
+        "http://{advertised_host}:{}",
+        ksql_listener.local_addr()?.port()
+    );
+    tasks.push(tokio::spawn(serve_http(
+        ksql_listener,
+        creek_sql_engine::rest::router_with_shutdown(engine, cluster_id, shutdown_rx.clone()),
+        shutdown_rx.clone(),
+    )));
+
+    Ok(Services {
+        kafka: format!("{advertised_host}:{}", bound.port()),
+        registry_url,
+        connect_url,
+        ksql_url,
+        store,
+        startup: started.elapsed(),
+        log,
+        connect: worker,
+        shutdown: shutdown_tx,
+        tasks,
+    })
+}
+
+async fn bind_http(host: &str, port: u16, what: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    let addr = format!("{host}:{port}");
+    tokio::net::TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("listening for {what} on {addr}"))
+}
+
+async fn serve_http(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let result = axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            let _ = shutdown.wait_for(|s| *s).await;
+        })
+        .await;
+    if let Err(e) = result {
+        tracing::error!(error = %e, "HTTP server failed");
+    }
+}
