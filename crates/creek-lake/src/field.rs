@@ -126,7 +126,7 @@ pub fn field_of(value: &SinkValue, path: &str) -> Result<Option<FieldValue>, Lak
         SinkValue::Avro { schema, body } => {
             let node = crate::plan_of(schema)?;
             let mut r = Reader::new(body);
-            avro_field(&node, &mut r, &segments, path).map_err(crate::convert_error)
+            avro_field(node, &mut r, &segments, path).map_err(crate::convert_error)
         }
         SinkValue::Json(v) => json_field(v, &segments, path),
         SinkValue::Bytes(_) => Err(LakeError::convert(format!(
