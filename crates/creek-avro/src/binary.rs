@@ -40,6 +40,17 @@ impl<'a> Reader<'a> {
         self.buf.len() - self.pos
     }
 
+    /// How many bytes of the body were read so far.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    /// The bytes read since `position` (an earlier [`position`](Self::position)),
+    /// e.g. to copy a value that [`skip`](crate::skip) just stepped over.
+    pub fn since(&self, position: usize) -> &'a [u8] {
+        &self.buf[position.min(self.pos)..self.pos]
+    }
+
     /// Errors unless the whole body was consumed (a body longer than its schema
     /// says means the schema id and the bytes disagree).
     pub fn expect_end(&self) -> Decoded<()> {

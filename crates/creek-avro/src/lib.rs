@@ -20,6 +20,10 @@
 //!   without building anything.
 //! - Writers append the binary encoding with [`put_long`], [`put_str`], … and
 //!   [`decimal_bytes`], following the same plan.
+//! - [`resolve`] builds a [`Resolution`] from a writer plan and a reader plan
+//!   (Avro's schema resolution: fields by name, defaults, promotions, unions);
+//!   [`Resolution::transcode`] rewrites a writer's body into the reader's encoding,
+//!   and [`encode_json`] writes a JSON default value in the binary encoding.
 //! - [`wire`] frames a body in the Confluent wire format (magic byte 0 and the
 //!   4-byte schema id) and splits it off again.
 //!
@@ -31,6 +35,7 @@
 mod binary;
 mod error;
 mod plan;
+mod resolve;
 mod walk;
 pub mod wire;
 
@@ -43,6 +48,7 @@ pub use error::{DecodeError, Decoded, SchemaError};
 pub use plan::{
     compile, union_branch_name, FieldNode, IntKind, LongKind, Node, RecordNode, UnionNode, Unit,
 };
+pub use resolve::{encode_json, resolve, Resolution};
 pub use walk::{check, skip, validate};
 
 /// Parses an Avro schema from its JSON text.

@@ -62,23 +62,40 @@ fn walk(node: &Node, r: &mut Reader<'_>, strict: bool) -> Decoded<()> {
         Node::Enum(symbols) => {
             r.symbol(symbols)?;
         }
-        Node::Array(item) => loop {
-            let (n, size) = r.block_header()?;
-            if n == 0 {
-                break;
-            }
-            if let (Some(size), false) = (size, strict) {
-                r.fixed(size)?;
-            } else {
-                for _ in 0..n {
-                    walk(item, r, strict)?;
+        Node::Array(item) => {
+            let empty = zero_width(item);
+            let mut total = 0usize;
+            loop {
+                let (n, size) = r.block_header()?;
+                if n == 0 {
+                    break;
+                }
+                if empty {
+                    // Items that take no bytes: nothing to read, but a consumer
+                    // builds each one, so their number is bounded.
+                    total = total.saturating_add(n);
+                    if total > MAX_EMPTY_ITEMS {
+                        return Err(too_many_empty(total));
+                    }
+                } else if n > r.remaining() {
+                    return Err(too_many(n, r));
+                }
+                if let (Some(size), false) = (size, strict) {
+                    r.fixed(size)?;
+                } else {
+                    for _ in 0..n {
+                        walk(item, r, strict)?;
+                    }
                 }
             }
-        },
+        }
         Node::Map(value) => loop {
             let (n, size) = r.block_header()?;
             if n == 0 {
                 break;
+            }
+            if n > r.remaining() {
+                return Err(too_many(n, r));
             }
             if let (Some(size), false) = (size, strict) {
                 r.fixed(size)?;
@@ -109,6 +126,36 @@ fn walk(node: &Node, r: &mut Reader<'_>, strict: bool) -> Decoded<()> {
         }
     }
     Ok(())
+}
+
+/// The most items an array of values that take no bytes (nulls, empty records) may
+/// have: each still becomes a value in its consumer, so a forged count in a short
+/// body must not become billions of them.
+pub(crate) const MAX_EMPTY_ITEMS: usize = 1 << 20;
+
+/// Whether every value of `node` takes no bytes at all.
+pub(crate) fn zero_width(node: &Node) -> bool {
+    match node {
+        Node::Null | Node::Fixed(0) | Node::Decimal { fixed: Some(0), .. } => true,
+        Node::Record(r) => r.iter().all(|f| zero_width(&f.node)),
+        _ => false,
+    }
+}
+
+#[cold]
+pub(crate) fn too_many_empty(total: usize) -> DecodeError {
+    DecodeError::new(format!(
+        "an array of {total} empty items is longer than the {MAX_EMPTY_ITEMS} allowed"
+    ))
+}
+
+/// A block count no body could hold: each item takes at least one byte.
+#[cold]
+pub(crate) fn too_many(n: usize, r: &Reader<'_>) -> DecodeError {
+    DecodeError::new(format!(
+        "a block of {n} items is longer than the {} bytes left in the body",
+        r.remaining()
+    ))
 }
 
 /// Errors when a decimal's unscaled value has more digits than `precision`.
@@ -182,5 +229,28 @@ mod tests {
         body.extend_from_slice(&items);
         put_long(&mut body, 0);
         validate(&node, &body).unwrap();
+    }
+
+    #[test]
+    fn forged_block_counts_are_errors() {
+        // Found by tests/fuzz.rs: an array of nulls with a count of 2^62 in a
+        // two-byte body looped 2^62 times (nothing to read per item).
+        let nulls = compile(&parse(r#"{"type":"array","items":"null"}"#)).unwrap();
+        let mut body = Vec::new();
+        put_long(&mut body, 1 << 62);
+        put_long(&mut body, 0);
+        let err = validate(&nulls, &body).unwrap_err();
+        assert!(err.to_string().contains("empty items"), "{err}");
+        // A few nulls are fine.
+        validate(&nulls, &[6, 0]).unwrap();
+        // Items that take bytes: a count beyond the body is refused up front.
+        for schema in [
+            r#"{"type":"array","items":"long"}"#,
+            r#"{"type":"map","values":"null"}"#,
+        ] {
+            let node = compile(&parse(schema)).unwrap();
+            let err = check(&node, &body).unwrap_err();
+            assert!(err.to_string().contains("bytes left in the body"), "{err}");
+        }
     }
 }

@@ -20,7 +20,7 @@ use arrow::datatypes::{i256, DataType, Field, FieldRef, Fields, TimeUnit};
 use serde_json::Value;
 
 use crate::LakeError;
-use creek_avro::{DecodeError, Decoded, IntKind, LongKind, Node, Reader, Unit};
+use creek_avro::{decimal_from_bytes, DecodeError, Decoded, IntKind, LongKind, Node, Reader, Unit};
 
 /// The Arrow field for an Avro value: Avro's nullable unions become nullable
 /// fields, logical types become Arrow's date/time/timestamp/decimal types.
@@ -303,7 +303,7 @@ impl Col {
                     Some(n) => r.fixed(*n)?,
                     None => r.bytes()?,
                 };
-                let v = be_i128(raw)?;
+                let v = decimal_from_bytes(raw)?;
                 if v >= *limit || v <= -*limit {
                     return Err(DecodeError::new(format!(
                         "decimal unscaled value {v} has more digits than the schema's precision"
@@ -608,25 +608,8 @@ fn push_offset(offsets: &mut Vec<i32>, count: usize) -> Decoded<()> {
     Ok(())
 }
 
-/// A big-endian two's-complement integer of any length (Avro's decimal encoding).
-fn be_i128(raw: &[u8]) -> Decoded<i128> {
-    if raw.is_empty() {
-        return Ok(0);
-    }
-    let negative = raw[0] & 0x80 != 0;
-    let fill = if negative { 0xff } else { 0 };
-    let (head, tail) = raw.split_at(raw.len().saturating_sub(16));
-    if head.iter().any(|&b| b != fill) || (!head.is_empty() && (tail[0] & 0x80 != 0) != negative) {
-        return Err(DecodeError::new(format!(
-            "decimal of {} bytes does not fit 128 bits",
-            raw.len()
-        )));
-    }
-    let mut buf = [fill; 16];
-    buf[16 - tail.len()..].copy_from_slice(tail);
-    Ok(i128::from_be_bytes(buf))
-}
-
+/// A big-endian two's-complement integer of any length (Avro's decimal encoding)
+/// that fits 256 bits; 128-bit columns read theirs with [`decimal_from_bytes`].
 pub(crate) fn be_i256(raw: &[u8]) -> Decoded<i256> {
     if raw.is_empty() {
         return Ok(i256::ZERO);
@@ -880,15 +863,15 @@ mod tests {
 
     #[test]
     fn decimal_bytes_are_sign_extended_and_range_checked() {
-        assert_eq!(be_i128(&[]).unwrap(), 0);
-        assert_eq!(be_i128(&[0xff]).unwrap(), -1);
-        assert_eq!(be_i128(&[0x00, 0x80]).unwrap(), 128);
+        assert_eq!(decimal_from_bytes(&[]).unwrap(), 0);
+        assert_eq!(decimal_from_bytes(&[0xff]).unwrap(), -1);
+        assert_eq!(decimal_from_bytes(&[0x00, 0x80]).unwrap(), 128);
         let mut wide = vec![0xff; 20];
         wide[19] = 0xfe;
-        assert_eq!(be_i128(&wide).unwrap(), -2);
+        assert_eq!(decimal_from_bytes(&wide).unwrap(), -2);
         let mut too_big = vec![0u8; 17];
         too_big[0] = 1;
-        assert!(be_i128(&too_big).is_err());
+        assert!(decimal_from_bytes(&too_big).is_err());
         assert_eq!(be_i256(&[0xff, 0x7f]).unwrap(), i256::from_i128(-129));
 
         let node = compile(&parse(

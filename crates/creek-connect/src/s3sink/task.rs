@@ -30,7 +30,7 @@ use super::partitioner::{extract_timestamp, Partitioner};
 use super::{NullValues, S3SinkConfig, SchemaCompatibility};
 use crate::connector::SinkTask;
 use crate::context::{SinkContext, TaskError};
-use creek_avro::{put_long, put_str};
+use creek_avro::{put_long, put_str, Resolution};
 
 struct OpenFile {
     builder: FileBuilder,
@@ -54,6 +54,8 @@ struct PartitionWriter {
     schema_id: Option<i32>,
     /// The Avro schema of the open files (what records are projected to).
     schema: Option<Arc<RegisteredSchema>>,
+    /// Projections built so far, per (record schema id, open files' schema id).
+    resolutions: Resolutions,
     /// Wall-clock ms at which rotate.schedule.interval.ms commits the open files.
     scheduled_commit: Option<i64>,
     /// Background jobs writing committed files, oldest first (see [`commit`]).
@@ -157,6 +159,7 @@ impl SinkTask for S3SinkTask {
                 base_timestamp: None,
                 schema_id: None,
                 schema: None,
+                resolutions: Resolutions::default(),
                 scheduled_commit: None,
                 in_flight: Default::default(),
                 last_commit_done: None,
@@ -380,11 +383,10 @@ async fn write_record(
 /// schema.compatibility: a record whose schema differs from the open files' is
 /// either projected to their schema (BACKWARD/FULL: an older record; FORWARD: a
 /// newer one) or left as is, so that the schema change starts new files.
-#[allow(deprecated)] // apache-avro's one-datum reader and writer
 fn reconcile_schema(
     ctx: &SinkContext,
     config: &S3SinkConfig,
-    w: &PartitionWriter,
+    w: &mut PartitionWriter,
     value: SinkValue,
 ) -> Result<SinkValue, String> {
     let (SinkValue::Avro { schema, body }, Some(current)) = (&value, &w.schema) else {
@@ -412,19 +414,49 @@ fn reconcile_schema(
     if !project {
         return Ok(value);
     }
-    let datum = apache_avro::from_avro_datum(&schema.avro, &mut &body[..], Some(&current.avro))
-        .map_err(|e| {
-            format!(
-                "schema {} cannot be read as schema {}: {e}",
-                schema.id, current.id
-            )
-        })?;
-    let projected = apache_avro::to_avro_datum(&current.avro, datum)
-        .map_err(|e| format!("projecting to schema {} failed: {e}", current.id))?;
+    let projected = w.resolutions.project(schema, current, body)?;
     Ok(SinkValue::Avro {
         schema: current.clone(),
         body: bytes::Bytes::from(projected),
     })
+}
+
+/// The Avro schema resolutions of one topic-partition's records, built once per pair
+/// of schema ids (a partition sees few schemas).
+#[derive(Default)]
+struct Resolutions(std::collections::HashMap<(i32, i32), Result<Arc<Resolution>, String>>);
+
+impl Resolutions {
+    /// `body`, written with `schema`, read as `current` and written again.
+    fn project(
+        &mut self,
+        schema: &RegisteredSchema,
+        current: &RegisteredSchema,
+        body: &[u8],
+    ) -> Result<Vec<u8>, String> {
+        let cannot_read = |e: &dyn std::fmt::Display| {
+            format!(
+                "schema {} cannot be read as schema {}: {e}",
+                schema.id, current.id
+            )
+        };
+        let resolution = self
+            .0
+            .entry((schema.id, current.id))
+            .or_insert_with(|| {
+                let writer = schema.plan().map_err(|e| cannot_read(e))?;
+                let reader = current.plan().map_err(|e| cannot_read(e))?;
+                creek_avro::resolve(writer, reader)
+                    .map(Arc::new)
+                    .map_err(|e| cannot_read(&e))
+            })
+            .clone()?;
+        let mut projected = Vec::with_capacity(body.len());
+        resolution
+            .transcode(body, &mut projected)
+            .map_err(|e| cannot_read(&e))?;
+        Ok(projected)
+    }
 }
 
 /// Parquet needs a record at the top: Confluent envelopes keys as `RecordKey {key}`.
@@ -604,4 +636,60 @@ pub fn object_key(
         dir = config.topics_dir,
         ext = config.format.extension(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registered(id: i32, json: &str) -> RegisteredSchema {
+        RegisteredSchema::new(id, json.to_string(), creek_avro::parse(json).unwrap())
+    }
+
+    const V1: &str = r#"{"type":"record","name":"customer","fields":[
+        {"name":"id","type":"int"},{"name":"nome","type":["null","string"],"default":null}]}"#;
+    const V2: &str = r#"{"type":"record","name":"customer","fields":[
+        {"name":"id","type":"int"},{"name":"nome","type":["null","string"],"default":null},
+        {"name":"email","type":["null","string"],"default":null},
+        {"name":"score","type":"double","default":0.5}]}"#;
+
+    #[test]
+    fn records_are_projected_to_the_open_files_schema() {
+        let (v1, v2) = (registered(1, V1), registered(2, V2));
+        let mut resolutions = Resolutions::default();
+        // BACKWARD: an older record read as the newer schema (defaults filled in).
+        let mut body = Vec::new();
+        put_long(&mut body, 7);
+        put_long(&mut body, 1);
+        put_str(&mut body, "Ana");
+        let projected = resolutions.project(&v1, &v2, &body).unwrap();
+        let mut expected = body.clone();
+        expected.push(0); // email: null
+        expected.extend_from_slice(&0.5f64.to_le_bytes());
+        assert_eq!(projected, expected);
+        // Built once per pair.
+        assert_eq!(resolutions.0.len(), 1);
+        resolutions.project(&v1, &v2, &body).unwrap();
+        assert_eq!(resolutions.0.len(), 1);
+
+        // FORWARD: a newer record read as the older schema (extra fields dropped).
+        let old = resolutions.project(&v2, &v1, &expected).unwrap();
+        assert_eq!(old, body);
+
+        // A body that does not match its schema, and schemas that do not resolve.
+        let err = resolutions.project(&v1, &v2, &body[..2]).unwrap_err();
+        assert!(
+            err.starts_with("schema 1 cannot be read as schema 2: field nome:"),
+            "{err}"
+        );
+        let v3 = registered(
+            3,
+            r#"{"type":"record","name":"customer","fields":[{"name":"id","type":"int"},{"name":"must","type":"string"}]}"#,
+        );
+        let err = resolutions.project(&v1, &v3, &body).unwrap_err();
+        assert_eq!(
+            err,
+            "schema 1 cannot be read as schema 3: the reader's field must is not in the writer's record customer and has no default"
+        );
+    }
 }
