@@ -1830,13 +1830,24 @@ impl CompiledExpr {
                 _ => Value::Null,
             },
             Node::Call(eval, args) => {
-                let mut values = Vec::with_capacity(args.len());
-                for a in args {
-                    values.push(a.eval(row)?);
-                }
+                // Up to three arguments live on the stack: a call per row per
+                // function must not allocate for its argument list.
+                let result = match &args[..] {
+                    [] => eval(&[]),
+                    [a] => eval(&[a.eval(row)?]),
+                    [a, b] => eval(&[a.eval(row)?, b.eval(row)?]),
+                    [a, b, c] => eval(&[a.eval(row)?, b.eval(row)?, c.eval(row)?]),
+                    args => {
+                        let mut values = Vec::with_capacity(args.len());
+                        for a in args {
+                            values.push(a.eval(row)?);
+                        }
+                        eval(&values)
+                    }
+                };
                 // A function that throws gives NULL for its call (ksqlDB logs
                 // it and goes on), so COALESCE and IFNULL can recover.
-                match eval(&values) {
+                match result {
                     Ok(v) => v,
                     Err(e) => {
                         record_error(e);

@@ -34,7 +34,7 @@ pub struct AvroBench {
     #[arg(long, default_value_t = 1_000_000)]
     pub records: u64,
     /// Also write the Avro bodies to FILE (and the schema to FILE.avsc) for
-    /// scripts/bench_avro.py.
+    /// scripts/bench_avro.py (default: nothing is written).
     #[arg(long)]
     pub bodies: Option<PathBuf>,
     /// Print one JSON line instead of text.

@@ -20,6 +20,15 @@ use super::{Engine, PersistentQuery, QueryLogic, Repartition};
 /// How long an idle query sleeps without a wake-up before it looks again anyway.
 const IDLE_RECHECK: Duration = Duration::from_secs(30);
 
+/// A projection's fetched batch at least this large is decoded, projected and
+/// encoded on two threads, each taking one half in order; smaller batches (a
+/// live pipeline's few records) stay on the query's own task.
+const PARALLEL_BATCH: usize = 2048;
+
+/// What one source record of a projection became: its encoded results
+/// (none when it was skipped, filtered out, or failed to decode).
+type Encoded = Vec<Result<(i32, ProducerRecord), crate::query::SinkError>>;
+
 /// Bytes of a fetched batch's keys and values, as ksqlDB's consumer metrics count.
 pub(super) fn record_bytes(records: &[creek_store::ConsumerRecord]) -> u64 {
     records
@@ -115,7 +124,25 @@ impl Engine {
             let mut outputs: BTreeMap<i32, Vec<ProducerRecord>> = BTreeMap::new();
             let mut ordered = Vec::new();
             let mut next = offset;
-            for record in &fetched.records {
+            let parallel = rekeyed.is_none()
+                && matches!(query.logic, QueryLogic::Project(_))
+                && fetched.records.len() >= PARALLEL_BATCH;
+            if parallel {
+                let encoded = self.project_in_halves(query, &fetched.records, over_table);
+                for (record, results) in fetched.records.iter().zip(encoded) {
+                    next = record.offset + 1;
+                    consumed += 1;
+                    self.collect_encoded(
+                        query,
+                        results,
+                        &mut outputs,
+                        &mut ordered,
+                        tapping,
+                        (topic, partition, record.offset),
+                    )?;
+                }
+            }
+            for record in fetched.records.iter().filter(|_| !parallel) {
                 next = record.offset + 1;
                 consumed += 1;
                 let results = if let Some((_, a)) = rekeyed {
@@ -239,6 +266,47 @@ impl Engine {
         }
     }
 
+    /// Decodes, projects and encodes `records` of a projection query, the
+    /// first half on this thread and the second on another (the work is
+    /// per record and stateless); the results come back in record order.
+    fn project_in_halves(
+        &self,
+        query: &PersistentQuery,
+        records: &[creek_store::ConsumerRecord],
+        over_table: bool,
+    ) -> Vec<Encoded> {
+        let project = |records: &[creek_store::ConsumerRecord]| -> Vec<Encoded> {
+            records
+                .iter()
+                .map(|record| {
+                    // A table row without a key has no identity: Kafka Streams drops it.
+                    if over_table && record.key.is_none() {
+                        return Vec::new();
+                    }
+                    let (Some(decoded), QueryLogic::Project(p)) =
+                        (self.decode_or_log(query, record), &query.logic)
+                    else {
+                        return Vec::new();
+                    };
+                    p.apply_all(&decoded.row, decoded.rowtime, decoded.value_is_null)
+                        .iter()
+                        .map(|r| query.encoder.encode(r))
+                        .collect()
+                })
+                .collect()
+        };
+        let (first, second) = records.split_at(records.len() / 2);
+        std::thread::scope(|scope| {
+            let second = scope.spawn(|| project(second));
+            let mut out = project(first);
+            match second.join() {
+                Ok(rest) => out.extend(rest),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+            out
+        })
+    }
+
     /// Encodes a record's results for the sink; a row the sink cannot write
     /// stops the query, as in Kafka Streams: nothing of the batch is
     /// produced or committed, so no row is lost.
@@ -249,10 +317,25 @@ impl Engine {
         outputs: &mut BTreeMap<i32, Vec<ProducerRecord>>,
         ordered: &mut Vec<ProducerRecord>,
         tapping: bool,
+        at: (&str, i32, i64),
+    ) -> Result<(), EngineError> {
+        let encoded = results.iter().map(|r| query.encoder.encode(r)).collect();
+        self.collect_encoded(query, encoded, outputs, ordered, tapping, at)
+    }
+
+    /// Adds a record's encoded results to the sink's batches; a row the sink
+    /// could not write stops the query (see [`Engine::encode_results`]).
+    fn collect_encoded(
+        &self,
+        query: &PersistentQuery,
+        encoded: Encoded,
+        outputs: &mut BTreeMap<i32, Vec<ProducerRecord>>,
+        ordered: &mut Vec<ProducerRecord>,
+        tapping: bool,
         (topic, partition, offset): (&str, i32, i64),
     ) -> Result<(), EngineError> {
-        for result in results {
-            match query.encoder.encode(&result) {
+        for result in encoded {
+            match result {
                 Ok((p, rec)) => {
                     if tapping {
                         ordered.push(rec.clone());
