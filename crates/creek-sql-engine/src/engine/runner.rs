@@ -447,23 +447,45 @@ impl Engine {
                 record_bytes(&fetched.records),
             );
             let mut rekeyed: BTreeMap<i32, Vec<ProducerRecord>> = BTreeMap::new();
-            for record in &fetched.records {
-                consumed += 1;
-                if over_table && record.key.is_none() {
-                    continue;
+            let rekey = |records: &[creek_store::ConsumerRecord]| -> Vec<ProducerRecord> {
+                let mut out = Vec::with_capacity(records.len());
+                for record in records {
+                    if over_table && record.key.is_none() {
+                        continue;
+                    }
+                    let Some(decoded) = self.decode_or_log(query, record) else {
+                        continue;
+                    };
+                    out.extend(aggregator.rekey(
+                        &decoded.row,
+                        decoded.value_is_null,
+                        decoded.rowtime,
+                        (partition, record.offset),
+                    ));
                 }
-                let Some(decoded) = self.decode_or_log(query, record) else {
-                    continue;
-                };
-                for r in aggregator.rekey(
-                    &decoded.row,
-                    decoded.value_is_null,
-                    decoded.rowtime,
-                    (partition, record.offset),
-                ) {
-                    let p = crate::query::partition_for(r.key.as_deref(), repartition.partitions);
-                    rekeyed.entry(p).or_default().push(r);
-                }
+                out
+            };
+            consumed += fetched.records.len();
+            // Over a stream, re-keying a record depends on that record alone:
+            // a large batch is done in two halves on two threads, in order.
+            // Over a table it remembers each key's last row, so it stays serial.
+            let changes = if !over_table && fetched.records.len() >= PARALLEL_BATCH {
+                let (first, second) = fetched.records.split_at(fetched.records.len() / 2);
+                std::thread::scope(|scope| {
+                    let second = scope.spawn(|| rekey(second));
+                    let mut out = rekey(first);
+                    match second.join() {
+                        Ok(rest) => out.extend(rest),
+                        Err(panic) => std::panic::resume_unwind(panic),
+                    }
+                    out
+                })
+            } else {
+                rekey(&fetched.records)
+            };
+            for r in changes {
+                let p = crate::query::partition_for(r.key.as_deref(), repartition.partitions);
+                rekeyed.entry(p).or_default().push(r);
             }
             for (p, records) in rekeyed {
                 self.produce_counted(&repartition.topic, p, records).await?;
