@@ -569,105 +569,47 @@ fn extract_table_functions(
     found: &mut Vec<TableFunction>,
     projection_scope: &mut Scope,
 ) -> Result<Expr, EngineError> {
-    Ok(match expr {
-        Expr::Function { name, args } => {
-            let kind = match name.to_ascii_uppercase().as_str() {
-                "EXPLODE" => Some(TableFunctionKind::Explode),
-                "CUBE_EXPLODE" => Some(TableFunctionKind::CubeExplode),
-                _ => None,
-            };
-            match kind {
-                Some(kind) => {
-                    if args.len() != 1 {
-                        return Err(EngineError::Statement(format!(
-                            "Function '{}' does not accept parameters of this count",
-                            name.to_ascii_lowercase()
-                        )));
-                    }
-                    let arg = compile(&args[0], scope, ctx).map_err(|e| clause_error("", e))?;
-                    let element = match &arg.ty {
-                        SqlType::Array(t) => match kind {
-                            TableFunctionKind::Explode => (**t).clone(),
-                            TableFunctionKind::CubeExplode => arg.ty.clone(),
-                        },
-                        other => {
-                            let alternatives = match kind {
-                                TableFunctionKind::Explode => {
-                                    "explode(ARRAY<DECIMAL> input)\nexplode(ARRAY<T> list)"
-                                }
-                                TableFunctionKind::CubeExplode => "cube_explode(ARRAY<T> list)",
-                            };
-                            return Err(EngineError::Statement(format!(
-                                "Function '{}' does not accept parameters ({other}).\nValid alternatives are:\n{alternatives}",
-                                name.to_ascii_lowercase()
-                            )));
-                        }
-                    };
-                    let column = format!("$TF_{}", found.len());
-                    projection_scope.push(None, &column, element);
-                    found.push(TableFunction { kind, arg });
-                    Expr::Column {
-                        source: None,
-                        name: column,
-                    }
-                }
-                None => Expr::Function {
-                    name: name.clone(),
-                    args: args
-                        .iter()
-                        .map(|a| extract_table_functions(a, scope, ctx, found, projection_scope))
-                        .collect::<Result<_, _>>()?,
-                },
-            }
+    expr.rewrite(&mut |node| {
+        let Expr::Function { name, args } = node else {
+            return Ok(None);
+        };
+        let kind = match name.to_ascii_uppercase().as_str() {
+            "EXPLODE" => TableFunctionKind::Explode,
+            "CUBE_EXPLODE" => TableFunctionKind::CubeExplode,
+            _ => return Ok(None),
+        };
+        if args.len() != 1 {
+            return Err(EngineError::Statement(format!(
+                "Function '{}' does not accept parameters of this count",
+                name.to_ascii_lowercase()
+            )));
         }
-        Expr::Binary { op, left, right } => Expr::Binary {
-            op: *op,
-            left: Box::new(extract_table_functions(
-                left,
-                scope,
-                ctx,
-                found,
-                projection_scope,
-            )?),
-            right: Box::new(extract_table_functions(
-                right,
-                scope,
-                ctx,
-                found,
-                projection_scope,
-            )?),
-        },
-        Expr::Dereference { expr, field } => Expr::Dereference {
-            expr: Box::new(extract_table_functions(
-                expr,
-                scope,
-                ctx,
-                found,
-                projection_scope,
-            )?),
-            field: field.clone(),
-        },
-        Expr::Subscript { expr, index } => Expr::Subscript {
-            expr: Box::new(extract_table_functions(
-                expr,
-                scope,
-                ctx,
-                found,
-                projection_scope,
-            )?),
-            index: index.clone(),
-        },
-        Expr::Cast { expr, ty } => Expr::Cast {
-            expr: Box::new(extract_table_functions(
-                expr,
-                scope,
-                ctx,
-                found,
-                projection_scope,
-            )?),
-            ty: ty.clone(),
-        },
-        other => other.clone(),
+        let arg = compile(&args[0], scope, ctx).map_err(|e| clause_error("", e))?;
+        let element = match &arg.ty {
+            SqlType::Array(t) => match kind {
+                TableFunctionKind::Explode => (**t).clone(),
+                TableFunctionKind::CubeExplode => arg.ty.clone(),
+            },
+            other => {
+                let alternatives = match kind {
+                    TableFunctionKind::Explode => {
+                        "explode(ARRAY<DECIMAL> input)\nexplode(ARRAY<T> list)"
+                    }
+                    TableFunctionKind::CubeExplode => "cube_explode(ARRAY<T> list)",
+                };
+                return Err(EngineError::Statement(format!(
+                    "Function '{}' does not accept parameters ({other}).\nValid alternatives are:\n{alternatives}",
+                    name.to_ascii_lowercase()
+                )));
+            }
+        };
+        let column = format!("$TF_{}", found.len());
+        projection_scope.push(None, &column, element);
+        found.push(TableFunction { kind, arg });
+        Ok(Some(Expr::Column {
+            source: None,
+            name: column,
+        }))
     })
 }
 
@@ -686,29 +628,18 @@ fn reads_only(e: &CompiledExpr, positions: &[usize]) -> bool {
 /// An expression as ksqlDB prints it in messages: columns qualified by the
 /// source name, no quoting.
 fn qualified_text(e: &Expr, source: &str) -> String {
-    fn qualify(e: &Expr, source: &str) -> Expr {
-        match e {
-            Expr::Column { source: None, name } => Expr::Column {
+    e.rewrite(&mut |node| -> Result<Option<Expr>, ()> {
+        Ok(match node {
+            Expr::Column { source: None, name } => Some(Expr::Column {
                 source: Some(source.to_string()),
                 name: name.clone(),
-            },
-            Expr::Function { name, args } => Expr::Function {
-                name: name.clone(),
-                args: args.iter().map(|a| qualify(a, source)).collect(),
-            },
-            Expr::Dereference { expr, field } => Expr::Dereference {
-                expr: Box::new(qualify(expr, source)),
-                field: field.clone(),
-            },
-            Expr::Binary { op, left, right } => Expr::Binary {
-                op: *op,
-                left: Box::new(qualify(left, source)),
-                right: Box::new(qualify(right, source)),
-            },
-            other => other.clone(),
-        }
-    }
-    qualify(e, source).to_string().replace('`', "")
+            }),
+            _ => None,
+        })
+    })
+    .unwrap_or_else(|()| e.clone())
+    .to_string()
+    .replace('`', "")
 }
 
 /// Whether two expressions name the same column (ignoring the qualifier).

@@ -383,13 +383,8 @@ fn split(e: &Expr, op: BinaryOp) -> Vec<&Expr> {
 }
 
 /// Whether any node of `e` satisfies `test`.
-fn any_node(e: &Expr, mut test: impl FnMut(&Expr) -> bool) -> bool {
-    let mut found = false;
-    let _ = e.rewrite(&mut |node| -> Result<Option<Expr>, ()> {
-        found |= test(node);
-        Ok(None)
-    });
-    found
+fn any_node(e: &Expr, test: impl FnMut(&Expr) -> bool) -> bool {
+    e.any(test)
 }
 
 fn reads_a_column(e: &Expr) -> bool {

@@ -191,6 +191,96 @@ pub enum Expr {
 }
 
 impl Expr {
+    /// Calls `f` on each direct child, in the order they are written.
+    pub fn for_each_child(&self, f: &mut impl FnMut(&Expr)) {
+        match self {
+            Expr::Literal(_)
+            | Expr::Column { .. }
+            | Expr::Variable(_)
+            | Expr::Wildcard
+            | Expr::TypeConstructor { .. } => {}
+            Expr::Unary { expr, .. }
+            | Expr::IsNull { expr, .. }
+            | Expr::Dereference { expr, .. }
+            | Expr::Cast { expr, .. }
+            | Expr::AtTimeZone { expr, .. } => f(expr),
+            Expr::Lambda { body, .. } => f(body),
+            Expr::Binary { left, right, .. } | Expr::IsDistinctFrom { left, right, .. } => {
+                f(left);
+                f(right);
+            }
+            Expr::Between {
+                expr, low, high, ..
+            } => {
+                f(expr);
+                f(low);
+                f(high);
+            }
+            Expr::Like {
+                expr,
+                pattern,
+                escape,
+                ..
+            } => {
+                f(expr);
+                f(pattern);
+                if let Some(e) = escape {
+                    f(e);
+                }
+            }
+            Expr::InList { expr, list, .. } => {
+                f(expr);
+                list.iter().for_each(f);
+            }
+            Expr::Subscript { expr, index } => {
+                f(expr);
+                f(index);
+            }
+            Expr::Function { args, .. } | Expr::Array(args) => args.iter().for_each(f),
+            Expr::Case {
+                operand,
+                whens,
+                else_,
+            } => {
+                if let Some(o) = operand {
+                    f(o);
+                }
+                for (w, t) in whens {
+                    f(w);
+                    f(t);
+                }
+                if let Some(e) = else_ {
+                    f(e);
+                }
+            }
+            Expr::Map(entries) => {
+                for (k, v) in entries {
+                    f(k);
+                    f(v);
+                }
+            }
+            Expr::Struct(fields) => fields.iter().for_each(|(_, v)| f(v)),
+        }
+    }
+
+    /// Visits the expression top-down without copying it: `f` sees every node,
+    /// and where it returns false that node's children are skipped.
+    pub fn visit(&self, f: &mut impl FnMut(&Expr) -> bool) {
+        if f(self) {
+            self.for_each_child(&mut |child| child.visit(f));
+        }
+    }
+
+    /// Whether any node of the expression satisfies `test`.
+    pub fn any(&self, mut test: impl FnMut(&Expr) -> bool) -> bool {
+        let mut found = false;
+        self.visit(&mut |node| {
+            found = found || test(node);
+            !found
+        });
+        found
+    }
+
     /// Rebuilds the expression top-down: where `f` returns a replacement the
     /// node is replaced (and not descended into), elsewhere the children are
     /// rewritten. Used by planners to substitute columns for sub-expressions.
@@ -570,4 +660,44 @@ pub enum Statement {
         name: String,
         add_columns: Vec<(String, Type)>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Expr;
+    use crate::parser::parse_expression;
+
+    fn columns(e: &Expr, descend_into_calls: bool) -> Vec<String> {
+        let mut out = Vec::new();
+        e.visit(&mut |node| match node {
+            Expr::Column { name, .. } => {
+                out.push(name.clone());
+                true
+            }
+            Expr::Function { .. } => descend_into_calls,
+            _ => true,
+        });
+        out
+    }
+
+    #[test]
+    fn visit_sees_every_node_in_order_and_skips_where_told() {
+        let e = parse_expression(
+            "CASE WHEN a > 1 THEN UCASE(b) ELSE c END || d[e] || CAST(f AS STRING)",
+        )
+        .unwrap();
+        assert_eq!(columns(&e, true), ["A", "B", "C", "D", "E", "F"]);
+        assert_eq!(columns(&e, false), ["A", "C", "D", "E", "F"]);
+        assert!(e.any(
+            |n| matches!(n, Expr::Function { name, .. } if name.eq_ignore_ascii_case("ucase"))
+        ));
+        assert!(!e.any(|n| matches!(n, Expr::Lambda { .. })));
+        // `any` stops at the first match.
+        let mut seen = 0;
+        assert!(e.any(|n| {
+            seen += 1;
+            matches!(n, Expr::Column { .. })
+        }));
+        assert!(seen < 8, "{seen}");
+    }
 }

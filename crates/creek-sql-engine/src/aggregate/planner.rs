@@ -65,13 +65,13 @@ fn calls_aggregate(expr: &Expr, aggregates: &AggregateRegistry) -> bool {
 /// The upper-case name of the first aggregate function `expr` calls.
 fn first_aggregate(expr: &Expr, aggregates: &AggregateRegistry) -> Option<String> {
     let mut found = None;
-    let _ = expr.rewrite(&mut |e| -> Result<Option<Expr>, ()> {
+    expr.visit(&mut |e| {
         if let Expr::Function { name, .. } = e {
             if found.is_none() && aggregates.get(name).is_some() {
                 found = Some(name.to_ascii_uppercase());
             }
         }
-        Ok(None)
+        found.is_none()
     });
     found
 }
@@ -79,13 +79,13 @@ fn first_aggregate(expr: &Expr, aggregates: &AggregateRegistry) -> Option<String
 /// The first window bound column (`WINDOWSTART`, `WINDOWEND`) `expr` reads.
 fn window_bound_in(expr: &Expr) -> Option<String> {
     let mut found = None;
-    let _ = expr.rewrite(&mut |e| -> Result<Option<Expr>, ()> {
+    expr.visit(&mut |e| {
         if let Expr::Column { name, .. } = e {
             if found.is_none() && matches!(name.as_str(), "WINDOWSTART" | "WINDOWEND") {
                 found = Some(name.clone());
             }
         }
-        Ok(None)
+        found.is_none()
     });
     found
 }
@@ -271,13 +271,13 @@ fn check_window_bounds(query: &Query, aggregates: &AggregateRegistry) -> Result<
     for item in &query.select {
         if let SelectItem::Expr { expr, .. } = item {
             let mut in_call = None;
-            let _ = expr.rewrite(&mut |e| -> Result<Option<Expr>, ()> {
+            expr.visit(&mut |e| {
                 if let Expr::Function { name, args } = e {
                     if aggregates.get(name).is_some() && in_call.is_none() {
                         in_call = args.iter().find_map(window_bound_in);
                     }
                 }
-                Ok(None)
+                in_call.is_none()
             });
             if let Some(bound) = in_call {
                 return Err(only_in_select(bound));
@@ -300,13 +300,9 @@ fn check_emit_final(query: &Query) -> Result<(), EngineError> {
 fn check_no_table_functions(query: &Query) -> Result<(), EngineError> {
     for item in &query.select {
         if let SelectItem::Expr { expr, .. } = item {
-            let mut table_function = false;
-            let _ = expr.rewrite(&mut |e| -> Result<Option<Expr>, ()> {
-                if let Expr::Function { name, .. } = e {
-                    let name = name.to_ascii_uppercase();
-                    table_function |= name == "EXPLODE" || name == "CUBE_EXPLODE";
-                }
-                Ok(None)
+            let table_function = expr.any(|e| {
+                matches!(e, Expr::Function { name, .. }
+                    if name.eq_ignore_ascii_case("EXPLODE") || name.eq_ignore_ascii_case("CUBE_EXPLODE"))
             });
             if table_function {
                 return Err(statement(
@@ -623,13 +619,13 @@ fn compile_having(
             // ksqlDB names the source columns HAVING reads outside
             // the grouping and the aggregates.
             let mut columns: Vec<String> = Vec::new();
-            let _ = h.rewrite(&mut |node| -> Result<Option<Expr>, ()> {
+            h.visit(&mut |node| {
                 if let Expr::Column { name, .. } = node {
                     if !name.starts_with('$') && !columns.contains(name) {
                         columns.push(name.clone());
                     }
                 }
-                Ok(None)
+                true
             });
             statement(format!(
                 "Non-aggregate HAVING expression not part of GROUP BY: {}",
