@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
+use std::sync::Arc;
 
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
@@ -35,7 +36,7 @@ struct JournalLine {
 type GroupTable = HashMap<String, BTreeMap<(String, i32), CommittedOffset>>;
 
 pub(crate) struct GroupOffsetStore {
-    inner: Mutex<(GroupTable, File)>,
+    inner: Mutex<(GroupTable, Arc<File>)>,
 }
 
 impl GroupOffsetStore {
@@ -78,7 +79,7 @@ impl GroupOffsetStore {
         fs::rename(&tmp, &path)?;
         let file = OpenOptions::new().append(true).open(&path)?;
         Ok(GroupOffsetStore {
-            inner: Mutex::new((table, file)),
+            inner: Mutex::new((table, Arc::new(file))),
         })
     }
 
@@ -95,7 +96,7 @@ impl GroupOffsetStore {
             buf.push('\n');
         }
         let mut guard = self.inner.lock();
-        guard.1.write_all(buf.as_bytes())?;
+        (&*guard.1).write_all(buf.as_bytes())?;
         let table = &mut guard.0;
         for (topic, partition, c) in offsets {
             table
@@ -131,7 +132,7 @@ impl GroupOffsetStore {
             buf.push_str(&serde_json::to_string(&line).expect("serializable"));
             buf.push('\n');
         }
-        guard.1.write_all(buf.as_bytes())?;
+        (&*guard.1).write_all(buf.as_bytes())?;
         Ok(())
     }
 
@@ -157,12 +158,14 @@ impl GroupOffsetStore {
                 buf.push('\n');
             }
         }
-        guard.1.write_all(buf.as_bytes())?;
+        (&*guard.1).write_all(buf.as_bytes())?;
         Ok(())
     }
 
+    /// fsyncs the journal outside the lock, so commits do not wait for the disk.
     pub fn flush(&self) -> Result<()> {
-        self.inner.lock().1.sync_data()?;
+        let file = self.inner.lock().1.clone();
+        file.sync_data()?;
         Ok(())
     }
 }

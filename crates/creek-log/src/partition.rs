@@ -416,11 +416,21 @@ impl Partition {
     }
 
     /// fsyncs the active segment if anything was appended since the last flush.
+    /// The fsync runs outside the partition's lock: an fsync can take tens of
+    /// milliseconds, and appends and reads must not wait for it.
     pub fn flush_if_dirty(&self) -> Result<()> {
-        let mut state = self.state.lock();
-        if state.dirty {
-            state.active().flush()?;
+        let files = {
+            let mut state = self.state.lock();
+            if !state.dirty {
+                return Ok(());
+            }
             state.dirty = false;
+            state.active().files()
+        };
+        if let Err(e) = files.sync() {
+            // Still not on disk: the next flush tries again.
+            self.state.lock().dirty = true;
+            return Err(e.into());
         }
         Ok(())
     }

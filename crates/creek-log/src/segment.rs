@@ -43,9 +43,21 @@ pub(crate) struct Segment {
     pub created_ms: i64,
     offset_index: Vec<IndexEntry>,
     time_index: Vec<TimeEntry>,
-    index_file: File,
-    time_index_file: File,
+    index_file: Arc<File>,
+    time_index_file: Arc<File>,
     bytes_since_index: u64,
+}
+
+/// A segment's log and index files, shared with the segment.
+pub(crate) struct SegmentFiles([Arc<File>; 3]);
+
+impl SegmentFiles {
+    pub fn sync(&self) -> io::Result<()> {
+        for f in &self.0 {
+            f.sync_data()?;
+        }
+        Ok(())
+    }
 }
 
 /// A located batch: its header and position in the segment file.
@@ -157,8 +169,8 @@ impl Segment {
             created_ms: now_ms(),
             offset_index: Vec::new(),
             time_index: Vec::new(),
-            index_file,
-            time_index_file,
+            index_file: Arc::new(index_file),
+            time_index_file: Arc::new(time_index_file),
             bytes_since_index: 0,
         })
     }
@@ -233,8 +245,8 @@ impl Segment {
             created_ms,
             offset_index,
             time_index,
-            index_file,
-            time_index_file,
+            index_file: Arc::new(index_file),
+            time_index_file: Arc::new(time_index_file),
             bytes_since_index: 0,
         };
         let scan_from = segment
@@ -308,8 +320,8 @@ impl Segment {
         }
         self.time_index_file.set_len(0)?;
         self.time_index_file.write_all_at(&raw, 0)?;
-        self.index_file.seek(SeekFrom::End(0))?;
-        self.time_index_file.seek(SeekFrom::End(0))?;
+        (&*self.index_file).seek(SeekFrom::End(0))?;
+        (&*self.time_index_file).seek(SeekFrom::End(0))?;
         Ok(())
     }
 
@@ -334,7 +346,7 @@ impl Segment {
             let mut raw = [0u8; 8];
             raw[0..4].copy_from_slice(&entry.relative_offset.to_be_bytes());
             raw[4..8].copy_from_slice(&entry.position.to_be_bytes());
-            self.index_file.write_all(&raw)?;
+            (&*self.index_file).write_all(&raw)?;
             self.offset_index.push(entry);
             self.bytes_since_index = 0;
             if self
@@ -349,7 +361,7 @@ impl Segment {
                 let mut raw = [0u8; 12];
                 raw[0..8].copy_from_slice(&entry.timestamp.to_be_bytes());
                 raw[8..12].copy_from_slice(&entry.relative_offset.to_be_bytes());
-                self.time_index_file.write_all(&raw)?;
+                (&*self.time_index_file).write_all(&raw)?;
                 self.time_index.push(entry);
             }
         }
@@ -440,9 +452,16 @@ impl Segment {
     }
 
     pub fn flush(&self) -> io::Result<()> {
-        self.file.sync_data()?;
-        self.index_file.sync_data()?;
-        self.time_index_file.sync_data()
+        self.files().sync()
+    }
+
+    /// The segment's open files, to fsync without holding the partition's lock.
+    pub fn files(&self) -> SegmentFiles {
+        SegmentFiles([
+            self.file.clone(),
+            self.index_file.clone(),
+            self.time_index_file.clone(),
+        ])
     }
 
     pub fn delete_files(&self) -> io::Result<()> {
