@@ -483,8 +483,9 @@ impl Engine {
     }
 
     /// Schema inference for the key: a source that declares no key columns
-    /// and reads AVRO keys takes them, first, from the schema `KEY_SCHEMA_ID`
-    /// names or else from the topic's `-key` subject, when there is one.
+    /// and reads AVRO keys takes them from the schema `KEY_SCHEMA_ID` names,
+    /// or else from the topic's `-key` subject when there is one; they go
+    /// before the other columns.
     async fn infer_key_columns(
         &self,
         topic: &str,
