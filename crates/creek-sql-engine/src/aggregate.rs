@@ -318,6 +318,34 @@ fn group_from_json(
     })
 }
 
+/// Reads the changelog's positions record `v`: its stream time and the
+/// re-keyed positions applied already go into `state`; returns the input
+/// positions (partition → next offset) the state accounts for.
+fn restore_positions(
+    state: &mut AggregatorState,
+    v: &Json,
+) -> Result<BTreeMap<i32, i64>, std::num::ParseIntError> {
+    let mut p = BTreeMap::new();
+    for (partition, offset) in v["positions"].as_object().into_iter().flatten() {
+        let partition: i32 = partition.parse()?;
+        p.insert(partition, offset.as_i64().unwrap_or(0));
+    }
+    state.stream_time = v["stream_time"].as_i64().unwrap_or(i64::MIN);
+    state.applied = v["applied"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|t| {
+            let t = t.as_array()?;
+            Some((
+                (t.first()?.as_i64()? as i32, t.get(1)?.as_i64()? as i32),
+                (t.get(2)?.as_i64()?, t.get(3)?.as_i64()?),
+            ))
+        })
+        .collect();
+    Ok(p)
+}
+
 impl Aggregator {
     pub fn new(plan: AggregatePlan, log: Arc<ProcessingLog>, query_id: String) -> Aggregator {
         Aggregator::with_limits(plan, log, query_id, &StateLimits::default())
@@ -640,7 +668,28 @@ impl Aggregator {
         rowtime: i64,
         source: (i32, i64),
     ) -> Vec<ProducerRecord> {
-        let changes: Vec<GroupChange> = if self.over_table() {
+        let changes = self.group_changes(row, value_is_null);
+        for e in creek_sql::expr::take_errors() {
+            self.error(format!("Error computing expression: {e}"));
+        }
+        changes
+            .into_iter()
+            .enumerate()
+            .map(|(i, (key, undo, add))| ProducerRecord {
+                key: Some(Bytes::from(rekeyed::encode_key(&key))),
+                value: Some(Bytes::from(rekeyed::encode_change(source, i, &undo, &add))),
+                headers: Vec::new(),
+                timestamp: Some(rowtime),
+            })
+            .collect()
+    }
+
+    /// The group changes one source row makes: over a stream, its arguments
+    /// into its group (none for a tombstone, a filtered-out row or a NULL
+    /// grouping key); over a table, the row's previous arguments out of their
+    /// group and its new ones in (one change when the group stays the same).
+    fn group_changes(&self, row: &[Value], value_is_null: bool) -> Vec<GroupChange> {
+        if self.over_table() {
             match self.table_change(row, value_is_null) {
                 (Some(old), Some(new)) if same_values(&old.key, &new.key) => {
                     vec![(new.key, Some(old.args), Some(new.args))]
@@ -658,20 +707,7 @@ impl Aggregator {
                 .map(|c| (c.key, None, Some(c.args)))
                 .into_iter()
                 .collect()
-        };
-        for e in creek_sql::expr::take_errors() {
-            self.error(format!("Error computing expression: {e}"));
         }
-        changes
-            .into_iter()
-            .enumerate()
-            .map(|(i, (key, undo, add))| ProducerRecord {
-                key: Some(Bytes::from(rekeyed::encode_key(&key))),
-                value: Some(Bytes::from(rekeyed::encode_change(source, i, &undo, &add))),
-                headers: Vec::new(),
-                timestamp: Some(rowtime),
-            })
-            .collect()
     }
 
     /// Stage two: one re-keyed record from partition `partition` of the
@@ -840,11 +876,28 @@ impl Aggregator {
         // if its previous result was in it.
         let was_in = existed && plan.having.is_some() && self.passes_having(group, window);
         group.rowtime = group.rowtime.max(rowtime);
+        self.fold_steps(&mut group.aggregates, steps);
+        if plan.emit_final {
+            return None;
+        }
+        let result = self.result(group, window)?;
+        if result.value.is_none() && !was_in && plan.having.is_some() {
+            return None;
+        }
+        Some(result)
+    }
+
+    /// Runs each step's arguments through the aggregate functions, into a
+    /// group's states (`aggregate` to add, `undo` to take out). A function
+    /// that throws fails the aggregation's state (the query stops before it
+    /// produces) and its state starts over from its initial value.
+    fn fold_steps(&self, aggregates: &mut [Value], steps: &[(Step, &Vec<Vec<Value>>)]) {
         for (step, step_args) in steps {
-            for ((call, state), args) in plan
+            for ((call, state), args) in self
+                .plan
                 .aggregates
                 .iter()
-                .zip(group.aggregates.iter_mut())
+                .zip(aggregates.iter_mut())
                 .zip(step_args.iter())
             {
                 let current = std::mem::replace(state, Value::Null);
@@ -864,14 +917,6 @@ impl Aggregator {
                 };
             }
         }
-        if plan.emit_final {
-            return None;
-        }
-        let result = self.result(group, window)?;
-        if result.value.is_none() && !was_in && plan.having.is_some() {
-            return None;
-        }
-        Some(result)
     }
 
     /// EMIT FINAL: the results of the windows the stream time has closed
@@ -1067,25 +1112,7 @@ impl Aggregator {
             };
             let v: Json = serde_json::from_slice(&v).map_err(|e| bad(&e))?;
             if k.as_ref() == POSITIONS_KEY.as_bytes() {
-                let mut p = BTreeMap::new();
-                for (partition, offset) in v["positions"].as_object().into_iter().flatten() {
-                    let partition: i32 = partition.parse().map_err(|e| bad(&e))?;
-                    p.insert(partition, offset.as_i64().unwrap_or(0));
-                }
-                state.stream_time = v["stream_time"].as_i64().unwrap_or(i64::MIN);
-                state.applied = v["applied"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|t| {
-                        let t = t.as_array()?;
-                        Some((
-                            (t.first()?.as_i64()? as i32, t.get(1)?.as_i64()? as i32),
-                            (t.get(2)?.as_i64()?, t.get(3)?.as_i64()?),
-                        ))
-                    })
-                    .collect();
-                positions = Some(p);
+                positions = Some(restore_positions(&mut state, &v).map_err(|e| bad(&e))?);
                 continue;
             }
             // A session's id also carries its end.

@@ -3,7 +3,7 @@
 //! given), `DROP STREAM/TABLE [DELETE TOPIC]`, and the processing log's own
 //! stream. These change the metastore (and topics) only; no query runs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use creek_sql::ast::{self, ColumnConstraint, Literal, Properties, SourceKind};
@@ -138,7 +138,152 @@ pub(super) const SOURCE_PROPERTIES: &[&str] = &[
     "SOURCE_CONNECTOR",
 ];
 
+/// The error for replacing a source stream/table (`CREATE OR REPLACE SOURCE
+/// …`, or `CREATE OR REPLACE` over one).
+fn replace_unsupported(kind: SourceKind, name: &str) -> EngineError {
+    EngineError::Statement(format!(
+        "Cannot add {} '{name}': CREATE OR REPLACE is not supported on source {}s.",
+        kind_word(kind),
+        kind_word(kind)
+    ))
+}
+
+/// Whether any of `cols` plays `role`.
+fn has_role(cols: &[SourceColumn], role: ColumnRole) -> bool {
+    cols.iter().any(|c| c.role == role)
+}
+
+/// The source's key and value formats: the WITH clause's, else the session's
+/// `ksql.persistence.default.format.value` / `.key`. A value format is
+/// required; the key format defaults to KAFKA.
+fn source_format_specs(
+    with: &With,
+    session: &Session,
+) -> Result<(FormatSpec, FormatSpec), EngineError> {
+    let (key_format, value_format) = with.formats()?;
+    let default_format = |key: &str| -> Result<Option<FormatSpec>, EngineError> {
+        match session.properties.get(key) {
+            Some(name) => Ok(Some(FormatSpec {
+                kind: format::parse_format(name).map_err(EngineError::Statement)?,
+                properties: BTreeMap::new(),
+                wrap_single_value: None,
+            })),
+            None => Ok(None),
+        }
+    };
+    let value_format = match value_format {
+        Some(f) => Some(f),
+        None => default_format("ksql.persistence.default.format.value")?,
+    };
+    let key_format = match key_format {
+        Some(f) => Some(f),
+        None => default_format("ksql.persistence.default.format.key")?,
+    };
+    let value_format = value_format.ok_or_else(|| {
+        EngineError::Statement(
+            "Statement is missing the 'VALUE_FORMAT' property from the WITH clause. Either provide one or set a default via the 'ksql.persistence.default.format.value' config.".into(),
+        )
+    })?;
+    Ok((key_format.unwrap_or_else(kafka_format), value_format))
+}
+
+/// The declared columns in order, their types resolved against the custom
+/// `types` and their roles from their constraints (KEY / PRIMARY KEY,
+/// HEADERS, HEADER('k'), else value). Reserved and duplicate names are
+/// refused.
+fn declared_columns(
+    columns: &[ast::ColumnDef],
+    types: &HashMap<String, SqlType>,
+) -> Result<Vec<SourceColumn>, EngineError> {
+    let mut cols: Vec<SourceColumn> = Vec::new();
+    for c in columns {
+        let ty = resolve_type(&c.ty, types).map_err(EngineError::Statement)?;
+        let role = column_role(&c.constraint, &ty)?;
+        if crate::plan::RESERVED_COLUMNS.contains(&c.name.as_str()) {
+            return Err(EngineError::Statement(format!(
+                "'{}' is a reserved column name.",
+                c.name
+            )));
+        }
+        if cols.iter().any(|x| x.name == c.name) {
+            return Err(EngineError::Statement(format!(
+                "Duplicate column names:\n\t{}",
+                c.name
+            )));
+        }
+        cols.push(SourceColumn {
+            name: c.name.clone(),
+            ty,
+            role,
+        });
+    }
+    Ok(cols)
+}
+
+/// A declared column's role from its constraint; a header column must have
+/// the header type (HEADERS: an array of key/value structs, HEADER('k'):
+/// BYTES).
+fn column_role(constraint: &ColumnConstraint, ty: &SqlType) -> Result<ColumnRole, EngineError> {
+    Ok(match constraint {
+        ColumnConstraint::None => ColumnRole::Value,
+        ColumnConstraint::Key | ColumnConstraint::PrimaryKey => ColumnRole::Key,
+        ColumnConstraint::Headers => {
+            if *ty != headers_type() {
+                return Err(EngineError::Statement(format!(
+                    "Invalid type for HEADERS column: expected {}, got {ty}",
+                    headers_type()
+                )));
+            }
+            ColumnRole::Header(None)
+        }
+        ColumnConstraint::Header(k) => {
+            if *ty != SqlType::Bytes {
+                return Err(EngineError::Statement(format!(
+                    "Invalid type for HEADER('{k}') column: expected BYTES, got {ty}"
+                )));
+            }
+            ColumnRole::Header(Some(k.clone()))
+        }
+    })
+}
+
+/// The source's event time: the WITH clause's `TIMESTAMP` column (upper-cased;
+/// it must exist and be a BIGINT or TIMESTAMP, or a STRING parsed with
+/// `TIMESTAMP_FORMAT`) and that format, or `None` for the record timestamp.
+fn timestamp_column(
+    with: &With,
+    cols: &[SourceColumn],
+) -> Result<Option<(String, Option<String>)>, EngineError> {
+    let Some(col) = with.string("TIMESTAMP") else {
+        return Ok(None);
+    };
+    let col = col.to_ascii_uppercase();
+    let c = cols.iter().find(|c| c.name == col).ok_or_else(|| {
+        EngineError::Statement(format!(
+            "The TIMESTAMP column set in the WITH clause does not exist in the schema: '{col}'"
+        ))
+    })?;
+    let fmt = with.string("TIMESTAMP_FORMAT");
+    match (&c.ty, &fmt) {
+        (SqlType::Bigint | SqlType::Timestamp, None) | (SqlType::String, Some(_)) => {}
+        (SqlType::String, None) => {
+            return Err(EngineError::Statement("A String timestamp field has been specified without also specifying the TIMESTAMP_FORMAT property.".into()))
+        }
+        (t, _) => {
+            return Err(EngineError::Statement(format!(
+                "Timestamp column, `{col}`, should be LONG(INT64), TIMESTAMP, or a String with a TIMESTAMP_FORMAT specified. Got {t}"
+            )))
+        }
+    }
+    Ok(Some((col, fmt)))
+}
+
 impl Engine {
+    /// `CREATE [OR REPLACE] [SOURCE] STREAM/TABLE [IF NOT EXISTS] name (…)
+    /// WITH (…)` over a topic: checks the name, reads the WITH clause (topic,
+    /// window, key and value formats), the declared columns, makes sure the
+    /// topic exists, infers columns the registry knows, checks the
+    /// TIMESTAMP column and the formats, then adds the source to the metastore.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn create_source(
         self: &Arc<Self>,
@@ -152,42 +297,10 @@ impl Engine {
         text: &str,
         session: &Session,
     ) -> Result<Json, EngineError> {
-        if or_replace && read_only {
-            return Err(EngineError::Statement(format!(
-                "Cannot add {} '{name}': CREATE OR REPLACE is not supported on source {}s.",
-                kind_word(kind),
-                kind_word(kind)
-            )));
-        }
-        if let Some(existing) = self.state.lock().metastore.source(name).cloned() {
-            if if_not_exists {
-                return Ok(status_entity(
-                    text,
-                    &format!("{} already exists", kind_title(kind)),
-                    None,
-                ));
-            }
-            if !or_replace {
-                return Err(EngineError::Statement(format!(
-                    "Cannot add {} '{name}': A {} with the same name already exists",
-                    kind_word(kind),
-                    existing.kind_name().to_ascii_lowercase()
-                )));
-            }
-            if read_only || existing.read_only {
-                return Err(EngineError::Statement(format!(
-                    "Cannot add {} '{name}': CREATE OR REPLACE is not supported on source {}s.",
-                    kind_word(kind),
-                    kind_word(kind)
-                )));
-            }
-        }
-        if or_replace && read_only {
-            return Err(EngineError::Statement(format!(
-                "Cannot add {} '{name}': CREATE OR REPLACE is not supported on source {}s.",
-                kind_word(kind),
-                kind_word(kind)
-            )));
+        if let Some(exists) =
+            self.check_new_source_name(kind, or_replace, read_only, if_not_exists, name, text)?
+        {
+            return Ok(exists);
         }
         let with = With::new(properties)?;
         let window = crate::aggregate::source_window(
@@ -200,203 +313,31 @@ impl Engine {
                 "Missing required property \"KAFKA_TOPIC\" which has no default value.".into(),
             )
         })?;
-        let (key_format, value_format) = with.formats()?;
-        let default_format = |key: &str| -> Result<Option<FormatSpec>, EngineError> {
-            match session.properties.get(key) {
-                Some(name) => Ok(Some(FormatSpec {
-                    kind: format::parse_format(name).map_err(EngineError::Statement)?,
-                    properties: BTreeMap::new(),
-                    wrap_single_value: None,
-                })),
-                None => Ok(None),
-            }
-        };
-        let value_format = match value_format {
-            Some(f) => Some(f),
-            None => default_format("ksql.persistence.default.format.value")?,
-        };
-        let key_format = match key_format {
-            Some(f) => Some(f),
-            None => default_format("ksql.persistence.default.format.key")?,
-        };
-        let mut value_format = value_format.ok_or_else(|| {
-            EngineError::Statement(
-                "Statement is missing the 'VALUE_FORMAT' property from the WITH clause. Either provide one or set a default via the 'ksql.persistence.default.format.value' config.".into(),
-            )
-        })?;
-        let key_format = key_format.unwrap_or_else(kafka_format);
+        let (key_format, mut value_format) = source_format_specs(&with, session)?;
         let types = self.state.lock().metastore.types.clone();
-        let mut cols = Vec::new();
-        for c in columns {
-            let ty = resolve_type(&c.ty, &types).map_err(EngineError::Statement)?;
-            let role = match &c.constraint {
-                ColumnConstraint::None => ColumnRole::Value,
-                ColumnConstraint::Key | ColumnConstraint::PrimaryKey => ColumnRole::Key,
-                ColumnConstraint::Headers => {
-                    if ty != headers_type() {
-                        return Err(EngineError::Statement(format!(
-                            "Invalid type for HEADERS column: expected {}, got {ty}",
-                            headers_type()
-                        )));
-                    }
-                    ColumnRole::Header(None)
-                }
-                ColumnConstraint::Header(k) => {
-                    if ty != SqlType::Bytes {
-                        return Err(EngineError::Statement(format!(
-                            "Invalid type for HEADER('{k}') column: expected BYTES, got {ty}"
-                        )));
-                    }
-                    ColumnRole::Header(Some(k.clone()))
-                }
-            };
-            if crate::plan::RESERVED_COLUMNS.contains(&c.name.as_str()) {
-                return Err(EngineError::Statement(format!(
-                    "'{}' is a reserved column name.",
-                    c.name
-                )));
-            }
-            if cols.iter().any(|x: &SourceColumn| x.name == c.name) {
-                return Err(EngineError::Statement(format!(
-                    "Duplicate column names:\n\t{}",
-                    c.name
-                )));
-            }
-            cols.push(SourceColumn {
-                name: c.name.clone(),
-                ty,
-                role,
-            });
-        }
-        if window.is_some() && !cols.iter().any(|c| c.role == ColumnRole::Key) {
+        let mut cols = declared_columns(columns, &types)?;
+        if window.is_some() && !has_role(&cols, ColumnRole::Key) {
             return Err(EngineError::Statement(
                 "Windowed sources require a key column.".into(),
             ));
         }
-        // Ensure the topic exists.
-        let partitions = with.int("PARTITIONS")?;
-        let exists = self.log.describe_topic(&topic).await.is_ok();
-        if !exists {
-            match partitions {
-                Some(p) => {
-                    self.log
-                        .create_topic(&topic, p as i32, BTreeMap::new())
-                        .await
-                        .map_err(|e| EngineError::Statement(e.to_string()))?;
-                }
-                None => {
-                    return Err(EngineError::Statement(format!(
-                        "Topic '{topic}' does not exist. If you want to create a new topic for the {} please re-run the statement providing the required 'PARTITIONS' configuration in the WITH clause (and optionally 'REPLICAS'). For example: CREATE {} {name} ({}) WITH (KAFKA_TOPIC='{topic}', PARTITIONS=2, REPLICAS=1, ...);",
-                        kind_word(kind),
-                        kind_word(kind).to_ascii_uppercase(),
-                        "...",
-                    )))
-                }
-            }
-        }
-        // Schema inference from the registry.
-        if !cols.iter().any(|c| c.role == ColumnRole::Value)
-            && matches!(
-                value_format.kind,
-                FormatKind::Avro | FormatKind::JsonSr | FormatKind::Protobuf
-            )
-        {
-            let ctx = self.format_ctx(&topic, false);
-            let inferred = match value_format.properties.get("schemaId") {
-                Some(id) => {
-                    let id = id.parse().map_err(|_| {
-                        EngineError::Statement(format!("Invalid VALUE_SCHEMA_ID: {id}"))
-                    })?;
-                    format::infer_columns_by_id(
-                        value_format.kind,
-                        &ctx,
-                        id,
-                        value_format.wrap_single_value,
-                    )
-                    .await
-                }
-                None => {
-                    format::infer_columns_with(
-                        value_format.kind,
-                        &ctx,
-                        value_format.wrap_single_value,
-                    )
-                    .await
-                }
-            }
-            .map_err(EngineError::Statement)?;
-            cols.extend(inferred.into_iter().map(|c| SourceColumn {
-                name: c.name,
-                ty: c.ty,
-                role: ColumnRole::Value,
-            }));
-        }
-        if !cols.iter().any(|c| c.role == ColumnRole::Value)
+        self.ensure_source_topic(&with, &topic, kind, name).await?;
+        self.infer_value_columns(&topic, &value_format, &mut cols)
+            .await?;
+        if !has_role(&cols, ColumnRole::Value)
             && matches!(value_format.kind, FormatKind::Kafka | FormatKind::Delimited)
         {
             return Err(EngineError::Statement("No columns supplied.".into()));
         }
-        let key_count = cols.iter().filter(|c| c.role == ColumnRole::Key).count();
-        let key_subject_exists = self
-            .registry
-            .as_ref()
-            .is_some_and(|r| r.latest(&format!("{topic}-key")).is_some());
-        let key_schema_id = key_format.properties.get("schemaId").cloned();
-        if key_count == 0
-            && matches!(key_format.kind, FormatKind::Avro)
-            && (key_subject_exists || key_schema_id.is_some())
-        {
-            let ctx = self.format_ctx(&topic, true);
-            let inferred = match key_schema_id {
-                Some(id) => {
-                    let id = id.parse().map_err(|_| {
-                        EngineError::Statement(format!("Invalid KEY_SCHEMA_ID: {id}"))
-                    })?;
-                    format::infer_columns_by_id(key_format.kind, &ctx, id, None).await
-                }
-                None => format::infer_columns(key_format.kind, &ctx).await,
-            }
-            .map_err(EngineError::Statement)?;
-            let keys: Vec<SourceColumn> = inferred
-                .into_iter()
-                .map(|c| SourceColumn {
-                    name: c.name,
-                    ty: c.ty,
-                    role: ColumnRole::Key,
-                })
-                .collect();
-            cols.splice(0..0, keys);
-        }
+        self.infer_key_columns(&topic, &key_format, &mut cols)
+            .await?;
         // A table is the latest value per key, so it needs one.
-        if kind == SourceKind::Table && !cols.iter().any(|c| c.role == ColumnRole::Key) {
+        if kind == SourceKind::Table && !has_role(&cols, ColumnRole::Key) {
             return Err(EngineError::Statement(
                 "Tables require a PRIMARY KEY. Please define the PRIMARY KEY.".into(),
             ));
         }
-        let timestamp = match with.string("TIMESTAMP") {
-            Some(col) => {
-                let col = col.to_ascii_uppercase();
-                let c = cols.iter().find(|c| c.name == col).ok_or_else(|| {
-                    EngineError::Statement(format!(
-                        "The TIMESTAMP column set in the WITH clause does not exist in the schema: '{col}'"
-                    ))
-                })?;
-                let fmt = with.string("TIMESTAMP_FORMAT");
-                match (&c.ty, &fmt) {
-                    (SqlType::Bigint | SqlType::Timestamp, None) | (SqlType::String, Some(_)) => {}
-                    (SqlType::String, None) => {
-                        return Err(EngineError::Statement("A String timestamp field has been specified without also specifying the TIMESTAMP_FORMAT property.".into()))
-                    }
-                    (t, _) => {
-                        return Err(EngineError::Statement(format!(
-                            "Timestamp column, `{col}`, should be LONG(INT64), TIMESTAMP, or a String with a TIMESTAMP_FORMAT specified. Got {t}"
-                        )))
-                    }
-                }
-                Some((col, fmt))
-            }
-            None => None,
-        };
+        let timestamp = timestamp_column(&with, &cols)?;
         if value_format.wrap_single_value.is_none()
             && cols.iter().filter(|c| c.role == ColumnRole::Value).count() == 1
         {
@@ -429,8 +370,163 @@ impl Engine {
         ))
     }
 
-    /// Builds the key and value formats of a source. `register` is true for
-    /// sinks, whose AVRO schemas are registered.
+    /// Whether a source named `name` may be created: `Some` status when one
+    /// exists and the statement says IF NOT EXISTS; an error when one exists
+    /// otherwise, or when a source stream/table (`read_only`) would be
+    /// replaced; `None` to go on creating it.
+    fn check_new_source_name(
+        &self,
+        kind: SourceKind,
+        or_replace: bool,
+        read_only: bool,
+        if_not_exists: bool,
+        name: &str,
+        text: &str,
+    ) -> Result<Option<Json>, EngineError> {
+        if or_replace && read_only {
+            return Err(replace_unsupported(kind, name));
+        }
+        if let Some(existing) = self.state.lock().metastore.source(name).cloned() {
+            if if_not_exists {
+                return Ok(Some(status_entity(
+                    text,
+                    &format!("{} already exists", kind_title(kind)),
+                    None,
+                )));
+            }
+            if !or_replace {
+                return Err(EngineError::Statement(format!(
+                    "Cannot add {} '{name}': A {} with the same name already exists",
+                    kind_word(kind),
+                    existing.kind_name().to_ascii_lowercase()
+                )));
+            }
+            if read_only || existing.read_only {
+                return Err(replace_unsupported(kind, name));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Makes sure the source's topic exists: a missing topic is created when
+    /// the WITH clause gives `PARTITIONS`, and refused otherwise.
+    async fn ensure_source_topic(
+        &self,
+        with: &With,
+        topic: &str,
+        kind: SourceKind,
+        name: &str,
+    ) -> Result<(), EngineError> {
+        let partitions = with.int("PARTITIONS")?;
+        if self.log.describe_topic(topic).await.is_ok() {
+            return Ok(());
+        }
+        match partitions {
+            Some(p) => self
+                .log
+                .create_topic(topic, p as i32, BTreeMap::new())
+                .await
+                .map_err(|e| EngineError::Statement(e.to_string())),
+            None => Err(EngineError::Statement(format!(
+                "Topic '{topic}' does not exist. If you want to create a new topic for the {} please re-run the statement providing the required 'PARTITIONS' configuration in the WITH clause (and optionally 'REPLICAS'). For example: CREATE {} {name} ({}) WITH (KAFKA_TOPIC='{topic}', PARTITIONS=2, REPLICAS=1, ...);",
+                kind_word(kind),
+                kind_word(kind).to_ascii_uppercase(),
+                "...",
+            ))),
+        }
+    }
+
+    /// Schema inference for the value: a source that declares no value
+    /// columns and reads AVRO, JSON_SR or PROTOBUF values takes them from the
+    /// registry (the schema `VALUE_SCHEMA_ID` names, else the topic's
+    /// `-value` subject's latest).
+    async fn infer_value_columns(
+        &self,
+        topic: &str,
+        value_format: &FormatSpec,
+        cols: &mut Vec<SourceColumn>,
+    ) -> Result<(), EngineError> {
+        if has_role(cols, ColumnRole::Value)
+            || !matches!(
+                value_format.kind,
+                FormatKind::Avro | FormatKind::JsonSr | FormatKind::Protobuf
+            )
+        {
+            return Ok(());
+        }
+        let ctx = self.format_ctx(topic, false);
+        let inferred = match value_format.properties.get("schemaId") {
+            Some(id) => {
+                let id = id.parse().map_err(|_| {
+                    EngineError::Statement(format!("Invalid VALUE_SCHEMA_ID: {id}"))
+                })?;
+                format::infer_columns_by_id(
+                    value_format.kind,
+                    &ctx,
+                    id,
+                    value_format.wrap_single_value,
+                )
+                .await
+            }
+            None => {
+                format::infer_columns_with(value_format.kind, &ctx, value_format.wrap_single_value)
+                    .await
+            }
+        }
+        .map_err(EngineError::Statement)?;
+        cols.extend(inferred.into_iter().map(|c| SourceColumn {
+            name: c.name,
+            ty: c.ty,
+            role: ColumnRole::Value,
+        }));
+        Ok(())
+    }
+
+    /// Schema inference for the key: a source that declares no key columns
+    /// and reads AVRO keys takes them from the schema `KEY_SCHEMA_ID` names,
+    /// or else from the topic's `-key` subject when there is one; they go
+    /// before the other columns.
+    async fn infer_key_columns(
+        &self,
+        topic: &str,
+        key_format: &FormatSpec,
+        cols: &mut Vec<SourceColumn>,
+    ) -> Result<(), EngineError> {
+        let key_count = cols.iter().filter(|c| c.role == ColumnRole::Key).count();
+        let key_subject_exists = self
+            .registry
+            .as_ref()
+            .is_some_and(|r| r.latest(&format!("{topic}-key")).is_some());
+        let key_schema_id = key_format.properties.get("schemaId").cloned();
+        if key_count != 0
+            || !matches!(key_format.kind, FormatKind::Avro)
+            || !(key_subject_exists || key_schema_id.is_some())
+        {
+            return Ok(());
+        }
+        let ctx = self.format_ctx(topic, true);
+        let inferred = match key_schema_id {
+            Some(id) => {
+                let id = id
+                    .parse()
+                    .map_err(|_| EngineError::Statement(format!("Invalid KEY_SCHEMA_ID: {id}")))?;
+                format::infer_columns_by_id(key_format.kind, &ctx, id, None).await
+            }
+            None => format::infer_columns(key_format.kind, &ctx).await,
+        }
+        .map_err(EngineError::Statement)?;
+        let keys: Vec<SourceColumn> = inferred
+            .into_iter()
+            .map(|c| SourceColumn {
+                name: c.name,
+                ty: c.ty,
+                role: ColumnRole::Key,
+            })
+            .collect();
+        cols.splice(0..0, keys);
+        Ok(())
+    }
+
     /// A sink told to write with a registered schema (`KEY_SCHEMA_ID`,
     /// `VALUE_SCHEMA_ID`) must find its columns at the same positions, with
     /// the same names and types, in that schema; extra trailing fields are
@@ -476,6 +572,8 @@ impl Engine {
         Ok(())
     }
 
+    /// Builds the key and value formats of a source. `register` is true for
+    /// sinks, whose AVRO schemas are registered.
     pub async fn build_formats(
         &self,
         source: &DataSource,

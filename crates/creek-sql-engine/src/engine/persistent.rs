@@ -102,7 +102,98 @@ pub(super) fn rewritten_statement(
     out
 }
 
+/// The sink's key format: none (NONE) when the result has no key columns,
+/// where any other given key format is refused; else the WITH clause's, or
+/// the input's (KAFKA for a keyless input's NONE), without the input's own
+/// schema id and full name but with the sink's `KEY_SCHEMA_ID`.
+fn sink_key_format(
+    with: &With,
+    key_spec: Option<FormatSpec>,
+    has_key: bool,
+    input: &DataSource,
+) -> Result<FormatSpec, EngineError> {
+    if !has_key
+        && key_spec
+            .as_ref()
+            .is_some_and(|k| k.kind != FormatKind::None)
+    {
+        return Err(EngineError::Statement(
+            "Key format specified for stream without key columns.".into(),
+        ));
+    }
+    if !has_key {
+        return Ok(FormatSpec {
+            kind: FormatKind::None,
+            properties: BTreeMap::new(),
+            wrap_single_value: None,
+        });
+    }
+    Ok(match key_spec {
+        Some(k) => k,
+        // A keyless input's NONE does not carry over to a keyed result.
+        None if input.key_format.kind == FormatKind::None => kafka_format(),
+        // The input's schema id and full name describe its own
+        // subject, not the sink's.
+        None => {
+            let mut f = input.key_format.clone();
+            f.properties.remove("schemaId");
+            f.properties.remove("fullSchemaName");
+            if let Some(id) = with.string("KEY_SCHEMA_ID") {
+                f.properties.insert("schemaId".into(), id);
+            }
+            f
+        }
+    })
+}
+
+/// The sink's value format: the WITH clause's, else the input's without its
+/// schema id and full name but with the sink's `VALUE_SCHEMA_ID`. A sink's
+/// serde features come from its own WITH clause, not its input's:
+/// `WRAP_SINGLE_VALUE`, else the session's setting for a single value column.
+fn sink_value_format(
+    with: &With,
+    value_spec: Option<FormatSpec>,
+    plan: &QueryPlan,
+    session: &Session,
+) -> FormatSpec {
+    let input = plan.source();
+    let mut value_format = value_spec.unwrap_or_else(|| {
+        let mut f = input.value_format.clone();
+        f.properties.remove("schemaId");
+        f.properties.remove("fullSchemaName");
+        if let Some(id) = with.string("VALUE_SCHEMA_ID") {
+            f.properties.insert("schemaId".into(), id);
+        }
+        f
+    });
+    value_format.wrap_single_value = with.bool("WRAP_SINGLE_VALUE").or_else(|| {
+        if plan.value_count() == 1 {
+            session_wrap(session)
+        } else {
+            None
+        }
+    });
+    value_format
+}
+
+/// The sink's topic: the WITH clause's `KAFKA_TOPIC`, else the sink's name
+/// after ksqlDB's `ksql.output.topic.name.prefix`.
+fn sink_topic(with: &With, name: &str, session: &Session) -> String {
+    with.string("KAFKA_TOPIC").unwrap_or_else(|| {
+        let prefix = session
+            .properties
+            .get("ksql.output.topic.name.prefix")
+            .map_or("", String::as_str);
+        format!("{prefix}{name}")
+    })
+}
+
 impl Engine {
+    /// `CREATE [OR REPLACE] STREAM/TABLE [IF NOT EXISTS] name WITH (…) AS
+    /// SELECT …` (CSAS/CTAS): checks what the SELECT produces and the name,
+    /// plans the SELECT, works out the sink (formats, topic, partitions),
+    /// creates its topic, then registers the sink and starts the query under
+    /// a new query id.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn create_as_select(
         self: &Arc<Self>,
@@ -115,6 +206,80 @@ impl Engine {
         text: &str,
         session: &Session,
     ) -> Result<Json, EngineError> {
+        let aggregating = self.check_select_produces(kind, query)?;
+        if let Some(exists) =
+            self.check_new_sink_name(kind, or_replace, if_not_exists, name, text)?
+        {
+            return Ok(exists);
+        }
+        let with = With::new(properties)?;
+        self.check_sink_timestamp(&with, query)?;
+        let plan = self.plan_select(query, aggregating, name, session)?;
+        let input = plan.source();
+        let (key_spec, value_spec) = with.formats()?;
+        let key_format = sink_key_format(&with, key_spec, plan.has_key(), &input)?;
+        let value_format = sink_value_format(&with, value_spec, &plan, session);
+        let topic = sink_topic(&with, name, session);
+        let partitions = self.sink_partitions(&with, &input).await?;
+        let timestamp = with
+            .string("TIMESTAMP")
+            .map(|c| (c.to_ascii_uppercase(), with.string("TIMESTAMP_FORMAT")));
+        let sink = DataSource {
+            name: name.to_string(),
+            kind,
+            topic: topic.clone(),
+            key_format,
+            value_format,
+            columns: plan.output_columns(),
+            timestamp,
+            read_only: false,
+            is_sink: true,
+            statement: text.to_string(),
+            window: plan.window(),
+        };
+        self.check_sink_schema_ids(&sink).await?;
+        if self.log.describe_topic(&topic).await.is_err() {
+            self.log
+                .create_topic(&topic, partitions, BTreeMap::new())
+                .await
+                .map_err(|e| EngineError::Statement(e.to_string()))?;
+        }
+        let query_id = self.next_query_id(kind, name);
+        let sink = Arc::new(sink);
+        let pq = self
+            .build_query(query_id.clone(), plan, &sink, text, session)
+            .await
+            .map_err(|e| match e {
+                // ksqlDB names the statement as its analyser rewrote it.
+                EngineError::Statement(m)
+                    if aggregating && m.starts_with("Key format does not support schema.") =>
+                {
+                    EngineError::Statement(format!(
+                        "{m}\nStatement: {}",
+                        rewritten_statement(kind, name, properties, query)
+                    ))
+                }
+                e => e,
+            })?;
+        {
+            let mut state = self.state.lock();
+            state.metastore.sources.insert(name.to_string(), sink);
+            state.queries.insert(query_id.clone(), pq.clone());
+        }
+        self.start(&pq);
+        Ok(status_entity(
+            text,
+            &format!("Created query with ID {query_id}"),
+            Some(&query_id),
+        ))
+    }
+
+    /// Checks that the SELECT may run as a persistent query creating a `kind`
+    /// (no LIMIT, WINDOW only with GROUP BY, not over a windowed table) and
+    /// that it produces one: an aggregation, or any query over a table,
+    /// produces a table, anything else a stream. Returns whether it
+    /// aggregates.
+    fn check_select_produces(&self, kind: SourceKind, query: &Query) -> Result<bool, EngineError> {
         if query.limit.is_some() {
             return Err(EngineError::Statement(format!(
                 "CREATE {} AS SELECT statements don't support LIMIT clause.",
@@ -123,7 +288,6 @@ impl Engine {
         }
         crate::aggregate::check_window_has_group_by(query, &self.aggregates)?;
         let aggregating = crate::aggregate::is_aggregate(query, &self.aggregates);
-        // An aggregation, or any query over a table, produces a table.
         let over_table = {
             let state = self.state.lock();
             match crate::plan::single_source(query, &state.metastore) {
@@ -153,213 +317,141 @@ impl Engine {
                 "Invalid result type. Your SELECT query produces a {word}. Please use CREATE {word} AS SELECT statement instead."
             )));
         }
-        if let Some(existing) = self.state.lock().metastore.source(name).cloned() {
-            if if_not_exists {
-                return Ok(status_entity(
-                    text,
-                    &format!("{} already exists", kind_title(kind)),
-                    None,
-                ));
-            }
-            if !or_replace {
-                return Err(EngineError::Statement(format!(
-                    "Cannot add {} '{name}': A {} with the same name already exists",
-                    kind_word(kind),
-                    existing.kind_name().to_ascii_lowercase()
-                )));
-            }
-            return Err(EngineError::NotSupported(
-                "CREATE OR REPLACE of a query".into(),
-            ));
+        Ok(aggregating)
+    }
+
+    /// Whether a sink named `name` may be created: `Some` status when one
+    /// exists and the statement says IF NOT EXISTS; an error when one exists
+    /// otherwise (replacing a query is not supported); `None` to go on.
+    fn check_new_sink_name(
+        &self,
+        kind: SourceKind,
+        or_replace: bool,
+        if_not_exists: bool,
+        name: &str,
+        text: &str,
+    ) -> Result<Option<Json>, EngineError> {
+        let Some(existing) = self.state.lock().metastore.source(name).cloned() else {
+            return Ok(None);
+        };
+        if if_not_exists {
+            return Ok(Some(status_entity(
+                text,
+                &format!("{} already exists", kind_title(kind)),
+                None,
+            )));
         }
-        let with = With::new(properties)?;
-        // The sink's TIMESTAMP column must be a result column of a usable type;
-        // ksqlDB checks it before the projection's key columns.
-        if let Some(col) = with.string("TIMESTAMP") {
-            let col = col.to_ascii_uppercase();
-            let state = self.state.lock();
-            if let Ok(preview) = crate::plan::plan_stream_query_with(
+        if !or_replace {
+            return Err(EngineError::Statement(format!(
+                "Cannot add {} '{name}': A {} with the same name already exists",
+                kind_word(kind),
+                existing.kind_name().to_ascii_lowercase()
+            )));
+        }
+        Err(EngineError::NotSupported(
+            "CREATE OR REPLACE of a query".into(),
+        ))
+    }
+
+    /// The sink's TIMESTAMP column must be a result column of a usable type;
+    /// ksqlDB checks it before the projection's key columns (so against a
+    /// preview of the projection; a SELECT that does not plan as one is left
+    /// to the planner's own errors).
+    fn check_sink_timestamp(&self, with: &With, query: &Query) -> Result<(), EngineError> {
+        let Some(col) = with.string("TIMESTAMP") else {
+            return Ok(());
+        };
+        let col = col.to_ascii_uppercase();
+        let state = self.state.lock();
+        let Ok(preview) = crate::plan::plan_stream_query_with(
+            query,
+            &state.metastore,
+            &self.functions,
+            None,
+            true,
+        ) else {
+            return Ok(());
+        };
+        let column = preview.output_columns().into_iter().find(|c| c.name == col);
+        let Some(column) = column else {
+            return Err(EngineError::Statement(format!(
+                "The TIMESTAMP column set in the WITH clause does not exist in the schema: '{col}'"
+            )));
+        };
+        let formatted = with.string("TIMESTAMP_FORMAT").is_some();
+        if !matches!(
+            (&column.ty, formatted),
+            (SqlType::Bigint | SqlType::Timestamp, false) | (SqlType::String, true)
+        ) {
+            return Err(EngineError::Statement(format!(
+                "Timestamp column, `{col}`, should be LONG(INT64), TIMESTAMP, or a String with a timestamp_format specified."
+            )));
+        }
+        Ok(())
+    }
+
+    /// Plans the SELECT of a sink named `name`: an aggregation plan when it
+    /// aggregates, else a projection (keyless when the session enables
+    /// `ksql.new.query.planner.enabled`).
+    fn plan_select(
+        &self,
+        query: &Query,
+        aggregating: bool,
+        name: &str,
+        session: &Session,
+    ) -> Result<QueryPlan, EngineError> {
+        let state = self.state.lock();
+        Ok(if aggregating {
+            QueryPlan::Aggregate(crate::aggregate::plan_aggregate(
                 query,
                 &state.metastore,
                 &self.functions,
-                None,
-                true,
-            ) {
-                let column = preview.output_columns().into_iter().find(|c| c.name == col);
-                let Some(column) = column else {
-                    return Err(EngineError::Statement(format!(
-                        "The TIMESTAMP column set in the WITH clause does not exist in the schema: '{col}'"
-                    )));
-                };
-                let formatted = with.string("TIMESTAMP_FORMAT").is_some();
-                if !matches!(
-                    (&column.ty, formatted),
-                    (SqlType::Bigint | SqlType::Timestamp, false) | (SqlType::String, true)
-                ) {
-                    return Err(EngineError::Statement(format!(
-                        "Timestamp column, `{col}`, should be LONG(INT64), TIMESTAMP, or a String with a timestamp_format specified."
-                    )));
-                }
-            }
-        }
-        let plan = {
-            let state = self.state.lock();
-            if aggregating {
-                QueryPlan::Aggregate(crate::aggregate::plan_aggregate(
-                    query,
-                    &state.metastore,
-                    &self.functions,
-                    &self.aggregates_for(session),
-                    Some(name),
-                )?)
-            } else {
-                let keyless = session
-                    .properties
-                    .get("ksql.new.query.planner.enabled")
-                    .is_some_and(|v| v == "true");
-                QueryPlan::Stream(crate::plan::plan_stream_query_with(
-                    query,
-                    &state.metastore,
-                    &self.functions,
-                    Some(name),
-                    keyless,
-                )?)
-            }
-        };
-        let input = plan.source();
-        let (key_spec, value_spec) = with.formats()?;
-        let has_key = plan.has_key();
-        if !has_key
-            && key_spec
-                .as_ref()
-                .is_some_and(|k| k.kind != FormatKind::None)
-        {
-            return Err(EngineError::Statement(
-                "Key format specified for stream without key columns.".into(),
-            ));
-        }
-        let key_format = if has_key {
-            match key_spec {
-                Some(k) => k,
-                // A keyless input's NONE does not carry over to a keyed result.
-                None if input.key_format.kind == FormatKind::None => kafka_format(),
-                // The input's schema id and full name describe its own
-                // subject, not the sink's.
-                None => {
-                    let mut f = input.key_format.clone();
-                    f.properties.remove("schemaId");
-                    f.properties.remove("fullSchemaName");
-                    if let Some(id) = with.string("KEY_SCHEMA_ID") {
-                        f.properties.insert("schemaId".into(), id);
-                    }
-                    f
-                }
-            }
+                &self.aggregates_for(session),
+                Some(name),
+            )?)
         } else {
-            FormatSpec {
-                kind: FormatKind::None,
-                properties: BTreeMap::new(),
-                wrap_single_value: None,
-            }
-        };
-        // A sink's serde features come from its own WITH clause, not its input's.
-        let mut value_format = value_spec.unwrap_or_else(|| {
-            let mut f = input.value_format.clone();
-            f.properties.remove("schemaId");
-            f.properties.remove("fullSchemaName");
-            if let Some(id) = with.string("VALUE_SCHEMA_ID") {
-                f.properties.insert("schemaId".into(), id);
-            }
-            f
-        });
-        value_format.wrap_single_value = with.bool("WRAP_SINGLE_VALUE").or_else(|| {
-            if plan.value_count() == 1 {
-                session_wrap(session)
-            } else {
-                None
-            }
-        });
-        // A default topic name takes ksqlDB's `ksql.output.topic.name.prefix`.
-        let topic = with.string("KAFKA_TOPIC").unwrap_or_else(|| {
-            let prefix = session
+            let keyless = session
                 .properties
-                .get("ksql.output.topic.name.prefix")
-                .map_or("", String::as_str);
-            format!("{prefix}{name}")
-        });
-        let partitions = match with.int("PARTITIONS")? {
+                .get("ksql.new.query.planner.enabled")
+                .is_some_and(|v| v == "true");
+            QueryPlan::Stream(crate::plan::plan_stream_query_with(
+                query,
+                &state.metastore,
+                &self.functions,
+                Some(name),
+                keyless,
+            )?)
+        })
+    }
+
+    /// The sink topic's partitions: the WITH clause's `PARTITIONS`, else the
+    /// input topic's, else the engine's default.
+    async fn sink_partitions(&self, with: &With, input: &DataSource) -> Result<i32, EngineError> {
+        Ok(match with.int("PARTITIONS")? {
             Some(p) => p as i32,
             None => match self.log.describe_topic(&input.topic).await {
                 Ok(d) => d.partitions,
                 Err(_) => self.config.default_partitions,
             },
+        })
+    }
+
+    /// A new persistent query's id: `CTAS_<NAME>_<n>` for a table,
+    /// `CSAS_<NAME>_<n>` for a stream, `n` counting the engine's queries.
+    fn next_query_id(&self, kind: SourceKind, name: &str) -> String {
+        let mut state = self.state.lock();
+        let prefix = if kind == SourceKind::Table {
+            "CTAS"
+        } else {
+            "CSAS"
         };
-        let columns = plan.output_columns();
-        let timestamp = with
-            .string("TIMESTAMP")
-            .map(|c| (c.to_ascii_uppercase(), with.string("TIMESTAMP_FORMAT")));
-        let sink = DataSource {
-            name: name.to_string(),
-            kind,
-            topic: topic.clone(),
-            key_format,
-            value_format,
-            columns,
-            timestamp,
-            read_only: false,
-            is_sink: true,
-            statement: text.to_string(),
-            window: plan.window(),
-        };
-        self.check_sink_schema_ids(&sink).await?;
-        if self.log.describe_topic(&topic).await.is_err() {
-            self.log
-                .create_topic(&topic, partitions, BTreeMap::new())
-                .await
-                .map_err(|e| EngineError::Statement(e.to_string()))?;
-        }
-        let query_id = {
-            let mut state = self.state.lock();
-            let prefix = if kind == SourceKind::Table {
-                "CTAS"
-            } else {
-                "CSAS"
-            };
-            let id = format!(
-                "{prefix}_{}_{}",
-                name.to_ascii_uppercase(),
-                state.next_query
-            );
-            state.next_query += 1;
-            id
-        };
-        let sink = Arc::new(sink);
-        let pq = self
-            .build_query(query_id.clone(), plan, &sink, text, session)
-            .await
-            .map_err(|e| match e {
-                // ksqlDB names the statement as its analyser rewrote it.
-                EngineError::Statement(m)
-                    if aggregating && m.starts_with("Key format does not support schema.") =>
-                {
-                    EngineError::Statement(format!(
-                        "{m}\nStatement: {}",
-                        rewritten_statement(kind, name, properties, query)
-                    ))
-                }
-                e => e,
-            })?;
-        {
-            let mut state = self.state.lock();
-            state.metastore.sources.insert(name.to_string(), sink);
-            state.queries.insert(query_id.clone(), pq.clone());
-        }
-        self.start(&pq);
-        Ok(status_entity(
-            text,
-            &format!("Created query with ID {query_id}"),
-            Some(&query_id),
-        ))
+        let id = format!(
+            "{prefix}_{}_{}",
+            name.to_ascii_uppercase(),
+            state.next_query
+        );
+        state.next_query += 1;
+        id
     }
 
     pub(super) async fn build_query(

@@ -39,6 +39,41 @@ pub(super) fn record_bytes(records: &[creek_store::ConsumerRecord]) -> u64 {
         .sum()
 }
 
+/// What one step of a query reads and how it treats what it reads.
+struct StepInput<'a> {
+    /// The topic read: the query's source, or the repartition topic in
+    /// stage two of a re-keying aggregation.
+    topic: &'a str,
+    /// The query's positions in `topic`, moved by each commit.
+    positions: &'a Mutex<BTreeMap<i32, i64>>,
+    /// The aggregation whose re-keyed changes `topic` holds (stage two), if
+    /// any.
+    rekeyed: Option<&'a crate::aggregate::Aggregator>,
+    /// Whether the source is a table (its rows without a key are dropped).
+    over_table: bool,
+    /// Whether results are also copied to the output tap (tests).
+    tapping: bool,
+}
+
+/// A state an aggregate function threw on, or that lost groups to a spill
+/// error, must not produce: the query stops (Kafka Streams' task failure),
+/// the batch neither produced nor committed.
+fn check_aggregate_state(
+    query: &PersistentQuery,
+    topic: &str,
+    partition: i32,
+) -> Result<(), EngineError> {
+    if let QueryLogic::Aggregate(a) = &query.logic {
+        if let Some(failure) = a.state_failure() {
+            return Err(EngineError::QueryFailed(format!(
+                "Exception caught in process. taskId=0_{partition}, \
+                 topic={topic}, partition={partition}: {failure}"
+            )));
+        }
+    }
+    Ok(())
+}
+
 impl Engine {
     pub(super) fn start(self: &Arc<Self>, query: &Arc<PersistentQuery>) {
         if !self.config.spawn_queries {
@@ -105,118 +140,187 @@ impl Engine {
             .iter()
             .map(|(p, o)| (*p, *o))
             .collect();
-        let tapping = self.output_tap.lock().is_some();
-        let over_table = query.decoder.source.kind == SourceKind::Table;
+        let input = StepInput {
+            topic,
+            positions: input_positions,
+            rekeyed: rekeyed.map(|(_, a)| &**a),
+            over_table: query.decoder.source.kind == SourceKind::Table,
+            tapping: self.output_tap.lock().is_some(),
+        };
         for (partition, offset) in positions {
-            let fetched = self
-                .log
-                .fetch(topic, partition, offset, 1 << 20, Duration::ZERO)
-                .await
-                .map_err(|e| EngineError::Log(e.to_string()))?;
-            if fetched.records.is_empty() {
-                continue;
-            }
-            self.stats.consumed(
-                topic,
-                fetched.records.len() as u64,
-                record_bytes(&fetched.records),
-            );
-            let mut outputs: BTreeMap<i32, Vec<ProducerRecord>> = BTreeMap::new();
-            let mut ordered = Vec::new();
-            let mut next = offset;
-            let parallel = rekeyed.is_none()
-                && matches!(query.logic, QueryLogic::Project(_))
-                && fetched.records.len() >= PARALLEL_BATCH;
-            if parallel {
-                let encoded = self.project_in_halves(query, &fetched.records, over_table);
-                for (record, results) in fetched.records.iter().zip(encoded) {
-                    next = record.offset + 1;
-                    consumed += 1;
-                    self.collect_encoded(
-                        query,
-                        results,
-                        &mut outputs,
-                        &mut ordered,
-                        tapping,
-                        (topic, partition, record.offset),
-                    )?;
-                }
-            }
-            for record in fetched.records.iter().filter(|_| !parallel) {
-                next = record.offset + 1;
-                consumed += 1;
-                let results = if let Some((_, a)) = rekeyed {
-                    match a.apply_rekeyed(partition, record) {
-                        Ok(results) => results,
-                        Err(e) => {
-                            self.processing_log.record(
-                                &query.id,
-                                crate::processing_log::ErrorKind::Deserialization,
-                                Some(topic),
-                                &format!("Failed to read a repartitioned record from {topic}-{partition}@{}: {e}", record.offset),
-                            );
-                            continue;
-                        }
-                    }
-                } else {
-                    // A table row without a key has no identity: Kafka Streams drops it.
-                    if over_table && record.key.is_none() {
-                        continue;
-                    }
-                    let Some(decoded) = self.decode_or_log(query, record) else {
-                        continue;
-                    };
-                    match &query.logic {
-                        QueryLogic::Project(p) => {
-                            p.apply_all(&decoded.row, decoded.rowtime, decoded.value_is_null)
-                        }
-                        QueryLogic::Aggregate(a) => {
-                            a.apply(&decoded.row, decoded.rowtime, decoded.value_is_null)
-                        }
-                    }
-                };
-                self.encode_results(
-                    query,
-                    results,
-                    &mut outputs,
-                    &mut ordered,
-                    tapping,
-                    (topic, partition, record.offset),
-                )?;
-            }
-            // A state an aggregate function threw on, or that lost groups to
-            // a spill error, must not produce: the query stops (Kafka
-            // Streams' task failure), the batch neither produced nor committed.
-            if let QueryLogic::Aggregate(a) = &query.logic {
-                if let Some(failure) = a.state_failure() {
-                    return Err(EngineError::QueryFailed(format!(
-                        "Exception caught in process. taskId=0_{partition}, \
-                         topic={topic}, partition={partition}: {failure}"
-                    )));
-                }
-            }
-            for (p, records) in outputs {
-                self.produce_counted(&query.sink_topic, p, records).await?;
-            }
-            if let Some(tap) = self.output_tap.lock().as_mut() {
-                for rec in ordered {
-                    tap.push((query.sink_topic.clone(), rec));
-                }
-            }
-            if let QueryLogic::Aggregate(a) = &query.logic {
-                // State and positions in one batch, before the commit.
-                let mut positions = input_positions.lock().clone();
-                positions.insert(partition, next);
-                let changelog = a.changelog(&positions);
-                self.log
-                    .produce(&self.changelog_topic(&query.id), 0, changelog)
-                    .await
-                    .map_err(|e| EngineError::Log(e.to_string()))?;
-            }
-            self.commit(query, topic, partition, next, input_positions)
+            consumed += self
+                .step_partition(query, &input, partition, offset)
                 .await?;
         }
         Ok(consumed)
+    }
+
+    /// One input partition of a step: fetches from `offset`, runs the batch
+    /// through the query, then (unless an aggregation's state failed)
+    /// produces the results and commits. Returns the records consumed.
+    async fn step_partition(
+        &self,
+        query: &PersistentQuery,
+        input: &StepInput<'_>,
+        partition: i32,
+        offset: i64,
+    ) -> Result<usize, EngineError> {
+        let topic = input.topic;
+        let fetched = self
+            .log
+            .fetch(topic, partition, offset, 1 << 20, Duration::ZERO)
+            .await
+            .map_err(|e| EngineError::Log(e.to_string()))?;
+        let Some(last) = fetched.records.last() else {
+            return Ok(0);
+        };
+        let next = last.offset + 1;
+        self.stats.consumed(
+            topic,
+            fetched.records.len() as u64,
+            record_bytes(&fetched.records),
+        );
+        let mut outputs: BTreeMap<i32, Vec<ProducerRecord>> = BTreeMap::new();
+        let mut ordered = Vec::new();
+        self.run_batch(
+            query,
+            input,
+            partition,
+            &fetched.records,
+            &mut outputs,
+            &mut ordered,
+        )?;
+        check_aggregate_state(query, topic, partition)?;
+        self.produce_and_commit(query, input, partition, next, outputs, ordered)
+            .await?;
+        Ok(fetched.records.len())
+    }
+
+    /// Runs a fetched batch through the query into the sink's batches
+    /// (`outputs` by sink partition, `ordered` for the output tap): a large
+    /// projection batch in two halves on two threads
+    /// ([`Engine::project_in_halves`]), anything else record by record.
+    fn run_batch(
+        &self,
+        query: &PersistentQuery,
+        input: &StepInput<'_>,
+        partition: i32,
+        records: &[creek_store::ConsumerRecord],
+        outputs: &mut BTreeMap<i32, Vec<ProducerRecord>>,
+        ordered: &mut Vec<ProducerRecord>,
+    ) -> Result<(), EngineError> {
+        let parallel = input.rekeyed.is_none()
+            && matches!(query.logic, QueryLogic::Project(_))
+            && records.len() >= PARALLEL_BATCH;
+        if parallel {
+            let encoded = self.project_in_halves(query, records, input.over_table);
+            for (record, results) in records.iter().zip(encoded) {
+                self.collect_encoded(
+                    query,
+                    results,
+                    outputs,
+                    ordered,
+                    input.tapping,
+                    (input.topic, partition, record.offset),
+                )?;
+            }
+            return Ok(());
+        }
+        for record in records {
+            let Some(results) = self.record_results(query, input, partition, record) else {
+                continue;
+            };
+            self.encode_results(
+                query,
+                results,
+                outputs,
+                ordered,
+                input.tapping,
+                (input.topic, partition, record.offset),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// What one input record becomes, before encoding: in stage two of a
+    /// re-keying aggregation, the re-keyed change folded into its group (a
+    /// change that cannot be read goes to the processing log); otherwise the
+    /// decoded record projected or aggregated (a table row without a key is
+    /// dropped, a record that does not decode goes to the processing log).
+    /// `None` when the record yields nothing to encode.
+    fn record_results(
+        &self,
+        query: &PersistentQuery,
+        input: &StepInput<'_>,
+        partition: i32,
+        record: &creek_store::ConsumerRecord,
+    ) -> Option<Vec<crate::query::ResultRow>> {
+        if let Some(a) = input.rekeyed {
+            return match a.apply_rekeyed(partition, record) {
+                Ok(results) => Some(results),
+                Err(e) => {
+                    let topic = input.topic;
+                    self.processing_log.record(
+                        &query.id,
+                        crate::processing_log::ErrorKind::Deserialization,
+                        Some(topic),
+                        &format!(
+                            "Failed to read a repartitioned record from {topic}-{partition}@{}: {e}",
+                            record.offset
+                        ),
+                    );
+                    None
+                }
+            };
+        }
+        // A table row without a key has no identity: Kafka Streams drops it.
+        if input.over_table && record.key.is_none() {
+            return None;
+        }
+        let decoded = self.decode_or_log(query, record)?;
+        Some(match &query.logic {
+            QueryLogic::Project(p) => {
+                p.apply_all(&decoded.row, decoded.rowtime, decoded.value_is_null)
+            }
+            QueryLogic::Aggregate(a) => {
+                a.apply(&decoded.row, decoded.rowtime, decoded.value_is_null)
+            }
+        })
+    }
+
+    /// Finishes one input partition's batch: produces the results to the
+    /// sink partitions (and copies them to the output tap), writes an
+    /// aggregation's changed groups to its changelog together with the input
+    /// positions they account for (state and positions in one batch, before
+    /// the commit), then commits the input up to `next`.
+    async fn produce_and_commit(
+        &self,
+        query: &PersistentQuery,
+        input: &StepInput<'_>,
+        partition: i32,
+        next: i64,
+        outputs: BTreeMap<i32, Vec<ProducerRecord>>,
+        ordered: Vec<ProducerRecord>,
+    ) -> Result<(), EngineError> {
+        for (p, records) in outputs {
+            self.produce_counted(&query.sink_topic, p, records).await?;
+        }
+        if let Some(tap) = self.output_tap.lock().as_mut() {
+            for rec in ordered {
+                tap.push((query.sink_topic.clone(), rec));
+            }
+        }
+        if let QueryLogic::Aggregate(a) = &query.logic {
+            let mut positions = input.positions.lock().clone();
+            positions.insert(partition, next);
+            let changelog = a.changelog(&positions);
+            self.log
+                .produce(&self.changelog_topic(&query.id), 0, changelog)
+                .await
+                .map_err(|e| EngineError::Log(e.to_string()))?;
+        }
+        self.commit(query, input.topic, partition, next, input.positions)
+            .await
     }
 
     /// Commits a query's input `topic`-`partition` up to `next` and moves
@@ -368,11 +472,6 @@ impl Engine {
         Ok(())
     }
 
-    /// Stage one of a re-keying aggregation: reads the source from its
-    /// committed offsets, writes each change re-keyed by its group to the
-    /// repartition topic (the group's partition, Kafka's partitioner), then
-    /// commits. A crash between the two writes a batch twice; stage two
-    /// skips what it applied already.
     /// Appends a query's output to one partition and counts it for DESCRIBE EXTENDED.
     async fn produce_counted(
         &self,
@@ -416,6 +515,11 @@ impl Engine {
         }
     }
 
+    /// Stage one of a re-keying aggregation: reads the source from its
+    /// committed offsets, writes each change re-keyed by its group to the
+    /// repartition topic (the group's partition, Kafka's partitioner), then
+    /// commits. A crash between the two writes a batch twice; stage two
+    /// skips what it applied already.
     pub(super) async fn rekey_step(
         &self,
         query: &PersistentQuery,
