@@ -279,6 +279,27 @@ impl Worker {
         }
     }
 
+    /// [`Worker::shutdown`], then waits until every task has stopped: an aborted task
+    /// runs on until its next await point, and a source task that keeps finding its
+    /// rows and its log ready could append several more batches meanwhile. After
+    /// this returns no task of this worker writes to the log any more, as after a
+    /// process exit (what a worker started next on the same log relies on).
+    pub async fn stop_all(&self) {
+        let handles: Vec<_> = self
+            .inner
+            .connectors
+            .lock()
+            .values_mut()
+            .flat_map(|c| c.tasks.drain(..).map(|t| t.handle))
+            .collect();
+        for h in &handles {
+            h.abort();
+        }
+        for h in handles {
+            let _ = h.await;
+        }
+    }
+
     pub fn worker_id(&self) -> &str {
         &self.inner.config.worker_id
     }

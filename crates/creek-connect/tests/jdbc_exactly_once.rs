@@ -133,9 +133,10 @@ async fn out_of_order_commits_are_delivered_exactly_once() {
         }));
     }
 
-    // Restart the worker mid-stream: tasks stop wherever they are.
+    // Restart the worker mid-stream: tasks stop wherever they are, and are gone
+    // before the next worker starts (as when the process is killed).
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    w.shutdown();
+    w.stop_all().await;
     drop(w);
     let w = worker(store.clone()).await;
 

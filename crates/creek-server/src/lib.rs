@@ -196,7 +196,7 @@ impl Services {
     pub async fn stop(self) -> anyhow::Result<()> {
         // Connector tasks first: nothing new is read or written while the
         // servers wind down.
-        self.connect.shutdown();
+        self.connect.stop_all().await;
         let _ = self.shutdown.send(true);
         for task in self.tasks {
             let _ = task.await;
