@@ -6,7 +6,7 @@
 //! - [`window`]: [`window::WindowSpec`] (TUMBLING/HOPPING/SESSION in ms) and SQL
 //!   durations, shared by the planner, the metastore, the key formats and DESCRIBE.
 //! - [`mod@format`]: serializers and deserializers for the key and value formats
-//!   (KAFKA, JSON, AVRO through the registry, DELIMITED, NONE), turning
+//!   (KAFKA, JSON, AVRO through the registry and `creek_avro` plans, DELIMITED, NONE), turning
 //!   record bytes into rows of [`creek_sql::value::Value`]s and back;
 //!   `format::window` writes and splits Kafka Streams' windowed keys.
 //! - [`metastore::Metastore`]: streams and tables ([`metastore::DataSource`]:

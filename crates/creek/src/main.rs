@@ -4,7 +4,8 @@
 //! status screen), `topics` (kafka-topics' flags, a Kafka client), `bench`
 //! (reproducible benchmarks), `fake` (the seed's data generator), `ksql` (the
 //! ksqlDB CLI), `qtt` (ksqlDB's conformance files).
-//! Each lives in its own module.
+//! Each lives in its own module. `main` only parses flags: `up` and `demo` hand a
+//! `creek_server::ServerConfig` to the services' wiring in `creek-server`.
 
 mod bench;
 mod bench_aggregate;
