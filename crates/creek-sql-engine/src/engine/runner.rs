@@ -126,6 +126,9 @@ impl Engine {
         // repartition topic in the loop below.
         let rekeyed = match (&query.repartition, &query.logic) {
             (Some(r), QueryLogic::Aggregate(a)) => {
+                if query.decoder.source.kind != SourceKind::Table {
+                    return self.step_both_stages(query, a, r).await;
+                }
                 consumed += self.rekey_step(query, a, r).await?;
                 Some((r, a))
             }
@@ -520,6 +523,162 @@ impl Engine {
     /// repartition topic (the group's partition, Kafka's partitioner), then
     /// commits. A crash between the two writes a batch twice; stage two
     /// skips what it applied already.
+    /// Stage one of a re-keying aggregation for some records of source
+    /// `partition`: each decoded and turned into its group changes, in order.
+    fn rekey_records(
+        &self,
+        query: &PersistentQuery,
+        aggregator: &crate::aggregate::Aggregator,
+        partition: i32,
+        records: &[creek_store::ConsumerRecord],
+        over_table: bool,
+    ) -> Vec<ProducerRecord> {
+        let mut out = Vec::with_capacity(records.len());
+        for record in records {
+            if over_table && record.key.is_none() {
+                continue;
+            }
+            let Some(decoded) = self.decode_or_log(query, record) else {
+                continue;
+            };
+            out.extend(aggregator.rekey(
+                &decoded.row,
+                decoded.value_is_null,
+                decoded.rowtime,
+                (partition, record.offset),
+            ));
+        }
+        out
+    }
+
+    /// One step of a re-keying aggregation over a stream, both stages at once:
+    /// the source's new records (stage one: decode, re-key) on a second thread
+    /// while this one folds the repartition topic's new records into the groups
+    /// (stage two, which reads what earlier steps of stage one wrote). Re-keying
+    /// a stream's record depends on that record alone, so the two share nothing
+    /// but the log. Then stage one's changes go to the repartition topic and its
+    /// source offsets are committed; stage two's results go to the sink, its
+    /// state and positions to the changelog in one batch, then its commits.
+    async fn step_both_stages(
+        &self,
+        query: &PersistentQuery,
+        aggregator: &crate::aggregate::Aggregator,
+        repartition: &Repartition,
+    ) -> Result<usize, EngineError> {
+        let source = &query.decoder.source.topic;
+        let stage_one = self.fetch_new(source, &query.positions).await?;
+        let stage_two = self
+            .fetch_new(&repartition.topic, &repartition.positions)
+            .await?;
+        let input = StepInput {
+            topic: &repartition.topic,
+            positions: &repartition.positions,
+            rekeyed: Some(aggregator),
+            over_table: false,
+            tapping: self.output_tap.lock().is_some(),
+        };
+        type Folded = (BTreeMap<i32, Vec<ProducerRecord>>, Vec<ProducerRecord>);
+        let (changes, folded) = std::thread::scope(|scope| {
+            let rekeyed = scope.spawn(|| {
+                stage_one
+                    .iter()
+                    .map(|(p, records)| self.rekey_records(query, aggregator, *p, records, false))
+                    .collect::<Vec<_>>()
+            });
+            let folded = stage_two
+                .iter()
+                .map(|(p, records)| -> Result<Folded, EngineError> {
+                    let (mut outputs, mut ordered) = (BTreeMap::new(), Vec::new());
+                    self.run_batch(query, &input, *p, records, &mut outputs, &mut ordered)?;
+                    check_aggregate_state(query, &repartition.topic, *p)?;
+                    Ok((outputs, ordered))
+                })
+                .collect::<Result<Vec<_>, _>>();
+            match rekeyed.join() {
+                Ok(changes) => (changes, folded),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        });
+        let folded = folded?;
+        let mut consumed = 0;
+        for ((partition, records), changes) in stage_one.iter().zip(changes) {
+            consumed += records.len();
+            let mut by_partition: BTreeMap<i32, Vec<ProducerRecord>> = BTreeMap::new();
+            for r in changes {
+                let p = crate::query::partition_for(r.key.as_deref(), repartition.partitions);
+                by_partition.entry(p).or_default().push(r);
+            }
+            for (p, records) in by_partition {
+                self.produce_counted(&repartition.topic, p, records).await?;
+            }
+            let next = records.last().map_or(0, |r| r.offset + 1);
+            self.commit(query, source, *partition, next, &query.positions)
+                .await?;
+        }
+        if stage_two.is_empty() {
+            return Ok(consumed);
+        }
+        let mut positions = repartition.positions.lock().clone();
+        for ((partition, records), (outputs, ordered)) in stage_two.iter().zip(folded) {
+            consumed += records.len();
+            positions.insert(*partition, records.last().map_or(0, |r| r.offset + 1));
+            for (p, records) in outputs {
+                self.produce_counted(&query.sink_topic, p, records).await?;
+            }
+            if let Some(tap) = self.output_tap.lock().as_mut() {
+                for rec in ordered {
+                    tap.push((query.sink_topic.clone(), rec));
+                }
+            }
+        }
+        // The state after every batch folded, with the positions it accounts for.
+        let changelog = aggregator.changelog(&positions);
+        self.log
+            .produce(&self.changelog_topic(&query.id), 0, changelog)
+            .await
+            .map_err(|e| EngineError::Log(e.to_string()))?;
+        for (partition, records) in &stage_two {
+            let next = records.last().map_or(0, |r| r.offset + 1);
+            self.commit(
+                query,
+                &repartition.topic,
+                *partition,
+                next,
+                &repartition.positions,
+            )
+            .await?;
+        }
+        Ok(consumed)
+    }
+
+    /// The new records of each partition of `topic` from `positions` (one fetch
+    /// each; partitions with nothing new are left out), counted as consumed.
+    async fn fetch_new(
+        &self,
+        topic: &str,
+        positions: &Mutex<BTreeMap<i32, i64>>,
+    ) -> Result<Vec<(i32, Vec<creek_store::ConsumerRecord>)>, EngineError> {
+        let positions: Vec<(i32, i64)> = positions.lock().iter().map(|(p, o)| (*p, *o)).collect();
+        let mut out = Vec::new();
+        for (partition, offset) in positions {
+            let fetched = self
+                .log
+                .fetch(topic, partition, offset, 1 << 20, Duration::ZERO)
+                .await
+                .map_err(|e| EngineError::Log(e.to_string()))?;
+            if fetched.records.is_empty() {
+                continue;
+            }
+            self.stats.consumed(
+                topic,
+                fetched.records.len() as u64,
+                record_bytes(&fetched.records),
+            );
+            out.push((partition, fetched.records));
+        }
+        Ok(out)
+    }
+
     pub(super) async fn rekey_step(
         &self,
         query: &PersistentQuery,
@@ -551,23 +710,8 @@ impl Engine {
                 record_bytes(&fetched.records),
             );
             let mut rekeyed: BTreeMap<i32, Vec<ProducerRecord>> = BTreeMap::new();
-            let rekey = |records: &[creek_store::ConsumerRecord]| -> Vec<ProducerRecord> {
-                let mut out = Vec::with_capacity(records.len());
-                for record in records {
-                    if over_table && record.key.is_none() {
-                        continue;
-                    }
-                    let Some(decoded) = self.decode_or_log(query, record) else {
-                        continue;
-                    };
-                    out.extend(aggregator.rekey(
-                        &decoded.row,
-                        decoded.value_is_null,
-                        decoded.rowtime,
-                        (partition, record.offset),
-                    ));
-                }
-                out
+            let rekey = |records: &[creek_store::ConsumerRecord]| {
+                self.rekey_records(query, aggregator, partition, records, over_table)
             };
             consumed += fetched.records.len();
             // Over a stream, re-keying a record depends on that record alone:
