@@ -296,15 +296,9 @@ fn identify(hop: &str, key: Option<&[u8]>, value: Option<&[u8]>) -> Option<Match
     }
 }
 
+/// The zig-zag varint at the start of `bytes`.
 fn zigzag(bytes: &[u8]) -> Option<i64> {
-    let mut n = 0u64;
-    for (i, b) in bytes.iter().enumerate().take(10) {
-        n |= u64::from(b & 0x7f) << (7 * i);
-        if b & 0x80 == 0 {
-            return Some((n >> 1) as i64 ^ -((n & 1) as i64));
-        }
-    }
-    None
+    creek_avro::Reader::new(bytes).long().ok()
 }
 
 /// Sleeps until `due`. The producer does not spin: on two cores a spinning client

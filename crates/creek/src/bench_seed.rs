@@ -80,24 +80,14 @@ pub fn seed_schema() -> String {
     .to_string()
 }
 
-fn zigzag(v: i64, out: &mut Vec<u8>) {
-    let mut n = ((v << 1) ^ (v >> 63)) as u64;
-    while n >= 0x80 {
-        out.push((n as u8) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
-}
-
 fn opt_str(s: &str, out: &mut Vec<u8>) {
     out.push(2); // union branch 1
-    zigzag(s.len() as i64, out);
-    out.extend_from_slice(s.as_bytes());
+    creek_avro::put_str(out, s);
 }
 
 fn opt_long(v: i64, out: &mut Vec<u8>) {
     out.push(2);
-    zigzag(v, out);
+    creek_avro::put_long(out, v);
 }
 
 /// One seed row as the JDBC source writes it: Confluent framing with `schema_id`,
@@ -111,8 +101,7 @@ pub fn encode_seed_value(
     dt_update_ms: i64,
     v: &mut Vec<u8>,
 ) {
-    v.push(0);
-    v.extend_from_slice(&schema_id.to_be_bytes());
+    creek_avro::wire::put_header(schema_id, v);
     opt_long(id as i64, v);
     opt_str(&c.nome, v);
     opt_str(sexo, v);
