@@ -39,6 +39,21 @@ pub(super) fn record_bytes(records: &[creek_store::ConsumerRecord]) -> u64 {
         .sum()
 }
 
+/// `work` over `items` in two halves, the second on another thread; the results
+/// come back in the items' order. For per-record work that shares no state.
+fn in_two_halves<T: Sync, R: Send>(items: &[T], work: impl Fn(&[T]) -> Vec<R> + Sync) -> Vec<R> {
+    let (first, second) = items.split_at(items.len() / 2);
+    std::thread::scope(|scope| {
+        let second = scope.spawn(|| work(second));
+        let mut out = work(first);
+        match second.join() {
+            Ok(rest) => out.extend(rest),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+        out
+    })
+}
+
 /// What one step of a query reads and how it treats what it reads.
 struct StepInput<'a> {
     /// The topic read: the query's source, or the repartition topic in
@@ -402,16 +417,7 @@ impl Engine {
                 })
                 .collect()
         };
-        let (first, second) = records.split_at(records.len() / 2);
-        std::thread::scope(|scope| {
-            let second = scope.spawn(|| project(second));
-            let mut out = project(first);
-            match second.join() {
-                Ok(rest) => out.extend(rest),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-            out
-        })
+        in_two_halves(records, project)
     }
 
     /// Encodes a record's results for the sink; a row the sink cannot write
@@ -718,16 +724,7 @@ impl Engine {
             // a large batch is done in two halves on two threads, in order.
             // Over a table it remembers each key's last row, so it stays serial.
             let changes = if !over_table && fetched.records.len() >= PARALLEL_BATCH {
-                let (first, second) = fetched.records.split_at(fetched.records.len() / 2);
-                std::thread::scope(|scope| {
-                    let second = scope.spawn(|| rekey(second));
-                    let mut out = rekey(first);
-                    match second.join() {
-                        Ok(rest) => out.extend(rest),
-                        Err(panic) => std::panic::resume_unwind(panic),
-                    }
-                    out
-                })
+                in_two_halves(&fetched.records, rekey)
             } else {
                 rekey(&fetched.records)
             };
