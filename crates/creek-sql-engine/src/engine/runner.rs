@@ -39,6 +39,11 @@ pub(super) fn record_bytes(records: &[creek_store::ConsumerRecord]) -> u64 {
         .sum()
 }
 
+/// The offset after the last of `records` (0 for none).
+fn next_offset(records: &[creek_store::ConsumerRecord]) -> i64 {
+    records.last().map_or(0, |r| r.offset + 1)
+}
+
 /// `work` over `items` in two halves, the second on another thread; the results
 /// come back in the items' order. For per-record work that shares no state.
 fn in_two_halves<T: Sync, R: Send>(items: &[T], work: impl Fn(&[T]) -> Vec<R> + Sync) -> Vec<R> {
@@ -184,34 +189,25 @@ impl Engine {
         offset: i64,
     ) -> Result<usize, EngineError> {
         let topic = input.topic;
-        let fetched = self
-            .log
-            .fetch(topic, partition, offset, 1 << 20, Duration::ZERO)
-            .await
-            .map_err(|e| EngineError::Log(e.to_string()))?;
-        let Some(last) = fetched.records.last() else {
+        let records = self.fetch_counted(topic, partition, offset).await?;
+        if records.is_empty() {
             return Ok(0);
-        };
-        let next = last.offset + 1;
-        self.stats.consumed(
-            topic,
-            fetched.records.len() as u64,
-            record_bytes(&fetched.records),
-        );
+        }
+        let next = next_offset(&records);
         let mut outputs: BTreeMap<i32, Vec<ProducerRecord>> = BTreeMap::new();
         let mut ordered = Vec::new();
         self.run_batch(
             query,
             input,
             partition,
-            &fetched.records,
+            &records,
             &mut outputs,
             &mut ordered,
         )?;
         check_aggregate_state(query, topic, partition)?;
         self.produce_and_commit(query, input, partition, next, outputs, ordered)
             .await?;
-        Ok(fetched.records.len())
+        Ok(records.len())
     }
 
     /// Runs a fetched batch through the query into the sink's batches
@@ -524,11 +520,6 @@ impl Engine {
         }
     }
 
-    /// Stage one of a re-keying aggregation: reads the source from its
-    /// committed offsets, writes each change re-keyed by its group to the
-    /// repartition topic (the group's partition, Kafka's partitioner), then
-    /// commits. A crash between the two writes a batch twice; stage two
-    /// skips what it applied already.
     /// Stage one of a re-keying aggregation for some records of source
     /// `partition`: each decoded and turned into its group changes, in order.
     fn rekey_records(
@@ -609,16 +600,7 @@ impl Engine {
         let mut consumed = 0;
         for ((partition, records), changes) in stage_one.iter().zip(changes) {
             consumed += records.len();
-            let mut by_partition: BTreeMap<i32, Vec<ProducerRecord>> = BTreeMap::new();
-            for r in changes {
-                let p = crate::query::partition_for(r.key.as_deref(), repartition.partitions);
-                by_partition.entry(p).or_default().push(r);
-            }
-            for (p, records) in by_partition {
-                self.produce_counted(&repartition.topic, p, records).await?;
-            }
-            let next = records.last().map_or(0, |r| r.offset + 1);
-            self.commit(query, source, *partition, next, &query.positions)
+            self.append_rekeyed(query, repartition, *partition, records, changes)
                 .await?;
         }
         if stage_two.is_empty() {
@@ -627,7 +609,7 @@ impl Engine {
         let mut positions = repartition.positions.lock().clone();
         for ((partition, records), (outputs, ordered)) in stage_two.iter().zip(folded) {
             consumed += records.len();
-            positions.insert(*partition, records.last().map_or(0, |r| r.offset + 1));
+            positions.insert(*partition, next_offset(records));
             for (p, records) in outputs {
                 self.produce_counted(&query.sink_topic, p, records).await?;
             }
@@ -644,12 +626,11 @@ impl Engine {
             .await
             .map_err(|e| EngineError::Log(e.to_string()))?;
         for (partition, records) in &stage_two {
-            let next = records.last().map_or(0, |r| r.offset + 1);
             self.commit(
                 query,
                 &repartition.topic,
                 *partition,
-                next,
+                next_offset(records),
                 &repartition.positions,
             )
             .await?;
@@ -667,78 +648,88 @@ impl Engine {
         let positions: Vec<(i32, i64)> = positions.lock().iter().map(|(p, o)| (*p, *o)).collect();
         let mut out = Vec::new();
         for (partition, offset) in positions {
-            let fetched = self
-                .log
-                .fetch(topic, partition, offset, 1 << 20, Duration::ZERO)
-                .await
-                .map_err(|e| EngineError::Log(e.to_string()))?;
-            if fetched.records.is_empty() {
-                continue;
+            let records = self.fetch_counted(topic, partition, offset).await?;
+            if !records.is_empty() {
+                out.push((partition, records));
             }
+        }
+        Ok(out)
+    }
+
+    /// One fetch of `topic`-`partition` from `offset` (what a step reads at
+    /// most), counted as consumed for DESCRIBE EXTENDED.
+    async fn fetch_counted(
+        &self,
+        topic: &str,
+        partition: i32,
+        offset: i64,
+    ) -> Result<Vec<creek_store::ConsumerRecord>, EngineError> {
+        let fetched = self
+            .log
+            .fetch(topic, partition, offset, 1 << 20, Duration::ZERO)
+            .await
+            .map_err(|e| EngineError::Log(e.to_string()))?;
+        if !fetched.records.is_empty() {
             self.stats.consumed(
                 topic,
                 fetched.records.len() as u64,
                 record_bytes(&fetched.records),
             );
-            out.push((partition, fetched.records));
         }
-        Ok(out)
+        Ok(fetched.records)
     }
 
+    /// Stage one of a re-keying aggregation over a table: reads the source
+    /// from its committed offsets, re-keys each change (remembering each key's
+    /// last row, so in order, on this thread) and appends it with
+    /// [`Engine::append_rekeyed`]. Over a stream, [`Engine::step_both_stages`]
+    /// does this instead.
     pub(super) async fn rekey_step(
         &self,
         query: &PersistentQuery,
         aggregator: &crate::aggregate::Aggregator,
         repartition: &Repartition,
     ) -> Result<usize, EngineError> {
-        let topic = &query.decoder.source.topic;
-        let over_table = query.decoder.source.kind == SourceKind::Table;
-        let positions: Vec<(i32, i64)> = query
-            .positions
-            .lock()
-            .iter()
-            .map(|(p, o)| (*p, *o))
-            .collect();
         let mut consumed = 0;
-        for (partition, offset) in positions {
-            let fetched = self
-                .log
-                .fetch(topic, partition, offset, 1 << 20, Duration::ZERO)
-                .await
-                .map_err(|e| EngineError::Log(e.to_string()))?;
-            let Some(last) = fetched.records.last() else {
-                continue;
-            };
-            let next = last.offset + 1;
-            self.stats.consumed(
-                topic,
-                fetched.records.len() as u64,
-                record_bytes(&fetched.records),
-            );
-            let mut rekeyed: BTreeMap<i32, Vec<ProducerRecord>> = BTreeMap::new();
-            let rekey = |records: &[creek_store::ConsumerRecord]| {
-                self.rekey_records(query, aggregator, partition, records, over_table)
-            };
-            consumed += fetched.records.len();
-            // Over a stream, re-keying a record depends on that record alone:
-            // a large batch is done in two halves on two threads, in order.
-            // Over a table it remembers each key's last row, so it stays serial.
-            let changes = if !over_table && fetched.records.len() >= PARALLEL_BATCH {
-                in_two_halves(&fetched.records, rekey)
-            } else {
-                rekey(&fetched.records)
-            };
-            for r in changes {
-                let p = crate::query::partition_for(r.key.as_deref(), repartition.partitions);
-                rekeyed.entry(p).or_default().push(r);
-            }
-            for (p, records) in rekeyed {
-                self.produce_counted(&repartition.topic, p, records).await?;
-            }
-            self.commit(query, topic, partition, next, &query.positions)
+        let source = &query.decoder.source.topic;
+        for (partition, records) in self.fetch_new(source, &query.positions).await? {
+            consumed += records.len();
+            let changes = self.rekey_records(query, aggregator, partition, &records, true);
+            self.append_rekeyed(query, repartition, partition, &records, changes)
                 .await?;
         }
         Ok(consumed)
+    }
+
+    /// Stage one's output for a batch of source `partition`: each change to the
+    /// repartition topic, in its group's partition (Kafka's partitioner), then
+    /// the source committed past `records`. A crash between the two writes the
+    /// batch twice; stage two skips what it applied already.
+    async fn append_rekeyed(
+        &self,
+        query: &PersistentQuery,
+        repartition: &Repartition,
+        partition: i32,
+        records: &[creek_store::ConsumerRecord],
+        changes: Vec<ProducerRecord>,
+    ) -> Result<(), EngineError> {
+        let mut by_partition: BTreeMap<i32, Vec<ProducerRecord>> = BTreeMap::new();
+        for r in changes {
+            let p = crate::query::partition_for(r.key.as_deref(), repartition.partitions);
+            by_partition.entry(p).or_default().push(r);
+        }
+        for (p, records) in by_partition {
+            self.produce_counted(&repartition.topic, p, records).await?;
+        }
+        let source = &query.decoder.source.topic;
+        self.commit(
+            query,
+            source,
+            partition,
+            next_offset(records),
+            &query.positions,
+        )
+        .await
     }
 
     /// Runs every query until none has input left (tests, benchmarks).
