@@ -18,7 +18,7 @@ use crate::EngineError;
 
 use super::{
     contains_map, kafka_format, kind_title, kind_word, literal_text, session_wrap, status_entity,
-    Engine, Session,
+    Engine, NameTaken, Session,
 };
 
 /// `WITH (...)` properties by upper-cased name.
@@ -386,26 +386,14 @@ impl Engine {
         if or_replace && read_only {
             return Err(replace_unsupported(kind, name));
         }
-        if let Some(existing) = self.state.lock().metastore.source(name).cloned() {
-            if if_not_exists {
-                return Ok(Some(status_entity(
-                    text,
-                    &format!("{} already exists", kind_title(kind)),
-                    None,
-                )));
+        match self.name_taken(kind, or_replace, if_not_exists, name, text)? {
+            NameTaken::Free => Ok(None),
+            NameTaken::AlreadyExists(answer) => Ok(Some(answer)),
+            NameTaken::Replaces(existing) if read_only || existing.read_only => {
+                Err(replace_unsupported(kind, name))
             }
-            if !or_replace {
-                return Err(EngineError::Statement(format!(
-                    "Cannot add {} '{name}': A {} with the same name already exists",
-                    kind_word(kind),
-                    existing.kind_name().to_ascii_lowercase()
-                )));
-            }
-            if read_only || existing.read_only {
-                return Err(replace_unsupported(kind, name));
-            }
+            NameTaken::Replaces(_) => Ok(None),
         }
-        Ok(None)
     }
 
     /// Makes sure the source's topic exists: a missing topic is created when

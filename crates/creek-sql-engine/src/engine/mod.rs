@@ -213,6 +213,49 @@ fn kind_title(kind: SourceKind) -> &'static str {
     }
 }
 
+/// What a CREATE finds under the name it is about to use.
+enum NameTaken {
+    /// No source has the name.
+    Free,
+    /// One has, and the statement says IF NOT EXISTS: its answer.
+    AlreadyExists(Json),
+    /// One has, and the statement says OR REPLACE: the source it would replace.
+    Replaces(Arc<DataSource>),
+}
+
+impl Engine {
+    /// The check CREATE STREAM/TABLE and CREATE … AS SELECT share: a taken
+    /// name is fine with IF NOT EXISTS (a status answer), an error without OR
+    /// REPLACE (ksqlDB's message), else the caller decides about replacing.
+    fn name_taken(
+        &self,
+        kind: SourceKind,
+        or_replace: bool,
+        if_not_exists: bool,
+        name: &str,
+        text: &str,
+    ) -> Result<NameTaken, EngineError> {
+        let Some(existing) = self.state.lock().metastore.source(name).cloned() else {
+            return Ok(NameTaken::Free);
+        };
+        if if_not_exists {
+            return Ok(NameTaken::AlreadyExists(status_entity(
+                text,
+                &format!("{} already exists", kind_title(kind)),
+                None,
+            )));
+        }
+        if !or_replace {
+            return Err(EngineError::Statement(format!(
+                "Cannot add {} '{name}': A {} with the same name already exists",
+                kind_word(kind),
+                existing.kind_name().to_ascii_lowercase()
+            )));
+        }
+        Ok(NameTaken::Replaces(existing))
+    }
+}
+
 fn literal_text(l: &Literal) -> String {
     match l {
         Literal::String(s) => s.clone(),

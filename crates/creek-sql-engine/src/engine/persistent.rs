@@ -22,7 +22,7 @@ use crate::EngineError;
 
 use super::ddl::With;
 use super::{
-    kafka_format, kind_title, kind_word, literal_text, session_wrap, status_entity, Engine,
+    kafka_format, kind_word, literal_text, session_wrap, status_entity, Engine, NameTaken,
     PersistentQuery, QueryLogic, QueryPlan, Repartition, Session,
 };
 
@@ -331,26 +331,13 @@ impl Engine {
         name: &str,
         text: &str,
     ) -> Result<Option<Json>, EngineError> {
-        let Some(existing) = self.state.lock().metastore.source(name).cloned() else {
-            return Ok(None);
-        };
-        if if_not_exists {
-            return Ok(Some(status_entity(
-                text,
-                &format!("{} already exists", kind_title(kind)),
-                None,
-            )));
+        match self.name_taken(kind, or_replace, if_not_exists, name, text)? {
+            NameTaken::Free => Ok(None),
+            NameTaken::AlreadyExists(answer) => Ok(Some(answer)),
+            NameTaken::Replaces(_) => Err(EngineError::NotSupported(
+                "CREATE OR REPLACE of a query".into(),
+            )),
         }
-        if !or_replace {
-            return Err(EngineError::Statement(format!(
-                "Cannot add {} '{name}': A {} with the same name already exists",
-                kind_word(kind),
-                existing.kind_name().to_ascii_lowercase()
-            )));
-        }
-        Err(EngineError::NotSupported(
-            "CREATE OR REPLACE of a query".into(),
-        ))
     }
 
     /// The sink's TIMESTAMP column must be a result column of a usable type;
