@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
+use creek_avro::put_long;
 use creek_lake::{FileBuilder, FormatConfig, FormatKind, SinkValue};
 use creek_schema::RegisteredSchema;
 
@@ -83,15 +84,6 @@ impl Rng {
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
-}
-
-fn put_long(out: &mut Vec<u8>, n: i64) {
-    let mut z = ((n << 1) ^ (n >> 63)) as u64;
-    while z >= 0x80 {
-        out.push((z as u8) | 0x80);
-        z >>= 7;
-    }
-    out.push(z as u8);
 }
 
 fn put_opt_str(out: &mut Vec<u8>, s: &str) {

@@ -3,6 +3,7 @@
 //! the file's sync marker. The bodies arrive already Avro-encoded, so they are
 //! copied, not re-encoded.
 
+use creek_avro::{put_bytes, put_long};
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::io::Write;
@@ -113,20 +114,6 @@ fn sync_marker() -> [u8; 16] {
         chunk.copy_from_slice(&h.finish().to_le_bytes());
     }
     sync
-}
-
-fn put_long(out: &mut Vec<u8>, n: i64) {
-    let mut z = ((n << 1) ^ (n >> 63)) as u64;
-    while z >= 0x80 {
-        out.push((z as u8) | 0x80);
-        z >>= 7;
-    }
-    out.push(z as u8);
-}
-
-fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
-    put_long(out, b.len() as i64);
-    out.extend_from_slice(b);
 }
 
 /// CRC-32 (IEEE 802.3, the one Avro's snappy codec uses), table-driven.

@@ -9,6 +9,7 @@ use arrow::datatypes::{
     DataType, Date32Type, Float64Type, Int64Type, TimeUnit, TimestampMillisecondType,
 };
 use bytes::Bytes;
+use creek_avro::{put_bytes, put_long, put_str};
 use creek_lake::{FileBuilder, FormatConfig, FormatKind, Lake, LakeError, SinkValue};
 use creek_schema::RegisteredSchema;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -27,25 +28,6 @@ const SCHEMA: &str = r#"{"type":"record","name":"order","namespace":"shop","fiel
   {"name":"tags","type":{"type":"array","items":"string"}},
   {"name":"ratio","type":"double"}
 ],"connect.name":"shop.order"}"#;
-
-fn put_long(out: &mut Vec<u8>, n: i64) {
-    let mut z = ((n << 1) ^ (n >> 63)) as u64;
-    while z >= 0x80 {
-        out.push((z as u8) | 0x80);
-        z >>= 7;
-    }
-    out.push(z as u8);
-}
-
-fn put_str(out: &mut Vec<u8>, s: &str) {
-    put_long(out, s.len() as i64);
-    out.extend_from_slice(s.as_bytes());
-}
-
-fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
-    put_long(out, b.len() as i64);
-    out.extend_from_slice(b);
-}
 
 fn schema(id: i32) -> Arc<RegisteredSchema> {
     Arc::new(RegisteredSchema::new(
