@@ -148,7 +148,6 @@ impl UpArgs {
                 self.group_initial_rebalance_delay_ms,
             ),
         };
-        config.check()?;
         Ok(config)
     }
 }
@@ -159,21 +158,23 @@ pub async fn start(args: &UpArgs) -> anyhow::Result<Services> {
 }
 
 pub fn run(args: UpArgs) -> anyhow::Result<()> {
-    args.server_config()?;
+    // Bad settings and taken ports fail before anything is opened or logged.
+    let config = args.server_config()?;
+    config.check()?;
     args.listen.check_ports_free()?;
     crate::logging::init_logging(&args.data_dir, true)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(serve(args))
+    runtime.block_on(serve(args, config))
 }
 
-async fn serve(args: UpArgs) -> anyhow::Result<()> {
+async fn serve(args: UpArgs, config: ServerConfig) -> anyhow::Result<()> {
     // Take over SIGTERM before anything else: a signal that arrives while the
     // services start (or just after the ready line) must still stop us cleanly.
     let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("installing a SIGTERM handler")?;
-    let services = start(&args).await?;
+    let services = creek_server::start(&config).await?;
     println!(
         "creek ready: kafka={} registry={} connect={} ksql={} data={} logs={} (started in {} ms)",
         services.kafka,
