@@ -34,7 +34,7 @@ use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeade
 use kafka_protocol::protocol::{Decodable, Encodable};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 use crate::coordinator::GroupCoordinator;
@@ -151,18 +151,9 @@ impl Broker {
         let client_host = format!("/{}", peer.ip());
         let (read_half, write_half) = stream.into_split();
         let mut reader = BufReader::with_capacity(64 * 1024, read_half);
-        let (tx, mut rx) = mpsc::channel::<BytesMut>(16);
-        let writer = tokio::spawn(async move {
-            let mut out = BufWriter::with_capacity(64 * 1024, write_half);
-            while let Some(buf) = rx.recv().await {
-                out.write_all(&buf).await?;
-                while let Ok(more) = rx.try_recv() {
-                    out.write_all(&more).await?;
-                }
-                out.flush().await?;
-            }
-            out.shutdown().await
-        });
+        // Responses are written by this task, in request order as Kafka requires:
+        // a hand-off to a writer task cost a cross-thread wake-up per response.
+        let mut out = BufWriter::with_capacity(64 * 1024, write_half);
         loop {
             let size = tokio::select! {
                 size = reader.read_i32() => match size {
@@ -195,7 +186,8 @@ impl Broker {
             }
             match self.handle_frame(frame.freeze(), &client_host).await {
                 Ok(Some(response)) => {
-                    if tx.send(response).await.is_err() {
+                    // Flushed at once: the next request may be a long-polling fetch.
+                    if out.write_all(&response).await.is_err() || out.flush().await.is_err() {
                         break;
                     }
                 }
@@ -206,8 +198,8 @@ impl Broker {
                 }
             }
         }
-        drop(tx);
-        writer.await.unwrap_or(Ok(()))
+        let _ = out.flush().await;
+        out.shutdown().await
     }
 
     async fn handle_frame(

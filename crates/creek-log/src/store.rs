@@ -134,7 +134,13 @@ impl LogStore for EmbeddedLog {
                     });
                 }
             }
-            if tokio::time::timeout_at(deadline, appended).await.is_err() {
+            // A deadline already reached returns at once: tokio's timer would
+            // round it up to its next millisecond tick, a millisecond lost by every
+            // non-blocking fetch that finds nothing (a query's step reads each of
+            // its inputs that way).
+            if tokio::time::Instant::now() >= deadline
+                || tokio::time::timeout_at(deadline, appended).await.is_err()
+            {
                 return Ok(FetchResult {
                     records: Vec::new(),
                     high_watermark: p.high_watermark(),

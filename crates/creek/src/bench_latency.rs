@@ -15,9 +15,13 @@
 //!   count k).
 //!
 //! Latency is receive instant minus send instant, on one clock; a first second at the
-//! first rate warms clients and queries up and is not counted. Last, with the
-//! clients gone and the queries still running, the process's CPU time over a quiet
-//! interval gives the idle cost in percent of one core.
+//! first rate warms clients and queries up and is not counted. For the two query
+//! hops the benchmark also reports the hop through the query alone: the output's
+//! arrival minus the same record's arrival at the source topic's consumer (both
+//! consumers are alike, so what remains is the query's read, work and append).
+//! Each phase reports the CPU creek's threads used, apart from the clients'.
+//! Last, with the clients gone and the queries still running, the process's CPU
+//! time over a quiet interval gives the idle cost in percent of one core.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -120,12 +124,14 @@ pub fn run(args: LatencyBench) -> anyhow::Result<()> {
     let warm_up = std::iter::once((args.rates[0], 1, false));
     let phases = args.rates.iter().map(|&rate| (rate, args.seconds, true));
     for (rate, seconds, measured) in warm_up.chain(phases) {
-        let mut sent: HashMap<Match, Instant> = HashMap::new();
+        // Each match's send instant and the id of the record that caused it.
+        let mut sent: HashMap<Match, (Instant, u64)> = HashMap::new();
         let first_id = next_id;
         let total = rate * seconds;
         let interval = Duration::from_secs_f64(1.0 / rate as f64);
         let customers = generator.batch(total as usize);
         let start = Instant::now();
+        let cpu_at_start = CpuSplit::now()?;
         let mut value = Vec::with_capacity(320);
         for (i, c) in customers.iter().enumerate() {
             let due = start + interval * i as u32;
@@ -143,12 +149,13 @@ pub fn run(args: LatencyBench) -> anyhow::Result<()> {
                 bail!("producing record {id}: {e}");
             }
             producer.poll(Duration::ZERO);
-            sent.insert(Match::Id(id), at);
+            sent.insert(Match::Id(id), (at, id));
             let window = ts - ts.rem_euclid(1000);
             let n = per_window.entry(window).or_insert(0);
             *n += 1;
-            sent.insert(Match::Window(window, *n), at);
+            sent.insert(Match::Window(window, *n), (at, id));
         }
+        let cpu = CpuSplit::now()?.since(&cpu_at_start, start.elapsed());
         producer
             .flush(Duration::from_secs(10))
             .context("flushing the producer")?;
@@ -165,25 +172,33 @@ pub fn run(args: LatencyBench) -> anyhow::Result<()> {
         }
         std::thread::sleep(Duration::from_millis(500));
         let mut hops = Vec::new();
+        // When the source topic's consumer saw each record, by id.
+        let mut at_source: HashMap<u64, Instant> = HashMap::new();
         for (hop, seen) in &arrivals {
-            let mut latencies: Vec<Duration> = seen
-                .lock()
-                .unwrap()
-                .drain(..)
-                .filter_map(|(m, at)| {
-                    let in_phase = match m {
-                        Match::Id(id) => id >= first_id,
-                        Match::Window(..) => true,
-                    };
-                    let sent_at = sent.get(&m).filter(|_| in_phase)?;
-                    Some(at.saturating_duration_since(*sent_at))
-                })
-                .collect();
+            let mut latencies = Vec::new();
+            let mut through_query = Vec::new();
+            for (m, at) in seen.lock().unwrap().drain(..) {
+                let in_phase = match m {
+                    Match::Id(id) => id >= first_id,
+                    Match::Window(..) => true,
+                };
+                let Some(&(sent_at, id)) = sent.get(&m).filter(|_| in_phase) else {
+                    continue;
+                };
+                latencies.push(at.saturating_duration_since(sent_at));
+                if *hop == "topic" {
+                    at_source.insert(id, at);
+                } else if let Some(seen_at) = at_source.get(&id) {
+                    through_query.push(at.saturating_duration_since(*seen_at));
+                }
+            }
             latencies.sort();
-            hops.push((*hop, Stats::of(&latencies, total)));
+            through_query.sort();
+            let through_query = (*hop != "topic").then(|| Stats::of(&through_query, total));
+            hops.push((*hop, Stats::of(&latencies, total), through_query));
         }
         if measured {
-            results.push((rate, hops));
+            results.push(Phase { rate, hops, cpu });
         }
     }
     drop(producer);
@@ -261,7 +276,8 @@ fn read_arrivals(
     let mut assignment = TopicPartitionList::new();
     assignment.add_partition_offset(topic, 0, Offset::Beginning)?;
     consumer.assign(&assignment)?;
-    Ok(std::thread::spawn(move || {
+    let thread = std::thread::Builder::new().name(format!("{CLIENT_THREAD}{hop}"));
+    Ok(thread.spawn(move || {
         while !stop.load(Ordering::Relaxed) {
             let Some(Ok(message)) = consumer.poll(Duration::from_millis(100)) else {
                 continue;
@@ -272,7 +288,7 @@ fn read_arrivals(
             };
             seen.lock().unwrap().push((m, at));
         }
-    }))
+    })?)
 }
 
 /// Which sent record an output record stands for.
@@ -316,19 +332,73 @@ fn pace_until(due: Instant) {
 /// utime + stime of this process, in seconds.
 fn process_cpu_seconds() -> anyhow::Result<f64> {
     let stat = std::fs::read_to_string("/proc/self/stat").context("reading /proc/self/stat")?;
+    cpu_seconds_of(&stat).context("unexpected /proc/self/stat")
+}
+
+/// utime + stime from a `/proc/…/stat` line, in seconds.
+fn cpu_seconds_of(stat: &str) -> Option<f64> {
     // Fields after the command name (which may hold spaces) start after ")".
-    let after = stat
-        .rsplit_once(')')
-        .context("unexpected /proc/self/stat")?
-        .1;
+    let after = stat.rsplit_once(')')?.1;
     let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks: f64 = fields
-        .get(11)
-        .zip(fields.get(12))
-        .and_then(|(u, s)| Some(u.parse::<f64>().ok()? + s.parse::<f64>().ok()?))
-        .context("unexpected /proc/self/stat")?;
+    let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
     // USER_HZ is 100 on Linux.
-    Ok(ticks / 100.0)
+    Some(ticks / 100.0)
+}
+
+/// The name prefix of the benchmark's own consumer threads.
+const CLIENT_THREAD: &str = "bench-";
+
+/// CPU seconds of the process so far, and of its client threads (librdkafka's, the
+/// benchmark's consumers and the producing main thread); creek's are the rest.
+struct CpuSplit {
+    process: f64,
+    clients: f64,
+}
+
+impl CpuSplit {
+    fn now() -> anyhow::Result<CpuSplit> {
+        let process = process_cpu_seconds()?;
+        let main = std::process::id().to_string();
+        let mut clients = 0.0;
+        for task in std::fs::read_dir("/proc/self/task")? {
+            let task = task?;
+            let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+            let is_client = comm.starts_with("rdk:")
+                || comm.starts_with(CLIENT_THREAD)
+                || task.file_name().to_str() == Some(main.as_str());
+            if is_client {
+                if let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) {
+                    clients += cpu_seconds_of(&stat).unwrap_or(0.0);
+                }
+            }
+        }
+        Ok(CpuSplit { process, clients })
+    }
+
+    /// Percent of one core used by creek and by the clients since `earlier`.
+    fn since(&self, earlier: &CpuSplit, wall: Duration) -> PhaseCpu {
+        let percent = |s: f64| s / wall.as_secs_f64().max(1e-9) * 100.0;
+        let clients = self.clients - earlier.clients;
+        PhaseCpu {
+            creek: percent(self.process - earlier.process - clients),
+            clients: percent(clients),
+        }
+    }
+}
+
+/// CPU used while a phase was producing, in percent of one core.
+#[derive(Debug, Clone, Copy)]
+struct PhaseCpu {
+    creek: f64,
+    clients: f64,
+}
+
+/// One measured rate: each hop's latency from produce (and through the query
+/// alone, for the query hops), and the CPU used.
+struct Phase {
+    rate: u64,
+    hops: Vec<(&'static str, Stats, Option<Stats>)>,
+    cpu: PhaseCpu,
 }
 
 #[derive(Debug)]
@@ -360,24 +430,31 @@ impl Stats {
     }
 }
 
-fn print_results(results: &[(u64, Vec<(&str, Stats)>)], idle_cpu: f64, json: bool) {
+fn print_results(results: &[Phase], idle_cpu: f64, json: bool) {
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let stats_json = |s: &Stats| {
+        serde_json::json!({"seen": s.seen, "expected": s.expected,
+            "p50_ms": ms(s.p50), "p99_ms": ms(s.p99),
+            "p999_ms": ms(s.p999), "max_ms": ms(s.max)})
+    };
     if json {
         let phases: Vec<_> = results
             .iter()
-            .map(|(rate, hops)| {
-                let hops: serde_json::Map<String, serde_json::Value> = hops
+            .map(|phase| {
+                let hops: serde_json::Map<String, serde_json::Value> = phase
+                    .hops
                     .iter()
-                    .map(|(hop, s)| {
-                        (
-                            hop.to_string(),
-                            serde_json::json!({"seen": s.seen, "expected": s.expected,
-                                "p50_ms": ms(s.p50), "p99_ms": ms(s.p99),
-                                "p999_ms": ms(s.p999), "max_ms": ms(s.max)}),
-                        )
+                    .map(|(hop, s, through)| {
+                        let mut value = stats_json(s);
+                        if let Some(t) = through {
+                            value["through_query"] = stats_json(t);
+                        }
+                        (hop.to_string(), value)
                     })
                     .collect();
-                serde_json::json!({"rate": rate, "hops": hops})
+                serde_json::json!({"rate": phase.rate, "hops": hops,
+                    "creek_cpu_percent": phase.cpu.creek,
+                    "clients_cpu_percent": phase.cpu.clients})
             })
             .collect();
         println!(
@@ -386,24 +463,32 @@ fn print_results(results: &[(u64, Vec<(&str, Stats)>)], idle_cpu: f64, json: boo
         );
         return;
     }
-    println!("creek bench latency: produce → arrival, per record (ms)");
+    println!("creek bench latency: per record (ms); from produce, and through the query alone");
     println!(
-        "{:>8}  {:<6} {:>9} {:>8} {:>8} {:>8} {:>8}",
-        "rate/s", "hop", "records", "p50", "p99", "p99.9", "max"
+        "{:>8}  {:<6} {:>13} {:>8} {:>8} {:>8} {:>8}   {:>8} {:>8} {:>8}",
+        "rate/s", "hop", "records", "p50", "p99", "p99.9", "max", "q p50", "q p99", "q p99.9"
     );
-    for (rate, hops) in results {
-        for (hop, s) in hops {
+    for phase in results {
+        for (hop, s, through) in &phase.hops {
+            let query = through.as_ref().map_or(String::new(), |t| {
+                format!("{:>8.3} {:>8.3} {:>8.3}", ms(t.p50), ms(t.p99), ms(t.p999))
+            });
             println!(
-                "{:>8}  {:<6} {:>9} {:>8.3} {:>8.3} {:>8.3} {:>8.3}",
-                rate,
+                "{:>8}  {:<6} {:>13} {:>8.3} {:>8.3} {:>8.3} {:>8.3}   {}",
+                phase.rate,
                 hop,
                 format!("{}/{}", s.seen, s.expected),
                 ms(s.p50),
                 ms(s.p99),
                 ms(s.p999),
-                ms(s.max)
+                ms(s.max),
+                query
             );
         }
+        println!(
+            "{:>8}  CPU while producing: creek {:.1}%, clients {:.1}% of one core",
+            phase.rate, phase.cpu.creek, phase.cpu.clients
+        );
     }
     println!("idle CPU with the queries running and no traffic: {idle_cpu:.2}% of one core");
 }

@@ -22,7 +22,8 @@ const IDLE_RECHECK: Duration = Duration::from_secs(30);
 
 /// A projection's fetched batch at least this large is decoded, projected and
 /// encoded on two threads, each taking one half in order; smaller batches (a
-/// live pipeline's few records) stay on the query's own task.
+/// live pipeline's few records) stay on the query's own task. The same bound
+/// decides whether both stages of a re-keying aggregation run at once.
 const PARALLEL_BATCH: usize = 2048;
 
 /// What one source record of a projection became: its encoded results
@@ -575,14 +576,14 @@ impl Engine {
             tapping: self.output_tap.lock().is_some(),
         };
         type Folded = (BTreeMap<i32, Vec<ProducerRecord>>, Vec<ProducerRecord>);
-        let (changes, folded) = std::thread::scope(|scope| {
-            let rekeyed = scope.spawn(|| {
-                stage_one
-                    .iter()
-                    .map(|(p, records)| self.rekey_records(query, aggregator, *p, records, false))
-                    .collect::<Vec<_>>()
-            });
-            let folded = stage_two
+        let rekey = || {
+            stage_one
+                .iter()
+                .map(|(p, records)| self.rekey_records(query, aggregator, *p, records, false))
+                .collect::<Vec<_>>()
+        };
+        let fold = || {
+            stage_two
                 .iter()
                 .map(|(p, records)| -> Result<Folded, EngineError> {
                     let (mut outputs, mut ordered) = (BTreeMap::new(), Vec::new());
@@ -590,12 +591,25 @@ impl Engine {
                     check_aggregate_state(query, &repartition.topic, *p)?;
                     Ok((outputs, ordered))
                 })
-                .collect::<Result<Vec<_>, _>>();
-            match rekeyed.join() {
-                Ok(changes) => (changes, folded),
-                Err(panic) => std::panic::resume_unwind(panic),
-            }
-        });
+                .collect::<Result<Vec<_>, _>>()
+        };
+        // A second thread pays for itself only when both stages have a batch's
+        // worth of work; a live pipeline's few records stay on this task.
+        let count = |fetched: &[(i32, Vec<creek_store::ConsumerRecord>)]| {
+            fetched.iter().map(|(_, r)| r.len()).sum::<usize>()
+        };
+        let (changes, folded) = if count(&stage_one).min(count(&stage_two)) >= PARALLEL_BATCH / 2 {
+            std::thread::scope(|scope| {
+                let rekeyed = scope.spawn(rekey);
+                let folded = fold();
+                match rekeyed.join() {
+                    Ok(changes) => (changes, folded),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            })
+        } else {
+            (rekey(), fold())
+        };
         let folded = folded?;
         let mut consumed = 0;
         for ((partition, records), changes) in stage_one.iter().zip(changes) {
