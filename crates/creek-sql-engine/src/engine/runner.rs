@@ -28,6 +28,10 @@ const PARALLEL_BATCH: usize = 2048;
 
 /// What one source record of a projection became: its encoded results
 /// (none when it was skipped, filtered out, or failed to decode).
+/// Stage one's changes for one source batch: per repartition partition, the
+/// encoded batch and how many records it holds.
+type RekeyedBatches = Vec<(i32, bytes::Bytes, u64)>;
+
 type Encoded = Vec<Result<(i32, ProducerRecord), crate::query::SinkError>>;
 
 /// Bytes of a fetched batch's keys and values, as ksqlDB's consumer metrics count.
@@ -522,15 +526,18 @@ impl Engine {
     }
 
     /// Stage one of a re-keying aggregation for some records of source
-    /// `partition`: each decoded and turned into its group changes, in order.
+    /// `partition`: each decoded and turned into its group changes, in order,
+    /// and the changes encoded as one batch per repartition partition (Kafka's
+    /// partitioner on the group key), ready to append: encoding here keeps it on
+    /// stage one's thread when both stages run at once.
     fn rekey_records(
         &self,
         query: &PersistentQuery,
         aggregator: &crate::aggregate::Aggregator,
-        partition: i32,
+        (repartition, partition): (&Repartition, i32),
         records: &[creek_store::ConsumerRecord],
         over_table: bool,
-    ) -> Vec<ProducerRecord> {
+    ) -> Result<RekeyedBatches, EngineError> {
         let mut out = Vec::with_capacity(records.len());
         for record in records {
             if over_table && record.key.is_none() {
@@ -546,7 +553,19 @@ impl Engine {
                 (partition, record.offset),
             ));
         }
-        out
+        let mut by_partition: BTreeMap<i32, Vec<ProducerRecord>> = BTreeMap::new();
+        for r in out {
+            let p = crate::query::partition_for(r.key.as_deref(), repartition.partitions);
+            by_partition.entry(p).or_default().push(r);
+        }
+        by_partition
+            .into_iter()
+            .map(|(p, changes)| {
+                let batch = creek_store::encode_records(&changes)
+                    .map_err(|e| EngineError::Log(e.to_string()))?;
+                Ok((p, batch.freeze(), changes.len() as u64))
+            })
+            .collect()
     }
 
     /// One step of a re-keying aggregation over a stream, both stages at once:
@@ -579,8 +598,10 @@ impl Engine {
         let rekey = || {
             stage_one
                 .iter()
-                .map(|(p, records)| self.rekey_records(query, aggregator, *p, records, false))
-                .collect::<Vec<_>>()
+                .map(|(p, records)| {
+                    self.rekey_records(query, aggregator, (repartition, *p), records, false)
+                })
+                .collect::<Result<Vec<_>, _>>()
         };
         let fold = || {
             stage_two
@@ -610,7 +631,7 @@ impl Engine {
         } else {
             (rekey(), fold())
         };
-        let folded = folded?;
+        let (changes, folded) = (changes?, folded?);
         let mut consumed = 0;
         for ((partition, records), changes) in stage_one.iter().zip(changes) {
             consumed += records.len();
@@ -708,7 +729,8 @@ impl Engine {
         let source = &query.decoder.source.topic;
         for (partition, records) in self.fetch_new(source, &query.positions).await? {
             consumed += records.len();
-            let changes = self.rekey_records(query, aggregator, partition, &records, true);
+            let changes =
+                self.rekey_records(query, aggregator, (repartition, partition), &records, true)?;
             self.append_rekeyed(query, repartition, partition, &records, changes)
                 .await?;
         }
@@ -725,15 +747,14 @@ impl Engine {
         repartition: &Repartition,
         partition: i32,
         records: &[creek_store::ConsumerRecord],
-        changes: Vec<ProducerRecord>,
+        changes: RekeyedBatches,
     ) -> Result<(), EngineError> {
-        let mut by_partition: BTreeMap<i32, Vec<ProducerRecord>> = BTreeMap::new();
-        for r in changes {
-            let p = crate::query::partition_for(r.key.as_deref(), repartition.partitions);
-            by_partition.entry(p).or_default().push(r);
-        }
-        for (p, records) in by_partition {
-            self.produce_counted(&repartition.topic, p, records).await?;
+        for (p, batch, n) in changes {
+            self.log
+                .produce_batch(&repartition.topic, p, batch)
+                .await
+                .map_err(|e| EngineError::Log(e.to_string()))?;
+            self.stats.produced(&repartition.topic, n);
         }
         let source = &query.decoder.source.topic;
         self.commit(
