@@ -7,7 +7,9 @@
 #                                  kcat, and the DuckDB command line (pip package duckdb-cli)
 #   scripts/install-deps.sh test   the above, and what only the test suite uses: a JDK
 #                                  with the Apache Kafka Java client jars
-#                                  (scripts/fetch-java-clients.sh), and the Python test
+#                                  (scripts/fetch-java-clients.sh), Maven and Apache
+#                                  Kafka 4.4.0's jars (scripts/kafka.sh fetch: its
+#                                  broker and command-line tools), and the Python test
 #                                  clients (tests/python/requirements.txt: pytest,
 #                                  confluent-kafka, kafka-python, psycopg, pyarrow, moto…)
 #
@@ -40,6 +42,8 @@ ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 if [ "$WHAT" = test ]; then
   # A JDK for the Java client test (tests/java, compiled by the test with javac).
   command -v javac >/dev/null || missing+=(default-jdk-headless)
+  # Maven fetches Apache Kafka's jars from Maven Central (scripts/kafka.sh).
+  command -v mvn >/dev/null || missing+=(maven)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing with apt-get: ${missing[*]}"
@@ -76,4 +80,6 @@ if [ "$WHAT" = test ]; then
   fi
   # The Java client's jars (kafka-clients and its dependencies); silent when present.
   scripts/fetch-java-clients.sh >/dev/null
+  # Apache Kafka 4.4.0 (broker, controller, tools); silent when present.
+  scripts/kafka.sh fetch >/dev/null
 fi
