@@ -7,10 +7,11 @@
 //! - [`Broker::serve`] accepts TCP connections. Each connection reads size-prefixed
 //!   frames, decodes them with the `kafka-protocol` codecs, and handles requests one
 //!   at a time in arrival order (as Kafka does, so pipelined produces keep their
-//!   order); a separate writer task sends responses, so encoding the next reply
-//!   overlaps with writing the last.
+//!   order) and writes each response itself (a hand-off to a writer task cost a
+//!   cross-thread wake-up per response).
 //! - `handlers` turns each request into log or coordinator calls. Produced record
 //!   batches go to the log as received; fetched batches come back as stored.
+//!   `alter_configs` changes topic configurations (`kafka-configs --alter`).
 //!
 //! Bad input never takes the process down: an unknown API key, an unsupported
 //! version (other than ApiVersions, which answers UNSUPPORTED_VERSION), an
@@ -18,6 +19,7 @@
 //! field `rejected = true`, by which the binary's log rate-limits them (a client
 //! flooding bad requests cannot grow the logs without bound).
 
+mod alter_configs;
 pub mod client;
 pub mod coordinator;
 pub mod errors;

@@ -153,6 +153,34 @@ fn request_for(key: ApiKey, v: i16) -> RequestKind {
             r.resources = vec![res, broker];
             RequestKind::DescribeConfigs(r)
         }
+        ApiKey::AlterConfigs => {
+            let mut r = AlterConfigsRequest::default();
+            let mut c = alter_configs_request::AlterableConfig::default();
+            c.name = s("retention.ms");
+            c.value = Some(s("600000"));
+            let mut res = alter_configs_request::AlterConfigsResource::default();
+            res.resource_type = 2;
+            res.resource_name = s("t");
+            res.configs = vec![c];
+            let mut broker = alter_configs_request::AlterConfigsResource::default();
+            broker.resource_type = 4;
+            broker.resource_name = s("0");
+            r.resources = vec![res, broker];
+            RequestKind::AlterConfigs(r)
+        }
+        ApiKey::IncrementalAlterConfigs => {
+            let mut r = IncrementalAlterConfigsRequest::default();
+            let mut c = incremental_alter_configs_request::AlterableConfig::default();
+            c.name = s("retention.ms");
+            c.config_operation = 0;
+            c.value = Some(s("700000"));
+            let mut res = incremental_alter_configs_request::AlterConfigsResource::default();
+            res.resource_type = 2;
+            res.resource_name = s("t");
+            res.configs = vec![c];
+            r.resources = vec![res];
+            RequestKind::IncrementalAlterConfigs(r)
+        }
         ApiKey::InitProducerId => {
             let mut r = InitProducerIdRequest::default();
             r.transaction_timeout_ms = 1000;
