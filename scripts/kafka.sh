@@ -10,6 +10,7 @@
 #   scripts/kafka.sh kill DIR NODE         SIGKILLs one node (1-based), for fail-over tests
 #   scripts/kafka.sh tool NAME ARGS...     runs a Kafka tool by its script name, e.g.
 #                                          `tool kafka-topics --bootstrap-server H:P --list`
+#                                          (extra JVM options: $CREEK_KAFKA_TOOL_OPTS)
 #
 # The jars come from Maven Central with `mvn dependency:copy-dependencies`
 # (scripts/kafka/pom.xml) into $CREEK_KAFKA_LIBS (default ~/.cache/creek/kafka-4.4.0),
@@ -70,7 +71,8 @@ run_java() {
   shift
   local libs
   libs="$(fetch)"
-  exec java "-Xmx$heap" -XX:+UseG1GC -Djava.awt.headless=true \
+  # shellcheck disable=SC2086  # CREEK_KAFKA_TOOL_OPTS: extra JVM options, word-split
+  exec java "-Xmx$heap" -XX:+UseG1GC -Djava.awt.headless=true ${CREEK_KAFKA_TOOL_OPTS:-} \
     "-Dlog4j2.configurationFile=$LOG_CONFIG" -cp "$libs/*" "$@"
 }
 
@@ -196,7 +198,7 @@ case "${1:-}" in
     run_java "${CREEK_KAFKA_TOOL_HEAP:-512m}" "$class" "$@"
     ;;
   *)
-    sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac
