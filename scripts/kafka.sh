@@ -59,10 +59,11 @@ tool_class() {
     kafka-producer-perf-test) echo org.apache.kafka.tools.ProducerPerformance ;;
     kafka-consumer-perf-test) echo org.apache.kafka.tools.ConsumerPerformance ;;
     kafka-get-offsets) echo org.apache.kafka.tools.GetOffsetShell ;;
+    kafka-e2e-latency) echo org.apache.kafka.tools.EndToEndLatency ;;
     kafka-broker-api-versions) echo org.apache.kafka.tools.BrokerApiVersionsCommand ;;
     kafka-storage) echo kafka.tools.StorageTool ;;
     kafka-server-start) echo kafka.Kafka ;;
-    *) die "unknown tool '$1' (known: kafka-topics, kafka-console-producer, kafka-console-consumer, kafka-consumer-groups, kafka-configs, kafka-producer-perf-test, kafka-consumer-perf-test, kafka-get-offsets, kafka-broker-api-versions, kafka-storage, kafka-server-start)" ;;
+    *) die "unknown tool '$1' (known: kafka-topics, kafka-console-producer, kafka-console-consumer, kafka-consumer-groups, kafka-configs, kafka-producer-perf-test, kafka-consumer-perf-test, kafka-get-offsets, kafka-e2e-latency, kafka-broker-api-versions, kafka-storage, kafka-server-start)" ;;
   esac
 }
 
