@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use kafka_protocol::messages::{
-    AlterConfigsRequest, AlterConfigsResponse, IncrementalAlterConfigsRequest,
-    IncrementalAlterConfigsResponse,
+    alter_configs_response, incremental_alter_configs_response, AlterConfigsRequest,
+    AlterConfigsResponse, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse,
 };
 use kafka_protocol::protocol::StrBytes;
 
@@ -42,14 +42,10 @@ impl Broker {
             let outcome = self
                 .check_resource(res.resource_type, &res.resource_name)
                 .and_then(|()| self.apply(&res.resource_name, overrides, req.validate_only));
-            let mut r =
-                kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse::default();
+            let mut r = alter_configs_response::AlterConfigsResourceResponse::default();
             r.resource_type = res.resource_type;
             r.resource_name = res.resource_name;
-            if let Err((code, message)) = outcome {
-                r.error_code = code;
-                r.error_message = Some(StrBytes::from_string(message));
-            }
+            (r.error_code, r.error_message) = error_fields(outcome);
             resp.responses.push(r);
         }
         resp
@@ -77,13 +73,10 @@ impl Broker {
                     }
                     self.apply(&res.resource_name, overrides, req.validate_only)
                 });
-            let mut r = kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse::default();
+            let mut r = incremental_alter_configs_response::AlterConfigsResourceResponse::default();
             r.resource_type = res.resource_type;
             r.resource_name = res.resource_name;
-            if let Err((code, message)) = outcome {
-                r.error_code = code;
-                r.error_message = Some(StrBytes::from_string(message));
-            }
+            (r.error_code, r.error_message) = error_fields(outcome);
             resp.responses.push(r);
         }
         resp
@@ -116,6 +109,14 @@ impl Broker {
         self.log
             .set_topic_configs(topic, overrides, validate_only)
             .map_err(|e| (e.kafka_code(), e.to_string()))
+    }
+}
+
+/// A resource's error code and message in either response.
+fn error_fields(outcome: Result<(), Refusal>) -> (i16, Option<StrBytes>) {
+    match outcome {
+        Ok(()) => (NONE, None),
+        Err((code, message)) => (code, Some(StrBytes::from_string(message))),
     }
 }
 
