@@ -180,8 +180,12 @@ impl Worker {
         }
         for t in [CONFIG_TOPIC, OFFSET_TOPIC, STATUS_TOPIC] {
             if store.describe_topic(t).await.is_err() {
+                // Compacted, as Connect's distributed mode creates them: each holds
+                // the latest value per key (config, source offset, status).
+                let configs =
+                    BTreeMap::from([("cleanup.policy".to_string(), "compact".to_string())]);
                 store
-                    .create_topic(t, 1, BTreeMap::new())
+                    .create_topic(t, 1, configs)
                     .await
                     .map_err(|e| ConnectError::Internal(format!("creating {t}: {e}")))?;
             }
