@@ -186,11 +186,9 @@ impl ClusterConfig {
 /// leaving out a secret's value.
 pub(crate) fn config_error(e: &KafkaError) -> LogError {
     match e {
-        KafkaError::ClientConfig(_, _, key, _) if is_secret(key) => {
-            LogError::InvalidConfig(format!(
-                "client property '{key}' was rejected by librdkafka (value hidden)"
-            ))
-        }
+        KafkaError::ClientConfig(_, _, key, _) if is_secret(key) => LogError::InvalidConfig(
+            format!("client property '{key}' was rejected by librdkafka (value hidden)"),
+        ),
         KafkaError::ClientConfig(_, description, key, _) => LogError::InvalidConfig(format!(
             "client property '{key}' was rejected by librdkafka: {description}"
         )),

@@ -100,6 +100,8 @@ async fn log_store_on_a_kafka_cluster() {
     wake_ups(&store, &other).await;
     offsets_and_groups(&store, &other).await;
     batches(&store).await;
+    // The clients close while the cluster still answers them.
+    drop((store, other));
     drop(kafka);
 }
 
