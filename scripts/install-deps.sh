@@ -2,7 +2,7 @@
 # Installs what creek needs on Debian/Ubuntu, only what is missing.
 #
 #   scripts/install-deps.sh demo   what `scripts/demo.sh` and the README's commands use:
-#                                  a C toolchain for librdkafka, PostgreSQL's server
+#                                  a C toolchain and OpenSSL's headers for librdkafka, PostgreSQL's server
 #                                  binaries (the demo's throwaway database), curl, less,
 #                                  kcat, and the DuckDB command line (pip package duckdb-cli)
 #   scripts/install-deps.sh test   the above, and what only the test suite uses: a JDK
@@ -32,6 +32,8 @@ command -v cc >/dev/null || missing+=(build-essential)
 command -v make >/dev/null || missing+=(make)
 command -v perl >/dev/null || missing+=(perl)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
+# librdkafka is built with TLS (SASL_SSL clusters such as Confluent Cloud): OpenSSL's headers.
+[ -f /usr/include/openssl/ssl.h ] || missing+=(libssl-dev)
 command -v kcat >/dev/null || missing+=(kcat)
 command -v python3 >/dev/null || missing+=(python3)
 python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)

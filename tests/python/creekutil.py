@@ -203,7 +203,10 @@ class CreekServer:
             if line.startswith("creek ready:"):
                 self.ready_line = line
                 break
-        expected = f"kafka={self.bootstrap}"
+        # On an external cluster (--bootstrap-servers) clients are sent there.
+        servers = self.extra_args[self.extra_args.index("--bootstrap-servers") + 1] \
+            if "--bootstrap-servers" in self.extra_args else self.bootstrap
+        expected = f"kafka={servers}"
         if expected not in self.ready_line:
             self._abort(f"ready line {self.ready_line!r} does not contain {expected!r}")
 

@@ -186,6 +186,14 @@ impl ClusterConfig {
 /// leaving out a secret's value.
 pub(crate) fn config_error(e: &KafkaError) -> LogError {
     match e {
+        // Java clients' JAAS line has no librdkafka equivalent; say what does.
+        KafkaError::ClientConfig(_, _, key, _) if key == "sasl.jaas.config" => {
+            LogError::InvalidConfig(
+                "client property 'sasl.jaas.config' is Java's; give sasl.mechanism, \
+                 sasl.username and sasl.password instead (value hidden)"
+                    .into(),
+            )
+        }
         KafkaError::ClientConfig(_, _, key, _) if is_secret(key) => LogError::InvalidConfig(
             format!("client property '{key}' was rejected by librdkafka (value hidden)"),
         ),

@@ -13,7 +13,8 @@ use bytes::Bytes;
 use creek_store::{ConsumerRecord, Result};
 use futures::FutureExt;
 use parking_lot::Mutex;
-use rdkafka::consumer::{Consumer, StreamConsumer};
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::{Offset, TopicPartitionList};
@@ -41,7 +42,7 @@ pub(crate) enum ReadError {
 }
 
 pub(crate) struct Reader {
-    consumer: StreamConsumer,
+    consumer: StreamConsumer<ReaderContext>,
     pub(crate) topic: String,
     pub(crate) partition: i32,
     /// Offset after the last record pulled off the consumer: where it goes on.
@@ -66,7 +67,10 @@ impl Reader {
         partition: i32,
         offset: i64,
     ) -> Result<Reader> {
-        let consumer: StreamConsumer = config.reader().create().map_err(|e| config_error(&e))?;
+        let consumer: StreamConsumer<ReaderContext> = config
+            .reader()
+            .create_with_context(ReaderContext)
+            .map_err(|e| config_error(&e))?;
         let mut reader = Reader {
             consumer,
             topic: topic.to_string(),
@@ -353,3 +357,19 @@ impl Drop for ReaderGuard {
         }
     }
 }
+
+/// A reader's librdkafka context: reaching the end of a partition is how a reader
+/// learns it has seen everything (`enable.partition.eof`), not an error to log.
+pub(crate) struct ReaderContext;
+
+impl ClientContext for ReaderContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::PartitionEOF) {
+            tracing::trace!("librdkafka: {error}: {reason}");
+        } else {
+            tracing::error!("librdkafka: {error}: {reason}");
+        }
+    }
+}
+
+impl ConsumerContext for ReaderContext {}

@@ -84,6 +84,17 @@ impl ClusterLog {
         &self.inner.config
     }
 
+    /// The cluster's id (what ksqlDB reports as `kafkaClusterId`), `None` when the
+    /// cluster does not say within the timeout.
+    pub async fn cluster_id(&self) -> Option<String> {
+        let inner = self.inner.clone();
+        let timeout = self.timeout();
+        tokio::task::spawn_blocking(move || inner.meta.client().fetch_cluster_id(timeout))
+            .await
+            .ok()
+            .flatten()
+    }
+
     fn bootstrap(&self) -> &str {
         self.inner.config.bootstrap_servers()
     }

@@ -124,6 +124,10 @@ pub struct ServerConfig {
     pub ksql_groups_in_memory: usize,
     pub max_request_bytes: usize,
     pub group_initial_rebalance_delay: Duration,
+    /// An external Kafka cluster to keep everything in (`--bootstrap-servers`):
+    /// then no embedded log or broker starts, and the log settings above do not
+    /// apply.
+    pub cluster: Option<creek_cluster::ClusterConfig>,
 }
 
 impl Default for ServerConfig {
@@ -144,6 +148,7 @@ impl Default for ServerConfig {
             ksql_groups_in_memory: 100_000,
             max_request_bytes: 100 * 1024 * 1024,
             group_initial_rebalance_delay: Duration::ZERO,
+            cluster: None,
         }
     }
 }
@@ -181,11 +186,12 @@ pub struct Services {
     pub registry_url: String,
     pub connect_url: String,
     pub ksql_url: String,
-    /// The log, in-process.
+    /// The log: creek's own, in-process, or the external cluster's.
     pub store: Arc<dyn LogStore>,
     /// From opening the log to all ports accepting connections.
     pub startup: Duration,
-    log: Arc<Log>,
+    /// The embedded log, when creek serves its own (no `--bootstrap-servers`).
+    log: Option<Arc<Log>>,
     connect: creek_connect::Worker,
     shutdown: tokio::sync::watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -201,37 +207,18 @@ impl Services {
         for task in self.tasks {
             let _ = task.await;
         }
-        let log = self.log;
-        tokio::task::spawn_blocking(move || log.flush_all()).await??;
+        if let Some(log) = self.log {
+            tokio::task::spawn_blocking(move || log.flush_all()).await??;
+        }
         Ok(())
     }
 }
 
-/// Opens the log under `args.data_dir` and starts every service on its port.
+/// Opens the embedded log under `args.data_dir` (or connects to the external
+/// cluster of `args.cluster`) and starts every service on its port.
 pub async fn start(args: &ServerConfig) -> anyhow::Result<Services> {
     args.check()?;
     let started = Instant::now();
-    let log_config = LogConfig {
-        segment_bytes: args.log_segment_bytes,
-        retention_ms: args.log_retention_ms,
-        retention_bytes: args.log_retention_bytes,
-        flush: if args.flush_every_batch {
-            FlushPolicy::EveryBatch
-        } else {
-            FlushPolicy::Interval(args.flush_interval.max(Duration::from_millis(1)))
-        },
-        ..LogConfig::default()
-    };
-    let data_dir = args.data_dir.clone();
-    let log = tokio::task::spawn_blocking(move || Log::open(&data_dir, log_config))
-        .await?
-        .with_context(|| format!("opening data directory {}", args.data_dir.display()))?;
-
-    let kafka_addr = format!("{}:{}", args.listen.host, args.listen.kafka_port);
-    let listener = creek_kafka::bind(&kafka_addr)
-        .await
-        .with_context(|| format!("listening for Kafka clients on {kafka_addr}"))?;
-    let bound = listener.local_addr()?;
     let advertised_host = args.advertised_host.clone().unwrap_or_else(|| {
         if args.listen.host == "0.0.0.0" || args.listen.host == "::" {
             "127.0.0.1".to_string()
@@ -239,30 +226,18 @@ pub async fn start(args: &ServerConfig) -> anyhow::Result<Services> {
             args.listen.host.clone()
         }
     });
-    let config = BrokerConfig {
-        advertised_host: advertised_host.clone(),
-        advertised_port: bound.port() as i32,
-        cluster_id: Broker::cluster_id_for(&log),
-        auto_create_topics: args.auto_create_topics,
-        default_partitions: args.num_partitions,
-        max_request_bytes: args.max_request_bytes,
-        initial_rebalance_delay: args.group_initial_rebalance_delay,
-        ..BrokerConfig::default()
-    };
-    let broker = Broker::new(log.clone(), config);
     let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
     let mut tasks = Vec::new();
-    let maintenance = log.clone().run_maintenance(shutdown_rx.clone());
-    tasks.push(tokio::spawn(async move {
-        let _ = maintenance.await;
-    }));
-    let server = broker.serve(listener, shutdown_rx.clone());
-    tasks.push(tokio::spawn(async move {
-        let _ = server.await;
-    }));
+    let Served {
+        store,
+        log,
+        kafka,
+        cluster_id,
+    } = match &args.cluster {
+        Some(cluster) => serve_cluster(cluster).await?,
+        None => serve_embedded(args, &advertised_host, &shutdown_rx, &mut tasks).await?,
+    };
 
-    // Schema Registry and Connect reach the log in-process, through LogStore.
-    let store: Arc<dyn LogStore> = Arc::new(EmbeddedLog::new(log.clone()));
     let registry = creek_schema::Registry::open(store.clone())
         .await
         .context("opening the schema registry (_schemas topic)")?;
@@ -303,8 +278,8 @@ pub async fn start(args: &ServerConfig) -> anyhow::Result<Services> {
         shutdown_rx.clone(),
     )));
 
-    // The SQL engine reaches the log in-process too; connectors go through Connect's REST API.
-    let cluster_id = Broker::cluster_id_for(&log);
+    // The SQL engine reaches the log through LogStore too; connectors go through
+    // Connect's REST API.
     // Spill files of a previous run are stale: state comes back from changelogs.
     let spill_dir = args.data_dir.join("ksql-state");
     let _ = std::fs::remove_dir_all(&spill_dir);
@@ -350,7 +325,7 @@ pub async fn start(args: &ServerConfig) -> anyhow::Result<Services> {
     )));
 
     Ok(Services {
-        kafka: format!("{advertised_host}:{}", bound.port()),
+        kafka,
         registry_url,
         connect_url,
         ksql_url,
@@ -360,6 +335,93 @@ pub async fn start(args: &ServerConfig) -> anyhow::Result<Services> {
         connect: worker,
         shutdown: shutdown_tx,
         tasks,
+    })
+}
+
+/// The log the services run on, and what clients are told about it.
+struct Served {
+    store: Arc<dyn LogStore>,
+    /// The embedded log (to flush on stop), when creek serves its own.
+    log: Option<Arc<Log>>,
+    /// Where Kafka clients bootstrap from.
+    kafka: String,
+    /// The Kafka cluster id ksqlDB reports.
+    cluster_id: String,
+}
+
+/// Opens the embedded log under the data directory and starts its maintenance and
+/// the broker on the Kafka port.
+async fn serve_embedded(
+    args: &ServerConfig,
+    advertised_host: &str,
+    shutdown_rx: &tokio::sync::watch::Receiver<bool>,
+    tasks: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> anyhow::Result<Served> {
+    let log_config = LogConfig {
+        segment_bytes: args.log_segment_bytes,
+        retention_ms: args.log_retention_ms,
+        retention_bytes: args.log_retention_bytes,
+        flush: if args.flush_every_batch {
+            FlushPolicy::EveryBatch
+        } else {
+            FlushPolicy::Interval(args.flush_interval.max(Duration::from_millis(1)))
+        },
+        ..LogConfig::default()
+    };
+    let data_dir = args.data_dir.clone();
+    let log = tokio::task::spawn_blocking(move || Log::open(&data_dir, log_config))
+        .await?
+        .with_context(|| format!("opening data directory {}", args.data_dir.display()))?;
+
+    let kafka_addr = format!("{}:{}", args.listen.host, args.listen.kafka_port);
+    let listener = creek_kafka::bind(&kafka_addr)
+        .await
+        .with_context(|| format!("listening for Kafka clients on {kafka_addr}"))?;
+    let bound = listener.local_addr()?;
+    let config = BrokerConfig {
+        advertised_host: advertised_host.to_string(),
+        advertised_port: bound.port() as i32,
+        cluster_id: Broker::cluster_id_for(&log),
+        auto_create_topics: args.auto_create_topics,
+        default_partitions: args.num_partitions,
+        max_request_bytes: args.max_request_bytes,
+        initial_rebalance_delay: args.group_initial_rebalance_delay,
+        ..BrokerConfig::default()
+    };
+    let broker = Broker::new(log.clone(), config);
+    let maintenance = log.clone().run_maintenance(shutdown_rx.clone());
+    tasks.push(tokio::spawn(async move {
+        let _ = maintenance.await;
+    }));
+    let server = broker.serve(listener, shutdown_rx.clone());
+    tasks.push(tokio::spawn(async move {
+        let _ = server.await;
+    }));
+    Ok(Served {
+        store: Arc::new(EmbeddedLog::new(log.clone())),
+        cluster_id: Broker::cluster_id_for(&log),
+        log: Some(log),
+        kafka: format!("{advertised_host}:{}", bound.port()),
+    })
+}
+
+/// Connects to the external cluster: no embedded log, no broker.
+async fn serve_cluster(cluster: &creek_cluster::ClusterConfig) -> anyhow::Result<Served> {
+    // The error's own text names the servers and what to check (as a string: its
+    // source would repeat it).
+    let store = creek_cluster::ClusterLog::connect(cluster.clone())
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let cluster_id = store
+        .cluster_id()
+        .await
+        .unwrap_or_else(|| cluster.bootstrap_servers().to_string());
+    info!(bootstrap_servers = cluster.bootstrap_servers(), %cluster_id, "on an external Kafka cluster");
+    Ok(Served {
+        store: Arc::new(store),
+        log: None,
+        kafka: cluster.bootstrap_servers().to_string(),
+        cluster_id,
     })
 }
 

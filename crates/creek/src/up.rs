@@ -102,6 +102,32 @@ pub struct UpArgs {
     /// group.initial.rebalance.delay.ms.
     #[arg(long, default_value_t = 0)]
     pub group_initial_rebalance_delay_ms: u64,
+    /// Run on an existing Kafka cluster, HOST:PORT[,HOST:PORT…]: the registry,
+    /// Connect and ksqlDB keep their topics there and no embedded broker starts
+    /// (also $CREEK_BOOTSTRAP_SERVERS, or bootstrap.servers in --cluster-config)
+    /// (default: creek's own broker and log).
+    #[arg(long, value_name = "SERVERS")]
+    pub bootstrap_servers: Option<String>,
+    /// A client property for that cluster, KEY=VALUE (repeatable), under Kafka's
+    /// own names: security.protocol, sasl.mechanism, sasl.username, sasl.password,
+    /// ssl.ca.location, … Also from --cluster-config and from environment variables
+    /// CREEK_CLUSTER_<KEY> (upper case, dots as underscores:
+    /// CREEK_CLUSTER_SASL_PASSWORD); flags win over the environment, which wins
+    /// over the file (default: none).
+    #[arg(long = "cluster-property", value_name = "KEY=VALUE")]
+    pub cluster_properties: Vec<String>,
+    /// A Kafka client properties file (key=value lines, # comments), as Kafka's
+    /// tools and Confluent Cloud's client snippets have (default: none).
+    #[arg(long, value_name = "FILE")]
+    pub cluster_config: Option<PathBuf>,
+    /// Replication factor of the topics creek creates on the cluster (default:
+    /// the cluster's default.replication.factor).
+    #[arg(long, value_name = "N")]
+    pub replication_factor: Option<i32>,
+    /// How long one request to the cluster may take before it fails, in ms
+    /// (connecting, metadata, admin requests, deliveries).
+    #[arg(long, value_name = "MS", default_value_t = 30_000)]
+    pub cluster_timeout_ms: u64,
 }
 
 impl UpArgs {
@@ -147,9 +173,71 @@ impl UpArgs {
             group_initial_rebalance_delay: Duration::from_millis(
                 self.group_initial_rebalance_delay_ms,
             ),
+            cluster: self.cluster(std::env::vars())?,
         };
         Ok(config)
     }
+
+    /// The external cluster these flags (with `env`, the environment) name, if any.
+    fn cluster(
+        &self,
+        env: impl Iterator<Item = (String, String)>,
+    ) -> anyhow::Result<Option<creek_cluster::ClusterConfig>> {
+        let mut properties = std::collections::BTreeMap::new();
+        if let Some(file) = &self.cluster_config {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("--cluster-config {}: cannot read it", file.display()))?;
+            properties.extend(properties_file(&text));
+        }
+        let mut bootstrap = properties.remove("bootstrap.servers");
+        for (name, value) in env {
+            if name == "CREEK_BOOTSTRAP_SERVERS" {
+                bootstrap = Some(value);
+            } else if let Some(key) = name.strip_prefix("CREEK_CLUSTER_") {
+                properties.insert(key.to_lowercase().replace('_', "."), value);
+            }
+        }
+        for flag in &self.cluster_properties {
+            let (k, v) = key_value("--cluster-property", flag)?;
+            properties.insert(k.to_string(), v.to_string());
+        }
+        if let Some(servers) = &self.bootstrap_servers {
+            bootstrap = Some(servers.clone());
+        }
+        let Some(bootstrap) = bootstrap else {
+            if !properties.is_empty() || self.replication_factor.is_some() {
+                anyhow::bail!(
+                    "cluster settings were given but no cluster: pass --bootstrap-servers \
+                     HOST:PORT (or set CREEK_BOOTSTRAP_SERVERS, or bootstrap.servers in \
+                     --cluster-config)"
+                );
+            }
+            return Ok(None);
+        };
+        let mut config = creek_cluster::ClusterConfig::new(bootstrap, properties)
+            .map_err(|e| anyhow::anyhow!("the Kafka cluster's client settings: {e}"))?;
+        config = config.with_timeout(Duration::from_millis(self.cluster_timeout_ms.max(1)));
+        if let Some(n) = self.replication_factor {
+            if n < 1 {
+                anyhow::bail!("--replication-factor {n}: expected 1 or more");
+            }
+            config = config.with_replication_factor(n);
+        }
+        Ok(Some(config))
+    }
+}
+
+/// The `key=value` lines of a Java properties file (`#` and `!` comments; `:` also
+/// separates, as in Java).
+fn properties_file(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with('!'))
+        .filter_map(|l| {
+            let at = l.find(['=', ':'])?;
+            Some((l[..at].trim().to_string(), l[at + 1..].trim().to_string()))
+        })
+        .collect()
 }
 
 /// Starts the services `args` describe.
@@ -161,7 +249,16 @@ pub fn run(args: UpArgs) -> anyhow::Result<()> {
     // Bad settings and taken ports fail before anything is opened or logged.
     let config = args.server_config()?;
     config.check()?;
-    args.listen.check_ports_free()?;
+    if config.cluster.is_some() {
+        // No broker of its own: the Kafka port is not used.
+        ListenArgs {
+            kafka_port: 0,
+            ..args.listen.clone()
+        }
+        .check_ports_free()?;
+    } else {
+        args.listen.check_ports_free()?;
+    }
     crate::logging::init_logging(&args.data_dir, true)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -212,5 +309,86 @@ async fn wait_for_signal(mut term: tokio::signal::unix::Signal) {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
+    }
+}
+
+#[cfg(test)]
+mod cluster_flag_tests {
+    use super::*;
+
+    fn args(flags: &[&str]) -> UpArgs {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            up: UpArgs,
+        }
+        let argv = std::iter::once("creek").chain(flags.iter().copied());
+        <Cli as clap::Parser>::try_parse_from(argv).unwrap().up
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> std::vec::IntoIter<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    #[test]
+    fn no_cluster_without_bootstrap_servers() {
+        assert!(args(&[]).cluster(env(&[])).unwrap().is_none());
+        let err = args(&["--cluster-property", "security.protocol=SSL"])
+            .cluster(env(&[]))
+            .unwrap_err();
+        assert!(err.to_string().contains("--bootstrap-servers"), "{err}");
+    }
+
+    #[test]
+    fn file_then_environment_then_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("client.properties");
+        std::fs::write(
+            &file,
+            "# Confluent Cloud\nbootstrap.servers=file:9092\nsecurity.protocol=SASL_SSL\n\
+             sasl.mechanism=PLAIN\nsasl.username=from-file\nsasl.password: file-secret\n",
+        )
+        .unwrap();
+        let file = file.to_str().unwrap();
+        let cluster = args(&["--cluster-config", file])
+            .cluster(env(&[("CREEK_CLUSTER_SASL_USERNAME", "from-env")]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(cluster.bootstrap_servers(), "file:9092");
+        assert_eq!(cluster.properties()["sasl.username"], "from-env");
+        assert_eq!(cluster.properties()["sasl.password"], "file-secret");
+        // Secrets never print.
+        assert!(!format!("{cluster} {cluster:?}").contains("file-secret"));
+        let cluster = args(&[
+            "--cluster-config",
+            file,
+            "--bootstrap-servers",
+            "flag:9092",
+            "--cluster-property",
+            "sasl.username=from-flag",
+            "--replication-factor",
+            "3",
+        ])
+        .cluster(env(&[
+            ("CREEK_BOOTSTRAP_SERVERS", "env:9092"),
+            ("CREEK_CLUSTER_SASL_USERNAME", "from-env"),
+        ]))
+        .unwrap()
+        .unwrap();
+        assert_eq!(cluster.bootstrap_servers(), "flag:9092");
+        assert_eq!(cluster.properties()["sasl.username"], "from-flag");
+        assert_eq!(cluster.replication_factor(), 3);
+    }
+
+    #[test]
+    fn unknown_client_property_is_named() {
+        let err = args(&["--bootstrap-servers", "h:9092"])
+            .cluster(env(&[("CREEK_CLUSTER_NO_SUCH_THING", "1")]))
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("no.such.thing"), "{err:#}");
     }
 }
