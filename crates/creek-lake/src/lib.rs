@@ -45,7 +45,7 @@ mod lake;
 pub use config::{FormatConfig, FormatKind};
 pub use error::LakeError;
 pub use field::{field_of, FieldValue};
-pub use file::{FileBuilder, SinkValue};
+pub use file::{FileBuilder, ParquetHints, SinkValue};
 pub use lake::{check_bucket_name, Lake};
 
 /// The decoding plan of a record's writer schema; a schema creek cannot plan (a
