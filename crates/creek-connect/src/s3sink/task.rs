@@ -26,7 +26,7 @@ use creek_schema::{Deleted, RegisteredSchema};
 use creek_store::ConsumerRecord;
 use tracing::warn;
 
-use super::partitioner::{extract_timestamp, Partitioner};
+use super::partitioner::{extract_timestamp, Partitioner, TimestampExtractor};
 use super::{NullValues, S3SinkConfig, SchemaCompatibility};
 use crate::connector::SinkTask;
 use crate::context::{SinkContext, TaskError};
@@ -274,7 +274,14 @@ async fn write_record(
             Partitioner::Time { extractor, .. } => extractor,
             _ => &config.extractor,
         };
-        let ts = extract_timestamp(timestamp, r.timestamp, &value);
+        // Record time drives rotate.interval.ms and the time-based partitioner only;
+        // without them the wall clock is not read for every record.
+        let time_unused = config.rotate_interval_ms <= 0
+            && !matches!(config.partitioner, Partitioner::Time { .. });
+        let ts = match timestamp {
+            TimestampExtractor::Wallclock if time_unused => Ok(0),
+            _ => extract_timestamp(timestamp, r.timestamp, &value),
+        };
         let placed = ts.and_then(|ts| {
             if let Some(encoded) = &w.fixed_path {
                 return Ok((ts, encoded.clone()));
