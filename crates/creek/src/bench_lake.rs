@@ -5,8 +5,11 @@
 //! sink's commits run. No log, no disk, no offsets: for tuning the encoder; the
 //! figure to compare with pyarrow comes from `scripts/bench-lake.sh`.
 //!
-//! Prints the wall time of the pipeline, then the same work on one thread split in
-//! its two halves (decode into Arrow builders; encode to Parquet).
+//! Prints the wall time of the pipeline (with the minor page faults and peak
+//! resident memory), then the same work on one thread split in its two halves
+//! (decode into Arrow builders; encode to Parquet). The files share one
+//! `ParquetHints`, as the sink's files of a partition do; `CREEK_LAKE_NO_HINTS=1`
+//! makes each file start from scratch, for comparison.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
