@@ -251,7 +251,7 @@ fn files_sharing_hints_write_overflowed_dictionaries_plain() {
     let row = |i: usize| {
         let mut b = Vec::new();
         put_str(&mut b, &format!("{i:0100}"));
-        put_str(&mut b, if i % 3 == 0 { "a" } else { "b" });
+        put_str(&mut b, if i.is_multiple_of(3) { "a" } else { "b" });
         SinkValue::Avro {
             schema: schema.clone(),
             body: b.into(),
