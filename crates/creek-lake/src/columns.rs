@@ -9,11 +9,11 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder, Decimal256Builder,
-    FixedSizeBinaryBuilder, Float32Builder, Float64Builder, Int32Builder, Int64Builder, ListArray,
-    MapArray, NullArray, NullBufferBuilder, StringBuilder, StructArray, Time32MillisecondBuilder,
-    Time64MicrosecondBuilder, TimestampMicrosecondBuilder, TimestampMillisecondBuilder,
-    TimestampNanosecondBuilder,
+    ArrayBuilder, ArrayRef, BinaryBuilder, BooleanBuilder, Date32Builder, Decimal128Builder,
+    Decimal256Builder, FixedSizeBinaryBuilder, Float32Builder, Float64Builder, Int32Builder,
+    Int64Builder, ListArray, MapArray, NullArray, NullBufferBuilder, StringBuilder, StructArray,
+    Time32MillisecondBuilder, Time64MicrosecondBuilder, TimestampMicrosecondBuilder,
+    TimestampMillisecondBuilder, TimestampNanosecondBuilder,
 };
 use arrow::buffer::{OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{i256, DataType, Field, FieldRef, Fields, TimeUnit};
@@ -388,6 +388,36 @@ impl Col {
         Ok(())
     }
 
+    fn byte_sizes(&self, out: &mut Vec<usize>) {
+        match self {
+            Col::Binary(b) => out.push(b.values_slice().len()),
+            Col::Utf8(b) | Col::Enum(b, _) => out.push(b.values_slice().len()),
+            Col::Struct(s) => s.byte_sizes(out),
+            Col::Union(u) => u.inner.byte_sizes(out),
+            Col::Optional { inner, .. } => inner.byte_sizes(out),
+            _ => {}
+        }
+    }
+
+    fn reserve(&mut self, rows: usize, sizes: &mut impl Iterator<Item = usize>) {
+        match self {
+            Col::Binary(b) => {
+                if let Some(bytes) = sizes.next().filter(|_| b.is_empty()) {
+                    *b = BinaryBuilder::with_capacity(rows, bytes);
+                }
+            }
+            Col::Utf8(b) | Col::Enum(b, _) => {
+                if let Some(bytes) = sizes.next().filter(|_| b.is_empty()) {
+                    *b = StringBuilder::with_capacity(rows, bytes);
+                }
+            }
+            Col::Struct(s) => s.reserve(rows, sizes),
+            Col::Union(u) => u.inner.reserve(rows, sizes),
+            Col::Optional { inner, .. } => inner.reserve(rows, sizes),
+            _ => {}
+        }
+    }
+
     /// Appends a null (also inside null parents, where Arrow still needs a slot).
     pub(crate) fn append_null(&mut self) {
         match self {
@@ -577,6 +607,24 @@ impl StructCol {
         }
         self.nulls.append_non_null();
         Ok(())
+    }
+
+    /// The bytes in each string and binary column of this level and of nested
+    /// records and unions, depth first (not inside lists or maps, whose item counts
+    /// differ from the row count): what [`StructCol::reserve`] takes back.
+    pub(crate) fn byte_sizes(&self, out: &mut Vec<usize>) {
+        for col in &self.cols {
+            col.byte_sizes(out);
+        }
+    }
+
+    /// Gives each empty string and binary column room for `rows` values and the
+    /// next of `sizes` bytes (as [`StructCol::byte_sizes`] listed them), so that
+    /// they do not grow by doubling and copying.
+    pub(crate) fn reserve(&mut self, rows: usize, sizes: &mut impl Iterator<Item = usize>) {
+        for col in &mut self.cols {
+            col.reserve(rows, sizes);
+        }
     }
 
     /// The finished columns, for a record batch; the builders are empty afterwards.

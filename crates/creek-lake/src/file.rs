@@ -1,14 +1,17 @@
 //! [`FileBuilder`]: one output file being built in memory, in any format.
 
 use std::io::Write;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arrow::datatypes::{Schema as ArrowSchema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use bytes::Bytes;
 use creek_schema::RegisteredSchema;
 use parquet::arrow::ArrowWriter;
-use parquet::file::properties::WriterProperties;
+use parquet::basic::{Encoding, PageType};
+use parquet::file::metadata::RowGroupMetaData;
+use parquet::file::properties::{WriterProperties, WriterPropertiesBuilder};
+use parquet::schema::types::ColumnPath;
 use serde_json::Value;
 
 use crate::columns::{arrow_field, col_for_inferred, StructCol};
@@ -60,6 +63,95 @@ pub struct FileBuilder {
     state: State,
     /// Reused buffer for one rendered JSON line.
     scratch: Vec<u8>,
+    hints: Option<ParquetHints>,
+}
+
+/// What the last Parquet file of Avro records showed, for the next one of the same
+/// schema: which columns overflowed their dictionary (more distinct values than a
+/// dictionary page holds, as unique names, emails or addresses do). Parquet then
+/// writes the rest of such a column PLAIN anyway; the next file writes it PLAIN from
+/// the start, without first hashing values into a dictionary it would drop. Every
+/// [`PROBE_EVERY`]th file tries all dictionaries again, so a column whose values
+/// start to repeat gets its dictionary back. Files written one after another share
+/// one (the sink keeps one per topic-partition): [`FileBuilder::with_hints`].
+#[derive(Clone, Default)]
+pub struct ParquetHints(Arc<Mutex<Option<Hint>>>);
+
+/// Files between two that try every column's dictionary again.
+const PROBE_EVERY: u32 = 16;
+
+struct Hint {
+    schema_id: i32,
+    /// Columns written without a dictionary.
+    plain: Vec<ColumnPath>,
+    /// The last row group's rows and string column sizes (`StructCol::byte_sizes`),
+    /// which the next file's builders start with room for.
+    rows: usize,
+    byte_sizes: Vec<usize>,
+    /// Files written since the last that tried every dictionary.
+    since_probe: u32,
+}
+
+impl ParquetHints {
+    /// The columns to write PLAIN in the next file of `schema_id` (empty: try every
+    /// dictionary).
+    fn plain_columns(&self, schema_id: i32) -> Vec<ColumnPath> {
+        let hint = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match &*hint {
+            Some(h) if h.schema_id == schema_id && h.since_probe < PROBE_EVERY => h.plain.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The rows and string column sizes of the last row group of `schema_id`.
+    fn sizes(&self, schema_id: i32) -> Option<(usize, Vec<usize>)> {
+        let hint = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match &*hint {
+            Some(h) if h.schema_id == schema_id && h.rows > 0 => {
+                Some((h.rows, h.byte_sizes.clone()))
+            }
+            _ => None,
+        }
+    }
+
+    /// Records a finished file of `schema_id` written with `plain` columns, whose
+    /// row groups are `groups` and whose last row group had `sizes`.
+    fn record(
+        &self,
+        schema_id: i32,
+        plain: Vec<ColumnPath>,
+        groups: &[RowGroupMetaData],
+        (rows, byte_sizes): (usize, Vec<usize>),
+    ) {
+        let probed = plain.is_empty();
+        let mut plain = plain;
+        for group in groups {
+            for c in group.columns() {
+                let fell_back = c.dictionary_page_offset().is_some()
+                    && c.page_encoding_stats().is_some_and(|stats| {
+                        stats.iter().any(|p| {
+                            matches!(p.page_type, PageType::DATA_PAGE | PageType::DATA_PAGE_V2)
+                                && p.encoding == Encoding::PLAIN
+                        })
+                    });
+                if fell_back && !plain.contains(c.column_path()) {
+                    plain.push(c.column_path().clone());
+                }
+            }
+        }
+        let mut hint = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let since_probe = match &*hint {
+            Some(h) if h.schema_id == schema_id && !probed => h.since_probe + 1,
+            _ => 0,
+        };
+        *hint = Some(Hint {
+            schema_id,
+            plain,
+            rows,
+            byte_sizes,
+            since_probe,
+        });
+    }
 }
 
 enum State {
@@ -83,6 +175,12 @@ struct ParquetAvro {
     writer: ArrowWriter<Vec<u8>>,
     rows: usize,
     body_bytes: usize,
+    schema_id: i32,
+    /// Columns written without a dictionary, from the hints.
+    plain: Vec<ColumnPath>,
+    /// Rows and string column sizes of the last row group written (or of the hints).
+    sizes: (usize, Vec<usize>),
+    hints: Option<ParquetHints>,
 }
 
 /// The bytes of a JSON-lines or ByteArray file, gzipped as they come when asked.
@@ -120,7 +218,14 @@ impl FileBuilder {
             schema: None,
             state: State::Empty,
             scratch: Vec::new(),
+            hints: None,
         }
+    }
+
+    /// Shares `hints` with the other files of the same stream (Parquet only).
+    pub fn with_hints(mut self, hints: &ParquetHints) -> Self {
+        self.hints = Some(hints.clone());
+        self
     }
 
     /// Records appended so far.
@@ -192,8 +297,11 @@ impl FileBuilder {
         match value {
             SinkValue::Avro { schema, body } => {
                 if matches!(self.state, State::Empty) {
-                    self.state =
-                        State::ParquetAvro(Box::new(ParquetAvro::new(schema, &self.config)?));
+                    self.state = State::ParquetAvro(Box::new(ParquetAvro::new(
+                        schema,
+                        &self.config,
+                        self.hints.clone(),
+                    )?));
                 }
                 let State::ParquetAvro(p) = &mut self.state else {
                     return Err(self.mixed(value));
@@ -209,6 +317,8 @@ impl FileBuilder {
                 // is then encoded in `finish`, which callers may run on another thread.
                 if p.rows >= ROW_GROUP_ROWS || p.body_bytes >= ROW_GROUP_BODY_BYTES {
                     p.write_row_group()?;
+                    // The next row group is likely the size of this one.
+                    reserve(&mut p.root, &p.sizes);
                 }
                 let mut r = if atomic {
                     Reader::new_checked(body)
@@ -375,16 +485,35 @@ fn json_kind(v: &Value) -> &'static str {
 }
 
 fn writer_properties(config: &FormatConfig) -> Result<WriterProperties, LakeError> {
+    Ok(properties_builder(config)?.build())
+}
+
+fn properties_builder(config: &FormatConfig) -> Result<WriterPropertiesBuilder, LakeError> {
     Ok(WriterProperties::builder()
         .set_compression(config.parquet_compression()?.to_parquet())
-        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        .build())
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS)))
+}
+
+/// Writes `batch` as one row group, first making room in `writer`'s output for it
+/// (so that the buffer does not grow by doubling and copying).
+fn write_group(writer: &mut ArrowWriter<Vec<u8>>, batch: &RecordBatch) -> Result<(), LakeError> {
+    writer
+        .write(batch)
+        .map_err(|e| LakeError::encode("Parquet", e))?;
+    let encoded = writer.in_progress_size();
+    writer.inner_mut().reserve(encoded + encoded / 8);
+    writer.flush().map_err(|e| LakeError::encode("Parquet", e))
 }
 
 impl ParquetAvro {
-    fn new(schema: &Arc<RegisteredSchema>, config: &FormatConfig) -> Result<Self, LakeError> {
+    fn new(
+        schema: &Arc<RegisteredSchema>,
+        config: &FormatConfig,
+        hints: Option<ParquetHints>,
+    ) -> Result<Self, LakeError> {
+        let schema_id = schema.id;
         let node = crate::plan_of(schema)?.clone();
-        let root = StructCol::for_record(&node)?;
+        let mut root = StructCol::for_record(&node)?;
         let Node::Record(fields) = &*node else {
             unreachable!("for_record accepts records only")
         };
@@ -393,9 +522,21 @@ impl ParquetAvro {
             .map(|f| arrow_field(&f.name, &f.node))
             .collect();
         let schema = Arc::new(ArrowSchema::new(arrow_fields?));
-        let writer =
-            ArrowWriter::try_new(Vec::new(), schema.clone(), Some(writer_properties(config)?))
-                .map_err(|e| LakeError::encode("Parquet", e))?;
+        let plain = hints
+            .as_ref()
+            .map(|h| h.plain_columns(schema_id))
+            .unwrap_or_default();
+        let sizes = hints
+            .as_ref()
+            .and_then(|h| h.sizes(schema_id))
+            .unwrap_or_default();
+        reserve(&mut root, &sizes);
+        let mut properties = properties_builder(config)?;
+        for column in &plain {
+            properties = properties.set_column_dictionary_enabled(column.clone(), false);
+        }
+        let writer = ArrowWriter::try_new(Vec::new(), schema.clone(), Some(properties.build()))
+            .map_err(|e| LakeError::encode("Parquet", e))?;
         Ok(ParquetAvro {
             node,
             root,
@@ -403,6 +544,10 @@ impl ParquetAvro {
             writer,
             rows: 0,
             body_bytes: 0,
+            schema_id,
+            plain,
+            sizes,
+            hints,
         })
     }
 
@@ -410,13 +555,13 @@ impl ParquetAvro {
         if self.rows == 0 {
             return Ok(());
         }
+        let mut byte_sizes = Vec::new();
+        self.root.byte_sizes(&mut byte_sizes);
+        self.sizes = (self.rows, byte_sizes);
         let columns = self.root.finish_columns()?;
         let batch = RecordBatch::try_new(self.schema.clone(), columns)
             .map_err(|e| LakeError::encode("Parquet", e))?;
-        self.writer
-            .write(&batch)
-            .and_then(|()| self.writer.flush())
-            .map_err(|e| LakeError::encode("Parquet", e))?;
+        write_group(&mut self.writer, &batch)?;
         self.rows = 0;
         self.body_bytes = 0;
         Ok(())
@@ -424,9 +569,26 @@ impl ParquetAvro {
 
     fn finish(mut self) -> Result<Vec<u8>, LakeError> {
         self.write_row_group()?;
+        if let Some(hints) = &self.hints {
+            hints.record(
+                self.schema_id,
+                std::mem::take(&mut self.plain),
+                self.writer.flushed_row_groups(),
+                std::mem::take(&mut self.sizes),
+            );
+        }
         self.writer
             .into_inner()
             .map_err(|e| LakeError::encode("Parquet", e))
+    }
+}
+
+/// Room in `root`'s string columns for a row group of `sizes` (rows, bytes per
+/// column), with an eighth more.
+fn reserve(root: &mut StructCol, (rows, bytes): &(usize, Vec<usize>)) {
+    if *rows > 0 {
+        let rows = rows + rows / 8;
+        root.reserve(rows, &mut bytes.iter().map(|b| b + b / 8));
     }
 }
 
@@ -463,10 +625,7 @@ fn parquet_from_json(
         }
         let batch = RecordBatch::try_new(schema.clone(), root.finish_columns()?)
             .map_err(|e| LakeError::encode("Parquet", e))?;
-        writer
-            .write(&batch)
-            .and_then(|()| writer.flush())
-            .map_err(|e| LakeError::encode("Parquet", e))?;
+        write_group(&mut writer, &batch)?;
     }
     writer
         .into_inner()

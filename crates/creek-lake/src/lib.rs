@@ -12,7 +12,10 @@
 //!     schema id by the registry), then written with parquet's `ArrowWriter` in row
 //!     groups of 100k rows. Avro dates, times, timestamps and decimals become the
 //!     matching Parquet logical types, nullable unions optional columns, records
-//!     structs. Schemaless JSON objects get a schema inferred per file.
+//!     structs. Schemaless JSON objects get a schema inferred per file. Successive
+//!     files of a stream may share [`ParquetHints`]: columns whose dictionary
+//!     overflowed in the last file are written PLAIN from the start, and string
+//!     builders start with room for the last file's bytes.
 //!   - JSON: one line per record; Avro is rendered as Connect's `JsonConverter`
 //!     (schemas off) would, straight from the binary body.
 //!   - Avro: an object container file; bodies are validated and copied, not
@@ -45,7 +48,7 @@ mod lake;
 pub use config::{FormatConfig, FormatKind};
 pub use error::LakeError;
 pub use field::{field_of, FieldValue};
-pub use file::{FileBuilder, SinkValue};
+pub use file::{FileBuilder, ParquetHints, SinkValue};
 pub use lake::{check_bucket_name, Lake};
 
 /// The decoding plan of a record's writer schema; a schema creek cannot plan (a

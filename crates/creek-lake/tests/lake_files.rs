@@ -10,7 +10,7 @@ use arrow::datatypes::{
 };
 use bytes::Bytes;
 use creek_avro::{put_bytes, put_long, put_str};
-use creek_lake::{FileBuilder, FormatConfig, FormatKind, Lake, LakeError, SinkValue};
+use creek_lake::{FileBuilder, FormatConfig, FormatKind, Lake, LakeError, ParquetHints, SinkValue};
 use creek_schema::RegisteredSchema;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{LogicalType, TimeUnit as PqTimeUnit};
@@ -235,6 +235,67 @@ fn large_files_get_several_row_groups() {
     let reader = SerializedFileReader::new(data).unwrap();
     assert_eq!(reader.metadata().num_row_groups(), 3);
     assert_eq!(reader.metadata().file_metadata().num_rows(), 250_000);
+}
+
+#[test]
+fn files_sharing_hints_write_overflowed_dictionaries_plain() {
+    // `unique`: 20k distinct values of 100 bytes, more than a 1 MiB dictionary page
+    // holds; `kind`: two values.
+    const JSON: &str = r#"{"type":"record","name":"r","fields":[
+      {"name":"unique","type":"string"},{"name":"kind","type":"string"}]}"#;
+    let schema = Arc::new(RegisteredSchema::new(
+        7,
+        JSON.into(),
+        apache_avro::Schema::parse_str(JSON).unwrap(),
+    ));
+    let row = |i: usize| {
+        let mut b = Vec::new();
+        put_str(&mut b, &format!("{i:0100}"));
+        put_str(&mut b, if i.is_multiple_of(3) { "a" } else { "b" });
+        SinkValue::Avro {
+            schema: schema.clone(),
+            body: b.into(),
+        }
+    };
+    let hints = ParquetHints::default();
+    let config = FormatConfig::new(FormatKind::Parquet);
+    let files: Vec<Bytes> = (0..2)
+        .map(|_| {
+            let mut file = FileBuilder::new(&config).with_hints(&hints);
+            for i in 0..20_000 {
+                file.append(&row(i)).unwrap();
+            }
+            file.finish().unwrap()
+        })
+        .collect();
+    let dictionaries = |data: &Bytes| -> Vec<bool> {
+        let reader = SerializedFileReader::new(data.clone()).unwrap();
+        let group = reader.metadata().row_group(0);
+        group
+            .columns()
+            .iter()
+            .map(|c| c.dictionary_page_offset().is_some())
+            .collect()
+    };
+    // The first file tries both dictionaries; `unique` overflows hers, so the
+    // second writes it PLAIN from the start and keeps `kind`'s.
+    assert_eq!(dictionaries(&files[0]), [true, true]);
+    assert_eq!(dictionaries(&files[1]), [false, true]);
+    for data in &files {
+        let batch = ParquetRecordBatchReaderBuilder::try_new(data.clone())
+            .unwrap()
+            .with_batch_size(20_000)
+            .build()
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap();
+        assert_eq!(batch.num_rows(), 20_000);
+        let unique = batch.column(0).as_string::<i32>();
+        assert_eq!(unique.value(19_999), format!("{:0100}", 19_999));
+        let kind = batch.column(1).as_string::<i32>();
+        assert_eq!((kind.value(0), kind.value(1)), ("a", "b"));
+    }
 }
 
 #[test]

@@ -34,6 +34,9 @@ pub enum Suite {
     /// The Avro codec alone: seed records decoded to SQL rows and encoded back,
     /// against apache-avro in the same run.
     Avro(crate::bench_avro::AvroBench),
+    /// The lake sink's Parquet path alone: seed records in memory decoded into Arrow
+    /// builders and encoded to Parquet files, as the S3 sink does.
+    Lake(crate::bench_lake::LakeBench),
     /// Per-record latency through a running creek (topic, CSAS, windowed COUNT) at
     /// fixed rates, and idle CPU.
     Latency(crate::bench_latency::LatencyBench),
@@ -76,6 +79,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         Suite::Broker(b) => broker(b),
         Suite::Sql(s) => crate::bench_sql::sql(s),
         Suite::Avro(a) => crate::bench_avro::avro(a),
+        Suite::Lake(l) => crate::bench_lake::lake(l),
         Suite::Aggregate(a) => crate::bench_aggregate::aggregate(a),
         Suite::Latency(l) => crate::bench_latency::run(l),
     }

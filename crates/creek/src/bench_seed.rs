@@ -333,7 +333,7 @@ impl SeedLog {
 
 /// With `CREEK_PERF=FILE`, `perf record` (flat samples) attached to this process for the timed
 /// query only.
-fn start_perf() -> anyhow::Result<Option<std::process::Child>> {
+pub fn start_perf() -> anyhow::Result<Option<std::process::Child>> {
     let Some(file) = std::env::var_os("CREEK_PERF").filter(|f| !f.is_empty()) else {
         return Ok(None);
     };
@@ -349,7 +349,7 @@ fn start_perf() -> anyhow::Result<Option<std::process::Child>> {
     Ok(Some(child))
 }
 
-fn stop_perf(child: Option<std::process::Child>) -> anyhow::Result<()> {
+pub fn stop_perf(child: Option<std::process::Child>) -> anyhow::Result<()> {
     if let Some(mut child) = child {
         std::process::Command::new("kill")
             .args(["-INT", &child.id().to_string()])

@@ -116,6 +116,15 @@ fn push_literal(out: &mut String, c: char) {
 }
 
 impl Partitioner {
+    /// The encoded partition when it is the same for every record of a Kafka
+    /// partition (the default partitioner), else `None`.
+    pub fn fixed_path(&self, kafka_partition: i32) -> Option<String> {
+        match self {
+            Partitioner::Default => Some(default_path(kafka_partition)),
+            _ => None,
+        }
+    }
+
     /// The encoded partition of a record (directories joined by `delim`).
     pub fn encode(
         &self,
@@ -125,7 +134,7 @@ impl Partitioner {
         delim: &str,
     ) -> Result<String, String> {
         match self {
-            Partitioner::Default => Ok(format!("partition={kafka_partition}")),
+            Partitioner::Default => Ok(default_path(kafka_partition)),
             Partitioner::Field(fields) => {
                 let mut parts = Vec::with_capacity(fields.len());
                 for f in fields {
@@ -234,6 +243,10 @@ pub fn path_flaw(path: &str) -> Option<String> {
         }
     }
     None
+}
+
+fn default_path(kafka_partition: i32) -> String {
+    format!("partition={kafka_partition}")
 }
 
 #[cfg(test)]

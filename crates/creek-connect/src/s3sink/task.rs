@@ -26,7 +26,7 @@ use creek_schema::{Deleted, RegisteredSchema};
 use creek_store::ConsumerRecord;
 use tracing::warn;
 
-use super::partitioner::{extract_timestamp, Partitioner};
+use super::partitioner::{extract_timestamp, Partitioner, TimestampExtractor};
 use super::{NullValues, S3SinkConfig, SchemaCompatibility};
 use crate::connector::SinkTask;
 use crate::context::{SinkContext, TaskError};
@@ -46,6 +46,11 @@ struct PartitionWriter {
     topic: String,
     partition: i32,
     files: BTreeMap<String, OpenFile>,
+    /// The encoded partition of every record when the partitioner does not look at
+    /// records (the default one), made once.
+    fixed_path: Option<String>,
+    /// Shared by this partition's successive value files (see `ParquetHints`).
+    parquet_hints: creek_lake::ParquetHints,
     /// Records (written or skipped) since the last commit, and the last one's offset.
     pending: usize,
     last_offset: Option<i64>,
@@ -154,6 +159,8 @@ impl SinkTask for S3SinkTask {
                 topic: topic.to_string(),
                 partition,
                 files: BTreeMap::new(),
+                fixed_path: self.config.partitioner.fixed_path(partition),
+                parquet_hints: Default::default(),
                 pending: 0,
                 last_offset: None,
                 base_timestamp: None,
@@ -166,7 +173,7 @@ impl SinkTask for S3SinkTask {
                 jobs_done: self.jobs_done.clone(),
             });
         for r in records {
-            write_record(ctx, &self.config, lake, w, r).await?;
+            write_record(ctx, &self.config, lake, w, topic, r).await?;
         }
         Ok(())
     }
@@ -225,12 +232,15 @@ async fn write_record(
     config: &S3SinkConfig,
     lake: &Lake,
     w: &mut PartitionWriter,
+    topic: &str,
     r: ConsumerRecord,
 ) -> Result<(), TaskError> {
-    let at = format!(
-        "topic {} partition {} offset {}",
-        w.topic, w.partition, r.offset
-    );
+    // Only rendered into a message when something goes wrong.
+    let at = RecordAt {
+        topic,
+        partition: w.partition,
+        offset: r.offset,
+    };
     let converted = match &r.value {
         None => match config.null_values {
             NullValues::Ignore => Ok(None),
@@ -261,11 +271,21 @@ async fn write_record(
     };
     if let Some(value) = value {
         let timestamp = match &config.partitioner {
-            Partitioner::Time { extractor, .. } => extractor.clone(),
-            _ => config.extractor.clone(),
+            Partitioner::Time { extractor, .. } => extractor,
+            _ => &config.extractor,
         };
-        let ts = extract_timestamp(&timestamp, r.timestamp, &value);
+        // Record time drives rotate.interval.ms and the time-based partitioner only;
+        // without them the wall clock is not read for every record.
+        let time_unused = config.rotate_interval_ms <= 0
+            && !matches!(config.partitioner, Partitioner::Time { .. });
+        let ts = match timestamp {
+            TimestampExtractor::Wallclock if time_unused => Ok(0),
+            _ => extract_timestamp(timestamp, r.timestamp, &value),
+        };
         let placed = ts.and_then(|ts| {
+            if let Some(encoded) = &w.fixed_path {
+                return Ok((ts, encoded.clone()));
+            }
             config
                 .partitioner
                 .encode(w.partition, &value, ts, &config.directory_delim)
@@ -321,7 +341,7 @@ async fn write_record(
                     ),
                 };
                 let file = w.files.entry(encoded).or_insert_with(|| OpenFile {
-                    builder: FileBuilder::new(&config.format),
+                    builder: FileBuilder::new(&config.format).with_hints(&w.parquet_hints),
                     keys: config.keys_format.as_ref().map(FileBuilder::new),
                     headers: config.headers_format.as_ref().map(FileBuilder::new),
                     start_offset: r.offset,
@@ -378,6 +398,23 @@ async fn write_record(
         commit(ctx, config, lake, w).await?;
     }
     Ok(())
+}
+
+/// Where a record is, for messages: `topic T partition P offset O`.
+struct RecordAt<'a> {
+    topic: &'a str,
+    partition: i32,
+    offset: i64,
+}
+
+impl std::fmt::Display for RecordAt<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "topic {} partition {} offset {}",
+            self.topic, self.partition, self.offset
+        )
+    }
 }
 
 /// schema.compatibility: a record whose schema differs from the open files' is
