@@ -146,14 +146,20 @@ impl Reader {
             Err(KafkaError::MessageConsumption(C::OffsetOutOfRange | C::AutoOffsetReset)) => {
                 Err(ReadError::OutOfRange)
             }
+            // An unknown topic or partition here is this consumer's metadata lagging
+            // behind a topic just created (on a multi-broker cluster another broker
+            // may answer first): librdkafka refreshes it and goes on. The store
+            // checks that the partition exists before it reads, so a deleted topic
+            // is still reported, by the next call.
+            Err(KafkaError::MessageConsumption(
+                C::UnknownTopicOrPartition | C::UnknownTopic | C::UnknownPartition,
+            )) => {
+                tracing::debug!(topic = %self.topic, partition = self.partition,
+                    "consumer: partition not in its metadata yet");
+                Ok(None)
+            }
             Err(
-                e @ KafkaError::MessageConsumption(
-                    C::UnknownTopicOrPartition
-                    | C::UnknownTopic
-                    | C::UnknownPartition
-                    | C::TopicAuthorizationFailed
-                    | C::Fatal,
-                )
+                e @ KafkaError::MessageConsumption(C::TopicAuthorizationFailed | C::Fatal)
                 | e @ KafkaError::MessageConsumptionFatal(_),
             ) => Err(ReadError::Kafka(e)),
             Err(e) => {
