@@ -50,15 +50,20 @@ type Counts = BTreeMap<(String, i64), u64>;
 async fn aggregate_async(args: AggregateBench) -> anyhow::Result<()> {
     let mut expected = Counts::new();
     let mut projected = 0u64;
-    let seed = SeedLog::open("creek-bench-aggregate-", args.records, |row| {
-        let start = row.timestamp - row.timestamp.rem_euclid(WINDOW_MS);
-        *expected
-            .entry((row.customer.sexo.to_string(), start))
-            .or_default() += 1;
-        if row.customer.sexo == "F" || row.id.is_multiple_of(2) {
-            projected += 1;
-        }
-    })
+    let seed = SeedLog::open(
+        "creek-bench-aggregate-",
+        args.records,
+        args.bootstrap_servers.as_deref(),
+        |row| {
+            let start = row.timestamp - row.timestamp.rem_euclid(WINDOW_MS);
+            *expected
+                .entry((row.customer.sexo.to_string(), start))
+                .or_default() += 1;
+            if row.customer.sexo == "F" || row.id.is_multiple_of(2) {
+                projected += 1;
+            }
+        },
+    )
     .await?;
     if !args.json {
         eprintln!(

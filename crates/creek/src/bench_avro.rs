@@ -50,7 +50,7 @@ pub fn avro(args: AvroBench) -> anyhow::Result<()> {
 }
 
 async fn avro_async(args: AvroBench) -> anyhow::Result<()> {
-    let seed = SeedLog::open("creek-bench-avro-", args.records, |_| {}).await?;
+    let seed = SeedLog::open("creek-bench-avro-", args.records, None, |_| {}).await?;
     let payloads = read_payloads(&seed).await?;
     if payloads.len() as u64 != args.records {
         bail!("read {} of {} records", payloads.len(), args.records);

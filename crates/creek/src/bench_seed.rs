@@ -3,8 +3,8 @@
 //! reads of those records, the engine that runs a benchmark's statements, and an
 //! optional `perf` profile of the timed part.
 //!
-//! [`SeedLog::open`] (not timed): an embedded log and Schema Registry in a temporary
-//! folder; the seed's `customers` value schema (as the JDBC source writes it:
+//! [`SeedLog::open`] (not timed): an embedded log (or, with `--bootstrap-servers`, an
+//! external Kafka cluster through `creek-cluster`) and a Schema Registry on it; the seed's `customers` value schema (as the JDBC source writes it:
 //! Connect-style Avro, every column optional, DATE and TIMESTAMP logical types)
 //! registered under `psg-customers-value`; N rows from [`creek_pg::CustomerGenerator`]
 //! (fixed seed) appended in Confluent wire format to `psg-customers`, each with its
@@ -52,6 +52,11 @@ pub struct SeedBenchArgs {
     /// Keep the temporary folder (its path is printed).
     #[arg(long)]
     pub keep: bool,
+    /// Run on an external Kafka cluster, HOST:PORT[,…], instead of an embedded log
+    /// (the cluster must not hold the benchmark's topics yet: start a fresh one)
+    /// (default: an embedded log in a temporary folder).
+    #[arg(long, value_name = "SERVERS")]
+    pub bootstrap_servers: Option<String>,
 }
 
 /// The seed table's value schema, as the JDBC source registers it.
@@ -149,14 +154,26 @@ pub struct Peer {
 impl SeedLog {
     /// Appends `records` seed rows, showing each to `visit` (so a benchmark can work
     /// out the result it expects).
+    /// On the Kafka cluster at `cluster` when given, else on an embedded log in a
+    /// temporary folder.
     pub async fn open(
         prefix: &str,
         records: u64,
+        cluster: Option<&str>,
         mut visit: impl FnMut(&SeedRow<'_>),
     ) -> anyhow::Result<SeedLog> {
         let dir = tempfile::Builder::new().prefix(prefix).tempdir()?;
-        let log = Log::open(dir.path(), LogConfig::default()).context("opening the log")?;
-        let store: Arc<dyn LogStore> = Arc::new(EmbeddedLog::new(log));
+        let store: Arc<dyn LogStore> = match cluster {
+            Some(servers) => {
+                let config =
+                    creek_cluster::ClusterConfig::new(servers, BTreeMap::<String, String>::new())?;
+                Arc::new(creek_cluster::ClusterLog::connect(config).await?)
+            }
+            None => {
+                let log = Log::open(dir.path(), LogConfig::default()).context("opening the log")?;
+                Arc::new(EmbeddedLog::new(log))
+            }
+        };
         let registry = Registry::open(store.clone())
             .await
             .context("opening the registry")?;

@@ -35,11 +35,16 @@ pub fn sql(args: SqlBench) -> anyhow::Result<()> {
 
 async fn sql_async(args: SqlBench) -> anyhow::Result<()> {
     let mut expected = 0u64;
-    let seed = SeedLog::open("creek-bench-sql-", args.records, |row| {
-        if row.customer.sexo == "F" || row.id.is_multiple_of(2) {
-            expected += 1;
-        }
-    })
+    let seed = SeedLog::open(
+        "creek-bench-sql-",
+        args.records,
+        args.bootstrap_servers.as_deref(),
+        |row| {
+            if row.customer.sexo == "F" || row.id.is_multiple_of(2) {
+                expected += 1;
+            }
+        },
+    )
     .await?;
     if !args.json {
         eprintln!(
