@@ -156,7 +156,13 @@ impl ClusterConfig {
     pub(crate) fn reader(&self) -> ClientConfig {
         // Each reader holds one partition: a few MB of prefetch is plenty, and
         // librdkafka's 64 MB default per consumer adds up over many partitions.
-        let mut config = self.base(&[("queued.max.messages.kbytes", "4096")]);
+        let mut config = self.base(&[
+            ("queued.max.messages.kbytes", "4096"),
+            // Once the prefetch is full librdkafka postpones the next fetch by this
+            // much (1 s by default): a reader draining its queue faster than that
+            // (a query replaying a topic) waited most of its time.
+            ("fetch.queue.backoff.ms", "1"),
+        ]);
         // librdkafka assigns partitions only to a consumer with a group id; this
         // one never joins its group (no subscribe) nor commits to it.
         config.set("group.id", "creek-reader");
