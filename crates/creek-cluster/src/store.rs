@@ -21,6 +21,7 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::metadata::Metadata;
+use rdkafka::producer::future_producer::OwnedDeliveryResult;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::time::Instant;
@@ -308,6 +309,30 @@ impl ClusterLog {
             high_watermark,
         }
     }
+
+    /// One record's delivery report: its offset widens `first..=last`; a failed
+    /// delivery is the produce's error.
+    fn settle(
+        &self,
+        report: std::result::Result<OwnedDeliveryResult, futures::channel::oneshot::Canceled>,
+        subject: &str,
+        first: &mut Option<i64>,
+        last: &mut i64,
+    ) -> Result<()> {
+        match report {
+            Ok(Ok(d)) => {
+                first.get_or_insert(d.offset);
+                *last = (*last).max(d.offset);
+                Ok(())
+            }
+            Ok(Err((e, _))) => Err(from_kafka(&e, subject, "producing", self.bootstrap())),
+            Err(_) => Err(unreachable_cluster(
+                "producing",
+                self.bootstrap(),
+                "the producer was closed before the delivery report",
+            )),
+        }
+    }
 }
 
 #[async_trait]
@@ -443,7 +468,8 @@ impl LogStore for ClusterLog {
         let subject = format!("{topic}-{partition}");
         // All records are queued before any delivery is awaited: the idempotent
         // producer keeps them in this order and batches them.
-        let mut deliveries = Vec::with_capacity(records.len());
+        let mut deliveries = std::collections::VecDeque::with_capacity(records.len());
+        let (mut first, mut last) = (None, -1);
         for r in &records {
             let mut record = FutureRecord::<[u8], [u8]>::to(topic).partition(partition);
             if let Some(k) = &r.key {
@@ -469,16 +495,23 @@ impl LogStore for ClusterLog {
             loop {
                 match self.inner.producer.send_result(record) {
                     Ok(delivery) => {
-                        deliveries.push(delivery);
+                        deliveries.push_back(delivery);
                         break;
                     }
-                    // librdkafka's queue is full: it drains as deliveries complete,
-                    // which signal nothing this side can wait on.
+                    // librdkafka's queue is full: it drains as deliveries complete.
+                    // Our own oldest delivery completing is the wake-up; only when
+                    // other callers' records fill the queue is there none to wait
+                    // on, and a short pause is all that is left.
                     Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back))
                         if Instant::now() < give_up =>
                     {
                         record = back;
-                        tokio::time::sleep(Duration::from_millis(5)).await;
+                        match deliveries.pop_front() {
+                            Some(oldest) => {
+                                self.settle(oldest.await, &subject, &mut first, &mut last)?
+                            }
+                            None => tokio::time::sleep(Duration::from_millis(5)).await,
+                        }
                     }
                     Err((e, _)) => {
                         return Err(from_kafka(&e, &subject, "producing", self.bootstrap()))
@@ -486,25 +519,8 @@ impl LogStore for ClusterLog {
                 }
             }
         }
-        let mut first = None;
-        let mut last = -1;
         for delivery in deliveries {
-            match delivery.await {
-                Ok(Ok(d)) => {
-                    first.get_or_insert(d.offset);
-                    last = last.max(d.offset);
-                }
-                Ok(Err((e, _))) => {
-                    return Err(from_kafka(&e, &subject, "producing", self.bootstrap()))
-                }
-                Err(_) => {
-                    return Err(unreachable_cluster(
-                        "producing",
-                        self.bootstrap(),
-                        "the producer was closed before the delivery report",
-                    ))
-                }
-            }
+            self.settle(delivery.await, &subject, &mut first, &mut last)?;
         }
         let mut written = self.inner.written.lock();
         let end = written.entry((topic.to_string(), partition)).or_insert(-1);
