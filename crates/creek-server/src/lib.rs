@@ -378,10 +378,11 @@ async fn serve_embedded(
         .await
         .with_context(|| format!("listening for Kafka clients on {kafka_addr}"))?;
     let bound = listener.local_addr()?;
+    let cluster_id = Broker::cluster_id_for(&log);
     let config = BrokerConfig {
         advertised_host: advertised_host.to_string(),
         advertised_port: bound.port() as i32,
-        cluster_id: Broker::cluster_id_for(&log),
+        cluster_id: cluster_id.clone(),
         auto_create_topics: args.auto_create_topics,
         default_partitions: args.num_partitions,
         max_request_bytes: args.max_request_bytes,
@@ -399,7 +400,7 @@ async fn serve_embedded(
     }));
     Ok(Served {
         store: Arc::new(EmbeddedLog::new(log.clone())),
-        cluster_id: Broker::cluster_id_for(&log),
+        cluster_id,
         log: Some(log),
         kafka: format!("{advertised_host}:{}", bound.port()),
     })
