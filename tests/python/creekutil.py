@@ -363,3 +363,34 @@ def consume_all_confluent(bootstrap: str, topic: str, partitions: int,
         return out
     finally:
         call_with_timeout(c.close, 15, "Consumer.close")
+
+
+# ---------------------------------------------------------------- Apache Kafka
+KAFKA_SH = REPO / "scripts" / "kafka.sh"
+
+
+def kafka_libs() -> str:
+    """The folder of Apache Kafka 4.4.0's jars (scripts/kafka.sh fetch: Maven Central
+    once, then the cache). Missing jars fail the test; they are never a skip."""
+    fetched = subprocess.run([str(KAFKA_SH), "fetch"], capture_output=True, text=True,
+                             timeout=900)
+    if fetched.returncode != 0:
+        pytest.fail(f"scripts/kafka.sh fetch failed (exit {fetched.returncode}); Apache "
+                    f"Kafka's jars are required (scripts/install-deps.sh fetches them):\n"
+                    f"{fetched.stdout}\n{fetched.stderr}", pytrace=False)
+    return fetched.stdout.strip().splitlines()[-1]
+
+
+def kafka_tool(name, *args, input=None, check=True, timeout=90.0, env=None):
+    """Runs one of Kafka's command-line tools (scripts/kafka.sh tool NAME ...)."""
+    argv = [str(KAFKA_SH), "tool", name, *[str(a) for a in args]]
+    try:
+        cp = subprocess.run(argv, input=input, capture_output=True, text=True,
+                            timeout=timeout, env=env)
+    except subprocess.TimeoutExpired as e:
+        pytest.fail(f"timed out after {timeout}s: {argv}\nstdout: {e.stdout!r}\n"
+                    f"stderr: {e.stderr!r}", pytrace=False)
+    if check and cp.returncode != 0:
+        pytest.fail(f"{name} failed with exit code {cp.returncode}: {argv}\n"
+                    f"stdout:\n{cp.stdout}\nstderr:\n{cp.stderr}", pytrace=False)
+    return cp

@@ -18,9 +18,8 @@ import pytest
 import requests
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from creekutil import REPO, CreekServer
+from creekutil import KAFKA_SH, CreekServer, kafka_tool
 
-KAFKA_SH = REPO / "scripts" / "kafka.sh"
 
 
 @pytest.fixture(scope="module")
@@ -40,11 +39,8 @@ def kafka(tmp_path_factory):
 
 
 def topic_configs(bootstrap, topic):
-    out = subprocess.run([str(KAFKA_SH), "tool", "kafka-configs", "--bootstrap-server",
-                          bootstrap, "--entity-type", "topics", "--entity-name", topic,
-                          "--describe"], capture_output=True, text=True, timeout=90)
-    assert out.returncode == 0, out.stderr
-    return out.stdout
+    return kafka_tool("kafka-configs", "--bootstrap-server", bootstrap, "--entity-type",
+                      "topics", "--entity-name", topic, "--describe").stdout
 
 
 def ksql(server, statement):

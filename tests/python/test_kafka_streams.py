@@ -16,21 +16,15 @@ import subprocess
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from creekutil import REPO, create_topic
+from creekutil import REPO, create_topic, kafka_libs
 
-KAFKA_SH = REPO / "scripts" / "kafka.sh"
 SOURCE = REPO / "tests" / "java" / "KafkaStreamsWordCount.java"
 LOG_CONFIG = REPO / "scripts" / "kafka" / "log4j2.properties"
 
 
 @pytest.fixture(scope="module")
 def classpath(tmp_path_factory) -> str:
-    fetched = subprocess.run([str(KAFKA_SH), "fetch"], capture_output=True, text=True,
-                             timeout=900)
-    if fetched.returncode != 0:
-        pytest.fail(f"scripts/kafka.sh fetch failed:\n{fetched.stdout}\n{fetched.stderr}",
-                    pytrace=False)
-    jars = f"{fetched.stdout.strip().splitlines()[-1]}/*"
+    jars = f"{kafka_libs()}/*"
     classes = tmp_path_factory.mktemp("streams-classes")
     built = subprocess.run(["javac", "-cp", jars, "-d", str(classes), str(SOURCE)],
                            capture_output=True, text=True, timeout=300)

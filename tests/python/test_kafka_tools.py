@@ -12,40 +12,23 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 
 import pytest
 
-from creekutil import REPO, run
+from creekutil import kafka_libs, kafka_tool
 
-KAFKA_SH = REPO / "scripts" / "kafka.sh"
 # Tools start faster without the optimizing JIT; these runs are short.
 TOOL_ENV = {**os.environ, "CREEK_KAFKA_TOOL_OPTS": "-XX:TieredStopAtLevel=1 -Xshare:auto"}
 
 
 @pytest.fixture(scope="module")
 def kafka_jars():
-    fetched = subprocess.run([str(KAFKA_SH), "fetch"], capture_output=True, text=True,
-                             timeout=900)
-    if fetched.returncode != 0:
-        pytest.fail(f"scripts/kafka.sh fetch failed (exit {fetched.returncode}); Apache "
-                    f"Kafka's jars are required (scripts/install-deps.sh fetches them):\n"
-                    f"{fetched.stdout}\n{fetched.stderr}", pytrace=False)
+    kafka_libs()
 
 
 def tool(name, *args, input=None, check=True, timeout=90.0):
     """Runs one Kafka tool; returns the completed process (text)."""
-    argv = [str(KAFKA_SH), "tool", name, *[str(a) for a in args]]
-    try:
-        cp = subprocess.run(argv, input=input, capture_output=True, text=True,
-                            timeout=timeout, env=TOOL_ENV)
-    except subprocess.TimeoutExpired as e:
-        pytest.fail(f"timed out after {timeout}s: {argv}\nstdout: {e.stdout!r}\n"
-                    f"stderr: {e.stderr!r}", pytrace=False)
-    if check and cp.returncode != 0:
-        pytest.fail(f"{name} failed with exit code {cp.returncode}: {argv}\n"
-                    f"stdout:\n{cp.stdout}\nstderr:\n{cp.stderr}", pytrace=False)
-    return cp
+    return kafka_tool(name, *args, input=input, check=check, timeout=timeout, env=TOOL_ENV)
 
 
 def group_rows(bootstrap, group):
