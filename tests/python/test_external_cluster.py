@@ -13,13 +13,18 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from collections import defaultdict
 
+import pyarrow.parquet as pq
 import pytest
 import requests
 from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.schema_registry import SchemaRegistryClient
+from confluent_kafka.schema_registry.avro import AvroDeserializer
+from confluent_kafka.serialization import MessageField, SerializationContext
 
-from creekutil import KAFKA_SH, CreekServer, kafka_tool
-
+from creekutil import KAFKA_SH, CreekServer, creek_bin, kafka_tool, wait_until
+from test_jdbc_source import seed_connector
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +131,106 @@ def test_registry_and_ksql_on_apache_kafka_survive_a_restart(kafka, tmp_path):
         # The schema is still there, under the same id.
         r = requests.get(f"{server.registry_url}/subjects/people-value/versions/1", timeout=30)
         assert r.status_code == 200 and r.json()["id"] == schema_id, r.text
+    finally:
+        server.dispose()
+
+
+def lake_rows(lake, topic):
+    """Rows and distinct rows of the Parquet files the lake sink wrote for `topic`."""
+    files = sorted(lake.glob(f"datalake/topics/{topic}/*/*.parquet"))
+    tables = [pq.read_table(f) for f in files]
+    distinct = set()
+    for t in tables:
+        distinct.update(zip(*(t.column(c).to_pylist() for c in t.column_names)))
+    return sum(t.num_rows for t in tables), len(distinct)
+
+
+def window_counts(bootstrap, registry_url, topic):
+    """The newest COUNT per (key, window) of a windowed table's topic."""
+    deser = AvroDeserializer(SchemaRegistryClient({"url": registry_url}))
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"check-{time.time()}",
+                  "enable.auto.commit": False})
+    c.assign([TopicPartition(topic, 0, 0)])
+    latest = {}
+    try:
+        _, high = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
+        seen = 0
+        while seen < high:
+            m = c.poll(1.0)
+            if m is None or m.error():
+                continue
+            seen = m.offset() + 1
+            value = deser(m.value(), SerializationContext(topic, MessageField.VALUE))
+            latest[m.key()] = value["N"]
+    finally:
+        c.close()
+    return latest
+
+
+def test_the_seed_pipeline_on_apache_kafka_survives_a_restart(kafka, postgres, tmp_path):
+    """The seed end to end with creek on Apache Kafka: the generator fills PostgreSQL,
+    the seed's JDBC source copies rows into psg-customers as Avro, a stream, a CSAS
+    and a windowed CTAS run on it, and the lake sink writes Parquet. creek is
+    stopped mid-way while the generator goes on, then started again: every row of
+    the table reaches the lake once, through both the source topic and the CSAS,
+    and the window counts add up to the table."""
+    gen = [str(creek_bin()), "fake", "-cs", postgres.connection_string, "--silent"]
+    subprocess.run(gen + ["-n", "100", "--interval", "0", "--total", "200"], check=True,
+                   capture_output=True, timeout=120)
+    server = CreekServer(tmp_path / "creek", extra_args=["--bootstrap-servers", kafka])
+    server.start()
+    lake = tmp_path / "lake"
+    try:
+        connector = seed_connector(postgres.jdbc_url)
+        r = requests.post(f"{server.connect_url}/connectors", json=connector, timeout=30)
+        assert r.status_code == 201, r.text
+        statements = [
+            "CREATE STREAM custstream WITH (kafka_topic='psg-customers', value_format='AVRO');",
+            "CREATE STREAM custgender AS SELECT nome, email, CASE WHEN sexo = 'F' THEN "
+            "'feminino' ELSE 'masculino' END AS genero FROM custstream EMIT CHANGES;",
+            "CREATE TABLE per_sex AS SELECT sexo, COUNT(*) AS n FROM custstream "
+            "WINDOW TUMBLING (SIZE 1 HOUR) GROUP BY sexo EMIT CHANGES;",
+        ]
+        wait_until(lambda: requests.get(
+            f"{server.registry_url}/subjects/psg-customers-value/versions/latest",
+            timeout=10).status_code == 200, 60, interval=0.2,
+            what="the source's schema in the registry")
+        for statement in statements:
+            ksql(server, statement)
+        r = requests.post(f"{server.connect_url}/connectors", timeout=30, json={
+            "name": "lake", "config": {
+                "connector.class": "io.confluent.connect.s3.S3SinkConnector",
+                "topics": "psg-customers,CUSTGENDER", "flush.size": 100,
+                "rotate.schedule.interval.ms": 1000,
+                "format.class": "io.confluent.connect.s3.format.parquet.ParquetFormat",
+                "s3.bucket.name": "datalake", "store.url": f"file://{lake}"}})
+        assert r.status_code == 201, r.text
+        # The generator goes on while creek stops and starts again.
+        generator = subprocess.Popen(gen + ["-n", "20", "--interval", "0.05", "--total", "600"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_until(lambda: lake_rows(lake, "CUSTGENDER")[0] >= 300, 90, interval=0.5,
+                   what="the first rows in the lake")
+        assert server.stop() == 0
+        time.sleep(1)
+        server.start()
+        assert generator.wait(120) == 0, generator.stderr.read()
+
+        with postgres.connect() as conn:
+            table = conn.execute("SELECT count(*) FROM customers").fetchone()[0]
+        assert table == 800
+
+        def complete():
+            return lake_rows(lake, "psg-customers")[0] >= table \
+                and lake_rows(lake, "CUSTGENDER")[0] >= table
+        wait_until(complete, 120, interval=0.5, what="every row of the table in the lake")
+        time.sleep(2)  # a duplicate would show up now
+        with postgres.connect() as conn:
+            distinct = conn.execute("SELECT count(*) FROM (SELECT DISTINCT * FROM customers) "
+                                    "AS d").fetchone()[0]
+        assert lake_rows(lake, "psg-customers") == (table, distinct)
+        assert lake_rows(lake, "CUSTGENDER")[0] == table
+        wait_until(lambda: sum(window_counts(kafka, server.registry_url, "PER_SEX").values())
+                   == table, 60, what="the window counts to add up to the table")
     finally:
         server.dispose()
 

@@ -30,9 +30,9 @@
 //!   that does not answer fails the call within the configured timeout with an
 //!   error naming `bootstrap.servers` and what to check.
 //!
-//! Not supported yet: `init_producer_id` and batches carrying a producer id
-//! (librdkafka keeps its own idempotent producer id), see
-//! [`ClusterLog`]'s `init_producer_id`.
+//! Batches carrying a creek producer id are refused ("not supported yet"):
+//! librdkafka keeps its own idempotent producer id, so `init_producer_id` offers
+//! none and sources append plain batches (at least once, as Connect's default).
 
 mod config;
 mod error;

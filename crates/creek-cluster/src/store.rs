@@ -529,15 +529,11 @@ impl LogStore for ClusterLog {
     }
 
     /// There is no raw producer id on an external cluster: librdkafka's
-    /// idempotent producer gets and keeps its own, and does not take one from
-    /// outside, so the id could not be used for the sequence-checked batches
-    /// of [`LogStore::produce_batch`].
-    async fn init_producer_id(&self) -> Result<i64> {
-        Err(not_supported(
-            "InitProducerId: librdkafka's idempotent producer manages its own producer id, \
-             so batches sequenced by a creek producer id cannot be deduplicated; \
-             use a connector mode without an idempotent producer id",
-        ))
+    /// idempotent producer gets and keeps its own (so its own retries never
+    /// duplicate a record) and takes none from outside, so a caller's sequence
+    /// numbers could not be checked by the broker. Callers append plain batches.
+    async fn init_producer_id(&self) -> Result<Option<i64>> {
+        Ok(None)
     }
 
     async fn produce_batch(&self, topic: &str, partition: i32, batch: Bytes) -> Result<i64> {

@@ -325,8 +325,10 @@ impl SourceProducer {
     }
 
     /// A fresh idempotent-producer id (a source keeps it in its offsets so that a
-    /// replayed batch is recognised as a duplicate).
-    pub async fn init_producer_id(&self) -> Result<i64, TaskError> {
+    /// replayed batch is recognised as a duplicate); `None` when the log cannot
+    /// deduplicate by the source's sequences (an external cluster): the source then
+    /// sends plain batches, delivered at least once, as Connect does by default.
+    pub async fn init_producer_id(&self) -> Result<Option<i64>, TaskError> {
         Ok(self.store.init_producer_id().await?)
     }
 

@@ -103,8 +103,8 @@ impl LogStore for EmbeddedLog {
         Ok(p.append(data.freeze(), &t.config())?.base_offset)
     }
 
-    async fn init_producer_id(&self) -> Result<i64> {
-        self.log.next_producer_id()
+    async fn init_producer_id(&self) -> Result<Option<i64>> {
+        self.log.next_producer_id().map(Some)
     }
 
     async fn produce_batch(&self, topic: &str, partition: i32, batch: Bytes) -> Result<i64> {
@@ -331,7 +331,11 @@ mod idempotent_tests {
         let dir = tempfile::tempdir().unwrap();
         let store = EmbeddedLog::new(Log::open(dir.path(), LogConfig::default()).unwrap());
         store.create_topic("t", 1, BTreeMap::new()).await.unwrap();
-        let pid = store.init_producer_id().await.unwrap();
+        let pid = store
+            .init_producer_id()
+            .await
+            .unwrap()
+            .expect("the embedded log deduplicates by producer sequence");
         // An idempotent producer's batch of n records starting at sequence `base`.
         let batch = |base: i32, n: usize| {
             let mut b = creek_store::BatchBuilder::new(

@@ -66,8 +66,12 @@ pub trait LogStore: Send + Sync + 'static {
         partition: i32,
         records: Vec<ProducerRecord>,
     ) -> Result<i64>;
-    /// A new idempotent producer id (Kafka's InitProducerId).
-    async fn init_producer_id(&self) -> Result<i64>;
+    /// A new idempotent producer id (Kafka's InitProducerId) for batches whose
+    /// sequence numbers the caller chooses, so that a batch replayed after a crash
+    /// is recognised as a duplicate. `None` when this log cannot deduplicate by a
+    /// caller's sequence (an external cluster, whose client keeps its own producer
+    /// id): the caller then appends plain batches, delivered at least once.
+    async fn init_producer_id(&self) -> Result<Option<i64>>;
     /// Appends one pre-built RecordBatch v2 (see [`crate::BatchBuilder`]); idempotent
     /// when the batch carries a producer id. Returns the batch's first offset.
     async fn produce_batch(&self, topic: &str, partition: i32, batch: Bytes) -> Result<i64>;

@@ -842,11 +842,16 @@ fn chunk_target(state: &TableState, partitions: i32) -> (i32, i32) {
 
 fn new_chunk(state: &TableState, writer: &TopicWriter) -> PendingBatch {
     let (_, seq) = chunk_target(state, writer.partitions);
-    writer.batch(Some(ProducerSequence {
-        producer_id: state.offset.producer_id.expect("assigned before polling"),
-        producer_epoch: 0,
-        base_sequence: seq,
-    }))
+    writer.batch(
+        state
+            .offset
+            .producer_id
+            .map(|producer_id| ProducerSequence {
+                producer_id,
+                producer_epoch: 0,
+                base_sequence: seq,
+            }),
+    )
 }
 
 /// The current COPY tuple as a row for the producer: Avro bodies are written
@@ -966,7 +971,7 @@ async fn copy_rows(
     let writer = ctx.producer.open_topic(&state.topic, schema).await?;
     let partitions = writer.partitions;
     if state.offset.producer_id.is_none() {
-        state.offset.producer_id = Some(ctx.producer.init_producer_id().await?);
+        state.offset.producer_id = ctx.producer.init_producer_id().await?;
     }
     let source = state.source_name();
     let stream = client.copy_out(copy).await.map_err(|e| {
