@@ -173,11 +173,16 @@ def test_the_seed_pipeline_on_apache_kafka_survives_a_restart(kafka, postgres, t
     and a windowed CTAS run on it, and the lake sink writes Parquet. creek is
     stopped mid-way while the generator goes on, then started again: every row of
     the table reaches the lake once, through both the source topic and the CSAS,
-    and the window counts add up to the table."""
+    and the window counts add up to the table. The internal topics carry the names
+    configured as a ksqlDB server and a Connect worker would be configured."""
     gen = [str(creek_bin()), "fake", "-cs", postgres.connection_string, "--silent"]
     subprocess.run(gen + ["-n", "100", "--interval", "0", "--total", "200"], check=True,
                    capture_output=True, timeout=120)
-    server = CreekServer(tmp_path / "creek", extra_args=["--bootstrap-servers", kafka])
+    names = ["--ksql-property", "ksql.service.id=seed_",
+             "--connect-property", "config.storage.topic=seed-configs",
+             "--connect-property", "offset.storage.topic=seed-offsets",
+             "--connect-property", "status.storage.topic=seed-status"]
+    server = CreekServer(tmp_path / "creek", extra_args=["--bootstrap-servers", kafka] + names)
     server.start()
     lake = tmp_path / "lake"
     try:
@@ -231,6 +236,12 @@ def test_the_seed_pipeline_on_apache_kafka_survives_a_restart(kafka, postgres, t
         assert lake_rows(lake, "CUSTGENDER")[0] == table
         wait_until(lambda: sum(window_counts(kafka, server.registry_url, "PER_SEX").values())
                    == table, 60, what="the window counts to add up to the table")
+        topics = Consumer({"bootstrap.servers": kafka, "group.id": "list"}).list_topics(
+            timeout=30).topics
+        for name in ("seed-configs", "seed-offsets", "seed-status", "seed_ksql_processing_log",
+                     "_confluent-ksql-seed__command_topic",
+                     "_confluent-ksql-seed_query_CTAS_PER_SEX_1-Aggregate-GroupBy-repartition"):
+            assert name in topics, sorted(topics)
     finally:
         server.dispose()
 

@@ -140,16 +140,19 @@ impl From<TaskError> for ConnectError {
     }
 }
 
-/// Source offsets per (connector, source partition), backed by `connect-offsets`.
+/// Source offsets per (connector, source partition), backed by the worker's
+/// `offset.storage.topic` (`connect-offsets` unless configured).
 pub struct OffsetStore {
     store: Arc<dyn LogStore>,
+    topic: String,
     offsets: Mutex<BTreeMap<(String, String), (Json, Json)>>,
 }
 
 impl OffsetStore {
-    pub(crate) fn new(store: Arc<dyn LogStore>) -> Self {
+    pub(crate) fn new(store: Arc<dyn LogStore>, topic: String) -> Self {
         OffsetStore {
             store,
+            topic,
             offsets: Mutex::new(BTreeMap::new()),
         }
     }
@@ -174,7 +177,7 @@ impl OffsetStore {
             .collect()
     }
 
-    /// Appends the offset to `connect-offsets` (Connect's key shape
+    /// Appends the offset to the offset topic (Connect's key shape
     /// `["connector", {partition}]`), then makes it current.
     pub async fn commit(
         &self,
@@ -185,7 +188,7 @@ impl OffsetStore {
         let key = json!([connector, partition]).to_string();
         self.store
             .produce(
-                OFFSET_TOPIC,
+                &self.topic,
                 0,
                 vec![ProducerRecord {
                     key: Some(Bytes::from(key)),

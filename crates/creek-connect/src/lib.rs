@@ -56,4 +56,4 @@ pub mod s3sink;
 
 pub use error::ConnectError;
 pub use rest::router;
-pub use runtime::{Worker, WorkerConfig};
+pub use runtime::{InternalTopics, Worker, WorkerConfig};

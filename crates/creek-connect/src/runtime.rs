@@ -71,6 +71,27 @@ pub struct WorkerConfig {
     /// The connector classes this worker runs ([`Registry::builtin`] unless a
     /// caller adds its own).
     pub registry: Arc<Registry>,
+    /// Where the worker keeps connector configs, source offsets and statuses.
+    pub topics: InternalTopics,
+}
+
+/// The three topics of Connect's distributed mode, named by the worker properties
+/// `config.storage.topic`, `offset.storage.topic` and `status.storage.topic`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InternalTopics {
+    pub config: String,
+    pub offset: String,
+    pub status: String,
+}
+
+impl Default for InternalTopics {
+    fn default() -> Self {
+        InternalTopics {
+            config: CONFIG_TOPIC.into(),
+            offset: OFFSET_TOPIC.into(),
+            status: STATUS_TOPIC.into(),
+        }
+    }
 }
 
 impl WorkerConfig {
@@ -80,6 +101,45 @@ impl WorkerConfig {
             converters,
             converter_defaults: BTreeMap::new(),
             registry: Arc::new(Registry::builtin()),
+            topics: InternalTopics::default(),
+        }
+    }
+
+    /// Applies one worker property as a Connect worker's properties file gives it:
+    /// the converter settings and the three storage topics' names. Anything else
+    /// is refused, naming what is accepted.
+    pub fn set_property(&mut self, key: &str, value: &str) -> Result<(), String> {
+        Self::check_property(key, value)?;
+        match key {
+            "config.storage.topic" => self.topics.config = value.into(),
+            "offset.storage.topic" => self.topics.offset = value.into(),
+            "status.storage.topic" => self.topics.status = value.into(),
+            _ => {
+                self.converter_defaults.insert(key.into(), value.into());
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether [`WorkerConfig::set_property`] would take this property.
+    pub fn check_property(key: &str, value: &str) -> Result<(), String> {
+        match key {
+            "config.storage.topic" | "offset.storage.topic" | "status.storage.topic" => {
+                if value.trim().is_empty() {
+                    return Err(format!("{key} must name a topic"));
+                }
+                Ok(())
+            }
+            _ if ["key.converter", "value.converter"]
+                .iter()
+                .any(|p| key == *p || key.starts_with(&format!("{p}."))) =>
+            {
+                Ok(())
+            }
+            _ => Err(format!(
+                "unknown worker property {key} (creek accepts key.converter*, value.converter*, \
+                 config.storage.topic, offset.storage.topic, status.storage.topic)"
+            )),
         }
     }
 }
@@ -178,7 +238,8 @@ impl Worker {
                 &config.converters,
             )?;
         }
-        for t in [CONFIG_TOPIC, OFFSET_TOPIC, STATUS_TOPIC] {
+        let topics = config.topics.clone();
+        for t in [&topics.config, &topics.offset, &topics.status] {
             if store.describe_topic(t).await.is_err() {
                 // Compacted, as Connect's distributed mode creates them: each holds
                 // the latest value per key (config, source offset, status).
@@ -190,8 +251,8 @@ impl Worker {
                     .map_err(|e| ConnectError::Internal(format!("creating {t}: {e}")))?;
             }
         }
-        let offsets = Arc::new(OffsetStore::new(store.clone()));
-        for (k, v) in read_all(&store, OFFSET_TOPIC).await? {
+        let offsets = Arc::new(OffsetStore::new(store.clone(), topics.offset.clone()));
+        for (k, v) in read_all(&store, &topics.offset).await? {
             let key: Option<Json> = k.and_then(|k| serde_json::from_slice(&k).ok());
             let Some(Json::Array(kv)) = key else { continue };
             let (Some(Json::String(conn)), Some(part)) = (kv.first(), kv.get(1)) else {
@@ -203,7 +264,7 @@ impl Worker {
         // Latest config and target state per connector; a tombstone deletes.
         let mut configs: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
         let mut targets: BTreeMap<String, TargetState> = BTreeMap::new();
-        for (k, v) in read_all(&store, CONFIG_TOPIC).await? {
+        for (k, v) in read_all(&store, &topics.config).await? {
             let Some(k) = k.and_then(|k| String::from_utf8(k.to_vec()).ok()) else {
                 continue;
             };
@@ -469,7 +530,7 @@ impl Worker {
             "STARTED"
         };
         self.append(
-            CONFIG_TOPIC,
+            &self.inner.config.topics.config,
             format!("target-state-{name}"),
             Some(json!({"state": state})),
         )
@@ -831,8 +892,12 @@ impl Worker {
         config: Option<&BTreeMap<String, String>>,
     ) -> Result<(), ConnectError> {
         let value = config.map(|c| json!({"properties": c}));
-        self.append(CONFIG_TOPIC, format!("connector-{name}"), value)
-            .await
+        self.append(
+            &self.inner.config.topics.config,
+            format!("connector-{name}"),
+            value,
+        )
+        .await
     }
 
     async fn append(
@@ -867,14 +932,15 @@ impl WorkerInner {
         };
         let value = json!({"state": state.name(), "trace": trace, "worker_id": self.config.worker_id, "generation": 0});
         let store = self.store.clone();
+        let topic = self.config.topics.status.clone();
         tokio::spawn(async move {
             let rec = ProducerRecord {
                 key: Some(Bytes::from(key)),
                 value: Some(Bytes::from(value.to_string())),
                 ..Default::default()
             };
-            if let Err(e) = store.produce(STATUS_TOPIC, 0, vec![rec]).await {
-                warn!(error = %e, "writing connect-status failed");
+            if let Err(e) = store.produce(&topic, 0, vec![rec]).await {
+                warn!(error = %e, topic = %topic, "writing the status topic failed");
             }
         });
     }
@@ -1092,4 +1158,42 @@ fn partition_task(topic: &str, partition: i32, tasks: usize) -> usize {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     (topic, partition).hash(&mut h);
     (h.finish() % tasks.max(1) as u64) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn worker_properties_name_the_storage_topics_and_refuse_unknown_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = creek_log::Log::open(dir.path(), creek_log::LogConfig::default()).unwrap();
+        let store: Arc<dyn LogStore> = Arc::new(creek_log::EmbeddedLog::new(log));
+        let mut config = WorkerConfig::new(
+            "w:1".into(),
+            ConverterContext {
+                registry: creek_schema::Registry::open(store).await.unwrap(),
+                registry_url: "http://r".into(),
+            },
+        );
+        assert_eq!(config.topics, InternalTopics::default());
+        config
+            .set_property("offset.storage.topic", "team-offsets")
+            .unwrap();
+        config
+            .set_property("value.converter.schemas.enable", "false")
+            .unwrap();
+        assert_eq!(config.topics.offset, "team-offsets");
+        assert_eq!(config.topics.config, "connect-configs");
+        assert_eq!(
+            config
+                .converter_defaults
+                .get("value.converter.schemas.enable"),
+            Some(&"false".to_string())
+        );
+        let err = config.set_property("group.idd", "x").unwrap_err();
+        assert!(err.contains("unknown worker property group.idd"), "{err}");
+        assert!(err.contains("status.storage.topic"), "{err}");
+        assert!(WorkerConfig::check_property("config.storage.topic", " ").is_err());
+    }
 }

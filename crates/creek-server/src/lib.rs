@@ -157,17 +157,16 @@ impl ServerConfig {
     /// Refuses settings that cannot work, before anything starts: an unknown
     /// worker-wide Connect property, a ksqlDB property with a bad value.
     pub fn check(&self) -> anyhow::Result<()> {
-        for k in self.connect_properties.keys() {
-            if !["key.converter", "value.converter"]
-                .iter()
-                .any(|p| k == p || k.starts_with(&format!("{p}.")))
-            {
-                anyhow::bail!(
-                    "--connect-property {k}: unknown worker property (creek accepts key.converter*, value.converter*)"
-                );
-            }
+        for (k, v) in &self.connect_properties {
+            creek_connect::WorkerConfig::check_property(k, v)
+                .map_err(|e| anyhow::anyhow!("--connect-property {k}: {e}"))?;
         }
         for (k, v) in &self.ksql_properties {
+            if k == "ksql.service.id" && v.trim().is_empty() {
+                anyhow::bail!(
+                    "--ksql-property ksql.service.id: must not be empty (default: default_)"
+                );
+            }
             if k == "ksql.hidden.topics" {
                 creek_sql_engine::engine::show::HiddenTopics::new(Some(v))
                     .map_err(|e| anyhow::anyhow!("--ksql-property {k}: {e}"))?;
@@ -268,7 +267,11 @@ pub async fn start(args: &ServerConfig) -> anyhow::Result<Services> {
             registry_url: registry_url.clone(),
         },
     );
-    worker_config.converter_defaults = args.connect_properties.clone();
+    for (k, v) in &args.connect_properties {
+        worker_config
+            .set_property(k, v)
+            .map_err(|e| anyhow::anyhow!("--connect-property {k}: {e}"))?;
+    }
     let worker = creek_connect::Worker::start(store.clone(), worker_config)
         .await
         .context("starting the Connect worker")?;
@@ -289,7 +292,13 @@ pub async fn start(args: &ServerConfig) -> anyhow::Result<Services> {
         store.clone(),
         Some(registry.clone()),
         creek_sql_engine::engine::EngineConfig {
-            service_id: "default_".into(),
+            // ksqlDB names its command topic and internal topics after it.
+            service_id: args
+                .ksql_properties
+                .iter()
+                .rev()
+                .find(|(k, _)| k == "ksql.service.id")
+                .map_or_else(|| "default_".to_string(), |(_, v)| v.clone()),
             default_partitions: 1,
             spawn_queries: true,
             connect_url: Some(connect_url.clone()),

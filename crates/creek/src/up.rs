@@ -57,15 +57,19 @@ pub struct UpArgs {
     /// Host name given to clients in metadata (defaults to --host, or 127.0.0.1 for 0.0.0.0).
     #[arg(long)]
     pub advertised_host: Option<String>,
-    /// A worker-wide Connect converter setting, KEY=VALUE (repeatable), as in a
-    /// worker's properties file: key.converter, value.converter and their
-    /// `.schemas.enable` / `.schema.registry.url` settings (default: as Confluent's
-    /// cp-all-in-one worker, StringConverter keys and Avro values with creek's registry).
+    /// A Connect worker property, KEY=VALUE (repeatable), as in a worker's
+    /// properties file: key.converter, value.converter and their `.schemas.enable` /
+    /// `.schema.registry.url` settings; config.storage.topic, offset.storage.topic,
+    /// status.storage.topic (default: as Confluent's cp-all-in-one worker,
+    /// StringConverter keys, Avro values with creek's registry, connect-configs,
+    /// connect-offsets, connect-status).
     #[arg(long = "connect-property", value_name = "KEY=VALUE")]
     pub connect_properties: Vec<String>,
     /// A ksqlDB server property, KEY=VALUE (repeatable), as a line of ksqlDB's
     /// server properties file: the value statements see unless a session SETs it
-    /// (e.g. ksql.hidden.topics, auto.offset.reset) (default: ksqlDB's defaults).
+    /// (e.g. ksql.hidden.topics, auto.offset.reset); ksql.service.id names the
+    /// command topic and query-internal topics (default: ksqlDB's defaults,
+    /// ksql.service.id=default_).
     #[arg(long = "ksql-property", value_name = "KEY=VALUE")]
     pub ksql_properties: Vec<String>,
     /// Kafka's auto.create.topics.enable=false: a Metadata request never creates a
