@@ -38,6 +38,7 @@ mod config;
 mod error;
 mod reader;
 mod store;
+mod transaction;
 
 pub use config::{is_secret, ClusterConfig, DEFAULT_TIMEOUT};
 pub use store::ClusterLog;

@@ -1,6 +1,6 @@
 //! [`ClusterLog`]: creek-store's `LogStore` on an external Kafka cluster.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,7 +9,7 @@ use bytes::Bytes;
 use creek_store::batch::validate_batches;
 use creek_store::{
     decode_records, FetchResult, LogError, LogStore, OffsetSpec, ProducerRecord, Result,
-    TopicDescription,
+    TopicDescription, TransactionalProducer,
 };
 use parking_lot::Mutex;
 use rdkafka::admin::{
@@ -22,13 +22,14 @@ use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::metadata::Metadata;
 use rdkafka::producer::future_producer::OwnedDeliveryResult;
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::time::Instant;
 
 use crate::config::{config_error, ClusterConfig};
 use crate::error::{from_code, from_kafka, not_supported, timed_out, unreachable_cluster};
 use crate::reader::{Event, ReadError, ReaderGuard, ReaderPool};
+use crate::transaction::ClusterTransactions;
 
 /// `LogStore` over an external Kafka cluster, through librdkafka. Cheap to clone:
 /// clones share the clients.
@@ -96,11 +97,11 @@ impl ClusterLog {
             .flatten()
     }
 
-    fn bootstrap(&self) -> &str {
+    pub(crate) fn bootstrap(&self) -> &str {
         self.inner.config.bootstrap_servers()
     }
 
-    fn timeout(&self) -> Duration {
+    pub(crate) fn timeout(&self) -> Duration {
         self.inner.config.timeout()
     }
 
@@ -169,7 +170,7 @@ impl ClusterLog {
 
     /// UnknownTopicOrPartition unless the partition exists (cached metadata,
     /// refreshed on a miss).
-    async fn check_partition(&self, topic: &str, partition: i32) -> Result<()> {
+    pub(crate) async fn check_partition(&self, topic: &str, partition: i32) -> Result<()> {
         let cached = self.inner.partitions.lock().get(topic).copied();
         let count = match cached {
             Some(n) if partition < n => n,
@@ -335,6 +336,74 @@ impl ClusterLog {
     }
 }
 
+/// A delivery report as librdkafka's future producer hands it over.
+pub(crate) type Report =
+    std::result::Result<OwnedDeliveryResult, futures::channel::oneshot::Canceled>;
+
+/// Queues `records` for `topic`-`partition` on `producer`, in order, adding their
+/// delivery futures to `deliveries`. A full librdkafka queue drains as deliveries
+/// complete: our own oldest delivery completing is the wake-up (its report goes to
+/// `settle`); only when other callers' records fill the queue is there none to wait
+/// on, and a short pause is all that is left. Gives up after `timeout`.
+pub(crate) async fn queue_records(
+    producer: &FutureProducer,
+    (topic, partition): (&str, i32),
+    records: &[ProducerRecord],
+    (timeout, bootstrap): (Duration, &str),
+    deliveries: &mut VecDeque<DeliveryFuture>,
+    settle: &mut (dyn FnMut(Report) -> Result<()> + Send),
+) -> Result<()> {
+    for r in records {
+        let mut record = FutureRecord::<[u8], [u8]>::to(topic).partition(partition);
+        if let Some(k) = &r.key {
+            record = record.key(&k[..]);
+        }
+        if let Some(v) = &r.value {
+            record = record.payload(&v[..]);
+        }
+        if let Some(ts) = r.timestamp {
+            record = record.timestamp(ts);
+        }
+        if !r.headers.is_empty() {
+            let mut headers = OwnedHeaders::new_with_capacity(r.headers.len());
+            for (key, value) in &r.headers {
+                headers = headers.insert(Header {
+                    key,
+                    value: value.as_deref(),
+                });
+            }
+            record = record.headers(headers);
+        }
+        let give_up = Instant::now() + timeout;
+        loop {
+            match producer.send_result(record) {
+                Ok(delivery) => {
+                    deliveries.push_back(delivery);
+                    break;
+                }
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back))
+                    if Instant::now() < give_up =>
+                {
+                    record = back;
+                    match deliveries.pop_front() {
+                        Some(oldest) => settle(oldest.await)?,
+                        None => tokio::time::sleep(Duration::from_millis(5)).await,
+                    }
+                }
+                Err((e, _)) => {
+                    return Err(from_kafka(
+                        &e,
+                        &format!("{topic}-{partition}"),
+                        "producing",
+                        bootstrap,
+                    ))
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl LogStore for ClusterLog {
     async fn create_topic(
@@ -468,57 +537,17 @@ impl LogStore for ClusterLog {
         let subject = format!("{topic}-{partition}");
         // All records are queued before any delivery is awaited: the idempotent
         // producer keeps them in this order and batches them.
-        let mut deliveries = std::collections::VecDeque::with_capacity(records.len());
+        let mut deliveries = VecDeque::with_capacity(records.len());
         let (mut first, mut last) = (None, -1);
-        for r in &records {
-            let mut record = FutureRecord::<[u8], [u8]>::to(topic).partition(partition);
-            if let Some(k) = &r.key {
-                record = record.key(&k[..]);
-            }
-            if let Some(v) = &r.value {
-                record = record.payload(&v[..]);
-            }
-            if let Some(ts) = r.timestamp {
-                record = record.timestamp(ts);
-            }
-            if !r.headers.is_empty() {
-                let mut headers = OwnedHeaders::new_with_capacity(r.headers.len());
-                for (key, value) in &r.headers {
-                    headers = headers.insert(Header {
-                        key,
-                        value: value.as_deref(),
-                    });
-                }
-                record = record.headers(headers);
-            }
-            let give_up = Instant::now() + self.timeout();
-            loop {
-                match self.inner.producer.send_result(record) {
-                    Ok(delivery) => {
-                        deliveries.push_back(delivery);
-                        break;
-                    }
-                    // librdkafka's queue is full: it drains as deliveries complete.
-                    // Our own oldest delivery completing is the wake-up; only when
-                    // other callers' records fill the queue is there none to wait
-                    // on, and a short pause is all that is left.
-                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back))
-                        if Instant::now() < give_up =>
-                    {
-                        record = back;
-                        match deliveries.pop_front() {
-                            Some(oldest) => {
-                                self.settle(oldest.await, &subject, &mut first, &mut last)?
-                            }
-                            None => tokio::time::sleep(Duration::from_millis(5)).await,
-                        }
-                    }
-                    Err((e, _)) => {
-                        return Err(from_kafka(&e, &subject, "producing", self.bootstrap()))
-                    }
-                }
-            }
-        }
+        queue_records(
+            &self.inner.producer,
+            (topic, partition),
+            &records,
+            (self.timeout(), self.bootstrap()),
+            &mut deliveries,
+            &mut |report| self.settle(report, &subject, &mut first, &mut last),
+        )
+        .await?;
         for delivery in deliveries {
             self.settle(delivery.await, &subject, &mut first, &mut last)?;
         }
@@ -679,6 +708,15 @@ impl LogStore for ClusterLog {
         Ok(false)
     }
 
+    async fn transactional_producer(
+        &self,
+        transactional_id: &str,
+    ) -> Result<Arc<dyn TransactionalProducer>> {
+        Ok(Arc::new(
+            ClusterTransactions::start(self.clone(), transactional_id).await?,
+        ))
+    }
+
     async fn list_offset(
         &self,
         topic: &str,
@@ -761,7 +799,7 @@ impl LogStore for ClusterLog {
 
 impl ClusterLog {
     /// The consumer that speaks for `group`; it never joins the group.
-    fn group_consumer(&self, group: &str) -> Result<Arc<BaseConsumer>> {
+    pub(crate) fn group_consumer(&self, group: &str) -> Result<Arc<BaseConsumer>> {
         let mut groups = self.inner.groups.lock();
         if let Some(c) = groups.get(group) {
             return Ok(c.clone());

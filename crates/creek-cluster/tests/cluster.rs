@@ -100,6 +100,7 @@ async fn log_store_on_a_kafka_cluster() {
     wake_ups(&store, &other).await;
     offsets_and_groups(&store, &other).await;
     batches(&store).await;
+    transactions(&store, &other).await;
     // The clients close while the cluster still answers them.
     drop((store, other));
     drop(kafka);
@@ -531,6 +532,87 @@ async fn batches(store: &Arc<ClusterLog>) {
     b.append(1_000, None, Some(b"v"));
     let err = store.produce_batch("b", 0, b.finish()).await.unwrap_err();
     assert!(err.to_string().contains("not supported yet"), "{err}");
+}
+
+/// Kafka transactions: a committed transaction's records and offsets appear
+/// together, an aborted one's never; a second producer with the same id fences
+/// the first.
+async fn transactions(store: &Arc<ClusterLog>, other: &Arc<ClusterLog>) {
+    store.create_topic("tx", 2, BTreeMap::new()).await.unwrap();
+    let tx = store.transactional_producer("creek-test-tx").await.unwrap();
+    tx.begin().await.unwrap();
+    tx.produce("tx", 0, vec![record("a"), record("b")])
+        .await
+        .unwrap();
+    tx.produce("tx", 1, vec![record("c")]).await.unwrap();
+    tx.send_offsets("tx-group", &[("tx".into(), 0, 42)])
+        .await
+        .unwrap();
+    // Not committed yet: a reader sees nothing. (The group's offsets are
+    // "unstable" until then: Kafka makes OffsetFetch wait for the outcome.)
+    let seen = other
+        .fetch("tx", 0, 0, 1 << 20, Duration::from_millis(300))
+        .await
+        .unwrap();
+    assert!(seen.records.is_empty(), "{:?}", seen.records);
+    tx.commit().await.unwrap();
+    let values = |fetched: creek_store::FetchResult| -> Vec<String> {
+        fetched
+            .records
+            .iter()
+            .map(|r| String::from_utf8_lossy(r.value.as_deref().unwrap()).into_owned())
+            .collect()
+    };
+    let got = other
+        .fetch("tx", 0, 0, 1 << 20, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(values(got), ["a", "b"]);
+    assert_eq!(
+        other.committed_offsets("tx-group").await.unwrap(),
+        BTreeMap::from([(("tx".to_string(), 0), 42)])
+    );
+
+    // Aborted: its records are skipped by readers, the offsets stay.
+    tx.begin().await.unwrap();
+    tx.produce("tx", 0, vec![record("never")]).await.unwrap();
+    tx.send_offsets("tx-group", &[("tx".into(), 0, 99)])
+        .await
+        .unwrap();
+    tx.abort().await.unwrap();
+    tx.begin().await.unwrap();
+    tx.produce("tx", 0, vec![record("d")]).await.unwrap();
+    tx.commit().await.unwrap();
+    // Replaying the partition skips the aborted record and the markers.
+    let mut replayed = Vec::new();
+    other
+        .read_to_end("tx", 0, 0, None, &mut |r| {
+            replayed.push(String::from_utf8_lossy(r.value.as_deref().unwrap()).into_owned())
+        })
+        .await
+        .unwrap();
+    assert_eq!(replayed, ["a", "b", "d"]);
+    assert_eq!(
+        other.committed_offsets("tx-group").await.unwrap()[&("tx".to_string(), 0)],
+        42
+    );
+
+    // A new producer with the same id fences the old one.
+    let successor = other.transactional_producer("creek-test-tx").await.unwrap();
+    tx.begin().await.unwrap();
+    let fenced = match tx.produce("tx", 0, vec![record("zombie")]).await {
+        Err(e) => Err(e),
+        Ok(()) => tx.commit().await,
+    };
+    assert!(fenced.is_err(), "a fenced producer must not commit");
+    successor.begin().await.unwrap();
+    successor.produce("tx", 1, vec![record("e")]).await.unwrap();
+    successor.commit().await.unwrap();
+    let got = other
+        .fetch("tx", 1, 0, 1 << 20, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(values(got), ["c", "e"]);
 }
 
 /// A closed port: the connect fails within the timeout, naming the address and

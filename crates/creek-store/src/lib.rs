@@ -10,6 +10,10 @@
 //!   partitions at once ([`LogStore::wait_for_records`]: no sleep loops), replay a
 //!   partition to its end ([`LogStore::read_to_end`]), resolve offsets
 //!   ([`OffsetSpec`]) and keep committed offsets per consumer group.
+//! - [`TransactionalProducer`] (from [`LogStore::transactional_producer`]) appends to
+//!   several partitions and commits consumer offsets as one Kafka transaction:
+//!   everything becomes visible at `commit`, or nothing. A log without transactions
+//!   answers [`LogError::TransactionsNotSupported`].
 //! - [`codec`] turns records into Kafka's RecordBatch v2 and back; [`batch`] parses
 //!   and validates batch headers (what a broker checks before it stores a batch).
 //! - [`LogError`] carries the Kafka error code of each failure.
@@ -104,6 +108,17 @@ pub trait LogStore: Send + Sync + 'static {
         deadline: Instant,
     ) -> Result<bool>;
 
+    /// A producer for Kafka transactions under `transactional_id`. Creating it fences
+    /// an older producer of the same id (a zombie of a previous run) and aborts the
+    /// transaction that one left open. Logs without transactions refuse.
+    async fn transactional_producer(
+        &self,
+        transactional_id: &str,
+    ) -> Result<std::sync::Arc<dyn TransactionalProducer>> {
+        let _ = transactional_id;
+        Err(LogError::TransactionsNotSupported)
+    }
+
     /// Every record of one partition from `from` to its current end (or to `until`,
     /// exclusive), handed to `f` in offset order; returns the next offset. The one
     /// replay loop of state topics (`_schemas`, Connect's topics, the command topic,
@@ -134,4 +149,28 @@ pub trait LogStore: Send + Sync + 'static {
         }
         Ok(offset)
     }
+}
+
+/// Appends and consumer-offset commits that become visible together, as one Kafka
+/// transaction: `begin`, any number of `produce` / `send_offsets`, then `commit`
+/// (or `abort`). One transaction at a time per producer. Readers of the log see
+/// only committed records (`read_committed`).
+#[async_trait]
+pub trait TransactionalProducer: Send + Sync {
+    async fn begin(&self) -> Result<()>;
+    /// Queues records for one partition in the open transaction; delivery is
+    /// confirmed by `commit`.
+    async fn produce(
+        &self,
+        topic: &str,
+        partition: i32,
+        records: Vec<ProducerRecord>,
+    ) -> Result<()>;
+    /// Commits `group`'s offsets as part of the transaction (Kafka's
+    /// TxnOffsetCommit): they count only if the transaction commits.
+    async fn send_offsets(&self, group: &str, offsets: &[(String, i32, i64)]) -> Result<()>;
+    /// Waits for every queued record, then commits the transaction.
+    async fn commit(&self) -> Result<()>;
+    /// Drops the transaction: none of its records or offsets become visible.
+    async fn abort(&self) -> Result<()>;
 }
