@@ -36,6 +36,7 @@
 
 mod config;
 mod error;
+mod produce;
 mod reader;
 mod store;
 mod transaction;

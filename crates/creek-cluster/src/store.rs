@@ -18,18 +18,33 @@ use rdkafka::admin::{
 };
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
-use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::error::{KafkaResult, RDKafkaErrorCode};
 use rdkafka::metadata::Metadata;
 use rdkafka::producer::future_producer::OwnedDeliveryResult;
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use rdkafka::producer::FutureProducer;
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::time::Instant;
 
 use crate::config::{config_error, ClusterConfig};
 use crate::error::{from_code, from_kafka, not_supported, timed_out, unreachable_cluster};
+use crate::produce::queue_records;
 use crate::reader::{Event, ReadError, ReaderGuard, ReaderPool};
-use crate::transaction::ClusterTransactions;
+use crate::transaction::{ClusterTransactions, TransactionHost};
+
+#[async_trait]
+impl TransactionHost for ClusterLog {
+    fn config(&self) -> &ClusterConfig {
+        &self.inner.config
+    }
+
+    async fn check_partition(&self, topic: &str, partition: i32) -> Result<()> {
+        ClusterLog::check_partition(self, topic, partition).await
+    }
+
+    fn group_consumer(&self, group: &str) -> Result<Arc<BaseConsumer>> {
+        ClusterLog::group_consumer(self, group)
+    }
+}
 
 /// `LogStore` over an external Kafka cluster, through librdkafka. Cheap to clone:
 /// clones share the clients.
@@ -97,11 +112,11 @@ impl ClusterLog {
             .flatten()
     }
 
-    pub(crate) fn bootstrap(&self) -> &str {
+    fn bootstrap(&self) -> &str {
         self.inner.config.bootstrap_servers()
     }
 
-    pub(crate) fn timeout(&self) -> Duration {
+    fn timeout(&self) -> Duration {
         self.inner.config.timeout()
     }
 
@@ -170,7 +185,7 @@ impl ClusterLog {
 
     /// UnknownTopicOrPartition unless the partition exists (cached metadata,
     /// refreshed on a miss).
-    pub(crate) async fn check_partition(&self, topic: &str, partition: i32) -> Result<()> {
+    async fn check_partition(&self, topic: &str, partition: i32) -> Result<()> {
         let cached = self.inner.partitions.lock().get(topic).copied();
         let count = match cached {
             Some(n) if partition < n => n,
@@ -334,74 +349,6 @@ impl ClusterLog {
             )),
         }
     }
-}
-
-/// A delivery report as librdkafka's future producer hands it over.
-pub(crate) type Report =
-    std::result::Result<OwnedDeliveryResult, futures::channel::oneshot::Canceled>;
-
-/// Queues `records` for `topic`-`partition` on `producer`, in order, adding their
-/// delivery futures to `deliveries`. A full librdkafka queue drains as deliveries
-/// complete: our own oldest delivery completing is the wake-up (its report goes to
-/// `settle`); only when other callers' records fill the queue is there none to wait
-/// on, and a short pause is all that is left. Gives up after `timeout`.
-pub(crate) async fn queue_records(
-    producer: &FutureProducer,
-    (topic, partition): (&str, i32),
-    records: &[ProducerRecord],
-    (timeout, bootstrap): (Duration, &str),
-    deliveries: &mut VecDeque<DeliveryFuture>,
-    settle: &mut (dyn FnMut(Report) -> Result<()> + Send),
-) -> Result<()> {
-    for r in records {
-        let mut record = FutureRecord::<[u8], [u8]>::to(topic).partition(partition);
-        if let Some(k) = &r.key {
-            record = record.key(&k[..]);
-        }
-        if let Some(v) = &r.value {
-            record = record.payload(&v[..]);
-        }
-        if let Some(ts) = r.timestamp {
-            record = record.timestamp(ts);
-        }
-        if !r.headers.is_empty() {
-            let mut headers = OwnedHeaders::new_with_capacity(r.headers.len());
-            for (key, value) in &r.headers {
-                headers = headers.insert(Header {
-                    key,
-                    value: value.as_deref(),
-                });
-            }
-            record = record.headers(headers);
-        }
-        let give_up = Instant::now() + timeout;
-        loop {
-            match producer.send_result(record) {
-                Ok(delivery) => {
-                    deliveries.push_back(delivery);
-                    break;
-                }
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back))
-                    if Instant::now() < give_up =>
-                {
-                    record = back;
-                    match deliveries.pop_front() {
-                        Some(oldest) => settle(oldest.await)?,
-                        None => tokio::time::sleep(Duration::from_millis(5)).await,
-                    }
-                }
-                Err((e, _)) => {
-                    return Err(from_kafka(
-                        &e,
-                        &format!("{topic}-{partition}"),
-                        "producing",
-                        bootstrap,
-                    ))
-                }
-            }
-        }
-    }
-    Ok(())
 }
 
 #[async_trait]
@@ -713,7 +660,7 @@ impl LogStore for ClusterLog {
         transactional_id: &str,
     ) -> Result<Arc<dyn TransactionalProducer>> {
         Ok(Arc::new(
-            ClusterTransactions::start(self.clone(), transactional_id).await?,
+            ClusterTransactions::start(Arc::new(self.clone()), transactional_id).await?,
         ))
     }
 
@@ -799,7 +746,7 @@ impl LogStore for ClusterLog {
 
 impl ClusterLog {
     /// The consumer that speaks for `group`; it never joins the group.
-    pub(crate) fn group_consumer(&self, group: &str) -> Result<Arc<BaseConsumer>> {
+    fn group_consumer(&self, group: &str) -> Result<Arc<BaseConsumer>> {
         let mut groups = self.inner.groups.lock();
         if let Some(c) = groups.get(group) {
             return Ok(c.clone());

@@ -13,18 +13,29 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use creek_store::{LogError, ProducerRecord, Result, TransactionalProducer};
-use rdkafka::consumer::Consumer;
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, KafkaResult};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, Producer};
 use rdkafka::{Offset, TopicPartitionList};
 
-use crate::config::config_error;
+use crate::config::{config_error, ClusterConfig};
 use crate::error::{from_kafka, timed_out};
-use crate::store::{queue_records, ClusterLog, Report};
+use crate::produce::{queue_records, Report};
+
+/// What a transaction needs of the store it belongs to.
+#[async_trait]
+pub(crate) trait TransactionHost: Send + Sync {
+    fn config(&self) -> &ClusterConfig;
+    /// Fails when the topic or partition does not exist.
+    async fn check_partition(&self, topic: &str, partition: i32) -> Result<()>;
+    /// The consumer of `group` (never joining it) whose metadata commits its
+    /// offsets.
+    fn group_consumer(&self, group: &str) -> Result<Arc<BaseConsumer>>;
+}
 
 /// One transactional producer (one `transactional.id`) on the cluster.
 pub(crate) struct ClusterTransactions {
-    log: ClusterLog,
+    log: Arc<dyn TransactionHost>,
     id: String,
     producer: Arc<FutureProducer>,
     /// Deliveries of the open transaction's records, awaited by `commit`.
@@ -34,7 +45,10 @@ pub(crate) struct ClusterTransactions {
 impl ClusterTransactions {
     /// Creates the producer and initialises its transactions: the cluster fences
     /// any older producer with this id and aborts what that one left open.
-    pub(crate) async fn start(log: ClusterLog, id: &str) -> Result<ClusterTransactions> {
+    pub(crate) async fn start(
+        log: Arc<dyn TransactionHost>,
+        id: &str,
+    ) -> Result<ClusterTransactions> {
         let mut config = log.config().producer();
         config.set("transactional.id", id);
         let producer: FutureProducer = config.create().map_err(|e| config_error(&e))?;
@@ -59,10 +73,14 @@ impl ClusterTransactions {
         F: FnOnce(&FutureProducer, Duration) -> KafkaResult<T> + Send + 'static,
     {
         let producer = self.producer.clone();
-        let timeout = self.log.timeout();
+        let timeout = self.log.config().timeout();
         let task = tokio::task::spawn_blocking(move || f(&producer, timeout));
         match tokio::time::timeout(timeout + Duration::from_secs(1), task).await {
-            Err(_) => Err(timed_out(what, self.log.bootstrap(), timeout)),
+            Err(_) => Err(timed_out(
+                what,
+                self.log.config().bootstrap_servers(),
+                timeout,
+            )),
             Ok(Err(join)) => Err(LogError::Io(std::io::Error::other(format!(
                 "{what} (transactional.id {}): {join}",
                 self.id
@@ -73,7 +91,7 @@ impl ClusterTransactions {
 
     fn error(&self, e: &KafkaError, what: &str) -> LogError {
         let subject = format!("transactional.id {}", self.id);
-        match from_kafka(e, &subject, what, self.log.bootstrap()) {
+        match from_kafka(e, &subject, what, self.log.config().bootstrap_servers()) {
             LogError::Io(io) => LogError::Io(std::io::Error::new(
                 io.kind(),
                 format!(
@@ -124,7 +142,10 @@ impl TransactionalProducer for ClusterTransactions {
             &self.producer,
             (topic, partition),
             &records,
-            (self.log.timeout(), self.log.bootstrap()),
+            (
+                self.log.config().timeout(),
+                self.log.config().bootstrap_servers(),
+            ),
             &mut deliveries,
             &mut |report| self.settle(report),
         )

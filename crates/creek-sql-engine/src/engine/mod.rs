@@ -94,7 +94,17 @@ pub struct PersistentQuery {
     pub error: Mutex<Option<(i64, String)>>,
     /// A GROUP BY that re-keys: the topic between its two stages.
     pub repartition: Option<Repartition>,
+    /// With `processing.guarantee=exactly_once_v2`: each step's outputs,
+    /// changelog and input offsets commit as one Kafka transaction.
+    transactions: Option<QueryTransactions>,
     stop: tokio::sync::watch::Sender<bool>,
+}
+
+/// A query's transactional producer and whether a transaction is open (one
+/// begins at a step's first write and commits when the step ends).
+struct QueryTransactions {
+    producer: Arc<dyn creek_store::TransactionalProducer>,
+    open: std::sync::atomic::AtomicBool,
 }
 
 impl PersistentQuery {

@@ -23,7 +23,7 @@ use crate::EngineError;
 use super::ddl::With;
 use super::{
     kafka_format, kind_word, literal_text, session_wrap, status_entity, Engine, NameTaken,
-    PersistentQuery, QueryLogic, QueryPlan, Repartition, Session,
+    PersistentQuery, QueryLogic, QueryPlan, QueryTransactions, Repartition, Session,
 };
 
 /// A CREATE … AS SELECT as ksqlDB's analyser prints it in errors: one select
@@ -505,6 +505,9 @@ impl Engine {
             timestamp,
             window: sink.window.map(|w| w.kind),
         };
+        // Exactly-once first: starting the transactional producer aborts what a
+        // previous run left open, and only then are the committed offsets stable.
+        let transactions = self.query_transactions(&query_id, session).await?;
         // Resume from committed offsets; otherwise earliest or latest.
         let group = self.query_group(&query_id);
         let committed = self.log.committed_offsets(&group).await.unwrap_or_default();
@@ -618,6 +621,7 @@ impl Engine {
             state: Mutex::new("RUNNING"),
             error: Mutex::new(None),
             repartition,
+            transactions,
             stop,
         });
         if let Some(reason) = restore_error {
@@ -625,6 +629,39 @@ impl Engine {
             query.fail(reason);
         }
         Ok(query)
+    }
+
+    /// The transactional producer of a query under `processing.guarantee`
+    /// `exactly_once_v2` (ksqlDB's property; `ksql.streams.processing.guarantee`
+    /// on the server), `None` under `at_least_once` (the default). Its
+    /// transactional id is the query's application id, as Kafka Streams derives it.
+    async fn query_transactions(
+        &self,
+        query_id: &str,
+        session: &Session,
+    ) -> Result<Option<QueryTransactions>, EngineError> {
+        let guarantee = self
+            .property(session, "processing.guarantee")
+            .or_else(|| self.property(session, "ksql.streams.processing.guarantee"));
+        match guarantee.as_deref().map(str::to_ascii_lowercase).as_deref() {
+            None | Some("at_least_once") => Ok(None),
+            Some(g @ ("exactly_once_v2" | "exactly_once" | "exactly_once_beta")) => {
+                let id = format!("_confluent-ksql-{}query_{query_id}", self.config.service_id);
+                let producer = self.log.transactional_producer(&id).await.map_err(|e| {
+                    EngineError::Statement(format!(
+                        "processing.guarantee={g} needs Kafka transactions: {e}; \
+                         set processing.guarantee=at_least_once to run without them"
+                    ))
+                })?;
+                Ok(Some(QueryTransactions {
+                    producer,
+                    open: std::sync::atomic::AtomicBool::new(false),
+                }))
+            }
+            Some(other) => Err(EngineError::Statement(format!(
+                "processing.guarantee: unknown value '{other}' (at_least_once or exactly_once_v2)"
+            ))),
+        }
     }
 
     /// The topic a re-keying aggregation passes its rows through (ksqlDB's name).

@@ -6,6 +6,7 @@
 //! flushed to its topic here.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,6 +43,19 @@ pub(super) fn record_bytes(records: &[creek_store::ConsumerRecord]) -> u64 {
             (r.key.as_ref().map_or(0, |k| k.len()) + r.value.as_ref().map_or(0, |v| v.len())) as u64
         })
         .sum()
+}
+
+/// Decoded records appended again, as they were (a transaction takes records).
+fn to_producer(records: Vec<creek_store::ConsumerRecord>) -> Vec<ProducerRecord> {
+    records
+        .into_iter()
+        .map(|r| ProducerRecord {
+            key: r.key,
+            value: r.value,
+            headers: r.headers,
+            timestamp: Some(r.timestamp),
+        })
+        .collect()
 }
 
 /// The offset after the last of `records` (0 for none).
@@ -142,7 +156,72 @@ impl Engine {
     }
 
     /// Processes what is available for one query; returns records consumed.
+    /// Under exactly-once, what the step wrote commits as one transaction at its
+    /// end (or is aborted when the step fails, and the query fails with it).
     pub async fn step(&self, query: &PersistentQuery) -> Result<usize, EngineError> {
+        let stepped = self.step_writes(query).await;
+        let Some(tx) = &query.transactions else {
+            return stepped;
+        };
+        if !tx.open.swap(false, Ordering::SeqCst) {
+            return stepped;
+        }
+        match stepped {
+            Ok(n) => {
+                tx.producer.commit().await.map_err(|e| {
+                    EngineError::Log(format!("committing the query's transaction: {e}"))
+                })?;
+                Ok(n)
+            }
+            Err(e) => {
+                if let Err(abort) = tx.producer.abort().await {
+                    tracing::warn!(query = %query.id, "aborting the query's transaction: {abort}");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The transaction a step writes in, begun at its first write; `None` when
+    /// the query runs at least once.
+    async fn transaction<'q>(
+        &self,
+        query: &'q PersistentQuery,
+    ) -> Result<Option<&'q dyn creek_store::TransactionalProducer>, EngineError> {
+        let Some(tx) = &query.transactions else {
+            return Ok(None);
+        };
+        if !tx.open.load(Ordering::SeqCst) {
+            tx.producer
+                .begin()
+                .await
+                .map_err(|e| EngineError::Log(format!("beginning a transaction: {e}")))?;
+            tx.open.store(true, Ordering::SeqCst);
+        }
+        Ok(Some(&*tx.producer))
+    }
+
+    /// Appends records of a query (its sink, changelog or repartition topic):
+    /// in the step's transaction under exactly-once, straight to the log otherwise.
+    async fn write(
+        &self,
+        query: &PersistentQuery,
+        topic: &str,
+        partition: i32,
+        records: Vec<ProducerRecord>,
+    ) -> Result<(), EngineError> {
+        let written = match self.transaction(query).await? {
+            Some(tx) => tx.produce(topic, partition, records).await,
+            None => self
+                .log
+                .produce(topic, partition, records)
+                .await
+                .map(|_| ()),
+        };
+        written.map_err(|e| EngineError::Log(e.to_string()))
+    }
+
+    async fn step_writes(&self, query: &PersistentQuery) -> Result<usize, EngineError> {
         if query.failed() {
             return Ok(0);
         }
@@ -322,7 +401,7 @@ impl Engine {
         ordered: Vec<ProducerRecord>,
     ) -> Result<(), EngineError> {
         for (p, records) in outputs {
-            self.produce_counted(&query.sink_topic, p, records).await?;
+            self.produce_counted(query, p, records).await?;
         }
         if let Some(tap) = self.output_tap.lock().as_mut() {
             for rec in ordered {
@@ -333,10 +412,8 @@ impl Engine {
             let mut positions = input.positions.lock().clone();
             positions.insert(partition, next);
             let changelog = a.changelog(&positions);
-            self.log
-                .produce(&self.changelog_topic(&query.id), 0, changelog)
-                .await
-                .map_err(|e| EngineError::Log(e.to_string()))?;
+            self.write(query, &self.changelog_topic(&query.id), 0, changelog)
+                .await?;
         }
         self.commit(query, input.topic, partition, next, input.positions)
             .await
@@ -352,13 +429,13 @@ impl Engine {
         next: i64,
         positions: &Mutex<BTreeMap<i32, i64>>,
     ) -> Result<(), EngineError> {
-        self.log
-            .commit_offsets(
-                &self.query_group(&query.id),
-                &[(topic.to_string(), partition, next)],
-            )
-            .await
-            .map_err(|e| EngineError::Log(e.to_string()))?;
+        let group = self.query_group(&query.id);
+        let offsets = [(topic.to_string(), partition, next)];
+        let committed = match self.transaction(query).await? {
+            Some(tx) => tx.send_offsets(&group, &offsets).await,
+            None => self.log.commit_offsets(&group, &offsets).await,
+        };
+        committed.map_err(|e| EngineError::Log(e.to_string()))?;
         positions.lock().insert(partition, next);
         Ok(())
     }
@@ -482,19 +559,18 @@ impl Engine {
         Ok(())
     }
 
-    /// Appends a query's output to one partition and counts it for DESCRIBE EXTENDED.
+    /// Appends a query's output to one partition of its sink and counts it for
+    /// DESCRIBE EXTENDED.
     async fn produce_counted(
         &self,
-        topic: &str,
+        query: &PersistentQuery,
         partition: i32,
         records: Vec<ProducerRecord>,
     ) -> Result<(), EngineError> {
         let n = records.len() as u64;
-        self.log
-            .produce(topic, partition, records)
-            .await
-            .map_err(|e| EngineError::Log(e.to_string()))?;
-        self.stats.produced(topic, n);
+        self.write(query, &query.sink_topic, partition, records)
+            .await?;
+        self.stats.produced(&query.sink_topic, n);
         Ok(())
     }
 
@@ -646,7 +722,7 @@ impl Engine {
             consumed += records.len();
             positions.insert(*partition, next_offset(records));
             for (p, records) in outputs {
-                self.produce_counted(&query.sink_topic, p, records).await?;
+                self.produce_counted(query, p, records).await?;
             }
             if let Some(tap) = self.output_tap.lock().as_mut() {
                 for rec in ordered {
@@ -656,10 +732,8 @@ impl Engine {
         }
         // The state after every batch folded, with the positions it accounts for.
         let changelog = aggregator.changelog(&positions);
-        self.log
-            .produce(&self.changelog_topic(&query.id), 0, changelog)
-            .await
-            .map_err(|e| EngineError::Log(e.to_string()))?;
+        self.write(query, &self.changelog_topic(&query.id), 0, changelog)
+            .await?;
         for (partition, records) in &stage_two {
             self.commit(
                 query,
@@ -750,10 +824,21 @@ impl Engine {
         changes: RekeyedBatches,
     ) -> Result<(), EngineError> {
         for (p, batch, n) in changes {
-            self.log
-                .produce_batch(&repartition.topic, p, batch)
-                .await
-                .map_err(|e| EngineError::Log(e.to_string()))?;
+            let appended = match self.transaction(query).await? {
+                Some(tx) => match creek_store::decode_records(p, batch, 0) {
+                    Ok(records) => {
+                        tx.produce(&repartition.topic, p, to_producer(records))
+                            .await
+                    }
+                    Err(e) => Err(e),
+                },
+                None => self
+                    .log
+                    .produce_batch(&repartition.topic, p, batch)
+                    .await
+                    .map(|_| ()),
+            };
+            appended.map_err(|e| EngineError::Log(e.to_string()))?;
             self.stats.produced(&repartition.topic, n);
         }
         let source = &query.decoder.source.topic;
