@@ -18,7 +18,7 @@ from collections import defaultdict
 import pyarrow.parquet as pq
 import pytest
 import requests
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.schema_registry import SchemaRegistryClient
 from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.serialization import MessageField, SerializationContext
@@ -195,7 +195,7 @@ def final_counts(bootstrap):
     try:
         while True:
             m = c.poll(5)
-            if m is None or (m.error() and m.error().code() == -191):  # end of partition
+            if m is None or (m.error() and m.error().code() == KafkaError._PARTITION_EOF):
                 break
             if not m.error():
                 latest[m.key().decode()] = json.loads(m.value())["C"]
@@ -234,42 +234,45 @@ def lake_rows(lake, topic):
 
 
 def window_counts(bootstrap, registry_url, topic):
-    """The newest COUNT per (key, window) of a windowed table's topic."""
+    """The newest COUNT per (key, window) of a windowed table's topic, read to its
+    end (read_committed: a transaction's marker is the last offset, never a record)."""
     deser = AvroDeserializer(SchemaRegistryClient({"url": registry_url}))
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"check-{time.time()}",
-                  "enable.auto.commit": False})
+                  "enable.auto.commit": False, "isolation.level": "read_committed",
+                  "enable.partition.eof": True})
     c.assign([TopicPartition(topic, 0, 0)])
     latest = {}
     try:
-        _, high = c.get_watermark_offsets(TopicPartition(topic, 0), timeout=10)
-        seen = 0
-        while seen < high:
-            m = c.poll(1.0)
-            if m is None or m.error():
-                continue
-            seen = m.offset() + 1
-            value = deser(m.value(), SerializationContext(topic, MessageField.VALUE))
-            latest[m.key()] = value["N"]
+        while True:
+            m = c.poll(5)
+            if m is None or (m.error() and m.error().code() == KafkaError._PARTITION_EOF):
+                break
+            if not m.error():
+                value = deser(m.value(), SerializationContext(topic, MessageField.VALUE))
+                latest[m.key()] = value["N"]
     finally:
         c.close()
     return latest
 
 
-def test_the_seed_pipeline_on_apache_kafka_survives_a_restart(kafka, postgres, tmp_path):
-    """The seed end to end with creek on Apache Kafka: the generator fills PostgreSQL,
-    the seed's JDBC source copies rows into psg-customers as Avro, a stream, a CSAS
-    and a windowed CTAS run on it, and the lake sink writes Parquet. creek is
-    stopped mid-way while the generator goes on, then started again: every row of
-    the table reaches the lake once, through both the source topic and the CSAS,
-    and the window counts add up to the table. The internal topics carry the names
-    configured as a ksqlDB server and a Connect worker would be configured."""
+def test_the_seed_pipeline_on_apache_kafka_survives_kill_9(kafka, postgres, tmp_path):
+    """The seed end to end with creek on Apache Kafka, exactly once: the generator
+    fills PostgreSQL, the seed's JDBC source copies rows into psg-customers as Avro
+    (records and offsets in one transaction: exactly.once.source.support=enabled),
+    a stream, a CSAS and a windowed CTAS run on it (exactly_once_v2), and the lake
+    sink writes Parquet. creek is killed with SIGKILL mid-way while the generator
+    goes on, then started again: every row of the table reaches the lake once,
+    through both the source topic and the CSAS, and the window counts add up to
+    the table. The internal topics carry the names configured as a ksqlDB server
+    and a Connect worker would be configured."""
     gen = [str(creek_bin()), "fake", "-cs", postgres.connection_string, "--silent"]
     subprocess.run(gen + ["-n", "100", "--interval", "0", "--total", "200"], check=True,
                    capture_output=True, timeout=120)
     names = ["--ksql-property", "ksql.service.id=seed_",
              "--connect-property", "config.storage.topic=seed-configs",
              "--connect-property", "offset.storage.topic=seed-offsets",
-             "--connect-property", "status.storage.topic=seed-status"]
+             "--connect-property", "status.storage.topic=seed-status",
+             "--connect-property", "exactly.once.source.support=enabled"]
     server = CreekServer(tmp_path / "creek", extra_args=["--bootstrap-servers", kafka] + names)
     server.start()
     lake = tmp_path / "lake"
@@ -288,8 +291,10 @@ def test_the_seed_pipeline_on_apache_kafka_survives_a_restart(kafka, postgres, t
             f"{server.registry_url}/subjects/psg-customers-value/versions/latest",
             timeout=10).status_code == 200, 60, interval=0.2,
             what="the source's schema in the registry")
+        eos = {"auto.offset.reset": "earliest", "processing.guarantee": "exactly_once_v2"}
         for statement in statements:
-            ksql(server, statement)
+            r = ksql_with(server, statement, eos)
+            assert r.status_code == 200, r.text
         r = requests.post(f"{server.connect_url}/connectors", timeout=30, json={
             "name": "lake", "config": {
                 "connector.class": "io.confluent.connect.s3.S3SinkConnector",
@@ -303,7 +308,7 @@ def test_the_seed_pipeline_on_apache_kafka_survives_a_restart(kafka, postgres, t
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         wait_until(lambda: lake_rows(lake, "CUSTGENDER")[0] >= 300, 90, interval=0.5,
                    what="the first rows in the lake")
-        assert server.stop() == 0
+        server.kill()
         time.sleep(1)
         server.start()
         assert generator.wait(120) == 0, generator.stderr.read()

@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use creek_store::{BatchBuilder, LogStore, ProducerRecord, ProducerSequence};
+use creek_store::{
+    BatchBuilder, LogStore, ProducerRecord, ProducerSequence, TransactionalProducer,
+};
 use parking_lot::Mutex;
 use serde_json::{json, Value as Json};
 use tokio::sync::watch;
@@ -185,24 +187,34 @@ impl OffsetStore {
         partition: &Json,
         offset: &Json,
     ) -> Result<(), ConnectError> {
-        let key = json!([connector, partition]).to_string();
         self.store
             .produce(
                 &self.topic,
                 0,
-                vec![ProducerRecord {
-                    key: Some(Bytes::from(key)),
-                    value: Some(Bytes::from(offset.to_string())),
-                    ..Default::default()
-                }],
+                vec![Self::record(connector, partition, offset)],
             )
             .await
             .map_err(|e| ConnectError::Task(format!("committing offsets failed: {e}")))?;
+        self.remember(connector, partition, offset);
+        Ok(())
+    }
+
+    /// The offset topic's record of one source partition's offset.
+    fn record(connector: &str, partition: &Json, offset: &Json) -> ProducerRecord {
+        let key = json!([connector, partition]).to_string();
+        ProducerRecord {
+            key: Some(Bytes::from(key)),
+            value: Some(Bytes::from(offset.to_string())),
+            ..Default::default()
+        }
+    }
+
+    /// Makes an offset current once its record is in the offset topic.
+    fn remember(&self, connector: &str, partition: &Json, offset: &Json) {
         self.offsets.lock().insert(
             Self::key(connector, partition),
             (partition.clone(), offset.clone()),
         );
-        Ok(())
     }
 
     /// Replays one `connect-offsets` record (a `None` offset is a tombstone).
@@ -242,6 +254,60 @@ pub struct SourceContext {
     pub task: TaskContext,
     pub offsets: Arc<OffsetStore>,
     pub producer: SourceProducer,
+}
+
+impl SourceContext {
+    /// Appends `batch` to `topic`-`partition` and records `offset` for the source
+    /// partition `source`: as one Kafka transaction when the worker runs sources
+    /// exactly once on a log with transactions (Connect's
+    /// `exactly.once.source.support=enabled`), else the batch first and then the
+    /// offset, so that an offset never runs ahead of its records.
+    pub async fn deliver(
+        &self,
+        (topic, partition): (&str, i32),
+        batch: PendingBatch,
+        source: &Json,
+        offset: &Json,
+    ) -> Result<(), TaskError> {
+        let Some(tx) = self.producer.transactions().await? else {
+            self.producer.send(topic, partition, batch).await?;
+            return self
+                .offsets
+                .commit(&self.connector, source, offset)
+                .await
+                .map_err(|e| TaskError(e.to_string()));
+        };
+        let failed = |e: creek_store::LogError| {
+            TaskError(format!(
+                "appending to {topic}-{partition} in a transaction failed: {e}"
+            ))
+        };
+        let records = creek_store::decode_records(partition, batch.builder.finish(), 0)
+            .map_err(failed)?
+            .into_iter()
+            .map(|r| ProducerRecord {
+                key: r.key,
+                value: r.value,
+                headers: r.headers,
+                timestamp: Some(r.timestamp),
+            })
+            .collect();
+        let written = async {
+            tx.begin().await?;
+            tx.produce(topic, partition, records).await?;
+            let record = OffsetStore::record(&self.connector, source, offset);
+            tx.produce(&self.offsets.topic, 0, vec![record]).await?;
+            tx.commit().await
+        };
+        if let Err(e) = written.await {
+            // The transaction is not committed: abort it (an aborted or fenced
+            // producer answers an error, which changes nothing here).
+            let _ = tx.abort().await;
+            return Err(failed(e));
+        }
+        self.offsets.remember(&self.connector, source, offset);
+        Ok(())
+    }
 }
 
 impl Deref for SourceContext {
@@ -317,14 +383,47 @@ pub trait SourceRow {
 pub struct SourceProducer {
     store: Arc<dyn LogStore>,
     value_converter: Converter,
+    /// The transactional id when the worker runs sources exactly once.
+    transactional_id: Option<String>,
+    /// Made at the first delivery; `None` inside when the log has no
+    /// transactions (creek's embedded log: a source's idempotent batches make
+    /// its delivery exactly once there).
+    transactions: tokio::sync::OnceCell<Option<Arc<dyn TransactionalProducer>>>,
 }
 
 impl SourceProducer {
-    pub(crate) fn new(store: Arc<dyn LogStore>, value_converter: Converter) -> Self {
+    pub(crate) fn new(
+        store: Arc<dyn LogStore>,
+        value_converter: Converter,
+        transactional_id: Option<String>,
+    ) -> Self {
         SourceProducer {
             store,
             value_converter,
+            transactional_id,
+            transactions: tokio::sync::OnceCell::new(),
         }
+    }
+
+    /// The task's transactional producer, if it delivers in transactions.
+    async fn transactions(&self) -> Result<Option<&Arc<dyn TransactionalProducer>>, TaskError> {
+        let Some(id) = &self.transactional_id else {
+            return Ok(None);
+        };
+        let made = self
+            .transactions
+            .get_or_try_init(|| async {
+                match self.store.transactional_producer(id).await {
+                    Ok(tx) => Ok(Some(tx)),
+                    Err(creek_store::LogError::TransactionsNotSupported) => Ok(None),
+                    Err(e) => Err(TaskError(format!(
+                        "exactly.once.source.support=enabled needs Kafka transactions \
+                         (transactional.id {id}): {e}"
+                    ))),
+                }
+            })
+            .await?;
+        Ok(made.as_ref())
     }
 
     /// A fresh idempotent-producer id (a source keeps it in its offsets so that a

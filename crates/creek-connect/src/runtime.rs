@@ -73,6 +73,12 @@ pub struct WorkerConfig {
     pub registry: Arc<Registry>,
     /// Where the worker keeps connector configs, source offsets and statuses.
     pub topics: InternalTopics,
+    /// Connect's `exactly.once.source.support=enabled`: source tasks write their
+    /// records and offsets in one transaction where the log has transactions.
+    pub exactly_once_source: bool,
+    /// Connect's `group.id`, the first part of a source task's transactional id
+    /// (`<group.id>-<connector>-<task>`, as KIP-618 names it).
+    pub group_id: String,
 }
 
 /// The three topics of Connect's distributed mode, named by the worker properties
@@ -102,6 +108,8 @@ impl WorkerConfig {
             converter_defaults: BTreeMap::new(),
             registry: Arc::new(Registry::builtin()),
             topics: InternalTopics::default(),
+            exactly_once_source: false,
+            group_id: "connect-cluster".into(),
         }
     }
 
@@ -114,6 +122,10 @@ impl WorkerConfig {
             "config.storage.topic" => self.topics.config = value.into(),
             "offset.storage.topic" => self.topics.offset = value.into(),
             "status.storage.topic" => self.topics.status = value.into(),
+            "group.id" => self.group_id = value.into(),
+            "exactly.once.source.support" => {
+                self.exactly_once_source = value.eq_ignore_ascii_case("enabled")
+            }
             _ => {
                 self.converter_defaults.insert(key.into(), value.into());
             }
@@ -124,12 +136,21 @@ impl WorkerConfig {
     /// Whether [`WorkerConfig::set_property`] would take this property.
     pub fn check_property(key: &str, value: &str) -> Result<(), String> {
         match key {
-            "config.storage.topic" | "offset.storage.topic" | "status.storage.topic" => {
+            "config.storage.topic"
+            | "offset.storage.topic"
+            | "status.storage.topic"
+            | "group.id" => {
                 if value.trim().is_empty() {
-                    return Err(format!("{key} must name a topic"));
+                    return Err(format!("{key} must not be empty"));
                 }
                 Ok(())
             }
+            "exactly.once.source.support" => match value.to_ascii_lowercase().as_str() {
+                "enabled" | "disabled" | "preparing" => Ok(()),
+                _ => Err(format!(
+                    "{key}: unknown value '{value}' (enabled, disabled or preparing)"
+                )),
+            },
             _ if ["key.converter", "value.converter"]
                 .iter()
                 .any(|p| key == *p || key.starts_with(&format!("{p}."))) =>
@@ -138,7 +159,8 @@ impl WorkerConfig {
             }
             _ => Err(format!(
                 "unknown worker property {key} (creek accepts key.converter*, value.converter*, \
-                 config.storage.topic, offset.storage.topic, status.storage.topic)"
+                 config.storage.topic, offset.storage.topic, status.storage.topic, group.id, \
+                 exactly.once.source.support)"
             )),
         }
     }
@@ -825,7 +847,13 @@ impl Worker {
         let handle = match launch.connector.task(&task_config) {
             Task::Source(task) => {
                 let ctx = SourceContext {
-                    producer: SourceProducer::new(store, ctx.value_converter.clone()),
+                    producer: SourceProducer::new(
+                        store,
+                        ctx.value_converter.clone(),
+                        self.inner.config.exactly_once_source.then(|| {
+                            format!("{}-{}-{}", self.inner.config.group_id, name, ctx.task_id)
+                        }),
+                    ),
                     offsets: self.inner.offsets.clone(),
                     task: ctx,
                 };
@@ -1195,5 +1223,13 @@ mod tests {
         assert!(err.contains("unknown worker property group.idd"), "{err}");
         assert!(err.contains("status.storage.topic"), "{err}");
         assert!(WorkerConfig::check_property("config.storage.topic", " ").is_err());
+        config
+            .set_property("exactly.once.source.support", "enabled")
+            .unwrap();
+        assert!(config.exactly_once_source);
+        let err = config
+            .set_property("exactly.once.source.support", "maybe")
+            .unwrap_err();
+        assert!(err.contains("enabled, disabled or preparing"), "{err}");
     }
 }

@@ -60,9 +60,11 @@ pub struct UpArgs {
     /// A Connect worker property, KEY=VALUE (repeatable), as in a worker's
     /// properties file: key.converter, value.converter and their `.schemas.enable` /
     /// `.schema.registry.url` settings; config.storage.topic, offset.storage.topic,
-    /// status.storage.topic (default: as Confluent's cp-all-in-one worker,
-    /// StringConverter keys, Avro values with creek's registry, connect-configs,
-    /// connect-offsets, connect-status).
+    /// status.storage.topic; exactly.once.source.support=enabled (source records and
+    /// offsets in one transaction, on a cluster with transactions) and group.id (the
+    /// first part of a task's transactional id) (default: as Confluent's
+    /// cp-all-in-one worker, StringConverter keys, Avro values with creek's registry,
+    /// connect-configs, connect-offsets, connect-status, disabled, connect-cluster).
     #[arg(long = "connect-property", value_name = "KEY=VALUE")]
     pub connect_properties: Vec<String>,
     /// A ksqlDB server property, KEY=VALUE (repeatable), as a line of ksqlDB's

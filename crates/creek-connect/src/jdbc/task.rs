@@ -1038,7 +1038,8 @@ async fn copy_rows(
     Ok(delivered)
 }
 
-/// Appends a chunk as one idempotent batch, then records the progress as the offset.
+/// Appends a chunk as one idempotent batch and records the progress as the
+/// offset (in one transaction where the worker runs sources exactly once).
 async fn flush_chunk(
     ctx: &SourceContext,
     state: &mut TableState,
@@ -1049,15 +1050,20 @@ async fn flush_chunk(
 ) -> Result<(), TaskError> {
     let (partition, seq) = chunk_target(state, partitions);
     let n = chunk.len() as i32;
-    ctx.producer.send(&state.topic, partition, chunk).await?;
-    state
-        .offset
-        .sequences
+    let mut next = state.offset.clone();
+    next.sequences
         .insert(partition, seq.wrapping_add(n) & i32::MAX);
-    state.offset.chunks += 1;
-    state.offset.inflight = inflight;
-    progress.record(&mut state.offset);
-    state.save(ctx).await?;
+    next.chunks += 1;
+    next.inflight = inflight;
+    progress.record(&mut next);
+    ctx.deliver(
+        (&state.topic, partition),
+        chunk,
+        &state.partition_json,
+        &next.to_json(),
+    )
+    .await?;
+    state.offset = next;
     Ok(())
 }
 
