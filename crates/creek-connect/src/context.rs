@@ -26,6 +26,8 @@ pub const OFFSET_TOPIC: &str = "connect-offsets";
 pub enum TargetState {
     Started,
     Paused,
+    /// Connect's STOPPED (`PUT /connectors/{name}/stop`): no tasks at all.
+    Stopped,
 }
 
 /// What a connector or task is.
@@ -34,6 +36,8 @@ pub enum State {
     Unassigned,
     Running,
     Paused,
+    /// The connector is stopped (its target state); it has no tasks.
+    Stopped,
     Failed(String),
 }
 
@@ -43,10 +47,15 @@ impl State {
             State::Unassigned => "UNASSIGNED",
             State::Running => "RUNNING",
             State::Paused => "PAUSED",
+            State::Stopped => "STOPPED",
             State::Failed(_) => "FAILED",
         }
     }
 }
+
+/// Called with each topic a connector's task writes to or reads from: Connect's
+/// active topics (KIP-558, `GET /connectors/{name}/topics`).
+pub type TopicRecorder = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// Where status changes are recorded (the runtime writes them to `connect-status`);
 /// called with the status key and the new state.
@@ -314,13 +323,19 @@ pub trait SourceRow {
 pub struct SourceProducer {
     store: Arc<dyn LogStore>,
     value_converter: Converter,
+    topics: TopicRecorder,
 }
 
 impl SourceProducer {
-    pub(crate) fn new(store: Arc<dyn LogStore>, value_converter: Converter) -> Self {
+    pub(crate) fn new(
+        store: Arc<dyn LogStore>,
+        value_converter: Converter,
+        topics: TopicRecorder,
+    ) -> Self {
         SourceProducer {
             store,
             value_converter,
+            topics,
         }
     }
 
@@ -375,6 +390,7 @@ impl SourceProducer {
             .produce_batch(topic, partition, batch.builder.finish())
             .await
             .map_err(|e| TaskError(format!("appending to {topic}-{partition} failed: {e}")))?;
+        (self.topics)(topic);
         Ok(())
     }
 }

@@ -269,6 +269,7 @@ pub async fn start(args: &ServerConfig) -> anyhow::Result<Services> {
         },
     );
     worker_config.converter_defaults = args.connect_properties.clone();
+    worker_config.kafka_cluster_id = Some(cluster_id.clone());
     let worker = creek_connect::Worker::start(store.clone(), worker_config)
         .await
         .context("starting the Connect worker")?;
