@@ -565,6 +565,37 @@ pub fn mask_url(url: &str) -> String {
     out
 }
 
+/// Connect's `ConfigKeyInfo` of every key of the table, in order: its position in its
+/// group is `order_in_group` (from 1), as Connect numbers the keys of each group.
+pub fn definitions(table: &KeyTable) -> Vec<Json> {
+    let mut in_group: BTreeMap<&str, i64> = BTreeMap::new();
+    table
+        .keys
+        .iter()
+        .map(|k| {
+            let order = in_group.entry(k.group).or_insert(0);
+            *order += 1;
+            definition(k, *order)
+        })
+        .collect()
+}
+
+fn definition(k: &ConfigKey, order_in_group: i64) -> Json {
+    json!({
+        "name": k.name, "type": k.ty.name(), "required": k.default.is_none(),
+        "default_value": k.default, "importance": if k.default.is_none() { "HIGH" } else { "MEDIUM" },
+        "documentation": k.doc, "group": k.group, "order_in_group": order_in_group,
+        "width": "NONE", "display_name": k.name, "dependents": [],
+    })
+}
+
+/// The definition of a key outside the table (unknown, or of a key family).
+fn loose_definition(name: &str) -> Json {
+    json!({"name": name, "type": "STRING", "required": false, "default_value": null,
+        "importance": "LOW", "documentation": "", "group": null, "order_in_group": -1,
+        "width": "NONE", "display_name": name, "dependents": []})
+}
+
 /// Kafka Connect's `ConfigInfos` answer for `/connector-plugins/{class}/config/validate`,
 /// with creek's warnings in an extra `warnings` list of each value.
 pub fn validate_response(
@@ -597,16 +628,11 @@ pub fn validate_response(
     let mut configs: Vec<Json> = table
         .keys
         .iter()
-        .enumerate()
-        .map(|(i, k)| {
+        .zip(definitions(table))
+        .map(|(k, definition)| {
             let value = config.get(k.name).map(|v| shown(k.name, v));
             json!({
-                "definition": {
-                    "name": k.name, "type": k.ty.name(), "required": k.default.is_none(),
-                    "default_value": k.default, "importance": if k.default.is_none() { "HIGH" } else { "MEDIUM" },
-                    "documentation": k.doc, "group": k.group, "width": "NONE",
-                    "display_name": k.name, "dependents": [], "order": i + 1,
-                },
+                "definition": definition,
                 "value": {
                     "name": k.name, "value": value.or(k.default.map(str::to_string)),
                     "recommended_values": k.allowed, "errors": about(&review.errors, k.name),
@@ -619,9 +645,7 @@ pub fn validate_response(
     // their errors and warnings are visible.
     for (name, v) in config.iter().filter(|(n, _)| table.find(n).is_none()) {
         configs.push(json!({
-            "definition": {"name": name, "type": "STRING", "required": false, "default_value": null,
-                "importance": "LOW", "documentation": "", "group": null, "width": "NONE",
-                "display_name": name, "dependents": [], "order": -1},
+            "definition": loose_definition(name),
             "value": {"name": name, "value": shown(name, v), "recommended_values": [],
                 "errors": about(&review.errors, name), "warnings": about(&review.warnings, name),
                 "visible": true},
@@ -634,9 +658,7 @@ pub fn validate_response(
         .filter(|p| table.find(&p.key).is_none() && !config.contains_key(&p.key))
     {
         configs.push(json!({
-            "definition": {"name": p.key, "type": "STRING", "required": false, "default_value": null,
-                "importance": "LOW", "documentation": "", "group": null, "width": "NONE",
-                "display_name": p.key, "dependents": [], "order": -1},
+            "definition": loose_definition(&p.key),
             "value": {"name": p.key, "value": null, "recommended_values": [],
                 "errors": [p.message], "warnings": [], "visible": true},
         }));

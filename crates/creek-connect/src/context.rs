@@ -28,6 +28,8 @@ pub const OFFSET_TOPIC: &str = "connect-offsets";
 pub enum TargetState {
     Started,
     Paused,
+    /// Connect's STOPPED (`PUT /connectors/{name}/stop`): no tasks at all.
+    Stopped,
 }
 
 /// What a connector or task is.
@@ -36,6 +38,8 @@ pub enum State {
     Unassigned,
     Running,
     Paused,
+    /// The connector is stopped (its target state); it has no tasks.
+    Stopped,
     Failed(String),
 }
 
@@ -45,10 +49,15 @@ impl State {
             State::Unassigned => "UNASSIGNED",
             State::Running => "RUNNING",
             State::Paused => "PAUSED",
+            State::Stopped => "STOPPED",
             State::Failed(_) => "FAILED",
         }
     }
 }
+
+/// Called with each topic a connector's task writes to or reads from: Connect's
+/// active topics (KIP-558, `GET /connectors/{name}/topics`).
+pub type TopicRecorder = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// Where status changes are recorded (the runtime writes them to `connect-status`);
 /// called with the status key and the new state.
@@ -389,6 +398,7 @@ pub struct SourceProducer {
     /// transactions (creek's embedded log: a source's idempotent batches make
     /// its delivery exactly once there).
     transactions: tokio::sync::OnceCell<Option<Arc<dyn TransactionalProducer>>>,
+    topics: TopicRecorder,
 }
 
 impl SourceProducer {
@@ -396,12 +406,14 @@ impl SourceProducer {
         store: Arc<dyn LogStore>,
         value_converter: Converter,
         transactional_id: Option<String>,
+        topics: TopicRecorder,
     ) -> Self {
         SourceProducer {
             store,
             value_converter,
             transactional_id,
             transactions: tokio::sync::OnceCell::new(),
+            topics,
         }
     }
 
@@ -479,6 +491,7 @@ impl SourceProducer {
             .produce_batch(topic, partition, batch.builder.finish())
             .await
             .map_err(|e| TaskError(format!("appending to {topic}-{partition} failed: {e}")))?;
+        (self.topics)(topic);
         Ok(())
     }
 }

@@ -7,6 +7,9 @@ pub enum ConnectError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// An existing path asked with a method it does not answer (HTTP 405).
+    #[error("{0}")]
+    MethodNotAllowed(String),
     #[error("{0}")]
     BadRequest(String),
     #[error("{message}")]
@@ -15,4 +18,7 @@ pub enum ConnectError {
     Task(String),
     #[error("{0}")]
     Internal(String),
+    /// A part of Connect's API that creek does not have yet (HTTP 501).
+    #[error("not supported yet: {0}")]
+    NotSupported(String),
 }

@@ -5,13 +5,14 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{any, get, post, put};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use crate::config;
+use crate::converter;
 use crate::error::ConnectError;
-use crate::runtime::{ConnectorInfo, ConnectorStatus, Worker};
+use crate::runtime::{ConnectorInfo, ConnectorStatus, TargetState, Worker};
 
 /// Kafka Connect version creek's REST API reports.
 pub const CONNECT_VERSION: &str = "3.7.0";
@@ -21,10 +22,12 @@ impl IntoResponse for ConnectError {
         let status = match &self {
             ConnectError::NotFound(_) => StatusCode::NOT_FOUND,
             ConnectError::Conflict(_) => StatusCode::CONFLICT,
+            ConnectError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ConnectError::BadRequest(_) | ConnectError::InvalidConfig { .. } => {
                 StatusCode::BAD_REQUEST
             }
             ConnectError::Task(_) | ConnectError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ConnectError::NotSupported(_) => StatusCode::NOT_IMPLEMENTED,
         };
         (
             status,
@@ -39,13 +42,21 @@ type Result<T> = std::result::Result<T, ConnectError>;
 pub fn router(worker: Worker) -> Router {
     Router::new()
         .route("/", get(root))
+        .route("/health", get(health))
         .route("/connector-plugins", get(plugins))
+        .route("/connector-plugins/{class}/config", get(plugin_config))
         .route("/connector-plugins/{class}/config/validate", put(validate))
         .route("/connectors", get(list).post(create))
         .route("/connectors/{name}", get(info).delete(delete))
-        .route("/connectors/{name}/config", get(get_config).put(put_config))
+        .route(
+            "/connectors/{name}/config",
+            get(get_config).put(put_config).patch(patch_config),
+        )
         .route("/connectors/{name}/status", get(status))
         .route("/connectors/{name}/tasks", get(tasks))
+        .route("/connectors/{name}/topics", get(topics))
+        .route("/connectors/{name}/topics/reset", put(reset_topics))
+        .route("/connectors/{name}/stop", put(stop))
         .route("/connectors/{name}/tasks/{task}/status", get(task_status))
         .route(
             "/connectors/{name}/tasks/{task}/restart",
@@ -54,8 +65,16 @@ pub fn router(worker: Worker) -> Router {
         .route("/connectors/{name}/restart", post(restart))
         .route("/connectors/{name}/pause", put(pause))
         .route("/connectors/{name}/resume", put(resume))
-        .route("/connectors/{name}/offsets", get(offsets))
+        .route(
+            "/connectors/{name}/offsets",
+            get(offsets).patch(alter_offsets).delete(reset_offsets),
+        )
+        .route("/admin/loggers", any(loggers))
+        .route("/admin/loggers/{logger}", any(loggers))
         .fallback(|| async { ConnectError::NotFound("HTTP 404 Not Found".into()) })
+        .method_not_allowed_fallback(|| async {
+            ConnectError::MethodNotAllowed("HTTP 405 Method Not Allowed".into())
+        })
         .with_state(worker)
 }
 
@@ -74,18 +93,60 @@ fn config_map(v: &Value) -> Result<BTreeMap<String, String>> {
 
 async fn root(State(w): State<Worker>) -> Json<Value> {
     Json(
-        json!({"version": CONNECT_VERSION, "commit": concat!("creek-", env!("CARGO_PKG_VERSION")), "kafka_cluster_id": w.worker_id()}),
+        json!({"version": CONNECT_VERSION, "commit": concat!("creek-", env!("CARGO_PKG_VERSION")), "kafka_cluster_id": w.kafka_cluster_id()}),
     )
 }
 
-async fn plugins(State(w): State<Worker>) -> Json<Value> {
-    Json(Value::Array(
-        w.registry()
-            .plugins()
-            .iter()
-            .map(|p| json!({"class": p.class, "type": p.kind().name(), "version": p.version()}))
-            .collect(),
-    ))
+/// KIP-1017's health check: the worker answers once it has started.
+async fn health() -> Json<Value> {
+    Json(
+        json!({"status": "healthy", "message": "Worker has completed startup and is ready to handle requests."}),
+    )
+}
+
+/// `?connectorsOnly=false` also lists the converters creek implements (and the
+/// header converter it behaves as); creek has no transformations or predicates.
+async fn plugins(
+    State(w): State<Worker>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> Json<Value> {
+    let mut out: Vec<Value> = w
+        .registry()
+        .plugins()
+        .iter()
+        .map(|p| json!({"class": p.class, "type": p.kind().name(), "version": p.version()}))
+        .collect();
+    let connectors_only = q
+        .get("connectorsOnly")
+        .is_none_or(|v| !v.eq_ignore_ascii_case("false"));
+    if !connectors_only {
+        let version = env!("CARGO_PKG_VERSION");
+        for class in [
+            converter::AVRO,
+            converter::BYTE_ARRAY,
+            converter::JSON,
+            converter::STRING,
+        ] {
+            out.push(json!({"class": class, "type": "converter", "version": version}));
+        }
+        out.push(
+            json!({"class": "org.apache.kafka.connect.storage.SimpleHeaderConverter",
+            "type": "header_converter", "version": version}),
+        );
+    }
+    Json(Value::Array(out))
+}
+
+/// KIP-769's `GET /connector-plugins/{class}/config`: the definitions of the keys
+/// the class accepts.
+async fn plugin_config(State(w): State<Worker>, Path(class): Path<String>) -> Result<Json<Value>> {
+    let plugin = w
+        .registry()
+        .find(&class)
+        .ok_or_else(|| ConnectError::NotFound(format!("Unknown plugin {class}.")))?;
+    Ok(Json(Value::Array(config::definitions(
+        &(plugin.create)().config_keys(),
+    ))))
 }
 
 async fn validate(
@@ -94,6 +155,11 @@ async fn validate(
     body: String,
 ) -> Result<Json<Value>> {
     let cfg = config_map(&body_json(&body)?)?;
+    if !cfg.contains_key("connector.class") {
+        return Err(ConnectError::BadRequest(
+            "Connector config contains no connector type".into(),
+        ));
+    }
     let (keys, review) = w.validate(&class, &cfg).await?;
     let full = w.registry().find(&class).map(|p| p.class).unwrap_or(&class);
     Ok(Json(config::validate_response(full, &keys, &cfg, &review)))
@@ -107,7 +173,8 @@ fn info_json(i: &ConnectorInfo) -> Value {
 }
 
 fn status_json(s: &ConnectorStatus, worker_id: &str) -> Value {
-    let mut connector = json!({"state": s.state.name(), "worker_id": worker_id});
+    let mut connector =
+        json!({"state": s.state.name(), "worker_id": worker_id, "version": s.version});
     if let crate::runtime::State::Failed(t) = &s.state {
         connector["trace"] = json!(t);
     }
@@ -115,13 +182,13 @@ fn status_json(s: &ConnectorStatus, worker_id: &str) -> Value {
         .tasks
         .iter()
         .enumerate()
-        .map(|(id, t)| task_json(id, t, worker_id))
+        .map(|(id, t)| task_json(id, t, worker_id, s.version))
         .collect();
     json!({"name": s.name, "connector": connector, "tasks": tasks, "type": s.kind})
 }
 
-fn task_json(id: usize, t: &crate::runtime::State, worker_id: &str) -> Value {
-    let mut v = json!({"id": id, "state": t.name(), "worker_id": worker_id});
+fn task_json(id: usize, t: &crate::runtime::State, worker_id: &str, version: &str) -> Value {
+    let mut v = json!({"id": id, "state": t.name(), "worker_id": worker_id, "version": version});
     if let crate::runtime::State::Failed(trace) = t {
         v["trace"] = json!(trace);
     }
@@ -187,6 +254,26 @@ async fn get_config(State(w): State<Worker>, Path(name): Path<String>) -> Result
     Ok(Json(json!(w.info(&name)?.config)))
 }
 
+/// Connect's PATCH: the body's keys replace the stored ones; `null` removes a key.
+async fn patch_config(
+    State(w): State<Worker>,
+    Path(name): Path<String>,
+    body: String,
+) -> Result<Json<Value>> {
+    let v = body_json(&body)?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| ConnectError::BadRequest("Connector config must be a JSON object".into()))?;
+    let set = config::normalize(obj).map_err(|p| ConnectError::BadRequest(p.message))?;
+    let mut patch: BTreeMap<String, Option<String>> = obj
+        .iter()
+        .filter(|(_, v)| v.is_null())
+        .map(|(k, _)| (k.clone(), None))
+        .collect();
+    patch.extend(set.into_iter().map(|(k, v)| (k, Some(v))));
+    Ok(Json(info_json(&w.patch_config(&name, patch).await?)))
+}
+
 async fn put_config(
     State(w): State<Worker>,
     Path(name): Path<String>,
@@ -232,7 +319,7 @@ async fn task_status(
         .tasks
         .get(task)
         .ok_or_else(|| ConnectError::NotFound(format!("Task {name}-{task} not found")))?;
-    Ok(Json(task_json(task, t, w.worker_id())))
+    Ok(Json(task_json(task, t, w.worker_id(), s.version)))
 }
 
 async fn restart_task(
@@ -260,15 +347,11 @@ async fn restart(
             ))),
         }
     };
-    let (include_tasks, only_failed) = (flag("includeTasks")?, flag("onlyFailed")?);
-    let restarted = w
-        .restart(
-            &name,
-            include_tasks.unwrap_or(false),
-            only_failed.unwrap_or(false),
-        )
-        .await?;
-    if include_tasks.is_none() && only_failed.is_none() {
+    let include_tasks = flag("includeTasks")?.unwrap_or(false);
+    let only_failed = flag("onlyFailed")?.unwrap_or(false);
+    let restarted = w.restart(&name, include_tasks, only_failed).await?;
+    // As Connect: with both false (also when given so), the old form's 204.
+    if !include_tasks && !only_failed {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
     let mut status = status_json(&w.status(&name)?, w.worker_id());
@@ -291,6 +374,57 @@ async fn pause(State(w): State<Worker>, Path(name): Path<String>) -> Result<Stat
 async fn resume(State(w): State<Worker>, Path(name): Path<String>) -> Result<StatusCode> {
     w.resume(&name).await?;
     Ok(StatusCode::ACCEPTED)
+}
+
+async fn stop(State(w): State<Worker>, Path(name): Path<String>) -> Result<StatusCode> {
+    w.stop(&name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `{"<name>": {"topics": [...]}}`, also for a connector that does not exist (as
+/// Connect answers).
+async fn topics(State(w): State<Worker>, Path(name): Path<String>) -> Json<Value> {
+    let topics = w.active_topics(&name);
+    Json(json!({ name: {"topics": topics} }))
+}
+
+async fn reset_topics(State(w): State<Worker>, Path(name): Path<String>) -> Result<StatusCode> {
+    w.reset_topics(&name).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// KIP-875's offset changes: Connect's 404 and its 400 for a connector that is not
+/// STOPPED; on a stopped one, creek does not have them yet.
+async fn alter_offsets(State(w): State<Worker>, Path(name): Path<String>) -> Result<Json<Value>> {
+    Err(offsets_change(&w, &name, "altering"))
+}
+
+async fn reset_offsets(State(w): State<Worker>, Path(name): Path<String>) -> Result<Json<Value>> {
+    Err(offsets_change(&w, &name, "resetting"))
+}
+
+fn offsets_change(w: &Worker, name: &str, what: &str) -> ConnectError {
+    match w.target(name) {
+        Err(e) => e,
+        Ok(TargetState::Stopped) => ConnectError::NotSupported(format!(
+            "{what} a connector's offsets (PATCH and DELETE /connectors/{name}/offsets); \
+             GET /connectors/{name}/offsets shows them"
+        )),
+        Ok(_) => ConnectError::BadRequest(format!(
+            "Connectors must be in the STOPPED state before their offsets can be modified. \
+             This can be done for the specified connector by issuing a 'PUT' request to the \
+             '/connectors/{name}/stop' endpoint"
+        )),
+    }
+}
+
+/// Connect's `/admin/loggers`: creek's log levels are set at start (RUST_LOG).
+async fn loggers() -> ConnectError {
+    ConnectError::NotSupported(
+        "reading or changing log levels at runtime (/admin/loggers); creek's levels are set \
+         when it starts, with RUST_LOG"
+            .into(),
+    )
 }
 
 async fn offsets(State(w): State<Worker>, Path(name): Path<String>) -> Result<Json<Value>> {

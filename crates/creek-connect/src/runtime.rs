@@ -3,7 +3,7 @@
 //! `connect-offsets`, `connect-status`) and replayed on start, so connectors come
 //! back after a restart (also after kill -9) and resume where they left off.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +19,7 @@ use crate::config::{self, ConfigProblem, KeyTable};
 use crate::connector::{Config, Connector, SinkTask, SourceTask, Task};
 use crate::context::{
     sink_group, SinkContext, SinkOffsets, SourceContext, SourceProducer, StatusHandle,
-    StatusWriter, TaskContext, TaskError,
+    StatusWriter, TaskContext, TaskError, TopicRecorder,
 };
 use crate::converter::{Converter, ConverterContext};
 use crate::error::ConnectError;
@@ -79,6 +79,9 @@ pub struct WorkerConfig {
     /// Connect's `group.id`, the first part of a source task's transactional id
     /// (`<group.id>-<connector>-<task>`, as KIP-618 names it).
     pub group_id: String,
+    /// The id of the Kafka cluster the worker's topics live on (`GET /`'s
+    /// `kafka_cluster_id`); `None` shows the worker id instead.
+    pub kafka_cluster_id: Option<String>,
 }
 
 /// The three topics of Connect's distributed mode, named by the worker properties
@@ -110,6 +113,7 @@ impl WorkerConfig {
             topics: InternalTopics::default(),
             exactly_once_source: false,
             group_id: "connect-cluster".into(),
+            kafka_cluster_id: None,
         }
     }
 
@@ -179,6 +183,10 @@ pub struct WorkerInner {
     /// await: a relaunch's tasks start only once these are gone, so an old and a
     /// new task never write at the same time.
     retiring: Mutex<BTreeMap<String, Gate>>,
+    /// Connect's active topics per connector (KIP-558): what its tasks have written
+    /// to or read from, kept in `connect-status` until reset or the connector is
+    /// deleted.
+    topics: Mutex<BTreeMap<String, BTreeSet<String>>>,
 }
 
 /// Resolves once every retired task has ended.
@@ -219,6 +227,19 @@ pub struct ConnectorStatus {
     pub state: State,
     pub tasks: Vec<State>,
     pub kind: &'static str,
+    /// The connector class's version (Connect shows it beside each state).
+    pub version: &'static str,
+}
+
+/// The `connect-status` key of a connector's active topic, as Connect writes it
+/// (`status-topic-<topic>:connector-<connector>`; a topic name has no ':').
+fn topic_status_key(topic: &str, connector: &str) -> String {
+    format!("status-topic-{topic}:connector-{connector}")
+}
+
+/// (topic, connector) of a [`topic_status_key`].
+fn parse_topic_status_key(key: &str) -> Option<(&str, &str)> {
+    key.strip_prefix("status-topic-")?.split_once(":connector-")
 }
 
 async fn read_all(
@@ -260,8 +281,8 @@ impl Worker {
                 &config.converters,
             )?;
         }
-        let topics = config.topics.clone();
-        for t in [&topics.config, &topics.offset, &topics.status] {
+        let storage = config.topics.clone();
+        for t in [&storage.config, &storage.offset, &storage.status] {
             if store.describe_topic(t).await.is_err() {
                 // Compacted, as Connect's distributed mode creates them: each holds
                 // the latest value per key (config, source offset, status).
@@ -273,8 +294,8 @@ impl Worker {
                     .map_err(|e| ConnectError::Internal(format!("creating {t}: {e}")))?;
             }
         }
-        let offsets = Arc::new(OffsetStore::new(store.clone(), topics.offset.clone()));
-        for (k, v) in read_all(&store, &topics.offset).await? {
+        let offsets = Arc::new(OffsetStore::new(store.clone(), storage.offset.clone()));
+        for (k, v) in read_all(&store, &storage.offset).await? {
             let key: Option<Json> = k.and_then(|k| serde_json::from_slice(&k).ok());
             let Some(Json::Array(kv)) = key else { continue };
             let (Some(Json::String(conn)), Some(part)) = (kv.first(), kv.get(1)) else {
@@ -286,7 +307,7 @@ impl Worker {
         // Latest config and target state per connector; a tombstone deletes.
         let mut configs: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
         let mut targets: BTreeMap<String, TargetState> = BTreeMap::new();
-        for (k, v) in read_all(&store, &topics.config).await? {
+        for (k, v) in read_all(&store, &storage.config).await? {
             let Some(k) = k.and_then(|k| String::from_utf8(k.to_vec()).ok()) else {
                 continue;
             };
@@ -308,19 +329,34 @@ impl Worker {
                     }
                 }
             } else if let Some(name) = k.strip_prefix("target-state-") {
-                let paused = value
+                let state = value
                     .as_ref()
                     .and_then(|v| v.get("state"))
-                    .and_then(Json::as_str)
-                    == Some("PAUSED");
+                    .and_then(Json::as_str);
                 targets.insert(
                     name.to_string(),
-                    if paused {
-                        TargetState::Paused
-                    } else {
-                        TargetState::Started
+                    match state {
+                        Some("PAUSED") => TargetState::Paused,
+                        Some("STOPPED") => TargetState::Stopped,
+                        _ => TargetState::Started,
                     },
                 );
+            }
+        }
+        // Active topics; a tombstone is a reset.
+        let mut topics: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (k, v) in read_all(&store, &storage.status).await? {
+            let Some(k) = k.and_then(|k| String::from_utf8(k.to_vec()).ok()) else {
+                continue;
+            };
+            let Some((topic, connector)) = parse_topic_status_key(&k) else {
+                continue;
+            };
+            let set = topics.entry(connector.to_string()).or_default();
+            if v.is_some() {
+                set.insert(topic.to_string());
+            } else {
+                set.remove(topic);
             }
         }
         let worker = Worker {
@@ -332,6 +368,7 @@ impl Worker {
                 connectors: Mutex::new(BTreeMap::new()),
                 changes: tokio::sync::Mutex::new(()),
                 retiring: Mutex::new(BTreeMap::new()),
+                topics: Mutex::new(topics),
             }),
         };
         for (name, cfg) in configs {
@@ -404,8 +441,9 @@ impl Worker {
         config: &BTreeMap<String, String>,
     ) -> Result<(config::KeyTable, config::Review), ConnectError> {
         let registry = &self.inner.config.registry;
+        // A 400, as Connect answers a create or config change naming an unknown class.
         let Some(plugin) = registry.find(class) else {
-            return Err(ConnectError::NotFound(format!(
+            return Err(ConnectError::BadRequest(format!(
                 "Failed to find any class that implements Connector and which name matches {class}, available connectors are: {}",
                 registry.plugins().iter().map(|p| p.class).collect::<Vec<_>>().join(", ")
             )));
@@ -480,7 +518,11 @@ impl Worker {
                 "Connector {name} already exists"
             )));
         }
-        config.insert("name".into(), name.to_string());
+        // A different `name` in the config is Connect's 400 (check_config), not
+        // silently replaced.
+        config
+            .entry("name".into())
+            .or_insert_with(|| name.to_string());
         self.check_config(name, &config).await?;
         self.write_config(name, Some(&config)).await?;
         self.launch(name, config, TargetState::Started).await?;
@@ -491,9 +533,42 @@ impl Worker {
     pub async fn put_config(
         &self,
         name: &str,
-        mut config: BTreeMap<String, String>,
+        config: BTreeMap<String, String>,
     ) -> Result<(bool, ConnectorInfo), ConnectError> {
         let _guard = self.inner.changes.lock().await;
+        self.replace_config(name, config).await
+    }
+
+    /// PATCH /connectors/{name}/config: Connect's partial update of an existing
+    /// connector: the given keys take the given values, a `None` value removes its key.
+    pub async fn patch_config(
+        &self,
+        name: &str,
+        patch: BTreeMap<String, Option<String>>,
+    ) -> Result<ConnectorInfo, ConnectError> {
+        let _guard = self.inner.changes.lock().await;
+        let mut config = self
+            .inner
+            .connectors
+            .lock()
+            .get(name)
+            .map(|c| c.config.clone())
+            .ok_or_else(|| not_found(name))?;
+        for (k, v) in patch {
+            match v {
+                Some(v) => config.insert(k, v),
+                None => config.remove(&k),
+            };
+        }
+        Ok(self.replace_config(name, config).await?.1)
+    }
+
+    /// Creates or replaces a connector's config; the caller holds `changes`.
+    async fn replace_config(
+        &self,
+        name: &str,
+        mut config: BTreeMap<String, String>,
+    ) -> Result<(bool, ConnectorInfo), ConnectError> {
         let existing = self
             .inner
             .connectors
@@ -512,25 +587,32 @@ impl Worker {
                 }
             }
         }
-        config.insert("name".into(), name.to_string());
+        // A different `name` in the config is Connect's 400 (check_config), not
+        // silently replaced.
+        config
+            .entry("name".into())
+            .or_insert_with(|| name.to_string());
         self.check_config(name, &config).await?;
         self.write_config(name, Some(&config)).await?;
         let target = existing
             .as_ref()
             .map(|e| e.1)
             .unwrap_or(TargetState::Started);
-        self.stop(name);
+        self.retire_tasks(name);
         self.launch(name, config, target).await?;
         Ok((existing.is_none(), self.info(name)?))
     }
 
+    /// DELETE /connectors/{name}: its config, tasks, source offsets in memory and
+    /// active topics go.
     pub async fn delete(&self, name: &str) -> Result<(), ConnectError> {
         let _guard = self.inner.changes.lock().await;
         self.require(name)?;
         self.write_config(name, None).await?;
-        self.stop(name);
+        self.retire_tasks(name);
         self.inner.connectors.lock().remove(name);
         self.inner.offsets.forget(name);
+        self.reset_topics(name).await?;
         info!(connector = %name, "connector deleted");
         Ok(())
     }
@@ -543,13 +625,33 @@ impl Worker {
         self.set_target(name, TargetState::Started).await
     }
 
+    /// PUT /connectors/{name}/stop: Connect's STOPPED target state. The tasks end
+    /// (none is listed), the config stays; resume or pause starts them again.
+    pub async fn stop(&self, name: &str) -> Result<(), ConnectError> {
+        self.set_target(name, TargetState::Stopped).await
+    }
+
+    /// The target state the user set (started, paused or stopped).
+    pub fn target(&self, name: &str) -> Result<TargetState, ConnectError> {
+        self.inner
+            .connectors
+            .lock()
+            .get(name)
+            .map(|c| c.target)
+            .ok_or_else(|| not_found(name))
+    }
+
     async fn set_target(&self, name: &str, target: TargetState) -> Result<(), ConnectError> {
         let _guard = self.inner.changes.lock().await;
-        self.require(name)?;
-        let state = if target == TargetState::Paused {
-            "PAUSED"
-        } else {
-            "STARTED"
+        let (previous, config) = {
+            let map = self.inner.connectors.lock();
+            let c = map.get(name).ok_or_else(|| not_found(name))?;
+            (c.target, c.config.clone())
+        };
+        let state = match target {
+            TargetState::Started => "STARTED",
+            TargetState::Paused => "PAUSED",
+            TargetState::Stopped => "STOPPED",
         };
         self.append(
             &self.inner.config.topics.config,
@@ -557,18 +659,61 @@ impl Worker {
             Some(json!({"state": state})),
         )
         .await?;
-        let mut map = self.inner.connectors.lock();
-        if let Some(c) = map.get_mut(name) {
-            c.target = target;
-            c.state = if target == TargetState::Paused {
-                State::Paused
-            } else {
-                State::Running
-            };
-            let _ = c.control.send(target);
+        if target == TargetState::Stopped || previous == TargetState::Stopped {
+            // Stopping ends the tasks; leaving STOPPED starts the connector again,
+            // with task configs made afresh, as Connect does.
+            self.retire_tasks(name);
+            self.launch(name, config, target).await?;
+        } else {
+            let mut map = self.inner.connectors.lock();
+            if let Some(c) = map.get_mut(name) {
+                c.target = target;
+                c.state = if target == TargetState::Paused {
+                    State::Paused
+                } else {
+                    State::Running
+                };
+                let _ = c.control.send(target);
+            }
         }
         info!(connector = %name, state, "connector target state");
         Ok(())
+    }
+
+    /// GET /connectors/{name}/topics: the topics the connector's tasks have written
+    /// to or read from since it was created or its topics were reset (empty for a
+    /// connector that does not exist, as in Connect).
+    pub fn active_topics(&self, name: &str) -> Vec<String> {
+        self.inner
+            .topics
+            .lock()
+            .get(name)
+            .map(|t| t.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// PUT /connectors/{name}/topics/reset: forgets the connector's active topics
+    /// (tombstones in `connect-status`); tasks that go on using a topic list it again.
+    pub async fn reset_topics(&self, name: &str) -> Result<(), ConnectError> {
+        let topics = self.inner.topics.lock().remove(name).unwrap_or_default();
+        for topic in topics {
+            self.append(
+                &self.inner.config.topics.status,
+                topic_status_key(&topic, name),
+                None,
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// GET /'s `kafka_cluster_id`.
+    pub fn kafka_cluster_id(&self) -> &str {
+        self.inner
+            .config
+            .kafka_cluster_id
+            .as_deref()
+            .unwrap_or(&self.inner.config.worker_id)
     }
 
     /// POST /connectors/{name}/restart[?includeTasks=…&onlyFailed=…]. Returns the
@@ -600,7 +745,7 @@ impl Worker {
             // The whole connector: its config is parsed and its tasks counted again
             // (a source may have more to split now), as Connect regenerates task
             // configs when a connector restarts.
-            self.stop(name);
+            self.retire_tasks(name);
             self.launch(name, config, target).await?;
             return Ok((0..self.status(name)?.tasks.len()).collect());
         }
@@ -683,6 +828,12 @@ impl Worker {
             state: c.state.clone(),
             tasks: c.tasks.iter().map(|t| t.status.lock().clone()).collect(),
             kind: self.kind_of(&c.config),
+            version: c
+                .config
+                .get("connector.class")
+                .and_then(|class| self.inner.config.registry.find(class))
+                .map(|p| p.version())
+                .unwrap_or("unknown"),
         })
     }
 
@@ -729,7 +880,8 @@ impl Worker {
             .unwrap_or(0)
     }
 
-    fn stop(&self, name: &str) {
+    /// Ends the connector's tasks (they are awaited before a relaunch's start).
+    fn retire_tasks(&self, name: &str) {
         if let Some(c) = self.inner.connectors.lock().get_mut(name) {
             let handles = c.tasks.drain(..).map(|t| t.handle).collect();
             self.inner
@@ -746,6 +898,27 @@ impl Worker {
         config: BTreeMap<String, String>,
         target: TargetState,
     ) -> Result<(), ConnectError> {
+        if target == TargetState::Stopped {
+            // A stopped connector runs nothing: no connector object (no source or
+            // store is reached, so stopping works when they are down), no tasks.
+            // Retired tasks stay in `retiring` for the next launch to wait on.
+            self.inner
+                .write_status(format!("status-connector-{name}"), &State::Stopped);
+            let (control, _) = watch::channel(target);
+            self.inner.connectors.lock().insert(
+                name.to_string(),
+                ConnectorEntry {
+                    config,
+                    target,
+                    control,
+                    tasks: Vec::new(),
+                    state: State::Stopped,
+                    launch: None,
+                },
+            );
+            info!(connector = %name, "connector stopped");
+            return Ok(());
+        }
         let class = config
             .get("connector.class")
             .map(String::as_str)
@@ -844,6 +1017,11 @@ impl Worker {
         };
         let task_config = launch.task_configs[task_id].clone();
         let store = self.inner.store.clone();
+        let topics: TopicRecorder = {
+            let worker = self.inner.clone();
+            let name = name.to_string();
+            Arc::new(move |topic: &str| worker.record_topic(&name, task_id, topic))
+        };
         let handle = match launch.connector.task(&task_config) {
             Task::Source(task) => {
                 let ctx = SourceContext {
@@ -853,6 +1031,7 @@ impl Worker {
                         self.inner.config.exactly_once_source.then(|| {
                             format!("{}-{}-{}", self.inner.config.group_id, name, ctx.task_id)
                         }),
+                        topics,
                     ),
                     offsets: self.inner.offsets.clone(),
                     task: ctx,
@@ -873,7 +1052,7 @@ impl Worker {
                     if let Some(gate) = after {
                         gate.await;
                     }
-                    run_sink(task, ctx, store).await
+                    run_sink(task, ctx, store, topics).await
                 })
             }
         };
@@ -952,6 +1131,47 @@ impl Worker {
 }
 
 impl WorkerInner {
+    /// Notes that a task of `connector` used `topic`: the first time, it becomes one
+    /// of the connector's active topics and is recorded in `connect-status` as
+    /// Connect records it.
+    fn record_topic(self: &Arc<Self>, connector: &str, task: usize, topic: &str) {
+        if self
+            .topics
+            .lock()
+            .get(connector)
+            .is_some_and(|t| t.contains(topic))
+        {
+            return;
+        }
+        // A task of a connector deleted meanwhile records nothing.
+        if !self.connectors.lock().contains_key(connector) {
+            return;
+        }
+        if !self
+            .topics
+            .lock()
+            .entry(connector.to_string())
+            .or_default()
+            .insert(topic.to_string())
+        {
+            return;
+        }
+        let value = json!({"topic": {"name": topic, "connector": connector, "task": task,
+            "discoverTimestamp": creek_store::now_ms()}});
+        let rec = ProducerRecord {
+            key: Some(Bytes::from(topic_status_key(topic, connector))),
+            value: Some(Bytes::from(value.to_string())),
+            ..Default::default()
+        };
+        let store = self.store.clone();
+        let status_topic = self.config.topics.status.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.produce(&status_topic, 0, vec![rec]).await {
+                warn!(error = %e, topic = %status_topic, "writing the status topic failed");
+            }
+        });
+    }
+
     /// Best effort: statuses are rebuilt from running tasks, the topic is a record.
     fn write_status(self: &Arc<Self>, key: String, state: &State) {
         let trace = match state {
@@ -1025,9 +1245,14 @@ const SINK_ASSIGNMENT_INTERVAL: Duration = Duration::from_secs(2);
 /// from the connector's consumer group position and hands the records over. A
 /// failure shows FAILED with the cause; after the task's backoff it starts again
 /// from the committed offsets.
-async fn run_sink(mut task: Box<dyn SinkTask>, ctx: SinkContext, store: Arc<dyn LogStore>) {
+async fn run_sink(
+    mut task: Box<dyn SinkTask>,
+    ctx: SinkContext,
+    store: Arc<dyn LogStore>,
+    topics: TopicRecorder,
+) {
     loop {
-        if let Err(e) = consume(task.as_mut(), &ctx, &store).await {
+        if let Err(e) = consume(task.as_mut(), &ctx, &store, &topics).await {
             ctx.status.failed(&e.0);
             task.stop();
             tokio::time::sleep(task.retry_backoff().max(Duration::from_millis(100))).await;
@@ -1039,6 +1264,7 @@ async fn consume(
     task: &mut dyn SinkTask,
     ctx: &SinkContext,
     store: &Arc<dyn LogStore>,
+    topics: &TopicRecorder,
 ) -> Result<(), TaskError> {
     task.start(ctx).await?;
     // Next offset to read per assigned topic-partition.
@@ -1094,6 +1320,7 @@ async fn consume(
                 continue;
             };
             fetched += records.len();
+            topics(topic);
             task.put(ctx, topic, *partition, records).await?;
             *position = last + 1;
         }

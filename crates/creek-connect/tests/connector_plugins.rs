@@ -345,6 +345,13 @@ async fn registered_connectors_run_through_the_runtime() {
         )]
     );
 
+    // Active topics (KIP-558): what each connector wrote to or read from; a reset
+    // forgets the sink's.
+    assert_eq!(w.active_topics("counter"), [TOPIC]);
+    assert_eq!(w.active_topics("collector"), [TOPIC]);
+    w.reset_topics("collector").await.unwrap();
+    assert!(w.active_topics("collector").is_empty());
+
     // A new worker over the same log resumes both from their offsets: nothing is
     // written or delivered twice.
     w.shutdown();
@@ -357,5 +364,8 @@ async fn registered_connectors_run_through_the_runtime() {
         .unwrap();
     assert_eq!(end, Some(10));
     assert_eq!(collected("collector").len(), 10);
+    // Active topics come back from connect-status, the reset too.
+    assert_eq!(w.active_topics("counter"), [TOPIC]);
+    assert!(w.active_topics("collector").is_empty());
     w.shutdown();
 }

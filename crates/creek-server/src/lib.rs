@@ -272,6 +272,7 @@ pub async fn start(args: &ServerConfig) -> anyhow::Result<Services> {
             .set_property(k, v)
             .map_err(|e| anyhow::anyhow!("--connect-property {k}: {e}"))?;
     }
+    worker_config.kafka_cluster_id = Some(cluster_id.clone());
     let worker = creek_connect::Worker::start(store.clone(), worker_config)
         .await
         .context("starting the Connect worker")?;
