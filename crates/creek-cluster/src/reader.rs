@@ -53,6 +53,9 @@ pub(crate) struct Reader {
     /// can be served from here.
     from: i64,
     buffer: VecDeque<ConsumerRecord>,
+    /// The sum of [`record_size`] over `buffer`, kept as records come and go
+    /// (summing it on every pull made draining a full buffer quadratic).
+    buffered: usize,
     /// The consumer reported the partition's end at `fetched_to`, and no record
     /// came since.
     pub(crate) at_end: bool,
@@ -78,6 +81,7 @@ impl Reader {
             fetched_to: offset,
             from: offset,
             buffer: VecDeque::new(),
+            buffered: 0,
             at_end: false,
             high_watermark: -1,
         };
@@ -96,6 +100,7 @@ impl Reader {
         self.fetched_to = offset;
         self.from = offset;
         self.buffer.clear();
+        self.buffered = 0;
         self.at_end = false;
         Ok(())
     }
@@ -110,7 +115,9 @@ impl Reader {
     pub(crate) fn position_at(&mut self, offset: i64, config: &ClusterConfig) -> Result<()> {
         if self.continues_at(offset) {
             while self.buffer.front().is_some_and(|r| r.offset < offset) {
-                self.buffer.pop_front();
+                if let Some(dropped) = self.buffer.pop_front() {
+                    self.buffered -= record_size(&dropped);
+                }
             }
             self.from = offset;
             Ok(())
@@ -136,6 +143,7 @@ impl Reader {
                 self.fetched_to = record.offset + 1;
                 self.high_watermark = self.high_watermark.max(self.fetched_to);
                 self.at_end = false;
+                self.buffered += record_size(&record);
                 self.buffer.push_back(record);
                 Ok(Some(Event::Record))
             }
@@ -196,7 +204,7 @@ impl Reader {
     }
 
     fn buffered_bytes(&self) -> usize {
-        self.buffer.iter().map(record_size).sum()
+        self.buffered
     }
 
     /// Hands out buffered records up to `max_bytes` (at least one, as Kafka
@@ -210,6 +218,7 @@ impl Reader {
                 break;
             }
             size += n;
+            self.buffered -= n;
             let record = self.buffer.pop_front().expect("front exists");
             self.from = record.offset + 1;
             out.push(record);
