@@ -346,3 +346,15 @@ def test_an_unreachable_cluster_fails_naming_it(tmp_path):
     done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
     assert done.returncode != 0
     assert "127.0.0.1:1" in done.stderr and "bootstrap.servers" in done.stderr, done.stderr
+
+
+def test_a_replication_factor_above_the_brokers_fails_naming_the_setting(kafka, tmp_path):
+    # A topic creek must create (the others may exist from earlier tests).
+    server = CreekServer(tmp_path / "creek", extra_args=[
+        "--bootstrap-servers", kafka, "--replication-factor", "3",
+        "--connect-property", "config.storage.topic=rf3-configs"])
+    done = subprocess.run(server.argv(), capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "replication factor 3 needs 3 brokers" in done.stderr, done.stderr
+    assert "has 1" in done.stderr and "--replication-factor" in done.stderr, done.stderr
+    assert done.stderr.count("needs 3 brokers") == 1, done.stderr

@@ -147,6 +147,22 @@ impl ClusterLog {
         }
     }
 
+    /// The error for a replication factor the cluster cannot give: how many
+    /// brokers it has, and the setting to change.
+    async fn too_few_brokers(&self, topic: &str) -> LogError {
+        let wanted = self.inner.config.replication_factor();
+        let brokers = match self.metadata(None).await {
+            Ok(m) => m.brokers().len().to_string(),
+            Err(_) => "fewer".to_string(),
+        };
+        LogError::InvalidReplicationFactor(format!(
+            "{topic}: replication factor {wanted} needs {wanted} brokers and the cluster at \
+             {} has {brokers}; start creek with --replication-factor (at most the number of \
+             brokers)",
+            self.bootstrap()
+        ))
+    }
+
     async fn metadata(&self, topic: Option<&str>) -> Result<Metadata> {
         let owned = topic.map(str::to_string);
         let subject = topic.unwrap_or("all topics").to_string();
@@ -378,6 +394,9 @@ impl LogStore for ClusterLog {
             .await?;
         for result in results {
             if let Err((_, code)) = result {
+                if code == RDKafkaErrorCode::InvalidReplicationFactor {
+                    return Err(self.too_few_brokers(name).await);
+                }
                 return Err(from_code(code, name, "creating a topic", self.bootstrap()));
             }
         }

@@ -61,8 +61,10 @@ pub enum RegistryError {
     /// A request body that is not JSON or not the expected shape.
     #[error("{0}")]
     BadRequest(String),
+    /// The log's error is in the message, not a `source`: a chain printer (anyhow's
+    /// `{:#}` at start-up) would print it twice.
     #[error("Error while reading or writing the _schemas log: {0}")]
-    Store(#[from] creek_store::LogError),
+    Store(creek_store::LogError),
 }
 
 impl RegistryError {
@@ -103,3 +105,9 @@ impl RegistryError {
 }
 
 pub type Result<T, E = RegistryError> = std::result::Result<T, E>;
+
+impl From<creek_store::LogError> for RegistryError {
+    fn from(e: creek_store::LogError) -> Self {
+        RegistryError::Store(e)
+    }
+}
