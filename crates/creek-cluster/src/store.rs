@@ -18,7 +18,7 @@ use rdkafka::admin::{
 };
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::error::{KafkaResult, RDKafkaErrorCode};
+use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::metadata::Metadata;
 use rdkafka::producer::future_producer::OwnedDeliveryResult;
 use rdkafka::producer::FutureProducer;
@@ -26,7 +26,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio::time::Instant;
 
 use crate::config::{config_error, ClusterConfig};
-use crate::error::{from_code, from_kafka, not_supported, timed_out, unreachable_cluster};
+use crate::error::{code_of, from_code, from_kafka, not_supported, timed_out, unreachable_cluster};
 use crate::produce::queue_records;
 use crate::reader::{Event, ReadError, ReaderGuard, ReaderPool};
 use crate::transaction::{ClusterTransactions, TransactionHost};
@@ -68,6 +68,48 @@ struct Inner {
     /// of an offset below it knows the records are there, even before its
     /// consumer's next fetch response says so (reading one's own writes).
     written: Mutex<HashMap<(String, i32), i64>>,
+    /// Topics this store created, and when: until every broker knows them, one
+    /// may answer that they do not exist.
+    created: Mutex<HashMap<String, std::time::Instant>>,
+}
+
+/// Which failures of a librdkafka call are asked again.
+#[derive(Clone, Copy, PartialEq)]
+enum Retry {
+    /// Those a moment fixes: a leader or coordinator moving or loading, a
+    /// connection lost, a request that timed out on the broker.
+    Transient,
+    /// Those, and an unknown topic or partition.
+    UnknownTopic,
+}
+
+impl Retry {
+    fn covers(self, e: &KafkaError) -> bool {
+        use RDKafkaErrorCode as C;
+        match code_of(e) {
+            Some(
+                C::LeaderNotAvailable
+                | C::NotLeaderForPartition
+                | C::BrokerNotAvailable
+                | C::ReplicaNotAvailable
+                | C::NotCoordinator
+                | C::CoordinatorNotAvailable
+                | C::CoordinatorLoadInProgress
+                | C::RequestTimedOut
+                | C::NetworkException
+                | C::UnknownLeaderEpoch
+                | C::FencedLeaderEpoch
+                | C::OffsetNotAvailable
+                | C::BrokerTransportFailure
+                | C::AllBrokersDown
+                | C::DestroyBroker,
+            ) => true,
+            Some(C::UnknownTopicOrPartition | C::UnknownPartition | C::UnknownTopic) => {
+                self == Retry::UnknownTopic
+            }
+            _ => false,
+        }
+    }
 }
 
 impl ClusterLog {
@@ -88,6 +130,7 @@ impl ClusterLog {
                 groups: Mutex::default(),
                 partitions: Mutex::default(),
                 written: Mutex::default(),
+                created: Mutex::default(),
             }),
         };
         log.blocking("connecting", "the cluster", |inner, timeout| {
@@ -121,29 +164,64 @@ impl ClusterLog {
     }
 
     /// Runs a blocking librdkafka call on tokio's blocking threads, given the
-    /// configured timeout, and maps its error for `subject`.
+    /// configured timeout, and maps its error for `subject`. An error that a
+    /// moment fixes (a leader moving after a broker died, a coordinator loading,
+    /// a connection lost) is retried with backoff until the timeout, as Kafka's
+    /// Java clients retry them; `Retry::UnknownTopic` also retries an unknown
+    /// partition (a broker whose metadata lags behind a topic just created).
     async fn blocking<T, F>(&self, what: &str, subject: &str, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Inner, Duration) -> KafkaResult<T> + Send + 'static,
+        F: Fn(&Inner, Duration) -> KafkaResult<T> + Clone + Send + 'static,
     {
-        let inner = self.inner.clone();
-        let timeout = self.timeout();
-        let task = tokio::task::spawn_blocking(move || {
-            let result = f(&inner, timeout);
-            // The group-less consumer gets error events (a broker down) on its
-            // queue though nothing reads from it: drop them.
-            while inner.meta.poll(Duration::ZERO).is_some() {}
-            result
-        });
-        // librdkafka bounds the call by `timeout`; this bounds the wait for it in
-        // case a call does not honour it.
-        match tokio::time::timeout(timeout + Duration::from_secs(1), task).await {
-            Err(_) => Err(timed_out(what, self.bootstrap(), timeout)),
-            Ok(Err(join)) => Err(LogError::Io(std::io::Error::other(format!(
-                "{what} ({subject}): {join}"
-            )))),
-            Ok(Ok(result)) => result.map_err(|e| from_kafka(&e, subject, what, self.bootstrap())),
+        self.blocking_retrying(what, subject, Retry::Transient, f)
+            .await
+    }
+
+    async fn blocking_retrying<T, F>(
+        &self,
+        what: &str,
+        subject: &str,
+        retry: Retry,
+        f: F,
+    ) -> Result<T>
+    where
+        T: Send + 'static,
+        F: Fn(&Inner, Duration) -> KafkaResult<T> + Clone + Send + 'static,
+    {
+        let deadline = Instant::now() + self.timeout();
+        let mut pause = Duration::from_millis(20);
+        loop {
+            let inner = self.inner.clone();
+            let timeout = deadline
+                .saturating_duration_since(Instant::now())
+                .max(Duration::from_millis(100));
+            let call = f.clone();
+            let task = tokio::task::spawn_blocking(move || {
+                let result = call(&inner, timeout);
+                // The group-less consumer gets error events (a broker down) on its
+                // queue though nothing reads from it: drop them.
+                while inner.meta.poll(Duration::ZERO).is_some() {}
+                result
+            });
+            // librdkafka bounds the call by `timeout`; this bounds the wait for it
+            // in case a call does not honour it.
+            let error = match tokio::time::timeout(timeout + Duration::from_secs(1), task).await {
+                Err(_) => return Err(timed_out(what, self.bootstrap(), self.timeout())),
+                Ok(Err(join)) => {
+                    return Err(LogError::Io(std::io::Error::other(format!(
+                        "{what} ({subject}): {join}"
+                    ))))
+                }
+                Ok(Ok(Ok(value))) => return Ok(value),
+                Ok(Ok(Err(e))) => e,
+            };
+            if !retry.covers(&error) || Instant::now() + pause >= deadline {
+                return Err(from_kafka(&error, subject, what, self.bootstrap()));
+            }
+            tracing::debug!(%error, "{what} ({subject}): retrying");
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(500));
         }
     }
 
@@ -173,7 +251,35 @@ impl ClusterLog {
     }
 
     /// The topic's partition count from fresh metadata, or UnknownTopicOrPartition.
+    /// A topic this store created a moment ago may be unknown to the broker that
+    /// answers (brokers learn of it one after another): that is asked again,
+    /// within the timeout.
     async fn partition_count(&self, topic: &str) -> Result<i32> {
+        let deadline = Instant::now() + self.timeout();
+        let mut pause = Duration::from_millis(20);
+        loop {
+            match self.partition_count_once(topic).await {
+                Err(LogError::UnknownTopicOrPartition(_))
+                    if self.just_created(topic) && Instant::now() + pause < deadline =>
+                {
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(500));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// Whether this store created `topic` within the last timeout.
+    fn just_created(&self, topic: &str) -> bool {
+        self.inner
+            .created
+            .lock()
+            .get(topic)
+            .is_some_and(|at| at.elapsed() < self.timeout())
+    }
+
+    async fn partition_count_once(&self, topic: &str) -> Result<i32> {
         let metadata = self.metadata(Some(topic)).await?;
         let t = metadata
             .topics()
@@ -222,7 +328,7 @@ impl ClusterLog {
         let deadline = Instant::now() + self.timeout();
         let mut pause = Duration::from_millis(10);
         loop {
-            let seen = match self.partition_count(topic).await {
+            let seen = match self.partition_count_once(topic).await {
                 Ok(n) => Some(n),
                 Err(LogError::UnknownTopicOrPartition(_)) => None,
                 Err(e) => return Err(e),
@@ -261,12 +367,15 @@ impl ClusterLog {
         }
     }
 
-    /// The (earliest, latest) offsets of a partition, asked of its leader.
+    /// The (earliest, latest) offsets of a partition, asked of its leader. Callers
+    /// checked that the partition exists, so an unknown partition is a broker
+    /// whose metadata lags: asked again.
     async fn watermarks(&self, topic: &str, partition: i32) -> Result<(i64, i64)> {
         let owned = topic.to_string();
-        self.blocking(
+        self.blocking_retrying(
             "reading offsets",
             &format!("{topic}-{partition}"),
+            Retry::UnknownTopic,
             move |inner, timeout| inner.meta.fetch_watermarks(&owned, partition, timeout),
         )
         .await
@@ -400,6 +509,10 @@ impl LogStore for ClusterLog {
                 return Err(from_code(code, name, "creating a topic", self.bootstrap()));
             }
         }
+        self.inner
+            .created
+            .lock()
+            .insert(name.to_string(), std::time::Instant::now());
         self.await_metadata(name, |seen| {
             seen.is_some_and(|n| partitions < 1 || n >= partitions)
         })
@@ -428,6 +541,7 @@ impl LogStore for ClusterLog {
             .retain(|(topic, _), _| topic != name);
         self.await_metadata(name, |seen| seen.is_none()).await?;
         self.inner.partitions.lock().remove(name);
+        self.inner.created.lock().remove(name);
         Ok(())
     }
 
@@ -747,7 +861,7 @@ impl LogStore for ClusterLog {
         let consumer = self.group_consumer(group)?;
         let committed = self
             .blocking("reading committed offsets", group, move |_, timeout| {
-                let result = consumer.committed_offsets(tpl, timeout);
+                let result = consumer.committed_offsets(tpl.clone(), timeout);
                 while consumer.poll(Duration::ZERO).is_some() {}
                 result
             })
