@@ -265,8 +265,11 @@ pub(crate) struct ReaderPool {
 
 impl ReaderPool {
     /// A reader of `topic`/`partition` positioned at `offset`: an idle one that
-    /// continues there if there is one, else any idle one moved there, else a
-    /// new one. It goes back to the pool when the guard drops.
+    /// continues there if there is one, else a new one, else (the partition has
+    /// its fill of idle readers) the one idle longest, moved there. Moving a
+    /// reader throws away what it prefetched, so two callers reading one
+    /// partition at different offsets (two queries over one topic) each keep
+    /// their own. It goes back to the pool when the guard drops.
     pub(crate) fn checkout(
         self: &Arc<Self>,
         config: &ClusterConfig,
@@ -278,11 +281,12 @@ impl ReaderPool {
             let mut idle = self.idle.lock();
             idle.get_mut(&(topic.to_string(), partition))
                 .and_then(|readers| {
-                    let i = readers
-                        .iter()
-                        .position(|r| r.continues_at(offset))
-                        .unwrap_or(readers.len().saturating_sub(1));
-                    (!readers.is_empty()).then(|| readers.swap_remove(i))
+                    match readers.iter().position(|r| r.continues_at(offset)) {
+                        Some(i) => Some(readers.remove(i)),
+                        // Readers go back at the end: the first was idle longest.
+                        None if readers.len() >= IDLE_PER_PARTITION => Some(readers.remove(0)),
+                        None => None,
+                    }
                 })
         };
         let reader = match found {
