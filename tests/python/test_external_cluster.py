@@ -358,3 +358,28 @@ def test_a_replication_factor_above_the_brokers_fails_naming_the_setting(kafka, 
     assert "replication factor 3 needs 3 brokers" in done.stderr, done.stderr
     assert "has 1" in done.stderr and "--replication-factor" in done.stderr, done.stderr
     assert done.stderr.count("needs 3 brokers") == 1, done.stderr
+
+
+def test_a_source_topic_deleted_under_a_query_puts_it_in_error(kafka, tmp_path):
+    """librdkafka notices a deleted topic only at its next metadata refresh; creek's
+    idle queries look at least every 30 s, so the query goes to ERROR naming the
+    topic instead of waiting silently."""
+    kafka_tool("kafka-topics", "--bootstrap-server", kafka, "--create", "--topic", "doomed",
+               "--partitions", "1", "--replication-factor", "1")
+    server = CreekServer(tmp_path / "creek", extra_args=["--bootstrap-servers", kafka])
+    server.start()
+    try:
+        ksql(server, "CREATE STREAM doomed (a INT) WITH (kafka_topic='doomed', "
+                     "value_format='JSON');")
+        ksql(server, "CREATE STREAM doomed_copy AS SELECT a FROM doomed EMIT CHANGES;")
+        kafka_tool("kafka-topics", "--bootstrap-server", kafka, "--delete", "--topic", "doomed")
+
+        def state():
+            queries = ksql(server, "SHOW QUERIES;")[0]["queries"]
+            return {q["id"]: q["state"] for q in queries}.get("CSAS_DOOMED_COPY_0")
+        wait_until(lambda: state() == "ERROR", 60, interval=1,
+                   what="the query over the deleted topic to be in ERROR")
+        explained = ksql(server, "EXPLAIN CSAS_DOOMED_COPY_0;")[0]["queryDescription"]
+        assert "doomed" in json.dumps(explained["queryErrors"]), explained
+    finally:
+        server.dispose()

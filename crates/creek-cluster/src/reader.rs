@@ -32,6 +32,10 @@ pub(crate) enum Event {
     Record,
     /// The consumer reached the end of the partition.
     End,
+    /// The consumer says the partition does not exist: its metadata lags behind
+    /// a topic just created, or the topic was deleted. [`Reader::missing`] is set
+    /// until the store has asked the cluster which.
+    Missing,
 }
 
 /// Why reading a partition failed.
@@ -59,6 +63,10 @@ pub(crate) struct Reader {
     /// The consumer reported the partition's end at `fetched_to`, and no record
     /// came since.
     pub(crate) at_end: bool,
+    /// The consumer reported the partition unknown since the store last checked.
+    pub(crate) missing: bool,
+    /// Set by the client's error callback when librdkafka finds the partition gone.
+    gone: Arc<Gone>,
     /// The highest latest-offset of the partition seen, for fetch results.
     pub(crate) high_watermark: i64,
 }
@@ -70,9 +78,11 @@ impl Reader {
         partition: i32,
         offset: i64,
     ) -> Result<Reader> {
+        let context = ReaderContext::default();
+        let gone = context.gone.clone();
         let consumer: StreamConsumer<ReaderContext> = config
             .reader()
-            .create_with_context(ReaderContext)
+            .create_with_context(context)
             .map_err(|e| config_error(&e))?;
         let mut reader = Reader {
             consumer,
@@ -83,6 +93,8 @@ impl Reader {
             buffer: VecDeque::new(),
             buffered: 0,
             at_end: false,
+            missing: false,
+            gone,
             high_watermark: -1,
         };
         reader.assign(offset, config)?;
@@ -156,15 +168,15 @@ impl Reader {
             }
             // An unknown topic or partition here is this consumer's metadata lagging
             // behind a topic just created (on a multi-broker cluster another broker
-            // may answer first): librdkafka refreshes it and goes on. The store
-            // checks that the partition exists before it reads, so a deleted topic
-            // is still reported, by the next call.
+            // may answer first: librdkafka refreshes it and goes on), or the topic
+            // was deleted. The store asks the cluster which (`missing`).
             Err(KafkaError::MessageConsumption(
                 C::UnknownTopicOrPartition | C::UnknownTopic | C::UnknownPartition,
             )) => {
                 tracing::debug!(topic = %self.topic, partition = self.partition,
-                    "consumer: partition not in its metadata yet");
-                Ok(None)
+                    "consumer: partition unknown");
+                self.missing = true;
+                Ok(Some(Event::Missing))
             }
             Err(
                 e @ KafkaError::MessageConsumption(C::TopicAuthorizationFailed | C::Fatal)
@@ -196,7 +208,16 @@ impl Reader {
     /// Cancel-safe: a record received is in the buffer before this returns.
     pub(crate) async fn next_event(&mut self) -> std::result::Result<Event, ReadError> {
         loop {
-            let got = self.consumer.recv().await.map(|m| to_record(&m));
+            // librdkafka reports a deleted partition through the client's error
+            // callback, not the message stream: that wakes this too.
+            let gone = self.gone.clone();
+            let got = tokio::select! {
+                got = self.consumer.recv() => got.map(|m| to_record(&m)),
+                () = gone.reported() => {
+                    self.missing = true;
+                    return Ok(Event::Missing);
+                }
+            };
             if let Some(event) = self.accept(got)? {
                 return Ok(event);
             }
@@ -379,14 +400,48 @@ impl Drop for ReaderGuard {
 
 /// A reader's librdkafka context: reaching the end of a partition is how a reader
 /// learns it has seen everything (`enable.partition.eof`), not an error to log.
-pub(crate) struct ReaderContext;
+#[derive(Default)]
+pub(crate) struct ReaderContext {
+    gone: Arc<Gone>,
+}
+
+/// The partition of a reader was reported gone (deleted) by librdkafka.
+#[derive(Default)]
+pub(crate) struct Gone {
+    flag: std::sync::atomic::AtomicBool,
+    wake: tokio::sync::Notify,
+}
+
+impl Gone {
+    fn report(&self) {
+        self.flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.wake.notify_waiters();
+    }
+
+    /// Resolves once a report came (at once if one came before); consumes it.
+    async fn reported(&self) {
+        loop {
+            let notified = self.wake.notified();
+            if self.flag.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
 
 impl ClientContext for ReaderContext {
     fn error(&self, error: KafkaError, reason: &str) {
-        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::PartitionEOF) {
-            tracing::trace!("librdkafka: {error}: {reason}");
-        } else {
-            tracing::error!("librdkafka: {error}: {reason}");
+        use RDKafkaErrorCode as C;
+        match error.rdkafka_error_code() {
+            Some(C::PartitionEOF) => tracing::trace!("librdkafka: {error}: {reason}"),
+            // A deleted topic: the reader's waits end and the store asks the
+            // cluster (a broker whose metadata lags says the same of a new one).
+            Some(C::UnknownPartition | C::UnknownTopicOrPartition | C::UnknownTopic) => {
+                tracing::debug!("librdkafka: {error}: {reason}");
+                self.gone.report();
+            }
+            _ => tracing::error!("librdkafka: {error}: {reason}"),
         }
     }
 }

@@ -270,6 +270,28 @@ impl ClusterLog {
         }
     }
 
+    /// After a reader's consumer said its partition is unknown: asks the cluster.
+    /// A deleted topic (or partition) is an error, and this store forgets it; a
+    /// partition that is there was the consumer's metadata lagging.
+    async fn confirm_partition(&self, reader: &mut ReaderGuard) -> Result<()> {
+        reader.missing = false;
+        let (topic, partition) = (reader.topic.clone(), reader.partition);
+        let gone = match self.partition_count_once(&topic).await {
+            Ok(count) => partition >= count,
+            Err(LogError::UnknownTopicOrPartition(_)) => !self.just_created(&topic),
+            Err(e) => return Err(e),
+        };
+        if !gone {
+            return Ok(());
+        }
+        self.inner.partitions.lock().remove(&topic);
+        self.inner.readers.forget_topic(&topic);
+        Err(LogError::UnknownTopicOrPartition(format!(
+            "{topic}-{partition} (the topic is no longer on the cluster at {})",
+            self.bootstrap()
+        )))
+    }
+
     /// Whether this store created `topic` within the last timeout.
     fn just_created(&self, topic: &str) -> bool {
         self.inner
@@ -367,15 +389,20 @@ impl ClusterLog {
         }
     }
 
-    /// The (earliest, latest) offsets of a partition, asked of its leader. Callers
-    /// checked that the partition exists, so an unknown partition is a broker
-    /// whose metadata lags: asked again.
+    /// The (earliest, latest) offsets of a partition, asked of its leader. For a
+    /// topic this store just created, an unknown partition is a broker whose
+    /// metadata lags: asked again.
     async fn watermarks(&self, topic: &str, partition: i32) -> Result<(i64, i64)> {
         let owned = topic.to_string();
+        let retry = if self.just_created(topic) {
+            Retry::UnknownTopic
+        } else {
+            Retry::Transient
+        };
         self.blocking_retrying(
             "reading offsets",
             &format!("{topic}-{partition}"),
-            Retry::UnknownTopic,
+            retry,
             move |inner, timeout| inner.meta.fetch_watermarks(&owned, partition, timeout),
         )
         .await
@@ -682,6 +709,12 @@ impl LogStore for ClusterLog {
             if let Err(e) = reader.take_ready(max_bytes) {
                 return Err(self.read_failed(reader, offset, e).await);
             }
+            if reader.missing && !reader.has_records() {
+                if let Err(e) = self.confirm_partition(&mut reader).await {
+                    reader.poison();
+                    return Err(e);
+                }
+            }
             if reader.has_records() {
                 let records = reader.take(max_bytes);
                 return Ok(self.fetch_result(&reader, records));
@@ -706,7 +739,7 @@ impl LogStore for ClusterLog {
             }
             let give_up = Instant::now() + self.timeout();
             match tokio::time::timeout_at(give_up, reader.next_event()).await {
-                Ok(Ok(Event::Record)) => continue,
+                Ok(Ok(Event::Record | Event::Missing)) => continue,
                 // The consumer reached the end without a record: what was there
                 // were transaction markers or aborted records.
                 Ok(Ok(Event::End)) => return Ok(self.fetch_result(&reader, Vec::new())),
@@ -757,6 +790,13 @@ impl LogStore for ClusterLog {
                 if readers[i].0.has_records() {
                     return Ok(true);
                 }
+                if readers[i].0.missing {
+                    if let Err(e) = self.confirm_partition(&mut readers[i].0).await {
+                        let (reader, _) = readers.swap_remove(i);
+                        reader.poison();
+                        return Err(e);
+                    }
+                }
             }
             if Instant::now() >= deadline {
                 break;
@@ -779,7 +819,13 @@ impl LogStore for ClusterLog {
             }
         }
         // At the deadline: a reader that has not yet seen its partition's end
-        // may be waiting for its first fetch response; ask the leaders.
+        // may be waiting for its first fetch response; ask the leaders. And a
+        // deleted topic shows here at the latest (librdkafka notices one only at
+        // its next metadata refresh, minutes away): one metadata request.
+        for (reader, _) in readers.iter_mut() {
+            reader.missing = true;
+            self.confirm_partition(reader).await?;
+        }
         for (reader, offset) in readers.iter_mut() {
             if matches!(self.records_pending(reader, *offset).await?, Pending::Yes) {
                 return Ok(true);
