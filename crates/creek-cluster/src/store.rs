@@ -73,6 +73,11 @@ struct Inner {
     created: Mutex<HashMap<String, std::time::Instant>>,
 }
 
+/// Whether a call failed by running out of time.
+fn is_timeout<T>(result: &Result<T>) -> bool {
+    matches!(result, Err(LogError::Io(e)) if e.kind() == std::io::ErrorKind::TimedOut)
+}
+
 /// Which failures of a librdkafka call are asked again.
 #[derive(Clone, Copy, PartialEq)]
 enum Retry {
@@ -376,6 +381,14 @@ impl ClusterLog {
             .operation_timeout(Some(self.timeout()))
     }
 
+    /// Admin options sending the request to a broker that answered a moment ago.
+    /// librdkafka's admin client otherwise keeps sending to the controller its
+    /// metadata names, which after that broker died may be gone for minutes.
+    async fn admin_options_to_live_broker(&self) -> AdminOptions {
+        let live = self.metadata(None).await.ok().map(|m| m.orig_broker_id());
+        self.admin_options().broker_id(live)
+    }
+
     /// An admin call, bounded by the configured timeout.
     async fn admin_call<T>(
         &self,
@@ -519,7 +532,7 @@ impl LogStore for ClusterLog {
         for (k, v) in &configs {
             topic = topic.set(k, v);
         }
-        let results = self
+        let mut results = self
             .admin_call(
                 "creating a topic",
                 name,
@@ -527,7 +540,20 @@ impl LogStore for ClusterLog {
                     .admin
                     .create_topics([&topic], &self.admin_options()),
             )
-            .await?;
+            .await;
+        if is_timeout(&results) {
+            // The controller librdkafka knows may have died: ask a live broker,
+            // which forwards the request to the controller (KRaft).
+            let options = self.admin_options_to_live_broker().await;
+            results = self
+                .admin_call(
+                    "creating a topic",
+                    name,
+                    self.inner.admin.create_topics([&topic], &options),
+                )
+                .await;
+        }
+        let results = results?;
         for result in results {
             if let Err((_, code)) = result {
                 if code == RDKafkaErrorCode::InvalidReplicationFactor {
@@ -951,13 +977,15 @@ impl ClusterLog {
         if specifiers.is_empty() {
             return Ok(HashMap::new());
         }
+        // Any broker answers for topic configs: one that answered a moment ago.
+        let options = self.admin_options_to_live_broker().await;
         let results = self
             .admin_call(
                 "describing topic configs",
                 "topics",
                 self.inner
                     .admin
-                    .describe_configs(specifiers.iter(), &self.admin_options()),
+                    .describe_configs(specifiers.iter(), &options),
             )
             .await?;
         let mut out = HashMap::new();
