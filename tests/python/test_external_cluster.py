@@ -374,12 +374,17 @@ def test_a_source_topic_deleted_under_a_query_puts_it_in_error(kafka, tmp_path):
         ksql(server, "CREATE STREAM doomed_copy AS SELECT a FROM doomed EMIT CHANGES;")
         kafka_tool("kafka-topics", "--bootstrap-server", kafka, "--delete", "--topic", "doomed")
 
+        # The query id's number depends on the statements the shared cluster's
+        # command topic already holds.
+        query = next(q["id"] for q in ksql(server, "SHOW QUERIES;")[0]["queries"]
+                     if q["id"].startswith("CSAS_DOOMED_COPY_"))
+
         def state():
             queries = ksql(server, "SHOW QUERIES;")[0]["queries"]
-            return {q["id"]: q["state"] for q in queries}.get("CSAS_DOOMED_COPY_0")
+            return {q["id"]: q["state"] for q in queries}.get(query)
         wait_until(lambda: state() == "ERROR", 60, interval=1,
                    what="the query over the deleted topic to be in ERROR")
-        explained = ksql(server, "EXPLAIN CSAS_DOOMED_COPY_0;")[0]["queryDescription"]
+        explained = ksql(server, f"EXPLAIN {query};")[0]["queryDescription"]
         assert "doomed" in json.dumps(explained["queryErrors"]), explained
     finally:
         server.dispose()
