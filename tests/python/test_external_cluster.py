@@ -187,10 +187,18 @@ def end_offset(bootstrap, topic):
 
 def final_counts(bootstrap):
     """The newest count per user in CLICKS_PER_USER (read_committed)."""
+    return latest_per_key(bootstrap, "CLICKS_PER_USER",
+                          lambda key, value: (key.decode(), json.loads(value)["C"]))
+
+
+def latest_per_key(bootstrap, topic, decode):
+    """`decode(key, value)` → (k, v) over partition 0 of `topic`, read to its end
+    (read_committed: a transaction's marker is the last offset, never a record);
+    the newest v per k."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"check-{time.time()}",
                   "enable.auto.commit": False, "isolation.level": "read_committed",
                   "enable.partition.eof": True})
-    c.assign([TopicPartition("CLICKS_PER_USER", 0, 0)])
+    c.assign([TopicPartition(topic, 0, 0)])
     latest = {}
     try:
         while True:
@@ -198,7 +206,8 @@ def final_counts(bootstrap):
             if m is None or (m.error() and m.error().code() == KafkaError._PARTITION_EOF):
                 break
             if not m.error():
-                latest[m.key().decode()] = json.loads(m.value())["C"]
+                k, v = decode(m.key(), m.value())
+                latest[k] = v
     finally:
         c.close()
     return latest
@@ -234,25 +243,10 @@ def lake_rows(lake, topic):
 
 
 def window_counts(bootstrap, registry_url, topic):
-    """The newest COUNT per (key, window) of a windowed table's topic, read to its
-    end (read_committed: a transaction's marker is the last offset, never a record)."""
+    """The newest COUNT per (key, window) of a windowed table's topic."""
     deser = AvroDeserializer(SchemaRegistryClient({"url": registry_url}))
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"check-{time.time()}",
-                  "enable.auto.commit": False, "isolation.level": "read_committed",
-                  "enable.partition.eof": True})
-    c.assign([TopicPartition(topic, 0, 0)])
-    latest = {}
-    try:
-        while True:
-            m = c.poll(5)
-            if m is None or (m.error() and m.error().code() == KafkaError._PARTITION_EOF):
-                break
-            if not m.error():
-                value = deser(m.value(), SerializationContext(topic, MessageField.VALUE))
-                latest[m.key()] = value["N"]
-    finally:
-        c.close()
-    return latest
+    return latest_per_key(bootstrap, topic, lambda key, value: (
+        key, deser(value, SerializationContext(topic, MessageField.VALUE))["N"]))
 
 
 def test_the_seed_pipeline_on_apache_kafka_survives_kill_9(kafka, postgres, tmp_path):

@@ -710,12 +710,7 @@ impl LogStore for ClusterLog {
         }
         let records: Vec<ProducerRecord> = decode_records(partition, batch, 0)?
             .into_iter()
-            .map(|r| ProducerRecord {
-                key: r.key,
-                value: r.value,
-                headers: r.headers,
-                timestamp: Some(r.timestamp),
-            })
+            .map(ProducerRecord::from)
             .collect();
         self.produce(topic, partition, records).await
     }

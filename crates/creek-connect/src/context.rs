@@ -294,12 +294,7 @@ impl SourceContext {
         let records = creek_store::decode_records(partition, batch.builder.finish(), 0)
             .map_err(failed)?
             .into_iter()
-            .map(|r| ProducerRecord {
-                key: r.key,
-                value: r.value,
-                headers: r.headers,
-                timestamp: Some(r.timestamp),
-            })
+            .map(ProducerRecord::from)
             .collect();
         let written = async {
             tx.begin().await?;

@@ -32,6 +32,18 @@ pub struct ConsumerRecord {
     pub headers: Vec<(String, Option<Bytes>)>,
 }
 
+/// A record read back, appended again as it was (its timestamp kept).
+impl From<ConsumerRecord> for ProducerRecord {
+    fn from(r: ConsumerRecord) -> Self {
+        ProducerRecord {
+            key: r.key,
+            value: r.value,
+            headers: r.headers,
+            timestamp: Some(r.timestamp),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicDescription {
     pub name: String,

@@ -45,19 +45,6 @@ pub(super) fn record_bytes(records: &[creek_store::ConsumerRecord]) -> u64 {
         .sum()
 }
 
-/// Decoded records appended again, as they were (a transaction takes records).
-fn to_producer(records: Vec<creek_store::ConsumerRecord>) -> Vec<ProducerRecord> {
-    records
-        .into_iter()
-        .map(|r| ProducerRecord {
-            key: r.key,
-            value: r.value,
-            headers: r.headers,
-            timestamp: Some(r.timestamp),
-        })
-        .collect()
-}
-
 /// The offset after the last of `records` (0 for none).
 fn next_offset(records: &[creek_store::ConsumerRecord]) -> i64 {
     records.last().map_or(0, |r| r.offset + 1)
@@ -827,8 +814,12 @@ impl Engine {
             let appended = match self.transaction(query).await? {
                 Some(tx) => match creek_store::decode_records(p, batch, 0) {
                     Ok(records) => {
-                        tx.produce(&repartition.topic, p, to_producer(records))
-                            .await
+                        tx.produce(
+                            &repartition.topic,
+                            p,
+                            records.into_iter().map(ProducerRecord::from).collect(),
+                        )
+                        .await
                     }
                     Err(e) => Err(e),
                 },
