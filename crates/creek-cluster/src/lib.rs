@@ -38,6 +38,7 @@ mod config;
 mod error;
 mod produce;
 mod reader;
+mod retry;
 mod store;
 mod transaction;
 

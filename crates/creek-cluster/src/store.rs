@@ -18,7 +18,7 @@ use rdkafka::admin::{
 };
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
+use rdkafka::error::{KafkaResult, RDKafkaErrorCode};
 use rdkafka::metadata::Metadata;
 use rdkafka::producer::future_producer::OwnedDeliveryResult;
 use rdkafka::producer::FutureProducer;
@@ -26,9 +26,10 @@ use rdkafka::{Offset, TopicPartitionList};
 use tokio::time::Instant;
 
 use crate::config::{config_error, ClusterConfig};
-use crate::error::{code_of, from_code, from_kafka, not_supported, timed_out, unreachable_cluster};
+use crate::error::{from_code, from_kafka, not_supported, timed_out, unreachable_cluster};
 use crate::produce::queue_records;
 use crate::reader::{Event, ReadError, ReaderGuard, ReaderPool};
+use crate::retry::{run_blocking, Backoff, Retry};
 use crate::transaction::{ClusterTransactions, TransactionHost};
 
 #[async_trait]
@@ -76,45 +77,6 @@ struct Inner {
 /// Whether a call failed by running out of time.
 fn is_timeout<T>(result: &Result<T>) -> bool {
     matches!(result, Err(LogError::Io(e)) if e.kind() == std::io::ErrorKind::TimedOut)
-}
-
-/// Which failures of a librdkafka call are asked again.
-#[derive(Clone, Copy, PartialEq)]
-enum Retry {
-    /// Those a moment fixes: a leader or coordinator moving or loading, a
-    /// connection lost, a request that timed out on the broker.
-    Transient,
-    /// Those, and an unknown topic or partition.
-    UnknownTopic,
-}
-
-impl Retry {
-    fn covers(self, e: &KafkaError) -> bool {
-        use RDKafkaErrorCode as C;
-        match code_of(e) {
-            Some(
-                C::LeaderNotAvailable
-                | C::NotLeaderForPartition
-                | C::BrokerNotAvailable
-                | C::ReplicaNotAvailable
-                | C::NotCoordinator
-                | C::CoordinatorNotAvailable
-                | C::CoordinatorLoadInProgress
-                | C::RequestTimedOut
-                | C::NetworkException
-                | C::UnknownLeaderEpoch
-                | C::FencedLeaderEpoch
-                | C::OffsetNotAvailable
-                | C::BrokerTransportFailure
-                | C::AllBrokersDown
-                | C::DestroyBroker,
-            ) => true,
-            Some(C::UnknownTopicOrPartition | C::UnknownPartition | C::UnknownTopic) => {
-                self == Retry::UnknownTopic
-            }
-            _ => false,
-        }
-    }
 }
 
 impl ClusterLog {
@@ -194,39 +156,40 @@ impl ClusterLog {
         T: Send + 'static,
         F: Fn(&Inner, Duration) -> KafkaResult<T> + Clone + Send + 'static,
     {
-        let deadline = Instant::now() + self.timeout();
-        let mut pause = Duration::from_millis(20);
+        let mut backoff = Backoff::new(
+            self.timeout(),
+            Duration::from_millis(20),
+            Duration::from_millis(500),
+        );
         loop {
             let inner = self.inner.clone();
-            let timeout = deadline
+            let timeout = backoff
+                .deadline()
                 .saturating_duration_since(Instant::now())
                 .max(Duration::from_millis(100));
             let call = f.clone();
-            let task = tokio::task::spawn_blocking(move || {
+            let done = run_blocking(timeout, move || {
                 let result = call(&inner, timeout);
                 // The group-less consumer gets error events (a broker down) on its
                 // queue though nothing reads from it: drop them.
                 while inner.meta.poll(Duration::ZERO).is_some() {}
                 result
-            });
-            // librdkafka bounds the call by `timeout`; this bounds the wait for it
-            // in case a call does not honour it.
-            let error = match tokio::time::timeout(timeout + Duration::from_secs(1), task).await {
-                Err(_) => return Err(timed_out(what, self.bootstrap(), self.timeout())),
-                Ok(Err(join)) => {
+            })
+            .await;
+            let error = match done {
+                None => return Err(timed_out(what, self.bootstrap(), self.timeout())),
+                Some(Err(join)) => {
                     return Err(LogError::Io(std::io::Error::other(format!(
                         "{what} ({subject}): {join}"
                     ))))
                 }
-                Ok(Ok(Ok(value))) => return Ok(value),
-                Ok(Ok(Err(e))) => e,
+                Some(Ok(Ok(value))) => return Ok(value),
+                Some(Ok(Err(e))) => e,
             };
-            if !retry.covers(&error) || Instant::now() + pause >= deadline {
+            if !retry.covers(&error) || !backoff.wait().await {
                 return Err(from_kafka(&error, subject, what, self.bootstrap()));
             }
-            tracing::debug!(%error, "{what} ({subject}): retrying");
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_millis(500));
+            tracing::debug!(%error, "{what} ({subject}): retried");
         }
     }
 
@@ -260,37 +223,39 @@ impl ClusterLog {
     /// answers (brokers learn of it one after another): that is asked again,
     /// within the timeout.
     async fn partition_count(&self, topic: &str) -> Result<i32> {
-        let deadline = Instant::now() + self.timeout();
-        let mut pause = Duration::from_millis(20);
-        loop {
-            match self.partition_count_once(topic).await {
-                Err(LogError::UnknownTopicOrPartition(_))
-                    if self.just_created(topic) && Instant::now() + pause < deadline =>
+        match self.partition_count_once(topic).await {
+            Err(LogError::UnknownTopicOrPartition(e)) if self.just_created(topic) => {
+                if self
+                    .await_metadata(topic, |seen| seen.is_some())
+                    .await
+                    .is_err()
                 {
-                    tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_millis(500));
+                    return Err(LogError::UnknownTopicOrPartition(e));
                 }
-                other => return other,
+                self.partition_count_once(topic).await
             }
+            other => other,
         }
     }
 
-    /// After a reader's consumer said its partition is unknown: asks the cluster.
-    /// A deleted topic (or partition) is an error, and this store forgets it; a
-    /// partition that is there was the consumer's metadata lagging.
-    async fn confirm_partition(&self, reader: &mut ReaderGuard) -> Result<()> {
-        reader.missing = false;
-        let (topic, partition) = (reader.topic.clone(), reader.partition);
-        let gone = match self.partition_count_once(&topic).await {
-            Ok(count) => partition >= count,
-            Err(LogError::UnknownTopicOrPartition(_)) => !self.just_created(&topic),
+    /// Asks the cluster whether `partitions` of `topic` are there (one metadata
+    /// request), after a reader's consumer said one is unknown. A deleted topic
+    /// (or partition) is an error, and this store forgets it; a partition that is
+    /// there was the consumer's metadata lagging.
+    async fn confirm_partitions(&self, topic: &str, partitions: &[i32]) -> Result<()> {
+        let gone = match self.partition_count_once(topic).await {
+            Ok(count) => partitions.iter().find(|&&p| p >= count).copied(),
+            Err(LogError::UnknownTopicOrPartition(_)) if !self.just_created(topic) => {
+                partitions.first().copied()
+            }
+            Err(LogError::UnknownTopicOrPartition(_)) => None,
             Err(e) => return Err(e),
         };
-        if !gone {
+        let Some(partition) = gone else {
             return Ok(());
-        }
-        self.inner.partitions.lock().remove(&topic);
-        self.inner.readers.forget_topic(&topic);
+        };
+        self.inner.partitions.lock().remove(topic);
+        self.inner.readers.forget_topic(topic);
         Err(LogError::UnknownTopicOrPartition(format!(
             "{topic}-{partition} (the topic is no longer on the cluster at {})",
             self.bootstrap()
@@ -352,8 +317,11 @@ impl ClusterLog {
     /// controller answers before every broker knows). Metadata changes have no
     /// notification, so this asks again after a short pause, within the timeout.
     async fn await_metadata(&self, topic: &str, ready: impl Fn(Option<i32>) -> bool) -> Result<()> {
-        let deadline = Instant::now() + self.timeout();
-        let mut pause = Duration::from_millis(10);
+        let mut backoff = Backoff::new(
+            self.timeout(),
+            Duration::from_millis(10),
+            Duration::from_millis(200),
+        );
         loop {
             let seen = match self.partition_count_once(topic).await {
                 Ok(n) => Some(n),
@@ -363,15 +331,13 @@ impl ClusterLog {
             if ready(seen) {
                 return Ok(());
             }
-            if Instant::now() + pause > deadline {
+            if !backoff.wait().await {
                 return Err(timed_out(
                     &format!("waiting for the metadata of topic '{topic}' to settle"),
                     self.bootstrap(),
                     self.timeout(),
                 ));
             }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_millis(200));
         }
     }
 
@@ -731,7 +697,8 @@ impl LogStore for ClusterLog {
                 return Err(self.read_failed(reader, offset, e).await);
             }
             if reader.missing && !reader.has_records() {
-                if let Err(e) = self.confirm_partition(&mut reader).await {
+                reader.missing = false;
+                if let Err(e) = self.confirm_partitions(topic, &[partition]).await {
                     reader.poison();
                     return Err(e);
                 }
@@ -812,7 +779,9 @@ impl LogStore for ClusterLog {
                     return Ok(true);
                 }
                 if readers[i].0.missing {
-                    if let Err(e) = self.confirm_partition(&mut readers[i].0).await {
+                    readers[i].0.missing = false;
+                    let partition = readers[i].0.partition;
+                    if let Err(e) = self.confirm_partitions(topic, &[partition]).await {
                         let (reader, _) = readers.swap_remove(i);
                         reader.poison();
                         return Err(e);
@@ -843,10 +812,14 @@ impl LogStore for ClusterLog {
         // may be waiting for its first fetch response; ask the leaders. And a
         // deleted topic shows here at the latest (librdkafka notices one only at
         // its next metadata refresh, minutes away): one metadata request.
-        for (reader, _) in readers.iter_mut() {
-            reader.missing = true;
-            self.confirm_partition(reader).await?;
+        let partitions: Vec<i32> = positions.iter().map(|&(p, _)| p).collect();
+        if let Err(e) = self.confirm_partitions(topic, &partitions).await {
+            readers.into_iter().for_each(|(reader, _)| reader.poison());
+            return Err(e);
         }
+        readers
+            .iter_mut()
+            .for_each(|(reader, _)| reader.missing = false);
         for (reader, offset) in readers.iter_mut() {
             if matches!(self.records_pending(reader, *offset).await?, Pending::Yes) {
                 return Ok(true);

@@ -21,6 +21,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use crate::config::{config_error, ClusterConfig};
 use crate::error::{from_kafka, timed_out};
 use crate::produce::{queue_records, Report};
+use crate::retry::run_blocking;
 
 /// What a transaction needs of the store it belongs to.
 #[async_trait]
@@ -74,18 +75,17 @@ impl ClusterTransactions {
     {
         let producer = self.producer.clone();
         let timeout = self.log.config().timeout();
-        let task = tokio::task::spawn_blocking(move || f(&producer, timeout));
-        match tokio::time::timeout(timeout + Duration::from_secs(1), task).await {
-            Err(_) => Err(timed_out(
+        match run_blocking(timeout, move || f(&producer, timeout)).await {
+            None => Err(timed_out(
                 what,
                 self.log.config().bootstrap_servers(),
                 timeout,
             )),
-            Ok(Err(join)) => Err(LogError::Io(std::io::Error::other(format!(
+            Some(Err(join)) => Err(LogError::Io(std::io::Error::other(format!(
                 "{what} (transactional.id {}): {join}",
                 self.id
             )))),
-            Ok(Ok(result)) => result.map_err(|e| self.error(&e, what)),
+            Some(Ok(result)) => result.map_err(|e| self.error(&e, what)),
         }
     }
 
