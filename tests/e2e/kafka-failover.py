@@ -53,15 +53,13 @@ from collections import Counter
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
-from confluent_kafka.schema_registry import SchemaRegistryClient
-from confluent_kafka.schema_registry.avro import AvroDeserializer
-from confluent_kafka.serialization import MessageField, SerializationContext
 
 REPO = Path(__file__).resolve().parents[2]
 KAFKA_SH = REPO / "scripts" / "kafka.sh"
 sys.path.insert(0, str(REPO / "tests" / "python"))
+from creekutil import window_counts  # noqa: E402
 from pgutil import TempPostgres  # noqa: E402
 from test_jdbc_source import seed_connector  # noqa: E402
 
@@ -150,29 +148,6 @@ def lake_rows(lake: Path, topic: str, columns: list[str]) -> Counter:
     for t in lake_tables(lake, topic):
         rows.update(zip(*(t.column(c).to_pylist() for c in columns)))
     return rows
-
-
-def window_counts(bootstrap: str, registry_url: str, topic: str) -> dict:
-    """The newest COUNT per (key, window) of a windowed table's topic, read to its
-    end with partition EOF (read_committed: a transaction's marker is the last
-    offset, never a record, so the high watermark is never reached)."""
-    deser = AvroDeserializer(SchemaRegistryClient({"url": registry_url}))
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"check-{time.time()}",
-                  "enable.auto.commit": False, "isolation.level": "read_committed",
-                  "enable.partition.eof": True, "log_level": 2})
-    c.assign([TopicPartition(topic, 0, 0)])
-    latest = {}
-    try:
-        while True:
-            m = c.poll(5)
-            if m is None or (m.error() and m.error().code() == KafkaError._PARTITION_EOF):
-                break
-            if not m.error():
-                value = deser(m.value(), SerializationContext(topic, MessageField.VALUE))
-                latest[m.key()] = value["N"]
-    finally:
-        c.close()
-    return latest
 
 
 def read_topic(bootstrap: str, topic: str, until: int, timeout: float,

@@ -394,3 +394,37 @@ def kafka_tool(name, *args, input=None, check=True, timeout=90.0, env=None):
         pytest.fail(f"{name} failed with exit code {cp.returncode}: {argv}\n"
                     f"stdout:\n{cp.stdout}\nstderr:\n{cp.stderr}", pytrace=False)
     return cp
+
+
+def latest_per_key(bootstrap, topic, decode):
+    """`decode(key, value)` → (k, v) over partition 0 of `topic`, read to its end
+    (read_committed: a transaction's marker is the last offset, never a record, so
+    the high watermark is never reached: partition EOF ends the read); the newest
+    v per k."""
+    from confluent_kafka import Consumer, KafkaError, TopicPartition
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"check-{time.time()}",
+                  "enable.auto.commit": False, "isolation.level": "read_committed",
+                  "enable.partition.eof": True, "log_level": 2})
+    c.assign([TopicPartition(topic, 0, 0)])
+    latest = {}
+    try:
+        while True:
+            m = c.poll(5)
+            if m is None or (m.error() and m.error().code() == KafkaError._PARTITION_EOF):
+                break
+            if not m.error():
+                k, v = decode(m.key(), m.value())
+                latest[k] = v
+    finally:
+        c.close()
+    return latest
+
+
+def window_counts(bootstrap, registry_url, topic):
+    """The newest COUNT (column N) per (key, window) of a windowed table's Avro topic."""
+    from confluent_kafka.schema_registry import SchemaRegistryClient
+    from confluent_kafka.schema_registry.avro import AvroDeserializer
+    from confluent_kafka.serialization import MessageField, SerializationContext
+    deser = AvroDeserializer(SchemaRegistryClient({"url": registry_url}))
+    return latest_per_key(bootstrap, topic, lambda key, value: (
+        key, deser(value, SerializationContext(topic, MessageField.VALUE))["N"]))

@@ -18,12 +18,10 @@ from collections import defaultdict
 import pyarrow.parquet as pq
 import pytest
 import requests
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
-from confluent_kafka.schema_registry import SchemaRegistryClient
-from confluent_kafka.schema_registry.avro import AvroDeserializer
-from confluent_kafka.serialization import MessageField, SerializationContext
+from confluent_kafka import Consumer, Producer, TopicPartition
 
-from creekutil import KAFKA_SH, CreekServer, creek_bin, kafka_tool, wait_until
+from creekutil import (KAFKA_SH, CreekServer, creek_bin, kafka_tool, latest_per_key, wait_until,
+                       window_counts)
 from test_jdbc_source import seed_connector
 
 
@@ -191,28 +189,6 @@ def final_counts(bootstrap):
                           lambda key, value: (key.decode(), json.loads(value)["C"]))
 
 
-def latest_per_key(bootstrap, topic, decode):
-    """`decode(key, value)` → (k, v) over partition 0 of `topic`, read to its end
-    (read_committed: a transaction's marker is the last offset, never a record);
-    the newest v per k."""
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"check-{time.time()}",
-                  "enable.auto.commit": False, "isolation.level": "read_committed",
-                  "enable.partition.eof": True})
-    c.assign([TopicPartition(topic, 0, 0)])
-    latest = {}
-    try:
-        while True:
-            m = c.poll(5)
-            if m is None or (m.error() and m.error().code() == KafkaError._PARTITION_EOF):
-                break
-            if not m.error():
-                k, v = decode(m.key(), m.value())
-                latest[k] = v
-    finally:
-        c.close()
-    return latest
-
-
 def test_exactly_once_needs_transactions(tmp_path):
     """creek's own broker has no transactions yet: the statement says so."""
     server = CreekServer(tmp_path / "creek")
@@ -240,13 +216,6 @@ def lake_rows(lake, topic):
     for t in tables:
         distinct.update(zip(*(t.column(c).to_pylist() for c in t.column_names)))
     return sum(t.num_rows for t in tables), len(distinct)
-
-
-def window_counts(bootstrap, registry_url, topic):
-    """The newest COUNT per (key, window) of a windowed table's topic."""
-    deser = AvroDeserializer(SchemaRegistryClient({"url": registry_url}))
-    return latest_per_key(bootstrap, topic, lambda key, value: (
-        key, deser(value, SerializationContext(topic, MessageField.VALUE))["N"]))
 
 
 def test_the_seed_pipeline_on_apache_kafka_survives_kill_9(kafka, postgres, tmp_path):
