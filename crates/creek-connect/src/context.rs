@@ -310,6 +310,8 @@ impl SourceContext {
             return Err(failed(e));
         }
         self.offsets.remember(&self.connector, source, offset);
+        // An active topic (KIP-558), as `SourceProducer::send` records it.
+        (self.producer.topics)(topic);
         Ok(())
     }
 }
