@@ -212,8 +212,14 @@ impl ClusterLog {
     async fn metadata(&self, topic: Option<&str>) -> Result<Metadata> {
         let owned = topic.map(str::to_string);
         let subject = topic.unwrap_or("all topics").to_string();
+        // Asked through the admin client that creates topics: on a just-started
+        // client a topic it created shows up at once, where a separate consumer
+        // handle was seen missing it for most of a second.
         self.blocking("reading metadata", &subject, move |inner, timeout| {
-            inner.meta.fetch_metadata(owned.as_deref(), timeout)
+            inner
+                .admin
+                .inner()
+                .fetch_metadata(owned.as_deref(), timeout)
         })
         .await
     }

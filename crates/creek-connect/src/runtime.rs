@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use creek_store::{LogStore, OffsetSpec, ProducerRecord};
+use creek_store::{InternalTopic, LogStore, OffsetSpec, ProducerRecord};
 use parking_lot::Mutex;
 use serde_json::{json, Value as Json};
 use tokio::sync::watch;
@@ -103,6 +103,31 @@ impl Default for InternalTopics {
     }
 }
 
+impl InternalTopics {
+    /// Applies `config.storage.topic`, `offset.storage.topic` or
+    /// `status.storage.topic`; says whether `key` was one of them.
+    pub fn set_property(&mut self, key: &str, value: &str) -> bool {
+        let name = match key {
+            "config.storage.topic" => &mut self.config,
+            "offset.storage.topic" => &mut self.offset,
+            "status.storage.topic" => &mut self.status,
+            _ => return false,
+        };
+        *name = value.into();
+        true
+    }
+
+    /// The three topics as the worker creates them when missing: compacted, as
+    /// Connect's distributed mode creates them, since each holds the latest value
+    /// per key (config, source offset, status).
+    pub fn specs(&self) -> Vec<InternalTopic> {
+        [&self.config, &self.offset, &self.status]
+            .into_iter()
+            .map(|name| InternalTopic::new(name.as_str(), 1).with("cleanup.policy", "compact"))
+            .collect()
+    }
+}
+
 impl WorkerConfig {
     pub fn new(worker_id: String, converters: ConverterContext) -> Self {
         WorkerConfig {
@@ -123,9 +148,9 @@ impl WorkerConfig {
     pub fn set_property(&mut self, key: &str, value: &str) -> Result<(), String> {
         Self::check_property(key, value)?;
         match key {
-            "config.storage.topic" => self.topics.config = value.into(),
-            "offset.storage.topic" => self.topics.offset = value.into(),
-            "status.storage.topic" => self.topics.status = value.into(),
+            "config.storage.topic" | "offset.storage.topic" | "status.storage.topic" => {
+                self.topics.set_property(key, value);
+            }
             "group.id" => self.group_id = value.into(),
             "exactly.once.source.support" => {
                 self.exactly_once_source = value.eq_ignore_ascii_case("enabled")
@@ -282,17 +307,10 @@ impl Worker {
             )?;
         }
         let storage = config.topics.clone();
-        for t in [&storage.config, &storage.offset, &storage.status] {
-            if store.describe_topic(t).await.is_err() {
-                // Compacted, as Connect's distributed mode creates them: each holds
-                // the latest value per key (config, source offset, status).
-                let configs =
-                    BTreeMap::from([("cleanup.policy".to_string(), "compact".to_string())]);
-                store
-                    .create_topic(t, 1, configs)
-                    .await
-                    .map_err(|e| ConnectError::Internal(format!("creating {t}: {e}")))?;
-            }
+        for t in storage.specs() {
+            t.ensure(store.as_ref())
+                .await
+                .map_err(|e| ConnectError::Internal(format!("creating {}: {e}", t.name)))?;
         }
         let offsets = Arc::new(OffsetStore::new(store.clone(), storage.offset.clone()));
         for (k, v) in read_all(&store, &storage.offset).await? {

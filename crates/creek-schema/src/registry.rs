@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
 
 use creek_avro::{Node, Schema, SchemaError};
-use creek_store::{LogError, LogStore, OffsetSpec, ProducerRecord};
+use creek_store::{InternalTopic, LogStore, OffsetSpec, ProducerRecord};
 use parking_lot::RwLock;
 
 use crate::canonical::parse_avro;
@@ -294,17 +294,17 @@ pub struct Registry {
 impl Registry {
     /// Opens the registry: creates `_schemas` (one partition) unless it exists, then
     /// replays it.
+    /// The `_schemas` topic as the registry creates it when it is missing.
+    pub fn internal_topic() -> InternalTopic {
+        // Compaction-safe records (latest value per key); fsync every batch,
+        // since registrations are rare and ids must survive power loss too.
+        InternalTopic::new(TOPIC, 1)
+            .with("cleanup.policy", "compact")
+            .with("flush.messages", "1")
+    }
+
     pub async fn open(store: Arc<dyn LogStore>) -> Result<Arc<Registry>> {
-        let configs = BTreeMap::from([
-            // Compaction-safe records (latest value per key); fsync every batch,
-            // since registrations are rare and ids must survive power loss too.
-            ("cleanup.policy".to_string(), "compact".to_string()),
-            ("flush.messages".to_string(), "1".to_string()),
-        ]);
-        match store.create_topic(TOPIC, 1, configs).await {
-            Ok(()) | Err(LogError::TopicAlreadyExists(_)) => {}
-            Err(e) => return Err(e.into()),
-        }
+        Self::internal_topic().ensure(store.as_ref()).await?;
         let mut state = State::default();
         let start = store
             .list_offset(TOPIC, 0, OffsetSpec::Earliest)

@@ -237,6 +237,29 @@ pub async fn start(args: &ServerConfig) -> anyhow::Result<Services> {
         None => serve_embedded(args, &advertised_host, &shutdown_rx, &mut tasks).await?,
     };
 
+    // Every service's state topics at once: on a fresh cluster each creation waits
+    // for the brokers' metadata, and one wait for all keeps the first start short.
+    let engine_config = creek_sql_engine::engine::EngineConfig {
+        // ksqlDB names its command topic and internal topics after it.
+        service_id: args
+            .ksql_properties
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "ksql.service.id")
+            .map_or_else(|| "default_".to_string(), |(_, v)| v.clone()),
+        ..Default::default()
+    };
+    let mut connect_topics = creek_connect::InternalTopics::default();
+    for (k, v) in &args.connect_properties {
+        connect_topics.set_property(k, v);
+    }
+    let mut internal_topics = vec![creek_schema::Registry::internal_topic()];
+    internal_topics.extend(connect_topics.specs());
+    internal_topics.extend(engine_config.internal_topics());
+    creek_store::ensure_topics(store.as_ref(), &internal_topics)
+        .await
+        .map_err(|(topic, e)| anyhow::anyhow!("creating the internal topic {topic}: {e}"))?;
+
     let registry = creek_schema::Registry::open(store.clone())
         .await
         .context("opening the schema registry (_schemas topic)")?;
@@ -293,13 +316,6 @@ pub async fn start(args: &ServerConfig) -> anyhow::Result<Services> {
         store.clone(),
         Some(registry.clone()),
         creek_sql_engine::engine::EngineConfig {
-            // ksqlDB names its command topic and internal topics after it.
-            service_id: args
-                .ksql_properties
-                .iter()
-                .rev()
-                .find(|(k, _)| k == "ksql.service.id")
-                .map_or_else(|| "default_".to_string(), |(_, v)| v.clone()),
             default_partitions: 1,
             spawn_queries: true,
             connect_url: Some(connect_url.clone()),
@@ -307,6 +323,7 @@ pub async fn start(args: &ServerConfig) -> anyhow::Result<Services> {
                 groups_in_memory: args.ksql_groups_in_memory,
                 spill_dir: spill_dir.clone(),
             },
+            ..engine_config
         },
     );
     // Bad values were refused by `check`, at start, not in every later statement.

@@ -17,6 +17,8 @@
 //! - [`codec`] turns records into Kafka's RecordBatch v2 and back; [`batch`] parses
 //!   and validates batch headers (what a broker checks before it stores a batch).
 //! - [`LogError`] carries the Kafka error code of each failure.
+//! - [`InternalTopic`]: a topic a service keeps its state in, declared by the service
+//!   and created before it opens ([`ensure_topics`] creates several at once).
 //!
 //! creek's embedded log (`creek-log`'s `EmbeddedLog`) implements the trait; a Kafka
 //! cluster reached as a client can implement it beside it, and its users do not
@@ -35,6 +37,7 @@ pub mod codec;
 pub mod error;
 mod record;
 pub mod testing;
+mod topics;
 
 pub use builder::BatchBuilder;
 pub use codec::{decode_records, encode_records};
@@ -42,6 +45,7 @@ pub use error::{LogError, Result};
 pub use record::{
     ConsumerRecord, FetchResult, OffsetSpec, ProducerRecord, ProducerSequence, TopicDescription,
 };
+pub use topics::{ensure_topics, InternalTopic};
 
 /// Wall-clock milliseconds since the Unix epoch, the unit of Kafka timestamps.
 pub fn now_ms() -> i64 {

@@ -3,7 +3,6 @@
 //! properties it ran with) and replayed in order by [`Engine::recover`] on
 //! start, so the metastore and the queries (and their ids) come back as they were.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -33,7 +32,7 @@ impl Engine {
     /// The command topic: every statement that changes the metastore or the
     /// set of persistent queries, in order, with the session properties it ran with.
     pub fn command_topic(&self) -> String {
-        format!("_confluent-ksql-{}_command_topic", self.config.service_id)
+        self.config.command_topic()
     }
 
     pub(super) async fn append_command(
@@ -63,14 +62,11 @@ impl Engine {
     /// every new statement there. Returns the number of statements replayed.
     pub async fn recover(self: &Arc<Self>) -> Result<usize, EngineError> {
         let topic = self.command_topic();
-        if self.log.describe_topic(&topic).await.is_err() {
-            let mut configs = BTreeMap::new();
-            configs.insert("retention.ms".to_string(), "-1".to_string());
-            self.log
-                .create_topic(&topic, 1, configs)
-                .await
-                .map_err(|e| EngineError::Log(e.to_string()))?;
-        }
+        let [command_topic, _] = self.config.internal_topics();
+        command_topic
+            .ensure(self.log.as_ref())
+            .await
+            .map_err(|e| EngineError::Log(e.to_string()))?;
         let mut replayed = 0;
         // Read first, then apply: applying a statement awaits.
         let mut records = Vec::new();

@@ -693,19 +693,18 @@ impl Engine {
 
     /// The processing log's topic (`default_ksql_processing_log`).
     pub fn processing_log_topic(&self) -> String {
-        format!("{}ksql_processing_log", self.config.service_id)
+        self.config.processing_log_topic()
     }
 
     /// Creates the processing-log topic and the `KSQL_PROCESSING_LOG` stream
     /// over it (ksqlDB's `ksql.logging.processing.stream.auto.create`).
     pub async fn create_processing_log_stream(self: &Arc<Self>) -> Result<(), EngineError> {
         let topic = self.processing_log_topic();
-        if self.log.describe_topic(&topic).await.is_err() {
-            self.log
-                .create_topic(&topic, 1, BTreeMap::new())
-                .await
-                .map_err(|e| EngineError::Log(e.to_string()))?;
-        }
+        let [_, processing_log] = self.config.internal_topics();
+        processing_log
+            .ensure(self.log.as_ref())
+            .await
+            .map_err(|e| EngineError::Log(e.to_string()))?;
         if self
             .state
             .lock()

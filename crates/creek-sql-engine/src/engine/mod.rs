@@ -16,7 +16,7 @@ use creek_sql::ast::{Literal, SourceKind, Statement};
 use creek_sql::expr::resolve_type;
 use creek_sql::functions::FunctionRegistry;
 use creek_sql::types::SqlType;
-use creek_store::{LogStore, ProducerRecord};
+use creek_store::{InternalTopic, LogStore, ProducerRecord};
 use parking_lot::Mutex;
 use serde_json::{json, Value as Json};
 
@@ -48,6 +48,27 @@ pub struct EngineConfig {
     pub connect_url: Option<String>,
     /// How much aggregation state stays in memory, and where the rest spills.
     pub state_limits: crate::aggregate::StateLimits,
+}
+
+impl EngineConfig {
+    /// Where statements are recorded: `_confluent-ksql-<service id>_command_topic`.
+    pub fn command_topic(&self) -> String {
+        format!("_confluent-ksql-{}_command_topic", self.service_id)
+    }
+
+    /// The processing log's topic (`<service id>ksql_processing_log`).
+    pub fn processing_log_topic(&self) -> String {
+        format!("{}ksql_processing_log", self.service_id)
+    }
+
+    /// The command topic (kept forever: statements are replayed on start) and the
+    /// processing log's topic, as the engine creates them when they are missing.
+    pub fn internal_topics(&self) -> [InternalTopic; 2] {
+        [
+            InternalTopic::new(self.command_topic(), 1).with("retention.ms", "-1"),
+            InternalTopic::new(self.processing_log_topic(), 1),
+        ]
+    }
 }
 
 impl Default for EngineConfig {
