@@ -36,6 +36,7 @@
 
 mod config;
 mod error;
+mod group;
 mod produce;
 mod reader;
 mod retry;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bytes::Bytes;
 use creek_store::batch::validate_batches;
+use creek_store::group::{Assignor, GroupMember, JoinRequest};
 use creek_store::{
     decode_records, FetchResult, LogError, LogStore, OffsetSpec, ProducerRecord, Result,
     TopicDescription, TransactionalProducer,
@@ -27,6 +28,7 @@ use tokio::time::Instant;
 
 use crate::config::{config_error, ClusterConfig};
 use crate::error::{from_code, from_kafka, not_supported, timed_out, unreachable_cluster};
+use crate::group::WireGroupMember;
 use crate::produce::queue_records;
 use crate::reader::{Event, ReadError, ReaderGuard, ReaderPool};
 use crate::retry::{run_blocking, Backoff, Retry};
@@ -832,6 +834,31 @@ impl LogStore for ClusterLog {
             }
         }
         Ok(false)
+    }
+
+    async fn join_group(
+        &self,
+        request: JoinRequest,
+        assignor: Arc<dyn Assignor>,
+    ) -> Result<Arc<dyn GroupMember>> {
+        let protocol = self
+            .inner
+            .config
+            .properties()
+            .get("security.protocol")
+            .map_or("plaintext".to_string(), |p| p.to_ascii_lowercase());
+        if protocol != "plaintext" {
+            return Err(not_supported(&format!(
+                "group membership over security.protocol={protocol} (creek's workers \
+                 share work over PLAINTEXT connections only so far)"
+            )));
+        }
+        Ok(Arc::new(WireGroupMember::new(
+            self.bootstrap(),
+            request,
+            assignor,
+            self.timeout(),
+        )))
     }
 
     async fn transactional_producer(

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use creek_cluster::{ClusterConfig, ClusterLog};
+use creek_store::group::{Assignor, GroupMember, JoinRequest, Member};
 use creek_store::{
     encode_records, BatchBuilder, LogError, LogStore, OffsetSpec, ProducerRecord, ProducerSequence,
 };
@@ -101,6 +102,7 @@ async fn log_store_on_a_kafka_cluster() {
     offsets_and_groups(&store, &other).await;
     batches(&store).await;
     transactions(&store, &other).await;
+    group_membership(&store, &other).await;
     // The clients close while the cluster still answers them.
     drop((store, other));
     drop(kafka);
@@ -662,4 +664,95 @@ fn secrets_are_masked_and_unknown_properties_are_named() {
     let err = ClusterConfig::new("broker:9092", [("sasl.usrname", "creek")]).unwrap_err();
     assert!(matches!(err, LogError::InvalidConfig(_)));
     assert!(err.to_string().contains("sasl.usrname"), "{err}");
+}
+
+/// Deals the items round robin over the members, sorted by id, and writes each
+/// member's share as "item,item,…".
+struct Deal(Vec<&'static str>);
+
+impl Assignor for Deal {
+    fn assign(&self, protocol: &str, _leader: &str, members: &[Member]) -> Vec<(String, Bytes)> {
+        assert_eq!(protocol, "deal");
+        let mut shares = vec![Vec::new(); members.len()];
+        for (i, item) in self.0.iter().enumerate() {
+            shares[i % members.len()].push(*item);
+        }
+        members
+            .iter()
+            .zip(shares)
+            .map(|(m, share)| (m.id.clone(), Bytes::from(share.join(","))))
+            .collect()
+    }
+}
+
+fn join_request(client: &str) -> JoinRequest {
+    let mut request = JoinRequest::new("creek-test-workers", "connect", client);
+    request.session_timeout = Duration::from_secs(6);
+    request.rebalance_timeout = Duration::from_secs(10);
+    request.heartbeat_interval = Duration::from_millis(300);
+    request
+}
+
+fn share(data: &Bytes) -> Vec<String> {
+    std::str::from_utf8(data)
+        .unwrap()
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Two members of one group split the work; when one leaves, the other gets all
+/// of it; a requested rejoin starts a round with the same share.
+async fn group_membership(store: &Arc<ClusterLog>, other: &Arc<ClusterLog>) {
+    let deal = Arc::new(Deal(vec!["a", "b", "c", "d"]));
+    let protocols = || vec![("deal".to_string(), Bytes::from_static(b"meta"))];
+    let first = store
+        .join_group(join_request("worker-1"), deal.clone())
+        .await
+        .unwrap();
+    let alone = first.next_assignment(protocols()).await.unwrap();
+    assert_eq!(share(&alone.data), ["a", "b", "c", "d"]);
+    assert_eq!(alone.leader_id, alone.member_id);
+
+    // A second member joins: the first sees a round start and rejoins.
+    let second = other
+        .join_group(join_request("worker-2"), deal.clone())
+        .await
+        .unwrap();
+    let joining = tokio::spawn({
+        let second = second.clone();
+        async move { second.next_assignment(protocols()).await }
+    });
+    tokio::time::timeout(Duration::from_secs(10), first.rebalance_started())
+        .await
+        .expect("the first member hears of the round within a few heartbeats");
+    let first_share = first.next_assignment(protocols()).await.unwrap();
+    let second_share = joining.await.unwrap().unwrap();
+    assert_eq!(first_share.generation, second_share.generation);
+    assert!(first_share.generation > alone.generation);
+    let mut all = share(&first_share.data);
+    all.extend(share(&second_share.data));
+    all.sort();
+    assert_eq!(all, ["a", "b", "c", "d"], "every item once");
+    assert_eq!(share(&first_share.data).len(), 2);
+
+    // The second leaves: the first gets everything back without waiting for a
+    // session timeout.
+    second.leave().await;
+    let started = Instant::now();
+    tokio::time::timeout(Duration::from_secs(10), first.rebalance_started())
+        .await
+        .expect("a leaving member starts a round");
+    let back = first.next_assignment(protocols()).await.unwrap();
+    assert_eq!(share(&back.data), ["a", "b", "c", "d"]);
+    assert!(started.elapsed() < Duration::from_secs(6));
+
+    // A rejoin on request: a new generation, the same share.
+    first.request_rejoin();
+    first.rebalance_started().await;
+    let again = first.next_assignment(protocols()).await.unwrap();
+    assert!(again.generation > back.generation);
+    assert_eq!(share(&again.data), ["a", "b", "c", "d"]);
+    first.leave().await;
 }

@@ -14,6 +14,8 @@
 //!   several partitions and commits consumer offsets as one Kafka transaction:
 //!   everything becomes visible at `commit`, or nothing. A log without transactions
 //!   answers [`LogError::TransactionsNotSupported`].
+//! - [`group`]: Kafka's group membership ([`LogStore::join_group`]), how several
+//!   workers on one cluster share connectors, tasks and query partitions.
 //! - [`codec`] turns records into Kafka's RecordBatch v2 and back; [`batch`] parses
 //!   and validates batch headers (what a broker checks before it stores a batch).
 //! - [`LogError`] carries the Kafka error code of each failure.
@@ -35,6 +37,7 @@ pub mod batch;
 mod builder;
 pub mod codec;
 pub mod error;
+pub mod group;
 mod record;
 pub mod testing;
 mod topics;
@@ -111,6 +114,20 @@ pub trait LogStore: Send + Sync + 'static {
         positions: &[(i32, i64)],
         deadline: Instant,
     ) -> Result<bool>;
+
+    /// Joins `request.group` as a new member. On a cluster the rounds go through
+    /// its group coordinator, so processes sharing the cluster share the work; a
+    /// log no other process shares has groups of one ([`group::SoloMember`]).
+    async fn join_group(
+        &self,
+        request: group::JoinRequest,
+        assignor: std::sync::Arc<dyn group::Assignor>,
+    ) -> Result<std::sync::Arc<dyn group::GroupMember>> {
+        Ok(std::sync::Arc::new(group::SoloMember::new(
+            &request.client_id,
+            assignor,
+        )))
+    }
 
     /// A producer for Kafka transactions under `transactional_id`. Creating it fences
     /// an older producer of the same id (a zombie of a previous run) and aborts the
