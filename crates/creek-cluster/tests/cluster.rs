@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use creek_cluster::{ClusterConfig, ClusterLog};
-use creek_store::group::{Assignor, GroupMember, JoinRequest, Member};
+use creek_store::group::{Assignor, JoinRequest, Member};
 use creek_store::{
     encode_records, BatchBuilder, LogError, LogStore, OffsetSpec, ProducerRecord, ProducerSequence,
 };
