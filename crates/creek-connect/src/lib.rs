@@ -49,6 +49,7 @@ pub mod converter;
 pub mod data;
 pub mod error;
 pub mod jdbc;
+pub mod membership;
 pub mod registry;
 pub mod rest;
 pub mod runtime;

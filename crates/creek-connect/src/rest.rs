@@ -172,9 +172,9 @@ fn info_json(i: &ConnectorInfo) -> Value {
     json!({"name": i.name, "config": i.config, "tasks": tasks, "type": i.kind})
 }
 
-fn status_json(s: &ConnectorStatus, worker_id: &str) -> Value {
+fn status_json(s: &ConnectorStatus) -> Value {
     let mut connector =
-        json!({"state": s.state.name(), "worker_id": worker_id, "version": s.version});
+        json!({"state": s.state.name(), "worker_id": s.worker_id, "version": s.version});
     if let crate::runtime::State::Failed(t) = &s.state {
         connector["trace"] = json!(t);
     }
@@ -182,7 +182,7 @@ fn status_json(s: &ConnectorStatus, worker_id: &str) -> Value {
         .tasks
         .iter()
         .enumerate()
-        .map(|(id, t)| task_json(id, t, worker_id, s.version))
+        .map(|(id, (t, worker_id))| task_json(id, t, worker_id, s.version))
         .collect();
     json!({"name": s.name, "connector": connector, "tasks": tasks, "type": s.kind})
 }
@@ -212,7 +212,7 @@ async fn list(
         let mut entry = serde_json::Map::new();
         if expand.contains(&"status") {
             if let Ok(s) = w.status(&name) {
-                entry.insert("status".into(), status_json(&s, w.worker_id()));
+                entry.insert("status".into(), status_json(&s));
             }
         }
         if expand.contains(&"info") {
@@ -297,7 +297,7 @@ async fn delete(State(w): State<Worker>, Path(name): Path<String>) -> Result<Sta
 }
 
 async fn status(State(w): State<Worker>, Path(name): Path<String>) -> Result<Json<Value>> {
-    Ok(Json(status_json(&w.status(&name)?, w.worker_id())))
+    Ok(Json(status_json(&w.status(&name)?)))
 }
 
 async fn tasks(State(w): State<Worker>, Path(name): Path<String>) -> Result<Json<Value>> {
@@ -319,7 +319,7 @@ async fn task_status(
         .tasks
         .get(task)
         .ok_or_else(|| ConnectError::NotFound(format!("Task {name}-{task} not found")))?;
-    Ok(Json(task_json(task, t, w.worker_id(), s.version)))
+    Ok(Json(task_json(task, &t.0, &t.1, s.version)))
 }
 
 async fn restart_task(
@@ -354,7 +354,7 @@ async fn restart(
     if !include_tasks && !only_failed {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
-    let mut status = status_json(&w.status(&name)?, w.worker_id());
+    let mut status = status_json(&w.status(&name)?);
     if let Some(tasks) = status["tasks"].as_array_mut() {
         for t in tasks {
             let id = t["id"].as_u64().unwrap_or(u64::MAX) as usize;

@@ -23,7 +23,11 @@ use crate::context::{
 };
 use crate::converter::{Converter, ConverterContext};
 use crate::error::ConnectError;
+use crate::membership::{self, EagerAssignor, WorkAssignment, WorkSnapshot};
 use crate::registry::Registry;
+use creek_store::group::{GroupMember, JoinRequest};
+
+mod shared;
 
 pub use crate::config::HIDDEN;
 pub use crate::context::{OffsetStore, State, TargetState, TaskMetrics, OFFSET_TOPIC};
@@ -33,7 +37,8 @@ pub const STATUS_TOPIC: &str = "connect-status";
 
 struct TaskEntry {
     status: Arc<Mutex<State>>,
-    handle: tokio::task::JoinHandle<()>,
+    /// `None` while another worker of the group runs the task (or nobody yet).
+    handle: Option<tokio::task::JoinHandle<()>>,
     /// The task's config as the connector split it (`/connectors/{name}/tasks`).
     config: BTreeMap<String, String>,
     metrics: Arc<TaskMetrics>,
@@ -197,6 +202,21 @@ impl WorkerConfig {
 
 pub struct WorkerInner {
     store: Arc<dyn LogStore>,
+    /// This worker's membership in its group (`group.id`).
+    member: Arc<dyn GroupMember>,
+    /// Whether other workers may share the group (false on a log no other
+    /// process shares): tasks then run here without waiting for a round.
+    shares_work: bool,
+    /// What the leader assigns from: the connectors this worker knows and their
+    /// task counts.
+    snapshot: Arc<Mutex<WorkSnapshot>>,
+    /// This worker's share of the last round (`None` before the first).
+    assignment: Mutex<Option<WorkAssignment>>,
+    /// The next config-topic offset not applied yet.
+    config_read: watch::Sender<i64>,
+    /// The latest `connect-status` record per connector and task, as written by
+    /// whichever worker ran it.
+    remote: Mutex<BTreeMap<String, shared::RemoteStatus>>,
     config: WorkerConfig,
     offsets: Arc<OffsetStore>,
     connectors: Mutex<BTreeMap<String, ConnectorEntry>>,
@@ -250,7 +270,10 @@ pub struct ConnectorInfo {
 pub struct ConnectorStatus {
     pub name: String,
     pub state: State,
-    pub tasks: Vec<State>,
+    /// The worker that runs the connector (`host:port`).
+    pub worker_id: String,
+    /// Each task's state and the worker that runs it.
+    pub tasks: Vec<(State, String)>,
     pub kind: &'static str,
     /// The connector class's version (Connect shows it beside each state).
     pub version: &'static str,
@@ -271,6 +294,14 @@ async fn read_all(
     store: &Arc<dyn LogStore>,
     topic: &str,
 ) -> Result<Vec<(Option<Bytes>, Option<Bytes>)>, ConnectError> {
+    Ok(read_all_to(store, topic).await?.0)
+}
+
+/// [`read_all`], and the offset after the last record read.
+async fn read_all_to(
+    store: &Arc<dyn LogStore>,
+    topic: &str,
+) -> Result<(Vec<(Option<Bytes>, Option<Bytes>)>, i64), ConnectError> {
     let end = store
         .list_offset(topic, 0, OffsetSpec::Latest)
         .await
@@ -288,7 +319,7 @@ async fn read_all(
         })
         .await
         .map_err(|e| ConnectError::Internal(format!("reading {topic}: {e}")))?;
-    Ok(out)
+    Ok((out, end))
 }
 
 impl Worker {
@@ -325,7 +356,8 @@ impl Worker {
         // Latest config and target state per connector; a tombstone deletes.
         let mut configs: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
         let mut targets: BTreeMap<String, TargetState> = BTreeMap::new();
-        for (k, v) in read_all(&store, &storage.config).await? {
+        let (config_records, config_end) = read_all_to(&store, &storage.config).await?;
+        for (k, v) in config_records {
             let Some(k) = k.and_then(|k| String::from_utf8(k.to_vec()).ok()) else {
                 continue;
             };
@@ -363,10 +395,16 @@ impl Worker {
         }
         // Active topics; a tombstone is a reset.
         let mut topics: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for (k, v) in read_all(&store, &storage.status).await? {
+        let (status_records, status_end) = read_all_to(&store, &storage.status).await?;
+        let mut remote = BTreeMap::new();
+        for (k, v) in status_records {
             let Some(k) = k.and_then(|k| String::from_utf8(k.to_vec()).ok()) else {
                 continue;
             };
+            if let Some(status) = shared::RemoteStatus::parse(&k, v.as_deref()) {
+                remote.insert(k, status);
+                continue;
+            }
             let Some((topic, connector)) = parse_topic_status_key(&k) else {
                 continue;
             };
@@ -377,8 +415,33 @@ impl Worker {
                 set.remove(topic);
             }
         }
+        let snapshot = Arc::new(Mutex::new(WorkSnapshot {
+            config_offset: config_end,
+            tasks: BTreeMap::new(),
+        }));
+        let member = store
+            .join_group(
+                JoinRequest::new(
+                    &config.group_id,
+                    membership::PROTOCOL_TYPE,
+                    &config.worker_id,
+                ),
+                Arc::new(EagerAssignor {
+                    snapshot: snapshot.clone(),
+                }),
+            )
+            .await
+            .map_err(|e| {
+                ConnectError::Internal(format!("joining the group {}: {e}", config.group_id))
+            })?;
         let worker = Worker {
             inner: Arc::new(WorkerInner {
+                shares_work: member.shares_work(),
+                member,
+                snapshot,
+                assignment: Mutex::new(None),
+                config_read: watch::channel(config_end).0,
+                remote: Mutex::new(remote),
                 store,
                 all_keys: config.registry.all_keys(),
                 config,
@@ -409,6 +472,10 @@ impl Worker {
                 );
             }
         }
+        worker.update_snapshot();
+        if worker.inner.shares_work {
+            worker.follow(config_end, status_end);
+        }
         Ok(worker)
     }
 
@@ -416,7 +483,9 @@ impl Worker {
     pub fn shutdown(&self) {
         for c in self.inner.connectors.lock().values_mut() {
             for t in c.tasks.drain(..) {
-                t.handle.abort();
+                if let Some(h) = t.handle {
+                    h.abort();
+                }
             }
         }
     }
@@ -432,7 +501,7 @@ impl Worker {
             .connectors
             .lock()
             .values_mut()
-            .flat_map(|c| c.tasks.drain(..).map(|t| t.handle))
+            .flat_map(|c| c.tasks.drain(..).filter_map(|t| t.handle))
             .collect();
         for h in &handles {
             h.abort();
@@ -440,6 +509,9 @@ impl Worker {
         for h in handles {
             let _ = h.await;
         }
+        // The others take this worker's share at once, not after its session
+        // times out.
+        self.inner.member.leave().await;
     }
 
     pub fn worker_id(&self) -> &str {
@@ -629,6 +701,7 @@ impl Worker {
         self.write_config(name, None).await?;
         self.retire_tasks(name);
         self.inner.connectors.lock().remove(name);
+        self.update_snapshot();
         self.inner.offsets.forget(name);
         self.reset_topics(name).await?;
         info!(connector = %name, "connector deleted");
@@ -661,11 +734,7 @@ impl Worker {
 
     async fn set_target(&self, name: &str, target: TargetState) -> Result<(), ConnectError> {
         let _guard = self.inner.changes.lock().await;
-        let (previous, config) = {
-            let map = self.inner.connectors.lock();
-            let c = map.get(name).ok_or_else(|| not_found(name))?;
-            (c.target, c.config.clone())
-        };
+        self.require(name)?;
         let state = match target {
             TargetState::Started => "STARTED",
             TargetState::Paused => "PAUSED",
@@ -677,6 +746,19 @@ impl Worker {
             Some(json!({"state": state})),
         )
         .await?;
+        self.apply_target(name, target).await?;
+        info!(connector = %name, state, "connector target state");
+        Ok(())
+    }
+
+    /// What a target-state change does to the running connector, whichever
+    /// worker recorded it; the caller holds `changes`.
+    async fn apply_target(&self, name: &str, target: TargetState) -> Result<(), ConnectError> {
+        let (previous, config) = {
+            let map = self.inner.connectors.lock();
+            let c = map.get(name).ok_or_else(|| not_found(name))?;
+            (c.target, c.config.clone())
+        };
         if target == TargetState::Stopped || previous == TargetState::Stopped {
             // Stopping ends the tasks; leaving STOPPED starts the connector again,
             // with task configs made afresh, as Connect does.
@@ -694,7 +776,6 @@ impl Worker {
                 let _ = c.control.send(target);
             }
         }
-        info!(connector = %name, state, "connector target state");
         Ok(())
     }
 
@@ -809,8 +890,7 @@ impl Worker {
         let c = map.get_mut(name).ok_or_else(|| not_found(name))?;
         let launch = c.launch.clone().ok_or_else(|| not_found(name))?;
         // The old task ends before the new one starts (see `retire`).
-        let old = std::mem::replace(&mut c.tasks[task].handle, tokio::spawn(async {}));
-        let gate = retire(vec![old]);
+        let gate = retire(c.tasks[task].handle.take().into_iter().collect());
         c.tasks[task] = self.spawn_task(name, &launch, &c.control, task, Some(gate));
         Ok(())
     }
@@ -841,10 +921,17 @@ impl Worker {
     pub fn status(&self, name: &str) -> Result<ConnectorStatus, ConnectError> {
         let map = self.inner.connectors.lock();
         let c = map.get(name).ok_or_else(|| not_found(name))?;
+        let (state, worker_id) = self.inner.status_of(name, None, c.state.clone());
         Ok(ConnectorStatus {
             name: name.to_string(),
-            state: c.state.clone(),
-            tasks: c.tasks.iter().map(|t| t.status.lock().clone()).collect(),
+            state,
+            worker_id,
+            tasks: c
+                .tasks
+                .iter()
+                .enumerate()
+                .map(|(i, t)| self.inner.status_of(name, Some(i), t.status.lock().clone()))
+                .collect(),
             kind: self.kind_of(&c.config),
             version: c
                 .config
@@ -901,7 +988,7 @@ impl Worker {
     /// Ends the connector's tasks (they are awaited before a relaunch's start).
     fn retire_tasks(&self, name: &str) {
         if let Some(c) = self.inner.connectors.lock().get_mut(name) {
-            let handles = c.tasks.drain(..).map(|t| t.handle).collect();
+            let handles = c.tasks.drain(..).filter_map(|t| t.handle).collect();
             self.inner
                 .retiring
                 .lock()
@@ -920,8 +1007,10 @@ impl Worker {
             // A stopped connector runs nothing: no connector object (no source or
             // store is reached, so stopping works when they are down), no tasks.
             // Retired tasks stay in `retiring` for the next launch to wait on.
-            self.inner
-                .write_status(format!("status-connector-{name}"), &State::Stopped);
+            if self.inner.runs_connector(name) {
+                self.inner
+                    .write_status(format!("status-connector-{name}"), &State::Stopped);
+            }
             let (control, _) = watch::channel(target);
             self.inner.connectors.lock().insert(
                 name.to_string(),
@@ -935,6 +1024,7 @@ impl Worker {
                 },
             );
             info!(connector = %name, "connector stopped");
+            self.update_snapshot();
             return Ok(());
         }
         let class = config
@@ -986,16 +1076,26 @@ impl Worker {
             value_converter,
         });
         let after = self.inner.retiring.lock().remove(name);
+        // Tasks another worker of the group runs (or that wait for a round) are
+        // listed here without running.
         let tasks: Vec<TaskEntry> = (0..task_count)
-            .map(|task_id| self.spawn_task(name, &launch, &control, task_id, after.clone()))
+            .map(|task_id| {
+                if self.inner.runs_task(name, task_id) {
+                    self.spawn_task(name, &launch, &control, task_id, after.clone())
+                } else {
+                    unassigned_task(launch.task_configs[task_id].clone())
+                }
+            })
             .collect();
         let state = if target == TargetState::Paused {
             State::Paused
         } else {
             State::Running
         };
-        self.inner
-            .write_status(format!("status-connector-{name}"), &state);
+        if self.inner.runs_connector(name) {
+            self.inner
+                .write_status(format!("status-connector-{name}"), &state);
+        }
         info!(connector = %name, tasks = task_count, "connector started");
         self.inner.connectors.lock().insert(
             name.to_string(),
@@ -1008,6 +1108,7 @@ impl Worker {
                 launch: Some(launch),
             },
         );
+        self.update_snapshot();
         Ok(())
     }
 
@@ -1076,7 +1177,7 @@ impl Worker {
         };
         TaskEntry {
             status,
-            handle,
+            handle: Some(handle),
             config: task_config,
             metrics,
         }
@@ -1139,6 +1240,11 @@ impl Worker {
                 vec![ProducerRecord {
                     key: Some(Bytes::from(key)),
                     value: value.map(|v| Bytes::from(v.to_string())),
+                    // Other workers apply what this one wrote; it skips its own.
+                    headers: vec![(
+                        shared::WRITER_HEADER.to_string(),
+                        Some(Bytes::from(self.inner.config.worker_id.clone())),
+                    )],
                     ..Default::default()
                 }],
             )
@@ -1209,6 +1315,16 @@ impl WorkerInner {
                 warn!(error = %e, topic = %topic, "writing the status topic failed");
             }
         });
+    }
+}
+
+/// A task this worker lists but does not run.
+fn unassigned_task(config: BTreeMap<String, String>) -> TaskEntry {
+    TaskEntry {
+        status: Arc::new(Mutex::new(State::Unassigned)),
+        handle: None,
+        config,
+        metrics: Arc::new(TaskMetrics::default()),
     }
 }
 

@@ -98,6 +98,13 @@ pub trait GroupMember: Send + Sync {
     /// Leaves the group, so the others rebalance at once instead of after the
     /// session timeout.
     async fn leave(&self);
+
+    /// Whether another member may take over this member's work in a round. A
+    /// member alone by construction ([`SoloMember`]) need not stop anything
+    /// before the next round, nor wait for one to own new work.
+    fn shares_work(&self) -> bool {
+        true
+    }
 }
 
 /// The member of a group of one, for logs no other process shares.
@@ -157,6 +164,10 @@ impl GroupMember for SoloMember {
     }
 
     async fn leave(&self) {}
+
+    fn shares_work(&self) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]
