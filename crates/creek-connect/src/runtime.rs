@@ -214,6 +214,9 @@ pub struct WorkerInner {
     assignment: Mutex<Option<WorkAssignment>>,
     /// The next config-topic offset not applied yet.
     config_read: watch::Sender<i64>,
+    /// The next `connect-offsets` offset not read yet: tasks that come from
+    /// another worker resume from the offsets it committed.
+    offsets_read: tokio::sync::Mutex<i64>,
     /// The latest `connect-status` record per connector and task, as written by
     /// whichever worker ran it.
     remote: Mutex<BTreeMap<String, shared::RemoteStatus>>,
@@ -290,14 +293,19 @@ fn parse_topic_status_key(key: &str) -> Option<(&str, &str)> {
     key.strip_prefix("status-topic-")?.split_once(":connector-")
 }
 
-async fn read_all(
-    store: &Arc<dyn LogStore>,
-    topic: &str,
-) -> Result<Vec<(Option<Bytes>, Option<Bytes>)>, ConnectError> {
-    Ok(read_all_to(store, topic).await?.0)
+/// One `connect-offsets` record (`["connector", {partition}]` → offset) into `offsets`.
+fn restore_offset(offsets: &OffsetStore, key: Option<Bytes>, value: Option<Bytes>) {
+    let key: Option<Json> = key.and_then(|k| serde_json::from_slice(&k).ok());
+    let Some(Json::Array(kv)) = key else { return };
+    let (Some(Json::String(conn)), Some(part)) = (kv.first(), kv.get(1)) else {
+        return;
+    };
+    let offset = value.and_then(|v| serde_json::from_slice::<Json>(&v).ok());
+    offsets.restore(conn, part, offset);
 }
 
-/// [`read_all`], and the offset after the last record read.
+/// Every record of partition 0 of `topic` (key, value), and the offset after the
+/// last one.
 async fn read_all_to(
     store: &Arc<dyn LogStore>,
     topic: &str,
@@ -344,14 +352,9 @@ impl Worker {
                 .map_err(|e| ConnectError::Internal(format!("creating {}: {e}", t.name)))?;
         }
         let offsets = Arc::new(OffsetStore::new(store.clone(), storage.offset.clone()));
-        for (k, v) in read_all(&store, &storage.offset).await? {
-            let key: Option<Json> = k.and_then(|k| serde_json::from_slice(&k).ok());
-            let Some(Json::Array(kv)) = key else { continue };
-            let (Some(Json::String(conn)), Some(part)) = (kv.first(), kv.get(1)) else {
-                continue;
-            };
-            let offset = v.and_then(|v| serde_json::from_slice::<Json>(&v).ok());
-            offsets.restore(conn, part, offset);
+        let (offset_records, offsets_end) = read_all_to(&store, &storage.offset).await?;
+        for (k, v) in offset_records {
+            restore_offset(&offsets, k, v);
         }
         // Latest config and target state per connector; a tombstone deletes.
         let mut configs: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
@@ -441,6 +444,7 @@ impl Worker {
                 snapshot,
                 assignment: Mutex::new(None),
                 config_read: watch::channel(config_end).0,
+                offsets_read: tokio::sync::Mutex::new(offsets_end),
                 remote: Mutex::new(remote),
                 store,
                 all_keys: config.registry.all_keys(),

@@ -337,6 +337,12 @@ impl Worker {
                 tasks = ?work.tasks,
                 "this worker's share of the Connect group"
             );
+            // Source offsets as far as the tasks' previous runners committed them.
+            if let Err(e) = self.catch_up_offsets().await {
+                warn!(error = %e, "reading the offset topic failed; rejoining");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
             {
                 let _guard = self.inner.changes.lock().await;
                 self.apply_assignment(work);
@@ -345,6 +351,22 @@ impl Worker {
             let _guard = self.inner.changes.lock().await;
             self.revoke_all();
         }
+    }
+
+    /// Reads what other workers committed to `connect-offsets` since the last
+    /// catch-up.
+    async fn catch_up_offsets(&self) -> creek_store::Result<()> {
+        let mut read = self.inner.offsets_read.lock().await;
+        let topic = &self.inner.config.topics.offset;
+        let offsets = &self.inner.offsets;
+        *read = self
+            .inner
+            .store
+            .read_to_end(topic, 0, *read, None, &mut |r| {
+                super::restore_offset(offsets, r.key, r.value)
+            })
+            .await?;
+        Ok(())
     }
 
     /// Starts the tasks of `work` (the connectors' statuses recorded by their new
