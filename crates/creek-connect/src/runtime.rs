@@ -1080,6 +1080,20 @@ impl Worker {
             value_converter,
         });
         let after = self.inner.retiring.lock().remove(name);
+        let state = if target == TargetState::Paused {
+            State::Paused
+        } else {
+            State::Running
+        };
+        if self.inner.runs_connector(name) {
+            self.inner
+                .write_status(format!("status-connector-{name}"), &state);
+        }
+        info!(connector = %name, tasks = task_count, "connector started");
+        // The connector is listed before its tasks can report anything (a task
+        // that reads its first records at once records its active topic only
+        // for a listed connector).
+        let mut connectors = self.inner.connectors.lock();
         // Tasks another worker of the group runs (or that wait for a round) are
         // listed here without running.
         let tasks: Vec<TaskEntry> = (0..task_count)
@@ -1091,17 +1105,7 @@ impl Worker {
                 }
             })
             .collect();
-        let state = if target == TargetState::Paused {
-            State::Paused
-        } else {
-            State::Running
-        };
-        if self.inner.runs_connector(name) {
-            self.inner
-                .write_status(format!("status-connector-{name}"), &state);
-        }
-        info!(connector = %name, tasks = task_count, "connector started");
-        self.inner.connectors.lock().insert(
+        connectors.insert(
             name.to_string(),
             ConnectorEntry {
                 config,
@@ -1112,6 +1116,7 @@ impl Worker {
                 launch: Some(launch),
             },
         );
+        drop(connectors);
         self.update_snapshot();
         Ok(())
     }
