@@ -62,7 +62,9 @@ pub struct UpArgs {
     /// `.schema.registry.url` settings; config.storage.topic, offset.storage.topic,
     /// status.storage.topic; exactly.once.source.support=enabled (source records and
     /// offsets in one transaction, on a cluster with transactions) and group.id (the
-    /// first part of a task's transactional id) (default: as Confluent's
+    /// Connect group: workers on one cluster with the same group.id share
+    /// connectors and tasks; also the first part of a task's transactional id)
+    /// (default: as Confluent's
     /// cp-all-in-one worker, StringConverter keys, Avro values with creek's registry,
     /// connect-configs, connect-offsets, connect-status, disabled, connect-cluster).
     #[arg(long = "connect-property", value_name = "KEY=VALUE")]
