@@ -428,3 +428,19 @@ def window_counts(bootstrap, registry_url, topic):
     deser = AvroDeserializer(SchemaRegistryClient({"url": registry_url}))
     return latest_per_key(bootstrap, topic, lambda key, value: (
         key, deser(value, SerializationContext(topic, MessageField.VALUE))["N"]))
+
+
+@pytest.fixture(scope="module")
+def kafka(tmp_path_factory):
+    """One Apache Kafka node for the module; its bootstrap servers."""
+    work = tmp_path_factory.mktemp("kafka")
+    started = subprocess.run([str(KAFKA_SH), "start", str(work / "cluster")],
+                             capture_output=True, text=True, timeout=300)
+    if started.returncode != 0:
+        pytest.fail(f"scripts/kafka.sh start failed (exit {started.returncode}); Apache Kafka "
+                    f"is required (scripts/install-deps.sh fetches it):\n{started.stdout}\n"
+                    f"{started.stderr}", pytrace=False)
+    try:
+        yield started.stdout.split()[-1]
+    finally:
+        subprocess.run([str(KAFKA_SH), "stop", str(work / "cluster")], timeout=60)

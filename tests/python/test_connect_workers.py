@@ -10,31 +10,13 @@ the moves.
 
 from __future__ import annotations
 
-import subprocess
 import time
 
-import pytest
 import requests
 from confluent_kafka import Consumer, TopicPartition
 
-from creekutil import KAFKA_SH, CreekServer, wait_until
+from creekutil import CreekServer, kafka, wait_until  # noqa: F401 (kafka: the fixture)
 from test_jdbc_source import fake, seed_connector
-
-
-@pytest.fixture(scope="module")
-def kafka(tmp_path_factory):
-    """One Apache Kafka node for the module; its bootstrap servers."""
-    work = tmp_path_factory.mktemp("kafka")
-    started = subprocess.run([str(KAFKA_SH), "start", str(work / "cluster")],
-                             capture_output=True, text=True, timeout=300)
-    if started.returncode != 0:
-        pytest.fail(f"scripts/kafka.sh start failed (exit {started.returncode}); Apache Kafka "
-                    f"is required (scripts/install-deps.sh fetches it):\n{started.stdout}\n"
-                    f"{started.stderr}", pytrace=False)
-    try:
-        yield started.stdout.split()[-1]
-    finally:
-        subprocess.run([str(KAFKA_SH), "stop", str(work / "cluster")], timeout=60)
 
 
 def count_records(bootstrap: str, topic: str) -> int:

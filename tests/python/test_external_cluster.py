@@ -20,25 +20,9 @@ import pytest
 import requests
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from creekutil import (KAFKA_SH, CreekServer, creek_bin, kafka_tool, latest_per_key, wait_until,
-                       window_counts)
+from creekutil import (CreekServer, creek_bin, kafka,  # noqa: F401 (kafka: the fixture)
+                       kafka_tool, latest_per_key, wait_until, window_counts)
 from test_jdbc_source import seed_connector
-
-
-@pytest.fixture(scope="module")
-def kafka(tmp_path_factory):
-    """One Apache Kafka node for the module; its bootstrap servers."""
-    work = tmp_path_factory.mktemp("kafka")
-    started = subprocess.run([str(KAFKA_SH), "start", str(work / "cluster")],
-                             capture_output=True, text=True, timeout=300)
-    if started.returncode != 0:
-        pytest.fail(f"scripts/kafka.sh start failed (exit {started.returncode}); Apache Kafka "
-                    f"is required (scripts/install-deps.sh fetches it):\n{started.stdout}\n"
-                    f"{started.stderr}", pytrace=False)
-    try:
-        yield started.stdout.split()[-1]
-    finally:
-        subprocess.run([str(KAFKA_SH), "stop", str(work / "cluster")], timeout=60)
 
 
 def topic_configs(bootstrap, topic):

@@ -128,6 +128,29 @@ struct State {
     generation: i32,
 }
 
+impl State {
+    /// Prepares the next attempt after the coordinator refused a JoinGroup or
+    /// SyncGroup with `code`; an error for codes a new attempt cannot fix.
+    fn after_refusal(&mut self, code: i16, group: &str, what: &str) -> Result<()> {
+        match code {
+            UNKNOWN_MEMBER_ID => self.member_id.clear(),
+            COORDINATOR_NOT_AVAILABLE | NOT_COORDINATOR => self.coordinator = None,
+            MEMBER_ID_REQUIRED
+            | COORDINATOR_LOAD_IN_PROGRESS
+            | REBALANCE_IN_PROGRESS
+            | ILLEGAL_GENERATION => {}
+            code => {
+                return Err(group_error(
+                    group,
+                    what,
+                    format!("the coordinator answered error {code}"),
+                ))
+            }
+        }
+        Ok(())
+    }
+}
+
 /// What the heartbeat task tells the member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Round {
@@ -272,28 +295,12 @@ impl Shared {
                 return Ok(None);
             }
         };
-        match joined.error_code {
-            NONE => {}
-            MEMBER_ID_REQUIRED => {
+        if joined.error_code != NONE {
+            if joined.error_code == MEMBER_ID_REQUIRED {
                 state.member_id = joined.member_id.to_string();
-                return Ok(None);
             }
-            UNKNOWN_MEMBER_ID => {
-                state.member_id.clear();
-                return Ok(None);
-            }
-            COORDINATOR_LOAD_IN_PROGRESS | REBALANCE_IN_PROGRESS => return Ok(None),
-            COORDINATOR_NOT_AVAILABLE | NOT_COORDINATOR => {
-                state.coordinator = None;
-                return Ok(None);
-            }
-            code => {
-                return Err(group_error(
-                    &group,
-                    "joining",
-                    format!("the coordinator answered error {code}"),
-                ))
-            }
+            state.after_refusal(joined.error_code, &group, "joining")?;
+            return Ok(None);
         }
         state.member_id = joined.member_id.to_string();
         state.generation = joined.generation_id;
@@ -340,24 +347,9 @@ impl Shared {
                 return Ok(None);
             }
         };
-        match synced.error_code {
-            NONE => {}
-            UNKNOWN_MEMBER_ID => {
-                state.member_id.clear();
-                return Ok(None);
-            }
-            REBALANCE_IN_PROGRESS | ILLEGAL_GENERATION => return Ok(None),
-            COORDINATOR_NOT_AVAILABLE | NOT_COORDINATOR => {
-                state.coordinator = None;
-                return Ok(None);
-            }
-            code => {
-                return Err(group_error(
-                    &group,
-                    "syncing",
-                    format!("the coordinator answered error {code}"),
-                ))
-            }
+        if synced.error_code != NONE {
+            state.after_refusal(synced.error_code, &group, "syncing")?;
+            return Ok(None);
         }
         Ok(Some(Assignment {
             generation: joined.generation_id,
