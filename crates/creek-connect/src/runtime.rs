@@ -293,6 +293,20 @@ fn parse_topic_status_key(key: &str) -> Option<(&str, &str)> {
     key.strip_prefix("status-topic-")?.split_once(":connector-")
 }
 
+/// A `target-state-…` record's state (`state.v2` first, as Connect reads it).
+fn target_state_of(value: Option<&Json>) -> TargetState {
+    let state = value.and_then(|v| {
+        v.get("state.v2")
+            .or_else(|| v.get("state"))
+            .and_then(Json::as_str)
+    });
+    match state {
+        Some("PAUSED") => TargetState::Paused,
+        Some("STOPPED") => TargetState::Stopped,
+        _ => TargetState::Started,
+    }
+}
+
 /// One `connect-offsets` record (`["connector", {partition}]` → offset) into `offsets`.
 fn restore_offset(offsets: &OffsetStore, key: Option<Bytes>, value: Option<Bytes>) {
     let key: Option<Json> = key.and_then(|k| serde_json::from_slice(&k).ok());
@@ -382,18 +396,7 @@ impl Worker {
                     }
                 }
             } else if let Some(name) = k.strip_prefix("target-state-") {
-                let state = value
-                    .as_ref()
-                    .and_then(|v| v.get("state"))
-                    .and_then(Json::as_str);
-                targets.insert(
-                    name.to_string(),
-                    match state {
-                        Some("PAUSED") => TargetState::Paused,
-                        Some("STOPPED") => TargetState::Stopped,
-                        _ => TargetState::Started,
-                    },
-                );
+                targets.insert(name.to_string(), target_state_of(value.as_ref()));
             }
         }
         // Active topics; a tombstone is a reset.

@@ -215,16 +215,7 @@ impl Worker {
                 }
             }
         } else if let Some(name) = key.strip_prefix("target-state-") {
-            let state = value.as_ref().and_then(|v| {
-                v.get("state.v2")
-                    .or_else(|| v.get("state"))
-                    .and_then(Json::as_str)
-            });
-            let target = match state {
-                Some("PAUSED") => TargetState::Paused,
-                Some("STOPPED") => TargetState::Stopped,
-                _ => TargetState::Started,
-            };
+            let target = super::target_state_of(value.as_ref());
             if self.target(name).is_ok_and(|t| t != target) {
                 if let Err(e) = self.apply_target(name, target).await {
                     warn!(connector = %name, error = %e, "target state from another worker not applied");
