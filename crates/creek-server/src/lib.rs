@@ -340,6 +340,8 @@ pub async fn start(args: &ServerConfig) -> anyhow::Result<Services> {
         .await
         .map_err(|e| anyhow::anyhow!("creating the KSQL_PROCESSING_LOG stream: {e}"))?;
     info!(statements = replayed, "ksqlDB metastore recovered");
+    // Other workers of the service id append statements too.
+    engine.follow_commands();
     let ksql_listener = bind_http(&args.listen.host, args.listen.ksql_port, "ksqlDB").await?;
     let ksql_url = format!(
         "http://{advertised_host}:{}",

@@ -2,9 +2,13 @@
 //! persistent queries is appended after it succeeds (with the session
 //! properties it ran with) and replayed in order by [`Engine::recover`] on
 //! start, so the metastore and the queries (and their ids) come back as they were.
+//! Workers sharing one service id on a cluster share the topic: each follows it
+//! ([`Engine::follow_commands`]) and runs what the others append, skipping its
+//! own (a header names the engine that wrote each command).
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 
 use creek_sql::ast::Statement;
 use creek_store::ProducerRecord;
@@ -47,7 +51,10 @@ impl Engine {
         let record = ProducerRecord {
             key: None,
             value: Some(bytes::Bytes::from(command.to_string())),
-            headers: Vec::new(),
+            headers: vec![(
+                COMMAND_WRITER.to_string(),
+                Some(bytes::Bytes::from(self.instance.clone())),
+            )],
             timestamp: None,
         };
         self.log
@@ -72,42 +79,112 @@ impl Engine {
         let mut records = Vec::new();
         crate::fetch::read_partition(self.log.as_ref(), &topic, 0, 0, None, |r| records.push(r))
             .await?;
+        if let Some(last) = records.last() {
+            self.commands_read.store(last.offset + 1, Ordering::SeqCst);
+        }
         for record in records {
-            let Some(value) = record.value else { continue };
-            let Ok(command) = serde_json::from_slice::<Json>(&value) else {
-                tracing::warn!("skipping an unreadable command at offset {}", record.offset);
-                continue;
-            };
-            let text = command["statement"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            let mut session = Session::default();
-            if let Some(props) = command["streamsProperties"].as_object() {
-                for (k, v) in props {
-                    session
-                        .properties
-                        .insert(k.clone(), v.as_str().unwrap_or_default().to_string());
-                }
-            }
-            let statement = match creek_sql::parse_statement(&text) {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!("skipping command {text:?}: {e}");
-                    continue;
-                }
-            };
-            // A statement that worked before but fails now (e.g. its topic
-            // was deleted) is skipped, as ksqlDB does on restart.
-            match self
-                .execute_statement(&statement, &text, &mut session)
-                .await
-            {
-                Ok(_) => replayed += 1,
-                Err(e) => tracing::warn!("could not restore {text:?}: {e}"),
+            if self.apply_command(record).await {
+                replayed += 1;
             }
         }
         self.durable.store(true, Ordering::SeqCst);
         Ok(replayed)
     }
+
+    /// Runs one recorded command; whether it ran. A statement that worked
+    /// before but fails now (e.g. its topic was deleted) is skipped, as
+    /// ksqlDB does on restart.
+    async fn apply_command(self: &Arc<Self>, record: creek_store::ConsumerRecord) -> bool {
+        let Some(value) = record.value else {
+            return false;
+        };
+        let Ok(command) = serde_json::from_slice::<Json>(&value) else {
+            tracing::warn!("skipping an unreadable command at offset {}", record.offset);
+            return false;
+        };
+        let text = command["statement"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let mut session = Session::default();
+        if let Some(props) = command["streamsProperties"].as_object() {
+            for (k, v) in props {
+                session
+                    .properties
+                    .insert(k.clone(), v.as_str().unwrap_or_default().to_string());
+            }
+        }
+        let statement = match creek_sql::parse_statement(&text) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("skipping command {text:?}: {e}");
+                return false;
+            }
+        };
+        match self
+            .execute_statement(&statement, &text, &mut session)
+            .await
+        {
+            Ok(_) => true,
+            Err(e) => {
+                tracing::warn!("could not run {text:?}: {e}");
+                false
+            }
+        }
+    }
+
+    /// Follows the command topic past what [`Engine::recover`] replayed, running
+    /// the statements other workers of the service id append (as ksqlDB's
+    /// command runner does); this engine's own are skipped, as it ran them
+    /// before appending. Waits on the log's wake-up, so an idle follower costs
+    /// nothing; a failed read is retried after a pause.
+    pub fn follow_commands(self: &Arc<Self>) {
+        if !self.config.spawn_queries {
+            return;
+        }
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let topic = engine.command_topic();
+            loop {
+                let next = engine.commands_read.load(Ordering::SeqCst);
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+                let fetched = match engine
+                    .log
+                    .wait_for_records(&topic, &[(0, next)], deadline)
+                    .await
+                {
+                    Ok(false) => continue,
+                    Ok(true) => {
+                        engine
+                            .log
+                            .fetch(&topic, 0, next, 1 << 20, Duration::ZERO)
+                            .await
+                    }
+                    Err(e) => Err(e),
+                };
+                let records = match fetched {
+                    Ok(f) => f.records,
+                    Err(e) => {
+                        tracing::warn!("following the command topic {topic}: {e}; retrying");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                };
+                for record in records {
+                    engine
+                        .commands_read
+                        .store(record.offset + 1, Ordering::SeqCst);
+                    let own = record.headers.iter().any(|(k, v)| {
+                        k == COMMAND_WRITER && v.as_deref() == Some(engine.instance.as_bytes())
+                    });
+                    if !own && engine.apply_command(record).await {
+                        tracing::info!("ran a statement another worker recorded");
+                    }
+                }
+            }
+        });
+    }
 }
+
+/// The header naming the engine that appended a command.
+const COMMAND_WRITER: &str = "creek.ksql.writer";

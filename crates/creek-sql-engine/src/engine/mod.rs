@@ -219,6 +219,11 @@ pub struct Engine {
     pub output_tap: Mutex<Option<Vec<(String, ProducerRecord)>>>,
     /// Statements are recorded in the command topic (after [`Engine::recover`]).
     durable: AtomicBool,
+    /// Names this engine among the workers of its service id (the header of
+    /// the commands it appends).
+    instance: String,
+    /// The next command-topic offset to run (see [`Engine::follow_commands`]).
+    commands_read: std::sync::atomic::AtomicI64,
     /// Materialized tables for pull queries, by table name, built on first use.
     views: Mutex<HashMap<String, Arc<tokio::sync::Mutex<crate::views::TableView>>>>,
     /// Records queries read from and wrote to each topic (DESCRIBE EXTENDED).
@@ -386,6 +391,15 @@ impl Engine {
             }),
             output_tap: Mutex::new(None),
             durable: AtomicBool::new(false),
+            instance: format!(
+                "{}-{:x}",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_nanos())
+                    .unwrap_or_default()
+            ),
+            commands_read: std::sync::atomic::AtomicI64::new(0),
             views: Mutex::new(HashMap::new()),
             stats: crate::stats::TopicStats::default(),
             server_properties: Mutex::new(BTreeMap::new()),
