@@ -12,7 +12,8 @@ import json
 import time
 
 import requests
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, ConsumerGroupState, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from creekutil import CreekServer, kafka, kafka_tool, wait_until  # noqa: F401 (kafka: the fixture)
 
@@ -69,8 +70,15 @@ def read_values(bootstrap, topic, partitions):
     return out
 
 
-def workers(server, shared):
-    return CreekServer(server, name=server.name, extra_args=shared)
+def shares(bootstrap, group):
+    """Each member's partitions of a stable group, by client id."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    described = admin.describe_consumer_groups([group])[group].result(timeout=30)
+    if described.state != ConsumerGroupState.STABLE:
+        return {}
+    return {m.client_id + "@" + m.member_id: sorted(tp.partition for tp in
+                                                    m.assignment.topic_partitions)
+            for m in described.members}
 
 
 def test_workers_share_statements_and_query_partitions(kafka, tmp_path):
@@ -91,10 +99,27 @@ def test_workers_share_statements_and_query_partitions(kafka, tmp_path):
         wait_until(lambda: {"ORDERS", "BIG_ORDERS"} <= source_names(b), 30, interval=0.3,
                    what="worker-b to run the statements worker-a recorded")
         assert query_ids(a) == query_ids(b) and len(query_ids(a)) == 1
+        (query,) = query_ids(a)
+        group = f"_confluent-ksql-{SERVICE}query_{query}"
+        # Kafka's own admin API sees the query's group: two members, two
+        # source partitions each.
+        wait_until(lambda: sorted(map(len, shares(kafka, group).values())) == [2, 2], 60,
+                   interval=0.5, what="each worker to own two partitions of the query")
         wait_until(lambda: len(read_values(kafka, "BIG_ORDERS", 4)) >= 900, 60, interval=1,
                    what="the CSAS output")
         values = read_values(kafka, "BIG_ORDERS", 4)
         assert sorted(v["QTY"] for v in values) == list(range(100, 1000))
+
+        # A worker killed with SIGKILL: the other takes all partitions over
+        # (after the session timeout) and nothing is lost.
+        a.kill()
+        produce(kafka, "orders", [{"item": f"j{i}", "qty": i} for i in range(1000, 1500)])
+        wait_until(lambda: list(map(len, shares(kafka, group).values())) == [4], 60,
+                   interval=0.5, what="worker-b to own every partition of the query")
+        wait_until(lambda: len(read_values(kafka, "BIG_ORDERS", 4)) >= 1400, 60, interval=1,
+                   what="the CSAS output after the kill")
+        qty = [v["QTY"] for v in read_values(kafka, "BIG_ORDERS", 4)]
+        assert set(qty) == set(range(100, 1500))
     finally:
         a.dispose()
         b.dispose()

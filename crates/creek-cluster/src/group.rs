@@ -6,7 +6,8 @@
 //! FindCoordinator, JoinGroup (retried with the member id the coordinator hands
 //! out), SyncGroup (the leader sends every member's share), then Heartbeat every
 //! `heartbeat_interval` on a background task until the coordinator answers that a
-//! round started, the member is unknown, or the connection fails. LeaveGroup on
+//! round started, the member is unknown, or the connection fails. OffsetCommit as
+//! the member of its generation (fenced when the round is over). LeaveGroup on
 //! `leave`.
 
 use std::sync::Arc;
@@ -20,8 +21,11 @@ use kafka_protocol::messages::find_coordinator_request::FindCoordinatorRequest;
 use kafka_protocol::messages::heartbeat_request::HeartbeatRequest;
 use kafka_protocol::messages::join_group_request::{JoinGroupRequest, JoinGroupRequestProtocol};
 use kafka_protocol::messages::leave_group_request::{LeaveGroupRequest, MemberIdentity};
+use kafka_protocol::messages::offset_commit_request::{
+    OffsetCommitRequest, OffsetCommitRequestPartition, OffsetCommitRequestTopic,
+};
 use kafka_protocol::messages::sync_group_request::{SyncGroupRequest, SyncGroupRequestAssignment};
-use kafka_protocol::messages::{GroupId, RequestHeader, ResponseHeader};
+use kafka_protocol::messages::{GroupId, RequestHeader, ResponseHeader, TopicName};
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -36,6 +40,7 @@ const JOIN_GROUP_VERSION: i16 = 7;
 const SYNC_GROUP_VERSION: i16 = 5;
 const HEARTBEAT_VERSION: i16 = 4;
 const LEAVE_GROUP_VERSION: i16 = 4;
+const OFFSET_COMMIT_VERSION: i16 = 8;
 
 // Kafka error codes a member acts on.
 const NONE: i16 = 0;
@@ -449,6 +454,92 @@ impl GroupMember for WireGroupMember {
                 }
             }
         }
+    }
+
+    async fn commit_offsets(&self, generation: i32, offsets: &[(String, i32, i64)]) -> Result<()> {
+        let this = &self.0;
+        let group = &this.request.group;
+        let fenced = |reason: String| LogError::GroupFenced {
+            group: group.clone(),
+            reason,
+        };
+        let mut guard = this.state.lock().await;
+        let state = &mut *guard;
+        if state.generation != generation {
+            return Err(fenced(format!(
+                "generation {generation} is over (now {})",
+                state.generation
+            )));
+        }
+        let mut by_topic: std::collections::BTreeMap<&str, Vec<OffsetCommitRequestPartition>> =
+            Default::default();
+        for (topic, partition, offset) in offsets {
+            let mut p = OffsetCommitRequestPartition::default();
+            p.partition_index = *partition;
+            p.committed_offset = *offset;
+            p.committed_leader_epoch = -1;
+            by_topic.entry(topic).or_default().push(p);
+        }
+        let mut commit = OffsetCommitRequest::default();
+        commit.group_id = GroupId(StrBytes::from_string(group.clone()));
+        commit.generation_id_or_member_epoch = generation;
+        commit.member_id = StrBytes::from_string(state.member_id.clone());
+        commit.retention_time_ms = -1;
+        commit.topics = by_topic
+            .into_iter()
+            .map(|(topic, partitions)| {
+                let mut t = OffsetCommitRequestTopic::default();
+                t.name = TopicName(StrBytes::from_string(topic.to_string()));
+                t.partitions = partitions;
+                t
+            })
+            .collect();
+        if state.coordinator.is_none() {
+            state.coordinator = Some(this.connect_coordinator().await?);
+        }
+        let Some(conn) = state.coordinator.as_mut() else {
+            return Err(group_error(group, "committing offsets", "no coordinator"));
+        };
+        let answer = match conn
+            .call(OFFSET_COMMIT_VERSION, &commit, this.call_timeout)
+            .await
+        {
+            Ok(a) => a,
+            Err(e) => {
+                state.coordinator = None;
+                return Err(group_error(group, "committing offsets", e));
+            }
+        };
+        for topic in &answer.topics {
+            for p in &topic.partitions {
+                match p.error_code {
+                    NONE => {}
+                    ILLEGAL_GENERATION | UNKNOWN_MEMBER_ID | REBALANCE_IN_PROGRESS => {
+                        this.round.send_replace(Round::Rebalance);
+                        return Err(fenced(format!(
+                            "the coordinator refused the commit of generation {generation} \
+                             (error {})",
+                            p.error_code
+                        )));
+                    }
+                    code => {
+                        if matches!(code, NOT_COORDINATOR | COORDINATOR_NOT_AVAILABLE) {
+                            state.coordinator = None;
+                        }
+                        return Err(group_error(
+                            group,
+                            "committing offsets",
+                            format!(
+                                "{}-{}: error {code}",
+                                topic.name.as_str(),
+                                p.partition_index
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn rebalance_started(&self) {

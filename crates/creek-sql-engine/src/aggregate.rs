@@ -125,6 +125,7 @@ pub struct Aggregator {
     pub query_id: String,
     /// Positions of the source's key columns in its rows (table sources).
     source_key: Vec<usize>,
+    limits: StateLimits,
     /// The first aggregate function error: the state is no longer exact.
     fatal: Mutex<Option<String>>,
     state: Mutex<AggregatorState>,
@@ -150,6 +151,44 @@ struct AggregatorState {
     applied: HashMap<(i32, i32), (i64, i64)>,
     /// SESSION windows.
     sessions: session::SessionStore,
+}
+
+impl AggregatorState {
+    fn empty(plan: &AggregatePlan, limits: &StateLimits) -> AggregatorState {
+        let key_types: Vec<SqlType> = plan.group_by.iter().map(|g| g.ty.clone()).collect();
+        let state_types: Vec<SqlType> = plan
+            .aggregates
+            .iter()
+            .map(|c| c.function.state_type.clone())
+            .collect();
+        let codec = Codec {
+            encode: Box::new(|g: &GroupState| group_to_json(g).to_string().into_bytes()),
+            decode: Box::new(move |bytes: &[u8]| {
+                let v: Json = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+                group_from_json(&v, &key_types, &state_types)
+            }),
+            id_of: Box::new(|start, g: &GroupState| GroupId(g.key.clone(), start)),
+        };
+        let groups = GroupStore::new(limits.groups_in_memory, &limits.spill_dir, codec);
+        let sessions = session::SessionStore::new(
+            limits,
+            plan.group_by.iter().map(|g| g.ty.clone()).collect(),
+            plan.aggregates
+                .iter()
+                .map(|c| c.function.state_type.clone())
+                .collect(),
+        );
+        AggregatorState {
+            groups,
+            stream_time: i64::MIN,
+            dirty: HashSet::new(),
+            table_rows: HashMap::new(),
+            // Unknown (e.g. after a restore): the first record sweeps.
+            next_close: i64::MIN,
+            applied: HashMap::new(),
+            sessions,
+        }
+    }
 }
 
 /// The changelog record key holding the input positions.
@@ -357,29 +396,6 @@ impl Aggregator {
         query_id: String,
         limits: &StateLimits,
     ) -> Aggregator {
-        let key_types: Vec<SqlType> = plan.group_by.iter().map(|g| g.ty.clone()).collect();
-        let state_types: Vec<SqlType> = plan
-            .aggregates
-            .iter()
-            .map(|c| c.function.state_type.clone())
-            .collect();
-        let codec = Codec {
-            encode: Box::new(|g: &GroupState| group_to_json(g).to_string().into_bytes()),
-            decode: Box::new(move |bytes: &[u8]| {
-                let v: Json = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
-                group_from_json(&v, &key_types, &state_types)
-            }),
-            id_of: Box::new(|start, g: &GroupState| GroupId(g.key.clone(), start)),
-        };
-        let groups = GroupStore::new(limits.groups_in_memory, &limits.spill_dir, codec);
-        let sessions = session::SessionStore::new(
-            limits,
-            plan.group_by.iter().map(|g| g.ty.clone()).collect(),
-            plan.aggregates
-                .iter()
-                .map(|c| c.function.state_type.clone())
-                .collect(),
-        );
         let source_key = if plan.source.kind == SourceKind::Table {
             plan.source
                 .columns
@@ -391,23 +407,23 @@ impl Aggregator {
         } else {
             Vec::new()
         };
+        let state = Mutex::new(AggregatorState::empty(&plan, limits));
         Aggregator {
             plan,
             log,
             query_id,
             source_key,
+            limits: limits.clone(),
             fatal: Mutex::new(None),
-            state: Mutex::new(AggregatorState {
-                groups,
-                stream_time: i64::MIN,
-                dirty: HashSet::new(),
-                table_rows: HashMap::new(),
-                // Unknown (e.g. after a restore): the first record sweeps.
-                next_close: i64::MIN,
-                applied: HashMap::new(),
-                sessions,
-            }),
+            state,
         }
+    }
+
+    /// Forgets all state (a worker that gave the query's partitions to
+    /// another; it restores from the changelog when they come back).
+    pub fn reset(&self) {
+        *self.state.lock() = AggregatorState::empty(&self.plan, &self.limits);
+        *self.fatal.lock() = None;
     }
 
     /// Groups held in memory and spilled to disk.

@@ -78,4 +78,8 @@ pub enum EngineError {
     /// ERROR state), such as a row its sink cannot serialize.
     #[error("{0}")]
     QueryFailed(String),
+    /// The worker's round in the query's group is over: it stops its share
+    /// (another worker may own it now) until the next round hands one out.
+    #[error("{0}")]
+    Rebalanced(String),
 }

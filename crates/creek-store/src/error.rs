@@ -42,6 +42,11 @@ pub enum LogError {
     TransactionsNotSupported,
     #[error("topic '{0}' is being deleted")]
     TopicDeleted(String),
+    /// A group member's round is over (the coordinator answered
+    /// ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID or REBALANCE_IN_PROGRESS): what it
+    /// was assigned may belong to another member now, so it must not commit.
+    #[error("group {group}: {reason}; this member rejoins before it commits again")]
+    GroupFenced { group: String, reason: String },
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -64,7 +69,8 @@ impl LogError {
             LogError::OutOfOrderSequence { .. } => 45,
             LogError::InvalidProducerEpoch { .. } => 47,
             LogError::TransactionsNotSupported => 35,
-            LogError::Io(_) => 56, // KAFKA_STORAGE_ERROR
+            LogError::GroupFenced { .. } => 22, // ILLEGAL_GENERATION
+            LogError::Io(_) => 56,              // KAFKA_STORAGE_ERROR
         }
     }
 }

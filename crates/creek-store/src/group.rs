@@ -99,6 +99,19 @@ pub trait GroupMember: Send + Sync {
     /// session timeout.
     async fn leave(&self);
 
+    /// Commits `offsets` (topic, partition, next offset to read) for the group
+    /// as this member of `generation`. The coordinator refuses a member whose
+    /// round is over ([`crate::LogError::GroupFenced`]), so a member that lost
+    /// partitions cannot move their offsets after their new owner did (Kafka's
+    /// fencing of zombies). A member that does not share work commits through
+    /// the log instead ([`crate::LogStore::commit_offsets`]).
+    async fn commit_offsets(&self, generation: i32, offsets: &[(String, i32, i64)]) -> Result<()> {
+        let _ = (generation, offsets);
+        Err(crate::LogError::Io(std::io::Error::other(
+            "this group member commits through the log (LogStore::commit_offsets)",
+        )))
+    }
+
     /// Whether another member may take over this member's work in a round. A
     /// member alone by construction ([`SoloMember`]) need not stop anything
     /// before the next round, nor wait for one to own new work.

@@ -30,6 +30,7 @@ use crate::EngineError;
 mod command_topic;
 mod ddl;
 mod insert;
+mod membership;
 mod persistent;
 mod runner;
 pub mod show;
@@ -117,7 +118,14 @@ pub struct PersistentQuery {
     pub repartition: Option<Repartition>,
     /// With `processing.guarantee=exactly_once_v2`: each step's outputs,
     /// changelog and input offsets commit as one Kafka transaction.
-    transactions: Option<QueryTransactions>,
+    exactly_once: bool,
+    /// The transactions of the share this worker runs (exactly-once only).
+    transactions: Mutex<Option<Arc<QueryTransactions>>>,
+    /// Where a partition without a committed offset starts (auto.offset.reset).
+    offset_reset_earliest: bool,
+    /// Its place among the workers sharing it, when other workers may run it
+    /// too (`None`: this worker owns all of it).
+    membership: Option<membership::QueryMembership>,
     stop: tokio::sync::watch::Sender<bool>,
 }
 

@@ -23,7 +23,7 @@ use crate::EngineError;
 use super::ddl::With;
 use super::{
     kafka_format, kind_word, literal_text, session_wrap, status_entity, Engine, NameTaken,
-    PersistentQuery, QueryLogic, QueryPlan, QueryTransactions, Repartition, Session,
+    PersistentQuery, QueryLogic, QueryPlan, Repartition, Session,
 };
 
 /// A CREATE … AS SELECT as ksqlDB's analyser prints it in errors: one select
@@ -505,39 +505,13 @@ impl Engine {
             timestamp,
             window: sink.window.map(|w| w.kind),
         };
-        // Exactly-once first: starting the transactional producer aborts what a
-        // previous run left open, and only then are the committed offsets stable.
-        let transactions = self.query_transactions(&query_id, session).await?;
-        // Resume from committed offsets; otherwise earliest or latest.
-        let group = self.query_group(&query_id);
-        let committed = self.log.committed_offsets(&group).await.unwrap_or_default();
+        let exactly_once = self.exactly_once(session)?;
         let source_partitions = self
             .log
             .describe_topic(&input.topic)
             .await
             .map(|d| d.partitions)
             .map_err(|e| EngineError::Statement(e.to_string()))?;
-        let mut positions = BTreeMap::new();
-        for p in 0..source_partitions {
-            let pos = match committed.get(&(input.topic.clone(), p)) {
-                Some(o) => *o,
-                None => {
-                    let spec = if session.offset_reset_earliest() {
-                        OffsetSpec::Earliest
-                    } else {
-                        OffsetSpec::Latest
-                    };
-                    self.log
-                        .list_offset(&input.topic, p, spec)
-                        .await
-                        .ok()
-                        .flatten()
-                        .unwrap_or(0)
-                }
-            };
-            positions.insert(p, pos);
-        }
-        let mut restore_error = None;
         let mut repartition = None;
         let logic = match plan {
             QueryPlan::Stream(plan) => QueryLogic::Project(Box::new(Projector {
@@ -575,36 +549,36 @@ impl Engine {
                     repartition = Some(Repartition {
                         topic,
                         partitions,
-                        positions: Mutex::new((0..partitions).map(|p| (p, 0)).collect()),
+                        positions: Mutex::new(BTreeMap::new()),
                     });
                 }
-                // The changelog holds the state and the input positions it
-                // accounts for; they win over the group's committed offsets.
-                // A changelog that cannot be read back fails this query
-                // only: it stays in ERROR with the reason, the others run.
-                match self.restore_state(&query_id, &aggregator).await {
-                    Ok(Some(restored)) => match &repartition {
-                        Some(r) => r.positions.lock().extend(restored),
-                        None => {
-                            if input.kind == SourceKind::Table {
-                                self.restore_table_rows(&decoder, &aggregator, &restored)
-                                    .await?;
-                            }
-                            positions.extend(restored);
-                        }
-                    },
-                    Ok(None) => {}
-                    Err(e) => restore_error = Some(e.to_string()),
-                }
-                // A table's row memory belongs to stage one: what it read.
-                if repartition.is_some()
-                    && input.kind == SourceKind::Table
-                    && restore_error.is_none()
-                {
-                    self.restore_table_rows(&decoder, &aggregator, &positions)
-                        .await?;
-                }
+                self.ensure_changelog(&query_id).await?;
                 QueryLogic::Aggregate(Box::new(aggregator))
+            }
+        };
+        // Workers of the service id share the query through its consumer group.
+        let whole = exactly_once || matches!(logic, QueryLogic::Aggregate(_));
+        let assignor = super::membership::QueryAssignor {
+            query_id: query_id.clone(),
+            source: (input.topic.clone(), source_partitions),
+            whole,
+        };
+        let request = creek_store::group::JoinRequest::new(
+            &self.query_group(&query_id),
+            "consumer",
+            &format!("{}-{query_id}", self.config.service_id),
+        );
+        let membership = match self.log.join_group(request, Arc::new(assignor)).await {
+            Ok(member) if self.config.spawn_queries && member.shares_work() => Some(
+                super::membership::QueryMembership::new(member, &input.topic),
+            ),
+            Ok(_) => None,
+            // Where the log cannot share work (e.g. group membership over a
+            // security protocol creek does not speak yet), this worker runs
+            // the whole query, as a lone ksqlDB server does.
+            Err(e) => {
+                tracing::warn!(query = %query_id, "running the whole query on this worker: {e}");
+                None
             }
         };
         let (stop, _) = tokio::sync::watch::channel(false);
@@ -617,47 +591,47 @@ impl Engine {
             logic,
             encoder,
             sink_topic: sink.topic.clone(),
-            positions: Mutex::new(positions),
+            positions: Mutex::new(BTreeMap::new()),
             state: Mutex::new("RUNNING"),
             error: Mutex::new(None),
             repartition,
-            transactions,
+            exactly_once,
+            transactions: Mutex::new(None),
+            offset_reset_earliest: session.offset_reset_earliest(),
+            membership,
             stop,
         });
-        if let Some(reason) = restore_error {
-            tracing::error!(query = %query_id, "{reason}");
-            query.fail(reason);
+        // Alone, this worker owns every partition now; shared, each round
+        // hands out a share (`Engine::take_part_in_rounds`). A state that cannot
+        // be read back fails this query only: it stays in ERROR with the
+        // reason, the others run.
+        if query.membership.is_none() {
+            let all: Vec<i32> = (0..source_partitions).collect();
+            if let Err(e) = self.take_over(&query, &all).await {
+                match e {
+                    EngineError::Statement(reason) if reason.starts_with("Cannot restore") => {
+                        tracing::error!(query = %query_id, "{reason}");
+                        query.fail(reason);
+                    }
+                    other => return Err(other),
+                }
+            }
         }
         Ok(query)
     }
 
-    /// The transactional producer of a query under `processing.guarantee`
+    /// Whether a query runs exactly once: `processing.guarantee`
     /// `exactly_once_v2` (ksqlDB's property; `ksql.streams.processing.guarantee`
-    /// on the server), `None` under `at_least_once` (the default). Its
-    /// transactional id is the query's application id, as Kafka Streams derives it.
-    async fn query_transactions(
-        &self,
-        query_id: &str,
-        session: &Session,
-    ) -> Result<Option<QueryTransactions>, EngineError> {
+    /// on the server), not under `at_least_once` (the default). Its
+    /// transactional id is the query's application id, as Kafka Streams
+    /// derives it; the producer starts when the worker takes the query over.
+    fn exactly_once(&self, session: &Session) -> Result<bool, EngineError> {
         let guarantee = self
             .property(session, "processing.guarantee")
             .or_else(|| self.property(session, "ksql.streams.processing.guarantee"));
         match guarantee.as_deref().map(str::to_ascii_lowercase).as_deref() {
-            None | Some("at_least_once") => Ok(None),
-            Some(g @ ("exactly_once_v2" | "exactly_once" | "exactly_once_beta")) => {
-                let id = format!("_confluent-ksql-{}query_{query_id}", self.config.service_id);
-                let producer = self.log.transactional_producer(&id).await.map_err(|e| {
-                    EngineError::Statement(format!(
-                        "processing.guarantee={g} needs Kafka transactions: {e}; \
-                         set processing.guarantee=at_least_once to run without them"
-                    ))
-                })?;
-                Ok(Some(QueryTransactions {
-                    producer,
-                    open: std::sync::atomic::AtomicBool::new(false),
-                }))
-            }
+            None | Some("at_least_once") => Ok(false),
+            Some("exactly_once_v2" | "exactly_once" | "exactly_once_beta") => Ok(true),
             Some(other) => Err(EngineError::Statement(format!(
                 "processing.guarantee: unknown value '{other}' (at_least_once or exactly_once_v2)"
             ))),
@@ -680,24 +654,30 @@ impl Engine {
         )
     }
 
-    /// Creates or reads back an aggregation's changelog; returns the input
-    /// positions its state accounts for, if it has any.
+    /// Creates an aggregation's changelog if it is missing.
+    pub(super) async fn ensure_changelog(&self, query_id: &str) -> Result<(), EngineError> {
+        let topic = self.changelog_topic(query_id);
+        if self.log.describe_topic(&topic).await.is_err() {
+            // Compacted, as Kafka Streams makes its changelogs: time and size
+            // retention must never take a group's state away.
+            let configs = BTreeMap::from([("cleanup.policy".to_string(), "compact".to_string())]);
+            match self.log.create_topic(&topic, 1, configs).await {
+                // Another worker of the service id made it first.
+                Ok(()) | Err(creek_store::LogError::TopicAlreadyExists(_)) => {}
+                Err(e) => return Err(EngineError::Log(e.to_string())),
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads back an aggregation's changelog; returns the input positions its
+    /// state accounts for, if it has any.
     pub(super) async fn restore_state(
         &self,
         query_id: &str,
         aggregator: &crate::aggregate::Aggregator,
     ) -> Result<Option<BTreeMap<i32, i64>>, EngineError> {
         let topic = self.changelog_topic(query_id);
-        if self.log.describe_topic(&topic).await.is_err() {
-            // Compacted, as Kafka Streams makes its changelogs: time and size
-            // retention must never take a group's state away.
-            let configs = BTreeMap::from([("cleanup.policy".to_string(), "compact".to_string())]);
-            self.log
-                .create_topic(&topic, 1, configs)
-                .await
-                .map_err(|e| EngineError::Log(e.to_string()))?;
-            return Ok(None);
-        }
         let mut records = Vec::new();
         read_partition(self.log.as_ref(), &topic, 0, 0, None, |r| records.push(r)).await?;
         aggregator

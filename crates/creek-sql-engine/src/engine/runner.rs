@@ -105,6 +105,12 @@ impl Engine {
         if !self.config.spawn_queries {
             return;
         }
+        if query.membership.is_some() {
+            tokio::spawn(
+                self.clone()
+                    .take_part_in_rounds(query.clone(), query.stop.subscribe()),
+            );
+        }
         let engine = self.clone();
         let query = query.clone();
         let mut stop = query.stop.subscribe();
@@ -120,13 +126,23 @@ impl Engine {
                     }
                     continue;
                 }
-                let stepped = engine.step(&query).await;
+                let stepped = match &query.membership {
+                    // A round changing the query's share waits for the step.
+                    Some(m) => {
+                        let _step = m.step.lock().await;
+                        engine.step(&query).await
+                    }
+                    None => engine.step(&query).await,
+                };
                 engine.flush_processing_log().await;
                 match stepped {
-                    Ok(0) => {
+                    Ok(0) | Err(EngineError::Rebalanced(_)) => {
+                        if let Err(e) = &stepped {
+                            tracing::info!(query = %query.id, "{e}");
+                        }
                         // Nothing to read: sleep until a record lands where the query
                         // reads (no polling, so a record is processed as soon as it is
-                        // appended and an idle query costs nothing).
+                        // appended and an idle query costs nothing), or its share changes.
                         tokio::select! {
                             _ = engine.wait_for_input(&query) => {}
                             _ = stop.changed() => {}
@@ -147,7 +163,8 @@ impl Engine {
     /// end (or is aborted when the step fails, and the query fails with it).
     pub async fn step(&self, query: &PersistentQuery) -> Result<usize, EngineError> {
         let stepped = self.step_writes(query).await;
-        let Some(tx) = &query.transactions else {
+        let transactions = query.transactions.lock().clone();
+        let Some(tx) = transactions else {
             return stepped;
         };
         if !tx.open.swap(false, Ordering::SeqCst) {
@@ -171,12 +188,19 @@ impl Engine {
 
     /// The transaction a step writes in, begun at its first write; `None` when
     /// the query runs at least once.
-    async fn transaction<'q>(
+    async fn transaction(
         &self,
-        query: &'q PersistentQuery,
-    ) -> Result<Option<&'q dyn creek_store::TransactionalProducer>, EngineError> {
-        let Some(tx) = &query.transactions else {
+        query: &PersistentQuery,
+    ) -> Result<Option<Arc<dyn creek_store::TransactionalProducer>>, EngineError> {
+        if !query.exactly_once {
             return Ok(None);
+        }
+        let transactions = query.transactions.lock().clone();
+        let Some(tx) = transactions else {
+            return Err(EngineError::Rebalanced(format!(
+                "query {} has no transactions: its share was given back",
+                query.id
+            )));
         };
         if !tx.open.load(Ordering::SeqCst) {
             tx.producer
@@ -185,7 +209,7 @@ impl Engine {
                 .map_err(|e| EngineError::Log(format!("beginning a transaction: {e}")))?;
             tx.open.store(true, Ordering::SeqCst);
         }
-        Ok(Some(&*tx.producer))
+        Ok(Some(tx.producer.clone()))
     }
 
     /// Appends records of a query (its sink, changelog or repartition topic):
@@ -418,11 +442,20 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let group = self.query_group(&query.id);
         let offsets = [(topic.to_string(), partition, next)];
-        let committed = match self.transaction(query).await? {
-            Some(tx) => tx.send_offsets(&group, &offsets).await,
-            None => self.log.commit_offsets(&group, &offsets).await,
+        let committed = match (self.transaction(query).await?, &query.membership) {
+            (Some(tx), _) => tx.send_offsets(&group, &offsets).await,
+            // Shared: as the member of this round, so a worker whose round
+            // is over cannot move what the partition's new owner moved.
+            (None, Some(m)) => {
+                let generation = m.generation.load(Ordering::SeqCst);
+                m.member.commit_offsets(generation, &offsets).await
+            }
+            (None, None) => self.log.commit_offsets(&group, &offsets).await,
         };
-        committed.map_err(|e| EngineError::Log(e.to_string()))?;
+        committed.map_err(|e| match e {
+            creek_store::LogError::GroupFenced { .. } => EngineError::Rebalanced(e.to_string()),
+            e => EngineError::Log(e.to_string()),
+        })?;
         positions.lock().insert(partition, next);
         Ok(())
     }
@@ -580,6 +613,12 @@ impl Engine {
                 .wait_for_records(&query.decoder.source.topic, &source, deadline)];
         if let Some((r, positions)) = &repartitioned {
             waits.push(self.log.wait_for_records(&r.topic, positions, deadline));
+        }
+        if let Some(m) = &query.membership {
+            waits.push(Box::pin(async move {
+                m.changed.notified().await;
+                Ok(true)
+            }));
         }
         let (first, _, _) = futures::future::select_all(waits).await;
         if let Err(e) = first {

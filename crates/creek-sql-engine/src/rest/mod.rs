@@ -181,7 +181,7 @@ pub fn engine_error(e: &EngineError, statement: &str) -> Response {
 /// files expect.
 fn engine_error_for(e: &EngineError, statement: &str, full_syntax: bool) -> Response {
     let (status, code) = match e {
-        EngineError::Log(_) | EngineError::QueryFailed(_) => {
+        EngineError::Log(_) | EngineError::QueryFailed(_) | EngineError::Rebalanced(_) => {
             (StatusCode::INTERNAL_SERVER_ERROR, SERVER_ERROR)
         }
         _ => (StatusCode::BAD_REQUEST, BAD_STATEMENT),

@@ -1,0 +1,358 @@
+//! Workers of one service id share each persistent query's partitions, as
+//! ksqlDB's servers do through Kafka Streams: every worker runs every query, and
+//! the workers running a query are the members of its consumer group
+//! (`_confluent-ksql-<service id>query_<ID>`, Kafka's `"consumer"` protocol, so
+//! Kafka's own tools show who reads what). The group's leader cuts the query's
+//! work with a [`QueryAssignor`]; each member takes over its share
+//! ([`Engine::take_over`]: committed offsets, and for an aggregation its state
+//! from the changelog), runs it, and gives it back when a round starts
+//! ([`Engine::give_back`]), before the next share is handed out (eager rounds).
+//! Commits carry the round's generation, so a worker whose round is over cannot
+//! move offsets its partitions' new owner moved.
+//!
+//! What a share is depends on the query. A projection (at least once) is cut
+//! by source partition. An aggregation's state is one changelog partition for all
+//! its input, and an exactly-once query has one transactional id: each runs
+//! whole on one worker at a time (the new owner's transactional producer fences
+//! the old one), moving with its state on failure.
+//!
+//! On a log no other process shares (the embedded log) the group has one
+//! member, which owns everything from the start.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use creek_store::group::{Assignor, GroupMember, Member};
+use creek_store::OffsetSpec;
+use kafka_protocol::messages::consumer_protocol_assignment::{
+    ConsumerProtocolAssignment, TopicPartition,
+};
+use kafka_protocol::messages::consumer_protocol_subscription::ConsumerProtocolSubscription;
+use kafka_protocol::messages::TopicName;
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
+use tokio::sync::Notify;
+
+use crate::EngineError;
+
+use super::{Engine, PersistentQuery, QueryLogic};
+
+/// The assignor's name in the group (the consumer protocol's protocol name).
+pub(super) const PROTOCOL: &str = "creek";
+
+/// A query's place in its group.
+pub(super) struct QueryMembership {
+    pub(super) member: Arc<dyn GroupMember>,
+    /// The generation of the round whose share the query runs; -1 between rounds.
+    pub(super) generation: AtomicI32,
+    /// Wakes the query's loop when its share changed.
+    pub(super) changed: Notify,
+    /// Held by a step, and by a round changing the query's share.
+    pub(super) step: tokio::sync::Mutex<()>,
+    /// The subscription this member joins with.
+    subscription: Bytes,
+}
+
+/// How the leader cuts one query's work among the members.
+pub(super) struct QueryAssignor {
+    pub(super) query_id: String,
+    /// The topic the query reads and its partition count.
+    pub(super) source: (String, i32),
+    /// The query runs whole on one member (see the module's comment).
+    pub(super) whole: bool,
+}
+
+impl QueryAssignor {
+    /// Each member's source partitions, members sorted by id.
+    fn shares(&self, members: usize) -> Vec<Vec<i32>> {
+        let mut shares = vec![Vec::new(); members];
+        if members == 0 {
+            return shares;
+        }
+        if self.whole {
+            // Spread whole queries over the workers by id (a stable choice, so
+            // every leader picks the same owner for the same members).
+            let owner = fnv1a(self.query_id.as_bytes()) as usize % members;
+            shares[owner] = (0..self.source.1).collect();
+        } else {
+            for p in 0..self.source.1 {
+                shares[p as usize % members].push(p);
+            }
+        }
+        shares
+    }
+}
+
+impl Assignor for QueryAssignor {
+    fn assign(&self, _protocol: &str, _leader: &str, members: &[Member]) -> Vec<(String, Bytes)> {
+        let shares = self.shares(members.len());
+        members
+            .iter()
+            .zip(shares)
+            .map(|(m, partitions)| {
+                let mut topic = TopicPartition::default();
+                topic.topic = TopicName(StrBytes::from_string(self.source.0.clone()));
+                topic.partitions = partitions;
+                let mut assignment = ConsumerProtocolAssignment::default();
+                assignment.assigned_partitions = vec![topic];
+                (m.id.clone(), versioned(&assignment, 0))
+            })
+            .collect()
+    }
+}
+
+/// FNV-1a: a hash every worker computes alike (std's is seeded per process).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf29ce484222325, |h, b| {
+        (h ^ *b as u64).wrapping_mul(0x100000001b3)
+    })
+}
+
+/// A consumer-protocol message with its leading version, as consumers write it.
+fn versioned(message: &impl Encodable, version: i16) -> Bytes {
+    let mut buf = BytesMut::new();
+    buf.extend_from_slice(&version.to_be_bytes());
+    // Encoding a default-built message into a buffer cannot fail.
+    if let Err(e) = message.encode(&mut buf, version) {
+        tracing::error!("encoding a consumer-protocol message: {e}");
+    }
+    buf.freeze()
+}
+
+/// The partitions of `topic` in a consumer-protocol assignment.
+fn assigned_partitions(data: &Bytes, topic: &str) -> Result<Vec<i32>, String> {
+    if data.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut buf = data.clone();
+    if buf.len() < 2 {
+        return Err("assignment shorter than its version".into());
+    }
+    let version = i16::from_be_bytes([buf[0], buf[1]]);
+    let _ = bytes::Buf::get_i16(&mut buf);
+    let assignment = ConsumerProtocolAssignment::decode(&mut buf, version.clamp(0, 3))
+        .map_err(|e| e.to_string())?;
+    Ok(assignment
+        .assigned_partitions
+        .iter()
+        .filter(|t| t.topic.as_str() == topic)
+        .flat_map(|t| t.partitions.iter().copied())
+        .collect())
+}
+
+impl QueryMembership {
+    pub(super) fn new(member: Arc<dyn GroupMember>, source_topic: &str) -> Self {
+        let mut subscription = ConsumerProtocolSubscription::default();
+        subscription.topics = vec![StrBytes::from_string(source_topic.to_string())];
+        QueryMembership {
+            member,
+            generation: AtomicI32::new(-1),
+            changed: Notify::new(),
+            step: tokio::sync::Mutex::new(()),
+            subscription: versioned(&subscription, 0),
+        }
+    }
+}
+
+impl Engine {
+    /// Takes part in the rounds of a query's group until the query stops:
+    /// takes over each round's share, runs it (the query's own loop), gives it
+    /// back when the next round starts; leaves the group at the end.
+    pub(super) async fn take_part_in_rounds(
+        self: Arc<Self>,
+        query: Arc<PersistentQuery>,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let Some(m) = &query.membership else { return };
+        let source = query.decoder.source.topic.clone();
+        loop {
+            let protocols = vec![(PROTOCOL.to_string(), m.subscription.clone())];
+            let assignment = tokio::select! {
+                a = m.member.next_assignment(protocols) => a,
+                _ = stop.wait_for(|s| *s) => break,
+            };
+            let assignment = match assignment {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(query = %query.id, "joining the query's group: {e}; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => continue,
+                        _ = stop.wait_for(|s| *s) => break,
+                    }
+                }
+            };
+            match assigned_partitions(&assignment.data, &source) {
+                Ok(partitions) => {
+                    let _step = m.step.lock().await;
+                    tracing::info!(query = %query.id, generation = assignment.generation,
+                        ?partitions, "query partitions assigned");
+                    if let Err(e) = self.take_over(&query, &partitions).await {
+                        tracing::error!(query = %query.id, "taking over its partitions: {e}");
+                        query.fail(e.to_string());
+                    }
+                    m.generation.store(assignment.generation, Ordering::SeqCst);
+                }
+                Err(e) => {
+                    tracing::error!(query = %query.id, "unreadable assignment: {e}");
+                }
+            }
+            m.changed.notify_one();
+            tokio::select! {
+                _ = m.member.rebalance_started() => {}
+                _ = stop.wait_for(|s| *s) => break,
+            }
+            let _step = m.step.lock().await;
+            m.generation.store(-1, Ordering::SeqCst);
+            self.give_back(&query).await;
+        }
+        m.member.leave().await;
+    }
+
+    /// Starts reading `partitions` of the query's source: under exactly-once a
+    /// new transactional producer first (it aborts what a previous owner left
+    /// open and fences it), then the committed offsets (or auto.offset.reset);
+    /// an aggregation's state and positions come back from its changelog.
+    pub(super) async fn take_over(
+        &self,
+        query: &PersistentQuery,
+        partitions: &[i32],
+    ) -> Result<(), EngineError> {
+        if partitions.is_empty() {
+            return Ok(());
+        }
+        if query.exactly_once {
+            let producer = self
+                .log
+                .transactional_producer(&self.query_group(&query.id))
+                .await
+                .map_err(|e| EngineError::Log(format!("starting the query's transactions: {e}")))?;
+            *query.transactions.lock() = Some(Arc::new(super::QueryTransactions {
+                producer,
+                open: std::sync::atomic::AtomicBool::new(false),
+            }));
+        }
+        let topic = &query.decoder.source.topic;
+        let committed = self
+            .log
+            .committed_offsets(&self.query_group(&query.id))
+            .await
+            .unwrap_or_default();
+        let mut positions = BTreeMap::new();
+        for &p in partitions {
+            let position = match committed.get(&(topic.clone(), p)) {
+                Some(o) => *o,
+                None => {
+                    let spec = if query.offset_reset_earliest {
+                        OffsetSpec::Earliest
+                    } else {
+                        OffsetSpec::Latest
+                    };
+                    self.log
+                        .list_offset(topic, p, spec)
+                        .await
+                        .ok()
+                        .flatten()
+                        .unwrap_or(0)
+                }
+            };
+            positions.insert(p, position);
+        }
+        if let QueryLogic::Aggregate(aggregator) = &query.logic {
+            aggregator.reset();
+            if let Some(r) = &query.repartition {
+                *r.positions.lock() = (0..r.partitions).map(|p| (p, 0)).collect();
+            }
+            // The changelog holds the state and the input positions it
+            // accounts for; they win over the group's committed offsets.
+            let restored = self.restore_state(&query.id, aggregator).await?;
+            let over_table = query.decoder.source.kind == creek_sql::ast::SourceKind::Table;
+            match (&query.repartition, restored) {
+                (Some(r), restored) => {
+                    r.positions.lock().extend(restored.unwrap_or_default());
+                    // A table's row memory belongs to stage one: what it read.
+                    if over_table {
+                        self.restore_table_rows(&query.decoder, aggregator, &positions)
+                            .await?;
+                    }
+                }
+                (None, Some(restored)) => {
+                    positions.extend(restored);
+                    if over_table {
+                        self.restore_table_rows(&query.decoder, aggregator, &positions)
+                            .await?;
+                    }
+                }
+                (None, None) => {}
+            }
+        }
+        *query.positions.lock() = positions;
+        Ok(())
+    }
+
+    /// Stops reading the query's partitions at a round's start: another
+    /// member may own them next. An aggregation forgets its state (the
+    /// changelog has it) and an open transaction is aborted.
+    pub(super) async fn give_back(&self, query: &PersistentQuery) {
+        query.positions.lock().clear();
+        if let QueryLogic::Aggregate(aggregator) = &query.logic {
+            aggregator.reset();
+            if let Some(r) = &query.repartition {
+                r.positions.lock().clear();
+            }
+        }
+        let transactions = query.transactions.lock().take();
+        if let Some(tx) = transactions {
+            if tx.open.swap(false, Ordering::SeqCst) {
+                if let Err(e) = tx.producer.abort().await {
+                    tracing::warn!(query = %query.id, "aborting the query's transaction: {e}");
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn members(n: usize) -> Vec<Member> {
+        (0..n)
+            .map(|i| Member {
+                id: format!("m{i}"),
+                metadata: Bytes::new(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_projection_is_cut_by_partition_and_round_trips_the_consumer_protocol() {
+        let assignor = QueryAssignor {
+            query_id: "CSAS_X_1".into(),
+            source: ("orders".into(), 4),
+            whole: false,
+        };
+        let out = assignor.assign(PROTOCOL, "m0", &members(2));
+        let shares: Vec<Vec<i32>> = out
+            .iter()
+            .map(|(_, data)| assigned_partitions(data, "orders").unwrap())
+            .collect();
+        assert_eq!(shares, vec![vec![0, 2], vec![1, 3]]);
+        assert!(assigned_partitions(&out[0].1, "other").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_whole_query_goes_to_one_member() {
+        let assignor = QueryAssignor {
+            query_id: "CTAS_Y_2".into(),
+            source: ("orders".into(), 3),
+            whole: true,
+        };
+        let shares = assignor.shares(3);
+        assert_eq!(shares.iter().filter(|s| !s.is_empty()).count(), 1);
+        assert_eq!(shares.concat(), vec![0, 1, 2]);
+        // Every leader picks the same owner.
+        assert_eq!(shares, assignor.shares(3));
+    }
+}
