@@ -227,7 +227,12 @@ impl Engine {
                 .log
                 .transactional_producer(&self.query_group(&query.id))
                 .await
-                .map_err(|e| EngineError::Log(format!("starting the query's transactions: {e}")))?;
+                .map_err(|e| {
+                    EngineError::Statement(format!(
+                        "processing.guarantee=exactly_once_v2 needs Kafka transactions: {e}; \
+                         set processing.guarantee=at_least_once to run without them"
+                    ))
+                })?;
             *query.transactions.lock() = Some(Arc::new(super::QueryTransactions {
                 producer,
                 open: std::sync::atomic::AtomicBool::new(false),
