@@ -44,30 +44,38 @@ def produce(bootstrap, topic, rows):
     assert p.flush(30) == 0
 
 
-def read_values(bootstrap, topic, partitions):
-    """Every committed value of `topic` (all partitions), read to the end."""
+def read_records(bootstrap, topic, partitions):
+    """Every committed (key, value) of `topic`, all partitions, read to the end
+    (partition EOF ends each: under read_committed a transaction's marker is the
+    last offset, never a record)."""
+    from confluent_kafka import KafkaError
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"check-{time.time()}",
-                  "enable.auto.commit": False, "isolation.level": "read_committed"})
-    out = []
+                  "enable.auto.commit": False, "isolation.level": "read_committed",
+                  "enable.partition.eof": True, "log_level": 2})
+    c.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+    out, ended = [], set()
     try:
-        ends = {}
-        for p in range(partitions):
-            low, high = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-            if high > low:
-                ends[p] = high
-        c.assign([TopicPartition(topic, p, 0) for p in ends])
         deadline = time.monotonic() + 30
-        done = set()
-        while len(done) < len(ends) and time.monotonic() < deadline:
-            m = c.poll(0.5)
-            if m is None or m.error():
+        while len(ended) < partitions and time.monotonic() < deadline:
+            m = c.poll(1)
+            if m is None:
                 continue
-            out.append(json.loads(m.value()))
-            if m.offset() + 1 >= ends[m.partition()]:
-                done.add(m.partition())
+            if m.error():
+                if m.error().code() == KafkaError._PARTITION_EOF:
+                    ended.add(m.partition())
+                continue
+            out.append((m.key().decode() if m.key() else None, json.loads(m.value())))
     finally:
         c.close()
     return out
+
+
+def read_values(bootstrap, topic, partitions):
+    return [v for _, v in read_records(bootstrap, topic, partitions)]
+
+
+def latest_counts(bootstrap, topic, partitions):
+    return {k: v["N"] for k, v in read_records(bootstrap, topic, partitions)}
 
 
 def shares(bootstrap, group):
@@ -81,10 +89,29 @@ def shares(bootstrap, group):
             for m in described.members}
 
 
+def owner_of(bootstrap, group, servers):
+    """The server whose process is the group's only member with partitions."""
+    owners = [member for member, parts in shares(bootstrap, group).items() if parts]
+    if len(owners) != 1:
+        return None
+    for server in servers:
+        if server.is_running() and f"-{server.proc.pid}-" in owners[0]:
+            return server
+    return None
+
+
+def orders(start, end):
+    return [{"item": f"i{i % 10}", "qty": i} for i in range(start, end)]
+
+
+def expected_counts(end):
+    return {f"i{k}": len(range(k, end, 10)) for k in range(10)}
+
+
 def test_workers_share_statements_and_query_partitions(kafka, tmp_path):
     kafka_tool("kafka-topics", "--bootstrap-server", kafka, "--create", "--topic", "orders",
                "--partitions", "4", "--replication-factor", "1")
-    produce(kafka, "orders", [{"item": f"i{i}", "qty": i} for i in range(1000)])
+    produce(kafka, "orders", orders(0, 1000))
     shared = ["--bootstrap-servers", kafka, "--ksql-property", f"ksql.service.id={SERVICE}"]
     a = CreekServer(tmp_path / "a", name="worker-a", extra_args=shared)
     b = CreekServer(tmp_path / "b", name="worker-b", extra_args=shared)
@@ -95,31 +122,55 @@ def test_workers_share_statements_and_query_partitions(kafka, tmp_path):
                 "WITH (kafka_topic='orders', value_format='JSON');")
         ksql(a, "CREATE STREAM big_orders AS SELECT item, qty FROM orders "
                 "WHERE qty >= 100 EMIT CHANGES;")
-        # The other worker runs what the first recorded, under the same query id.
-        wait_until(lambda: {"ORDERS", "BIG_ORDERS"} <= source_names(b), 30, interval=0.3,
-                   what="worker-b to run the statements worker-a recorded")
-        assert query_ids(a) == query_ids(b) and len(query_ids(a)) == 1
-        (query,) = query_ids(a)
-        group = f"_confluent-ksql-{SERVICE}query_{query}"
-        # Kafka's own admin API sees the query's group: two members, two
-        # source partitions each.
-        wait_until(lambda: sorted(map(len, shares(kafka, group).values())) == [2, 2], 60,
-                   interval=0.5, what="each worker to own two partitions of the query")
+        ksql(a, "CREATE TABLE item_counts AS SELECT item, COUNT(*) AS n FROM orders "
+                "GROUP BY item EMIT CHANGES;",
+             {"auto.offset.reset": "earliest", "processing.guarantee": "exactly_once_v2"})
+        # The other worker runs what the first recorded, under the same query ids.
+        wait_until(lambda: {"ORDERS", "BIG_ORDERS", "ITEM_COUNTS"} <= source_names(b), 30,
+                   interval=0.3, what="worker-b to run the statements worker-a recorded")
+        assert query_ids(a) == query_ids(b) and len(query_ids(a)) == 2
+        csas = f"_confluent-ksql-{SERVICE}query_" + next(
+            q for q in query_ids(a) if q.startswith("CSAS"))
+        ctas = f"_confluent-ksql-{SERVICE}query_" + next(
+            q for q in query_ids(a) if q.startswith("CTAS"))
+        # Kafka's own admin API sees the projection's group: two members, two
+        # source partitions each. The aggregation runs whole on one of them.
+        wait_until(lambda: sorted(map(len, shares(kafka, csas).values())) == [2, 2], 60,
+                   interval=0.5, what="each worker to own two partitions of the projection")
+        wait_until(lambda: owner_of(kafka, ctas, [a, b]) is not None, 60, interval=0.5,
+                   what="one worker to own the aggregation")
         wait_until(lambda: len(read_values(kafka, "BIG_ORDERS", 4)) >= 900, 60, interval=1,
                    what="the CSAS output")
-        values = read_values(kafka, "BIG_ORDERS", 4)
-        assert sorted(v["QTY"] for v in values) == list(range(100, 1000))
+        assert sorted(v["QTY"] for v in read_values(kafka, "BIG_ORDERS", 4)) == list(
+            range(100, 1000))
+        wait_until(lambda: latest_counts(kafka, "ITEM_COUNTS", 4) == expected_counts(1000),
+                   60, interval=1, what="the counts")
 
-        # A worker killed with SIGKILL: the other takes all partitions over
-        # (after the session timeout) and nothing is lost.
-        a.kill()
-        produce(kafka, "orders", [{"item": f"j{i}", "qty": i} for i in range(1000, 1500)])
-        wait_until(lambda: list(map(len, shares(kafka, group).values())) == [4], 60,
-                   interval=0.5, what="worker-b to own every partition of the query")
-        wait_until(lambda: len(read_values(kafka, "BIG_ORDERS", 4)) >= 1400, 60, interval=1,
-                   what="the CSAS output after the kill")
-        qty = [v["QTY"] for v in read_values(kafka, "BIG_ORDERS", 4)]
-        assert set(qty) == set(range(100, 1500))
+        # The aggregation's owner is killed with SIGKILL: the other worker takes
+        # everything over (after the session timeout), the aggregation with its
+        # state from the changelog; nothing is lost and no count is doubled.
+        owner = owner_of(kafka, ctas, [a, b])
+        survivor = b if owner is a else a
+        owner.kill()
+        produce(kafka, "orders", orders(1000, 1500))
+        wait_until(lambda: list(map(len, shares(kafka, csas).values())) == [4], 60,
+                   interval=0.5, what=f"{survivor.name} to own every partition of the projection")
+        wait_until(lambda: owner_of(kafka, ctas, [survivor]) is survivor, 60, interval=0.5,
+                   what=f"{survivor.name} to own the aggregation")
+        wait_until(lambda: latest_counts(kafka, "ITEM_COUNTS", 4) == expected_counts(1500),
+                   60, interval=1, what="the counts after the kill")
+        assert {
+            v["QTY"] for v in read_values(kafka, "BIG_ORDERS", 4)} == set(range(100, 1500))
+
+        # Restarted, the worker gets its share of the projection back.
+        owner.start()
+        wait_until(lambda: sorted(map(len, shares(kafka, csas).values())) == [2, 2], 60,
+                   interval=0.5, what="the restarted worker to get two partitions back")
+        produce(kafka, "orders", orders(1500, 2000))
+        wait_until(lambda: latest_counts(kafka, "ITEM_COUNTS", 4) == expected_counts(2000),
+                   60, interval=1, what="the counts after the restart")
+        wait_until(lambda: {v["QTY"] for v in read_values(kafka, "BIG_ORDERS", 4)} == set(
+            range(100, 2000)), 60, interval=1, what="the CSAS output after the restart")
     finally:
         a.dispose()
         b.dispose()

@@ -192,6 +192,7 @@ pub struct Services {
     /// The embedded log, when creek serves its own (no `--bootstrap-servers`).
     log: Option<Arc<Log>>,
     connect: creek_connect::Worker,
+    engine: Arc<creek_sql_engine::engine::Engine>,
     shutdown: tokio::sync::watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -202,6 +203,8 @@ impl Services {
         // Connector tasks first: nothing new is read or written while the
         // servers wind down.
         self.connect.stop_all().await;
+        // Queries leave their groups, so other workers take them over at once.
+        self.engine.stop_queries().await;
         let _ = self.shutdown.send(true);
         for task in self.tasks {
             let _ = task.await;
@@ -349,7 +352,11 @@ pub async fn start(args: &ServerConfig) -> anyhow::Result<Services> {
     );
     tasks.push(tokio::spawn(serve_http(
         ksql_listener,
-        creek_sql_engine::rest::router_with_shutdown(engine, cluster_id, shutdown_rx.clone()),
+        creek_sql_engine::rest::router_with_shutdown(
+            engine.clone(),
+            cluster_id,
+            shutdown_rx.clone(),
+        ),
         shutdown_rx.clone(),
     )));
 
@@ -362,6 +369,7 @@ pub async fn start(args: &ServerConfig) -> anyhow::Result<Services> {
         startup: started.elapsed(),
         log,
         connect: worker,
+        engine,
         shutdown: shutdown_tx,
         tasks,
     })

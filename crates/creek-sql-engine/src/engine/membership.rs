@@ -210,6 +210,18 @@ impl Engine {
         m.member.leave().await;
     }
 
+    /// Stops every query (the process is shutting down); a shared one leaves
+    /// its group, so the other workers take its share over without waiting
+    /// out the session timeout.
+    pub async fn stop_queries(&self) {
+        for query in self.queries() {
+            let _ = query.stop.send(true);
+            if let Some(m) = &query.membership {
+                m.member.leave().await;
+            }
+        }
+    }
+
     /// Starts reading `partitions` of the query's source: under exactly-once a
     /// new transactional producer first (it aborts what a previous owner left
     /// open and fences it), then the committed offsets (or auto.offset.reset);

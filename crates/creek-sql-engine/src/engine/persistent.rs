@@ -566,7 +566,8 @@ impl Engine {
         let request = creek_store::group::JoinRequest::new(
             &self.query_group(&query_id),
             "consumer",
-            &format!("{}-{query_id}", self.config.service_id),
+            // Names the worker in Kafka's tools, as ksqlDB's thread names do.
+            &format!("{}-{}", self.query_group(&query_id), self.instance),
         );
         let membership = match self.log.join_group(request, Arc::new(assignor)).await {
             Ok(member) if self.config.spawn_queries && member.shares_work() => Some(
