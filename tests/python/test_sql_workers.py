@@ -78,15 +78,15 @@ def latest_counts(bootstrap, topic, partitions):
     return {k: v["N"] for k, v in read_records(bootstrap, topic, partitions)}
 
 
-def shares(bootstrap, group):
-    """Each member's partitions of a stable group, by client id."""
+def shares(bootstrap, group, topic="orders"):
+    """Each member's partitions of `topic` in a stable group, by client and member id."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
     described = admin.describe_consumer_groups([group])[group].result(timeout=30)
     if described.state != ConsumerGroupState.STABLE:
         return {}
-    return {m.client_id + "@" + m.member_id: sorted(tp.partition for tp in
-                                                    m.assignment.topic_partitions)
-            for m in described.members}
+    return {m.client_id + "@" + m.member_id: sorted(
+        tp.partition for tp in m.assignment.topic_partitions if tp.topic == topic)
+        for m in described.members}
 
 
 def owner_of(bootstrap, group, servers):
@@ -108,6 +108,10 @@ def expected_counts(end):
     return {f"i{k}": len(range(k, end, 10)) for k in range(10)}
 
 
+def even_counts(end):
+    return {f"i{k}": len(range(k, end, 10)) for k in range(0, 10, 2)}
+
+
 def test_workers_share_statements_and_query_partitions(kafka, tmp_path):
     kafka_tool("kafka-topics", "--bootstrap-server", kafka, "--create", "--topic", "orders",
                "--partitions", "4", "--replication-factor", "1")
@@ -123,28 +127,39 @@ def test_workers_share_statements_and_query_partitions(kafka, tmp_path):
         ksql(a, "CREATE STREAM big_orders AS SELECT item, qty FROM orders "
                 "WHERE qty >= 100 EMIT CHANGES;")
         ksql(a, "CREATE TABLE item_counts AS SELECT item, COUNT(*) AS n FROM orders "
-                "GROUP BY item EMIT CHANGES;",
+                "GROUP BY item EMIT CHANGES;")
+        ksql(a, "CREATE TABLE even_counts AS SELECT item, COUNT(*) AS n FROM orders "
+                "WHERE qty % 2 = 0 GROUP BY item EMIT CHANGES;",
              {"auto.offset.reset": "earliest", "processing.guarantee": "exactly_once_v2"})
         # The other worker runs what the first recorded, under the same query ids.
-        wait_until(lambda: {"ORDERS", "BIG_ORDERS", "ITEM_COUNTS"} <= source_names(b), 30,
-                   interval=0.3, what="worker-b to run the statements worker-a recorded")
-        assert query_ids(a) == query_ids(b) and len(query_ids(a)) == 2
-        csas = f"_confluent-ksql-{SERVICE}query_" + next(
-            q for q in query_ids(a) if q.startswith("CSAS"))
-        ctas = f"_confluent-ksql-{SERVICE}query_" + next(
-            q for q in query_ids(a) if q.startswith("CTAS"))
-        # Kafka's own admin API sees the projection's group: two members, two
-        # source partitions each. The aggregation runs whole on one of them.
+        wait_until(lambda: {"ORDERS", "BIG_ORDERS", "ITEM_COUNTS", "EVEN_COUNTS"}
+                   <= source_names(b), 30, interval=0.3,
+                   what="worker-b to run the statements worker-a recorded")
+        ids = query_ids(a)
+        assert ids == query_ids(b) and len(ids) == 3
+        group = {q.split("_")[1]: f"_confluent-ksql-{SERVICE}query_{q}" for q in ids}
+        csas, counts, ctas = group["BIG"], group["ITEM"], group["EVEN"]
+        repartition = f"{counts}-Aggregate-GroupBy-repartition"
+        # Kafka's own admin API sees each query's group. The projection: two
+        # members, two source partitions each. The at-least-once aggregation:
+        # two source partitions (stage one) and two repartition partitions
+        # (stage two: its tasks, with their state) each. The exactly-once
+        # aggregation runs whole on one of them.
         wait_until(lambda: sorted(map(len, shares(kafka, csas).values())) == [2, 2], 60,
                    interval=0.5, what="each worker to own two partitions of the projection")
+        wait_until(lambda: sorted(map(len, shares(kafka, counts, repartition).values()))
+                   == [2, 2], 60, interval=0.5,
+                   what="each worker to own two tasks of the aggregation")
         wait_until(lambda: owner_of(kafka, ctas, [a, b]) is not None, 60, interval=0.5,
-                   what="one worker to own the aggregation")
+                   what="one worker to own the exactly-once aggregation")
         wait_until(lambda: len(read_values(kafka, "BIG_ORDERS", 4)) >= 900, 60, interval=1,
                    what="the CSAS output")
         assert sorted(v["QTY"] for v in read_values(kafka, "BIG_ORDERS", 4)) == list(
             range(100, 1000))
         wait_until(lambda: latest_counts(kafka, "ITEM_COUNTS", 4) == expected_counts(1000),
                    60, interval=1, what="the counts")
+        wait_until(lambda: latest_counts(kafka, "EVEN_COUNTS", 4) == even_counts(1000),
+                   60, interval=1, what="the exactly-once counts")
 
         # The aggregation's owner is killed with SIGKILL: the other worker takes
         # everything over (after the session timeout), the aggregation with its
@@ -159,6 +174,8 @@ def test_workers_share_statements_and_query_partitions(kafka, tmp_path):
                    what=f"{survivor.name} to own the aggregation")
         wait_until(lambda: latest_counts(kafka, "ITEM_COUNTS", 4) == expected_counts(1500),
                    60, interval=1, what="the counts after the kill")
+        wait_until(lambda: latest_counts(kafka, "EVEN_COUNTS", 4) == even_counts(1500),
+                   60, interval=1, what="the exactly-once counts after the kill")
         assert {
             v["QTY"] for v in read_values(kafka, "BIG_ORDERS", 4)} == set(range(100, 1500))
 
@@ -167,8 +184,13 @@ def test_workers_share_statements_and_query_partitions(kafka, tmp_path):
         wait_until(lambda: sorted(map(len, shares(kafka, csas).values())) == [2, 2], 60,
                    interval=0.5, what="the restarted worker to get two partitions back")
         produce(kafka, "orders", orders(1500, 2000))
+        wait_until(lambda: sorted(map(len, shares(kafka, counts, repartition).values()))
+                   == [2, 2], 60, interval=0.5,
+                   what="the restarted worker to get two tasks of the aggregation back")
         wait_until(lambda: latest_counts(kafka, "ITEM_COUNTS", 4) == expected_counts(2000),
                    60, interval=1, what="the counts after the restart")
+        wait_until(lambda: latest_counts(kafka, "EVEN_COUNTS", 4) == even_counts(2000),
+                   60, interval=1, what="the exactly-once counts after the restart")
         wait_until(lambda: {v["QTY"] for v in read_values(kafka, "BIG_ORDERS", 4)} == set(
             range(100, 2000)), 60, interval=1, what="the CSAS output after the restart")
     finally:

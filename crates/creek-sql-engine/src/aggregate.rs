@@ -16,7 +16,9 @@
 //! engine writes the changed groups and the input positions they account for
 //! as one batch ([`Aggregator::changelog`]), so a restart
 //! ([`Aggregator::restore`]) resumes from a state and positions that match,
-//! neither counting a row twice nor losing one.
+//! neither counting a row twice nor losing one. [`AggregateTasks`] cuts the
+//! state by input partition into tasks, one changelog partition each, so
+//! workers sharing a query can own, move and restore them separately.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
@@ -43,9 +45,11 @@ use crate::window::{WindowKind, WindowSpec};
 mod planner;
 mod rekeyed;
 mod session;
+mod tasks;
 mod windowed_source;
 
 pub use planner::{check_window_has_group_by, is_aggregate, plan_aggregate};
+pub use tasks::AggregateTasks;
 pub use windowed_source::source_window;
 
 /// One aggregate call of the query.

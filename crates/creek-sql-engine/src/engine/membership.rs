@@ -57,28 +57,60 @@ pub(super) struct QueryMembership {
 
 /// How the leader cuts one query's work among the members.
 pub(super) struct QueryAssignor {
-    pub(super) query_id: String,
-    /// The topic the query reads and its partition count.
-    pub(super) source: (String, i32),
-    /// The query runs whole on one member (see the module's comment).
-    pub(super) whole: bool,
+    query_id: String,
+    work: parking_lot::Mutex<Work>,
 }
 
+/// The topics a query reads, with their partition counts, and whether the
+/// query runs whole on one member (see the module's comment).
+#[derive(Default, Clone)]
+struct Work {
+    topics: Vec<(String, i32)>,
+    whole: bool,
+}
+
+/// Each member's share: partitions by topic.
+type Share = Vec<(String, Vec<i32>)>;
+
 impl QueryAssignor {
-    /// Each member's source partitions, members sorted by id.
-    fn shares(&self, members: usize) -> Vec<Vec<i32>> {
-        let mut shares = vec![Vec::new(); members];
+    pub(super) fn new(query_id: &str) -> Self {
+        QueryAssignor {
+            query_id: query_id.to_string(),
+            work: Default::default(),
+        }
+    }
+
+    /// What the query reads: its source and, for a re-keying aggregation, its
+    /// repartition topic (stage one's and stage two's partitions are handed
+    /// out separately; a task is a stage-two partition).
+    pub(super) fn set_work(&self, topics: Vec<(String, i32)>, whole: bool) {
+        *self.work.lock() = Work { topics, whole };
+    }
+
+    /// Each member's share, members sorted by id.
+    fn shares(&self, members: usize) -> Vec<Share> {
+        let work = self.work.lock().clone();
+        let mut shares: Vec<Share> = vec![
+            work.topics
+                .iter()
+                .map(|(t, _)| (t.clone(), Vec::new()))
+                .collect();
+            members
+        ];
         if members == 0 {
             return shares;
         }
-        if self.whole {
-            // Spread whole queries over the workers by id (a stable choice, so
-            // every leader picks the same owner for the same members).
-            let owner = fnv1a(self.query_id.as_bytes()) as usize % members;
-            shares[owner] = (0..self.source.1).collect();
-        } else {
-            for p in 0..self.source.1 {
-                shares[p as usize % members].push(p);
+        // A whole query goes to one member, spread over the workers by id (a
+        // stable choice, so every leader picks the same owner).
+        let owner = fnv1a(self.query_id.as_bytes()) as usize % members;
+        for (i, (_, count)) in work.topics.iter().enumerate() {
+            for p in 0..*count {
+                let member = if work.whole {
+                    owner
+                } else {
+                    p as usize % members
+                };
+                shares[member][i].1.push(p);
             }
         }
         shares
@@ -91,12 +123,17 @@ impl Assignor for QueryAssignor {
         members
             .iter()
             .zip(shares)
-            .map(|(m, partitions)| {
-                let mut topic = TopicPartition::default();
-                topic.topic = TopicName(StrBytes::from_string(self.source.0.clone()));
-                topic.partitions = partitions;
+            .map(|(m, share)| {
                 let mut assignment = ConsumerProtocolAssignment::default();
-                assignment.assigned_partitions = vec![topic];
+                assignment.assigned_partitions = share
+                    .into_iter()
+                    .map(|(topic, partitions)| {
+                        let mut tp = TopicPartition::default();
+                        tp.topic = TopicName(StrBytes::from_string(topic));
+                        tp.partitions = partitions;
+                        tp
+                    })
+                    .collect();
                 (m.id.clone(), versioned(&assignment, 0))
             })
             .collect()
@@ -121,8 +158,8 @@ fn versioned(message: &impl Encodable, version: i16) -> Bytes {
     buf.freeze()
 }
 
-/// The partitions of `topic` in a consumer-protocol assignment.
-fn assigned_partitions(data: &Bytes, topic: &str) -> Result<Vec<i32>, String> {
+/// The partitions by topic in a consumer-protocol assignment.
+fn assigned_partitions(data: &Bytes) -> Result<Share, String> {
     if data.is_empty() {
         return Ok(Vec::new());
     }
@@ -130,22 +167,33 @@ fn assigned_partitions(data: &Bytes, topic: &str) -> Result<Vec<i32>, String> {
     if buf.len() < 2 {
         return Err("assignment shorter than its version".into());
     }
-    let version = i16::from_be_bytes([buf[0], buf[1]]);
-    let _ = bytes::Buf::get_i16(&mut buf);
+    let version = bytes::Buf::get_i16(&mut buf);
     let assignment = ConsumerProtocolAssignment::decode(&mut buf, version.clamp(0, 3))
         .map_err(|e| e.to_string())?;
     Ok(assignment
         .assigned_partitions
-        .iter()
-        .filter(|t| t.topic.as_str() == topic)
-        .flat_map(|t| t.partitions.iter().copied())
+        .into_iter()
+        .map(|t| (t.topic.as_str().to_string(), t.partitions))
         .collect())
 }
 
+/// The partitions of `topic` in a share.
+fn partitions_of<'a>(share: &'a [(String, Vec<i32>)], topic: &str) -> &'a [i32] {
+    share
+        .iter()
+        .find(|(t, _)| t == topic)
+        .map_or(&[], |(_, p)| p.as_slice())
+}
+
 impl QueryMembership {
-    pub(super) fn new(member: Arc<dyn GroupMember>, source_topic: &str) -> Self {
+    pub(super) fn new<'a>(
+        member: Arc<dyn GroupMember>,
+        topics: impl Iterator<Item = &'a str>,
+    ) -> Self {
         let mut subscription = ConsumerProtocolSubscription::default();
-        subscription.topics = vec![StrBytes::from_string(source_topic.to_string())];
+        subscription.topics = topics
+            .map(|t| StrBytes::from_string(t.to_string()))
+            .collect();
         QueryMembership {
             member,
             generation: AtomicI32::new(-1),
@@ -166,7 +214,6 @@ impl Engine {
         mut stop: tokio::sync::watch::Receiver<bool>,
     ) {
         let Some(m) = &query.membership else { return };
-        let source = query.decoder.source.topic.clone();
         loop {
             let protocols = vec![(PROTOCOL.to_string(), m.subscription.clone())];
             let assignment = tokio::select! {
@@ -183,12 +230,12 @@ impl Engine {
                     }
                 }
             };
-            match assigned_partitions(&assignment.data, &source) {
-                Ok(partitions) => {
+            match assigned_partitions(&assignment.data) {
+                Ok(share) => {
                     let _step = m.step.lock().await;
                     tracing::info!(query = %query.id, generation = assignment.generation,
-                        ?partitions, "query partitions assigned");
-                    if let Err(e) = self.take_over(&query, &partitions).await {
+                        ?share, "query partitions assigned");
+                    if let Err(e) = self.take_over(&query, &share).await {
                         tracing::error!(query = %query.id, "taking over its partitions: {e}");
                         query.fail(e.to_string());
                     }
@@ -222,16 +269,17 @@ impl Engine {
         }
     }
 
-    /// Starts reading `partitions` of the query's source: under exactly-once a
-    /// new transactional producer first (it aborts what a previous owner left
-    /// open and fences it), then the committed offsets (or auto.offset.reset);
-    /// an aggregation's state and positions come back from its changelog.
+    /// Starts reading a share of the query (partitions by topic): under
+    /// exactly-once a new transactional producer first (it aborts what a
+    /// previous owner left open and fences it), then the source's committed
+    /// offsets (or auto.offset.reset); an aggregation's tasks and their
+    /// positions come back from their changelog partitions.
     pub(super) async fn take_over(
         &self,
         query: &PersistentQuery,
-        partitions: &[i32],
+        share: &[(String, Vec<i32>)],
     ) -> Result<(), EngineError> {
-        if partitions.is_empty() {
+        if share.iter().all(|(_, p)| p.is_empty()) {
             return Ok(());
         }
         if query.exactly_once {
@@ -257,7 +305,7 @@ impl Engine {
             .await
             .unwrap_or_default();
         let mut positions = BTreeMap::new();
-        for &p in partitions {
+        for &p in partitions_of(share, topic) {
             let position = match committed.get(&(topic.clone(), p)) {
                 Some(o) => *o,
                 None => {
@@ -276,32 +324,46 @@ impl Engine {
             };
             positions.insert(p, position);
         }
-        if let QueryLogic::Aggregate(aggregator) = &query.logic {
-            aggregator.reset();
-            if let Some(r) = &query.repartition {
-                *r.positions.lock() = (0..r.partitions).map(|p| (p, 0)).collect();
+        if let QueryLogic::Aggregate(tasks) = &query.logic {
+            tasks.clear();
+            // Stage two reads the repartition topic (from its start: what
+            // the changelog accounts for is skipped), or else the source.
+            let stage_two: Vec<i32> = match &query.repartition {
+                Some(r) => partitions_of(share, &r.topic).to_vec(),
+                None => positions.keys().copied().collect(),
+            };
+            let mut restored = BTreeMap::new();
+            let owned: std::collections::BTreeSet<i32> =
+                stage_two.iter().map(|p| tasks.task_of(*p)).collect();
+            for task in owned {
+                // The changelog holds the state and the input positions it
+                // accounts for; they win over the group's committed offsets.
+                if let Some(p) = self.restore_task(&query.id, tasks, task).await? {
+                    restored.extend(p);
+                }
             }
-            // The changelog holds the state and the input positions it
-            // accounts for; they win over the group's committed offsets.
-            let restored = self.restore_state(&query.id, aggregator).await?;
+            restored.retain(|p, _| stage_two.contains(p));
             let over_table = query.decoder.source.kind == creek_sql::ast::SourceKind::Table;
-            match (&query.repartition, restored) {
-                (Some(r), restored) => {
-                    r.positions.lock().extend(restored.unwrap_or_default());
+            match &query.repartition {
+                Some(r) => {
+                    let mut stage_two: BTreeMap<i32, i64> =
+                        stage_two.iter().map(|p| (*p, 0)).collect();
+                    stage_two.extend(restored);
+                    *r.positions.lock() = stage_two;
                     // A table's row memory belongs to stage one: what it read.
                     if over_table {
-                        self.restore_table_rows(&query.decoder, aggregator, &positions)
+                        self.restore_table_rows(&query.decoder, &tasks.stage_one(), &positions)
                             .await?;
                     }
                 }
-                (None, Some(restored)) => {
+                None => {
+                    let any_restored = !restored.is_empty();
                     positions.extend(restored);
-                    if over_table {
-                        self.restore_table_rows(&query.decoder, aggregator, &positions)
+                    if over_table && any_restored {
+                        self.restore_table_rows(&query.decoder, &tasks.stage_one(), &positions)
                             .await?;
                     }
                 }
-                (None, None) => {}
             }
         }
         *query.positions.lock() = positions;
@@ -313,8 +375,8 @@ impl Engine {
     /// changelog has it) and an open transaction is aborted.
     pub(super) async fn give_back(&self, query: &PersistentQuery) {
         query.positions.lock().clear();
-        if let QueryLogic::Aggregate(aggregator) = &query.logic {
-            aggregator.reset();
+        if let QueryLogic::Aggregate(tasks) = &query.logic {
+            tasks.clear();
             if let Some(r) = &query.repartition {
                 r.positions.lock().clear();
             }
@@ -345,31 +407,42 @@ mod tests {
 
     #[test]
     fn a_projection_is_cut_by_partition_and_round_trips_the_consumer_protocol() {
-        let assignor = QueryAssignor {
-            query_id: "CSAS_X_1".into(),
-            source: ("orders".into(), 4),
-            whole: false,
-        };
+        let assignor = QueryAssignor::new("CSAS_X_1");
+        assignor.set_work(vec![("orders".into(), 4), ("rekeyed".into(), 2)], false);
         let out = assignor.assign(PROTOCOL, "m0", &members(2));
-        let shares: Vec<Vec<i32>> = out
+        let shares: Vec<Share> = out
             .iter()
-            .map(|(_, data)| assigned_partitions(data, "orders").unwrap())
+            .map(|(_, data)| assigned_partitions(data).unwrap())
             .collect();
-        assert_eq!(shares, vec![vec![0, 2], vec![1, 3]]);
-        assert!(assigned_partitions(&out[0].1, "other").unwrap().is_empty());
+        assert_eq!(partitions_of(&shares[0], "orders"), &[0, 2]);
+        assert_eq!(partitions_of(&shares[1], "orders"), &[1, 3]);
+        assert_eq!(partitions_of(&shares[0], "rekeyed"), &[0]);
+        assert_eq!(partitions_of(&shares[1], "rekeyed"), &[1]);
+        assert!(partitions_of(&shares[0], "other").is_empty());
     }
 
     #[test]
     fn a_whole_query_goes_to_one_member() {
-        let assignor = QueryAssignor {
-            query_id: "CTAS_Y_2".into(),
-            source: ("orders".into(), 3),
-            whole: true,
-        };
+        let assignor = QueryAssignor::new("CTAS_Y_2");
+        assignor.set_work(vec![("orders".into(), 3)], true);
         let shares = assignor.shares(3);
-        assert_eq!(shares.iter().filter(|s| !s.is_empty()).count(), 1);
-        assert_eq!(shares.concat(), vec![0, 1, 2]);
+        let owners: Vec<&Share> = shares
+            .iter()
+            .filter(|s| !partitions_of(s, "orders").is_empty())
+            .collect();
+        assert_eq!(owners.len(), 1);
+        assert_eq!(partitions_of(owners[0], "orders"), &[0, 1, 2]);
         // Every leader picks the same owner.
-        assert_eq!(shares, assignor.shares(3));
+        assert_eq!(
+            shares
+                .iter()
+                .map(|s| partitions_of(s, "orders").len())
+                .collect::<Vec<_>>(),
+            assignor
+                .shares(3)
+                .iter()
+                .map(|s| partitions_of(s, "orders").len())
+                .collect::<Vec<_>>()
+        );
     }
 }

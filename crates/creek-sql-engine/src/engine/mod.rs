@@ -160,7 +160,7 @@ pub enum QueryLogic {
     /// Filter and project (streams).
     Project(Box<Projector>),
     /// Fold into groups (tables from GROUP BY).
-    Aggregate(Box<crate::aggregate::Aggregator>),
+    Aggregate(Box<crate::aggregate::AggregateTasks>),
 }
 
 /// A planned query of either kind.

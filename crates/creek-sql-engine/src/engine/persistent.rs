@@ -512,67 +512,17 @@ impl Engine {
             .await
             .map(|d| d.partitions)
             .map_err(|e| EngineError::Statement(e.to_string()))?;
-        let mut repartition = None;
-        let logic = match plan {
-            QueryPlan::Stream(plan) => QueryLogic::Project(Box::new(Projector {
-                plan,
-                log: self.processing_log.clone(),
-                query_id: query_id.clone(),
-            })),
-            QueryPlan::Aggregate(plan) => {
-                let aggregator = crate::aggregate::Aggregator::with_limits(
-                    plan,
-                    self.processing_log.clone(),
-                    query_id.clone(),
-                    &self.config.state_limits,
-                );
-                // GROUP BY on anything but the source's key re-keys through
-                // a repartition topic, as ksqlDB does: stage one reads the
-                // source (its committed offsets are its positions), stage
-                // two the repartition topic. One partition: one process reads
-                // it, and a single partition keeps the source's order across
-                // groups, as ksqlDB's per-record processing does.
-                if aggregator.needs_repartition() {
-                    let topic = self.repartition_topic(&query_id);
-                    if self.log.describe_topic(&topic).await.is_err() {
-                        self.log
-                            .create_topic(&topic, 1, BTreeMap::new())
-                            .await
-                            .map_err(|e| EngineError::Log(e.to_string()))?;
-                    }
-                    let partitions = self
-                        .log
-                        .describe_topic(&topic)
-                        .await
-                        .map_err(|e| EngineError::Log(e.to_string()))?
-                        .partitions;
-                    repartition = Some(Repartition {
-                        topic,
-                        partitions,
-                        positions: Mutex::new(BTreeMap::new()),
-                    });
-                }
-                self.ensure_changelog(&query_id).await?;
-                QueryLogic::Aggregate(Box::new(aggregator))
-            }
-        };
-        // Workers of the service id share the query through its consumer group.
-        let whole = exactly_once || matches!(logic, QueryLogic::Aggregate(_));
-        let assignor = super::membership::QueryAssignor {
-            query_id: query_id.clone(),
-            source: (input.topic.clone(), source_partitions),
-            whole,
-        };
+        // Workers of the service id share the query through its consumer
+        // group; what the leader hands out is known once the query's topics are.
+        let assignor = Arc::new(super::membership::QueryAssignor::new(&query_id));
         let request = creek_store::group::JoinRequest::new(
             &self.query_group(&query_id),
             "consumer",
             // Names the worker in Kafka's tools, as ksqlDB's thread names do.
             &format!("{}-{}", self.query_group(&query_id), self.instance),
         );
-        let membership = match self.log.join_group(request, Arc::new(assignor)).await {
-            Ok(member) if self.config.spawn_queries && member.shares_work() => Some(
-                super::membership::QueryMembership::new(member, &input.topic),
-            ),
+        let member = match self.log.join_group(request, assignor.clone()).await {
+            Ok(member) if self.config.spawn_queries && member.shares_work() => Some(member),
             Ok(_) => None,
             // Where the log cannot share work (e.g. group membership over a
             // security protocol creek does not speak yet), this worker runs
@@ -582,6 +532,66 @@ impl Engine {
                 None
             }
         };
+        let shared = member.is_some();
+        let mut topics = vec![(input.topic.clone(), source_partitions)];
+        let mut repartition = None;
+        let mut whole = exactly_once;
+        let logic = match plan {
+            QueryPlan::Stream(plan) => QueryLogic::Project(Box::new(Projector {
+                plan,
+                log: self.processing_log.clone(),
+                query_id: query_id.clone(),
+            })),
+            QueryPlan::Aggregate(plan) => {
+                let tasks = crate::aggregate::AggregateTasks::new(
+                    plan,
+                    self.processing_log.clone(),
+                    query_id.clone(),
+                    &self.config.state_limits,
+                );
+                // Tasks over a table's rows need the rows of every source
+                // partition (their memory of them is not cut by partition yet).
+                let cut = shared && input.kind == SourceKind::Stream;
+                // GROUP BY on anything but the source's key re-keys through
+                // a repartition topic, as ksqlDB does: stage one reads the
+                // source (its committed offsets are its positions), stage
+                // two the repartition topic, with the source's partitions
+                // where workers share the query. Alone, one partition keeps
+                // the source's order across groups, as ksqlDB's per-record
+                // processing does.
+                let mut stage_two = source_partitions;
+                if tasks.needs_repartition() {
+                    let topic = self.repartition_topic(&query_id);
+                    let wanted = if cut { source_partitions } else { 1 };
+                    let partitions = self.ensure_topic(&topic, wanted, BTreeMap::new()).await?;
+                    topics.push((topic.clone(), partitions));
+                    stage_two = partitions;
+                    repartition = Some(Repartition {
+                        topic,
+                        partitions,
+                        positions: Mutex::new(BTreeMap::new()),
+                    });
+                }
+                // One task per stage-two partition where workers share the
+                // query, else one; an existing changelog keeps its count.
+                // Compacted, as Kafka Streams makes its changelogs: time and
+                // size retention must never take a group's state away.
+                let changelog = self
+                    .ensure_topic(
+                        &self.changelog_topic(&query_id),
+                        if cut { stage_two } else { 1 },
+                        BTreeMap::from([("cleanup.policy".to_string(), "compact".to_string())]),
+                    )
+                    .await?;
+                tasks.set_count(changelog);
+                whole |= changelog == 1;
+                QueryLogic::Aggregate(Box::new(tasks))
+            }
+        };
+        assignor.set_work(topics.clone(), whole);
+        let membership = member.map(|m| {
+            super::membership::QueryMembership::new(m, topics.iter().map(|(t, _)| t.as_str()))
+        });
         let (stop, _) = tokio::sync::watch::channel(false);
         let query = Arc::new(PersistentQuery {
             id: query_id.clone(),
@@ -607,7 +617,10 @@ impl Engine {
         // be read back fails this query only: it stays in ERROR with the
         // reason, the others run.
         if query.membership.is_none() {
-            let all: Vec<i32> = (0..source_partitions).collect();
+            let all: Vec<(String, Vec<i32>)> = topics
+                .into_iter()
+                .map(|(topic, partitions)| (topic, (0..partitions).collect()))
+                .collect();
             if let Err(e) = self.take_over(&query, &all).await {
                 match e {
                     EngineError::Statement(reason) if reason.starts_with("Cannot restore") => {
@@ -655,33 +668,45 @@ impl Engine {
         )
     }
 
-    /// Creates an aggregation's changelog if it is missing.
-    pub(super) async fn ensure_changelog(&self, query_id: &str) -> Result<(), EngineError> {
-        let topic = self.changelog_topic(query_id);
-        if self.log.describe_topic(&topic).await.is_err() {
-            // Compacted, as Kafka Streams makes its changelogs: time and size
-            // retention must never take a group's state away.
-            let configs = BTreeMap::from([("cleanup.policy".to_string(), "compact".to_string())]);
-            match self.log.create_topic(&topic, 1, configs).await {
-                // Another worker of the service id made it first.
-                Ok(()) | Err(creek_store::LogError::TopicAlreadyExists(_)) => {}
-                Err(e) => return Err(EngineError::Log(e.to_string())),
-            }
+    /// Creates a query's internal topic with `partitions` if it is missing;
+    /// returns its partition count.
+    pub(super) async fn ensure_topic(
+        &self,
+        topic: &str,
+        partitions: i32,
+        configs: BTreeMap<String, String>,
+    ) -> Result<i32, EngineError> {
+        if let Ok(d) = self.log.describe_topic(topic).await {
+            return Ok(d.partitions);
         }
-        Ok(())
+        match self.log.create_topic(topic, partitions, configs).await {
+            // Another worker of the service id made it first.
+            Ok(()) | Err(creek_store::LogError::TopicAlreadyExists(_)) => {}
+            Err(e) => return Err(EngineError::Log(e.to_string())),
+        }
+        self.log
+            .describe_topic(topic)
+            .await
+            .map(|d| d.partitions)
+            .map_err(|e| EngineError::Log(e.to_string()))
     }
 
-    /// Reads back an aggregation's changelog; returns the input positions its
-    /// state accounts for, if it has any.
-    pub(super) async fn restore_state(
+    /// Reads back one task's changelog partition into its state; returns the
+    /// input positions it accounts for, if it has any.
+    pub(super) async fn restore_task(
         &self,
         query_id: &str,
-        aggregator: &crate::aggregate::Aggregator,
+        tasks: &crate::aggregate::AggregateTasks,
+        task: i32,
     ) -> Result<Option<BTreeMap<i32, i64>>, EngineError> {
         let topic = self.changelog_topic(query_id);
         let mut records = Vec::new();
-        read_partition(self.log.as_ref(), &topic, 0, 0, None, |r| records.push(r)).await?;
-        aggregator
+        read_partition(self.log.as_ref(), &topic, task, 0, None, |r| {
+            records.push(r)
+        })
+        .await?;
+        tasks
+            .task(task)
             .restore(records)
             .map_err(|e| EngineError::Statement(format!("Cannot restore {query_id}: {e}")))
     }

@@ -74,7 +74,7 @@ struct StepInput<'a> {
     positions: &'a Mutex<BTreeMap<i32, i64>>,
     /// The aggregation whose re-keyed changes `topic` holds (stage two), if
     /// any.
-    rekeyed: Option<&'a crate::aggregate::Aggregator>,
+    rekeyed: Option<&'a crate::aggregate::AggregateTasks>,
     /// Whether the source is a table (its rows without a key are dropped).
     over_table: bool,
     /// Whether results are also copied to the output tap (tests).
@@ -365,7 +365,7 @@ impl Engine {
         record: &creek_store::ConsumerRecord,
     ) -> Option<Vec<crate::query::ResultRow>> {
         if let Some(a) = input.rekeyed {
-            return match a.apply_rekeyed(partition, record) {
+            return match a.for_input(partition).apply_rekeyed(partition, record) {
                 Ok(results) => Some(results),
                 Err(e) => {
                     let topic = input.topic;
@@ -392,7 +392,8 @@ impl Engine {
                 p.apply_all(&decoded.row, decoded.rowtime, decoded.value_is_null)
             }
             QueryLogic::Aggregate(a) => {
-                a.apply(&decoded.row, decoded.rowtime, decoded.value_is_null)
+                a.for_input(partition)
+                    .apply(&decoded.row, decoded.rowtime, decoded.value_is_null)
             }
         })
     }
@@ -422,12 +423,37 @@ impl Engine {
         if let QueryLogic::Aggregate(a) = &query.logic {
             let mut positions = input.positions.lock().clone();
             positions.insert(partition, next);
-            let changelog = a.changelog(&positions);
-            self.write(query, &self.changelog_topic(&query.id), 0, changelog)
+            self.write_changelogs(query, a, &positions, [partition])
                 .await?;
         }
         self.commit(query, input.topic, partition, next, input.positions)
             .await
+    }
+
+    /// Writes the changed groups of the tasks the input `partitions` fed, each
+    /// to its changelog partition together with the `positions` (next offset
+    /// by input partition) of the input partitions it holds: state and
+    /// positions in one batch.
+    async fn write_changelogs(
+        &self,
+        query: &PersistentQuery,
+        tasks: &crate::aggregate::AggregateTasks,
+        positions: &BTreeMap<i32, i64>,
+        partitions: impl IntoIterator<Item = i32>,
+    ) -> Result<(), EngineError> {
+        let fed: std::collections::BTreeSet<i32> =
+            partitions.into_iter().map(|p| tasks.task_of(p)).collect();
+        for task in fed {
+            let held: BTreeMap<i32, i64> = positions
+                .iter()
+                .filter(|(p, _)| tasks.task_of(**p) == task)
+                .map(|(p, o)| (*p, *o))
+                .collect();
+            let changelog = tasks.task(task).changelog(&held);
+            self.write(query, &self.changelog_topic(&query.id), task, changelog)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Commits a query's input `topic`-`partition` up to `next` and moves
@@ -635,12 +661,13 @@ impl Engine {
     fn rekey_records(
         &self,
         query: &PersistentQuery,
-        aggregator: &crate::aggregate::Aggregator,
+        aggregator: &crate::aggregate::AggregateTasks,
         (repartition, partition): (&Repartition, i32),
         records: &[creek_store::ConsumerRecord],
         over_table: bool,
     ) -> Result<RekeyedBatches, EngineError> {
         let mut out = Vec::with_capacity(records.len());
+        let aggregator = aggregator.stage_one();
         for record in records {
             if over_table && record.key.is_none() {
                 continue;
@@ -681,7 +708,7 @@ impl Engine {
     async fn step_both_stages(
         &self,
         query: &PersistentQuery,
-        aggregator: &crate::aggregate::Aggregator,
+        aggregator: &crate::aggregate::AggregateTasks,
         repartition: &Repartition,
     ) -> Result<usize, EngineError> {
         let source = &query.decoder.source.topic;
@@ -757,9 +784,13 @@ impl Engine {
             }
         }
         // The state after every batch folded, with the positions it accounts for.
-        let changelog = aggregator.changelog(&positions);
-        self.write(query, &self.changelog_topic(&query.id), 0, changelog)
-            .await?;
+        self.write_changelogs(
+            query,
+            aggregator,
+            &positions,
+            stage_two.iter().map(|(p, _)| *p),
+        )
+        .await?;
         for (partition, records) in &stage_two {
             self.commit(
                 query,
@@ -822,7 +853,7 @@ impl Engine {
     pub(super) async fn rekey_step(
         &self,
         query: &PersistentQuery,
-        aggregator: &crate::aggregate::Aggregator,
+        aggregator: &crate::aggregate::AggregateTasks,
         repartition: &Repartition,
     ) -> Result<usize, EngineError> {
         let mut consumed = 0;
