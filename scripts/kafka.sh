@@ -12,6 +12,10 @@
 #                                          `tool kafka-topics --bootstrap-server H:P --list`
 #                                          (extra JVM options: $CREEK_KAFKA_TOOL_OPTS)
 #
+# $CREEK_KAFKA_REBALANCE_DELAY_MS sets group.initial.rebalance.delay.ms (default 0, so
+# tests' groups form at once; Kafka's own default is 3000, which benchmarks of several
+# workers use so that they join a new group in one round).
+#
 # The jars come from Maven Central with `mvn dependency:copy-dependencies`
 # (scripts/kafka/pom.xml) into $CREEK_KAFKA_LIBS (default ~/.cache/creek/kafka-4.4.0),
 # outside the clone, so CI downloads them once. Needs java (17+) and mvn;
@@ -126,7 +130,7 @@ min.insync.replicas=$((replication > 1 ? 2 : 1))
 offsets.topic.replication.factor=$replication
 transaction.state.log.replication.factor=$replication
 transaction.state.log.min.isr=$((replication > 1 ? 2 : 1))
-group.initial.rebalance.delay.ms=0
+group.initial.rebalance.delay.ms=${CREEK_KAFKA_REBALANCE_DELAY_MS:-0}
 auto.create.topics.enable=true
 EOF
     java -cp "$libs/*" "-Dlog4j2.configurationFile=$LOG_CONFIG" kafka.tools.StorageTool \

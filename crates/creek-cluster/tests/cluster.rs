@@ -737,6 +737,17 @@ async fn group_membership(store: &Arc<ClusterLog>, other: &Arc<ClusterLog>) {
     assert_eq!(all, ["a", "b", "c", "d"], "every item once");
     assert_eq!(share(&first_share.data).len(), 2);
 
+    // A member commits as the member of its round.
+    store
+        .create_topic("group-commits", 1, BTreeMap::new())
+        .await
+        .unwrap();
+    let offsets = |o: i64| [("group-commits".to_string(), 0, o)];
+    first
+        .commit_offsets(first_share.generation, &offsets(5))
+        .await
+        .unwrap();
+
     // The second leaves: the first gets everything back without waiting for a
     // session timeout.
     second.leave().await;
@@ -747,6 +758,21 @@ async fn group_membership(store: &Arc<ClusterLog>, other: &Arc<ClusterLog>) {
     let back = first.next_assignment(protocols()).await.unwrap();
     assert_eq!(share(&back.data), ["a", "b", "c", "d"]);
     assert!(started.elapsed() < Duration::from_secs(6));
+    // A commit for a round that is over is refused (another member may own
+    // the partition now).
+    let stale = first
+        .commit_offsets(first_share.generation, &offsets(6))
+        .await;
+    assert!(
+        matches!(stale, Err(LogError::GroupFenced { .. })),
+        "{stale:?}"
+    );
+    first
+        .commit_offsets(back.generation, &offsets(7))
+        .await
+        .unwrap();
+    let committed = store.committed_offsets("creek-test-workers").await.unwrap();
+    assert_eq!(committed.get(&("group-commits".to_string(), 0)), Some(&7));
 
     // A rejoin on request: a new generation, the same share.
     first.request_rejoin();

@@ -1096,8 +1096,10 @@ impl Aggregator {
         out
     }
 
-    /// Rebuilds the state from a changelog read from its start; returns the
-    /// input positions it accounts for (`None` for an empty changelog).
+    /// Rebuilds the state from a changelog read from its start into an empty
+    /// state; returns the input positions it accounts for (`None` for an
+    /// empty changelog). Only each key's last record counts (the changelog
+    /// is compacted), so each group is read and stored once.
     pub fn restore(
         &self,
         records: impl IntoIterator<Item = ConsumerRecord>,
@@ -1109,43 +1111,47 @@ impl Aggregator {
             .iter()
             .map(|c| c.function.state_type.clone())
             .collect();
+        let records: Vec<ConsumerRecord> = records.into_iter().collect();
+        let mut last: HashMap<&[u8], usize> = HashMap::with_capacity(records.len());
+        for (i, r) in records.iter().enumerate() {
+            if let Some(k) = &r.key {
+                last.insert(k.as_ref(), i);
+            }
+        }
+        let latest: Vec<usize> = {
+            let mut l: Vec<usize> = last.into_values().collect();
+            l.sort_unstable();
+            l
+        };
         let mut state = self.state.lock();
         let mut positions = None;
-        // The changelog names groups by their text identity.
-        let mut restored: HashMap<(String, i64), GroupId> = HashMap::new();
-        for r in records {
-            let Some(k) = r.key else {
+        for i in latest {
+            let r = &records[i];
+            let Some(k) = &r.key else {
                 continue;
             };
-            let Some(v) = r.value else {
-                if let Ok(id) = serde_json::from_slice::<(String, i64)>(&k) {
-                    if let Some(id) = restored.remove(&id) {
-                        state.groups.remove(&id);
-                    }
-                } else if let Ok(id) = serde_json::from_slice::<(String, i64, i64)>(&k) {
-                    state.sessions.restore(id, None);
-                }
+            // A tombstone last: the group (or session) is gone.
+            let Some(v) = &r.value else {
                 continue;
             };
             let bad = |e: &dyn std::fmt::Display| {
                 format!("corrupt changelog record at offset {}: {e}", r.offset)
             };
-            let v: Json = serde_json::from_slice(&v).map_err(|e| bad(&e))?;
+            let v: Json = serde_json::from_slice(v).map_err(|e| bad(&e))?;
             if k.as_ref() == POSITIONS_KEY.as_bytes() {
                 positions = Some(restore_positions(&mut state, &v).map_err(|e| bad(&e))?);
                 continue;
             }
             // A session's id also carries its end.
-            if let Ok(id) = serde_json::from_slice::<(String, i64, i64)>(&k) {
+            if let Ok(id) = serde_json::from_slice::<(String, i64, i64)>(k) {
                 let group = group_from_json(&v, &key_types, &state_types).map_err(|e| bad(&e))?;
                 state.sessions.restore(id, Some(group));
                 continue;
             }
-            let id: (String, i64) = serde_json::from_slice(&k).map_err(|e| bad(&e))?;
+            let id: (String, i64) = serde_json::from_slice(k).map_err(|e| bad(&e))?;
             let group = group_from_json(&v, &key_types, &state_types).map_err(|e| bad(&e))?;
             let group_id = GroupId(group.key.clone(), id.1);
-            restored.insert(id, group_id.clone());
-            state.groups.insert(group_id, group);
+            state.groups.insert_absent(group_id, group);
             state.groups.evict(|_| false);
         }
         state.sessions.evict();

@@ -209,6 +209,19 @@ impl<K: GroupKey, V> GroupStore<K, V> {
         );
     }
 
+    /// Inserts a group the store is known not to hold, in memory or spilled
+    /// (a restore into an empty store, each group once): no spill lookup.
+    pub fn insert_absent(&mut self, id: K, value: V) {
+        self.clock += 1;
+        self.hot.insert(
+            id,
+            Hot {
+                value,
+                used: self.clock,
+            },
+        );
+    }
+
     pub fn remove(&mut self, id: &K) -> Option<V> {
         match self.hot.remove(id) {
             Some(h) => Some(h.value),

@@ -116,9 +116,10 @@ impl AggregateTasks {
         self.tasks.lock().values().find_map(|t| t.state_failure())
     }
 
-    /// Drops every task's state (their changelog partitions keep it).
-    pub fn clear(&self) {
-        self.tasks.lock().clear();
+    /// Keeps the tasks `keep` says to and drops the others' state (their
+    /// changelog partitions keep it).
+    pub fn retain(&self, keep: impl Fn(i32) -> bool) {
+        self.tasks.lock().retain(|t, _| keep(*t));
     }
 
     /// Groups held in memory and spilled to disk, over all tasks.

@@ -51,6 +51,13 @@ pub(super) struct QueryMembership {
     pub(super) changed: Notify,
     /// Held by a step, and by a round changing the query's share.
     pub(super) step: tokio::sync::Mutex<()>,
+    /// The stage-two positions of the tasks kept in memory from the last
+    /// round (see [`Engine::give_back`]).
+    kept: parking_lot::Mutex<BTreeMap<i32, i64>>,
+    /// Whether the kept state matches those positions: a step that failed
+    /// part-way (its commit fenced, a transaction aborted) may have folded
+    /// input it never committed, so its state is restored instead.
+    pub(super) trusted: std::sync::atomic::AtomicBool,
     /// The subscription this member joins with.
     subscription: Bytes,
 }
@@ -199,6 +206,8 @@ impl QueryMembership {
             generation: AtomicI32::new(-1),
             changed: Notify::new(),
             step: tokio::sync::Mutex::new(()),
+            kept: Default::default(),
+            trusted: std::sync::atomic::AtomicBool::new(false),
             subscription: versioned(&subscription, 0),
         }
     }
@@ -280,6 +289,13 @@ impl Engine {
         share: &[(String, Vec<i32>)],
     ) -> Result<(), EngineError> {
         if share.iter().all(|(_, p)| p.is_empty()) {
+            // Nothing of the query here this round: no state either.
+            if let QueryLogic::Aggregate(tasks) = &query.logic {
+                tasks.retain(|_| false);
+            }
+            if let Some(m) = &query.membership {
+                m.kept.lock().clear();
+            }
             return Ok(());
         }
         if query.exactly_once {
@@ -325,22 +341,44 @@ impl Engine {
             positions.insert(p, position);
         }
         if let QueryLogic::Aggregate(tasks) = &query.logic {
-            tasks.clear();
             // Stage two reads the repartition topic (from its start: what
             // the changelog accounts for is skipped), or else the source.
             let stage_two: Vec<i32> = match &query.repartition {
                 Some(r) => partitions_of(share, &r.topic).to_vec(),
                 None => positions.keys().copied().collect(),
             };
-            let mut restored = BTreeMap::new();
             let owned: std::collections::BTreeSet<i32> =
                 stage_two.iter().map(|p| tasks.task_of(*p)).collect();
-            for task in owned {
+            // Tasks this worker held in the last round are still exact (no
+            // other worker ran them since: rounds are eager), unless a step
+            // failed part-way; the others come back from the changelog.
+            let kept = match &query.membership {
+                Some(m) if m.trusted.load(Ordering::SeqCst) => std::mem::take(&mut *m.kept.lock()),
+                Some(m) => {
+                    m.kept.lock().clear();
+                    BTreeMap::new()
+                }
+                None => BTreeMap::new(),
+            };
+            let held: std::collections::BTreeSet<i32> = kept
+                .keys()
+                .map(|p| tasks.task_of(*p))
+                .filter(|t| owned.contains(t))
+                .collect();
+            tasks.retain(|t| held.contains(&t));
+            let mut restored: BTreeMap<i32, i64> = kept
+                .into_iter()
+                .filter(|(p, _)| held.contains(&tasks.task_of(*p)))
+                .collect();
+            for &task in owned.difference(&held) {
                 // The changelog holds the state and the input positions it
                 // accounts for; they win over the group's committed offsets.
                 if let Some(p) = self.restore_task(&query.id, tasks, task).await? {
                     restored.extend(p);
                 }
+            }
+            if !held.is_empty() {
+                tracing::info!(query = %query.id, tasks = ?held, "kept the state of tasks held in the last round");
             }
             restored.retain(|p, _| stage_two.contains(p));
             let over_table = query.decoder.source.kind == creek_sql::ast::SourceKind::Table;
@@ -367,23 +405,33 @@ impl Engine {
             }
         }
         *query.positions.lock() = positions;
+        if let Some(m) = &query.membership {
+            m.trusted.store(true, Ordering::SeqCst);
+        }
         Ok(())
     }
 
     /// Stops reading the query's partitions at a round's start: another
-    /// member may own them next. An aggregation forgets its state (the
-    /// changelog has it) and an open transaction is aborted.
+    /// member may own them next. An open transaction is aborted.
     pub(super) async fn give_back(&self, query: &PersistentQuery) {
-        query.positions.lock().clear();
-        if let QueryLogic::Aggregate(tasks) = &query.logic {
-            tasks.clear();
-            if let Some(r) = &query.repartition {
-                r.positions.lock().clear();
-            }
+        let source = std::mem::take(&mut *query.positions.lock());
+        // An aggregation keeps its tasks' state and their stage-two positions:
+        // if the next round gives the tasks back to this worker, they go on
+        // from there (see `take_over`).
+        if let (QueryLogic::Aggregate(_), Some(m)) = (&query.logic, &query.membership) {
+            let stage_two = match &query.repartition {
+                Some(r) => std::mem::take(&mut *r.positions.lock()),
+                None => source,
+            };
+            *m.kept.lock() = stage_two;
         }
         let transactions = query.transactions.lock().take();
         if let Some(tx) = transactions {
             if tx.open.swap(false, Ordering::SeqCst) {
+                // What the open transaction folded in is gone from the log.
+                if let Some(m) = &query.membership {
+                    m.trusted.store(false, Ordering::SeqCst);
+                }
                 if let Err(e) = tx.producer.abort().await {
                     tracing::warn!(query = %query.id, "aborting the query's transaction: {e}");
                 }

@@ -700,15 +700,25 @@ impl Engine {
         task: i32,
     ) -> Result<Option<BTreeMap<i32, i64>>, EngineError> {
         let topic = self.changelog_topic(query_id);
+        let started = std::time::Instant::now();
         let mut records = Vec::new();
         read_partition(self.log.as_ref(), &topic, task, 0, None, |r| {
             records.push(r)
         })
         .await?;
-        tasks
+        let read = records.len();
+        let read_in = started.elapsed();
+        let restored = tasks
             .task(task)
             .restore(records)
-            .map_err(|e| EngineError::Statement(format!("Cannot restore {query_id}: {e}")))
+            .map_err(|e| EngineError::Statement(format!("Cannot restore {query_id}: {e}")))?;
+        if read > 0 {
+            tracing::info!(query = %query_id, task, records = read,
+                read_ms = read_in.as_millis() as u64,
+                total_ms = started.elapsed().as_millis() as u64,
+                "restored a task's state from {topic}-{task}");
+        }
+        Ok(restored)
     }
 
     /// An aggregation over a table remembers each table row to take it back

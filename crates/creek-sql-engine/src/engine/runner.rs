@@ -137,8 +137,10 @@ impl Engine {
                 engine.flush_processing_log().await;
                 match stepped {
                     Ok(0) | Err(EngineError::Rebalanced(_)) => {
-                        if let Err(e) = &stepped {
+                        if let (Err(e), Some(m)) = (&stepped, &query.membership) {
                             tracing::info!(query = %query.id, "{e}");
+                            // The step may have folded input it could not commit.
+                            m.trusted.store(false, Ordering::SeqCst);
                         }
                         // Nothing to read: sleep until a record lands where the query
                         // reads (no polling, so a record is processed as soon as it is
