@@ -9,13 +9,17 @@ killed with SIGKILL leaves its partitions to the others.
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 
 import requests
-from confluent_kafka import Consumer, ConsumerGroupState, Producer, TopicPartition
+from confluent_kafka import Consumer, ConsumerGroupState, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from creekutil import CreekServer, kafka, kafka_tool, wait_until  # noqa: F401 (kafka: the fixture)
+from creekutil import (CreekServer, creek_bin, kafka,  # noqa: F401 (kafka: the fixture)
+                       kafka_tool, wait_until, window_counts)
+from test_external_cluster import ksql_with, lake_rows
+from test_jdbc_source import seed_connector
 
 SERVICE = "workers_"
 
@@ -48,7 +52,6 @@ def read_records(bootstrap, topic, partitions):
     """Every committed (key, value) of `topic`, all partitions, read to the end
     (partition EOF ends each: under read_committed a transaction's marker is the
     last offset, never a record)."""
-    from confluent_kafka import KafkaError
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"check-{time.time()}",
                   "enable.auto.commit": False, "isolation.level": "read_committed",
                   "enable.partition.eof": True, "log_level": 2})
@@ -196,3 +199,109 @@ def test_workers_share_statements_and_query_partitions(kafka, tmp_path):
     finally:
         a.dispose()
         b.dispose()
+
+
+def test_three_workers_run_the_seed_and_survive_a_kill_and_a_newcomer(kafka, postgres,
+                                                                      tmp_path):
+    """The seed's pipeline on three creek workers of one Connect group.id and one
+    ksql.service.id (issue 19's scenario): the JDBC source (tasks.max 2,
+    exactly.once.source.support), a CSAS and a windowed CTAS (exactly_once_v2), the
+    lake sink (tasks.max 2). Two workers start; the third joins mid-way; one is
+    killed with SIGKILL and started again while the generator goes on. The lake, the
+    CSAS output and the window counts then hold exactly what one worker alone
+    produces: every row of the table once."""
+    gen = [str(creek_bin()), "fake", "-cs", postgres.connection_string, "--silent"]
+    subprocess.run(gen + ["-n", "100", "--interval", "0", "--total", "200"], check=True,
+                   capture_output=True, timeout=120)
+    shared = ["--bootstrap-servers", kafka,
+              "--ksql-property", "ksql.service.id=seedworkers_",
+              "--connect-property", "group.id=seed-workers",
+              "--connect-property", "config.storage.topic=seedworkers-configs",
+              "--connect-property", "offset.storage.topic=seedworkers-offsets",
+              "--connect-property", "status.storage.topic=seedworkers-status",
+              "--connect-property", "exactly.once.source.support=enabled"]
+    crew = [CreekServer(tmp_path / n, name=n, extra_args=shared)
+            for n in ("worker-a", "worker-b", "worker-c")]
+    a, b, c = crew
+    a.start()
+    b.start()
+    lake = tmp_path / "lake"
+    try:
+        connector = seed_connector(postgres.jdbc_url)
+        connector["config"]["tasks.max"] = 2
+        connector["config"]["topic.prefix"] = "seedworkers-"
+        r = requests.post(f"{a.connect_url}/connectors", json=connector, timeout=30)
+        assert r.status_code == 201, r.text
+        wait_until(lambda: requests.get(
+            f"{b.registry_url}/subjects/seedworkers-customers-value/versions/latest",
+            timeout=10).status_code == 200, 60, interval=0.2,
+            what="the source's schema in the registry")
+        eos = {"auto.offset.reset": "earliest", "processing.guarantee": "exactly_once_v2"}
+        for statement in [
+            "CREATE STREAM custstream WITH (kafka_topic='seedworkers-customers', "
+            "value_format='AVRO');",
+            "CREATE STREAM custgender AS SELECT nome, email, CASE WHEN sexo = 'F' THEN "
+            "'feminino' ELSE 'masculino' END AS genero FROM custstream EMIT CHANGES;",
+            "CREATE TABLE per_sex AS SELECT sexo, COUNT(*) AS n FROM custstream "
+            "WINDOW TUMBLING (SIZE 1 HOUR) GROUP BY sexo EMIT CHANGES;",
+        ]:
+            r = ksql_with(b, statement, eos)
+            assert r.status_code == 200, r.text
+        r = requests.post(f"{b.connect_url}/connectors", timeout=30, json={
+            "name": "lake", "config": {
+                "connector.class": "io.confluent.connect.s3.S3SinkConnector",
+                "tasks.max": 2, "topics": "seedworkers-customers,CUSTGENDER",
+                "flush.size": 100, "rotate.schedule.interval.ms": 1000,
+                "format.class": "io.confluent.connect.s3.format.parquet.ParquetFormat",
+                "s3.bucket.name": "datalake", "store.url": f"file://{lake}"}})
+        assert r.status_code == 201, r.text
+        generator = subprocess.Popen(gen + ["-n", "20", "--interval", "0.3", "--total", "600"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        wait_until(lambda: lake_rows(lake, "CUSTGENDER")[0] >= 250, 90, interval=0.5,
+                   what="the first rows in the lake")
+        c.start()  # a newcomer mid-way
+        wait_until(lambda: lake_rows(lake, "CUSTGENDER")[0] >= 400, 90, interval=0.5,
+                   what="more rows in the lake after the third worker joined")
+        a.kill()
+        time.sleep(2)
+        a.start()
+        assert generator.wait(120) == 0, generator.stderr.read()
+
+        with postgres.connect() as conn:
+            table = conn.execute("SELECT count(*) FROM customers").fetchone()[0]
+            distinct = conn.execute("SELECT count(*) FROM (SELECT DISTINCT * FROM customers) "
+                                    "AS d").fetchone()[0]
+        assert table == 800
+
+        def complete():
+            return lake_rows(lake, "seedworkers-customers")[0] >= table \
+                and lake_rows(lake, "CUSTGENDER")[0] >= table
+        wait_until(complete, 180, interval=0.5, what="every row of the table in the lake")
+        time.sleep(3)  # a duplicate would show up now
+        assert lake_rows(lake, "seedworkers-customers") == (table, distinct)
+        assert lake_rows(lake, "CUSTGENDER")[0] == table
+        assert len(read_values_avro(kafka, "CUSTGENDER")) == table
+        wait_until(lambda: sum(window_counts(kafka, b.registry_url, "PER_SEX").values())
+                   == table, 60, what="the window counts to add up to the table")
+    finally:
+        for server in crew:
+            server.dispose()
+
+
+def read_values_avro(bootstrap, topic):
+    """Every committed record of partition 0 of `topic` (values left encoded)."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"check-{time.time()}",
+                  "enable.auto.commit": False, "isolation.level": "read_committed",
+                  "enable.partition.eof": True, "log_level": 2})
+    c.assign([TopicPartition(topic, 0, 0)])
+    out = []
+    try:
+        while True:
+            m = c.poll(5)
+            if m is None or (m.error() and m.error().code() == KafkaError._PARTITION_EOF):
+                break
+            if not m.error():
+                out.append(m.value())
+    finally:
+        c.close()
+    return out

@@ -157,6 +157,9 @@ pub struct OffsetStore {
     store: Arc<dyn LogStore>,
     topic: String,
     offsets: Mutex<BTreeMap<(String, String), (Json, Json)>>,
+    /// The next offset-topic offset read (other workers of the group append
+    /// there too: see [`OffsetStore::catch_up`]).
+    read_to: tokio::sync::Mutex<i64>,
 }
 
 impl OffsetStore {
@@ -165,7 +168,32 @@ impl OffsetStore {
             store,
             topic,
             offsets: Mutex::new(BTreeMap::new()),
+            read_to: tokio::sync::Mutex::new(0),
         }
+    }
+
+    /// Reads what was appended to the offset topic since the last read (by
+    /// other workers of the group, or by this one's earlier tasks).
+    pub(crate) async fn catch_up(&self) -> creek_store::Result<()> {
+        let mut read = self.read_to.lock().await;
+        *read = self
+            .store
+            .read_to_end(&self.topic, 0, *read, None, &mut |r| {
+                self.restore_record(r.key, r.value)
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// One offset-topic record (`["connector", {partition}]` → offset).
+    pub(crate) fn restore_record(&self, key: Option<Bytes>, value: Option<Bytes>) {
+        let key: Option<Json> = key.and_then(|k| serde_json::from_slice(&k).ok());
+        let Some(Json::Array(kv)) = key else { return };
+        let (Some(Json::String(conn)), Some(part)) = (kv.first(), kv.get(1)) else {
+            return;
+        };
+        let offset = value.and_then(|v| serde_json::from_slice::<Json>(&v).ok());
+        self.restore(conn, part, offset);
     }
 
     fn key(connector: &str, partition: &Json) -> (String, String) {
@@ -412,6 +440,14 @@ impl SourceProducer {
             transactions: tokio::sync::OnceCell::new(),
             topics,
         }
+    }
+
+    /// Starts the task's transactional producer, if it delivers in
+    /// transactions: that fences a previous runner of the task (its open
+    /// transaction is aborted, one being committed completes first), so the
+    /// offsets read afterwards are final.
+    pub(crate) async fn fence(&self) -> Result<bool, TaskError> {
+        Ok(self.transactions().await?.is_some())
     }
 
     /// The task's transactional producer, if it delivers in transactions.

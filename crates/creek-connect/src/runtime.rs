@@ -216,7 +216,7 @@ pub struct WorkerInner {
     config_read: watch::Sender<i64>,
     /// The next `connect-offsets` offset not read yet: tasks that come from
     /// another worker resume from the offsets it committed.
-    offsets_read: tokio::sync::Mutex<i64>,
+
     /// The latest `connect-status` record per connector and task, as written by
     /// whichever worker ran it.
     remote: Mutex<BTreeMap<String, shared::RemoteStatus>>,
@@ -307,17 +307,6 @@ fn target_state_of(value: Option<&Json>) -> TargetState {
     }
 }
 
-/// One `connect-offsets` record (`["connector", {partition}]` → offset) into `offsets`.
-fn restore_offset(offsets: &OffsetStore, key: Option<Bytes>, value: Option<Bytes>) {
-    let key: Option<Json> = key.and_then(|k| serde_json::from_slice(&k).ok());
-    let Some(Json::Array(kv)) = key else { return };
-    let (Some(Json::String(conn)), Some(part)) = (kv.first(), kv.get(1)) else {
-        return;
-    };
-    let offset = value.and_then(|v| serde_json::from_slice::<Json>(&v).ok());
-    offsets.restore(conn, part, offset);
-}
-
 /// Every record of partition 0 of `topic` (key, value), and the offset after the
 /// last one.
 async fn read_all_to(
@@ -366,10 +355,10 @@ impl Worker {
                 .map_err(|e| ConnectError::Internal(format!("creating {}: {e}", t.name)))?;
         }
         let offsets = Arc::new(OffsetStore::new(store.clone(), storage.offset.clone()));
-        let (offset_records, offsets_end) = read_all_to(&store, &storage.offset).await?;
-        for (k, v) in offset_records {
-            restore_offset(&offsets, k, v);
-        }
+        offsets
+            .catch_up()
+            .await
+            .map_err(|e| ConnectError::Internal(format!("reading {}: {e}", storage.offset)))?;
         // Latest config and target state per connector; a tombstone deletes.
         let mut configs: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
         let mut targets: BTreeMap<String, TargetState> = BTreeMap::new();
@@ -447,7 +436,6 @@ impl Worker {
                 snapshot,
                 assignment: Mutex::new(None),
                 config_read: watch::channel(config_end).0,
-                offsets_read: tokio::sync::Mutex::new(offsets_end),
                 remote: Mutex::new(remote),
                 store,
                 all_keys: config.registry.all_keys(),
@@ -1353,6 +1341,22 @@ async fn run_source(mut task: Box<dyn SourceTask>, ctx: SourceContext) {
             ctx.status.paused();
             let _ = control.wait_for(|s| *s != TargetState::Paused).await;
         }
+        // Exactly once: fence the task's previous runner first, then read the
+        // offsets it committed (its last transaction is final by now).
+        let fenced = match ctx.producer.fence().await {
+            Ok(true) => ctx
+                .offsets
+                .catch_up()
+                .await
+                .map_err(|e| TaskError(format!("reading committed source offsets: {e}"))),
+            Ok(false) => Ok(()),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = fenced {
+            ctx.status.failed(&e.0);
+            tokio::time::sleep(task.start_backoff()).await;
+            continue;
+        }
         if let Err(e) = task.start(&ctx).await {
             ctx.status.failed(&e.0);
             tokio::time::sleep(task.start_backoff()).await;
@@ -1467,6 +1471,16 @@ async fn consume(
             };
             fetched += records.len();
             topics(topic);
+            // Avro written through another worker's registry a moment ago.
+            if let Some(registry) = ctx
+                .value_converter
+                .registry()
+                .or(ctx.key_converter.registry())
+            {
+                if let Err(e) = registry.ensure_ids_of(&records).await {
+                    warn!(topic = %topic, "reading newly registered schemas: {e}");
+                }
+            }
             task.put(ctx, topic, *partition, records).await?;
             *position = last + 1;
         }

@@ -289,6 +289,30 @@ pub struct Registry {
     /// Serializes mutations, so ids and versions are assigned from a state that no
     /// other writer changes before the records are in the log.
     writer: tokio::sync::Mutex<()>,
+    /// The next `_schemas` offset the state accounts for. Registries of other
+    /// workers on the same cluster append there too: [`Registry::catch_up`]
+    /// applies what they wrote.
+    read_to: tokio::sync::Mutex<i64>,
+}
+
+/// Applies one `_schemas` record to the state; whether it applied.
+fn apply_stored(state: &mut State, r: &creek_store::ConsumerRecord) -> bool {
+    let Some(key) = r.key.as_deref() else {
+        tracing::warn!(offset = r.offset, "_schemas: record without a key skipped");
+        return false;
+    };
+    let outcome = Record::decode(key, r.value.as_deref())
+        .and_then(|rec| rec.map_or(Ok(()), |rec| state.apply(&rec, None)));
+    match outcome {
+        Ok(()) => true,
+        // Records are validated before they are written; one that does not
+        // decode came from elsewhere (a Kafka client writing to _schemas).
+        // Skipping it keeps the registry up with everything else intact.
+        Err(reason) => {
+            tracing::warn!(offset = r.offset, %reason, "_schemas: record skipped");
+            false
+        }
+    }
 }
 
 impl Registry {
@@ -316,20 +340,8 @@ impl Registry {
             .unwrap_or(0);
         let mut applied = 0usize;
         let mut apply = |r: creek_store::ConsumerRecord| {
-            let Some(key) = r.key.as_deref() else {
-                tracing::warn!(offset = r.offset, "_schemas: record without a key skipped");
-                return;
-            };
-            let outcome = Record::decode(key, r.value.as_deref())
-                .and_then(|rec| rec.map_or(Ok(()), |rec| state.apply(&rec, None)));
-            match outcome {
-                Ok(()) => applied += 1,
-                // Records are validated before they are written; one that does not
-                // decode came from elsewhere (a Kafka client writing to _schemas).
-                // Skipping it keeps the registry up with everything else intact.
-                Err(reason) => {
-                    tracing::warn!(offset = r.offset, %reason, "_schemas: record skipped")
-                }
+            if apply_stored(&mut state, &r) {
+                applied += 1;
             }
         };
         let next = store
@@ -352,7 +364,89 @@ impl Registry {
             store,
             state: RwLock::new(state),
             writer: tokio::sync::Mutex::new(()),
+            read_to: tokio::sync::Mutex::new(next.max(start)),
         }))
+    }
+
+    /// Applies what other registries sharing `_schemas` (creek workers on one
+    /// cluster) appended since this one last read it.
+    pub async fn catch_up(&self) -> Result<()> {
+        let mut read_to = self.read_to.lock().await;
+        let end = self
+            .store
+            .list_offset(TOPIC, 0, OffsetSpec::Latest)
+            .await?
+            .unwrap_or(0);
+        if end <= *read_to {
+            return Ok(());
+        }
+        let mut records = Vec::new();
+        let next = self
+            .store
+            .read_to_end(TOPIC, 0, *read_to, Some(end), &mut |r| records.push(r))
+            .await?;
+        let mut state = self.state.write();
+        for r in &records {
+            apply_stored(&mut state, r);
+        }
+        *read_to = next.max(*read_to);
+        Ok(())
+    }
+
+    /// Keeps the state current with `_schemas` as other registries append to
+    /// it: waits on the log's wake-up (an idle registry costs nothing), then
+    /// catches up; a failed read is retried after a pause.
+    pub fn follow(self: &Arc<Self>) {
+        let registry = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let at = *registry.read_to.lock().await;
+                let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+                let waited = registry
+                    .store
+                    .wait_for_records(TOPIC, &[(0, at)], deadline)
+                    .await;
+                let caught_up = match waited {
+                    Ok(true) => registry.catch_up().await,
+                    Ok(false) => Ok(()),
+                    Err(e) => Err(e.into()),
+                };
+                if let Err(e) = caught_up {
+                    tracing::warn!("following _schemas: {e}; retrying");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
+        });
+    }
+
+    /// [`Registry::ensure_ids`] for the Confluent-framed keys and values of
+    /// `records` (magic byte 0, then the schema id).
+    pub async fn ensure_ids_of(&self, records: &[creek_store::ConsumerRecord]) -> Result<()> {
+        // Records of a batch mostly share their ids: a few distinct ones.
+        let mut ids: Vec<i32> = Vec::new();
+        for payload in records
+            .iter()
+            .flat_map(|r| [r.key.as_deref(), r.value.as_deref()])
+            .flatten()
+        {
+            if let Ok((id, _)) = creek_avro::wire::split(payload) {
+                if ids.last() != Some(&id) && !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+        }
+        self.ensure_ids(ids).await
+    }
+
+    /// Makes sure every schema id in `ids` is known, reading `_schemas` once
+    /// more if one is not: another worker may have registered it a moment
+    /// before its records arrived here. An id still unknown afterwards is
+    /// for the caller to report.
+    pub async fn ensure_ids(&self, ids: impl IntoIterator<Item = i32>) -> Result<()> {
+        if ids.into_iter().any(|id| self.schema_by_id(id).is_none()) {
+            self.catch_up().await?;
+        }
+        Ok(())
     }
 
     /// Appends records as one batch, then applies them to the state.
@@ -372,7 +466,15 @@ impl Registry {
                 }
             })
             .collect();
-        self.store.produce(TOPIC, 0, batch).await?;
+        let n = records.len() as i64;
+        let base = self.store.produce(TOPIC, 0, batch).await?;
+        // Nothing else came in between: the state accounts for these too.
+        {
+            let mut read_to = self.read_to.lock().await;
+            if *read_to == base {
+                *read_to = base + n;
+            }
+        }
         let mut state = self.state.write();
         for r in &records {
             if let Err(reason) = state.apply(r, parsed.clone()) {
@@ -421,6 +523,8 @@ impl Registry {
     ) -> Result<i32> {
         let (canonical, avro) = parse(schema_json)?;
         let _writer = self.writer.lock().await;
+        // Decide on the newest state: another worker's registry may have written.
+        self.catch_up().await?;
         let (record, parsed, id) = {
             let state = self.state.read();
             let known_id = state.id_by_canonical.get(&canonical).copied();
@@ -661,6 +765,8 @@ impl Registry {
     /// Returns the versions deleted.
     pub async fn delete_subject(&self, subject: &str, permanent: bool) -> Result<Vec<i32>> {
         let _writer = self.writer.lock().await;
+        // Decide on the newest state: another worker's registry may have written.
+        self.catch_up().await?;
         let (records, deleted) = {
             let state = self.state.read();
             let versions = state
@@ -711,6 +817,8 @@ impl Registry {
         permanent: bool,
     ) -> Result<i32> {
         let _writer = self.writer.lock().await;
+        // Decide on the newest state: another worker's registry may have written.
+        self.catch_up().await?;
         let (record, number) = {
             let state = self.state.read();
             let versions = state
@@ -786,6 +894,8 @@ impl Registry {
         level: CompatibilityLevel,
     ) -> Result<()> {
         let _writer = self.writer.lock().await;
+        // Decide on the newest state: another worker's registry may have written.
+        self.catch_up().await?;
         let record = Record::Config {
             subject: subject.map(str::to_string),
             level: Some(level),
@@ -797,6 +907,8 @@ impl Registry {
     /// the level that was in force.
     pub async fn delete_compatibility(&self, subject: Option<&str>) -> Result<CompatibilityLevel> {
         let _writer = self.writer.lock().await;
+        // Decide on the newest state: another worker's registry may have written.
+        self.catch_up().await?;
         let previous = match subject {
             None => self.global_compatibility(),
             Some(s) => self

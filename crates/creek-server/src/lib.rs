@@ -266,6 +266,8 @@ pub async fn start(args: &ServerConfig) -> anyhow::Result<Services> {
     let registry = creek_schema::Registry::open(store.clone())
         .await
         .context("opening the schema registry (_schemas topic)")?;
+    // Other workers on the cluster register schemas too.
+    registry.follow();
     let registry_listener = bind_http(
         &args.listen.host,
         args.listen.registry_port,

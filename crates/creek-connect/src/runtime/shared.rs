@@ -347,17 +347,7 @@ impl Worker {
     /// Reads what other workers committed to `connect-offsets` since the last
     /// catch-up.
     async fn catch_up_offsets(&self) -> creek_store::Result<()> {
-        let mut read = self.inner.offsets_read.lock().await;
-        let topic = &self.inner.config.topics.offset;
-        let offsets = &self.inner.offsets;
-        *read = self
-            .inner
-            .store
-            .read_to_end(topic, 0, *read, None, &mut |r| {
-                super::restore_offset(offsets, r.key, r.value)
-            })
-            .await?;
-        Ok(())
+        self.inner.offsets.catch_up().await
     }
 
     /// Starts the tasks of `work` (the connectors' statuses recorded by their new

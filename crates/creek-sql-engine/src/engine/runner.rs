@@ -837,6 +837,16 @@ impl Engine {
             .fetch(topic, partition, offset, 1 << 20, Duration::ZERO)
             .await
             .map_err(|e| EngineError::Log(e.to_string()))?;
+        // Avro written through another worker's registry a moment ago: its
+        // schema is read before the records are decoded.
+        if let Some(registry) = &self.registry {
+            if !fetched.records.is_empty() && self.reads_registry_formats(topic) {
+                registry
+                    .ensure_ids_of(&fetched.records)
+                    .await
+                    .map_err(|e| EngineError::Log(format!("reading new schemas: {e}")))?;
+            }
+        }
         if !fetched.records.is_empty() {
             self.stats.consumed(
                 topic,
@@ -845,6 +855,19 @@ impl Engine {
             );
         }
         Ok(fetched.records)
+    }
+
+    /// Whether a query's source `topic` is read with a registry format (the
+    /// repartition and other internal topics never are).
+    fn reads_registry_formats(&self, topic: &str) -> bool {
+        use crate::format::FormatKind::{Avro, JsonSr, Protobuf};
+        self.queries().iter().any(|q| {
+            let source = &q.decoder.source;
+            source.topic == topic
+                && [&source.key_format.kind, &source.value_format.kind]
+                    .iter()
+                    .any(|k| matches!(k, Avro | Protobuf | JsonSr))
+        })
     }
 
     /// Stage one of a re-keying aggregation over a table: reads the source
