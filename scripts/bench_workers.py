@@ -161,7 +161,10 @@ def throughput(args, admin, kind: str, workers: int, broker_pid: int | None) -> 
         statement, query = QUERIES[kind]
         crew[0].ksql(statement.format(n=run))
         group = f"_confluent-ksql-{service}query_{query.format(N=run.upper())}"
-        wait(lambda: len(members(admin, group)) == workers, 60, "the group to be stable")
+        stable = wait(lambda: (lambda m: m if len(m) == workers else None)(
+            members(admin, group)), 60, "the group to be stable")
+        split = sorted(sum(1 for tp in m.assignment.topic_partitions if tp.topic == topic)
+                       for m in stable)
         t0 = time.monotonic()
         c0 = sum(committed(admin, group, topic, args.partitions).values())
         cpu0 = [cpu_seconds(w.proc.pid) for w in crew]
@@ -181,6 +184,7 @@ def throughput(args, admin, kind: str, workers: int, broker_pid: int | None) -> 
         broker_cpu = cpu_seconds(broker_pid) - broker0 if broker_pid else None
         measured = args.records - c0
         return {"kind": kind, "workers": workers, "records": measured, "before": c0,
+                "split": split,
                 "seconds": t1 - t0, "rate": measured / (t1 - t0),
                 "worker_cpu_per_m": worker_cpu / measured * 1e6,
                 "broker_cpu_per_m": broker_cpu / measured * 1e6 if broker_cpu else None}
@@ -265,14 +269,15 @@ def main() -> None:
     admin = AdminClient({"bootstrap.servers": args.bootstrap_servers})
     print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {os.cpu_count()} CPUs, "
           f"{args.records} JSON records over {args.partitions} partitions")
-    print("| query | workers | records/s | worker CPU s per M | broker CPU s per M "
-          "| read before the group was stable |")
-    print("|---|---|---|---|---|---|")
+    print("| query | workers | source partitions per worker | records/s | worker CPU s per M "
+          "| broker CPU s per M | read before the group was stable |")
+    print("|---|---|---|---|---|---|---|")
     for kind in [] if args.failover_only else QUERIES:
         for workers in (1, 2):
             r = throughput(args, admin, kind, workers, broker_pid)
             broker = f"{r['broker_cpu_per_m']:.1f}" if r["broker_cpu_per_m"] else "n/a"
-            print(f"| {kind} | {workers} | {r['rate']:,.0f} | {r['worker_cpu_per_m']:.1f} "
+            print(f"| {kind} | {workers} | {'/'.join(map(str, r['split']))} "
+                  f"| {r['rate']:,.0f} | {r['worker_cpu_per_m']:.1f} "
                   f"| {broker} | {r['before']:,} |", flush=True)
     if not args.skip_failover:
         f = failover(args, admin)
