@@ -155,6 +155,22 @@ def test_workers_share_statements_and_query_partitions(kafka, tmp_path):
                    what="each worker to own two tasks of the aggregation")
         wait_until(lambda: owner_of(kafka, ctas, [a, b]) is not None, 60, interval=0.5,
                    what="one worker to own the exactly-once aggregation")
+        # Standby replicas are not kept yet: asking for them is refused.
+        r = ksql_with(a, "CREATE STREAM small_orders AS SELECT item FROM orders "
+                         "WHERE qty < 10 EMIT CHANGES;", {"num.standby.replicas": "1"})
+        assert r.status_code == 400 and "not supported yet" in r.text, r.text
+        # A worker of the service id that would run the queries differently
+        # (another processing.guarantee) gets no share, and says why.
+        odd = CreekServer(tmp_path / "odd", name="worker-odd", extra_args=shared + [
+            "--ksql-property", "ksql.streams.processing.guarantee=exactly_once_v2"])
+        odd.start()
+        try:
+            wait_until(lambda: "differently from the group's leader" in odd.log_tail(400), 60,
+                       interval=0.5, what="the odd worker to report it gets no share")
+            wait_until(lambda: sorted(map(len, shares(kafka, csas).values())) == [0, 2, 2],
+                       60, interval=0.5, what="the projection to stay on the two workers")
+        finally:
+            odd.dispose()
         wait_until(lambda: len(read_values(kafka, "BIG_ORDERS", 4)) >= 900, 60, interval=1,
                    what="the CSAS output")
         assert sorted(v["QTY"] for v in read_values(kafka, "BIG_ORDERS", 4)) == list(

@@ -66,6 +66,10 @@ pub(super) struct QueryMembership {
 pub(super) struct QueryAssignor {
     query_id: String,
     work: parking_lot::Mutex<Work>,
+    /// What this worker runs under the query's id (its statement and the
+    /// settings that change its results); members that run something else
+    /// get no share (see [`QueryAssignor::assign`]).
+    fingerprint: parking_lot::Mutex<String>,
 }
 
 /// The topics a query reads, with their partition counts, and whether the
@@ -84,7 +88,13 @@ impl QueryAssignor {
         QueryAssignor {
             query_id: query_id.to_string(),
             work: Default::default(),
+            fingerprint: Default::default(),
         }
+    }
+
+    /// What this worker runs under the query's id (see the field).
+    pub(super) fn set_fingerprint(&self, fingerprint: String) {
+        *self.fingerprint.lock() = fingerprint;
     }
 
     /// What the query reads: its source and, for a re-keying aggregation, its
@@ -125,10 +135,30 @@ impl QueryAssignor {
 }
 
 impl Assignor for QueryAssignor {
+    /// Members whose subscription carries another fingerprint than the
+    /// leader's (a worker started with other settings, or whose command topic
+    /// replay made the query id mean another statement) get an empty share
+    /// with the reason, so two versions of one query never write one sink.
     fn assign(&self, _protocol: &str, _leader: &str, members: &[Member]) -> Vec<(String, Bytes)> {
-        let shares = self.shares(members.len());
-        members
+        let ours = self.fingerprint.lock().clone();
+        let (agreeing, differing): (Vec<&Member>, Vec<&Member>) = members
             .iter()
+            .partition(|m| fingerprint_of(&m.metadata).as_deref() == Some(ours.as_str()));
+        let shares = self.shares(agreeing.len());
+        let refused = differing.into_iter().map(|m| {
+            let mut assignment = ConsumerProtocolAssignment::default();
+            assignment.user_data = Some(Bytes::from(format!(
+                "this worker runs query {} differently from the group's leader \
+                 (leader: {ours}; this worker: {}); it takes no share until the \
+                 workers of the service id agree (same statements, same \
+                 processing.guarantee)",
+                self.query_id,
+                fingerprint_of(&m.metadata).unwrap_or_default()
+            )));
+            (m.id.clone(), versioned(&assignment, 0))
+        });
+        agreeing
+            .into_iter()
             .zip(shares)
             .map(|(m, share)| {
                 let mut assignment = ConsumerProtocolAssignment::default();
@@ -143,8 +173,20 @@ impl Assignor for QueryAssignor {
                     .collect();
                 (m.id.clone(), versioned(&assignment, 0))
             })
+            .chain(refused)
             .collect()
     }
+}
+
+/// The fingerprint in a member's subscription (its user data).
+fn fingerprint_of(metadata: &Bytes) -> Option<String> {
+    let mut buf = metadata.clone();
+    if buf.len() < 2 {
+        return None;
+    }
+    let version = bytes::Buf::get_i16(&mut buf);
+    let subscription = ConsumerProtocolSubscription::decode(&mut buf, version.clamp(0, 3)).ok()?;
+    String::from_utf8(subscription.user_data?.to_vec()).ok()
 }
 
 /// FNV-1a: a hash every worker computes alike (std's is seeded per process).
@@ -165,7 +207,8 @@ fn versioned(message: &impl Encodable, version: i16) -> Bytes {
     buf.freeze()
 }
 
-/// The partitions by topic in a consumer-protocol assignment.
+/// The partitions by topic in a consumer-protocol assignment; an error with
+/// the leader's reason when it gave this member no share on purpose.
 fn assigned_partitions(data: &Bytes) -> Result<Share, String> {
     if data.is_empty() {
         return Ok(Vec::new());
@@ -177,6 +220,9 @@ fn assigned_partitions(data: &Bytes) -> Result<Share, String> {
     let version = bytes::Buf::get_i16(&mut buf);
     let assignment = ConsumerProtocolAssignment::decode(&mut buf, version.clamp(0, 3))
         .map_err(|e| e.to_string())?;
+    if let Some(reason) = &assignment.user_data {
+        return Err(String::from_utf8_lossy(reason).into_owned());
+    }
     Ok(assignment
         .assigned_partitions
         .into_iter()
@@ -196,11 +242,13 @@ impl QueryMembership {
     pub(super) fn new<'a>(
         member: Arc<dyn GroupMember>,
         topics: impl Iterator<Item = &'a str>,
+        fingerprint: &str,
     ) -> Self {
         let mut subscription = ConsumerProtocolSubscription::default();
         subscription.topics = topics
             .map(|t| StrBytes::from_string(t.to_string()))
             .collect();
+        subscription.user_data = Some(Bytes::from(fingerprint.to_string()));
         QueryMembership {
             member,
             generation: AtomicI32::new(-1),
@@ -251,7 +299,7 @@ impl Engine {
                     m.generation.store(assignment.generation, Ordering::SeqCst);
                 }
                 Err(e) => {
-                    tracing::error!(query = %query.id, "unreadable assignment: {e}");
+                    tracing::error!(query = %query.id, "no share of the query: {e}");
                 }
             }
             m.changed.notify_one();
@@ -444,20 +492,45 @@ impl Engine {
 mod tests {
     use super::*;
 
-    fn members(n: usize) -> Vec<Member> {
+    fn members(n: usize, fingerprint: &str) -> Vec<Member> {
+        let mut subscription = ConsumerProtocolSubscription::default();
+        subscription.user_data = Some(Bytes::from(fingerprint.to_string()));
         (0..n)
             .map(|i| Member {
                 id: format!("m{i}"),
-                metadata: Bytes::new(),
+                metadata: versioned(&subscription, 0),
             })
             .collect()
+    }
+
+    #[test]
+    fn a_member_running_another_version_of_the_query_gets_no_share() {
+        let assignor = QueryAssignor::new("CSAS_X_1");
+        assignor.set_work(vec![("orders".into(), 4)], false);
+        assignor.set_fingerprint("q".into());
+        let mut all = members(2, "q");
+        all.extend(members(1, "other").into_iter().map(|mut m| {
+            m.id = "m9".into();
+            m
+        }));
+        let out: BTreeMap<String, Bytes> =
+            assignor.assign(PROTOCOL, "m0", &all).into_iter().collect();
+        let share = |m: &str| assigned_partitions(&out[m]);
+        assert_eq!(partitions_of(&share("m0").unwrap(), "orders"), &[0, 2]);
+        assert_eq!(partitions_of(&share("m1").unwrap(), "orders"), &[1, 3]);
+        let refused = share("m9").unwrap_err();
+        assert!(
+            refused.contains("differently from the group's leader"),
+            "{refused}"
+        );
     }
 
     #[test]
     fn a_projection_is_cut_by_partition_and_round_trips_the_consumer_protocol() {
         let assignor = QueryAssignor::new("CSAS_X_1");
         assignor.set_work(vec![("orders".into(), 4), ("rekeyed".into(), 2)], false);
-        let out = assignor.assign(PROTOCOL, "m0", &members(2));
+        assignor.set_fingerprint("q".into());
+        let out = assignor.assign(PROTOCOL, "m0", &members(2, "q"));
         let shares: Vec<Share> = out
             .iter()
             .map(|(_, data)| assigned_partitions(data).unwrap())

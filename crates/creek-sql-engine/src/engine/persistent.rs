@@ -506,6 +506,7 @@ impl Engine {
             window: sink.window.map(|w| w.kind),
         };
         let exactly_once = self.exactly_once(session)?;
+        self.refuse_standbys(session)?;
         let source_partitions = self
             .log
             .describe_topic(&input.topic)
@@ -589,8 +590,20 @@ impl Engine {
             }
         };
         assignor.set_work(topics.clone(), whole);
+        // Workers agree on a query when they run the same statement the same way.
+        let guarantee = if exactly_once {
+            "exactly_once_v2"
+        } else {
+            "at_least_once"
+        };
+        let fingerprint = format!("{} [{guarantee}]", text.trim());
+        assignor.set_fingerprint(fingerprint.clone());
         let membership = member.map(|m| {
-            super::membership::QueryMembership::new(m, topics.iter().map(|(t, _)| t.as_str()))
+            super::membership::QueryMembership::new(
+                m,
+                topics.iter().map(|(t, _)| t.as_str()),
+                &fingerprint,
+            )
         });
         let (stop, _) = tokio::sync::watch::channel(false);
         let query = Arc::new(PersistentQuery {
@@ -632,6 +645,33 @@ impl Engine {
             }
         }
         Ok(query)
+    }
+
+    /// Standby replicas (`num.standby.replicas`, Kafka Streams' setting) are
+    /// not kept yet: a worker that takes a task over restores it from its
+    /// changelog. Asking for them is refused rather than ignored.
+    fn refuse_standbys(&self, session: &Session) -> Result<(), EngineError> {
+        for key in ["num.standby.replicas", "ksql.streams.num.standby.replicas"] {
+            let Some(value) = self.property(session, key) else {
+                continue;
+            };
+            match value.trim().parse::<u32>() {
+                Ok(0) => {}
+                Ok(n) => {
+                    return Err(EngineError::NotSupported(format!(
+                        "{key}={n}: standby replicas are not kept yet; a worker that \
+                         takes a task over restores its state from the changelog \
+                         (set {key}=0)"
+                    )))
+                }
+                Err(_) => {
+                    return Err(EngineError::Statement(format!(
+                        "{key}: '{value}' is not a number of replicas"
+                    )))
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Whether a query runs exactly once: `processing.guarantee`
