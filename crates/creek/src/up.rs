@@ -94,7 +94,8 @@ pub struct UpArgs {
     #[arg(long, default_value_t = 7 * 24 * 3600 * 1000, allow_hyphen_values = true)]
     pub log_retention_ms: i64,
     /// Aggregation groups (group-windows) each persistent query keeps in
-    /// memory; the least recently used beyond this spill to disk under
+    /// memory (each of its tasks, where workers of one ksql.service.id share
+    /// queries); the least recently used beyond this spill to disk under
     /// DATA_DIR/ksql-state (scratch: the changelog topics are the truth).
     #[arg(long, default_value_t = 100_000)]
     pub ksql_groups_in_memory: usize,
