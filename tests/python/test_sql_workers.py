@@ -48,10 +48,10 @@ def produce(bootstrap, topic, rows):
     assert p.flush(30) == 0
 
 
-def read_records(bootstrap, topic, partitions):
-    """Every committed (key, value) of `topic`, all partitions, read to the end
-    (partition EOF ends each: under read_committed a transaction's marker is the
-    last offset, never a record)."""
+def read_records(bootstrap, topic, partitions, decode=json.loads):
+    """Every committed (key, decoded value) of `topic`, all partitions, read to
+    the end (partition EOF ends each: under read_committed a transaction's marker
+    is the last offset, never a record)."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"check-{time.time()}",
                   "enable.auto.commit": False, "isolation.level": "read_committed",
                   "enable.partition.eof": True, "log_level": 2})
@@ -67,7 +67,7 @@ def read_records(bootstrap, topic, partitions):
                 if m.error().code() == KafkaError._PARTITION_EOF:
                     ended.add(m.partition())
                 continue
-            out.append((m.key().decode() if m.key() else None, json.loads(m.value())))
+            out.append((m.key().decode() if m.key() else None, decode(m.value())))
     finally:
         c.close()
     return out
@@ -296,28 +296,10 @@ def test_three_workers_run_the_seed_and_survive_a_kill_and_a_newcomer(kafka, pos
         time.sleep(3)  # a duplicate would show up now
         assert lake_rows(lake, "seedworkers-customers") == (table, distinct)
         assert lake_rows(lake, "CUSTGENDER")[0] == table
-        assert len(read_values_avro(kafka, "CUSTGENDER")) == table
+        assert len(read_records(kafka, "CUSTGENDER", 1, decode=bytes)) == table
         wait_until(lambda: sum(window_counts(kafka, b.registry_url, "PER_SEX").values())
                    == table, 60, what="the window counts to add up to the table")
     finally:
         for server in crew:
             server.dispose()
 
-
-def read_values_avro(bootstrap, topic):
-    """Every committed record of partition 0 of `topic` (values left encoded)."""
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"check-{time.time()}",
-                  "enable.auto.commit": False, "isolation.level": "read_committed",
-                  "enable.partition.eof": True, "log_level": 2})
-    c.assign([TopicPartition(topic, 0, 0)])
-    out = []
-    try:
-        while True:
-            m = c.poll(5)
-            if m is None or (m.error() and m.error().code() == KafkaError._PARTITION_EOF):
-                break
-            if not m.error():
-                out.append(m.value())
-    finally:
-        c.close()
-    return out

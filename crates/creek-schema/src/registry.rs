@@ -394,18 +394,19 @@ impl Registry {
     }
 
     /// Keeps the state current with `_schemas` as other registries append to
-    /// it: waits on the log's wake-up (an idle registry costs nothing), then
-    /// catches up; a failed read is retried after a pause.
-    pub fn follow(self: &Arc<Self>) {
+    /// it, until `shutdown`: waits on the log's wake-up (an idle registry costs
+    /// nothing), then catches up; a failed read is retried after a pause.
+    pub fn follow(self: &Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
         let registry = self.clone();
         tokio::spawn(async move {
             loop {
                 let at = *registry.read_to.lock().await;
                 let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
-                let waited = registry
-                    .store
-                    .wait_for_records(TOPIC, &[(0, at)], deadline)
-                    .await;
+                let position = [(0, at)];
+                let waited = tokio::select! {
+                    w = registry.store.wait_for_records(TOPIC, &position, deadline) => w,
+                    _ = shutdown.wait_for(|s| *s) => return,
+                };
                 let caught_up = match waited {
                     Ok(true) => registry.catch_up().await,
                     Ok(false) => Ok(()),

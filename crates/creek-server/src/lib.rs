@@ -267,7 +267,7 @@ pub async fn start(args: &ServerConfig) -> anyhow::Result<Services> {
         .await
         .context("opening the schema registry (_schemas topic)")?;
     // Other workers on the cluster register schemas too.
-    registry.follow();
+    registry.follow(shutdown_rx.clone());
     let registry_listener = bind_http(
         &args.listen.host,
         args.listen.registry_port,
@@ -346,7 +346,7 @@ pub async fn start(args: &ServerConfig) -> anyhow::Result<Services> {
         .map_err(|e| anyhow::anyhow!("creating the KSQL_PROCESSING_LOG stream: {e}"))?;
     info!(statements = replayed, "ksqlDB metastore recovered");
     // Other workers of the service id append statements too.
-    engine.follow_commands();
+    engine.follow_commands(shutdown_rx.clone());
     let ksql_listener = bind_http(&args.listen.host, args.listen.ksql_port, "ksqlDB").await?;
     let ksql_url = format!(
         "http://{advertised_host}:{}",

@@ -157,14 +157,21 @@ struct AggregatorState {
     sessions: session::SessionStore,
 }
 
+/// The SQL types of a plan's grouping key and of its aggregate states, as the
+/// changelog and the spill file store them.
+fn key_and_state_types(plan: &AggregatePlan) -> (Vec<SqlType>, Vec<SqlType>) {
+    let key_types = plan.group_by.iter().map(|g| g.ty.clone()).collect();
+    let state_types = plan
+        .aggregates
+        .iter()
+        .map(|c| c.function.state_type.clone())
+        .collect();
+    (key_types, state_types)
+}
+
 impl AggregatorState {
     fn empty(plan: &AggregatePlan, limits: &StateLimits) -> AggregatorState {
-        let key_types: Vec<SqlType> = plan.group_by.iter().map(|g| g.ty.clone()).collect();
-        let state_types: Vec<SqlType> = plan
-            .aggregates
-            .iter()
-            .map(|c| c.function.state_type.clone())
-            .collect();
+        let (key_types, state_types) = key_and_state_types(plan);
         let codec = Codec {
             encode: Box::new(|g: &GroupState| group_to_json(g).to_string().into_bytes()),
             decode: Box::new(move |bytes: &[u8]| {
@@ -174,14 +181,8 @@ impl AggregatorState {
             id_of: Box::new(|start, g: &GroupState| GroupId(g.key.clone(), start)),
         };
         let groups = GroupStore::new(limits.groups_in_memory, &limits.spill_dir, codec);
-        let sessions = session::SessionStore::new(
-            limits,
-            plan.group_by.iter().map(|g| g.ty.clone()).collect(),
-            plan.aggregates
-                .iter()
-                .map(|c| c.function.state_type.clone())
-                .collect(),
-        );
+        let (session_keys, session_states) = key_and_state_types(plan);
+        let sessions = session::SessionStore::new(limits, session_keys, session_states);
         AggregatorState {
             groups,
             stream_time: i64::MIN,
@@ -1104,13 +1105,7 @@ impl Aggregator {
         &self,
         records: impl IntoIterator<Item = ConsumerRecord>,
     ) -> Result<Option<BTreeMap<i32, i64>>, String> {
-        let plan = &self.plan;
-        let key_types: Vec<SqlType> = plan.group_by.iter().map(|g| g.ty.clone()).collect();
-        let state_types: Vec<SqlType> = plan
-            .aggregates
-            .iter()
-            .map(|c| c.function.state_type.clone())
-            .collect();
+        let (key_types, state_types) = key_and_state_types(&self.plan);
         let records: Vec<ConsumerRecord> = records.into_iter().collect();
         let mut last: HashMap<&[u8], usize> = HashMap::with_capacity(records.len());
         for (i, r) in records.iter().enumerate() {

@@ -137,8 +137,8 @@ impl Engine {
     /// the statements other workers of the service id append (as ksqlDB's
     /// command runner does); this engine's own are skipped, as it ran them
     /// before appending. Waits on the log's wake-up, so an idle follower costs
-    /// nothing; a failed read is retried after a pause.
-    pub fn follow_commands(self: &Arc<Self>) {
+    /// nothing; a failed read is retried after a pause. Ends at `shutdown`.
+    pub fn follow_commands(self: &Arc<Self>, mut shutdown: tokio::sync::watch::Receiver<bool>) {
         if !self.config.spawn_queries {
             return;
         }
@@ -148,11 +148,12 @@ impl Engine {
             loop {
                 let next = engine.commands_read.load(Ordering::SeqCst);
                 let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-                let fetched = match engine
-                    .log
-                    .wait_for_records(&topic, &[(0, next)], deadline)
-                    .await
-                {
+                let position = [(0, next)];
+                let waited = tokio::select! {
+                    w = engine.log.wait_for_records(&topic, &position, deadline) => w,
+                    _ = shutdown.wait_for(|s| *s) => return,
+                };
+                let fetched = match waited {
                     Ok(false) => continue,
                     Ok(true) => {
                         engine
