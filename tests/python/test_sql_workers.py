@@ -155,6 +155,14 @@ def test_workers_share_statements_and_query_partitions(kafka, tmp_path):
                    what="each worker to own two tasks of the aggregation")
         wait_until(lambda: owner_of(kafka, ctas, [a, b]) is not None, 60, interval=0.5,
                    what="one worker to own the exactly-once aggregation")
+        # Each worker says what it runs of a shared query: DESCRIBE EXTENDED's
+        # statistics and EXPLAIN's tasks (two of the four repartition partitions).
+        counts_id = counts.rsplit("query_", 1)[1]
+        described = ksql(a, "DESCRIBE ITEM_COUNTS EXTENDED;")[0]["sourceDescription"]
+        assert f"{counts_id} on this worker:" in described["statistics"], described
+        explained = ksql(a, f"EXPLAIN {counts_id};")[0]["queryDescription"]
+        stage_two = [t for t in explained["tasksMetadata"] if t["taskId"].startswith("1_")]
+        assert len(stage_two) == 2, explained["tasksMetadata"]
         # Standby replicas are not kept yet: asking for them is refused.
         r = ksql_with(a, "CREATE STREAM small_orders AS SELECT item FROM orders "
                          "WHERE qty < 10 EMIT CHANGES;", {"num.standby.replicas": "1"})

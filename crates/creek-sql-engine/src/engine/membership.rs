@@ -336,6 +336,10 @@ impl Engine {
         query: &PersistentQuery,
         share: &[(String, Vec<i32>)],
     ) -> Result<(), EngineError> {
+        *query.share.lock() = super::ShareStatus {
+            partitions: share.to_vec(),
+            ..Default::default()
+        };
         if share.iter().all(|(_, p)| p.is_empty()) {
             // Nothing of the query here this round: no state either.
             if let QueryLogic::Aggregate(tasks) = &query.logic {
@@ -421,7 +425,7 @@ impl Engine {
             for &task in owned.difference(&held) {
                 // The changelog holds the state and the input positions it
                 // accounts for; they win over the group's committed offsets.
-                if let Some(p) = self.restore_task(&query.id, tasks, task).await? {
+                if let Some(p) = self.restore_task(query, tasks, task).await? {
                     restored.extend(p);
                 }
             }

@@ -126,7 +126,52 @@ pub struct PersistentQuery {
     /// Its place among the workers sharing it, when other workers may run it
     /// too (`None`: this worker owns all of it).
     membership: Option<membership::QueryMembership>,
+    /// This worker's share of the query and how far its restores are
+    /// (DESCRIBE EXTENDED, EXPLAIN).
+    pub share: Mutex<ShareStatus>,
     stop: tokio::sync::watch::Sender<bool>,
+}
+
+/// What one worker runs of a query, and its restores.
+#[derive(Default, Clone, Debug)]
+pub struct ShareStatus {
+    /// Partitions by topic (all of them when this worker runs the query alone).
+    pub partitions: Vec<(String, Vec<i32>)>,
+    /// Tasks being restored: changelog records read so far, and the changelog
+    /// partition's end offset.
+    pub restoring: BTreeMap<i32, (u64, i64)>,
+    /// Tasks restored in this share: records read and milliseconds taken.
+    pub restored: BTreeMap<i32, (u64, u64)>,
+}
+
+impl ShareStatus {
+    /// One line for DESCRIBE EXTENDED.
+    pub fn describe(&self, query_id: &str) -> String {
+        let partitions: Vec<String> = self
+            .partitions
+            .iter()
+            .map(|(topic, p)| format!("{topic} {p:?}"))
+            .collect();
+        let mut line = format!(
+            "{query_id} on this worker: {}",
+            if partitions.is_empty() {
+                "no partitions".to_string()
+            } else {
+                partitions.join(", ")
+            }
+        );
+        for (task, (read, end)) in &self.restoring {
+            line.push_str(&format!(
+                "; restoring task {task}: {read} changelog records read (end offset {end})"
+            ));
+        }
+        for (task, (read, ms)) in &self.restored {
+            line.push_str(&format!(
+                "; task {task} restored: {read} records in {ms} ms"
+            ));
+        }
+        line
+    }
 }
 
 /// A query's transactional producer and whether a transaction is open (one
@@ -145,6 +190,11 @@ impl PersistentQuery {
 
     pub fn failed(&self) -> bool {
         self.error.lock().is_some()
+    }
+
+    /// Whether other workers of the service id may run parts of it.
+    pub fn is_shared(&self) -> bool {
+        self.membership.is_some()
     }
 }
 

@@ -623,6 +623,7 @@ impl Engine {
             transactions: Mutex::new(None),
             offset_reset_earliest: session.offset_reset_earliest(),
             membership,
+            share: Mutex::new(Default::default()),
             stop,
         });
         // Alone, this worker owns every partition now; shared, each round
@@ -735,15 +736,32 @@ impl Engine {
     /// input positions it accounts for, if it has any.
     pub(super) async fn restore_task(
         &self,
-        query_id: &str,
+        query: &PersistentQuery,
         tasks: &crate::aggregate::AggregateTasks,
         task: i32,
     ) -> Result<Option<BTreeMap<i32, i64>>, EngineError> {
+        let query_id = query.id.as_str();
         let topic = self.changelog_topic(query_id);
         let started = std::time::Instant::now();
+        let end = self
+            .log
+            .list_offset(&topic, task, OffsetSpec::Latest)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or(0);
+        query.share.lock().restoring.insert(task, (0, end));
         let mut records = Vec::new();
         read_partition(self.log.as_ref(), &topic, task, 0, None, |r| {
-            records.push(r)
+            records.push(r);
+            // Progress for DESCRIBE EXTENDED, now and then.
+            if records.len() % 10_000 == 0 {
+                query
+                    .share
+                    .lock()
+                    .restoring
+                    .insert(task, (records.len() as u64, end));
+            }
         })
         .await?;
         let read = records.len();
@@ -752,6 +770,13 @@ impl Engine {
             .task(task)
             .restore(records)
             .map_err(|e| EngineError::Statement(format!("Cannot restore {query_id}: {e}")))?;
+        {
+            let mut share = query.share.lock();
+            share.restoring.remove(&task);
+            share
+                .restored
+                .insert(task, (read as u64, started.elapsed().as_millis() as u64));
+        }
         if read > 0 {
             tracing::info!(query = %query_id, task, records = read,
                 read_ms = read_in.as_millis() as u64,

@@ -261,6 +261,28 @@ fn running_query(engine: &Engine, q: &PersistentQuery) -> Json {
     })
 }
 
+/// ksqlDB's statistics text of a source's topic, then what this worker runs of
+/// each query reading or writing it that workers share (partitions, restores
+/// in progress).
+fn statistics_with_shares(
+    engine: &Engine,
+    source: &DataSource,
+    queries: &[std::sync::Arc<PersistentQuery>],
+) -> String {
+    let mut text = engine.stats.statistics(&source.topic);
+    for q in queries {
+        let touches = q.source == source.name || q.sink.as_deref() == Some(source.name.as_str());
+        // Alone, a worker runs everything: ksqlDB's text as it is.
+        if touches && q.is_shared() {
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(&q.share.lock().describe(&q.id));
+        }
+    }
+    text
+}
+
 async fn source_description(engine: &Engine, source: &DataSource, extended: bool) -> Json {
     let queries = engine.queries();
     let reads: Vec<Json> = queries
@@ -288,7 +310,7 @@ async fn source_description(engine: &Engine, source: &DataSource, extended: bool
         "fields": fields_of(source),
         "type": source.kind_name(),
         "timestamp": source.timestamp.as_ref().map(|(c, _)| c.clone()).unwrap_or_default(),
-        "statistics": if extended { engine.stats.statistics(&source.topic) } else { String::new() },
+        "statistics": if extended { statistics_with_shares(engine, source, &queries) } else { String::new() },
         "errorStats": if extended { engine.stats.error_stats(&source.topic) } else { String::new() },
         "extended": extended,
         "keyFormat": key_format,
@@ -326,10 +348,43 @@ fn query_description(engine: &Engine, q: &PersistentQuery) -> Json {
             "errorMessage": reason,
             "type": "SYSTEM",
         })).collect::<Vec<_>>(),
-        "tasksMetadata": [],
+        "tasksMetadata": tasks_metadata(q),
         "state": state,
         "consumerGroupId": engine.query_group(&q.id),
     })
+}
+
+/// ksqlDB's `tasksMetadata` of a query: one entry per partition this worker
+/// reads (task ids as Kafka Streams names them: sub-topology, partition), with
+/// the state of a task whose changelog is being restored.
+fn tasks_metadata(q: &PersistentQuery) -> Vec<Json> {
+    if !q.is_shared() {
+        return Vec::new();
+    }
+    let share = q.share.lock().clone();
+    // The last topic read is the one the tasks' state belongs to (the
+    // repartition topic of a re-keying aggregation, else the source).
+    let stateful = share.partitions.len().saturating_sub(1);
+    share
+        .partitions
+        .iter()
+        .enumerate()
+        .flat_map(|(subtopology, (topic, partitions))| {
+            let restoring = &share.restoring;
+            partitions.iter().map(move |p| {
+                let state = if subtopology == stateful && restoring.contains_key(p) {
+                    "RESTORING"
+                } else {
+                    "RUNNING"
+                };
+                json!({
+                    "taskId": format!("{subtopology}_{p}"),
+                    "topicOffsets": [{"topicPartition": {"topic": topic, "partition": p}}],
+                    "taskState": state,
+                })
+            })
+        })
+        .collect()
 }
 
 /// Default properties SHOW PROPERTIES lists.
