@@ -311,3 +311,38 @@ def test_three_workers_run_the_seed_and_survive_a_kill_and_a_newcomer(kafka, pos
         for server in crew:
             server.dispose()
 
+
+
+def test_a_deleted_changelog_stops_its_query_saying_so(kafka, tmp_path):
+    """A worker that comes back to an aggregation whose changelog topic was deleted
+    does not start the state again from nothing: the query stops (ERROR), naming
+    the topic and what to do, and the worker stays up."""
+    kafka_tool("kafka-topics", "--bootstrap-server", kafka, "--create", "--topic", "clicks_cl",
+               "--partitions", "2", "--replication-factor", "1")
+    produce(kafka, "clicks_cl", [{"item": f"i{i % 3}", "qty": i} for i in range(30)])
+    shared = ["--bootstrap-servers", kafka, "--ksql-property", "ksql.service.id=lost_"]
+    server = CreekServer(tmp_path / "w", name="worker", extra_args=shared)
+    server.start()
+    try:
+        ksql(server, "CREATE STREAM clicks_cl (item VARCHAR, qty INT) "
+                     "WITH (kafka_topic='clicks_cl', value_format='JSON');")
+        ksql(server, "CREATE TABLE per_item_cl AS SELECT item, COUNT(*) AS n FROM clicks_cl "
+                     "GROUP BY item EMIT CHANGES;")
+        wait_until(lambda: latest_counts(kafka, "PER_ITEM_CL", 2) == {"i0": 10, "i1": 10,
+                                                                      "i2": 10},
+                   60, interval=0.5, what="the counts")
+        (query,) = query_ids(server)
+        assert server.stop() == 0
+        changelog = f"_confluent-ksql-lost_query_{query}-Aggregate-Aggregate-Materialize-changelog"
+        kafka_tool("kafka-topics", "--bootstrap-server", kafka, "--delete", "--topic", changelog)
+        server.start()
+
+        def failed():
+            q = ksql(server, f"EXPLAIN {query};")[0]["queryDescription"]
+            return q["state"] == "ERROR" and q["queryErrors"] and q["queryErrors"][0]
+        error = wait_until(failed, 60, interval=0.5, what="the query to stop")
+        assert changelog in error["errorMessage"] and "missing" in error["errorMessage"], error
+        # The worker answers on, and the other statements work.
+        assert "CLICKS_CL" in source_names(server)
+    finally:
+        server.dispose()

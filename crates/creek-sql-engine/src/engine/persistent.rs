@@ -537,6 +537,7 @@ impl Engine {
         let mut topics = vec![(input.topic.clone(), source_partitions)];
         let mut repartition = None;
         let mut whole = exactly_once;
+        let mut state_lost = None;
         let logic = match plan {
             QueryPlan::Stream(plan) => QueryLogic::Project(Box::new(Projector {
                 plan,
@@ -577,13 +578,35 @@ impl Engine {
                 // query, else one; an existing changelog keeps its count.
                 // Compacted, as Kafka Streams makes its changelogs: time and
                 // size retention must never take a group's state away.
-                let changelog = self
-                    .ensure_topic(
-                        &self.changelog_topic(&query_id),
-                        if cut { stage_two } else { 1 },
-                        BTreeMap::from([("cleanup.policy".to_string(), "compact".to_string())]),
-                    )
-                    .await?;
+                let changelog_topic = self.changelog_topic(&query_id);
+                // A query that committed input before has state: a missing
+                // changelog means it is gone, not that the query is new.
+                if self.log.describe_topic(&changelog_topic).await.is_err()
+                    && !self
+                        .log
+                        .committed_offsets(&self.query_group(&query_id))
+                        .await
+                        .unwrap_or_default()
+                        .is_empty()
+                {
+                    state_lost = Some(format!(
+                        "Cannot restore {query_id}: its changelog topic {changelog_topic} is \
+                         missing (deleted?) although the query has read input before, so its \
+                         state is gone. Terminate the query, drop its table and create it \
+                         again to rebuild the state from the source"
+                    ));
+                }
+                let changelog = match state_lost {
+                    Some(_) => 1,
+                    None => {
+                        self.ensure_topic(
+                            &changelog_topic,
+                            if cut { stage_two } else { 1 },
+                            BTreeMap::from([("cleanup.policy".to_string(), "compact".to_string())]),
+                        )
+                        .await?
+                    }
+                };
                 tasks.set_count(changelog);
                 whole |= changelog == 1;
                 QueryLogic::Aggregate(Box::new(tasks))
@@ -630,6 +653,11 @@ impl Engine {
         // hands out a share (`Engine::take_part_in_rounds`). A state that cannot
         // be read back fails this query only: it stays in ERROR with the
         // reason, the others run.
+        if let Some(reason) = state_lost {
+            tracing::error!(query = %query_id, "{reason}");
+            query.fail(reason);
+            return Ok(query);
+        }
         if query.membership.is_none() {
             let all: Vec<(String, Vec<i32>)> = topics
                 .into_iter()
@@ -752,7 +780,7 @@ impl Engine {
             .unwrap_or(0);
         query.share.lock().restoring.insert(task, (0, end));
         let mut records = Vec::new();
-        read_partition(self.log.as_ref(), &topic, task, 0, None, |r| {
+        let read = read_partition(self.log.as_ref(), &topic, task, 0, None, |r| {
             records.push(r);
             // Progress for DESCRIBE EXTENDED, now and then.
             if records.len() % 10_000 == 0 {
@@ -763,7 +791,17 @@ impl Engine {
                     .insert(task, (records.len() as u64, end));
             }
         })
-        .await?;
+        .await;
+        if let Err(e) = read {
+            query.share.lock().restoring.remove(&task);
+            // Missing, truncated (its first records deleted) or unreachable:
+            // the state cannot be rebuilt exactly, so the query stops saying so.
+            return Err(EngineError::Statement(format!(
+                "Cannot restore {query_id} from its changelog {topic}-{task}: {e}. \
+                 A changelog that was deleted or truncated no longer holds the whole \
+                 state: terminate the query, drop its table and create it again"
+            )));
+        }
         let read = records.len();
         let read_in = started.elapsed();
         let restored = tasks
