@@ -65,6 +65,10 @@ pub enum RegistryError {
     /// `{:#}` at start-up) would print it twice.
     #[error("Error while reading or writing the _schemas log: {0}")]
     Store(creek_store::LogError),
+    /// Another worker's registry took the same schema id or subject version at
+    /// the same moment; the write is decided again.
+    #[error("another schema registry of this cluster wrote the same id or version at the same moment; retry")]
+    Raced,
 }
 
 impl RegistryError {
@@ -89,6 +93,7 @@ impl RegistryError {
             OperationNotPermitted(_) => 42205,
             BadRequest(_) => 400,
             Store(_) => 50001,
+            Raced => 50001,
         }
     }
 

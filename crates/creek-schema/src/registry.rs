@@ -293,6 +293,60 @@ pub struct Registry {
     /// workers on the same cluster append there too: [`Registry::catch_up`]
     /// applies what they wrote.
     read_to: tokio::sync::Mutex<i64>,
+    /// Where the log stood when the current writer decided (see `commit`).
+    decided_at: parking_lot::Mutex<i64>,
+}
+
+/// Records as one batch for `_schemas`.
+fn encode(records: &[Record]) -> Vec<ProducerRecord> {
+    records
+        .iter()
+        .map(|r| {
+            let (key, value) = r.encode();
+            ProducerRecord {
+                key: Some(key),
+                value,
+                ..Default::default()
+            }
+        })
+        .collect()
+}
+
+/// What must follow `ours` in `_schemas` when `theirs` (another registry's,
+/// appended between our decision and our append) took one of our subject
+/// versions (their value again, so it stays the latest) or gave one of our
+/// schema ids to another schema (a tombstone for our version, which replays
+/// then drop). Empty when nothing collides.
+fn compensation(ours: &[Record], theirs: &[Record]) -> Vec<Record> {
+    let mut fixes = Vec::new();
+    for our in ours {
+        let Record::Schema {
+            subject,
+            version,
+            value: Some(value),
+        } = our
+        else {
+            continue;
+        };
+        let same_key = theirs.iter().rev().find(|t| {
+            matches!(t, Record::Schema { subject: s, version: v, .. } if s == subject && v == version)
+        });
+        let id_taken = theirs.iter().any(|t| {
+            matches!(t, Record::Schema { value: Some(tv), .. }
+                if tv.id == value.id && tv.schema != value.schema)
+        });
+        match same_key {
+            Some(t) if t != our => fixes.push(t.clone()),
+            Some(_) => {}
+            None if id_taken => fixes.push(Record::Schema {
+                subject: subject.clone(),
+                version: *version,
+                value: None,
+            }),
+            None => {}
+        }
+    }
+    fixes
 }
 
 /// Applies one `_schemas` record to the state; whether it applied.
@@ -365,7 +419,15 @@ impl Registry {
             state: RwLock::new(state),
             writer: tokio::sync::Mutex::new(()),
             read_to: tokio::sync::Mutex::new(next.max(start)),
+            decided_at: parking_lot::Mutex::new(next.max(start)),
         }))
+    }
+
+    /// Catches up before a write decides, remembering where the log stood.
+    async fn begin_write(&self) -> Result<()> {
+        self.catch_up().await?;
+        *self.decided_at.lock() = *self.read_to.lock().await;
+        Ok(())
     }
 
     /// Applies what other registries sharing `_schemas` (creek workers on one
@@ -450,32 +512,59 @@ impl Registry {
         Ok(())
     }
 
-    /// Appends records as one batch, then applies them to the state.
+    /// Appends records as one batch, then applies them to the state. Another
+    /// worker's registry may have appended between this writer's decision and
+    /// its append: if those records took the same schema id or subject version,
+    /// this writer's records lose (later records fixing them up are appended,
+    /// so every replay agrees) and the write answers `Raced`, to be decided again.
     async fn commit(
         &self,
         records: Vec<Record>,
         parsed: Option<Arc<RegisteredSchema>>,
     ) -> Result<()> {
-        let batch = records
-            .iter()
-            .map(|r| {
-                let (key, value) = r.encode();
-                ProducerRecord {
-                    key: Some(key),
-                    value,
-                    ..Default::default()
-                }
-            })
-            .collect();
         let n = records.len() as i64;
-        let base = self.store.produce(TOPIC, 0, batch).await?;
-        // Nothing else came in between: the state accounts for these too.
-        {
-            let mut read_to = self.read_to.lock().await;
-            if *read_to == base {
-                *read_to = base + n;
+        let decided_at = *self.decided_at.lock();
+        // The follower waits: what came in between is looked at here first.
+        let mut read_to = self.read_to.lock().await;
+        let base = self.store.produce(TOPIC, 0, encode(&records)).await?;
+        if decided_at < base {
+            let mut between = Vec::new();
+            self.store
+                .read_to_end(TOPIC, 0, decided_at, Some(base), &mut |r| between.push(r))
+                .await?;
+            let theirs: Vec<Record> = between
+                .iter()
+                .filter_map(|r| Record::decode(r.key.as_deref()?, r.value.as_deref()).ok()?)
+                .collect();
+            let fixes = compensation(&records, &theirs);
+            if !fixes.is_empty() {
+                self.store.produce(TOPIC, 0, encode(&fixes)).await?;
+                // Everything from where the state stood, in log order.
+                let mut rest = Vec::new();
+                let next = self
+                    .store
+                    .read_to_end(TOPIC, 0, *read_to, None, &mut |r| rest.push(r))
+                    .await?;
+                let mut state = self.state.write();
+                for r in &rest {
+                    apply_stored(&mut state, r);
+                }
+                *read_to = next;
+                return Err(RegistryError::Raced);
             }
         }
+        // Others' records before ours (those the follower has not applied).
+        if *read_to < base {
+            let mut others = Vec::new();
+            self.store
+                .read_to_end(TOPIC, 0, *read_to, Some(base), &mut |r| others.push(r))
+                .await?;
+            let mut state = self.state.write();
+            for r in &others {
+                apply_stored(&mut state, r);
+            }
+        }
+        *read_to = (*read_to).max(base + n);
         let mut state = self.state.write();
         for r in &records {
             if let Err(reason) = state.apply(r, parsed.clone()) {
@@ -515,7 +604,28 @@ impl Registry {
             .await
     }
 
+    /// Registers, deciding again when another worker's registry took the id
+    /// or version at the same moment (see `commit`).
     async fn register_inner(
+        &self,
+        subject: &str,
+        schema_json: &str,
+        expected_version: Option<i32>,
+        requested_id: Option<i32>,
+    ) -> Result<i32> {
+        let mut attempts = 0;
+        loop {
+            match self
+                .register_once(subject, schema_json, expected_version, requested_id)
+                .await
+            {
+                Err(RegistryError::Raced) if attempts < 5 => attempts += 1,
+                other => return other,
+            }
+        }
+    }
+
+    async fn register_once(
         &self,
         subject: &str,
         schema_json: &str,
@@ -525,7 +635,7 @@ impl Registry {
         let (canonical, avro) = parse(schema_json)?;
         let _writer = self.writer.lock().await;
         // Decide on the newest state: another worker's registry may have written.
-        self.catch_up().await?;
+        self.begin_write().await?;
         let (record, parsed, id) = {
             let state = self.state.read();
             let known_id = state.id_by_canonical.get(&canonical).copied();
@@ -767,7 +877,7 @@ impl Registry {
     pub async fn delete_subject(&self, subject: &str, permanent: bool) -> Result<Vec<i32>> {
         let _writer = self.writer.lock().await;
         // Decide on the newest state: another worker's registry may have written.
-        self.catch_up().await?;
+        self.begin_write().await?;
         let (records, deleted) = {
             let state = self.state.read();
             let versions = state
@@ -819,7 +929,7 @@ impl Registry {
     ) -> Result<i32> {
         let _writer = self.writer.lock().await;
         // Decide on the newest state: another worker's registry may have written.
-        self.catch_up().await?;
+        self.begin_write().await?;
         let (record, number) = {
             let state = self.state.read();
             let versions = state
@@ -896,7 +1006,7 @@ impl Registry {
     ) -> Result<()> {
         let _writer = self.writer.lock().await;
         // Decide on the newest state: another worker's registry may have written.
-        self.catch_up().await?;
+        self.begin_write().await?;
         let record = Record::Config {
             subject: subject.map(str::to_string),
             level: Some(level),
@@ -909,7 +1019,7 @@ impl Registry {
     pub async fn delete_compatibility(&self, subject: Option<&str>) -> Result<CompatibilityLevel> {
         let _writer = self.writer.lock().await;
         // Decide on the newest state: another worker's registry may have written.
-        self.catch_up().await?;
+        self.begin_write().await?;
         let previous = match subject {
             None => self.global_compatibility(),
             Some(s) => self
@@ -985,6 +1095,81 @@ mod tests {
         Arc::new(EmbeddedLog::new(
             Log::open(dir, LogConfig::default()).unwrap(),
         ))
+    }
+
+    #[tokio::test]
+    async fn a_write_that_raced_another_registry_loses_and_every_replay_agrees() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = store(dir.path());
+        // Two workers' registries on one `_schemas`.
+        let a = Registry::open(log.clone()).await.unwrap();
+        let b = Registry::open(log.clone()).await.unwrap();
+        // b decides on an empty log; a registers before b appends.
+        b.begin_write().await.unwrap();
+        assert_eq!(a.register("a-value", V1).await.unwrap(), 1);
+        let (canonical, _) = parse(V2).unwrap();
+        let raced = b
+            .commit(
+                vec![Record::Schema {
+                    subject: "b-value".into(),
+                    version: 1,
+                    value: Some(SchemaValue {
+                        subject: "b-value".into(),
+                        version: 1,
+                        id: 1,
+                        schema: canonical,
+                        deleted: false,
+                    }),
+                }],
+                None,
+            )
+            .await;
+        assert!(matches!(raced, Err(RegistryError::Raced)), "{raced:?}");
+        // b's state is the log's: id 1 is a's schema, b's version is gone.
+        assert!(b.latest("b-value").is_none());
+        assert!(!b.schema_by_id(1).unwrap().schema_json.contains("email"));
+        // Decided again, b's schema gets the next id; a replay agrees.
+        assert_eq!(b.register("b-value", V2).await.unwrap(), 2);
+        let replayed = Registry::open(log).await.unwrap();
+        assert_eq!(replayed.latest("a-value").unwrap().1.id, 1);
+        assert_eq!(replayed.latest("b-value").unwrap().1.id, 2);
+        a.catch_up().await.unwrap();
+        assert_eq!(a.latest("b-value").unwrap().1.id, 2);
+    }
+
+    #[test]
+    fn compensation_restores_their_version_or_drops_ours() {
+        let record = |subject: &str, version, id, schema: &str| Record::Schema {
+            subject: subject.into(),
+            version,
+            value: Some(SchemaValue {
+                subject: subject.into(),
+                version,
+                id,
+                schema: schema.into(),
+                deleted: false,
+            }),
+        };
+        let ours = vec![record("s", 2, 7, "X")];
+        // Nothing collides: another subject, another id.
+        assert!(compensation(&ours, &[record("t", 1, 8, "Y")]).is_empty());
+        // The same registration made twice at once collides with nothing.
+        assert!(compensation(&ours, &[record("s", 2, 7, "X")]).is_empty());
+        // Their value for our subject version comes again after ours.
+        let theirs = record("s", 2, 8, "Y");
+        assert_eq!(
+            compensation(&ours, std::slice::from_ref(&theirs)),
+            vec![theirs]
+        );
+        // Our id went to another schema: our version is dropped.
+        assert_eq!(
+            compensation(&ours, &[record("t", 1, 7, "Y")]),
+            vec![Record::Schema {
+                subject: "s".into(),
+                version: 2,
+                value: None
+            }]
+        );
     }
 
     #[tokio::test]
