@@ -80,6 +80,20 @@ def test_two_workers_share_a_source_and_take_over_after_sigkill(kafka, postgres,
                    and count_records(kafka, "psg-customers_b") == 200, 60, interval=1,
                    what="both tables in their topics")
 
+        # Restarting b's task through a's REST API restarts it on b (forwarded,
+        # as Connect does), not a second copy on a.
+        on_b = [i for i, (_, w) in enumerate(task_workers(a.connect_url, name))
+                if w == worker_id(b)]
+        assert len(on_b) == 1
+        r = requests.post(f"{a.connect_url}/connectors/{name}/tasks/{on_b[0]}/restart",
+                          timeout=30)
+        assert r.status_code == 204, r.text
+        wait_until(lambda: "task restarted" in b.log_tail(400), 30, interval=0.3,
+                   what="worker b to restart its task")
+        assert "task restarted" not in a.log_tail(400)
+        assert sorted(task_workers(a.connect_url, name)) == sorted(
+            ("RUNNING", w) for w in both)
+
         # Worker b dies; a takes its task after b's session times out, and
         # resumes from the offsets b committed.
         b.kill()

@@ -874,9 +874,48 @@ impl Worker {
                 "Connector {name} is not started; restart the connector"
             )));
         }
+        // Another worker of the group runs it: the restart happens there, as
+        // Connect forwards it to the task's worker.
+        if !self.inner.runs_task(name, task) {
+            drop(_guard);
+            return self.forward_task_restart(name, task).await;
+        }
         self.respawn(name, task)?;
         info!(connector = %name, task, "task restarted");
         Ok(())
+    }
+
+    /// Asks the worker that runs a task (the one its latest status names) to
+    /// restart it, through that worker's REST API.
+    async fn forward_task_restart(&self, name: &str, task: usize) -> Result<(), ConnectError> {
+        let (_, owner) = self.inner.status_of(name, Some(task), State::Unassigned);
+        if owner == self.inner.config.worker_id {
+            return Err(ConnectError::Conflict(format!(
+                "Task {name}-{task} is between workers (a rebalance is in progress); \
+                 try again in a moment"
+            )));
+        }
+        let url = format!("http://{owner}/connectors/{name}/tasks/{task}/restart");
+        let answer = reqwest::Client::new()
+            .post(&url)
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .map_err(|e| {
+                ConnectError::Internal(format!(
+                    "forwarding the restart of task {name}-{task} to its worker {owner}: {e}"
+                ))
+            })?;
+        if answer.status().is_success() {
+            info!(connector = %name, task, worker = %owner, "task restart forwarded");
+            return Ok(());
+        }
+        let status = answer.status();
+        let body = answer.text().await.unwrap_or_default();
+        Err(ConnectError::Internal(format!(
+            "the worker {owner} running task {name}-{task} answered the restart with \
+             {status}: {body}"
+        )))
     }
 
     /// Stops one task and starts it again from the connector's launch.
