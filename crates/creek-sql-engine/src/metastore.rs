@@ -49,6 +49,18 @@ pub struct DataSource {
 }
 
 impl DataSource {
+    /// Whether its key or value is written through the schema registry.
+    pub fn uses_registry(&self) -> bool {
+        [&self.key_format.kind, &self.value_format.kind]
+            .iter()
+            .any(|k| {
+                matches!(
+                    k,
+                    FormatKind::Avro | FormatKind::Protobuf | FormatKind::JsonSr
+                )
+            })
+    }
+
     pub fn key_columns(&self) -> impl Iterator<Item = &SourceColumn> {
         self.columns.iter().filter(|c| c.role == ColumnRole::Key)
     }

@@ -329,7 +329,7 @@ impl Worker {
                 "this worker's share of the Connect group"
             );
             // Source offsets as far as the tasks' previous runners committed them.
-            if let Err(e) = self.catch_up_offsets().await {
+            if let Err(e) = self.inner.offsets.catch_up().await {
                 warn!(error = %e, "reading the offset topic failed; rejoining");
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 continue;
@@ -342,12 +342,6 @@ impl Worker {
             let _guard = self.inner.changes.lock().await;
             self.revoke_all();
         }
-    }
-
-    /// Reads what other workers committed to `connect-offsets` since the last
-    /// catch-up.
-    async fn catch_up_offsets(&self) -> creek_store::Result<()> {
-        self.inner.offsets.catch_up().await
     }
 
     /// Starts the tasks of `work` (the connectors' statuses recorded by their new

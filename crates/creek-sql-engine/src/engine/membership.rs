@@ -180,13 +180,18 @@ impl Assignor for QueryAssignor {
 
 /// The fingerprint in a member's subscription (its user data).
 fn fingerprint_of(metadata: &Bytes) -> Option<String> {
-    let mut buf = metadata.clone();
+    let subscription: ConsumerProtocolSubscription = unversioned(metadata).ok()?;
+    String::from_utf8(subscription.user_data?.to_vec()).ok()
+}
+
+/// A consumer-protocol message after its leading version (see [`versioned`]).
+fn unversioned<M: Decodable>(data: &Bytes) -> Result<M, String> {
+    let mut buf = data.clone();
     if buf.len() < 2 {
-        return None;
+        return Err("a consumer-protocol message shorter than its version".into());
     }
     let version = bytes::Buf::get_i16(&mut buf);
-    let subscription = ConsumerProtocolSubscription::decode(&mut buf, version.clamp(0, 3)).ok()?;
-    String::from_utf8(subscription.user_data?.to_vec()).ok()
+    M::decode(&mut buf, version.clamp(0, 3)).map_err(|e| e.to_string())
 }
 
 /// FNV-1a: a hash every worker computes alike (std's is seeded per process).
@@ -213,13 +218,7 @@ fn assigned_partitions(data: &Bytes) -> Result<Share, String> {
     if data.is_empty() {
         return Ok(Vec::new());
     }
-    let mut buf = data.clone();
-    if buf.len() < 2 {
-        return Err("assignment shorter than its version".into());
-    }
-    let version = bytes::Buf::get_i16(&mut buf);
-    let assignment = ConsumerProtocolAssignment::decode(&mut buf, version.clamp(0, 3))
-        .map_err(|e| e.to_string())?;
+    let assignment: ConsumerProtocolAssignment = unversioned(data)?;
     if let Some(reason) = &assignment.user_data {
         return Err(String::from_utf8_lossy(reason).into_owned());
     }

@@ -286,7 +286,7 @@ impl Engine {
         offset: i64,
     ) -> Result<usize, EngineError> {
         let topic = input.topic;
-        let records = self.fetch_counted(topic, partition, offset).await?;
+        let records = self.fetch_counted(query, topic, partition, offset).await?;
         if records.is_empty() {
             return Ok(0);
         }
@@ -714,9 +714,9 @@ impl Engine {
         repartition: &Repartition,
     ) -> Result<usize, EngineError> {
         let source = &query.decoder.source.topic;
-        let stage_one = self.fetch_new(source, &query.positions).await?;
+        let stage_one = self.fetch_new(query, source, &query.positions).await?;
         let stage_two = self
-            .fetch_new(&repartition.topic, &repartition.positions)
+            .fetch_new(query, &repartition.topic, &repartition.positions)
             .await?;
         let input = StepInput {
             topic: &repartition.topic,
@@ -810,13 +810,14 @@ impl Engine {
     /// each; partitions with nothing new are left out), counted as consumed.
     async fn fetch_new(
         &self,
+        query: &PersistentQuery,
         topic: &str,
         positions: &Mutex<BTreeMap<i32, i64>>,
     ) -> Result<Vec<(i32, Vec<creek_store::ConsumerRecord>)>, EngineError> {
         let positions: Vec<(i32, i64)> = positions.lock().iter().map(|(p, o)| (*p, *o)).collect();
         let mut out = Vec::new();
         for (partition, offset) in positions {
-            let records = self.fetch_counted(topic, partition, offset).await?;
+            let records = self.fetch_counted(query, topic, partition, offset).await?;
             if !records.is_empty() {
                 out.push((partition, records));
             }
@@ -828,6 +829,7 @@ impl Engine {
     /// most), counted as consumed for DESCRIBE EXTENDED.
     async fn fetch_counted(
         &self,
+        query: &PersistentQuery,
         topic: &str,
         partition: i32,
         offset: i64,
@@ -840,7 +842,8 @@ impl Engine {
         // Avro written through another worker's registry a moment ago: its
         // schema is read before the records are decoded.
         if let Some(registry) = &self.registry {
-            if !fetched.records.is_empty() && self.reads_registry_formats(topic) {
+            let source = &query.decoder.source;
+            if !fetched.records.is_empty() && topic == source.topic && source.uses_registry() {
                 registry
                     .ensure_ids_of(&fetched.records)
                     .await
@@ -857,19 +860,6 @@ impl Engine {
         Ok(fetched.records)
     }
 
-    /// Whether a query's source `topic` is read with a registry format (the
-    /// repartition and other internal topics never are).
-    fn reads_registry_formats(&self, topic: &str) -> bool {
-        use crate::format::FormatKind::{Avro, JsonSr, Protobuf};
-        self.queries().iter().any(|q| {
-            let source = &q.decoder.source;
-            source.topic == topic
-                && [&source.key_format.kind, &source.value_format.kind]
-                    .iter()
-                    .any(|k| matches!(k, Avro | Protobuf | JsonSr))
-        })
-    }
-
     /// Stage one of a re-keying aggregation over a table: reads the source
     /// from its committed offsets, re-keys each change (remembering each key's
     /// last row, so in order, on this thread) and appends it with
@@ -883,7 +873,7 @@ impl Engine {
     ) -> Result<usize, EngineError> {
         let mut consumed = 0;
         let source = &query.decoder.source.topic;
-        for (partition, records) in self.fetch_new(source, &query.positions).await? {
+        for (partition, records) in self.fetch_new(query, source, &query.positions).await? {
             consumed += records.len();
             let changes =
                 self.rekey_records(query, aggregator, (repartition, partition), &records, true)?;
